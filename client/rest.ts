@@ -1,0 +1,251 @@
+/**
+ * A typed client of Parley's REST API (PROTOCOL.md, prefix /api/v1) over `fetch`.
+ *
+ * Authentication: `Authorization: Bearer <token>` when the client holds a token; without one
+ * the request is sent with `credentials: 'same-origin'`, so in a browser the HttpOnly session
+ * cookie set by login authenticates it. Every failure is a ParleyError: the server's error body
+ * when there is one, `unavailable` when the network fails or the request times out.
+ */
+import type { MemberRoom, Message, Room, SearchHit, User, Visibility } from '../src/protocol/wire.js';
+import { ParleyError } from './errors.js';
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface RestOptions {
+  /** The server's origin (and path prefix, if any), e.g. `https://chat.example.com`. */
+  baseUrl: string;
+  /** The session token, if any. */
+  token?: string | null;
+  /** A fetch implementation. Default: the global fetch (Node 20, browsers). */
+  fetch?: FetchLike;
+  /** Per-request timeout in ms; past it the request is aborted and fails with `unavailable`. Default 10 000. */
+  requestTimeoutMs?: number;
+}
+
+export interface Session {
+  user: User;
+  token: string;
+}
+
+export interface Member {
+  user: User;
+  /** `owner` or `member`. */
+  role: string;
+  online: boolean;
+}
+
+export interface HistoryPage {
+  messages: Message[];
+  hasMore: boolean;
+}
+
+export interface HistoryQuery {
+  /** Messages with seq < before, newest first (the default order). */
+  before?: number;
+  /** Messages with seq > after, oldest first. */
+  after?: number;
+  /** 1–100, default 50. */
+  limit?: number;
+}
+
+export interface SearchQuery {
+  q: string;
+  roomId?: string;
+  limit?: number;
+}
+
+export interface CreateRoomInput {
+  name: string;
+  visibility: Exclude<Visibility, 'dm'>;
+  topic?: string;
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Query = Record<string, string | number | undefined>;
+
+export class RestClient {
+  readonly baseUrl: string;
+  readonly requestTimeoutMs: number;
+  readonly #fetch: FetchLike;
+  #token: string | null;
+
+  constructor(options: RestOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#token = options.token ?? null;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    // Called through a closure: browsers throw "Illegal invocation" when window.fetch runs with another `this`.
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** The bearer token sent with each request, or null to rely on the session cookie. */
+  get token(): string | null {
+    return this.#token;
+  }
+
+  set token(token: string | null) {
+    this.#token = token;
+  }
+
+  // Accounts and sessions
+
+  /** POST /auth/register: creates the account and returns it with a session token. */
+  register(input: { username: string; password: string; displayName?: string }): Promise<Session> {
+    return this.#call<Session>('POST', '/auth/register', { body: input });
+  }
+
+  /** POST /auth/login: returns the user and a session token (browsers also get the session cookie). */
+  login(input: { username: string; password: string }): Promise<Session> {
+    return this.#call<Session>('POST', '/auth/login', { body: input });
+  }
+
+  /** POST /auth/logout: the session's token stops working everywhere. */
+  async logout(): Promise<void> {
+    await this.#call<void>('POST', '/auth/logout');
+  }
+
+  /** GET /me: the authenticated user. */
+  async me(): Promise<User> {
+    return (await this.#call<{ user: User }>('GET', '/me')).user;
+  }
+
+  // Rooms
+
+  /** POST /rooms: creates a room; the caller is its owner and first member. */
+  async createRoom(input: CreateRoomInput): Promise<Room> {
+    return (await this.#call<{ room: Room }>('POST', '/rooms', { body: input })).room;
+  }
+
+  /** GET /rooms: the rooms the caller is a member of, with read markers and unread counts. */
+  async listRooms(): Promise<MemberRoom[]> {
+    return (await this.#call<{ rooms: MemberRoom[] }>('GET', '/rooms')).rooms;
+  }
+
+  /** GET /rooms/public: public rooms to discover, optionally matching `q`. */
+  async publicRooms(q?: string, limit?: number): Promise<Room[]> {
+    return (await this.#call<{ rooms: Room[] }>('GET', '/rooms/public', { query: { q, limit } })).rooms;
+  }
+
+  /** GET /rooms/:roomId (a private room the caller is not in is `not_found`). */
+  async getRoom(roomId: string): Promise<Room> {
+    return (await this.#call<{ room: Room }>('GET', `/rooms/${enc(roomId)}`)).room;
+  }
+
+  /** POST /rooms/:roomId/join: joins a public room. */
+  async joinRoom(roomId: string): Promise<Room> {
+    return (await this.#call<{ room: Room }>('POST', `/rooms/${enc(roomId)}/join`)).room;
+  }
+
+  /** POST /rooms/:roomId/leave. */
+  async leaveRoom(roomId: string): Promise<void> {
+    await this.#call<void>('POST', `/rooms/${enc(roomId)}/leave`);
+  }
+
+  /** POST /rooms/:roomId/members: adds a user to the room. */
+  async addMember(roomId: string, username: string): Promise<void> {
+    await this.#call<unknown>('POST', `/rooms/${enc(roomId)}/members`, { body: { username } });
+  }
+
+  /** GET /rooms/:roomId/members. */
+  async listMembers(roomId: string): Promise<Member[]> {
+    return (await this.#call<{ members: Member[] }>('GET', `/rooms/${enc(roomId)}/members`)).members;
+  }
+
+  /** POST /dms: the direct-message room with `username`, created on first use. */
+  async openDm(username: string): Promise<Room> {
+    return (await this.#call<{ room: Room }>('POST', '/dms', { body: { username } })).room;
+  }
+
+  // Messages
+
+  /** GET /rooms/:roomId/messages: a page of history (newest first, or oldest first with `after`). */
+  history(roomId: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    return this.#call<HistoryPage>('GET', `/rooms/${enc(roomId)}/messages`, {
+      query: { before: query.before, after: query.after, limit: query.limit },
+    });
+  }
+
+  /** POST /rooms/:roomId/messages: the same send as over WebSocket, idempotent by `clientMsgId`. */
+  async postMessage(roomId: string, body: string, clientMsgId?: string): Promise<Message> {
+    const payload = clientMsgId === undefined ? { body } : { body, clientMsgId };
+    return (await this.#call<{ message: Message }>('POST', `/rooms/${enc(roomId)}/messages`, { body: payload })).message;
+  }
+
+  /** PATCH /rooms/:roomId/messages/:seq: edits one of the caller's messages. */
+  async editMessage(roomId: string, seq: number, body: string): Promise<Message> {
+    return (await this.#call<{ message: Message }>('PATCH', `/rooms/${enc(roomId)}/messages/${seq}`, { body: { body } })).message;
+  }
+
+  /** DELETE /rooms/:roomId/messages/:seq: the message becomes a tombstone. */
+  async deleteMessage(roomId: string, seq: number): Promise<void> {
+    await this.#call<void>('DELETE', `/rooms/${enc(roomId)}/messages/${seq}`);
+  }
+
+  /** POST /rooms/:roomId/read: moves the read marker forward (never back). */
+  async markRead(roomId: string, seq: number): Promise<void> {
+    await this.#call<void>('POST', `/rooms/${enc(roomId)}/read`, { body: { seq } });
+  }
+
+  /** GET /search: full-text search over the caller's rooms. */
+  async search(query: SearchQuery): Promise<SearchHit[]> {
+    return (await this.#call<{ hits: SearchHit[] }>('GET', '/search', { query: { q: query.q, roomId: query.roomId, limit: query.limit } })).hits;
+  }
+
+  async #call<T>(method: Method, path: string, options: { body?: unknown; query?: Query } = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const init: RequestInit = { method, headers };
+    if (this.#token !== null) headers.authorization = `Bearer ${this.#token}`;
+    else init.credentials = 'same-origin';
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
+    const controller = new AbortController();
+    init.signal = controller.signal;
+    const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
+    try {
+      let response: Response;
+      try {
+        response = await this.#fetch(this.baseUrl + '/api/v1' + path + queryString(options.query), init);
+      } catch (error) {
+        throw controller.signal.aborted
+          ? new ParleyError('unavailable', `${method} ${path} got no answer within ${this.requestTimeoutMs} ms.`, { cause: error })
+          : new ParleyError('unavailable', `${method} ${path} failed: the server could not be reached.`, { cause: error });
+      }
+      const text = await readText(response, controller, method, path, this.requestTimeoutMs);
+      let body: unknown;
+      if (text !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch (error) {
+          if (response.ok) throw new ParleyError('internal', `${method} ${path} answered with a body that is not JSON.`, { status: response.status, source: 'http', cause: error });
+        }
+      }
+      if (!response.ok) {
+        const wire = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined;
+        throw ParleyError.fromWire(wire, 'http', response.status, response.headers.get('retry-after'));
+      }
+      return body as T;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+async function readText(response: Response, controller: AbortController, method: string, path: string, timeoutMs: number): Promise<string> {
+  try {
+    return await response.text();
+  } catch (error) {
+    const reason = controller.signal.aborted ? `got no complete answer within ${timeoutMs} ms` : 'lost its connection while answering';
+    throw new ParleyError('unavailable', `${method} ${path} ${reason}.`, { cause: error });
+  }
+}
+
+const enc = encodeURIComponent;
+
+function queryString(query: Query | undefined): string {
+  if (query === undefined) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  const s = params.toString();
+  return s === '' ? '' : `?${s}`;
+}

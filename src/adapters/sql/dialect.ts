@@ -1,0 +1,28 @@
+/**
+ * What differs between SQLite and PostgreSQL, and nothing else: how a writing transaction
+ * excludes other writers, how rows are locked, how full-text search is asked, how a unique
+ * violation looks. Everything else is one Kysely query for both.
+ */
+import type { Kysely, RawBuilder } from 'kysely';
+import type { Database } from './schema.js';
+
+export interface SqlDialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** Runs `fn` in a transaction in which the rows it locks (or the whole database) are its own. */
+  write<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Serialises migrations between processes, inside the transaction that applies them. */
+  lockMigrations(trx: Kysely<Database>): Promise<void>;
+  /** `FOR UPDATE` where rows can be locked one by one; nothing where the transaction locks everything. */
+  readonly lockRows: boolean;
+  /** The FROM/JOIN that yields matching messages as `m`, and the condition, for `terms` (already folded words). */
+  searchSource(terms: string[]): { from: RawBuilder<unknown>; match: RawBuilder<unknown> };
+  isUniqueViolation(error: unknown): boolean;
+  /** SQL stores parameters in one statement up to a limit; multi-row inserts are cut to stay under it. */
+  readonly maxParameters: number;
+}
+
+/** Runs `fn` over `items` in chunks whose parameters stay under the dialect's limit. */
+export async function inChunks<T>(items: T[], columns: number, dialect: SqlDialect, fn: (chunk: T[]) => Promise<unknown>): Promise<void> {
+  const size = Math.max(1, Math.floor(dialect.maxParameters / columns));
+  for (let i = 0; i < items.length; i += size) await fn(items.slice(i, i + size));
+}

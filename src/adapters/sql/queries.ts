@@ -1,0 +1,26 @@
+/** Query fragments shared by the store and the append path. */
+import type { Kysely, SelectQueryBuilder } from 'kysely';
+import type { MessageRow } from './mappers.js';
+import type { Database } from './schema.js';
+
+type MessageSelect = SelectQueryBuilder<Database & { m: Database['messages']; u: Database['users'] }, 'm' | 'u', MessageRow>;
+
+/** Messages as `m` with their author as `u`: the columns toMessage reads. */
+export function selectMessages(db: Kysely<Database>): MessageSelect {
+  return db
+    .selectFrom('messages as m')
+    .innerJoin('users as u', 'u.id', 'm.author_id')
+    .select([
+      'm.room_id',
+      'm.seq',
+      'm.id',
+      'm.author_id',
+      'm.body',
+      'm.created_at',
+      'm.edited_at',
+      'm.deleted',
+      'm.client_msg_id',
+      'u.username as author_username',
+      'u.display_name as author_display_name',
+    ]) as unknown as MessageSelect;
+}

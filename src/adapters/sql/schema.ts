@@ -1,0 +1,77 @@
+/**
+ * The tables as Kysely sees them. Times are epoch milliseconds (BIGINT), ids are text, booleans
+ * are 0/1 integers: one representation for both dialects, so rows map to records the same way.
+ */
+export interface UsersTable {
+  id: string;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface RoomsTable {
+  id: string;
+  name: string;
+  visibility: 'public' | 'private' | 'dm';
+  topic: string;
+  created_at: number;
+  last_seq: number;
+  /** created_at of the newest event, for ordering room lists by activity. */
+  last_activity_at: number;
+  dm_key: string | null;
+}
+
+export interface MembersTable {
+  room_id: string;
+  user_id: string;
+  role: 'owner' | 'member';
+  joined_at: number;
+  last_read_seq: number;
+}
+
+export interface EventsTable {
+  room_id: string;
+  seq: number;
+  kind: 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+  target: number | null;
+  user_id: string;
+  created_at: number;
+}
+
+export interface MessagesTable {
+  room_id: string;
+  seq: number;
+  id: string;
+  author_id: string;
+  body: string;
+  created_at: number;
+  edited_at: number | null;
+  deleted: number;
+  client_msg_id: string | null;
+  /** The body folded for search (see domain/search.ts); '' once deleted. */
+  search_text: string;
+}
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  applied_at: number;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  rooms: RoomsTable;
+  members: MembersTable;
+  events: EventsTable;
+  messages: MessagesTable;
+  parley_migrations: MigrationsTable;
+}

@@ -1,0 +1,324 @@
+/**
+ * The Store port over SQL, one implementation for SQLite and PostgreSQL (Kysely), with the
+ * few dialect-specific parts behind SqlDialect. Appends live in append.ts, migrations in
+ * migrate.ts.
+ */
+import { type Kysely, sql } from 'kysely';
+import { conflict, notFound } from '../../errors.js';
+import type { AppendOutcome, AppendRequest, HistoryQuery, Store } from '../../ports.js';
+import type {
+  MemberRecord,
+  MessageRecord,
+  RoomRecord,
+  RoomWithReadState,
+  SearchHitRecord,
+  SessionRecord,
+  StreamEventRecord,
+  UserRecord,
+} from '../../domain/types.js';
+import { appendBatch } from './append.js';
+import type { SqlDialect } from './dialect.js';
+import { toEvent, toMember, toMessage, toRoom, toSession, toUser, type MessageRow } from './mappers.js';
+import { migrate } from './migrate.js';
+import { selectMessages } from './queries.js';
+import type { Database } from './schema.js';
+
+const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export class SqlStore implements Store {
+  readonly #db: Kysely<Database>;
+  readonly #dialect: SqlDialect;
+
+  constructor(db: Kysely<Database>, dialect: SqlDialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  get dialect(): SqlDialect['name'] {
+    return this.#dialect.name;
+  }
+
+  migrate(): Promise<void> {
+    return migrate(this.#db, this.#dialect);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+
+  async ping(): Promise<void> {
+    await sql`SELECT 1`.execute(this.#db);
+  }
+
+  // Accounts and sessions
+
+  async createUser(user: UserRecord): Promise<void> {
+    try {
+      await this.#db
+        .insertInto('users')
+        .values({ id: user.id, username: user.username.toLowerCase(), display_name: user.displayName, password_hash: user.passwordHash, created_at: user.createdAt })
+        .execute();
+    } catch (error) {
+      if (this.#dialect.isUniqueViolation(error)) throw conflict('That username is taken.');
+      throw error;
+    }
+  }
+
+  async findUserById(id: string): Promise<UserRecord | undefined> {
+    const row = await this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findUserByUsername(username: string): Promise<UserRecord | undefined> {
+    const row = await this.#db.selectFrom('users').selectAll().where('username', '=', username.toLowerCase()).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    await this.#db
+      .insertInto('sessions')
+      .values({ token_hash: session.tokenHash, user_id: session.userId, created_at: session.createdAt, expires_at: session.expiresAt })
+      .execute();
+  }
+
+  async findSession(tokenHash: string): Promise<SessionRecord | undefined> {
+    const row = await this.#db.selectFrom('sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    return row && toSession(row);
+  }
+
+  async deleteSession(tokenHash: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('sessions').where('token_hash', '=', tokenHash).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async deleteExpiredSessions(now: number): Promise<number> {
+    const result = await this.#db.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  // Rooms and membership
+
+  async createRoom(room: Omit<RoomRecord, 'lastSeq' | 'dmKey'>, ownerId: string): Promise<{ room: RoomRecord; event: StreamEventRecord }> {
+    return this.#dialect.write(this.#db, async (trx) => {
+      await trx
+        .insertInto('rooms')
+        .values({ id: room.id, name: room.name, visibility: room.visibility, topic: room.topic, created_at: room.createdAt, last_seq: 1, last_activity_at: room.createdAt, dm_key: null })
+        .execute();
+      const events = await this.#addFounders(trx, room.id, [{ userId: ownerId, role: 'owner' }], room.createdAt);
+      return { room: { ...room, lastSeq: 1, dmKey: null }, event: events[0] as StreamEventRecord };
+    });
+  }
+
+  async getOrCreateDm(
+    room: Omit<RoomRecord, 'lastSeq' | 'dmKey' | 'visibility'>,
+    userA: string,
+    userB: string,
+  ): Promise<{ room: RoomRecord; created: boolean; events: StreamEventRecord[] }> {
+    const users = [...new Set([userA, userB])];
+    const dmKey = [...users].sort().join(':');
+    return this.#dialect.write(this.#db, async (trx) => {
+      const inserted = await trx
+        .insertInto('rooms')
+        .values({ id: room.id, name: room.name, visibility: 'dm', topic: room.topic, created_at: room.createdAt, last_seq: users.length, last_activity_at: room.createdAt, dm_key: dmKey })
+        .onConflict((oc) => oc.column('dm_key').doNothing())
+        .executeTakeFirst();
+      if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) {
+        // It exists (maybe created a moment ago by a concurrent call, now committed).
+        const existing = await trx.selectFrom('rooms').selectAll().where('dm_key', '=', dmKey).executeTakeFirstOrThrow();
+        return { room: toRoom(existing), created: false, events: [] };
+      }
+      const events = await this.#addFounders(trx, room.id, users.map((userId) => ({ userId, role: 'member' as const })), room.createdAt);
+      return { room: { ...room, visibility: 'dm', lastSeq: users.length, dmKey }, created: true, events };
+    });
+  }
+
+  /** The first members of a new room: member_joined events from seq 1, markers at their own join. */
+  async #addFounders(trx: Kysely<Database>, roomId: string, founders: Array<{ userId: string; role: 'owner' | 'member' }>, at: number): Promise<StreamEventRecord[]> {
+    const events = founders.map((f, i) => ({ room_id: roomId, seq: i + 1, kind: 'member_joined' as const, target: null, user_id: f.userId, created_at: at }));
+    await trx.insertInto('members').values(founders.map((f, i) => ({ room_id: roomId, user_id: f.userId, role: f.role, joined_at: at, last_read_seq: i + 1 }))).execute();
+    await trx.insertInto('events').values(events).execute();
+    const users = await trx.selectFrom('users').select(['id', 'username', 'display_name']).where('id', 'in', founders.map((f) => f.userId)).execute();
+    const byId = new Map(users.map((u) => [u.id, { id: u.id, username: u.username, displayName: u.display_name }]));
+    return events.map((e) => {
+      const user = byId.get(e.user_id);
+      if (user === undefined) throw notFound('No such user.');
+      return toEvent(e, user, null);
+    });
+  }
+
+  async findRoom(id: string): Promise<RoomRecord | undefined> {
+    const row = await this.#db.selectFrom('rooms').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRoom(row);
+  }
+
+  async listMemberRooms(userId: string): Promise<RoomWithReadState[]> {
+    const rows = await this.#db
+      .selectFrom('members as mb')
+      .innerJoin('rooms as r', 'r.id', 'mb.room_id')
+      .selectAll('r')
+      .select('mb.last_read_seq')
+      .select((eb) =>
+        eb
+          .selectFrom('messages as x')
+          .select(eb.fn.countAll<number>().as('n'))
+          .whereRef('x.room_id', '=', 'r.id')
+          .whereRef('x.seq', '>', 'mb.last_read_seq')
+          .where('x.deleted', '=', 0)
+          .whereRef('x.author_id', '<>', 'mb.user_id')
+          .as('unread'),
+      )
+      .where('mb.user_id', '=', userId)
+      .orderBy('r.last_activity_at', 'desc')
+      .orderBy('r.id')
+      .execute();
+    return rows.map((r) => ({ room: toRoom(r), lastReadSeq: r.last_read_seq, unread: Number(r.unread ?? 0) }));
+  }
+
+  async listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]> {
+    let query = this.#db.selectFrom('rooms').selectAll().where('visibility', '=', 'public');
+    if (q !== undefined && q !== '') query = query.where(sql<boolean>`lower(name) LIKE ${`%${escapeLike(q.toLowerCase())}%`} ESCAPE '\\'`);
+    const rows = await query.orderBy(sql`lower(name)`).orderBy('id').limit(limit).execute();
+    return rows.map(toRoom);
+  }
+
+  async findMember(roomId: string, userId: string): Promise<MemberRecord | undefined> {
+    const row = await this.#db.selectFrom('members').selectAll().where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst();
+    return row && toMember(row);
+  }
+
+  async listMembers(roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord }>> {
+    const rows = await this.#db
+      .selectFrom('members as mb')
+      .innerJoin('users as u', 'u.id', 'mb.user_id')
+      .selectAll('mb')
+      .select(['u.username', 'u.display_name', 'u.password_hash', 'u.created_at'])
+      .where('mb.room_id', '=', roomId)
+      .orderBy('mb.joined_at')
+      .orderBy('u.username')
+      .execute();
+    return rows.map((r) => ({
+      member: toMember(r),
+      user: toUser({ id: r.user_id, username: r.username, display_name: r.display_name, password_hash: r.password_hash, created_at: r.created_at }),
+    }));
+  }
+
+  async listMemberRoomIds(userId: string): Promise<string[]> {
+    const rows = await this.#db.selectFrom('members').select('room_id').where('user_id', '=', userId).execute();
+    return rows.map((r) => r.room_id);
+  }
+
+  async advanceReadMarker(roomId: string, userId: string, seq: number): Promise<number> {
+    return this.#dialect.write(this.#db, async (trx) => {
+      const row = await trx
+        .selectFrom('members as mb')
+        .innerJoin('rooms as r', 'r.id', 'mb.room_id')
+        .select(['mb.last_read_seq', 'r.last_seq'])
+        .where('mb.room_id', '=', roomId)
+        .where('mb.user_id', '=', userId)
+        .$if(this.#dialect.lockRows, (q) => q.forUpdate('mb'))
+        .executeTakeFirst();
+      if (row === undefined) throw notFound('No such room.');
+      const marker = Math.max(row.last_read_seq, Math.min(seq, row.last_seq));
+      if (marker !== row.last_read_seq) {
+        await trx.updateTable('members').set({ last_read_seq: marker }).where('room_id', '=', roomId).where('user_id', '=', userId).execute();
+      }
+      return marker;
+    });
+  }
+
+  // Streams
+
+  append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    if (requests.length === 0) return Promise.resolve([]);
+    return this.#dialect.write(this.#db, (trx) => appendBatch(trx, this.#dialect, requests));
+  }
+
+  async readEvents(roomId: string, since: number, limit: number): Promise<StreamEventRecord[]> {
+    const rows = await this.#db
+      .selectFrom('events as e')
+      .innerJoin('users as eu', 'eu.id', 'e.user_id')
+      .leftJoin('messages as m', (join) =>
+        join
+          .onRef('m.room_id', '=', 'e.room_id')
+          .on('e.kind', 'in', ['message', 'edit'])
+          .on((eb) => eb('m.seq', '=', eb.fn.coalesce('e.target', 'e.seq'))),
+      )
+      .leftJoin('users as u', 'u.id', 'm.author_id')
+      .select([
+        'e.room_id',
+        'e.seq',
+        'e.kind',
+        'e.target',
+        'e.user_id',
+        'e.created_at',
+        'eu.username as user_username',
+        'eu.display_name as user_display_name',
+        'm.seq as m_seq',
+        'm.id as m_id',
+        'm.author_id as m_author_id',
+        'm.body as m_body',
+        'm.created_at as m_created_at',
+        'm.edited_at as m_edited_at',
+        'm.deleted as m_deleted',
+        'm.client_msg_id as m_client_msg_id',
+        'u.username as m_author_username',
+        'u.display_name as m_author_display_name',
+      ])
+      .where('e.room_id', '=', roomId)
+      .where('e.seq', '>', since)
+      .orderBy('e.seq')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => {
+      const message =
+        r.m_id === null || r.m_seq === null
+          ? null
+          : toMessage({
+              room_id: r.room_id,
+              seq: r.m_seq,
+              id: r.m_id,
+              author_id: r.m_author_id as string,
+              body: r.m_body as string,
+              created_at: r.m_created_at as number,
+              edited_at: r.m_edited_at,
+              deleted: r.m_deleted as number,
+              client_msg_id: r.m_client_msg_id,
+              author_username: r.m_author_username as string,
+              author_display_name: r.m_author_display_name as string,
+            });
+      return toEvent(r, { id: r.user_id, username: r.user_username, displayName: r.user_display_name }, message);
+    });
+  }
+
+  async readHistory(query: HistoryQuery): Promise<{ messages: MessageRecord[]; hasMore: boolean }> {
+    let q = selectMessages(this.#db).where('m.room_id', '=', query.roomId);
+    if (query.before !== undefined) q = q.where('m.seq', '<', query.before);
+    if (query.after !== undefined) q = q.where('m.seq', '>', query.after);
+    const rows = await q
+      .orderBy('m.seq', query.after !== undefined ? 'asc' : 'desc')
+      .limit(query.limit + 1)
+      .execute();
+    const hasMore = rows.length > query.limit;
+    return { messages: rows.slice(0, query.limit).map(toMessage), hasMore };
+  }
+
+  async findMessage(roomId: string, seq: number): Promise<MessageRecord | undefined> {
+    const row = await selectMessages(this.#db).where('m.room_id', '=', roomId).where('m.seq', '=', seq).executeTakeFirst();
+    return row && toMessage(row);
+  }
+
+  async search(userId: string, terms: string[], roomId: string | undefined, limit: number): Promise<SearchHitRecord[]> {
+    if (terms.length === 0) return [];
+    const { from, match } = this.#dialect.searchSource(terms);
+    const result = await sql<MessageRow>`
+      SELECT m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id,
+             u.username AS author_username, u.display_name AS author_display_name
+      FROM ${from}
+      JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ${userId}
+      JOIN users u ON u.id = m.author_id
+      WHERE ${match} AND m.deleted = 0 ${roomId === undefined ? sql`` : sql`AND m.room_id = ${roomId}`}
+      ORDER BY m.created_at DESC, m.room_id, m.seq DESC
+      LIMIT ${limit}`.execute(this.#db);
+    return result.rows.map((r) => ({ message: toMessage(r) }));
+  }
+}

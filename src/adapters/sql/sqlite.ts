@@ -1,0 +1,76 @@
+/**
+ * The embedded store: SQLite through better-sqlite3, in WAL mode, so readers never wait for the
+ * writer and the workers of one machine can share the file. Writing transactions start with
+ * BEGIN IMMEDIATE: they take the write lock first (waiting up to busy_timeout for another
+ * process), instead of failing when a read lock cannot be upgraded.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { Store } from '../../ports.js';
+import type { SqlDialect } from './dialect.js';
+import type { Database } from './schema.js';
+import { SqlStore } from './sql-store.js';
+
+const BUSY_TIMEOUT_MS = 5_000;
+
+class SqliteFlavour implements SqlDialect {
+  readonly name = 'sqlite';
+  readonly lockRows = false;
+  readonly maxParameters = 32_000;
+  readonly #raw: Sqlite.Database;
+
+  constructor(raw: Sqlite.Database) {
+    this.#raw = raw;
+  }
+
+  write<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return db.connection().execute(async (conn) => {
+      await sql`BEGIN IMMEDIATE`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`COMMIT`.execute(conn);
+        return result;
+      } catch (error) {
+        // SQLite may already have rolled back by itself (e.g. on a full disk).
+        if (this.#raw.inTransaction) await sql`ROLLBACK`.execute(conn);
+        throw error;
+      }
+    });
+  }
+
+  async lockMigrations(): Promise<void> {
+    // BEGIN IMMEDIATE already excludes every other writer.
+  }
+
+  searchSource(terms: string[]) {
+    // Each term a quoted FTS5 string with a prefix star: no FTS5 syntax can come from a user.
+    const query = terms.map((t) => `"${t.replace(/"/g, '""')}"*`).join(' ');
+    return {
+      from: sql`messages_fts JOIN messages m ON m.pk = messages_fts.rowid`,
+      match: sql`messages_fts MATCH ${query}`,
+    };
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  }
+}
+
+export function openSqliteStore(file: string): Store {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  const raw = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    raw.pragma('foreign_keys = ON');
+  } catch (error) {
+    raw.close();
+    throw error;
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return new SqlStore(db, new SqliteFlavour(raw));
+}

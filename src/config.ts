@@ -1,0 +1,124 @@
+/**
+ * Configuration: environment variables only, validated once at start. A bad value names the
+ * variable and stops the process (see ConfigError). docs/operations.md mirrors OPTIONS: the
+ * test in test/config.test.ts checks that every option is documented there.
+ */
+import path from 'node:path';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+interface Option<T> {
+  /** What it does, its unit and what happens at the limit. */
+  doc: string;
+  default: string;
+  parse(raw: string, name: string): T;
+}
+
+const integer = (min: number, max: number) => (raw: string, name: string): number => {
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}".`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}.`);
+  return value;
+};
+
+const boolean = (raw: string, name: string): boolean => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+};
+
+const text = (raw: string): string => raw.trim();
+
+const oneOf = <T extends string>(...values: T[]) => (raw: string, name: string): T => {
+  const v = raw.trim() as T;
+  if (!values.includes(v)) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}".`);
+  return v;
+};
+
+const postgresUrl = (raw: string, name: string): string => {
+  const v = raw.trim();
+  if (v === '') return '';
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new ConfigError(`${name} must be a postgres:// URL, got "${raw}".`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`${name} must be a postgres:// URL, got protocol "${url.protocol}".`);
+  }
+  return v;
+};
+
+const origins = (raw: string, name: string): string[] => {
+  const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const o of list) {
+    if (o === '*') continue;
+    try {
+      const u = new URL(o);
+      if (u.origin !== o.replace(/\/$/, '')) throw new Error('not an origin');
+    } catch {
+      throw new ConfigError(`${name} must be a comma-separated list of origins like https://chat.example.com, got "${o}".`);
+    }
+  }
+  return list.map((o) => o.replace(/\/$/, ''));
+};
+
+export const OPTIONS = {
+  PORT: { doc: 'TCP port of the HTTP and WebSocket server.', default: '3000', parse: integer(0, 65535) },
+  HOST: { doc: 'Address to listen on. Loopback by default; set 0.0.0.0 behind a load balancer.', default: '127.0.0.1', parse: text },
+  DATA_DIR: { doc: 'Directory of the embedded SQLite database (parley.db), used when DATABASE_URL is unset.', default: './data', parse: text },
+  DATABASE_URL: { doc: 'PostgreSQL URL (postgres://user@host:5432/db). When set, PostgreSQL replaces the embedded SQLite store.', default: '', parse: postgresUrl },
+  DATABASE_POOL_SIZE: { doc: 'PostgreSQL connections per process.', default: '10', parse: integer(1, 500) },
+  DATABASE_STATEMENT_TIMEOUT_MS: { doc: 'PostgreSQL statement_timeout, ms: a query running longer is cancelled and its request fails with 503.', default: '5000', parse: integer(100, 600_000) },
+  ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets (and * for any). Empty: only the same origin as the Host header. Requests without Origin (non-browser clients) are allowed.', default: '', parse: origins },
+  TRUST_PROXY: { doc: 'Trust X-Forwarded-For/-Proto from a load balancer in front (for per-IP limits and secure cookies).', default: 'false', parse: boolean },
+  COOKIE_SECURE: { doc: 'Mark the session cookie Secure (set when served over HTTPS).', default: 'false', parse: boolean },
+  SESSION_TTL_HOURS: { doc: 'Lifetime of a session token, hours. An expired token is refused with 401.', default: '720', parse: integer(1, 24 * 365) },
+  SCRYPT_COST: { doc: 'scrypt cost N for password hashes, as log2 (17 = 2^17 = 128 MiB, ~0.3 s on one core). Runs on the libuv thread pool, never on the event loop.', default: '17', parse: integer(10, 20) },
+  WS_MAX_PAYLOAD_BYTES: { doc: 'Largest WebSocket frame accepted, bytes; a larger one closes the connection with 1009.', default: '65536', parse: integer(1024, 16 * 1024 * 1024) },
+  HTTP_BODY_LIMIT_BYTES: { doc: 'Largest REST request body, bytes; a larger one gets 413 payload_too_large.', default: '65536', parse: integer(1024, 16 * 1024 * 1024) },
+  MESSAGE_MAX_CHARS: { doc: 'Longest message body, characters (Unicode code points); longer gets validation_failed.', default: '4000', parse: integer(1, 100_000) },
+  SEND_RATE_PER_SEC: { doc: 'Sends (messages, edits, deletes) per second per user, refilled continuously; past it a send gets rate_limited with retryAfterMs.', default: '10', parse: integer(1, 100_000) },
+  SEND_BURST: { doc: 'Sends a user may make at once before SEND_RATE_PER_SEC applies.', default: '30', parse: integer(1, 100_000) },
+  FRAME_RATE_PER_SEC: { doc: 'WebSocket frames per second per connection (any op). A connection past FRAME_BURST frames over this rate is closed with 4008.', default: '50', parse: integer(1, 100_000) },
+  FRAME_BURST: { doc: 'Frames a connection may send at once before FRAME_RATE_PER_SEC applies.', default: '200', parse: integer(1, 100_000) },
+  AUTH_RATE_PER_MIN: { doc: 'Login and register attempts per minute per client IP; past it, 429 rate_limited.', default: '30', parse: integer(1, 100_000) },
+  MAX_SUBSCRIPTIONS: { doc: 'Rooms one connection may subscribe to; past it, subscribe gets validation_failed.', default: '1000', parse: integer(1, 1_000_000) },
+  REPLAY_LIMIT: { doc: 'Most events replayed on subscribe with since; past it the reply says recovered:false and the client pages history over REST.', default: '1000', parse: integer(0, 100_000) },
+  SLOW_CONSUMER_BYTES: { doc: 'Bytes a connection may leave unsent once the kernel stops taking them (a client not reading); past it the connection is closed with 4009 and the client resumes later. One event-loop turn may queue up to eight times this for a client that keeps up.', default: '1048576', parse: integer(16 * 1024, 1024 * 1024 * 1024) },
+  HEARTBEAT_INTERVAL_MS: { doc: 'Interval of WebSocket pings, ms; a connection that has not answered the previous ping is closed.', default: '30000', parse: integer(100, 600_000) },
+  GROUP_COMMIT_MAX_BATCH: { doc: 'Most appends committed in one transaction. Appends arriving while a commit is in flight wait and go together in the next one.', default: '500', parse: integer(1, 10_000) },
+  ORDERING_GAP_TIMEOUT_MS: { doc: 'How long a room waits for a missing seq from the bus before fetching it from the store, ms.', default: '200', parse: integer(1, 60_000) },
+  SHUTDOWN_TIMEOUT_MS: { doc: 'Deadline for a graceful shutdown, ms; past it the process exits anyway.', default: '10000', parse: integer(100, 600_000) },
+  LOG_LEVEL: { doc: 'Log level: fatal, error, warn, info, debug, trace or silent.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
+  WEB_DIR: { doc: 'Directory of the built web client served at /. Empty: the one shipped in web/dist.', default: '', parse: text },
+} satisfies Record<string, Option<unknown>>;
+
+type Options = typeof OPTIONS;
+export type Config = { [K in keyof Options]: ReturnType<Options[K]['parse']> };
+
+/** Reads and validates every option. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, option] of Object.entries(OPTIONS) as Array<[string, Option<unknown>]>) {
+    const raw = env[name];
+    out[name] = option.parse(raw === undefined ? option.default : raw, name);
+  }
+  const config = out as Config;
+  config.DATA_DIR = path.resolve(config.DATA_DIR);
+  return config;
+}
+
+/** The config with defaults, for tests: overrides win. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), SCRYPT_COST: 10, LOG_LEVEL: 'silent', ...overrides };
+}

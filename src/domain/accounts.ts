@@ -1,0 +1,79 @@
+/** Accounts and sessions: registration, login, token authentication, logout. */
+import { AppError, conflict, unauthorized } from '../errors.js';
+import type { Store } from '../ports.js';
+import { hashToken, newId, newToken } from './ids.js';
+import { decoyHash, hashPassword, verifyPassword } from './password.js';
+import type { Publisher } from './publisher.js';
+import type { UserRecord } from './types.js';
+
+export interface AccountsOptions {
+  scryptCost: number;
+  sessionTtlMs: number;
+}
+
+export interface Authenticated {
+  user: UserRecord;
+  tokenHash: string;
+}
+
+export class Accounts {
+  readonly #store: Store;
+  readonly #publisher: Publisher;
+  readonly #options: AccountsOptions;
+  #decoy: Promise<string> | null = null;
+
+  constructor(store: Store, publisher: Publisher, options: AccountsOptions) {
+    this.#store = store;
+    this.#publisher = publisher;
+    this.#options = options;
+  }
+
+  async register(input: { username: string; password: string; displayName?: string | undefined }): Promise<{ user: UserRecord; token: string }> {
+    const username = input.username.toLowerCase();
+    if ((await this.#store.findUserByUsername(username)) !== undefined) throw conflict('That username is taken.');
+    const user: UserRecord = {
+      id: newId(),
+      username,
+      displayName: input.displayName ?? input.username,
+      passwordHash: await hashPassword(input.password, this.#options.scryptCost),
+      createdAt: Date.now(),
+    };
+    await this.#store.createUser(user); // still rejects with conflict if a concurrent register won
+    return { user, token: await this.#startSession(user.id) };
+  }
+
+  async login(input: { username: string; password: string }): Promise<{ user: UserRecord; token: string }> {
+    const user = await this.#store.findUserByUsername(input.username.toLowerCase());
+    if (user === undefined) {
+      this.#decoy ??= decoyHash(this.#options.scryptCost);
+      await verifyPassword(input.password, await this.#decoy);
+      throw new AppError('unauthorized', 'Wrong username or password.');
+    }
+    if (!(await verifyPassword(input.password, user.passwordHash))) throw new AppError('unauthorized', 'Wrong username or password.');
+    return { user, token: await this.#startSession(user.id) };
+  }
+
+  /** The user behind a token, or unauthorized. */
+  async authenticate(token: string | undefined): Promise<Authenticated> {
+    if (token === undefined || token === '' || token.length > 256) throw unauthorized();
+    const tokenHash = hashToken(token);
+    const session = await this.#store.findSession(tokenHash);
+    if (session === undefined || session.expiresAt <= Date.now()) throw unauthorized('The session is invalid or has expired.');
+    const user = await this.#store.findUserById(session.userId);
+    if (user === undefined) throw unauthorized('The session is invalid or has expired.');
+    return { user, tokenHash };
+  }
+
+  /** Revokes the session now: REST refuses it at once and its WebSockets are closed with 1008. */
+  async logout(auth: Authenticated): Promise<void> {
+    await this.#store.deleteSession(auth.tokenHash);
+    this.#publisher.toUser(auth.user.id, { type: '_revoke', tokenHash: auth.tokenHash });
+  }
+
+  async #startSession(userId: string): Promise<string> {
+    const token = newToken();
+    const now = Date.now();
+    await this.#store.createSession({ tokenHash: hashToken(token), userId, createdAt: now, expiresAt: now + this.#options.sessionTtlMs });
+    return token;
+  }
+}

@@ -1,0 +1,113 @@
+/** Messages: send, edit, delete, history, read markers, typing. */
+import { type AppError, forbidden, notFound, rateLimited } from '../errors.js';
+import type { AppendOutcome, RateLimiter, Store } from '../ports.js';
+import type { Access } from './access.js';
+import { newId } from './ids.js';
+import type { Publisher } from './publisher.js';
+import type { StreamWriter } from './stream-writer.js';
+import type { MessageRecord, UserRecord } from './types.js';
+import { userView } from './views.js';
+
+const rejection = (outcome: Extract<AppendOutcome, { status: 'rejected' }>, action: string): AppError =>
+  outcome.code === 'forbidden' ? forbidden(`Only the author can ${action} this message.`) : notFound('No such message.');
+
+/** A change accepted for storage; `result` settles when it is committed (or refused). */
+export interface Accepted<T> {
+  result: Promise<T>;
+}
+
+export class Messages {
+  readonly #store: Store;
+  readonly #access: Access;
+  readonly #writer: StreamWriter;
+  readonly #publisher: Publisher;
+  readonly #sendLimiter: RateLimiter;
+
+  constructor(store: Store, access: Access, writer: StreamWriter, publisher: Publisher, sendLimiter: RateLimiter) {
+    this.#store = store;
+    this.#access = access;
+    this.#writer = writer;
+    this.#publisher = publisher;
+    this.#sendLimiter = sendLimiter;
+  }
+
+  /**
+   * Checks and queues a message. Resolves once it is accepted (authorized, within the rate
+   * limit, queued for the next commit); `result` resolves once it is durable. Callers that keep
+   * one sender's messages in order wait for acceptance, not for durability, before the next.
+   * The same clientMsgId from the same author in the same room yields the first message and
+   * stores nothing new.
+   */
+  async submitSend(userId: string, roomId: string, body: string, clientMsgId: string | null): Promise<Accepted<{ message: MessageRecord; duplicate: boolean }>> {
+    await this.#access.requireMember(roomId, userId);
+    await this.#rateLimit(userId);
+    const result = this.#writer.append({ kind: 'message', roomId, userId, id: newId(), body, clientMsgId, at: Date.now() }).then((outcome) => {
+      switch (outcome.status) {
+        case 'appended':
+          return { message: outcome.event.message as MessageRecord, duplicate: false };
+        case 'duplicate':
+          return { message: outcome.message, duplicate: true };
+        case 'rejected':
+          throw rejection(outcome, 'send');
+        case 'noop':
+          throw notFound('No such room.');
+      }
+    });
+    return { result };
+  }
+
+  async send(userId: string, roomId: string, body: string, clientMsgId: string | null) {
+    return (await this.submitSend(userId, roomId, body, clientMsgId)).result;
+  }
+
+  async submitEdit(userId: string, roomId: string, seq: number, body: string): Promise<Accepted<MessageRecord>> {
+    await this.#access.requireMember(roomId, userId);
+    await this.#rateLimit(userId);
+    const result = this.#writer.append({ kind: 'edit', roomId, userId, target: seq, body, at: Date.now() }).then((outcome) => {
+      if (outcome.status === 'appended' && outcome.event.message !== null) return outcome.event.message;
+      throw outcome.status === 'rejected' ? rejection(outcome, 'edit') : notFound('No such message.');
+    });
+    return { result };
+  }
+
+  async edit(userId: string, roomId: string, seq: number, body: string): Promise<MessageRecord> {
+    return (await this.submitEdit(userId, roomId, seq, body)).result;
+  }
+
+  /** The author, or the room's owner, turns a message into a tombstone. */
+  async submitDelete(userId: string, roomId: string, seq: number): Promise<Accepted<void>> {
+    const role = await this.#access.requireMember(roomId, userId);
+    await this.#rateLimit(userId);
+    const result = this.#writer.append({ kind: 'delete', roomId, userId, target: seq, moderator: role === 'owner', at: Date.now() }).then((outcome) => {
+      if (outcome.status !== 'appended') throw outcome.status === 'rejected' ? rejection(outcome, 'delete') : notFound('No such message.');
+    });
+    return { result };
+  }
+
+  async delete(userId: string, roomId: string, seq: number): Promise<void> {
+    return (await this.submitDelete(userId, roomId, seq)).result;
+  }
+
+  async history(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number }) {
+    await this.#access.requireMember(roomId, userId);
+    return this.#store.readHistory({ roomId, limit: query.limit, ...(query.before !== undefined ? { before: query.before } : {}), ...(query.after !== undefined ? { after: query.after } : {}) });
+  }
+
+  /** Moves the read marker forward and tells the user's other connections. */
+  async markRead(userId: string, roomId: string, seq: number): Promise<number> {
+    await this.#access.requireMember(roomId, userId);
+    const marker = await this.#store.advanceReadMarker(roomId, userId, seq);
+    this.#publisher.toUser(userId, { type: 'read', roomId, seq: marker });
+    return marker;
+  }
+
+  async typing(user: UserRecord, roomId: string): Promise<void> {
+    await this.#access.requireMember(roomId, user.id);
+    this.#publisher.toRoom(roomId, { type: 'typing', roomId, user: userView(user) });
+  }
+
+  async #rateLimit(userId: string): Promise<void> {
+    const result = await this.#sendLimiter.consume(`send:${userId}`);
+    if (!result.allowed) throw rateLimited(result.retryAfterMs);
+  }
+}

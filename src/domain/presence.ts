@@ -1,0 +1,38 @@
+/**
+ * Presence: a user is online while they hold a connection. Coming online and going offline
+ * are announced in every room of the user, as `presence` events.
+ */
+import type { Presence, Store } from '../ports.js';
+import type { Publisher } from './publisher.js';
+
+export class PresenceService {
+  readonly #store: Store;
+  readonly #presence: Presence;
+  readonly #publisher: Publisher;
+
+  constructor(store: Store, presence: Presence, publisher: Publisher) {
+    this.#store = store;
+    this.#presence = presence;
+    this.#publisher = publisher;
+  }
+
+  async connected(userId: string, connectionId: string): Promise<void> {
+    if (await this.#presence.connect(userId, connectionId)) await this.#announce(userId, true);
+  }
+
+  async disconnected(userId: string, connectionId: string): Promise<void> {
+    if (await this.#presence.disconnect(userId, connectionId)) await this.#announce(userId, false);
+  }
+
+  /** Online members of a room. */
+  async onlineIn(roomId: string): Promise<string[]> {
+    const members = await this.#store.listMembers(roomId);
+    return [...(await this.#presence.online(members.map((m) => m.user.id)))];
+  }
+
+  async #announce(userId: string, online: boolean): Promise<void> {
+    for (const roomId of await this.#store.listMemberRoomIds(userId)) {
+      this.#publisher.toRoom(roomId, { type: 'presence', roomId, userId, online });
+    }
+  }
+}

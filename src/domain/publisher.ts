@@ -1,0 +1,50 @@
+/**
+ * Turns committed stream events and other notices into bus messages. Each event is serialized
+ * here, once; every node and every socket downstream forwards the same string.
+ *
+ * Channels: `room:<id>` carries a room's stream events, typing and presence; `user:<id>` carries
+ * what concerns one user's connections (read markers, rooms added or removed, session
+ * revocation). Frames whose type starts with `_` are control frames for the gateway and never
+ * reach a client.
+ */
+import type { Bus, Channel } from '../ports.js';
+import type { ServerEvent } from '../protocol/wire.js';
+import type { RoomRecord, StreamEventRecord } from './types.js';
+import { eventView, roomView } from './views.js';
+
+export type ControlFrame = { type: '_revoke'; tokenHash: string };
+
+export class Publisher {
+  readonly #bus: Bus;
+  readonly #onError: (error: unknown) => void;
+
+  constructor(bus: Bus, onError: (error: unknown) => void) {
+    this.#bus = bus;
+    this.#onError = onError;
+  }
+
+  /** Publishes committed events; callers pass them in commit order. */
+  streamEvent(event: StreamEventRecord): void {
+    this.#send(`room:${event.roomId}`, JSON.stringify(eventView(event)));
+  }
+
+  roomAdded(userId: string, room: RoomRecord): void {
+    this.toUser(userId, { type: 'room_added', room: roomView(room) });
+  }
+
+  roomRemoved(userId: string, roomId: string): void {
+    this.toUser(userId, { type: 'room_removed', roomId });
+  }
+
+  toRoom(roomId: string, frame: ServerEvent): void {
+    this.#send(`room:${roomId}`, JSON.stringify(frame));
+  }
+
+  toUser(userId: string, frame: ServerEvent | ControlFrame): void {
+    this.#send(`user:${userId}`, JSON.stringify(frame));
+  }
+
+  #send(channel: Channel, payload: string): void {
+    this.#bus.publish(channel, payload).catch(this.#onError);
+  }
+}

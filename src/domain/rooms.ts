@@ -1,0 +1,89 @@
+/** Rooms and membership: create, discover, join, leave, add members, direct messages. */
+import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
+import type { Presence, Store } from '../ports.js';
+import type { Access } from './access.js';
+import { newId } from './ids.js';
+import type { StreamWriter } from './stream-writer.js';
+import type { MemberRecord, RoomRecord, RoomWithReadState, UserRecord } from './types.js';
+
+export class Rooms {
+  readonly #store: Store;
+  readonly #access: Access;
+  readonly #writer: StreamWriter;
+  readonly #presence: Presence;
+
+  constructor(store: Store, access: Access, writer: StreamWriter, presence: Presence) {
+    this.#store = store;
+    this.#access = access;
+    this.#writer = writer;
+    this.#presence = presence;
+  }
+
+  async create(userId: string, input: { name: string; visibility: 'public' | 'private'; topic?: string | undefined }): Promise<RoomRecord> {
+    const { room, event } = await this.#store.createRoom(
+      { id: newId(), name: input.name, visibility: input.visibility, topic: input.topic ?? '', createdAt: Date.now() },
+      userId,
+    );
+    this.#writer.committed(event);
+    return room;
+  }
+
+  listMine(userId: string): Promise<RoomWithReadState[]> {
+    return this.#store.listMemberRooms(userId);
+  }
+
+  listPublic(q: string | undefined, limit: number): Promise<RoomRecord[]> {
+    return this.#store.listPublicRooms(q === undefined || q.trim() === '' ? undefined : q.trim(), limit);
+  }
+
+  async get(userId: string, roomId: string): Promise<RoomRecord> {
+    return (await this.#access.requireVisible(roomId, userId)).room;
+  }
+
+  /** Joins a public room; joining a room one is in already changes nothing. */
+  async join(userId: string, roomId: string): Promise<RoomRecord> {
+    const { room, role } = await this.#access.requireVisible(roomId, userId);
+    if (role !== null) return room;
+    if (room.visibility !== 'public') throw notFound('No such room.');
+    const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId, role: 'member', at: Date.now() });
+    if (outcome.status === 'rejected') throw notFound('No such room.');
+    return this.#access.room(roomId);
+  }
+
+  async leave(userId: string, roomId: string): Promise<void> {
+    await this.#access.requireMember(roomId, userId);
+    const room = await this.#access.room(roomId);
+    if (room.visibility === 'dm') throw conflict('A direct-message room cannot be left.');
+    await this.#writer.append({ kind: 'member_left', roomId, userId, at: Date.now() });
+  }
+
+  /** Any member may add a user to a public or private room; DMs have exactly their two people. */
+  async addMember(actorId: string, roomId: string, username: string): Promise<UserRecord> {
+    await this.#access.requireMember(roomId, actorId);
+    const room = await this.#access.room(roomId);
+    if (room.visibility === 'dm') throw forbidden('Members cannot be added to a direct-message room.');
+    const user = await this.#store.findUserByUsername(username.toLowerCase());
+    if (user === undefined) throw notFound('No such user.');
+    await this.#writer.append({ kind: 'member_joined', roomId, userId: user.id, role: 'member', at: Date.now() });
+    return user;
+  }
+
+  async members(userId: string, roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord; online: boolean }>> {
+    await this.#access.requireVisible(roomId, userId);
+    const members = await this.#store.listMembers(roomId);
+    const online = await this.#presence.online(members.map((m) => m.user.id));
+    return members.map((m) => ({ ...m, online: online.has(m.user.id) }));
+  }
+
+  /** The one DM room of the caller and `username`, created on first use. */
+  async openDm(userId: string, username: string): Promise<RoomRecord> {
+    const other = await this.#store.findUserByUsername(username.toLowerCase());
+    if (other === undefined) throw notFound('No such user.');
+    if (other.id === userId) throw validationFailed('A direct-message room needs another user.');
+    const me = await this.#store.findUserById(userId);
+    const names = [me?.username ?? '', other.username].sort();
+    const { room, events } = await this.#store.getOrCreateDm({ id: newId(), name: names.join(', '), topic: '', createdAt: Date.now() }, userId, other.id);
+    for (const event of events) this.#writer.committed(event);
+    return room;
+  }
+}

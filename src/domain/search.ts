@@ -1,0 +1,69 @@
+/**
+ * Full-text search over the caller's rooms. The store finds and orders the hits; the snippet
+ * and its highlighting are made here, the same way for every store: the text is HTML-escaped
+ * and each word that a query term prefixes is wrapped in <mark>…</mark>.
+ */
+import { validationFailed } from '../errors.js';
+import type { Store } from '../ports.js';
+import type { Access } from './access.js';
+import type { MessageRecord } from './types.js';
+
+const WORD = /[\p{L}\p{N}]+/gu;
+const MAX_TERMS = 8;
+const SNIPPET_CHARS = 200;
+
+/** Lower-cased, without diacritics, as the stores index words. */
+const fold = (s: string): string => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+
+/**
+ * What the stores index for a body: its words, folded, separated by single spaces. Both
+ * dialects then split it into the same words, so a search matches the same messages on both.
+ */
+export const searchText = (body: string): string => (fold(body).match(WORD) ?? []).join(' ');
+
+export function queryTerms(q: string): string[] {
+  const terms = [...new Set((fold(q).match(WORD) ?? []).map((t) => t.slice(0, 64)))];
+  return terms.slice(0, MAX_TERMS);
+}
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A window of the body around the first match, escaped, with matching words marked. */
+export function highlight(body: string, terms: string[]): string {
+  const matches: Array<[number, number]> = [];
+  for (const m of body.matchAll(WORD)) {
+    const word = fold(m[0]);
+    if (terms.some((t) => word.startsWith(t))) matches.push([m.index, m.index + m[0].length]);
+  }
+  const first = matches[0]?.[0] ?? 0;
+  const start = body.length <= SNIPPET_CHARS ? 0 : Math.max(0, Math.min(first - SNIPPET_CHARS / 4, body.length - SNIPPET_CHARS));
+  const end = Math.min(body.length, start + SNIPPET_CHARS);
+  let out = start > 0 ? '…' : '';
+  let at = start;
+  for (const [s, e] of matches) {
+    if (s < start || e > end) continue;
+    out += `${escapeHtml(body.slice(at, s))}<mark>${escapeHtml(body.slice(s, e))}</mark>`;
+    at = e;
+  }
+  out += escapeHtml(body.slice(at, end));
+  if (end < body.length) out += '…';
+  return out;
+}
+
+export class Search {
+  readonly #store: Store;
+  readonly #access: Access;
+
+  constructor(store: Store, access: Access) {
+    this.#store = store;
+    this.#access = access;
+  }
+
+  async search(userId: string, q: string, roomId: string | undefined, limit: number): Promise<Array<{ message: MessageRecord; highlight: string }>> {
+    if (roomId !== undefined) await this.#access.requireMember(roomId, userId);
+    const terms = queryTerms(q);
+    if (terms.length === 0) throw validationFailed('The search needs at least one word.');
+    const hits = await this.#store.search(userId, terms, roomId, limit);
+    return hits.map((h) => ({ message: h.message, highlight: highlight(h.message.body, terms) }));
+  }
+}

@@ -1,0 +1,20 @@
+/** The domain services, as the transports see them. Built by the composition root (app.ts). */
+import type { Store } from '../ports.js';
+import type { Access } from './access.js';
+import type { Accounts } from './accounts.js';
+import type { Messages } from './messages.js';
+import type { PresenceService } from './presence.js';
+import type { Rooms } from './rooms.js';
+import type { Search } from './search.js';
+import type { StreamWriter } from './stream-writer.js';
+
+export interface Services {
+  store: Store;
+  access: Access;
+  accounts: Accounts;
+  rooms: Rooms;
+  messages: Messages;
+  search: Search;
+  presence: PresenceService;
+  writer: StreamWriter;
+}

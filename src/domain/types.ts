@@ -1,0 +1,88 @@
+/**
+ * The shapes the domain works with. Wire shapes (ISO times, camelCase) are built from these
+ * records in src/domain/views.ts; records keep times as epoch milliseconds so both SQL
+ * dialects store them the same way.
+ */
+
+export type Visibility = 'public' | 'private' | 'dm';
+export type Role = 'owner' | 'member';
+export type EventKind = 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+
+export interface UserRecord {
+  id: string;
+  /** Lower-cased: usernames are unique case-insensitively. */
+  username: string;
+  displayName: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface SessionRecord {
+  /** SHA-256 of the bearer token, hex. The token itself is never stored. */
+  tokenHash: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface RoomRecord {
+  id: string;
+  name: string;
+  visibility: Visibility;
+  topic: string;
+  createdAt: number;
+  lastSeq: number;
+  /** For DMs only: the two user ids, sorted and joined by ':'. Unique. */
+  dmKey: string | null;
+}
+
+export interface MemberRecord {
+  roomId: string;
+  userId: string;
+  role: Role;
+  joinedAt: number;
+  lastReadSeq: number;
+}
+
+export interface Author {
+  id: string;
+  username: string;
+  displayName: string;
+}
+
+/** A message as it is now (edits applied, tombstoned when deleted). */
+export interface MessageRecord {
+  roomId: string;
+  seq: number;
+  id: string;
+  author: Author;
+  body: string;
+  createdAt: number;
+  editedAt: number | null;
+  deleted: boolean;
+  clientMsgId: string | null;
+}
+
+/** One entry of a room stream. */
+export interface StreamEventRecord {
+  roomId: string;
+  seq: number;
+  kind: EventKind;
+  /** For edit and delete: the seq of the message changed. */
+  target: number | null;
+  /** The actor: author of message/edit/delete, the member who joined or left. */
+  user: Author;
+  createdAt: number;
+  /** For message and edit: the message as it is now. */
+  message: MessageRecord | null;
+}
+
+export interface RoomWithReadState {
+  room: RoomRecord;
+  lastReadSeq: number;
+  unread: number;
+}
+
+export interface SearchHitRecord {
+  message: MessageRecord;
+}

@@ -1,0 +1,17 @@
+/** The package root, whether running from src/ (tsx) or dist/src/ (built). */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above the running code');
+    dir = parent;
+  }
+  return dir;
+}
+
+export const PACKAGE_ROOT = findRoot();
+export const DEFAULT_WEB_DIR = path.join(PACKAGE_ROOT, 'web', 'dist');

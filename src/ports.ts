@@ -1,0 +1,148 @@
+/**
+ * Ports: the interfaces the domain speaks to. Each has adapters in src/adapters/ and one
+ * contract suite in test/contracts/ that every adapter passes.
+ */
+import type {
+  EventKind,
+  MemberRecord,
+  MessageRecord,
+  RoomRecord,
+  RoomWithReadState,
+  SearchHitRecord,
+  SessionRecord,
+  StreamEventRecord,
+  UserRecord,
+  Visibility,
+} from './domain/types.js';
+
+/** One change to append to a room stream. Applied in a group-committed batch. */
+export type AppendRequest =
+  | { kind: 'message'; roomId: string; userId: string; id: string; body: string; clientMsgId: string | null; at: number }
+  | { kind: 'edit'; roomId: string; userId: string; target: number; body: string; at: number }
+  /** `moderator`: the actor may delete others' messages (room owner). */
+  | { kind: 'delete'; roomId: string; userId: string; target: number; moderator: boolean; at: number }
+  | { kind: 'member_joined'; roomId: string; userId: string; role: 'owner' | 'member'; at: number }
+  | { kind: 'member_left'; roomId: string; userId: string; at: number };
+
+/**
+ * What became of one AppendRequest.
+ * - `appended`: a new event was committed with the seq in `event`.
+ * - `duplicate`: a message with the same (room, author, clientMsgId) already exists; nothing
+ *   was written and `message` is the first one.
+ * - `noop`: nothing to do (joining a room one is already in, leaving one is not in).
+ * - `rejected`: the request no longer applies (`not_found`: no such message or it was
+ *   deleted; `forbidden`: not the author). Nothing was written.
+ */
+export type AppendOutcome =
+  | { status: 'appended'; event: StreamEventRecord }
+  | { status: 'duplicate'; message: MessageRecord }
+  | { status: 'noop' }
+  | { status: 'rejected'; code: 'not_found' | 'forbidden' };
+
+export interface HistoryQuery {
+  roomId: string;
+  /** Exclusive bounds on seq; with `after` results are oldest first, otherwise newest first. */
+  before?: number;
+  after?: number;
+  limit: number;
+}
+
+/**
+ * The durable store: accounts, sessions, rooms, membership and room streams.
+ *
+ * Guarantees: every method is atomic. `append` commits its whole batch in one transaction;
+ * within a room, seqs are assigned 1, 2, 3, … without gaps in commit order, also when several
+ * processes append to the same room at once (the room row is locked for the transaction).
+ * Errors from the database reject the promise; nothing is partially written.
+ */
+export interface Store {
+  /** Brings the schema to the latest version. Safe to call concurrently and repeatedly. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap round trip, for readiness checks. */
+  ping(): Promise<void>;
+
+  /** Rejects with AppError `conflict` when the username is taken (case-insensitively). */
+  createUser(user: UserRecord): Promise<void>;
+  findUserById(id: string): Promise<UserRecord | undefined>;
+  /** `username` is compared lower-cased. */
+  findUserByUsername(username: string): Promise<UserRecord | undefined>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  findSession(tokenHash: string): Promise<SessionRecord | undefined>;
+  /** Returns true when a session was deleted. */
+  deleteSession(tokenHash: string): Promise<boolean>;
+  deleteExpiredSessions(now: number): Promise<number>;
+
+  /**
+   * Creates a room with `ownerId` as owner and first member: the stream starts with the
+   * owner's member_joined at seq 1. Returns the room and that event.
+   */
+  createRoom(room: Omit<RoomRecord, 'lastSeq' | 'dmKey'>, ownerId: string): Promise<{ room: RoomRecord; event: StreamEventRecord }>;
+  /**
+   * Returns the DM room of the two users, creating it on first use (both members, two
+   * member_joined events). `created` tells which happened. Safe under concurrent calls.
+   */
+  getOrCreateDm(room: Omit<RoomRecord, 'lastSeq' | 'dmKey' | 'visibility'>, userA: string, userB: string): Promise<{ room: RoomRecord; created: boolean; events: StreamEventRecord[] }>;
+  findRoom(id: string): Promise<RoomRecord | undefined>;
+  /** Rooms `userId` is a member of, with read markers and unread counts (messages by others, not deleted, after the marker). */
+  listMemberRooms(userId: string): Promise<RoomWithReadState[]>;
+  /** Public rooms whose name contains `q` (case-insensitive), by name. */
+  listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]>;
+
+  findMember(roomId: string, userId: string): Promise<MemberRecord | undefined>;
+  listMembers(roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord }>>;
+  /** Ids of the rooms `userId` is a member of. */
+  listMemberRoomIds(userId: string): Promise<string[]>;
+  /** Moves the read marker forward only (never back, never past lastSeq). Returns the marker now. */
+  advanceReadMarker(roomId: string, userId: string, seq: number): Promise<number>;
+
+  /** Appends the requests in one transaction, in order; one outcome per request, same order. */
+  append(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+  /** Events with seq > `since`, oldest first, at most `limit`. */
+  readEvents(roomId: string, since: number, limit: number): Promise<StreamEventRecord[]>;
+  readHistory(query: HistoryQuery): Promise<{ messages: MessageRecord[]; hasMore: boolean }>;
+  findMessage(roomId: string, seq: number): Promise<MessageRecord | undefined>;
+
+  /**
+   * Full-text search in the bodies of live (not deleted) messages of the rooms `userId` is a
+   * member of, and no others. `terms` are words; each must match as a word prefix. Newest first.
+   */
+  search(userId: string, terms: string[], roomId: string | undefined, limit: number): Promise<SearchHitRecord[]>;
+}
+
+/** Where a bus message goes: a room's subscribers, or every connection of one user. */
+export type Channel = `room:${string}` | `user:${string}`;
+
+/**
+ * Carries serialized events between the processes of a deployment.
+ *
+ * Guarantees: at-most-once, per-channel FIFO from one publisher; no durability. Anything that
+ * must not be lost is in the Store first; receivers repair gaps from it (ordering buffer).
+ */
+export interface Bus {
+  publish(channel: Channel, payload: string): Promise<void>;
+  /** Starts delivering `channel` to `handler`. Returns the function that stops it. */
+  subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** Token-bucket rate limiting. */
+export interface RateLimiter {
+  /** Takes one token for `key`. When none is left, returns the milliseconds until one is. */
+  consume(key: string): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number }>;
+}
+
+/**
+ * Who is online. A user is online while they hold at least one connection.
+ * `connect` returns true when the user just came online; `disconnect` true when they just went
+ * offline.
+ */
+export interface Presence {
+  connect(userId: string, connectionId: string): Promise<boolean>;
+  disconnect(userId: string, connectionId: string): Promise<boolean>;
+  online(userIds: string[]): Promise<Set<string>>;
+}
+
+/** Visibility is re-exported so transports need only this module and types.ts. */
+export type { Visibility, EventKind };

@@ -1,0 +1,15 @@
+/** Input limits of the wire contract that are not configurable (PROTOCOL.md). */
+export const USERNAME_PATTERN = /^[a-z0-9_.-]{3,32}$/i;
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 256;
+export const DISPLAY_NAME_MAX = 64;
+export const ROOM_NAME_MAX = 80;
+export const TOPIC_MAX = 500;
+export const CLIENT_MSG_ID_MAX = 64;
+export const HISTORY_LIMIT_MAX = 100;
+export const HISTORY_LIMIT_DEFAULT = 50;
+export const SEARCH_QUERY_MAX = 200;
+export const SEARCH_LIMIT_MAX = 100;
+export const SEARCH_LIMIT_DEFAULT = 20;
+/** Seq values fit in a JavaScript number exactly. */
+export const SEQ_MAX = Number.MAX_SAFE_INTEGER;

@@ -1,0 +1,124 @@
+/**
+ * One schema per wire message (REST bodies and queries, WebSocket frames), built once from the
+ * configured limits. Objects are strict: an unknown field is a validation error, so a typo in a
+ * client never passes silently.
+ */
+import { z } from 'zod';
+import { validationFailed } from '../errors.js';
+import {
+  CLIENT_MSG_ID_MAX,
+  DISPLAY_NAME_MAX,
+  HISTORY_LIMIT_DEFAULT,
+  HISTORY_LIMIT_MAX,
+  PASSWORD_MAX,
+  PASSWORD_MIN,
+  ROOM_NAME_MAX,
+  SEARCH_LIMIT_DEFAULT,
+  SEARCH_LIMIT_MAX,
+  SEARCH_QUERY_MAX,
+  SEQ_MAX,
+  TOPIC_MAX,
+  USERNAME_PATTERN,
+} from './limits.js';
+
+/** Length in Unicode code points, so an emoji counts as one character. */
+const codePoints = (s: string): number => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+
+const id = z.string().min(1).max(64);
+const seq = z.number().int().min(0).max(SEQ_MAX);
+const requestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Query-string integers arrive as strings. */
+const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be a non-negative integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const username = z.string().regex(USERNAME_PATTERN, 'must be 3–32 of a-z 0-9 _ . -');
+const password = z
+  .string()
+  .refine((s) => codePoints(s) >= PASSWORD_MIN && codePoints(s) <= PASSWORD_MAX, `must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters`);
+const displayName = z
+  .string()
+  .trim()
+  .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`);
+const clientMsgId = z.string().min(1).max(CLIENT_MSG_ID_MAX);
+
+export interface SchemaLimits {
+  messageMaxChars: number;
+}
+
+export function buildSchemas(limits: SchemaLimits) {
+  const body = z
+    .string()
+    .refine((s) => s.trim() !== '', 'must not be blank')
+    .refine((s) => codePoints(s) <= limits.messageMaxChars, `must be at most ${limits.messageMaxChars} characters`);
+
+  const rest = {
+    register: z.strictObject({ username, password, displayName: displayName.optional() }),
+    login: z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(PASSWORD_MAX * 4) }),
+    createRoom: z.strictObject({
+      name: z
+        .string()
+        .trim()
+        .refine((s) => codePoints(s) >= 1 && codePoints(s) <= ROOM_NAME_MAX, `must be 1–${ROOM_NAME_MAX} characters`),
+      visibility: z.enum(['public', 'private']),
+      topic: z
+        .string()
+        .refine((s) => codePoints(s) <= TOPIC_MAX, `must be at most ${TOPIC_MAX} characters`)
+        .optional(),
+    }),
+    username: z.strictObject({ username: z.string().min(1).max(64) }),
+    postMessage: z.strictObject({ body, clientMsgId: clientMsgId.optional() }),
+    editMessage: z.strictObject({ body }),
+    read: z.strictObject({ seq }),
+    roomParams: z.strictObject({ roomId: id }),
+    messageParams: z.strictObject({ roomId: id, seq: queryInt(1, SEQ_MAX) }),
+    historyQuery: z.strictObject({
+      before: queryInt(1, SEQ_MAX).optional(),
+      after: queryInt(0, SEQ_MAX).optional(),
+      limit: queryInt(1, HISTORY_LIMIT_MAX).default(HISTORY_LIMIT_DEFAULT),
+    }),
+    publicRoomsQuery: z.strictObject({
+      q: z.string().max(ROOM_NAME_MAX).optional(),
+      limit: queryInt(1, 100).default(50),
+    }),
+    searchQuery: z.strictObject({
+      q: z.string().min(1).max(SEARCH_QUERY_MAX),
+      roomId: id.optional(),
+      limit: queryInt(1, SEARCH_LIMIT_MAX).default(SEARCH_LIMIT_DEFAULT),
+    }),
+  };
+
+  const frame = z.discriminatedUnion('type', [
+    z.strictObject({ id: requestId, type: z.literal('subscribe'), roomId: id, since: seq.optional() }),
+    z.strictObject({ id: requestId, type: z.literal('unsubscribe'), roomId: id }),
+    z.strictObject({ id: requestId, type: z.literal('send'), roomId: id, body, clientMsgId: clientMsgId.optional() }),
+    z.strictObject({ id: requestId, type: z.literal('edit'), roomId: id, seq: seq.min(1), body }),
+    z.strictObject({ id: requestId, type: z.literal('delete'), roomId: id, seq: seq.min(1) }),
+    z.strictObject({ id: requestId, type: z.literal('read'), roomId: id, seq }),
+    z.strictObject({ type: z.literal('typing'), roomId: id }),
+    z.strictObject({ type: z.literal('ping') }),
+  ]);
+
+  return { rest, frame };
+}
+
+export type Schemas = ReturnType<typeof buildSchemas>;
+export type Frame = z.infer<Schemas['frame']>;
+
+/** Parses or throws validation_failed with each problem's path, for the client to show. */
+export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const first = issues[0];
+  const where = first && first.path !== '' ? `${first.path}: ` : '';
+  throw validationFailed(`Invalid ${what}: ${where}${first?.message ?? 'malformed'}.`, { issues });
+}

@@ -1,0 +1,132 @@
+/**
+ * Wire types of the Parley protocol, version 1 (docs/protocol.md). Plain types with no runtime
+ * code, so the client SDK can import them without pulling in the server's validators.
+ */
+
+export type ErrorCode =
+  | 'validation_failed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  displayName: string;
+}
+
+export type Visibility = 'public' | 'private' | 'dm';
+
+export interface Room {
+  id: string;
+  name: string;
+  visibility: Visibility;
+  topic: string;
+  createdAt: string;
+  lastSeq: number;
+}
+
+export interface MemberRoom extends Room {
+  lastReadSeq: number;
+  unread: number;
+}
+
+export interface Message {
+  roomId: string;
+  seq: number;
+  id: string;
+  author: User;
+  body: string;
+  createdAt: string;
+  editedAt: string | null;
+  deleted: boolean;
+  clientMsgId: string | null;
+}
+
+export type EventKind = 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+
+export interface StreamEvent {
+  type: 'event';
+  roomId: string;
+  seq: number;
+  kind: EventKind;
+  /** For kinds message and edit: the message. */
+  message?: Message;
+  /** For kinds edit and delete: the seq of the message changed. */
+  target?: number;
+  /** The actor (author, or the member who joined or left). */
+  user: User;
+  createdAt: string;
+}
+
+export interface TypingEvent {
+  type: 'typing';
+  roomId: string;
+  user: User;
+}
+export interface PresenceEvent {
+  type: 'presence';
+  roomId: string;
+  userId: string;
+  online: boolean;
+}
+export interface ReadEvent {
+  type: 'read';
+  roomId: string;
+  seq: number;
+}
+export interface RoomAddedEvent {
+  type: 'room_added';
+  room: Room;
+}
+export interface RoomRemovedEvent {
+  type: 'room_removed';
+  roomId: string;
+}
+
+export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent;
+
+export type Reply =
+  | ({ type: 'reply'; id: number | null; ok: true } & Record<string, unknown>)
+  | { type: 'reply'; id: number | null; ok: false; error: WireError };
+
+export interface Pong {
+  type: 'pong';
+}
+
+export type ServerFrame = ServerEvent | Reply | Pong;
+
+export type ClientRequest =
+  | { id: number; type: 'subscribe'; roomId: string; since?: number }
+  | { id: number; type: 'unsubscribe'; roomId: string }
+  | { id: number; type: 'send'; roomId: string; body: string; clientMsgId?: string }
+  | { id: number; type: 'edit'; roomId: string; seq: number; body: string }
+  | { id: number; type: 'delete'; roomId: string; seq: number }
+  | { id: number; type: 'read'; roomId: string; seq: number };
+
+export type ClientNotice = { type: 'typing'; roomId: string } | { type: 'ping' };
+
+export type ClientFrame = ClientRequest | ClientNotice;
+
+export interface SubscribeReply {
+  lastSeq: number;
+  recovered: boolean;
+  online: string[];
+}
+
+export interface SearchHit {
+  message: Message;
+  /** The body with each match wrapped in <mark>…</mark>; everything else HTML-escaped. */
+  highlight: string;
+}

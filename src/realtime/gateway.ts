@@ -1,0 +1,194 @@
+/**
+ * The WebSocket gateway: authenticates at the HTTP upgrade (401/403 before any 101), holds the
+ * connections, routes each user's channel to their connections, keeps heartbeats, and closes
+ * everything in order on shutdown.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config.js';
+import { newId } from '../domain/ids.js';
+import type { Services } from '../domain/services.js';
+import { AppError, CLOSE, type ErrorBody } from '../errors.js';
+import { tokenFromHeaders } from '../http/credentials.js';
+import type { Logger } from '../observability/log.js';
+import type { Bus } from '../ports.js';
+import { Connection } from './connection.js';
+import { frameText } from './frame.js';
+import { handleMessage } from './handlers.js';
+import { originAllowed } from './origin.js';
+import type { RoomHub } from './room-hub.js';
+
+interface UserChannel {
+  connections: Set<Connection>;
+  ready: Promise<(() => Promise<void>) | null>;
+}
+
+export class Gateway {
+  readonly #services: Services;
+  readonly #hub: RoomHub;
+  readonly #bus: Bus;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<Connection>();
+  readonly #users = new Map<string, UserChannel>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #accepting = true;
+  slowConsumerCloses = 0;
+
+  constructor(services: Services, hub: RoomHub, bus: Bus, config: Config, log: Logger) {
+    this.#services = services;
+    this.#hub = hub;
+    this.#bus = bus;
+    this.#config = config;
+    this.#log = log;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.#heartbeat = setInterval(() => this.#beat(), config.HEARTBEAT_INTERVAL_MS);
+    this.#heartbeat.unref();
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#upgrade(req, socket, head).catch((error: unknown) => {
+        this.#log.error({ err: error }, 'upgrade failed');
+        refuse(socket, 500, { error: { code: 'internal', message: 'Something went wrong on our side; it has been logged.' } });
+      });
+    });
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/ws') return refuse(socket, 404, { error: { code: 'not_found', message: 'No such endpoint.' } });
+    if (!this.#accepting) return refuse(socket, 503, { error: { code: 'unavailable', message: 'This server is shutting down; reconnect.' } }, 1);
+    if (!originAllowed(req.headers.origin, req.headers.host, this.#config.ALLOWED_ORIGINS)) {
+      return refuse(socket, 403, { error: { code: 'forbidden', message: 'This origin may not open a WebSocket here.' } });
+    }
+    const token = tokenFromHeaders(req.headers) ?? url.searchParams.get('token') ?? undefined;
+    let auth: Awaited<ReturnType<Services['accounts']['authenticate']>>;
+    try {
+      auth = await this.#services.accounts.authenticate(token);
+    } catch (error) {
+      if (error instanceof AppError) return refuse(socket, error.status, error.toBody(), error.retryAfterSeconds);
+      throw error;
+    }
+    if (socket.destroyed) return;
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, auth.user, auth.tokenHash, req));
+  }
+
+  #open(ws: WebSocket, user: Connection['user'], tokenHash: string, req: IncomingMessage): void {
+    const conn: Connection = new Connection(newId(), ws, user, tokenHash, {
+      slowConsumerBytes: this.#config.SLOW_CONSUMER_BYTES,
+      frameRule: { ratePerSec: this.#config.FRAME_RATE_PER_SEC, burst: this.#config.FRAME_BURST },
+      onSlowConsumer: () => {
+        this.slowConsumerCloses++;
+        this.#log.warn({ connectionId: conn.id, userId: user.id }, 'slow consumer closed');
+      },
+    });
+    const log = this.#log.child({ connectionId: conn.id, userId: user.id });
+    this.#connections.add(conn);
+    log.debug({ ip: req.socket.remoteAddress }, 'ws connected');
+
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      conn.alive = true;
+      handleMessage({ services: this.#services, hub: this.#hub, config: this.#config, log }, conn, data, isBinary);
+    });
+    ws.on('error', (error) => log.debug({ err: error }, 'ws error'));
+    ws.on('close', (code) => {
+      this.#connections.delete(conn);
+      this.#hub.disconnect(conn);
+      this.#leaveUserChannel(conn);
+      this.#services.presence.disconnected(user.id, conn.id).catch((error: unknown) => log.error({ err: error }, 'presence update failed'));
+      log.debug({ code }, 'ws closed');
+    });
+
+    this.#joinUserChannel(conn);
+    this.#services.presence.connected(user.id, conn.id).catch((error: unknown) => log.error({ err: error }, 'presence update failed'));
+  }
+
+  #joinUserChannel(conn: Connection): void {
+    const userId = conn.user.id;
+    let channel = this.#users.get(userId);
+    if (channel === undefined) {
+      const created: UserChannel = { connections: new Set(), ready: Promise.resolve(null) };
+      created.ready = this.#bus.subscribe(`user:${userId}`, (payload) => this.#onUserPayload(created, payload)).catch((error: unknown) => {
+        this.#log.error({ err: error, userId }, 'user channel subscribe failed');
+        return null;
+      });
+      this.#users.set(userId, created);
+      channel = created;
+    }
+    channel.connections.add(conn);
+  }
+
+  #leaveUserChannel(conn: Connection): void {
+    const channel = this.#users.get(conn.user.id);
+    if (channel === undefined) return;
+    channel.connections.delete(conn);
+    if (channel.connections.size > 0) return;
+    this.#users.delete(conn.user.id);
+    channel.ready
+      .then((stop) => stop?.())
+      .catch((error: unknown) => this.#log.error({ err: error }, 'user channel unsubscribe failed'));
+  }
+
+  #onUserPayload(channel: UserChannel, payload: string): void {
+    let frame: { type?: unknown; tokenHash?: unknown; roomId?: unknown };
+    try {
+      frame = JSON.parse(payload);
+    } catch (error) {
+      this.#log.error({ err: error }, 'bad user channel payload');
+      return;
+    }
+    if (frame.type === '_revoke') {
+      for (const conn of channel.connections) if (conn.tokenHash === frame.tokenHash) conn.close(CLOSE.policy, 'session revoked');
+      return;
+    }
+    if (frame.type === 'room_removed' && typeof frame.roomId === 'string') {
+      for (const conn of channel.connections) void this.#hub.unsubscribe(conn, frame.roomId);
+    }
+    const framed = frameText(payload);
+    for (const conn of channel.connections) conn.write(framed);
+  }
+
+  #beat(): void {
+    for (const conn of this.#connections) {
+      if (!conn.alive) {
+        conn.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ping();
+    }
+  }
+
+  /** Stops accepting, closes every connection with `code` (1012 by default: reconnect and resume). */
+  async close(code: number = CLOSE.restart, reason = 'server restarting: reconnect'): Promise<void> {
+    this.#accepting = false;
+    clearInterval(this.#heartbeat);
+    for (const conn of this.#connections) conn.close(code, reason);
+    const deadline = Date.now() + 2000;
+    while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.#connections) conn.terminate();
+    this.#wss.close();
+  }
+}
+
+/** Answers a refused upgrade with a plain HTTP response in the error shape, then closes. */
+function refuse(socket: Duplex, status: number, body: ErrorBody, retryAfterSeconds?: number): void {
+  if (socket.destroyed) return;
+  const json = JSON.stringify(body);
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const retry = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n${retry}Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+  );
+}

@@ -1,0 +1,149 @@
+/**
+ * Inbound WebSocket frames: parse, validate (one schema per op), call a service, reply.
+ * Every request gets exactly one reply; a frame whose id cannot be read gets a reply with
+ * `id: null`. No rule of the domain lives here.
+ */
+import type { RawData } from 'ws';
+import type { Config } from '../config.js';
+import type { Accepted } from '../domain/messages.js';
+import type { Services } from '../domain/services.js';
+import { messageView } from '../domain/views.js';
+import { AppError, CLOSE, internalBody, rateLimited, validationFailed } from '../errors.js';
+import type { Logger } from '../observability/log.js';
+import { buildSchemas, type Frame, parse, type Schemas } from '../protocol/schemas.js';
+import type { Connection } from './connection.js';
+import type { RoomHub } from './room-hub.js';
+
+export interface HandlerContext {
+  services: Services;
+  hub: RoomHub;
+  config: Config;
+  log: Logger;
+}
+
+/** Sends, edits and deletes one connection may have waiting for acceptance. */
+const MAX_LANE = 64;
+/** Typing notices are dropped (not refused) past one per room per this many ms. */
+const TYPING_INTERVAL_MS = 1000;
+
+const schemaCache = new WeakMap<Config, Schemas>();
+const schemasFor = (config: Config): Schemas => {
+  let schemas = schemaCache.get(config);
+  if (schemas === undefined) {
+    schemas = buildSchemas({ messageMaxChars: config.MESSAGE_MAX_CHARS });
+    schemaCache.set(config, schemas);
+  }
+  return schemas;
+};
+
+const lastTyping = new WeakMap<Connection, Map<string, number>>();
+
+export function handleMessage(ctx: HandlerContext, conn: Connection, data: RawData, isBinary: boolean): void {
+  if (!conn.takeFrame()) {
+    conn.close(CLOSE.rateLimited, 'rate limited: too many frames');
+    return;
+  }
+  if (isBinary) return replyError(ctx, conn, null, validationFailed('Frames must be JSON text frames.'));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+  } catch {
+    return replyError(ctx, conn, null, validationFailed('The frame is not valid JSON.'));
+  }
+  const id = readId(raw);
+  let frame: Frame;
+  try {
+    frame = parse(schemasFor(ctx.config).frame, raw, 'frame');
+  } catch (error) {
+    return replyError(ctx, conn, id, error);
+  }
+  dispatch(ctx, conn, frame).catch((error: unknown) => replyError(ctx, conn, 'id' in frame ? frame.id : null, error));
+}
+
+function readId(raw: unknown): number | null {
+  if (typeof raw !== 'object' || raw === null || !('id' in raw)) return null;
+  const id = (raw as { id: unknown }).id;
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : null;
+}
+
+async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Promise<void> {
+  const { services, hub } = ctx;
+  const userId = conn.user.id;
+  switch (frame.type) {
+    case 'ping':
+      conn.writeJson({ type: 'pong' });
+      return;
+    case 'typing': {
+      const seen = lastTyping.get(conn) ?? new Map<string, number>();
+      lastTyping.set(conn, seen);
+      const now = Date.now();
+      if (now - (seen.get(frame.roomId) ?? 0) < TYPING_INTERVAL_MS) return;
+      seen.set(frame.roomId, now);
+      await services.messages.typing(conn.user, frame.roomId);
+      return;
+    }
+    case 'subscribe': {
+      await services.access.requireMember(frame.roomId, userId);
+      if (!conn.rooms.has(frame.roomId) && conn.rooms.size >= ctx.config.MAX_SUBSCRIPTIONS) {
+        throw validationFailed(`A connection may subscribe to at most ${ctx.config.MAX_SUBSCRIPTIONS} rooms.`, { limit: ctx.config.MAX_SUBSCRIPTIONS });
+      }
+      const online = await services.presence.onlineIn(frame.roomId);
+      await hub.subscribe(conn, frame.roomId, frame.since, ({ lastSeq, recovered }) => {
+        reply(conn, frame.id, { lastSeq, recovered, online });
+      });
+      return;
+    }
+    case 'unsubscribe':
+      await hub.unsubscribe(conn, frame.roomId);
+      reply(conn, frame.id, {});
+      return;
+    case 'read': {
+      await services.messages.markRead(userId, frame.roomId, frame.seq);
+      reply(conn, frame.id, {});
+      return;
+    }
+    case 'send':
+      return inLane(ctx, conn, frame.id, () => services.messages.submitSend(userId, frame.roomId, frame.body, frame.clientMsgId ?? null), (r) => ({ message: messageView(r.message) }));
+    case 'edit':
+      return inLane(ctx, conn, frame.id, () => services.messages.submitEdit(userId, frame.roomId, frame.seq, frame.body), (m) => ({ message: messageView(m) }));
+    case 'delete':
+      return inLane(ctx, conn, frame.id, () => services.messages.submitDelete(userId, frame.roomId, frame.seq), () => ({}));
+  }
+}
+
+/**
+ * Runs a change through the connection's lane: the next one is checked and queued only after
+ * this one was accepted, so one connection's messages are stored in the order it sent them,
+ * while commits still batch across connections.
+ */
+function inLane<T>(ctx: HandlerContext, conn: Connection, id: number, submit: () => Promise<Accepted<T>>, shape: (value: T) => Record<string, unknown>): Promise<void> {
+  if (conn.laneDepth >= MAX_LANE) throw rateLimited(1000);
+  conn.laneDepth++;
+  conn.lane = conn.lane.then(async () => {
+    try {
+      const accepted = await submit();
+      accepted.result.then(
+        (value) => reply(conn, id, shape(value)),
+        (error: unknown) => replyError(ctx, conn, id, error),
+      );
+    } catch (error) {
+      replyError(ctx, conn, id, error);
+    } finally {
+      conn.laneDepth--;
+    }
+  });
+  return Promise.resolve();
+}
+
+function reply(conn: Connection, id: number | null, fields: Record<string, unknown>): void {
+  conn.writeJson({ type: 'reply', id, ok: true, ...fields });
+}
+
+function replyError(ctx: HandlerContext, conn: Connection, id: number | null, error: unknown): void {
+  if (error instanceof AppError) {
+    conn.writeJson({ type: 'reply', id, ok: false, ...error.toBody() });
+    return;
+  }
+  ctx.log.error({ err: error }, 'ws request failed');
+  conn.writeJson({ type: 'reply', id, ok: false, ...internalBody() });
+}

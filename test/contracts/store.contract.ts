@@ -1,0 +1,414 @@
+/**
+ * The Store contract: what every Store adapter must do, run against each of them.
+ * Each test makes its own users and rooms, so tests share one database and can run in any order.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AppError } from '../../src/errors.js';
+import { newId } from '../../src/domain/ids.js';
+import { searchText } from '../../src/domain/search.js';
+import type { StreamEventRecord, UserRecord } from '../../src/domain/types.js';
+import type { AppendOutcome, AppendRequest, Store } from '../../src/ports.js';
+
+export interface StoreFixture {
+  store: Store;
+  /**
+   * A second, independent instance over the same database, as another process would have.
+   * Absent where two instances cannot share one process (SQLite's locks are per process and
+   * blocking; its multi-process case has its own test): the concurrent tests then run on one
+   * instance.
+   */
+  another?(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+const at = (): number => Date.now();
+
+export function storeContract(name: string, open: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, () => {
+    let fx: StoreFixture;
+    let store: Store;
+
+    before(async () => {
+      fx = await open();
+      store = fx.store;
+      await store.migrate();
+    });
+    after(async () => {
+      await fx.cleanup();
+    });
+
+    /** Runs `fn` with a peer instance, closed afterwards when it is not `store` itself. */
+    async function withPeer(fn: (peer: Store) => Promise<void>): Promise<void> {
+      const peer = fx.another === undefined ? store : await fx.another();
+      try {
+        await fn(peer);
+      } finally {
+        if (peer !== store) await peer.close();
+      }
+    }
+
+    let counter = 0;
+    async function user(prefix = 'u', displayName?: string): Promise<UserRecord> {
+      counter += 1;
+      const u: UserRecord = {
+        id: newId(),
+        username: `${prefix}${counter}_${newId().slice(0, 6)}`.toLowerCase(),
+        displayName: displayName ?? `${prefix} ${counter}`,
+        passwordHash: 'scrypt$x',
+        createdAt: at(),
+      };
+      await store.createUser(u);
+      return u;
+    }
+    async function room(owner: UserRecord, visibility: 'public' | 'private' = 'public', name = `room ${newId().slice(0, 8)}`) {
+      return (await store.createRoom({ id: newId(), name, visibility, topic: '', createdAt: at() }, owner.id)).room;
+    }
+    const msg = (roomId: string, u: UserRecord, body: string, clientMsgId: string | null = null): AppendRequest => ({
+      kind: 'message',
+      roomId,
+      userId: u.id,
+      id: newId(),
+      body,
+      clientMsgId,
+      at: at(),
+    });
+    const join = (roomId: string, u: UserRecord): AppendRequest => ({ kind: 'member_joined', roomId, userId: u.id, role: 'member', at: at() });
+    function event(outcome: AppendOutcome | undefined): StreamEventRecord {
+      assert.equal(outcome?.status, 'appended', `expected appended, got ${JSON.stringify(outcome)}`);
+      return (outcome as Extract<AppendOutcome, { status: 'appended' }>).event;
+    }
+
+    describe('migrations', () => {
+      it('are idempotent and safe to run concurrently', async () => {
+        await withPeer((other) => Promise.all([store.migrate(), other.migrate(), store.migrate()]).then(() => undefined));
+      });
+      it('ping answers', async () => {
+        await store.ping();
+      });
+    });
+
+    describe('users and sessions', () => {
+      it('creates and finds users; usernames are unique case-insensitively', async () => {
+        const u = await user('Alice');
+        assert.deepEqual(await store.findUserById(u.id), u);
+        assert.deepEqual(await store.findUserByUsername(u.username.toUpperCase()), u);
+        await assert.rejects(store.createUser({ ...u, id: newId(), username: u.username.toUpperCase() }), (e: unknown) => e instanceof AppError && e.code === 'conflict');
+        assert.equal(await store.findUserById('nope'), undefined);
+        assert.equal(await store.findUserByUsername('nobody-here'), undefined);
+      });
+
+      it('keeps sessions by token hash, deletes them once, and sweeps expired ones', async () => {
+        const u = await user();
+        const live = { tokenHash: newId(), userId: u.id, createdAt: at(), expiresAt: at() + 60_000 };
+        const expired = { tokenHash: newId(), userId: u.id, createdAt: at() - 10, expiresAt: at() - 1 };
+        await store.createSession(live);
+        await store.createSession(expired);
+        assert.deepEqual(await store.findSession(live.tokenHash), live);
+        assert.ok((await store.deleteExpiredSessions(at())) >= 1);
+        assert.equal(await store.findSession(expired.tokenHash), undefined);
+        assert.equal(await store.deleteSession(live.tokenHash), true);
+        assert.equal(await store.deleteSession(live.tokenHash), false);
+        assert.equal(await store.findSession(live.tokenHash), undefined);
+      });
+    });
+
+    describe('rooms and membership', () => {
+      it('a new room starts with its owner joined at seq 1, marker at 1', async () => {
+        const owner = await user();
+        const { room: r, event: e } = await store.createRoom({ id: newId(), name: 'General', visibility: 'public', topic: 'hi', createdAt: 1_700_000_000_000 }, owner.id);
+        assert.equal(r.lastSeq, 1);
+        assert.equal(e.seq, 1);
+        assert.equal(e.kind, 'member_joined');
+        assert.equal(e.user.id, owner.id);
+        assert.equal(e.user.username, owner.username);
+        assert.deepEqual(await store.findRoom(r.id), { ...r, dmKey: null });
+        const m = await store.findMember(r.id, owner.id);
+        assert.equal(m?.role, 'owner');
+        assert.equal(m?.lastReadSeq, 1);
+        assert.deepEqual(await store.listMemberRoomIds(owner.id), [r.id]);
+        const members = await store.listMembers(r.id);
+        assert.deepEqual(members.map((x) => [x.user.id, x.member.role]), [[owner.id, 'owner']]);
+      });
+
+      it('a DM is created once, with both members, also under concurrent calls', async () => {
+        const [a, b] = [await user(), await user()];
+        await withPeer(async (other) => {
+          const results = await Promise.all(
+            Array.from({ length: 8 }, (_, i) =>
+              (i % 2 === 0 ? store : other).getOrCreateDm({ id: newId(), name: 'a, b', topic: '', createdAt: at() }, i % 3 === 0 ? a.id : b.id, i % 3 === 0 ? b.id : a.id),
+            ),
+          );
+          assert.equal(new Set(results.map((r) => r.room.id)).size, 1);
+          assert.equal(results.filter((r) => r.created).length, 1);
+          const created = results.find((r) => r.created);
+          assert.deepEqual(created?.events.map((e) => [e.seq, e.kind]), [[1, 'member_joined'], [2, 'member_joined']]);
+          const dm = results[0]?.room;
+          assert.equal(dm?.visibility, 'dm');
+          assert.equal(dm?.dmKey, [a.id, b.id].sort().join(':'));
+          assert.equal(dm?.lastSeq, 2);
+          assert.deepEqual((await store.listMembers(dm?.id as string)).map((x) => x.member.role), ['member', 'member']);
+        });
+      });
+
+      it('lists public rooms by name, matching literally and case-insensitively', async () => {
+        const owner = await user();
+        const tag = newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase();
+        await room(owner, 'public', `Zeta ${tag}`);
+        await room(owner, 'public', `alpha ${tag}`);
+        await room(owner, 'public', `100% ${tag}_x`);
+        await room(owner, 'private', `secret ${tag}`);
+        const names = (await store.listPublicRooms(tag.toUpperCase(), 50)).map((r) => r.name);
+        assert.deepEqual(names, [`100% ${tag}_x`, `alpha ${tag}`, `Zeta ${tag}`]);
+        assert.deepEqual((await store.listPublicRooms(`% ${tag}_`, 50)).map((r) => r.name), [`100% ${tag}_x`]);
+        assert.deepEqual(await store.listPublicRooms(`_${tag}`, 50), []);
+        assert.equal((await store.listPublicRooms(tag, 2)).length, 2);
+      });
+
+      it('lists my rooms with unread counts of live messages by others, most active first', async () => {
+        const [me, other] = [await user(), await user()];
+        const quiet = (await store.createRoom({ id: newId(), name: 'quiet', visibility: 'public', topic: '', createdAt: at() - 60_000 }, me.id)).room;
+        const busy = await room(other);
+        event((await store.append([join(busy.id, me)]))[0]);
+        const sent = await store.append([msg(busy.id, other, 'one'), msg(busy.id, other, 'two'), msg(busy.id, me, 'mine'), msg(busy.id, other, 'three')]);
+        const three = event(sent[3]);
+        event((await store.append([{ kind: 'delete', roomId: busy.id, userId: other.id, target: three.seq, moderator: false, at: at() }]))[0]);
+        const rooms = await store.listMemberRooms(me.id);
+        assert.deepEqual(rooms.map((r) => r.room.id), [busy.id, quiet.id]);
+        assert.equal(rooms[0]?.unread, 2);
+        assert.equal(rooms[1]?.unread, 0);
+        assert.equal(rooms[0]?.lastReadSeq, 2);
+      });
+
+      it('read markers only move forward and never past the stream', async () => {
+        const [me, stranger] = [await user(), await user()];
+        const r = await room(me);
+        await store.append([msg(r.id, me, 'a'), msg(r.id, me, 'b')]);
+        assert.equal(await store.advanceReadMarker(r.id, me.id, 2), 2);
+        assert.equal(await store.advanceReadMarker(r.id, me.id, 1), 2);
+        assert.equal(await store.advanceReadMarker(r.id, me.id, 999), 3);
+        assert.equal((await store.findMember(r.id, me.id))?.lastReadSeq, 3);
+        await assert.rejects(store.advanceReadMarker(r.id, stranger.id, 1), (e: unknown) => e instanceof AppError && e.code === 'not_found');
+      });
+    });
+
+    describe('append', () => {
+      it('assigns consecutive seqs and returns the events with their messages', async () => {
+        const u = await user('author', 'The Author');
+        const r = await room(u);
+        const outcomes = await store.append([msg(r.id, u, 'first'), msg(r.id, u, 'second', 'c-2')]);
+        const [e1, e2] = [event(outcomes[0]), event(outcomes[1])];
+        assert.deepEqual([e1.seq, e2.seq], [2, 3]);
+        assert.equal(e2.kind, 'message');
+        assert.equal(e2.message?.body, 'second');
+        assert.equal(e2.message?.seq, 3);
+        assert.equal(e2.message?.clientMsgId, 'c-2');
+        assert.deepEqual(e2.message?.author, { id: u.id, username: u.username, displayName: 'The Author' });
+        assert.equal((await store.findRoom(r.id))?.lastSeq, 3);
+        assert.deepEqual(await store.findMessage(r.id, 3), e2.message);
+      });
+
+      it('a repeated clientMsgId is a duplicate, within a batch and across batches, per author', async () => {
+        const [u, v] = [await user(), await user()];
+        const r = await room(u);
+        await store.append([join(r.id, v)]);
+        const first = await store.append([msg(r.id, u, 'x', 'same'), msg(r.id, u, 'y', 'same'), msg(r.id, v, 'z', 'same')]);
+        const original = event(first[0]).message;
+        assert.deepEqual(first[1], { status: 'duplicate', message: original });
+        assert.equal(event(first[2]).message?.body, 'z');
+        const again = await store.append([msg(r.id, u, 'retry', 'same')]);
+        assert.deepEqual(again[0], { status: 'duplicate', message: original });
+        assert.equal((await store.findRoom(r.id))?.lastSeq, 4);
+      });
+
+      it('edits and deletes: by the author, deletes also by a moderator, never twice', async () => {
+        const [author, other] = [await user(), await user()];
+        const r = await room(author);
+        await store.append([join(r.id, other)]);
+        const m = event((await store.append([msg(r.id, author, 'original words')]))[0]);
+        const outcomes = await store.append([
+          { kind: 'edit', roomId: r.id, userId: other.id, target: m.seq, body: 'hijack', at: at() },
+          { kind: 'edit', roomId: r.id, userId: author.id, target: m.seq, body: 'edited words', at: at() },
+          { kind: 'edit', roomId: r.id, userId: author.id, target: 999, body: 'nothing', at: at() },
+          { kind: 'delete', roomId: r.id, userId: other.id, target: m.seq, moderator: false, at: at() },
+        ]);
+        assert.deepEqual(outcomes[0], { status: 'rejected', code: 'forbidden' });
+        const edit = event(outcomes[1]);
+        assert.equal(edit.kind, 'edit');
+        assert.equal(edit.target, m.seq);
+        assert.equal(edit.message?.body, 'edited words');
+        assert.notEqual(edit.message?.editedAt, null);
+        assert.deepEqual(outcomes[2], { status: 'rejected', code: 'not_found' });
+        assert.deepEqual(outcomes[3], { status: 'rejected', code: 'forbidden' });
+        const deleted = await store.append([
+          { kind: 'delete', roomId: r.id, userId: other.id, target: m.seq, moderator: true, at: at() },
+          { kind: 'delete', roomId: r.id, userId: author.id, target: m.seq, moderator: false, at: at() },
+          { kind: 'edit', roomId: r.id, userId: author.id, target: m.seq, body: 'back', at: at() },
+        ]);
+        const del = event(deleted[0]);
+        assert.equal(del.kind, 'delete');
+        assert.equal(del.target, m.seq);
+        assert.equal(del.message, null);
+        assert.deepEqual(deleted[1], { status: 'rejected', code: 'not_found' });
+        assert.deepEqual(deleted[2], { status: 'rejected', code: 'not_found' });
+        const tomb = await store.findMessage(r.id, m.seq);
+        assert.equal(tomb?.deleted, true);
+        assert.equal(tomb?.body, '');
+        assert.equal((await store.findRoom(r.id))?.lastSeq, edit.seq + 1);
+      });
+
+      it('edits and deletes of a message sent in the same batch', async () => {
+        const u = await user();
+        const r = await room(u);
+        const outcomes = await store.append([
+          msg(r.id, u, 'draft'),
+          { kind: 'edit', roomId: r.id, userId: u.id, target: 2, body: 'final', at: at() },
+          msg(r.id, u, 'oops'),
+          { kind: 'delete', roomId: r.id, userId: u.id, target: 4, moderator: false, at: at() },
+        ]);
+        assert.equal(event(outcomes[0]).message?.body, 'draft', 'each event carries the message as it was then');
+        assert.equal(event(outcomes[1]).message?.body, 'final');
+        event(outcomes[3]);
+        assert.equal((await store.findMessage(r.id, 2))?.body, 'final');
+        assert.equal((await store.findMessage(r.id, 4))?.deleted, true);
+      });
+
+      it('rejects messages from non-members and to unknown rooms; joins and leaves are idempotent', async () => {
+        const [owner, stranger] = [await user(), await user()];
+        const r = await room(owner);
+        const outcomes = await store.append([
+          msg(r.id, stranger, 'let me in'),
+          msg('no-such-room', owner, 'hello'),
+          join(r.id, owner),
+          { kind: 'member_left', roomId: r.id, userId: stranger.id, at: at() },
+          join(r.id, stranger),
+          msg(r.id, stranger, 'in now'),
+          { kind: 'member_left', roomId: r.id, userId: stranger.id, at: at() },
+          msg(r.id, stranger, 'gone'),
+          join(r.id, stranger),
+        ]);
+        assert.deepEqual(outcomes.slice(0, 4), [{ status: 'rejected', code: 'forbidden' }, { status: 'rejected', code: 'not_found' }, { status: 'noop' }, { status: 'noop' }]);
+        assert.deepEqual(outcomes.slice(4).map((o) => o.status), ['appended', 'appended', 'appended', 'rejected', 'appended']);
+        const rejoined = event(outcomes[8]);
+        assert.equal(rejoined.seq, 5);
+        const member = await store.findMember(r.id, stranger.id);
+        assert.equal(member?.role, 'member');
+        assert.equal(member?.lastReadSeq, 5, 'a member has read everything before joining');
+        assert.deepEqual(
+          (await store.readEvents(r.id, 0, 100)).map((e) => [e.seq, e.kind]),
+          [[1, 'member_joined'], [2, 'member_joined'], [3, 'message'], [4, 'member_left'], [5, 'member_joined']],
+        );
+      });
+
+      it('keeps one room gapless under concurrent appends from two instances', async () => {
+        const u = await user();
+        const r = await room(u);
+        await withPeer(async (other) => {
+          const outcomes = await Promise.all(
+            Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : other).append([msg(r.id, u, `m${i}`), msg(r.id, u, `n${i}`)])),
+          );
+          const seqs = outcomes.flat().map((o) => event(o).seq).sort((x, y) => x - y);
+          assert.deepEqual(seqs, Array.from({ length: 40 }, (_, i) => i + 2));
+          const events = await store.readEvents(r.id, 0, 1000);
+          assert.deepEqual(events.map((e) => e.seq), Array.from({ length: 41 }, (_, i) => i + 1));
+        });
+      });
+
+      it('a large batch across rooms commits in one call', async () => {
+        const u = await user();
+        const rooms = [await room(u), await room(u), await room(u)];
+        const requests = Array.from({ length: 900 }, (_, i) => msg((rooms[i % 3] as { id: string }).id, u, `bulk ${i}`, `bulk-${i}`));
+        const outcomes = await store.append(requests);
+        assert.equal(outcomes.filter((o) => o.status === 'appended').length, 900);
+        for (const r of rooms) assert.equal((await store.findRoom(r.id))?.lastSeq, 301);
+      });
+    });
+
+    describe('reading streams', () => {
+      it('readEvents pages from a seq with the messages as they are now', async () => {
+        const u = await user();
+        const r = await room(u);
+        await store.append([msg(r.id, u, 'a'), msg(r.id, u, 'b'), msg(r.id, u, 'c')]);
+        await store.append([
+          { kind: 'edit', roomId: r.id, userId: u.id, target: 2, body: 'A!', at: at() },
+          { kind: 'delete', roomId: r.id, userId: u.id, target: 3, moderator: false, at: at() },
+        ]);
+        const all = await store.readEvents(r.id, 0, 100);
+        assert.deepEqual(all.map((e) => [e.seq, e.kind, e.target]), [[1, 'member_joined', null], [2, 'message', null], [3, 'message', null], [4, 'message', null], [5, 'edit', 2], [6, 'delete', 3]]);
+        assert.equal(all[1]?.message?.body, 'A!');
+        assert.equal(all[2]?.message?.deleted, true);
+        assert.equal(all[2]?.message?.body, '');
+        assert.equal(all[4]?.message?.seq, 2);
+        assert.equal(all[4]?.message?.body, 'A!');
+        assert.equal(all[5]?.message, null);
+        assert.equal(all[0]?.message, null);
+        assert.equal(all[0]?.user.username, u.username);
+        assert.deepEqual((await store.readEvents(r.id, 2, 2)).map((e) => e.seq), [3, 4]);
+        assert.deepEqual(await store.readEvents(r.id, 6, 10), []);
+      });
+
+      it('readHistory pages by seq both ways with hasMore', async () => {
+        const u = await user();
+        const r = await room(u);
+        await store.append(Array.from({ length: 7 }, (_, i) => msg(r.id, u, `h${i}`)));
+        const newest = await store.readHistory({ roomId: r.id, limit: 3 });
+        assert.deepEqual(newest.messages.map((m) => m.seq), [8, 7, 6]);
+        assert.equal(newest.hasMore, true);
+        const older = await store.readHistory({ roomId: r.id, before: 6, limit: 3 });
+        assert.deepEqual(older.messages.map((m) => m.seq), [5, 4, 3]);
+        const oldest = await store.readHistory({ roomId: r.id, before: 3, limit: 3 });
+        assert.deepEqual(oldest.messages.map((m) => m.seq), [2]);
+        assert.equal(oldest.hasMore, false);
+        const after = await store.readHistory({ roomId: r.id, after: 5, limit: 2 });
+        assert.deepEqual(after.messages.map((m) => m.seq), [6, 7]);
+        assert.equal(after.hasMore, true);
+        assert.equal((await store.readHistory({ roomId: r.id, after: 6, limit: 2 })).hasMore, false);
+      });
+    });
+
+    describe('search', () => {
+      it('matches word prefixes, all terms, newest first, only in my rooms, never deleted text', async () => {
+        const [me, other] = [await user(), await user()];
+        const mine = await room(me);
+        const theirs = await room(other, 'private');
+        const tag = `zq${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+        await store.append([
+          msg(mine.id, me, `${tag} alpha bravo`),
+          msg(mine.id, me, `${tag} alphabet soup`),
+          msg(mine.id, me, `${tag} charlie`),
+          msg(theirs.id, other, `${tag} alpha secret`),
+          msg(mine.id, me, `${tag} alpha doomed`),
+        ]);
+        await store.append([{ kind: 'delete', roomId: mine.id, userId: me.id, target: 5, moderator: false, at: at() }]);
+        const hits = await store.search(me.id, [tag, 'alph'], undefined, 10);
+        assert.deepEqual(hits.map((h) => h.message.body), [`${tag} alphabet soup`, `${tag} alpha bravo`]);
+        assert.deepEqual((await store.search(me.id, [tag, 'alpha', 'bravo'], mine.id, 10)).map((h) => h.message.seq), [2]);
+        assert.deepEqual(await store.search(me.id, [tag, 'secret'], undefined, 10), []);
+        assert.deepEqual(await store.search(me.id, [tag, 'doomed'], undefined, 10), []);
+        assert.deepEqual(await store.search(me.id, [tag, 'alpha'], theirs.id, 10), []);
+        assert.equal((await store.search(me.id, [tag], undefined, 2)).length, 2);
+      });
+
+      it('finds the edited text, not the old one, and folds case and accents', async () => {
+        const u = await user();
+        const r = await room(u);
+        const tag = `zk${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+        await store.append([msg(r.id, u, `${tag} Crème Brûlée at the CAFÉ`)]);
+        assert.equal((await store.search(u.id, searchText(`${tag} creme cafe`).split(' '), undefined, 10)).length, 1);
+        await store.append([{ kind: 'edit', roomId: r.id, userId: u.id, target: 2, body: `${tag} tea instead`, at: at() }]);
+        assert.deepEqual(await store.search(u.id, [tag, 'creme'], undefined, 10), []);
+        assert.equal((await store.search(u.id, [tag, 'tea'], undefined, 10)).length, 1);
+      });
+
+      it('treats query syntax as plain text', async () => {
+        const u = await user();
+        const r = await room(u);
+        await store.append([msg(r.id, u, 'plain words here')]);
+        for (const nasty of ['"', "'", 'a"b', "x':*|y", 'NEAR(a b)', '*', 'OR', '\\', '!', '&', ') OR 1=1 --']) {
+          assert.deepEqual(await store.search(u.id, [nasty], r.id, 10), [], `query ${JSON.stringify(nasty)}`);
+        }
+        assert.deepEqual(await store.search(u.id, [], r.id, 10), []);
+      });
+    });
+  });
+}

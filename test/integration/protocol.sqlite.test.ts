@@ -1,0 +1,5 @@
+import { restSuite } from './rest.suite.js';
+import { wsSuite } from './ws.suite.js';
+
+restSuite('embedded SQLite', async () => ({}));
+wsSuite('embedded SQLite', async () => ({}));

@@ -1,0 +1,64 @@
+/**
+ * PostgreSQL for tests: a fresh database per suite, dropped afterwards. The server is the one
+ * at PARLEY_TEST_PG_URL (default: the local one). Without it, suites skip with a message on a
+ * developer's machine and fail in CI, where it must be there.
+ */
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import pg from 'pg';
+
+export const ADMIN_URL = process.env.PARLEY_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3_000, query_timeout: 30_000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+let available: Promise<string | null> | undefined;
+
+/** null when PostgreSQL answers, else why not. */
+function unavailableReason(): Promise<string | null> {
+  available ??= withAdmin(async (c) => {
+    await c.query('SELECT 1');
+    return null;
+  }).catch((error: unknown) => `PostgreSQL at ${ADMIN_URL} is not reachable (${(error as Error).message})`);
+  return available;
+}
+
+/**
+ * True when PostgreSQL is there. In CI its absence is a failure; elsewhere it registers one
+ * skipped test that says why and returns false.
+ */
+export async function requirePostgres(suite: string): Promise<boolean> {
+  const reason = await unavailableReason();
+  if (reason === null) return true;
+  if (process.env.CI === 'true') {
+    test(`${suite}: PostgreSQL is required in CI`, () => {
+      throw new Error(reason);
+    });
+  } else {
+    test(`${suite} (PostgreSQL)`, (t) => t.skip(`${reason}; set PARLEY_TEST_PG_URL to run it`));
+  }
+  return false;
+}
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `parley_test_${randomBytes(6).toString('hex')}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
