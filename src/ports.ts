@@ -111,19 +111,30 @@ export interface Store {
   search(userId: string, terms: string[], roomId: string | undefined, limit: number): Promise<SearchHitRecord[]>;
 }
 
-/** Where a bus message goes: a room's subscribers, or every connection of one user. */
-export type Channel = `room:${string}` | `user:${string}`;
+/**
+ * Where a bus message goes: a room's subscribers, every connection of one user, or one node
+ * (its liveness probe).
+ */
+export type Channel = `room:${string}` | `user:${string}` | `node:${string}`;
 
 /**
  * Carries serialized events between the processes of a deployment.
  *
  * Guarantees: at-most-once, per-channel FIFO from one publisher; no durability. Anything that
- * must not be lost is in the Store first; receivers repair gaps from it (ordering buffer).
+ * must not be lost is in the Store first; receivers repair gaps from it (ordering buffer), and
+ * resync every room when the bus tells them it may have dropped messages (`onReset`).
  */
 export interface Bus {
   publish(channel: Channel, payload: string): Promise<void>;
-  /** Starts delivering `channel` to `handler`. Returns the function that stops it. */
+  /** Starts delivering `channel` to `handler`. Resolves once delivery is established; returns the function that stops it. */
   subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * `listener` runs whenever messages may have been lost: after a reconnection, or after
+   * `resubscribe`. Subscriptions are in place again when it runs.
+   */
+  onReset(listener: () => void): void;
+  /** Tears down and re-establishes every subscription (a probe found delivery had stopped), then resets. */
+  resubscribe(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,36 +1,37 @@
 import type { Bus, Channel } from '../../ports.js';
+import { ChannelHandlers } from '../bus-handlers.js';
 
 /**
- * The bus of a single process. Delivery is synchronous-free: handlers run in a later microtask,
- * as they would with a network bus, so publishers never re-enter themselves. FIFO per channel.
+ * The bus of a single process. Handlers run in a later microtask, as they would with a network
+ * bus, so publishers never re-enter themselves. FIFO per channel; never loses a message.
  */
 export class MemoryBus implements Bus {
-  readonly #handlers = new Map<Channel, Set<(payload: string) => void>>();
+  readonly #handlers = new ChannelHandlers();
+  readonly #resetListeners: Array<() => void> = [];
   #closed = false;
 
   async publish(channel: Channel, payload: string): Promise<void> {
     if (this.#closed) return;
-    const handlers = this.#handlers.get(channel);
-    if (handlers === undefined) return;
-    const snapshot = [...handlers];
+    const snapshot = this.#handlers.snapshot(channel);
+    if (snapshot.length === 0) return;
     queueMicrotask(() => {
       for (const handler of snapshot) handler(payload);
     });
   }
 
   async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
-    let handlers = this.#handlers.get(channel);
-    if (handlers === undefined) {
-      handlers = new Set();
-      this.#handlers.set(channel, handlers);
-    }
-    handlers.add(handler);
+    this.#handlers.add(channel, handler);
     return async () => {
-      const set = this.#handlers.get(channel);
-      if (set === undefined) return;
-      set.delete(handler);
-      if (set.size === 0) this.#handlers.delete(channel);
+      this.#handlers.remove(channel, handler);
     };
+  }
+
+  onReset(listener: () => void): void {
+    this.#resetListeners.push(listener);
+  }
+
+  async resubscribe(): Promise<void> {
+    for (const listener of this.#resetListeners) listener();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,61 @@
+import type { Channel } from '../ports.js';
+
+type Handler = (payload: string) => void;
+
+/**
+ * The local handlers of each channel, for bus adapters: a network subscription exists while a
+ * channel has at least one handler. `add` and `remove` say when the first came and the last went.
+ */
+export class ChannelHandlers {
+  readonly #byChannel = new Map<Channel, Set<Handler>>();
+
+  /** Returns true when `channel` had no handler before. */
+  add(channel: Channel, handler: Handler): boolean {
+    let set = this.#byChannel.get(channel);
+    const first = set === undefined;
+    if (set === undefined) {
+      set = new Set();
+      this.#byChannel.set(channel, set);
+    }
+    set.add(handler);
+    return first;
+  }
+
+  /** Returns true when `channel` has no handler left (and had this one). */
+  remove(channel: Channel, handler: Handler): boolean {
+    const set = this.#byChannel.get(channel);
+    if (set === undefined || !set.delete(handler)) return false;
+    if (set.size > 0) return false;
+    this.#byChannel.delete(channel);
+    return true;
+  }
+
+  has(channel: Channel): boolean {
+    return this.#byChannel.has(channel);
+  }
+
+  snapshot(channel: Channel): Handler[] {
+    const set = this.#byChannel.get(channel);
+    return set === undefined ? [] : [...set];
+  }
+
+  deliver(channel: Channel, payload: string, onError: (error: unknown) => void): void {
+    const set = this.#byChannel.get(channel);
+    if (set === undefined) return;
+    for (const handler of set) {
+      try {
+        handler(payload);
+      } catch (error) {
+        onError(error);
+      }
+    }
+  }
+
+  channels(): Channel[] {
+    return [...this.#byChannel.keys()];
+  }
+
+  clear(): void {
+    this.#byChannel.clear();
+  }
+}

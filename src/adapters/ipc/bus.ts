@@ -1,0 +1,165 @@
+/**
+ * The bus between the workers of one machine, through the cluster primary: zero setup, for
+ * `parley start --workers N` without Redis or NATS. A worker delivers its own publications to
+ * its own handlers directly and sends them to the primary, which forwards each to the other
+ * workers subscribed to the channel (IpcBusRouter). IPC pipes are ordered, so per-channel FIFO
+ * holds; nothing is dropped while the primary lives, and workers die with it.
+ */
+import type { Bus, Channel } from '../../ports.js';
+import { ChannelHandlers } from '../bus-handlers.js';
+
+export type IpcBusMessage =
+  | { parley: 'bus'; op: 'sub'; id: number; channel: Channel }
+  | { parley: 'bus'; op: 'unsub'; channel: Channel }
+  | { parley: 'bus'; op: 'pub'; channel: Channel; payload: string }
+  | { parley: 'bus'; op: 'ack'; id: number }
+  | { parley: 'bus'; op: 'msg'; channel: Channel; payload: string };
+
+/** One end of an IPC pipe: a worker's `process`, or the primary's `Worker`. */
+export interface IpcEndpoint {
+  send(message: IpcBusMessage): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+export const isBusMessage = (m: unknown): m is IpcBusMessage => typeof m === 'object' && m !== null && (m as { parley?: unknown }).parley === 'bus';
+
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
+
+export class IpcBus implements Bus {
+  readonly #primary: IpcEndpoint;
+  readonly #handlers = new ChannelHandlers();
+  readonly #acks = new Map<number, () => void>();
+  readonly #resetListeners: Array<() => void> = [];
+  readonly #onError: (error: unknown, context: string) => void;
+  #nextId = 1;
+  #closed = false;
+
+  constructor(primary: IpcEndpoint, onError: (error: unknown, context: string) => void) {
+    this.#primary = primary;
+    this.#onError = onError;
+    primary.on('message', (message) => {
+      if (!isBusMessage(message) || this.#closed) return;
+      if (message.op === 'msg') this.#handlers.deliver(message.channel, message.payload, (e) => this.#onError(e, 'bus handler'));
+      else if (message.op === 'ack') this.#acks.get(message.id)?.();
+    });
+  }
+
+  async publish(channel: Channel, payload: string): Promise<void> {
+    if (this.#closed) return;
+    const local = this.#handlers.snapshot(channel);
+    if (local.length > 0) {
+      queueMicrotask(() => {
+        for (const handler of local) handler(payload);
+      });
+    }
+    this.#primary.send({ parley: 'bus', op: 'pub', channel, payload });
+  }
+
+  async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
+    this.#handlers.add(channel, handler);
+    // Every subscribe waits for the primary's ack, so the caller knows delivery is established.
+    try {
+      await this.#request(channel);
+    } catch (error) {
+      if (this.#handlers.remove(channel, handler)) this.#primary.send({ parley: 'bus', op: 'unsub', channel });
+      throw error;
+    }
+    return async () => {
+      if (this.#handlers.remove(channel, handler) && !this.#closed) this.#primary.send({ parley: 'bus', op: 'unsub', channel });
+    };
+  }
+
+  #request(channel: Channel): Promise<void> {
+    const id = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#acks.delete(id);
+        reject(new Error(`the cluster primary did not acknowledge a subscription within ${SUBSCRIBE_TIMEOUT_MS} ms`));
+      }, SUBSCRIBE_TIMEOUT_MS);
+      this.#acks.set(id, () => {
+        clearTimeout(timer);
+        this.#acks.delete(id);
+        resolve();
+      });
+      this.#primary.send({ parley: 'bus', op: 'sub', id, channel });
+    });
+  }
+
+  onReset(listener: () => void): void {
+    this.#resetListeners.push(listener);
+  }
+
+  async resubscribe(): Promise<void> {
+    await Promise.all(this.#handlers.channels().map((channel) => this.#request(channel)));
+    for (const listener of this.#resetListeners) listener();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const channel of this.#handlers.channels()) this.#primary.send({ parley: 'bus', op: 'unsub', channel });
+    this.#handlers.clear();
+  }
+}
+
+/**
+ * The primary's side: which worker listens to which channel, counted per worker (a worker
+ * subscribes a channel once per local handler set, but may re-send after resubscribe).
+ */
+export class IpcBusRouter {
+  readonly #subscribers = new Map<Channel, Set<IpcEndpoint>>();
+  readonly #channelsOf = new Map<IpcEndpoint, Set<Channel>>();
+
+  attach(worker: IpcEndpoint): void {
+    this.#channelsOf.set(worker, new Set());
+    worker.on('message', (message) => {
+      if (isBusMessage(message)) this.#handle(worker, message);
+    });
+  }
+
+  /** Forgets a worker that exited. */
+  detach(worker: IpcEndpoint): void {
+    for (const channel of this.#channelsOf.get(worker) ?? []) this.#unsubscribe(worker, channel);
+    this.#channelsOf.delete(worker);
+  }
+
+  #handle(worker: IpcEndpoint, message: IpcBusMessage): void {
+    switch (message.op) {
+      case 'sub': {
+        let set = this.#subscribers.get(message.channel);
+        if (set === undefined) {
+          set = new Set();
+          this.#subscribers.set(message.channel, set);
+        }
+        set.add(worker);
+        this.#channelsOf.get(worker)?.add(message.channel);
+        worker.send({ parley: 'bus', op: 'ack', id: message.id });
+        break;
+      }
+      case 'unsub':
+        this.#unsubscribe(worker, message.channel);
+        break;
+      case 'pub': {
+        const set = this.#subscribers.get(message.channel);
+        if (set === undefined) return;
+        const forward: IpcBusMessage = { parley: 'bus', op: 'msg', channel: message.channel, payload: message.payload };
+        for (const other of set) if (other !== worker) other.send(forward);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  #unsubscribe(worker: IpcEndpoint, channel: Channel): void {
+    this.#channelsOf.get(worker)?.delete(channel);
+    const set = this.#subscribers.get(channel);
+    if (set === undefined) return;
+    set.delete(worker);
+    if (set.size === 0) this.#subscribers.delete(channel);
+  }
+
+  get channelCount(): number {
+    return this.#subscribers.size;
+  }
+}

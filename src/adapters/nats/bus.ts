@@ -1,0 +1,127 @@
+/**
+ * The bus over NATS core subjects: `<prefix>.room.<id>` and `<prefix>.user.<id>` (ids are
+ * base64url, valid subject tokens). A subject is subscribed while this process has a local
+ * handler for it. The client reconnects by itself and resubscribes; what was published while
+ * it was away is lost, so each reconnection is reported through onReset.
+ */
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Bus, Channel } from '../../ports.js';
+import { ChannelHandlers } from '../bus-handlers.js';
+
+export interface NatsBusOptions {
+  url: string;
+  prefix?: string;
+  onError(error: unknown, context: string): void;
+}
+
+const subjectOf = (prefix: string, channel: Channel): string => `${prefix}.${channel.replace(':', '.')}`;
+
+export class NatsBus implements Bus {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #onError: NatsBusOptions['onError'];
+  readonly #handlers = new ChannelHandlers();
+  readonly #subscriptions = new Map<Channel, Subscription>();
+  readonly #resetListeners: Array<() => void> = [];
+  #awaitingReset: Array<() => void> = [];
+  #closed = false;
+
+  private constructor(nc: NatsConnection, options: NatsBusOptions) {
+    this.#nc = nc;
+    this.#prefix = options.prefix ?? 'parley';
+    this.#onError = options.onError;
+    void this.#watch();
+  }
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const nc = await connect({
+      servers: options.url,
+      name: 'parley',
+      timeout: 5_000,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      pingInterval: 10_000,
+      maxPingOut: 2,
+    });
+    return new NatsBus(nc, options);
+  }
+
+  async #watch(): Promise<void> {
+    try {
+      for await (const status of this.#nc.status()) {
+        if (status.type === 'reconnect') {
+          // The client re-sent the SUBs; a flush round trip makes sure the server has them.
+          await this.#nc.flush();
+          this.#reset();
+        } else if (status.type === 'error' || status.type === 'slowConsumer') {
+          this.#onError(status.type === 'error' ? status.error : new Error(`NATS slow consumer, ${status.pending} pending`), 'nats bus');
+        }
+      }
+    } catch (error) {
+      if (!this.#closed) this.#onError(error, 'nats bus status');
+    }
+  }
+
+  async publish(channel: Channel, payload: string): Promise<void> {
+    if (this.#closed) return;
+    // Buffered by the client while reconnecting (bounded by its reconnect buffer).
+    this.#nc.publish(subjectOf(this.#prefix, channel), payload);
+  }
+
+  async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
+    if (this.#handlers.add(channel, handler)) this.#subscriptions.set(channel, this.#open(channel));
+    // The SUB is on the wire once the server has answered a PING sent after it.
+    await this.#nc.flush();
+    return async () => {
+      if (!this.#handlers.remove(channel, handler)) return;
+      const sub = this.#subscriptions.get(channel);
+      this.#subscriptions.delete(channel);
+      if (!this.#closed) sub?.unsubscribe();
+    };
+  }
+
+  #open(channel: Channel): Subscription {
+    return this.#nc.subscribe(subjectOf(this.#prefix, channel), {
+      callback: (error, msg) => {
+        if (error !== null) {
+          this.#onError(error, 'nats subscription');
+          return;
+        }
+        this.#handlers.deliver(channel, msg.string(), (e) => this.#onError(e, 'bus handler'));
+      },
+    });
+  }
+
+  onReset(listener: () => void): void {
+    this.#resetListeners.push(listener);
+  }
+
+  /** Forces a reconnection: the client resubscribes every subject, then onReset runs. */
+  async resubscribe(): Promise<void> {
+    const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
+    await this.#nc.reconnect();
+    await reset;
+  }
+
+  #reset(): void {
+    const waiting = this.#awaitingReset;
+    this.#awaitingReset = [];
+    for (const resolve of waiting) resolve();
+    for (const listener of this.#resetListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#onError(error, 'bus reset listener');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.clear();
+    this.#subscriptions.clear();
+    await this.#nc.drain();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The bus over Redis Pub/Sub: one Redis channel per room and per user, subscribed only while this
+ * process has a local handler for it. With `sharded`, SSUBSCRIBE/SPUBLISH (Redis 7 sharded
+ * pub/sub), so in a Redis Cluster each channel lives on one shard instead of every node.
+ *
+ * Two connections: commands (PUBLISH) and the subscriber. ioredis resubscribes after a
+ * reconnection; messages published meanwhile are lost, so every reconnection of the subscriber
+ * is reported through onReset and the rooms resync from the store.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Bus, Channel } from '../../ports.js';
+import { ChannelHandlers } from '../bus-handlers.js';
+
+export interface RedisBusOptions {
+  url: string;
+  /** Prefix of every Redis channel name, so deployments can share a Redis. */
+  prefix?: string;
+  sharded?: boolean;
+  commandTimeoutMs?: number;
+  onError(error: unknown, context: string): void;
+}
+
+export function redisOptions(commandTimeoutMs: number): RedisOptions {
+  return {
+    connectTimeout: 5_000,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 2,
+    // Reconnect forever, backing off to 2 s: a bus outage must heal by itself.
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000),
+    lazyConnect: true,
+  };
+}
+
+export class RedisBus implements Bus {
+  readonly #pub: Redis;
+  readonly #sub: Redis;
+  readonly #prefix: string;
+  readonly #sharded: boolean;
+  readonly #onError: RedisBusOptions['onError'];
+  readonly #handlers = new ChannelHandlers();
+  /** The SUBSCRIBE in flight or done for each channel with handlers. */
+  readonly #subscribed = new Map<Channel, Promise<void>>();
+  readonly #resetListeners: Array<() => void> = [];
+  /** Resolvers of resubscribe() calls waiting for the next reset. */
+  #awaitingReset: Array<() => void> = [];
+  #lostConnection = false;
+  #closed = false;
+
+  private constructor(options: RedisBusOptions) {
+    const base = redisOptions(options.commandTimeoutMs ?? 2_000);
+    this.#prefix = options.prefix ?? 'parley:';
+    this.#sharded = options.sharded ?? false;
+    this.#onError = options.onError;
+    // Publishing is best effort (the store has every event): fail fast while disconnected.
+    this.#pub = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: 'parley-bus-pub' });
+    // The subscriber queues (a bounded number of) SUBSCRIBEs while reconnecting, and has no
+    // command timeout: it only ever waits for messages.
+    this.#sub = new Redis(options.url, { ...base, commandTimeout: undefined, connectionName: 'parley-bus-sub' });
+    for (const [conn, name] of [[this.#pub, 'pub'], [this.#sub, 'sub']] as const) {
+      conn.on('error', (error: unknown) => this.#onError(error, `redis bus ${name}`));
+    }
+    this.#sub.on(this.#sharded ? 'smessage' : 'message', (channel: string, message: string) => {
+      this.#handlers.deliver(channel.slice(this.#prefix.length) as Channel, message, (error) => this.#onError(error, 'bus handler'));
+    });
+    this.#sub.on('close', () => {
+      if (!this.#closed) this.#lostConnection = true;
+    });
+    this.#sub.on('ready', () => {
+      if (!this.#lostConnection) return;
+      this.#lostConnection = false;
+      // ioredis re-sent the SUBSCRIBEs before 'ready'; wait for their replies, then reset.
+      this.#sub.ping().then(
+        () => this.#reset(),
+        (error: unknown) => this.#onError(error, 'redis bus resubscribe'),
+      );
+    });
+  }
+
+  static async connect(options: RedisBusOptions): Promise<RedisBus> {
+    const bus = new RedisBus(options);
+    try {
+      await Promise.all([bus.#pub.connect(), bus.#sub.connect()]);
+    } catch (error) {
+      bus.#pub.disconnect();
+      bus.#sub.disconnect();
+      throw error;
+    }
+    return bus;
+  }
+
+  async publish(channel: Channel, payload: string): Promise<void> {
+    if (this.#closed) return;
+    const name = this.#prefix + channel;
+    await (this.#sharded ? this.#pub.spublish(name, payload) : this.#pub.publish(name, payload));
+  }
+
+  async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
+    if (this.#handlers.add(channel, handler)) {
+      const name = this.#prefix + channel;
+      this.#subscribed.set(channel, (this.#sharded ? this.#sub.ssubscribe(name) : this.#sub.subscribe(name)).then(() => undefined));
+    }
+    try {
+      await this.#subscribed.get(channel);
+    } catch (error) {
+      if (this.#handlers.remove(channel, handler)) this.#subscribed.delete(channel);
+      throw error;
+    }
+    return async () => {
+      if (!this.#handlers.remove(channel, handler)) return;
+      this.#subscribed.delete(channel);
+      if (this.#closed) return;
+      const name = this.#prefix + channel;
+      await (this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name));
+    };
+  }
+
+  onReset(listener: () => void): void {
+    this.#resetListeners.push(listener);
+  }
+
+  /** Drops the subscriber connection and makes a new one; ioredis resubscribes every channel. */
+  async resubscribe(): Promise<void> {
+    const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
+    this.#lostConnection = true;
+    this.#sub.disconnect(true);
+    await reset;
+  }
+
+  #reset(): void {
+    const waiting = this.#awaitingReset;
+    this.#awaitingReset = [];
+    for (const resolve of waiting) resolve();
+    for (const listener of this.#resetListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#onError(error, 'bus reset listener');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.clear();
+    this.#subscribed.clear();
+    this.#sub.disconnect();
+    await this.#pub.quit().catch(() => this.#pub.disconnect());
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Private Redis and NATS servers for tests that break them (kill connections, restart the
+ * server): each on its own free port, so the shared services on the standard ports stay
+ * untouched. The binaries come from the machine's packages; without them a suite skips on a
+ * developer's machine and fails in CI.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const which = (names: string[]): string | undefined => names.find((p) => existsSync(p));
+
+export const REDIS_SERVER = which(['/usr/bin/redis-server', '/usr/local/bin/redis-server']);
+export const NATS_SERVER = which(['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']);
+
+/** True when `binary` exists; otherwise registers a skipped (or, in CI, failing) test saying so. */
+export function requireBinary(binary: string | undefined, what: string, suite: string): binary is string {
+  if (binary !== undefined) return true;
+  const reason = `${what} is not installed`;
+  if (process.env.CI === 'true') {
+    test(`${suite}: ${what} is required in CI`, () => {
+      throw new Error(reason);
+    });
+  } else {
+    test(`${suite} (${what})`, (t) => t.skip(reason));
+  }
+  return false;
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before listening on ${port}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listened on ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface ServerHandle {
+  url: string;
+  port: number;
+  /** Stops the server (SIGKILL when `hard`) and starts it again on the same port. */
+  restart(options?: { hard?: boolean; downMs?: number }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function managed(command: string, args: (port: number, dir: string) => string[], scheme: string): Promise<ServerHandle> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'parley-svc-'));
+  let child: ChildProcess;
+  const start = async () => {
+    child = spawn(command, args(port, dir), { stdio: 'ignore' });
+    await waitForPort(port, child);
+  };
+  const halt = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  };
+  await start();
+  return {
+    url: `${scheme}://127.0.0.1:${port}`,
+    port,
+    async restart(options = {}) {
+      await halt(options.hard === true ? 'SIGKILL' : 'SIGTERM');
+      if (options.downMs !== undefined) await new Promise((r) => setTimeout(r, options.downMs));
+      await start();
+    },
+    async stop() {
+      await halt('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function startRedis(): Promise<ServerHandle> {
+  return managed(
+    REDIS_SERVER as string,
+    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    'redis',
+  );
+}
+
+export function startNats(): Promise<ServerHandle> {
+  return managed(NATS_SERVER as string, (port) => ['-a', '127.0.0.1', '-p', String(port)], 'nats');
+}
