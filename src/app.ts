@@ -2,28 +2,36 @@
  * The composition root: builds the adapters the configuration asks for, wires the services and
  * transports, and owns the lifecycle. No other module asks which mode it runs in.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { MemoryBus } from './adapters/memory/bus.js';
+import { Redis } from 'ioredis';
 import { MemoryPresence } from './adapters/memory/presence.js';
 import { MemoryRateLimiter } from './adapters/memory/rate-limiter.js';
+import { busKind, openBus } from './adapters/open-bus.js';
+import { redisOptions } from './adapters/redis/bus.js';
+import { RedisPresence } from './adapters/redis/presence.js';
+import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import { openPostgresStore } from './adapters/sql/postgres.js';
 import { openSqliteStore } from './adapters/sql/sqlite.js';
 import type { Config } from './config.js';
+import type { BucketRule } from './core/token-bucket.js';
 import { Access } from './domain/access.js';
 import { Accounts } from './domain/accounts.js';
 import { MembershipCache } from './domain/membership-cache.js';
 import { Messages } from './domain/messages.js';
 import { PresenceService } from './domain/presence.js';
-import { Publisher } from './domain/publisher.js';
+import { MEMBERSHIP_CHANNEL, Publisher } from './domain/publisher.js';
 import { Rooms } from './domain/rooms.js';
 import { Search } from './domain/search.js';
 import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
 import { createLogger, type Logger } from './observability/log.js';
-import type { Bus, Store } from './ports.js';
+import type { Bus, Presence, RateLimiter, Store } from './ports.js';
+import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
 
@@ -32,8 +40,14 @@ export interface Parley {
   readonly services: Services;
   readonly http: FastifyInstance;
   readonly gateway: Gateway;
+  readonly hub: RoomHub;
+  readonly bus: Bus;
+  /** Unique per process: names its probe channel and its logs. */
+  readonly nodeId: string;
   /** http://host:port actually bound (PORT=0 picks a free port). */
   readonly url: string;
+  /** Null when ready to take traffic; else why not. */
+  notReadyReason(): Promise<string | null>;
   /** Graceful, ordered and idempotent: the second call returns the first call's promise. */
   close(): Promise<void>;
 }
@@ -49,84 +63,144 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
   return openSqliteStore(path.join(config.DATA_DIR, 'parley.db'));
 }
 
+async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
+  if (config.REDIS_URL === '') return null;
+  const redis = new Redis(config.REDIS_URL, { ...redisOptions(config.REDIS_COMMAND_TIMEOUT_MS), connectionName: 'parley' });
+  redis.on('error', (error: unknown) => log.error({ err: error }, 'redis error'));
+  await redis.connect();
+  return redis;
+}
+
+function rateLimiter(redis: Redis | null, config: Config, name: string, rule: BucketRule): RateLimiter {
+  return redis === null ? new MemoryRateLimiter(rule) : new RedisRateLimiter(redis, name, rule, { prefix: config.REDIS_PREFIX, timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
+}
+
 export async function startParley(config: Config, log: Logger = createLogger(config.LOG_LEVEL)): Promise<Parley> {
-  const store = await openStore(config, log);
-  try {
-    await store.migrate();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  const bus: Bus = new MemoryBus();
+  const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const onError = (error: unknown) => log.error({ err: error }, 'background task failed');
-
-  const publisher = new Publisher(bus, onError);
-  const members = new MembershipCache((roomId, userId) => store.findMember(roomId, userId));
-  const access = new Access(store, members);
-  const writer = new StreamWriter(store, publisher, members, {
-    maxBatch: config.GROUP_COMMIT_MAX_BATCH,
-    maxQueue: config.GROUP_COMMIT_MAX_BATCH * 20,
-    onError,
-  });
-  const presenceAdapter = new MemoryPresence();
-  const services: Services = {
-    store,
-    access,
-    writer,
-    accounts: new Accounts(store, publisher, { scryptCost: config.SCRYPT_COST, sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000 }),
-    rooms: new Rooms(store, access, writer, presenceAdapter),
-    messages: new Messages(store, access, writer, publisher, new MemoryRateLimiter({ ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST })),
-    search: new Search(store, access),
-    presence: new PresenceService(store, presenceAdapter, publisher),
+  // Everything opened so far, closed in reverse if a later step fails.
+  const opened: Array<() => Promise<void>> = [];
+  const unwind = async () => {
+    for (const close of opened.reverse()) await close().catch(onError);
   };
+  try {
+    const store = await openStore(config, log);
+    opened.push(() => store.close());
+    await store.migrate();
+    const redis = await openRedis(config, log);
+    if (redis !== null) opened.push(() => redis.quit().then(() => undefined));
+    const bus = await openBus(config, (error, context) => log.error({ err: error, context }, 'bus error'));
+    opened.push(() => bus.close());
 
-  const hub = new RoomHub(bus, store, {
-    replayLimit: config.REPLAY_LIMIT,
-    gapTimeoutMs: config.ORDERING_GAP_TIMEOUT_MS,
-    maxPending: 10_000,
-    onError: (error, context) => log.error({ err: error, context }, 'room hub error'),
-  });
-  let draining = false;
-  const http = await buildHttp(services, config, log, {
-    notReadyReason: async () => {
+    const publisher = new Publisher(bus, onError);
+    const members = new MembershipCache((roomId, userId) => store.findMember(roomId, userId));
+    await bus.subscribe(MEMBERSHIP_CHANNEL, (payload) => {
+      const { roomId, userId } = JSON.parse(payload) as { roomId: string; userId: string };
+      members.invalidate(roomId, userId);
+    });
+    const access = new Access(store, members);
+    const writer = new StreamWriter(store, publisher, members, {
+      maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+      maxQueue: config.GROUP_COMMIT_MAX_BATCH * 20,
+      onError,
+    });
+    const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
+      redis === null ? new MemoryPresence() : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS });
+    const presence = new PresenceService(store, presenceAdapter, publisher);
+    const services: Services = {
+      store,
+      access,
+      writer,
+      accounts: new Accounts(store, publisher, { scryptCost: config.SCRYPT_COST, sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000 }),
+      rooms: new Rooms(store, access, writer, presenceAdapter),
+      messages: new Messages(store, access, writer, publisher, rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST })),
+      search: new Search(store, access),
+      presence,
+      authLimiter: rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }),
+    };
+
+    const hub = new RoomHub(bus, store, {
+      replayLimit: config.REPLAY_LIMIT,
+      gapTimeoutMs: config.ORDERING_GAP_TIMEOUT_MS,
+      maxPending: 10_000,
+      onError: (error, context) => log.error({ err: error, context }, 'room hub error'),
+    });
+    // The bus may have dropped messages: catch every open room up from the store.
+    bus.onReset(() => {
+      log.warn({ rooms: hub.roomCount }, 'bus reset: resyncing rooms from the store');
+      hub.resync();
+    });
+    // Only a network bus can stop delivering silently; the in-process and IPC ones cannot.
+    const probe = ['redis', 'nats'].includes(busKind(config))
+      ? new BusProbe(bus, nodeId, {
+          intervalMs: config.BUS_PROBE_INTERVAL_MS,
+          onError: (error, context) => log.warn({ err: error, context }, 'bus probe'),
+          onStale: () => log.warn('bus probe missing: resubscribing'),
+        })
+      : null;
+    await probe?.start();
+    opened.push(async () => probe?.close());
+
+    let draining = false;
+    const notReadyReason = async (): Promise<string | null> => {
       if (draining) return 'draining';
       try {
         await store.ping();
       } catch {
         return 'store unreachable';
       }
-      return null;
-    },
-  });
-  const gateway = new Gateway(services, hub, bus, config, log);
-  gateway.attach(http.server);
+      return probe?.notReadyReason ?? null;
+    };
+    const http = await buildHttp(services, config, log, { notReadyReason });
+    const gateway = new Gateway(services, hub, bus, config, log);
+    gateway.attach(http.server);
 
-  const sweeper = setInterval(() => {
-    store.deleteExpiredSessions(Date.now()).catch(onError);
-  }, 3_600_000);
-  sweeper.unref();
+    const timers = [
+      setInterval(() => store.deleteExpiredSessions(Date.now()).catch(onError), 3_600_000),
+    ];
+    if (presenceAdapter.heartbeat !== undefined && presenceAdapter.sweep !== undefined) {
+      const { heartbeat, sweep } = { heartbeat: presenceAdapter.heartbeat.bind(presenceAdapter), sweep: presenceAdapter.sweep.bind(presenceAdapter) };
+      timers.push(
+        setInterval(() => {
+          heartbeat()
+            .then(() => sweep())
+            .then((gone) => presence.expired(gone))
+            .catch(onError);
+        }, presenceAdapter.heartbeatIntervalMs),
+      );
+    }
+    for (const timer of timers) timer.unref();
 
-  await http.listen({ port: config.PORT, host: config.HOST });
-  const address = http.server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
-  log.info({ url, store: config.DATABASE_URL === '' ? 'sqlite' : 'postgres' }, 'parley listening');
+    await http.listen({ port: config.PORT, host: config.HOST });
+    const address = http.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+    log.info({ url, nodeId, store: config.DATABASE_URL === '' ? 'sqlite' : 'postgres', bus: busKind(config) }, 'parley listening');
 
-  let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      draining = true;
-      clearInterval(sweeper);
-      await gateway.close();
-      await http.close();
-      await writer.flush();
-      await hub.close();
-      await bus.close();
-      await store.close();
-      log.info('parley stopped');
-    })();
-    return closing;
-  };
+    let closing: Promise<void> | null = null;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        // Not ready, then no new connections (in a cluster, this worker leaves the round
+        // robin), then let in-flight sends commit and their replies go out, then close every
+        // socket with 1012 so clients reconnect elsewhere and resume.
+        draining = true;
+        for (const timer of timers) clearInterval(timer);
+        gateway.stopAccepting();
+        http.server.close();
+        await gateway.drainLanes(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 2));
+        await writer.flush();
+        await gateway.close();
+        await http.close();
+        await hub.close();
+        await unwind();
+        log.info('parley stopped');
+      })();
+      return closing;
+    };
 
-  return { config, services, http, gateway, url, close };
+    return { config, services, http, gateway, hub, bus, nodeId, url, notReadyReason, close };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
 }

@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 /** The parley command: start, migrate, help. */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { openStore, startParley } from './app.js';
-import { ConfigError, loadConfig, OPTIONS } from './config.js';
-import { createLogger } from './observability/log.js';
+import { type SupervisorMessage, isSupervisorMessage } from './cluster/messages.js';
+import { Supervisor } from './cluster/supervisor.js';
+import { type Config, ConfigError, loadConfig, OPTIONS } from './config.js';
+import { createLogger, type Logger } from './observability/log.js';
 
-const HELP = `Usage: parley <command>
+const HELP = `Usage: parley <command> [options]
 
 Commands:
   start      Start the server (HTTP API, WebSocket gateway, web client).
+             --workers N|auto   worker processes (default: WORKERS); auto = one per core.
+             Signals: SIGTERM/SIGINT shut down gracefully; SIGHUP reloads workers one by one.
   migrate    Bring the database schema to the latest version, then exit.
   help       Show this help.
 
@@ -49,25 +55,106 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  let workers: number;
+  try {
+    workers = workerCount(argv.slice(1), config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`parley: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (cluster.isWorker) return runWorker(config, log);
+  if (workers > 1) return runPrimary(config, log, workers);
+  return runSingle(config, log);
+}
+
+/** `--workers N|auto` wins over WORKERS; auto is one per core. */
+function workerCount(args: string[], config: Config): number {
+  let value: number | 'auto' = config.WORKERS;
+  const i = args.findIndex((a) => a === '--workers' || a.startsWith('--workers='));
+  if (i >= 0) {
+    const arg = args[i] as string;
+    const raw = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
+    if (raw === undefined) throw new ConfigError('--workers needs a value: a number or auto.');
+    value = OPTIONS.WORKERS.parse(raw, '--workers');
+  }
+  return value === 'auto' ? availableParallelism() : value;
+}
+
+/** Exits 0 once `close` resolves, 1 if it fails or passes the deadline. */
+function exitAfter(close: () => Promise<void>, deadlineMs: number, log: Logger): void {
+  const deadline = setTimeout(() => {
+    log.error('shutdown deadline passed; exiting');
+    process.exit(1);
+  }, deadlineMs);
+  deadline.unref();
+  close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+}
+
+async function runSingle(config: Config, log: Logger): Promise<number> {
   const parley = await startParley(config, log);
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => {
-      log.error('shutdown deadline passed; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS);
-    deadline.unref();
-    parley.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    exitAfter(() => parley.close(), config.SHUTDOWN_TIMEOUT_MS, log);
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return -1; // keep running
+}
+
+async function runWorker(config: Config, log: Logger): Promise<number> {
+  const parley = await startParley(config, log);
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason }, 'worker shutting down');
+    exitAfter(() => parley.close(), config.SHUTDOWN_TIMEOUT_MS, log);
+  };
+  process.on('message', (message) => {
+    if (isSupervisorMessage(message) && message.type === 'shutdown') stop('asked by the primary');
+  });
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  // The primary relays SIGHUP as a rolling reload; a worker ignores it.
+  process.on('SIGHUP', () => undefined);
+  const ready: SupervisorMessage = { parley: 'supervisor', type: 'ready', url: parley.url };
+  process.send?.(ready);
+  return -1;
+}
+
+async function runPrimary(config: Config, log: Logger, workers: number): Promise<number> {
+  // Migrate once here, so workers start on an up-to-date schema without racing for the lock.
+  const store = await openStore(config, log);
+  try {
+    await store.migrate();
+  } finally {
+    await store.close();
+  }
+  const supervisor = new Supervisor({ workers, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'cluster shutting down');
+    // Each worker has SHUTDOWN_TIMEOUT_MS; the primary waits a little longer for the last one.
+    exitAfter(() => supervisor.stop().then(() => log.info('cluster stopped')), config.SHUTDOWN_TIMEOUT_MS + 2_000, log);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!stopping) supervisor.reload().catch((error: unknown) => log.error({ err: error }, 'reload failed'));
+  });
+  await supervisor.start();
+  return -1;
 }
 
 main(process.argv.slice(2)).then(

@@ -72,6 +72,22 @@ const origins = (raw: string, name: string): string[] => {
   return list.map((o) => o.replace(/\/$/, ''));
 };
 
+const serviceUrl = (schemes: string[]) => (raw: string, name: string): string => {
+  if (raw === '') return raw;
+  try {
+    const u = new URL(raw);
+    if (!schemes.includes(u.protocol.replace(/:$/, ''))) throw new Error('scheme');
+  } catch {
+    throw new ConfigError(`${name} must be a URL like ${schemes[0]}://host:port, got "${raw}".`);
+  }
+  return raw;
+};
+
+const workers = (raw: string, name: string): number | 'auto' => {
+  if (raw.trim() === 'auto') return 'auto';
+  return integer(1, 1024)(raw, name);
+};
+
 export const OPTIONS = {
   PORT: { doc: 'TCP port of the HTTP and WebSocket server.', default: '3000', parse: integer(0, 65535) },
   HOST: { doc: 'Address to listen on. Loopback by default; set 0.0.0.0 behind a load balancer.', default: '127.0.0.1', parse: text },
@@ -79,6 +95,15 @@ export const OPTIONS = {
   DATABASE_URL: { doc: 'PostgreSQL URL (postgres://user@host:5432/db). When set, PostgreSQL replaces the embedded SQLite store.', default: '', parse: postgresUrl },
   DATABASE_POOL_SIZE: { doc: 'PostgreSQL connections per process.', default: '10', parse: integer(1, 500) },
   DATABASE_STATEMENT_TIMEOUT_MS: { doc: 'PostgreSQL statement_timeout, ms: a query running longer is cancelled and its request fails with 503.', default: '5000', parse: integer(100, 600_000) },
+  WORKERS: { doc: 'Worker processes of `parley start` (node:cluster): a number, or auto for one per core. 1 runs without a primary. `--workers` on the command line wins.', default: '1', parse: workers },
+  REDIS_URL: { doc: 'Redis URL (redis://host:6379/0). When set: the bus (unless NATS_URL is set), cluster-wide rate limits and presence live in Redis.', default: '', parse: serviceUrl(['redis', 'rediss']) },
+  REDIS_SHARDED_PUBSUB: { doc: 'Use sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7) for the bus: set for a Redis Cluster.', default: 'false', parse: boolean },
+  REDIS_PREFIX: { doc: 'Prefix of every Redis key and channel, so deployments can share a Redis.', default: 'parley:', parse: text },
+  REDIS_COMMAND_TIMEOUT_MS: { doc: 'Timeout of one Redis command, ms; past it the command fails (and what needs it answers 503 or degrades).', default: '2000', parse: integer(50, 60_000) },
+  NATS_URL: { doc: 'NATS URL (nats://host:4222). When set, the bus runs over NATS core subjects.', default: '', parse: serviceUrl(['nats', 'tls']) },
+  BUS: { doc: 'Bus between processes: auto (NATS_URL, else REDIS_URL, else the cluster primary, else in-process), memory, ipc, redis or nats.', default: 'auto', parse: oneOf('auto', 'memory', 'ipc', 'redis', 'nats') },
+  BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
+  PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
   ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets (and * for any). Empty: only the same origin as the Host header. Requests without Origin (non-browser clients) are allowed.', default: '', parse: origins },
   TRUST_PROXY: { doc: 'Trust X-Forwarded-For/-Proto from a load balancer in front (for per-IP limits and secure cookies).', default: 'false', parse: boolean },
   COOKIE_SECURE: { doc: 'Mark the session cookie Secure (set when served over HTTPS).', default: 'false', parse: boolean },

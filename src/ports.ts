@@ -112,10 +112,10 @@ export interface Store {
 }
 
 /**
- * Where a bus message goes: a room's subscribers, every connection of one user, or one node
- * (its liveness probe).
+ * Where a bus message goes: a room's subscribers, every connection of one user, one node (its
+ * liveness probe), or every node (`ctl:`, control messages such as cache invalidation).
  */
-export type Channel = `room:${string}` | `user:${string}` | `node:${string}`;
+export type Channel = `room:${string}` | `user:${string}` | `node:${string}` | `ctl:${string}`;
 
 /**
  * Carries serialized events between the processes of a deployment.

@@ -24,6 +24,11 @@ export class PresenceService {
     if (await this.#presence.disconnect(userId, connectionId)) await this.#announce(userId, false);
   }
 
+  /** Announces users whose connections expired with a crashed node. */
+  async expired(userIds: string[]): Promise<void> {
+    for (const userId of userIds) await this.#announce(userId, false);
+  }
+
   /** Online members of a room. */
   async onlineIn(roomId: string): Promise<string[]> {
     const members = await this.#store.listMembers(roomId);

@@ -14,6 +14,9 @@ import { eventView, roomView } from './views.js';
 
 export type ControlFrame = { type: '_revoke'; tokenHash: string };
 
+/** Every node listens here for membership changes made by the others. */
+export const MEMBERSHIP_CHANNEL: Channel = 'ctl:members';
+
 export class Publisher {
   readonly #bus: Bus;
   readonly #onError: (error: unknown) => void;
@@ -34,6 +37,11 @@ export class Publisher {
 
   roomRemoved(userId: string, roomId: string): void {
     this.toUser(userId, { type: 'room_removed', roomId });
+  }
+
+  /** Tells every node that a membership changed, so their caches drop it. */
+  membershipChanged(roomId: string, userId: string): void {
+    this.#send(MEMBERSHIP_CHANNEL, JSON.stringify({ roomId, userId }));
   }
 
   toRoom(roomId: string, frame: ServerEvent): void {

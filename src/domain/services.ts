@@ -1,5 +1,5 @@
 /** The domain services, as the transports see them. Built by the composition root (app.ts). */
-import type { Store } from '../ports.js';
+import type { RateLimiter, Store } from '../ports.js';
 import type { Access } from './access.js';
 import type { Accounts } from './accounts.js';
 import type { Messages } from './messages.js';
@@ -17,4 +17,6 @@ export interface Services {
   search: Search;
   presence: PresenceService;
   writer: StreamWriter;
+  /** Login and register attempts per client IP. */
+  authLimiter: RateLimiter;
 }

@@ -170,6 +170,18 @@ export class Gateway {
     }
   }
 
+  /** Refuses new upgrades from now on (503 with Retry-After, for a load balancer to retry elsewhere). */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  /** Waits until no connection has a send, edit or delete in flight, or until `timeoutMs`. */
+  async drainLanes(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const busy = () => [...this.#connections].some((c) => c.laneDepth > 0);
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
   /** Stops accepting, closes every connection with `code` (1012 by default: reconnect and resume). */
   async close(code: number = CLOSE.restart, reason = 'server restarting: reconnect'): Promise<void> {
     this.#accepting = false;

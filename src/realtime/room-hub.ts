@@ -42,6 +42,8 @@ interface RoomState {
   stop: (() => Promise<void>) | null;
   gapTimer: NodeJS.Timeout | null;
   filling: boolean;
+  /** A resync was asked for while a fill was running (or must go on): run one more. */
+  resyncAgain: boolean;
 }
 
 export interface SubscribeResult {
@@ -145,7 +147,7 @@ export class RoomHub {
   #state(roomId: string): RoomState {
     let state = this.#rooms.get(roomId);
     if (state !== undefined) return state;
-    const created: RoomState = { id: roomId, subs: new Map(), buffer: null, early: [], ready: Promise.resolve(), stop: null, gapTimer: null, filling: false };
+    const created: RoomState = { id: roomId, subs: new Map(), buffer: null, early: [], ready: Promise.resolve(), stop: null, gapTimer: null, filling: false, resyncAgain: false };
     created.ready = this.#open(created);
     this.#rooms.set(roomId, created);
     state = created;
@@ -274,9 +276,21 @@ export class RoomHub {
     }, this.#options.gapTimeoutMs);
   }
 
-  #fillGap(state: RoomState): void {
+  /**
+   * Catches every open room up with the store: after the bus may have lost messages (a
+   * reconnection, a resubscribe) even the newest events may be missing, with no later event to
+   * reveal the gap.
+   */
+  resync(): void {
+    for (const state of this.#rooms.values()) {
+      if (state.filling) state.resyncAgain = true;
+      else this.#fillGap(state, true);
+    }
+  }
+
+  #fillGap(state: RoomState, force = false): void {
     const buffer = state.buffer;
-    if (buffer === null || !buffer.hasGap || state.filling) return;
+    if (buffer === null || (!buffer.hasGap && !force) || state.filling) return;
     if (state.gapTimer !== null) {
       clearTimeout(state.gapTimer);
       state.gapTimer = null;
@@ -288,12 +302,32 @@ export class RoomHub {
         const released = buffer.fill(events.map((e) => ({ seq: e.seq, item: this.#released(e) })));
         this.#options.onGapFill?.(released.length);
         this.#deliver(state, released);
+        // A full page means the store may hold more: keep going.
+        if (events.length === CATCH_UP_BATCH) state.resyncAgain = true;
       })
-      .catch((error: unknown) => this.#options.onError(error, 'gap fill'))
+      .catch((error: unknown) => {
+        this.#options.onError(error, 'gap fill');
+        if (force) state.resyncAgain = true;
+      })
       .finally(() => {
         state.filling = false;
-        if (this.#rooms.get(state.id) === state) this.#watchGap(state);
+        if (this.#rooms.get(state.id) !== state) return;
+        if (state.resyncAgain) {
+          state.resyncAgain = false;
+          this.#retryResync(state);
+        } else {
+          this.#watchGap(state);
+        }
       });
+  }
+
+  /** Resyncs again at once after a full page, or after a delay when the store failed. */
+  #retryResync(state: RoomState): void {
+    if (state.gapTimer !== null) clearTimeout(state.gapTimer);
+    state.gapTimer = setTimeout(() => {
+      state.gapTimer = null;
+      this.#fillGap(state, true);
+    }, this.#options.gapTimeoutMs);
   }
 
   #released(e: StreamEventRecord): Released {

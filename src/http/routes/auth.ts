@@ -1,6 +1,5 @@
 /** POST /auth/register, /auth/login, /auth/logout; GET /me. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MemoryRateLimiter } from '../../adapters/memory/rate-limiter.js';
 import { userView } from '../../domain/views.js';
 import { rateLimited } from '../../errors.js';
 import { parse } from '../../protocol/schemas.js';
@@ -9,9 +8,8 @@ import { SESSION_COOKIE } from '../credentials.js';
 
 export function authRoutes(app: FastifyInstance, ctx: HttpContext): void {
   const { accounts } = ctx.services;
-  const perIp = new MemoryRateLimiter({ ratePerSec: ctx.config.AUTH_RATE_PER_MIN / 60, burst: ctx.config.AUTH_RATE_PER_MIN });
-  const limit = (request: FastifyRequest) => {
-    const result = perIp.consumeNow(request.ip);
+  const limit = async (request: FastifyRequest) => {
+    const result = await ctx.services.authLimiter.consume(`ip:${request.ip}`);
     if (!result.allowed) throw rateLimited(result.retryAfterMs);
   };
   const setCookie = (reply: FastifyReply, token: string) =>
@@ -24,7 +22,7 @@ export function authRoutes(app: FastifyInstance, ctx: HttpContext): void {
     });
 
   app.post('/api/v1/auth/register', async (request, reply) => {
-    limit(request);
+    await limit(request);
     const input = parse(ctx.schemas.rest.register, request.body, 'registration');
     const { user, token } = await accounts.register(input);
     setCookie(reply, token);
@@ -32,7 +30,7 @@ export function authRoutes(app: FastifyInstance, ctx: HttpContext): void {
   });
 
   app.post('/api/v1/auth/login', async (request, reply) => {
-    limit(request);
+    await limit(request);
     const input = parse(ctx.schemas.rest.login, request.body, 'login');
     const { user, token } = await accounts.login(input);
     setCookie(reply, token);

@@ -1,0 +1,124 @@
+/**
+ * Presence in Redis: a user is online while any node holds a connection of theirs.
+ *
+ * Each user has a sorted set of their connections scored by expiry time; each node refreshes
+ * the expiry of its own connections every third of the TTL. A node that crashes stops
+ * refreshing, so its connections expire within the TTL; `sweep` (run by every node) finds
+ * users whose last connection expired and reports each exactly once, so they are announced
+ * offline. An index of users scored by their latest expiry keeps the sweep cheap.
+ *
+ * Keys touch several users in one script, so presence needs a single Redis (or one shard),
+ * not a Redis Cluster spread over slots.
+ */
+import type { Redis } from 'ioredis';
+import type { Presence } from '../../ports.js';
+
+// KEYS: user set, index. ARGV: connection id, expiry, now, user id. Returns 1 when the user came online.
+const CONNECT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
+if before == 0 then return 1 else return 0 end`;
+
+// KEYS: user set, index. ARGV: connection id, now, user id. Returns 1 when the user went offline.
+const DISCONNECT = `
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return 1
+end
+return 0`;
+
+// KEYS: index. ARGV: now, key prefix of user sets, batch. Returns the users whose every connection expired.
+const SWEEP = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local gone = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[2] .. id
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  if redis.call('ZCARD', key) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    table.insert(gone, id)
+  else
+    redis.call('ZADD', KEYS[1], redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2], id)
+  end
+end
+return gone`;
+
+export class RedisPresence implements Presence {
+  readonly #redis: Redis;
+  readonly #ttlMs: number;
+  readonly #userPrefix: string;
+  readonly #index: string;
+  /** This node's connections, refreshed by `heartbeat`. */
+  readonly #local = new Map<string, Set<string>>();
+
+  constructor(redis: Redis, options: { prefix: string; ttlMs: number }) {
+    this.#redis = redis;
+    this.#ttlMs = options.ttlMs;
+    this.#userPrefix = `${options.prefix}presence:user:`;
+    this.#index = `${options.prefix}presence:index`;
+  }
+
+  get heartbeatIntervalMs(): number {
+    return Math.floor(this.#ttlMs / 3);
+  }
+
+  async connect(userId: string, connectionId: string): Promise<boolean> {
+    let set = this.#local.get(userId);
+    if (set === undefined) {
+      set = new Set();
+      this.#local.set(userId, set);
+    }
+    set.add(connectionId);
+    const now = Date.now();
+    const cameOnline = await this.#redis.eval(CONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now + this.#ttlMs, now, userId);
+    return cameOnline === 1;
+  }
+
+  async disconnect(userId: string, connectionId: string): Promise<boolean> {
+    const set = this.#local.get(userId);
+    set?.delete(connectionId);
+    if (set?.size === 0) this.#local.delete(userId);
+    const wentOffline = await this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, Date.now(), userId);
+    return wentOffline === 1;
+  }
+
+  async online(userIds: string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const now = Date.now();
+    const pipeline = this.#redis.pipeline();
+    for (const id of userIds) pipeline.zcount(this.#userPrefix + id, `(${now}`, '+inf');
+    const results = (await pipeline.exec()) ?? [];
+    const online = new Set<string>();
+    results.forEach(([error, count], i) => {
+      if (error !== null) throw error;
+      if (Number(count) > 0) online.add(userIds[i] as string);
+    });
+    return online;
+  }
+
+  /** Pushes the expiry of this node's connections forward. */
+  async heartbeat(): Promise<void> {
+    if (this.#local.size === 0) return;
+    const expiry = Date.now() + this.#ttlMs;
+    const pipeline = this.#redis.pipeline();
+    for (const [userId, connections] of this.#local) {
+      const key = this.#userPrefix + userId;
+      for (const id of connections) pipeline.zadd(key, expiry, id);
+      pipeline.pexpireat(key, expiry);
+      pipeline.zadd(this.#index, 'GT', expiry, userId);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error !== null) throw error;
+  }
+
+  /** Users whose last connection expired (their node died); each is returned to one caller only. */
+  async sweep(batch = 500): Promise<string[]> {
+    return (await this.#redis.eval(SWEEP, 1, this.#index, Date.now(), this.#userPrefix, batch)) as string[];
+  }
+}
