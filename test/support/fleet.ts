@@ -1,0 +1,173 @@
+/**
+ * A Parley fleet for scale-out tests: nodes as real processes (`parley start --workers N`), and a
+ * real nginx in front, configured from deploy/nginx.conf with only its targets changed. All on
+ * loopback, on free ports; everything started here is stopped by `stop()`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from './services.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+
+export class FleetNode {
+  readonly port: number;
+  readonly url: string;
+  readonly #env: Record<string, string>;
+  readonly #workers: number;
+  #child: ChildProcess | null = null;
+  /** Everything the node printed, for diagnosis. */
+  output = '';
+
+  constructor(port: number, env: Record<string, string>, workers: number) {
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.#env = env;
+    this.#workers = workers;
+  }
+
+  get pid(): number {
+    return this.#child?.pid ?? -1;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(this.#workers)], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.#env, PORT: String(this.port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    const keep = (d: Buffer) => {
+      this.output = (this.output + d.toString()).slice(-200_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    await waitFor(`node ${this.port} ready`, async () => {
+      if (child.exitCode !== null) throw new Error(`node ${this.port} exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
+      return (await fetch(`${this.url}/readyz`)).status === 200 && this.workerPids().length === this.#workers;
+    }, 60_000);
+  }
+
+  /** The worker processes of this node (children of its primary). */
+  workerPids(): number[] {
+    const pid = this.pid;
+    if (pid < 0) return [];
+    const out: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) out.push(Number(entry));
+      } catch {
+        // the process ended while we looked
+      }
+    }
+    return out;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+
+  /** Sends `signal` and resolves with the exit code once the whole node is gone. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.#child;
+    if (child === null) return null;
+    const workers = this.workerPids();
+    child.kill(signal);
+    const code = await exited(child);
+    // After a SIGKILL of the primary its workers notice the lost IPC channel and exit; wait.
+    await waitFor(`workers of ${this.port} gone`, async () => workers.every((pid) => !existsSync(`/proc/${pid}`)), 15_000);
+    this.#child = null;
+    return code;
+  }
+}
+
+export interface FleetOptions {
+  nodes: number;
+  workersPerNode: number;
+  env: Record<string, string>;
+}
+
+export class Fleet {
+  readonly nodes: FleetNode[];
+  #nginx: ChildProcess | null = null;
+  #nginxDir: string | null = null;
+  nginxUrl = '';
+  nginxOutput = '';
+
+  private constructor(nodes: FleetNode[]) {
+    this.nodes = nodes;
+  }
+
+  static async start(options: FleetOptions): Promise<Fleet> {
+    const ports = await Promise.all(Array.from({ length: options.nodes }, () => freePort()));
+    const fleet = new Fleet(ports.map((port) => new FleetNode(port, options.env, options.workersPerNode)));
+    try {
+      await Promise.all(fleet.nodes.map((n) => n.start()));
+      await fleet.#startNginx();
+    } catch (error) {
+      await fleet.stop();
+      throw error;
+    }
+    return fleet;
+  }
+
+  /** deploy/nginx.conf with its upstream servers, listen address and file paths pointed here. */
+  static nginxConfig(upstreamPorts: number[], listenPort: number, dir: string): string {
+    const source = readFileSync(path.join(ROOT, 'deploy', 'nginx.conf'), 'utf8');
+    const servers = upstreamPorts.map((p) => `        server 127.0.0.1:${p} max_fails=2 fail_timeout=5s;`).join('\n');
+    let conf = source.replace(/( *server 127\.0\.0\.1:\d+ [^\n]*\n)+/, `${servers}\n`);
+    conf = conf.replace(/listen \d+;/, `listen 127.0.0.1:${listenPort};`);
+    conf = conf.replace('worker_processes auto;', `worker_processes 1;\npid ${dir}/nginx.pid;`);
+    conf = conf.replace(
+      'access_log off;',
+      ['access_log off;', ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`)].join('\n    '),
+    );
+    return conf;
+  }
+
+  async #startNginx(): Promise<void> {
+    if (NGINX === undefined) throw new Error('nginx is not installed');
+    const dir = mkdtempSync(path.join(tmpdir(), 'parley-nginx-'));
+    this.#nginxDir = dir;
+    const port = await freePort();
+    writeFileSync(path.join(dir, 'nginx.conf'), Fleet.nginxConfig(this.nodes.map((n) => n.port), port, dir));
+    const child = spawn(NGINX, ['-p', dir, '-e', 'stderr', '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr?.on('data', (d: Buffer) => {
+      this.nginxOutput = (this.nginxOutput + d.toString()).slice(-50_000);
+    });
+    this.#nginx = child;
+    this.nginxUrl = `http://127.0.0.1:${port}`;
+    await waitFor('nginx listening', async () => {
+      if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${this.nginxOutput}`);
+      return (await fetch(`${this.nginxUrl}/healthz`)).status === 200;
+    }, 10_000);
+  }
+
+  async stop(): Promise<void> {
+    const nginx = this.#nginx;
+    if (nginx !== null) {
+      nginx.kill('SIGQUIT');
+      await Promise.race([exited(nginx), new Promise((r) => setTimeout(r, 5_000))]);
+      if (nginx.exitCode === null) nginx.kill('SIGKILL');
+    }
+    await Promise.all(this.nodes.map((n) => n.stop('SIGTERM').catch(() => n.stop('SIGKILL'))));
+    if (this.#nginxDir !== null) rmSync(this.#nginxDir, { recursive: true, force: true });
+  }
+}
