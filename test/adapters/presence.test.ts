@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import { MemoryPresence } from '../../src/adapters/memory/presence.js';
+import { RedisPresence } from '../../src/adapters/redis/presence.js';
+import { presenceContract } from '../contracts/presence.contract.js';
+import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
+
+presenceContract('in-process', async () => {
+  const presence = new MemoryPresence();
+  return { a: presence, b: presence, cleanup: async () => undefined };
+});
+
+if (await requireRedis('Redis presence')) {
+  presenceContract('Redis', async () => {
+    const prefix = redisPrefix();
+    const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+    return {
+      a: new RedisPresence(ra, { prefix, ttlMs: 60_000 }),
+      b: new RedisPresence(rb, { prefix, ttlMs: 60_000 }),
+      cleanup: async () => {
+        ra.disconnect();
+        rb.disconnect();
+      },
+    };
+  });
+
+  test('Redis presence: a crashed node’s users expire after the TTL and are swept once', async () => {
+    const prefix = redisPrefix();
+    const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+    try {
+      const crashed = new RedisPresence(ra, { prefix, ttlMs: 1_000 });
+      const alive = new RedisPresence(rb, { prefix, ttlMs: 1_000 });
+      await crashed.connect('gone', 'c1');
+      await alive.connect('stays', 'c2');
+      // `crashed` stops heartbeating; `alive` keeps on.
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        await alive.heartbeat();
+      }
+      assert.deepEqual([...(await alive.online(['gone', 'stays']))], ['stays']);
+      const swept = await Promise.all([alive.sweep(), alive.sweep()]);
+      assert.deepEqual(swept.flat(), ['gone'], 'swept exactly once');
+      assert.deepEqual(await alive.sweep(), []);
+    } finally {
+      ra.disconnect();
+      rb.disconnect();
+    }
+  });
+}
