@@ -174,14 +174,14 @@ for (const busName of ready ? (['redis', 'nats'] as const) : []) {
           TRUST_PROXY: 'true',
         },
       });
-      const reg = await api(fleet.nginxUrl, 'POST', '/api/v1/auth/register', { body: { username: `owner_${busName}`, password: 'correct horse battery' } });
+      const reg = await api(fleet.url, 'POST', '/api/v1/auth/register', { body: { username: `owner_${busName}`, password: 'correct horse battery' } });
       owner = reg.body.token as string;
       for (let i = 0; i < ROOMS; i++) {
-        const res = await api(fleet.nginxUrl, 'POST', '/api/v1/rooms', { token: owner, body: { name: `fleet ${i}`, visibility: 'public' } });
+        const res = await api(fleet.url, 'POST', '/api/v1/rooms', { token: owner, body: { name: `fleet ${i}`, visibility: 'public' } });
         assert.equal(res.status, 201, JSON.stringify(res.body));
         rooms.push(res.body.room.id as string);
       }
-      members = await join(fleet.nginxUrl, rooms);
+      members = await join(fleet.url, rooms);
     });
 
     after(async () => {
@@ -199,7 +199,7 @@ for (const busName of ready ? (['redis', 'nats'] as const) : []) {
       await traffic.stop();
       assert.deepEqual(traffic.failures, []);
       assert.ok(traffic.total > 100, `only ${traffic.total} messages acknowledged`);
-      await settle(members, traffic, rooms, fleet.nginxUrl);
+      await settle(members, traffic, rooms, fleet.url);
     });
 
     it('faults under traffic lose no acknowledged message, and clients recover alone', async (t) => {
@@ -250,7 +250,7 @@ for (const busName of ready ? (['redis', 'nats'] as const) : []) {
 
       await traffic.stop();
       assert.deepEqual(traffic.failures, [], 'a send failed');
-      await settle(members, traffic, rooms, fleet.nginxUrl);
+      await settle(members, traffic, rooms, fleet.url);
       const reconnects = members.reduce((n, m) => n + m.reconnects, 0) - reconnectsBefore;
       assert.ok(reconnects >= USERS / 3, `only ${reconnects} reconnections: the faults did not reach the clients`);
       t.diagnostic(`${traffic.total} messages acknowledged during the faults; ${reconnects} client reconnections`);
@@ -266,9 +266,9 @@ for (const busName of ready ? (['redis', 'nats'] as const) : []) {
     });
 
     it('rate limits hold across nodes', async () => {
-      const reg = await api(fleet.nginxUrl, 'POST', '/api/v1/auth/register', { body: { username: `rl_${busName}_${Date.now() % 100000}`, password: 'correct horse battery' } });
+      const reg = await api(fleet.url, 'POST', '/api/v1/auth/register', { body: { username: `rl_${busName}_${Date.now() % 100000}`, password: 'correct horse battery' } });
       const token = reg.body.token as string;
-      const created = await api(fleet.nginxUrl, 'POST', '/api/v1/rooms', { token, body: { name: 'rl', visibility: 'private' } });
+      const created = await api(fleet.url, 'POST', '/api/v1/rooms', { token, body: { name: 'rl', visibility: 'private' } });
       const roomId = created.body.room.id as string;
       // 300 sends at once, spread evenly over the three nodes: the limit is 50/s with a burst of
       // 100 for the user as a whole, not per node.

@@ -1,6 +1,6 @@
 /**
  * A Parley fleet for scale-out tests: nodes as real processes (`parley start --workers N`), and a
- * real nginx in front, configured from deploy/nginx.conf with only its targets changed. All on
+ * real nginx or HAProxy in front, configured from deploy/ with only its targets changed. All on
  * loopback, on free ports; everything started here is stopped by `stop()`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { freePort } from './services.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+export const HAPROXY = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => existsSync(p));
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,7 +59,8 @@ export class FleetNode {
     child.stderr?.on('data', keep);
     await waitFor(`node ${this.port} ready`, async () => {
       if (child.exitCode !== null) throw new Error(`node ${this.port} exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
-      return (await fetch(`${this.url}/readyz`)).status === 200 && this.workerPids().length === this.#workers;
+      // With one worker there is no primary: the node is a single process.
+      return (await fetch(`${this.url}/readyz`)).status === 200 && this.workerPids().length === (this.#workers > 1 ? this.#workers : 0);
     }, 60_000);
   }
 
@@ -102,14 +104,17 @@ export interface FleetOptions {
   nodes: number;
   workersPerNode: number;
   env: Record<string, string>;
+  /** The load balancer in front, from deploy/: nginx (default) or haproxy. */
+  balancer?: 'nginx' | 'haproxy';
 }
 
 export class Fleet {
   readonly nodes: FleetNode[];
-  #nginx: ChildProcess | null = null;
-  #nginxDir: string | null = null;
-  nginxUrl = '';
-  nginxOutput = '';
+  #balancer: ChildProcess | null = null;
+  #balancerDir: string | null = null;
+  /** The load balancer's URL: clients connect here. */
+  url = '';
+  balancerOutput = '';
 
   private constructor(nodes: FleetNode[]) {
     this.nodes = nodes;
@@ -120,7 +125,7 @@ export class Fleet {
     const fleet = new Fleet(ports.map((port) => new FleetNode(port, options.env, options.workersPerNode)));
     try {
       await Promise.all(fleet.nodes.map((n) => n.start()));
-      await fleet.#startNginx();
+      await fleet.#startBalancer(options.balancer ?? 'nginx');
     } catch (error) {
       await fleet.stop();
       throw error;
@@ -132,8 +137,8 @@ export class Fleet {
   static nginxConfig(upstreamPorts: number[], listenPort: number, dir: string): string {
     const source = readFileSync(path.join(ROOT, 'deploy', 'nginx.conf'), 'utf8');
     const servers = upstreamPorts.map((p) => `        server 127.0.0.1:${p} max_fails=2 fail_timeout=5s;`).join('\n');
-    let conf = source.replace(/( *server 127\.0\.0\.1:\d+ [^\n]*\n)+/, `${servers}\n`);
-    conf = conf.replace(/listen \d+;/, `listen 127.0.0.1:${listenPort};`);
+    let conf = source.replace(/(^ *server 127\.0\.0\.1:\d+ [^\n]*\n)+/m, `${servers}\n`);
+    conf = conf.replace(/^( *)listen \d+;/m, `$1listen 127.0.0.1:${listenPort};`);
     conf = conf.replace('worker_processes auto;', `worker_processes 1;\npid ${dir}/nginx.pid;`);
     conf = conf.replace(
       'access_log off;',
@@ -142,32 +147,45 @@ export class Fleet {
     return conf;
   }
 
-  async #startNginx(): Promise<void> {
-    if (NGINX === undefined) throw new Error('nginx is not installed');
-    const dir = mkdtempSync(path.join(tmpdir(), 'parley-nginx-'));
-    this.#nginxDir = dir;
+  /** deploy/haproxy.cfg with its servers and bind address pointed here. */
+  static haproxyConfig(upstreamPorts: number[], listenPort: number): string {
+    const source = readFileSync(path.join(ROOT, 'deploy', 'haproxy.cfg'), 'utf8');
+    const servers = upstreamPorts.map((p, i) => `    server node${i + 1} 127.0.0.1:${p} check`).join('\n');
+    return source.replace(/(^ *server node\d+ [^\n]*\n)+/m, `${servers}\n`).replace(/^( *)bind .+$/m, `$1bind 127.0.0.1:${listenPort}`);
+  }
+
+  async #startBalancer(kind: 'nginx' | 'haproxy'): Promise<void> {
+    const binary = kind === 'nginx' ? NGINX : HAPROXY;
+    if (binary === undefined) throw new Error(`${kind} is not installed`);
+    const dir = mkdtempSync(path.join(tmpdir(), `parley-${kind}-`));
+    this.#balancerDir = dir;
     const port = await freePort();
-    writeFileSync(path.join(dir, 'nginx.conf'), Fleet.nginxConfig(this.nodes.map((n) => n.port), port, dir));
-    const child = spawn(NGINX, ['-p', dir, '-e', 'stderr', '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stderr?.on('data', (d: Buffer) => {
-      this.nginxOutput = (this.nginxOutput + d.toString()).slice(-50_000);
-    });
-    this.#nginx = child;
-    this.nginxUrl = `http://127.0.0.1:${port}`;
-    await waitFor('nginx listening', async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${this.nginxOutput}`);
-      return (await fetch(`${this.nginxUrl}/healthz`)).status === 200;
-    }, 10_000);
+    const ports = this.nodes.map((n) => n.port);
+    const file = path.join(dir, kind === 'nginx' ? 'nginx.conf' : 'haproxy.cfg');
+    writeFileSync(file, kind === 'nginx' ? Fleet.nginxConfig(ports, port, dir) : Fleet.haproxyConfig(ports, port));
+    const args = kind === 'nginx' ? ['-p', dir, '-e', 'stderr', '-c', file, '-g', 'daemon off;'] : ['-f', file, '-db'];
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => {
+      this.balancerOutput = (this.balancerOutput + d.toString()).slice(-50_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.#balancer = child;
+    this.url = `http://127.0.0.1:${port}`;
+    await waitFor(`${kind} forwarding`, async () => {
+      if (child.exitCode !== null) throw new Error(`${kind} exited with ${child.exitCode}: ${this.balancerOutput}`);
+      return (await fetch(`${this.url}/healthz`)).status === 200;
+    }, 15_000);
   }
 
   async stop(): Promise<void> {
-    const nginx = this.#nginx;
-    if (nginx !== null) {
-      nginx.kill('SIGQUIT');
-      await Promise.race([exited(nginx), new Promise((r) => setTimeout(r, 5_000))]);
-      if (nginx.exitCode === null) nginx.kill('SIGKILL');
+    const balancer = this.#balancer;
+    if (balancer !== null) {
+      balancer.kill(balancer.spawnfile.endsWith('nginx') ? 'SIGQUIT' : 'SIGUSR1');
+      await Promise.race([exited(balancer), new Promise((r) => setTimeout(r, 5_000))]);
+      if (balancer.exitCode === null && balancer.signalCode === null) balancer.kill('SIGKILL');
     }
     await Promise.all(this.nodes.map((n) => n.stop('SIGTERM').catch(() => n.stop('SIGKILL'))));
-    if (this.#nginxDir !== null) rmSync(this.#nginxDir, { recursive: true, force: true });
+    if (this.#balancerDir !== null) rmSync(this.#balancerDir, { recursive: true, force: true });
   }
 }
