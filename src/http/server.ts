@@ -63,9 +63,12 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
       root: webDir,
       wildcard: false,
       index: 'index.html',
+      // Cache-Control is set per file below.
+      cacheControl: false,
       setHeaders: (res, filePath) => {
-        // Hashed assets never change; the page that names them must always be fresh.
-        res.setHeader('Cache-Control', /\.[0-9a-f]{8,}\./i.test(filePath) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        // Assets carry a content hash in their names and never change; the page that names them
+        // must always be fresh.
+        res.setHeader('Cache-Control', /[\\/]assets[\\/]/.test(filePath) ? 'public, max-age=31536000, immutable' : 'no-cache');
         res.setHeader('X-Content-Type-Options', 'nosniff');
         res.setHeader('Content-Security-Policy', "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
       },
