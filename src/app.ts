@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { MemoryPresence } from './adapters/memory/presence.js';
 import { MemoryRateLimiter } from './adapters/memory/rate-limiter.js';
 import { busKind, openBus } from './adapters/open-bus.js';
-import { redisOptions } from './adapters/redis/bus.js';
+import { closeRedis, redisOptions } from './adapters/redis/bus.js';
 import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import { openPostgresStore } from './adapters/sql/postgres.js';
@@ -88,7 +88,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     opened.push(() => store.close());
     await store.migrate();
     const redis = await openRedis(config, log);
-    if (redis !== null) opened.push(() => redis.quit().then(() => undefined));
+    if (redis !== null) opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
     const bus = await openBus(config, (error, context) => log.error({ err: error, context }, 'bus error'));
     opened.push(() => bus.close());
 

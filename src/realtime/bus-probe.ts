@@ -47,18 +47,20 @@ export class BusProbe {
   }
 
   #tick(): void {
+    // While resubscribing, probes would only fail: wait for it, then probe at once.
+    if (this.#resubscribing) return;
     if (this.#received < this.#sent) {
       this.#healthy = false;
       this.#options.onStale?.();
-      if (!this.#resubscribing) {
-        this.#resubscribing = true;
-        this.#bus
-          .resubscribe()
-          .catch((error: unknown) => this.#options.onError(error, 'bus resubscribe'))
-          .finally(() => {
-            this.#resubscribing = false;
-          });
-      }
+      this.#resubscribing = true;
+      this.#bus
+        .resubscribe()
+        .catch((error: unknown) => this.#options.onError(error, 'bus resubscribe'))
+        .finally(() => {
+          this.#resubscribing = false;
+          if (this.#timer !== null) this.#publish();
+        });
+      return;
     }
     this.#publish();
   }

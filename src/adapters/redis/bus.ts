@@ -31,6 +31,26 @@ export function redisOptions(commandTimeoutMs: number): RedisOptions {
   };
 }
 
+/**
+ * Closes a connection politely (QUIT, so pending replies arrive) but within `timeoutMs`: a
+ * connection that stopped answering is dropped instead.
+ */
+export async function closeRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    const outcome = await Promise.race([redis.quit().then(() => 'quit' as const), deadline]);
+    if (outcome === 'timeout') redis.disconnect();
+  } catch {
+    // QUIT failed: the connection is already unusable; drop it.
+    redis.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class RedisBus implements Bus {
   readonly #pub: Redis;
   readonly #sub: Redis;
@@ -118,10 +138,14 @@ export class RedisBus implements Bus {
     this.#resetListeners.push(listener);
   }
 
-  /** Drops the subscriber connection and makes a new one; ioredis resubscribes every channel. */
+  /**
+   * Replaces both connections (either direction may be the one that went silent); ioredis
+   * resubscribes every channel on the new subscriber, then onReset runs.
+   */
   async resubscribe(): Promise<void> {
     const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
     this.#lostConnection = true;
+    this.#pub.disconnect(true);
     this.#sub.disconnect(true);
     await reset;
   }
@@ -145,6 +169,6 @@ export class RedisBus implements Bus {
     this.#handlers.clear();
     this.#subscribed.clear();
     this.#sub.disconnect();
-    await this.#pub.quit().catch(() => this.#pub.disconnect());
+    await closeRedis(this.#pub, 1_000);
   }
 }

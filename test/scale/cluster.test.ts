@@ -1,0 +1,82 @@
+/**
+ * `parley start --workers 2` with nothing configured: the workers share the SQLite file and the
+ * primary carries events between them. Clients spread over both workers see every room gapless;
+ * a killed worker is replaced; SIGHUP replaces every worker without a failed send.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { ParleyClient } from '../../client/index.js';
+import { FleetNode } from '../support/fleet.js';
+import { api } from '../support/server.js';
+import { freePort } from '../support/services.js';
+
+describe('one machine, two workers, zero setup', { concurrency: false }, () => {
+  let dir: string;
+  let node: FleetNode;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'parley-cluster-'));
+    node = new FleetNode(await freePort(), { DATA_DIR: dir, LOG_LEVEL: 'warn', SCRYPT_COST: '10', SEND_RATE_PER_SEC: '1000', SEND_BURST: '1000', SHUTDOWN_TIMEOUT_MS: '8000' }, 2);
+    await node.start();
+  });
+  after(async () => {
+    await node?.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('clients on different workers share rooms; a worker killed or reloaded loses nothing', async () => {
+    const owner = await api(node.url, 'POST', '/api/v1/auth/register', { body: { username: 'cluster_owner', password: 'correct horse battery' } });
+    const room = await api(node.url, 'POST', '/api/v1/rooms', { token: owner.body.token, body: { name: 'shared', visibility: 'public' } });
+    const roomId = room.body.room.id as string;
+
+    const clients: Array<{ client: ParleyClient; seen: number[]; start: number }> = [];
+    for (let i = 0; i < 6; i++) {
+      const reg = await api(node.url, 'POST', '/api/v1/auth/register', { body: { username: `cluster_${i}`, password: 'correct horse battery' } });
+      await api(node.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: reg.body.token });
+      const client = new ParleyClient({ baseUrl: node.url, token: reg.body.token, WebSocket: WebSocket as never, backoff: { initialMs: 100, maxMs: 1_000 } });
+      const entry = { client, seen: [] as number[], start: 0 };
+      client.on('event', (e) => entry.seen.push(e.seq));
+      await client.connect();
+      entry.start = (await client.subscribe(roomId)).lastSeq;
+      clients.push(entry);
+    }
+
+    const acked: number[] = [];
+    const send = async (round: number) => {
+      const results = await Promise.all(clients.map((c, i) => c.client.send(roomId, `r${round} c${i}`)));
+      for (const m of results) acked.push(m.seq);
+    };
+    await send(0);
+
+    const victim = node.workerPids()[0] as number;
+    process.kill(victim, 'SIGKILL');
+    await send(1);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (node.workerPids().length !== 2 || node.workerPids().includes(victim))) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(node.workerPids().length, 2, 'the killed worker was not replaced');
+
+    const before = node.workerPids();
+    node.signal('SIGHUP');
+    for (let round = 2; round < 12; round++) {
+      await send(round);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const reloadDeadline = Date.now() + 20_000;
+    while (Date.now() < reloadDeadline && node.workerPids().some((p) => before.includes(p))) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(node.workerPids().filter((p) => before.includes(p)).length, 0, 'SIGHUP did not replace the workers');
+    await send(12);
+
+    const head = Math.max(...acked);
+    const settle = Date.now() + 15_000;
+    while (Date.now() < settle && clients.some((c) => c.seen.at(-1) !== head)) await new Promise((r) => setTimeout(r, 100));
+    for (const c of clients) {
+      assert.deepEqual(c.seen, Array.from({ length: head - c.start }, (_, i) => c.start + 1 + i));
+      await c.client.close();
+    }
+    assert.equal(acked.length, 13 * 6);
+  });
+});
