@@ -12,6 +12,7 @@ import { MemoryPresence } from './adapters/memory/presence.js';
 import { MemoryRateLimiter } from './adapters/memory/rate-limiter.js';
 import { busKind, openBus } from './adapters/open-bus.js';
 import { closeRedis, redisOptions } from './adapters/redis/bus.js';
+import { RedisCache } from './adapters/redis/cache.js';
 import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import { openPostgresStore } from './adapters/sql/postgres.js';
@@ -19,11 +20,12 @@ import { openSqliteStore } from './adapters/sql/sqlite.js';
 import type { Config } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
 import { Access } from './domain/access.js';
-import { Accounts } from './domain/accounts.js';
+import { Accounts, type CachedSession } from './domain/accounts.js';
+import { CacheAside } from './domain/cache-aside.js';
 import { MembershipCache } from './domain/membership-cache.js';
-import { Messages } from './domain/messages.js';
+import { type HistoryPage, Messages } from './domain/messages.js';
 import { PresenceService } from './domain/presence.js';
-import { MEMBERSHIP_CHANNEL, Publisher } from './domain/publisher.js';
+import { CACHE_CHANNEL, MEMBERSHIP_CHANNEL, Publisher } from './domain/publisher.js';
 import { Rooms } from './domain/rooms.js';
 import { Search } from './domain/search.js';
 import type { Services } from './domain/services.js';
@@ -107,13 +109,29 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
       redis === null ? new MemoryPresence() : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS });
     const presence = new PresenceService(store, presenceAdapter, publisher);
+    // With Redis, sessions and the newest history page of each room are cached there, shared
+    // by every node; without it the store answers (a primary-key read on SQLite is cheaper
+    // than keeping caches coherent across workers).
+    const sharedCache = redis === null ? null : new RedisCache(redis, { prefix: config.REDIS_PREFIX });
+    const cacheError = (error: unknown) => log.warn({ err: error }, 'cache unavailable; reading the store');
+    const sessionCache =
+      sharedCache === null ? null : new CacheAside<CachedSession>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });
+    const historyCache =
+      sharedCache === null ? null : new CacheAside<HistoryPage>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });
+    if (sessionCache !== null) {
+      await bus.subscribe(CACHE_CHANNEL, (payload) => sessionCache.forgetInflight(JSON.parse(payload) as string[]));
+    }
     const services: Services = {
       store,
       access,
       writer,
-      accounts: new Accounts(store, publisher, { scryptCost: config.SCRYPT_COST, sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000 }),
+      accounts: new Accounts(store, publisher, {
+        scryptCost: config.SCRYPT_COST,
+        sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000,
+        ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
+      }),
       rooms: new Rooms(store, access, writer, presenceAdapter),
-      messages: new Messages(store, access, writer, publisher, rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST })),
+      messages: new Messages(store, access, writer, publisher, rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), historyCache),
       search: new Search(store, access),
       presence,
       authLimiter: rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }),

@@ -138,6 +138,16 @@ export interface Bus {
   close(): Promise<void>;
 }
 
+/**
+ * A shared key-value cache with expiry. Values are strings (callers serialize). A cache is never
+ * the source of truth: a failing cache behaves as an empty one.
+ */
+export interface Cache {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  delete(keys: string[]): Promise<void>;
+}
+
 /** Token-bucket rate limiting. */
 export interface RateLimiter {
   /** Takes one token for `key`. When none is left, returns the milliseconds until one is. */

@@ -1,6 +1,7 @@
 /** Accounts and sessions: registration, login, token authentication, logout. */
 import { AppError, conflict, unauthorized } from '../errors.js';
 import type { Store } from '../ports.js';
+import type { CacheAside } from './cache-aside.js';
 import { hashToken, newId, newToken } from './ids.js';
 import { decoyHash, hashPassword, verifyPassword } from './password.js';
 import type { Publisher } from './publisher.js';
@@ -9,7 +10,21 @@ import type { UserRecord } from './types.js';
 export interface AccountsOptions {
   scryptCost: number;
   sessionTtlMs: number;
+  /**
+   * Sessions cached in a cache shared by every node (Redis), so authenticating a request costs
+   * no database query. Logout deletes the entry there before it answers, and `onRevoked` tells
+   * the other nodes, so no node keeps accepting the token.
+   */
+  sessionCache?: { cache: CacheAside<CachedSession>; ttlMs: number; onRevoked(keys: string[]): void };
 }
+
+/** What the session cache holds: the user without their password hash, and the expiry. */
+export interface CachedSession {
+  user: Omit<UserRecord, 'passwordHash'>;
+  expiresAt: number;
+}
+
+export const sessionCacheKey = (tokenHash: string): string => `session:${tokenHash}`;
 
 export interface Authenticated {
   user: UserRecord;
@@ -57,16 +72,30 @@ export class Accounts {
   async authenticate(token: string | undefined): Promise<Authenticated> {
     if (token === undefined || token === '' || token.length > 256) throw unauthorized();
     const tokenHash = hashToken(token);
-    const session = await this.#store.findSession(tokenHash);
-    if (session === undefined || session.expiresAt <= Date.now()) throw unauthorized('The session is invalid or has expired.');
-    const user = await this.#store.findUserById(session.userId);
-    if (user === undefined) throw unauthorized('The session is invalid or has expired.');
-    return { user, tokenHash };
+    const load = async (): Promise<CachedSession | undefined> => {
+      const session = await this.#store.findSession(tokenHash);
+      if (session === undefined) return undefined;
+      const user = await this.#store.findUserById(session.userId);
+      if (user === undefined) return undefined;
+      const { passwordHash: _, ...rest } = user;
+      return { user: rest, expiresAt: session.expiresAt };
+    };
+    const cached = this.#options.sessionCache;
+    const found = cached === undefined ? await load() : await cached.cache.get(sessionCacheKey(tokenHash), load, cached.ttlMs);
+    if (found === undefined || found.expiresAt <= Date.now()) throw unauthorized('The session is invalid or has expired.');
+    // Authenticated callers never see the password hash; it is not kept with the session.
+    return { user: { ...found.user, passwordHash: '' }, tokenHash };
   }
 
   /** Revokes the session now: REST refuses it at once and its WebSockets are closed with 1008. */
   async logout(auth: Authenticated): Promise<void> {
     await this.#store.deleteSession(auth.tokenHash);
+    const cached = this.#options.sessionCache;
+    if (cached !== undefined) {
+      const keys = [sessionCacheKey(auth.tokenHash)];
+      await cached.cache.invalidate(keys);
+      cached.onRevoked(keys);
+    }
     this.#publisher.toUser(auth.user.id, { type: '_revoke', tokenHash: auth.tokenHash });
   }
 

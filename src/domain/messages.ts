@@ -2,6 +2,7 @@
 import { type AppError, forbidden, notFound, rateLimited } from '../errors.js';
 import type { AppendOutcome, RateLimiter, Store } from '../ports.js';
 import type { Access } from './access.js';
+import type { CacheAside } from './cache-aside.js';
 import { newId } from './ids.js';
 import type { Publisher } from './publisher.js';
 import type { StreamWriter } from './stream-writer.js';
@@ -16,15 +17,22 @@ export interface Accepted<T> {
   result: Promise<T>;
 }
 
+export type HistoryPage = { messages: MessageRecord[]; hasMore: boolean };
+
+/** How long a cached newest page is kept: its key names the room's head, so it is never stale. */
+const HISTORY_CACHE_TTL_MS = 60_000;
+
 export class Messages {
   readonly #store: Store;
+  readonly #historyCache: CacheAside<HistoryPage> | null;
   readonly #access: Access;
   readonly #writer: StreamWriter;
   readonly #publisher: Publisher;
   readonly #sendLimiter: RateLimiter;
 
-  constructor(store: Store, access: Access, writer: StreamWriter, publisher: Publisher, sendLimiter: RateLimiter) {
+  constructor(store: Store, access: Access, writer: StreamWriter, publisher: Publisher, sendLimiter: RateLimiter, historyCache: CacheAside<HistoryPage> | null = null) {
     this.#store = store;
+    this.#historyCache = historyCache;
     this.#access = access;
     this.#writer = writer;
     this.#publisher = publisher;
@@ -88,9 +96,17 @@ export class Messages {
     return (await this.submitDelete(userId, roomId, seq)).result;
   }
 
-  async history(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number }) {
+  async history(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number }): Promise<HistoryPage> {
     await this.#access.requireMember(roomId, userId);
-    return this.#store.readHistory({ roomId, limit: query.limit, ...(query.before !== undefined ? { before: query.before } : {}), ...(query.after !== undefined ? { after: query.after } : {}) });
+    const read = () =>
+      this.#store.readHistory({ roomId, limit: query.limit, ...(query.before !== undefined ? { before: query.before } : {}), ...(query.after !== undefined ? { after: query.after } : {}) });
+    const cache = this.#historyCache;
+    if (cache === null || query.before !== undefined || query.after !== undefined) return read();
+    // The newest page is what everyone opening a room asks for. Its key names the room's head
+    // seq: every message, edit or delete moves the head, so a cached page is never stale and
+    // needs no invalidation on any node.
+    const head = (await this.#store.findRoom(roomId))?.lastSeq ?? 0;
+    return (await cache.get(`history:${roomId}:${head}:${query.limit}`, read, HISTORY_CACHE_TTL_MS)) as HistoryPage;
   }
 
   /** Moves the read marker forward and tells the user's other connections. */

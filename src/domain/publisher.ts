@@ -16,6 +16,8 @@ export type ControlFrame = { type: '_revoke'; tokenHash: string };
 
 /** Every node listens here for membership changes made by the others. */
 export const MEMBERSHIP_CHANNEL: Channel = 'ctl:members';
+/** Every node listens here for keys of the shared cache another node invalidated. */
+export const CACHE_CHANNEL: Channel = 'ctl:cache';
 
 export class Publisher {
   readonly #bus: Bus;
@@ -42,6 +44,11 @@ export class Publisher {
   /** Tells every node that a membership changed, so their caches drop it. */
   membershipChanged(roomId: string, userId: string): void {
     this.#send(MEMBERSHIP_CHANNEL, JSON.stringify({ roomId, userId }));
+  }
+
+  /** Tells every node that these shared-cache keys were invalidated (their loads in flight are stale). */
+  cacheInvalidated(keys: string[]): void {
+    this.#send(CACHE_CHANNEL, JSON.stringify(keys));
   }
 
   toRoom(roomId: string, frame: ServerEvent): void {
