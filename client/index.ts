@@ -59,7 +59,7 @@ export interface ParleyClientOptions {
   WebSocket?: WebSocketConstructor;
   /** The fetch implementation for REST calls. Default: the global fetch. */
   fetch?: FetchLike;
-  /** Timeout of each REST request and WebSocket request, in ms; past it: ParleyError `unavailable`. Default 10 000. */
+  /** Timeout of each REST request, WebSocket request and WebSocket opening, in ms; past it: ParleyError `unavailable` (a socket that does not open is replaced). Default 10 000. */
   requestTimeoutMs?: number;
   /** Reconnect backoff (full jitter): initialMs 500, maxMs 30 000, factor 2 by default. */
   backoff?: BackoffOptions;

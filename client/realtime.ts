@@ -241,6 +241,11 @@ export class RealtimeSession {
     };
     // Errors are always followed by a close; the handler must stay set (ws throws on an unhandled 'error').
     ws.onerror = () => {};
+    // An upgrade that is never answered (a server accepting TCP but hung, a proxy holding the
+    // request) must not stall the session: give up on it and try again.
+    this.#later(this.#options.requestTimeoutMs, () => {
+      if (this.#ws === ws && !opened) this.#replaceDeadConnection('the connection did not open in time');
+    });
   }
 
   #onOpen(): void {
@@ -369,7 +374,7 @@ export class RealtimeSession {
     }, this.#options.pongTimeoutMs);
   }
 
-  #replaceDeadConnection(): void {
+  #replaceDeadConnection(reason = 'no answer to ping'): void {
     const ws = this.#ws;
     this.#dropConnection();
     try {
@@ -377,11 +382,11 @@ export class RealtimeSession {
       // the socket now; the browser's close() gives the socket up on its own.
       const terminable = ws as (WebSocketLike & { terminate?: () => void }) | null;
       if (typeof terminable?.terminate === 'function') terminable.terminate();
-      else ws?.close(DEAD_CONNECTION, 'no pong');
+      else ws?.close(DEAD_CONNECTION, reason);
     } catch {
       // Already closing.
     }
-    this.#scheduleReconnect(1006, 'no answer to ping');
+    this.#scheduleReconnect(1006, reason);
   }
 
   // Frames

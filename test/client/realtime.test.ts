@@ -498,3 +498,31 @@ describe('realtime session against a scripted ws peer', () => {
     assert.equal(h.client.state, 'open');
   });
 });
+
+describe('realtime session: an upgrade that is never answered', () => {
+  it('gives up on it after the request timeout and tries again', async () => {
+    // Accepts TCP connections and never answers the HTTP upgrade.
+    const sockets = new Set<import('node:net').Socket>();
+    const hung = (await import('node:net')).createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as AddressInfo).port;
+    const client = new ParleyClient({ baseUrl: `http://127.0.0.1:${port}`, token: 't', WebSocket: WS as never, requestTimeoutMs: 200, backoff: { initialMs: 10, maxMs: 20 } });
+    const reasons: string[] = [];
+    client.on('state', (change) => {
+      if (change.state === 'reconnecting') reasons.push(change.reason ?? '');
+    });
+    const connecting = client.connect().catch((error: unknown) => error);
+    const deadline = Date.now() + 5_000;
+    while (reasons.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await client.close();
+    await connecting;
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => hung.close(() => resolve()));
+    assert.ok(reasons.length >= 2, `reconnect attempts: ${reasons.length}`);
+    assert.ok(reasons.every((r) => r === 'the connection did not open in time'), reasons.join(', '));
+    assert.ok(sockets.size >= 2, 'each attempt opened a new TCP connection');
+  });
+});

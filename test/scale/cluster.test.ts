@@ -47,8 +47,16 @@ describe('one machine, two workers, zero setup', { concurrency: false }, () => {
 
     const acked: number[] = [];
     const send = async (round: number) => {
-      const results = await Promise.all(clients.map((c, i) => c.client.send(roomId, `r${round} c${i}`)));
-      for (const m of results) acked.push(m.seq);
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`round ${round} not acknowledged within 30 s; client states: ${clients.map((c) => c.client.state).join(', ')}\n${node.output.slice(-3000)}`)), 30_000);
+      });
+      try {
+        const results = await Promise.race([Promise.all(clients.map((c, i) => c.client.send(roomId, `r${round} c${i}`))), stuck]);
+        for (const m of results) acked.push(m.seq);
+      } finally {
+        clearTimeout(timer);
+      }
     };
     await send(0);
 

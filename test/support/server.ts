@@ -49,7 +49,13 @@ export async function api<T = Record<string, any>>(
     body = JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(`${base}${route}`, { method, headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) });
+  // Bounded: a server that stops answering fails the test with a clear error instead of hanging it.
+  const res = await fetch(`${base}${route}`, {
+    method,
+    headers,
+    body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body),
+    signal: AbortSignal.timeout(20_000),
+  });
   const text = await res.text();
   let parsed: unknown = text;
   if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
