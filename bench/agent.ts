@@ -1,0 +1,211 @@
+/**
+ * A load-generating process: holds many client connections from one source address and
+ * measures what arrives. Lean on purpose (no SDK, no JSON.parse per delivery) so one agent
+ * process drives thousands of sockets: deliveries are recognised by scanning the frame for the
+ * seq and the send timestamp carried in the body.
+ */
+import { performance } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
+import { io as ioClient, type Socket as IoSocket } from 'socket.io-client';
+import WebSocket from 'ws';
+import type { AgentConnection, AgentReport, FromAgent, ToAgent } from './messages.js';
+
+const now = (): number => performance.timeOrigin + performance.now();
+const send = (m: FromAgent) => process.send?.(m);
+
+interface Conn {
+  spec: AgentConnection;
+  ws: WebSocket | null;
+  io: IoSocket | null;
+  nextId: number;
+  lastSeq: Map<string, number>;
+}
+
+const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const stats: Omit<AgentReport, 'latency'> = { deliveries: 0, sent: 0, acked: 0, sendErrors: 0, lost: 0, duplicates: 0, outOfOrder: 0, recovered: 0, recoveryMs: 0 };
+let conns: Conn[] = [];
+let target: 'parley' | 'socketio' = 'parley';
+let url = '';
+let localAddress = '127.0.0.1';
+
+function delivered(conn: Conn, roomId: string, seq: number, body: string): void {
+  stats.deliveries++;
+  const last = conn.lastSeq.get(roomId);
+  if (last !== undefined) {
+    if (seq === last) stats.duplicates++;
+    else if (seq < last) stats.outOfOrder++;
+    else if (seq > last + 1) stats.lost += seq - last - 1;
+  }
+  if (last === undefined || seq > last) conn.lastSeq.set(roomId, seq);
+  const at = body.indexOf('t=');
+  if (at >= 0) {
+    const sentAt = Number.parseFloat(body.slice(at + 2));
+    if (Number.isFinite(sentAt)) histogram.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)));
+  }
+}
+
+const SEQ = /"seq":(\d+)/;
+const ROOM = /"roomId":"([^"]+)"/;
+const BODY = /"body":"t=([\d.]+)/;
+
+function onParleyFrame(conn: Conn, data: string): void {
+  if (!data.startsWith('{"type":"event"')) {
+    if (data.includes('"type":"reply"') && data.includes('"message"')) stats.acked++;
+    return;
+  }
+  const seq = SEQ.exec(data);
+  const room = ROOM.exec(data);
+  const body = BODY.exec(data);
+  if (seq === null || room === null) return;
+  delivered(conn, room[1] as string, Number(seq[1]), body === null ? '' : `t=${body[1]}`);
+}
+
+async function openParley(conn: Conn): Promise<void> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(conn.spec.token)}`, { localAddress, perMessageDeflate: false });
+  conn.ws = ws;
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  ws.on('error', () => undefined);
+  const pending = new Map<number, () => void>();
+  ws.on('message', (raw) => {
+    const data = raw.toString();
+    if (data.startsWith('{"type":"reply"')) {
+      const id = /"id":(\d+)/.exec(data);
+      const done = id === null ? undefined : pending.get(Number(id[1]));
+      if (done !== undefined) {
+        pending.delete(Number(id?.[1]));
+        done();
+      }
+    }
+    onParleyFrame(conn, data);
+  });
+  for (const roomId of conn.spec.rooms) {
+    const id = conn.nextId++;
+    const since = conn.lastSeq.get(roomId);
+    await new Promise<void>((resolve) => {
+      pending.set(id, resolve);
+      ws.send(JSON.stringify({ id, type: 'subscribe', roomId, ...(since === undefined ? {} : { since }) }));
+    });
+  }
+}
+
+async function openSocketIo(conn: Conn): Promise<void> {
+  const socket = ioClient(url, { transports: ['websocket'], auth: { token: conn.spec.token }, reconnection: false, forceNew: true, localAddress } as never);
+  conn.io = socket;
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  socket.on('event', (e: { roomId: string; seq: number; body: string }) => delivered(conn, e.roomId, e.seq, e.body));
+  for (const roomId of conn.spec.rooms) await socket.emitWithAck('join', roomId);
+}
+
+async function openAll(concurrency: number): Promise<{ failed: number; error?: string }> {
+  let failed = 0;
+  let error: string | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (next < conns.length) {
+      const conn = conns[next++] as Conn;
+      try {
+        await (target === 'parley' ? openParley(conn) : openSocketIo(conn));
+      } catch (e) {
+        failed++;
+        error ??= String(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return error === undefined ? { failed } : { failed, error };
+}
+
+function sendOne(conn: Conn, roomId: string): void {
+  const body = `t=${now().toFixed(3)}`;
+  stats.sent++;
+  if (target === 'parley') {
+    const id = conn.nextId++;
+    conn.ws?.send(`{"id":${id},"type":"send","roomId":"${roomId}","body":"${body}"}`);
+  } else {
+    conn.io?.emit('send', { roomId, body }, (reply: { ok: boolean }) => {
+      if (reply.ok) stats.acked++;
+      else stats.sendErrors++;
+    });
+  }
+}
+
+function run(durationMs: number): Promise<void> {
+  const senders = conns.filter((c) => c.spec.send !== undefined);
+  const started = now();
+  const credit = new Map<Conn, number>(senders.map((c) => [c, 0]));
+  let last = started;
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const t = now();
+      const elapsed = (t - last) / 1000;
+      last = t;
+      for (const conn of senders) {
+        const spec = conn.spec.send as { roomId: string; ratePerSec: number };
+        let c = (credit.get(conn) ?? 0) + elapsed * spec.ratePerSec;
+        while (c >= 1) {
+          sendOne(conn, spec.roomId);
+          c--;
+        }
+        credit.set(conn, c);
+      }
+      if (t - started >= durationMs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+}
+
+/** Every connection drops at once, then reconnects and resumes (Parley: `since`). */
+async function dropAndRecover(): Promise<void> {
+  const started = now();
+  for (const conn of conns) {
+    conn.ws?.terminate();
+    conn.io?.disconnect();
+  }
+  const result = await openAll(200);
+  stats.recovered = conns.length - result.failed;
+  stats.recoveryMs = now() - started;
+}
+
+const progress = setInterval(() => send({ type: 'progress', deliveries: stats.deliveries, sent: stats.sent }), 1000);
+progress.unref();
+
+process.on('message', (message: ToAgent) => {
+  void (async () => {
+    switch (message.type) {
+      case 'open': {
+        target = message.target;
+        url = message.url;
+        localAddress = message.localAddress;
+        conns = message.connections.map((spec) => ({ spec, ws: null, io: null, nextId: 1, lastSeq: new Map() }));
+        const result = await openAll(message.openConcurrency);
+        send({ type: 'opened', connections: conns.length - result.failed, ...result });
+        break;
+      }
+      case 'go':
+        await run(message.durationMs);
+        // Let the last deliveries arrive.
+        await new Promise((r) => setTimeout(r, 1_000));
+        send({ type: 'report', report: { ...stats, latency: hdr.encodeIntoCompressedBase64(histogram) } });
+        break;
+      case 'drop':
+        await dropAndRecover();
+        send({ type: 'report', report: { ...stats, latency: hdr.encodeIntoCompressedBase64(histogram) } });
+        break;
+      case 'stop':
+        for (const conn of conns) {
+          conn.ws?.terminate();
+          conn.io?.disconnect();
+        }
+        process.exit(0);
+    }
+  })();
+});

@@ -1,0 +1,296 @@
+/**
+ * The load generator: starts the server under test (Parley or the Socket.IO baseline) as its own
+ * process, spreads client connections over agent processes bound to source addresses
+ * 127.0.0.2, .3, … (each process and address has its own open-file and port budget), runs a
+ * scenario, prints a progress line every second, and writes a JSON result.
+ *
+ *   npm run bench -- idle   [--target parley|socketio] [--clients 5000] [--agents 4] [--workers 1]
+ *   npm run bench -- fanout [--target parley|socketio] [--clients 1000] [--senders 10] [--rate 200] [--duration 10]
+ *   npm run bench -- storm  [--clients 2000] [--rate 100] [--duration 5]
+ *
+ * Options: --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
+ * server), --out FILE (default bench/results/<scenario>-<target>.json).
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
+import { freePort } from '../test/support/services.js';
+import type { AgentConnection, AgentReport, FromAgent, Target, ToAgent } from './messages.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    target: { type: 'string', default: 'parley' },
+    clients: { type: 'string' },
+    senders: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '200' },
+    duration: { type: 'string', default: '10' },
+    agents: { type: 'string', default: '4' },
+    workers: { type: 'string', default: '1' },
+    store: { type: 'string', default: 'sqlite' },
+    out: { type: 'string' },
+  },
+});
+const scenario = positionals[0] ?? 'fanout';
+if (!['idle', 'fanout', 'storm'].includes(scenario)) {
+  console.error(`unknown scenario "${scenario}": idle, fanout or storm`);
+  process.exit(2);
+}
+const target = values.target as Target;
+const clients = Number(values.clients ?? (scenario === 'idle' ? 5000 : scenario === 'storm' ? 2000 : 1000));
+const senders = scenario === 'idle' ? 0 : Number(values.senders);
+const totalRate = Number(values.rate);
+const durationMs = Number(values.duration) * 1000;
+const agentCount = Math.max(1, Number(values.agents));
+const workers = Number(values.workers);
+
+// The server under test
+
+/** Resident memory of a process and its children, bytes. */
+function treeRss(pid: number): number {
+  let total = 0;
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  for (const p of pids) {
+    try {
+      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
+      total += Number(kb ?? 0) * 1024;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error('the server did not start within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<Server> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-bench-'));
+  let db: TestDatabase | null = null;
+  let child: ChildProcess;
+  if (target === 'parley') {
+    if (values.store === 'postgres') db = await createTestDatabase();
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      HOST: '0.0.0.0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      SCRYPT_COST: '10',
+      SEND_RATE_PER_SEC: '100000',
+      SEND_BURST: '100000',
+      FRAME_RATE_PER_SEC: '100000',
+      FRAME_BURST: '100000',
+      AUTH_RATE_PER_MIN: '100000',
+      ...(db === null ? {} : { DATABASE_URL: db.url }),
+    };
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  } else {
+    child = spawn(process.execPath, ['--import', 'tsx', 'bench/baselines/socketio-server.ts'], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  await waitHealthy(url, child);
+  return {
+    url,
+    child,
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+      await db?.drop();
+    },
+  };
+}
+
+// Users and rooms
+
+async function call(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<Record<string, any>> {
+  const res = await fetch(`${url}/api/v1${route}`, {
+    method,
+    headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+  return text === '' ? {} : JSON.parse(text);
+}
+
+/** Tokens of `count` users, all members of one room. */
+async function setUp(url: string, count: number): Promise<{ tokens: string[]; roomId: string }> {
+  if (target === 'socketio') return { tokens: Array.from({ length: count }, (_, i) => `user${i}`), roomId: 'bench-room' };
+  const tokens: string[] = [];
+  const stamp = Date.now().toString(36);
+  for (let i = 0; i < count; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, count - i) }, (_, j) =>
+        call(url, 'POST', '/auth/register', null, { username: `b${stamp}_${i + j}`, password: 'bench password 1' }).then((r) => r.token as string),
+      ),
+    );
+    tokens.push(...batch);
+  }
+  const room = await call(url, 'POST', '/rooms', tokens[0] as string, { name: 'bench', visibility: 'public' });
+  const roomId = room.room.id as string;
+  for (let i = 1; i < tokens.length; i += 50) {
+    await Promise.all(tokens.slice(i, i + 50).map((t) => call(url, 'POST', `/rooms/${roomId}/join`, t)));
+  }
+  return { tokens, roomId };
+}
+
+// Agents
+
+class Agent {
+  readonly child: ChildProcess;
+  progress = { deliveries: 0, sent: 0 };
+  #waiters: Array<(m: FromAgent) => boolean> = [];
+
+  constructor() {
+    this.child = fork(path.join(ROOT, 'bench', 'agent.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (m: FromAgent) => {
+      if (m.type === 'progress') this.progress = { deliveries: m.deliveries, sent: m.sent };
+      this.#waiters = this.#waiters.filter((w) => !w(m));
+    });
+  }
+
+  send(m: ToAgent): void {
+    this.child.send(m);
+  }
+
+  next<T extends FromAgent['type']>(type: T, timeoutMs: number): Promise<Extract<FromAgent, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`agent sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
+      this.#waiters.push((m) => {
+        if (m.type !== type) return false;
+        clearTimeout(timer);
+        resolve(m as Extract<FromAgent, { type: T }>);
+        return true;
+      });
+    });
+  }
+}
+
+function merge(reports: AgentReport[]) {
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  for (const r of reports) histogram.add(hdr.decodeFromCompressedBase64(r.latency));
+  const sum = (k: keyof Omit<AgentReport, 'latency'>) => reports.reduce((n, r) => n + r[k], 0);
+  const ms = (us: number) => +(us / 1000).toFixed(2);
+  return {
+    deliveries: sum('deliveries'),
+    sent: sum('sent'),
+    acked: sum('acked'),
+    sendErrors: sum('sendErrors'),
+    lost: sum('lost'),
+    duplicates: sum('duplicates'),
+    outOfOrder: sum('outOfOrder'),
+    recovered: sum('recovered'),
+    recoveryMs: Math.max(...reports.map((r) => r.recoveryMs)),
+    latencyMs: histogram.totalCount === 0 ? null : { p50: ms(histogram.getValueAtPercentile(50)), p95: ms(histogram.getValueAtPercentile(95)), p99: ms(histogram.getValueAtPercentile(99)), max: ms(histogram.maxValue) },
+  };
+}
+
+async function main(): Promise<void> {
+  const server = await startServer();
+  const agents: Agent[] = [];
+  try {
+    const users = Math.min(clients, 200);
+    const { tokens, roomId } = await setUp(server.url, users);
+    const rssBefore = treeRss(server.child.pid as number);
+
+    const perSender = senders === 0 ? 0 : totalRate / senders;
+    const all: AgentConnection[] = Array.from({ length: clients }, (_, i) => ({
+      token: tokens[i % tokens.length] as string,
+      rooms: [roomId],
+      ...(i < senders ? { send: { roomId, ratePerSec: perSender } } : {}),
+    }));
+    for (let a = 0; a < agentCount; a++) agents.push(new Agent());
+    const opening = Date.now();
+    await Promise.all(
+      agents.map(async (agent, a) => {
+        const connections = all.filter((_, i) => i % agentCount === a);
+        agent.send({ type: 'open', target, url: server.url, localAddress: `127.0.0.${2 + a}`, connections, openConcurrency: 50 });
+        const opened = await agent.next('opened', 300_000);
+        if (opened.failed > 0) throw new Error(`agent ${a}: ${opened.failed} connections failed: ${opened.error}`);
+      }),
+    );
+    const openMs = Date.now() - opening;
+    // Let allocation settle before reading memory.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const rssIdle = treeRss(server.child.pid as number);
+    console.log(`${clients} connections open in ${(openMs / 1000).toFixed(1)} s; server RSS ${(rssIdle / 2 ** 20).toFixed(0)} MiB`);
+
+    let result: Record<string, unknown> = {
+      scenario,
+      target,
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      params: { clients, senders, ratePerSec: totalRate, durationSec: durationMs / 1000, agents: agentCount, workers: target === 'parley' ? workers : 1, store: target === 'parley' ? values.store : 'memory' },
+      server: { rssBeforeBytes: rssBefore, rssIdleBytes: rssIdle, rssPerConnectionBytes: Math.round((rssIdle - rssBefore) / clients) },
+      openSeconds: +(openMs / 1000).toFixed(2),
+    };
+
+    if (scenario !== 'idle') {
+      const started = Date.now();
+      const ticker = setInterval(() => {
+        const d = agents.reduce((n, a) => n + a.progress.deliveries, 0);
+        const s = agents.reduce((n, a) => n + a.progress.sent, 0);
+        process.stdout.write(`\r${((Date.now() - started) / 1000).toFixed(0)} s: sent ${s}, delivered ${d}    `);
+      }, 1000);
+      for (const agent of agents) agent.send({ type: 'go', durationMs });
+      const reports = await Promise.all(agents.map((a) => a.next('report', durationMs + 60_000)));
+      clearInterval(ticker);
+      process.stdout.write('\n');
+      const merged = merge(reports.map((r) => r.report));
+      const seconds = durationMs / 1000;
+      result = { ...result, ...merged, deliveriesPerSec: Math.round(merged.deliveries / seconds), sentPerSec: Math.round(merged.sent / seconds) };
+      if (scenario === 'storm') {
+        for (const agent of agents) agent.send({ type: 'drop' });
+        const after = await Promise.all(agents.map((a) => a.next('report', 300_000)));
+        const m = merge(after.map((r) => r.report));
+        result = { ...result, storm: { recovered: m.recovered, recoverySeconds: +(m.recoveryMs / 1000).toFixed(2), lost: m.lost - merged.lost } };
+      }
+    }
+    const out = values.out ?? path.join(ROOT, 'bench', 'results', `${scenario}-${target}${target === 'parley' ? `-${values.store}-w${workers}` : ''}.json`);
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(JSON.stringify(result, null, 2));
+    console.log(`written to ${path.relative(process.cwd(), out)}`);
+  } finally {
+    for (const agent of agents) agent.send({ type: 'stop' });
+    await server.stop();
+  }
+}
+
+await main();
