@@ -6,44 +6,72 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const root = path.resolve(import.meta.dirname, '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const web = path.join(root, 'web');
 const dist = path.join(web, 'dist');
+const PLACEHOLDERS = { styles: '<!-- styles -->', scripts: '<!-- scripts -->' };
 
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
+async function main() {
+  const started = Date.now();
+  const template = readFileSync(path.join(web, 'index.html'), 'utf8');
+  for (const placeholder of Object.values(PLACEHOLDERS)) {
+    if (!template.includes(placeholder)) throw new Error(`web/index.html has no ${placeholder} placeholder`);
+  }
 
-const started = Date.now();
-const result = await build({
-  entryPoints: [path.join(web, 'src', 'main.ts'), path.join(web, 'src', 'style.css')],
-  outdir: dist,
-  entryNames: 'assets/[name].[hash]',
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: ['es2022'],
-  minify: true,
-  sourcemap: true,
-  metafile: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+  rmSync(dist, { recursive: true, force: true });
+  mkdirSync(dist, { recursive: true });
 
-const outputs = Object.entries(result.metafile.outputs);
-const find = (entry) => {
-  const found = outputs.find(([, o]) => o.entryPoint !== undefined && o.entryPoint.endsWith(entry));
-  if (found === undefined) throw new Error(`no output for ${entry}`);
-  return `/${path.relative(dist, path.join(root, found[0])).split(path.sep).join('/')}`;
-};
-const script = find('src/main.ts');
-const style = find('src/style.css');
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: ['web/src/main.ts', 'web/src/style.css'],
+    outdir: 'web/dist',
+    entryNames: 'assets/[name].[hash]',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022'],
+    minify: true,
+    sourcemap: true,
+    metafile: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  for (const warning of result.warnings) console.warn(`warning: ${warning.text}`);
 
-const html = readFileSync(path.join(web, 'index.html'), 'utf8')
-  .replace('<!-- styles -->', `<link rel="stylesheet" href="${style}" />`)
-  .replace('<!-- scripts -->', `<script type="module" src="${script}"></script>`);
-writeFileSync(path.join(dist, 'index.html'), html);
+  // Metafile output paths are relative to absWorkingDir; the page names them from the web root.
+  const outputs = Object.entries(result.metafile.outputs);
+  const assetFor = (entry) => {
+    const found = outputs.find(([file, output]) => output.entryPoint === entry && !file.endsWith('.map'));
+    if (found === undefined) throw new Error(`esbuild produced no output for ${entry}`);
+    return `/${path.posix.relative('web/dist', found[0].split(path.sep).join('/'))}`;
+  };
+  const script = assetFor('web/src/main.ts');
+  const style = assetFor('web/src/style.css');
 
-const bytes = outputs.filter(([file]) => !file.endsWith('.map')).reduce((n, [, o]) => n + o.bytes, 0);
-console.log(`web client built in ${Date.now() - started} ms: ${script}, ${style} (${(bytes / 1024).toFixed(1)} KiB)`);
+  const html = template
+    .replace(PLACEHOLDERS.styles, `<link rel="stylesheet" href="${style}" />`)
+    .replace(PLACEHOLDERS.scripts, `<script type="module" src="${script}"></script>`);
+  writeFileSync(path.join(dist, 'index.html'), html);
+
+  const bytes = outputs.filter(([file]) => !file.endsWith('.map')).reduce((n, [, output]) => n + output.bytes, 0);
+  console.log(`web client built in ${Date.now() - started} ms: ${script}, ${style} (${(bytes / 1024).toFixed(1)} KiB)`);
+}
+
+try {
+  await main();
+} catch (error) {
+  // esbuild's BuildFailure carries its messages; anything else is reported as is.
+  const messages = Array.isArray(error?.errors) && error.errors.length > 0 ? error.errors : null;
+  if (messages === null) console.error(`web client build failed: ${error instanceof Error ? error.message : String(error)}`);
+  else {
+    console.error('web client build failed:');
+    for (const m of messages) {
+      const where = m.location === null ? '' : `${m.location.file}:${m.location.line}:${m.location.column}: `;
+      console.error(`  ${where}${m.text}`);
+    }
+  }
+  process.exitCode = 1;
+}

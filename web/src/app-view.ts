@@ -1,66 +1,63 @@
 /**
- * The signed-in app: the rooms I am in (with unread counts, kept live), creating rooms,
- * discovering and joining public ones, and the open room.
+ * The signed-in app: the sidebar (me, the connection, my rooms, discovery) and the open room.
+ * It routes the SDK's events: stream events to the unread counts and the open room, membership
+ * changes to the room list, typing to the open room.
  */
-import type { ParleyClient } from '../../client/index.js';
-import type { MemberRoom, Room, StreamEvent, User } from '../../src/protocol/wire.js';
-import { clear, describeError, h, setText } from './dom.js';
+import type { ConnectionState, ParleyClient, StateChange, User } from '../../client/index.js';
+import { ParleyError } from '../../client/index.js';
+import { DiscoverView } from './discover-view.js';
+import { describeError, h, replaceChildren, setText } from './dom.js';
 import { RoomView } from './room-view.js';
+import { RoomsView } from './rooms-view.js';
+import { RoomsState } from './state.js';
+
+const STATE_LABELS: Record<ConnectionState, string> = {
+  connecting: 'connecting…',
+  open: 'connected',
+  reconnecting: 'reconnecting…',
+  closed: 'offline',
+};
+
+export interface AppViewOptions {
+  client: ParleyClient;
+  me: User;
+  /** The session ended (logout, or it was revoked): back to signing in. */
+  onSignedOut: () => void;
+}
 
 export class AppView {
   readonly element: HTMLElement;
   readonly #client: ParleyClient;
   readonly #me: User;
-  readonly #rooms = new Map<string, MemberRoom>();
-  readonly #roomList = h('ul', { class: 'rooms', 'data-testid': 'room-list' });
-  readonly #publicList = h('ul', { class: 'public-rooms', 'data-testid': 'public-rooms' });
-  readonly #main = h('main', { class: 'main' }, h('p', { class: 'empty' }, 'Pick a room, or create one.'));
-  readonly #state = h('span', { class: 'state', 'data-testid': 'connection-state' }, 'connecting');
+  readonly #state: RoomsState;
+  readonly #discover: DiscoverView;
+  readonly #onSignedOut: () => void;
+  readonly #main = h('main', { class: 'main' });
+  readonly #connection = h('span', { class: 'connection', role: 'status', 'data-testid': 'connection-state', 'data-state': 'connecting' }, STATE_LABELS.connecting);
   readonly #error = h('p', { class: 'error', role: 'alert' });
+  readonly #unsubscribe: Array<() => void> = [];
   #open: RoomView | null = null;
+  #signedOut = false;
 
-  constructor(client: ParleyClient, me: User, onSignedOut: () => void) {
+  constructor({ client, me, onSignedOut }: AppViewOptions) {
     this.#client = client;
     this.#me = me;
+    this.#onSignedOut = onSignedOut;
+    this.#state = new RoomsState(me.id);
+    const open = (roomId: string) => void this.#openRoom(roomId);
+    const rooms = new RoomsView({ client, state: this.#state, open });
+    this.#discover = new DiscoverView({ client, state: this.#state, open });
 
-    const name = h('input', { placeholder: 'New room name', maxlength: '100', required: true, 'aria-label': 'Room name', 'data-testid': 'create-room-name' });
-    const visibility = h(
-      'select',
-      { 'aria-label': 'Visibility', 'data-testid': 'create-room-visibility' },
-      h('option', { value: 'public' }, 'public'),
-      h('option', { value: 'private' }, 'private'),
-    );
-    const create = h(
-      'form',
-      {
-        class: 'create-room',
-        onsubmit: (event: Event) => {
-          event.preventDefault();
-          void this.#guard(async () => {
-            const room = await client.rest.createRoom({ name: name.value.trim(), visibility: visibility.value as 'public' | 'private' });
-            name.value = '';
-            this.#addRoom({ ...room, lastReadSeq: room.lastSeq, unread: 0 });
-            await this.#openRoom(room.id);
-          });
-        },
-      },
-      name,
-      visibility,
-      h('button', { type: 'submit', 'data-testid': 'create-room-submit' }, 'Create'),
-    );
-    const search = h('input', { type: 'search', placeholder: 'Find public rooms', 'aria-label': 'Find public rooms', 'data-testid': 'discover-search' });
-    let searchTimer: ReturnType<typeof setTimeout> | undefined;
-    search.addEventListener('input', () => {
-      clearTimeout(searchTimer);
-      searchTimer = setTimeout(() => void this.#guard(() => this.#discover(search.value)), 250);
-    });
-    const logout = h('button', { type: 'button', class: 'secondary', 'data-testid': 'logout' }, 'Log out');
+    const logout = h('button', { type: 'button', class: 'secondary small', 'data-testid': 'logout' }, 'Log out');
     logout.addEventListener('click', () => {
-      void this.#guard(async () => {
-        await client.rest.logout();
-        await client.close();
-        onSignedOut();
-      });
+      logout.disabled = true;
+      client.rest
+        .logout()
+        .then(() => this.#signOut())
+        .catch((error: unknown) => {
+          logout.disabled = false;
+          setText(this.#error, `Could not log out: ${describeError(error)}`);
+        });
     });
 
     this.element = h(
@@ -69,126 +66,127 @@ export class AppView {
       h(
         'aside',
         { class: 'sidebar' },
-        h('div', { class: 'me' }, h('strong', {}, me.displayName), this.#state, logout),
-        h('h3', {}, 'Rooms'),
-        this.#roomList,
-        create,
-        h('h3', {}, 'Discover'),
-        search,
-        this.#publicList,
+        h(
+          'header',
+          { class: 'me' },
+          h('div', { class: 'who' }, h('strong', { 'data-testid': 'me' }, me.displayName), h('span', { class: 'username' }, `@${me.username}`)),
+          logout,
+        ),
+        this.#connection,
         this.#error,
+        rooms.element,
+        this.#discover.element,
       ),
       this.#main,
     );
-
-    client.on('state', (change) => setText(this.#state, change.state));
-    client.on('event', (event) => this.#onEvent(event));
-    client.on('typing', (event) => {
-      if (this.#open?.roomId === event.roomId) this.#open.onTyping(event.user);
-    });
-    client.on('read', (event) => {
-      const room = this.#rooms.get(event.roomId);
-      if (room === undefined) return;
-      room.lastReadSeq = Math.max(room.lastReadSeq, event.seq);
-      if (this.#open?.roomId === event.roomId) room.unread = 0;
-      this.#renderRooms();
-    });
-    client.on('room_added', (event) => this.#addRoom({ ...event.room, lastReadSeq: event.room.lastSeq, unread: 0 }));
-    client.on('room_removed', (event) => {
-      this.#rooms.delete(event.roomId);
-      if (this.#open?.roomId === event.roomId) void this.#closeRoom();
-      this.#renderRooms();
-    });
+    this.#showEmpty();
+    this.#listen();
   }
 
+  /** Connects, loads my rooms and the public ones, and follows every room I am in. */
   async start(): Promise<void> {
-    await this.#client.connect();
-    for (const room of await this.#client.rest.listRooms()) this.#rooms.set(room.id, room);
-    this.#renderRooms();
-    await this.#discover('');
-    // Every room I am in is subscribed, so unread counts stay live; the open one renders.
-    await Promise.all([...this.#rooms.keys()].map((id) => this.#client.subscribe(id)));
-  }
-
-  #onEvent(event: StreamEvent): void {
-    const room = this.#rooms.get(event.roomId);
-    if (room !== undefined) {
-      room.lastSeq = Math.max(room.lastSeq, event.seq);
-      const isOpen = this.#open?.roomId === event.roomId;
-      if (event.kind === 'message' && event.user.id !== this.#me.id && !isOpen) room.unread++;
-      this.#renderRooms();
-    }
-    if (this.#open?.roomId === event.roomId) this.#open.onEvent(event);
-  }
-
-  #addRoom(room: MemberRoom): void {
-    const known = this.#rooms.has(room.id);
-    this.#rooms.set(room.id, room);
-    this.#renderRooms();
-    if (!known) void this.#guard(async () => void (await this.#client.subscribe(room.id)));
-  }
-
-  #renderRooms(): void {
-    clear(this.#roomList);
-    const rooms = [...this.#rooms.values()].sort((a, b) => a.name.localeCompare(b.name));
-    for (const room of rooms) {
-      const item = h(
-        'li',
-        { class: this.#open?.roomId === room.id ? 'room-item active' : 'room-item', 'data-testid': 'room-item', 'data-room-id': room.id },
-        h('button', { type: 'button', onclick: () => void this.#guard(() => this.#openRoom(room.id)) }, room.visibility === 'private' ? `🔒 ${room.name}` : `# ${room.name}`),
-        room.unread > 0 ? h('span', { class: 'badge', 'data-testid': 'unread' }, String(room.unread)) : null,
-      );
-      this.#roomList.append(item);
-    }
-  }
-
-  async #discover(q: string): Promise<void> {
-    const rooms = await this.#client.rest.publicRooms(q.trim() === '' ? undefined : q.trim(), 20);
-    clear(this.#publicList);
-    for (const room of rooms) this.#publicList.append(this.#publicItem(room));
-  }
-
-  #publicItem(room: Room): HTMLElement {
-    const joined = this.#rooms.has(room.id);
-    const join = h('button', { type: 'button', class: 'secondary', disabled: joined, 'data-testid': 'join' }, joined ? 'Joined' : 'Join');
-    join.addEventListener('click', () => {
-      void this.#guard(async () => {
-        const joinedRoom = await this.#client.rest.joinRoom(room.id);
-        this.#addRoom({ ...joinedRoom, lastReadSeq: joinedRoom.lastSeq, unread: 0 });
-        join.disabled = true;
-        setText(join, 'Joined');
-        await this.#openRoom(room.id);
-      });
+    this.#client.connect().catch((error: unknown) => {
+      if (!this.#signedOut) setText(this.#error, describeError(error));
     });
-    return h('li', { class: 'public-room', 'data-testid': 'public-room', 'data-room-id': room.id }, h('span', {}, room.name), join);
+    const [mine] = await Promise.all([this.#client.rest.listRooms(), this.#discover.refresh()]);
+    this.#state.load(mine);
+    // Every room I am in is followed, so its unread count stays live while another is open.
+    for (const roomId of this.#state.ids()) this.#follow(roomId);
   }
 
-  async #openRoom(roomId: string): Promise<void> {
-    const room = this.#rooms.get(roomId);
-    if (room === undefined || this.#open?.roomId === roomId) return;
-    await this.#closeRoom();
-    const view = new RoomView(this.#client, this.#me, room);
+  #listen(): void {
+    const client = this.#client;
+    this.#unsubscribe.push(
+      client.on('state', (change) => this.#onConnection(change)),
+      client.on('event', (event) => {
+        this.#state.onEvent(event);
+        if (this.#open?.roomId === event.roomId) this.#open.onEvent(event);
+      }),
+      client.on('typing', (event) => {
+        if (this.#open?.roomId === event.roomId) this.#open.onTyping(event.user);
+      }),
+      client.on('read', (event) => this.#state.markedRead(event.roomId, event.seq)),
+      client.on('room_added', (event) => {
+        if (this.#state.add(event.room)) this.#follow(event.room.id);
+      }),
+      client.on('room_removed', (event) => this.#leftRoom(event.roomId)),
+      client.on('subscription_lost', (event) => this.#leftRoom(event.roomId)),
+      client.on('recovery_needed', (event) => {
+        // Too much was missed to replay: history and counts are fetched afresh.
+        if (this.#open?.roomId === event.roomId) void this.#openRoom(event.roomId, true);
+        client.rest.listRooms().then(
+          (rooms) => this.#state.load(rooms),
+          () => {},
+        );
+      }),
+    );
+  }
+
+  #follow(roomId: string): void {
+    this.#client.subscribe(roomId).catch((error: unknown) => {
+      if (!this.#signedOut) setText(this.#error, describeError(error));
+    });
+  }
+
+  #leftRoom(roomId: string): void {
+    if (this.#open?.roomId === roomId) this.#closeRoom();
+    this.#state.remove(roomId);
+  }
+
+  #onConnection(change: StateChange): void {
+    setText(this.#connection, STATE_LABELS[change.state]);
+    this.#connection.dataset.state = change.state;
+    if (change.state === 'open') setText(this.#error, '');
+    if (change.state !== 'closed' || change.error === undefined || this.#signedOut) return;
+    // Refused for good: either the session is gone (sign in again) or the server will not
+    // take this page's connection (say so).
+    const reason = change.error;
+    this.#client.rest.me().then(
+      () => setText(this.#error, `Disconnected: ${reason.message}`),
+      (error: unknown) => {
+        if (error instanceof ParleyError && error.code === 'unauthorized') void this.#signOut();
+        else setText(this.#error, `Disconnected: ${reason.message}`);
+      },
+    );
+  }
+
+  async #openRoom(roomId: string, reload = false): Promise<void> {
+    const room = this.#state.get(roomId);
+    if (room === undefined || (this.#open?.roomId === roomId && !reload)) return;
+    this.#open?.close();
+    const view = new RoomView({ client: this.#client, me: this.#me, room, onRead: (seq) => this.#state.markedRead(roomId, seq) });
     this.#open = view;
-    room.unread = 0;
-    this.#renderRooms();
-    clear(this.#main);
-    this.#main.append(view.element);
-    await view.open();
+    this.#state.open(roomId);
+    replaceChildren(this.#main, view.element);
+    try {
+      await view.open();
+    } catch (error) {
+      if (this.#open !== view) return;
+      view.close();
+      this.#open = null;
+      this.#state.open(null);
+      replaceChildren(this.#main, h('p', { class: 'error pane-message', role: 'alert' }, `The room could not be opened: ${describeError(error)}`));
+    }
   }
 
-  async #closeRoom(): Promise<void> {
+  #closeRoom(): void {
     this.#open?.close();
     this.#open = null;
-    clear(this.#main);
-    this.#main.append(h('p', { class: 'empty' }, 'Pick a room, or create one.'));
+    this.#state.open(null);
+    this.#showEmpty();
   }
 
-  async #guard(action: () => Promise<void>): Promise<void> {
-    setText(this.#error, '');
-    try {
-      await action();
-    } catch (error) {
-      setText(this.#error, describeError(error));
-    }
+  #showEmpty(): void {
+    replaceChildren(this.#main, h('p', { class: 'pane-message' }, 'Pick a room on the left, or create one.'));
+  }
+
+  async #signOut(): Promise<void> {
+    if (this.#signedOut) return;
+    this.#signedOut = true;
+    this.#open?.close();
+    this.#open = null;
+    for (const stop of this.#unsubscribe) stop();
+    await this.#client.close();
+    this.#onSignedOut();
   }
 }

@@ -1,17 +1,20 @@
 /**
- * A tiny element builder. Text goes in only as text nodes (textContent), never as HTML, so
- * nothing a user writes is ever interpreted as markup.
+ * A tiny element builder. Text goes in only as text nodes, never as HTML, so nothing a user
+ * writes is ever interpreted as markup.
  */
-type Child = Node | string | null | undefined | false;
-type Attrs = Record<string, string | boolean | undefined | ((event: Event) => void)>;
+export type Child = Node | string | null | undefined | false;
+export type Attrs = Record<string, string | boolean | undefined | ((event: Event) => void)>;
 
+/**
+ * Creates an element. Attributes named `on…` with a function value become event listeners;
+ * `true` sets an empty attribute, `false` and `undefined` leave it out.
+ */
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === false) continue;
     if (typeof value === 'function') el.addEventListener(name.replace(/^on/, ''), value);
-    else if (value === true) el.setAttribute(name, '');
-    else el.setAttribute(name, value);
+    else el.setAttribute(name, value === true ? '' : value);
   }
   append(el, ...children);
   return el;
@@ -24,21 +27,31 @@ export function append(parent: Node, ...children: Child[]): void {
   }
 }
 
-export function clear(el: Element): void {
-  while (el.firstChild !== null) el.removeChild(el.firstChild);
+/** Replaces an element's content with the given children. */
+export function replaceChildren(parent: Element, ...children: Child[]): void {
+  while (parent.firstChild !== null) parent.removeChild(parent.firstChild);
+  append(parent, ...children);
 }
 
 export function setText(el: Element, text: string): void {
   el.textContent = text;
 }
 
-/** The error message to show for anything thrown by the SDK. */
+/** The sentence to show for anything thrown by the SDK. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
 
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** The hour and minute of an ISO time, for a message row. */
 export function formatTime(iso: string): string {
-  const d = new Date(iso);
-  return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  return timeFormat.format(new Date(iso));
+}
+
+/** The full date and time of an ISO time, for a tooltip. */
+export function formatDateTime(iso: string): string {
+  return dateTimeFormat.format(new Date(iso));
 }

@@ -1,40 +1,48 @@
-/** The web client: resumes the session from its cookie, or asks to sign in. */
-import { ParleyClient, ParleyError } from '../../client/index.js';
-import type { User } from '../../src/protocol/wire.js';
+/** The web client's entry: resumes the session from its cookie, or asks to sign in. */
+import { ParleyClient, ParleyError, type User } from '../../client/index.js';
 import { AppView } from './app-view.js';
 import { authView } from './auth-view.js';
-import { clear, describeError, h } from './dom.js';
+import { describeError, h, replaceChildren } from './dom.js';
 
-const root = document.getElementById('app') as HTMLElement;
-let client = new ParleyClient({ baseUrl: location.origin });
+const root = document.getElementById('app');
+if (root === null) throw new Error('index.html has no #app element');
+const mount: HTMLElement = root;
+
+/** A fresh client per session: nothing of a previous user's subscriptions carries over. */
+const newClient = () => new ParleyClient({ baseUrl: location.origin });
 
 function showAuth(): void {
-  clear(root);
-  client = new ParleyClient({ baseUrl: location.origin });
-  root.append(authView(client, (user) => void showApp(user)));
+  const client = newClient();
+  replaceChildren(mount, authView(client, (user) => void showApp(client, user)));
+  mount.querySelector<HTMLInputElement>('[data-testid="username"]')?.focus();
 }
 
-async function showApp(user: User): Promise<void> {
-  clear(root);
-  const app = new AppView(client, user, showAuth);
-  root.append(app.element);
+async function showApp(client: ParleyClient, user: User): Promise<void> {
+  const app = new AppView({ client, me: user, onSignedOut: showAuth });
+  replaceChildren(mount, app.element);
   try {
     await app.start();
   } catch (error) {
-    root.append(h('p', { class: 'error', role: 'alert' }, describeError(error)));
+    if (error instanceof ParleyError && error.code === 'unauthorized') {
+      await client.close();
+      showAuth();
+      return;
+    }
+    app.element.prepend(h('p', { class: 'error banner', role: 'alert' }, `Parley could not load your rooms: ${describeError(error)}`));
   }
 }
 
 async function boot(): Promise<void> {
+  const client = newClient();
+  let user: User;
   try {
-    await showApp(await client.rest.me());
+    user = await client.rest.me();
   } catch (error) {
     if (error instanceof ParleyError && error.code === 'unauthorized') showAuth();
-    else {
-      clear(root);
-      root.append(h('p', { class: 'error', role: 'alert' }, `Parley is unreachable: ${describeError(error)}`));
-    }
+    else replaceChildren(mount, h('p', { class: 'error pane-message', role: 'alert' }, `Parley is unreachable: ${describeError(error)}`));
+    return;
   }
+  await showApp(client, user);
 }
 
 void boot();

@@ -1,108 +1,131 @@
 /**
- * One open room: its history (newest page first, older pages as the reader scrolls up), live
- * events from the SDK in seq order, a composer whose messages show as pending until the server
- * acknowledges them, and who is typing.
+ * One open room: its history (the newest page first, older pages as the reader scrolls up), live
+ * events in seq order, a composer whose messages show as pending until the server acknowledges
+ * them, who is typing, and the read marker, moved when the newest message is on screen.
  */
-import type { ParleyClient } from '../../client/index.js';
-import type { Message, MemberRoom, StreamEvent, User } from '../../src/protocol/wire.js';
-import { describeError, formatTime, h, setText } from './dom.js';
+import type { MemberRoom, ParleyClient, StreamEvent, User } from '../../client/index.js';
+import { describeError, h, setText } from './dom.js';
+import { MessageList } from './message-list.js';
+import { roomLabel } from './rooms-view.js';
 
 const PAGE = 50;
-const TYPING_SHOWN_MS = 3_000;
-const TYPING_SENT_EVERY_MS = 1_500;
+/** How long "is typing" stays after the last typing notice of someone. */
+const TYPING_SHOWN_MS = 4_000;
+/** At most one typing notice of mine per this many ms. */
+const TYPING_SENT_EVERY_MS = 2_000;
+
+export interface RoomViewOptions {
+  client: ParleyClient;
+  me: User;
+  room: MemberRoom;
+  /** My read marker in this room moved forward to `seq`. */
+  onRead: (seq: number) => void;
+}
 
 export class RoomView {
   readonly element: HTMLElement;
   readonly roomId: string;
   readonly #client: ParleyClient;
   readonly #me: User;
-  readonly #list = h('ol', { class: 'messages', 'data-testid': 'message-list' });
+  readonly #onRead: (seq: number) => void;
+  readonly #list: MessageList;
   readonly #typing = h('p', { class: 'typing', 'aria-live': 'polite', 'data-testid': 'typing' });
-  readonly #error = h('p', { class: 'error', role: 'alert' });
-  readonly #composer = h('textarea', { rows: '2', maxlength: '4000', placeholder: 'Write a message', 'aria-label': 'Message', 'data-testid': 'composer' });
-  readonly #rows = new Map<number, HTMLElement>();
+  readonly #error = h('p', { class: 'error', role: 'alert', 'data-testid': 'send-error' });
+  readonly #composer = h('textarea', {
+    rows: '2',
+    maxlength: '4000',
+    placeholder: 'Write a message — Enter sends, Shift+Enter for a new line',
+    'aria-label': 'Message',
+    'data-testid': 'composer',
+  });
   readonly #typists = new Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>();
-  #oldest: number | null = null;
-  #hasMore = true;
+  readonly #onVisibility = () => this.#markReadIfSeen();
+  #hasMore = false;
   #loadingOlder = false;
   #lastTypingSent = 0;
+  #readSeq: number;
   #closed = false;
 
-  constructor(client: ParleyClient, me: User, room: MemberRoom) {
+  constructor({ client, me, room, onRead }: RoomViewOptions) {
     this.#client = client;
     this.#me = me;
+    this.#onRead = onRead;
     this.roomId = room.id;
+    this.#readSeq = room.lastReadSeq;
+    this.#list = new MessageList(me);
+
     const send = h('button', { type: 'submit', 'data-testid': 'send' }, 'Send');
-    const form = h(
-      'form',
-      {
-        class: 'composer',
-        onsubmit: (event: Event) => {
-          event.preventDefault();
-          this.#send();
-        },
-      },
-      this.#composer,
-      send,
-    );
+    const form = h('form', { class: 'composer' }, this.#composer, send);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.#send();
+    });
     this.#composer.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' && !event.shiftKey) {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.#send();
       }
     });
     this.#composer.addEventListener('input', () => this.#sendTyping());
-    this.#list.addEventListener('scroll', () => {
-      if (this.#list.scrollTop < 80) void this.#loadOlder();
-      this.#markReadIfAtBottom();
+    this.#list.element.addEventListener('scroll', () => {
+      if (this.#list.isNearTop()) void this.#loadOlder();
+      this.#markReadIfSeen();
     });
+    document.addEventListener('visibilitychange', this.#onVisibility);
+
     this.element = h(
       'section',
-      { class: 'room', 'data-testid': 'room', 'data-room-id': room.id },
-      h('header', {}, h('h2', {}, room.name), room.topic === '' ? null : h('p', { class: 'topic' }, room.topic)),
-      this.#list,
+      { class: 'room', 'data-testid': 'room', 'data-room-id': room.id, 'aria-label': room.name },
+      h(
+        'header',
+        { class: 'room-header' },
+        h('h2', {}, roomLabel(room)),
+        room.topic === '' ? null : h('p', { class: 'topic' }, room.topic),
+      ),
+      this.#list.element,
       this.#typing,
       this.#error,
       form,
     );
   }
 
-  /** Loads the newest page up to the subscription point (subscribing if needed); live events follow. */
+  /** Loads the newest page up to where the live stream continues; live events follow it. */
   async open(): Promise<void> {
     const lastSeq = this.#client.lastSeq(this.roomId) ?? (await this.#client.subscribe(this.roomId)).lastSeq;
+    if (this.#closed) return;
+    this.#list.setEdge('loading');
     const page = await this.#client.rest.history(this.roomId, { before: lastSeq + 1, limit: PAGE });
+    if (this.#closed) return;
+    for (const message of page.messages) this.#list.upsert(message);
+    this.#list.advanceTo(lastSeq);
     this.#hasMore = page.hasMore;
-    for (const message of [...page.messages].reverse()) this.#upsert(message, 'append');
-    this.#oldest = page.messages.at(-1)?.seq ?? null;
-    this.#scrollToBottom();
-    this.#markReadIfAtBottom();
+    this.#updateEdge();
+    this.#list.scrollToBottom();
+    this.#composer.focus();
+    await this.#fillViewport();
+    this.#markReadIfSeen();
   }
 
   /** Stops rendering; the room stays subscribed, so its unread count stays live. */
   close(): void {
     this.#closed = true;
+    document.removeEventListener('visibilitychange', this.#onVisibility);
     for (const { timer } of this.#typists.values()) clearTimeout(timer);
+    this.#typists.clear();
   }
 
   onEvent(event: StreamEvent): void {
-    const atBottom = this.#isAtBottom();
-    if ((event.kind === 'message' || event.kind === 'edit') && event.message !== undefined) {
-      this.#upsert(event.message, 'append');
-      this.#stopTyping(event.user.id);
-    } else if (event.kind === 'delete' && event.target !== undefined) {
-      const row = this.#rows.get(event.target);
-      if (row !== undefined) this.#renderTombstone(row);
-    } else if (event.kind === 'member_joined' || event.kind === 'member_left') {
-      const verb = event.kind === 'member_joined' ? 'joined' : 'left';
-      this.#list.append(h('li', { class: 'notice', 'data-seq': String(event.seq) }, `${event.user.displayName} ${verb}`));
-    }
-    if (atBottom) this.#scrollToBottom();
-    this.#markReadIfAtBottom();
+    const atBottom = this.#list.isAtBottom();
+    this.#list.apply(event);
+    if (event.kind === 'message') this.#stopTyping(event.user.id);
+    if (atBottom) this.#list.scrollToBottom();
+    this.#markReadIfSeen();
   }
 
   onTyping(user: User): void {
-    if (user.id === this.#me.id) return;
-    this.#stopTyping(user.id);
+    if (user.id === this.#me.id || this.#closed) return;
+    const known = this.#typists.get(user.id);
+    if (known !== undefined) clearTimeout(known.timer);
     const timer = setTimeout(() => this.#stopTyping(user.id), TYPING_SHOWN_MS);
     this.#typists.set(user.id, { name: user.displayName, timer });
     this.#renderTyping();
@@ -118,7 +141,11 @@ export class RoomView {
 
   #renderTyping(): void {
     const names = [...this.#typists.values()].map((t) => t.name);
-    setText(this.#typing, names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`);
+    let text = '';
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+    else if (names.length > 2) text = 'Several people are typing…';
+    setText(this.#typing, text);
   }
 
   #sendTyping(): void {
@@ -132,92 +159,70 @@ export class RoomView {
     const body = this.#composer.value.trim();
     if (body === '') return;
     this.#composer.value = '';
+    this.#lastTypingSent = 0;
     setText(this.#error, '');
-    const pending = this.#row({ author: this.#me, body, createdAt: new Date().toISOString(), editedAt: null, deleted: false });
-    pending.classList.add('pending');
-    this.#list.append(pending);
-    this.#scrollToBottom();
+    const pending = this.#list.addPending(this.#me, body);
+    this.#list.scrollToBottom();
     this.#client.send(this.roomId, body).then(
       (message) => {
-        pending.remove();
-        this.#upsert(message, 'append');
-        this.#scrollToBottom();
+        if (this.#closed) return;
+        const atBottom = this.#list.isAtBottom();
+        this.#list.acknowledge(pending, message);
+        if (atBottom) this.#list.scrollToBottom();
+        this.#markReadIfSeen();
       },
       (error: unknown) => {
-        pending.classList.replace('pending', 'failed');
+        if (this.#closed) return;
+        this.#list.fail(pending);
         setText(this.#error, `Not sent: ${describeError(error)}`);
       },
     );
   }
 
   async #loadOlder(): Promise<void> {
-    if (!this.#hasMore || this.#loadingOlder || this.#oldest === null || this.#closed) return;
+    const before = this.#list.oldestMessageSeq;
+    if (!this.#hasMore || this.#loadingOlder || before === null || this.#closed) return;
     this.#loadingOlder = true;
+    this.#list.setEdge('loading');
     try {
-      const page = await this.#client.rest.history(this.roomId, { before: this.#oldest, limit: PAGE });
+      const page = await this.#client.rest.history(this.roomId, { before, limit: PAGE });
+      if (this.#closed) return;
       this.#hasMore = page.hasMore;
-      // Keep the reader's place: the content above grows by what is inserted.
-      const fromBottom = this.#list.scrollHeight - this.#list.scrollTop;
-      for (const message of page.messages) this.#upsert(message, 'prepend');
-      this.#oldest = page.messages.at(-1)?.seq ?? this.#oldest;
-      this.#list.scrollTop = this.#list.scrollHeight - fromBottom;
+      this.#list.prependPage(page.messages);
     } catch (error) {
-      setText(this.#error, describeError(error));
+      setText(this.#error, `Older messages could not be loaded: ${describeError(error)}`);
     } finally {
       this.#loadingOlder = false;
+      if (!this.#closed) this.#updateEdge();
     }
   }
 
-  #upsert(message: Message, where: 'append' | 'prepend'): void {
-    const existing = this.#rows.get(message.seq);
-    const row = this.#row(message);
-    row.dataset.seq = String(message.seq);
-    this.#rows.set(message.seq, row);
-    if (existing !== undefined) {
-      existing.replaceWith(row);
-      return;
+  /** Loads older pages until the list scrolls (or the room's beginning), so scrolling up can ask for more. */
+  async #fillViewport(): Promise<void> {
+    while (this.#hasMore && !this.#closed && this.#list.hasRoomForMore()) {
+      const before = this.#list.oldestMessageSeq;
+      await this.#loadOlder();
+      if (this.#list.oldestMessageSeq === before) return;
     }
-    if (where === 'prepend') {
-      this.#list.prepend(row);
-      return;
-    }
-    // Live events arrive in order; a late acknowledgement may belong before newer rows.
-    const after = [...this.#rows.entries()].filter(([seq]) => seq > message.seq).sort((a, b) => a[0] - b[0])[0];
-    if (after !== undefined && after[1].isConnected) after[1].before(row);
-    else this.#list.append(row);
   }
 
-  #row(m: Pick<Message, 'author' | 'body' | 'createdAt' | 'editedAt' | 'deleted'>): HTMLElement {
-    const row = h(
-      'li',
-      { class: 'message', 'data-testid': 'message' },
-      h('span', { class: 'author', 'data-testid': 'message-author' }, m.author.displayName),
-      h('time', { datetime: m.createdAt }, formatTime(m.createdAt)),
-      h('p', { class: 'body', 'data-testid': 'message-body' }, m.body),
-      m.editedAt === null ? null : h('span', { class: 'edited' }, '(edited)'),
-    );
-    if (m.deleted) this.#renderTombstone(row);
-    return row;
+  #updateEdge(): void {
+    if (this.#hasMore) this.#list.setEdge('more');
+    else this.#list.setEdge(this.#list.oldestMessageSeq === null ? 'empty' : 'start');
   }
 
-  #renderTombstone(row: HTMLElement): void {
-    row.classList.add('deleted');
-    const body = row.querySelector('.body');
-    if (body !== null) setText(body, 'message deleted');
-    row.querySelector('.edited')?.remove();
-  }
-
-  #isAtBottom(): boolean {
-    return this.#list.scrollHeight - this.#list.scrollTop - this.#list.clientHeight < 40;
-  }
-
-  #scrollToBottom(): void {
-    this.#list.scrollTop = this.#list.scrollHeight;
-  }
-
-  #markReadIfAtBottom(): void {
-    if (!this.#isAtBottom() || document.visibilityState !== 'visible') return;
-    const newest = Math.max(0, ...this.#rows.keys());
-    if (newest > 0) this.#client.markRead(this.roomId, newest).catch((error: unknown) => console.warn('marking read failed', error));
+  /** Moves my read marker to the newest event once it is on screen in a visible page. */
+  #markReadIfSeen(): void {
+    if (this.#closed || document.visibilityState !== 'visible' || !this.#list.isAtBottom()) return;
+    const newest = this.#list.newestSeq;
+    const previous = this.#readSeq;
+    if (newest <= previous) return;
+    this.#readSeq = newest;
+    this.#onRead(newest);
+    this.#client.markRead(this.roomId, newest).catch((error: unknown) => {
+      // A marker not moved now moves with the next message read.
+      if (this.#readSeq === newest) this.#readSeq = previous;
+      console.warn('Parley: the read marker was not saved:', describeError(error));
+    });
   }
 }
