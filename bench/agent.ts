@@ -22,7 +22,7 @@ interface Conn {
 }
 
 const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-const stats: Omit<AgentReport, 'latency'> = { deliveries: 0, sent: 0, acked: 0, sendErrors: 0, lost: 0, duplicates: 0, outOfOrder: 0, recovered: 0, recoveryMs: 0 };
+const stats: Omit<AgentReport, 'latency'> = { deliveries: 0, sent: 0, acked: 0, sendErrors: 0, lost: 0, duplicates: 0, outOfOrder: 0 };
 let conns: Conn[] = [];
 let target: 'parley' | 'socketio' = 'parley';
 let url = '';
@@ -136,10 +136,16 @@ function sendOne(conn: Conn, roomId: string): void {
   }
 }
 
-function run(durationMs: number): Promise<void> {
+function reset(): void {
+  histogram.reset();
+  for (const key of Object.keys(stats) as Array<keyof typeof stats>) stats[key] = 0;
+}
+
+function run(durationMs: number, rateScale: number): Promise<void> {
   const senders = conns.filter((c) => c.spec.send !== undefined);
   const started = now();
-  const credit = new Map<Conn, number>(senders.map((c) => [c, 0]));
+  // Random starting credit spreads the senders over the second instead of firing together.
+  const credit = new Map<Conn, number>(senders.map((c) => [c, Math.random()]));
   let last = started;
   return new Promise((resolve) => {
     const timer = setInterval(() => {
@@ -148,7 +154,7 @@ function run(durationMs: number): Promise<void> {
       last = t;
       for (const conn of senders) {
         const spec = conn.spec.send as { roomId: string; ratePerSec: number };
-        let c = (credit.get(conn) ?? 0) + elapsed * spec.ratePerSec;
+        let c = (credit.get(conn) ?? 0) + elapsed * spec.ratePerSec * rateScale;
         while (c >= 1) {
           sendOne(conn, spec.roomId);
           c--;
@@ -171,8 +177,7 @@ async function dropAndRecover(): Promise<void> {
     conn.io?.disconnect();
   }
   const result = await openAll(200);
-  stats.recovered = conns.length - result.failed;
-  stats.recoveryMs = now() - started;
+  send({ type: 'recovered', recovered: conns.length - result.failed, failed: result.failed, recoveryMs: now() - started });
 }
 
 const progress = setInterval(() => send({ type: 'progress', deliveries: stats.deliveries, sent: stats.sent }), 1000);
@@ -191,14 +196,14 @@ process.on('message', (message: ToAgent) => {
         break;
       }
       case 'go':
-        await run(message.durationMs);
+        reset();
+        await run(message.durationMs, message.rateScale);
         // Let the last deliveries arrive.
         await new Promise((r) => setTimeout(r, 1_000));
         send({ type: 'report', report: { ...stats, latency: hdr.encodeIntoCompressedBase64(histogram) } });
         break;
       case 'drop':
         await dropAndRecover();
-        send({ type: 'report', report: { ...stats, latency: hdr.encodeIntoCompressedBase64(histogram) } });
         break;
       case 'stop':
         for (const conn of conns) {

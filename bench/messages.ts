@@ -10,7 +10,8 @@ export interface AgentConnection {
 
 export type ToAgent =
   | { type: 'open'; target: Target; url: string; localAddress: string; connections: AgentConnection[]; openConcurrency: number }
-  | { type: 'go'; durationMs: number }
+  /** Starts a measurement: stats restart from zero; senders send at their rate times `rateScale`. */
+  | { type: 'go'; durationMs: number; rateScale: number }
   | { type: 'drop' }
   | { type: 'stop' };
 
@@ -24,12 +25,10 @@ export interface AgentReport {
   outOfOrder: number;
   /** HDR histogram of send→deliver latency in microseconds, base64-encoded. */
   latency: string;
-  /** Connections that (re)opened and resubscribed after a `drop`, and how long that took (ms). */
-  recovered: number;
-  recoveryMs: number;
 }
 
 export type FromAgent =
   | { type: 'opened'; connections: number; failed: number; error?: string }
   | { type: 'report'; report: AgentReport }
+  | { type: 'recovered'; recovered: number; failed: number; recoveryMs: number }
   | { type: 'progress'; deliveries: number; sent: number };

@@ -6,7 +6,9 @@
  *
  *   npm run bench -- idle   [--target parley|socketio] [--clients 5000] [--agents 4] [--workers 1]
  *   npm run bench -- fanout [--target parley|socketio] [--clients 1000] [--senders 10] [--rate 200] [--duration 10]
- *   npm run bench -- storm  [--clients 2000] [--rate 100] [--duration 5]
+ *   npm run bench -- rooms  [--clients 1000] [--rate 2000] [--duration 10]   (rooms of two, everyone sends)
+ *   npm run bench -- storm  [--clients 2000] [--rate 100] [--duration 9]     (all drop at a third of the run)
+ *   npm run bench -- ramp   [--clients 1000] [--senders 10] [--rate 100] [--steps 8] [--duration 4]
  *
  * Options: --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
  * server), --out FILE (default bench/results/<scenario>-<target>.json).
@@ -34,16 +36,17 @@ const { positionals, values } = parseArgs({
     workers: { type: 'string', default: '1' },
     store: { type: 'string', default: 'sqlite' },
     out: { type: 'string' },
+    steps: { type: 'string', default: '8' },
   },
 });
 const scenario = positionals[0] ?? 'fanout';
-if (!['idle', 'fanout', 'storm'].includes(scenario)) {
-  console.error(`unknown scenario "${scenario}": idle, fanout or storm`);
+if (!['idle', 'fanout', 'rooms', 'storm', 'ramp'].includes(scenario)) {
+  console.error(`unknown scenario "${scenario}": idle, fanout, rooms, storm or ramp`);
   process.exit(2);
 }
 const target = values.target as Target;
 const clients = Number(values.clients ?? (scenario === 'idle' ? 5000 : scenario === 'storm' ? 2000 : 1000));
-const senders = scenario === 'idle' ? 0 : Number(values.senders);
+const senders = scenario === 'idle' ? 0 : scenario === 'rooms' ? clients : Number(values.senders);
 const totalRate = Number(values.rate);
 const durationMs = Number(values.duration) * 1000;
 const agentCount = Math.max(1, Number(values.agents));
@@ -119,7 +122,10 @@ async function startServer(): Promise<Server> {
     };
     child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   } else {
-    child = spawn(process.execPath, ['--import', 'tsx', 'bench/baselines/socketio-server.ts'], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+    // The baseline persists (one INSERT per message) in the scenario that measures persistence.
+    if (scenario === 'rooms') db = await createTestDatabase();
+    const env = { ...process.env, PORT: String(port), ...(db === null ? {} : { DATABASE_URL: db.url }) };
+    child = spawn(process.execPath, ['--import', 'tsx', 'bench/baselines/socketio-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   }
   await waitHealthy(url, child);
   return {
@@ -150,9 +156,7 @@ async function call(url: string, method: string, route: string, token: string | 
   return text === '' ? {} : JSON.parse(text);
 }
 
-/** Tokens of `count` users, all members of one room. */
-async function setUp(url: string, count: number): Promise<{ tokens: string[]; roomId: string }> {
-  if (target === 'socketio') return { tokens: Array.from({ length: count }, (_, i) => `user${i}`), roomId: 'bench-room' };
+async function register(url: string, count: number): Promise<string[]> {
   const tokens: string[] = [];
   const stamp = Date.now().toString(36);
   for (let i = 0; i < count; i += 20) {
@@ -163,12 +167,51 @@ async function setUp(url: string, count: number): Promise<{ tokens: string[]; ro
     );
     tokens.push(...batch);
   }
-  const room = await call(url, 'POST', '/rooms', tokens[0] as string, { name: 'bench', visibility: 'public' });
-  const roomId = room.room.id as string;
-  for (let i = 1; i < tokens.length; i += 50) {
-    await Promise.all(tokens.slice(i, i + 50).map((t) => call(url, 'POST', `/rooms/${roomId}/join`, t)));
+  return tokens;
+}
+
+/**
+ * The connections of the scenario: everyone in one room (fanout, storm, ramp, idle), or rooms
+ * of two where both send (rooms: direct-message traffic, one connection per user).
+ */
+async function setUp(url: string, perSenderRate: number): Promise<AgentConnection[]> {
+  if (scenario === 'rooms') {
+    const tokens = target === 'socketio' ? Array.from({ length: clients }, (_, i) => `user${i}`) : await register(url, clients);
+    const rooms: string[] = [];
+    for (let i = 0; i < clients; i += 2) {
+      if (target === 'socketio') {
+        rooms.push(`pair-${i / 2}`);
+        continue;
+      }
+      const room = await call(url, 'POST', '/rooms', tokens[i] as string, { name: `pair ${i / 2}`, visibility: 'private' });
+      const id = room.room.id as string;
+      if (i + 1 < clients) {
+        const second = await call(url, 'GET', '/me', tokens[i + 1] as string);
+        await call(url, 'POST', `/rooms/${id}/members`, tokens[i] as string, { username: second.user.username });
+      }
+      rooms.push(id);
+    }
+    return tokens.map((token, i) => {
+      const roomId = rooms[Math.floor(i / 2)] as string;
+      return { token, rooms: [roomId], send: { roomId, ratePerSec: perSenderRate } };
+    });
   }
-  return { tokens, roomId };
+  const users = Math.min(clients, 200);
+  let tokens: string[];
+  let roomId: string;
+  if (target === 'socketio') {
+    tokens = Array.from({ length: users }, (_, i) => `user${i}`);
+    roomId = 'bench-room';
+  } else {
+    tokens = await register(url, users);
+    roomId = (await call(url, 'POST', '/rooms', tokens[0] as string, { name: 'bench', visibility: 'public' })).room.id as string;
+    for (let i = 1; i < tokens.length; i += 50) await Promise.all(tokens.slice(i, i + 50).map((t) => call(url, 'POST', `/rooms/${roomId}/join`, t)));
+  }
+  return Array.from({ length: clients }, (_, i) => ({
+    token: tokens[i % tokens.length] as string,
+    rooms: [roomId],
+    ...(i < senders ? { send: { roomId, ratePerSec: perSenderRate } } : {}),
+  }));
 }
 
 // Agents
@@ -216,8 +259,6 @@ function merge(reports: AgentReport[]) {
     lost: sum('lost'),
     duplicates: sum('duplicates'),
     outOfOrder: sum('outOfOrder'),
-    recovered: sum('recovered'),
-    recoveryMs: Math.max(...reports.map((r) => r.recoveryMs)),
     latencyMs: histogram.totalCount === 0 ? null : { p50: ms(histogram.getValueAtPercentile(50)), p95: ms(histogram.getValueAtPercentile(95)), p99: ms(histogram.getValueAtPercentile(99)), max: ms(histogram.maxValue) },
   };
 }
@@ -226,16 +267,8 @@ async function main(): Promise<void> {
   const server = await startServer();
   const agents: Agent[] = [];
   try {
-    const users = Math.min(clients, 200);
-    const { tokens, roomId } = await setUp(server.url, users);
+    const all = await setUp(server.url, senders === 0 ? 0 : totalRate / senders);
     const rssBefore = treeRss(server.child.pid as number);
-
-    const perSender = senders === 0 ? 0 : totalRate / senders;
-    const all: AgentConnection[] = Array.from({ length: clients }, (_, i) => ({
-      token: tokens[i % tokens.length] as string,
-      rooms: [roomId],
-      ...(i < senders ? { send: { roomId, ratePerSec: perSender } } : {}),
-    }));
     for (let a = 0; a < agentCount; a++) agents.push(new Agent());
     const opening = Date.now();
     await Promise.all(
@@ -256,31 +289,68 @@ async function main(): Promise<void> {
       scenario,
       target,
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-      params: { clients, senders, ratePerSec: totalRate, durationSec: durationMs / 1000, agents: agentCount, workers: target === 'parley' ? workers : 1, store: target === 'parley' ? values.store : 'memory' },
+      params: {
+        clients,
+        senders,
+        ratePerSec: totalRate,
+        durationSec: durationMs / 1000,
+        agents: agentCount,
+        workers: target === 'parley' ? workers : 1,
+        store: target === 'parley' ? values.store : scenario === 'rooms' ? 'postgres' : 'none',
+      },
       server: { rssBeforeBytes: rssBefore, rssIdleBytes: rssIdle, rssPerConnectionBytes: Math.round((rssIdle - rssBefore) / clients) },
       openSeconds: +(openMs / 1000).toFixed(2),
     };
 
-    if (scenario !== 'idle') {
+    const measure = async (durationMs: number, rateScale: number, during?: () => Promise<Record<string, unknown>>) => {
       const started = Date.now();
       const ticker = setInterval(() => {
         const d = agents.reduce((n, a) => n + a.progress.deliveries, 0);
         const s = agents.reduce((n, a) => n + a.progress.sent, 0);
         process.stdout.write(`\r${((Date.now() - started) / 1000).toFixed(0)} s: sent ${s}, delivered ${d}    `);
       }, 1000);
-      for (const agent of agents) agent.send({ type: 'go', durationMs });
-      const reports = await Promise.all(agents.map((a) => a.next('report', durationMs + 60_000)));
+      for (const agent of agents) agent.send({ type: 'go', durationMs, rateScale });
+      const extra = during === undefined ? {} : await during();
+      const reports = await Promise.all(agents.map((a) => a.next('report', durationMs + 120_000)));
       clearInterval(ticker);
       process.stdout.write('\n');
       const merged = merge(reports.map((r) => r.report));
       const seconds = durationMs / 1000;
-      result = { ...result, ...merged, deliveriesPerSec: Math.round(merged.deliveries / seconds), sentPerSec: Math.round(merged.sent / seconds) };
-      if (scenario === 'storm') {
-        for (const agent of agents) agent.send({ type: 'drop' });
-        const after = await Promise.all(agents.map((a) => a.next('report', 300_000)));
-        const m = merge(after.map((r) => r.report));
-        result = { ...result, storm: { recovered: m.recovered, recoverySeconds: +(m.recoveryMs / 1000).toFixed(2), lost: m.lost - merged.lost } };
+      return { ...merged, deliveriesPerSec: Math.round(merged.deliveries / seconds), sentPerSec: Math.round(merged.sent / seconds), ...extra };
+    };
+
+    if (scenario === 'fanout' || scenario === 'rooms') {
+      result = { ...result, ...(await measure(durationMs, 1)) };
+    } else if (scenario === 'storm') {
+      // Every client drops at a third of the run and reconnects at once, resuming where it was;
+      // senders go on, so recovery must bring what was sent meanwhile.
+      result = {
+        ...result,
+        ...(await measure(durationMs, 1, async () => {
+          await new Promise((r) => setTimeout(r, durationMs / 3));
+          for (const agent of agents) agent.send({ type: 'drop' });
+          const recovered = await Promise.all(agents.map((a) => a.next('recovered', 300_000)));
+          return {
+            storm: {
+              reconnected: recovered.reduce((n, r) => n + r.recovered, 0),
+              failed: recovered.reduce((n, r) => n + r.failed, 0),
+              recoverySeconds: +(Math.max(...recovered.map((r) => r.recoveryMs)) / 1000).toFixed(2),
+            },
+          };
+        })),
+      };
+    } else if (scenario === 'ramp') {
+      // Double the send rate per step; the answer is the highest rate whose p99 stays < 100 ms.
+      const steps: Array<Record<string, unknown>> = [];
+      for (let step = 0; step < Number(values.steps); step++) {
+        const scale = 2 ** step;
+        const m = await measure(durationMs, scale);
+        steps.push({ ratePerSec: totalRate * scale, ...m });
+        console.log(`rate ${totalRate * scale}/s: ${m.deliveriesPerSec} deliveries/s, p99 ${m.latencyMs?.p99} ms, lost ${m.lost}`);
+        if ((m.latencyMs?.p99 ?? Infinity) > 1_000 || m.sent > m.acked * 2) break;
       }
+      const under = steps.filter((s) => ((s.latencyMs as { p99: number } | null)?.p99 ?? Infinity) < 100);
+      result = { ...result, steps, maxRateUnder100msP99: under.length === 0 ? null : under[under.length - 1]?.ratePerSec };
     }
     const out = values.out ?? path.join(ROOT, 'bench', 'results', `${scenario}-${target}${target === 'parley' ? `-${values.store}-w${workers}` : ''}.json`);
     mkdirSync(path.dirname(out), { recursive: true });

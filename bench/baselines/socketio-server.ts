@@ -3,8 +3,9 @@
  * allows. Clients authenticate with a token in the handshake, join rooms, and send messages
  * acknowledged once stored; every message gets the room's next seq and is broadcast to the room
  * (`io.to(room).emit`). With REDIS_URL the @socket.io/redis-adapter carries broadcasts between
- * processes; with DATABASE_URL each message is one INSERT into PostgreSQL before the ack, as a
- * Socket.IO chat app persists (the seq comes from the database then).
+ * processes; with DATABASE_URL each message is one INSERT into PostgreSQL before the ack and the
+ * broadcast, as a Socket.IO chat app persists. Seqs are counted per room in this process (a
+ * Socket.IO deployment of several processes has no such order; the baseline is one process).
  *
  *   PORT=4000 [REDIS_URL=…] [DATABASE_URL=…] npx tsx bench/baselines/socketio-server.ts
  */
@@ -37,7 +38,7 @@ if (process.env.REDIS_URL) {
 const db = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, user: process.env.PGUSER ?? 'postgres', max: 10 }) : null;
 if (db !== null) {
   await db.query(`CREATE TABLE IF NOT EXISTS sio_messages (
-    room_id TEXT NOT NULL, seq BIGSERIAL, author TEXT NOT NULL, body TEXT NOT NULL, client_msg_id TEXT, created_at BIGINT NOT NULL,
+    room_id TEXT NOT NULL, seq BIGINT NOT NULL, author TEXT NOT NULL, body TEXT NOT NULL, client_msg_id TEXT, created_at BIGINT NOT NULL,
     PRIMARY KEY (room_id, seq))`);
 }
 /** Per-room seq without a database. */
@@ -62,19 +63,18 @@ io.on('connection', (socket) => {
       ack({ ok: false, error: 'validation_failed' });
       return;
     }
-    let seq: number;
-    if (db === null) {
-      seq = (seqs.get(msg.roomId) ?? 0) + 1;
-      seqs.set(msg.roomId, seq);
-    } else {
-      const res = await db.query<{ seq: string }>('INSERT INTO sio_messages (room_id, author, body, client_msg_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq', [
+    // One process: the room's next seq is counted here, and stored with the message.
+    const seq = (seqs.get(msg.roomId) ?? 0) + 1;
+    seqs.set(msg.roomId, seq);
+    if (db !== null) {
+      await db.query('INSERT INTO sio_messages (room_id, seq, author, body, client_msg_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [
         msg.roomId,
+        seq,
         socket.data.user,
         msg.body,
         typeof msg.clientMsgId === 'string' ? msg.clientMsgId : null,
         Date.now(),
       ]);
-      seq = Number(res.rows[0]?.seq);
     }
     const event = { roomId: msg.roomId, seq, body: msg.body, author: socket.data.user };
     io.to(msg.roomId).emit('event', event);
