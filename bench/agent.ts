@@ -123,6 +123,8 @@ async function openAll(concurrency: number): Promise<{ failed: number; error?: s
 }
 
 function sendOne(conn: Conn, roomId: string): void {
+  // While its connection is down (storm), a sender does not send.
+  if (target === 'parley' ? conn.ws?.readyState !== WebSocket.OPEN : conn.io?.connected !== true) return;
   const body = `t=${now().toFixed(3)}`;
   stats.sent++;
   if (target === 'parley') {

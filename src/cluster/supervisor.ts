@@ -24,7 +24,7 @@ const STABLE_AFTER_MS = 30_000;
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #log: Logger;
-  readonly #router = new IpcBusRouter();
+  readonly #router: IpcBusRouter;
   /** Workers that are, or will be, serving (not those being retired). */
   readonly #active = new Set<Worker>();
   readonly #startedAt = new Map<Worker, number>();
@@ -36,6 +36,7 @@ export class Supervisor {
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#log = options.log;
+    this.#router = new IpcBusRouter((error) => this.#log.warn({ err: error }, 'bus message not delivered to a worker (it is exiting)'));
   }
 
   get workerCount(): number {

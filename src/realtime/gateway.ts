@@ -34,6 +34,8 @@ export class Gateway {
   readonly #connections = new Set<Connection>();
   readonly #users = new Map<string, UserChannel>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** Presence updates of closed connections still in flight: shutdown waits for them. */
+  readonly #presenceUpdates = new Set<Promise<void>>();
   #accepting = true;
   slowConsumerCloses = 0;
 
@@ -106,7 +108,11 @@ export class Gateway {
       this.#connections.delete(conn);
       this.#hub.disconnect(conn);
       this.#leaveUserChannel(conn);
-      this.#services.presence.disconnected(user.id, conn.id).catch((error: unknown) => log.error({ err: error }, 'presence update failed'));
+      const leaving = this.#services.presence
+        .disconnected(user.id, conn.id)
+        .catch((error: unknown) => log.error({ err: error }, 'presence update failed'))
+        .finally(() => this.#presenceUpdates.delete(leaving));
+      this.#presenceUpdates.add(leaving);
       log.debug({ code }, 'ws closed');
     });
 
@@ -191,6 +197,11 @@ export class Gateway {
     while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.#connections) conn.terminate();
     this.#wss.close();
+    // Users going offline with this node are announced now, while the bus is still open.
+    await new Promise((r) => setImmediate(r));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.#presenceUpdates]), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+    clearTimeout(timer);
   }
 }
 

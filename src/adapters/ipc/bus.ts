@@ -17,8 +17,9 @@ export type IpcBusMessage =
 
 /** One end of an IPC pipe: a worker's `process`, or the primary's `Worker`. */
 export interface IpcEndpoint {
-  send(message: IpcBusMessage): unknown;
+  send(message: IpcBusMessage, callback?: (error: Error | null) => void): unknown;
   on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 export const isBusMessage = (m: unknown): m is IpcBusMessage => typeof m === 'object' && m !== null && (m as { parley?: unknown }).parley === 'bus';
@@ -109,11 +110,29 @@ export class IpcBus implements Bus {
 export class IpcBusRouter {
   readonly #subscribers = new Map<Channel, Set<IpcEndpoint>>();
   readonly #channelsOf = new Map<IpcEndpoint, Set<Channel>>();
+  readonly #onSendError: (error: Error) => void;
+
+  /**
+   * `onSendError`: a message could not reach a worker, as when it was killed and its exit is
+   * not yet known here (EPIPE). The bus is at-most-once; the worker is detached on its exit.
+   */
+  constructor(onSendError: (error: Error) => void = () => undefined) {
+    this.#onSendError = onSendError;
+  }
 
   attach(worker: IpcEndpoint): void {
     this.#channelsOf.set(worker, new Set());
     worker.on('message', (message) => {
       if (isBusMessage(message)) this.#handle(worker, message);
+    });
+    // Without a listener, a failed send to a dead worker is an uncaught 'error' that would
+    // take the primary, and every other worker's bus, down with it.
+    worker.on('error', this.#onSendError);
+  }
+
+  #send(worker: IpcEndpoint, message: IpcBusMessage): void {
+    worker.send(message, (error) => {
+      if (error !== null) this.#onSendError(error);
     });
   }
 
@@ -133,7 +152,7 @@ export class IpcBusRouter {
         }
         set.add(worker);
         this.#channelsOf.get(worker)?.add(message.channel);
-        worker.send({ parley: 'bus', op: 'ack', id: message.id });
+        this.#send(worker, { parley: 'bus', op: 'ack', id: message.id });
         break;
       }
       case 'unsub':
@@ -143,7 +162,7 @@ export class IpcBusRouter {
         const set = this.#subscribers.get(message.channel);
         if (set === undefined) return;
         const forward: IpcBusMessage = { parley: 'bus', op: 'msg', channel: message.channel, payload: message.payload };
-        for (const other of set) if (other !== worker) other.send(forward);
+        for (const other of set) if (other !== worker) this.#send(other, forward);
         break;
       }
       default:

@@ -135,13 +135,14 @@ async function join(fleetUrl: string, rooms: string[]): Promise<Member[]> {
   return members;
 }
 
-const ready =
-  (await requirePostgres('fleet')) &&
-  requireBinary(REDIS_SERVER, 'redis-server', 'fleet') &&
-  requireBinary(NATS_SERVER, 'nats-server', 'fleet') &&
-  requireBinary(NGINX, 'nginx', 'fleet');
-
-for (const busName of ready ? (['redis', 'nats'] as const) : []) {
+/** The fleet suite with the bus over Redis or NATS; each runs from its own test file. */
+export async function fleetSuite(busName: 'redis' | 'nats'): Promise<void> {
+  const ready =
+    (await requirePostgres('fleet')) &&
+    requireBinary(REDIS_SERVER, 'redis-server', 'fleet') &&
+    requireBinary(NATS_SERVER, 'nats-server', 'fleet') &&
+    requireBinary(NGINX, 'nginx', 'fleet');
+  if (!ready) return;
   describe(`fleet: 3 nodes × 2 workers behind nginx, PostgreSQL, bus over ${busName}`, { concurrency: false }, () => {
     let db: TestDatabase;
     let redis: ServerHandle;

@@ -1,0 +1,31 @@
+/**
+ * Runs every benchmark of docs/benchmarks.md, one after the other, then renders the document.
+ *
+ *   npm run bench:all
+ */
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RUNS: string[][] = [
+  ['idle', '--target', 'parley', '--clients', '10000', '--agents', '4'],
+  ['idle', '--target', 'socketio', '--clients', '10000', '--agents', '4'],
+  ['fanout', '--target', 'parley', '--clients', '1000', '--senders', '10', '--rate', '1000', '--duration', '10', '--agents', '3'],
+  ['fanout', '--target', 'socketio', '--clients', '1000', '--senders', '10', '--rate', '1000', '--duration', '10', '--agents', '3'],
+  ['rooms', '--target', 'parley', '--store', 'sqlite', '--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'],
+  ['rooms', '--target', 'parley', '--store', 'postgres', '--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'],
+  ['rooms', '--target', 'socketio', '--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'],
+  ['storm', '--target', 'parley', '--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'],
+  ['storm', '--target', 'socketio', '--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'],
+  ['ramp', '--target', 'parley', '--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'],
+  ['ramp', '--target', 'socketio', '--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'],
+];
+
+rmSync(path.join(ROOT, 'bench', 'results'), { recursive: true, force: true });
+for (const args of RUNS) {
+  console.log(`\n$ npm run bench -- ${args.join(' ')}`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: 'inherit' });
+  if (run.status !== 0) console.error(`(that run failed with status ${run.status}; its result is missing)`);
+}
+spawnSync(process.execPath, ['--import', 'tsx', 'bench/render.ts'], { cwd: ROOT, stdio: 'inherit' });

@@ -1,0 +1,100 @@
+/**
+ * Renders bench/results/*.json into docs/benchmarks.md (the tables between the results markers)
+ * and SVG bar charts in docs/bench/.
+ *
+ *   npx tsx bench/render.ts
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const DOC = path.join(ROOT, 'docs', 'benchmarks.md');
+const CHARTS = path.join(ROOT, 'docs', 'bench');
+
+type Result = Record<string, any>;
+const results: Result[] = existsSync(RESULTS)
+  ? readdirSync(RESULTS)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => ({ file: f, ...JSON.parse(readFileSync(path.join(RESULTS, f), 'utf8')) }))
+  : [];
+
+const label = (r: Result) => (r.target === 'parley' ? `Parley (${r.params.store}, ${r.params.workers} worker${r.params.workers > 1 ? 's' : ''})` : `Socket.IO 4${r.params.store === 'postgres' ? ' + PostgreSQL' : ''}`);
+const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '—');
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const lat = (r: Result) => (r.latencyMs === null || r.latencyMs === undefined ? '— | — | — | —' : `${r.latencyMs.p50} | ${r.latencyMs.p95} | ${r.latencyMs.p99} | ${r.latencyMs.max}`);
+const integrity = (r: Result) => `${n(r.lost)} / ${n(r.duplicates)} / ${n(r.outOfOrder)}`;
+
+function table(scenario: string): string {
+  const rows = results.filter((r) => r.scenario === scenario);
+  if (rows.length === 0) return '_not run_';
+  switch (scenario) {
+    case 'idle':
+      return [
+        '| server | connections | RSS per connection | opened in |',
+        '|---|---:|---:|---:|',
+        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${kb(r.server.rssPerConnectionBytes)} | ${r.openSeconds} s |`),
+      ].join('\n');
+    case 'fanout':
+    case 'rooms':
+      return [
+        '| server | clients | offered sends/s | sends acked | deliveries/s | p50 | p95 | p99 | max (ms) | lost / dup / out of order |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${n(r.params.ratePerSec)} | ${n(r.acked)} of ${n(r.sent)} | ${n(r.deliveriesPerSec)} | ${lat(r)} | ${integrity(r)} |`),
+      ].join('\n');
+    case 'storm':
+      return [
+        '| server | clients | reconnected | all back in | deliveries | p99 (ms) | lost / dup / out of order |',
+        '|---|---:|---:|---:|---:|---:|---|',
+        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${n(r.storm?.reconnected)} | ${r.storm?.recoverySeconds} s | ${n(r.deliveries)} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`),
+      ].join('\n');
+    case 'ramp':
+      return rows
+        .map((r) =>
+          [
+            `${label(r)}, ${n(r.params.clients)} clients in one room; highest send rate with p99 < 100 ms: **${n(r.maxRateUnder100msP99)}/s**`,
+            '',
+            '| sends/s offered | acked | deliveries/s | p50 | p95 | p99 | max (ms) | lost / dup / out of order |',
+            '|---:|---:|---:|---:|---:|---:|---:|---|',
+            ...r.steps.map((s: Result) => `| ${n(s.ratePerSec)} | ${n(s.acked)} of ${n(s.sent)} | ${n(s.deliveriesPerSec)} | ${lat(s)} | ${integrity(s)} |`),
+          ].join('\n'),
+        )
+        .join('\n\n');
+    default:
+      return '';
+  }
+}
+
+function barChart(title: string, bars: Array<{ label: string; value: number }>, unit: string): string {
+  const width = 640;
+  const rowH = 34;
+  const left = 260;
+  const height = 50 + bars.length * rowH;
+  const max = Math.max(1, ...bars.map((b) => b.value));
+  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const rows = bars
+    .map((b, i) => {
+      const y = 40 + i * rowH;
+      const w = Math.max(1, ((width - left - 90) * b.value) / max);
+      return `<text x="${left - 8}" y="${y + 17}" text-anchor="end">${esc(b.label)}</text><rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="24" fill="${b.label.startsWith('Parley') ? '#2f5bd3' : '#98a2b3'}"/><text x="${left + w + 6}" y="${y + 17}">${esc(b.value.toLocaleString('en-US'))} ${esc(unit)}</text>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="13"><rect width="100%" height="100%" fill="#fff"/><text x="12" y="24" font-weight="600">${esc(title)}</text>${rows}</svg>\n`;
+}
+
+mkdirSync(CHARTS, { recursive: true });
+const fanout = results.filter((r) => r.scenario === 'fanout');
+if (fanout.length > 0) writeFileSync(path.join(CHARTS, 'fanout.svg'), barChart('fanout: deliveries per second (higher is better)', fanout.map((r) => ({ label: label(r), value: r.deliveriesPerSec })), '/s'));
+const idle = results.filter((r) => r.scenario === 'idle');
+if (idle.length > 0) writeFileSync(path.join(CHARTS, 'idle.svg'), barChart('idle: server RSS per connection (lower is better)', idle.map((r) => ({ label: label(r), value: Math.round(r.server.rssPerConnectionBytes / 102.4) / 10 })), 'KB'));
+const rooms = results.filter((r) => r.scenario === 'rooms');
+if (rooms.length > 0) writeFileSync(path.join(CHARTS, 'rooms.svg'), barChart('rooms: persisted messages per second (acked)', rooms.map((r) => ({ label: label(r), value: Math.round(r.acked / r.params.durationSec) })), '/s'));
+
+const generated = ['idle', 'fanout', 'rooms', 'storm', 'ramp'].map((s) => `### ${s}\n\n${table(s)}\n`).join('\n');
+const doc = readFileSync(DOC, 'utf8');
+const start = '<!-- results:start -->';
+const end = '<!-- results:end -->';
+if (!doc.includes(start) || !doc.includes(end)) throw new Error(`${DOC} lacks the ${start} / ${end} markers`);
+writeFileSync(DOC, `${doc.slice(0, doc.indexOf(start) + start.length)}\n${generated}\n${doc.slice(doc.indexOf(end))}`);
+console.log(`rendered ${results.length} results into docs/benchmarks.md and docs/bench/*.svg`);

@@ -1,0 +1,4 @@
+/** The fleet suite (test/scale/fleet.suite.ts) with events between the nodes over Redis. */
+import { fleetSuite } from './fleet.suite.js';
+
+await fleetSuite('redis');
