@@ -2,6 +2,7 @@
  * The composition root: builds the adapters the configuration asks for, wires the services and
  * transports, and owns the lifecycle. No other module asks which mode it runs in.
  */
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,10 @@ import { Search } from './domain/search.js';
 import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
+import { WorkerMetrics } from './observability/cluster-metrics.js';
+import { instrumentBus, instrumentRateLimiter, instrumentStore } from './observability/instrument.js';
 import { createLogger, type Logger } from './observability/log.js';
+import { Metrics } from './observability/metrics.js';
 import type { Bus, Presence, RateLimiter, Store } from './ports.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
@@ -44,6 +48,7 @@ export interface Parley {
   readonly gateway: Gateway;
   readonly hub: RoomHub;
   readonly bus: Bus;
+  readonly metrics: Metrics;
   /** Unique per process: names its probe channel and its logs. */
   readonly nodeId: string;
   /** http://host:port actually bound (PORT=0 picks a free port). */
@@ -85,14 +90,18 @@ export async function startParley(config: Config, log: Logger = createLogger(con
   const unwind = async () => {
     for (const close of opened.reverse()) await close().catch(onError);
   };
+  let gateway: Gateway | null = null;
+  const metrics = new Metrics({ connections: () => gateway?.connectionCount ?? 0 });
   try {
-    const store = await openStore(config, log);
-    opened.push(() => store.close());
-    await store.migrate();
+    const rawStore = await openStore(config, log);
+    opened.push(() => rawStore.close());
+    await rawStore.migrate();
+    const store = instrumentStore(rawStore, metrics);
     const redis = await openRedis(config, log);
     if (redis !== null) opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
-    const bus = await openBus(config, (error, context) => log.error({ err: error, context }, 'bus error'));
-    opened.push(() => bus.close());
+    const rawBus = await openBus(config, (error, context) => log.error({ err: error, context }, 'bus error'));
+    opened.push(() => rawBus.close());
+    const bus = instrumentBus(rawBus, metrics);
 
     const publisher = new Publisher(bus, onError);
     const members = new MembershipCache((roomId, userId) => store.findMember(roomId, userId));
@@ -105,6 +114,14 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       maxBatch: config.GROUP_COMMIT_MAX_BATCH,
       maxQueue: config.GROUP_COMMIT_MAX_BATCH * 20,
       onError,
+      observer: {
+        batch: (size, messages) => {
+          metrics.groupCommitBatchSize.observe(size);
+          if (messages > 0) metrics.messagesSent.inc(messages);
+        },
+        committed: (seconds) => metrics.sendCommitDuration.observe(seconds),
+        failed: () => metrics.groupCommitFailures.inc(),
+      },
     });
     const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
       redis === null ? new MemoryPresence() : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS });
@@ -131,10 +148,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
       }),
       rooms: new Rooms(store, access, writer, presenceAdapter),
-      messages: new Messages(store, access, writer, publisher, rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), historyCache),
+      messages: new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache),
       search: new Search(store, access),
       presence,
-      authLimiter: rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }),
+      authLimiter: instrumentRateLimiter(rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),
     };
 
     const hub = new RoomHub(bus, store, {
@@ -142,6 +159,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       gapTimeoutMs: config.ORDERING_GAP_TIMEOUT_MS,
       maxPending: 10_000,
       onError: (error, context) => log.error({ err: error, context }, 'room hub error'),
+      onGapFill: (events) => {
+        metrics.gapFills.inc();
+        metrics.gapFilledEvents.inc(events);
+      },
+      onDelivered: (count) => metrics.eventsWritten(count),
+      onOtherFrames: (count) => metrics.otherFramesWritten(count),
     });
     // The bus may have dropped messages: catch every open room up from the store.
     bus.onReset(() => {
@@ -169,9 +192,15 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       }
       return probe?.notReadyReason ?? null;
     };
-    const http = await buildHttp(services, config, log, { notReadyReason });
-    const gateway = new Gateway(services, hub, bus, config, log);
-    gateway.attach(http.server);
+    // In a cluster, a scrape of any worker answers for the whole node (the primary merges).
+    const workerMetrics = cluster.isWorker ? new WorkerMetrics(metrics.registry) : null;
+    const http = await buildHttp(services, config, log, { notReadyReason }, {
+      metrics,
+      text: () => (workerMetrics === null ? metrics.text() : workerMetrics.collect()),
+    });
+    const ws = new Gateway(services, hub, bus, config, log, metrics);
+    gateway = ws;
+    ws.attach(http.server);
 
     const timers = [
       setInterval(() => store.deleteExpiredSessions(Date.now()).catch(onError), 3_600_000),
@@ -203,11 +232,11 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         // socket with 1012 so clients reconnect elsewhere and resume.
         draining = true;
         for (const timer of timers) clearInterval(timer);
-        gateway.stopAccepting();
+        ws.stopAccepting();
         http.server.close();
-        await gateway.drainLanes(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 2));
+        await ws.drainLanes(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 2));
         await writer.flush();
-        await gateway.close();
+        await ws.close();
         await http.close();
         await hub.close();
         await unwind();
@@ -216,7 +245,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       return closing;
     };
 
-    return { config, services, http, gateway, hub, bus, nodeId, url, notReadyReason, close };
+    return { config, services, http, gateway: ws, hub, bus, metrics, nodeId, url, notReadyReason, close };
   } catch (error) {
     await unwind();
     throw error;

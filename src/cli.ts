@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The parley command: start, migrate, help. */
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { Counter, Registry } from 'prom-client';
 import { openStore, startParley } from './app.js';
 import { type SupervisorMessage, isSupervisorMessage } from './cluster/messages.js';
 import { Supervisor } from './cluster/supervisor.js';
 import { type Config, ConfigError, loadConfig, OPTIONS } from './config.js';
+import { PrimaryMetrics } from './observability/cluster-metrics.js';
 import { createLogger, type Logger } from './observability/log.js';
 
 const HELP = `Usage: parley <command> [options]
@@ -139,7 +141,17 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
   } finally {
     await store.close();
   }
-  const supervisor = new Supervisor({ workers, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, log });
+  // The primary's own metrics; /metrics on any worker merges them with every worker's.
+  const registry = new Registry();
+  const restarts = new Counter({ name: 'parley_worker_restarts_total', help: 'Workers that died unasked and were restarted by the primary.', registers: [registry] });
+  const nodeMetrics = new PrimaryMetrics(registry, () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined));
+  const supervisor = new Supervisor({
+    workers,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    log,
+    onFork: (worker) => nodeMetrics.attach(worker),
+    onRestart: () => restarts.inc(),
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -16,6 +16,10 @@ export interface SupervisorOptions {
   /** Restart delay after a crash: doubles per crash in a row, from `minMs` up to `maxMs`. */
   backoff?: { minMs: number; maxMs: number };
   log: Logger;
+  /** Every worker forked (at start, on restart, on reload), before it is ready. */
+  onFork?(worker: Worker): void;
+  /** A worker died unasked and is being restarted. */
+  onRestart?(): void;
 }
 
 /** A worker that lived this long was not crash-looping: its successor starts without delay. */
@@ -54,6 +58,7 @@ export class Supervisor {
     this.#active.add(worker);
     this.#startedAt.set(worker, Date.now());
     this.#router.attach(worker as unknown as IpcEndpoint);
+    this.#options.onFork?.(worker);
     worker.on('exit', (code, signal) => this.#onExit(worker, code, signal));
     return new Promise((resolve, reject) => {
       const onMessage = (message: unknown) => {
@@ -78,6 +83,7 @@ export class Supervisor {
     const { minMs, maxMs } = this.#options.backoff ?? { minMs: 100, maxMs: 10_000 };
     const delay = this.#crashesInARow <= 1 ? 0 : Math.min(maxMs, minMs * 2 ** (this.#crashesInARow - 2));
     this.restarts++;
+    this.#options.onRestart?.();
     this.#log.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died; restarting');
     setTimeout(() => {
       if (this.#stopping) return;

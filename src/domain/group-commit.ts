@@ -23,6 +23,8 @@ export interface GroupCommitOptions {
   /** Called with each batch's outcomes after commit, before the callers are answered. */
   onCommitted(requests: AppendRequest[], outcomes: AppendOutcome[]): void;
   onError(error: unknown, batchSize: number): void;
+  /** A transaction failed: its appends are answered `unavailable` (after onError). */
+  onCommitFailed?(batchSize: number): void;
 }
 
 export class GroupCommitter {
@@ -67,6 +69,7 @@ export class GroupCommitter {
           outcomes = await this.#store.append(requests);
         } catch (error) {
           this.#options.onError(error, batch.length);
+          this.#options.onCommitFailed?.(batch.length);
           const failure = unavailable('The message store is unavailable; retry shortly.');
           for (const p of batch) p.reject(failure);
           continue;

@@ -9,12 +9,21 @@ import type { MembershipCache } from './membership-cache.js';
 import type { Publisher } from './publisher.js';
 import type { StreamEventRecord } from './types.js';
 
+/** What the writer reports for metrics. */
+export interface StreamWriterObserver {
+  /** A transaction committed `size` appends, `messages` of them new messages. */
+  batch(size: number, messages: number): void;
+  /** One append, from being queued to its commit, in seconds. */
+  committed(seconds: number): void;
+  /** A transaction failed; its appends were answered `unavailable`. */
+  failed(): void;
+}
+
 export interface StreamWriterOptions {
   maxBatch: number;
   maxQueue: number;
   onError(error: unknown): void;
-  /** Observes every committed batch (metrics). */
-  onBatch?(size: number): void;
+  observer?: StreamWriterObserver;
 }
 
 export class StreamWriter {
@@ -23,25 +32,39 @@ export class StreamWriter {
   readonly #members: MembershipCache;
   readonly #committer: GroupCommitter;
   readonly #onError: (error: unknown) => void;
+  readonly #observer: StreamWriterObserver | undefined;
 
   constructor(store: Store, publisher: Publisher, members: MembershipCache, options: StreamWriterOptions) {
     this.#store = store;
     this.#publisher = publisher;
     this.#members = members;
     this.#onError = options.onError;
+    this.#observer = options.observer;
     this.#committer = new GroupCommitter(store, {
       maxBatch: options.maxBatch,
       maxQueue: options.maxQueue,
       onError: (error) => options.onError(error),
+      onCommitFailed: () => this.#observer?.failed(),
       onCommitted: (_requests, outcomes) => {
-        options.onBatch?.(outcomes.length);
-        for (const outcome of outcomes) if (outcome.status === 'appended') this.committed(outcome.event);
+        let messages = 0;
+        for (const outcome of outcomes) {
+          if (outcome.status !== 'appended') continue;
+          if (outcome.event.kind === 'message') messages++;
+          this.committed(outcome.event);
+        }
+        this.#observer?.batch(outcomes.length, messages);
       },
     });
   }
 
   append(request: AppendRequest): Promise<AppendOutcome> {
-    return this.#committer.append(request);
+    const observer = this.#observer;
+    if (observer === undefined) return this.#committer.append(request);
+    const queuedAt = performance.now();
+    return this.#committer.append(request).then((outcome) => {
+      observer.committed((performance.now() - queuedAt) / 1000);
+      return outcome;
+    });
   }
 
   /** Hands on an event committed outside the group committer (room and DM creation). */

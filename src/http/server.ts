@@ -1,4 +1,5 @@
 /** The HTTP API and static web client (Fastify). */
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
@@ -8,6 +9,7 @@ import { newId } from '../domain/ids.js';
 import type { Services } from '../domain/services.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
 import { DEFAULT_WEB_DIR } from '../paths.js';
 import { buildSchemas } from '../protocol/schemas.js';
 import type { HttpContext } from './context.js';
@@ -22,7 +24,13 @@ export interface Health {
   notReadyReason(): Promise<string | null>;
 }
 
-export async function buildHttp(services: Services, config: Config, log: Logger, health: Health): Promise<FastifyInstance> {
+export interface Observability {
+  metrics: Metrics;
+  /** The exposition text for /metrics: this process's, or the whole node's in a cluster. */
+  text(): Promise<string>;
+}
+
+export async function buildHttp(services: Services, config: Config, log: Logger, health: Health, observe: Observability): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
@@ -40,6 +48,11 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // By route pattern, never by path: /rooms/:roomId is one series, not one per room.
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    observe.metrics.httpRequestDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
   registerJsonParser(app);
   await app.register(cookie);
   app.setErrorHandler(errorHandler);
@@ -50,6 +63,18 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   messageRoutes(app, ctx);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (request, reply) => {
+    if (!metricsAllowed(request.headers.authorization, request.socket.remoteAddress, request.headers, config.METRICS_TOKEN)) {
+      throw new AppError('forbidden', config.METRICS_TOKEN === '' ? 'Metrics are served to loopback only; set METRICS_TOKEN to scrape from elsewhere.' : 'A valid metrics token is required.');
+    }
+    try {
+      const text = await observe.text();
+      return reply.type(observe.metrics.contentType).send(text);
+    } catch (error) {
+      log.warn({ err: error }, 'metrics collection failed');
+      throw new AppError('unavailable', 'Metrics could not be collected; retry.', undefined, 1);
+    }
+  });
   app.get('/readyz', async (_request, reply) => {
     const reason = await health.notReadyReason();
     if (reason === null) return { status: 'ready' };
@@ -78,4 +103,18 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   }
   app.setNotFoundHandler((_request, reply) => sendError(reply, new AppError('not_found', 'No such endpoint.')));
   return app;
+}
+
+/**
+ * With a token, only a request bearing it; without one, only a direct request from loopback (a
+ * request relayed by a proxy on the same machine carries X-Forwarded-For and is refused).
+ */
+function metricsAllowed(authorization: string | undefined, remote: string | undefined, headers: Record<string, unknown>, token: string): boolean {
+  if (token !== '') {
+    const given = Buffer.from(authorization ?? '');
+    const expected = Buffer.from(`Bearer ${token}`);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+  const loopback = remote === '127.0.0.1' || remote === '::1' || remote?.startsWith('::ffff:127.') === true || remote?.startsWith('127.') === true;
+  return loopback && headers['x-forwarded-for'] === undefined && headers.forwarded === undefined;
 }

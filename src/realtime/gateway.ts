@@ -12,6 +12,7 @@ import type { Services } from '../domain/services.js';
 import { AppError, CLOSE, type ErrorBody } from '../errors.js';
 import { tokenFromHeaders } from '../http/credentials.js';
 import type { Logger } from '../observability/log.js';
+import { Metrics } from '../observability/metrics.js';
 import type { Bus } from '../ports.js';
 import { Connection } from './connection.js';
 import { frameText } from './frame.js';
@@ -30,6 +31,7 @@ export class Gateway {
   readonly #bus: Bus;
   readonly #config: Config;
   readonly #log: Logger;
+  readonly #metrics: Metrics;
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
   readonly #users = new Map<string, UserChannel>();
@@ -39,7 +41,8 @@ export class Gateway {
   #accepting = true;
   slowConsumerCloses = 0;
 
-  constructor(services: Services, hub: RoomHub, bus: Bus, config: Config, log: Logger) {
+  constructor(services: Services, hub: RoomHub, bus: Bus, config: Config, log: Logger, metrics: Metrics) {
+    this.#metrics = metrics;
     this.#services = services;
     this.#hub = hub;
     this.#bus = bus;
@@ -58,7 +61,7 @@ export class Gateway {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.#upgrade(req, socket, head).catch((error: unknown) => {
         this.#log.error({ err: error }, 'upgrade failed');
-        refuse(socket, 500, { error: { code: 'internal', message: 'Something went wrong on our side; it has been logged.' } });
+        this.#refuse(socket, 500, { error: { code: 'internal', message: 'Something went wrong on our side; it has been logged.' } });
       });
     });
   }
@@ -66,21 +69,26 @@ export class Gateway {
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/ws') return refuse(socket, 404, { error: { code: 'not_found', message: 'No such endpoint.' } });
-    if (!this.#accepting) return refuse(socket, 503, { error: { code: 'unavailable', message: 'This server is shutting down; reconnect.' } }, 1);
+    if (url.pathname !== '/ws') return this.#refuse(socket, 404, { error: { code: 'not_found', message: 'No such endpoint.' } });
+    if (!this.#accepting) return this.#refuse(socket, 503, { error: { code: 'unavailable', message: 'This server is shutting down; reconnect.' } }, 1);
     if (!originAllowed(req.headers.origin, req.headers.host, this.#config.ALLOWED_ORIGINS)) {
-      return refuse(socket, 403, { error: { code: 'forbidden', message: 'This origin may not open a WebSocket here.' } });
+      return this.#refuse(socket, 403, { error: { code: 'forbidden', message: 'This origin may not open a WebSocket here.' } });
     }
     const token = tokenFromHeaders(req.headers) ?? url.searchParams.get('token') ?? undefined;
     let auth: Awaited<ReturnType<Services['accounts']['authenticate']>>;
     try {
       auth = await this.#services.accounts.authenticate(token);
     } catch (error) {
-      if (error instanceof AppError) return refuse(socket, error.status, error.toBody(), error.retryAfterSeconds);
+      if (error instanceof AppError) return this.#refuse(socket, error.status, error.toBody(), error.retryAfterSeconds);
       throw error;
     }
     if (socket.destroyed) return;
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, auth.user, auth.tokenHash, req));
+  }
+
+  #refuse(socket: Duplex, status: number, body: ErrorBody, retryAfterSeconds?: number): void {
+    this.#metrics.wsUpgradesRefused.labels(String(status)).inc();
+    refuse(socket, status, body, retryAfterSeconds);
   }
 
   #open(ws: WebSocket, user: Connection['user'], tokenHash: string, req: IncomingMessage): void {
@@ -89,11 +97,13 @@ export class Gateway {
       frameRule: { ratePerSec: this.#config.FRAME_RATE_PER_SEC, burst: this.#config.FRAME_BURST },
       onSlowConsumer: () => {
         this.slowConsumerCloses++;
+        this.#metrics.slowConsumerCloses.inc();
         this.#log.warn({ connectionId: conn.id, userId: user.id }, 'slow consumer closed');
       },
     });
     const log = this.#log.child({ connectionId: conn.id, userId: user.id });
     this.#connections.add(conn);
+    this.#metrics.wsConnects.inc();
     log.debug({ ip: req.socket.remoteAddress }, 'ws connected');
 
     ws.on('pong', () => {
@@ -101,10 +111,11 @@ export class Gateway {
     });
     ws.on('message', (data, isBinary) => {
       conn.alive = true;
-      handleMessage({ services: this.#services, hub: this.#hub, config: this.#config, log }, conn, data, isBinary);
+      handleMessage({ services: this.#services, hub: this.#hub, config: this.#config, log, metrics: this.#metrics }, conn, data, isBinary);
     });
     ws.on('error', (error) => log.debug({ err: error }, 'ws error'));
     ws.on('close', (code) => {
+      this.#metrics.wsDisconnects.labels(Metrics.closeCodeLabel(code)).inc();
       this.#connections.delete(conn);
       this.#hub.disconnect(conn);
       this.#leaveUserChannel(conn);
@@ -163,6 +174,7 @@ export class Gateway {
     }
     const framed = frameText(payload);
     for (const conn of channel.connections) conn.write(framed);
+    this.#metrics.otherFramesWritten(channel.connections.size);
   }
 
   #beat(): void {

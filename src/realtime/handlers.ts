@@ -10,6 +10,7 @@ import type { Services } from '../domain/services.js';
 import { messageView } from '../domain/views.js';
 import { AppError, CLOSE, internalBody, rateLimited, validationFailed } from '../errors.js';
 import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
 import { buildSchemas, type Frame, parse, type Schemas } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import type { RoomHub } from './room-hub.js';
@@ -19,6 +20,7 @@ export interface HandlerContext {
   hub: RoomHub;
   config: Config;
   log: Logger;
+  metrics: Metrics;
 }
 
 /** Sends, edits and deletes one connection may have waiting for acceptance. */
@@ -40,14 +42,19 @@ const lastTyping = new WeakMap<Connection, Map<string, number>>();
 
 export function handleMessage(ctx: HandlerContext, conn: Connection, data: RawData, isBinary: boolean): void {
   if (!conn.takeFrame()) {
+    ctx.metrics.rateLimited.labels('frame').inc();
     conn.close(CLOSE.rateLimited, 'rate limited: too many frames');
     return;
   }
-  if (isBinary) return replyError(ctx, conn, null, validationFailed('Frames must be JSON text frames.'));
+  if (isBinary) {
+    ctx.metrics.frameReceived('invalid');
+    return replyError(ctx, conn, null, validationFailed('Frames must be JSON text frames.'));
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
   } catch {
+    ctx.metrics.frameReceived('invalid');
     return replyError(ctx, conn, null, validationFailed('The frame is not valid JSON.'));
   }
   const id = readId(raw);
@@ -55,8 +62,10 @@ export function handleMessage(ctx: HandlerContext, conn: Connection, data: RawDa
   try {
     frame = parse(schemasFor(ctx.config).frame, raw, 'frame');
   } catch (error) {
+    ctx.metrics.frameReceived('invalid');
     return replyError(ctx, conn, id, error);
   }
+  ctx.metrics.frameReceived(frame.type);
   dispatch(ctx, conn, frame).catch((error: unknown) => replyError(ctx, conn, 'id' in frame ? frame.id : null, error));
 }
 
@@ -71,6 +80,7 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
   const userId = conn.user.id;
   switch (frame.type) {
     case 'ping':
+      ctx.metrics.replySent();
       conn.writeJson({ type: 'pong' });
       return;
     case 'typing': {
@@ -89,17 +99,17 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
       }
       const online = await services.presence.onlineIn(frame.roomId);
       await hub.subscribe(conn, frame.roomId, frame.since, ({ lastSeq, recovered }) => {
-        reply(conn, frame.id, { lastSeq, recovered, online });
+        reply(ctx, conn, frame.id, { lastSeq, recovered, online });
       });
       return;
     }
     case 'unsubscribe':
       await hub.unsubscribe(conn, frame.roomId);
-      reply(conn, frame.id, {});
+      reply(ctx, conn, frame.id, {});
       return;
     case 'read': {
       await services.messages.markRead(userId, frame.roomId, frame.seq);
-      reply(conn, frame.id, {});
+      reply(ctx, conn, frame.id, {});
       return;
     }
     case 'send':
@@ -123,7 +133,7 @@ function inLane<T>(ctx: HandlerContext, conn: Connection, id: number, submit: ()
     try {
       const accepted = await submit();
       accepted.result.then(
-        (value) => reply(conn, id, shape(value)),
+        (value) => reply(ctx, conn, id, shape(value)),
         (error: unknown) => replyError(ctx, conn, id, error),
       );
     } catch (error) {
@@ -135,11 +145,13 @@ function inLane<T>(ctx: HandlerContext, conn: Connection, id: number, submit: ()
   return Promise.resolve();
 }
 
-function reply(conn: Connection, id: number | null, fields: Record<string, unknown>): void {
+function reply(ctx: HandlerContext, conn: Connection, id: number | null, fields: Record<string, unknown>): void {
+  ctx.metrics.replySent();
   conn.writeJson({ type: 'reply', id, ok: true, ...fields });
 }
 
 function replyError(ctx: HandlerContext, conn: Connection, id: number | null, error: unknown): void {
+  ctx.metrics.replySent();
   if (error instanceof AppError) {
     conn.writeJson({ type: 'reply', id, ok: false, ...error.toBody() });
     return;

@@ -57,8 +57,12 @@ export interface RoomHubOptions {
   /** Most events a subscription may hold while it catches up; past it, it is closed as slow. */
   maxPending: number;
   onError(error: unknown, context: string): void;
+  /** A read from the store released `events` events (gap fill or resync). */
   onGapFill?(events: number): void;
+  /** `count` stream events were written to sockets. */
   onDelivered?(count: number): void;
+  /** `count` other frames (typing, presence) were written to sockets. */
+  onOtherFrames?(count: number): void;
 }
 
 const CATCH_UP_BATCH = 1000;
@@ -139,9 +143,11 @@ export class RoomHub {
   /** Sends a non-stream frame (typing, presence) to the room's live subscribers now. */
   #broadcast(state: RoomState, payload: string, skipUserId: string | null): void {
     const framed = frameText(payload);
+    let count = 0;
     for (const [conn, sub] of state.subs) {
-      if (sub.pending === null && conn.user.id !== skipUserId) conn.write(framed);
+      if (sub.pending === null && conn.user.id !== skipUserId && conn.write(framed)) count++;
     }
+    if (count > 0) this.#options.onOtherFrames?.(count);
   }
 
   #state(roomId: string): RoomState {
@@ -236,12 +242,14 @@ export class RoomHub {
       if (firstPending === undefined && sub.delivered >= head) break;
       const events = await this.#store.readEvents(state.id, sub.delivered, CATCH_UP_BATCH);
       if (!state.subs.has(conn)) return;
+      let written = 0;
       for (const event of events) {
         if (event.seq !== sub.delivered + 1) break;
-        conn.write(frameText(JSON.stringify(eventView(event))));
+        if (conn.write(frameText(JSON.stringify(eventView(event))))) written++;
         sub.delivered = event.seq;
         this.#afterOwnLeave(state, conn, event);
       }
+      if (written > 0) this.#options.onDelivered?.(written);
       if (events.length === 0) break; // the store has nothing newer: pending events will follow
     }
     const pending = sub.pending ?? [];
@@ -250,13 +258,15 @@ export class RoomHub {
   }
 
   #deliverTo(state: RoomState, conn: Connection, sub: Subscription, events: Released[]): void {
+    let written = 0;
     for (const event of events) {
-      if (!state.subs.has(conn)) return;
+      if (!state.subs.has(conn)) break;
       if (event.seq !== sub.delivered + 1) continue;
-      conn.write(event.framed);
+      if (conn.write(event.framed)) written++;
       sub.delivered = event.seq;
       if (event.kind === 'member_left' && event.userId === conn.user.id) this.#remove(state, conn);
     }
+    if (written > 0) this.#options.onDelivered?.(written);
   }
 
   #afterOwnLeave(state: RoomState, conn: Connection, event: StreamEventRecord): void {

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { ParleyClient } from '../../client/index.js';
 import { FleetNode } from '../support/fleet.js';
+import { scrape, total } from '../support/metrics.js';
 import { api } from '../support/server.js';
 import { freePort } from '../support/services.js';
 
@@ -91,5 +92,30 @@ describe('one machine, two workers, zero setup', { concurrency: false }, () => {
       await c.client.close();
     }
     assert.equal(acked.length, 13 * 6);
+  });
+
+  it('/metrics on any worker answers for the node: the workers summed, and the primary restarts', async () => {
+    const reg = await api(node.url, 'POST', '/api/v1/auth/register', { body: { username: 'cluster_metrics', password: 'correct horse battery' } });
+    const token = reg.body.token as string;
+    const room = await api(node.url, 'POST', '/api/v1/rooms', { token, body: { name: 'metrics', visibility: 'public' } });
+    const roomId = room.body.room.id as string;
+    const before = await scrape(node.url);
+    // Round robin spreads the connections over both workers.
+    const CLIENTS = 6;
+    const SENDS = 5;
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => new ParleyClient({ baseUrl: node.url, token, WebSocket: WebSocket as never })));
+    for (const c of clients) await c.connect();
+    for (const c of clients) for (let i = 0; i < SENDS; i++) await c.send(roomId, `m${i}`);
+    // Several scrapes, landing on either worker, all see the whole node.
+    for (let i = 0; i < 4; i++) {
+      const samples = await scrape(node.url);
+      assert.equal(total(samples, 'parley_ws_connections'), CLIENTS);
+      assert.equal(total(samples, 'parley_messages_sent_total') - total(before, 'parley_messages_sent_total'), CLIENTS * SENDS);
+      assert.equal(total(samples, 'parley_metrics_workers_missing'), 0);
+      // The worker killed in the test before was restarted once; the reload retired workers on purpose.
+      assert.equal(total(samples, 'parley_worker_restarts_total'), 1);
+      assert.ok(total(samples, 'process_resident_memory_bytes') > 2 * 20 * 2 ** 20, 'the RSS of both workers');
+    }
+    for (const c of clients) await c.close();
   });
 });

@@ -57,11 +57,15 @@ export class FleetNode {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    await waitFor(`node ${this.port} ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`node ${this.port} exited with ${child.exitCode}:\n${this.output.slice(-4000)}`);
-      // With one worker there is no primary: the node is a single process.
-      return (await fetch(`${this.url}/readyz`)).status === 200 && this.workerPids().length === (this.#workers > 1 ? this.#workers : 0);
-    }, 60_000);
+    try {
+      await waitFor(`node ${this.port} ready`, async () => {
+        if (child.exitCode !== null) throw new Error(`node ${this.port} exited with ${child.exitCode}`);
+        // With one worker there is no primary: the node is a single process.
+        return (await fetch(`${this.url}/readyz`)).status === 200 && this.workerPids().length === (this.#workers > 1 ? this.#workers : 0);
+      }, 60_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; workers ${this.workerPids().join(', ') || 'none'}; its output:\n${this.output.slice(-4000)}`);
+    }
   }
 
   /** The worker processes of this node (children of its primary). */

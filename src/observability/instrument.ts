@@ -1,0 +1,78 @@
+/**
+ * Decorators that measure a port without changing what it does: every call goes through to the
+ * adapter, its result or error comes back unchanged. They let the composition root add metrics
+ * to any adapter, so no adapter knows about Prometheus.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Bus, RateLimiter, Store } from '../ports.js';
+import type { Metrics } from './metrics.js';
+
+/** Times every Store method by name (a fixed set, so a bounded label). */
+export function instrumentStore(store: Store, metrics: Metrics): Store {
+  const timed = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string' || property === 'close') return value;
+      let wrapped = timed.get(property);
+      if (wrapped === undefined) {
+        const operation = property;
+        wrapped = function (this: unknown, ...args: unknown[]) {
+          const started = performance.now();
+          const observe = (outcome: 'ok' | 'error') => metrics.storeQueryDuration.observe({ operation, outcome }, (performance.now() - started) / 1000);
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (result instanceof Promise) {
+            return result.then(
+              (v) => {
+                observe('ok');
+                return v;
+              },
+              (error: unknown) => {
+                observe('error');
+                throw error;
+              },
+            );
+          }
+          observe('ok');
+          return result;
+        };
+        timed.set(property, wrapped);
+      }
+      return wrapped;
+    },
+  });
+}
+
+/** Counts what is published on and received from the bus, and the resets it reports. */
+export function instrumentBus(bus: Bus, metrics: Metrics): Bus {
+  bus.onReset(() => metrics.busResets.inc());
+  return {
+    publish: (channel, payload) => {
+      metrics.busPublished.inc();
+      return bus.publish(channel, payload).catch((error: unknown) => {
+        metrics.busPublishFailures.inc();
+        throw error;
+      });
+    },
+    subscribe: (channel, handler) =>
+      bus.subscribe(channel, (payload) => {
+        metrics.busReceived.inc();
+        handler(payload);
+      }),
+    onReset: (listener) => bus.onReset(listener),
+    resubscribe: () => bus.resubscribe(),
+    close: () => bus.close(),
+  };
+}
+
+/** Counts the refusals of one rate limit. */
+export function instrumentRateLimiter(limiter: RateLimiter, limit: 'send' | 'auth', metrics: Metrics): RateLimiter {
+  const refused = metrics.rateLimited.labels(limit);
+  return {
+    consume: async (key) => {
+      const result = await limiter.consume(key);
+      if (!result.allowed) refused.inc();
+      return result;
+    },
+  };
+}

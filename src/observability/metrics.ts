@@ -1,0 +1,163 @@
+/**
+ * Prometheus metrics of one process (prom-client). Names follow Prometheus conventions: base
+ * units (seconds, bytes), `_total` on counters, and only bounded label sets: an operation, a
+ * route pattern, a close code from a fixed list; never a room, user or connection id.
+ *
+ * In cluster mode each worker keeps its own registry and the primary sums them on request
+ * (see cluster-metrics.ts), so `/metrics` on any worker answers for the whole node.
+ */
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CLIENT_OPS } from '../protocol/ops.js';
+
+/** Latency buckets, seconds: 0.5 ms to 10 s. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** WebSocket close codes worth telling apart; any other is counted as `other`. */
+const CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1008, 1009, 1011, 1012, 1013, 4008, 4009]);
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequestDuration = new Histogram({
+    name: 'parley_http_request_duration_seconds',
+    help: 'HTTP request duration, by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly wsConnects = new Counter({ name: 'parley_ws_connects_total', help: 'WebSocket connections accepted.', registers: [this.registry] });
+  readonly wsDisconnects = new Counter({
+    name: 'parley_ws_disconnects_total',
+    help: 'WebSocket connections closed, by close code (unlisted codes as "other").',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly wsUpgradesRefused = new Counter({
+    name: 'parley_ws_upgrades_refused_total',
+    help: 'WebSocket upgrades refused before the 101, by HTTP status.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly wsFramesReceived = new Counter({
+    name: 'parley_ws_frames_received_total',
+    help: 'WebSocket frames received, by op ("invalid" for frames that fail validation).',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
+  readonly wsFramesSent = new Counter({
+    name: 'parley_ws_frames_sent_total',
+    help: 'WebSocket frames queued for sending, by type: reply, event (room stream), other (typing, presence, read, room changes).',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly slowConsumerCloses = new Counter({
+    name: 'parley_ws_slow_consumer_closes_total',
+    help: 'Connections closed with 4009 because their unsent backlog passed the limit.',
+    registers: [this.registry],
+  });
+
+  readonly messagesSent = new Counter({ name: 'parley_messages_sent_total', help: 'Messages committed to the store (new messages, not retries of one).', registers: [this.registry] });
+  readonly eventsDelivered = new Counter({ name: 'parley_events_delivered_total', help: 'Room stream events written to local sockets, live or replayed.', registers: [this.registry] });
+  readonly sendCommitDuration = new Histogram({
+    name: 'parley_send_commit_seconds',
+    help: 'From an append (send, edit, delete, join, leave) being queued to its commit: group-commit wait plus the transaction.',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly groupCommitBatchSize = new Histogram({
+    name: 'parley_group_commit_batch_size',
+    help: 'Appends committed per transaction.',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [this.registry],
+  });
+  readonly groupCommitFailures = new Counter({ name: 'parley_group_commit_failures_total', help: 'Group-commit transactions that failed (their appends answered unavailable).', registers: [this.registry] });
+
+  readonly busPublished = new Counter({ name: 'parley_bus_published_total', help: 'Messages published on the bus.', registers: [this.registry] });
+  readonly busReceived = new Counter({ name: 'parley_bus_received_total', help: 'Messages received from the bus (once per local channel handler).', registers: [this.registry] });
+  readonly busPublishFailures = new Counter({ name: 'parley_bus_publish_failures_total', help: 'Bus publishes that failed (receivers repair the gap from the store).', registers: [this.registry] });
+  readonly busResets = new Counter({ name: 'parley_bus_resets_total', help: 'Reconnections of the bus client, each followed by a resync of every open room.', registers: [this.registry] });
+  readonly gapFills = new Counter({ name: 'parley_ordering_gap_fills_total', help: 'Reads of missing room events from the store by the ordering buffer (gaps and resyncs).', registers: [this.registry] });
+  readonly gapFilledEvents = new Counter({ name: 'parley_ordering_gap_filled_events_total', help: 'Events released from the store by gap fills.', registers: [this.registry] });
+
+  readonly storeQueryDuration = new Histogram({
+    name: 'parley_store_query_duration_seconds',
+    help: 'Store calls, by operation (the Store method), successful or not.',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'parley_rate_limited_total',
+    help: 'Requests refused by a rate limit, by limit: send, auth, frame.',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  readonly #framesReceived = new Map<string, Counter.Internal>();
+  readonly #replies = this.wsFramesSent.labels('reply');
+  readonly #events = this.wsFramesSent.labels('event');
+  readonly #other = this.wsFramesSent.labels('other');
+  readonly #wsConnections: Gauge;
+  readonly #loopUtilization: Gauge;
+
+  constructor(options: { connections: () => number }) {
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    this.#wsConnections = new Gauge({
+      name: 'parley_ws_connections',
+      help: 'Open WebSocket connections.',
+      registers: [this.registry],
+      collect() {
+        this.set(options.connections());
+      },
+    });
+    let last = performance.eventLoopUtilization();
+    this.#loopUtilization = new Gauge({
+      name: 'parley_event_loop_utilization_ratio',
+      help: 'Share of time the event loop was busy since the previous scrape (0 to 1; summed over the workers of a node).',
+      registers: [this.registry],
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, last).utilization);
+        last = now;
+      },
+    });
+    // Every op label exists from the start, so rates are defined before the first frame.
+    for (const op of [...CLIENT_OPS, 'invalid']) this.#framesReceived.set(op, this.wsFramesReceived.labels(op));
+    for (const limit of ['send', 'auth', 'frame']) this.rateLimited.labels(limit);
+  }
+
+  /** The close code as a label: one of a fixed list, or `other`. */
+  static closeCodeLabel(code: number): string {
+    return CLOSE_CODES.has(code) ? String(code) : 'other';
+  }
+
+  /** Counts a received frame by its op: a known op, or `invalid` (the hot path: no label lookup). */
+  frameReceived(op: string): void {
+    (this.#framesReceived.get(op) ?? (this.#framesReceived.get('invalid') as Counter.Internal)).inc();
+  }
+
+  replySent(): void {
+    this.#replies.inc();
+  }
+
+  /** Room stream events written to sockets (live or replayed). */
+  eventsWritten(count: number): void {
+    this.#events.inc(count);
+    this.eventsDelivered.inc(count);
+  }
+
+  /** Frames other than replies and stream events: typing, presence, read, room changes. */
+  otherFramesWritten(count: number): void {
+    this.#other.inc(count);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
