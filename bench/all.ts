@@ -8,18 +8,25 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+const FANOUT = ['--clients', '1000', '--senders', '10', '--rate', '1000', '--duration', '10', '--agents', '3'];
+const ROOMS = ['--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'];
+const STORM = ['--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'];
+const RAMP = ['--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'];
 const RUNS: string[][] = [
-  ['idle', '--target', 'parley', '--clients', '10000', '--agents', '4'],
-  ['idle', '--target', 'socketio', '--clients', '10000', '--agents', '4'],
-  ['fanout', '--target', 'parley', '--clients', '1000', '--senders', '10', '--rate', '1000', '--duration', '10', '--agents', '3'],
-  ['fanout', '--target', 'socketio', '--clients', '1000', '--senders', '10', '--rate', '1000', '--duration', '10', '--agents', '3'],
-  ['rooms', '--target', 'parley', '--store', 'sqlite', '--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'],
-  ['rooms', '--target', 'parley', '--store', 'postgres', '--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'],
-  ['rooms', '--target', 'socketio', '--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'],
-  ['storm', '--target', 'parley', '--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'],
-  ['storm', '--target', 'socketio', '--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'],
-  ['ramp', '--target', 'parley', '--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'],
-  ['ramp', '--target', 'socketio', '--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'],
+  ['idle', '--target', 'parley', '--clients', '30000', '--agents', '4'],
+  ['idle', '--target', 'socketio', '--clients', '30000', '--agents', '4'],
+  ['fanout', '--target', 'parley', ...FANOUT],
+  ['fanout', '--target', 'parley', '--workers', '2', ...FANOUT],
+  ['fanout', '--target', 'parley', '--store', 'postgres', '--redis', '--workers', '2', ...FANOUT],
+  ['fanout', '--target', 'socketio', ...FANOUT],
+  ['rooms', '--target', 'parley', '--store', 'sqlite', ...ROOMS],
+  ['rooms', '--target', 'parley', '--store', 'postgres', ...ROOMS],
+  ['rooms', '--target', 'parley', '--store', 'postgres', '--redis', '--workers', '2', ...ROOMS],
+  ['rooms', '--target', 'socketio', ...ROOMS],
+  ['storm', '--target', 'parley', ...STORM],
+  ['storm', '--target', 'socketio', ...STORM],
+  ['ramp', '--target', 'parley', ...RAMP],
+  ['ramp', '--target', 'socketio', ...RAMP],
 ];
 
 rmSync(path.join(ROOT, 'bench', 'results'), { recursive: true, force: true });

@@ -11,7 +11,7 @@
  *   npm run bench -- ramp   [--clients 1000] [--senders 10] [--rate 100] [--steps 8] [--duration 4]
  *
  * Options: --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
- * server), --out FILE (default bench/results/<scenario>-<target>.json).
+ * server), --redis (Parley with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N, --out FILE (default bench/results/<scenario>-<target>.json).
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,7 @@ const { positionals, values } = parseArgs({
     agents: { type: 'string', default: '4' },
     workers: { type: 'string', default: '1' },
     store: { type: 'string', default: 'sqlite' },
+    redis: { type: 'boolean', default: false },
     out: { type: 'string' },
     steps: { type: 'string', default: '8' },
   },
@@ -92,6 +93,30 @@ async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   }
 }
 
+/** The server's own view: heap in use (all its processes) and store calls by operation. */
+async function serverStats(url: string): Promise<{ heapUsedBytes: number; storeCalls: Record<string, number> }> {
+  if (target === 'socketio') {
+    const stats = (await (await fetch(`${url}/stats`)).json()) as { heapUsed: number };
+    return { heapUsedBytes: stats.heapUsed, storeCalls: {} };
+  }
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  let heapUsedBytes = 0;
+  const storeCalls: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith('nodejs_heap_size_used_bytes ')) heapUsedBytes = Number(line.split(' ')[1]);
+    const call = /^parley_store_query_duration_seconds_count\{operation="(\w+)",outcome="\w+"\} (\d+)/.exec(line);
+    if (call !== null) storeCalls[call[1] as string] = (storeCalls[call[1] as string] ?? 0) + Number(call[2]);
+  }
+  return { heapUsedBytes, storeCalls };
+}
+
+/** Store calls made between two readings, by operation (zeros left out). */
+function callsBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [op, n] of Object.entries(after)) if (n - (before[op] ?? 0) > 0) out[op] = n - (before[op] ?? 0);
+  return out;
+}
+
 interface Server {
   url: string;
   child: ChildProcess;
@@ -119,6 +144,7 @@ async function startServer(): Promise<Server> {
       FRAME_BURST: '100000',
       AUTH_RATE_PER_MIN: '100000',
       ...(db === null ? {} : { DATABASE_URL: db.url }),
+      ...(values.redis ? { REDIS_URL: process.env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `parley-bench-${process.pid}:` } : {}),
     };
     child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   } else {
@@ -269,6 +295,7 @@ async function main(): Promise<void> {
   try {
     const all = await setUp(server.url, senders === 0 ? 0 : totalRate / senders);
     const rssBefore = treeRss(server.child.pid as number);
+    const statsBefore = await serverStats(server.url);
     for (let a = 0; a < agentCount; a++) agents.push(new Agent());
     const opening = Date.now();
     await Promise.all(
@@ -283,6 +310,7 @@ async function main(): Promise<void> {
     // Let allocation settle before reading memory.
     await new Promise((r) => setTimeout(r, 2_000));
     const rssIdle = treeRss(server.child.pid as number);
+    const statsIdle = await serverStats(server.url);
     console.log(`${clients} connections open in ${(openMs / 1000).toFixed(1)} s; server RSS ${(rssIdle / 2 ** 20).toFixed(0)} MiB`);
 
     let result: Record<string, unknown> = {
@@ -297,8 +325,16 @@ async function main(): Promise<void> {
         agents: agentCount,
         workers: target === 'parley' ? workers : 1,
         store: target === 'parley' ? values.store : scenario === 'rooms' ? 'postgres' : 'none',
+        redis: target === 'parley' && values.redis === true,
       },
-      server: { rssBeforeBytes: rssBefore, rssIdleBytes: rssIdle, rssPerConnectionBytes: Math.round((rssIdle - rssBefore) / clients) },
+      server: {
+        rssBeforeBytes: rssBefore,
+        rssIdleBytes: rssIdle,
+        rssPerConnectionBytes: Math.round((rssIdle - rssBefore) / clients),
+        heapBeforeBytes: statsBefore.heapUsedBytes,
+        heapIdleBytes: statsIdle.heapUsedBytes,
+        heapPerConnectionBytes: Math.round((statsIdle.heapUsedBytes - statsBefore.heapUsedBytes) / clients),
+      },
       openSeconds: +(openMs / 1000).toFixed(2),
     };
 
@@ -309,9 +345,11 @@ async function main(): Promise<void> {
         const s = agents.reduce((n, a) => n + a.progress.sent, 0);
         process.stdout.write(`\r${((Date.now() - started) / 1000).toFixed(0)} s: sent ${s}, delivered ${d}    `);
       }, 1000);
+      // Wait for the reports from the start: a storm's recovery may outlast the run.
+      const reporting = Promise.all(agents.map((a) => a.next('report', durationMs + 300_000)));
       for (const agent of agents) agent.send({ type: 'go', durationMs, rateScale });
       const extra = during === undefined ? {} : await during();
-      const reports = await Promise.all(agents.map((a) => a.next('report', durationMs + 120_000)));
+      const reports = await reporting;
       clearInterval(ticker);
       process.stdout.write('\n');
       const merged = merge(reports.map((r) => r.report));
@@ -328,13 +366,20 @@ async function main(): Promise<void> {
         ...result,
         ...(await measure(durationMs, 1, async () => {
           await new Promise((r) => setTimeout(r, durationMs / 3));
+          const callsBefore = (await serverStats(server.url)).storeCalls;
           for (const agent of agents) agent.send({ type: 'drop' });
           const recovered = await Promise.all(agents.map((a) => a.next('recovered', 300_000)));
+          const calls = callsBetween(callsBefore, (await serverStats(server.url)).storeCalls);
+          const reconnected = recovered.reduce((n, r) => n + r.recovered, 0);
+          // Appends are the senders' traffic going on; every other call is the reconnections'.
+          const reconnectCalls = Object.entries(calls).reduce((n, [op, c]) => (op === 'append' ? n : n + c), 0);
           return {
             storm: {
-              reconnected: recovered.reduce((n, r) => n + r.recovered, 0),
+              reconnected,
               failed: recovered.reduce((n, r) => n + r.failed, 0),
               recoverySeconds: +(Math.max(...recovered.map((r) => r.recoveryMs)) / 1000).toFixed(2),
+              storeCalls: calls,
+              storeCallsPerReconnect: target === 'parley' && reconnected > 0 ? +(reconnectCalls / reconnected).toFixed(2) : null,
             },
           };
         })),
@@ -352,7 +397,7 @@ async function main(): Promise<void> {
       const under = steps.filter((s) => ((s.latencyMs as { p99: number } | null)?.p99 ?? Infinity) < 100);
       result = { ...result, steps, maxRateUnder100msP99: under.length === 0 ? null : under[under.length - 1]?.ratePerSec };
     }
-    const out = values.out ?? path.join(ROOT, 'bench', 'results', `${scenario}-${target}${target === 'parley' ? `-${values.store}-w${workers}` : ''}.json`);
+    const out = values.out ?? path.join(ROOT, 'bench', 'results', `${scenario}-${target}${target === 'parley' ? `-${values.store}${values.redis ? '-redis' : ''}-w${workers}` : ''}.json`);
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(JSON.stringify(result, null, 2));

@@ -104,7 +104,9 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const bus = instrumentBus(rawBus, metrics);
 
     const publisher = new Publisher(bus, onError);
-    const members = new MembershipCache((roomId, userId) => store.findMember(roomId, userId));
+    const members = new MembershipCache((roomId, userId) => store.findMember(roomId, userId), {
+      loadMemberIds: async (roomId) => (await store.listMembers(roomId)).map((m) => m.user.id),
+    });
     await bus.subscribe(MEMBERSHIP_CHANNEL, (payload) => {
       const { roomId, userId } = JSON.parse(payload) as { roomId: string; userId: string };
       members.invalidate(roomId, userId);
@@ -125,7 +127,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     });
     const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
       redis === null ? new MemoryPresence() : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS });
-    const presence = new PresenceService(store, presenceAdapter, publisher);
+    const presence = new PresenceService(store, presenceAdapter, publisher, (roomId) => members.memberIds(roomId));
     // With Redis, sessions and the newest history page of each room are cached there, shared
     // by every node; without it the store answers (a primary-key read on SQLite is cheaper
     // than keeping caches coherent across workers).
@@ -156,6 +158,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
 
     const hub = new RoomHub(bus, store, {
       replayLimit: config.REPLAY_LIMIT,
+      recentEvents: config.ROOM_RECENT_EVENTS,
       gapTimeoutMs: config.ORDERING_GAP_TIMEOUT_MS,
       maxPending: 10_000,
       onError: (error, context) => log.error({ err: error, context }, 'room hub error'),

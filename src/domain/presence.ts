@@ -9,11 +9,14 @@ export class PresenceService {
   readonly #store: Store;
   readonly #presence: Presence;
   readonly #publisher: Publisher;
+  readonly #memberIds: (roomId: string) => Promise<string[]>;
 
-  constructor(store: Store, presence: Presence, publisher: Publisher) {
+  /** `memberIds`: the user ids of a room's members (cached: asked on every subscribe). */
+  constructor(store: Store, presence: Presence, publisher: Publisher, memberIds: (roomId: string) => Promise<string[]>) {
     this.#store = store;
     this.#presence = presence;
     this.#publisher = publisher;
+    this.#memberIds = memberIds;
   }
 
   async connected(userId: string, connectionId: string): Promise<void> {
@@ -31,8 +34,7 @@ export class PresenceService {
 
   /** Online members of a room. */
   async onlineIn(roomId: string): Promise<string[]> {
-    const members = await this.#store.listMembers(roomId);
-    return [...(await this.#presence.online(members.map((m) => m.user.id)))];
+    return [...(await this.#presence.online(await this.#memberIds(roomId)))];
   }
 
   async #announce(userId: string, online: boolean): Promise<void> {

@@ -44,6 +44,10 @@ interface RoomState {
   filling: boolean;
   /** A resync was asked for while a fill was running (or must go on): run one more. */
   resyncAgain: boolean;
+  /** The newest released events, consecutive seqs, oldest first: catch-ups are served from here. */
+  recent: Released[];
+  /** Store reads in flight for catch-ups, by the seq they read after (single flight). */
+  reads: Map<number, Promise<Released[]>>;
 }
 
 export interface SubscribeResult {
@@ -53,6 +57,11 @@ export interface SubscribeResult {
 
 export interface RoomHubOptions {
   replayLimit: number;
+  /**
+   * Released events kept in memory per open room, so subscribers resuming with `since` (a
+   * reconnection storm above all) are served without a store query each.
+   */
+  recentEvents: number;
   gapTimeoutMs: number;
   /** Most events a subscription may hold while it catches up; past it, it is closed as slow. */
   maxPending: number;
@@ -153,7 +162,19 @@ export class RoomHub {
   #state(roomId: string): RoomState {
     let state = this.#rooms.get(roomId);
     if (state !== undefined) return state;
-    const created: RoomState = { id: roomId, subs: new Map(), buffer: null, early: [], ready: Promise.resolve(), stop: null, gapTimer: null, filling: false, resyncAgain: false };
+    const created: RoomState = {
+      id: roomId,
+      subs: new Map(),
+      buffer: null,
+      early: [],
+      ready: Promise.resolve(),
+      stop: null,
+      gapTimer: null,
+      filling: false,
+      resyncAgain: false,
+      recent: [],
+      reads: new Map(),
+    };
     created.ready = this.#open(created);
     this.#rooms.set(roomId, created);
     state = created;
@@ -206,6 +227,7 @@ export class RoomHub {
   #deliver(state: RoomState, events: Released[]): void {
     let count = 0;
     for (const event of events) {
+      this.#remember(state, event);
       for (const [conn, sub] of state.subs) {
         if (sub.pending !== null) {
           sub.pending.push(event);
@@ -240,14 +262,16 @@ export class RoomHub {
       if (firstPending !== undefined && firstPending.seq === sub.delivered + 1) break;
       const head = state.buffer?.lastReleased ?? sub.delivered;
       if (firstPending === undefined && sub.delivered >= head) break;
-      const events = await this.#store.readEvents(state.id, sub.delivered, CATCH_UP_BATCH);
+      const events = this.#recentAfter(state, sub.delivered) ?? (await this.#readAfter(state, sub.delivered));
       if (!state.subs.has(conn)) return;
       let written = 0;
       for (const event of events) {
+        if (event.seq <= sub.delivered) continue;
         if (event.seq !== sub.delivered + 1) break;
-        if (conn.write(frameText(JSON.stringify(eventView(event))))) written++;
+        if (conn.write(event.framed)) written++;
         sub.delivered = event.seq;
-        this.#afterOwnLeave(state, conn, event);
+        if (event.kind === 'member_left' && event.userId === conn.user.id) this.#remove(state, conn);
+        if (!state.subs.has(conn)) break;
       }
       if (written > 0) this.#options.onDelivered?.(written);
       if (events.length === 0) break; // the store has nothing newer: pending events will follow
@@ -269,8 +293,50 @@ export class RoomHub {
     if (written > 0) this.#options.onDelivered?.(written);
   }
 
-  #afterOwnLeave(state: RoomState, conn: Connection, event: StreamEventRecord): void {
-    if (event.kind === 'member_left' && event.user.id === conn.user.id) this.#remove(state, conn);
+  #remember(state: RoomState, event: Released): void {
+    const recent = state.recent;
+    const last = recent.at(-1);
+    // Only consecutive seqs: a break (which release order rules out) starts the memory afresh.
+    if (last !== undefined && event.seq !== last.seq + 1) recent.length = 0;
+    recent.push(event);
+    // Trimmed in steps, not per event.
+    if (recent.length > this.#options.recentEvents * 2) recent.splice(0, recent.length - this.#options.recentEvents);
+  }
+
+  /** The released events after `after` when memory holds them all; null when it does not reach back that far. */
+  #recentAfter(state: RoomState, after: number): Released[] | null {
+    const first = state.recent[0];
+    if (first === undefined || first.seq > after + 1) return null;
+    return state.recent.slice(after + 1 - first.seq);
+  }
+
+  /**
+   * Events after `after` from the store, framed once. Subscribers resuming from the same seq
+   * share one read; a page that ends where memory begins is kept in memory for the next ones.
+   */
+  #readAfter(state: RoomState, after: number): Promise<Released[]> {
+    let read = state.reads.get(after);
+    if (read === undefined) {
+      read = this.#store.readEvents(state.id, after, CATCH_UP_BATCH).then(
+        (records) => {
+          state.reads.delete(after);
+          const events = records.map((e) => this.#released(e));
+          const last = events.at(-1);
+          const first = state.recent[0];
+          const head = state.buffer?.lastReleased;
+          if (last !== undefined && (first === undefined ? last.seq === head : last.seq + 1 === first.seq) && isConsecutive(events)) {
+            state.recent = [...events, ...state.recent].slice(-Math.max(this.#options.recentEvents, state.recent.length));
+          }
+          return events;
+        },
+        (error: unknown) => {
+          state.reads.delete(after);
+          throw error;
+        },
+      );
+      state.reads.set(after, read);
+    }
+    return read;
   }
 
   #watchGap(state: RoomState): void {
@@ -373,4 +439,8 @@ export class RoomHub {
   async close(): Promise<void> {
     for (const state of [...this.#rooms.values()]) this.#teardown(state);
   }
+}
+
+function isConsecutive(events: Released[]): boolean {
+  return events.every((e, i) => i === 0 || e.seq === (events[i - 1] as Released).seq + 1);
 }

@@ -1,0 +1,84 @@
+/**
+ * A reconnection storm: every subscriber of a room drops at once while messages go on, then all
+ * resume with `since`. Each gets exactly what it missed, in order; and the store is asked once
+ * per room, not once per client (the catch-up read and the member list are shared and kept in
+ * memory), counted by the store timings of /metrics.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { scrape, type Sample } from '../support/metrics.js';
+import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
+import { WsTestClient } from '../support/ws-client.js';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer({ SEND_RATE_PER_SEC: 1000, SEND_BURST: 1000 });
+});
+after(async () => {
+  await server?.stop();
+});
+
+const calls = (samples: Sample[], operation: string) =>
+  samples.filter((s) => s.name === 'parley_store_query_duration_seconds_count' && s.labels.operation === operation).reduce((n, s) => n + s.value, 0);
+
+it('resumes every client from memory, with one store read per room, not one per client', async () => {
+  const owner = await registerUser(server.url, 'storm');
+  const roomId = await createRoom(server.url, owner);
+  const CLIENTS = 20;
+  const clients: WsTestClient[] = [];
+  let since = 0;
+  for (let i = 0; i < CLIENTS; i++) {
+    const c = await WsTestClient.connect(server.wsUrl, { token: owner.token });
+    since = (await c.request({ type: 'subscribe', roomId })).lastSeq as number;
+    clients.push(c);
+  }
+  // Messages the room already had reach everyone live; then everyone drops at once.
+  for (let i = 0; i < 3; i++) await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: `before ${i}` } });
+  await Promise.all(clients.map((c) => c.waitForEvents(roomId, 3)));
+  since += 3;
+  for (const c of clients) c.close();
+  await Promise.all(clients.map((c) => c.closed()));
+
+  const MISSED = 5;
+  for (let i = 0; i < MISSED; i++) await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: `missed ${i}` } });
+  const before = await scrape(server.url);
+
+  const back = await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      const c = await WsTestClient.connect(server.wsUrl, { token: owner.token });
+      const reply = await c.request({ type: 'subscribe', roomId, since });
+      assert.equal(reply.ok, true);
+      assert.equal(reply.recovered, true);
+      return c;
+    }),
+  );
+  for (const c of back) {
+    const events = await c.waitForEvents(roomId, MISSED);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      Array.from({ length: MISSED }, (_, i) => since + 1 + i),
+    );
+    assert.deepEqual(
+      events.map((e) => (e.message as { body: string }).body),
+      Array.from({ length: MISSED }, (_, i) => `missed ${i}`),
+    );
+  }
+  const afterStorm = await scrape(server.url);
+  const delta = (operation: string) => calls(afterStorm, operation) - calls(before, operation);
+  // The room reopens once and its missed events are read once, shared by the twenty.
+  assert.ok(delta('readEvents') <= 1, `${delta('readEvents')} catch-up reads for one room`);
+  assert.ok(delta('listMembers') <= 1, `${delta('listMembers')} member list reads for one room`);
+  assert.ok(delta('findRoom') <= 1, `${delta('findRoom')} room reads`);
+
+  // A later subscriber resuming from another seq that memory holds costs no read at all.
+  const late = await WsTestClient.connect(server.wsUrl, { token: owner.token });
+  const beforeLate = await scrape(server.url);
+  assert.equal((await late.request({ type: 'subscribe', roomId, since: since + 2 })).ok, true);
+  const lateEvents = await late.waitForEvents(roomId, MISSED - 2);
+  assert.deepEqual(
+    lateEvents.map((e) => e.seq),
+    Array.from({ length: MISSED - 2 }, (_, i) => since + 3 + i),
+  );
+  assert.equal(calls(await scrape(server.url), 'readEvents') - calls(beforeLate, 'readEvents'), 0);
+  for (const c of [...back, late]) c.close();
+});
