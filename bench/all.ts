@@ -13,8 +13,11 @@ const ROOMS = ['--clients', '1000', '--rate', '5000', '--duration', '10', '--age
 const STORM = ['--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'];
 const RAMP = ['--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'];
 const RUNS: string[][] = [
-  ['idle', '--target', 'parley', '--clients', '30000', '--agents', '4'],
-  ['idle', '--target', 'socketio', '--clients', '30000', '--agents', '4'],
+  // One process holds at most ~20,000 sockets here (the open-file limit): 15,000 side by side,
+  // then 30,000 on one machine with two workers.
+  ['idle', '--target', 'parley', '--clients', '15000', '--agents', '4'],
+  ['idle', '--target', 'socketio', '--clients', '15000', '--agents', '4'],
+  ['idle', '--target', 'parley', '--workers', '2', '--clients', '30000', '--agents', '4'],
   ['fanout', '--target', 'parley', ...FANOUT],
   ['fanout', '--target', 'parley', '--workers', '2', ...FANOUT],
   ['fanout', '--target', 'parley', '--store', 'postgres', '--redis', '--workers', '2', ...FANOUT],

@@ -20,7 +20,10 @@ const results: Result[] = existsSync(RESULTS)
       .map((f) => ({ file: f, ...JSON.parse(readFileSync(path.join(RESULTS, f), 'utf8')) }))
   : [];
 
-const label = (r: Result) => (r.target === 'parley' ? `Parley (${r.params.store}, ${r.params.workers} worker${r.params.workers > 1 ? 's' : ''})` : `Socket.IO 4${r.params.store === 'postgres' ? ' + PostgreSQL' : ''}`);
+const label = (r: Result) =>
+  r.target === 'parley'
+    ? `Parley (${r.params.store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}${r.params.redis ? ' + Redis' : ''}, ${r.params.workers} worker${r.params.workers > 1 ? 's' : ''})`
+    : `Socket.IO 4${r.params.store === 'postgres' ? ' + PostgreSQL' : ''}`;
 const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '—');
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const lat = (r: Result) => (r.latencyMs === null || r.latencyMs === undefined ? '— | — | — | —' : `${r.latencyMs.p50} | ${r.latencyMs.p95} | ${r.latencyMs.p99} | ${r.latencyMs.max}`);
@@ -32,9 +35,9 @@ function table(scenario: string): string {
   switch (scenario) {
     case 'idle':
       return [
-        '| server | connections | RSS per connection | opened in |',
-        '|---|---:|---:|---:|',
-        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${kb(r.server.rssPerConnectionBytes)} | ${r.openSeconds} s |`),
+        '| server | connections | heap per connection | RSS per connection | opened in |',
+        '|---|---:|---:|---:|---:|',
+        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${r.server.heapPerConnectionBytes === undefined ? '—' : kb(r.server.heapPerConnectionBytes)} | ${kb(r.server.rssPerConnectionBytes)} | ${r.openSeconds} s |`),
       ].join('\n');
     case 'fanout':
     case 'rooms':
@@ -45,9 +48,12 @@ function table(scenario: string): string {
       ].join('\n');
     case 'storm':
       return [
-        '| server | clients | reconnected | all back in | deliveries | p99 (ms) | lost / dup / out of order |',
-        '|---|---:|---:|---:|---:|---:|---|',
-        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${n(r.storm?.reconnected)} | ${r.storm?.recoverySeconds} s | ${n(r.deliveries)} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`),
+        '| server | clients | reconnected | all back in | store calls per reconnect | deliveries | p99 (ms) | lost / dup / out of order |',
+        '|---|---:|---:|---:|---:|---:|---:|---|',
+        ...rows.map(
+          (r) =>
+            `| ${label(r)} | ${n(r.params.clients)} | ${n(r.storm?.reconnected)} | ${r.storm?.recoverySeconds} s | ${r.storm?.storeCallsPerReconnect ?? '—'} | ${n(r.deliveries)} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`,
+        ),
       ].join('\n');
     case 'ramp':
       return rows
