@@ -11,7 +11,7 @@
  *   npm run bench -- ramp   [--clients 1000] [--senders 10] [--rate 100] [--steps 8] [--duration 4]
  *
  * Options: --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
- * server), --redis (Parley with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N, --out FILE (default bench/results/<scenario>-<target>.json).
+ * server), --profile DIR (a CPU profile of the Parley server into DIR), --redis (Parley with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N, --out FILE (default bench/results/<scenario>-<target>.json).
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,7 @@ const { positionals, values } = parseArgs({
     workers: { type: 'string', default: '1' },
     store: { type: 'string', default: 'sqlite' },
     redis: { type: 'boolean', default: false },
+    profile: { type: 'string' },
     out: { type: 'string' },
     steps: { type: 'string', default: '8' },
   },
@@ -146,7 +147,9 @@ async function startServer(): Promise<Server> {
       ...(db === null ? {} : { DATABASE_URL: db.url }),
       ...(values.redis ? { REDIS_URL: process.env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `parley-bench-${process.pid}:` } : {}),
     };
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+    // --profile DIR: a V8 CPU profile of the server, written when it exits (open it in Chrome DevTools).
+    const profile = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`];
+    child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   } else {
     // The baseline persists (one INSERT per message) in the scenario that measures persistence.
     if (scenario === 'rooms') db = await createTestDatabase();

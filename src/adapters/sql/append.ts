@@ -7,7 +7,7 @@
  * every outcome in memory, then write with multi-row inserts. Only edits and deletes of messages
  * committed earlier cost one UPDATE each.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { searchText } from '../../domain/search.js';
 import type { Author, MessageRecord, StreamEventRecord } from '../../domain/types.js';
 import type { AppendOutcome, AppendRequest } from '../../ports.js';
@@ -40,6 +40,21 @@ interface MemberState {
 const snapshot = (m: MessageState): MessageRecord =>
   toMessage({ ...m.row, author_username: m.author.username, author_display_name: m.author.displayName });
 
+/**
+ * The membership rows of the batch's (room, user) pairs. Asked by pairs, not as rooms × users:
+ * a batch of DM traffic has hundreds of each, and the cross product was hundreds of thousands of
+ * index probes.
+ */
+async function membersOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<MembersTable[]> {
+  const pairs = [...new Map(requests.filter((r) => rooms.has(r.roomId)).map((r) => [key(r.roomId, r.userId), r] as const)).values()];
+  const rows: MembersTable[] = [];
+  await inChunks(pairs, 2, dialect, async (chunk) => {
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, ${r.userId})`));
+    rows.push(...(await trx.selectFrom('members').selectAll().where(sql<boolean>`(room_id, user_id) IN (VALUES ${values})`).execute()));
+  });
+  return rows;
+}
+
 export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[]): Promise<AppendOutcome[]> {
   const roomIds = [...new Set(requests.map((r) => r.roomId))].sort();
   const userIds = [...new Set(requests.map((r) => r.userId))];
@@ -60,7 +75,7 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   const targets = [...new Set(requests.flatMap((r) => (r.kind === 'edit' || r.kind === 'delete' ? [r.target] : [])))];
 
   const [memberRows, actorRows, duplicateRows, targetRows] = await Promise.all([
-    trx.selectFrom('members').selectAll().where('room_id', 'in', liveRoomIds).where('user_id', 'in', userIds).execute(),
+    membersOf(trx, dialect, requests, new Set(liveRoomIds)),
     trx.selectFrom('users').select(['id', 'username', 'display_name']).where('id', 'in', userIds).execute(),
     clientMsgIds.length === 0
       ? Promise.resolve([])
@@ -236,9 +251,17 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
     if (m.joined && m.row !== null) memberInserts.push(m.row);
   }
   await inChunks(memberInserts, 5, dialect, (chunk) => trx.insertInto('members').values(chunk).execute());
-  for (const roomId of new Set(eventRows.map((e) => e.room_id))) {
-    const seq = lastSeq.get(roomId) as number;
-    await trx.updateTable('rooms').set({ last_seq: seq, last_activity_at: activity.get(roomId) as number }).where('id', '=', roomId).execute();
-  }
+  // Every room of the batch in one UPDATE: a batch of DM traffic touches hundreds of rooms, and
+  // one statement each was most of its cost (a round trip each on PostgreSQL).
+  const touched = [...new Set(eventRows.map((e) => e.room_id))];
+  await inChunks(touched, 5, dialect, (chunk) => {
+    const seqCase = sql.join(chunk.map((id) => sql`WHEN ${id} THEN CAST(${lastSeq.get(id) as number} AS BIGINT)`), sql` `);
+    const atCase = sql.join(chunk.map((id) => sql`WHEN ${id} THEN CAST(${activity.get(id) as number} AS BIGINT)`), sql` `);
+    return trx
+      .updateTable('rooms')
+      .set({ last_seq: sql`CASE id ${seqCase} END`, last_activity_at: sql`CASE id ${atCase} END` })
+      .where('id', 'in', chunk)
+      .execute();
+  });
   return outcomes;
 }
