@@ -121,10 +121,40 @@ function callsBetween(before: Record<string, number>, after: Record<string, numb
 interface Server {
   url: string;
   child: ChildProcess;
+  /** A full collection in the server (single process only), so the heap read next is what is retained. */
+  collectGarbage(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
+/** Asks a process for a full garbage collection through its inspector (V8 HeapProfiler.collectGarbage). */
+async function collectGarbage(inspectorUrl: string): Promise<boolean> {
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(inspectorUrl);
+  try {
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer from the inspector within 30 s')), 30_000);
+      ws.on('message', (data) => {
+        if ((JSON.parse(data.toString()) as { id?: number }).id === 1) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    });
+    return true;
+  } finally {
+    ws.close();
+  }
+}
+
 async function startServer(): Promise<Server> {
+  // Single-process servers get an inspector on loopback, so the heap can be read after a full
+  // collection (idle scenario); a cluster's workers are read as they are.
+  const inspect = workers === 1 || target === 'socketio' ? ['--inspect=127.0.0.1:0'] : [];
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-bench-'));
@@ -149,17 +179,25 @@ async function startServer(): Promise<Server> {
     };
     // --profile DIR: a V8 CPU profile of the server, written when it exits (open it in Chrome DevTools).
     const profile = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`];
-    child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+    child = spawn(process.execPath, [...profile, ...inspect, '--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'pipe'] });
   } else {
     // The baseline persists (one INSERT per message) in the scenario that measures persistence.
     if (scenario === 'rooms') db = await createTestDatabase();
     const env = { ...process.env, PORT: String(port), ...(db === null ? {} : { DATABASE_URL: db.url }) };
-    child = spawn(process.execPath, ['--import', 'tsx', 'bench/baselines/socketio-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    child = spawn(process.execPath, [...inspect, '--import', 'tsx', 'bench/baselines/socketio-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   }
+  // The inspector's address, printed on stderr; everything else there is passed through.
+  let inspector: string | null = null;
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(text)?.[1] ?? null;
+    process.stderr.write(text.replace(/^(Debugger listening on|For help, see).*\n/gm, ''));
+  });
   await waitHealthy(url, child);
   return {
     url,
     child,
+    collectGarbage: () => (inspector === null ? Promise.resolve(false) : collectGarbage(inspector)),
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -297,6 +335,7 @@ async function main(): Promise<void> {
   const agents: Agent[] = [];
   try {
     const all = await setUp(server.url, senders === 0 ? 0 : totalRate / senders);
+    const collected = await server.collectGarbage();
     const rssBefore = treeRss(server.child.pid as number);
     const statsBefore = await serverStats(server.url);
     for (let a = 0; a < agentCount; a++) agents.push(new Agent());
@@ -310,8 +349,9 @@ async function main(): Promise<void> {
       }),
     );
     const openMs = Date.now() - opening;
-    // Let allocation settle before reading memory.
+    // Let allocation settle before reading memory, then collect what is garbage.
     await new Promise((r) => setTimeout(r, 2_000));
+    await server.collectGarbage();
     const rssIdle = treeRss(server.child.pid as number);
     const statsIdle = await serverStats(server.url);
     console.log(`${clients} connections open in ${(openMs / 1000).toFixed(1)} s; server RSS ${(rssIdle / 2 ** 20).toFixed(0)} MiB`);
@@ -337,6 +377,7 @@ async function main(): Promise<void> {
         heapBeforeBytes: statsBefore.heapUsedBytes,
         heapIdleBytes: statsIdle.heapUsedBytes,
         heapPerConnectionBytes: Math.round((statsIdle.heapUsedBytes - statsBefore.heapUsedBytes) / clients),
+        heapAfterFullCollection: collected,
       },
       openSeconds: +(openMs / 1000).toFixed(2),
     };

@@ -18,8 +18,10 @@ import { type Flushable, scheduleFlush } from './write-scheduler.js';
 export interface ConnectionOptions {
   slowConsumerBytes: number;
   frameRule: BucketRule;
-  onSlowConsumer(): void;
+  onSlowConsumer(conn: Connection): void;
 }
+
+const SETTLED: Promise<void> = Promise.resolve();
 
 export class Connection implements Flushable {
   readonly id: string;
@@ -30,7 +32,7 @@ export class Connection implements Flushable {
   /** Cleared by each heartbeat ping, set by the pong. */
   alive = true;
   /** Serializes sends, edits and deletes so one connection's messages are stored in the order sent. */
-  lane: Promise<void> = Promise.resolve();
+  lane: Promise<void> = SETTLED;
   laneDepth = 0;
 
   readonly #ws: WebSocket;
@@ -71,7 +73,7 @@ export class Connection implements Flushable {
   write(framed: Framed): boolean {
     if (!this.isOpen) return false;
     if (this.#isSlow(framed.size)) {
-      this.#options.onSlowConsumer();
+      this.#options.onSlowConsumer(this);
       this.close(CLOSE.slowConsumer, 'slow consumer: resume with since');
       return false;
     }

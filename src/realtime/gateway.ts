@@ -14,9 +14,9 @@ import { tokenFromHeaders } from '../http/credentials.js';
 import type { Logger } from '../observability/log.js';
 import { Metrics } from '../observability/metrics.js';
 import type { Bus } from '../ports.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionOptions } from './connection.js';
 import { frameText } from './frame.js';
-import { handleMessage } from './handlers.js';
+import { type HandlerContext, handleMessage } from './handlers.js';
 import { originAllowed } from './origin.js';
 import type { RoomHub } from './room-hub.js';
 
@@ -39,6 +39,8 @@ export class Gateway {
   /** Presence updates of closed connections still in flight: shutdown waits for them. */
   readonly #presenceUpdates = new Set<Promise<void>>();
   #accepting = true;
+  /** Shared by every connection. */
+  readonly #connectionOptions: ConnectionOptions;
   slowConsumerCloses = 0;
 
   constructor(services: Services, hub: RoomHub, bus: Bus, config: Config, log: Logger, metrics: Metrics) {
@@ -49,6 +51,15 @@ export class Gateway {
     this.#config = config;
     this.#log = log;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: config.WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.#connectionOptions = {
+      slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
+      frameRule: { ratePerSec: config.FRAME_RATE_PER_SEC, burst: config.FRAME_BURST },
+      onSlowConsumer: (conn) => {
+        this.slowConsumerCloses++;
+        this.#metrics.slowConsumerCloses.inc();
+        this.#log.warn({ connectionId: conn.id, userId: conn.user.id }, 'slow consumer closed');
+      },
+    };
     this.#heartbeat = setInterval(() => this.#beat(), config.HEARTBEAT_INTERVAL_MS);
     this.#heartbeat.unref();
   }
@@ -67,7 +78,9 @@ export class Gateway {
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
+    // A listener that closes over nothing: a closure here would share this function's context
+    // (the request, its headers, the session) and keep it alive as long as the socket lives.
+    socket.on('error', destroySocket);
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return this.#refuse(socket, 404, { error: { code: 'not_found', message: 'No such endpoint.' } });
     if (!this.#accepting) return this.#refuse(socket, 503, { error: { code: 'unavailable', message: 'This server is shutting down; reconnect.' } }, 1);
@@ -92,43 +105,51 @@ export class Gateway {
   }
 
   #open(ws: WebSocket, user: Connection['user'], tokenHash: string, req: IncomingMessage): void {
-    const conn: Connection = new Connection(newId(), ws, user, tokenHash, {
-      slowConsumerBytes: this.#config.SLOW_CONSUMER_BYTES,
-      frameRule: { ratePerSec: this.#config.FRAME_RATE_PER_SEC, burst: this.#config.FRAME_BURST },
-      onSlowConsumer: () => {
-        this.slowConsumerCloses++;
-        this.#metrics.slowConsumerCloses.inc();
-        this.#log.warn({ connectionId: conn.id, userId: user.id }, 'slow consumer closed');
+    const conn: Connection = new Connection(newId(), ws, user, tokenHash, this.#connectionOptions);
+    // Per connection only what must be: the child logger is made on first use (most
+    // connections never log), and one handler context serves all of its frames.
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= this.#log.child({ connectionId: conn.id, userId: user.id }));
+    const services = this.#services;
+    const hub = this.#hub;
+    const config = this.#config;
+    const metrics = this.#metrics;
+    const ctx: HandlerContext = {
+      services,
+      hub,
+      config,
+      metrics,
+      get log() {
+        return log();
       },
-    });
-    const log = this.#log.child({ connectionId: conn.id, userId: user.id });
+    };
     this.#connections.add(conn);
-    this.#metrics.wsConnects.inc();
-    log.debug({ ip: req.socket.remoteAddress }, 'ws connected');
+    metrics.wsConnects.inc();
+    if (this.#log.isLevelEnabled('debug')) log().debug({ ip: req.socket.remoteAddress }, 'ws connected');
 
     ws.on('pong', () => {
       conn.alive = true;
     });
     ws.on('message', (data, isBinary) => {
       conn.alive = true;
-      handleMessage({ services: this.#services, hub: this.#hub, config: this.#config, log, metrics: this.#metrics }, conn, data, isBinary);
+      handleMessage(ctx, conn, data, isBinary);
     });
-    ws.on('error', (error) => log.debug({ err: error }, 'ws error'));
+    ws.on('error', (error) => log().debug({ err: error }, 'ws error'));
     ws.on('close', (code) => {
-      this.#metrics.wsDisconnects.labels(Metrics.closeCodeLabel(code)).inc();
+      metrics.wsDisconnects.labels(Metrics.closeCodeLabel(code)).inc();
       this.#connections.delete(conn);
-      this.#hub.disconnect(conn);
+      hub.disconnect(conn);
       this.#leaveUserChannel(conn);
-      const leaving = this.#services.presence
+      const leaving = services.presence
         .disconnected(user.id, conn.id)
-        .catch((error: unknown) => log.error({ err: error }, 'presence update failed'))
+        .catch((error: unknown) => log().error({ err: error }, 'presence update failed'))
         .finally(() => this.#presenceUpdates.delete(leaving));
       this.#presenceUpdates.add(leaving);
-      log.debug({ code }, 'ws closed');
+      if (this.#log.isLevelEnabled('debug')) log().debug({ code }, 'ws closed');
     });
 
     this.#joinUserChannel(conn);
-    this.#services.presence.connected(user.id, conn.id).catch((error: unknown) => log.error({ err: error }, 'presence update failed'));
+    services.presence.connected(user.id, conn.id).catch((error: unknown) => log().error({ err: error }, 'presence update failed'));
   }
 
   #joinUserChannel(conn: Connection): void {
@@ -215,6 +236,10 @@ export class Gateway {
     await Promise.race([Promise.all([...this.#presenceUpdates]), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
     clearTimeout(timer);
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** Answers a refused upgrade with a plain HTTP response in the error shape, then closes. */
