@@ -123,9 +123,16 @@ export class Metrics {
         last = now;
       },
     });
-    // Every op label exists from the start, so rates are defined before the first frame.
-    for (const op of [...CLIENT_OPS, 'invalid']) this.#framesReceived.set(op, this.wsFramesReceived.labels(op));
-    for (const limit of ['send', 'auth', 'frame']) this.rateLimited.labels(limit);
+    // Every series of a fixed label set exists from the start (at 0), so rates and dashboards
+    // have data before the first event of each kind.
+    for (const op of [...CLIENT_OPS, 'invalid']) {
+      const child = this.wsFramesReceived.labels(op);
+      child.inc(0);
+      this.#framesReceived.set(op, child);
+    }
+    for (const limit of ['send', 'auth', 'frame']) this.rateLimited.labels(limit).inc(0);
+    for (const code of [...CLOSE_CODES, 'other']) this.wsDisconnects.labels(String(code)).inc(0);
+    for (const child of [this.#replies, this.#events, this.#other]) child.inc(0);
   }
 
   /** The close code as a label: one of a fixed list, or `other`. */
