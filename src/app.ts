@@ -33,7 +33,7 @@ import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
 import { WorkerMetrics } from './observability/cluster-metrics.js';
-import { instrumentBus, instrumentRateLimiter, instrumentStore } from './observability/instrument.js';
+import { instrumentBus, instrumentRateLimiter, instrumentRedis, instrumentStore } from './observability/instrument.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import type { Bus, Presence, RateLimiter, Store } from './ports.js';
@@ -91,14 +91,18 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     for (const close of opened.reverse()) await close().catch(onError);
   };
   let gateway: Gateway | null = null;
-  const metrics = new Metrics({ connections: () => gateway?.connectionCount ?? 0 });
+  const caches: Record<string, { hits: number; misses: number }> = {};
+  const metrics = new Metrics({ connections: () => gateway?.connectionCount ?? 0, caches: () => caches });
   try {
     const rawStore = await openStore(config, log);
     opened.push(() => rawStore.close());
     await rawStore.migrate();
     const store = instrumentStore(rawStore, metrics);
     const redis = await openRedis(config, log);
-    if (redis !== null) opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
+    if (redis !== null) {
+      instrumentRedis(redis, metrics);
+      opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
+    }
     const rawBus = await openBus(config, (error, context) => log.error({ err: error, context }, 'bus error'));
     opened.push(() => rawBus.close());
     const bus = instrumentBus(rawBus, metrics);
@@ -137,6 +141,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       sharedCache === null ? null : new CacheAside<CachedSession>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });
     const historyCache =
       sharedCache === null ? null : new CacheAside<HistoryPage>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });
+    caches.membership = members;
+    caches.member_lists = members.lists;
+    if (sessionCache !== null) caches.sessions = sessionCache;
+    if (historyCache !== null) caches.history = historyCache;
     if (sessionCache !== null) {
       await bus.subscribe(CACHE_CHANNEL, (payload) => sessionCache.forgetInflight(JSON.parse(payload) as string[]));
     }

@@ -37,6 +37,8 @@ export class MembershipCache {
   #generation = 0;
   hits = 0;
   misses = 0;
+  /** Lookups of member lists (memberIds), apart from the role lookups above. */
+  readonly lists = { hits: 0, misses: 0 };
 
   constructor(load: (roomId: string, userId: string) => Promise<MemberRecord | undefined>, options: MembershipCacheOptions = {}) {
     this.#load = load;
@@ -50,10 +52,10 @@ export class MembershipCache {
   async memberIds(roomId: string): Promise<string[]> {
     const entry = this.#rooms.get(roomId);
     if (entry !== undefined && entry.expiresAt > Date.now()) {
-      this.hits++;
+      this.lists.hits++;
       return entry.ids;
     }
-    this.misses++;
+    this.lists.misses++;
     let pending = this.#roomsInflight.get(roomId);
     if (pending === undefined) {
       const generation = this.#generation;

@@ -4,6 +4,7 @@
  * to any adapter, so no adapter knows about Prometheus.
  */
 import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
 import type { Bus, RateLimiter, Store } from '../ports.js';
 import type { Metrics } from './metrics.js';
 
@@ -43,20 +44,42 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
   });
 }
 
-/** Counts what is published on and received from the bus, and the resets it reports. */
+/**
+ * Every bus message carries a one-line envelope before its payload: `~<publish time, epoch ms>`
+ * and a newline. The receiving side strips it before any handler sees the payload, so the
+ * payload is still the exact bytes written to sockets; a payload without it (a JSON object
+ * always starts with `{`) passes unchanged.
+ */
+const ENVELOPE = '~';
+
+export function wrapEnvelope(payload: string, publishedAtMs: number): string {
+  return `${ENVELOPE}${publishedAtMs}\n${payload}`;
+}
+
+export function openEnvelope(message: string): { payload: string; publishedAtMs: number | null } {
+  if (!message.startsWith(ENVELOPE)) return { payload: message, publishedAtMs: null };
+  const end = message.indexOf('\n');
+  if (end < 0) return { payload: message, publishedAtMs: null };
+  const at = Number(message.slice(1, end));
+  return { payload: message.slice(end + 1), publishedAtMs: Number.isFinite(at) ? at : null };
+}
+
+/** Counts what is published on and received from the bus and the resets it reports; times publish to receipt. */
 export function instrumentBus(bus: Bus, metrics: Metrics): Bus {
   bus.onReset(() => metrics.busResets.inc());
   return {
     publish: (channel, payload) => {
       metrics.busPublished.inc();
-      return bus.publish(channel, payload).catch((error: unknown) => {
+      return bus.publish(channel, wrapEnvelope(payload, Date.now())).catch((error: unknown) => {
         metrics.busPublishFailures.inc();
         throw error;
       });
     },
     subscribe: (channel, handler) =>
-      bus.subscribe(channel, (payload) => {
+      bus.subscribe(channel, (message) => {
         metrics.busReceived.inc();
+        const { payload, publishedAtMs } = openEnvelope(message);
+        if (publishedAtMs !== null) metrics.publishDeliverDuration.observe(Math.max(0, Date.now() - publishedAtMs) / 1000);
         handler(payload);
       }),
     onReset: (listener) => bus.onReset(listener),
@@ -74,5 +97,19 @@ export function instrumentRateLimiter(limiter: RateLimiter, limit: 'send' | 'aut
       if (!result.allowed) refused.inc();
       return result;
     },
+  };
+}
+
+/** Times every command a Redis client sends, by command name (the commands Parley uses: a bounded set). */
+export function instrumentRedis(redis: Redis, metrics: Metrics): void {
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    const started = performance.now();
+    const name = command.name.toLowerCase();
+    command.promise.then(
+      () => metrics.redisCommandDuration.observe({ command: name, outcome: 'ok' }, (performance.now() - started) / 1000),
+      () => metrics.redisCommandDuration.observe({ command: name, outcome: 'error' }, (performance.now() - started) / 1000),
+    );
+    return send(command, stream);
   };
 }

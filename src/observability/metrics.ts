@@ -88,6 +88,19 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly redisCommandDuration = new Histogram({
+    name: 'parley_redis_command_duration_seconds',
+    help: 'Redis commands of sessions, cache, rate limits and presence, by command name, successful or not.',
+    labelNames: ['command', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly publishDeliverDuration = new Histogram({
+    name: 'parley_publish_deliver_seconds',
+    help: 'From the publish of a bus message on one process to its receipt here, where room events are released to sockets at once unless a gap holds them (clocks of different machines must be in sync).',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
   readonly rateLimited = new Counter({
     name: 'parley_rate_limited_total',
     help: 'Requests refused by a rate limit, by limit: send, auth, frame.',
@@ -102,7 +115,11 @@ export class Metrics {
   readonly #wsConnections: Gauge;
   readonly #loopUtilization: Gauge;
 
-  constructor(options: { connections: () => number }) {
+  /**
+   * `caches`: hit and miss counts of each cache, read at scrape time (the caches count; the
+   * registry turns the counts into `parley_cache_requests_total`).
+   */
+  constructor(options: { connections: () => number; caches?: () => Record<string, { hits: number; misses: number }> }) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     this.#wsConnections = new Gauge({
       name: 'parley_ws_connections',
@@ -110,6 +127,23 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(options.connections());
+      },
+    });
+    const reported = new Map<string, number>();
+    new Counter({
+      name: 'parley_cache_requests_total',
+      help: 'Cache lookups by cache (membership, member_lists, sessions, history) and result (hit, miss).',
+      labelNames: ['cache', 'result'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [cache, counts] of Object.entries(options.caches?.() ?? {})) {
+          for (const result of ['hit', 'miss'] as const) {
+            const now = result === 'hit' ? counts.hits : counts.misses;
+            const key = `${cache}/${result}`;
+            this.labels(cache, result).inc(Math.max(0, now - (reported.get(key) ?? 0)));
+            reported.set(key, now);
+          }
+        }
       },
     });
     let last = performance.eventLoopUtilization();

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseMetrics, type Sample, scrape, total } from '../support/metrics.js';
+import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
 
@@ -59,6 +60,11 @@ describe('metrics', () => {
     assert.equal(delta('parley_store_query_duration_seconds_count', { operation: 'append', outcome: 'ok' }), delta('parley_group_commit_batch_size_count'));
     assert.equal(delta('parley_http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/rooms/:roomId/messages', status_code: '200' }), 1);
     assert.equal(delta('parley_http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/rooms/:roomId/messages', status_code: '401' }), 1);
+    // Each send crossed the bus: published, received and timed (publish to receipt).
+    assert.ok(delta('parley_publish_deliver_seconds_count') >= SENDS + 1);
+    // Membership is asked on every send and answered from the cache after the first time.
+    assert.ok(delta('parley_cache_requests_total', { cache: 'membership', result: 'hit' }) >= SENDS);
+    assert.ok(delta('parley_cache_requests_total', { cache: 'member_lists', result: 'miss' }) >= 1);
     // Route patterns, never ids, as labels.
     assert.ok(!afterTraffic.some((s) => Object.values(s.labels).some((v) => v.includes(roomId) || v.includes(alice.id))));
 
@@ -124,3 +130,23 @@ describe('metrics', () => {
     }
   });
 });
+
+if (await requireRedis('metrics with Redis')) {
+  describe('metrics with Redis', () => {
+    it('time Redis commands by name and count the session cache', async () => {
+      const server = await startTestServer({ REDIS_URL, REDIS_PREFIX: redisPrefix() });
+      try {
+        const dave = await registerUser(server.url, 'dave');
+        for (let i = 0; i < 3; i++) assert.equal((await api(server.url, 'GET', '/api/v1/me', { token: dave.token })).status, 200);
+        const samples = await scrape(server.url);
+        const commands = new Set(samples.filter((s) => s.name === 'parley_redis_command_duration_seconds_count').map((s) => s.labels.command));
+        // The session cache reads and writes; the rate limiter runs its script.
+        for (const name of ['get', 'set']) assert.ok(commands.has(name), `no ${name} in ${[...commands].join(', ')}`);
+        assert.ok(total(samples, 'parley_redis_command_duration_seconds_count', { outcome: 'ok' }) > 0);
+        assert.ok(total(samples, 'parley_cache_requests_total', { cache: 'sessions', result: 'hit' }) >= 2);
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+}

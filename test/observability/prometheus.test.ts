@@ -1,5 +1,5 @@
 /**
- * A real Prometheus scrapes two Parley nodes with deploy/prometheus.yml (only its targets and
+ * A real Prometheus scrapes two Parley nodes (PostgreSQL and Redis) with deploy/prometheus.yml (only its targets and
  * scrape interval changed) and deploy/parley-rules.yml; every expression of the Grafana
  * dashboard (deploy/grafana/parley.json) returns data, and every alert rule loads.
  */
@@ -9,6 +9,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
+import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
 import { freePort, requireBinary } from '../support/services.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
@@ -27,9 +29,10 @@ async function query(base: string, expr: string): Promise<Array<{ metric: Record
   return body.data.result;
 }
 
-if (requireBinary(PROMETHEUS, 'prometheus', 'Prometheus against two nodes')) {
+if (requireBinary(PROMETHEUS, 'prometheus', 'Prometheus against two nodes') && (await requireRedis('Prometheus against two nodes')) && (await requirePostgres('Prometheus against two nodes'))) {
   describe('Prometheus against two nodes', () => {
     const nodes: TestServer[] = [];
+    let db: TestDatabase | null = null;
     let prometheus: ChildProcess | null = null;
     let dir = '';
     let promUrl = '';
@@ -37,7 +40,10 @@ if (requireBinary(PROMETHEUS, 'prometheus', 'Prometheus against two nodes')) {
     const clients: WsTestClient[] = [];
 
     before(async () => {
-      for (let i = 0; i < 2; i++) nodes.push(await startTestServer({ METRICS_TOKEN: TOKEN }));
+      // Two nodes of a fleet: one PostgreSQL, one Redis (sessions, limits, presence, the bus).
+      db = await createTestDatabase();
+      const prefix = redisPrefix();
+      for (let i = 0; i < 2; i++) nodes.push(await startTestServer({ METRICS_TOKEN: TOKEN, DATABASE_URL: db.url, REDIS_URL, REDIS_PREFIX: prefix }));
       // Real traffic on both nodes, going on while Prometheus scrapes.
       for (const node of nodes) {
         const user = await registerUser(node.url, 'prom');
@@ -96,6 +102,7 @@ if (requireBinary(PROMETHEUS, 'prometheus', 'Prometheus against two nodes')) {
         if (prometheus.exitCode === null) prometheus.kill('SIGKILL');
       }
       for (const node of nodes) await node.stop();
+      await db?.drop();
       if (dir !== '') rmSync(dir, { recursive: true, force: true });
     });
 
