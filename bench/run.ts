@@ -56,7 +56,7 @@ const workers = Number(values.workers);
 
 // The server under test
 
-/** Resident memory of a process and its children, bytes. */
+/** Resident memory of a server process and its workers, bytes (not the TypeScript loader's esbuild helper). */
 function treeRss(pid: number): number {
   let total = 0;
   const pids = [pid];
@@ -64,7 +64,9 @@ function treeRss(pid: number): number {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('esbuild')) continue;
+      pids.push(Number(entry));
     } catch {
       // gone
     }

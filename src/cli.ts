@@ -8,6 +8,7 @@ import { type SupervisorMessage, isSupervisorMessage } from './cluster/messages.
 import { Supervisor } from './cluster/supervisor.js';
 import { type Config, ConfigError, loadConfig, OPTIONS } from './config.js';
 import { PrimaryMetrics } from './observability/cluster-metrics.js';
+import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
 import { createLogger, type Logger } from './observability/log.js';
 
 const HELP = `Usage: parley <command> [options]
@@ -103,6 +104,7 @@ function exitAfter(close: () => Promise<void>, deadlineMs: number, log: Logger):
 
 async function runSingle(config: Config, log: Logger): Promise<number> {
   const parley = await startParley(config, log);
+  handleHeapSnapshotSignal(config.HEAP_SNAPSHOT_DIR === '' ? config.DATA_DIR : config.HEAP_SNAPSHOT_DIR, log);
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     exitAfter(() => parley.close(), config.SHUTDOWN_TIMEOUT_MS, log);
@@ -114,6 +116,7 @@ async function runSingle(config: Config, log: Logger): Promise<number> {
 
 async function runWorker(config: Config, log: Logger): Promise<number> {
   const parley = await startParley(config, log);
+  handleHeapSnapshotSignal(config.HEAP_SNAPSHOT_DIR === '' ? config.DATA_DIR : config.HEAP_SNAPSHOT_DIR, log);
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) return;
@@ -162,6 +165,11 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Heap snapshots are per process: the primary holds nothing worth one and names the workers.
+  process.on('SIGUSR2', () => {
+    const pids = Object.values(cluster.workers ?? {}).map((w) => w?.process.pid);
+    log.warn({ workers: pids }, 'SIGUSR2 is for a worker: send it to one of these pids for a heap snapshot');
+  });
   process.on('SIGHUP', () => {
     if (!stopping) supervisor.reload().catch((error: unknown) => log.error({ err: error }, 'reload failed'));
   });

@@ -130,6 +130,11 @@ export const OPTIONS = {
     default: '512',
     parse: integer(0, 100_000),
   },
+  HEAP_SNAPSHOT_DIR: {
+    doc: 'Directory where SIGUSR2 writes a heap snapshot of the signalled process (for leak hunting; the process pauses while it writes). Empty: DATA_DIR.',
+    default: '',
+    parse: text,
+  },
   METRICS_TOKEN: {
     doc: 'Bearer token that GET /metrics requires (Prometheus: authorization.credentials). Empty: /metrics answers only requests from loopback, not those relayed by a proxy.',
     default: '',

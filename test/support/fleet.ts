@@ -78,7 +78,9 @@ export class FleetNode {
       try {
         const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid) out.push(Number(entry));
+        // Only Parley's own processes: the TypeScript loader may run a helper (esbuild's
+        // service) as another child, which is no worker.
+        if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('cli.ts')) out.push(Number(entry));
       } catch {
         // the process ended while we looked
       }
