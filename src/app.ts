@@ -105,7 +105,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     }
     const rawBus = await openBus(config, (error, context) => log.error({ err: error, context }, 'bus error'));
     opened.push(() => rawBus.close());
-    const bus = instrumentBus(rawBus, metrics);
+    const bus = instrumentBus(rawBus, metrics, nodeId);
 
     const publisher = new Publisher(bus, onError);
     const members = new MembershipCache((roomId, userId) => store.findMember(roomId, userId), {

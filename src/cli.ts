@@ -9,6 +9,7 @@ import { Supervisor } from './cluster/supervisor.js';
 import { type Config, ConfigError, loadConfig, OPTIONS } from './config.js';
 import { PrimaryMetrics } from './observability/cluster-metrics.js';
 import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
+import { startTracing, type TracingHandle, tracingRequested } from './observability/tracing.js';
 import { createLogger, type Logger } from './observability/log.js';
 
 const HELP = `Usage: parley <command> [options]
@@ -102,12 +103,21 @@ function exitAfter(close: () => Promise<void>, deadlineMs: number, log: Logger):
   );
 }
 
+/** Tracing for this process, when the OTEL_* variables ask for it. */
+function startProcessTracing(log: Logger): TracingHandle | null {
+  if (!tracingRequested(process.env)) return null;
+  const handle = startTracing(process.env);
+  log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'default' }, 'tracing to OTLP');
+  return handle;
+}
+
 async function runSingle(config: Config, log: Logger): Promise<number> {
+  const tracing = startProcessTracing(log);
   const parley = await startParley(config, log);
   handleHeapSnapshotSignal(config.HEAP_SNAPSHOT_DIR === '' ? config.DATA_DIR : config.HEAP_SNAPSHOT_DIR, log);
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
-    exitAfter(() => parley.close(), config.SHUTDOWN_TIMEOUT_MS, log);
+    exitAfter(() => parley.close().then(() => tracing?.shutdown()), config.SHUTDOWN_TIMEOUT_MS, log);
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -115,6 +125,7 @@ async function runSingle(config: Config, log: Logger): Promise<number> {
 }
 
 async function runWorker(config: Config, log: Logger): Promise<number> {
+  const tracing = startProcessTracing(log);
   const parley = await startParley(config, log);
   handleHeapSnapshotSignal(config.HEAP_SNAPSHOT_DIR === '' ? config.DATA_DIR : config.HEAP_SNAPSHOT_DIR, log);
   let stopping = false;
@@ -122,7 +133,7 @@ async function runWorker(config: Config, log: Logger): Promise<number> {
     if (stopping) return;
     stopping = true;
     log.info({ reason }, 'worker shutting down');
-    exitAfter(() => parley.close(), config.SHUTDOWN_TIMEOUT_MS, log);
+    exitAfter(() => parley.close().then(() => tracing?.shutdown()), config.SHUTDOWN_TIMEOUT_MS, log);
   };
   process.on('message', (message) => {
     if (isSupervisorMessage(message) && message.type === 'shutdown') stop('asked by the primary');

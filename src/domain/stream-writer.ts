@@ -3,6 +3,7 @@
  * cache invalidation and publication on the bus. Events are published only after they are
  * durable, so a receiver never sees an event the store could lose.
  */
+import { type Context, context } from '@opentelemetry/api';
 import type { AppendOutcome, AppendRequest, Store } from '../ports.js';
 import { GroupCommitter } from './group-commit.js';
 import type { MembershipCache } from './membership-cache.js';
@@ -33,6 +34,8 @@ export class StreamWriter {
   readonly #committer: GroupCommitter;
   readonly #onError: (error: unknown) => void;
   readonly #observer: StreamWriterObserver | undefined;
+  /** The trace context each append came in, so its event is published in it (a no-op without tracing). */
+  readonly #contexts = new WeakMap<AppendRequest, Context>();
 
   constructor(store: Store, publisher: Publisher, members: MembershipCache, options: StreamWriterOptions) {
     this.#store = store;
@@ -45,19 +48,21 @@ export class StreamWriter {
       maxQueue: options.maxQueue,
       onError: (error) => options.onError(error),
       onCommitFailed: () => this.#observer?.failed(),
-      onCommitted: (_requests, outcomes) => {
+      onCommitted: (requests, outcomes) => {
         let messages = 0;
-        for (const outcome of outcomes) {
-          if (outcome.status !== 'appended') continue;
+        outcomes.forEach((outcome, i) => {
+          if (outcome.status !== 'appended') return;
           if (outcome.event.kind === 'message') messages++;
-          this.committed(outcome.event);
-        }
+          const request = requests[i] as AppendRequest;
+          context.with(this.#contexts.get(request) ?? context.active(), () => this.committed(outcome.event));
+        });
         this.#observer?.batch(outcomes.length, messages);
       },
     });
   }
 
   append(request: AppendRequest): Promise<AppendOutcome> {
+    this.#contexts.set(request, context.active());
     const observer = this.#observer;
     if (observer === undefined) return this.#committer.append(request);
     const queuedAt = performance.now();

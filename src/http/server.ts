@@ -10,6 +10,8 @@ import type { Services } from '../domain/services.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
+import { context, contextFrom, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '../observability/tracing.js';
+import type { Span } from '@opentelemetry/api';
 import { DEFAULT_WEB_DIR } from '../paths.js';
 import { buildSchemas } from '../protocol/schemas.js';
 import type { HttpContext } from './context.js';
@@ -48,10 +50,28 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // With tracing on, each request is a span (continuing the caller's trace when it sends a
+  // traceparent), active while the handler runs, so store and Redis spans are its children.
+  const spans = new WeakMap<object, Span>();
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!tracingEnabled()) return done();
+    const incoming = request.headers.traceparent;
+    const parent = typeof incoming === 'string' ? contextFrom(incoming) : context.active();
+    const route = request.routeOptions.url ?? 'unmatched';
+    const span = tracer().startSpan(`HTTP ${request.method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route, 'parley.request.id': request.id } }, parent);
+    spans.set(request, span);
+    context.with(trace.setSpan(parent, span), done);
+  });
   // By route pattern, never by path: /rooms/:roomId is one series, not one per room.
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     observe.metrics.httpRequestDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const span = spans.get(request);
+    if (span !== undefined) {
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
   });
   registerJsonParser(app);
   await app.register(cookie);

@@ -5,8 +5,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import type { Bus, RateLimiter, Store } from '../ports.js';
+import type { Bus, Channel, RateLimiter, Store } from '../ports.js';
 import type { Metrics } from './metrics.js';
+import { activeTraceparent, context, contextFrom, inSpan, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from './tracing.js';
 
 /** Times every Store method by name (a fixed set, so a bounded label). */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
@@ -19,6 +20,12 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       if (wrapped === undefined) {
         const operation = property;
         wrapped = function (this: unknown, ...args: unknown[]) {
+          if (tracingEnabled()) {
+            return inSpan(`store ${operation}`, { 'db.operation.name': operation }, () => timedCall(args) as Promise<unknown>, SpanKind.CLIENT);
+          }
+          return timedCall(args);
+        };
+        const timedCall = (args: unknown[]) => {
           const started = performance.now();
           const observe = (outcome: 'ok' | 'error') => metrics.storeQueryDuration.observe({ operation, outcome }, (performance.now() - started) / 1000);
           const result = (value as (...a: unknown[]) => unknown).apply(target, args);
@@ -45,42 +52,66 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
 }
 
 /**
- * Every bus message carries a one-line envelope before its payload: `~<publish time, epoch ms>`
- * and a newline. The receiving side strips it before any handler sees the payload, so the
+ * Every bus message carries a one-line envelope before its payload: `~<publish time, epoch ms>`,
+ * then ` <W3C traceparent>` when tracing is on, and a newline. The receiving side strips it before any handler sees the payload, so the
  * payload is still the exact bytes written to sockets; a payload without it (a JSON object
  * always starts with `{`) passes unchanged.
  */
 const ENVELOPE = '~';
 
-export function wrapEnvelope(payload: string, publishedAtMs: number): string {
-  return `${ENVELOPE}${publishedAtMs}\n${payload}`;
+export function wrapEnvelope(payload: string, publishedAtMs: number, traceparent: string | null = null): string {
+  return `${ENVELOPE}${publishedAtMs}${traceparent === null ? '' : ` ${traceparent}`}\n${payload}`;
 }
 
-export function openEnvelope(message: string): { payload: string; publishedAtMs: number | null } {
-  if (!message.startsWith(ENVELOPE)) return { payload: message, publishedAtMs: null };
+export interface Opened {
+  payload: string;
+  publishedAtMs: number | null;
+  traceparent: string | null;
+}
+
+export function openEnvelope(message: string): Opened {
+  if (!message.startsWith(ENVELOPE)) return { payload: message, publishedAtMs: null, traceparent: null };
   const end = message.indexOf('\n');
-  if (end < 0) return { payload: message, publishedAtMs: null };
-  const at = Number(message.slice(1, end));
-  return { payload: message.slice(end + 1), publishedAtMs: Number.isFinite(at) ? at : null };
+  if (end < 0) return { payload: message, publishedAtMs: null, traceparent: null };
+  const [at, traceparent] = message.slice(1, end).split(' ');
+  const ms = Number(at);
+  return { payload: message.slice(end + 1), publishedAtMs: at !== '' && Number.isFinite(ms) ? ms : null, traceparent: traceparent ?? null };
 }
 
-/** Counts what is published on and received from the bus and the resets it reports; times publish to receipt. */
-export function instrumentBus(bus: Bus, metrics: Metrics): Bus {
+/**
+ * Counts what is published on and received from the bus and the resets it reports; times
+ * publish to receipt; with tracing on, a `bus publish` span on the sender and a `bus deliver`
+ * span on each receiver, joined through the envelope's traceparent.
+ */
+export function instrumentBus(bus: Bus, metrics: Metrics, nodeId = ''): Bus {
   bus.onReset(() => metrics.busResets.inc());
+  const publish = (channel: Channel, payload: string, traceparent: string | null) =>
+    bus.publish(channel, wrapEnvelope(payload, Date.now(), traceparent)).catch((error: unknown) => {
+      metrics.busPublishFailures.inc();
+      throw error;
+    });
   return {
     publish: (channel, payload) => {
       metrics.busPublished.inc();
-      return bus.publish(channel, wrapEnvelope(payload, Date.now())).catch((error: unknown) => {
-        metrics.busPublishFailures.inc();
-        throw error;
-      });
+      if (!tracingEnabled()) return publish(channel, payload, null);
+      return inSpan('bus publish', { 'messaging.system': 'parley', 'messaging.destination.name': channel, 'parley.node': nodeId }, () => publish(channel, payload, activeTraceparent()), SpanKind.PRODUCER);
     },
     subscribe: (channel, handler) =>
       bus.subscribe(channel, (message) => {
         metrics.busReceived.inc();
-        const { payload, publishedAtMs } = openEnvelope(message);
+        const { payload, publishedAtMs, traceparent } = openEnvelope(message);
         if (publishedAtMs !== null) metrics.publishDeliverDuration.observe(Math.max(0, Date.now() - publishedAtMs) / 1000);
-        handler(payload);
+        if (traceparent === null || !tracingEnabled()) {
+          handler(payload);
+          return;
+        }
+        const parent = contextFrom(traceparent);
+        const span = tracer().startSpan('bus deliver', { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'parley', 'messaging.destination.name': channel, 'parley.node': nodeId } }, parent);
+        try {
+          context.with(trace.setSpan(parent, span), () => handler(payload));
+        } finally {
+          span.end();
+        }
       }),
     onReset: (listener) => bus.onReset(listener),
     resubscribe: () => bus.resubscribe(),
@@ -106,9 +137,17 @@ export function instrumentRedis(redis: Redis, metrics: Metrics): void {
   redis.sendCommand = (command, stream) => {
     const started = performance.now();
     const name = command.name.toLowerCase();
+    const span = tracingEnabled() ? tracer().startSpan(`redis ${name}`, { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'redis', 'db.operation.name': name } }) : null;
     command.promise.then(
-      () => metrics.redisCommandDuration.observe({ command: name, outcome: 'ok' }, (performance.now() - started) / 1000),
-      () => metrics.redisCommandDuration.observe({ command: name, outcome: 'error' }, (performance.now() - started) / 1000),
+      () => {
+        metrics.redisCommandDuration.observe({ command: name, outcome: 'ok' }, (performance.now() - started) / 1000);
+        span?.end();
+      },
+      () => {
+        metrics.redisCommandDuration.observe({ command: name, outcome: 'error' }, (performance.now() - started) / 1000);
+        span?.setStatus({ code: SpanStatusCode.ERROR });
+        span?.end();
+      },
     );
     return send(command, stream);
   };

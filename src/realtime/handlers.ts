@@ -11,6 +11,7 @@ import { messageView } from '../domain/views.js';
 import { AppError, CLOSE, internalBody, rateLimited, validationFailed } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
+import { context, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '../observability/tracing.js';
 import { buildSchemas, type Frame, parse, type Schemas } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import type { RoomHub } from './room-hub.js';
@@ -113,11 +114,11 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
       return;
     }
     case 'send':
-      return inLane(ctx, conn, frame.id, () => services.messages.submitSend(userId, frame.roomId, frame.body, frame.clientMsgId ?? null), (r) => ({ message: messageView(r.message) }));
+      return inLane(ctx, conn, frame, () => services.messages.submitSend(userId, frame.roomId, frame.body, frame.clientMsgId ?? null), (r) => ({ message: messageView(r.message) }));
     case 'edit':
-      return inLane(ctx, conn, frame.id, () => services.messages.submitEdit(userId, frame.roomId, frame.seq, frame.body), (m) => ({ message: messageView(m) }));
+      return inLane(ctx, conn, frame, () => services.messages.submitEdit(userId, frame.roomId, frame.seq, frame.body), (m) => ({ message: messageView(m) }));
     case 'delete':
-      return inLane(ctx, conn, frame.id, () => services.messages.submitDelete(userId, frame.roomId, frame.seq), () => ({}));
+      return inLane(ctx, conn, frame, () => services.messages.submitDelete(userId, frame.roomId, frame.seq), () => ({}));
   }
 }
 
@@ -126,22 +127,52 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
  * this one was accepted, so one connection's messages are stored in the order it sent them,
  * while commits still batch across connections.
  */
-function inLane<T>(ctx: HandlerContext, conn: Connection, id: number, submit: () => Promise<Accepted<T>>, shape: (value: T) => Record<string, unknown>): Promise<void> {
+function inLane<T>(
+  ctx: HandlerContext,
+  conn: Connection,
+  frame: { id: number; type: string; roomId: string },
+  submit: () => Promise<Accepted<T>>,
+  shape: (value: T) => Record<string, unknown>,
+): Promise<void> {
   if (conn.laneDepth >= MAX_LANE) throw rateLimited(1000);
+  const id = frame.id;
   conn.laneDepth++;
-  conn.lane = conn.lane.then(async () => {
-    try {
-      const accepted = await submit();
-      accepted.result.then(
-        (value) => reply(ctx, conn, id, shape(value)),
-        (error: unknown) => replyError(ctx, conn, id, error),
-      );
-    } catch (error) {
-      replyError(ctx, conn, id, error);
-    } finally {
-      conn.laneDepth--;
+  // With tracing on, the change is one span from the frame to its reply; the store append and
+  // the bus publish it causes are its children, and so (through the bus envelope) are the
+  // deliveries on other nodes.
+  const span = tracingEnabled()
+    ? tracer().startSpan(`ws ${frame.type}`, { kind: SpanKind.SERVER, attributes: { 'parley.room.id': frame.roomId, 'parley.user.id': conn.user.id, 'parley.connection.id': conn.id } })
+    : null;
+  const spanContext = span === null ? context.active() : trace.setSpan(context.active(), span);
+  const finish = (error?: unknown) => {
+    if (span === null) return;
+    if (error !== undefined) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof AppError ? error.code : 'internal' });
     }
-  });
+    span.end();
+  };
+  conn.lane = conn.lane.then(() =>
+    context.with(spanContext, async () => {
+      try {
+        const accepted = await submit();
+        accepted.result.then(
+          (value) => {
+            reply(ctx, conn, id, shape(value));
+            finish();
+          },
+          (error: unknown) => {
+            replyError(ctx, conn, id, error);
+            finish(error);
+          },
+        );
+      } catch (error) {
+        replyError(ctx, conn, id, error);
+        finish(error);
+      } finally {
+        conn.laneDepth--;
+      }
+    }),
+  );
   return Promise.resolve();
 }
 
