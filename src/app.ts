@@ -82,7 +82,7 @@ function rateLimiter(redis: Redis | null, config: Config, name: string, rule: Bu
   return redis === null ? new MemoryRateLimiter(rule) : new RedisRateLimiter(redis, name, rule, { prefix: config.REDIS_PREFIX, timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
 }
 
-export async function startParley(config: Config, log: Logger = createLogger(config.LOG_LEVEL)): Promise<Parley> {
+export async function startParley(config: Config, log: Logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT)): Promise<Parley> {
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const onError = (error: unknown) => log.error({ err: error }, 'background task failed');
   // Everything opened so far, closed in reverse if a later step fails.

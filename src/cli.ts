@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, config.LOG_FORMAT);
   if (command === 'migrate') {
     const store = await openStore(config, log);
     try {

@@ -124,6 +124,7 @@ export const OPTIONS = {
   GROUP_COMMIT_MAX_BATCH: { doc: 'Most appends committed in one transaction. Appends arriving while a commit is in flight wait and go together in the next one.', default: '500', parse: integer(1, 10_000) },
   ORDERING_GAP_TIMEOUT_MS: { doc: 'How long a room waits for a missing seq from the bus before fetching it from the store, ms.', default: '200', parse: integer(1, 60_000) },
   SHUTDOWN_TIMEOUT_MS: { doc: 'Deadline for a graceful shutdown, ms; past it the process exits anyway.', default: '10000', parse: integer(100, 600_000) },
+  LOG_FORMAT: { doc: 'Log format: json (one JSON object a line, for collectors) or pretty (readable, for a terminal).', default: 'json', parse: oneOf('json', 'pretty') },
   LOG_LEVEL: { doc: 'Log level: fatal, error, warn, info, debug, trace or silent.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   ROOM_RECENT_EVENTS: {
     doc: 'Newest events kept in memory per room open on a node (about 0.5 KB each). Subscribers resuming with since within them, as after a reconnection storm, cost no store query; older ones are read from the store once per room and seq, shared.',

@@ -13,6 +13,9 @@ export interface HttpContext {
 }
 
 /** The caller's session, or unauthorized. Checked against the store on every request, so a logout takes effect at once. */
-export function authenticate(ctx: HttpContext, request: FastifyRequest): Promise<Authenticated> {
-  return ctx.services.accounts.authenticate(tokenFromHeaders(request.headers));
+export async function authenticate(ctx: HttpContext, request: FastifyRequest): Promise<Authenticated> {
+  const auth = await ctx.services.accounts.authenticate(tokenFromHeaders(request.headers));
+  // From here on the request's log lines name the user, beside its request id.
+  request.log = request.log.child({ userId: auth.user.id });
+  return auth;
 }

@@ -49,6 +49,9 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // The request's logger names the user once authenticated (http/context.ts): the line that
+    // closes the request should too.
+    reply.log = request.log;
   });
   // With tracing on, each request is a span (continuing the caller's trace when it sends a
   // traceparent), active while the handler runs, so store and Redis spans are its children.
