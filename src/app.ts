@@ -17,7 +17,7 @@ import { RedisCache } from './adapters/redis/cache.js';
 import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import { openPostgresStore } from './adapters/sql/postgres.js';
-import { openSqliteStore } from './adapters/sql/sqlite.js';
+import { openThreadedSqliteStore } from './adapters/sql/sqlite-thread.js';
 import type { Config } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
 import { Access } from './domain/access.js';
@@ -67,7 +67,7 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
       onError: (error: unknown) => log.error({ err: error }, 'postgres pool error'),
     });
   }
-  return openSqliteStore(path.join(config.DATA_DIR, 'parley.db'));
+  return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'));
 }
 
 async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
