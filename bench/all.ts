@@ -9,7 +9,7 @@ import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FANOUT = ['--clients', '1000', '--senders', '10', '--rate', '1000', '--duration', '10', '--agents', '3'];
-const ROOMS = ['--clients', '1000', '--rate', '5000', '--duration', '10', '--agents', '3'];
+const ROOMS = ['--clients', '1000', '--rate', '20000', '--duration', '10', '--agents', '3'];
 const STORM = ['--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'];
 const RAMP = ['--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'];
 const RUNS: string[][] = [
