@@ -23,7 +23,7 @@ function recorder(respond: (call: Call) => Response | Promise<Response>): { fetc
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
-const header = (call: Call | undefined, name: string) => (call?.init.headers as Record<string, string>)[name];
+const header = (call: Call | undefined, name: string) => (call?.init.headers as Record<string, string> | undefined)?.[name];
 
 const user = { id: 'u1', username: 'ada', displayName: 'Ada' };
 const room = { id: 'r/1', name: 'general', visibility: 'public', topic: '', createdAt: '2024-01-01T00:00:00.000Z', lastSeq: 0 };
