@@ -127,7 +127,7 @@ export const OPTIONS = {
   LOG_FORMAT: { doc: 'Log format: json (one JSON object a line, for collectors) or pretty (readable, for a terminal).', default: 'json', parse: oneOf('json', 'pretty') },
   LOG_LEVEL: { doc: 'Log level: fatal, error, warn, info, debug, trace or silent.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   ROOM_RECENT_EVENTS: {
-    doc: 'Newest events kept in memory per room open on a node (about 0.5 KB each). Subscribers resuming with since within them, as after a reconnection storm, cost no store query; older ones are read from the store once per room and seq, shared.',
+    doc: 'Newest events kept in memory per room open on a node (up to twice this many between trims; about 0.5 KB each). Subscribers resuming with since within them, as after a reconnection storm, cost no store query; older ones are read from the store once per room and seq, shared. An edit or delete drops what precedes its message, so changed text is always read from the store.',
     default: '512',
     parse: integer(0, 100_000),
   },

@@ -35,7 +35,8 @@ export class WorkerMetrics {
       if (message.type === 'dump') {
         this.#registry.getMetricsAsJSON().then((metrics) => {
           const reply: MetricsMessage = { parley: 'metrics', type: 'dumped', id: message.id, metrics: metrics as Dump };
-          process.send?.(reply);
+          // The primary may be gone (shutting down): the scrape then times out, nothing else.
+          process.send?.(reply, undefined, undefined, () => undefined);
         }, () => undefined);
       } else if (message.type === 'result') {
         this.#waiting.get(message.id)?.(message.text);
@@ -57,7 +58,7 @@ export class WorkerMetrics {
         resolve(text);
       });
       const ask: MetricsMessage = { parley: 'metrics', type: 'collect', id };
-      process.send?.(ask);
+      process.send?.(ask, undefined, undefined, () => undefined);
     });
   }
 }

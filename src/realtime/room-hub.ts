@@ -23,6 +23,8 @@ interface Released {
   kind: string;
   /** The actor: for member_left, the member whose subscriptions end with this event. */
   userId: string;
+  /** For edit and delete: the seq of the message it changes. */
+  target: number | null;
   framed: Framed;
 }
 
@@ -202,7 +204,7 @@ export class RoomHub {
       if (state.early.length < this.#options.maxPending) state.early.push(payload);
       return;
     }
-    let frame: { type?: unknown; seq?: unknown; kind?: unknown; user?: { id?: unknown } };
+    let frame: { type?: unknown; seq?: unknown; kind?: unknown; target?: unknown; user?: { id?: unknown } };
     try {
       frame = JSON.parse(payload);
     } catch (error) {
@@ -218,6 +220,7 @@ export class RoomHub {
       seq: frame.seq,
       kind: String(frame.kind),
       userId: String(frame.user?.id),
+      target: typeof frame.target === 'number' ? frame.target : null,
       framed: frameText(payload),
     });
     this.#deliver(state, released);
@@ -263,7 +266,8 @@ export class RoomHub {
       const head = state.buffer?.lastReleased ?? sub.delivered;
       if (firstPending === undefined && sub.delivered >= head) break;
       const events = this.#recentAfter(state, sub.delivered) ?? (await this.#readAfter(state, sub.delivered));
-      if (!state.subs.has(conn)) return;
+      // Unsubscribed meanwhile, or subscribed again (a newer subscription catches up itself).
+      if (state.subs.get(conn) !== sub) return;
       let written = 0;
       for (const event of events) {
         if (event.seq <= sub.delivered) continue;
@@ -271,7 +275,7 @@ export class RoomHub {
         if (conn.write(event.framed)) written++;
         sub.delivered = event.seq;
         if (event.kind === 'member_left' && event.userId === conn.user.id) this.#remove(state, conn);
-        if (!state.subs.has(conn)) break;
+        if (state.subs.get(conn) !== sub) break;
       }
       if (written > 0) this.#options.onDelivered?.(written);
       if (events.length === 0) break; // the store has nothing newer: pending events will follow
@@ -284,7 +288,7 @@ export class RoomHub {
   #deliverTo(state: RoomState, conn: Connection, sub: Subscription, events: Released[]): void {
     let written = 0;
     for (const event of events) {
-      if (!state.subs.has(conn)) break;
+      if (state.subs.get(conn) !== sub) break;
       if (event.seq !== sub.delivered + 1) continue;
       if (conn.write(event.framed)) written++;
       sub.delivered = event.seq;
@@ -299,6 +303,13 @@ export class RoomHub {
     // Only consecutive seqs: a break (which release order rules out) starts the memory afresh.
     if (last !== undefined && event.seq !== last.seq + 1) recent.length = 0;
     recent.push(event);
+    // A kept message event carries the text as it was sent. Once it is edited or deleted, no
+    // one resuming may be served that text from here: memory is cut after it, so catch-ups
+    // from before it read the message as it is now from the store.
+    if ((event.kind === 'edit' || event.kind === 'delete') && event.target !== null) {
+      const first = recent[0] as Released;
+      if (event.target >= first.seq) recent.splice(0, event.target - first.seq + 1);
+    }
     // Trimmed in steps, not per event.
     if (recent.length > this.#options.recentEvents * 2) recent.splice(0, recent.length - this.#options.recentEvents);
   }
@@ -407,7 +418,7 @@ export class RoomHub {
   }
 
   #released(e: StreamEventRecord): Released {
-    return { seq: e.seq, kind: e.kind, userId: e.user.id, framed: frameText(JSON.stringify(eventView(e))) };
+    return { seq: e.seq, kind: e.kind, userId: e.user.id, target: e.target ?? null, framed: frameText(JSON.stringify(eventView(e))) };
   }
 
   #dropSlow(state: RoomState, conn: Connection): void {

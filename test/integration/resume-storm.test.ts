@@ -82,3 +82,37 @@ it('resumes every client from memory, with one store read per room, not one per 
   assert.equal(calls(await scrape(server.url), 'readEvents') - calls(beforeLate, 'readEvents'), 0);
   for (const c of [...back, late]) c.close();
 });
+
+it('never replays from memory the text of a message deleted or edited since', async () => {
+  const owner = await registerUser(server.url, 'keeper');
+  const roomId = await createRoom(server.url, owner);
+  // The owner stays subscribed, so the room stays open and keeps its recent events.
+  const stays = await WsTestClient.connect(server.wsUrl, { token: owner.token });
+  const since = (await stays.request({ type: 'subscribe', roomId })).lastSeq as number;
+  const leaves = await WsTestClient.connect(server.wsUrl, { token: owner.token });
+  await leaves.request({ type: 'subscribe', roomId });
+  leaves.close();
+  await leaves.closed();
+
+  const secret = 'the text that was taken back';
+  const first = await stays.request({ type: 'send', roomId, body: secret });
+  const second = await stays.request({ type: 'send', roomId, body: 'first draft' });
+  const firstSeq = (first.message as { seq: number }).seq;
+  const secondSeq = (second.message as { seq: number }).seq;
+  assert.equal((await stays.request({ type: 'delete', roomId, seq: firstSeq })).ok, true);
+  assert.equal((await stays.request({ type: 'edit', roomId, seq: secondSeq, body: 'final text' })).ok, true);
+
+  const back = await WsTestClient.connect(server.wsUrl, { token: owner.token });
+  assert.equal((await back.request({ type: 'subscribe', roomId, since })).ok, true);
+  const events = await back.waitForEvents(roomId, 4);
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ['message', 'message', 'delete', 'edit'],
+  );
+  const [deleted, edited] = events as Array<{ message: { body: string; deleted: boolean } }>;
+  assert.deepEqual([deleted?.message.body, deleted?.message.deleted], ['', true]);
+  assert.equal(edited?.message.body, 'final text');
+  assert.ok(!JSON.stringify(events).includes(secret), 'the deleted text was replayed');
+  stays.close();
+  back.close();
+});

@@ -4,10 +4,12 @@
  * tens of milliseconds). Here one worker thread owns the connection and runs the Store calls;
  * the main thread only posts them and receives the answers, and SQLite works on another core.
  *
- * Guarantees are the SqlStore's: calls run one at a time in the order they were made, on one
- * connection. A call unanswered within CALL_TIMEOUT_MS fails with `unavailable`; a thread that
- * dies fails its calls in flight with `unavailable` and is replaced on the next call (the
- * database is on disk: nothing is lost but the calls in flight, which were not acknowledged).
+ * Guarantees are the SqlStore's: calls are started in the order they were made, on one
+ * connection. A call unanswered within CALL_TIMEOUT_MS ends the thread (an open transaction
+ * rolls back) and fails with `unavailable`, as do the other calls in flight; a thread that dies
+ * is replaced on the next call. The database is on disk: nothing acknowledged is lost. As with
+ * any store, a commit that lands in the instant before the deadline is reported as failed;
+ * a retried send with its clientMsgId is not stored twice.
  */
 import { Worker } from 'node:worker_threads';
 import { AppError, type ErrorCode, unavailable } from '../../errors.js';
@@ -65,13 +67,17 @@ export function openThreadedSqliteStore(file: string): Store {
     w.unref();
     return w;
   };
-  const call = (method: string, args: unknown[]): Promise<unknown> => {
-    if (closed) return Promise.reject(unavailable('The store is closed.'));
+  const call = (method: string, args: unknown[], closing = false): Promise<unknown> => {
+    if (closed && !closing) return Promise.reject(unavailable('The store is closed.'));
     worker ??= start();
     const id = nextId++;
     const target = worker;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        // The thread is stuck: end it, so that no call answered here as failed can still
+        // commit later (an open transaction rolls back with its connection). Every call in
+        // flight fails with it; the next call starts a fresh thread.
+        void target.terminate();
         pending.delete(id);
         reject(unavailable('The store did not answer in time; retry.'));
       }, CALL_TIMEOUT_MS);
@@ -81,10 +87,11 @@ export function openThreadedSqliteStore(file: string): Store {
   };
   const close = async (): Promise<void> => {
     if (closed) return;
-    const w = worker;
-    // The store closes its connection (checkpointing the WAL) before the thread ends.
-    if (w !== null) await call('close', []).catch(() => undefined);
+    // From now on calls are refused; the store closes its connection (checkpointing the WAL)
+    // after the calls already sent, then the thread ends.
     closed = true;
+    const w = worker;
+    if (w !== null) await call('close', [], true).catch(() => undefined);
     worker = null;
     if (w !== null) await w.terminate();
   };

@@ -77,6 +77,8 @@ export function openSqliteStore(file: string): Store {
 
 /** Distinct statements kept prepared; past it the least recently used one is dropped. */
 const STATEMENT_CACHE_SIZE = 500;
+/** SQL longer than this (a batch's long parameter lists) is prepared each time, not cached. */
+const STATEMENT_CACHE_MAX_SQL = 4_000;
 
 /**
  * Kysely prepares every query it runs; compiling the SQL again each time was a tenth of the
@@ -92,6 +94,8 @@ function withStatementCache(raw: Sqlite.Database): Sqlite.Database {
         return typeof value === 'function' ? value.bind(target) : value;
       }
       return (source: string) => {
+        // Statements with long IN or VALUES lists vary with the batch: not worth keeping.
+        if (source.length > STATEMENT_CACHE_MAX_SQL) return target.prepare(source);
         let statement = cache.get(source);
         if (statement !== undefined) {
           // Most recently used last.
