@@ -272,6 +272,17 @@ export function wsSuite(label: string, config: () => Promise<Partial<Config>>): 
         assert.deepEqual(a.events(roomId).map((f) => f.seq), [3, 4, 5, 6, 7]);
       });
 
+      it('subscribing again while a replay runs delivers each missed event once, in order', async () => {
+        const roomId = await createRoom(base, alice);
+        for (let i = 0; i < 5; i++) await send(alice, roomId, `missed ${i}`);
+        const a = await connect(alice);
+        const replies = await Promise.all([a.request({ type: 'subscribe', roomId, since: 2 }), a.request({ type: 'subscribe', roomId, since: 2 })]);
+        assert.ok(replies.every((r) => r.ok === true));
+        await send(alice, roomId, 'live');
+        await a.waitFor((f) => f.type === 'event' && f.seq === 7);
+        assert.deepEqual(a.events(roomId).map((f) => f.seq), [3, 4, 5, 6, 7]);
+      });
+
       it('past the replay limit: recovered false, live from the head', async () => {
         const roomId = await createRoom(base, alice);
         for (let i = 0; i < 60; i++) await send(alice, roomId, `old ${i}`);
