@@ -4,27 +4,24 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
-import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
+import { type NodePair, startNodePair } from '../support/node-pair.js';
+import { requirePostgres } from '../support/postgres.js';
+import { requireRedis } from '../support/redis.js';
+import { api, createRoom, registerUser, type TestServer } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
 
 if ((await requirePostgres('presence across nodes')) && (await requireRedis('presence across nodes'))) {
   describe('presence across nodes', () => {
-    let db: TestDatabase;
+    let pair: NodePair;
     let a: TestServer;
     let b: TestServer;
 
     before(async () => {
-      db = await createTestDatabase();
-      const common = { DATABASE_URL: db.url, REDIS_URL, REDIS_PREFIX: redisPrefix() };
-      a = await startTestServer(common);
-      b = await startTestServer(common);
+      pair = await startNodePair();
+      ({ a, b } = pair);
     });
     after(async () => {
-      await a?.stop();
-      await b?.stop();
-      await db?.drop();
+      await pair?.stop();
     });
 
     it('is shared by the nodes, and a graceful shutdown announces its users offline at once', async () => {

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { after, before, describe, it } from 'node:test';
 import { startTracing, type TracingHandle, tracingRequested } from '../../src/observability/tracing.js';
-import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
-import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
+import { type NodePair, startNodePair } from '../support/node-pair.js';
+import { requirePostgres } from '../support/postgres.js';
+import { requireRedis } from '../support/redis.js';
+import { api, createRoom, registerUser, type TestServer } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
 
 describe('tracing configuration', () => {
@@ -27,21 +28,17 @@ if ((await requirePostgres('tracing across nodes')) && (await requireRedis('trac
   describe('tracing across nodes', () => {
     const exporter = new InMemorySpanExporter();
     let tracing: TracingHandle;
-    let db: TestDatabase;
+    let pair: NodePair;
     let a: TestServer;
     let b: TestServer;
 
     before(async () => {
       tracing = startTracing({}, exporter);
-      db = await createTestDatabase();
-      const common = { DATABASE_URL: db.url, REDIS_URL, REDIS_PREFIX: redisPrefix() };
-      a = await startTestServer(common);
-      b = await startTestServer(common);
+      pair = await startNodePair();
+      ({ a, b } = pair);
     });
     after(async () => {
-      await a?.stop();
-      await b?.stop();
-      await db?.drop();
+      await pair?.stop();
       await tracing?.shutdown();
     });
 
