@@ -3,7 +3,7 @@
  * cache invalidation and publication on the bus. Events are published only after they are
  * durable, so a receiver never sees an event the store could lose.
  */
-import { type Context, context } from '@opentelemetry/api';
+import { type Context, context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { AppendOutcome, AppendRequest, Store } from '../ports.js';
 import { GroupCommitter } from './group-commit.js';
 import type { MembershipCache } from './membership-cache.js';
@@ -54,7 +54,9 @@ export class StreamWriter {
           if (outcome.status !== 'appended') return;
           if (outcome.event.kind === 'message') messages++;
           const request = requests[i] as AppendRequest;
-          context.with(this.#contexts.get(request) ?? context.active(), () => this.committed(outcome.event));
+          const traced = this.#contexts.get(request);
+          if (traced === undefined) this.committed(outcome.event);
+          else context.with(traced, () => this.committed(outcome.event));
         });
         this.#observer?.batch(outcomes.length, messages);
       },
@@ -62,7 +64,9 @@ export class StreamWriter {
   }
 
   append(request: AppendRequest): Promise<AppendOutcome> {
-    this.#contexts.set(request, context.active());
+    // Without tracing the active context is always the root one: nothing to keep per append.
+    const active = context.active();
+    if (active !== ROOT_CONTEXT) this.#contexts.set(request, active);
     const observer = this.#observer;
     if (observer === undefined) return this.#committer.append(request);
     const queuedAt = performance.now();

@@ -9,42 +9,30 @@ import type { Bus, Channel, RateLimiter, Store } from '../ports.js';
 import type { Metrics } from './metrics.js';
 import { activeTraceparent, context, contextFrom, inSpan, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from './tracing.js';
 
-/** Times every Store method by name (a fixed set, so a bounded label). */
+/** Times every Store method by name (a fixed set, so a bounded label); with tracing on, a span each. */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
-  const timed = new Map<PropertyKey, unknown>();
+  const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function' || typeof property !== 'string' || property === 'close') return value;
-      let wrapped = timed.get(property);
+      let wrapped = wrappers.get(property);
       if (wrapped === undefined) {
         const operation = property;
-        wrapped = function (this: unknown, ...args: unknown[]) {
-          if (tracingEnabled()) {
-            return inSpan(`store ${operation}`, { 'db.operation.name': operation }, () => timedCall(args) as Promise<unknown>, SpanKind.CLIENT);
-          }
-          return timedCall(args);
-        };
-        const timedCall = (args: unknown[]) => {
+        const method = (value as (...args: unknown[]) => Promise<unknown>).bind(target);
+        const timed = async (args: unknown[]) => {
           const started = performance.now();
-          const observe = (outcome: 'ok' | 'error') => metrics.storeQueryDuration.observe({ operation, outcome }, (performance.now() - started) / 1000);
-          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-          if (result instanceof Promise) {
-            return result.then(
-              (v) => {
-                observe('ok');
-                return v;
-              },
-              (error: unknown) => {
-                observe('error');
-                throw error;
-              },
-            );
+          let outcome: 'ok' | 'error' = 'error';
+          try {
+            const result = await method(...args);
+            outcome = 'ok';
+            return result;
+          } finally {
+            metrics.storeQueryDuration.observe({ operation, outcome }, (performance.now() - started) / 1000);
           }
-          observe('ok');
-          return result;
         };
-        timed.set(property, wrapped);
+        wrapped = (...args: unknown[]) => (tracingEnabled() ? inSpan(`store ${operation}`, { 'db.operation.name': operation }, () => timed(args), SpanKind.CLIENT) : timed(args));
+        wrappers.set(property, wrapped);
       }
       return wrapped;
     },
@@ -53,9 +41,9 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
 
 /**
  * Every bus message carries a one-line envelope before its payload: `~<publish time, epoch ms>`,
- * then ` <W3C traceparent>` when tracing is on, and a newline. The receiving side strips it before any handler sees the payload, so the
- * payload is still the exact bytes written to sockets; a payload without it (a JSON object
- * always starts with `{`) passes unchanged.
+ * then ` <W3C traceparent>` when tracing is on, and a newline. The receiving side strips it
+ * before any handler sees the payload, so the payload is still the exact bytes written to
+ * sockets; a payload without it (a JSON object always starts with `{`) passes unchanged.
  */
 const ENVELOPE = '~';
 

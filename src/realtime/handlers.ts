@@ -143,7 +143,6 @@ function inLane<T>(
   const span = tracingEnabled()
     ? tracer().startSpan(`ws ${frame.type}`, { kind: SpanKind.SERVER, attributes: { 'parley.room.id': frame.roomId, 'parley.user.id': conn.user.id, 'parley.connection.id': conn.id } })
     : null;
-  const spanContext = span === null ? context.active() : trace.setSpan(context.active(), span);
   const finish = (error?: unknown) => {
     if (span === null) return;
     if (error !== undefined) {
@@ -151,28 +150,28 @@ function inLane<T>(
     }
     span.end();
   };
-  conn.lane = conn.lane.then(() =>
-    context.with(spanContext, async () => {
-      try {
-        const accepted = await submit();
-        accepted.result.then(
-          (value) => {
-            reply(ctx, conn, id, shape(value));
-            finish();
-          },
-          (error: unknown) => {
-            replyError(ctx, conn, id, error);
-            finish(error);
-          },
-        );
-      } catch (error) {
-        replyError(ctx, conn, id, error);
-        finish(error);
-      } finally {
-        conn.laneDepth--;
-      }
-    }),
-  );
+  const run = async () => {
+    try {
+      const accepted = await submit();
+      accepted.result.then(
+        (value) => {
+          reply(ctx, conn, id, shape(value));
+          finish();
+        },
+        (error: unknown) => {
+          replyError(ctx, conn, id, error);
+          finish(error);
+        },
+      );
+    } catch (error) {
+      replyError(ctx, conn, id, error);
+      finish(error);
+    } finally {
+      conn.laneDepth--;
+    }
+  };
+  const spanContext = span === null ? null : trace.setSpan(context.active(), span);
+  conn.lane = conn.lane.then(spanContext === null ? run : () => context.with(spanContext, run));
   return Promise.resolve();
 }
 
