@@ -50,6 +50,8 @@ interface RoomState {
   recent: Released[];
   /** Store reads in flight for catch-ups, by the seq they read after (single flight). */
   reads: Map<number, Promise<Released[]>>;
+  /** Edits and deletes released so far: a store page read across one may hold the old text. */
+  changes: number;
 }
 
 export interface SubscribeResult {
@@ -176,6 +178,7 @@ export class RoomHub {
       resyncAgain: false,
       recent: [],
       reads: new Map(),
+      changes: 0,
     };
     created.ready = this.#open(created);
     this.#rooms.set(roomId, created);
@@ -307,6 +310,7 @@ export class RoomHub {
     // one resuming may be served that text from here: memory is cut after it, so catch-ups
     // from before it read the message as it is now from the store.
     if ((event.kind === 'edit' || event.kind === 'delete') && event.target !== null) {
+      state.changes++;
       const first = recent[0] as Released;
       if (event.target >= first.seq) recent.splice(0, event.target - first.seq + 1);
     }
@@ -328,6 +332,7 @@ export class RoomHub {
   #readAfter(state: RoomState, after: number): Promise<Released[]> {
     let read = state.reads.get(after);
     if (read === undefined) {
+      const changes = state.changes;
       read = this.#store.readEvents(state.id, after, CATCH_UP_BATCH).then(
         (records) => {
           state.reads.delete(after);
@@ -335,7 +340,9 @@ export class RoomHub {
           const last = events.at(-1);
           const first = state.recent[0];
           const head = state.buffer?.lastReleased;
-          if (last !== undefined && (first === undefined ? last.seq === head : last.seq + 1 === first.seq) && isConsecutive(events)) {
+          // Kept only if no edit or delete was released while it was read: the page may predate it.
+          const current = changes === state.changes;
+          if (current && last !== undefined && (first === undefined ? last.seq === head : last.seq + 1 === first.seq) && isConsecutive(events)) {
             state.recent = [...events, ...state.recent].slice(-Math.max(this.#options.recentEvents, state.recent.length));
           }
           return events;
