@@ -14,6 +14,7 @@ import { MemoryRateLimiter } from './adapters/memory/rate-limiter.js';
 import { busKind, openBus } from './adapters/open-bus.js';
 import { closeRedis, redisOptions } from './adapters/redis/bus.js';
 import { RedisCache } from './adapters/redis/cache.js';
+import { watchRedis } from './adapters/redis/outage.js';
 import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import { openPostgresStore } from './adapters/sql/postgres.js';
@@ -36,6 +37,7 @@ import { WorkerMetrics } from './observability/cluster-metrics.js';
 import { instrumentBus, instrumentRateLimiter, instrumentRedis, instrumentStore } from './observability/instrument.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
+import { logFailure, OutageLog } from './observability/outage-log.js';
 import type { Bus, Presence, RateLimiter, Store } from './ports.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
@@ -59,21 +61,23 @@ export interface Parley {
   close(): Promise<void>;
 }
 
+/** The store the configuration asks for; its outages are logged once each (see OutageLog). */
 export async function openStore(config: Config, log: Logger): Promise<Store> {
   if (config.DATABASE_URL !== '') {
     return openPostgresStore(config.DATABASE_URL, {
       poolSize: config.DATABASE_POOL_SIZE,
       statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-      onError: (error: unknown) => log.error({ err: error }, 'postgres pool error'),
+      monitor: new OutageLog(log, 'postgres'),
     });
   }
-  return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'));
+  return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'), { monitor: new OutageLog(log, 'sqlite') });
 }
 
 async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
   if (config.REDIS_URL === '') return null;
   const redis = new Redis(config.REDIS_URL, { ...redisOptions(config.REDIS_COMMAND_TIMEOUT_MS), connectionName: 'parley' });
-  redis.on('error', (error: unknown) => log.error({ err: error }, 'redis error'));
+  // Sessions, cache, rate limits and presence share this connection: one outage, logged once.
+  watchRedis(redis, new OutageLog(log, 'redis'));
   await redis.connect();
   return redis;
 }
@@ -84,7 +88,9 @@ function rateLimiter(redis: Redis | null, config: Config, name: string, rule: Bu
 
 export async function startParley(config: Config, log: Logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT)): Promise<Parley> {
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const onError = (error: unknown) => log.error({ err: error }, 'background task failed');
+  // An outage's consequences (failed publishes, gap fills, presence updates) are debug lines:
+  // the connection that failed logged the outage once. Anything else is logged as an error.
+  const onError = (error: unknown) => logFailure(log, error, 'background task failed');
   // Everything opened so far, closed in reverse if a later step fails.
   const opened: Array<() => Promise<void>> = [];
   const unwind = async () => {
@@ -103,7 +109,11 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       instrumentRedis(redis, metrics);
       opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
     }
-    const rawBus = await openBus(config, (error, context) => log.error({ err: error, context }, 'bus error'));
+    const rawBus = await openBus(
+      config,
+      (error, context) => logFailure(log, error, 'bus error', { context }),
+      (connection) => new OutageLog(log, connection),
+    );
     opened.push(() => rawBus.close());
     const bus = instrumentBus(rawBus, metrics, nodeId);
 
@@ -136,7 +146,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     // by every node; without it the store answers (a primary-key read on SQLite is cheaper
     // than keeping caches coherent across workers).
     const sharedCache = redis === null ? null : new RedisCache(redis, { prefix: config.REDIS_PREFIX });
-    const cacheError = (error: unknown) => log.warn({ err: error }, 'cache unavailable; reading the store');
+    const cacheError = (error: unknown) => logFailure(log, error, 'cache failed; reading the store');
     const sessionCache =
       sharedCache === null ? null : new CacheAside<CachedSession>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });
     const historyCache =
@@ -169,7 +179,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       recentEvents: config.ROOM_RECENT_EVENTS,
       gapTimeoutMs: config.ORDERING_GAP_TIMEOUT_MS,
       maxPending: 10_000,
-      onError: (error, context) => log.error({ err: error, context }, 'room hub error'),
+      onError: (error, context) => logFailure(log, error, 'room hub error', { context }),
       onGapFill: (events) => {
         metrics.gapFills.inc();
         metrics.gapFilledEvents.inc(events);
@@ -186,7 +196,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const probe = ['redis', 'nats'].includes(busKind(config))
       ? new BusProbe(bus, nodeId, {
           intervalMs: config.BUS_PROBE_INTERVAL_MS,
-          onError: (error, context) => log.warn({ err: error, context }, 'bus probe'),
+          onError: (error, context) => logFailure(log, error, 'bus probe failed', { context }),
           onStale: () => log.warn('bus probe missing: resubscribing'),
         })
       : null;

@@ -53,7 +53,9 @@ export interface HistoryQuery {
  * Guarantees: every method is atomic. `append` commits its whole batch in one transaction;
  * within a room, seqs are assigned 1, 2, 3, … without gaps in commit order, also when several
  * processes append to the same room at once (the room row is locked for the transaction).
- * Errors from the database reject the promise; nothing is partially written.
+ * Errors from the database reject the promise; nothing is partially written. An outage of the
+ * database (down, restarting, overloaded, a statement timeout, a serialization failure) rejects
+ * with `unavailable`, so callers answer 503 and clients retry; any other error is a bug.
  */
 export interface Store {
   /** Brings the schema to the latest version. Safe to call concurrently and repeatedly. */
@@ -125,6 +127,7 @@ export type Channel = `room:${string}` | `user:${string}` | `node:${string}` | `
  * resync every room when the bus tells them it may have dropped messages (`onReset`).
  */
 export interface Bus {
+  /** Best effort: rejects with `unavailable` while the bus server is unreachable. */
   publish(channel: Channel, payload: string): Promise<void>;
   /** Starts delivering `channel` to `handler`. Resolves once delivery is established; returns the function that stops it. */
   subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>>;
@@ -140,7 +143,9 @@ export interface Bus {
 
 /**
  * A shared key-value cache with expiry. Values are strings (callers serialize). A cache is never
- * the source of truth: a failing cache behaves as an empty one.
+ * the source of truth: while its server is down every call rejects with `unavailable`, and
+ * readers treat a failed `get` or `set` as a miss (the store answers). A failed `delete` fails
+ * its caller: an invalidation that was not made must not be reported as done.
  */
 export interface Cache {
   get(key: string): Promise<string | undefined>;
@@ -148,7 +153,10 @@ export interface Cache {
   delete(keys: string[]): Promise<void>;
 }
 
-/** Token-bucket rate limiting. */
+/**
+ * Token-bucket rate limiting. An adapter whose shared counters are unreachable degrades to
+ * counting in the process (the limit then holds per process) rather than refusing traffic.
+ */
 export interface RateLimiter {
   /** Takes one token for `key`. When none is left, returns the milliseconds until one is. */
   consume(key: string): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number }>;
@@ -157,7 +165,8 @@ export interface RateLimiter {
 /**
  * Who is online. A user is online while they hold at least one connection.
  * `connect` returns true when the user just came online; `disconnect` true when they just went
- * offline.
+ * offline. While the presence store is down, calls reject with `unavailable`; an adapter shared
+ * by nodes keeps this node's connections and restores them once the store is back.
  */
 export interface Presence {
   connect(userId: string, connectionId: string): Promise<boolean>;

@@ -6,6 +6,7 @@ import type { Bus } from '../ports.js';
 import { IpcBus, type IpcEndpoint } from './ipc/bus.js';
 import { MemoryBus } from './memory/bus.js';
 import { NatsBus } from './nats/bus.js';
+import type { ConnectionMonitor } from './outage.js';
 import { RedisBus } from './redis/bus.js';
 
 export type BusKind = 'memory' | 'ipc' | 'redis' | 'nats';
@@ -17,7 +18,11 @@ export function busKind(config: Config): BusKind {
   return cluster.isWorker ? 'ipc' : 'memory';
 }
 
-export async function openBus(config: Config, onError: (error: unknown, context: string) => void): Promise<Bus> {
+/**
+ * `monitor` names a ConnectionMonitor for each network connection the bus opens (`redis bus
+ * pub`, `redis bus sub`, `nats`), so each logs its outages once.
+ */
+export async function openBus(config: Config, onError: (error: unknown, context: string) => void, monitor?: (connection: string) => ConnectionMonitor): Promise<Bus> {
   const kind = busKind(config);
   switch (kind) {
     case 'memory':
@@ -33,9 +38,15 @@ export async function openBus(config: Config, onError: (error: unknown, context:
         sharded: config.REDIS_SHARDED_PUBSUB,
         commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
         onError,
+        ...(monitor === undefined ? {} : { monitors: { pub: monitor('redis bus pub'), sub: monitor('redis bus sub') } }),
       });
     case 'nats':
       if (config.NATS_URL === '') throw new ConfigError('BUS=nats needs NATS_URL.');
-      return NatsBus.connect({ url: config.NATS_URL, prefix: config.REDIS_PREFIX.replace(/[^A-Za-z0-9_-]/g, '') || 'parley', onError });
+      return NatsBus.connect({
+        url: config.NATS_URL,
+        prefix: config.REDIS_PREFIX.replace(/[^A-Za-z0-9_-]/g, '') || 'parley',
+        onError,
+        ...(monitor === undefined ? {} : { monitor: monitor('nats') }),
+      });
   }
 }

@@ -1,7 +1,15 @@
 /**
  * Presence: a user is online while they hold a connection. Coming online and going offline
  * are announced in every room of the user, as `presence` events.
+ *
+ * Connecting and disconnecting never fail because presence could not be recorded: while its
+ * store is down (`unavailable`) the change is skipped, and heals by itself. The adapter keeps
+ * this node's connections and writes them back with its next heartbeat; entries a failed
+ * disconnect left behind expire within the TTL and are swept and announced offline. Only the
+ * announcement of that one change is lost. `onlineIn` has no such fallback: it answers
+ * `unavailable`, since an empty list would be a wrong answer, not a late one.
  */
+import { AppError } from '../errors.js';
 import type { Presence, Store } from '../ports.js';
 import type { Publisher } from './publisher.js';
 
@@ -20,11 +28,15 @@ export class PresenceService {
   }
 
   async connected(userId: string, connectionId: string): Promise<void> {
-    if (await this.#presence.connect(userId, connectionId)) await this.#announce(userId, true);
+    await skipOutage(async () => {
+      if (await this.#presence.connect(userId, connectionId)) await this.#announce(userId, true);
+    });
   }
 
   async disconnected(userId: string, connectionId: string): Promise<void> {
-    if (await this.#presence.disconnect(userId, connectionId)) await this.#announce(userId, false);
+    await skipOutage(async () => {
+      if (await this.#presence.disconnect(userId, connectionId)) await this.#announce(userId, false);
+    });
   }
 
   /** Announces users whose connections expired with a crashed node. */
@@ -41,5 +53,14 @@ export class PresenceService {
     for (const roomId of await this.#store.listMemberRoomIds(userId)) {
       this.#publisher.toRoom(roomId, { type: 'presence', roomId, userId, online });
     }
+  }
+}
+
+/** Runs a presence change; an outage skips it (see above), any other error is the caller's. */
+async function skipOutage(change: () => Promise<void>): Promise<void> {
+  try {
+    await change();
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === 'unavailable')) throw error;
   }
 }

@@ -92,6 +92,18 @@ export class Gateway {
     try {
       auth = await this.#services.accounts.authenticate(token);
     } catch (error) {
+      // The token could not be checked (a dependency is down): accept, then close at once with
+      // 1013. A browser cannot read the status of a refused upgrade, but it sees a close code,
+      // and 1013 says "try again later" where a 503 would look like any failed connection.
+      if (error instanceof AppError && error.code === 'unavailable') {
+        if (socket.destroyed) return;
+        this.#metrics.wsDisconnects.labels(Metrics.closeCodeLabel(CLOSE.tryAgainLater)).inc();
+        return this.#wss.handleUpgrade(req, socket, head, (ws) => {
+          // A bad frame from the client before the close completes is emitted as 'error'.
+          ws.on('error', ignoreError);
+          ws.close(CLOSE.tryAgainLater, 'authentication unavailable: retry later');
+        });
+      }
       if (error instanceof AppError) return this.#refuse(socket, error.status, error.toBody(), error.retryAfterSeconds);
       throw error;
     }
@@ -241,6 +253,8 @@ export class Gateway {
 function destroySocket(this: Duplex): void {
   this.destroy();
 }
+
+function ignoreError(): void {}
 
 /** Answers a refused upgrade with a plain HTTP response in the error shape, then closes. */
 function refuse(socket: Duplex, status: number, body: ErrorBody, retryAfterSeconds?: number): void {

@@ -5,6 +5,7 @@
  * workers subscribed to the channel (IpcBusRouter). IPC pipes are ordered, so per-channel FIFO
  * holds; nothing is dropped while the primary lives, and workers die with it.
  */
+import { unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers } from '../bus-handlers.js';
 
@@ -38,6 +39,9 @@ export class IpcBus implements Bus {
   constructor(primary: IpcEndpoint, onError: (error: unknown, context: string) => void) {
     this.#primary = primary;
     this.#onError = onError;
+    // A send to a primary that is gone (this worker is exiting with it) emits 'error' on the
+    // endpoint; unheard, that would end the process with a stack trace instead of its shutdown.
+    primary.on('error', (error) => this.#onError(error, 'ipc bus'));
     primary.on('message', (message) => {
       if (!isBusMessage(message) || this.#closed) return;
       if (message.op === 'msg') this.#handlers.deliver(message.channel, message.payload, (e) => this.#onError(e, 'bus handler'));
@@ -75,7 +79,7 @@ export class IpcBus implements Bus {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#acks.delete(id);
-        reject(new Error(`the cluster primary did not acknowledge a subscription within ${SUBSCRIBE_TIMEOUT_MS} ms`));
+        reject(unavailable(`The cluster primary did not acknowledge a subscription within ${SUBSCRIBE_TIMEOUT_MS} ms; retry.`));
       }, SUBSCRIBE_TIMEOUT_MS);
       this.#acks.set(id, () => {
         clearTimeout(timer);

@@ -7,11 +7,15 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers } from '../bus-handlers.js';
+import { type ConnectionMonitor, translateOutage } from '../outage.js';
 
 export interface NatsBusOptions {
   url: string;
   prefix?: string;
+  /** Errors that are not the connection's state (a server error, a slow subscription, a handler that threw). */
   onError(error: unknown, context: string): void;
+  /** Told when the connection loses the server and when it is back; without it, onError is. */
+  monitor?: ConnectionMonitor;
 }
 
 const subjectOf = (prefix: string, channel: Channel): string => `${prefix}.${channel.replace(':', '.')}`;
@@ -20,6 +24,7 @@ export class NatsBus implements Bus {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
   readonly #onError: NatsBusOptions['onError'];
+  readonly #monitor: ConnectionMonitor;
   readonly #handlers = new ChannelHandlers();
   readonly #subscriptions = new Map<Channel, Subscription>();
   readonly #resetListeners: Array<() => void> = [];
@@ -30,6 +35,7 @@ export class NatsBus implements Bus {
     this.#nc = nc;
     this.#prefix = options.prefix ?? 'parley';
     this.#onError = options.onError;
+    this.#monitor = options.monitor ?? { lost: (error) => this.#onError(error, 'nats bus'), restored: () => undefined };
     void this.#watch();
   }
 
@@ -50,10 +56,18 @@ export class NatsBus implements Bus {
   async #watch(): Promise<void> {
     try {
       for await (const status of this.#nc.status()) {
-        if (status.type === 'reconnect') {
-          // The client re-sent the SUBs; a flush round trip makes sure the server has them.
-          await this.#nc.flush();
-          this.#reset();
+        if (status.type === 'disconnect') {
+          this.#monitor.lost(new Error(`NATS connection to ${status.server} lost; reconnecting`));
+        } else if (status.type === 'staleConnection') {
+          this.#monitor.lost(new Error('NATS connection stale (no answer to pings); reconnecting'));
+        } else if (status.type === 'reconnect') {
+          this.#monitor.restored();
+          // The client re-sent the SUBs; a flush round trip makes sure the server has them. If
+          // the connection drops again first, the next reconnect resets: keep watching.
+          this.#nc.flush().then(
+            () => this.#reset(),
+            (error: unknown) => this.#monitor.lost(error),
+          );
         } else if (status.type === 'error' || status.type === 'slowConsumer') {
           this.#onError(status.type === 'error' ? status.error : new Error(`NATS slow consumer, ${status.pending} pending`), 'nats bus');
         }
@@ -65,8 +79,13 @@ export class NatsBus implements Bus {
 
   async publish(channel: Channel, payload: string): Promise<void> {
     if (this.#closed) return;
-    // Buffered by the client while reconnecting (bounded by its reconnect buffer).
-    this.#nc.publish(subjectOf(this.#prefix, channel), payload);
+    // Buffered by the client while reconnecting (bounded by its reconnect buffer); it throws
+    // only when that buffer is full or the connection closed: NATS is unavailable then.
+    try {
+      this.#nc.publish(subjectOf(this.#prefix, channel), payload);
+    } catch (error) {
+      throw translateOutage(error, () => true, 'The bus is unavailable.');
+    }
   }
 
   async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {

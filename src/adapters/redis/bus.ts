@@ -8,8 +8,11 @@
  * is reported through onReset and the rooms resync from the store.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { AppError } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers } from '../bus-handlers.js';
+import type { ConnectionMonitor } from '../outage.js';
+import { redisCall, watchRedis } from './outage.js';
 
 export interface RedisBusOptions {
   url: string;
@@ -17,7 +20,13 @@ export interface RedisBusOptions {
   prefix?: string;
   sharded?: boolean;
   commandTimeoutMs?: number;
+  /** Errors that are not the connections' own (a handler that threw, a failed resubscribe). */
   onError(error: unknown, context: string): void;
+  /**
+   * Told when each connection loses Redis and when it is back, and (publisher) of each publish
+   * an outage failed. Without them, connection errors go to onError one by one.
+   */
+  monitors?: { pub: ConnectionMonitor; sub: ConnectionMonitor };
 }
 
 export function redisOptions(commandTimeoutMs: number): RedisOptions {
@@ -57,6 +66,7 @@ export class RedisBus implements Bus {
   readonly #prefix: string;
   readonly #sharded: boolean;
   readonly #onError: RedisBusOptions['onError'];
+  readonly #pubMonitor: ConnectionMonitor;
   readonly #handlers = new ChannelHandlers();
   /** The SUBSCRIBE in flight or done for each channel with handlers. */
   readonly #subscribed = new Map<Channel, Promise<void>>();
@@ -76,9 +86,10 @@ export class RedisBus implements Bus {
     // The subscriber queues (a bounded number of) SUBSCRIBEs while reconnecting, and has no
     // command timeout: it only ever waits for messages.
     this.#sub = new Redis(options.url, { ...base, commandTimeout: undefined, connectionName: 'parley-bus-sub' });
-    for (const [conn, name] of [[this.#pub, 'pub'], [this.#sub, 'sub']] as const) {
-      conn.on('error', (error: unknown) => this.#onError(error, `redis bus ${name}`));
-    }
+    const fallback = (name: string): ConnectionMonitor => ({ lost: (error) => this.#onError(error, `redis bus ${name}`), restored: () => undefined });
+    this.#pubMonitor = options.monitors?.pub ?? fallback('pub');
+    watchRedis(this.#pub, this.#pubMonitor);
+    watchRedis(this.#sub, options.monitors?.sub ?? fallback('sub'));
     this.#sub.on(this.#sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       this.#handlers.deliver(channel.slice(this.#prefix.length) as Channel, message, (error) => this.#onError(error, 'bus handler'));
     });
@@ -108,16 +119,24 @@ export class RedisBus implements Bus {
     return bus;
   }
 
+  /** Best effort: while Redis is down it fails at once with `unavailable` (no offline queue). */
   async publish(channel: Channel, payload: string): Promise<void> {
     if (this.#closed) return;
     const name = this.#prefix + channel;
-    await (this.#sharded ? this.#pub.spublish(name, payload) : this.#pub.publish(name, payload));
+    try {
+      await redisCall(this.#sharded ? this.#pub.spublish(name, payload) : this.#pub.publish(name, payload), 'The bus is unavailable.');
+    } catch (error) {
+      // Counted with the publisher connection's outage, not logged one by one.
+      if (error instanceof AppError) this.#pubMonitor.lost(error.cause ?? error);
+      throw error;
+    }
+    this.#pubMonitor.restored();
   }
 
   async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
     if (this.#handlers.add(channel, handler)) {
       const name = this.#prefix + channel;
-      this.#subscribed.set(channel, (this.#sharded ? this.#sub.ssubscribe(name) : this.#sub.subscribe(name)).then(() => undefined));
+      this.#subscribed.set(channel, redisCall(this.#sharded ? this.#sub.ssubscribe(name) : this.#sub.subscribe(name), 'The bus is unavailable.').then(() => undefined));
     }
     try {
       await this.#subscribed.get(channel);
@@ -130,7 +149,7 @@ export class RedisBus implements Bus {
       this.#subscribed.delete(channel);
       if (this.#closed) return;
       const name = this.#prefix + channel;
-      await (this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name));
+      await redisCall(this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name), 'The bus is unavailable.');
     };
   }
 

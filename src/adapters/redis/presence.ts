@@ -9,9 +9,14 @@
  *
  * Keys touch several users in one script, so presence needs a single Redis (or one shard),
  * not a Redis Cluster spread over slots.
+ *
+ * While Redis is down every call rejects with `unavailable`. This node's own connections are
+ * kept here all the same: the first heartbeat after the outage writes them back (Redis may have
+ * restarted empty), and entries a failed disconnect left behind expire and are swept.
  */
 import type { Redis } from 'ioredis';
 import type { Presence } from '../../ports.js';
+import { redisCall } from './outage.js';
 
 // KEYS: user set, index. ARGV: connection id, expiry, now, user id. Returns 1 when the user came online.
 const CONNECT = `
@@ -76,7 +81,7 @@ export class RedisPresence implements Presence {
     }
     set.add(connectionId);
     const now = Date.now();
-    const cameOnline = await this.#redis.eval(CONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now + this.#ttlMs, now, userId);
+    const cameOnline = await redisCall(this.#redis.eval(CONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now + this.#ttlMs, now, userId));
     return cameOnline === 1;
   }
 
@@ -84,7 +89,7 @@ export class RedisPresence implements Presence {
     const set = this.#local.get(userId);
     set?.delete(connectionId);
     if (set?.size === 0) this.#local.delete(userId);
-    const wentOffline = await this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, Date.now(), userId);
+    const wentOffline = await redisCall(this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, Date.now(), userId));
     return wentOffline === 1;
   }
 
@@ -93,10 +98,9 @@ export class RedisPresence implements Presence {
     const now = Date.now();
     const pipeline = this.#redis.pipeline();
     for (const id of userIds) pipeline.zcount(this.#userPrefix + id, `(${now}`, '+inf');
-    const results = (await pipeline.exec()) ?? [];
+    const results = await execPipeline(pipeline);
     const online = new Set<string>();
-    results.forEach(([error, count], i) => {
-      if (error !== null) throw error;
+    results.forEach((count, i) => {
       if (Number(count) > 0) online.add(userIds[i] as string);
     });
     return online;
@@ -113,12 +117,19 @@ export class RedisPresence implements Presence {
       pipeline.pexpireat(key, expiry);
       pipeline.zadd(this.#index, 'GT', expiry, userId);
     }
-    const results = (await pipeline.exec()) ?? [];
-    for (const [error] of results) if (error !== null) throw error;
+    await execPipeline(pipeline);
   }
 
   /** Users whose last connection expired (their node died); each is returned to one caller only. */
   async sweep(batch = 500): Promise<string[]> {
-    return (await this.#redis.eval(SWEEP, 1, this.#index, Date.now(), this.#userPrefix, batch)) as string[];
+    return (await redisCall(this.#redis.eval(SWEEP, 1, this.#index, Date.now(), this.#userPrefix, batch))) as string[];
   }
+}
+
+/** The replies of a pipeline; the first failed command rejects it (an outage as `unavailable`). */
+async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const results = (await redisCall(pipeline.exec())) ?? [];
+  const failed = results.find(([error]) => error !== null);
+  if (failed !== undefined) await redisCall(Promise.reject(failed[0]));
+  return results.map(([, value]) => value);
 }

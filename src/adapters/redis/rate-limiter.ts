@@ -3,13 +3,19 @@
  * from the same counters, so a user cannot multiply their allowance by spreading requests over
  * nodes. A token bucket of `ratePerSec` and `burst` is approximated by two windows: `ratePerSec`
  * points per second, and past them a reserve of `burst - ratePerSec` points refilled over
- * `burst / ratePerSec` seconds. While Redis is unreachable each process falls back to its own
- * in-memory limiter of the same rule (the insurance limiter), so limits still hold per node.
+ * `burst / ratePerSec` seconds.
+ *
+ * A Redis outage degrades this limiter, deliberately, instead of failing sends and logins:
+ * while Redis is not ready, or a command fails or times out, each process counts in its own
+ * in-memory limiter of the same rule (the insurance limiter), so limits still hold per process
+ * (a user spread over N processes gets up to N times the allowance until Redis is back). A
+ * limit that could not be checked at all would reject with `unavailable`.
  */
 import type { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { BucketRule } from '../../core/token-bucket.js';
 import type { RateLimiter } from '../../ports.js';
+import { isRedisOutage, translateOutage } from '../outage.js';
 
 export class RedisRateLimiter implements RateLimiter {
   readonly #limiter: BurstyRateLimiter | RateLimiterRedis;
@@ -51,7 +57,7 @@ export class RedisRateLimiter implements RateLimiter {
       return { allowed: true };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) return { allowed: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
-      throw rejection;
+      throw translateOutage(rejection, isRedisOutage, 'The rate limit could not be checked; retry shortly.');
     }
   }
 }

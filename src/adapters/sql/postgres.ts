@@ -3,10 +3,17 @@
  * numbers: every value Parley stores in them is far below 2^53. Each statement has a server-side
  * timeout, and each query a client-side one a little longer, so a stuck connection cannot hang a
  * request.
+ *
+ * A server restart must fail requests, never the process: every pooled client has an error
+ * listener for its whole life (pg-pool listens only while a client is idle, and a client that
+ * Kysely holds for a query or a transaction would otherwise throw its socket's death as an
+ * unhandled 'error'), and the errors of an outage reach callers as `unavailable`.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Store } from '../../ports.js';
+import { translateStoreOutages } from '../outage-store.js';
+import { type ConnectionMonitor, isPostgresOutage } from '../outage.js';
 import type { SqlDialect } from './dialect.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
@@ -19,8 +26,12 @@ export interface PostgresOptions {
   poolSize: number;
   statementTimeoutMs: number;
   connectTimeoutMs?: number;
-  /** Errors of idle pooled connections (the server restarted, the network dropped). */
-  onError(error: unknown): void;
+  /**
+   * Told when connections die (the server restarted, the network dropped), when calls fail for
+   * that, and when a call succeeds again. Without one, connection errors are ignored here: the
+   * calls they break still fail with `unavailable`.
+   */
+  monitor?: ConnectionMonitor;
 }
 
 const postgresFlavour: SqlDialect = {
@@ -59,7 +70,16 @@ export function openPostgresStore(url: string, options: PostgresOptions): Store 
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
     },
   });
-  pool.on('error', options.onError);
+  const lost = (error: unknown) => options.monitor?.lost(error);
+  // Every client gets its own listener when it joins the pool, so it is never without one,
+  // idle or checked out. pg-pool also re-emits an idle client's error on the pool: that one is
+  // already counted by the client's listener, but the pool must listen too, or it throws.
+  pool.on('connect', (client) => client.on('error', lost));
+  pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return new SqlStore(db, postgresFlavour);
+  return translateStoreOutages(new SqlStore(db, postgresFlavour), {
+    isOutage: isPostgresOutage,
+    message: 'The database is unavailable; retry shortly.',
+    monitor: options.monitor,
+  });
 }

@@ -9,11 +9,14 @@
  * rolls back) and fails with `unavailable`, as do the other calls in flight; a thread that dies
  * is replaced on the next call. The database is on disk: nothing acknowledged is lost. As with
  * any store, a commit that lands in the instant before the deadline is reported as failed;
- * a retried send with its clientMsgId is not stored twice.
+ * a retried send with its clientMsgId is not stored twice. SQLite's own "not now" errors (busy,
+ * locked, I/O, disk full, cannot open) reach callers as `unavailable` too.
  */
 import { Worker } from 'node:worker_threads';
 import { AppError, type ErrorCode, unavailable } from '../../errors.js';
 import type { Store } from '../../ports.js';
+import { translateStoreOutages } from '../outage-store.js';
+import { type ConnectionMonitor, isSqliteOutage } from '../outage.js';
 import type { Answer, Call, SerializedError } from './sqlite-worker.js';
 
 const CALL_TIMEOUT_MS = 30_000;
@@ -29,7 +32,7 @@ function revive(error: SerializedError): Error {
   return Object.assign(new Error(error.message), { name: error.name, ...(error.code === undefined ? {} : { code: error.code }) });
 }
 
-export function openThreadedSqliteStore(file: string): Store {
+export function openThreadedSqliteStore(file: string, options: { monitor?: ConnectionMonitor } = {}): Store {
   // The worker's source sits beside this file: .ts when run from source, .js when built.
   const entry = new URL(`./sqlite-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
   const pending = new Map<number, Pending>();
@@ -95,11 +98,12 @@ export function openThreadedSqliteStore(file: string): Store {
     worker = null;
     if (w !== null) await w.terminate();
   };
-  return new Proxy({} as Store, {
+  const threaded = new Proxy({} as Store, {
     get(_target, property) {
       if (property === 'close') return close;
       if (typeof property !== 'string' || property === 'then') return undefined;
       return (...args: unknown[]) => call(property, args);
     },
   });
+  return translateStoreOutages(threaded, { isOutage: isSqliteOutage, message: 'The database is busy or unavailable; retry shortly.', monitor: options.monitor });
 }

@@ -1,0 +1,135 @@
+/**
+ * Which errors of a dependency mean "it is down, restarting, overloaded or unreachable: retry
+ * later". Adapters translate those into the domain's `unavailable` (503 with Retry-After, a
+ * WebSocket reply clients retry), so an outage never reaches a client as `internal`; anything
+ * else (SQL syntax, an unexpected constraint, a wrong Redis command) is a bug, stays what it
+ * is, and is answered `internal` and logged.
+ *
+ * Pure: no I/O here, so each rule is unit-tested (test/adapters/outage.test.ts) without
+ * breaking a real server.
+ */
+import { AppError, unavailable } from '../errors.js';
+
+/** Reports the health of one client connection (or pool) to whoever logs it. */
+export interface ConnectionMonitor {
+  /** The peer is gone, a connection attempt failed, or a call failed because of that. */
+  lost(error: unknown): void;
+  /** The connection works again. */
+  restored(): void;
+}
+
+/** Socket errors: the peer is down, restarting or unreachable. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN']);
+
+/** Bounds the walk through causes: a cyclic or absurdly deep chain is not an outage signal. */
+const MAX_CHAIN = 8;
+
+/**
+ * The error and what it wraps: its `cause` chain and the members of an AggregateError (Node
+ * tries each address of a host name and reports every refusal together).
+ */
+function chain(error: unknown): unknown[] {
+  const out: unknown[] = [];
+  const queue: unknown[] = [error];
+  while (queue.length > 0 && out.length < MAX_CHAIN) {
+    const e = queue.shift();
+    if (e === null || e === undefined || out.includes(e)) continue;
+    out.push(e);
+    if (typeof e !== 'object') continue;
+    const { cause, errors } = e as { cause?: unknown; errors?: unknown };
+    if (cause !== undefined) queue.push(cause);
+    if (Array.isArray(errors)) queue.push(...errors);
+  }
+  return out;
+}
+
+const field = (e: unknown, name: 'code' | 'message' | 'name'): string => {
+  const value = typeof e === 'object' && e !== null ? (e as Record<string, unknown>)[name] : undefined;
+  return typeof value === 'string' ? value : '';
+};
+
+const isUnavailableError = (e: unknown): boolean => e instanceof AppError && e.code === 'unavailable';
+
+/** A socket-level failure (refused, reset, broken pipe, timed out, unreachable). */
+export function isNetworkOutage(error: unknown): boolean {
+  return chain(error).some((e) => NETWORK_CODES.has(field(e, 'code')));
+}
+
+/**
+ * SQLSTATE classes that say the server cannot serve now: 08 connection exception, 53
+ * insufficient resources (too many connections, disk full), 57 operator intervention (admin
+ * shutdown, crash shutdown, "the database system is starting up", and 57014: a statement
+ * cancelled by statement_timeout), 58 system error (I/O).
+ */
+const PG_CLASSES = new Set(['08', '53', '57', '58']);
+/** Serialization failure and deadlock: the transaction was rolled back; retrying it is safe. */
+const PG_CODES = new Set(['40001', '40P01']);
+/** node-postgres and pg-pool report these without a code. */
+const PG_MESSAGES = [
+  /^Connection terminated/, // unexpectedly, or due to connection timeout (pg-pool's connectionTimeoutMillis)
+  /^timeout exceeded when trying to connect$/, // pg-pool: no connection free within connectionTimeoutMillis
+  /^Query read timeout$/, // the client-side query_timeout
+  /is not queryable$/, // a client whose connection died, or was closed by shutdown
+  /^Cannot use a pool after calling end on the pool$/, // a request that raced shutdown
+];
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+export function isPostgresOutage(error: unknown): boolean {
+  return chain(error).some((e) => {
+    if (isUnavailableError(e)) return true;
+    const code = field(e, 'code');
+    if (NETWORK_CODES.has(code)) return true;
+    if (SQLSTATE.test(code) && (PG_CLASSES.has(code.slice(0, 2)) || PG_CODES.has(code))) return true;
+    const message = field(e, 'message');
+    return PG_MESSAGES.some((m) => m.test(message));
+  });
+}
+
+/**
+ * SQLite result codes (better-sqlite3 puts the extended code in `code`) that mean the file is
+ * busy, locked, out of space or failing, not that the statement is wrong.
+ */
+const SQLITE_FAMILIES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM', 'SQLITE_PROTOCOL'];
+const SQLITE_CODES = new Set(['SQLITE_READONLY_RECOVERY', 'SQLITE_READONLY_CANTLOCK', 'SQLITE_READONLY_CANTINIT']);
+
+export function isSqliteOutage(error: unknown): boolean {
+  return chain(error).some((e) => {
+    if (isUnavailableError(e)) return true;
+    const code = field(e, 'code');
+    if (SQLITE_CODES.has(code) || SQLITE_FAMILIES.some((f) => code === f || code.startsWith(`${f}_`))) return true;
+    // better-sqlite3, for a call that raced the connection's close at shutdown.
+    return field(e, 'message') === 'The database connection is not open';
+  });
+}
+
+/** ioredis' own messages for a command that could not be sent or answered. */
+const REDIS_MESSAGES = new Set([
+  'Connection is closed.',
+  'Command timed out',
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'Command aborted due to connection close',
+]);
+const REDIS_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+/** Server replies that say "not now": loading, failing over, out of memory, scripts busy. */
+const REDIS_REPLY_PREFIXES = ['LOADING ', 'BUSY ', 'MASTERDOWN ', 'TRYAGAIN ', 'CLUSTERDOWN ', 'READONLY ', 'OOM ', 'NOREPLICAS ', 'MISCONF '];
+
+export function isRedisOutage(error: unknown): boolean {
+  return chain(error).some((e) => {
+    if (isUnavailableError(e)) return true;
+    if (NETWORK_CODES.has(field(e, 'code'))) return true;
+    if (REDIS_NAMES.has(field(e, 'name'))) return true;
+    const message = field(e, 'message');
+    return REDIS_MESSAGES.has(message) || REDIS_REPLY_PREFIXES.some((p) => message.startsWith(p));
+  });
+}
+
+/**
+ * `error` as the domain sees it: an outage becomes `unavailable` (the original kept as its
+ * `cause`, for the logs); anything else comes back unchanged.
+ */
+export function translateOutage(error: unknown, isOutage: (error: unknown) => boolean, message: string): unknown {
+  if (error instanceof AppError || !isOutage(error)) return error;
+  const translated = unavailable(message);
+  translated.cause = error;
+  return translated;
+}
