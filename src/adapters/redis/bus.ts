@@ -74,6 +74,8 @@ export class RedisBus implements Bus {
   /** Resolvers of resubscribe() calls waiting for the next reset. */
   #awaitingReset: Array<() => void> = [];
   #lostConnection = false;
+  /** Connections resubscribe() dropped on purpose, until they are ready again. */
+  readonly #forced = new Set<Redis>();
   #closed = false;
 
   private constructor(options: RedisBusOptions) {
@@ -88,8 +90,9 @@ export class RedisBus implements Bus {
     this.#sub = new Redis(options.url, { ...base, commandTimeout: undefined, connectionName: 'parley-bus-sub' });
     const fallback = (name: string): ConnectionMonitor => ({ lost: (error) => this.#onError(error, `redis bus ${name}`), restored: () => undefined });
     this.#pubMonitor = options.monitors?.pub ?? fallback('pub');
-    watchRedis(this.#pub, this.#pubMonitor);
-    watchRedis(this.#sub, options.monitors?.sub ?? fallback('sub'));
+    watchRedis(this.#pub, this.#pubMonitor, () => this.#forced.has(this.#pub));
+    watchRedis(this.#sub, options.monitors?.sub ?? fallback('sub'), () => this.#forced.has(this.#sub));
+    for (const conn of [this.#pub, this.#sub]) conn.on('ready', () => this.#forced.delete(conn));
     this.#sub.on(this.#sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       this.#handlers.deliver(channel.slice(this.#prefix.length) as Channel, message, (error) => this.#onError(error, 'bus handler'));
     });
@@ -100,7 +103,7 @@ export class RedisBus implements Bus {
       if (!this.#lostConnection) return;
       this.#lostConnection = false;
       // ioredis re-sent the SUBSCRIBEs before 'ready'; wait for their replies, then reset.
-      this.#sub.ping().then(
+      redisCall(this.#sub.ping(), 'The bus is unavailable.').then(
         () => this.#reset(),
         (error: unknown) => this.#onError(error, 'redis bus resubscribe'),
       );
@@ -164,6 +167,7 @@ export class RedisBus implements Bus {
   async resubscribe(): Promise<void> {
     const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
     this.#lostConnection = true;
+    this.#forced.add(this.#pub).add(this.#sub);
     this.#pub.disconnect(true);
     this.#sub.disconnect(true);
     await reset;

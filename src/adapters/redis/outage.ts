@@ -9,11 +9,15 @@ import { type ConnectionMonitor, isRedisOutage, translateOutage } from '../outag
  * Gives `redis` its error listener (without one ioredis prints every failed reconnection to
  * stderr) and reports its state: lost on every error and when it starts reconnecting (a peer
  * that closed cleanly raises no error), restored once it is ready again. A close we asked
- * for raises neither: ioredis does not reconnect then.
+ * for raises neither: ioredis does not reconnect then. `forced` says that the connection is
+ * reconnecting because we dropped it on purpose (a bus resubscription): that is no outage,
+ * though an error while it reconnects still is.
  */
-export function watchRedis(redis: Redis, monitor: ConnectionMonitor): void {
+export function watchRedis(redis: Redis, monitor: ConnectionMonitor, forced: () => boolean = () => false): void {
   redis.on('error', (error: unknown) => monitor.lost(error));
-  redis.on('reconnecting', () => monitor.lost(new Error('Redis connection lost; reconnecting')));
+  redis.on('reconnecting', () => {
+    if (!forced()) monitor.lost(new Error('Redis connection lost; reconnecting'));
+  });
   redis.on('ready', () => monitor.restored());
 }
 
