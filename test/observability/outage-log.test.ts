@@ -26,7 +26,7 @@ describe('OutageLog', () => {
         [LEVEL.info, 'redis available again', 'redis'],
       ],
     );
-    assert.equal((lines[0]?.err as { message: string }).message, 'connect ECONNREFUSED 127.0.0.1:6379');
+    assert.equal((lines[0]?.err as { message?: string } | undefined)?.message, 'connect ECONNREFUSED 127.0.0.1:6379');
     assert.equal(lines[1]?.downMs, 1_150);
     assert.equal(lines[1]?.suppressed, 114);
   });
