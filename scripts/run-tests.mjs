@@ -3,9 +3,10 @@
 // for --test, so the files are listed here. Extra arguments narrow the run to matching paths:
 //   node scripts/run-tests.mjs store       # only files whose path contains "store"
 //
-// Every file but the scale-out suites runs first, two at a time; then each scale-out suite
-// (test/scale/) runs alone, in a runner of its own, since each starts a fleet of nodes that
-// needs the machine's cores to itself. The last line adds up every run.
+// Every file but the scale-out and fault suites runs first, two at a time; then each scale-out
+// suite (test/scale/) and each fault suite (test/faults/) runs alone, in a runner of its own,
+// since each starts nodes under load (and breaks their dependencies) and needs the machine's
+// cores to itself. The last line adds up every run.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -26,10 +27,11 @@ if (files.length === 0) {
   console.error('no test files match', filters);
   process.exit(1);
 }
-const isScale = (f) => f.startsWith(path.join('test', 'scale') + path.sep);
+const alone = ['scale', 'faults'].map((dir) => path.join('test', dir) + path.sep);
+const isAlone = (f) => alone.some((dir) => f.startsWith(dir));
 const phases = [
-  { files: files.filter((f) => !isScale(f)), concurrency: 2, timeoutMs: 120_000 },
-  ...files.filter(isScale).map((f) => ({ files: [f], concurrency: 1, timeoutMs: 240_000 })),
+  { files: files.filter((f) => !isAlone(f)), concurrency: 2, timeoutMs: 120_000 },
+  ...files.filter(isAlone).map((f) => ({ files: [f], concurrency: 1, timeoutMs: 240_000 })),
 ].filter((p) => p.files.length > 0);
 
 /** Runs one phase, passing its output through, and returns its counts from the runner's summary. */
