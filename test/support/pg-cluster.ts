@@ -24,6 +24,9 @@ export interface PostgresCluster {
   port: number;
   /** `pg_ctl restart -m <mode>`: returns once the server accepts connections again. */
   restart(mode: 'smart' | 'fast' | 'immediate'): Promise<void>;
+  /** `pg_ctl stop -m fast`: the server is down (connections refused) until `start()`. */
+  halt(): Promise<void>;
+  start(): Promise<void>;
   /** Stops the server at once and removes its files; safe to call twice. */
   stop(): Promise<void>;
   /** The server's own log, for diagnosis. */
@@ -65,6 +68,12 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     logFile,
     restart: async (mode) => {
       await ctl('-o', options, '-m', mode, 'restart');
+    },
+    halt: async () => {
+      await ctl('-m', 'fast', 'stop');
+    },
+    start: async () => {
+      await ctl('-o', options, 'start');
     },
     stop,
   };
