@@ -10,7 +10,7 @@ import { NATS_SERVER, REDIS_SERVER, requireBinary, startNats, startRedis } from 
 const onError = (error: unknown, context: string) => {
   // Connection errors are expected while a test breaks the connection; anything else is a bug.
   const code = (error as { code?: string }).code;
-  if (!['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code ?? '') && !/Connection is closed|disconnect/i.test(String(error))) {
+  if (!['ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code ?? '') && !/Connection is closed|disconnect|lost; reconnecting/i.test(String(error))) {
     console.error(context, error);
   }
 };
