@@ -7,6 +7,7 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers } from '../bus-handlers.js';
+import { unavailable } from '../../errors.js';
 import { type ConnectionMonitor, translateOutage } from '../outage.js';
 
 export interface NatsBusOptions {
@@ -17,6 +18,9 @@ export interface NatsBusOptions {
   /** Told when the connection loses the server and when it is back; without it, onError is. */
   monitor?: ConnectionMonitor;
 }
+
+/** Longest a subscription waits for the server to confirm it (as the IPC bus's). */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 const subjectOf = (prefix: string, channel: Channel): string => `${prefix}.${channel.replace(':', '.')}`;
 
@@ -90,14 +94,29 @@ export class NatsBus implements Bus {
 
   async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
     if (this.#handlers.add(channel, handler)) this.#subscriptions.set(channel, this.#open(channel));
-    // The SUB is on the wire once the server has answered a PING sent after it.
-    await this.#nc.flush();
-    return async () => {
+    const stop = async () => {
       if (!this.#handlers.remove(channel, handler)) return;
       const sub = this.#subscriptions.get(channel);
       this.#subscriptions.delete(channel);
       if (!this.#closed) sub?.unsubscribe();
     };
+    // The SUB is on the wire once the server has answered a PING sent after it. While NATS is
+    // away that answer waits for the reconnection: bounded, so a subscribe fails instead.
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.#nc.flush(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(unavailable('The bus is unavailable; retry shortly.')), SUBSCRIBE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (error) {
+      await stop();
+      throw translateOutage(error, () => true, 'The bus is unavailable; retry shortly.');
+    } finally {
+      clearTimeout(timer);
+    }
+    return stop;
   }
 
   #open(channel: Channel): Subscription {
