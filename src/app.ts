@@ -38,10 +38,12 @@ import { instrumentBus, instrumentRateLimiter, instrumentRedis, instrumentStore 
 import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
+import { decodeCacheKeys, decodeMembership } from './protocol/bus-codec.js';
 import type { Bus, Presence, RateLimiter, Store } from './ports.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
+import { runShutdown } from './resilience/shutdown.js';
 
 export interface Parley {
   readonly config: Config;
@@ -118,12 +120,13 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const bus = instrumentBus(rawBus, metrics, nodeId);
 
     const publisher = new Publisher(bus, onError);
-    const members = new MembershipCache((roomId, userId) => store.findMember(roomId, userId), {
+    const members = new MembershipCache((roomId, userId) => store.membership(roomId, userId), {
       loadMemberIds: async (roomId) => (await store.listMembers(roomId)).map((m) => m.user.id),
     });
     await bus.subscribe(MEMBERSHIP_CHANNEL, (payload) => {
-      const { roomId, userId } = JSON.parse(payload) as { roomId: string; userId: string };
-      members.invalidate(roomId, userId);
+      const change = decodeMembership(payload);
+      if (change === null) log.error('undecodable membership message on the bus');
+      else members.invalidate(change.roomId, change.userId);
     });
     const access = new Access(store, members);
     const writer = new StreamWriter(store, publisher, members, {
@@ -141,7 +144,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     });
     const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
       redis === null ? new MemoryPresence() : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS });
-    const presence = new PresenceService(store, presenceAdapter, publisher, (roomId) => members.memberIds(roomId));
+    const presence = new PresenceService(store, presenceAdapter, publisher, (roomId) => members.memberIds(roomId), {
+      announceIntervalMs: config.PRESENCE_ANNOUNCE_INTERVAL_MS,
+      onError,
+    });
     // With Redis, sessions and the newest history page of each room are cached there, shared
     // by every node; without it the store answers (a primary-key read on SQLite is cheaper
     // than keeping caches coherent across workers).
@@ -156,7 +162,11 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     if (sessionCache !== null) caches.sessions = sessionCache;
     if (historyCache !== null) caches.history = historyCache;
     if (sessionCache !== null) {
-      await bus.subscribe(CACHE_CHANNEL, (payload) => sessionCache.forgetInflight(JSON.parse(payload) as string[]));
+      await bus.subscribe(CACHE_CHANNEL, (payload) => {
+        const keys = decodeCacheKeys(payload);
+        if (keys === null) log.error('undecodable cache message on the bus');
+        else sessionCache.forgetInflight(keys);
+      });
     }
     const services: Services = {
       store,
@@ -177,8 +187,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const hub = new RoomHub(bus, store, {
       replayLimit: config.REPLAY_LIMIT,
       recentEvents: config.ROOM_RECENT_EVENTS,
+      recentBytes: config.ROOM_RECENT_BYTES,
+      recentTotalBytes: config.RECENT_EVENTS_TOTAL_BYTES,
       gapTimeoutMs: config.ORDERING_GAP_TIMEOUT_MS,
       maxPending: 10_000,
+      maxPendingBytes: config.SLOW_CONSUMER_BYTES,
+      isMember: async (roomId, userId) => (await store.membership(roomId, userId)).role !== null,
       onError: (error, context) => logFailure(log, error, 'room hub error', { context }),
       onGapFill: (events) => {
         metrics.gapFills.inc();
@@ -247,22 +261,35 @@ export async function startParley(config: Config, log: Logger = createLogger(con
 
     let closing: Promise<void> | null = null;
     const close = (): Promise<void> => {
-      closing ??= (async () => {
-        // Not ready, then no new connections (in a cluster, this worker leaves the round
-        // robin), then let in-flight sends commit and their replies go out, then close every
-        // socket with 1012 so clients reconnect elsewhere and resume.
-        draining = true;
-        for (const timer of timers) clearInterval(timer);
-        ws.stopAccepting();
-        http.server.close();
-        await ws.drainLanes(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 2));
-        await writer.flush();
-        await ws.close();
-        await http.close();
-        await hub.close();
-        await unwind();
-        log.info('parley stopped');
-      })();
+      // Not ready, then no new connections (in a cluster, this worker leaves the round robin),
+      // then stop reading frames and let every request already read commit and be answered, then
+      // close every socket with 1012 so clients reconnect elsewhere and resume, announce who went
+      // offline, and close the dependencies. Every step runs, whatever the one before it did.
+      const drainMs = Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 2);
+      closing ??= runShutdown(
+        [
+          {
+            name: 'stop accepting',
+            run: () => {
+              draining = true;
+              for (const timer of timers) clearInterval(timer);
+              ws.stopAccepting();
+              http.server.close();
+            },
+          },
+          { name: 'answer requests in flight', run: () => ws.drain(drainMs), timeoutMs: drainMs + 1_000 },
+          { name: 'commit appends', run: () => writer.flush() },
+          { name: 'close connections', run: () => ws.close() },
+          { name: 'announce presence', run: () => presence.flush() },
+          { name: 'close http', run: () => http.close() },
+          { name: 'close rooms', run: () => hub.close() },
+          { name: 'close dependencies', run: () => unwind() },
+        ],
+        { defaultTimeoutMs: Math.max(1_000, Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 4)), onError: (error, step) => log.error({ err: error, step }, 'shutdown step failed') },
+      ).then(({ failed }) => {
+        if (failed.length === 0) log.info('parley stopped');
+        else log.warn({ failed }, 'parley stopped; some shutdown steps failed');
+      });
       return closing;
     };
 

@@ -127,9 +127,29 @@ export const OPTIONS = {
   LOG_FORMAT: { doc: 'Log format: json (one JSON object a line, for collectors) or pretty (readable, for a terminal).', default: 'json', parse: oneOf('json', 'pretty') },
   LOG_LEVEL: { doc: 'Log level: fatal, error, warn, info, debug, trace or silent.', default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   ROOM_RECENT_EVENTS: {
-    doc: 'Newest events kept in memory per room open on a node (up to twice this many between trims; about 0.5 KB each). Subscribers resuming with since within them, as after a reconnection storm, cost no store query; older ones are read from the store once per room and seq, shared. An edit or delete drops what precedes its message, so changed text is always read from the store.',
+    doc: 'Newest events kept in memory per room open on a node (up to twice this many between trims; about 0.5 KB each). Subscribers resuming with since within them, as after a reconnection storm, cost no store query; older ones are read from the store once per room and seq, shared. An edit or delete drops what precedes its message and its earlier edits, so changed text is always read from the store. Bounded in bytes too: ROOM_RECENT_BYTES, RECENT_EVENTS_TOTAL_BYTES.',
     default: '512',
     parse: integer(0, 100_000),
+  },
+  ROOM_RECENT_BYTES: {
+    doc: 'Bytes of recent events kept in memory per open room, besides ROOM_RECENT_EVENTS: past it the oldest half is dropped (those catch-ups read the store).',
+    default: '1048576',
+    parse: integer(0, 1024 * 1024 * 1024),
+  },
+  RECENT_EVENTS_TOTAL_BYTES: {
+    doc: 'Bytes of recent events kept in memory by all rooms of one process: past it the rooms used least recently drop theirs (their catch-ups read the store).',
+    default: '67108864',
+    parse: integer(0, 64 * 1024 * 1024 * 1024),
+  },
+  MAX_CONNECTIONS_PER_USER: {
+    doc: 'WebSocket connections one user may hold on one process; past it the upgrade is refused with 429 rate_limited (Retry-After).',
+    default: '32',
+    parse: integer(1, 100_000),
+  },
+  PRESENCE_ANNOUNCE_INTERVAL_MS: {
+    doc: 'Least time between two presence announcements of one user by one process, ms: a user whose connections come and go faster is announced once per interval, with their state at its end.',
+    default: '2000',
+    parse: integer(0, 600_000),
   },
   HEAP_SNAPSHOT_DIR: {
     doc: 'Directory where SIGUSR2 writes a heap snapshot of the signalled process (for leak hunting; the process pauses while it writes). Empty: DATA_DIR.',

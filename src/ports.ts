@@ -5,6 +5,7 @@
 import type {
   EventKind,
   MemberRecord,
+  MembershipRecord,
   MessageRecord,
   RoomRecord,
   RoomWithReadState,
@@ -93,6 +94,11 @@ export interface Store {
   listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]>;
 
   findMember(roomId: string, userId: string): Promise<MemberRecord | undefined>;
+  /**
+   * The user's role in the room (null when not a member) and the room's last seq, read together:
+   * the answer holds as of that seq, so a leave after it has a higher seq.
+   */
+  membership(roomId: string, userId: string): Promise<MembershipRecord>;
   listMembers(roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord }>>;
   /** Ids of the rooms `userId` is a member of. */
   listMemberRoomIds(userId: string): Promise<string[]>;

@@ -41,14 +41,7 @@ export class ChannelHandlers {
 
   deliver(channel: Channel, payload: string, onError: (error: unknown) => void): void {
     const set = this.#byChannel.get(channel);
-    if (set === undefined) return;
-    for (const handler of set) {
-      try {
-        handler(payload);
-      } catch (error) {
-        onError(error);
-      }
-    }
+    if (set !== undefined) deliverEach(set, payload, onError);
   }
 
   channels(): Channel[] {
@@ -57,5 +50,16 @@ export class ChannelHandlers {
 
   clear(): void {
     this.#byChannel.clear();
+  }
+}
+
+/** Hands `payload` to each handler; one that throws is reported and does not keep it from the others. */
+export function deliverEach(handlers: Iterable<Handler>, payload: string, onError: (error: unknown) => void): void {
+  for (const handler of handlers) {
+    try {
+      handler(payload);
+    } catch (error) {
+      onError(error);
+    }
   }
 }

@@ -26,7 +26,7 @@ export async function openBus(config: Config, onError: (error: unknown, context:
   const kind = busKind(config);
   switch (kind) {
     case 'memory':
-      return new MemoryBus();
+      return new MemoryBus(onError);
     case 'ipc':
       if (!cluster.isWorker) throw new ConfigError('BUS=ipc needs `parley start --workers N` (it runs through the cluster primary).');
       return new IpcBus(process as unknown as IpcEndpoint, onError);

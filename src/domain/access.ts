@@ -3,7 +3,7 @@
  * A room a user may not see answers not_found, never forbidden, so ids of private rooms and
  * DMs reveal nothing. A public room the user has not joined answers forbidden.
  */
-import { forbidden, notFound } from '../errors.js';
+import { type AppError, forbidden, notFound } from '../errors.js';
 import type { Store } from '../ports.js';
 import type { MembershipCache } from './membership-cache.js';
 import type { RoomRecord, Role } from './types.js';
@@ -21,11 +21,24 @@ export class Access {
 
   /** The caller's role in the room, or not_found / forbidden. Cached: no query on the hot path. */
   async requireMember(roomId: string, userId: string): Promise<Role> {
-    const role = await this.#members.role(roomId, userId);
-    if (role !== null) return role;
+    return (await this.requireMembership(roomId, userId)).role;
+  }
+
+  /**
+   * The caller's role and the seq of the room's stream it holds as of (a cached answer may be
+   * older than the stream: a subscription checks what happened since), or not_found / forbidden.
+   */
+  async requireMembership(roomId: string, userId: string): Promise<{ role: Role; asOfSeq: number }> {
+    const { role, asOfSeq } = await this.#members.membership(roomId, userId);
+    if (role !== null) return { role, asOfSeq };
+    throw await this.refusal(roomId);
+  }
+
+  /** The error for someone who is not a member: not_found for a room they may not see, forbidden for a public one. */
+  async refusal(roomId: string): Promise<AppError> {
     const room = await this.#store.findRoom(roomId);
-    if (room === undefined || room.visibility !== 'public') throw notFound(NO_SUCH_ROOM);
-    throw forbidden('Join this room first.');
+    if (room === undefined || room.visibility !== 'public') return notFound(NO_SUCH_ROOM);
+    return forbidden('Join this room first.');
   }
 
   /** The room if the caller may see it: members see any room, everybody sees public ones. */

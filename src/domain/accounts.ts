@@ -87,6 +87,12 @@ export class Accounts {
     return { user: { ...found.user, passwordHash: '' }, tokenHash };
   }
 
+  /** Whether the session exists and has not expired, asked of the store itself (no cache). */
+  async sessionActive(tokenHash: string): Promise<boolean> {
+    const session = await this.#store.findSession(tokenHash);
+    return session !== undefined && session.expiresAt > Date.now();
+  }
+
   /** Revokes the session now: REST refuses it at once and its WebSockets are closed with 1008. */
   async logout(auth: Authenticated): Promise<void> {
     await this.#store.deleteSession(auth.tokenHash);
@@ -96,7 +102,7 @@ export class Accounts {
       await cached.cache.invalidate(keys);
       cached.onRevoked(keys);
     }
-    this.#publisher.toUser(auth.user.id, { type: '_revoke', tokenHash: auth.tokenHash });
+    this.#publisher.sessionRevoked(auth.user.id, auth.tokenHash);
   }
 
   async #startSession(userId: string): Promise<string> {

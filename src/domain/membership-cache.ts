@@ -7,7 +7,7 @@
  * maps are bounded. Concurrent misses for one key share one store query (single flight).
  */
 import { SingleFlightCache } from './single-flight-cache.js';
-import type { MemberRecord, Role } from './types.js';
+import type { MembershipRecord, Role } from './types.js';
 
 export interface MembershipCacheOptions {
   ttlMs?: number;
@@ -22,12 +22,13 @@ export interface MembershipCacheOptions {
 const roleKey = (roomId: string, userId: string): string => `${roomId}\u0000${userId}`;
 
 export class MembershipCache {
-  readonly #roles: SingleFlightCache<Role | null>;
+  readonly #roles: SingleFlightCache<MembershipRecord>;
   readonly #lists: SingleFlightCache<string[]>;
-  readonly #load: (roomId: string, userId: string) => Promise<MemberRecord | undefined>;
+  readonly #load: (roomId: string, userId: string) => Promise<MembershipRecord>;
   readonly #loadMemberIds: (roomId: string) => Promise<string[]>;
 
-  constructor(load: (roomId: string, userId: string) => Promise<MemberRecord | undefined>, options: MembershipCacheOptions = {}) {
+  /** `load`: the membership as of a seq (Store.membership). */
+  constructor(load: (roomId: string, userId: string) => Promise<MembershipRecord>, options: MembershipCacheOptions = {}) {
     this.#load = load;
     this.#loadMemberIds = options.loadMemberIds ?? (() => Promise.reject(new Error('no member list loader configured')));
     const ttlMs = options.ttlMs ?? 60_000;
@@ -54,8 +55,13 @@ export class MembershipCache {
     return this.#lists.get(roomId, () => this.#loadMemberIds(roomId));
   }
 
-  role(roomId: string, userId: string): Promise<Role | null> {
-    return this.#roles.get(roleKey(roomId, userId), async () => (await this.#load(roomId, userId))?.role ?? null);
+  async role(roomId: string, userId: string): Promise<Role | null> {
+    return (await this.membership(roomId, userId)).role;
+  }
+
+  /** The role and the seq it holds as of: an entry may be older than the stream, never wrong about that seq. */
+  membership(roomId: string, userId: string): Promise<MembershipRecord> {
+    return this.#roles.get(roleKey(roomId, userId), () => this.#load(roomId, userId));
   }
 
   invalidate(roomId: string, userId: string): void {

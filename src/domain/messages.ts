@@ -113,13 +113,13 @@ export class Messages {
   async markRead(userId: string, roomId: string, seq: number): Promise<number> {
     await this.#access.requireMember(roomId, userId);
     const marker = await this.#store.advanceReadMarker(roomId, userId, seq);
-    this.#publisher.toUser(userId, { type: 'read', roomId, seq: marker });
+    this.#publisher.readMarker(userId, { type: 'read', roomId, seq: marker });
     return marker;
   }
 
   async typing(user: UserRecord, roomId: string): Promise<void> {
     await this.#access.requireMember(roomId, user.id);
-    this.#publisher.toRoom(roomId, { type: 'typing', roomId, user: userView(user) });
+    this.#publisher.typing(roomId, { type: 'typing', roomId, user: userView(user) });
   }
 
   async #rateLimit(userId: string): Promise<void> {

@@ -4,15 +4,13 @@
  *
  * Channels: `room:<id>` carries a room's stream events, typing and presence; `user:<id>` carries
  * what concerns one user's connections (read markers, rooms added or removed, session
- * revocation). Frames whose type starts with `_` are control frames for the gateway and never
- * reach a client.
+ * revocation). Every message is encoded by src/protocol/bus-codec.ts.
  */
 import type { Bus, Channel } from '../ports.js';
-import type { ServerEvent } from '../protocol/wire.js';
+import { encodeCacheKeys, encodeMembership, encodeRoom, encodeUser } from '../protocol/bus-codec.js';
+import type { PresenceEvent, ReadEvent, RoomAddedEvent, TypingEvent } from '../protocol/wire.js';
 import type { RoomRecord, StreamEventRecord } from './types.js';
 import { eventView, roomView } from './views.js';
-
-export type ControlFrame = { type: '_revoke'; tokenHash: string };
 
 /** Every node listens here for membership changes made by the others. */
 export const MEMBERSHIP_CHANNEL: Channel = 'ctl:members';
@@ -30,33 +28,44 @@ export class Publisher {
 
   /** Publishes committed events; callers pass them in commit order. */
   streamEvent(event: StreamEventRecord): void {
-    this.#send(`room:${event.roomId}`, JSON.stringify(eventView(event)));
+    const frame = JSON.stringify(eventView(event));
+    this.#send(`room:${event.roomId}`, encodeRoom({ type: 'event', seq: event.seq, kind: event.kind, userId: event.user.id, target: event.target, frame }));
   }
 
   roomAdded(userId: string, room: RoomRecord): void {
-    this.toUser(userId, { type: 'room_added', room: roomView(room) });
+    const frame: RoomAddedEvent = { type: 'room_added', room: roomView(room) };
+    this.#send(`user:${userId}`, encodeUser({ type: 'frame', frame: JSON.stringify(frame), removedRoomId: null }));
   }
 
   roomRemoved(userId: string, roomId: string): void {
-    this.toUser(userId, { type: 'room_removed', roomId });
+    this.#send(`user:${userId}`, encodeUser({ type: 'frame', frame: JSON.stringify({ type: 'room_removed', roomId }), removedRoomId: roomId }));
+  }
+
+  readMarker(userId: string, frame: ReadEvent): void {
+    this.#send(`user:${userId}`, encodeUser({ type: 'frame', frame: JSON.stringify(frame), removedRoomId: null }));
+  }
+
+  /** Closes every connection of the session, on every node. */
+  sessionRevoked(userId: string, tokenHash: string): void {
+    this.#send(`user:${userId}`, encodeUser({ type: 'revoke', tokenHash }));
+  }
+
+  typing(roomId: string, frame: TypingEvent): void {
+    this.#send(`room:${roomId}`, encodeRoom({ type: 'typing', userId: frame.user.id, frame: JSON.stringify(frame) }));
+  }
+
+  presence(roomId: string, frame: PresenceEvent): void {
+    this.#send(`room:${roomId}`, encodeRoom({ type: 'presence', frame: JSON.stringify(frame) }));
   }
 
   /** Tells every node that a membership changed, so their caches drop it. */
   membershipChanged(roomId: string, userId: string): void {
-    this.#send(MEMBERSHIP_CHANNEL, JSON.stringify({ roomId, userId }));
+    this.#send(MEMBERSHIP_CHANNEL, encodeMembership({ roomId, userId }));
   }
 
   /** Tells every node that these shared-cache keys were invalidated (their loads in flight are stale). */
   cacheInvalidated(keys: string[]): void {
-    this.#send(CACHE_CHANNEL, JSON.stringify(keys));
-  }
-
-  toRoom(roomId: string, frame: ServerEvent): void {
-    this.#send(`room:${roomId}`, JSON.stringify(frame));
-  }
-
-  toUser(userId: string, frame: ServerEvent | ControlFrame): void {
-    this.#send(`user:${userId}`, JSON.stringify(frame));
+    this.#send(CACHE_CHANNEL, encodeCacheKeys(keys));
   }
 
   #send(channel: Channel, payload: string): void {

@@ -44,6 +44,12 @@ export interface MemberRecord {
   lastReadSeq: number;
 }
 
+/** A membership as of a seq of the room's stream (0 when the room does not exist). */
+export interface MembershipRecord {
+  role: Role | null;
+  asOfSeq: number;
+}
+
 export interface Author {
   id: string;
   username: string;

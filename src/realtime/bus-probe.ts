@@ -6,6 +6,7 @@
  * ready again only once a probe arrives.
  */
 import type { Bus, Channel } from '../ports.js';
+import { decodeProbe, encodeProbe } from '../protocol/bus-codec.js';
 
 export interface BusProbeOptions {
   intervalMs: number;
@@ -32,8 +33,8 @@ export class BusProbe {
 
   async start(): Promise<void> {
     this.#stop = await this.#bus.subscribe(this.#channel, (payload) => {
-      const n = Number(payload);
-      if (Number.isSafeInteger(n) && n > this.#received) this.#received = n;
+      const n = decodeProbe(payload);
+      if (n !== null && n > this.#received) this.#received = n;
       if (this.#received >= this.#sent) this.#healthy = true;
     });
     this.#timer = setInterval(() => this.#tick(), this.#options.intervalMs);
@@ -67,7 +68,7 @@ export class BusProbe {
 
   #publish(): void {
     this.#sent++;
-    this.#bus.publish(this.#channel, String(this.#sent)).catch((error: unknown) => this.#options.onError(error, 'bus probe'));
+    this.#bus.publish(this.#channel, encodeProbe(this.#sent)).catch((error: unknown) => this.#options.onError(error, 'bus probe'));
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@
  * client reconnects and resumes from its last seq.
  */
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { type Bucket, type BucketRule, fullBucket, take } from '../core/token-bucket.js';
 import type { UserRecord } from '../domain/types.js';
 import { CLOSE } from '../errors.js';
@@ -34,6 +34,14 @@ export class Connection implements Flushable {
   /** Serializes sends, edits and deletes so one connection's messages are stored in the order sent. */
   lane: Promise<void> = SETTLED;
   laneDepth = 0;
+  /** Requests read and not yet answered. */
+  inflight = 0;
+  /**
+   * False until the session was checked again after the user's channel was subscribed (a logout
+   * racing the upgrade could otherwise go unnoticed); frames wait in `held` until then.
+   */
+  confirmed = false;
+  held: Array<{ data: RawData; isBinary: boolean }> = [];
 
   readonly #ws: WebSocket;
   readonly #socket: Socket;
@@ -118,6 +126,9 @@ export class Connection implements Flushable {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#ws.close(code, reason);
+    // A connection paused by a shutdown must read again to see the client's close frame (frames
+    // read from now on are ignored: the connection is no longer open).
+    if (this.#ws.isPaused) this.#ws.resume();
   }
 
   terminate(): void {
@@ -129,5 +140,10 @@ export class Connection implements Flushable {
 
   ping(): void {
     if (this.isOpen) this.#ws.ping();
+  }
+
+  /** Stops reading frames (shutdown): what was read is still answered; the rest is never seen. */
+  stopReading(): void {
+    if (this.isOpen) this.#ws.pause();
   }
 }

@@ -9,16 +9,23 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { newId } from '../domain/ids.js';
 import type { Services } from '../domain/services.js';
-import { AppError, CLOSE, type ErrorBody } from '../errors.js';
+import { AppError, CLOSE, type ErrorBody, rateLimited } from '../errors.js';
 import { tokenFromHeaders } from '../http/credentials.js';
 import type { Logger } from '../observability/log.js';
+import { logFailure } from '../observability/outage-log.js';
 import { Metrics } from '../observability/metrics.js';
 import type { Bus } from '../ports.js';
+import { decodeUser } from '../protocol/bus-codec.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { frameText } from './frame.js';
 import { type HandlerContext, handleMessage } from './handlers.js';
 import { originAllowed } from './origin.js';
 import type { RoomHub } from './room-hub.js';
+
+/** Frames a connection may send before its session is confirmed (see #open). */
+const MAX_HELD_FRAMES = 256;
+/** Retry-After of a refused connection over MAX_CONNECTIONS_PER_USER. */
+const CONNECTION_RETRY_MS = 5_000;
 
 interface UserChannel {
   connections: Set<Connection>;
@@ -108,6 +115,12 @@ export class Gateway {
       throw error;
     }
     if (socket.destroyed) return;
+    // Per process: each connection costs memory here whoever holds it.
+    const held = this.#users.get(auth.user.id)?.connections.size ?? 0;
+    if (held >= this.#config.MAX_CONNECTIONS_PER_USER) {
+      this.#metrics.rateLimited.labels('connections').inc();
+      return this.#refuse(socket, 429, rateLimited(CONNECTION_RETRY_MS).toBody(), Math.ceil(CONNECTION_RETRY_MS / 1000));
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, auth.user, auth.tokenHash, req));
   }
 
@@ -144,7 +157,14 @@ export class Gateway {
     });
     ws.on('message', (data, isBinary) => {
       conn.alive = true;
-      handleMessage(ctx, conn, data, isBinary);
+      if (conn.confirmed) {
+        handleMessage(ctx, conn, data, isBinary);
+        return;
+      }
+      // Frames sent before the session is confirmed wait (a handful: a client sends its
+      // subscribes at once); a flood of them is a client not worth waiting for.
+      if (conn.held.length >= MAX_HELD_FRAMES) conn.close(CLOSE.rateLimited, 'rate limited: too many frames before the session was confirmed');
+      else conn.held.push({ data, isBinary });
     });
     ws.on('error', (error) => log().debug({ err: error }, 'ws error'));
     ws.on('close', (code) => {
@@ -160,23 +180,49 @@ export class Gateway {
       if (this.#log.isLevelEnabled('debug')) log().debug({ code }, 'ws closed');
     });
 
-    this.#joinUserChannel(conn);
-    services.presence.connected(user.id, conn.id).catch((error: unknown) => log().error({ err: error }, 'presence update failed'));
+    const channel = this.#joinUserChannel(conn);
+    // The session was checked before the upgrade, but a logout in between published its
+    // revocation before this connection listened for it. Once the user's channel is subscribed,
+    // the store is asked again: a logout before this read is seen here, one after it reaches
+    // the channel. Only then are frames acted on.
+    channel.ready
+      .then(async (stop) => {
+        if (!conn.isOpen) return;
+        if (stop === null) {
+          conn.close(CLOSE.tryAgainLater, 'try again later: the event bus is unavailable');
+          return;
+        }
+        if (!(await services.accounts.sessionActive(tokenHash))) {
+          conn.close(CLOSE.policy, 'session revoked');
+          return;
+        }
+        if (!conn.isOpen) return;
+        conn.confirmed = true;
+        const held = conn.held;
+        conn.held = [];
+        for (const frame of held) handleMessage(ctx, conn, frame.data, frame.isBinary);
+        await services.presence.connected(user.id, conn.id).catch((error: unknown) => log().error({ err: error }, 'presence update failed'));
+      })
+      .catch((error: unknown) => {
+        logFailure(log(), error, 'session check failed');
+        conn.close(CLOSE.tryAgainLater, 'try again later');
+      });
   }
 
-  #joinUserChannel(conn: Connection): void {
+  #joinUserChannel(conn: Connection): UserChannel {
     const userId = conn.user.id;
     let channel = this.#users.get(userId);
     if (channel === undefined) {
       const created: UserChannel = { connections: new Set(), ready: Promise.resolve(null) };
       created.ready = this.#bus.subscribe(`user:${userId}`, (payload) => this.#onUserPayload(created, payload)).catch((error: unknown) => {
-        this.#log.error({ err: error, userId }, 'user channel subscribe failed');
+        logFailure(this.#log, error, 'user channel subscribe failed', { userId });
         return null;
       });
       this.#users.set(userId, created);
       channel = created;
     }
     channel.connections.add(conn);
+    return channel;
   }
 
   #leaveUserChannel(conn: Connection): void {
@@ -191,23 +237,22 @@ export class Gateway {
   }
 
   #onUserPayload(channel: UserChannel, payload: string): void {
-    let frame: { type?: unknown; tokenHash?: unknown; roomId?: unknown };
-    try {
-      frame = JSON.parse(payload);
-    } catch (error) {
-      this.#log.error({ err: error }, 'bad user channel payload');
+    const message = decodeUser(payload);
+    if (message === null) {
+      this.#log.error('undecodable user channel message');
       return;
     }
-    if (frame.type === '_revoke') {
-      for (const conn of channel.connections) if (conn.tokenHash === frame.tokenHash) conn.close(CLOSE.policy, 'session revoked');
+    if (message.type === 'revoke') {
+      for (const conn of channel.connections) if (conn.tokenHash === message.tokenHash) conn.close(CLOSE.policy, 'session revoked');
       return;
     }
-    if (frame.type === 'room_removed' && typeof frame.roomId === 'string') {
-      for (const conn of channel.connections) void this.#hub.unsubscribe(conn, frame.roomId);
+    if (message.removedRoomId !== null) {
+      for (const conn of channel.connections) void this.#hub.unsubscribe(conn, message.removedRoomId);
     }
-    const framed = frameText(payload);
-    for (const conn of channel.connections) conn.write(framed);
-    this.#metrics.otherFramesWritten(channel.connections.size);
+    const framed = frameText(message.frame);
+    let written = 0;
+    for (const conn of channel.connections) if (conn.confirmed && conn.write(framed)) written++;
+    this.#metrics.otherFramesWritten(written);
   }
 
   #beat(): void {
@@ -226,11 +271,19 @@ export class Gateway {
     this.#accepting = false;
   }
 
-  /** Waits until no connection has a send, edit or delete in flight, or until `timeoutMs`. */
-  async drainLanes(timeoutMs: number): Promise<void> {
+  /**
+   * Stops reading frames, then waits until every request already read is answered (a send is
+   * committed, then answered), or until `timeoutMs`: nothing stored goes unanswered before the
+   * 1012 close. Frames not read are never acted on; the client sends them again after reconnecting.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    for (const conn of this.#connections) conn.stopReading();
     const deadline = Date.now() + timeoutMs;
-    const busy = () => [...this.#connections].some((c) => c.laneDepth > 0);
-    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const busy = () => {
+      for (const conn of this.#connections) if (conn.inflight > 0) return true;
+      return false;
+    };
+    while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   }
 
   /** Stops accepting, closes every connection with `code` (1012 by default: reconnect and resume). */

@@ -14,7 +14,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { context, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '../observability/tracing.js';
 import { buildSchemas, type Frame, parse, type Schemas } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
-import type { RoomHub } from './room-hub.js';
+import { NotAMember, type RoomHub } from './room-hub.js';
 
 export interface HandlerContext {
   services: Services;
@@ -39,9 +39,36 @@ const schemasFor = (config: Config): Schemas => {
   return schemas;
 };
 
+/**
+ * When each connection last announced typing in each room: only rooms it may type in are
+ * remembered (membership is checked first), and at most `limit` of them, so random room ids
+ * cost nothing to keep.
+ */
 const lastTyping = new WeakMap<Connection, Map<string, number>>();
 
+function typedRecently(conn: Connection, roomId: string, now: number): boolean {
+  const at = lastTyping.get(conn)?.get(roomId);
+  return at !== undefined && now - at < TYPING_INTERVAL_MS;
+}
+
+function rememberTyping(conn: Connection, roomId: string, now: number, limit: number): void {
+  let seen = lastTyping.get(conn);
+  if (seen === undefined) {
+    seen = new Map();
+    lastTyping.set(conn, seen);
+  }
+  seen.delete(roomId);
+  if (seen.size >= limit) {
+    for (const [room, at] of seen) if (now - at >= TYPING_INTERVAL_MS) seen.delete(room);
+    // Still full of fresh entries: the oldest goes (insertion order is recency).
+    if (seen.size >= limit) seen.delete(seen.keys().next().value as string);
+  }
+  seen.set(roomId, now);
+}
+
 export function handleMessage(ctx: HandlerContext, conn: Connection, data: RawData, isBinary: boolean): void {
+  // A frame read after the connection began closing is never acted on: what is stored is answered.
+  if (!conn.isOpen) return;
   if (!conn.takeFrame()) {
     ctx.metrics.rateLimited.labels('frame').inc();
     conn.close(CLOSE.rateLimited, 'rate limited: too many frames');
@@ -67,7 +94,13 @@ export function handleMessage(ctx: HandlerContext, conn: Connection, data: RawDa
     return replyError(ctx, conn, id, error);
   }
   ctx.metrics.frameReceived(frame.type);
-  dispatch(ctx, conn, frame).catch((error: unknown) => replyError(ctx, conn, 'id' in frame ? frame.id : null, error));
+  // Counted from receipt to reply: a shutdown answers every request it has read before it closes.
+  conn.inflight++;
+  dispatch(ctx, conn, frame)
+    .catch((error: unknown) => replyError(ctx, conn, 'id' in frame ? frame.id : null, error))
+    .finally(() => {
+      conn.inflight--;
+    });
 }
 
 function readId(raw: unknown): number | null {
@@ -85,23 +118,28 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
       conn.writeJson({ type: 'pong' });
       return;
     case 'typing': {
-      const seen = lastTyping.get(conn) ?? new Map<string, number>();
-      lastTyping.set(conn, seen);
-      const now = Date.now();
-      if (now - (seen.get(frame.roomId) ?? 0) < TYPING_INTERVAL_MS) return;
-      seen.set(frame.roomId, now);
+      if (typedRecently(conn, frame.roomId, Date.now())) return;
+      // Authorized and published first; only then remembered (at most one entry per room one is in).
       await services.messages.typing(conn.user, frame.roomId);
+      rememberTyping(conn, frame.roomId, Date.now(), ctx.config.MAX_SUBSCRIPTIONS);
       return;
     }
     case 'subscribe': {
-      await services.access.requireMember(frame.roomId, userId);
+      const { asOfSeq } = await services.access.requireMembership(frame.roomId, userId);
       if (!conn.rooms.has(frame.roomId) && conn.rooms.size >= ctx.config.MAX_SUBSCRIPTIONS) {
         throw validationFailed(`A connection may subscribe to at most ${ctx.config.MAX_SUBSCRIPTIONS} rooms.`, { limit: ctx.config.MAX_SUBSCRIPTIONS });
       }
       const online = await services.presence.onlineIn(frame.roomId);
-      await hub.subscribe(conn, frame.roomId, frame.since, ({ lastSeq, recovered }) => {
-        reply(ctx, conn, frame.id, { lastSeq, recovered, online });
-      });
+      try {
+        // The membership may be cached from before a leave that raced this subscribe: the hub
+        // checks the stream since `asOfSeq` (or the store) once the subscription is registered.
+        await hub.subscribe(conn, frame.roomId, frame.since, asOfSeq, ({ lastSeq, recovered }) => {
+          reply(ctx, conn, frame.id, { lastSeq, recovered, online });
+        });
+      } catch (error) {
+        if (error instanceof NotAMember) throw await services.access.refusal(frame.roomId);
+        throw error;
+      }
       return;
     }
     case 'unsubscribe':
@@ -125,7 +163,7 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
 /**
  * Runs a change through the connection's lane: the next one is checked and queued only after
  * this one was accepted, so one connection's messages are stored in the order it sent them,
- * while commits still batch across connections.
+ * while commits still batch across connections. Resolves once the reply is written.
  */
 function inLane<T>(
   ctx: HandlerContext,
@@ -150,6 +188,10 @@ function inLane<T>(
     }
     span.end();
   };
+  let answered!: () => void;
+  const done = new Promise<void>((resolve) => {
+    answered = resolve;
+  });
   const run = async () => {
     try {
       const accepted = await submit();
@@ -157,22 +199,25 @@ function inLane<T>(
         (value) => {
           reply(ctx, conn, id, shape(value));
           finish();
+          answered();
         },
         (error: unknown) => {
           replyError(ctx, conn, id, error);
           finish(error);
+          answered();
         },
       );
     } catch (error) {
       replyError(ctx, conn, id, error);
       finish(error);
+      answered();
     } finally {
       conn.laneDepth--;
     }
   };
   const spanContext = span === null ? null : trace.setSpan(context.active(), span);
   conn.lane = conn.lane.then(spanContext === null ? run : () => context.with(spanContext, run));
-  return Promise.resolve();
+  return done;
 }
 
 function reply(ctx: HandlerContext, conn: Connection, id: number | null, fields: Record<string, unknown>): void {

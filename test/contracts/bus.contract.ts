@@ -72,6 +72,25 @@ export function busContract(name: string, open: () => Promise<BusFixture>, optio
       await stopLocal();
     });
 
+    it('regression: a handler that throws is isolated: the other handlers still get every message, and the process lives', async () => {
+      const channel = room();
+      const healthy = collector();
+      let thrown = 0;
+      const stopThrowing = await fx.a.subscribe(channel, () => {
+        thrown++;
+        throw new Error('a handler bug');
+      });
+      const stopHealthy = await fx.a.subscribe(channel, healthy.handler);
+      await fx.a.publish(channel, 'from a');
+      await fx.b.publish(channel, 'from b');
+      await fx.a.publish(channel, 'after');
+      await healthy.until(3);
+      assert.deepEqual([...healthy.received].sort(), ['after', 'from a', 'from b']);
+      assert.equal(thrown, 3);
+      await stopThrowing();
+      await stopHealthy();
+    });
+
     it('keeps one publisher’s messages in order on a channel', async () => {
       const channel = room();
       const c = collector();

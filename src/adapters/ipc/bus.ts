@@ -7,7 +7,7 @@
  */
 import { unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
-import { ChannelHandlers } from '../bus-handlers.js';
+import { ChannelHandlers, deliverEach } from '../bus-handlers.js';
 
 export type IpcBusMessage =
   | { parley: 'bus'; op: 'sub'; id: number; channel: Channel }
@@ -52,11 +52,7 @@ export class IpcBus implements Bus {
   async publish(channel: Channel, payload: string): Promise<void> {
     if (this.#closed) return;
     const local = this.#handlers.snapshot(channel);
-    if (local.length > 0) {
-      queueMicrotask(() => {
-        for (const handler of local) handler(payload);
-      });
-    }
+    if (local.length > 0) queueMicrotask(() => deliverEach(local, payload, (error) => this.#onError(error, 'bus handler')));
     this.#primary.send({ parley: 'bus', op: 'pub', channel, payload });
   }
 
@@ -96,7 +92,13 @@ export class IpcBus implements Bus {
 
   async resubscribe(): Promise<void> {
     await Promise.all(this.#handlers.channels().map((channel) => this.#request(channel)));
-    for (const listener of this.#resetListeners) listener();
+    for (const listener of this.#resetListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#onError(error, 'bus reset listener');
+      }
+    }
   }
 
   async close(): Promise<void> {

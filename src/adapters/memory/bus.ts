@@ -1,22 +1,26 @@
 import type { Bus, Channel } from '../../ports.js';
-import { ChannelHandlers } from '../bus-handlers.js';
+import { ChannelHandlers, deliverEach } from '../bus-handlers.js';
 
 /**
  * The bus of a single process. Handlers run in a later microtask, as they would with a network
- * bus, so publishers never re-enter themselves. FIFO per channel; never loses a message.
+ * bus, so publishers never re-enter themselves. FIFO per channel; never loses a message. A
+ * handler that throws is reported to `onError`; the others still get the message.
  */
 export class MemoryBus implements Bus {
   readonly #handlers = new ChannelHandlers();
   readonly #resetListeners: Array<() => void> = [];
+  readonly #onError: (error: unknown, context: string) => void;
   #closed = false;
+
+  constructor(onError: (error: unknown, context: string) => void = () => undefined) {
+    this.#onError = onError;
+  }
 
   async publish(channel: Channel, payload: string): Promise<void> {
     if (this.#closed) return;
     const snapshot = this.#handlers.snapshot(channel);
     if (snapshot.length === 0) return;
-    queueMicrotask(() => {
-      for (const handler of snapshot) handler(payload);
-    });
+    queueMicrotask(() => deliverEach(snapshot, payload, (error) => this.#onError(error, 'bus handler')));
   }
 
   async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
@@ -31,7 +35,13 @@ export class MemoryBus implements Bus {
   }
 
   async resubscribe(): Promise<void> {
-    for (const listener of this.#resetListeners) listener();
+    for (const listener of this.#resetListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#onError(error, 'bus reset listener');
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { conflict, notFound } from '../../errors.js';
 import type { AppendOutcome, AppendRequest, HistoryQuery, Store } from '../../ports.js';
 import type {
   MemberRecord,
+  MembershipRecord,
   MessageRecord,
   RoomRecord,
   RoomWithReadState,
@@ -184,6 +185,16 @@ export class SqlStore implements Store {
   async findMember(roomId: string, userId: string): Promise<MemberRecord | undefined> {
     const row = await this.#db.selectFrom('members').selectAll().where('room_id', '=', roomId).where('user_id', '=', userId).executeTakeFirst();
     return row && toMember(row);
+  }
+
+  async membership(roomId: string, userId: string): Promise<MembershipRecord> {
+    const row = await this.#db
+      .selectFrom('rooms as r')
+      .leftJoin('members as mb', (join) => join.onRef('mb.room_id', '=', 'r.id').on('mb.user_id', '=', userId))
+      .select(['r.last_seq', 'mb.role'])
+      .where('r.id', '=', roomId)
+      .executeTakeFirst();
+    return { role: row?.role ?? null, asOfSeq: row?.last_seq ?? 0 };
   }
 
   async listMembers(roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord }>> {
