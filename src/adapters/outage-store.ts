@@ -20,9 +20,9 @@ export interface OutageStoreOptions {
 export function translateStoreOutages(store: Store, options: OutageStoreOptions): Store {
   const { isOutage, message, monitor } = options;
   const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  const failed = (error: unknown): never => {
+  const failed = (error: unknown, startedAt: number): never => {
     const translated = translateOutage(error, isOutage, message);
-    if (translated instanceof AppError && translated.code === 'unavailable') monitor?.lost(error);
+    if (translated instanceof AppError && translated.code === 'unavailable') monitor?.lost(error, startedAt);
     throw translated;
   };
   const succeeded = <T>(value: T): T => {
@@ -38,6 +38,7 @@ export function translateStoreOutages(store: Store, options: OutageStoreOptions)
       if (wrapped === undefined) {
         const method = (value as (...args: unknown[]) => Promise<unknown>).bind(target);
         wrapped = (...args: unknown[]) => {
+          const startedAt = Date.now();
           let pending: Promise<unknown>;
           try {
             pending = Promise.resolve(method(...args));
@@ -45,7 +46,7 @@ export function translateStoreOutages(store: Store, options: OutageStoreOptions)
             // A synchronous throw (a closed driver) is an answer like any other.
             pending = Promise.reject(error);
           }
-          return pending.then(succeeded, failed);
+          return pending.then(succeeded, (error: unknown) => failed(error, startedAt));
         };
         wrappers.set(property, wrapped);
       }

@@ -12,8 +12,12 @@ import { AppError, unavailable } from '../errors.js';
 
 /** Reports the health of one client connection (or pool) to whoever logs it. */
 export interface ConnectionMonitor {
-  /** The peer is gone, a connection attempt failed, or a call failed because of that. */
-  lost(error: unknown): void;
+  /**
+   * The peer is gone, a connection attempt failed, or a call failed because of that.
+   * `startedAt` (epoch ms), for a failed call: a call that started before the connection was
+   * last restored failed in the outage that already ended, and opens no new one.
+   */
+  lost(error: unknown, startedAt?: number): void;
   /** The connection works again. */
   restored(): void;
 }

@@ -21,6 +21,7 @@ export class OutageLog {
   readonly #now: () => number;
   #downSince: number | null = null;
   #suppressed = 0;
+  #restoredAt = Number.NEGATIVE_INFINITY;
 
   constructor(log: OutageSink, dependency: string, now: () => number = Date.now) {
     this.#log = log;
@@ -32,12 +33,17 @@ export class OutageLog {
     return this.#downSince !== null;
   }
 
-  /** A failure: the first of an outage is logged, the others counted. */
-  lost(error: unknown): void {
+  /**
+   * A failure: the first of an outage is logged, the others counted. A call that started before
+   * the last recovery (`startedAt`, epoch ms) belongs to the outage that ended: it was in flight
+   * through it and fails late, and opens no new one.
+   */
+  lost(error: unknown, startedAt?: number): void {
     if (this.#downSince !== null) {
       this.#suppressed++;
       return;
     }
+    if (startedAt !== undefined && startedAt < this.#restoredAt) return;
     this.#downSince = this.#now();
     this.#suppressed = 0;
     this.#log.error({ err: error, dependency: this.#dependency }, `${this.#dependency} unavailable`);
@@ -46,7 +52,8 @@ export class OutageLog {
   /** A success: ends the outage, if there is one, with one line. */
   restored(): void {
     if (this.#downSince === null) return;
-    const downMs = this.#now() - this.#downSince;
+    this.#restoredAt = this.#now();
+    const downMs = this.#restoredAt - this.#downSince;
     const suppressed = this.#suppressed;
     this.#downSince = null;
     this.#suppressed = 0;

@@ -51,6 +51,26 @@ describe('OutageLog', () => {
   });
 });
 
+describe('OutageLog, late failures', () => {
+  it('regression: a call in flight through the outage that fails after the recovery opens no new outage; a call started after it does', () => {
+    const { log, lines } = captureLogs();
+    let now = 0;
+    const outage = new OutageLog(log, 'redis bus pub', () => now);
+    outage.lost(new Error('Connection is closed.'), 0);
+    now = 100;
+    outage.restored();
+    now = 2_000; // its command timeout, long after the reconnection
+    outage.lost(new Error('Command timed out'), 50);
+    assert.equal(outage.down, false);
+    outage.lost(new Error('Connection is closed.'), 1_500);
+    assert.equal(outage.down, true);
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['redis bus pub unavailable', 'redis bus pub available again', 'redis bus pub unavailable'],
+    );
+  });
+});
+
 describe('logFailure', () => {
   it('logs the consequences of an outage at debug, and any other failure as an error', () => {
     const { log, lines } = captureLogs('debug');

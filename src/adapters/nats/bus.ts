@@ -5,9 +5,9 @@
  * it was away is lost, so each reconnection is reported through onReset.
  */
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers } from '../bus-handlers.js';
-import { unavailable } from '../../errors.js';
 import { type ConnectionMonitor, translateOutage } from '../outage.js';
 
 export interface NatsBusOptions {

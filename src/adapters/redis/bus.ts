@@ -126,11 +126,13 @@ export class RedisBus implements Bus {
   async publish(channel: Channel, payload: string): Promise<void> {
     if (this.#closed) return;
     const name = this.#prefix + channel;
+    const startedAt = Date.now();
     try {
       await redisCall(this.#sharded ? this.#pub.spublish(name, payload) : this.#pub.publish(name, payload), 'The bus is unavailable.');
     } catch (error) {
-      // Counted with the publisher connection's outage, not logged one by one.
-      if (error instanceof AppError) this.#pubMonitor.lost(error.cause ?? error);
+      // Counted with the publisher connection's outage, not logged one by one; while we replace
+      // the connection ourselves (resubscribe) its failures are no outage.
+      if (error instanceof AppError && !this.#forced.has(this.#pub)) this.#pubMonitor.lost(error.cause ?? error, startedAt);
       throw error;
     }
     this.#pubMonitor.restored();
