@@ -71,13 +71,14 @@ describe('SingleFlightCache', () => {
     await cache.get('a', list(2));
     await cache.get('b', list(2));
     assert.equal(cache.weight, 4);
-    await cache.get('c', list(3)); // 7 > 5: a goes, then b
-    assert.equal(cache.weight, 3);
+    await cache.get('c', list(3)); // 7 > 5: a, the oldest, goes
+    assert.equal(cache.weight, 5);
+    await cache.get('b', list(2));
     await cache.get('c', list(3));
-    assert.equal(loads, 3, 'c is kept');
+    assert.equal(loads, 3, 'b and c are kept');
     await cache.get('huge', list(6));
     await cache.get('huge', list(6));
     assert.equal(loads, 5, 'a value heavier than the bound is not kept');
-    assert.equal(cache.weight, 3);
+    assert.equal(cache.weight, 5);
   });
 });
