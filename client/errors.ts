@@ -4,20 +4,11 @@
  * network down, outbox full, client closed), is a `ParleyError` carrying a code of the
  * protocol's catalogue, so an application handles both the same way.
  */
+import { ERROR_STATUS as CATALOGUE_STATUS } from '../src/protocol/catalogue.js';
 import type { ErrorCode, WireError } from '../src/protocol/wire.js';
 
 /** The HTTP status PROTOCOL.md gives each code; WebSocket and local errors carry it too. */
-export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
-  validation_failed: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-  internal: 500,
-};
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = CATALOGUE_STATUS;
 
 /** Where an error came from: an HTTP answer, a WebSocket reply, or the client itself. */
 export type ErrorSource = 'http' | 'ws' | 'client';

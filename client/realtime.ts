@@ -24,6 +24,7 @@ import type { ConnectionState, ParleyEvents, StateChange, SubscribeResult } from
 import { newClientMsgId, Outbox, type OutboxOptions } from './outbox.js';
 import { StreamTracker } from './stream-tracker.js';
 import { type WebSocketConstructor, type WebSocketLike, WS_OPEN } from './websocket.js';
+import { CLOSE } from '../src/protocol/catalogue.js';
 
 /** A connection open this long proves the server healthy again: the backoff starts over. */
 const STABLE_MS = 5000;
@@ -267,7 +268,7 @@ export class RealtimeSession {
 
   #onClose(code: number, reason: string, opened: boolean): void {
     this.#dropConnection();
-    if (code === 1008) {
+    if (code === CLOSE.policy) {
       const error = new ParleyError('unauthorized', `The server closed the connection by policy: ${reason || 'origin refused or session revoked'}.`, { source: 'ws' });
       this.#stop({ state: 'closed', closeCode: code, reason, error }, error);
       return;

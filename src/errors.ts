@@ -1,22 +1,11 @@
 /**
- * The error catalogue: every error a client can see, with its stable code and HTTP status,
- * and every WebSocket close code Parley uses with what the client should do about it.
- * docs/protocol.md carries the same tables; test/errors.test.ts ties the two together.
+ * Errors as the server raises them. The codes, statuses and close codes themselves are the
+ * catalogue of src/protocol/catalogue.ts, shared with the client SDK.
  */
 
-export const ERROR_STATUS = {
-  validation_failed: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  rate_limited: 429,
-  unavailable: 503,
-  internal: 500,
-} as const;
+import { CLOSE, ERROR_STATUS, type ErrorCode } from './protocol/catalogue.js';
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export { CLOSE, ERROR_STATUS, type ErrorCode };
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
@@ -62,23 +51,3 @@ export const unavailable = (message: string, retryAfterSeconds = 1) =>
 export const internalBody = (): ErrorBody => ({
   error: { code: 'internal', message: 'Something went wrong on our side; it has been logged.' },
 });
-
-/** WebSocket close codes and what a client does on each. */
-export const CLOSE = {
-  /** Server going away (shutdown). Reconnect with jittered backoff. */
-  goingAway: 1001,
-  /** The frame was not valid UTF-8 text (RFC 6455). Do not resend it. */
-  invalidData: 1007,
-  /** Policy: origin refused, or the session was revoked (logout). Do not reconnect with the same token. */
-  policy: 1008,
-  /** Frame larger than the limit. */
-  tooBig: 1009,
-  /** Service restart. Reconnect with jittered backoff and resume. */
-  restart: 1012,
-  /** Overloaded. Reconnect later with backoff. */
-  tryAgainLater: 1013,
-  /** The connection kept sending past its rate limit. Reconnect after a pause. */
-  rateLimited: 4008,
-  /** Slow consumer: the unsent backlog passed the limit. Reconnect and resume with `since`. */
-  slowConsumer: 4009,
-} as const;

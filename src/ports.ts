@@ -20,8 +20,8 @@ import type {
 export type AppendRequest =
   | { kind: 'message'; roomId: string; userId: string; id: string; body: string; clientMsgId: string | null; at: number }
   | { kind: 'edit'; roomId: string; userId: string; target: number; body: string; at: number }
-  /** `moderator`: the actor may delete others' messages (room owner). */
-  | { kind: 'delete'; roomId: string; userId: string; target: number; moderator: boolean; at: number }
+  /** By the author, or by the room's owner (the rules of src/domain/stream-rules.ts decide). */
+  | { kind: 'delete'; roomId: string; userId: string; target: number; at: number }
   | { kind: 'member_joined'; roomId: string; userId: string; role: 'owner' | 'member'; at: number }
   | { kind: 'member_left'; roomId: string; userId: string; at: number };
 

@@ -7,7 +7,7 @@
  * Batches commit one after the other, so outcomes are handed on (and events published) in
  * commit order.
  */
-import { unavailable } from '../errors.js';
+import { AppError, unavailable } from '../errors.js';
 import type { AppendOutcome, AppendRequest, Store } from '../ports.js';
 
 interface Pending {
@@ -61,29 +61,45 @@ export class GroupCommitter {
 
   async #drain(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#options.maxBatch);
-        const requests = batch.map((p) => p.request);
-        let outcomes: AppendOutcome[];
-        try {
-          outcomes = await this.#store.append(requests);
-        } catch (error) {
-          this.#options.onError(error, batch.length);
-          this.#options.onCommitFailed?.(batch.length);
-          const failure = unavailable('The message store is unavailable; retry shortly.');
-          for (const p of batch) p.reject(failure);
-          continue;
-        }
-        try {
-          this.#options.onCommitted(requests, outcomes);
-        } catch (error) {
-          // Publishing is best effort (receivers repair gaps from the store); the commit stands.
-          this.#options.onError(error, batch.length);
-        }
-        batch.forEach((p, i) => p.resolve(outcomes[i] as AppendOutcome));
-      }
+      while (this.#queue.length > 0) await this.#commit(this.#queue.splice(0, this.#options.maxBatch));
     } finally {
       this.#running = null;
     }
   }
+
+  /**
+   * Commits a batch. When its transaction fails for a reason other than an outage, one request
+   * may be the cause (input the store refuses): the batch is split in halves and each committed
+   * on its own, down to single requests, so only the culprit fails and the others commit in
+   * their order. An outage fails every request of the batch with `unavailable` at once.
+   */
+  async #commit(batch: Pending[]): Promise<void> {
+    const requests = batch.map((p) => p.request);
+    let outcomes: AppendOutcome[];
+    try {
+      outcomes = await this.#store.append(requests);
+    } catch (error) {
+      if (batch.length > 1 && !isOutage(error)) {
+        const half = Math.ceil(batch.length / 2);
+        await this.#commit(batch.slice(0, half));
+        await this.#commit(batch.slice(half));
+        return;
+      }
+      this.#options.onError(error, batch.length);
+      this.#options.onCommitFailed?.(batch.length);
+      // An outage (`unavailable`) is retried by the client; a single request the store refuses
+      // is answered with that error (a bug: the edge should have refused it).
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    try {
+      this.#options.onCommitted(requests, outcomes);
+    } catch (error) {
+      // Publishing is best effort (receivers repair gaps from the store); the commit stands.
+      this.#options.onError(error, batch.length);
+    }
+    for (const [i, p] of batch.entries()) p.resolve(outcomes[i] as AppendOutcome);
+  }
 }
+
+const isOutage = (error: unknown): boolean => error instanceof AppError && error.code === 'unavailable';

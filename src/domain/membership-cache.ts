@@ -15,6 +15,8 @@ export interface MembershipCacheOptions {
   maxEntries?: number;
   /** Most rooms whose member list is kept. */
   maxRooms?: number;
+  /** Most member ids kept over all those lists (about 60 bytes each). */
+  maxListedMembers?: number;
   /** Loads the user ids of a room's members. */
   loadMemberIds?: (roomId: string) => Promise<string[]>;
 }
@@ -33,7 +35,7 @@ export class MembershipCache {
     this.#loadMemberIds = options.loadMemberIds ?? (() => Promise.reject(new Error('no member list loader configured')));
     const ttlMs = options.ttlMs ?? 60_000;
     this.#roles = new SingleFlightCache({ ttlMs, maxEntries: options.maxEntries ?? 200_000 });
-    this.#lists = new SingleFlightCache({ ttlMs, maxEntries: options.maxRooms ?? 2_000 });
+    this.#lists = new SingleFlightCache({ ttlMs, maxEntries: options.maxRooms ?? 2_000, maxWeight: options.maxListedMembers ?? 1_000_000, weigh: (ids) => ids.length });
   }
 
   /** Hits and misses of role lookups. */

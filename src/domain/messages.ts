@@ -84,9 +84,9 @@ export class Messages {
 
   /** The author, or the room's owner, turns a message into a tombstone. */
   async submitDelete(userId: string, roomId: string, seq: number): Promise<Accepted<void>> {
-    const role = await this.#access.requireMember(roomId, userId);
+    await this.#access.requireMember(roomId, userId);
     await this.#rateLimit(userId);
-    const result = this.#writer.append({ kind: 'delete', roomId, userId, target: seq, moderator: role === 'owner', at: Date.now() }).then((outcome) => {
+    const result = this.#writer.append({ kind: 'delete', roomId, userId, target: seq, at: Date.now() }).then((outcome) => {
       if (outcome.status !== 'appended') throw outcome.status === 'rejected' ? rejection(outcome, 'delete') : notFound('No such message.');
     });
     return { result };

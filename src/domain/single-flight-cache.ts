@@ -5,15 +5,26 @@
  * not affected. Oldest entries go first when the bound is reached.
  */
 export class SingleFlightCache<V> {
-  readonly #entries = new Map<string, { value: V; expiresAt: number }>();
+  readonly #entries = new Map<string, { value: V; expiresAt: number; weight: number }>();
   readonly #inflight = new Map<string, Promise<V>>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
+  readonly #maxWeight: number;
+  readonly #weigh: (value: V) => number;
+  #weight = 0;
   readonly counts = { hits: 0, misses: 0 };
 
-  constructor(options: { ttlMs: number; maxEntries: number }) {
+  /** `maxWeight` with `weigh`: a bound on the sum of the entries' weights too (a list's length, say). */
+  constructor(options: { ttlMs: number; maxEntries: number; maxWeight?: number; weigh?: (value: V) => number }) {
     this.#ttlMs = options.ttlMs;
     this.#maxEntries = options.maxEntries;
+    this.#maxWeight = options.maxWeight ?? Number.POSITIVE_INFINITY;
+    this.#weigh = options.weigh ?? (() => 0);
+  }
+
+  /** The sum of the weights of the entries kept. */
+  get weight(): number {
+    return this.#weight;
   }
 
   get(key: string, load: () => Promise<V>): Promise<V> {
@@ -44,16 +55,26 @@ export class SingleFlightCache<V> {
   }
 
   invalidate(key: string): void {
-    this.#entries.delete(key);
+    this.#drop(key);
     this.#inflight.delete(key);
   }
 
   #put(key: string, value: V): void {
-    this.#entries.delete(key);
-    if (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
+    this.#drop(key);
+    const weight = this.#weigh(value);
+    // One value heavier than the whole bound is served, not kept.
+    if (weight > this.#maxWeight) return;
+    while (this.#entries.size > 0 && (this.#entries.size >= this.#maxEntries || this.#weight + weight > this.#maxWeight)) {
+      this.#drop(this.#entries.keys().next().value as string);
     }
-    this.#entries.set(key, { value, expiresAt: Date.now() + this.#ttlMs });
+    this.#entries.set(key, { value, expiresAt: Date.now() + this.#ttlMs, weight });
+    this.#weight += weight;
+  }
+
+  #drop(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    this.#weight -= entry.weight;
   }
 }

@@ -2,17 +2,9 @@
  * Wire types of the Parley protocol, version 1 (docs/protocol.md). Plain types with no runtime
  * code, so the client SDK can import them without pulling in the server's validators.
  */
+import type { ErrorCode } from './catalogue.js';
 
-export type ErrorCode =
-  | 'validation_failed'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'rate_limited'
-  | 'unavailable'
-  | 'internal';
+export type { ErrorCode };
 
 export interface WireError {
   code: ErrorCode;

@@ -22,8 +22,6 @@ import { type HandlerContext, handleMessage } from './handlers.js';
 import { originAllowed } from './origin.js';
 import type { RoomHub } from './room-hub.js';
 
-/** Frames a connection may send before its session is confirmed (see #open). */
-const MAX_HELD_FRAMES = 256;
 /** Retry-After of a refused connection over MAX_CONNECTIONS_PER_USER. */
 const CONNECTION_RETRY_MS = 5_000;
 
@@ -73,6 +71,11 @@ export class Gateway {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** This process's connections of one user. */
+  connectionsOf(userId: string): Connection[] {
+    return [...(this.#users.get(userId)?.connections ?? [])];
   }
 
   attach(server: Server): void {
@@ -161,9 +164,9 @@ export class Gateway {
         handleMessage(ctx, conn, data, isBinary);
         return;
       }
-      // Frames sent before the session is confirmed wait (a handful: a client sends its
-      // subscribes at once); a flood of them is a client not worth waiting for.
-      if (conn.held.length >= MAX_HELD_FRAMES) conn.close(CLOSE.rateLimited, 'rate limited: too many frames before the session was confirmed');
+      // Frames sent before the session is confirmed wait (a client sends its subscribes at
+      // once); past the frame burst they would be refused anyway.
+      if (conn.held.length >= this.#config.FRAME_BURST) conn.close(CLOSE.rateLimited, 'rate limited: too many frames before the session was confirmed');
       else conn.held.push({ data, isBinary });
     });
     ws.on('error', (error) => log().debug({ err: error }, 'ws error'));

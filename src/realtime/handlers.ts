@@ -46,6 +46,11 @@ const schemasFor = (config: Config): Schemas => {
  */
 const lastTyping = new WeakMap<Connection, Map<string, number>>();
 
+/** Rooms whose last typing notice this connection remembers (bounded by MAX_SUBSCRIPTIONS). */
+export function typingRoomsRemembered(conn: Connection): number {
+  return lastTyping.get(conn)?.size ?? 0;
+}
+
 function typedRecently(conn: Connection, roomId: string, now: number): boolean {
   const at = lastTyping.get(conn)?.get(roomId);
   return at !== undefined && now - at < TYPING_INTERVAL_MS;

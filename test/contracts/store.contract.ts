@@ -172,7 +172,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         event((await store.append([join(busy.id, me)]))[0]);
         const sent = await store.append([msg(busy.id, other, 'one'), msg(busy.id, other, 'two'), msg(busy.id, me, 'mine'), msg(busy.id, other, 'three')]);
         const three = event(sent[3]);
-        event((await store.append([{ kind: 'delete', roomId: busy.id, userId: other.id, target: three.seq, moderator: false, at: at() }]))[0]);
+        event((await store.append([{ kind: 'delete', roomId: busy.id, userId: other.id, target: three.seq, at: at() }]))[0]);
         const rooms = await store.listMemberRooms(me.id);
         assert.deepEqual(rooms.map((r) => r.room.id), [busy.id, quiet.id]);
         assert.equal(rooms[0]?.unread, 2);
@@ -221,16 +221,16 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.equal((await store.findRoom(r.id))?.lastSeq, 4);
       });
 
-      it('edits and deletes: by the author, deletes also by a moderator, never twice', async () => {
-        const [author, other] = [await user(), await user()];
-        const r = await room(author);
-        await store.append([join(r.id, other)]);
+      it('edits and deletes: by the author, deletes also by the room owner, never twice', async () => {
+        const [owner, author, other] = [await user(), await user(), await user()];
+        const r = await room(owner);
+        await store.append([join(r.id, author), join(r.id, other)]);
         const m = event((await store.append([msg(r.id, author, 'original words')]))[0]);
         const outcomes = await store.append([
           { kind: 'edit', roomId: r.id, userId: other.id, target: m.seq, body: 'hijack', at: at() },
           { kind: 'edit', roomId: r.id, userId: author.id, target: m.seq, body: 'edited words', at: at() },
           { kind: 'edit', roomId: r.id, userId: author.id, target: 999, body: 'nothing', at: at() },
-          { kind: 'delete', roomId: r.id, userId: other.id, target: m.seq, moderator: false, at: at() },
+          { kind: 'delete', roomId: r.id, userId: other.id, target: m.seq, at: at() },
         ]);
         assert.deepEqual(outcomes[0], { status: 'rejected', code: 'forbidden' });
         const edit = event(outcomes[1]);
@@ -241,8 +241,8 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.deepEqual(outcomes[2], { status: 'rejected', code: 'not_found' });
         assert.deepEqual(outcomes[3], { status: 'rejected', code: 'forbidden' });
         const deleted = await store.append([
-          { kind: 'delete', roomId: r.id, userId: other.id, target: m.seq, moderator: true, at: at() },
-          { kind: 'delete', roomId: r.id, userId: author.id, target: m.seq, moderator: false, at: at() },
+          { kind: 'delete', roomId: r.id, userId: owner.id, target: m.seq, at: at() },
+          { kind: 'delete', roomId: r.id, userId: author.id, target: m.seq, at: at() },
           { kind: 'edit', roomId: r.id, userId: author.id, target: m.seq, body: 'back', at: at() },
         ]);
         const del = event(deleted[0]);
@@ -264,7 +264,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           msg(r.id, u, 'draft'),
           { kind: 'edit', roomId: r.id, userId: u.id, target: 2, body: 'final', at: at() },
           msg(r.id, u, 'oops'),
-          { kind: 'delete', roomId: r.id, userId: u.id, target: 4, moderator: false, at: at() },
+          { kind: 'delete', roomId: r.id, userId: u.id, target: 4, at: at() },
         ]);
         assert.equal(event(outcomes[0]).message?.body, 'draft', 'each event carries the message as it was then');
         assert.equal(event(outcomes[1]).message?.body, 'final');
@@ -331,7 +331,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         await store.append([msg(r.id, u, 'a'), msg(r.id, u, 'b'), msg(r.id, u, 'c')]);
         await store.append([
           { kind: 'edit', roomId: r.id, userId: u.id, target: 2, body: 'A!', at: at() },
-          { kind: 'delete', roomId: r.id, userId: u.id, target: 3, moderator: false, at: at() },
+          { kind: 'delete', roomId: r.id, userId: u.id, target: 3, at: at() },
         ]);
         const all = await store.readEvents(r.id, 0, 100);
         assert.deepEqual(all.map((e) => [e.seq, e.kind, e.target]), [[1, 'member_joined', null], [2, 'message', null], [3, 'message', null], [4, 'message', null], [5, 'edit', 2], [6, 'delete', 3]]);
@@ -379,7 +379,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           msg(theirs.id, other, `${tag} alpha secret`),
           msg(mine.id, me, `${tag} alpha doomed`),
         ]);
-        await store.append([{ kind: 'delete', roomId: mine.id, userId: me.id, target: 5, moderator: false, at: at() }]);
+        await store.append([{ kind: 'delete', roomId: mine.id, userId: me.id, target: 5, at: at() }]);
         const hits = await store.search(me.id, [tag, 'alph'], undefined, 10);
         assert.deepEqual(hits.map((h) => h.message.body), [`${tag} alphabet soup`, `${tag} alpha bravo`]);
         assert.deepEqual((await store.search(me.id, [tag, 'alpha', 'bravo'], mine.id, 10)).map((h) => h.message.seq), [2]);

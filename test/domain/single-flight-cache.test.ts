@@ -60,4 +60,25 @@ describe('SingleFlightCache', () => {
     await assert.rejects(cache.get('x', () => Promise.reject(new Error('down'))), /down/);
     assert.equal(await cache.get('x', async () => 42), 42);
   });
+
+  it('keeps the sum of the weights under maxWeight, the oldest going first; a value over it is served, not kept', async () => {
+    const cache = new SingleFlightCache<string[]>({ ttlMs: 60_000, maxEntries: 100, maxWeight: 5, weigh: (ids) => ids.length });
+    let loads = 0;
+    const list = (n: number) => async () => {
+      loads++;
+      return Array.from({ length: n }, (_, i) => `u${i}`);
+    };
+    await cache.get('a', list(2));
+    await cache.get('b', list(2));
+    assert.equal(cache.weight, 4);
+    await cache.get('c', list(3)); // 7 > 5: a, the oldest, goes
+    assert.equal(cache.weight, 5);
+    await cache.get('b', list(2));
+    await cache.get('c', list(3));
+    assert.equal(loads, 3, 'b and c are kept');
+    await cache.get('huge', list(6));
+    await cache.get('huge', list(6));
+    assert.equal(loads, 5, 'a value heavier than the bound is not kept');
+    assert.equal(cache.weight, 5);
+  });
 });

@@ -1,0 +1,203 @@
+/**
+ * The rules of a room stream, applied to one group-committed batch: who may send, edit, delete,
+ * join and leave, which clientMsgId makes a send a duplicate, which seq each event gets. Pure:
+ * the store locks the rooms, reads the state these rules need (`BatchState`), and writes what
+ * they decide (`BatchPlan`) in the same transaction; it decides nothing itself.
+ *
+ * Requests are applied in order, each seeing the effect of the ones before it in the batch (a
+ * message sent, then edited, in one batch; a leave, then a send that is refused).
+ */
+import type { AppendOutcome, AppendRequest } from '../ports.js';
+import { searchText } from './search.js';
+import type { Author, MemberRecord, MessageRecord, StreamEventRecord } from './types.js';
+
+const key = (...parts: Array<string | number>): string => parts.join('\u0000');
+export const memberKey = (roomId: string, userId: string): string => key(roomId, userId);
+export const messageKey = (roomId: string, seq: number): string => key(roomId, seq);
+export const clientMsgKey = (roomId: string, authorId: string, clientMsgId: string): string => key(roomId, authorId, clientMsgId);
+
+/** What the rules read, as it is inside the batch's transaction (the rooms locked). */
+export interface BatchState {
+  /** The batch's rooms that exist. */
+  rooms: Map<string, { lastSeq: number; lastActivityAt: number }>;
+  /** Memberships of the batch's (room, user) pairs, by memberKey. */
+  members: Map<string, MemberRecord>;
+  /** The batch's actors. */
+  actors: Map<string, Author>;
+  /** Messages already sent with one of the batch's clientMsgIds, by clientMsgKey. */
+  earlier: Map<string, MessageRecord>;
+  /** Messages the batch's edits and deletes target, by messageKey. */
+  targets: Map<string, MessageRecord>;
+}
+
+/** A message row as it must be after the batch, with what search indexes. */
+export interface MessageWrite {
+  message: MessageRecord;
+  searchText: string;
+}
+
+export interface EventWrite {
+  roomId: string;
+  seq: number;
+  kind: StreamEventRecord['kind'];
+  target: number | null;
+  userId: string;
+  at: number;
+}
+
+export interface BatchPlan {
+  /** One per request, in order. */
+  outcomes: AppendOutcome[];
+  events: EventWrite[];
+  inserted: MessageWrite[];
+  /** Messages committed before the batch that it edits or deletes. */
+  changed: MessageWrite[];
+  /** Membership rows to delete (left, or joined again: replaced). */
+  membersRemoved: Array<{ roomId: string; userId: string }>;
+  membersInserted: MemberRecord[];
+  /** The new head and activity of every room the batch appended to. */
+  rooms: Array<{ roomId: string; lastSeq: number; lastActivityAt: number }>;
+}
+
+interface MessageState {
+  message: MessageRecord;
+  /** Committed before this batch (changes are updates) rather than inserted by it. */
+  persisted: boolean;
+  changed: boolean;
+}
+
+interface MemberState {
+  roomId: string;
+  userId: string;
+  /** The membership as it is now; null once left. */
+  record: MemberRecord | null;
+  existed: boolean;
+  /** Joined (again) in this batch: the row is (re)inserted. */
+  joined: boolean;
+}
+
+/** May `actor` change `target` this way? The author edits and deletes; a room owner deletes too. */
+export function mayChange(kind: 'edit' | 'delete', actor: MemberRecord | null, target: MessageRecord): boolean {
+  if (actor === null) return false;
+  if (target.author.id === actor.userId) return true;
+  return kind === 'delete' && actor.role === 'owner';
+}
+
+export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPlan {
+  const lastSeq = new Map([...state.rooms].map(([id, r]) => [id, r.lastSeq]));
+  const activity = new Map([...state.rooms].map(([id, r]) => [id, r.lastActivityAt]));
+  const members = new Map<string, MemberState>(
+    [...state.members].map(([k, m]) => [k, { roomId: m.roomId, userId: m.userId, record: m, existed: true, joined: false }]),
+  );
+  const earlier = new Map(state.earlier);
+  const messages = new Map<string, MessageState>([...state.targets].map(([k, m]) => [k, { message: m, persisted: true, changed: false }]));
+  const plan: BatchPlan = { outcomes: [], events: [], inserted: [], changed: [], membersRemoved: [], membersInserted: [], rooms: [] };
+  const inserted: MessageState[] = [];
+
+  const memberOf = (roomId: string, userId: string): MemberState | undefined => {
+    const m = members.get(memberKey(roomId, userId));
+    return m?.record === null ? undefined : m;
+  };
+  const append = (r: AppendRequest, kind: EventWrite['kind'], target: number | null): EventWrite => {
+    const seq = (lastSeq.get(r.roomId) as number) + 1;
+    lastSeq.set(r.roomId, seq);
+    activity.set(r.roomId, Math.max(activity.get(r.roomId) ?? 0, r.at));
+    const event: EventWrite = { roomId: r.roomId, seq, kind, target, userId: r.userId, at: r.at };
+    plan.events.push(event);
+    return event;
+  };
+  const appended = (e: EventWrite, actor: Author, message: MessageRecord | null): AppendOutcome => ({
+    status: 'appended',
+    event: { roomId: e.roomId, seq: e.seq, kind: e.kind, target: e.target, user: actor, createdAt: e.at, message },
+  });
+
+  for (const r of requests) {
+    const actor = state.actors.get(r.userId);
+    if (!lastSeq.has(r.roomId) || actor === undefined) {
+      plan.outcomes.push({ status: 'rejected', code: 'not_found' });
+      continue;
+    }
+    switch (r.kind) {
+      case 'message': {
+        // A resend is answered with the first message, even if the author left since.
+        const dedupe = r.clientMsgId === null ? null : clientMsgKey(r.roomId, r.userId, r.clientMsgId);
+        const first = dedupe === null ? undefined : earlier.get(dedupe);
+        if (first !== undefined) {
+          plan.outcomes.push({ status: 'duplicate', message: first });
+          break;
+        }
+        if (memberOf(r.roomId, r.userId) === undefined) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden' });
+          break;
+        }
+        const event = append(r, 'message', null);
+        const message: MessageRecord = { roomId: r.roomId, seq: event.seq, id: r.id, author: actor, body: r.body, createdAt: r.at, editedAt: null, deleted: false, clientMsgId: r.clientMsgId };
+        const m: MessageState = { message, persisted: false, changed: false };
+        messages.set(messageKey(r.roomId, event.seq), m);
+        inserted.push(m);
+        if (dedupe !== null) earlier.set(dedupe, message);
+        plan.outcomes.push(appended(event, actor, message));
+        break;
+      }
+      case 'edit':
+      case 'delete': {
+        const target = messages.get(messageKey(r.roomId, r.target));
+        if (target === undefined || target.message.deleted) {
+          plan.outcomes.push({ status: 'rejected', code: 'not_found' });
+          break;
+        }
+        if (!mayChange(r.kind, memberOf(r.roomId, r.userId)?.record ?? null, target.message)) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden' });
+          break;
+        }
+        const event = append(r, r.kind, r.target);
+        target.message = r.kind === 'edit' ? { ...target.message, body: r.body, editedAt: r.at } : { ...target.message, body: '', deleted: true };
+        target.changed = true;
+        plan.outcomes.push(appended(event, actor, r.kind === 'edit' ? target.message : null));
+        break;
+      }
+      case 'member_joined': {
+        if (memberOf(r.roomId, r.userId) !== undefined) {
+          plan.outcomes.push({ status: 'noop' });
+          break;
+        }
+        const event = append(r, 'member_joined', null);
+        const k = memberKey(r.roomId, r.userId);
+        members.set(k, {
+          roomId: r.roomId,
+          userId: r.userId,
+          // The read marker starts at one's own join.
+          record: { roomId: r.roomId, userId: r.userId, role: r.role, joinedAt: r.at, lastReadSeq: event.seq },
+          existed: members.get(k)?.existed ?? false,
+          joined: true,
+        });
+        plan.outcomes.push(appended(event, actor, null));
+        break;
+      }
+      case 'member_left': {
+        const member = memberOf(r.roomId, r.userId);
+        if (member === undefined) {
+          plan.outcomes.push({ status: 'noop' });
+          break;
+        }
+        const event = append(r, 'member_left', null);
+        member.record = null;
+        member.joined = false;
+        plan.outcomes.push(appended(event, actor, null));
+        break;
+      }
+    }
+  }
+
+  const write = (m: MessageState): MessageWrite => ({ message: m.message, searchText: m.message.deleted ? '' : searchText(m.message.body) });
+  plan.inserted = inserted.map(write);
+  for (const m of messages.values()) if (m.persisted && m.changed) plan.changed.push(write(m));
+  for (const m of members.values()) {
+    if (m.existed && (m.record === null || m.joined)) plan.membersRemoved.push({ roomId: m.roomId, userId: m.userId });
+    if (m.joined && m.record !== null) plan.membersInserted.push(m.record);
+  }
+  for (const roomId of new Set(plan.events.map((e) => e.roomId))) {
+    plan.rooms.push({ roomId, lastSeq: lastSeq.get(roomId) as number, lastActivityAt: activity.get(roomId) as number });
+  }
+  return plan;
+}

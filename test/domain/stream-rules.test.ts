@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { type BatchState, clientMsgKey, mayChange, memberKey, messageKey, planBatch } from '../../src/domain/stream-rules.js';
+import type { MemberRecord, MessageRecord } from '../../src/domain/types.js';
+import type { AppendRequest } from '../../src/ports.js';
+
+const author = (id: string) => ({ id, username: id, displayName: id });
+const member = (roomId: string, userId: string, role: 'owner' | 'member' = 'member'): MemberRecord => ({ roomId, userId, role, joinedAt: 0, lastReadSeq: 0 });
+const message = (roomId: string, seq: number, by: string, extra: Partial<MessageRecord> = {}): MessageRecord => ({
+  roomId,
+  seq,
+  id: `m${seq}`,
+  author: author(by),
+  body: 'text',
+  createdAt: 0,
+  editedAt: null,
+  deleted: false,
+  clientMsgId: null,
+  ...extra,
+});
+
+function state(): BatchState {
+  return {
+    rooms: new Map([['r', { lastSeq: 10, lastActivityAt: 0 }]]),
+    members: new Map([
+      [memberKey('r', 'owner'), member('r', 'owner', 'owner')],
+      [memberKey('r', 'alice'), member('r', 'alice')],
+      [memberKey('r', 'bob'), member('r', 'bob')],
+    ]),
+    actors: new Map(['owner', 'alice', 'bob', 'eve'].map((id) => [id, author(id)])),
+    earlier: new Map([[clientMsgKey('r', 'alice', 'c1'), message('r', 5, 'alice', { clientMsgId: 'c1' })]]),
+    targets: new Map([
+      [messageKey('r', 7), message('r', 7, 'alice')],
+      [messageKey('r', 8), message('r', 8, 'alice', { deleted: true, body: '' })],
+    ]),
+  };
+}
+
+const send = (userId: string, body = 'hi', clientMsgId: string | null = null): AppendRequest => ({ kind: 'message', roomId: 'r', userId, id: `id-${body}`, body, clientMsgId, at: 1 });
+
+describe('stream rules', () => {
+  it('who may change a message: the author edits and deletes; the owner deletes, never edits; nobody else', () => {
+    const m = message('r', 7, 'alice');
+    assert.equal(mayChange('edit', member('r', 'alice'), m), true);
+    assert.equal(mayChange('delete', member('r', 'alice'), m), true);
+    assert.equal(mayChange('delete', member('r', 'owner', 'owner'), m), true);
+    assert.equal(mayChange('edit', member('r', 'owner', 'owner'), m), false);
+    assert.equal(mayChange('delete', member('r', 'bob'), m), false);
+    assert.equal(mayChange('edit', null, m), false);
+  });
+
+  it('applies a batch in order: sends, duplicates, edits, deletes, leaves and what they forbid after them', () => {
+    const plan = planBatch(state(), [
+      send('alice', 'one'),
+      send('alice', 'again', 'c1'),
+      send('eve', 'intruder'),
+      { kind: 'edit', roomId: 'r', userId: 'bob', target: 7, body: 'hijack', at: 2 },
+      { kind: 'edit', roomId: 'r', userId: 'alice', target: 7, body: 'better', at: 2 },
+      { kind: 'delete', roomId: 'r', userId: 'owner', target: 7, at: 3 },
+      { kind: 'edit', roomId: 'r', userId: 'alice', target: 8, body: 'ghost', at: 3 },
+      { kind: 'member_left', roomId: 'r', userId: 'bob', at: 4 },
+      send('bob', 'after leaving'),
+      { kind: 'member_joined', roomId: 'r', userId: 'alice', role: 'member', at: 5 },
+      send('alice', 'x', null),
+      { kind: 'member_left', roomId: 'nowhere', userId: 'alice', at: 6 },
+    ]);
+    assert.deepEqual(
+      plan.outcomes.map((o) => (o.status === 'appended' ? `${o.event.kind}@${o.event.seq}` : o.status === 'rejected' ? o.code : o.status)),
+      ['message@11', 'duplicate', 'forbidden', 'forbidden', 'edit@12', 'delete@13', 'not_found', 'member_left@14', 'forbidden', 'noop', 'message@15', 'not_found'],
+    );
+    assert.deepEqual(plan.rooms, [{ roomId: 'r', lastSeq: 15, lastActivityAt: 4 }]);
+    assert.deepEqual(plan.changed.map((c) => [c.message.seq, c.message.deleted, c.message.body, c.searchText]), [[7, true, '', '']]);
+    assert.deepEqual(plan.membersRemoved, [{ roomId: 'r', userId: 'bob' }]);
+    assert.deepEqual(plan.inserted.map((m) => m.message.body), ['one', 'x']);
+  });
+
+  it('property: events are numbered from the head without gaps, one outcome per request', () => {
+    const request = fc.oneof(
+      fc.record({ kind: fc.constant('message' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), clientMsgId: fc.option(fc.constantFrom('c1', 'c2'), { nil: null }) }),
+      fc.record({ kind: fc.constantFrom('edit' as const, 'delete' as const), userId: fc.constantFrom('alice', 'owner', 'bob'), target: fc.integer({ min: 1, max: 14 }) }),
+      fc.record({ kind: fc.constantFrom('member_joined' as const, 'member_left' as const), userId: fc.constantFrom('alice', 'bob', 'eve') }),
+    );
+    fc.assert(
+      fc.property(fc.array(request, { maxLength: 40 }), (spec) => {
+        const requests: AppendRequest[] = spec.map((s, i) => {
+          if (s.kind === 'message') return { kind: 'message', roomId: 'r', userId: s.userId, id: `n${i}`, body: `b${i}`, clientMsgId: s.clientMsgId, at: i };
+          if (s.kind === 'edit') return { kind: 'edit', roomId: 'r', userId: s.userId, target: s.target, body: `e${i}`, at: i };
+          if (s.kind === 'delete') return { kind: 'delete', roomId: 'r', userId: s.userId, target: s.target, at: i };
+          if (s.kind === 'member_joined') return { kind: 'member_joined', roomId: 'r', userId: s.userId, role: 'member', at: i };
+          return { kind: 'member_left', roomId: 'r', userId: s.userId, at: i };
+        });
+        const plan = planBatch(state(), requests);
+        assert.equal(plan.outcomes.length, requests.length);
+        assert.deepEqual(plan.events.map((e) => e.seq), plan.events.map((_, i) => 11 + i));
+        const appended = plan.outcomes.filter((o) => o.status === 'appended').length;
+        assert.equal(appended, plan.events.length);
+      }),
+    );
+  });
+});
