@@ -21,7 +21,7 @@ import { freePort } from '../support/services.js';
 import { type Frame, WsTestClient } from '../support/ws-client.js';
 
 const ROOMS = 2;
-const WS_AGENTS = 4;
+const WS_USERS = 4;
 const REPLY_TIMEOUT_MS = 20_000;
 
 interface Ack {
@@ -30,7 +30,7 @@ interface Ack {
   seq: number;
 }
 
-/** What every agent found wrong; the test asserts it stays empty. */
+/** What any client of the test found wrong; the test asserts it stays empty. */
 const violations: string[] = [];
 /** Answers that said "retry later", by kind: the outage must have been seen. */
 const outageAnswers = { wsReplies: 0, http503: 0, upgrades1013: 0, upgrades503: 0 };
@@ -76,7 +76,7 @@ function checkHttp(what: string, res: { status: number; body: unknown; headers: 
 }
 
 /** One user on one WebSocket at a time: sends, resubscribes, and checks every event it receives. */
-class WsAgent {
+class Member {
   readonly user: TestUser;
   readonly #wsUrl: string;
   readonly #rooms: string[];
@@ -113,7 +113,7 @@ class WsAgent {
           if (this.client === client) this.client = null;
           // Only a close we asked for, or "try again later", is expected.
           if (code === 1013) outageAnswers.upgrades1013++;
-          else if (code !== 1000 && code !== 1005) violations.push(`agent ${this.user.username}: connection closed with ${code}`);
+          else if (code !== 1000 && code !== 1005) violations.push(`member ${this.user.username}: connection closed with ${code}`);
         });
         if (client.ws.readyState !== client.ws.OPEN) {
           await new Promise((r) => setTimeout(r, 200));
@@ -123,7 +123,7 @@ class WsAgent {
         break;
       } catch (error) {
         const status = (error as { status?: number }).status;
-        if (status !== 503) violations.push(`agent ${this.user.username}: upgrade ${status ?? String(error)}`);
+        if (status !== 503) violations.push(`member ${this.user.username}: upgrade ${status ?? String(error)}`);
         else outageAnswers.upgrades503++;
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -159,14 +159,14 @@ class WsAgent {
     if (frame.seq !== last + 1) {
       const replayingAfter = this.#replayingAfter.get(roomId);
       if (frame.seq <= last && replayingAfter !== undefined && frame.seq > replayingAfter) return;
-      violations.push(`agent ${this.user.username} room ${roomId}: seq ${frame.seq} after ${last}`);
+      violations.push(`member ${this.user.username} room ${roomId}: seq ${frame.seq} after ${last}`);
       if (frame.seq <= last) return;
     }
     this.last.set(roomId, frame.seq);
     if (frame.kind === 'message') this.received.get(roomId)?.add(frame.message.id);
   }
 
-  /** One send: a retry of an unacknowledged message of this agent, or a new one. */
+  /** One send: a retry of an unacknowledged message of this member, or a new one. */
   async send(): Promise<void> {
     const client = this.client;
     if (client === null) return this.connect();
@@ -231,7 +231,7 @@ if ((await requireRedis('PostgreSQL restart under load')) && requirePostgresBina
       rooms.push(res.body.room.id);
     }
     const users = [owner];
-    for (let i = 1; i < WS_AGENTS + 1; i++) users.push(await registerUser(base, 'pgf'));
+    for (let i = 1; i < WS_USERS + 1; i++) users.push(await registerUser(base, 'pgf'));
     for (const u of users.slice(1)) for (const roomId of rooms) assert.equal((await api(base, 'POST', `/api/v1/rooms/${roomId}/join`, { token: u.token })).status, 200);
     // Tokens never used yet: authenticating one misses the session cache and reads the store,
     // so new connections and /me during the outage really depend on PostgreSQL.
@@ -243,8 +243,8 @@ if ((await requireRedis('PostgreSQL restart under load')) && requirePostgresBina
       freshTokens.push(res.body.token);
     }
     const restUser = users[0] as TestUser;
-    const agents = users.slice(1).map((u) => new WsAgent(u, wsUrl, rooms));
-    for (const a of agents) await a.connect();
+    const members = users.slice(1).map((u) => new Member(u, wsUrl, rooms));
+    for (const a of members) await a.connect();
     const pidsBefore = node.workerPids().sort();
     assert.equal(pidsBefore.length, 2);
 
@@ -259,7 +259,7 @@ if ((await requireRedis('PostgreSQL restart under load')) && requirePostgresBina
           }
         })(),
       );
-    for (const a of agents) {
+    for (const a of members) {
       every(100, () => a.send());
       every(1_000, () => a.resume());
     }
@@ -310,13 +310,13 @@ if ((await requireRedis('PostgreSQL restart under load')) && requirePostgresBina
     await Promise.all(loops);
 
     // Recovery: the node is ready, every send that was refused goes through on retry (the same
-    // clientMsgId: stored once), and every agent catches up to each room's head.
+    // clientMsgId: stored once), and every member catches up to each room's head.
     const deadline = Date.now() + 30_000;
     while ((await api(base, 'GET', '/readyz').catch(() => ({ status: 0 }))).status !== 200) {
       assert.ok(Date.now() < deadline, 'the node did not become ready again');
       await pause(200);
     }
-    for (const a of agents) if (a.client === null) await a.connect();
+    for (const a of members) if (a.client === null) await a.connect();
     while (unacked.size > 0) {
       assert.ok(Date.now() < deadline, `sends still refused after recovery: ${[...unacked.keys()].join(', ')}`);
       for (const [clientMsgId, { roomId, body }] of [...unacked]) {
@@ -326,8 +326,8 @@ if ((await requireRedis('PostgreSQL restart under load')) && requirePostgresBina
           if (checkHttp('REST send after recovery', res, 201)) ack(clientMsgId, res.body.message, roomId);
           continue;
         }
-        const agent = agents.find((a) => clientMsgId.startsWith(`${a.user.username}-`)) as WsAgent;
-        const reply = await agent.client?.request({ type: 'send', roomId, body, clientMsgId }, REPLY_TIMEOUT_MS);
+        const member = members.find((a) => clientMsgId.startsWith(`${a.user.username}-`)) as Member;
+        const reply = await member.client?.request({ type: 'send', roomId, body, clientMsgId }, REPLY_TIMEOUT_MS);
         if (reply !== undefined && checkReply('send after recovery', reply)) ack(clientMsgId, reply.message, roomId);
       }
       await pause(100);
@@ -352,19 +352,19 @@ if ((await requireRedis('PostgreSQL restart under load')) && requirePostgresBina
         const bySeq = new Map(events.map((e) => [e.seq as number, e]));
         for (const a of inRoom) assert.equal(bySeq.get(a.seq)?.message?.id, a.id, `acknowledged message ${a.id} is at seq ${a.seq}`);
         // Every subscriber catches up (resuming from its last seq) and has every acknowledged message.
-        for (const agent of agents) {
-          while ((agent.last.get(roomId) ?? 0) < head) {
-            assert.ok(Date.now() < deadline + 30_000, `agent ${agent.user.username} stuck at ${agent.last.get(roomId)} of ${head} in ${roomId}`);
-            await agent.subscribe(roomId);
+        for (const member of members) {
+          while ((member.last.get(roomId) ?? 0) < head) {
+            assert.ok(Date.now() < deadline + 30_000, `member ${member.user.username} stuck at ${member.last.get(roomId)} of ${head} in ${roomId}`);
+            await member.subscribe(roomId);
             await pause(100);
           }
-          const missing = inRoom.filter((a) => !agent.received.get(roomId)?.has(a.id));
-          assert.deepEqual(missing, [], `agent ${agent.user.username} missed acknowledged messages in ${roomId}`);
+          const missing = inRoom.filter((a) => !member.received.get(roomId)?.has(a.id));
+          assert.deepEqual(missing, [], `member ${member.user.username} missed acknowledged messages in ${roomId}`);
         }
       }
     } finally {
       reader.close();
-      for (const a of agents) a.client?.close();
+      for (const a of members) a.client?.close();
     }
 
     // No process died.
