@@ -22,7 +22,8 @@ export type AppendRequest =
   | { kind: 'edit'; roomId: string; userId: string; target: number; body: string; at: number }
   /** By the author, or by the room's owner (the rules of src/domain/stream-rules.ts decide). */
   | { kind: 'delete'; roomId: string; userId: string; target: number; at: number }
-  | { kind: 'member_joined'; roomId: string; userId: string; role: 'owner' | 'member'; at: number }
+  /** `addedBy`: the member adding `userId` (who must still be one when it commits), or null for joining oneself. */
+  | { kind: 'member_joined'; roomId: string; userId: string; role: 'owner' | 'member'; addedBy: string | null; at: number }
   | { kind: 'member_left'; roomId: string; userId: string; at: number };
 
 /**

@@ -73,7 +73,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       clientMsgId,
       at: at(),
     });
-    const join = (roomId: string, u: UserRecord): AppendRequest => ({ kind: 'member_joined', roomId, userId: u.id, role: 'member', at: at() });
+    const join = (roomId: string, u: UserRecord): AppendRequest => ({ kind: 'member_joined', roomId, userId: u.id, role: 'member', addedBy: null, at: at() });
     function event(outcome: AppendOutcome | undefined): StreamEventRecord {
       assert.equal(outcome?.status, 'appended', `expected appended, got ${JSON.stringify(outcome)}`);
       return (outcome as Extract<AppendOutcome, { status: 'appended' }>).event;
@@ -298,6 +298,19 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           (await store.readEvents(r.id, 0, 100)).map((e) => [e.seq, e.kind]),
           [[1, 'member_joined'], [2, 'member_joined'], [3, 'message'], [4, 'member_left'], [5, 'member_joined']],
         );
+      });
+
+      it('regression: a member is added only by someone who is still a member when it commits', async () => {
+        const [owner, adder, newcomer, other] = [await user(), await user(), await user(), await user()];
+        const r = await room(owner);
+        await store.append([join(r.id, adder)]);
+        // The adder's leave commits first (an earlier batch): the add that raced it is refused.
+        await store.append([{ kind: 'member_left', roomId: r.id, userId: adder.id, at: at() }]);
+        const refused = await store.append([{ kind: 'member_joined', roomId: r.id, userId: newcomer.id, role: 'member', addedBy: adder.id, at: at() }]);
+        assert.deepEqual(refused, [{ status: 'rejected', code: 'forbidden' }]);
+        assert.equal(await store.findMember(r.id, newcomer.id), undefined);
+        const added = await store.append([{ kind: 'member_joined', roomId: r.id, userId: other.id, role: 'member', addedBy: owner.id, at: at() }]);
+        assert.equal(event(added[0]).kind, 'member_joined');
       });
 
       it('keeps one room gapless under concurrent appends from two instances', async () => {
