@@ -29,6 +29,8 @@ export const sessionCacheKey = (tokenHash: string): string => `session:${tokenHa
 export interface Authenticated {
   user: UserRecord;
   tokenHash: string;
+  /** When the session expires (epoch ms): a WebSocket is closed then. */
+  expiresAt: number;
 }
 
 export class Accounts {
@@ -84,7 +86,7 @@ export class Accounts {
     const found = cached === undefined ? await load() : await cached.cache.get(sessionCacheKey(tokenHash), load, cached.ttlMs);
     if (found === undefined || found.expiresAt <= Date.now()) throw unauthorized('The session is invalid or has expired.');
     // Authenticated callers never see the password hash; it is not kept with the session.
-    return { user: { ...found.user, passwordHash: '' }, tokenHash };
+    return { user: { ...found.user, passwordHash: '' }, tokenHash, expiresAt: found.expiresAt };
   }
 
   /** Whether the session exists and has not expired, asked of the store itself (no cache). */
