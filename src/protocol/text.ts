@@ -113,9 +113,16 @@ const LOOK_ALIKES: ReadonlyMap<string, string> = new Map(
  * name differently needs a migration that folds the stored names again.
  */
 export function foldName(name: string): string {
-  // Thin spaces go first: NFKC would turn them into ordinary ones.
+  // Thin spaces go first: NFKC would turn them into ordinary ones. Look-alikes are mapped before
+  // lower-casing (a capital maps to what it resembles) and after it (lower-casing makes new
+  // ones: Γ becomes γ), and NFKC runs again after lower-casing (İ becomes i + U+0307, a dot
+  // nobody sees on an i), so that folding a folded name changes nothing.
+  const once = lookAlikes(name.replace(UNSEEN_IN_NAME, '').normalize('NFKC')).toLowerCase().normalize('NFKC');
+  return lookAlikes(once).replace(UNSEEN_IN_NAME, '').replace(/\u0307/g, '');
+}
+
+function lookAlikes(text: string): string {
   let mapped = '';
-  for (const ch of name.replace(UNSEEN_IN_NAME, '').normalize('NFKC')) mapped += LOOK_ALIKES.get(ch) ?? ch;
-  // Lower-casing can make what NFKC changes again (İ becomes i + U+0307, a dot nobody sees on an i).
-  return mapped.toLowerCase().normalize('NFKC').replace(UNSEEN_IN_NAME, '').replace(/\u0307/g, '');
+  for (const ch of text) mapped += LOOK_ALIKES.get(ch) ?? ch;
+  return mapped;
 }
