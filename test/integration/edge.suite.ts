@@ -22,12 +22,12 @@ function assertError(res: ApiResponse, status: number, code: string, field?: str
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   assert.deepEqual(Object.keys(res.body), ['error'], JSON.stringify(res.body));
-  const error = res.body.error as Record<string, any>;
+  const error = res.body.error as { code: unknown; message: unknown; details?: { issues?: Array<{ path: string }> } };
   assert.equal(error.code, code, JSON.stringify(res.body));
   assert.equal(typeof error.message, 'string');
   for (const key of Object.keys(error)) assert.ok(['code', 'message', 'details'].includes(key), `unexpected ${key}`);
   if (field !== undefined) {
-    const paths = (error.details?.issues ?? []).map((i: { path: string }) => i.path);
+    const paths = (error.details?.issues ?? []).map((i) => i.path);
     assert.ok(paths.includes(field), `issues name ${field}: ${JSON.stringify(error.details)}`);
   }
 }
