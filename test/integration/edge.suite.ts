@@ -78,8 +78,8 @@ export function edgeSuite(label: string, config: () => Promise<Partial<Config>>)
 
       it('regression: a clientMsgId with an unpaired surrogate failed on PostgreSQL and was stored as U+FFFD×3 on SQLite; it is validation_failed naming clientMsgId', async () => {
         const roomId = await createRoom(base, alice);
-        for (const escape of ['\\ud800', '\\udc00', 'a\\ud83d']) {
-          assertError(await postJson(`/api/v1/rooms/${roomId}/messages`, alice.token, `{"body":"hi","clientMsgId":"${escape}"}`), 400, 'validation_failed', 'clientMsgId');
+        for (const lone of ['\\ud800', '\\udc00', 'a\\ud83d']) {
+          assertError(await postJson(`/api/v1/rooms/${roomId}/messages`, alice.token, `{"body":"hi","clientMsgId":"${lone}"}`), 400, 'validation_failed', 'clientMsgId');
         }
         assert.deepEqual(await history(roomId, alice), []);
         // A surrogate pair is one character, and is kept as sent.
