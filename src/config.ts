@@ -109,7 +109,7 @@ export const OPTIONS = {
   BUS: { doc: 'Bus between processes: auto (NATS_URL, else REDIS_URL, else the cluster primary, else in-process), memory, ipc, redis or nats.', default: 'auto', parse: oneOf('auto', 'memory', 'ipc', 'redis', 'nats') },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
   PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
-  ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets (and * for any). Empty: only the same origin as the Host header. Requests without Origin (non-browser clients) are allowed.', default: '', parse: origins },
+  ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets and to make changes with the session cookie (and * for any). Empty: only the same origin as the Host header. A WebSocket upgrade without Origin (not a browser) is allowed; a change made with the session cookie needs one (403 otherwise).', default: '', parse: origins },
   TRUST_PROXY: { doc: 'Trust X-Forwarded-For/-Proto from a load balancer in front (for per-IP limits and secure cookies).', default: 'false', parse: boolean },
   COOKIE_SECURE: { doc: 'Mark the session cookie Secure (set when served over HTTPS).', default: 'false', parse: boolean },
   SESSION_TTL_HOURS: { doc: 'Lifetime of a session token, hours. An expired token is refused with 401.', default: '720', parse: integer(1, 24 * 365) },
