@@ -13,7 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { context, contextFrom, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '../observability/tracing.js';
 import type { Span } from '@opentelemetry/api';
 import { DEFAULT_WEB_DIR } from '../paths.js';
-import { buildSchemas } from '../protocol/schemas.js';
+import { buildSchemas, fieldName } from '../protocol/schemas.js';
 import { clientErrorHandler, connectionCap, guardConnections, openFileLimit } from './connections.js';
 import type { HttpContext } from './context.js';
 import { errorHandler, frameworkErrorHandler, sendError } from './errors.js';
@@ -74,7 +74,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
     const malformed = malformedQuery(request.query);
     if (malformed !== null) {
       throw validationFailed('The query string is malformed: a percent-escape is invalid or does not encode UTF-8.', {
-        issues: malformed.map((name) => ({ path: /^[A-Za-z0-9_$-]{1,64}$/.test(name) ? name : '(unnamed)', message: 'is not valid percent-encoded UTF-8' })),
+        issues: malformed.map((name) => ({ path: fieldName(name), message: 'is not valid percent-encoded UTF-8' })),
       });
     }
   });

@@ -122,15 +122,18 @@ export function buildSchemas(limits: SchemaLimits) {
 export type Schemas = ReturnType<typeof buildSchemas>;
 export type Frame = z.infer<Schemas['frame']>;
 
-/** A field name is repeated in an answer only when it is plainly a name: the answer never carries other input back. */
-const SAFE_FIELD = /^[A-Za-z0-9_$-]{1,64}$/;
+/**
+ * A field name as an answer may repeat it: the name itself when it is plainly a name, else
+ * `(unnamed)`, so that an answer never carries other input back.
+ */
+export const fieldName = (name: string): string => (/^[A-Za-z0-9_$-]{1,64}$/.test(name) ? name : '(unnamed)');
 
 /** Each problem as `{path, message}`; an unknown field is one problem per field, named when its name is plain. */
 function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
   return error.issues.flatMap((issue) => {
     const at = issue.path.map(String);
     if (issue.code !== 'unrecognized_keys') return [{ path: at.join('.'), message: issue.message }];
-    return issue.keys.map((key) => ({ path: [...at, SAFE_FIELD.test(key) ? key : '(unnamed)'].join('.'), message: 'is not a known field' }));
+    return issue.keys.map((key) => ({ path: [...at, fieldName(key)].join('.'), message: 'is not a known field' }));
   });
 }
 

@@ -28,14 +28,6 @@ export type TextKind =
   /** A display name or room name: one line, no control character at all; not blank. */
   | 'name';
 
-/** An unpaired surrogate: a high one not followed by a low one, or a low one not after a high one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** Control characters (C0, DEL, C1: Unicode's Cc) but tab, LF and CR. */
-const CONTROL_IN_TEXT = /[^\P{Cc}\t\n\r]/u;
-/** Every control character, and the Unicode line and paragraph separators. */
-const CONTROL_IN_NAME = /[\p{Cc}\u2028\u2029]/u;
-/** Embeddings and overrides (LRE, RLE, PDF, LRO, RLO) and isolates (LRI, RLI, FSI, PDI). */
-const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/;
 /**
  * Characters that show as nothing: Unicode white space, default-ignorable code points (zero-width
  * spaces and joiners, word joiner, BOM, soft hyphen, variation selectors, the Hangul fillers
@@ -55,14 +47,40 @@ export const TEXT_PROBLEMS = {
 /**
  * The first rule `text` breaks for its kind, as a sentence fragment naming the rule (never
  * quoting the text), or null when it passes. Lengths are checked by the schemas, not here.
+ *
+ * One pass over the UTF-16 code units, as every message body goes through it on the send path;
+ * when several rules are broken, the first in TEXT_PROBLEMS' order is reported.
  */
 export function textProblem(text: string, kind: TextKind): string | null {
-  if (text.includes('\u0000')) return TEXT_PROBLEMS.nul;
-  if (LONE_SURROGATE.test(text)) return TEXT_PROBLEMS.surrogate;
-  if (kind === 'wire') return null;
-  if (kind === 'name' ? CONTROL_IN_NAME.test(text) : CONTROL_IN_TEXT.test(text)) return kind === 'name' ? TEXT_PROBLEMS.controlInName : TEXT_PROBLEMS.controlInText;
-  if (BIDI_CONTROL.test(text)) return TEXT_PROBLEMS.bidi;
-  if (kind !== 'topic' && isBlank(text)) return TEXT_PROBLEMS.blank;
+  const strict = kind !== 'wire';
+  const name = kind === 'name';
+  let nul = false;
+  let surrogate = false;
+  let control = false;
+  let bidi = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
+      // C0 controls, DEL, C1 controls; tab, LF and CR are text except in names.
+      if (c === 0) nul = true;
+      else if (strict && (name || (c !== 0x09 && c !== 0x0a && c !== 0x0d))) control = true;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      // A high surrogate followed by a low one is one character; anything else is unpaired.
+      const next = text.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+      else surrogate = true;
+    } else if (strict && c >= 0x2028 && c <= 0x2069) {
+      // Embeddings and overrides (LRE, RLE, PDF, LRO, RLO) and isolates (LRI, RLI, FSI, PDI);
+      // in names also the line and paragraph separators.
+      if ((c >= 0x202a && c <= 0x202e) || c >= 0x2066) bidi = true;
+      else if (name && c <= 0x2029) control = true;
+    }
+  }
+  if (nul) return TEXT_PROBLEMS.nul;
+  if (surrogate) return TEXT_PROBLEMS.surrogate;
+  if (control) return name ? TEXT_PROBLEMS.controlInName : TEXT_PROBLEMS.controlInText;
+  if (bidi) return TEXT_PROBLEMS.bidi;
+  if (strict && kind !== 'topic' && isBlank(text)) return TEXT_PROBLEMS.blank;
   return null;
 }
 

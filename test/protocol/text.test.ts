@@ -83,6 +83,34 @@ describe('text rules', () => {
   });
 });
 
+/** The rules written the slow, obvious way, to check the one-pass scan of textProblem against. */
+function model(text: string, kind: TextKind): string | null {
+  if (text.includes('\u0000')) return TEXT_PROBLEMS.nul;
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) return TEXT_PROBLEMS.surrogate;
+  if (kind === 'wire') return null;
+  if (kind === 'name' ? /[\p{Cc}\u2028\u2029]/u.test(text) : /[^\P{Cc}\t\n\r]/u.test(text)) return kind === 'name' ? TEXT_PROBLEMS.controlInName : TEXT_PROBLEMS.controlInText;
+  if (/[\u202A-\u202E\u2066-\u2069]/.test(text)) return TEXT_PROBLEMS.bidi;
+  if (kind !== 'topic' && /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\u2800]*$/u.test(text)) return TEXT_PROBLEMS.blank;
+  return null;
+}
+
+describe('textProblem against a model', () => {
+  it('agrees with the rules written as regular expressions, on strings of the characters that matter', () => {
+    const interesting = fc.constantFrom(
+      ...[0x00, 0x09, 0x0a, 0x0d, 0x01, 0x1f, 0x20, 0x41, 0x7e, 0x7f, 0x80, 0x9f, 0xa0, 0x200b, 0x200e, 0x2028, 0x2029, 0x202a, 0x202e, 0x202f, 0x2060, 0x2065, 0x2066, 0x2069, 0x206a, 0x3164, 0x2800, 0xfeff].map(code),
+      '\uD800',
+      '\uDBFF',
+      '\uDC00',
+      '\uDFFF',
+      '\uD83D\uDE00',
+      'é',
+    );
+    const strings = fc.array(interesting, { maxLength: 10 }).map((a) => a.join(''));
+    fc.assert(fc.property(strings, fc.constantFrom(...KINDS), (s, kind) => textProblem(s, kind) === model(s, kind)), { numRuns: 5000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom(...KINDS), (s, kind) => textProblem(s, kind) === model(s, kind)), { numRuns: 2000 });
+  });
+});
+
 describe('foldName', () => {
   it('folds look-alike names onto the username they imitate', () => {
     const cases: Array<[string, string]> = [
