@@ -107,15 +107,15 @@ const UNSEEN_IN_NAME = /[\p{Default_Ignorable_Code_Point}\u2800\u2006\u2009\u200
 const LOOK_ALIKES: ReadonlyMap<string, string> = new Map(
   Object.entries({
     // Cyrillic, small
-    а: 'a', в: 'b', е: 'e', ё: 'e', һ: 'h', і: 'i', ї: 'i', ј: 'j', к: 'k', ӏ: 'l', м: 'm', н: 'h', о: 'o', р: 'p', ԛ: 'q', г: 'r', ѕ: 's', т: 't', ѵ: 'v', ԝ: 'w', х: 'x', у: 'y', ү: 'y', ԁ: 'd', ɡ: 'g',
+    а: 'a', в: 'b', е: 'e', ё: 'e', һ: 'h', і: 'i', ї: 'i', ј: 'j', к: 'k', ӏ: 'l', м: 'm', н: 'h', о: 'o', р: 'p', ԛ: 'q', г: 'r', с: 'c', ѕ: 's', т: 't', ѵ: 'v', ԝ: 'w', х: 'x', у: 'y', ү: 'y', ԁ: 'd',
     // Cyrillic, capital
-    А: 'a', В: 'b', Е: 'e', Ё: 'e', Һ: 'h', І: 'i', Ї: 'i', Ј: 'j', К: 'k', Ӏ: 'l', М: 'm', Н: 'h', О: 'o', Р: 'p', Ԛ: 'q', Ѕ: 's', Т: 't', Ѵ: 'v', Ԝ: 'w', Х: 'x', У: 'y', Ү: 'y', С: 'c', с: 'c',
+    А: 'a', В: 'b', Е: 'e', Ё: 'e', Һ: 'h', І: 'i', Ї: 'i', Ј: 'j', К: 'k', Ӏ: 'l', М: 'm', Н: 'h', О: 'o', Р: 'p', Ԛ: 'q', Ѕ: 's', Т: 't', Ѵ: 'v', Ԝ: 'w', Х: 'x', У: 'y', Ү: 'y', С: 'c',
     // Greek, small
     α: 'a', β: 'b', ε: 'e', η: 'n', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', γ: 'y', ϲ: 'c', ϳ: 'j', ω: 'w',
     // Greek, capital
     Α: 'a', Β: 'b', Ε: 'e', Ζ: 'z', Η: 'h', Ι: 'i', Κ: 'k', Μ: 'm', Ν: 'n', Ο: 'o', Ρ: 'p', Τ: 't', Υ: 'y', Χ: 'x', Ϲ: 'c', Ϳ: 'j',
     // Latin letters that lower-case or fold to something else
-    ı: 'i', ß: 'ss', ẞ: 'ss',
+    ı: 'i', ɡ: 'g', ß: 'ss', ẞ: 'ss',
     // Dashes that pass for the hyphen-minus allowed in usernames
     '\u2010': '-', '\u2011': '-', '\u2012': '-', '\u2013': '-', '\u2014': '-', '\u2015': '-', '\u2212': '-',
   }),
