@@ -116,7 +116,7 @@ export const OPTIONS = {
   SCRYPT_COST: { doc: 'scrypt cost N for password hashes, as log2 (17 = 2^17 = 128 MiB, ~0.3 s on one core). Runs on the libuv thread pool, never on the event loop.', default: '17', parse: integer(10, 20) },
   WS_MAX_PAYLOAD_BYTES: { doc: 'Largest WebSocket frame accepted, bytes; a larger one closes the connection with 1009.', default: '65536', parse: integer(1024, 16 * 1024 * 1024) },
   HTTP_HEADERS_TIMEOUT_MS: {
-    doc: 'Deadline for a request line and headers, ms, from the moment the connection opens (or the previous response ends). Past it the connection is closed: with a 400 validation_failed when part of a request came, silently when nothing came (an unused connection a browser opened ahead). At most HTTP_REQUEST_TIMEOUT_MS.',
+    doc: 'Deadline for a request line and headers, ms, from the moment the connection opens (on a kept-alive connection, from the first byte of the next request). Past it the connection is closed: with a 400 validation_failed when part of a request came, silently when nothing came (an unused connection a browser opened ahead). At most HTTP_REQUEST_TIMEOUT_MS.',
     default: '10000',
     parse: integer(100, 600_000),
   },
