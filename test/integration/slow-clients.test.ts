@@ -145,6 +145,38 @@ describe('connection bound', () => {
   });
 });
 
+describe('shutting down', () => {
+  it('regression: a request reaching a closing server was answered in Fastify\'s own shape; it is 503 unavailable in the error shape', async () => {
+    const server = await startTestServer({});
+    const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    socket.on('error', () => undefined);
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      // A request in progress keeps the connection from being closed as idle; the next one on it
+      // arrives after closing began.
+      socket.write('POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{');
+      await sleep(200);
+      const closing = server.parley.http.close();
+      await sleep(200);
+      socket.write('}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await within(new Promise((resolve) => socket.once('close', resolve)), 20_000, 'the closing server answers and closes');
+      await closing;
+      const answers = received.split(/(?=HTTP\/1\.1 )/).map(parseRaw);
+      const last = answers.at(-1);
+      assert.equal(last?.status, 503, received);
+      assert.deepEqual(Object.keys(JSON.parse(last?.body ?? '{}').error ?? {}).sort(), ['code', 'message']);
+      assert.equal(JSON.parse(last?.body ?? '{}').error.code, 'unavailable');
+      assert.equal(last?.headers['retry-after'], '1');
+      for (const answer of answers) assert.ok(!('statusCode' in JSON.parse(answer.body)), `not in Fastify's shape: ${answer.body}`);
+    } finally {
+      socket.destroy();
+      await server.stop();
+    }
+  });
+});
+
 // The open-file limit is per process: the server runs as its own process under a low one.
 const canLimitFiles = process.platform === 'linux' && existsSync('/bin/bash') && existsSync('/proc/self/fd');
 
