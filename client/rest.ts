@@ -195,10 +195,10 @@ export class RestClient {
     const init: RequestInit = { method, headers };
     if (this.#token !== null) headers.authorization = `Bearer ${this.#token}`;
     else init.credentials = 'same-origin';
-    if (options.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      init.body = JSON.stringify(options.body);
-    }
+    // Every POST and PATCH says it is JSON, also without a body: the server refuses a
+    // cookie-authenticated POST without it (a cross-site form cannot send it, which is the point).
+    if (method === 'POST' || method === 'PATCH') headers['content-type'] = 'application/json';
+    if (options.body !== undefined) init.body = JSON.stringify(options.body);
     const controller = new AbortController();
     init.signal = controller.signal;
     const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);

@@ -88,6 +88,11 @@ const workers = (raw: string, name: string): number | 'auto' => {
   return integer(1, 1024)(raw, name);
 };
 
+const connections = (raw: string, name: string): number | 'auto' => {
+  if (raw.trim() === 'auto') return 'auto';
+  return integer(1, 100_000_000)(raw, name);
+};
+
 export const OPTIONS = {
   PORT: { doc: 'TCP port of the HTTP and WebSocket server.', default: '3000', parse: integer(0, 65535) },
   HOST: { doc: 'Address to listen on. Loopback by default; set 0.0.0.0 behind a load balancer.', default: '127.0.0.1', parse: text },
@@ -104,12 +109,32 @@ export const OPTIONS = {
   BUS: { doc: 'Bus between processes: auto (NATS_URL, else REDIS_URL, else the cluster primary, else in-process), memory, ipc, redis or nats.', default: 'auto', parse: oneOf('auto', 'memory', 'ipc', 'redis', 'nats') },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
   PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
-  ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets (and * for any). Empty: only the same origin as the Host header. Requests without Origin (non-browser clients) are allowed.', default: '', parse: origins },
+  ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets and to make changes with the session cookie (and * for any). Empty: only the same origin as the Host header. A WebSocket upgrade without Origin (not a browser) is allowed; a change made with the session cookie needs one (403 otherwise).', default: '', parse: origins },
   TRUST_PROXY: { doc: 'Trust X-Forwarded-For/-Proto from a load balancer in front (for per-IP limits and secure cookies).', default: 'false', parse: boolean },
   COOKIE_SECURE: { doc: 'Mark the session cookie Secure (set when served over HTTPS).', default: 'false', parse: boolean },
   SESSION_TTL_HOURS: { doc: 'Lifetime of a session token, hours. An expired token is refused with 401.', default: '720', parse: integer(1, 24 * 365) },
   SCRYPT_COST: { doc: 'scrypt cost N for password hashes, as log2 (17 = 2^17 = 128 MiB, ~0.3 s on one core). Runs on the libuv thread pool, never on the event loop.', default: '17', parse: integer(10, 20) },
   WS_MAX_PAYLOAD_BYTES: { doc: 'Largest WebSocket frame accepted, bytes; a larger one closes the connection with 1009.', default: '65536', parse: integer(1024, 16 * 1024 * 1024) },
+  HTTP_HEADERS_TIMEOUT_MS: {
+    doc: 'Deadline for a request line and headers, ms, from the moment the connection opens (on a kept-alive connection, from the first byte of the next request). Past it the connection is closed: with a 400 validation_failed when part of a request came, silently when nothing came (an unused connection a browser opened ahead). At most HTTP_REQUEST_TIMEOUT_MS.',
+    default: '10000',
+    parse: integer(100, 600_000),
+  },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    doc: 'Deadline for a whole request, headers and body, ms. A client still sending past it gets 400 validation_failed and its connection is closed, so a body trickled a byte at a time holds a connection this long at most. WebSockets are not concerned once upgraded.',
+    default: '30000',
+    parse: integer(100, 3_600_000),
+  },
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: {
+    doc: 'How long an idle keep-alive connection stays open between requests, ms; then it is closed. Keep it above the idle timeout of a load balancer in front (nginx upstream keepalive: 60 s).',
+    default: '72000',
+    parse: integer(100, 3_600_000),
+  },
+  HTTP_MAX_CONNECTIONS: {
+    doc: 'Most connections (HTTP and WebSocket) one process holds; one more is answered 503 unavailable with Retry-After and closed. auto: the open-file limit of the process (ulimit -n) minus a tenth of it (at least 128) kept for the database, Redis and files, so a flood of connections can never leave the process without file descriptors; no limit where the open-file limit cannot be read.',
+    default: 'auto',
+    parse: connections,
+  },
   HTTP_BODY_LIMIT_BYTES: { doc: 'Largest REST request body, bytes; a larger one gets 413 payload_too_large.', default: '65536', parse: integer(1024, 16 * 1024 * 1024) },
   MESSAGE_MAX_CHARS: { doc: 'Longest message body, characters (Unicode code points); longer gets validation_failed.', default: '4000', parse: integer(1, 100_000) },
   SEND_RATE_PER_SEC: { doc: 'Sends (messages, edits, deletes) per second per user, refilled continuously; past it a send gets rate_limited with retryAfterMs.', default: '10', parse: integer(1, 100_000) },
@@ -167,14 +192,65 @@ export const OPTIONS = {
 type Options = typeof OPTIONS;
 export type Config = { [K in keyof Options]: ReturnType<Options[K]['parse']> };
 
+/**
+ * Variables of the test suite and the benchmarks: read by them, never by the server, and
+ * passed through to it by the processes they start.
+ */
+const FOREIGN_PREFIXES = ['PARLEY_TEST_', 'PARLEY_BENCH_'];
+
+/** Edit distance, for suggesting the option a misspelt variable meant. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The option an unknown variable probably meant, or null when none is close. */
+export function suggestOption(name: string): string | null {
+  const bare = name.replace(/^PARLEY_/, '');
+  if (bare in OPTIONS) return bare;
+  let best: string | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const option of Object.keys(OPTIONS)) {
+    const d = distance(bare, option);
+    if (d < bestDistance) [best, bestDistance] = [option, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(bare.length / 4)) ? best : null;
+}
+
+/**
+ * A PARLEY_* variable is meant for Parley, but Parley reads none (its options have no prefix):
+ * ignoring it would run with a setting the operator believes is set (PARLEY_DATA_DIR once put
+ * the database in ./data). Refused at start, naming the option it probably meant.
+ */
+function refuseUnknownParleyVariables(env: Env): void {
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('PARLEY_') || FOREIGN_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const suggestion = suggestOption(name);
+    const hint = suggestion === null ? 'see `parley --help` for the variables it reads' : `did you mean ${suggestion}?`;
+    throw new ConfigError(`${name} is not a Parley setting (Parley's variables have no PARLEY_ prefix): ${hint}`);
+  }
+}
+
 /** Reads and validates every option. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
+  refuseUnknownParleyVariables(env);
   const out: Record<string, unknown> = {};
   for (const [name, option] of Object.entries(OPTIONS) as Array<[string, Option<unknown>]>) {
     const raw = env[name];
     out[name] = option.parse(raw === undefined ? option.default : raw, name);
   }
   const config = out as Config;
+  // Node refuses a header deadline past the request deadline; say so in the operator's terms.
+  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${config.HTTP_HEADERS_TIMEOUT_MS}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS}).`);
+  }
   config.DATA_DIR = path.resolve(config.DATA_DIR);
   return config;
 }

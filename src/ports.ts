@@ -2,6 +2,7 @@
  * Ports: the interfaces the domain speaks to. Each has adapters in src/adapters/ and one
  * contract suite in test/contracts/ that every adapter passes.
  */
+import type { NameConflict } from './domain/name-conflicts.js';
 import type {
   EventKind,
   MemberRecord,
@@ -22,7 +23,8 @@ export type AppendRequest =
   | { kind: 'edit'; roomId: string; userId: string; target: number; body: string; at: number }
   /** By the author, or by the room's owner (the rules of src/domain/stream-rules.ts decide). */
   | { kind: 'delete'; roomId: string; userId: string; target: number; at: number }
-  | { kind: 'member_joined'; roomId: string; userId: string; role: 'owner' | 'member'; at: number }
+  /** `addedBy`: the member adding `userId` (who must still be one when it commits), or null for joining oneself. */
+  | { kind: 'member_joined'; roomId: string; userId: string; role: 'owner' | 'member'; addedBy: string | null; at: number }
   | { kind: 'member_left'; roomId: string; userId: string; at: number };
 
 /**
@@ -65,8 +67,20 @@ export interface Store {
   /** Cheap round trip, for readiness checks. */
   ping(): Promise<void>;
 
-  /** Rejects with AppError `conflict` when the username is taken (case-insensitively). */
-  createUser(user: UserRecord): Promise<void>;
+  /**
+   * Creates the account unless its names clash with another's (`findNameConflict`): then it
+   * rejects with AppError `conflict` (nameConflictError), writing nothing. The check and the
+   * insert are atomic against concurrent createUser calls in any process. `displayNameFolded`
+   * is the display name's folded form (foldName), stored to find clashes with later usernames;
+   * without it, the lower-cased display name is stored.
+   */
+  createUser(user: UserRecord, names?: { displayNameFolded: string }): Promise<void>;
+  /**
+   * How `username` and a folded display name clash with existing accounts, or null: the
+   * username is taken, or another user's folded display name is that username, or the folded
+   * display name is another user's username. A read only: createUser decides.
+   */
+  findNameConflict(username: string, displayNameFolded: string): Promise<NameConflict | null>;
   findUserById(id: string): Promise<UserRecord | undefined>;
   /** `username` is compared lower-cased. */
   findUserByUsername(username: string): Promise<UserRecord | undefined>;

@@ -46,6 +46,13 @@ describe('parley CLI', () => {
     assert.match(stderr, /configuration error: PORT must be an integer/);
   });
 
+  it('regression: PARLEY_DATA_DIR no longer starts the server on ./data; it exits 78 naming DATA_DIR', async () => {
+    const { code, stdout, stderr } = await run(['start'], { PARLEY_DATA_DIR: '/nonexistent/parley' });
+    assert.equal(code, 78);
+    assert.match(stderr, /configuration error: PARLEY_DATA_DIR is not a Parley setting .*did you mean DATA_DIR\?/);
+    assert.doesNotMatch(stdout, /parley listening/);
+  });
+
   it('migrate brings an empty data directory up to date, twice', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'parley-cli-'));
     try {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { configTable } from '../scripts/config-table.js';
-import { ConfigError, loadConfig, OPTIONS } from '../src/config.js';
+import { ConfigError, loadConfig, OPTIONS, suggestOption } from '../src/config.js';
 
 describe('config', () => {
   it('has working defaults', () => {
@@ -19,6 +19,37 @@ describe('config', () => {
     assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL must be one of/);
     assert.throws(() => loadConfig({ ALLOWED_ORIGINS: 'not a url' }), /ALLOWED_ORIGINS/);
     assert.throws(() => loadConfig({ SEND_BURST: '0' }), /SEND_BURST must be between 1/);
+  });
+
+  it('regression: PARLEY_DATA_DIR was silently ignored; it is refused, naming DATA_DIR', () => {
+    assert.throws(
+      () => loadConfig({ PARLEY_DATA_DIR: '/srv/parley' }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith('PARLEY_DATA_DIR is not a Parley setting') && e.message.includes('did you mean DATA_DIR?'),
+    );
+  });
+
+  it('refuses every unknown PARLEY_* variable with the option it probably meant', () => {
+    assert.throws(() => loadConfig({ PARLEY_PORT: '80' }), /PARLEY_PORT .*did you mean PORT\?/);
+    assert.throws(() => loadConfig({ PARLEY_DATABSE_URL: 'postgres://x' }), /did you mean DATABASE_URL\?/);
+    assert.throws(() => loadConfig({ PARLEY_FLUX_CAPACITOR: '1' }), (e: unknown) => e instanceof ConfigError && /PARLEY_FLUX_CAPACITOR .*parley --help/.test(e.message));
+    assert.equal(suggestOption('PARLEY_REDIS_URI'), 'REDIS_URL');
+    assert.equal(suggestOption('PARLEY_SHUTDOWN_TIMEOUT'), 'SHUTDOWN_TIMEOUT_MS');
+  });
+
+  it('ignores the test suite\'s and the benchmarks\' own PARLEY_TEST_* and PARLEY_BENCH_* variables', () => {
+    const c = loadConfig({ PARLEY_TEST_PG_URL: 'postgres://x', PARLEY_TEST_REDIS_URL: 'redis://x', PARLEY_BENCH_REDIS_URL: 'redis://y' });
+    assert.equal(c.PORT, 3000);
+  });
+
+  it('HTTP deadlines and the connection bound', () => {
+    const c = loadConfig({});
+    assert.equal(c.HTTP_HEADERS_TIMEOUT_MS, 10_000);
+    assert.equal(c.HTTP_REQUEST_TIMEOUT_MS, 30_000);
+    assert.equal(c.HTTP_KEEP_ALIVE_TIMEOUT_MS, 72_000);
+    assert.equal(c.HTTP_MAX_CONNECTIONS, 'auto');
+    assert.equal(loadConfig({ HTTP_MAX_CONNECTIONS: '500' }).HTTP_MAX_CONNECTIONS, 500);
+    assert.throws(() => loadConfig({ HTTP_MAX_CONNECTIONS: 'lots' }), /HTTP_MAX_CONNECTIONS must be an integer/);
+    assert.throws(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '60000' }), /HTTP_HEADERS_TIMEOUT_MS \(60000\) must not exceed HTTP_REQUEST_TIMEOUT_MS \(30000\)/);
   });
 
   it('docs/operations.md carries the current configuration table (npx tsx scripts/config-table.ts --write)', () => {

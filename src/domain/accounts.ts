@@ -1,8 +1,10 @@
 /** Accounts and sessions: registration, login, token authentication, logout. */
-import { AppError, conflict, unauthorized } from '../errors.js';
+import { AppError, unauthorized } from '../errors.js';
 import type { Store } from '../ports.js';
+import { foldName } from '../protocol/text.js';
 import type { CacheAside } from './cache-aside.js';
 import { hashToken, newId, newToken } from './ids.js';
+import { nameConflictError } from './name-conflicts.js';
 import { decoyHash, hashPassword, verifyPassword } from './password.js';
 import type { Publisher } from './publisher.js';
 import type { UserRecord } from './types.js';
@@ -29,6 +31,8 @@ export const sessionCacheKey = (tokenHash: string): string => `session:${tokenHa
 export interface Authenticated {
   user: UserRecord;
   tokenHash: string;
+  /** When the session expires (epoch ms): a WebSocket is closed then. */
+  expiresAt: number;
 }
 
 export class Accounts {
@@ -43,17 +47,27 @@ export class Accounts {
     this.#options = options;
   }
 
+  /**
+   * Creates an account, unless one user could pass for another: the username must be free and
+   * must not be what another user's display name reads as, and the display name must not read
+   * as another user's username (names compared folded: foldName). Answers `conflict` naming the
+   * field (details.field) otherwise.
+   */
   async register(input: { username: string; password: string; displayName?: string | undefined }): Promise<{ user: UserRecord; token: string }> {
     const username = input.username.toLowerCase();
-    if ((await this.#store.findUserByUsername(username)) !== undefined) throw conflict('That username is taken.');
+    const displayName = input.displayName ?? input.username;
+    const displayNameFolded = foldName(displayName);
+    // Before the slow hash, so a refused name costs no hashing; createUser checks again, atomically.
+    const clash = await this.#store.findNameConflict(username, displayNameFolded);
+    if (clash !== null) throw nameConflictError(clash);
     const user: UserRecord = {
       id: newId(),
       username,
-      displayName: input.displayName ?? input.username,
+      displayName,
       passwordHash: await hashPassword(input.password, this.#options.scryptCost),
       createdAt: Date.now(),
     };
-    await this.#store.createUser(user); // still rejects with conflict if a concurrent register won
+    await this.#store.createUser(user, { displayNameFolded }); // still rejects with conflict if a concurrent register won
     return { user, token: await this.#startSession(user.id) };
   }
 
@@ -84,7 +98,7 @@ export class Accounts {
     const found = cached === undefined ? await load() : await cached.cache.get(sessionCacheKey(tokenHash), load, cached.ttlMs);
     if (found === undefined || found.expiresAt <= Date.now()) throw unauthorized('The session is invalid or has expired.');
     // Authenticated callers never see the password hash; it is not kept with the session.
-    return { user: { ...found.user, passwordHash: '' }, tokenHash };
+    return { user: { ...found.user, passwordHash: '' }, tokenHash, expiresAt: found.expiresAt };
   }
 
   /** Whether the session exists and has not expired, asked of the store itself (no cache). */

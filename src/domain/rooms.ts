@@ -45,7 +45,7 @@ export class Rooms {
     const { room, role } = await this.#access.requireVisible(roomId, userId);
     if (role !== null) return room;
     if (room.visibility !== 'public') throw notFound('No such room.');
-    const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId, role: 'member', at: Date.now() });
+    const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId, role: 'member', addedBy: null, at: Date.now() });
     if (outcome.status === 'rejected') throw notFound('No such room.');
     return this.#access.room(roomId);
   }
@@ -64,7 +64,9 @@ export class Rooms {
     if (room.visibility === 'dm') throw forbidden('Members cannot be added to a direct-message room.');
     const user = await this.#store.findUserByUsername(username.toLowerCase());
     if (user === undefined) throw notFound('No such user.');
-    await this.#writer.append({ kind: 'member_joined', roomId, userId: user.id, role: 'member', at: Date.now() });
+    const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId: user.id, role: 'member', addedBy: actorId, at: Date.now() });
+    // The actor left while adding: refused as any non-member is.
+    if (outcome.status === 'rejected') throw await this.#access.refusal(roomId);
     return user;
   }
 

@@ -157,6 +157,11 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
         break;
       }
       case 'member_joined': {
+        // Whoever adds a member must still be one: a leave racing an add wins.
+        if (r.addedBy !== null && memberOf(r.roomId, r.addedBy) === undefined) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden' });
+          break;
+        }
         if (memberOf(r.roomId, r.userId) !== undefined) {
           plan.outcomes.push({ status: 'noop' });
           break;

@@ -4,12 +4,22 @@ import type { IncomingHttpHeaders } from 'node:http';
 export const SESSION_COOKIE = 'parley_session';
 
 export function tokenFromHeaders(headers: IncomingHttpHeaders): string | undefined {
+  return credentialsFrom(headers).token;
+}
+
+/**
+ * The token and where it came from. A browser attaches the cookie to requests other sites make
+ * it send; an Authorization header only the page holding the token can set. So only requests
+ * authenticated `via: 'cookie'` need the cross-site checks of csrf.ts.
+ */
+export function credentialsFrom(headers: IncomingHttpHeaders): { token: string | undefined; via: 'bearer' | 'cookie' | null } {
   const auth = headers.authorization;
   if (auth !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    return match?.[1] ?? '';
+    return { token: match?.[1] ?? '', via: 'bearer' };
   }
-  return cookieValue(headers.cookie, SESSION_COOKIE);
+  const token = cookieValue(headers.cookie, SESSION_COOKIE);
+  return { token, via: token === undefined ? null : 'cookie' };
 }
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {

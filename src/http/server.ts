@@ -7,16 +7,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Config } from '../config.js';
 import { newId } from '../domain/ids.js';
 import type { Services } from '../domain/services.js';
-import { AppError } from '../errors.js';
+import { AppError, validationFailed } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { context, contextFrom, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '../observability/tracing.js';
 import type { Span } from '@opentelemetry/api';
 import { DEFAULT_WEB_DIR } from '../paths.js';
-import { buildSchemas } from '../protocol/schemas.js';
+import { buildSchemas, fieldName } from '../protocol/schemas.js';
+import { clientErrorHandler, connectionCap, guardConnections, openFileLimit } from './connections.js';
 import type { HttpContext } from './context.js';
-import { errorHandler, sendError } from './errors.js';
+import { errorHandler, frameworkErrorHandler, sendError } from './errors.js';
 import { registerJsonParser } from './json-parser.js';
+import { malformedQuery, parseQuery } from './query.js';
 import { authRoutes } from './routes/auth.js';
 import { messageRoutes } from './routes/messages.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -33,6 +35,7 @@ export interface Observability {
 }
 
 export async function buildHttp(services: Services, config: Config, log: Logger, health: Health, observe: Observability): Promise<FastifyInstance> {
+  const deadlines = { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS };
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
@@ -43,12 +46,42 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
     },
     requestIdHeader: false,
     logController: new LogController({ disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace' }),
-    routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200, querystringParser: parseQuery },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: clientErrorHandler(deadlines),
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    // Fastify's own 503 while closing is in its shape, not ours: the closing hook below answers.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+  });
+  const maxConnections = connectionCap(config.HTTP_MAX_CONNECTIONS, openFileLimit());
+  guardConnections(app.server, {
+    ...deadlines,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections,
+    onRefused: (refused, open) => log.warn({ refused, open, maxConnections }, 'connections refused: HTTP_MAX_CONNECTIONS reached'),
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      reply.header('Connection', 'close');
+      throw new AppError('unavailable', 'This server is shutting down; retry.', undefined, 1);
+    }
+    const malformed = malformedQuery(request.query);
+    if (malformed !== null) {
+      throw validationFailed('The query string is malformed: a percent-escape is invalid or does not encode UTF-8.', {
+        issues: malformed.map((name) => ({ path: fieldName(name), message: 'is not valid percent-encoded UTF-8' })),
+      });
+    }
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Error bodies name fields of the request: never let a browser read one as anything but JSON.
+    reply.header('x-content-type-options', 'nosniff');
     // The request's logger names the user once authenticated (http/context.ts): the line that
     // closes the request should too.
     reply.log = request.log;

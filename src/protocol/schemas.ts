@@ -1,7 +1,8 @@
 /**
  * One schema per wire message (REST bodies and queries, WebSocket frames), built once from the
  * configured limits. Objects are strict: an unknown field is a validation error, so a typo in a
- * client never passes silently.
+ * client never passes silently. Every string goes through the text rules of text.ts: no string
+ * reaches a service, the store or another client without passing them.
  */
 import { z } from 'zod';
 import { validationFailed } from '../errors.js';
@@ -20,6 +21,7 @@ import {
   TOPIC_MAX,
   USERNAME_PATTERN,
 } from './limits.js';
+import { type TextKind, textProblem } from './text.js';
 
 /** Length in Unicode code points, so an emoji counts as one character. */
 const codePoints = (s: string): number => {
@@ -28,8 +30,23 @@ const codePoints = (s: string): number => {
   return n;
 };
 
-const id = z.string().min(1).max(64);
-const seq = z.number().int().min(0).max(SEQ_MAX);
+/** A string that passes the text rules of its kind (text.ts). */
+const text = (kind: TextKind) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = textProblem(value, kind);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const id = text('wire').min(1).max(64);
+// -0 is an integer to JSON and to zod; it becomes 0 here so it is stored and echoed as 0.
+const seqFrom = (min: number) =>
+  z
+    .number()
+    .int()
+    .min(min)
+    .max(SEQ_MAX)
+    .transform((n) => n + 0);
+const seq = seqFrom(0);
 const requestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** Query-string integers arrive as strings. */
@@ -40,41 +57,33 @@ const queryInt = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
 
-const username = z.string().regex(USERNAME_PATTERN, 'must be 3–32 of a-z 0-9 _ . -');
-const password = z
-  .string()
-  .refine((s) => codePoints(s) >= PASSWORD_MIN && codePoints(s) <= PASSWORD_MAX, `must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters`);
-const displayName = z
-  .string()
+const username = text('wire').regex(USERNAME_PATTERN, 'must be 3–32 of a-z 0-9 _ . -');
+const password = text('wire').refine((s) => codePoints(s) >= PASSWORD_MIN && codePoints(s) <= PASSWORD_MAX, `must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters`);
+const displayName = text('name')
   .trim()
   .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`);
-const clientMsgId = z.string().min(1).max(CLIENT_MSG_ID_MAX);
+const clientMsgId = text('wire').min(1).max(CLIENT_MSG_ID_MAX);
 
 export interface SchemaLimits {
   messageMaxChars: number;
 }
 
 export function buildSchemas(limits: SchemaLimits) {
-  const body = z
-    .string()
-    .refine((s) => s.trim() !== '', 'must not be blank')
-    .refine((s) => codePoints(s) <= limits.messageMaxChars, `must be at most ${limits.messageMaxChars} characters`);
+  const body = text('body').refine((s) => codePoints(s) <= limits.messageMaxChars, `must be at most ${limits.messageMaxChars} characters`);
 
   const rest = {
     register: z.strictObject({ username, password, displayName: displayName.optional() }),
-    login: z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(PASSWORD_MAX * 4) }),
+    login: z.strictObject({ username: text('wire').min(1).max(64), password: text('wire').min(1).max(PASSWORD_MAX * 4) }),
     createRoom: z.strictObject({
-      name: z
-        .string()
+      name: text('name')
         .trim()
         .refine((s) => codePoints(s) >= 1 && codePoints(s) <= ROOM_NAME_MAX, `must be 1–${ROOM_NAME_MAX} characters`),
       visibility: z.enum(['public', 'private']),
-      topic: z
-        .string()
+      topic: text('topic')
         .refine((s) => codePoints(s) <= TOPIC_MAX, `must be at most ${TOPIC_MAX} characters`)
         .optional(),
     }),
-    username: z.strictObject({ username: z.string().min(1).max(64) }),
+    username: z.strictObject({ username: text('wire').min(1).max(64) }),
     postMessage: z.strictObject({ body, clientMsgId: clientMsgId.optional() }),
     editMessage: z.strictObject({ body }),
     read: z.strictObject({ seq }),
@@ -86,11 +95,11 @@ export function buildSchemas(limits: SchemaLimits) {
       limit: queryInt(1, HISTORY_LIMIT_MAX).default(HISTORY_LIMIT_DEFAULT),
     }),
     publicRoomsQuery: z.strictObject({
-      q: z.string().max(ROOM_NAME_MAX).optional(),
+      q: text('wire').max(ROOM_NAME_MAX).optional(),
       limit: queryInt(1, 100).default(50),
     }),
     searchQuery: z.strictObject({
-      q: z.string().min(1).max(SEARCH_QUERY_MAX),
+      q: text('wire').min(1).max(SEARCH_QUERY_MAX),
       roomId: id.optional(),
       limit: queryInt(1, SEARCH_LIMIT_MAX).default(SEARCH_LIMIT_DEFAULT),
     }),
@@ -100,8 +109,8 @@ export function buildSchemas(limits: SchemaLimits) {
     z.strictObject({ id: requestId, type: z.literal('subscribe'), roomId: id, since: seq.optional() }),
     z.strictObject({ id: requestId, type: z.literal('unsubscribe'), roomId: id }),
     z.strictObject({ id: requestId, type: z.literal('send'), roomId: id, body, clientMsgId: clientMsgId.optional() }),
-    z.strictObject({ id: requestId, type: z.literal('edit'), roomId: id, seq: seq.min(1), body }),
-    z.strictObject({ id: requestId, type: z.literal('delete'), roomId: id, seq: seq.min(1) }),
+    z.strictObject({ id: requestId, type: z.literal('edit'), roomId: id, seq: seqFrom(1), body }),
+    z.strictObject({ id: requestId, type: z.literal('delete'), roomId: id, seq: seqFrom(1) }),
     z.strictObject({ id: requestId, type: z.literal('read'), roomId: id, seq }),
     z.strictObject({ type: z.literal('typing'), roomId: id }),
     z.strictObject({ type: z.literal('ping') }),
@@ -113,11 +122,26 @@ export function buildSchemas(limits: SchemaLimits) {
 export type Schemas = ReturnType<typeof buildSchemas>;
 export type Frame = z.infer<Schemas['frame']>;
 
+/**
+ * A field name as an answer may repeat it: the name itself when it is plainly a name, else
+ * `(unnamed)`, so that an answer never carries other input back.
+ */
+export const fieldName = (name: string): string => (/^[A-Za-z0-9_$-]{1,64}$/.test(name) ? name : '(unnamed)');
+
+/** Each problem as `{path, message}`; an unknown field is one problem per field, named when its name is plain. */
+function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    if (issue.code !== 'unrecognized_keys') return [{ path: at.join('.'), message: issue.message }];
+    return issue.keys.map((key) => ({ path: [...at, fieldName(key)].join('.'), message: 'is not a known field' }));
+  });
+}
+
 /** Parses or throws validation_failed with each problem's path, for the client to show. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issues = result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const issues = issuesOf(result.error).slice(0, 10);
   const first = issues[0];
   const where = first && first.path !== '' ? `${first.path}: ` : '';
   throw validationFailed(`Invalid ${what}: ${where}${first?.message ?? 'malformed'}.`, { issues });

@@ -36,6 +36,8 @@ export class Connection implements Flushable {
   laneDepth = 0;
   /** Requests read and not yet answered. */
   inflight = 0;
+  /** When its session expires (epoch ms): the heartbeat closes it then with 1008. */
+  expiresAt = Number.POSITIVE_INFINITY;
   /**
    * False until the session was checked again after the user's channel was subscribed (a logout
    * racing the upgrade could otherwise go unnoticed); frames wait in `held` until then.

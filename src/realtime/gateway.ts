@@ -124,7 +124,7 @@ export class Gateway {
       this.#metrics.rateLimited.labels('connections').inc();
       return this.#refuse(socket, 429, rateLimited(CONNECTION_RETRY_MS).toBody(), Math.ceil(CONNECTION_RETRY_MS / 1000));
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, auth.user, auth.tokenHash, req));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, auth.user, auth.tokenHash, auth.expiresAt, req));
   }
 
   #refuse(socket: Duplex, status: number, body: ErrorBody, retryAfterSeconds?: number): void {
@@ -132,8 +132,9 @@ export class Gateway {
     refuse(socket, status, body, retryAfterSeconds);
   }
 
-  #open(ws: WebSocket, user: Connection['user'], tokenHash: string, req: IncomingMessage): void {
+  #open(ws: WebSocket, user: Connection['user'], tokenHash: string, expiresAt: number, req: IncomingMessage): void {
     const conn: Connection = new Connection(newId(), ws, user, tokenHash, this.#connectionOptions);
+    conn.expiresAt = expiresAt;
     // Per connection only what must be: the child logger is made on first use (most
     // connections never log), and one handler context serves all of its frames.
     let child: Logger | undefined;
@@ -259,7 +260,13 @@ export class Gateway {
   }
 
   #beat(): void {
+    const now = Date.now();
     for (const conn of this.#connections) {
+      // A connection does not outlive its session.
+      if (conn.expiresAt <= now) {
+        conn.close(CLOSE.policy, 'session expired');
+        continue;
+      }
       if (!conn.alive) {
         conn.terminate();
         continue;

@@ -67,6 +67,8 @@ describe('REST client', () => {
     assert.equal(calls[3]?.init.body, '{"seq":7}');
     assert.equal(header(calls[3], 'content-type'), 'application/json');
     assert.equal(calls[4]?.init.body, undefined);
+    assert.equal(header(calls[4], 'content-type'), 'application/json', 'a body-less POST says JSON too (the server requires it with the cookie)');
+    assert.equal(header(calls[0], 'content-type'), undefined, 'a GET has no body to describe');
   });
 
   it('turns an error body into a ParleyError with code, status, details', async () => {

@@ -73,7 +73,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       clientMsgId,
       at: at(),
     });
-    const join = (roomId: string, u: UserRecord): AppendRequest => ({ kind: 'member_joined', roomId, userId: u.id, role: 'member', at: at() });
+    const join = (roomId: string, u: UserRecord): AppendRequest => ({ kind: 'member_joined', roomId, userId: u.id, role: 'member', addedBy: null, at: at() });
     function event(outcome: AppendOutcome | undefined): StreamEventRecord {
       assert.equal(outcome?.status, 'appended', `expected appended, got ${JSON.stringify(outcome)}`);
       return (outcome as Extract<AppendOutcome, { status: 'appended' }>).event;
@@ -110,6 +110,62 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.equal(await store.deleteSession(live.tokenHash), true);
         assert.equal(await store.deleteSession(live.tokenHash), false);
         assert.equal(await store.findSession(live.tokenHash), undefined);
+      });
+    });
+
+    describe('names that read as another user\'s', () => {
+      const record = (username: string, displayName: string): UserRecord => ({ id: newId(), username, displayName, passwordHash: 'scrypt$x', createdAt: at() });
+      const tag = () => newId().slice(0, 8).toLowerCase().replace(/[^a-z0-9]/g, 'x');
+      const conflictOn = (field: string, reason: string) => (e: unknown) =>
+        e instanceof AppError && e.code === 'conflict' && e.details?.field === field && e.details?.reason === reason;
+
+      it('a display name folding to another user\'s username is a conflict on displayName; nothing is written', async () => {
+        const victim = await user('victim');
+        const impostor = record(`imp_${tag()}`, victim.username.toUpperCase());
+        await assert.rejects(store.createUser(impostor, { displayNameFolded: victim.username }), conflictOn('displayName', 'resembles_username'));
+        assert.equal(await store.findUserById(impostor.id), undefined);
+        assert.equal(await store.findUserByUsername(impostor.username), undefined);
+        assert.equal(await store.findNameConflict(impostor.username, victim.username), 'display_name_resembles_username');
+      });
+
+      it('a username that another user\'s folded display name is, is a conflict on username', async () => {
+        const t = tag();
+        await store.createUser(record(`early_${t}`, `LATER_${t}`), { displayNameFolded: `later_${t}` });
+        const later = record(`later_${t}`, 'Someone');
+        await assert.rejects(store.createUser(later, { displayNameFolded: 'someone' }), conflictOn('username', 'resembles_display_name'));
+        assert.equal(await store.findUserById(later.id), undefined);
+        assert.equal(await store.findNameConflict(`LATER_${t}`, 'someone'), 'username_resembles_display_name');
+      });
+
+      it('a taken username comes first; free names and one\'s own username as display name pass', async () => {
+        const owner = await user('owner');
+        await assert.rejects(store.createUser(record(owner.username, 'x'), { displayNameFolded: 'x' }), conflictOn('username', 'taken'));
+        assert.equal(await store.findNameConflict(owner.username.toUpperCase(), owner.username), 'username_taken');
+        const t = tag();
+        assert.equal(await store.findNameConflict(`free_${t}`, `free_${t}`), null);
+        const self = record(`self_${t}`, `Self_${t}`);
+        await store.createUser(self, { displayNameFolded: `self_${t}` });
+        assert.equal((await store.findUserById(self.id))?.displayName, `Self_${t}`);
+      });
+
+      it('regression: registrations that clash, made at once from two instances: never both a username and a display name reading as it', async () => {
+        // Rounds run side by side so that each check and insert interleave with others'.
+        await withPeer(async (peer) => {
+          const rounds = Array.from({ length: 40 }, async (_, i) => {
+            const name = `race_${tag()}`;
+            const plain = record(name, 'Plain');
+            const impostors = [record(`imp_${tag()}`, name.toUpperCase()), record(`imp_${tag()}`, `${name} `)];
+            const results = await Promise.allSettled([
+              (i % 2 === 0 ? store : peer).createUser(plain, { displayNameFolded: 'plain' }),
+              ...impostors.map((u, j) => ((i + j) % 2 === 0 ? peer : store).createUser(u, { displayNameFolded: name })),
+            ]);
+            for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof AppError && r.reason.code === 'conflict', String(r.reason));
+            const [plainCreated, ...impostorsCreated] = results.map((r) => r.status === 'fulfilled');
+            assert.ok(!(plainCreated && impostorsCreated.some(Boolean)), `round ${i}: ${JSON.stringify(results.map((r) => r.status))}`);
+            assert.ok(plainCreated || impostorsCreated.some(Boolean), `round ${i}: one of them is created`);
+          });
+          await Promise.all(rounds);
+        });
       });
     });
 
@@ -298,6 +354,19 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           (await store.readEvents(r.id, 0, 100)).map((e) => [e.seq, e.kind]),
           [[1, 'member_joined'], [2, 'member_joined'], [3, 'message'], [4, 'member_left'], [5, 'member_joined']],
         );
+      });
+
+      it('regression: a member is added only by someone who is still a member when it commits', async () => {
+        const [owner, adder, newcomer, other] = [await user(), await user(), await user(), await user()];
+        const r = await room(owner);
+        await store.append([join(r.id, adder)]);
+        // The adder's leave commits first (an earlier batch): the add that raced it is refused.
+        await store.append([{ kind: 'member_left', roomId: r.id, userId: adder.id, at: at() }]);
+        const refused = await store.append([{ kind: 'member_joined', roomId: r.id, userId: newcomer.id, role: 'member', addedBy: adder.id, at: at() }]);
+        assert.deepEqual(refused, [{ status: 'rejected', code: 'forbidden' }]);
+        assert.equal(await store.findMember(r.id, newcomer.id), undefined);
+        const added = await store.append([{ kind: 'member_joined', roomId: r.id, userId: other.id, role: 'member', addedBy: owner.id, at: at() }]);
+        assert.equal(event(added[0]).kind, 'member_joined');
       });
 
       it('keeps one room gapless under concurrent appends from two instances', async () => {

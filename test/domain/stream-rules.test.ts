@@ -61,7 +61,7 @@ describe('stream rules', () => {
       { kind: 'edit', roomId: 'r', userId: 'alice', target: 8, body: 'ghost', at: 3 },
       { kind: 'member_left', roomId: 'r', userId: 'bob', at: 4 },
       send('bob', 'after leaving'),
-      { kind: 'member_joined', roomId: 'r', userId: 'alice', role: 'member', at: 5 },
+      { kind: 'member_joined', roomId: 'r', userId: 'alice', role: 'member', addedBy: null, at: 5 },
       send('alice', 'x', null),
       { kind: 'member_left', roomId: 'nowhere', userId: 'alice', at: 6 },
     ]);
@@ -73,6 +73,15 @@ describe('stream rules', () => {
     assert.deepEqual(plan.changed.map((c) => [c.message.seq, c.message.deleted, c.message.body, c.searchText]), [[7, true, '', '']]);
     assert.deepEqual(plan.membersRemoved, [{ roomId: 'r', userId: 'bob' }]);
     assert.deepEqual(plan.inserted.map((m) => m.message.body), ['one', 'x']);
+  });
+
+  it('regression: whoever adds a member must still be one when it commits (a leave racing an add wins)', () => {
+    const plan = planBatch(state(), [
+      { kind: 'member_left', roomId: 'r', userId: 'bob', at: 1 },
+      { kind: 'member_joined', roomId: 'r', userId: 'eve', role: 'member', addedBy: 'bob', at: 2 },
+      { kind: 'member_joined', roomId: 'r', userId: 'eve', role: 'member', addedBy: 'alice', at: 3 },
+    ]);
+    assert.deepEqual(plan.outcomes.map((o) => (o.status === 'appended' ? o.event.kind : o.status === 'rejected' ? o.code : o.status)), ['member_left', 'forbidden', 'member_joined']);
   });
 
   it('property: events are numbered from the head without gaps, one outcome per request', () => {
@@ -87,7 +96,7 @@ describe('stream rules', () => {
           if (s.kind === 'message') return { kind: 'message', roomId: 'r', userId: s.userId, id: `n${i}`, body: `b${i}`, clientMsgId: s.clientMsgId, at: i };
           if (s.kind === 'edit') return { kind: 'edit', roomId: 'r', userId: s.userId, target: s.target, body: `e${i}`, at: i };
           if (s.kind === 'delete') return { kind: 'delete', roomId: 'r', userId: s.userId, target: s.target, at: i };
-          if (s.kind === 'member_joined') return { kind: 'member_joined', roomId: 'r', userId: s.userId, role: 'member', at: i };
+          if (s.kind === 'member_joined') return { kind: 'member_joined', roomId: 'r', userId: s.userId, role: 'member', addedBy: i % 2 === 0 ? null : 'bob', at: i };
           return { kind: 'member_left', roomId: 'r', userId: s.userId, at: i };
         });
         const plan = planBatch(state(), requests);

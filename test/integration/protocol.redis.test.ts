@@ -5,6 +5,7 @@
 import { after } from 'node:test';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
+import { edgeSuite } from './edge.suite.js';
 import { restSuite } from './rest.suite.js';
 import { wsSuite } from './ws.suite.js';
 
@@ -21,4 +22,6 @@ if ((await requirePostgres('protocol over PostgreSQL and Redis')) && (await requ
 
   restSuite('PostgreSQL + Redis', config);
   wsSuite('PostgreSQL + Redis', config);
+  // Where NUL and unpaired surrogates used to fail the transaction, and cookie sessions are cached in Redis.
+  edgeSuite('PostgreSQL + Redis', config);
 }

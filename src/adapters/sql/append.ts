@@ -23,7 +23,8 @@ import { selectMessages } from './queries.js';
  * index probes.
  */
 async function membersOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<MembersTable[]> {
-  const pairs = [...new Map(requests.filter((r) => rooms.has(r.roomId)).map((r) => [memberKey(r.roomId, r.userId), r] as const)).values()];
+  const wanted = requests.flatMap((r) => (r.kind === 'member_joined' && r.addedBy !== null ? [{ roomId: r.roomId, userId: r.userId }, { roomId: r.roomId, userId: r.addedBy }] : [{ roomId: r.roomId, userId: r.userId }]));
+  const pairs = [...new Map(wanted.filter((r) => rooms.has(r.roomId)).map((r) => [memberKey(r.roomId, r.userId), r] as const)).values()];
   const rows: MembersTable[] = [];
   await inChunks(pairs, 2, dialect, async (chunk) => {
     const values = sql.join(chunk.map((r) => sql`(${r.roomId}, ${r.userId})`));

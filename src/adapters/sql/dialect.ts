@@ -12,6 +12,12 @@ export interface SqlDialect {
   write<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Serialises migrations between processes, inside the transaction that applies them. */
   lockMigrations(trx: Kysely<Database>): Promise<void>;
+  /**
+   * Inside `write`: serialises the transactions that take any of the same `keys` until they end
+   * (PostgreSQL: advisory transaction locks). Where a writing transaction already excludes every
+   * other writer (SQLite), nothing.
+   */
+  lockKeys(trx: Kysely<Database>, keys: string[]): Promise<void>;
   /** `FOR UPDATE` where rows can be locked one by one; nothing where the transaction locks everything. */
   readonly lockRows: boolean;
   /** The FROM/JOIN that yields matching messages as `m`, and the condition, for `terms` (already folded words). */

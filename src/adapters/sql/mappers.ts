@@ -2,7 +2,7 @@
 import type { Author, MemberRecord, MessageRecord, RoomRecord, SessionRecord, StreamEventRecord, UserRecord } from '../../domain/types.js';
 import type { EventsTable, MembersTable, MessagesTable, RoomsTable, SessionsTable, UsersTable } from './schema.js';
 
-export const toUser = (r: UsersTable): UserRecord => ({
+export const toUser = (r: Omit<UsersTable, 'display_name_folded'>): UserRecord => ({
   id: r.id,
   username: r.username,
   displayName: r.display_name,

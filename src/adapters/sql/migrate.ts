@@ -18,6 +18,7 @@ export async function migrate(db: Kysely<Database>, dialect: SqlDialect): Promis
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       for (const statement of migration[dialect.name]) await sql.raw(statement).execute(trx);
+      await migration.data?.(trx);
       await trx.insertInto('parley_migrations').values({ version: migration.version, name: migration.name, applied_at: Date.now() }).execute();
     }
   });

@@ -21,6 +21,11 @@ import { SqlStore } from './sql-store.js';
 const INT8_OID = 20;
 /** Arbitrary, fixed: the advisory lock key that serialises migrations across processes. */
 const MIGRATION_LOCK_KEY = 0x7061726c; // "parl"
+/**
+ * Fixed, arbitrary: the first half of the two-part advisory keys of lockKeys. Two-part keys never
+ * meet the one-part migration key, whatever the hash of a name.
+ */
+const KEY_LOCK_SPACE = 0x6e616d65; // "name"
 
 export interface PostgresOptions {
   poolSize: number;
@@ -41,6 +46,11 @@ const postgresFlavour: SqlDialect = {
   write: (db, fn) => db.transaction().execute(fn),
   async lockMigrations(trx) {
     await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
+  },
+  async lockKeys(trx, keys) {
+    // In one order for every transaction, so two that want the same keys cannot deadlock. Keys
+    // whose hashes collide only wait for each other.
+    for (const key of [...new Set(keys)].sort()) await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK_SPACE}, hashtext(${key}))`.execute(trx);
   },
   searchSource(terms) {
     // Each term a quoted lexeme with prefix matching, passed as a parameter.

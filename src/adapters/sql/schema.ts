@@ -6,6 +6,8 @@ export interface UsersTable {
   id: string;
   username: string;
   display_name: string;
+  /** display_name folded (foldName in src/protocol/text.ts), to find names that read as a username. */
+  display_name_folded: string;
   password_hash: string;
   created_at: number;
 }

@@ -4,7 +4,8 @@
  * migrate.ts.
  */
 import { type Kysely, sql } from 'kysely';
-import { conflict, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
+import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
 import type { AppendOutcome, AppendRequest, HistoryQuery, Store } from '../../ports.js';
 import type {
   MemberRecord,
@@ -25,6 +26,20 @@ import { selectMessages } from './queries.js';
 import type { Database } from './schema.js';
 
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The first way `username` and `folded` (a folded display name) clash with existing users, by precedence. */
+async function nameConflict(db: Kysely<Database>, username: string, folded: string): Promise<NameConflict | null> {
+  const rows = await db
+    .selectFrom('users')
+    .select(['username', 'display_name_folded'])
+    .where((eb) => eb.or([eb('username', '=', username), eb('display_name_folded', '=', username), eb('username', '=', folded)]))
+    .limit(3)
+    .execute();
+  if (rows.some((r) => r.username === username)) return 'username_taken';
+  if (rows.some((r) => r.display_name_folded === username)) return 'username_resembles_display_name';
+  if (rows.some((r) => r.username === folded)) return 'display_name_resembles_username';
+  return null;
+}
 
 export class SqlStore implements Store {
   readonly #db: Kysely<Database>;
@@ -53,16 +68,36 @@ export class SqlStore implements Store {
 
   // Accounts and sessions
 
-  async createUser(user: UserRecord): Promise<void> {
-    try {
-      await this.#db
-        .insertInto('users')
-        .values({ id: user.id, username: user.username.toLowerCase(), display_name: user.displayName, password_hash: user.passwordHash, created_at: user.createdAt })
-        .execute();
-    } catch (error) {
-      if (this.#dialect.isUniqueViolation(error)) throw conflict('That username is taken.');
-      throw error;
-    }
+  /**
+   * Race-safe against concurrent createUser calls, in every process: on SQLite the transaction
+   * excludes every other writer; on PostgreSQL it first takes an advisory lock on each of the
+   * two names, and two registrations that could clash share a name (one's username is the
+   * other's folded display name, or both usernames are equal), so the second waits for the
+   * first to commit and then sees its row. Not covered: accounts that already clashed before
+   * the names were stored folded (migration 3 keeps them as they are).
+   */
+  async createUser(user: UserRecord, names?: { displayNameFolded: string }): Promise<void> {
+    const username = user.username.toLowerCase();
+    const folded = names?.displayNameFolded ?? user.displayName.toLowerCase();
+    await this.#dialect.write(this.#db, async (trx) => {
+      await this.#dialect.lockKeys(trx, [`name:${username}`, `name:${folded}`]);
+      const clash = await nameConflict(trx, username, folded);
+      if (clash !== null) throw nameConflictError(clash);
+      try {
+        await trx
+          .insertInto('users')
+          .values({ id: user.id, username, display_name: user.displayName, display_name_folded: folded, password_hash: user.passwordHash, created_at: user.createdAt })
+          .execute();
+      } catch (error) {
+        // Only a writer that bypassed the lock (an older version of Parley) can get here.
+        if (this.#dialect.isUniqueViolation(error)) throw nameConflictError('username_taken');
+        throw error;
+      }
+    });
+  }
+
+  findNameConflict(username: string, displayNameFolded: string): Promise<NameConflict | null> {
+    return nameConflict(this.#db, username.toLowerCase(), displayNameFolded);
   }
 
   async findUserById(id: string): Promise<UserRecord | undefined> {

@@ -44,6 +44,10 @@ class SqliteFlavour implements SqlDialect {
     // BEGIN IMMEDIATE already excludes every other writer.
   }
 
+  async lockKeys(): Promise<void> {
+    // BEGIN IMMEDIATE already excludes every other writer.
+  }
+
   searchSource(terms: string[]) {
     // Each term a quoted FTS5 string with a prefix star: no FTS5 syntax can come from a user.
     const query = terms.map((t) => `"${t.replace(/"/g, '""')}"*`).join(' ');

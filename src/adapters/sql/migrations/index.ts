@@ -2,13 +2,18 @@
  * Versioned schema migrations, one list for both dialects. A migration is never edited once
  * released: changes go in a new one with the next version.
  */
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
 import { initial } from './001-initial.js';
+import { displayNameFolded } from './003-display-name-folded.js';
 
 export interface Migration {
   version: number;
   name: string;
   sqlite: string[];
   postgres: string[];
+  /** Rewrites rows where SQL alone cannot (an application function), after the statements, in the same transaction. */
+  data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, displayNameFolded];

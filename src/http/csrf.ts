@@ -1,0 +1,28 @@
+/**
+ * Cross-site request forgery. The session cookie is SameSite=Lax, which keeps it off cross-site
+ * POSTs but not off same-site ones: a page on another port or a sibling subdomain of the same
+ * site gets it attached, and an empty or text/plain POST needs no CORS preflight. So a request
+ * authenticated by the cookie that could change state must show where it comes from: an Origin
+ * that is allowed (the same rule as the WebSocket upgrade: the request's own origin, from Host,
+ * or ALLOWED_ORIGINS), and, for a POST, `Content-Type: application/json`, which no form and no
+ * preflight-free fetch can send. Bearer-authenticated calls cannot be forged across sites and
+ * need neither.
+ */
+import type { FastifyRequest } from 'fastify';
+import { forbidden, validationFailed } from '../errors.js';
+import { originAllowed } from '../realtime/origin.js';
+import { isJsonContentType } from './json-parser.js';
+
+/** The methods a request may change state with; GET and HEAD never do here. */
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Throws unless a cookie-authenticated `request` may change state. */
+export function checkCookieRequest(request: Pick<FastifyRequest, 'method' | 'headers'>, allowList: string[]): void {
+  if (!STATE_CHANGING.has(request.method)) return;
+  const origin = request.headers.origin;
+  if (origin === undefined) throw forbidden('A request authenticated by the session cookie that changes something must carry an Origin header.');
+  if (!originAllowed(origin, request.headers.host, allowList)) throw forbidden('Requests from this origin may not use the session cookie.');
+  if (request.method === 'POST' && !isJsonContentType(request.headers['content-type'])) {
+    throw validationFailed('A POST authenticated by the session cookie must be sent with Content-Type: application/json, also without a body.');
+  }
+}
