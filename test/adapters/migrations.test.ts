@@ -82,7 +82,7 @@ describe('migration 3: folded display names of existing users', () => {
         'INSERT INTO users (id, username, display_name, password_hash, created_at) SELECT id, username, display_name, $4, 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, username, display_name)',
         [OLD_USERS.map((u) => u.id), OLD_USERS.map((u) => u.username), OLD_USERS.map((u) => u.display_name), 'scrypt$x'],
       );
-      const store = openPostgresStore(db.url, { poolSize: 2, statementTimeoutMs: 10_000, onError: () => undefined });
+      const store = openPostgresStore(db.url, { poolSize: 2, statementTimeoutMs: 10_000 });
       try {
         await expectFolded(store, async (id) => (await client.query<{ f: string }>('SELECT display_name_folded AS f FROM users WHERE id = $1', [id])).rows[0]?.f ?? '');
       } finally {
