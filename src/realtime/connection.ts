@@ -36,6 +36,8 @@ export class Connection implements Flushable {
   laneDepth = 0;
   /** Requests read and not yet answered. */
   inflight = 0;
+  /** False once a shutdown stopped reading its frames. */
+  reading = true;
   /** When its session expires (epoch ms): the heartbeat closes it then with 1008. */
   expiresAt = Number.POSITIVE_INFINITY;
   /**
@@ -144,8 +146,13 @@ export class Connection implements Flushable {
     if (this.isOpen) this.#ws.ping();
   }
 
-  /** Stops reading frames (shutdown): what was read is still answered; the rest is never seen. */
+  /**
+   * Stops reading frames (shutdown): what was read is still answered; the rest is never acted on.
+   * ws may still emit frames it had already buffered: those are ignored too (`reading` is false),
+   * so nothing can be stored after the drain that waits for the answers has ended.
+   */
   stopReading(): void {
+    this.reading = false;
     if (this.isOpen) this.#ws.pause();
   }
 }

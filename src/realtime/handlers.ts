@@ -72,8 +72,9 @@ function rememberTyping(conn: Connection, roomId: string, now: number, limit: nu
 }
 
 export function handleMessage(ctx: HandlerContext, conn: Connection, data: RawData, isBinary: boolean): void {
-  // A frame read after the connection began closing is never acted on: what is stored is answered.
-  if (!conn.isOpen) return;
+  // A frame read after the connection began closing, or after a shutdown stopped reading, is never
+  // acted on: whatever is stored is answered before the close.
+  if (!conn.isOpen || !conn.reading) return;
   if (!conn.takeFrame()) {
     ctx.metrics.rateLimited.labels('frame').inc();
     conn.close(CLOSE.rateLimited, 'rate limited: too many frames');
