@@ -67,7 +67,12 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
       onError: (error: unknown) => log.error({ err: error }, 'postgres pool error'),
     });
   }
-  return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'));
+  return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'), {
+    maxQueued: config.SQLITE_THREAD_MAX_QUEUE,
+    // A search stops at its own deadline; the thread is stuck only if it does not answer well after.
+    searchStallMs: config.SEARCH_TIMEOUT_MS + 5_000,
+    onDetached: (thread, calls) => log.error({ thread, calls }, 'store thread stuck: detached, its calls failed; a fresh thread takes the next calls'),
+  });
 }
 
 async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
@@ -159,7 +164,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       }),
       rooms: new Rooms(store, access, writer, presenceAdapter),
       messages: new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache),
-      search: new Search(store, access),
+      search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,
       authLimiter: instrumentRateLimiter(rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),
     };

@@ -367,6 +367,13 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     });
 
     describe('search', () => {
+      /** A search with room to spare: no cap or deadline reached. */
+      const find = async (userId: string, terms: string[], roomId: string | undefined, limit: number) => {
+        const page = await store.search({ userId, terms, roomId, limit, maxCandidates: 1_000_000, deadlineAt: Date.now() + 30_000 });
+        assert.equal(page.truncated, false);
+        return page.hits;
+      };
+
       it('matches word prefixes, all terms, newest first, only in my rooms, never deleted text', async () => {
         const [me, other] = [await user(), await user()];
         const mine = await room(me);
@@ -380,13 +387,13 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           msg(mine.id, me, `${tag} alpha doomed`),
         ]);
         await store.append([{ kind: 'delete', roomId: mine.id, userId: me.id, target: 5, moderator: false, at: at() }]);
-        const hits = await store.search(me.id, [tag, 'alph'], undefined, 10);
+        const hits = await find(me.id, [tag, 'alph'], undefined, 10);
         assert.deepEqual(hits.map((h) => h.message.body), [`${tag} alphabet soup`, `${tag} alpha bravo`]);
-        assert.deepEqual((await store.search(me.id, [tag, 'alpha', 'bravo'], mine.id, 10)).map((h) => h.message.seq), [2]);
-        assert.deepEqual(await store.search(me.id, [tag, 'secret'], undefined, 10), []);
-        assert.deepEqual(await store.search(me.id, [tag, 'doomed'], undefined, 10), []);
-        assert.deepEqual(await store.search(me.id, [tag, 'alpha'], theirs.id, 10), []);
-        assert.equal((await store.search(me.id, [tag], undefined, 2)).length, 2);
+        assert.deepEqual((await find(me.id, [tag, 'alpha', 'bravo'], mine.id, 10)).map((h) => h.message.seq), [2]);
+        assert.deepEqual(await find(me.id, [tag, 'secret'], undefined, 10), []);
+        assert.deepEqual(await find(me.id, [tag, 'doomed'], undefined, 10), []);
+        assert.deepEqual(await find(me.id, [tag, 'alpha'], theirs.id, 10), []);
+        assert.equal((await find(me.id, [tag], undefined, 2)).length, 2);
       });
 
       it('finds the edited text, not the old one, and folds case and accents', async () => {
@@ -394,10 +401,10 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const r = await room(u);
         const tag = `zk${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
         await store.append([msg(r.id, u, `${tag} Crème Brûlée at the CAFÉ`)]);
-        assert.equal((await store.search(u.id, searchText(`${tag} creme cafe`).split(' '), undefined, 10)).length, 1);
+        assert.equal((await find(u.id, searchText(`${tag} creme cafe`).split(' '), undefined, 10)).length, 1);
         await store.append([{ kind: 'edit', roomId: r.id, userId: u.id, target: 2, body: `${tag} tea instead`, at: at() }]);
-        assert.deepEqual(await store.search(u.id, [tag, 'creme'], undefined, 10), []);
-        assert.equal((await store.search(u.id, [tag, 'tea'], undefined, 10)).length, 1);
+        assert.deepEqual(await find(u.id, [tag, 'creme'], undefined, 10), []);
+        assert.equal((await find(u.id, [tag, 'tea'], undefined, 10)).length, 1);
       });
 
       it('treats query syntax as plain text', async () => {
@@ -405,9 +412,9 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const r = await room(u);
         await store.append([msg(r.id, u, 'plain words here')]);
         for (const nasty of ['"', "'", 'a"b', "x':*|y", 'NEAR(a b)', '*', 'OR', '\\', '!', '&', ') OR 1=1 --']) {
-          assert.deepEqual(await store.search(u.id, [nasty], r.id, 10), [], `query ${JSON.stringify(nasty)}`);
+          assert.deepEqual(await find(u.id, [nasty], r.id, 10), [], `query ${JSON.stringify(nasty)}`);
         }
-        assert.deepEqual(await store.search(u.id, [], r.id, 10), []);
+        assert.deepEqual(await find(u.id, [], r.id, 10), []);
       });
     });
   });

@@ -3,6 +3,7 @@
  * released: changes go in a new one with the next version.
  */
 import { initial } from './001-initial.js';
+import { searchIndex } from './002-search-index.js';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,4 @@ export interface Migration {
   postgres: string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex];
