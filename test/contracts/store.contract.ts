@@ -416,6 +416,82 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         }
         assert.deepEqual(await find(u.id, [], r.id, 10), []);
       });
+
+      describe('bounded work', () => {
+        // Newest first: mine-new, six of theirs, mine-old. Each message a millisecond after
+        // the one before, so time order and commit order agree on every store.
+        let me: UserRecord;
+        let mine: string;
+        let theirs: string;
+        let tag: string;
+        before(async () => {
+          me = await user();
+          const other = await user();
+          mine = (await room(me, 'private')).id;
+          theirs = (await room(other, 'public')).id;
+          tag = `zb${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+          const t0 = at();
+          const bodies: Array<[string, UserRecord, string]> = [
+            [mine, me, `${tag} old`],
+            ...Array.from({ length: 6 }, (_, i): [string, UserRecord, string] => [theirs, other, `${tag} theirs ${i}`]),
+            [mine, me, `${tag} new`],
+          ];
+          await store.append(bodies.map(([roomId, u, body], i) => ({ ...msg(roomId, u, body), at: t0 + i })));
+        });
+        const page = (maxCandidates: number, limit = 10, roomId?: string) =>
+          store.search({ userId: me.id, terms: [tag], roomId, limit, maxCandidates, deadlineAt: Date.now() + 30_000 });
+        const bodies = (p: { hits: Array<{ message: { body: string } }> }) => p.hits.map((h) => h.message.body);
+
+        it('stops at maxCandidates, hits or not, and answers the hits found so far as truncated', async () => {
+          const three = await page(3);
+          assert.deepEqual(bodies(three), [`${tag} new`]);
+          assert.equal(three.truncated, true);
+          const seven = await page(7);
+          assert.deepEqual(bodies(seven), [`${tag} new`]);
+          assert.equal(seven.truncated, true);
+        });
+
+        it('is not truncated when every match was examined, or when the page filled first', async () => {
+          const all = await page(8);
+          assert.deepEqual(bodies(all), [`${tag} new`, `${tag} old`]);
+          assert.equal(all.truncated, false);
+          const one = await page(1, 1);
+          assert.deepEqual(bodies(one), [`${tag} new`]);
+          assert.equal(one.truncated, false);
+        });
+
+        it('a room narrows the walk itself: the other rooms cost no candidate', async () => {
+          const quiet = await page(2, 10, mine);
+          assert.deepEqual(bodies(quiet), [`${tag} new`, `${tag} old`]);
+          assert.equal(quiet.truncated, false);
+          const capped = await page(1, 10, mine);
+          assert.deepEqual(bodies(capped), [`${tag} new`]);
+          assert.equal(capped.truncated, true);
+          // A room one is not in still answers nothing, whatever it holds.
+          assert.deepEqual(bodies(await page(100, 10, theirs)), []);
+        });
+
+        it('a search asked past its deadline is answered unavailable and does nothing', async () => {
+          await assert.rejects(
+            store.search({ userId: me.id, terms: [tag], limit: 10, maxCandidates: 100, deadlineAt: Date.now() - 1 }),
+            (e: unknown) => e instanceof AppError && e.code === 'unavailable',
+          );
+        });
+
+        it('a search still running at its deadline is stopped inside the database and answered unavailable', async () => {
+          // 40,000 matches in a room the searcher is not in: far more than a few milliseconds of work.
+          const other = await user();
+          const big = (await room(other, 'public')).id;
+          const word = `zd${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+          for (let b = 0; b < 8; b++) await store.append(Array.from({ length: 5_000 }, (_, i) => msg(big, other, `${word} ${b} ${i}`)));
+          await assert.rejects(
+            store.search({ userId: me.id, terms: [word], limit: 10, maxCandidates: 1_000_000, deadlineAt: Date.now() + 2 }),
+            (e: unknown) => e instanceof AppError && e.code === 'unavailable',
+          );
+          // The store goes on answering.
+          assert.deepEqual(bodies(await page(8)), [`${tag} new`, `${tag} old`]);
+        });
+      });
     });
   });
 }
