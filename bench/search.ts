@@ -222,6 +222,12 @@ async function main(): Promise<void> {
       await Promise.all(loops);
       const idle: Answer[] = [];
       for (let i = 0; i < 50 && !stuck; i++) idle.push(await call(url, 'GET', '/me', watchers[0]?.token ?? null));
+      // The same searches with nothing else running.
+      const alone: Record<string, Answer[]> = { member: [], outsider: [] };
+      for (let i = 0; i < searches && !stuck; i++) {
+        alone.member?.push(await call(url, 'GET', '/search?q=a', member.token));
+        alone.outsider?.push(await call(url, 'GET', '/search?q=a', outsider.token));
+      }
 
       const lines = [`### ${values.store}, ${size} messages, q=a`];
       for (const [who, answers] of Object.entries(results)) {
@@ -240,6 +246,9 @@ async function main(): Promise<void> {
         `GET /me during searches: ${me.length} calls, status ${JSON.stringify(meStatuses)}; p50 ${fmt(pct(me.map((a) => a.ms), 50))}, p99 ${fmt(pct(me.map((a) => a.ms), 99))}, max ${fmt(Math.max(...me.map((a) => a.ms)))}`,
       );
       lines.push(`GET /me alone: p50 ${fmt(pct(idle.map((a) => a.ms), 50))}, p99 ${fmt(pct(idle.map((a) => a.ms), 99))}`);
+      for (const [who, answers] of Object.entries(alone)) {
+        if (answers.length > 0) lines.push(`search by ${who} alone: p50 ${fmt(pct(answers.map((a) => a.ms), 50))}, max ${fmt(Math.max(...answers.map((a) => a.ms)))}`);
+      }
       console.log(lines.join('\n'));
       report.push(...lines);
       if (stuck) {

@@ -30,6 +30,13 @@ const QUERY_CANCELED = '57014';
 const MESSAGE_COLUMNS = sql`m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id,
   u.username AS author_username, u.display_name AS author_display_name`;
 
+/** Planner settings (for the rest of the transaction) that leave only ordered index walks and nested loops. */
+const walkOnly = (on: boolean): RawBuilder<unknown> => {
+  const value = on ? 'off' : 'on';
+  return sql`set_config('enable_bitmapscan', ${value}, true), set_config('enable_hashjoin', ${value}, true),
+    set_config('enable_mergejoin', ${value}, true), set_config('enable_sort', ${value}, true)`;
+};
+
 /** Each term a quoted lexeme with prefix matching, passed as a parameter. */
 const toTsquery = (terms: string[]): string => terms.map((t) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}':*`).join(' & ');
 
@@ -45,7 +52,10 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
   try {
     return await db.transaction().execute(async (trx) => {
       // SET LOCAL with a parameter: set_config(..., true) lasts until the transaction ends.
-      await sql`SELECT set_config('statement_timeout', ${String(timeoutMs)}, true)`.execute(trx);
+      // Steps 1 and 2 read the newest messages by walking an index in its order, streaming;
+      // without fresh statistics (a table just loaded) the planner would rather read a whole
+      // room and sort it, so the other ways are turned off for them.
+      await sql`SELECT set_config('statement_timeout', ${String(timeoutMs)}, true), ${walkOnly(true)}`.execute(trx);
 
       // 1. The hits among the newest messages, streaming: it stops at the page.
       const recent = await sql<MessageRow>`
@@ -59,10 +69,14 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
         LIMIT ${query.limit}`.execute(trx);
       if (recent.rows.length >= query.limit) return { rows: recent.rows, truncated: false };
 
-      // 2. How often the query matches there, and how much there is to search.
+      // 2. How often the query matches there, and how much there is to search: the table's
+      // pages now times its rows per page at the last ANALYZE, as the planner estimates it (a
+      // table never analysed, such as one just loaded, counts as 30 rows a page).
       const probe = await sql<{ scanned: number; matched: number; total: number }>`
         SELECT count(*) AS scanned, count(*) FILTER (WHERE ${match}) AS matched,
-               (SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'messages'::regclass) AS total
+               (SELECT pg_relation_size(c.oid) / current_setting('block_size')::float8
+                       * CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 30 END
+                FROM pg_class c WHERE c.oid = 'messages'::regclass) AS total
         FROM (SELECT m.search_vector FROM messages m WHERE ${inRoom} ORDER BY ${order('m')} LIMIT ${window}) m`.execute(trx);
       const { scanned, matched, total } = probe.rows[0] ?? { scanned: 0, matched: 0, total: 0 };
       // Fewer messages than the window: every match was seen, and every hit found.
@@ -70,7 +84,9 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
       const density = Number(matched) / window;
       // The time walk reads about (cap / density) messages; the GIN index reads every match.
       const walk = density > 0 && (query.maxCandidates + 1) / density <= density * Math.max(Number(total), window);
-      if (walk) await sql`SELECT set_config('enable_bitmapscan', 'off', true)`.execute(trx);
+      // The walk: only the ordered index scan is left (no bitmap, no full scan and sort). The
+      // GIN index: every way is open again, and the planner takes the bitmap.
+      await sql`SELECT ${walkOnly(walk)}, set_config('enable_seqscan', ${walk ? 'off' : 'on'}, true)`.execute(trx);
       // With the GIN index, the sort key is hidden from the time index, which is then not walked.
       const candidateOrder = walk ? order('m') : query.roomId === undefined ? sql`m.created_at + 0 DESC, m.room_id, m.seq DESC` : sql`m.seq + 0 DESC`;
 
