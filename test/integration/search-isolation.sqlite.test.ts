@@ -180,4 +180,26 @@ describe('regression: one search over a big public room stalled every other call
       assert.equal(quietRoom.body.hits[0]?.message.body, `another answer at ${size}`);
     });
   }
+
+  it('past SEARCH_MAX_CONCURRENT, a search is refused at once with 503 and Retry-After', async () => {
+    // A second node on the same file, allowed one search at a time, each walking every match
+    // of the big room (about 150,000: far longer than the two requests take to arrive).
+    const strict = await startTestServer({ DATA_DIR: server.dataDir, SEARCH_MAX_CONCURRENT: 1, SEARCH_MAX_CANDIDATES: 10_000_000, SEARCH_TIMEOUT_MS: 60_000 });
+    try {
+      const [first, second] = await Promise.all([
+        api<SearchBody>(strict.url, 'GET', '/api/v1/search?q=a', { token: outsider.token }),
+        api<SearchBody>(strict.url, 'GET', '/api/v1/search?q=a', { token: outsider.token }),
+      ]);
+      assert.deepEqual([first.status, second.status].sort(), [200, 503]);
+      const [answered, refused] = first.status === 200 ? [first, second] : [second, first];
+      assert.equal((refused.body as unknown as { error: { code: string } }).error.code, 'unavailable');
+      assert.equal(refused.headers.get('retry-after'), '1');
+      assert.equal(answered.body.truncated, false);
+      assert.ok(answered.body.hits.every((h) => h.message.roomId === quiet));
+      // Once it is done, the next search runs.
+      assert.equal((await api(strict.url, 'GET', `/api/v1/search?q=a&roomId=${quiet}`, { token: outsider.token })).status, 200);
+    } finally {
+      await strict.stop();
+    }
+  });
 });
