@@ -13,6 +13,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from './observability/log.js';
 
 const threads = new Set<Worker>();
+let exiting: Promise<never> | null = null;
 
 /** How long the last log line may take to be written before the process kills itself, ms. */
 const LOG_FLUSH_MS = 250;
@@ -26,15 +27,18 @@ export function trackThread(worker: Worker): void {
   worker.once('exit', () => threads.delete(worker));
 }
 
-/** Tracked threads still running. */
-export const trackedThreads = (): number => threads.size;
-
 /**
  * Ends the process with `code`: stops every tracked thread, then exits; a thread that is not
  * gone within `graceMs` is stuck in native code, and the process kills itself instead (the
  * exit status is then the signal's).
  */
-export async function exitProcess(code: number, log: Logger, graceMs = THREAD_EXIT_GRACE_MS): Promise<never> {
+export function exitProcess(code: number, log: Logger, graceMs = THREAD_EXIT_GRACE_MS): Promise<never> {
+  // Once: a deadline and a close finishing at the same moment exit with the first one's code.
+  exiting ??= exit(code, log, graceMs);
+  return exiting;
+}
+
+async function exit(code: number, log: Logger, graceMs: number): Promise<never> {
   if (threads.size > 0) {
     const stopped = Promise.all([...threads].map((w) => w.terminate())).then(() => true);
     // A referenced timer: while it runs, the process cannot reach a natural exit (which would
