@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Counter, Registry } from 'prom-client';
 import { openStore, startParley } from './app.js';
 import { type SupervisorMessage, isSupervisorMessage } from './cluster/messages.js';
-import { Supervisor } from './cluster/supervisor.js';
+import { RETIRE_MARGIN_MS, Supervisor } from './cluster/supervisor.js';
 import { type Config, ConfigError, loadConfig, OPTIONS } from './config.js';
 import { exitProcess } from './hard-exit.js';
 import { PrimaryMetrics } from './observability/cluster-metrics.js';
@@ -176,8 +176,9 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'cluster shutting down');
-    // Each worker has SHUTDOWN_TIMEOUT_MS; the primary waits a little longer for the last one.
-    exitAfter(() => supervisor.stop().then(() => log.info('cluster stopped')), config.SHUTDOWN_TIMEOUT_MS + 2_000, log);
+    // Each worker has SHUTDOWN_TIMEOUT_MS, and is killed RETIRE_MARGIN_MS after it; the primary
+    // waits a little longer for the last one.
+    exitAfter(() => supervisor.stop().then(() => log.info('cluster stopped')), config.SHUTDOWN_TIMEOUT_MS + RETIRE_MARGIN_MS + 2_000, log);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
