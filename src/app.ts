@@ -59,7 +59,8 @@ export interface Parley {
   close(): Promise<void>;
 }
 
-export async function openStore(config: Config, log: Logger): Promise<Store> {
+/** `serving`: the store serves requests (not only a migration), so its threads start at once. */
+export async function openStore(config: Config, log: Logger, serving = false): Promise<Store> {
   if (config.DATABASE_URL !== '') {
     return openPostgresStore(config.DATABASE_URL, {
       poolSize: config.DATABASE_POOL_SIZE,
@@ -72,6 +73,7 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
     // A search stops at its own deadline; the thread is stuck only if it does not answer well after.
     searchStallMs: config.SEARCH_TIMEOUT_MS + 5_000,
     onDetached: (thread, calls) => log.error({ thread, calls }, 'store thread stuck: detached, its calls failed; a fresh thread takes the next calls'),
+    startReadersAfterMigrate: serving,
   });
 }
 
@@ -99,7 +101,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
   const caches: Record<string, { hits: number; misses: number }> = {};
   const metrics = new Metrics({ connections: () => gateway?.connectionCount ?? 0, caches: () => caches });
   try {
-    const rawStore = await openStore(config, log);
+    const rawStore = await openStore(config, log, true);
     opened.push(() => rawStore.close());
     await rawStore.migrate();
     const store = instrumentStore(rawStore, metrics);

@@ -39,6 +39,11 @@ export interface ThreadedStoreOptions {
    */
   searchStallMs: number;
   onDetached?(thread: string, calls: number): void;
+  /**
+   * Start the read-only threads as soon as the schema is migrated, so that the first search
+   * does not wait for a thread to start (a store opened only to migrate leaves this off).
+   */
+  startReadersAfterMigrate?: boolean;
 }
 
 export type ThreadedStore = Store & {
@@ -59,11 +64,13 @@ export function openThreadedSqliteStore(file: string, options: ThreadedStoreOpti
     return closing;
   };
   const stats = () => Object.values(threads).map((t) => t.stats());
-  // Read-only threads open the file once the schema is in place; started then, the first
-  // search does not wait for a thread to start.
+  // Read-only threads open the file once the schema is in place (they start on their first
+  // call otherwise).
   const migrate = (...args: unknown[]) =>
     threads.writer.call('migrate', args).then((value) => {
-      for (const [name, thread] of Object.entries(threads)) if (READ_ONLY[name as ThreadName]) thread.warm();
+      if (options.startReadersAfterMigrate === true) {
+        for (const [name, thread] of Object.entries(threads)) if (READ_ONLY[name as ThreadName]) thread.warm();
+      }
       return value;
     });
   return new Proxy({} as ThreadedStore, {
