@@ -6,7 +6,7 @@
  * cookie set by login authenticates it. Every failure is a ParleyError: the server's error body
  * when there is one, `unavailable` when the network fails or the request times out.
  */
-import type { MemberRoom, Message, Room, SearchHit, User, Visibility } from '../src/protocol/wire.js';
+import type { MemberRoom, Message, Room, SearchHit, SearchResult, User, Visibility } from '../src/protocol/wire.js';
 import { ParleyError } from './errors.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -185,9 +185,19 @@ export class RestClient {
     await this.#call<void>('POST', `/rooms/${enc(roomId)}/read`, { body: { seq } });
   }
 
-  /** GET /search: full-text search over the caller's rooms. */
+  /** GET /search: full-text search over the caller's rooms; the hits only (see searchPage). */
   async search(query: SearchQuery): Promise<SearchHit[]> {
-    return (await this.#call<{ hits: SearchHit[] }>('GET', '/search', { query: { q: query.q, roomId: query.roomId, limit: query.limit } })).hits;
+    return (await this.searchPage(query)).hits;
+  }
+
+  /**
+   * GET /search: the hits, newest first, and whether the server stopped short of a full page
+   * (`truncated`: more hits may exist; search one room with `roomId` to find them).
+   */
+  async searchPage(query: SearchQuery): Promise<SearchResult> {
+    const result = await this.#call<{ hits: SearchHit[]; truncated?: boolean }>('GET', '/search', { query: { q: query.q, roomId: query.roomId, limit: query.limit } });
+    // A server from before the field existed never truncated.
+    return { hits: result.hits, truncated: result.truncated === true };
   }
 
   async #call<T>(method: Method, path: string, options: { body?: unknown; query?: Query } = {}): Promise<T> {

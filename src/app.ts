@@ -63,8 +63,11 @@ export interface Parley {
   close(): Promise<void>;
 }
 
-/** The store the configuration asks for; its outages are logged once each (see OutageLog). */
-export async function openStore(config: Config, log: Logger): Promise<Store> {
+/**
+ * The store the configuration asks for; its outages are logged once each (see OutageLog).
+ * `serving`: the store serves requests (not only a migration), so its threads start at once.
+ */
+export async function openStore(config: Config, log: Logger, serving = false): Promise<Store> {
   if (config.DATABASE_URL !== '') {
     return openPostgresStore(config.DATABASE_URL, {
       poolSize: config.DATABASE_POOL_SIZE,
@@ -72,7 +75,14 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
       monitor: new OutageLog(log, 'postgres'),
     });
   }
-  return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'), { monitor: new OutageLog(log, 'sqlite') });
+  return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'), {
+    maxQueued: config.SQLITE_THREAD_MAX_QUEUE,
+    // A search stops at its own deadline; the thread is stuck only if it does not answer well after.
+    searchStallMs: config.SEARCH_TIMEOUT_MS + 5_000,
+    onDetached: (thread, calls) => log.error({ thread, calls }, 'store thread stuck: detached, its calls failed; a fresh thread takes the next calls'),
+    startReadersAfterMigrate: serving,
+    monitor: new OutageLog(log, 'sqlite'),
+  });
 }
 
 async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
@@ -102,7 +112,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
   const caches: Record<string, { hits: number; misses: number }> = {};
   const metrics = new Metrics({ connections: () => gateway?.connectionCount ?? 0, caches: () => caches });
   try {
-    const rawStore = await openStore(config, log);
+    const rawStore = await openStore(config, log, true);
     opened.push(() => rawStore.close());
     await rawStore.migrate();
     const store = instrumentStore(rawStore, metrics);
@@ -179,7 +189,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       }),
       rooms: new Rooms(store, access, writer, presenceAdapter),
       messages: new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache),
-      search: new Search(store, access),
+      search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,
       authLimiter: instrumentRateLimiter(rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),
     };

@@ -5,8 +5,9 @@ import { availableParallelism } from 'node:os';
 import { Counter, Registry } from 'prom-client';
 import { openStore, startParley } from './app.js';
 import { type SupervisorMessage, isSupervisorMessage } from './cluster/messages.js';
-import { Supervisor } from './cluster/supervisor.js';
+import { RETIRE_MARGIN_MS, Supervisor } from './cluster/supervisor.js';
 import { type Config, ConfigError, loadConfig, OPTIONS } from './config.js';
+import { exitProcess } from './hard-exit.js';
 import { PrimaryMetrics } from './observability/cluster-metrics.js';
 import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
 import { startTracing, type TracingHandle, tracingRequested } from './observability/tracing.js';
@@ -87,18 +88,22 @@ function workerCount(args: string[], config: Config): number {
   return value === 'auto' ? availableParallelism() : value;
 }
 
-/** Exits 0 once `close` resolves, 1 if it fails or passes the deadline. */
+/**
+ * Exits 0 once `close` resolves, 1 if it fails or passes the deadline. The deadline holds even
+ * with a worker thread stuck in a native call (exitProcess: the process then kills itself).
+ */
 function exitAfter(close: () => Promise<void>, deadlineMs: number, log: Logger): void {
-  const deadline = setTimeout(() => {
+  // Referenced: a close() waiting on nothing that keeps the loop alive must not let the process
+  // reach a natural exit, which would wait for a stuck thread with no deadline at all.
+  setTimeout(() => {
     log.error('shutdown deadline passed; exiting');
-    process.exit(1);
+    void exitProcess(1, log);
   }, deadlineMs);
-  deadline.unref();
   close().then(
-    () => process.exit(0),
+    () => exitProcess(0, log),
     (error: unknown) => {
       log.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      return exitProcess(1, log);
     },
   );
 }
@@ -171,8 +176,9 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'cluster shutting down');
-    // Each worker has SHUTDOWN_TIMEOUT_MS; the primary waits a little longer for the last one.
-    exitAfter(() => supervisor.stop().then(() => log.info('cluster stopped')), config.SHUTDOWN_TIMEOUT_MS + 2_000, log);
+    // Each worker has SHUTDOWN_TIMEOUT_MS, and is killed RETIRE_MARGIN_MS after it; the primary
+    // waits a little longer for the last one.
+    exitAfter(() => supervisor.stop().then(() => log.info('cluster stopped')), config.SHUTDOWN_TIMEOUT_MS + RETIRE_MARGIN_MS + 2_000, log);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

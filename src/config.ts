@@ -186,6 +186,26 @@ export const OPTIONS = {
     default: '',
     parse: text,
   },
+  SEARCH_MAX_CANDIDATES: {
+    doc: 'Most full-text matches one search examines, newest first, in every room (or the one asked for), hits or not. Past it the search stops and answers the hits found so far with truncated: true; narrowing the search to a room (roomId) walks only that room.',
+    default: '10000',
+    parse: integer(1, 100_000_000),
+  },
+  SEARCH_TIMEOUT_MS: {
+    doc: 'Deadline of one search, ms, from the moment it is asked (waiting included). Past it the search is stopped inside the database and answered 503 unavailable with Retry-After.',
+    default: '2000',
+    parse: integer(10, 600_000),
+  },
+  SEARCH_MAX_CONCURRENT: {
+    doc: 'Searches one process runs (or has waiting) at once; past it a search is answered 503 unavailable with Retry-After at once. With PostgreSQL it caps the pool connections searches may hold.',
+    default: '4',
+    parse: integer(1, 10_000),
+  },
+  SQLITE_THREAD_MAX_QUEUE: {
+    doc: 'Embedded SQLite store: most calls waiting for (or running on) one of its threads. Past it a call is refused at once with 503 unavailable (load shedding) instead of queueing behind a slow disk.',
+    default: '10000',
+    parse: integer(1, 10_000_000),
+  },
   WEB_DIR: { doc: 'Directory of the built web client served at /. Empty: the one shipped in web/dist.', default: '', parse: text },
 } satisfies Record<string, Option<unknown>>;
 

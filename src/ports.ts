@@ -127,10 +127,35 @@ export interface Store {
   findMessage(roomId: string, seq: number): Promise<MessageRecord | undefined>;
 
   /**
-   * Full-text search in the bodies of live (not deleted) messages of the rooms `userId` is a
-   * member of, and no others. `terms` are words; each must match as a word prefix. Newest first.
+   * Full-text search in the bodies of live (not deleted) messages of the rooms `query.userId`
+   * is a member of, and no others. Each term must match as a word prefix. Newest first.
+   *
+   * Bounded work: the matches are walked newest first, in every room (or only `roomId`'s), and
+   * each one examined counts against `maxCandidates`, whether it is a hit or not. When the walk
+   * stops at that cap before `limit` hits were found and more matches remain, the page holds
+   * the hits found so far and `truncated` is true. Past `deadlineAt` the search is stopped
+   * inside the database and rejects with AppError `unavailable`; nothing is returned then.
    */
-  search(userId: string, terms: string[], roomId: string | undefined, limit: number): Promise<SearchHitRecord[]>;
+  search(query: SearchQuery): Promise<SearchPage>;
+}
+
+export interface SearchQuery {
+  userId: string;
+  /** Words already folded (see domain/search.ts); none is no hit. */
+  terms: string[];
+  /** Only this room's messages (still only when `userId` is a member of it). */
+  roomId?: string | undefined;
+  limit: number;
+  /** Most matches examined, hits or not, before the search stops with `truncated`. */
+  maxCandidates: number;
+  /** Epoch milliseconds: past it the search is stopped and rejects with `unavailable`. */
+  deadlineAt: number;
+}
+
+export interface SearchPage {
+  hits: SearchHitRecord[];
+  /** The walk stopped at `maxCandidates` with matches left unexamined: more hits may exist. */
+  truncated: boolean;
 }
 
 /**

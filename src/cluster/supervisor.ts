@@ -7,6 +7,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { IpcBusRouter, type IpcEndpoint } from '../adapters/ipc/bus.js';
+import { THREAD_EXIT_GRACE_MS } from '../hard-exit.js';
 import type { Logger } from '../observability/log.js';
 import { type SupervisorMessage, isSupervisorMessage } from './messages.js';
 
@@ -24,6 +25,12 @@ export interface SupervisorOptions {
 
 /** A worker that lived this long was not crash-looping: its successor starts without delay. */
 const STABLE_AFTER_MS = 30_000;
+/**
+ * How long past its own shutdown deadline a worker is given before it is killed: a worker
+ * with a thread stuck in native code ends it within THREAD_EXIT_GRACE_MS and then kills
+ * itself after logging why (hard-exit.ts); killed from here first, it could not say.
+ */
+export const RETIRE_MARGIN_MS = THREAD_EXIT_GRACE_MS + 1_000;
 
 export class Supervisor {
   readonly #options: SupervisorOptions;
@@ -120,7 +127,7 @@ export class Supervisor {
       const timer = setTimeout(() => {
         this.#log.error({ pid: worker.process.pid }, 'worker did not stop in time; killing it');
         worker.process.kill('SIGKILL');
-      }, this.#options.shutdownTimeoutMs);
+      }, this.#options.shutdownTimeoutMs + RETIRE_MARGIN_MS);
       worker.once('exit', () => {
         clearTimeout(timer);
         resolve();

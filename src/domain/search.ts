@@ -3,7 +3,7 @@
  * and its highlighting are made here, the same way for every store: the text is HTML-escaped
  * and each word that a query term prefixes is wrapped in <mark>…</mark>.
  */
-import { validationFailed } from '../errors.js';
+import { unavailable, validationFailed } from '../errors.js';
 import type { Store } from '../ports.js';
 import type { Access } from './access.js';
 import type { MessageRecord } from './types.js';
@@ -50,20 +50,53 @@ export function highlight(body: string, terms: string[]): string {
   return out;
 }
 
+export interface SearchLimits {
+  /** Most matches one search examines (Store.search's maxCandidates). */
+  maxCandidates: number;
+  /** Deadline of one search from the moment it is asked, ms. */
+  timeoutMs: number;
+  /** Searches running or waiting at once in this process; past it, `unavailable` at once. */
+  maxConcurrent: number;
+}
+
+export interface SearchResult {
+  hits: Array<{ message: MessageRecord; highlight: string }>;
+  /** The search stopped at its candidate cap: more hits may exist (narrow it to a room). */
+  truncated: boolean;
+}
+
 export class Search {
   readonly #store: Store;
   readonly #access: Access;
+  readonly #limits: SearchLimits;
+  #running = 0;
 
-  constructor(store: Store, access: Access) {
+  constructor(store: Store, access: Access, limits: SearchLimits) {
     this.#store = store;
     this.#access = access;
+    this.#limits = limits;
   }
 
-  async search(userId: string, q: string, roomId: string | undefined, limit: number): Promise<Array<{ message: MessageRecord; highlight: string }>> {
+  async search(userId: string, q: string, roomId: string | undefined, limit: number): Promise<SearchResult> {
     if (roomId !== undefined) await this.#access.requireMember(roomId, userId);
     const terms = queryTerms(q);
     if (terms.length === 0) throw validationFailed('The search needs at least one word.');
-    const hits = await this.#store.search(userId, terms, roomId, limit);
-    return hits.map((h) => ({ message: h.message, highlight: highlight(h.message.body, terms) }));
+    // Searches are the one costly read a user can ask for at will: past the bound they are
+    // refused at once, so they can neither pile up on the store nor hold its connections.
+    if (this.#running >= this.#limits.maxConcurrent) throw unavailable('Too many searches are running; retry shortly.');
+    this.#running += 1;
+    try {
+      const page = await this.#store.search({
+        userId,
+        terms,
+        roomId,
+        limit,
+        maxCandidates: this.#limits.maxCandidates,
+        deadlineAt: Date.now() + this.#limits.timeoutMs,
+      });
+      return { hits: page.hits.map((h) => ({ message: h.message, highlight: highlight(h.message.body, terms) })), truncated: page.truncated };
+    } finally {
+      this.#running -= 1;
+    }
   }
 }

@@ -122,3 +122,13 @@ export interface SearchHit {
   /** The body with each match wrapped in <mark>…</mark>; everything else HTML-escaped. */
   highlight: string;
 }
+
+/** The answer of GET /search. */
+export interface SearchResult {
+  hits: SearchHit[];
+  /**
+   * The search stopped at the server's cap on the matches one search examines (in rooms of the
+   * caller's or not) before a full page: older hits may exist. Narrowing it to a room helps.
+   */
+  truncated: boolean;
+}

@@ -21,7 +21,7 @@ storeContract('SQLite', async () => {
 // The same store as the server runs it: on its own thread, called by message.
 storeContract('SQLite on a worker thread', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'parley-store-'));
-  const store = openThreadedSqliteStore(path.join(dir, 'nested', 'parley.db'));
+  const store = openThreadedSqliteStore(path.join(dir, 'nested', 'parley.db'), { maxQueued: 10_000, searchStallMs: 30_000 });
   return {
     store,
     cleanup: async () => {

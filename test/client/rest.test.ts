@@ -44,13 +44,14 @@ describe('REST client', () => {
   it('builds paths, query strings and JSON bodies', async () => {
     const { fetch, calls } = recorder(({ url }) => {
       if (url.includes('/messages?')) return json(200, { messages: [], hasMore: false });
-      if (url.includes('/search')) return json(200, { hits: [] });
+      if (url.includes('/search')) return json(200, { hits: [], truncated: true });
       if (url.endsWith('/read') || url.endsWith('/leave')) return new Response(null, { status: 204 });
       return json(200, { room, rooms: [room] });
     });
     const rest = new RestClient({ baseUrl: 'http://x.test', token: 't', fetch });
     await rest.history('r/1', { after: 5, limit: 10 });
     await rest.search({ q: 'hello world', roomId: 'r1' });
+    assert.deepEqual(await rest.searchPage({ q: 'a', limit: 5 }), { hits: [], truncated: true });
     await rest.publicRooms('gen');
     await rest.markRead('r1', 7);
     await rest.leaveRoom('r1');
@@ -59,15 +60,16 @@ describe('REST client', () => {
       [
         'GET http://x.test/api/v1/rooms/r%2F1/messages?after=5&limit=10',
         'GET http://x.test/api/v1/search?q=hello+world&roomId=r1',
+        'GET http://x.test/api/v1/search?q=a&limit=5',
         'GET http://x.test/api/v1/rooms/public?q=gen',
         'POST http://x.test/api/v1/rooms/r1/read',
         'POST http://x.test/api/v1/rooms/r1/leave',
       ],
     );
-    assert.equal(calls[3]?.init.body, '{"seq":7}');
-    assert.equal(header(calls[3], 'content-type'), 'application/json');
-    assert.equal(calls[4]?.init.body, undefined);
-    assert.equal(header(calls[4], 'content-type'), 'application/json', 'a body-less POST says JSON too (the server requires it with the cookie)');
+    assert.equal(calls[4]?.init.body, '{"seq":7}');
+    assert.equal(header(calls[4], 'content-type'), 'application/json');
+    assert.equal(calls[5]?.init.body, undefined);
+    assert.equal(header(calls[5], 'content-type'), 'application/json', 'a body-less POST says JSON too (the server requires it with the cookie)');
     assert.equal(header(calls[0], 'content-type'), undefined, 'a GET has no body to describe');
   });
 

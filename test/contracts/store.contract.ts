@@ -436,6 +436,13 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     });
 
     describe('search', () => {
+      /** A search with room to spare: no cap or deadline reached. */
+      const find = async (userId: string, terms: string[], roomId: string | undefined, limit: number) => {
+        const page = await store.search({ userId, terms, roomId, limit, maxCandidates: 1_000_000, deadlineAt: Date.now() + 30_000 });
+        assert.equal(page.truncated, false);
+        return page.hits;
+      };
+
       it('matches word prefixes, all terms, newest first, only in my rooms, never deleted text', async () => {
         const [me, other] = [await user(), await user()];
         const mine = await room(me);
@@ -449,13 +456,13 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           msg(mine.id, me, `${tag} alpha doomed`),
         ]);
         await store.append([{ kind: 'delete', roomId: mine.id, userId: me.id, target: 5, at: at() }]);
-        const hits = await store.search(me.id, [tag, 'alph'], undefined, 10);
+        const hits = await find(me.id, [tag, 'alph'], undefined, 10);
         assert.deepEqual(hits.map((h) => h.message.body), [`${tag} alphabet soup`, `${tag} alpha bravo`]);
-        assert.deepEqual((await store.search(me.id, [tag, 'alpha', 'bravo'], mine.id, 10)).map((h) => h.message.seq), [2]);
-        assert.deepEqual(await store.search(me.id, [tag, 'secret'], undefined, 10), []);
-        assert.deepEqual(await store.search(me.id, [tag, 'doomed'], undefined, 10), []);
-        assert.deepEqual(await store.search(me.id, [tag, 'alpha'], theirs.id, 10), []);
-        assert.equal((await store.search(me.id, [tag], undefined, 2)).length, 2);
+        assert.deepEqual((await find(me.id, [tag, 'alpha', 'bravo'], mine.id, 10)).map((h) => h.message.seq), [2]);
+        assert.deepEqual(await find(me.id, [tag, 'secret'], undefined, 10), []);
+        assert.deepEqual(await find(me.id, [tag, 'doomed'], undefined, 10), []);
+        assert.deepEqual(await find(me.id, [tag, 'alpha'], theirs.id, 10), []);
+        assert.equal((await find(me.id, [tag], undefined, 2)).length, 2);
       });
 
       it('finds the edited text, not the old one, and folds case and accents', async () => {
@@ -463,10 +470,10 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const r = await room(u);
         const tag = `zk${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
         await store.append([msg(r.id, u, `${tag} Crème Brûlée at the CAFÉ`)]);
-        assert.equal((await store.search(u.id, searchText(`${tag} creme cafe`).split(' '), undefined, 10)).length, 1);
+        assert.equal((await find(u.id, searchText(`${tag} creme cafe`).split(' '), undefined, 10)).length, 1);
         await store.append([{ kind: 'edit', roomId: r.id, userId: u.id, target: 2, body: `${tag} tea instead`, at: at() }]);
-        assert.deepEqual(await store.search(u.id, [tag, 'creme'], undefined, 10), []);
-        assert.equal((await store.search(u.id, [tag, 'tea'], undefined, 10)).length, 1);
+        assert.deepEqual(await find(u.id, [tag, 'creme'], undefined, 10), []);
+        assert.equal((await find(u.id, [tag, 'tea'], undefined, 10)).length, 1);
       });
 
       it('treats query syntax as plain text', async () => {
@@ -474,9 +481,85 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const r = await room(u);
         await store.append([msg(r.id, u, 'plain words here')]);
         for (const nasty of ['"', "'", 'a"b', "x':*|y", 'NEAR(a b)', '*', 'OR', '\\', '!', '&', ') OR 1=1 --']) {
-          assert.deepEqual(await store.search(u.id, [nasty], r.id, 10), [], `query ${JSON.stringify(nasty)}`);
+          assert.deepEqual(await find(u.id, [nasty], r.id, 10), [], `query ${JSON.stringify(nasty)}`);
         }
-        assert.deepEqual(await store.search(u.id, [], r.id, 10), []);
+        assert.deepEqual(await find(u.id, [], r.id, 10), []);
+      });
+
+      describe('bounded work', () => {
+        // Newest first: mine-new, six of theirs, mine-old. Each message a millisecond after
+        // the one before, so time order and commit order agree on every store.
+        let me: UserRecord;
+        let mine: string;
+        let theirs: string;
+        let tag: string;
+        before(async () => {
+          me = await user();
+          const other = await user();
+          mine = (await room(me, 'private')).id;
+          theirs = (await room(other, 'public')).id;
+          tag = `zb${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+          const t0 = at();
+          const bodies: Array<[string, UserRecord, string]> = [
+            [mine, me, `${tag} old`],
+            ...Array.from({ length: 6 }, (_, i): [string, UserRecord, string] => [theirs, other, `${tag} theirs ${i}`]),
+            [mine, me, `${tag} new`],
+          ];
+          await store.append(bodies.map(([roomId, u, body], i) => ({ ...msg(roomId, u, body), at: t0 + i })));
+        });
+        const page = (maxCandidates: number, limit = 10, roomId?: string) =>
+          store.search({ userId: me.id, terms: [tag], roomId, limit, maxCandidates, deadlineAt: Date.now() + 30_000 });
+        const bodies = (p: { hits: Array<{ message: { body: string } }> }) => p.hits.map((h) => h.message.body);
+
+        it('stops at maxCandidates, hits or not, and answers the hits found so far as truncated', async () => {
+          const three = await page(3);
+          assert.deepEqual(bodies(three), [`${tag} new`]);
+          assert.equal(three.truncated, true);
+          const seven = await page(7);
+          assert.deepEqual(bodies(seven), [`${tag} new`]);
+          assert.equal(seven.truncated, true);
+        });
+
+        it('is not truncated when every match was examined, or when the page filled first', async () => {
+          const all = await page(8);
+          assert.deepEqual(bodies(all), [`${tag} new`, `${tag} old`]);
+          assert.equal(all.truncated, false);
+          const one = await page(1, 1);
+          assert.deepEqual(bodies(one), [`${tag} new`]);
+          assert.equal(one.truncated, false);
+        });
+
+        it('a room narrows the walk itself: the other rooms cost no candidate', async () => {
+          const quiet = await page(2, 10, mine);
+          assert.deepEqual(bodies(quiet), [`${tag} new`, `${tag} old`]);
+          assert.equal(quiet.truncated, false);
+          const capped = await page(1, 10, mine);
+          assert.deepEqual(bodies(capped), [`${tag} new`]);
+          assert.equal(capped.truncated, true);
+          // A room one is not in still answers nothing, whatever it holds.
+          assert.deepEqual(bodies(await page(100, 10, theirs)), []);
+        });
+
+        it('a search asked past its deadline is answered unavailable and does nothing', async () => {
+          await assert.rejects(
+            store.search({ userId: me.id, terms: [tag], limit: 10, maxCandidates: 100, deadlineAt: Date.now() - 1 }),
+            (e: unknown) => e instanceof AppError && e.code === 'unavailable',
+          );
+        });
+
+        it('a search still running at its deadline is stopped inside the database and answered unavailable', async () => {
+          // 40,000 matches in a room the searcher is not in: far more than a few milliseconds of work.
+          const other = await user();
+          const big = (await room(other, 'public')).id;
+          const word = `zd${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+          for (let b = 0; b < 8; b++) await store.append(Array.from({ length: 5_000 }, (_, i) => msg(big, other, `${word} ${b} ${i}`)));
+          await assert.rejects(
+            store.search({ userId: me.id, terms: [word], limit: 10, maxCandidates: 1_000_000, deadlineAt: Date.now() + 2 }),
+            (e: unknown) => e instanceof AppError && e.code === 'unavailable',
+          );
+          // The store goes on answering.
+          assert.deepEqual(bodies(await page(8)), [`${tag} new`, `${tag} old`]);
+        });
       });
     });
   });

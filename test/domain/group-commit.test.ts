@@ -101,7 +101,7 @@ describe('group commit isolates a failing request', () => {
   it('an outage fails the whole batch with unavailable, without splitting it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'parley-gc-'));
     dirs.push(dir);
-    const store = openThreadedSqliteStore(path.join(dir, 'parley.db'));
+    const store = openThreadedSqliteStore(path.join(dir, 'parley.db'), { maxQueued: 10_000, searchStallMs: 30_000 });
     const { roomId, userId } = await seed(store);
     await store.close();
     const { store: counted, appends } = counting(store);

@@ -304,6 +304,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         assert.equal(res.status, 200);
         assert.deepEqual(res.body.hits.map((h: any) => h.message.roomId), [mine]);
         assert.equal(res.body.hits[0].highlight, 'the quarterly <mark>kangaroo</mark> report');
+        assert.equal(res.body.truncated, false);
         assert.equal((await api(base, 'GET', `/api/v1/search?q=kangaroo&roomId=${theirs}`, { token: alice.token })).status, 404);
         assert.equal((await api(base, 'GET', '/api/v1/search?q=%22%26%3A*', { token: alice.token })).status, 400);
         assert.equal((await api(base, 'GET', '/api/v1/search', { token: alice.token })).status, 400);

@@ -3,7 +3,9 @@
  * excludes other writers, how rows are locked, how full-text search is asked, how a unique
  * violation looks. Everything else is one Kysely query for both.
  */
-import type { Kysely, RawBuilder } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { SearchQuery } from '../../ports.js';
+import type { MessageRow } from './mappers.js';
 import type { Database } from './schema.js';
 
 export interface SqlDialect {
@@ -20,8 +22,11 @@ export interface SqlDialect {
   lockKeys(trx: Kysely<Database>, keys: string[]): Promise<void>;
   /** `FOR UPDATE` where rows can be locked one by one; nothing where the transaction locks everything. */
   readonly lockRows: boolean;
-  /** The FROM/JOIN that yields matching messages as `m`, and the condition, for `terms` (already folded words). */
-  searchSource(terms: string[]): { from: RawBuilder<unknown>; match: RawBuilder<unknown> };
+  /**
+   * Full-text search as Store.search describes it (non-empty terms, deadline not yet passed):
+   * the hits' rows, newest first, and whether the walk stopped at the candidate cap.
+   */
+  search(db: Kysely<Database>, query: SearchQuery): Promise<{ rows: MessageRow[]; truncated: boolean }>;
   isUniqueViolation(error: unknown): boolean;
   /** SQL stores parameters in one statement up to a limit; multi-row inserts are cut to stay under it. */
   readonly maxParameters: number;

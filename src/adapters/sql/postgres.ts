@@ -15,6 +15,7 @@ import type { Store } from '../../ports.js';
 import { translateStoreOutages } from '../outage-store.js';
 import { type ConnectionMonitor, isPostgresOutage } from '../outage.js';
 import type { SqlDialect } from './dialect.js';
+import { searchPostgres } from './postgres-search.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 
@@ -39,29 +40,24 @@ export interface PostgresOptions {
   monitor?: ConnectionMonitor;
 }
 
-const postgresFlavour: SqlDialect = {
-  name: 'postgres',
-  lockRows: true,
-  maxParameters: 60_000,
-  write: (db, fn) => db.transaction().execute(fn),
-  async lockMigrations(trx) {
-    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
-  },
-  async lockKeys(trx, keys) {
-    // In one order for every transaction, so two that want the same keys cannot deadlock. Keys
-    // whose hashes collide only wait for each other.
-    for (const key of [...new Set(keys)].sort()) await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK_SPACE}, hashtext(${key}))`.execute(trx);
-  },
-  searchSource(terms) {
-    // Each term a quoted lexeme with prefix matching, passed as a parameter.
-    const query = terms.map((t) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}':*`).join(' & ');
-    return {
-      from: sql`messages m`,
-      match: sql`m.search_vector @@ to_tsquery('simple', ${query})`,
-    };
-  },
-  isUniqueViolation: (error) => (error as { code?: unknown } | null)?.code === '23505',
-};
+function postgresFlavour(statementTimeoutMs: number): SqlDialect {
+  return {
+    name: 'postgres',
+    lockRows: true,
+    maxParameters: 60_000,
+    write: (db, fn) => db.transaction().execute(fn),
+    async lockMigrations(trx) {
+      await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
+    },
+    async lockKeys(trx, keys) {
+      // In one order for every transaction, so two that want the same keys cannot deadlock. Keys
+      // whose hashes collide only wait for each other.
+      for (const key of [...new Set(keys)].sort()) await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK_SPACE}, hashtext(${key}))`.execute(trx);
+    },
+    search: (db, query) => searchPostgres(db, query, statementTimeoutMs),
+    isUniqueViolation: (error) => (error as { code?: unknown } | null)?.code === '23505',
+  };
+}
 
 export function openPostgresStore(url: string, options: PostgresOptions): Store {
   const parsed = new URL(url);
@@ -87,7 +83,7 @@ export function openPostgresStore(url: string, options: PostgresOptions): Store 
   pool.on('connect', (client) => client.on('error', lost));
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return translateStoreOutages(new SqlStore(db, postgresFlavour), {
+  return translateStoreOutages(new SqlStore(db, postgresFlavour(options.statementTimeoutMs)), {
     isOutage: isPostgresOutage,
     message: 'The database is unavailable; retry shortly.',
     monitor: options.monitor,

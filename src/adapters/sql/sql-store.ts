@@ -4,26 +4,27 @@
  * migrate.ts.
  */
 import { type Kysely, sql } from 'kysely';
-import { notFound } from '../../errors.js';
+import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
-import type { AppendOutcome, AppendRequest, HistoryQuery, Store } from '../../ports.js';
+import type { AppendOutcome, AppendRequest, HistoryQuery, SearchPage, SearchQuery, Store } from '../../ports.js';
 import type {
   MemberRecord,
   MembershipRecord,
   MessageRecord,
   RoomRecord,
   RoomWithReadState,
-  SearchHitRecord,
   SessionRecord,
   StreamEventRecord,
   UserRecord,
 } from '../../domain/types.js';
 import { appendBatch } from './append.js';
 import type { SqlDialect } from './dialect.js';
-import { toEvent, toMember, toMessage, toRoom, toSession, toUser, type MessageRow } from './mappers.js';
+import { toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
 import { selectMessages } from './queries.js';
 import type { Database } from './schema.js';
+
+const WORD = /^[\p{L}\p{N}]+$/u;
 
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -353,18 +354,12 @@ export class SqlStore implements Store {
     return row && toMessage(row);
   }
 
-  async search(userId: string, terms: string[], roomId: string | undefined, limit: number): Promise<SearchHitRecord[]> {
-    if (terms.length === 0) return [];
-    const { from, match } = this.#dialect.searchSource(terms);
-    const result = await sql<MessageRow>`
-      SELECT m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id,
-             u.username AS author_username, u.display_name AS author_display_name
-      FROM ${from}
-      JOIN members mb ON mb.room_id = m.room_id AND mb.user_id = ${userId}
-      JOIN users u ON u.id = m.author_id
-      WHERE ${match} AND m.deleted = 0 ${roomId === undefined ? sql`` : sql`AND m.room_id = ${roomId}`}
-      ORDER BY m.created_at DESC, m.room_id, m.seq DESC
-      LIMIT ${limit}`.execute(this.#db);
-    return result.rows.map((r) => ({ message: toMessage(r) }));
+  async search(query: SearchQuery): Promise<SearchPage> {
+    // A word is a run of letters and digits: a term with anything else is no word's prefix.
+    if (query.terms.length === 0 || query.terms.some((t) => !WORD.test(t))) return { hits: [], truncated: false };
+    // A search that waited past its deadline (queued behind others) does no work at all.
+    if (Date.now() >= query.deadlineAt) throw unavailable('The search took too long; retry, or narrow it to a room.');
+    const { rows, truncated } = await this.#dialect.search(this.#db, query);
+    return { hits: rows.map((r) => ({ message: toMessage(r) })), truncated };
   }
 }

@@ -1,42 +1,27 @@
 /**
- * The thread that owns the SQLite connection (see sqlite-thread.ts): runs each Store call it is
- * sent, one at a time in arrival order, and answers with the result or the error.
+ * The thread that owns a SQLite connection (see store-thread.ts): runs each Store call it is
+ * sent, in arrival order, and answers with the result or the error. A call posted before the
+ * last cancellation (its generation is older than the shared flag's) is refused unrun.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AppError } from '../../errors.js';
+import { unavailable } from '../../errors.js';
 import { openSqliteStore } from './sqlite.js';
-
-export interface Call {
-  id: number;
-  method: string;
-  args: unknown[];
-}
-
-export type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
-
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-  details?: Record<string, unknown>;
-  retryAfterSeconds?: number;
-}
+import { type Answer, type Call, READY, serialize, type ThreadData } from './thread-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-worker runs as a worker thread');
-const store = openSqliteStore((workerData as { file: string }).file) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+const data = workerData as ThreadData;
+const store = openSqliteStore(data.file, { readonly: data.readonly, cancel: data.cancel }) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
-function serialize(error: unknown): SerializedError {
-  if (error instanceof AppError) {
-    return { name: 'AppError', message: error.message, code: error.code, ...(error.details === undefined ? {} : { details: error.details }), ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }) };
-  }
-  const e = error as { name?: unknown; message?: unknown; code?: unknown };
-  return { name: typeof e?.name === 'string' ? e.name : 'Error', message: typeof e?.message === 'string' ? e.message : String(error), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
-}
-
+port.postMessage(READY);
 port.on('message', (call: Call) => {
   const method = store[call.method];
-  const run = typeof method === 'function' ? method.apply(store, call.args) : Promise.reject(new Error(`no store method ${call.method}`));
+  const run =
+    call.generation !== Atomics.load(data.cancel, 0)
+      ? Promise.reject(unavailable('The call was cancelled; retry.'))
+      : typeof method === 'function'
+        ? method.apply(store, call.args)
+        : Promise.reject(new Error(`no store method ${call.method}`));
   Promise.resolve(run).then(
     (value) => port.postMessage({ id: call.id, ok: true, value } satisfies Answer),
     (error: unknown) => port.postMessage({ id: call.id, ok: false, error: serialize(error) } satisfies Answer),

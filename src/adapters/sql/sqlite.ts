@@ -8,9 +8,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import type { Store } from '../../ports.js';
+import type { SearchQuery, Store } from '../../ports.js';
 import type { SqlDialect } from './dialect.js';
 import type { Database } from './schema.js';
+import { SqliteSearch } from './sqlite-search.js';
 import { SqlStore } from './sql-store.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
@@ -20,9 +21,11 @@ class SqliteFlavour implements SqlDialect {
   readonly lockRows = false;
   readonly maxParameters = 32_000;
   readonly #raw: Sqlite.Database;
+  readonly #search: SqliteSearch;
 
-  constructor(raw: Sqlite.Database) {
+  constructor(raw: Sqlite.Database, cancel: Int32Array) {
     this.#raw = raw;
+    this.#search = new SqliteSearch(raw, cancel);
   }
 
   write<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
@@ -48,13 +51,10 @@ class SqliteFlavour implements SqlDialect {
     // BEGIN IMMEDIATE already excludes every other writer.
   }
 
-  searchSource(terms: string[]) {
-    // Each term a quoted FTS5 string with a prefix star: no FTS5 syntax can come from a user.
-    const query = terms.map((t) => `"${t.replace(/"/g, '""')}"*`).join(' ');
-    return {
-      from: sql`messages_fts JOIN messages m ON m.pk = messages_fts.rowid`,
-      match: sql`messages_fts MATCH ${query}`,
-    };
+  async search(_db: Kysely<Database>, query: SearchQuery) {
+    // On the connection itself, not through Kysely: the rows are read one at a time, so the
+    // statement can be stopped at its cap with the hits read so far kept.
+    return this.#search.run(query);
   }
 
   isUniqueViolation(error: unknown): boolean {
@@ -63,12 +63,25 @@ class SqliteFlavour implements SqlDialect {
   }
 }
 
-export function openSqliteStore(file: string): Store {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-  const raw = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS });
+export interface SqliteStoreOptions {
+  /**
+   * Open the file read-only (a reader beside the writing connection: WAL lets it read while
+   * the writer writes). The file must exist and be in WAL mode already.
+   */
+  readonly?: boolean;
+  /** Shared memory whose first element another thread increments to stop a running search. */
+  cancel?: Int32Array;
+}
+
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
+  const readonly = options.readonly ?? false;
+  if (file !== ':memory:' && !readonly) mkdirSync(path.dirname(file), { recursive: true });
+  const raw = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS, readonly, fileMustExist: readonly });
   try {
-    raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = NORMAL');
+    if (!readonly) {
+      raw.pragma('journal_mode = WAL');
+      raw.pragma('synchronous = NORMAL');
+    }
     raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     raw.pragma('foreign_keys = ON');
   } catch (error) {
@@ -76,7 +89,7 @@ export function openSqliteStore(file: string): Store {
     throw error;
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
-  return new SqlStore(db, new SqliteFlavour(raw));
+  return new SqlStore(db, new SqliteFlavour(raw, options.cancel ?? new Int32Array(new SharedArrayBuffer(4))));
 }
 
 /** Distinct statements kept prepared; past it the least recently used one is dropped. */

@@ -51,7 +51,7 @@ export function messageRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get('/api/v1/search', async (request) => {
     const { user } = await authenticate(ctx, request);
     const query = parse(rest.searchQuery, request.query, 'query');
-    const hits = await search.search(user.id, query.q, query.roomId, query.limit);
-    return { hits: hits.map((h) => ({ message: messageView(h.message), highlight: h.highlight })) };
+    const result = await search.search(user.id, query.q, query.roomId, query.limit);
+    return { hits: result.hits.map((h) => ({ message: messageView(h.message), highlight: h.highlight })), truncated: result.truncated };
   });
 }

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import { initial } from './001-initial.js';
+import { searchIndex } from './002-search-index.js';
 import { displayNameFolded } from './003-display-name-folded.js';
 
 export interface Migration {
@@ -16,4 +17,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, displayNameFolded];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded];
