@@ -50,12 +50,19 @@ if (ready) {
       await client.subscribe(roomId);
 
       const acked: number[] = [];
-      const statuses: number[] = [];
+      const statuses: Array<number | string> = [];
       let stop = false;
       const load = (async () => {
         for (let i = 0; !stop; i++) {
           acked.push((await client.send(roomId, `m${i}`)).seq);
-          statuses.push((await api(fleet.url, 'GET', '/healthz')).status);
+          // A request that gets no answer is recorded with its cause (not thrown), so the
+          // assertion below says what happened instead of the run ending on an unhandled rejection.
+          statuses.push(
+            await api(fleet.url, 'GET', '/healthz').then(
+              (res) => res.status,
+              (error: Error & { cause?: { code?: string; message?: string } }) => `${error.message}: ${error.cause?.code ?? error.cause?.message ?? 'no cause'}`,
+            ),
+          );
           await new Promise((r) => setTimeout(r, 20));
         }
       })();
