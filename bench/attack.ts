@@ -23,6 +23,7 @@ import { newId } from '../src/domain/ids.js';
 import type { AppendRequest, Store } from '../src/ports.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/services.js';
+import type { Json } from '../test/support/json.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -38,7 +39,7 @@ const durationMs = Number(values.duration) * 1000;
 const ATTACKS = ['search', 'typing', 'presence', 'slowloris', 'hoard', 'flood', 'garbage', 'race'];
 const BUDGET_MS = 500;
 
-async function api<T = Record<string, any>>(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T = Record<string, Json>>(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(`${url}${route}`, {
     method,
     headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

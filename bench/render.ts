@@ -6,13 +6,14 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Json } from '../test/support/json.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
 const DOC = path.join(ROOT, 'docs', 'benchmarks.md');
 const CHARTS = path.join(ROOT, 'docs', 'bench');
 
-type Result = Record<string, any>;
+type Result = Record<string, Json>;
 const results: Result[] = existsSync(RESULTS)
   ? readdirSync(RESULTS)
       .filter((f) => f.endsWith('.json'))

@@ -22,6 +22,7 @@ import * as hdr from 'hdr-histogram-js';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/services.js';
 import type { AgentConnection, AgentReport, FromAgent, Target, ToAgent } from './messages.js';
+import type { Json } from '../test/support/json.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { positionals, values } = parseArgs({
@@ -213,7 +214,7 @@ async function startServer(): Promise<Server> {
 
 // Users and rooms
 
-async function call(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<Record<string, any>> {
+async function call(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<Record<string, Json>> {
   const res = await fetch(`${url}/api/v1${route}`, {
     method,
     headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

@@ -215,7 +215,7 @@ export class RestClient {
     try {
       let response: Response;
       try {
-        response = await this.#fetch(this.baseUrl + '/api/v1' + path + queryString(options.query), init);
+        response = await this.#fetch(`${this.baseUrl}/api/v1${path}${queryString(options.query)}`, init);
       } catch (error) {
         throw controller.signal.aborted
           ? new ParleyError('unavailable', `${method} ${path} got no answer within ${this.requestTimeoutMs} ms.`, { cause: error })

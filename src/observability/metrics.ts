@@ -112,8 +112,6 @@ export class Metrics {
   readonly #replies = this.wsFramesSent.labels('reply');
   readonly #events = this.wsFramesSent.labels('event');
   readonly #other = this.wsFramesSent.labels('other');
-  readonly #wsConnections: Gauge;
-  readonly #loopUtilization: Gauge;
 
   /**
    * `caches`: hit and miss counts of each cache, read at scrape time (the caches count; the
@@ -121,7 +119,7 @@ export class Metrics {
    */
   constructor(options: { connections: () => number; caches?: () => Record<string, { hits: number; misses: number }> }) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
-    this.#wsConnections = new Gauge({
+    new Gauge({
       name: 'parley_ws_connections',
       help: 'Open WebSocket connections.',
       registers: [this.registry],
@@ -147,7 +145,7 @@ export class Metrics {
       },
     });
     let last = performance.eventLoopUtilization();
-    this.#loopUtilization = new Gauge({
+    new Gauge({
       name: 'parley_event_loop_utilization_ratio',
       help: 'Share of time the event loop was busy since the previous scrape (0 to 1; summed over the workers of a node).',
       registers: [this.registry],

@@ -31,7 +31,7 @@ describe('outbox', () => {
     for (let n = 1; n <= 4; n++) o.add(frame(n), null);
     const due = o.due(0);
     assert.deepEqual(ids(due), ['c1', 'c2']);
-    due.forEach((e, i) => o.markSent(e.frame.clientMsgId, i + 1));
+    for (const [i, e] of due.entries()) o.markSent(e.frame.clientMsgId, i + 1);
     assert.deepEqual(ids(o.due(0)), []);
     o.settle('c1');
     assert.deepEqual(ids(o.due(0)), ['c3']);
@@ -63,7 +63,7 @@ describe('outbox', () => {
   it('pauses every send after rate_limited, and keeps the refused one in its place', () => {
     const o = new Outbox<null>({ maxInFlight: 10 });
     for (let n = 1; n <= 3; n++) o.add(frame(n), null);
-    o.due(0).forEach((e, i) => o.markSent(e.frame.clientMsgId, i + 1));
+    for (const [i, e] of o.due(0).entries()) o.markSent(e.frame.clientMsgId, i + 1);
     o.pause('c2', 500, 1000);
     o.pause('c3', 300, 1000);
     assert.equal(o.pausedUntil, 1500);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
+import type { Json } from '../support/json.js';
 
 export function restSuite(label: string, config: () => Promise<Partial<Config>>): void {
   describe(`REST API (${label})`, () => {
@@ -152,7 +153,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         assert.equal(room.lastSeq, 1);
         assert.ok(!Number.isNaN(Date.parse(room.createdAt)));
         const members = await api(base, 'GET', `/api/v1/rooms/${room.id}/members`, { token: alice.token });
-        assert.deepEqual(members.body.members.map((m: any) => [m.user.id, m.role]), [[alice.id, 'owner']]);
+        assert.deepEqual(members.body.members.map((m: Json) => [m.user.id, m.role]), [[alice.id, 'owner']]);
       });
 
       it('lists my rooms with read markers and unread counts', async () => {
@@ -160,17 +161,17 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         await api(base, 'POST', `/api/v1/rooms/${roomId}/join`, { token: bob.token });
         for (let i = 0; i < 3; i++) await api(base, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: bob.token, body: { body: `m${i}` } });
         const mine = await api(base, 'GET', '/api/v1/rooms', { token: alice.token });
-        const row = mine.body.rooms.find((r: any) => r.id === roomId);
+        const row = mine.body.rooms.find((r: Json) => r.id === roomId);
         assert.equal(row.unread, 3);
         assert.equal(row.lastReadSeq, 1);
         assert.equal(row.lastSeq, 5);
         assert.equal((await api(base, 'POST', `/api/v1/rooms/${roomId}/read`, { token: alice.token, body: { seq: 4 } })).status, 204);
         const again = await api(base, 'GET', '/api/v1/rooms', { token: alice.token });
-        assert.equal(again.body.rooms.find((r: any) => r.id === roomId).unread, 1);
+        assert.equal(again.body.rooms.find((r: Json) => r.id === roomId).unread, 1);
         // The marker only moves forward.
         await api(base, 'POST', `/api/v1/rooms/${roomId}/read`, { token: alice.token, body: { seq: 2 } });
         const third = await api(base, 'GET', '/api/v1/rooms', { token: alice.token });
-        assert.equal(third.body.rooms.find((r: any) => r.id === roomId).lastReadSeq, 4);
+        assert.equal(third.body.rooms.find((r: Json) => r.id === roomId).lastReadSeq, 4);
       });
 
       it('discovers public rooms by name, never private ones', async () => {
@@ -178,7 +179,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         const priv = await createRoom(base, alice, 'private', 'Secret Zebra');
         const res = await api(base, 'GET', '/api/v1/rooms/public?q=zebra&limit=10', { token: eve.token });
         assert.equal(res.status, 200);
-        const ids = res.body.rooms.map((r: any) => r.id);
+        const ids = res.body.rooms.map((r: Json) => r.id);
         assert.ok(ids.includes(pub));
         assert.ok(!ids.includes(priv));
       });
@@ -213,8 +214,8 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         const carol = await registerUser(base, 'carol');
         assert.equal((await api(base, 'POST', `/api/v1/rooms/${priv}/members`, { token: bob.token, body: { username: carol.username } })).status, 200);
         const members = await api(base, 'GET', `/api/v1/rooms/${priv}/members`, { token: carol.token });
-        assert.deepEqual(members.body.members.map((m: any) => m.user.id).sort(), [alice.id, bob.id, carol.id].sort());
-        assert.equal(members.body.members.every((m: any) => m.online === false), true);
+        assert.deepEqual(members.body.members.map((m: Json) => m.user.id).sort(), [alice.id, bob.id, carol.id].sort());
+        assert.equal(members.body.members.every((m: Json) => m.online === false), true);
         assert.equal((await api(base, 'POST', `/api/v1/rooms/${priv}/members`, { token: alice.token, body: { username: 'no_such_user' } })).status, 404);
       });
 
@@ -240,13 +241,13 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
           assert.equal(res.body.message.seq, i + 1);
         }
         const newest = await api(base, 'GET', `/api/v1/rooms/${roomId}/messages?limit=3`, { token: alice.token });
-        assert.deepEqual(newest.body.messages.map((m: any) => m.seq), [8, 7, 6]);
+        assert.deepEqual(newest.body.messages.map((m: Json) => m.seq), [8, 7, 6]);
         assert.equal(newest.body.hasMore, true);
         const older = await api(base, 'GET', `/api/v1/rooms/${roomId}/messages?before=6&limit=10`, { token: alice.token });
-        assert.deepEqual(older.body.messages.map((m: any) => m.seq), [5, 4, 3, 2]);
+        assert.deepEqual(older.body.messages.map((m: Json) => m.seq), [5, 4, 3, 2]);
         assert.equal(older.body.hasMore, false);
         const forward = await api(base, 'GET', `/api/v1/rooms/${roomId}/messages?after=3&limit=2`, { token: alice.token });
-        assert.deepEqual(forward.body.messages.map((m: any) => m.seq), [4, 5]);
+        assert.deepEqual(forward.body.messages.map((m: Json) => m.seq), [4, 5]);
         assert.equal(forward.body.hasMore, true);
         const m = newest.body.messages[0];
         assert.deepEqual(Object.keys(m).sort(), ['author', 'body', 'clientMsgId', 'createdAt', 'deleted', 'editedAt', 'id', 'roomId', 'seq']);
@@ -290,7 +291,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         assert.equal((await api(base, 'PATCH', `/api/v1/rooms/${roomId}/messages/${seq}`, { token: bob.token, body: { body: 'again' } })).status, 404);
         assert.equal((await api(base, 'PATCH', `/api/v1/rooms/${roomId}/messages/9999`, { token: bob.token, body: { body: 'x' } })).status, 404);
         const history = await api(base, 'GET', `/api/v1/rooms/${roomId}/messages`, { token: bob.token });
-        const tomb = history.body.messages.find((m: any) => m.seq === seq);
+        const tomb = history.body.messages.find((m: Json) => m.seq === seq);
         assert.equal(tomb.deleted, true);
         assert.equal(tomb.body, '');
       });
@@ -302,7 +303,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         await api(base, 'POST', `/api/v1/rooms/${theirs}/messages`, { token: eve.token, body: { body: 'eve kangaroo secrets' } });
         const res = await api(base, 'GET', '/api/v1/search?q=kangar', { token: alice.token });
         assert.equal(res.status, 200);
-        assert.deepEqual(res.body.hits.map((h: any) => h.message.roomId), [mine]);
+        assert.deepEqual(res.body.hits.map((h: Json) => h.message.roomId), [mine]);
         assert.equal(res.body.hits[0].highlight, 'the quarterly <mark>kangaroo</mark> report');
         assert.equal(res.body.truncated, false);
         assert.equal((await api(base, 'GET', `/api/v1/search?q=kangaroo&roomId=${theirs}`, { token: alice.token })).status, 404);
@@ -339,7 +340,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
           assert.equal(res.body.error.code, 'not_found');
         }
         const history = await api(base, 'GET', `/api/v1/rooms/${priv}/messages`, { token: alice.token });
-        assert.deepEqual(history.body.messages.map((m: any) => m.body), ['private words']);
+        assert.deepEqual(history.body.messages.map((m: Json) => m.body), ['private words']);
       });
 
       it('public room not joined: 403 for every operation', async () => {
@@ -363,7 +364,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
           const user = await registerUser(limited.url, 'burst');
           const roomId = await createRoom(limited.url, user);
           const statuses: number[] = [];
-          let last: any;
+          let last: Json;
           for (let i = 0; i < 5; i++) {
             last = await api(limited.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: user.token, body: { body: `b${i}` } });
             statuses.push(last.status);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { api, createRoom, registerUser, startTestServer } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
+import type { Json } from '../support/json.js';
 
 describe('embedded restart', () => {
   it('keeps users, rooms, messages, read markers and sessions, and the stream goes on gapless', async () => {
@@ -26,9 +27,9 @@ describe('embedded restart', () => {
         const login = await api(second.url, 'POST', '/api/v1/auth/login', { body: { username: alice.username, password: 'correct horse battery' } });
         assert.equal(login.status, 200);
         const rooms = await api(second.url, 'GET', '/api/v1/rooms', { token: alice.token });
-        assert.deepEqual(rooms.body.rooms.map((r: any) => [r.id, r.name, r.lastSeq, r.lastReadSeq]), [[roomId, 'Keeps', 4, 3]]);
+        assert.deepEqual(rooms.body.rooms.map((r: Json) => [r.id, r.name, r.lastSeq, r.lastReadSeq]), [[roomId, 'Keeps', 4, 3]]);
         const history = await api(second.url, 'GET', `/api/v1/rooms/${roomId}/messages`, { token: alice.token });
-        assert.deepEqual(history.body.messages.map((m: any) => m.body), ['before 2', 'before 1', 'before 0']);
+        assert.deepEqual(history.body.messages.map((m: Json) => m.body), ['before 2', 'before 1', 'before 0']);
         const ws = await WsTestClient.connect(second.wsUrl, { token: alice.token });
         await ws.request({ type: 'subscribe', roomId, since: 2 });
         const sent = await ws.request({ type: 'send', roomId, body: 'after' });

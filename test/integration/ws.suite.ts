@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
+import type { Json } from '../support/json.js';
 
 export function wsSuite(label: string, config: () => Promise<Partial<Config>>): void {
   describe(`WebSocket (${label})`, () => {
@@ -36,8 +37,8 @@ export function wsSuite(label: string, config: () => Promise<Partial<Config>>): 
 
     describe('upgrade', () => {
       it('refuses a missing or bad token with 401 before the 101', async () => {
-        await assert.rejects(WsTestClient.connect(server.wsUrl), (e: any) => e.status === 401 && JSON.parse(e.body).error.code === 'unauthorized');
-        await assert.rejects(WsTestClient.connect(server.wsUrl, { token: 'nope' }), (e: any) => e.status === 401);
+        await assert.rejects(WsTestClient.connect(server.wsUrl), (e: Json) => e.status === 401 && JSON.parse(e.body).error.code === 'unauthorized');
+        await assert.rejects(WsTestClient.connect(server.wsUrl, { token: 'nope' }), (e: Json) => e.status === 401);
       });
 
       it('accepts the token in the Authorization header or the cookie', async () => {
@@ -52,13 +53,13 @@ export function wsSuite(label: string, config: () => Promise<Partial<Config>>): 
       });
 
       it('refuses a foreign Origin with 403 and accepts the same origin', async () => {
-        await assert.rejects(connect(alice, { origin: 'https://evil.example' }), (e: any) => e.status === 403 && JSON.parse(e.body).error.code === 'forbidden');
+        await assert.rejects(connect(alice, { origin: 'https://evil.example' }), (e: Json) => e.status === 403 && JSON.parse(e.body).error.code === 'forbidden');
         const same = await connect(alice, { origin: server.url });
         same.close();
       });
 
       it('refuses other paths', async () => {
-        await assert.rejects(WsTestClient.connect(`${server.url.replace('http', 'ws')}/other`, { token: alice.token }), (e: any) => e.status === 404);
+        await assert.rejects(WsTestClient.connect(`${server.url.replace('http', 'ws')}/other`, { token: alice.token }), (e: Json) => e.status === 404);
       });
     });
 
@@ -154,7 +155,7 @@ export function wsSuite(label: string, config: () => Promise<Partial<Config>>): 
         const c = await connect(carol);
         assert.deepEqual(await a.waitFor((f) => f.type === 'presence' && f.userId === carol.id && f.online === true), { type: 'presence', roomId, userId: carol.id, online: true });
         const members = await api(base, 'GET', `/api/v1/rooms/${roomId}/members`, { token: alice.token });
-        assert.equal(members.body.members.find((m: any) => m.user.id === carol.id).online, true);
+        assert.equal(members.body.members.find((m: Json) => m.user.id === carol.id).online, true);
         c.close();
         await a.waitFor((f) => f.type === 'presence' && f.userId === carol.id && f.online === false);
       });

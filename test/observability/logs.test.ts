@@ -36,7 +36,7 @@ it('carry request, connection and user ids, and no secrets or bodies, even at de
     const body = 'a message body nobody may log';
     assert.equal((await api(parley.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token, body: { body } })).status, 201);
     assert.equal((await api(parley.url, 'GET', `/api/v1/rooms/${roomId}/messages`, { token, headers: { cookie: `parley_session=${token}` } })).status, 200);
-    const ws = await WsTestClient.connect(parley.url.replace(/^http/, 'ws') + '/ws', { token });
+    const ws = await WsTestClient.connect(`${parley.url.replace(/^http/, 'ws')}/ws`, { token });
     await ws.request({ type: 'send', roomId, body });
     ws.sendRaw('{broken');
     await ws.waitFor((f) => f.type === 'reply' && f.id === null);

@@ -148,7 +148,7 @@ export async function fleetSuite(busName: 'redis' | 'nats'): Promise<void> {
     let redis: ServerHandle;
     let nats: ServerHandle | null = null;
     let fleet: Fleet;
-    let rooms: string[] = [];
+    const rooms: string[] = [];
     let members: Member[] = [];
     let owner = '';
 

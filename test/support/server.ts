@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Parley, startParley } from '../../src/app.js';
 import { type Config, testConfig } from '../../src/config.js';
+import type { Json } from './json.js';
 
 export interface TestServer {
   parley: Parley;
@@ -35,7 +36,7 @@ export interface ApiResponse<T = Record<string, unknown>> {
 }
 
 /** A REST call with an optional bearer token; the body is parsed when it is JSON. */
-export async function api<T = Record<string, any>>(
+export async function api<T = Record<string, Json>>(
   base: string,
   method: string,
   route: string,

@@ -4,8 +4,9 @@
  * nothing between the test and the wire hides a server mistake.
  */
 import WebSocket from 'ws';
+import type { Json } from './json.js';
 
-export type Frame = Record<string, any>;
+export type Frame = Record<string, Json>;
 
 export class WsTestClient {
   readonly ws: WebSocket;
