@@ -39,7 +39,9 @@ describe('shutdown with sends in flight', () => {
           if (sent % 5 === 0) await sleep(0);
         }
       })();
-      await sleep(5 + trial * 3);
+      // Once the stream is flowing (the first send answered), stop at a different point each trial.
+      await client.waitFor((f) => f.type === 'reply' && f.ok === true, 20_000);
+      await sleep(trial * 3);
       await server.parley.close();
       await sending;
       assert.equal(await client.closed(), 1012);
