@@ -275,7 +275,11 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       // then stop reading frames and let every request already read commit and be answered, then
       // close every socket with 1012 so clients reconnect elsewhere and resume, announce who went
       // offline, and close the dependencies. Every step runs, whatever the one before it did.
-      const drainMs = Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 2);
+      // Within the shutdown deadline (the process exits at SHUTDOWN_TIMEOUT_MS whatever happens),
+      // with a margin: each step gets its share, and less when the ones before took long.
+      const total = config.SHUTDOWN_TIMEOUT_MS;
+      const drainMs = Math.min(5_000, total * 0.4);
+      const closeMs = Math.min(4_000, total * 0.25);
       closing ??= runShutdown(
         [
           {
@@ -289,13 +293,17 @@ export async function startParley(config: Config, log: Logger = createLogger(con
           },
           { name: 'answer requests in flight', run: () => ws.drain(drainMs), timeoutMs: drainMs + 1_000 },
           { name: 'commit appends', run: () => writer.flush() },
-          { name: 'close connections', run: () => ws.close() },
+          { name: 'close connections', run: () => ws.close(undefined, undefined, closeMs), timeoutMs: closeMs + 500 },
           { name: 'announce presence', run: () => presence.flush() },
           { name: 'close http', run: () => http.close() },
           { name: 'close rooms', run: () => hub.close() },
           { name: 'close dependencies', run: () => unwind() },
         ],
-        { defaultTimeoutMs: Math.max(1_000, Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS / 4)), onError: (error, step) => log.error({ err: error, step }, 'shutdown step failed') },
+        {
+          deadlineAt: Date.now() + total - Math.min(1_000, total * 0.1),
+          defaultTimeoutMs: Math.min(5_000, total * 0.2),
+          onError: (error, step) => log.error({ err: error, step }, 'shutdown step failed'),
+        },
       ).then(({ failed }) => {
         if (failed.length === 0) log.info('parley stopped');
         else log.warn({ failed }, 'parley stopped; some shutdown steps failed');

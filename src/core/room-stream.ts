@@ -121,6 +121,12 @@ interface Read {
 /** Most recent changes remembered to decide whether a store page is stale. */
 const CHANGE_LOG = 1024;
 
+/**
+ * Tickets name subscriptions in the answers to verify() and readHead(); unique in the process,
+ * so an answer meant for a room's previous stream can never match a subscription of the next.
+ */
+let tickets = 0;
+
 export class RoomStream<S, P> implements MemoryHolder {
   readonly #effects: RoomStreamEffects<S, P>;
   readonly #options: RoomStreamOptions;
@@ -139,7 +145,6 @@ export class RoomStream<S, P> implements MemoryHolder {
   #fillAgain = false;
   #timerArmed = false;
   #disposed = false;
-  #tickets = 0;
   #handed = 0;
 
   constructor(effects: RoomStreamEffects<S, P>, options: RoomStreamOptions) {
@@ -193,7 +198,7 @@ export class RoomStream<S, P> implements MemoryHolder {
     const head = this.lastReleased;
     const s: Sub<P> = {
       userId,
-      ticket: ++this.#tickets,
+      ticket: ++tickets,
       delivered: head,
       pending: [],
       pendingBytes: 0,
@@ -214,6 +219,12 @@ export class RoomStream<S, P> implements MemoryHolder {
     }
     if (s.aheadSince !== null) this.#effects.readHead(sub, s.ticket);
     else this.#advance(sub, s);
+  }
+
+  /** Where a live subscriber stands, or null when it is not subscribed or still catching up. */
+  position(sub: S): SubscribeResult | null {
+    const s = this.#subs.get(sub);
+    return s === undefined || s.pending !== null ? null : { lastSeq: s.delivered, recovered: s.recovered };
   }
 
   /** Forgets a subscriber without effects; returns where it stood, or null if it had none. */
@@ -286,6 +297,13 @@ export class RoomStream<S, P> implements MemoryHolder {
     s.authorizedAt = Number.MAX_SAFE_INTEGER;
     s.memberAt = Math.max(s.memberAt, s.delivered);
     this.#advance(sub, s);
+  }
+
+  /** verify() could not be answered (the store failed): the subscription it was for ends as failed. */
+  verifyFailed(sub: S, ticket: number): void {
+    const s = this.#subs.get(sub);
+    if (s === undefined || s.ticket !== ticket || !s.verifying) return;
+    this.#end(sub, 'failed');
   }
 
   /** The answer to readHead(): the store's last seq, to believe a `since` ahead of this node up to it. */
@@ -390,6 +408,11 @@ export class RoomStream<S, P> implements MemoryHolder {
       s.delivered = item.seq;
       // A leave the user came back from (they were a member again later) does not end it.
       if (item.kind === 'member_left' && item.userId === s.userId && item.seq > s.memberAt) {
+        // Met while catching up: the subscribe succeeded, up to and including the leave.
+        if (s.replyDue) {
+          s.replyDue = false;
+          this.#effects.live(sub, { lastSeq: s.delivered, recovered: s.recovered });
+        }
         this.#end(sub, 'left');
         return;
       }

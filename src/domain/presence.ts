@@ -4,10 +4,11 @@
  *
  * Announcements are throttled per user: a change is announced at once, then the user's window
  * stays open for `announceIntervalMs`; changes inside it are not announced one by one, and when
- * it closes the user's state is read again and announced only if it differs from the last one
- * announced. A client reconnecting in a loop therefore costs its rooms one or two presence frames
- * per interval instead of two per reconnection, and the last state announced is always the true
- * one once things settle.
+ * it closes the user's state is read again (from the shared presence, so across every node) and
+ * announced. It is announced even when it equals this node's last announcement: another node
+ * may have announced otherwise meanwhile. A client reconnecting in a loop therefore costs its
+ * rooms one or two presence frames per interval instead of two per reconnection, and the last
+ * state announced is always the true one once things settle.
  *
  * Connecting and disconnecting never fail because presence could not be recorded: while its
  * store is down (`unavailable`) the change is skipped, and heals by itself. The adapter keeps
@@ -28,8 +29,6 @@ export interface PresenceServiceOptions {
 
 interface Window {
   timer: NodeJS.Timeout;
-  /** The state announced last. */
-  announced: boolean;
   /** A change came while the window was open. */
   dirty: boolean;
 }
@@ -89,13 +88,13 @@ export class PresenceService {
       open.dirty = true;
       return;
     }
-    this.#open(userId, online);
+    this.#open(userId);
     await this.#announce(userId, online);
   }
 
-  #open(userId: string, announced: boolean): void {
+  #open(userId: string): void {
     if (this.#options.announceIntervalMs <= 0) return;
-    this.#windows.set(userId, { timer: this.#timer(userId), announced, dirty: false });
+    this.#windows.set(userId, { timer: this.#timer(userId), dirty: false });
   }
 
   #timer(userId: string): NodeJS.Timeout {
@@ -107,9 +106,9 @@ export class PresenceService {
   }
 
   /**
-   * Ends the user's window: if anything changed inside it, reads the state and announces it when
-   * it differs from the last announced. The window stays open meanwhile (changes during the read
-   * mark it again), and after an announcement it starts over, unless `reopen` is false (shutdown).
+   * Ends the user's window: if anything changed inside it, reads the state and announces it. The
+   * window stays open meanwhile (changes during the read mark it again), and after an
+   * announcement it starts over, unless `reopen` is false (shutdown).
    */
   async #close(userId: string, reopen: boolean): Promise<void> {
     const window = this.#windows.get(userId);
@@ -123,11 +122,8 @@ export class PresenceService {
     let announced = false;
     try {
       const online = (await this.#presence.online([userId])).has(userId);
-      if (online !== window.announced) {
-        window.announced = online;
-        announced = true;
-        await this.#announce(userId, online);
-      }
+      announced = true;
+      await this.#announce(userId, online);
     } finally {
       if (this.#windows.get(userId) === window) {
         if (reopen && (announced || window.dirty)) window.timer = this.#timer(userId);

@@ -27,8 +27,8 @@ export class Connection implements Flushable {
   readonly id: string;
   readonly user: UserRecord;
   readonly tokenHash: string;
-  /** Rooms this connection is subscribed to. */
-  readonly rooms = new Set<string>();
+  /** Rooms this connection is subscribed to, or subscribing to, with the claim of that subscribe (RoomHub.claim). */
+  readonly rooms = new Map<string, number>();
   /** Cleared by each heartbeat ping, set by the pong. */
   alive = true;
   /** Serializes sends, edits and deletes so one connection's messages are stored in the order sent. */
@@ -46,6 +46,7 @@ export class Connection implements Flushable {
    */
   confirmed = false;
   held: Array<{ data: RawData; isBinary: boolean }> = [];
+  heldBytes = 0;
 
   readonly #ws: WebSocket;
   readonly #socket: Socket;

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type RawData, WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import { newId } from '../domain/ids.js';
 import type { Services } from '../domain/services.js';
@@ -118,6 +118,9 @@ export class Gateway {
       throw error;
     }
     if (socket.destroyed) return;
+    // A shutdown may have begun while the session was checked: the drain and the 1012 closes
+    // loop over the connections held then, and this one would escape both.
+    if (!this.#accepting) return this.#refuse(socket, 503, { error: { code: 'unavailable', message: 'This server is shutting down; reconnect.' } }, 1);
     // Per process: each connection costs memory here whoever holds it.
     const held = this.#users.get(auth.user.id)?.connections.size ?? 0;
     if (held >= this.#config.MAX_CONNECTIONS_PER_USER) {
@@ -166,9 +169,13 @@ export class Gateway {
         return;
       }
       // Frames sent before the session is confirmed wait (a client sends its subscribes at
-      // once); past the frame burst they would be refused anyway.
-      if (conn.held.length >= this.#config.FRAME_BURST) conn.close(CLOSE.rateLimited, 'rate limited: too many frames before the session was confirmed');
-      else conn.held.push({ data, isBinary });
+      // once), bounded in number (past the frame burst they would be refused anyway) and in bytes.
+      conn.heldBytes += rawSize(data);
+      if (conn.held.length >= this.#config.FRAME_BURST || conn.heldBytes > this.#config.SLOW_CONSUMER_BYTES) {
+        conn.close(CLOSE.rateLimited, 'rate limited: too many frames before the session was confirmed');
+      } else {
+        conn.held.push({ data, isBinary });
+      }
     });
     ws.on('error', (error) => log().debug({ err: error }, 'ws error'));
     ws.on('close', (code) => {
@@ -204,6 +211,7 @@ export class Gateway {
         conn.confirmed = true;
         const held = conn.held;
         conn.held = [];
+        conn.heldBytes = 0;
         for (const frame of held) handleMessage(ctx, conn, frame.data, frame.isBinary);
         await services.presence.connected(user.id, conn.id).catch((error: unknown) => log().error({ err: error }, 'presence update failed'));
       })
@@ -296,21 +304,31 @@ export class Gateway {
     while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   }
 
-  /** Stops accepting, closes every connection with `code` (1012 by default: reconnect and resume). */
-  async close(code: number = CLOSE.restart, reason = 'server restarting: reconnect'): Promise<void> {
+  /**
+   * Stops accepting, closes every connection with `code` (1012 by default: reconnect and resume),
+   * and waits for their presence to be updated, all within `budgetMs`: half for the clients to
+   * answer the close (the rest are cut), half for the presence updates.
+   */
+  async close(code: number = CLOSE.restart, reason = 'server restarting: reconnect', budgetMs = 4_000): Promise<void> {
     this.#accepting = false;
     clearInterval(this.#heartbeat);
     for (const conn of this.#connections) conn.close(code, reason);
-    const deadline = Date.now() + 2000;
+    const deadline = Date.now() + budgetMs / 2;
     while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of this.#connections) conn.terminate();
     this.#wss.close();
     // Users going offline with this node are announced now, while the bus is still open.
     await new Promise((r) => setImmediate(r));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all([...this.#presenceUpdates]), new Promise((r) => (timer = setTimeout(r, 2_000)))]);
+    await Promise.race([Promise.all([...this.#presenceUpdates]), new Promise((r) => (timer = setTimeout(r, budgetMs / 2)))]);
     clearTimeout(timer);
   }
+}
+
+function rawSize(data: RawData): number {
+  if (Buffer.isBuffer(data)) return data.length;
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data.byteLength;
 }
 
 function destroySocket(this: Duplex): void {

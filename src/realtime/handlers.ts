@@ -56,6 +56,11 @@ function typedRecently(conn: Connection, roomId: string, now: number): boolean {
   return at !== undefined && now - at < TYPING_INTERVAL_MS;
 }
 
+function forgetTyping(conn: Connection, roomId: string, at: number): void {
+  const seen = lastTyping.get(conn);
+  if (seen?.get(roomId) === at) seen.delete(roomId);
+}
+
 function rememberTyping(conn: Connection, roomId: string, now: number, limit: number): void {
   let seen = lastTyping.get(conn);
   if (seen === undefined) {
@@ -124,27 +129,39 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
       conn.writeJson({ type: 'pong' });
       return;
     case 'typing': {
-      if (typedRecently(conn, frame.roomId, Date.now())) return;
-      // Authorized and published first; only then remembered (at most one entry per room one is in).
-      await services.messages.typing(conn.user, frame.roomId);
-      rememberTyping(conn, frame.roomId, Date.now(), ctx.config.MAX_SUBSCRIPTIONS);
+      const now = Date.now();
+      if (typedRecently(conn, frame.roomId, now)) return;
+      // The slot is taken before the membership is checked, so a burst of frames read in one
+      // turn passes once; it is given back if the check fails, so only rooms one may type in
+      // stay remembered (at most MAX_SUBSCRIPTIONS of them).
+      rememberTyping(conn, frame.roomId, now, ctx.config.MAX_SUBSCRIPTIONS);
+      try {
+        await services.messages.typing(conn.user, frame.roomId);
+      } catch (error) {
+        forgetTyping(conn, frame.roomId, now);
+        throw error;
+      }
       return;
     }
     case 'subscribe': {
-      const { asOfSeq } = await services.access.requireMembership(frame.roomId, userId);
       if (!conn.rooms.has(frame.roomId) && conn.rooms.size >= ctx.config.MAX_SUBSCRIPTIONS) {
         throw validationFailed(`A connection may subscribe to at most ${ctx.config.MAX_SUBSCRIPTIONS} rooms.`, { limit: ctx.config.MAX_SUBSCRIPTIONS });
       }
-      const online = await services.presence.onlineIn(frame.roomId);
+      // Claimed before anything is awaited, so an unsubscribe or a close that comes while the
+      // membership is checked is seen when the subscribe resumes.
+      const attempt = hub.claim(conn, frame.roomId);
       try {
+        const { asOfSeq } = await services.access.requireMembership(frame.roomId, userId);
+        const online = await services.presence.onlineIn(frame.roomId);
         // The membership may be cached from before a leave that raced this subscribe: the hub
         // checks the stream since `asOfSeq` (or the store) once the subscription is registered.
-        await hub.subscribe(conn, frame.roomId, frame.since, asOfSeq, ({ lastSeq, recovered }) => {
+        await hub.subscribe(conn, frame.roomId, frame.since, asOfSeq, attempt, ({ lastSeq, recovered }) => {
           reply(ctx, conn, frame.id, { lastSeq, recovered, online });
         });
       } catch (error) {
-        if (error instanceof NotAMember) throw await services.access.refusal(frame.roomId);
-        throw error;
+        const answer = error instanceof NotAMember ? await services.access.refusal(frame.roomId) : error;
+        hub.release(conn, frame.roomId, attempt, answer);
+        throw answer;
       }
       return;
     }

@@ -65,6 +65,8 @@ interface Room {
   gapTimer: NodeJS.Timeout | null;
   /** Subscribes of each connection waiting for their subscription to turn live (a newer one answers the older ones too). */
   readonly waiting: Map<Connection, Waiter[]>;
+  /** The claim (see RoomHub.claim) of each connection's registered subscription. */
+  readonly attempts: Map<Connection, number>;
   closed: boolean;
 }
 
@@ -74,6 +76,7 @@ export class RoomHub {
   readonly #options: RoomHubOptions;
   readonly #rooms = new Map<string, Room>();
   readonly #budget: MemoryBudget;
+  #claims = 0;
 
   constructor(bus: Bus, store: Store, options: RoomHubOptions) {
     this.#bus = bus;
@@ -92,28 +95,88 @@ export class RoomHub {
   }
 
   /**
-   * Subscribes `conn` to the room. `authorizedAt`: the seq as of which the caller checked the
-   * membership (a cache may be behind: the stream checks what happened since). `onLive` runs at
-   * the moment the subscription turns live, after every replayed event was queued and before any
-   * live one: the subscribe reply is written there, so it sits exactly between the two. Rejects
-   * with NotAMember when the user turned out not to be a member, `unavailable` when the store
-   * failed.
+   * Claims the room for a subscribe of `conn`, synchronously, before anything is awaited: an
+   * unsubscribe, a newer subscribe or the connection's close from now on is seen by the
+   * subscribe when it resumes. Returns the claim, to pass to subscribe() and release().
    */
-  async subscribe(conn: Connection, roomId: string, since: number | undefined, authorizedAt: number, onLive: (result: SubscribeResult) => void): Promise<void> {
-    const room = this.#room(roomId);
-    await room.ready;
-    // The room was closed while it opened (its last subscriber left, or it failed): start again.
-    if (room.closed) {
-      if (!room.stream.opened) throw unavailable('The room could not be opened; retry.');
-      return this.subscribe(conn, roomId, since, authorizedAt, onLive);
+  claim(conn: Connection, roomId: string): number {
+    const attempt = ++this.#claims;
+    conn.rooms.set(roomId, attempt);
+    return attempt;
+  }
+
+  /**
+   * Gives back a claim whose subscribe failed before it registered (a newer claim stays). Older
+   * subscribes that were waiting for this one to turn live fail with it.
+   */
+  release(conn: Connection, roomId: string, attempt: number, error: unknown): void {
+    if (conn.rooms.get(roomId) !== attempt) return;
+    conn.rooms.delete(roomId);
+    const room = this.#rooms.get(roomId);
+    if (room === undefined || room.attempts.has(conn)) return;
+    const list = room.waiting.get(conn);
+    room.waiting.delete(conn);
+    for (const waiter of list ?? []) waiter.reject(error);
+    this.#closeIfIdle(room);
+  }
+
+  /**
+   * Subscribes `conn` to the room under its claim. `authorizedAt`: the seq as of which the
+   * caller checked the membership (a cache may be behind: the stream checks what happened
+   * since). `onLive` runs at the moment the subscription turns live, after every replayed event
+   * was queued and before any live one: the subscribe reply is written there, so it sits exactly
+   * between the two. Rejects with NotAMember when the user turned out not to be a member,
+   * `unavailable` when the store failed. A subscribe whose claim was taken back meanwhile
+   * (unsubscribed, replaced by a newer subscribe) is answered without registering anything; one
+   * whose connection closed is not answered at all.
+   */
+  async subscribe(conn: Connection, roomId: string, since: number | undefined, authorizedAt: number, attempt: number, onLive: (result: SubscribeResult) => void): Promise<void> {
+    for (;;) {
+      if (!conn.isOpen) return;
+      if (conn.rooms.get(roomId) !== attempt) return this.#withdrawn(conn, roomId, since, onLive);
+      const room = this.#room(roomId);
+      await room.ready;
+      if (!conn.isOpen || conn.rooms.get(roomId) !== attempt) {
+        this.#closeIfIdle(room);
+        if (!conn.isOpen) return;
+        return this.#withdrawn(conn, roomId, since, onLive);
+      }
+      // The room was closed while it opened (its last subscriber left, or it failed): start again.
+      if (room.closed) {
+        if (!room.stream.opened) throw unavailable('The room could not be opened; retry.');
+        continue;
+      }
+      return new Promise<void>((resolve, reject) => {
+        const list = room.waiting.get(conn) ?? [];
+        list.push({ onLive, resolve, reject });
+        room.waiting.set(conn, list);
+        room.attempts.set(conn, attempt);
+        room.stream.subscribe(conn, conn.user.id, since, authorizedAt);
+      });
     }
-    return new Promise<void>((resolve, reject) => {
-      const list = room.waiting.get(conn) ?? [];
-      list.push({ onLive, resolve, reject });
-      room.waiting.set(conn, list);
-      conn.rooms.add(roomId);
-      room.stream.subscribe(conn, conn.user.id, since, authorizedAt);
-    });
+  }
+
+  /**
+   * Answers a subscribe whose claim was taken back before it registered: replaced by a newer
+   * subscribe of the same room, it is answered with that one (now if it is live, else when it
+   * turns live); unsubscribed, it is answered where it stood, and nothing live follows.
+   */
+  #withdrawn(conn: Connection, roomId: string, since: number | undefined, onLive: (result: SubscribeResult) => void): Promise<void> {
+    const room = this.#rooms.get(roomId);
+    if (conn.rooms.has(roomId) && room !== undefined && !room.closed) {
+      const position = room.stream.position(conn);
+      if (position !== null) {
+        onLive(position);
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve, reject) => {
+        const list = room.waiting.get(conn) ?? [];
+        list.push({ onLive, resolve, reject });
+        room.waiting.set(conn, list);
+      });
+    }
+    onLive({ lastSeq: since ?? (room?.stream.lastReleased ?? 0), recovered: true });
+    return Promise.resolve();
   }
 
   async unsubscribe(conn: Connection, roomId: string): Promise<void> {
@@ -121,6 +184,7 @@ export class RoomHub {
     const room = this.#rooms.get(roomId);
     if (room === undefined) return;
     const where = room.stream.unsubscribe(conn);
+    room.attempts.delete(conn);
     // A subscribe still catching up is answered as of where it stood: nothing live follows.
     this.#settle(room, conn, where === null ? null : { lastSeq: where.lastSeq, recovered: where.recovered });
     this.#closeIfIdle(room);
@@ -128,10 +192,11 @@ export class RoomHub {
 
   /** Drops every subscription of a closed connection. */
   disconnect(conn: Connection): void {
-    for (const roomId of conn.rooms) {
+    for (const roomId of conn.rooms.keys()) {
       const room = this.#rooms.get(roomId);
       if (room === undefined) continue;
       room.stream.unsubscribe(conn);
+      room.attempts.delete(conn);
       this.#settle(room, conn, null);
       this.#closeIfIdle(room);
     }
@@ -158,9 +223,12 @@ export class RoomHub {
   #room(roomId: string): Room {
     const existing = this.#rooms.get(roomId);
     if (existing !== undefined) return existing;
+    // The effects answer this Room object only: a late answer for a room closed since never
+    // reaches the one opened after it under the same id.
+    let self: Room | null = null;
     const room: Room = {
       id: roomId,
-      stream: new RoomStream<Connection, Framed>(this.#effects(roomId), {
+      stream: new RoomStream<Connection, Framed>(this.#effects(roomId, () => (self === null || self.closed ? undefined : self)), {
         replayLimit: this.#options.replayLimit,
         recentEvents: this.#options.recentEvents,
         recentBytes: this.#options.recentBytes,
@@ -174,8 +242,10 @@ export class RoomHub {
       stop: null,
       gapTimer: null,
       waiting: new Map(),
+      attempts: new Map(),
       closed: false,
     };
+    self = room;
     room.ready = this.#open(room);
     this.#rooms.set(roomId, room);
     return room;
@@ -185,7 +255,13 @@ export class RoomHub {
     try {
       // Subscribe first, then read the head: an event committed after the read is published
       // after the subscription, so none falls between the two.
-      room.stop = await this.#bus.subscribe(`room:${room.id}`, (payload) => this.#onPayload(room, payload));
+      const stop = await this.#bus.subscribe(`room:${room.id}`, (payload) => this.#onPayload(room, payload));
+      if (room.closed) {
+        // Closed while it subscribed (at shutdown): nobody else will stop this subscription.
+        await stop();
+        return;
+      }
+      room.stop = stop;
       const head = await this.#store.findRoom(room.id);
       if (room.closed) return;
       room.stream.open(head?.lastSeq ?? 0);
@@ -219,7 +295,7 @@ export class RoomHub {
   }
 
   /** What the room's stream asks for, performed. */
-  #effects(roomId: string) {
+  #effects(roomId: string, current: () => Room | undefined) {
     // Deliveries are counted per turn, not per write.
     let delivered = 0;
     const count = () => {
@@ -228,10 +304,7 @@ export class RoomHub {
         delivered = 0;
       });
     };
-    const room = (): Room | undefined => {
-      const r = this.#rooms.get(roomId);
-      return r === undefined || r.closed ? undefined : r;
-    };
+    const room = current;
     return {
       write: (conn: Connection, item: StreamItem<Framed>) => {
         if (!conn.write(item.payload)) return;
@@ -245,7 +318,7 @@ export class RoomHub {
       ended: (conn: Connection, reason: EndReason) => {
         const r = room();
         if (r === undefined) return;
-        conn.rooms.delete(roomId);
+        this.#forget(r, conn);
         this.#fail(r, conn, reason);
         this.#closeIfIdle(r);
       },
@@ -271,12 +344,8 @@ export class RoomHub {
           (member) => room()?.stream.verified(conn, member, ticket),
           (error: unknown) => {
             this.#options.onError(error, 'membership check');
-            const r = room();
-            if (r === undefined) return;
-            r.stream.unsubscribe(conn);
-            conn.rooms.delete(roomId);
-            this.#fail(r, conn, 'failed');
-            this.#closeIfIdle(r);
+            // Ends that subscription only (the stream ignores a ticket of a replaced one).
+            room()?.stream.verifyFailed(conn, ticket);
           },
         );
       },
@@ -303,6 +372,13 @@ export class RoomHub {
   #item(e: StreamEventRecord): StreamItem<Framed> {
     const framed = frameText(JSON.stringify(eventView(e)));
     return { seq: e.seq, kind: e.kind, userId: e.user.id, target: e.target ?? null, bytes: framed.size, payload: framed };
+  }
+
+  /** The connection's registered subscription of the room is over: its claim goes with it (a newer claim stays). */
+  #forget(room: Room, conn: Connection): void {
+    const attempt = room.attempts.get(conn);
+    room.attempts.delete(conn);
+    if (attempt !== undefined && conn.rooms.get(room.id) === attempt) conn.rooms.delete(room.id);
   }
 
   /** Answers the subscribes of `conn` waiting in the room: live at `result`, or (null) dropped unanswered. */
@@ -340,10 +416,11 @@ export class RoomHub {
     if (room.gapTimer !== null) clearTimeout(room.gapTimer);
     room.gapTimer = null;
     for (const [conn, list] of room.waiting) {
-      conn.rooms.delete(room.id);
+      this.#forget(room, conn);
       for (const waiter of list) waiter.reject(unavailable('The room was closed on this server; retry.'));
     }
     room.waiting.clear();
+    for (const conn of [...room.attempts.keys()]) this.#forget(room, conn);
     room.stream.dispose();
     const stop = room.stop;
     room.stop = null;

@@ -16,12 +16,27 @@ export interface ShutdownReport {
   failed: string[];
 }
 
-export async function runShutdown(steps: ShutdownStep[], options: { defaultTimeoutMs: number; onError(error: unknown, step: string): void }): Promise<ShutdownReport> {
+/** Time kept for each step still to come when an earlier one runs long, ms. */
+const RESERVED_PER_STEP_MS = 100;
+
+export interface ShutdownOptions {
+  defaultTimeoutMs: number;
+  /**
+   * When everything must be done (epoch ms): a step is given no more than what is left, less
+   * a little for each step after it, so the last steps (closing the store) still run.
+   */
+  deadlineAt?: number;
+  onError(error: unknown, step: string): void;
+}
+
+export async function runShutdown(steps: ShutdownStep[], options: ShutdownOptions): Promise<ShutdownReport> {
   const failed: string[] = [];
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
     let timer: NodeJS.Timeout | undefined;
     try {
-      const timeoutMs = step.timeoutMs ?? options.defaultTimeoutMs;
+      const wanted = step.timeoutMs ?? options.defaultTimeoutMs;
+      const left = options.deadlineAt === undefined ? wanted : options.deadlineAt - Date.now() - RESERVED_PER_STEP_MS * (steps.length - i - 1);
+      const timeoutMs = Math.max(RESERVED_PER_STEP_MS / 2, Math.min(wanted, left));
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`shutdown step "${step.name}" did not finish within ${timeoutMs} ms`)), timeoutMs);
       });

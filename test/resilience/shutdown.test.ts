@@ -32,4 +32,21 @@ describe('runShutdown', () => {
     );
     assert.deepEqual(ran, ['a', 'b']);
   });
+
+  it('regression: steps are cut to the time left before the overall deadline, so the last ones (closing the store) still run in time', async () => {
+    const ran: string[] = [];
+    const started = Date.now();
+    const report = await runShutdown(
+      [
+        { name: 'slow', run: () => new Promise(() => undefined), timeoutMs: 10_000 },
+        { name: 'also slow', run: () => new Promise(() => undefined), timeoutMs: 10_000 },
+        { name: 'close store', run: () => void ran.push('close store') },
+      ],
+      { defaultTimeoutMs: 10_000, deadlineAt: started + 600, onError: () => undefined },
+    );
+    assert.deepEqual(ran, ['close store']);
+    assert.deepEqual(report.failed, ['slow', 'also slow']);
+    // Without the deadline the two slow steps alone would take 20 s.
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms against a 600 ms deadline`);
+  });
 });

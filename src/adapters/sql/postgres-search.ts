@@ -48,7 +48,8 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
     query.roomId === undefined ? sql`${sql.ref(`${t}.created_at`)} DESC, ${sql.ref(`${t}.room_id`)}, ${sql.ref(`${t}.seq`)} DESC` : sql`${sql.ref(`${t}.seq`)} DESC`;
   // The window is not larger than the cap: a page found in it examined no more than the cap.
   const window = Math.min(WINDOW, query.maxCandidates);
-  const timeoutMs = Math.max(1, Math.min(statementTimeoutMs, query.deadlineAt - Date.now()));
+  // Each statement may take what is left before the deadline, so the three together do too.
+  const left = (): string => String(Math.max(1, Math.min(statementTimeoutMs, query.deadlineAt - Date.now())));
   try {
     return await db.transaction().execute(async (trx) => {
       // SET LOCAL with a parameter: set_config(..., true) lasts until the transaction ends.
@@ -57,7 +58,7 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
       // room and sort it, so the other ways are turned off for them.
       // No JIT: turning plan types off makes their cost astronomical, which would start a JIT
       // compilation (measured: half a second) for a query that reads a few thousand rows.
-      await sql`SELECT set_config('statement_timeout', ${String(timeoutMs)}, true), set_config('jit', 'off', true), ${walkOnly(true)}`.execute(trx);
+      await sql`SELECT set_config('statement_timeout', ${left()}, true), set_config('jit', 'off', true), ${walkOnly(true)}`.execute(trx);
 
       // 1. The hits among the newest messages, streaming: it stops at the page.
       const recent = await sql<MessageRow>`
@@ -71,6 +72,7 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
         LIMIT ${query.limit}`.execute(trx);
       if (recent.rows.length >= query.limit) return { rows: recent.rows, truncated: false };
 
+      await sql`SELECT set_config('statement_timeout', ${left()}, true)`.execute(trx);
       // 2. How often the query matches there, and how much there is to search: the table's
       // pages now times its rows per page at the last ANALYZE, as the planner estimates it (a
       // table never analysed, such as one just loaded, counts as 30 rows a page).
@@ -88,7 +90,7 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
       const walk = density > 0 && (query.maxCandidates + 1) / density <= density * Math.max(Number(total), window);
       // The walk: only the ordered index scan is left (no bitmap, no full scan and sort). The
       // GIN index: every way is open again, and the planner takes the bitmap.
-      await sql`SELECT ${walkOnly(walk)}, set_config('enable_seqscan', ${walk ? 'off' : 'on'}, true)`.execute(trx);
+      await sql`SELECT ${walkOnly(walk)}, set_config('enable_seqscan', ${walk ? 'off' : 'on'}, true), set_config('statement_timeout', ${left()}, true)`.execute(trx);
       // With the GIN index, the sort key is hidden from the time index, which is then not walked.
       const candidateOrder = walk ? order('m') : query.roomId === undefined ? sql`m.created_at + 0 DESC, m.room_id, m.seq DESC` : sql`m.seq + 0 DESC`;
 

@@ -59,17 +59,17 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
   };
 }
 
-export function openPostgresStore(url: string, options: PostgresOptions): Store {
+/** A pool with every client's error path handled; `timeoutMs` null: no statement or query timeout. */
+function openPool(url: string, options: PostgresOptions, max: number, timeoutMs: number | null): pg.Pool {
   const parsed = new URL(url);
   const pool = new pg.Pool({
     connectionString: url,
     // libpq falls back to the OS user name; where none is set (containers, CI) name one.
     ...(parsed.username === '' ? { user: process.env.PGUSER ?? 'postgres' } : {}),
-    max: options.poolSize,
+    max,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: options.statementTimeoutMs,
-    query_timeout: options.statementTimeoutMs + 1_000,
+    ...(timeoutMs === null ? {} : { statement_timeout: timeoutMs, query_timeout: timeoutMs + 1_000 }),
     application_name: 'parley',
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -82,8 +82,15 @@ export function openPostgresStore(url: string, options: PostgresOptions): Store 
   // already counted by the client's listener, but the pool must listen too, or it throws.
   pool.on('connect', (client) => client.on('error', lost));
   pool.on('error', () => undefined);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return translateStoreOutages(new SqlStore(db, postgresFlavour(options.statementTimeoutMs)), {
+  return pool;
+}
+
+export function openPostgresStore(url: string, options: PostgresOptions): Store {
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, options, options.poolSize, options.statementTimeoutMs) }) });
+  // Migrations on a connection of their own, with no timeout: building an index of a large
+  // table, or waiting for another node's migration, takes as long as it takes.
+  const migrations = () => new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, options, 1, null) }) });
+  return translateStoreOutages(new SqlStore(db, postgresFlavour(options.statementTimeoutMs), migrations), {
     isOutage: isPostgresOutage,
     message: 'The database is unavailable; retry shortly.',
     monitor: options.monitor,

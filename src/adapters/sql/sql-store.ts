@@ -46,17 +46,27 @@ export class SqlStore implements Store {
   readonly #db: Kysely<Database>;
   readonly #dialect: SqlDialect;
 
-  constructor(db: Kysely<Database>, dialect: SqlDialect) {
+  readonly #migrations: (() => Kysely<Database>) | undefined;
+
+  /** `migrations`: opens the connection migrations run on (with no timeout), closed after; default `db`. */
+  constructor(db: Kysely<Database>, dialect: SqlDialect, migrations?: () => Kysely<Database>) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#migrations = migrations;
   }
 
   get dialect(): SqlDialect['name'] {
     return this.#dialect.name;
   }
 
-  migrate(): Promise<void> {
-    return migrate(this.#db, this.#dialect);
+  async migrate(): Promise<void> {
+    if (this.#migrations === undefined) return migrate(this.#db, this.#dialect);
+    const db = this.#migrations();
+    try {
+      await migrate(db, this.#dialect);
+    } finally {
+      await db.destroy();
+    }
   }
 
   async close(): Promise<void> {

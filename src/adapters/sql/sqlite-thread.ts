@@ -72,7 +72,8 @@ export function openThreadedSqliteStore(file: string, options: ThreadedStoreOpti
   // Read-only threads open the file once the schema is in place (they start on their first
   // call otherwise).
   const migrate = (...args: unknown[]) =>
-    threads.writer.call('migrate', args).then((value) => {
+    // Not watched by the stall limit: a migration may rebuild an index of a large database.
+    threads.writer.call('migrate', args, { unwatched: true }).then((value) => {
       if (options.startReadersAfterMigrate === true) {
         for (const [name, thread] of Object.entries(threads)) if (READ_ONLY[name as ThreadName]) thread.warm();
       }

@@ -75,6 +75,8 @@ export class StoreThread {
   #ready = false;
   #cancel = new Int32Array(new SharedArrayBuffer(4));
   #stall: NodeJS.Timeout | null = null;
+  /** Calls running that the stall limit does not apply to. */
+  #unwatched = 0;
   #nextId = 1;
   #started = 0;
   #closed = false;
@@ -87,9 +89,17 @@ export class StoreThread {
     return { name: this.#options.name, threadId: this.#worker?.threadId ?? null, started: this.#started, detached: this.#detached.size, queued: this.#pending.size };
   }
 
-  call(method: string, args: unknown[]): Promise<unknown> {
+  /**
+   * `unwatched`: the call may run for as long as it needs (a migration rebuilding an index of a
+   * large database); while it runs the thread is not taken for stuck.
+   */
+  call(method: string, args: unknown[], options: { unwatched?: boolean } = {}): Promise<unknown> {
     if (this.#closed) return Promise.reject(unavailable('The store is closed.'));
-    return this.#post(method, args);
+    if (options.unwatched !== true) return this.#post(method, args);
+    this.#unwatched++;
+    return this.#post(method, args).finally(() => {
+      this.#unwatched--;
+    });
   }
 
   /** Starts the thread now, if none runs, so that the first call does not wait for it. */
@@ -193,6 +203,11 @@ export class StoreThread {
     this.#stall = null;
     const w = this.#worker;
     if (w === null) return;
+    if (this.#unwatched > 0) {
+      // A migration is running: not stuck, only long. Look again later.
+      this.#stall = setTimeout(() => this.#detach(), this.#options.stallMs);
+      return;
+    }
     this.#worker = null;
     this.#detached.add(w);
     // A search stops at its next candidate; anything else ends when it returns to JavaScript.
