@@ -22,6 +22,8 @@ import { type HandlerContext, handleMessage } from './handlers.js';
 import { originAllowed } from './origin.js';
 import type { RoomHub } from './room-hub.js';
 
+/** Bytes of frames a connection may send before its session is confirmed (a few milliseconds). */
+const MAX_HELD_BYTES = 1024 * 1024;
 /** Retry-After of a refused connection over MAX_CONNECTIONS_PER_USER. */
 const CONNECTION_RETRY_MS = 5_000;
 
@@ -171,7 +173,7 @@ export class Gateway {
       // Frames sent before the session is confirmed wait (a client sends its subscribes at
       // once), bounded in number (past the frame burst they would be refused anyway) and in bytes.
       conn.heldBytes += rawSize(data);
-      if (conn.held.length >= this.#config.FRAME_BURST || conn.heldBytes > this.#config.SLOW_CONSUMER_BYTES) {
+      if (conn.held.length >= this.#config.FRAME_BURST || conn.heldBytes > MAX_HELD_BYTES) {
         conn.close(CLOSE.rateLimited, 'rate limited: too many frames before the session was confirmed');
       } else {
         conn.held.push({ data, isBinary });
