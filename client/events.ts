@@ -1,5 +1,5 @@
 /** The events a ParleyClient emits, and the shapes they carry. */
-import type { PresenceEvent, ReadEvent, RoomAddedEvent, RoomRemovedEvent, StreamEvent, TypingEvent } from '../src/protocol/wire.js';
+import type { PresenceBatchEvent, PresenceEvent, ReadEvent, RoomAddedEvent, RoomRemovedEvent, StreamEvent, TypingEvent } from '../src/protocol/wire.js';
 import type { ParleyError } from './errors.js';
 
 /**
@@ -46,15 +46,25 @@ export interface SubscribeResult {
   lastSeq: number;
   /** False when a `recovery_needed` event was emitted for this subscribe. */
   recovered: boolean;
-  /** Ids of the room's members online now. */
+  /**
+   * Ids of the room's members online now. With `presence: 'batch'` the server leaves the list out
+   * of large rooms (`onlineComplete` false): page `rest.members(roomId)` if you need it.
+   */
   online: string[];
+  /** How many members are online now. */
+  onlineCount: number;
+  /** Whether `online` lists every online member (false: the server sent the count only). */
+  onlineComplete: boolean;
 }
 
 export interface ParleyEvents {
   /** One room stream event, in seq order, without duplicates or gaps. */
   event: StreamEvent;
   typing: TypingEvent;
+  /** A member came online or went offline (also emitted for each change of a `presence_batch`). */
   presence: PresenceEvent;
+  /** The presence changes of a room over one short window (with `presence: 'batch'`), and the online count. */
+  presence_batch: PresenceBatchEvent;
   /** The read marker moved on another connection of the same user. */
   read: ReadEvent;
   room_added: RoomAddedEvent;

@@ -72,6 +72,13 @@ export interface ParleyClientOptions {
    * rejects at once with `rate_limited`), at most `maxInFlight` on the wire (default 16).
    */
   outbox?: { limit?: number; maxInFlight?: number };
+  /**
+   * What subscriptions hear of presence. `batch` (the default): a room's changes arrive together
+   * once per short window (`presence_batch`, also emitted as one `presence` event per change),
+   * and the subscribe result of a large room carries the online count, not the list. `full`: one
+   * `presence` frame per change and the full online list. `none`: no presence at all.
+   */
+  presence?: 'full' | 'batch' | 'none';
 }
 
 /** A Parley client: the REST API and a self-healing realtime session. */
@@ -102,6 +109,7 @@ export class ParleyClient {
       requestTimeoutMs,
       pingIntervalMs: options.pingIntervalMs ?? 25_000,
       pongTimeoutMs: options.pongTimeoutMs ?? 10_000,
+      presence: options.presence ?? 'batch',
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.outbox === undefined ? {} : { outbox: options.outbox }),
       checkAuth: () => this.#checkAuth(),

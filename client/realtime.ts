@@ -16,7 +16,7 @@
  * - After each (re)connect every room is subscribed again with `since` = last seq delivered, and
  *   the stream tracker drops the duplicates of the replay; a gap triggers a resubscribe.
  */
-import type { Message, Reply, ServerFrame, StreamEvent } from '../src/protocol/wire.js';
+import type { Message, PresenceBatchEvent, Reply, ServerFrame, StreamEvent } from '../src/protocol/wire.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { Emitter } from './emitter.js';
 import { clientClosed, ParleyError } from './errors.js';
@@ -48,6 +48,8 @@ export interface RealtimeOptions {
   pongTimeoutMs: number;
   backoff?: BackoffOptions;
   outbox?: OutboxOptions;
+  /** What subscriptions hear of presence (the subscribe frame's `presence`). */
+  presence: 'full' | 'batch' | 'none';
   /**
    * Asked when an attempt failed before the socket opened (a browser cannot see the upgrade's
    * 401): resolves to an error when the session is known to be invalid, null otherwise.
@@ -446,6 +448,8 @@ export class RealtimeSession {
         this.#settleWaiters(frame.roomId, new ParleyError('forbidden', `No longer a member of ${frame.roomId}.`, { source: 'ws' }));
         this.#events.emit('room_removed', frame);
         return;
+      case 'presence_batch':
+        return this.#onPresenceBatch(frame);
       case 'typing':
       case 'presence':
       case 'read':
@@ -462,6 +466,14 @@ export class RealtimeSession {
     else if (frame.type === 'presence') this.#events.emit('presence', frame);
     else if (frame.type === 'read') this.#events.emit('read', frame);
     else this.#events.emit('room_added', frame);
+  }
+
+  /** A batch is also told as one `presence` event per change, so listeners of those hear every change. */
+  #onPresenceBatch(frame: PresenceBatchEvent): void {
+    if (!Array.isArray(frame.online) || !Array.isArray(frame.offline)) return;
+    for (const userId of frame.online) this.#events.emit('presence', { type: 'presence', roomId: frame.roomId, userId, online: true });
+    for (const userId of frame.offline) this.#events.emit('presence', { type: 'presence', roomId: frame.roomId, userId, online: false });
+    this.#events.emit('presence_batch', frame);
   }
 
   #onStreamEvent(event: StreamEvent): void {
@@ -483,7 +495,13 @@ export class RealtimeSession {
 
   #subscribeRoom(roomId: string): void {
     const since = this.#tracker.beginSubscribe(roomId);
-    const body: RequestBody = since === undefined ? { type: 'subscribe', roomId } : { type: 'subscribe', roomId, since };
+    const presence = this.#options.presence;
+    const body: RequestBody = {
+      type: 'subscribe',
+      roomId,
+      ...(since === undefined ? {} : { since }),
+      ...(presence === 'full' ? {} : { presence }),
+    };
     this.#sendRequest(body, this.#options.requestTimeoutMs, {
       reply: (frame) => {
         if (!frame.ok) return this.#subscribeRefused(roomId, ParleyError.fromWire(frame.error, 'ws'));
@@ -492,7 +510,8 @@ export class RealtimeSession {
         if (outcome === undefined) return; // Unsubscribed meanwhile.
         if (!outcome.recovered) this.#events.emit('recovery_needed', { roomId, since: outcome.since, lastSeq: outcome.lastSeq });
         const online = Array.isArray(frame.online) ? frame.online.filter((u): u is string => typeof u === 'string') : [];
-        this.#settleWaiters(roomId, { lastSeq: outcome.lastSeq, recovered: outcome.recovered, online });
+        const onlineCount = typeof frame.onlineCount === 'number' ? frame.onlineCount : online.length;
+        this.#settleWaiters(roomId, { lastSeq: outcome.lastSeq, recovered: outcome.recovered, online, onlineCount, onlineComplete: Array.isArray(frame.online) });
       },
       timeout: () => {
         this.#tracker.subscribeFailed(roomId);

@@ -131,12 +131,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
 
     const publisher = new Publisher(bus, onError);
     const members = new MembershipCache((roomId, userId) => store.membership(roomId, userId), {
-      loadMemberIds: async (roomId) => (await store.listMembers(roomId)).map((m) => m.user.id),
+      loadMemberIds: (roomId) => store.listMemberIds(roomId),
     });
     await bus.subscribe(MEMBERSHIP_CHANNEL, (payload) => {
       const change = decodeMembership(payload);
       if (change === null) log.error('undecodable membership message on the bus');
-      else members.invalidate(change.roomId, change.userId);
+      else members.changed(change.roomId, change.userId, change.change);
     });
     const access = new Access(store, members);
     const writer = new StreamWriter(store, publisher, members, {
@@ -153,9 +153,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       },
     });
     const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
-      redis === null ? new MemoryPresence() : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS });
-    const presence = new PresenceService(store, presenceAdapter, publisher, (roomId) => members.memberIds(roomId), {
+      redis === null
+        ? new MemoryPresence({ graceMs: config.PRESENCE_OFFLINE_GRACE_MS })
+        : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, graceMs: config.PRESENCE_OFFLINE_GRACE_MS });
+    const presence = new PresenceService(store, presenceAdapter, publisher, {
       announceIntervalMs: config.PRESENCE_ANNOUNCE_INTERVAL_MS,
+      offlineGraceMs: config.PRESENCE_OFFLINE_GRACE_MS,
       onError,
     });
     // With Redis, sessions and the newest history page of each room are cached there, shared
@@ -203,6 +206,14 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       maxPending: 10_000,
       maxPendingBytes: config.SLOW_CONSUMER_BYTES,
       isMember: async (roomId, userId) => (await store.membership(roomId, userId)).role !== null,
+      onlineMembers: async (roomId) => {
+        metrics.presenceRoomLoads.inc();
+        return presence.online(await members.memberIds(roomId));
+      },
+      isOnline: async (userId) => (await presence.online([userId])).has(userId),
+      presenceBatchMs: config.PRESENCE_BATCH_MS,
+      presenceListMax: config.PRESENCE_LIST_MAX,
+      presenceFlushMax: config.PRESENCE_FLUSH_MAX,
       onError: (error, context) => logFailure(log, error, 'room hub error', { context }),
       onGapFill: (events) => {
         metrics.gapFills.inc();
@@ -210,10 +221,16 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       },
       onDelivered: (count) => metrics.eventsWritten(count),
       onOtherFrames: (count) => metrics.otherFramesWritten(count),
+      onPresenceFrames: (single, batches) => {
+        if (single > 0) metrics.presenceFrames.inc({ type: 'presence' }, single);
+        if (batches > 0) metrics.presenceFrames.inc({ type: 'presence_batch' }, batches);
+      },
     });
     // The bus may have dropped messages: catch every open room up from the store.
     bus.onReset(() => {
       log.warn({ rooms: hub.roomCount }, 'bus reset: resyncing rooms from the store');
+      // Membership changes and presence announcements may have been lost too.
+      members.clear();
       hub.resync();
     });
     // Only a network bus can stop delivering silently; the in-process and IPC ones cannot.

@@ -176,6 +176,26 @@ export const OPTIONS = {
     default: '2000',
     parse: integer(0, 600_000),
   },
+  PRESENCE_BATCH_MS: {
+    doc: 'How long a node gathers the presence changes of a room before it sends them, ms: one frame per change that still holds at the end (`presence`), or one frame for all of them (`presence_batch`, for subscribers that ask for it).',
+    default: '250',
+    parse: integer(0, 60_000),
+  },
+  PRESENCE_LIST_MAX: {
+    doc: 'Largest online list in the reply to a subscribe that asked for presence: batch; past it the reply carries onlineCount only.',
+    default: '200',
+    parse: integer(0, 1_000_000),
+  },
+  PRESENCE_FLUSH_MAX: {
+    doc: 'Most presence changes of one room a node sends per PRESENCE_BATCH_MS; more wait for the next window (where a user back where they were is dropped). Bounds the presence frames a subscriber gets per second, whatever the room size.',
+    default: '100',
+    parse: integer(1, 100_000),
+  },
+  PRESENCE_OFFLINE_GRACE_MS: {
+    doc: 'How long a user stays online after their last connection closed, ms: one who reconnects within it (a network blip, a restarted node, a reconnect storm) is never announced offline. 0: offline at once.',
+    default: '10000',
+    parse: integer(0, 600_000),
+  },
   HEAP_SNAPSHOT_DIR: {
     doc: 'Directory where SIGUSR2 writes a heap snapshot of the signalled process (for leak hunting; the process pauses while it writes). Empty: DATA_DIR.',
     default: '',
@@ -277,5 +297,6 @@ export function loadConfig(env: Env = process.env): Config {
 
 /** The config with defaults, for tests: overrides win. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), SCRYPT_COST: 10, LOG_LEVEL: 'silent', ...overrides };
+  // Tests see a user offline the moment their last connection closes unless they ask for a grace.
+  return { ...loadConfig({}), SCRYPT_COST: 10, LOG_LEVEL: 'silent', PRESENCE_OFFLINE_GRACE_MS: 0, ...overrides };
 }

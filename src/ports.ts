@@ -116,6 +116,8 @@ export interface Store {
   listMembers(roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord }>>;
   /** Ids of the rooms `userId` is a member of. */
   listMemberRoomIds(userId: string): Promise<string[]>;
+  /** The user ids of the room's members, and the room's last seq, read together (the list holds as of it; 0 when no such room). */
+  listMemberIds(roomId: string): Promise<{ ids: string[]; asOfSeq: number }>;
   /** Moves the read marker forward only (never back, never past lastSeq). Returns the marker now. */
   advanceReadMarker(roomId: string, userId: string, seq: number): Promise<number>;
 
@@ -213,11 +215,25 @@ export interface RateLimiter {
  * offline. While the presence store is down, calls reject with `unavailable`; an adapter shared
  * by nodes keeps this node's connections and restores them once the store is back.
  */
+/**
+ * Who is online: a user holding a connection on any node, or whose last connection closed less
+ * than the adapter's offline grace ago (a user who reconnects within it never went offline).
+ */
 export interface Presence {
+  /** Records a connection; true when the user came online (they had none, and no grace running). */
   connect(userId: string, connectionId: string): Promise<boolean>;
-  disconnect(userId: string, connectionId: string): Promise<boolean>;
+  /**
+   * Forgets a connection: `offline` when it was the user's last and they are offline now,
+   * `lingering` when it was the last and they stay online for the grace (then ask `settle`),
+   * `unchanged` otherwise.
+   */
+  disconnect(userId: string, connectionId: string): Promise<PresenceDrop>;
+  /** After a user's grace ran out: true, to one caller only, when they are offline now. */
+  settle(userId: string): Promise<boolean>;
   online(userIds: string[]): Promise<Set<string>>;
 }
+
+export type PresenceDrop = 'unchanged' | 'lingering' | 'offline';
 
 /** Visibility is re-exported so transports need only this module and types.ts. */
 export type { Visibility, EventKind };

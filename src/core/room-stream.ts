@@ -67,6 +67,8 @@ export interface RoomStreamEffects<S, P> {
   readHead(sub: S, ticket: number): void;
   /** Call gapTimeout() after the gap timeout (armed once until it fires). */
   armGapTimer(): void;
+  /** An event was released here, once, in order (before it is written to anyone). */
+  released?(item: StreamItem<P>): void;
 }
 
 export interface RoomStreamOptions {
@@ -449,6 +451,7 @@ export class RoomStream<S, P> implements MemoryHolder {
   #release(items: Array<StreamItem<P>>): void {
     for (const item of items) {
       this.#handed = item.seq;
+      this.#effects.released?.(item);
       this.#remember(item);
       for (const [sub, s] of this.#subs) {
         if (s.pending !== null) {

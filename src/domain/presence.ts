@@ -1,6 +1,9 @@
 /**
- * Presence: a user is online while they hold a connection. Coming online and going offline are
- * announced in every room of the user, as `presence` events.
+ * Presence: a user is online while they hold a connection, and for the offline grace
+ * (`PRESENCE_OFFLINE_GRACE_MS`) after their last one closed, so a reconnection within it is no
+ * change at all. Coming online and going offline are announced in every room of the user;
+ * each node turns the announcements into `presence` frames, coalesced per room
+ * (src/realtime/room-hub.ts).
  *
  * Announcements are throttled per user: a change is announced at once, then the user's window
  * stays open for `announceIntervalMs`; changes inside it are not announced one by one, and when
@@ -14,7 +17,7 @@
  * store is down (`unavailable`) the change is skipped, and heals by itself. The adapter keeps
  * this node's connections and writes them back with its next heartbeat; entries a failed
  * disconnect left behind expire within the TTL and are swept and announced offline. Only the
- * announcement of that one change is lost. `onlineIn` has no such fallback: it answers
+ * announcement of that one change is lost. `online` has no such fallback: it answers
  * `unavailable`, since an empty list would be a wrong answer, not a late one.
  */
 import { AppError } from '../errors.js';
@@ -24,6 +27,8 @@ import type { Publisher } from './publisher.js';
 export interface PresenceServiceOptions {
   /** Least time between two announcements of one user by this process, ms (0: no throttling). */
   announceIntervalMs: number;
+  /** The adapter's offline grace, ms: when a lingering user is settled. */
+  offlineGraceMs: number;
   onError(error: unknown): void;
 }
 
@@ -33,20 +38,22 @@ interface Window {
   dirty: boolean;
 }
 
+/** Settling a moment after the grace's end, so the adapter's clock has passed it. */
+const SETTLE_MARGIN_MS = 20;
+
 export class PresenceService {
   readonly #store: Store;
   readonly #presence: Presence;
   readonly #publisher: Publisher;
-  readonly #memberIds: (roomId: string) => Promise<string[]>;
   readonly #options: PresenceServiceOptions;
   readonly #windows = new Map<string, Window>();
+  /** Users whose grace runs, with the timer that settles them. */
+  readonly #settling = new Map<string, NodeJS.Timeout>();
 
-  /** `memberIds`: the user ids of a room's members (cached: asked on every subscribe). */
-  constructor(store: Store, presence: Presence, publisher: Publisher, memberIds: (roomId: string) => Promise<string[]>, options: PresenceServiceOptions) {
+  constructor(store: Store, presence: Presence, publisher: Publisher, options: PresenceServiceOptions) {
     this.#store = store;
     this.#presence = presence;
     this.#publisher = publisher;
-    this.#memberIds = memberIds;
     this.#options = options;
   }
 
@@ -58,8 +65,23 @@ export class PresenceService {
 
   async disconnected(userId: string, connectionId: string): Promise<void> {
     await skipOutage(async () => {
-      if (await this.#presence.disconnect(userId, connectionId)) await this.#changed(userId, false);
+      const drop = await this.#presence.disconnect(userId, connectionId);
+      if (drop === 'offline') await this.#changed(userId, false);
+      else if (drop === 'lingering') this.#settleLater(userId);
     });
+  }
+
+  /** Asks, once the user's grace has run out, whether they are offline (one timer per user, the latest). */
+  #settleLater(userId: string): void {
+    clearTimeout(this.#settling.get(userId));
+    const timer = setTimeout(() => {
+      if (this.#settling.get(userId) === timer) this.#settling.delete(userId);
+      skipOutage(async () => {
+        if (await this.#presence.settle(userId)) await this.#changed(userId, false);
+      }).catch(this.#options.onError);
+    }, this.#options.offlineGraceMs + SETTLE_MARGIN_MS);
+    timer.unref();
+    this.#settling.set(userId, timer);
   }
 
   /** Announces users whose connections expired with a crashed node. */
@@ -67,9 +89,9 @@ export class PresenceService {
     for (const userId of userIds) await this.#changed(userId, false);
   }
 
-  /** Online members of a room. */
-  async onlineIn(roomId: string): Promise<string[]> {
-    return [...(await this.#presence.online(await this.#memberIds(roomId)))];
+  /** Which of `userIds` are online (each room open on a node asks once, then follows the announcements). */
+  online(userIds: Iterable<string>): Promise<Set<string>> {
+    return this.#presence.online([...userIds]);
   }
 
   /** Users whose announcement window is open. */
@@ -79,6 +101,9 @@ export class PresenceService {
 
   /** Closes every window now, announcing what changed (at shutdown, while the bus is still open). */
   async flush(): Promise<void> {
+    // Graces still running are settled by the other nodes' sweep (or are moot: this process is the last).
+    for (const timer of this.#settling.values()) clearTimeout(timer);
+    this.#settling.clear();
     await Promise.all([...this.#windows.keys()].map((userId) => this.#close(userId, false)));
   }
 
@@ -134,7 +159,7 @@ export class PresenceService {
 
   async #announce(userId: string, online: boolean): Promise<void> {
     for (const roomId of await this.#store.listMemberRoomIds(userId)) {
-      this.#publisher.presence(roomId, { type: 'presence', roomId, userId, online });
+      this.#publisher.presence(roomId, userId, online);
     }
   }
 }

@@ -8,7 +8,7 @@
  */
 import type { Bus, Channel } from '../ports.js';
 import { encodeCacheKeys, encodeMembership, encodeRoom, encodeUser } from '../protocol/bus-codec.js';
-import type { PresenceEvent, ReadEvent, RoomAddedEvent, TypingEvent } from '../protocol/wire.js';
+import type { ReadEvent, RoomAddedEvent, TypingEvent } from '../protocol/wire.js';
 import type { RoomRecord, StreamEventRecord } from './types.js';
 import { eventView, roomView } from './views.js';
 
@@ -54,13 +54,14 @@ export class Publisher {
     this.#send(`room:${roomId}`, encodeRoom({ type: 'typing', userId: frame.user.id, frame: JSON.stringify(frame) }));
   }
 
-  presence(roomId: string, frame: PresenceEvent): void {
-    this.#send(`room:${roomId}`, encodeRoom({ type: 'presence', frame: JSON.stringify(frame) }));
+  /** A member came online or went offline; each node tells its subscribers of the room (coalesced). */
+  presence(roomId: string, userId: string, online: boolean): void {
+    this.#send(`room:${roomId}`, encodeRoom({ type: 'presence', userId, online }));
   }
 
-  /** Tells every node that a membership changed, so their caches drop it. */
-  membershipChanged(roomId: string, userId: string): void {
-    this.#send(MEMBERSHIP_CHANNEL, encodeMembership({ roomId, userId }));
+  /** Tells every node that a member joined or left at `seq`, so their caches follow. */
+  membershipChanged(roomId: string, userId: string, joined: boolean, seq: number): void {
+    this.#send(MEMBERSHIP_CHANNEL, encodeMembership({ roomId, userId, change: { joined, seq } }));
   }
 
   /** Tells every node that these shared-cache keys were invalidated (their loads in flight are stale). */

@@ -5,7 +5,7 @@
  * not affected. Oldest entries go first when the bound is reached.
  */
 export class SingleFlightCache<V> {
-  readonly #entries = new Map<string, { value: V; expiresAt: number; weight: number }>();
+  readonly #entries = new Map<string, { value: V; readonly expiresAt: number; weight: number }>();
   readonly #inflight = new Map<string, Promise<V>>();
   readonly #ttlMs: number;
   readonly #maxEntries: number;
@@ -20,6 +20,13 @@ export class SingleFlightCache<V> {
     this.#maxEntries = options.maxEntries;
     this.#maxWeight = options.maxWeight ?? Number.POSITIVE_INFINITY;
     this.#weigh = options.weigh ?? (() => 0);
+  }
+
+  /** Forgets every entry and every load in flight. */
+  clear(): void {
+    this.#entries.clear();
+    this.#inflight.clear();
+    this.#weight = 0;
   }
 
   /** The sum of the weights of the entries kept. */
@@ -57,6 +64,27 @@ export class SingleFlightCache<V> {
   invalidate(key: string): void {
     this.#drop(key);
     this.#inflight.delete(key);
+  }
+
+  /**
+   * Changes a kept entry in place: `change` gets the value and returns it (changed) or undefined
+   * to drop the entry; its weight is counted again. A load in flight for the key is forgotten
+   * (its answer may predate the change and is not kept), as invalidate() does.
+   */
+  update(key: string, change: (value: V) => V | undefined): void {
+    this.#inflight.delete(key);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    const value = change(entry.value);
+    if (value === undefined) {
+      this.#drop(key);
+      return;
+    }
+    const weight = this.#weigh(value);
+    this.#weight += weight - entry.weight;
+    entry.value = value;
+    entry.weight = weight;
+    if (this.#weight > this.#maxWeight) this.#drop(key);
   }
 
   #put(key: string, value: V): void {

@@ -79,8 +79,9 @@ export class StreamWriter {
   /** Hands on an event committed outside the group committer (room and DM creation). */
   committed(event: StreamEventRecord): void {
     if (event.kind === 'member_joined' || event.kind === 'member_left') {
-      this.#members.invalidate(event.roomId, event.user.id);
-      this.#publisher.membershipChanged(event.roomId, event.user.id);
+      const joined = event.kind === 'member_joined';
+      this.#members.changed(event.roomId, event.user.id, { joined, seq: event.seq });
+      this.#publisher.membershipChanged(event.roomId, event.user.id, joined, event.seq);
     }
     this.#publisher.streamEvent(event);
     if (event.kind === 'member_left') this.#publisher.roomRemoved(event.user.id, event.roomId);

@@ -81,6 +81,17 @@ export class Metrics {
   readonly gapFills = new Counter({ name: 'parley_ordering_gap_fills_total', help: 'Reads of missing room events from the store by the ordering buffer (gaps and resyncs).', registers: [this.registry] });
   readonly gapFilledEvents = new Counter({ name: 'parley_ordering_gap_filled_events_total', help: 'Events released from the store by gap fills.', registers: [this.registry] });
 
+  readonly presenceRoomLoads = new Counter({
+    name: 'parley_presence_room_loads_total',
+    help: 'Online members of a room read from presence: once per room opened on this node, then kept from the announcements.',
+    registers: [this.registry],
+  });
+  readonly presenceFrames = new Counter({
+    name: 'parley_presence_frames_total',
+    help: 'Presence frames written to local sockets, by type (presence: one per change; presence_batch: one per room window).',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
   readonly storeQueryDuration = new Histogram({
     name: 'parley_store_query_duration_seconds',
     help: 'Store calls, by operation (the Store method), successful or not.',

@@ -7,11 +7,11 @@
  *
  *   E <seq> <kind> <actor id> <target|->\n<frame>   a stream event of a room
  *   T <actor id>\n<frame>                           typing in a room (not echoed to the typist)
- *   P\n<frame>                                      presence in a room
+ *   P <user id> <1|0>                               a member came online (1) or went offline (0)
  *   F[ <room id>]\n<frame>                          a frame for every connection of a user; with a
  *                                                   room id, the user's membership of it ended
  *   R <token hash>                                  a session was revoked: close its connections
- *   M <room id> <user id>                           a membership changed: drop cached entries
+ *   M <room id> <user id> <+|-> <seq>               a member joined (+) or left (-) at seq
  *   C <JSON array of keys>                          shared-cache keys invalidated
  *   N <n>                                           a node's liveness probe
  *
@@ -27,13 +27,15 @@ import type { EventKind } from '../domain/types.js';
 export type RoomMessage =
   | { type: 'event'; seq: number; kind: EventKind; userId: string; target: number | null; frame: string }
   | { type: 'typing'; userId: string; frame: string }
-  | { type: 'presence'; frame: string };
+  | { type: 'presence'; userId: string; online: boolean };
 
 export type UserMessage = { type: 'frame'; frame: string; removedRoomId: string | null } | { type: 'revoke'; tokenHash: string };
 
 export interface MembershipMessage {
   roomId: string;
   userId: string;
+  /** Joined (true) or left (false) at `seq`; null in messages of the earlier form (drop what is cached). */
+  change: { joined: boolean; seq: number } | null;
 }
 
 const KINDS: ReadonlySet<string> = new Set<EventKind>(['message', 'edit', 'delete', 'member_joined', 'member_left']);
@@ -71,7 +73,7 @@ export function encodeRoom(message: RoomMessage): string {
     case 'typing':
       return `T ${token(message.userId, 'user id')}\n${message.frame}`;
     case 'presence':
-      return `P\n${message.frame}`;
+      return `P ${token(message.userId, 'user id')} ${message.online ? 1 : 0}`;
   }
 }
 
@@ -90,8 +92,12 @@ export function decodeRoom(payload: string): RoomMessage | null {
     }
     case 'T':
       return parts.length === 2 && parts[1] !== '' && frame !== '' ? { type: 'typing', userId: parts[1] as string, frame } : null;
-    case 'P':
-      return parts.length === 1 && frame !== '' ? { type: 'presence', frame } : null;
+    case 'P': {
+      // The earlier form carried the client frame: read it from there.
+      if (parts.length === 1) return frame === '' ? null : decodeLegacyRoom(frame);
+      const [, userId, online] = parts;
+      return parts.length === 3 && userId !== undefined && userId !== '' && (online === '1' || online === '0') ? { type: 'presence', userId, online: online === '1' } : null;
+    }
     default:
       return null;
   }
@@ -108,7 +114,7 @@ function decodeLegacyRoom(payload: string): RoomMessage | null {
     return { type: 'event', seq, kind, userId: user.id, target: typeof frame.target === 'number' ? frame.target : null, frame: payload };
   }
   if (frame.type === 'typing' && typeof user?.id === 'string') return { type: 'typing', userId: user.id, frame: payload };
-  if (frame.type === 'presence') return { type: 'presence', frame: payload };
+  if (frame.type === 'presence') return typeof frame.userId === 'string' && typeof frame.online === 'boolean' ? { type: 'presence', userId: frame.userId, online: frame.online } : null;
   return null;
 }
 
@@ -135,16 +141,22 @@ export function decodeUser(payload: string): UserMessage | null {
 }
 
 export function encodeMembership(message: MembershipMessage): string {
-  return `M ${token(message.roomId, 'room id')} ${token(message.userId, 'user id')}`;
+  const head = `M ${token(message.roomId, 'room id')} ${token(message.userId, 'user id')}`;
+  return message.change === null ? head : `${head} ${message.change.joined ? '+' : '-'} ${message.change.seq}`;
 }
 
 export function decodeMembership(payload: string): MembershipMessage | null {
   if (payload.startsWith('{')) {
     const m = parseJson(payload);
-    return m !== null && typeof m.roomId === 'string' && typeof m.userId === 'string' ? { roomId: m.roomId, userId: m.userId } : null;
+    return m !== null && typeof m.roomId === 'string' && typeof m.userId === 'string' ? { roomId: m.roomId, userId: m.userId, change: null } : null;
   }
   const parts = payload.split(' ');
-  return parts.length === 3 && parts[0] === 'M' && parts[1] !== '' && parts[2] !== '' ? { roomId: parts[1] as string, userId: parts[2] as string } : null;
+  if (parts[0] !== 'M' || parts[1] === undefined || parts[1] === '' || parts[2] === undefined || parts[2] === '') return null;
+  const ids = { roomId: parts[1], userId: parts[2] };
+  if (parts.length === 3) return { ...ids, change: null };
+  const seq = seqOf(parts[4]);
+  if (parts.length !== 5 || (parts[3] !== '+' && parts[3] !== '-') || seq === null) return null;
+  return { ...ids, change: { joined: parts[3] === '+', seq } };
 }
 
 export function encodeCacheKeys(keys: string[]): string {

@@ -106,7 +106,7 @@ export function buildSchemas(limits: SchemaLimits) {
   };
 
   const frame = z.discriminatedUnion('type', [
-    z.strictObject({ id: requestId, type: z.literal('subscribe'), roomId: id, since: seq.optional() }),
+    z.strictObject({ id: requestId, type: z.literal('subscribe'), roomId: id, since: seq.optional(), presence: z.enum(['full', 'batch', 'none']).optional() }),
     z.strictObject({ id: requestId, type: z.literal('unsubscribe'), roomId: id }),
     z.strictObject({ id: requestId, type: z.literal('send'), roomId: id, body, clientMsgId: clientMsgId.optional() }),
     z.strictObject({ id: requestId, type: z.literal('edit'), roomId: id, seq: seqFrom(1), body }),

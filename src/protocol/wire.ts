@@ -73,6 +73,20 @@ export interface PresenceEvent {
   userId: string;
   online: boolean;
 }
+/**
+ * The presence changes of a room over one short window, in one frame: sent instead of
+ * `presence` events to a subscription made with `presence: "batch"`.
+ */
+export interface PresenceBatchEvent {
+  type: 'presence_batch';
+  roomId: string;
+  /** Members who came online. */
+  online: string[];
+  /** Members who went offline. */
+  offline: string[];
+  /** Members online now. */
+  onlineCount: number;
+}
 export interface ReadEvent {
   type: 'read';
   roomId: string;
@@ -87,7 +101,7 @@ export interface RoomRemovedEvent {
   roomId: string;
 }
 
-export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent;
+export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | PresenceBatchEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent;
 
 export type Reply =
   | ({ type: 'reply'; id: number | null; ok: true } & Record<string, unknown>)
@@ -100,7 +114,8 @@ export interface Pong {
 export type ServerFrame = ServerEvent | Reply | Pong;
 
 export type ClientRequest =
-  | { id: number; type: 'subscribe'; roomId: string; since?: number }
+  /** `presence`: full (default), batch (presence_batch frames; the online list only for smaller rooms), none. */
+  | { id: number; type: 'subscribe'; roomId: string; since?: number; presence?: 'full' | 'batch' | 'none' }
   | { id: number; type: 'unsubscribe'; roomId: string }
   | { id: number; type: 'send'; roomId: string; body: string; clientMsgId?: string }
   | { id: number; type: 'edit'; roomId: string; seq: number; body: string }
@@ -114,7 +129,10 @@ export type ClientFrame = ClientRequest | ClientNotice;
 export interface SubscribeReply {
   lastSeq: number;
   recovered: boolean;
-  online: string[];
+  /** Absent with `presence: "none"`, and with `"batch"` past the server's list limit. */
+  online?: string[];
+  /** Absent with `presence: "none"`. */
+  onlineCount?: number;
 }
 
 export interface SearchHit {

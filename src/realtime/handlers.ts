@@ -152,11 +152,11 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
       const attempt = hub.claim(conn, frame.roomId);
       try {
         const { asOfSeq } = await services.access.requireMembership(frame.roomId, userId);
-        const online = await services.presence.onlineIn(frame.roomId);
         // The membership may be cached from before a leave that raced this subscribe: the hub
         // checks the stream since `asOfSeq` (or the store) once the subscription is registered.
-        await hub.subscribe(conn, frame.roomId, frame.since, asOfSeq, attempt, ({ lastSeq, recovered }) => {
-          reply(ctx, conn, frame.id, { lastSeq, recovered, online });
+        // The reply carries the room's online members as they are when it turns live.
+        await hub.subscribe(conn, frame.roomId, frame.since, asOfSeq, attempt, frame.presence ?? 'full', (live) => {
+          reply(ctx, conn, frame.id, { ...live });
         });
       } catch (error) {
         const answer = error instanceof NotAMember ? await services.access.refusal(frame.roomId) : error;

@@ -3,8 +3,15 @@
  * everything a subscriber receives. Here: the room's bus subscription (held while the room has a
  * local subscriber), decoding bus messages (src/protocol/bus-codec.ts), store reads, membership
  * checks, the gap timer, and writing prebuilt frames to connections.
+ *
+ * Presence: each open room keeps who of its members is online (src/core/room-presence.ts),
+ * loaded once when the room opens here and then kept from the room's presence messages, so a
+ * subscribe reply costs nothing per member; changes are flushed to subscribers once per
+ * `presenceBatchMs`, coalesced, as one frame per change (`presence`, the default) or one frame
+ * for all of them (`presence_batch`, for subscribers that ask for it), or not at all (`none`).
  */
 import { MemoryBudget } from '../core/memory-budget.js';
+import { type PresenceChange, RoomPresence } from '../core/room-presence.js';
 import { type EndReason, RoomStream, type StreamItem, type SubscribeResult } from '../core/room-stream.js';
 import type { StreamEventRecord } from '../domain/types.js';
 import { eventView } from '../domain/views.js';
@@ -15,6 +22,17 @@ import type { Connection } from './connection.js';
 import { type Framed, frameText } from './frame.js';
 
 export type { SubscribeResult };
+
+/** What a subscriber hears of presence in the room (the `presence` field of subscribe). */
+export type PresenceMode = 'full' | 'batch' | 'none';
+
+/** A subscription turned live, with the room's presence as the subscriber asked for it. */
+export interface LiveResult extends SubscribeResult {
+  /** Ids of the members online (absent for `none`, and for `batch` past `presenceListMax`). */
+  online?: string[];
+  /** How many members are online (absent for `none`). */
+  onlineCount?: number;
+}
 
 /** Thrown by subscribe() when the store says the subscriber is no longer a member. */
 export class NotAMember extends Error {
@@ -38,6 +56,16 @@ export interface RoomHubOptions {
   maxPendingBytes: number;
   /** Asks the store, not a cache, whether the user is a member of the room now. */
   isMember(roomId: string, userId: string): Promise<boolean>;
+  /** The room's members who are online now (asked once per room opened here). */
+  onlineMembers(roomId: string): Promise<Iterable<string>>;
+  /** Whether one user is online now (a member who just joined). */
+  isOnline(userId: string): Promise<boolean>;
+  /** How long presence changes of a room are gathered before they are sent, ms. */
+  presenceBatchMs: number;
+  /** Largest online list a `batch` subscriber gets in its subscribe reply (past it, the count only). */
+  presenceListMax: number;
+  /** Most presence changes of a room sent per window; the rest wait for the next one. */
+  presenceFlushMax: number;
   onError(error: unknown, context: string): void;
   /** A read from the store released `events` events (gap fill or resync). */
   onGapFill?(events: number): void;
@@ -45,6 +73,8 @@ export interface RoomHubOptions {
   onDelivered?(count: number): void;
   /** `count` other frames (typing, presence) were written to sockets. */
   onOtherFrames?(count: number): void;
+  /** Presence frames written: `presence` ones (a frame per change) and `presence_batch` ones. */
+  onPresenceFrames?(single: number, batches: number): void;
 }
 
 const PAGE_SIZE = 1000;
@@ -52,7 +82,8 @@ const PAGE_SIZE = 1000;
 const MAX_BUFFERED = 1024;
 
 interface Waiter {
-  onLive(result: SubscribeResult): void;
+  mode: PresenceMode;
+  onLive(result: LiveResult): void;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -67,6 +98,12 @@ interface Room {
   readonly waiting: Map<Connection, Waiter[]>;
   /** The claim (see RoomHub.claim) of each connection's registered subscription. */
   readonly attempts: Map<Connection, number>;
+  /** What each subscriber hears of presence. */
+  readonly modes: Map<Connection, PresenceMode>;
+  readonly presence: RoomPresence;
+  /** The load of the online members in flight, if any. */
+  presenceLoad: Promise<void> | null;
+  presenceTimer: NodeJS.Timeout | null;
   closed: boolean;
 }
 
@@ -130,16 +167,33 @@ export class RoomHub {
    * (unsubscribed, replaced by a newer subscribe) is answered without registering anything; one
    * whose connection closed is not answered at all.
    */
-  async subscribe(conn: Connection, roomId: string, since: number | undefined, authorizedAt: number, attempt: number, onLive: (result: SubscribeResult) => void): Promise<void> {
+  async subscribe(
+    conn: Connection,
+    roomId: string,
+    since: number | undefined,
+    authorizedAt: number,
+    attempt: number,
+    mode: PresenceMode,
+    onLive: (result: LiveResult) => void,
+  ): Promise<void> {
     for (;;) {
       if (!conn.isOpen) return;
-      if (conn.rooms.get(roomId) !== attempt) return this.#withdrawn(conn, roomId, since, onLive);
+      if (conn.rooms.get(roomId) !== attempt) return this.#withdrawn(conn, roomId, since, mode, onLive);
       const room = this.#room(roomId);
       await room.ready;
+      // The online members, once per room opened here (not per subscriber).
+      if (mode !== 'none' && !room.closed && room.stream.opened) {
+        try {
+          await this.#presenceLoaded(room);
+        } catch (error) {
+          this.#closeIfIdle(room);
+          throw error;
+        }
+      }
       if (!conn.isOpen || conn.rooms.get(roomId) !== attempt) {
         this.#closeIfIdle(room);
         if (!conn.isOpen) return;
-        return this.#withdrawn(conn, roomId, since, onLive);
+        return this.#withdrawn(conn, roomId, since, mode, onLive);
       }
       // The room was closed while it opened (its last subscriber left, or it failed): start again.
       if (room.closed) {
@@ -148,11 +202,92 @@ export class RoomHub {
       }
       return new Promise<void>((resolve, reject) => {
         const list = room.waiting.get(conn) ?? [];
-        list.push({ onLive, resolve, reject });
+        list.push({ mode, onLive, resolve, reject });
         room.waiting.set(conn, list);
         room.attempts.set(conn, attempt);
+        room.modes.set(conn, mode);
         room.stream.subscribe(conn, conn.user.id, since, authorizedAt);
       });
+    }
+  }
+
+  /** Loads the room's online members once; a failed load is tried again by the next subscriber. */
+  #presenceLoaded(room: Room): Promise<void> {
+    if (room.presence.loaded) return Promise.resolve();
+    room.presenceLoad ??= this.#options.onlineMembers(room.id).then(
+      (online) => {
+        room.presenceLoad = null;
+        if (room.closed) return;
+        // Changes heard while it loaded are applied over it, and announced.
+        room.presence.load(online);
+        this.#armPresence(room);
+      },
+      (error: unknown) => {
+        room.presenceLoad = null;
+        throw error;
+      },
+    );
+    return room.presenceLoad;
+  }
+
+  /** The presence part of a subscribe reply, as the subscriber asked for it. */
+  #livePresence(room: Room, mode: PresenceMode, result: SubscribeResult): LiveResult {
+    if (mode === 'none') return result;
+    const online = room.presence.online;
+    if (mode === 'batch' && online.size > this.#options.presenceListMax) return { ...result, onlineCount: online.size };
+    return { ...result, online: [...online], onlineCount: online.size };
+  }
+
+  #presenceChanged(room: Room, change: PresenceChange): void {
+    room.presence.change(change.userId, change.online);
+    this.#armPresence(room);
+  }
+
+  /** Flushes the room's presence changes at the end of the window, if any are pending. */
+  #armPresence(room: Room): void {
+    if (room.presenceTimer !== null || room.closed || !room.presence.pending) return;
+    room.presenceTimer = setTimeout(() => {
+      room.presenceTimer = null;
+      if (!room.closed) this.#flushPresence(room);
+    }, this.#options.presenceBatchMs);
+  }
+
+  /**
+   * Sends the room's coalesced presence changes, at most `presenceFlushMax` per window: a frame
+   * per change, or one frame in all, or none. Each subscriber's presence frames per second are
+   * bounded whatever the room's size or churn.
+   */
+  #flushPresence(room: Room): void {
+    const changes = room.presence.flush(this.#options.presenceFlushMax);
+    // What the cap left waits for the next window.
+    this.#armPresence(room);
+    if (changes.length === 0) return;
+    let perChange: Framed[] | null = null;
+    let batch: Framed | null = null;
+    let single = 0;
+    let batches = 0;
+    room.stream.forEachLive((conn) => {
+      const mode = room.modes.get(conn) ?? 'full';
+      if (mode === 'none') return;
+      if (mode === 'full') {
+        perChange ??= changes.map((c) => frameText(JSON.stringify({ type: 'presence', roomId: room.id, userId: c.userId, online: c.online })));
+        for (const framed of perChange) if (conn.write(framed)) single++;
+        return;
+      }
+      batch ??= frameText(
+        JSON.stringify({
+          type: 'presence_batch',
+          roomId: room.id,
+          online: changes.filter((c) => c.online).map((c) => c.userId),
+          offline: changes.filter((c) => !c.online).map((c) => c.userId),
+          onlineCount: room.presence.online.size,
+        }),
+      );
+      if (conn.write(batch)) batches++;
+    });
+    if (single + batches > 0) {
+      this.#options.onOtherFrames?.(single + batches);
+      this.#options.onPresenceFrames?.(single, batches);
     }
   }
 
@@ -161,21 +296,22 @@ export class RoomHub {
    * subscribe of the same room, it is answered with that one (now if it is live, else when it
    * turns live); unsubscribed, it is answered where it stood, and nothing live follows.
    */
-  #withdrawn(conn: Connection, roomId: string, since: number | undefined, onLive: (result: SubscribeResult) => void): Promise<void> {
+  #withdrawn(conn: Connection, roomId: string, since: number | undefined, mode: PresenceMode, onLive: (result: LiveResult) => void): Promise<void> {
     const room = this.#rooms.get(roomId);
     if (conn.rooms.has(roomId) && room !== undefined && !room.closed) {
       const position = room.stream.position(conn);
       if (position !== null) {
-        onLive(position);
+        onLive(this.#livePresence(room, mode, position));
         return Promise.resolve();
       }
       return new Promise<void>((resolve, reject) => {
         const list = room.waiting.get(conn) ?? [];
-        list.push({ onLive, resolve, reject });
+        list.push({ mode, onLive, resolve, reject });
         room.waiting.set(conn, list);
       });
     }
-    onLive({ lastSeq: since ?? (room?.stream.lastReleased ?? 0), recovered: true });
+    const where = { lastSeq: since ?? (room?.stream.lastReleased ?? 0), recovered: true };
+    onLive(room === undefined || room.closed || !room.presence.loaded ? where : this.#livePresence(room, mode, where));
     return Promise.resolve();
   }
 
@@ -185,6 +321,7 @@ export class RoomHub {
     if (room === undefined) return;
     const where = room.stream.unsubscribe(conn);
     room.attempts.delete(conn);
+    room.modes.delete(conn);
     // A subscribe still catching up is answered as of where it stood: nothing live follows.
     this.#settle(room, conn, where === null ? null : { lastSeq: where.lastSeq, recovered: where.recovered });
     this.#closeIfIdle(room);
@@ -197,15 +334,36 @@ export class RoomHub {
       if (room === undefined) continue;
       room.stream.unsubscribe(conn);
       room.attempts.delete(conn);
+      room.modes.delete(conn);
       this.#settle(room, conn, null);
       this.#closeIfIdle(room);
     }
     conn.rooms.clear();
   }
 
-  /** Catches every open room up with the store: the bus may have lost messages, even the newest. */
+  /**
+   * Catches every open room up with the store, and its online members with the presence store:
+   * the bus may have lost messages, even the newest.
+   */
   resync(): void {
-    for (const room of this.#rooms.values()) if (room.stream.opened) room.stream.resync();
+    for (const room of this.#rooms.values()) {
+      if (!room.stream.opened) continue;
+      room.stream.resync();
+      if (room.presence.loaded) this.#refreshPresence(room);
+    }
+  }
+
+  /** Reads the room's online members again; the differences are announced as changes. */
+  #refreshPresence(room: Room): void {
+    this.#options.onlineMembers(room.id).then(
+      (online) => {
+        if (room.closed || !room.presence.loaded) return;
+        const now = new Set(online);
+        for (const userId of [...room.presence.online]) if (!now.has(userId)) this.#presenceChanged(room, { userId, online: false });
+        for (const userId of now) if (!room.presence.online.has(userId)) this.#presenceChanged(room, { userId, online: true });
+      },
+      (error: unknown) => this.#options.onError(error, 'presence refresh'),
+    );
   }
 
   /** Frames a non-stream payload to local live subscribers; used by tests. */
@@ -243,6 +401,10 @@ export class RoomHub {
       gapTimer: null,
       waiting: new Map(),
       attempts: new Map(),
+      modes: new Map(),
+      presence: new RoomPresence(),
+      presenceLoad: null,
+      presenceTimer: null,
       closed: false,
     };
     self = room;
@@ -283,7 +445,11 @@ export class RoomHub {
       room.stream.busItem({ seq: message.seq, kind: message.kind, userId: message.userId, target: message.target, bytes: framed.size, payload: framed });
       return;
     }
-    this.#broadcast(room, frameText(message.frame), message.type === 'typing' ? message.userId : null);
+    if (message.type === 'presence') {
+      this.#presenceChanged(room, { userId: message.userId, online: message.online });
+      return;
+    }
+    this.#broadcast(room, frameText(message.frame), message.userId);
   }
 
   #broadcast(room: Room, framed: Framed, skipUserId: string | null): void {
@@ -358,6 +524,21 @@ export class RoomHub {
           },
         );
       },
+      released: (item: StreamItem<Framed>) => {
+        const r = room();
+        if (r === undefined) return;
+        // Presence follows membership: one who left is no longer counted; one who joined is, if online.
+        if (item.kind === 'member_left') r.presence.remove(item.userId);
+        else if (item.kind === 'member_joined' && r.presence.loaded) {
+          this.#options.isOnline(item.userId).then(
+            (online) => {
+              const now = room();
+              if (online && now !== undefined) this.#presenceChanged(now, { userId: item.userId, online: true });
+            },
+            (error: unknown) => this.#options.onError(error, 'presence of a new member'),
+          );
+        }
+      },
       armGapTimer: () => {
         const r = room();
         if (r === undefined) return;
@@ -378,6 +559,7 @@ export class RoomHub {
   #forget(room: Room, conn: Connection): void {
     const attempt = room.attempts.get(conn);
     room.attempts.delete(conn);
+    room.modes.delete(conn);
     if (attempt !== undefined && conn.rooms.get(room.id) === attempt) conn.rooms.delete(room.id);
   }
 
@@ -387,7 +569,7 @@ export class RoomHub {
     if (list === undefined) return;
     room.waiting.delete(conn);
     for (const waiter of list) {
-      if (result !== null) waiter.onLive(result);
+      if (result !== null) waiter.onLive(this.#livePresence(room, waiter.mode, result));
       waiter.resolve();
     }
   }
@@ -415,6 +597,8 @@ export class RoomHub {
     if (this.#rooms.get(room.id) === room) this.#rooms.delete(room.id);
     if (room.gapTimer !== null) clearTimeout(room.gapTimer);
     room.gapTimer = null;
+    if (room.presenceTimer !== null) clearTimeout(room.presenceTimer);
+    room.presenceTimer = null;
     for (const [conn, list] of room.waiting) {
       this.#forget(room, conn);
       for (const waiter of list) waiter.reject(unavailable('The room was closed on this server; retry.'));

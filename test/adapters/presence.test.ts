@@ -3,12 +3,13 @@ import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { MemoryPresence } from '../../src/adapters/memory/presence.js';
 import { RedisPresence } from '../../src/adapters/redis/presence.js';
-import { presenceContract } from '../contracts/presence.contract.js';
+import { GRACE_MS, presenceContract } from '../contracts/presence.contract.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
 
 presenceContract('in-process', async () => {
   const presence = new MemoryPresence();
-  return { a: presence, b: presence, cleanup: async () => undefined };
+  const grace = new MemoryPresence({ graceMs: GRACE_MS });
+  return { a: presence, b: presence, graceA: grace, graceB: grace, cleanup: async () => undefined };
 });
 
 if (await requireRedis('Redis presence')) {
@@ -18,6 +19,8 @@ if (await requireRedis('Redis presence')) {
     return {
       a: new RedisPresence(ra, { prefix, ttlMs: 60_000 }),
       b: new RedisPresence(rb, { prefix, ttlMs: 60_000 }),
+      graceA: new RedisPresence(ra, { prefix, ttlMs: 60_000, graceMs: GRACE_MS }),
+      graceB: new RedisPresence(rb, { prefix, ttlMs: 60_000, graceMs: GRACE_MS }),
       cleanup: async () => {
         ra.disconnect();
         rb.disconnect();
@@ -42,6 +45,24 @@ if (await requireRedis('Redis presence')) {
       const swept = await Promise.all([alive.sweep(), alive.sweep()]);
       assert.deepEqual(swept.flat(), ['gone'], 'swept exactly once');
       assert.deepEqual(await alive.sweep(), []);
+    } finally {
+      ra.disconnect();
+      rb.disconnect();
+    }
+  });
+
+  test('Redis presence: a grace begun by a node that stopped is ended by the sweep of another', async () => {
+    const prefix = redisPrefix();
+    const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+    try {
+      const stopped = new RedisPresence(ra, { prefix, ttlMs: 60_000, graceMs: 200 });
+      const alive = new RedisPresence(rb, { prefix, ttlMs: 60_000, graceMs: 200 });
+      await stopped.connect('leaver', 'c1');
+      assert.equal(await stopped.disconnect('leaver', 'c1'), 'lingering');
+      assert.deepEqual(await alive.sweep(), [], 'not while the grace runs');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(await alive.sweep(), ['leaver']);
+      assert.equal(await alive.settle('leaver'), false, 'swept once: a late settle finds nothing');
     } finally {
       ra.disconnect();
       rb.disconnect();

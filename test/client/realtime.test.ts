@@ -241,8 +241,13 @@ describe('realtime session against a scripted ws peer', () => {
     await h.client.connect();
     assert.equal(h.peer.urls[0], '/ws?token=tok+en');
     const [a, b] = await Promise.all([h.client.subscribe('a'), h.client.subscribe('b')]);
-    assert.deepEqual(a, { lastSeq: 1, recovered: true, online: ['u1'] });
-    assert.deepEqual(b, { lastSeq: 4, recovered: true, online: ['u1'] });
+    assert.deepEqual(a, { lastSeq: 1, recovered: true, online: ['u1'], onlineCount: 1, onlineComplete: true });
+    assert.deepEqual(b, { lastSeq: 4, recovered: true, online: ['u1'], onlineCount: 1, onlineComplete: true });
+    assert.deepEqual(
+      h.peer.frames('subscribe').map((f) => f.presence),
+      ['batch', 'batch'],
+      'the SDK asks for batched presence by default',
+    );
     const ids = h.peer.frames('subscribe').map((f) => f.id);
     assert.equal(new Set(ids).size, 2);
     const edited = await h.client.edit('a', 1, 'changed');
@@ -484,6 +489,19 @@ describe('realtime session against a scripted ws peer', () => {
     h.client.typing('a');
     await waitUntil(() => h.peer.frames('typing').length === 1, 'the typing notice');
     assert.deepEqual(h.peer.frames('typing')[0], { type: 'typing', roomId: 'a' });
+  });
+
+  it('tells a presence_batch as one presence event per change, then the batch itself', async () => {
+    const h = await setup();
+    const seen: string[] = [];
+    h.client.on('presence', (e) => seen.push(`${e.userId}:${e.online}`));
+    h.client.on('presence_batch', (e) => seen.push(`batch:${e.onlineCount}`));
+    h.peer.onConnection = (socket) => {
+      write(socket, { type: 'presence_batch', roomId: 'a', online: ['u2', 'u3'], offline: ['u4'], onlineCount: 7 });
+    };
+    await h.client.connect();
+    await waitUntil(() => seen.length === 4, 'four notices');
+    assert.deepEqual(seen, ['u2:true', 'u3:true', 'u4:false', 'batch:7']);
   });
 
   it('keeps retrying while the server is down and resolves connect() once it is up', async () => {

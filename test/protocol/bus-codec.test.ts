@@ -25,7 +25,7 @@ describe('bus codec', () => {
     const message: fc.Arbitrary<RoomMessage> = fc.oneof(
       fc.record({ type: fc.constant('event' as const), seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), kind, userId: id, target: fc.option(fc.integer({ min: 1, max: 1e12 }), { nil: null }), frame }),
       fc.record({ type: fc.constant('typing' as const), userId: id, frame }),
-      fc.record({ type: fc.constant('presence' as const), frame }),
+      fc.record({ type: fc.constant('presence' as const), userId: id, online: fc.boolean() }),
     );
     fc.assert(fc.property(message, (m) => assert.deepEqual(decodeRoom(encodeRoom(m)), { ...m })));
   });
@@ -36,7 +36,10 @@ describe('bus codec', () => {
       fc.record({ type: fc.constant('revoke' as const), tokenHash: fc.stringMatching(/^[0-9a-f]{64}$/) }),
     );
     fc.assert(fc.property(user, (m) => assert.deepEqual(decodeUser(encodeUser(m)), { ...m })));
-    fc.assert(fc.property(id, id, (roomId, userId) => assert.deepEqual(decodeMembership(encodeMembership({ roomId, userId })), { roomId, userId })));
+    const change = fc.option(fc.record({ joined: fc.boolean(), seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) }), { nil: null });
+    fc.assert(
+      fc.property(id, id, change, (roomId, userId, c) => assert.deepEqual(decodeMembership(encodeMembership({ roomId, userId, change: c === null ? null : { ...c } })), { roomId, userId, change: c === null ? null : { ...c } })),
+    );
     fc.assert(fc.property(fc.array(fc.string()), (keys) => assert.deepEqual(decodeCacheKeys(encodeCacheKeys(keys)), keys)));
     fc.assert(fc.property(fc.nat(), (n) => assert.equal(decodeProbe(encodeProbe(n)), n)));
   });
@@ -63,7 +66,7 @@ describe('bus codec', () => {
 
   it('refuses to encode an id that would break the header', () => {
     assert.throws(() => encodeRoom({ type: 'typing', userId: 'a b', frame: '{}' }), /cannot be encoded/);
-    assert.throws(() => encodeMembership({ roomId: 'r\n', userId: 'u' }), /cannot be encoded/);
+    assert.throws(() => encodeMembership({ roomId: 'r\n', userId: 'u', change: null }), /cannot be encoded/);
   });
 
   it('decodes the earlier all-JSON messages, for a rolling upgrade', () => {
@@ -74,7 +77,11 @@ describe('bus codec', () => {
     assert.deepEqual(decodeUser(JSON.stringify({ type: '_revoke', tokenHash: 'abc' })), { type: 'revoke', tokenHash: 'abc' });
     const removed = JSON.stringify({ type: 'room_removed', roomId: 'r9' });
     assert.deepEqual(decodeUser(removed), { type: 'frame', frame: removed, removedRoomId: 'r9' });
-    assert.deepEqual(decodeMembership('{"roomId":"r","userId":"u"}'), { roomId: 'r', userId: 'u' });
+    assert.deepEqual(decodeMembership('{"roomId":"r","userId":"u"}'), { roomId: 'r', userId: 'u', change: null });
+    assert.deepEqual(decodeMembership('M r u'), { roomId: 'r', userId: 'u', change: null });
+    const presence = JSON.stringify({ type: 'presence', roomId: 'r', userId: 'u3', online: false });
+    assert.deepEqual(decodeRoom(presence), { type: 'presence', userId: 'u3', online: false });
+    assert.deepEqual(decodeRoom(`P\n${presence}`), { type: 'presence', userId: 'u3', online: false });
     assert.deepEqual(decodeCacheKeys('["a","b"]'), ['a', 'b']);
     assert.equal(decodeProbe('42'), 42);
   });

@@ -2,7 +2,10 @@
  * Presence in Redis: a user is online while any node holds a connection of theirs.
  *
  * Each user has a sorted set of their connections scored by expiry time; each node refreshes
- * the expiry of its own connections every third of the TTL. A node that crashes stops
+ * the expiry of its own connections every third of the TTL. When the last one closes, an entry
+ * that expires at the end of the offline grace takes its place: the user stays online through
+ * it, and a reconnection within it (on any node) is no change; `settle`, after the grace, or
+ * the sweep, if the node that started it is gone, finds them offline. A node that crashes stops
  * refreshing, so its connections expire within the TTL; `sweep` (run by every node) finds
  * users whose last connection expired and reports each exactly once, so they are announced
  * offline. An index of users scored by their latest expiry keeps the sweep cheap.
@@ -15,8 +18,11 @@
  * restarted empty), and entries a failed disconnect left behind expire and are swept.
  */
 import type { Redis } from 'ioredis';
-import type { Presence } from '../../ports.js';
+import type { Presence, PresenceDrop } from '../../ports.js';
 import { redisCall } from './outage.js';
+
+/** The entry that keeps a user online through the grace after their last connection (not a connection id: those are random). */
+const GRACE_MEMBER = '~grace';
 
 // KEYS: user set, index. ARGV: connection id, expiry, now, user id. Returns 1 when the user came online.
 const CONNECT = `
@@ -27,16 +33,30 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
 if before == 0 then return 1 else return 0 end`;
 
-// KEYS: user set, index. ARGV: connection id, now, user id. Returns 1 when the user went offline.
+// KEYS: user set, index. ARGV: connection id, now, user id, end of the grace (0: none).
+// Returns 1 when the user went offline, 2 when their last connection went and the grace began.
 const DISCONNECT = `
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then
+  if tonumber(ARGV[4]) > tonumber(ARGV[2]) then
+    redis.call('ZADD', KEYS[1], ARGV[4], '${GRACE_MEMBER}')
+    redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+    redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+    return 2
+  end
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[3])
   return 1
 end
 return 0`;
+
+// KEYS: user set, index. ARGV: now, user id. Returns 1 (to one caller) when the user has nothing left.
+const SETTLE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return redis.call('ZREM', KEYS[2], ARGV[2])`;
 
 // KEYS: index. ARGV: now, key prefix of user sets, batch. Returns the users whose every connection expired.
 const SWEEP = `
@@ -57,14 +77,16 @@ return gone`;
 export class RedisPresence implements Presence {
   readonly #redis: Redis;
   readonly #ttlMs: number;
+  readonly #graceMs: number;
   readonly #userPrefix: string;
   readonly #index: string;
   /** This node's connections, refreshed by `heartbeat`. */
   readonly #local = new Map<string, Set<string>>();
 
-  constructor(redis: Redis, options: { prefix: string; ttlMs: number }) {
+  constructor(redis: Redis, options: { prefix: string; ttlMs: number; graceMs?: number }) {
     this.#redis = redis;
     this.#ttlMs = options.ttlMs;
+    this.#graceMs = options.graceMs ?? 0;
     this.#userPrefix = `${options.prefix}presence:user:`;
     this.#index = `${options.prefix}presence:index`;
   }
@@ -85,12 +107,18 @@ export class RedisPresence implements Presence {
     return cameOnline === 1;
   }
 
-  async disconnect(userId: string, connectionId: string): Promise<boolean> {
+  async disconnect(userId: string, connectionId: string): Promise<PresenceDrop> {
     const set = this.#local.get(userId);
     set?.delete(connectionId);
     if (set?.size === 0) this.#local.delete(userId);
-    const wentOffline = await redisCall(this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, Date.now(), userId));
-    return wentOffline === 1;
+    const now = Date.now();
+    const graceEnd = this.#graceMs > 0 ? now + this.#graceMs : 0;
+    const result = await redisCall(this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now, userId, graceEnd));
+    return result === 1 ? 'offline' : result === 2 ? 'lingering' : 'unchanged';
+  }
+
+  async settle(userId: string): Promise<boolean> {
+    return (await redisCall(this.#redis.eval(SETTLE, 2, this.#userPrefix + userId, this.#index, Date.now(), userId))) === 1;
   }
 
   async online(userIds: string[]): Promise<Set<string>> {

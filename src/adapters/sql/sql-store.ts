@@ -259,6 +259,18 @@ export class SqlStore implements Store {
     }));
   }
 
+  async listMemberIds(roomId: string): Promise<{ ids: string[]; asOfSeq: number }> {
+    // Ids only, from the members' primary key; the room's seq in the same statement, so the list
+    // holds exactly as of it.
+    const rows = await this.#db
+      .selectFrom('rooms as r')
+      .leftJoin('members as mb', 'mb.room_id', 'r.id')
+      .select(['r.last_seq', 'mb.user_id'])
+      .where('r.id', '=', roomId)
+      .execute();
+    return { ids: rows.flatMap((r) => (r.user_id === null ? [] : [r.user_id])), asOfSeq: rows[0]?.last_seq ?? 0 };
+  }
+
   async listMemberRoomIds(userId: string): Promise<string[]> {
     const rows = await this.#db.selectFrom('members').select('room_id').where('user_id', '=', userId).execute();
     return rows.map((r) => r.room_id);

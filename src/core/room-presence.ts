@@ -1,0 +1,90 @@
+/**
+ * Who is online in one room open on this node, kept up to date from the room's presence
+ * messages instead of asked of the presence store for every subscriber, and the changes since
+ * the last flush, coalesced: a user who goes offline and comes back within one window is no
+ * change at all. Pure: the shell (room-hub.ts) loads the initial set, feeds the changes, and
+ * flushes on a timer.
+ */
+export interface PresenceChange {
+  userId: string;
+  online: boolean;
+}
+
+export class RoomPresence {
+  readonly #online = new Set<string>();
+  #loaded = false;
+  /** Changes that came before the initial set was loaded: applied over it, in order. */
+  #early: PresenceChange[] = [];
+  /** Users changed since the last flush, with their state before the first of those changes. */
+  readonly #pending = new Map<string, boolean>();
+  readonly #maxEarly: number;
+
+  constructor(maxEarly = 10_000) {
+    this.#maxEarly = maxEarly;
+  }
+
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /** The members online now (read-only: the set is this object's). */
+  get online(): ReadonlySet<string> {
+    return this.#online;
+  }
+
+  /** The initial set (from the presence store, for the room's members); changes seen meanwhile follow it. */
+  load(online: Iterable<string>): void {
+    this.#online.clear();
+    for (const userId of online) this.#online.add(userId);
+    this.#loaded = true;
+    const early = this.#early;
+    this.#early = [];
+    for (const c of early) this.change(c.userId, c.online);
+  }
+
+  /** Forgets the set (its load failed): the next subscriber loads it again. */
+  unload(): void {
+    this.#loaded = false;
+    this.#online.clear();
+    this.#pending.clear();
+  }
+
+  /** Whether changes wait for a flush. */
+  get pending(): boolean {
+    return this.#pending.size > 0;
+  }
+
+  /** A user came online or went offline in the room (before the load: kept, and applied over it). */
+  change(userId: string, online: boolean): void {
+    if (!this.#loaded) {
+      if (this.#early.length < this.#maxEarly) this.#early.push({ userId, online });
+      return;
+    }
+    if (!this.#pending.has(userId)) this.#pending.set(userId, this.#online.has(userId));
+    if (online) this.#online.add(userId);
+    else this.#online.delete(userId);
+  }
+
+  /** A member left the room: no longer counted, and no change to announce about them. */
+  remove(userId: string): void {
+    this.#online.delete(userId);
+    this.#pending.delete(userId);
+    this.#early = this.#early.filter((c) => c.userId !== userId);
+  }
+
+  /**
+   * The net changes since the last flush (a user back where they started is none), in the order
+   * first seen, at most `max` of them: the rest stay pending for the next flush, where they may
+   * still cancel out.
+   */
+  flush(max = Number.POSITIVE_INFINITY): PresenceChange[] {
+    const changes: PresenceChange[] = [];
+    for (const [userId, before] of this.#pending) {
+      if (changes.length >= max) break;
+      this.#pending.delete(userId);
+      const now = this.#online.has(userId);
+      if (now !== before) changes.push({ userId, online: now });
+    }
+    return changes;
+  }
+}
