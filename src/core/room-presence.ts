@@ -18,6 +18,8 @@ export class RoomPresence {
   /** Users changed since the last flush, with their state before the first of those changes. */
   readonly #pending = new Map<string, boolean>();
   readonly #maxEarly: number;
+  /** The online set as a JSON array, built once per change of it (subscribe replies share it). */
+  #json: string | null = null;
 
   constructor(maxEarly = 10_000) {
     this.#maxEarly = maxEarly;
@@ -32,8 +34,15 @@ export class RoomPresence {
     return this.#online;
   }
 
+  /** The online set as a JSON array of ids. */
+  get onlineJson(): string {
+    this.#json ??= JSON.stringify([...this.#online]);
+    return this.#json;
+  }
+
   /** The initial set (from the presence store, for the room's members); changes seen meanwhile follow it. */
   load(online: Iterable<string>): void {
+    this.#json = null;
     this.#online.clear();
     for (const userId of online) this.#online.add(userId);
     this.#loaded = true;
@@ -44,6 +53,7 @@ export class RoomPresence {
 
   /** Forgets the set (its load failed): the next subscriber loads it again. */
   unload(): void {
+    this.#json = null;
     this.#loaded = false;
     this.#online.clear();
     this.#pending.clear();
@@ -61,13 +71,14 @@ export class RoomPresence {
       return;
     }
     if (!this.#pending.has(userId)) this.#pending.set(userId, this.#online.has(userId));
+    if (this.#online.has(userId) !== online) this.#json = null;
     if (online) this.#online.add(userId);
     else this.#online.delete(userId);
   }
 
   /** A member left the room: no longer counted, and no change to announce about them. */
   remove(userId: string): void {
-    this.#online.delete(userId);
+    if (this.#online.delete(userId)) this.#json = null;
     this.#pending.delete(userId);
     this.#early = this.#early.filter((c) => c.userId !== userId);
   }

@@ -14,6 +14,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { context, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '../observability/tracing.js';
 import { buildSchemas, type Frame, parse, type Schemas } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
+import { frameText } from './frame.js';
 import { NotAMember, type RoomHub } from './room-hub.js';
 
 export interface HandlerContext {
@@ -155,8 +156,9 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
         // The membership may be cached from before a leave that raced this subscribe: the hub
         // checks the stream since `asOfSeq` (or the store) once the subscription is registered.
         // The reply carries the room's online members as they are when it turns live.
-        await hub.subscribe(conn, frame.roomId, frame.since, asOfSeq, attempt, frame.presence ?? 'full', (live) => {
-          reply(ctx, conn, frame.id, { ...live });
+        await hub.subscribe(conn, frame.roomId, frame.since, asOfSeq, attempt, frame.presence ?? 'full', ({ onlineJson, ...live }) => {
+          if (onlineJson === undefined) reply(ctx, conn, frame.id, live);
+          else replyWithRaw(ctx, conn, frame.id, live, 'online', onlineJson);
         });
       } catch (error) {
         const answer = error instanceof NotAMember ? await services.access.refusal(frame.roomId) : error;
@@ -246,6 +248,13 @@ function inLane<T>(
 function reply(ctx: HandlerContext, conn: Connection, id: number | null, fields: Record<string, unknown>): void {
   ctx.metrics.replySent();
   conn.writeJson({ type: 'reply', id, ok: true, ...fields });
+}
+
+/** A reply with one field given as JSON text already (a large list shared by many replies). */
+function replyWithRaw(ctx: HandlerContext, conn: Connection, id: number | null, fields: Record<string, unknown>, name: string, json: string): void {
+  ctx.metrics.replySent();
+  const head = JSON.stringify({ type: 'reply', id, ok: true, ...fields });
+  conn.write(frameText(`${head.slice(0, -1)},${JSON.stringify(name)}:${json}}`));
 }
 
 function replyError(ctx: HandlerContext, conn: Connection, id: number | null, error: unknown): void {

@@ -28,8 +28,11 @@ export type PresenceMode = 'full' | 'batch' | 'none';
 
 /** A subscription turned live, with the room's presence as the subscriber asked for it. */
 export interface LiveResult extends SubscribeResult {
-  /** Ids of the members online (absent for `none`, and for `batch` past `presenceListMax`). */
-  online?: string[];
+  /**
+   * Ids of the members online, as a JSON array (absent for `none`, and for `batch` past
+   * `presenceListMax`): serialized once per change of the room's set, shared by every reply.
+   */
+  onlineJson?: string;
   /** How many members are online (absent for `none`). */
   onlineCount?: number;
 }
@@ -235,7 +238,7 @@ export class RoomHub {
     if (mode === 'none') return result;
     const online = room.presence.online;
     if (mode === 'batch' && online.size > this.#options.presenceListMax) return { ...result, onlineCount: online.size };
-    return { ...result, online: [...online], onlineCount: online.size };
+    return { ...result, onlineJson: room.presence.onlineJson, onlineCount: online.size };
   }
 
   #presenceChanged(room: Room, change: PresenceChange): void {
