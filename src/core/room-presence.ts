@@ -18,6 +18,8 @@ export class RoomPresence {
   /** Users changed since the last flush, with their state before the first of those changes. */
   readonly #pending = new Map<string, boolean>();
   readonly #maxEarly: number;
+  /** Members who left while the room was open here, oldest first (bounded like the early changes). */
+  readonly #left = new Set<string>();
   /** The online set as a JSON array, built once per change of it (subscribe replies share it). */
   #json: string | null = null;
 
@@ -64,8 +66,14 @@ export class RoomPresence {
     return this.#pending.size > 0;
   }
 
+  /** A member joined (again): their changes count from now on. */
+  joined(userId: string): void {
+    this.#left.delete(userId);
+  }
+
   /** A user came online or went offline in the room (before the load: kept, and applied over it). */
   change(userId: string, online: boolean): void {
+    if (this.#left.has(userId)) return;
     if (!this.#loaded) {
       if (this.#early.length < this.#maxEarly) this.#early.push({ userId, online });
       return;
@@ -76,8 +84,15 @@ export class RoomPresence {
     else this.#online.delete(userId);
   }
 
-  /** A member left the room: no longer counted, and no change to announce about them. */
+  /**
+   * A member left the room: no longer counted, no change to announce about them, and changes
+   * about them heard later (announced before the leave, delivered after it) are ignored until
+   * they join again.
+   */
   remove(userId: string): void {
+    this.#left.delete(userId);
+    this.#left.add(userId);
+    if (this.#left.size > this.#maxEarly) this.#left.delete(this.#left.values().next().value as string);
     if (this.#online.delete(userId)) this.#json = null;
     this.#pending.delete(userId);
     this.#early = this.#early.filter((c) => c.userId !== userId);

@@ -532,7 +532,9 @@ export class RoomHub {
         if (r === undefined) return;
         // Presence follows membership: one who left is no longer counted; one who joined is, if online.
         if (item.kind === 'member_left') r.presence.remove(item.userId);
-        else if (item.kind === 'member_joined' && r.presence.loaded) {
+        else if (item.kind === 'member_joined') {
+          r.presence.joined(item.userId);
+          if (!r.presence.loaded) return;
           this.#options.isOnline(item.userId).then(
             (online) => {
               const now = room();

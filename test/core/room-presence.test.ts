@@ -65,4 +65,16 @@ describe('RoomPresence', () => {
     p.load([]);
     assert.deepEqual([...p.online], ['a', 'b', 'c']);
   });
+
+  it('ignores late changes about a member who left, until they join again', () => {
+    const p = new RoomPresence();
+    p.load(['a']);
+    p.remove('a');
+    p.change('a', true); // announced before the leave, heard after it
+    assert.deepEqual([...p.online], []);
+    assert.equal(p.pending, false);
+    p.joined('a');
+    p.change('a', true);
+    assert.deepEqual([...p.online], ['a']);
+  });
 });
