@@ -29,7 +29,7 @@ let target: 'parley' | 'socketio' = 'parley';
 let url = '';
 let localAddress = '127.0.0.1';
 let presenceMode: 'full' | 'batch' | 'none' | undefined;
-const counts = { presence: 0, presenceBatch: 0, frames: 0 };
+const counts = { presence: 0, presenceBatch: 0, frames: 0, serverCloses: 0 };
 
 function delivered(conn: Conn, roomId: string, seq: number, body: string): void {
   stats.deliveries++;
@@ -73,7 +73,9 @@ async function openParley(conn: Conn): Promise<void> {
   });
   ws.on('error', () => undefined);
   const pending = new Map<number, (data: string | null) => void>();
-  ws.on('close', () => {
+  ws.on('close', (code) => {
+    // 1006 is our own terminate (or a dead peer); anything else was the server's decision (4009 slow consumer, 1013, …).
+    if (code !== 1006) counts.serverCloses++;
     for (const done of pending.values()) done(null);
     pending.clear();
   });

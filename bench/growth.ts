@@ -206,7 +206,7 @@ class Agent {
   }
 }
 
-async function presenceCounts(agents: Agent[]): Promise<{ presence: number; presenceBatch: number; frames: number }> {
+async function presenceCounts(agents: Agent[]): Promise<{ presence: number; presenceBatch: number; frames: number; serverCloses: number }> {
   const all = await Promise.all(
     agents.map((a) => {
       const answer = a.next('counts', 30_000);
@@ -214,7 +214,8 @@ async function presenceCounts(agents: Agent[]): Promise<{ presence: number; pres
       return answer;
     }),
   );
-  return { presence: all.reduce((n, c) => n + c.presence, 0), presenceBatch: all.reduce((n, c) => n + c.presenceBatch, 0), frames: all.reduce((n, c) => n + c.frames, 0) };
+  const sum = (k: 'presence' | 'presenceBatch' | 'frames' | 'serverCloses') => all.reduce((n, c) => n + c[k], 0);
+  return { presence: sum('presence'), presenceBatch: sum('presenceBatch'), frames: sum('frames'), serverCloses: sum('serverCloses') };
 }
 
 /** Waits until no presence frame has arrived for `quietMs` (at most `maxMs`); the counts then. */
@@ -313,6 +314,9 @@ async function measureStorm(store: StoreKind, clients: number): Promise<Record<s
           presenceFrames,
           presenceBatchFrames: batchFrames,
           presenceFramesPerClient: round((presenceFrames + batchFrames) / clients, 2),
+          framesPerClient: round((after.frames - settled.frames) / clients, 2),
+          // Connections the server closed (slow consumer 4009 and the like), while opening and during the storm: not reopened.
+          serverCloses: after.serverCloses,
           presenceQuietAfterSeconds: round((after.quietAfterMs + allBackMs) / 1000),
         };
       } finally {

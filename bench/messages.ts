@@ -48,7 +48,7 @@ export type FromAgent =
   | { type: 'report'; report: AgentReport }
   | { type: 'recovered'; recovered: number; failed: number; recoveryMs: number }
   | { type: 'progress'; deliveries: number; sent: number }
-  /** Frames received since the connections opened: `presence` and `presence_batch` events, and all frames. */
-  | { type: 'counts'; presence: number; presenceBatch: number; frames: number }
+  /** Since the connections opened: `presence` and `presence_batch` frames, all frames, closes the server chose. */
+  | { type: 'counts'; presence: number; presenceBatch: number; frames: number; serverCloses: number }
   /** After a storm: for each connection back, ms from the drop to its subscribe reply. */
   | { type: 'stormed'; resumeMs: number[]; failed: number; attempts: number; error?: string };
