@@ -161,15 +161,16 @@ function chart(series: Series[]): string {
   const plotH = 200;
   const panelH = plotH + 50 + legendLines * 13;
   const width = cols * panelW + 20;
-  const height = Math.ceil(ops.length / cols) * (panelH + 40) + 50;
+  const height = Math.ceil(ops.length / cols) * (panelH + 40) + 60;
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="11"><rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="12" y="24" font-size="14" font-weight="600">Growth: cost against size, log-log (slope = growth exponent; solid SQLite, dashed PostgreSQL${series.some((s) => s.before) ? '; hollow marks: before the fixes' : ''})</text>`,
+    `<text x="12" y="22" font-size="14" font-weight="600">Growth: cost against size, log-log (the slope is the growth exponent)</text>`,
+    `<text x="12" y="40" fill="#475467">solid: SQLite, dashed: PostgreSQL${series.some((s) => s.before) ? '; hollow marks, paler lines: before the fixes of issue 10' : ''}</text>`,
   ];
   ops.forEach((op, i) => {
     const x0 = 10 + (i % cols) * panelW + 50;
-    const y0 = 50 + Math.floor(i / cols) * (panelH + 40) + 20;
+    const y0 = 60 + Math.floor(i / cols) * (panelH + 40) + 20;
     const w = panelW - 80;
     const h = plotH;
     const curves = series.flatMap((s) => curvesOf(s.result).filter((c) => c.op === op).map((c) => ({ s, c })));
