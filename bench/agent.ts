@@ -30,6 +30,8 @@ let url = '';
 let localAddress = '127.0.0.1';
 let presenceMode: 'full' | 'batch' | 'none' | undefined;
 const counts = { presence: 0, presenceBatch: 0, frames: 0, serverCloses: 0 };
+/** Close codes of the closes the server chose, and how many of each. */
+const closeCodes: Record<string, number> = {};
 
 function delivered(conn: Conn, roomId: string, seq: number, body: string): void {
   stats.deliveries++;
@@ -75,7 +77,10 @@ async function openParley(conn: Conn): Promise<void> {
   const pending = new Map<number, (data: string | null) => void>();
   ws.on('close', (code) => {
     // 1006 is our own terminate (or a dead peer); anything else was the server's decision (4009 slow consumer, 1013, …).
-    if (code !== 1006) counts.serverCloses++;
+    if (code !== 1006) {
+      counts.serverCloses++;
+      closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+    }
     for (const done of pending.values()) done(null);
     pending.clear();
   });
@@ -264,7 +269,7 @@ process.on('message', (message: ToAgent) => {
         await storm(message.backoffInitialMs);
         break;
       case 'counts':
-        send({ type: 'counts', ...counts });
+        send({ type: 'counts', ...counts, closeCodes });
         break;
       case 'stop':
         for (const conn of conns) {

@@ -2,7 +2,7 @@
  * Renders the growth bench's results (bench/results/growth-*.json) into docs/benchmarks.md
  * (between the growth markers) and a log-log chart, docs/bench/growth.svg: each curve with its
  * growth exponent, the least-squares slope of log(cost) against log(size) (0 is flat, 1 linear,
- * 2 quadratic).
+ * 2 quadratic), and the same slope between the two largest sizes alone.
  *
  *   npm run bench -- growth render
  */
@@ -32,7 +32,10 @@ export interface Curve {
   measure: string;
   unit: string;
   points: Array<[number, number]>;
+  /** Over all the points. */
   exponent: number | null;
+  /** Between the two largest sizes: where a curve that is flat at first turns linear, this says so. */
+  lastStepExponent: number | null;
 }
 
 const TITLES: Record<Op, { title: string; size: string }> = {
@@ -95,7 +98,8 @@ export function curvesOf(result: GrowthResult): Curve[] {
     if (points === undefined) continue;
     for (const m of MEASURES[op]) {
       const xy = points.map((p) => [Number(p.size), Number(m.pick(p) ?? Number.NaN)] as [number, number]);
-      curves.push({ op, measure: m.measure, unit: m.unit, points: xy, exponent: growthExponent(xy) });
+      const measured = xy.filter(([, v]) => v > 0 && Number.isFinite(v));
+      curves.push({ op, measure: m.measure, unit: m.unit, points: xy, exponent: growthExponent(xy), lastStepExponent: measured.length < 2 ? null : growthExponent(measured.slice(-2)) });
     }
   }
   return curves;
@@ -131,17 +135,23 @@ function tables(series: Series[]): string {
     if (rows.length === 0) continue;
     const sizes = [...new Set(rows.flatMap(({ c }) => c.points.map(([size]) => size)))].sort((a, b) => a - b);
     out.push(`### ${TITLES[op].title}, by ${TITLES[op].size}\n`);
-    out.push(`| measure | store | ${sizes.map((s) => s.toLocaleString('en-US')).join(' | ')} | growth exponent |`);
-    out.push(`|---|---|${sizes.map(() => '---:').join('|')}|---:|`);
+    out.push(`| measure | store | ${sizes.map((s) => s.toLocaleString('en-US')).join(' | ')} | growth exponent | last step |`);
+    out.push(`|---|---|${sizes.map(() => '---:').join('|')}|---:|---:|`);
     for (const { s, c } of rows) {
       const cells = sizes.map((size) => {
         const v = c.points.find(([x]) => x === size)?.[1];
         return v === undefined ? '' : fmt(v);
       });
-      out.push(`| ${c.measure} (${c.unit}) | ${s.name} | ${cells.join(' | ')} | ${c.exponent ?? '—'} |`);
+      out.push(`| ${c.measure} (${c.unit}) | ${s.name} | ${cells.join(' | ')} | ${c.exponent ?? '—'} | ${c.lastStepExponent ?? '—'} |`);
     }
     if (op === 'storm') {
-      const notes = series.flatMap((s) => (s.result.ops.storm ?? []).map((p) => `${s.name}, C = ${Number(p.size).toLocaleString('en-US')}: ${p.resumed} resumed, ${p.failed} failed, presence mode ${p.presenceMode}, ${p.presenceFrames} presence + ${p.presenceBatchFrames} presence_batch frames, all back in ${p.allBackSeconds} s, ${p.cpuMs} ms of server CPU`));
+      const n = (v: unknown) => Math.round(Number(v)).toLocaleString('en-US');
+      const notes = series.flatMap((s) =>
+        (s.result.ops.storm ?? []).map(
+          (p) =>
+            `${s.name}, C = ${n(p.size)}: ${n(p.resumed)} resumed, ${n(p.failed)} failed, ${n(p.serverCloses ?? 0)} closed by the server; presence mode: ${p.presenceMode}; ${n(p.presenceFrames)} presence + ${n(p.presenceBatchFrames)} presence_batch frames; all back in ${p.allBackSeconds} s; ${n(p.cpuMs)} ms of server CPU (its idle ${p.idleCpuMsPerSecond ?? '?'} ms/s subtracted); ${n(p.openSeconds)} s to open the connections at first`,
+        ),
+      );
       out.push('', ...notes.map((n) => `- ${n}`));
     }
     out.push('');
@@ -197,7 +207,7 @@ function chart(series: Series[]): string {
       if (pts.length > 1) parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8"${dash}${opacity} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`);
       for (const [x, y] of pts) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${s.before ? '#fff' : color}" stroke="${color}"/>`);
       const ly = y0 + h + 42 + k * 13;
-      parts.push(`<line x1="${x0}" y1="${ly - 4}" x2="${x0 + 22}" y2="${ly - 4}" stroke="${color}" stroke-width="1.8"${dash}/><text x="${x0 + 28}" y="${ly}">${esc(`${c.measure} (${c.unit}), ${s.name}: exponent ${c.exponent ?? '—'}`)}</text>`);
+      parts.push(`<line x1="${x0}" y1="${ly - 4}" x2="${x0 + 22}" y2="${ly - 4}" stroke="${color}" stroke-width="1.8"${dash}/><text x="${x0 + 28}" y="${ly}">${esc(`${c.measure} (${c.unit}), ${s.name}: exp. ${c.exponent ?? '—'}`)}</text>`);
     });
   });
   parts.push('</svg>\n');

@@ -206,7 +206,7 @@ class Agent {
   }
 }
 
-async function presenceCounts(agents: Agent[]): Promise<{ presence: number; presenceBatch: number; frames: number; serverCloses: number }> {
+async function presenceCounts(agents: Agent[]): Promise<{ presence: number; presenceBatch: number; frames: number; serverCloses: number; closeCodes: Record<string, number> }> {
   const all = await Promise.all(
     agents.map((a) => {
       const answer = a.next('counts', 30_000);
@@ -215,7 +215,9 @@ async function presenceCounts(agents: Agent[]): Promise<{ presence: number; pres
     }),
   );
   const sum = (k: 'presence' | 'presenceBatch' | 'frames' | 'serverCloses') => all.reduce((n, c) => n + c[k], 0);
-  return { presence: sum('presence'), presenceBatch: sum('presenceBatch'), frames: sum('frames'), serverCloses: sum('serverCloses') };
+  const closeCodes: Record<string, number> = {};
+  for (const c of all) for (const [code, k] of Object.entries(c.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + k;
+  return { presence: sum('presence'), presenceBatch: sum('presenceBatch'), frames: sum('frames'), serverCloses: sum('serverCloses'), closeCodes };
 }
 
 /** Waits until no presence frame has arrived for `quietMs` (at most `maxMs`); the counts then. */
@@ -317,6 +319,7 @@ async function measureStorm(store: StoreKind, clients: number): Promise<Record<s
           framesPerClient: round((after.frames - settled.frames) / clients, 2),
           // Connections the server closed (slow consumer 4009 and the like), while opening and during the storm: not reopened.
           serverCloses: after.serverCloses,
+          closeCodes: after.closeCodes,
           presenceQuietAfterSeconds: round((after.quietAfterMs + allBackMs) / 1000),
         };
       } finally {

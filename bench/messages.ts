@@ -49,6 +49,6 @@ export type FromAgent =
   | { type: 'recovered'; recovered: number; failed: number; recoveryMs: number }
   | { type: 'progress'; deliveries: number; sent: number }
   /** Since the connections opened: `presence` and `presence_batch` frames, all frames, closes the server chose. */
-  | { type: 'counts'; presence: number; presenceBatch: number; frames: number; serverCloses: number }
+  | { type: 'counts'; presence: number; presenceBatch: number; frames: number; serverCloses: number; closeCodes: Record<string, number> }
   /** After a storm: for each connection back, ms from the drop to its subscribe reply. */
   | { type: 'stormed'; resumeMs: number[]; failed: number; attempts: number; error?: string };
