@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { io as ioClient, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { Backoff } from '../client/backoff.js';
 import type { AgentConnection, AgentReport, FromAgent, ToAgent } from './messages.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -27,6 +28,10 @@ let conns: Conn[] = [];
 let target: 'parley' | 'socketio' = 'parley';
 let url = '';
 let localAddress = '127.0.0.1';
+let presenceMode: 'full' | 'batch' | 'none' | undefined;
+const counts = { presence: 0, presenceBatch: 0, frames: 0, serverCloses: 0 };
+/** Close codes of the closes the server chose, and how many of each. */
+const closeCodes: Record<string, number> = {};
 
 function delivered(conn: Conn, roomId: string, seq: number, body: string): void {
   stats.deliveries++;
@@ -69,15 +74,30 @@ async function openParley(conn: Conn): Promise<void> {
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
   });
   ws.on('error', () => undefined);
-  const pending = new Map<number, () => void>();
+  const pending = new Map<number, (data: string | null) => void>();
+  ws.on('close', (code) => {
+    // 1006 is our own terminate (or a dead peer); anything else was the server's decision (4009 slow consumer, 1013, …).
+    if (code !== 1006) {
+      counts.serverCloses++;
+      closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+    }
+    for (const done of pending.values()) done(null);
+    pending.clear();
+  });
   ws.on('message', (raw) => {
     const data = raw.toString();
+    counts.frames++;
+    if (data.startsWith('{"type":"presence')) {
+      if (data.startsWith('{"type":"presence_batch"')) counts.presenceBatch++;
+      else counts.presence++;
+      return;
+    }
     if (data.startsWith('{"type":"reply"')) {
       const id = /"id":(\d+)/.exec(data);
       const done = id === null ? undefined : pending.get(Number(id[1]));
       if (done !== undefined) {
         pending.delete(Number(id?.[1]));
-        done();
+        done(data);
       }
     }
     onParleyFrame(conn, data);
@@ -85,10 +105,15 @@ async function openParley(conn: Conn): Promise<void> {
   for (const roomId of conn.spec.rooms) {
     const id = conn.nextId++;
     const since = conn.lastSeq.get(roomId);
-    await new Promise<void>((resolve) => {
+    const reply = await new Promise<string | null>((resolve) => {
       pending.set(id, resolve);
-      ws.send(JSON.stringify({ id, type: 'subscribe', roomId, ...(since === undefined ? {} : { since }) }));
+      ws.send(JSON.stringify({ id, type: 'subscribe', roomId, ...(since === undefined ? {} : { since }), ...(presenceMode === undefined ? {} : { presence: presenceMode }) }));
     });
+    if (reply === null) throw new Error('closed before the subscribe reply');
+    if (!reply.includes('"ok":true')) throw new Error(`subscribe refused: ${reply.slice(0, 200)}`);
+    // Every event after the reply has a seq above its lastSeq: resume from there when nothing came since.
+    const head = /"lastSeq":(\d+)/.exec(reply);
+    if (head !== null && Number(head[1]) > (conn.lastSeq.get(roomId) ?? -1)) conn.lastSeq.set(roomId, Number(head[1]));
   }
 }
 
@@ -182,6 +207,38 @@ async function dropAndRecover(): Promise<void> {
   send({ type: 'recovered', recovered: conns.length - result.failed, failed: result.failed, recoveryMs: now() - started });
 }
 
+/**
+ * Every connection drops at once; each comes back after the SDK's jittered backoff and
+ * resubscribes with `since`, retrying (next backoff window) when the upgrade or subscribe fails.
+ */
+async function storm(backoffInitialMs: number): Promise<void> {
+  const started = now();
+  for (const conn of conns) conn.ws?.terminate();
+  const resumeMs: number[] = [];
+  let failed = 0;
+  let attempts = 0;
+  let error: string | undefined;
+  await Promise.all(
+    conns.map(async (conn) => {
+      const backoff = new Backoff({ initialMs: backoffInitialMs });
+      for (let attempt = 0; attempt < 10; attempt++) {
+        await new Promise((r) => setTimeout(r, backoff.next()));
+        attempts++;
+        try {
+          await openParley(conn);
+          resumeMs.push(now() - started);
+          return;
+        } catch (e) {
+          error ??= String(e);
+          conn.ws?.terminate();
+        }
+      }
+      failed++;
+    }),
+  );
+  send({ type: 'stormed', resumeMs, failed, attempts, ...(error === undefined ? {} : { error }) });
+}
+
 const progress = setInterval(() => send({ type: 'progress', deliveries: stats.deliveries, sent: stats.sent }), 1000);
 progress.unref();
 
@@ -192,6 +249,7 @@ process.on('message', (message: ToAgent) => {
         target = message.target;
         url = message.url;
         localAddress = message.localAddress;
+        presenceMode = message.presence;
         conns = message.connections.map((spec) => ({ spec, ws: null, io: null, nextId: 1, lastSeq: new Map() }));
         const result = await openAll(message.openConcurrency);
         send({ type: 'opened', connections: conns.length - result.failed, ...result });
@@ -206,6 +264,12 @@ process.on('message', (message: ToAgent) => {
         break;
       case 'drop':
         await dropAndRecover();
+        break;
+      case 'storm':
+        await storm(message.backoffInitialMs);
+        break;
+      case 'counts':
+        send({ type: 'counts', ...counts, closeCodes });
         break;
       case 'stop':
         for (const conn of conns) {

@@ -9,10 +9,26 @@ export interface AgentConnection {
 }
 
 export type ToAgent =
-  | { type: 'open'; target: Target; url: string; localAddress: string; connections: AgentConnection[]; openConcurrency: number }
+  | {
+      type: 'open';
+      target: Target;
+      url: string;
+      localAddress: string;
+      connections: AgentConnection[];
+      openConcurrency: number;
+      /** Parley: the `presence` field of every subscribe (omitted when unset, for servers that predate it). */
+      presence?: 'full' | 'batch' | 'none';
+    }
   /** Starts a measurement: stats restart from zero; senders send at their rate times `rateScale`. */
   | { type: 'go'; durationMs: number; rateScale: number }
   | { type: 'drop' }
+  /**
+   * Parley: every connection drops at once, then each reconnects after the SDK's jittered
+   * backoff (full jitter, first window `backoffInitialMs`) and resubscribes with `since`.
+   */
+  | { type: 'storm'; backoffInitialMs: number }
+  /** Asks for the frame counters (answered with `counts`). */
+  | { type: 'counts' }
   | { type: 'stop' };
 
 export interface AgentReport {
@@ -31,4 +47,8 @@ export type FromAgent =
   | { type: 'opened'; connections: number; failed: number; error?: string }
   | { type: 'report'; report: AgentReport }
   | { type: 'recovered'; recovered: number; failed: number; recoveryMs: number }
-  | { type: 'progress'; deliveries: number; sent: number };
+  | { type: 'progress'; deliveries: number; sent: number }
+  /** Since the connections opened: `presence` and `presence_batch` frames, all frames, closes the server chose. */
+  | { type: 'counts'; presence: number; presenceBatch: number; frames: number; serverCloses: number; closeCodes: Record<string, number> }
+  /** After a storm: for each connection back, ms from the drop to its subscribe reply. */
+  | { type: 'stormed'; resumeMs: number[]; failed: number; attempts: number; error?: string };

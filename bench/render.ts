@@ -1,12 +1,13 @@
 /**
  * Renders bench/results/*.json into docs/benchmarks.md (the tables between the results markers)
- * and SVG bar charts in docs/bench/.
+ * and SVG bar charts in docs/bench/, then the growth section (bench/growth-render.ts).
  *
  *   npx tsx bench/render.ts
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Json } from '../test/support/json.js';
+import { renderGrowth } from './growth-render.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -16,7 +17,7 @@ const CHARTS = path.join(ROOT, 'docs', 'bench');
 type Result = Record<string, Json>;
 const results: Result[] = existsSync(RESULTS)
   ? readdirSync(RESULTS)
-      .filter((f) => f.endsWith('.json'))
+      .filter((f) => f.endsWith('.json') && !f.startsWith('growth-'))
       .sort()
       .map((f) => ({ file: f, ...JSON.parse(readFileSync(path.join(RESULTS, f), 'utf8')) }))
   : [];
@@ -105,3 +106,4 @@ const end = '<!-- results:end -->';
 if (!doc.includes(start) || !doc.includes(end)) throw new Error(`${DOC} lacks the ${start} / ${end} markers`);
 writeFileSync(DOC, `${doc.slice(0, doc.indexOf(start) + start.length)}\n${generated}\n${doc.slice(doc.indexOf(end))}`);
 console.log(`rendered ${results.length} results into docs/benchmarks.md and docs/bench/*.svg`);
+renderGrowth();

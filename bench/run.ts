@@ -9,6 +9,7 @@
  *   npm run bench -- rooms  [--clients 1000] [--rate 2000] [--duration 10]   (rooms of two, everyone sends)
  *   npm run bench -- storm  [--clients 2000] [--rate 100] [--duration 9]     (all drop at a third of the run)
  *   npm run bench -- ramp   [--clients 1000] [--senders 10] [--rate 100] [--steps 8] [--duration 4]
+ *   npm run bench -- growth [--only …] [--store …]   (how costs grow with size: bench/growth.ts)
  *
  * Options: --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
  * server), --profile DIR (a CPU profile of the Parley server into DIR), --redis (Parley with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N, --out FILE (default bench/results/<scenario>-<target>.json).
@@ -25,6 +26,11 @@ import type { AgentConnection, AgentReport, FromAgent, Target, ToAgent } from '.
 import type { Json } from '../test/support/json.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+// The growth bench has options of its own (bench/growth.ts).
+if (process.argv[2] === 'growth') {
+  await import('./growth.js');
+  process.exit(process.exitCode ?? 0);
+}
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
