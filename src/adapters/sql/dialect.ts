@@ -3,7 +3,7 @@
  * excludes other writers, how rows are locked, how full-text search is asked, how a unique
  * violation looks. Everything else is one Kysely query for both.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, KyselyConfig } from 'kysely';
 import type { SearchQuery } from '../../ports.js';
 import type { MessageRow } from './mappers.js';
 import type { Database } from './schema.js';
@@ -36,4 +36,17 @@ export interface SqlDialect {
 export async function inChunks<T>(items: T[], columns: number, dialect: SqlDialect, fn: (chunk: T[]) => Promise<unknown>): Promise<void> {
   const size = Math.max(1, Math.floor(dialect.maxParameters / columns));
   for (let i = 0; i < items.length; i += size) await fn(items.slice(i, i + size));
+}
+
+/** A statement as the query builder sent it: its SQL and bound parameters. */
+export type QueryObserver = (query: { sql: string; parameters: readonly unknown[] }) => void;
+
+/** Kysely's log option calling `observer` with each statement that ran; nothing without one. */
+export function queryLog(observer: QueryObserver | undefined): Pick<KyselyConfig, 'log'> {
+  if (observer === undefined) return {};
+  return {
+    log: (event) => {
+      if (event.level === 'query') observer({ sql: event.query.sql, parameters: event.query.parameters });
+    },
+  };
 }

@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { Store } from '../../ports.js';
 import { translateStoreOutages } from '../outage-store.js';
 import { type ConnectionMonitor, isPostgresOutage } from '../outage.js';
-import type { SqlDialect } from './dialect.js';
+import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
 import { searchPostgres } from './postgres-search.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
@@ -38,6 +38,8 @@ export interface PostgresOptions {
    * calls they break still fail with `unavailable`.
    */
   monitor?: ConnectionMonitor;
+  /** Told every statement run through the query builder, after it ran (tests read the plans of real statements). */
+  onQuery?: QueryObserver;
 }
 
 function postgresFlavour(statementTimeoutMs: number): SqlDialect {
@@ -86,7 +88,10 @@ function openPool(url: string, options: PostgresOptions, max: number, timeoutMs:
 }
 
 export function openPostgresStore(url: string, options: PostgresOptions): Store {
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, options, options.poolSize, options.statementTimeoutMs) }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: openPool(url, options, options.poolSize, options.statementTimeoutMs) }),
+    ...queryLog(options.onQuery),
+  });
   // Migrations on a connection of their own, with no timeout: building an index of a large
   // table, or waiting for another node's migration, takes as long as it takes.
   const migrations = () => new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, options, 1, null) }) });

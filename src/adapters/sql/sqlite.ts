@@ -9,7 +9,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { SearchQuery, Store } from '../../ports.js';
-import type { SqlDialect } from './dialect.js';
+import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
 import type { Database } from './schema.js';
 import { SqliteSearch } from './sqlite-search.js';
 import { SqlStore } from './sql-store.js';
@@ -71,6 +71,8 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** Shared memory whose first element another thread increments to stop a running search. */
   cancel?: Int32Array;
+  /** Told every statement run through the query builder, after it ran (tests read the plans of real statements). */
+  onQuery?: QueryObserver;
 }
 
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
@@ -88,7 +90,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     raw.close();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }), ...queryLog(options.onQuery) });
   return new SqlStore(db, new SqliteFlavour(raw, options.cancel ?? new Int32Array(new SharedArrayBuffer(4))));
 }
 
