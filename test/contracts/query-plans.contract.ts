@@ -130,6 +130,16 @@ const SEND_PATH: Expectation[] = [
   },
 ];
 
+/** GET /rooms: the member's rooms, and per room two walks of the (room, seq) index bounded by the cap. */
+const MEMBER_ROOMS: Expectation[] = [
+  {
+    name: 'my rooms with bounded unread counts',
+    match: /^select "r"\.\*, "mb"\."last_read_seq", \(SELECT count\(\*\) FROM \(SELECT x\.deleted/,
+    sqlite: ['members_user(user_id)', 'sqlite_autoindex_rooms_1(id)', 'sqlite_autoindex_messages_2(room_id,seq)'],
+    postgres: ['members_user(user_id)', 'rooms_pkey(id)', 'messages_pkey(room_id,seq)'],
+  },
+];
+
 function explainFailure(report: Awaited<ReturnType<typeof checkPlans>>): string {
   return JSON.stringify(report, null, 2);
 }
@@ -173,6 +183,16 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         await fx.store.membership(BIG_ROOM, 'u1');
       });
       await assertPlans(queries, SEND_PATH);
+    });
+
+    it('GET /rooms (issue 10, finding 2): unread counted by a walk of the (room, seq) index bounded by the cap, for a member 50,000 behind', async () => {
+      let rooms: Awaited<ReturnType<Store['listMemberRooms']>> = [];
+      const queries = await fx.recorder.record(async () => {
+        rooms = await fx.store.listMemberRooms(BEHIND, 999);
+      });
+      const big = rooms.find((r) => r.room.id === BIG_ROOM);
+      assert.deepEqual({ unread: big?.unread, capped: big?.unreadCapped }, { unread: 999, capped: true });
+      await assertPlans(queries, MEMBER_ROOMS);
     });
   });
 }

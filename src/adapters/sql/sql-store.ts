@@ -198,27 +198,39 @@ export class SqlStore implements Store {
     return row && toRoom(row);
   }
 
-  async listMemberRooms(userId: string): Promise<RoomWithReadState[]> {
+  /**
+   * Bounded walks per room, whatever the backlog: the first 2 × (cap + 1) messages after the
+   * marker, along the (room_id, seq) index, counted where they are by others and not deleted;
+   * and whether another message follows them (a second walk of the same index, as long).
+   * Twice the cap, so that one's own and deleted messages among them rarely leave fewer than
+   * cap + 1 to count. A count over every message after the marker read the whole backlog
+   * (issue 10).
+   */
+  async listMemberRooms(userId: string, unreadCap: number): Promise<RoomWithReadState[]> {
+    const cap = Math.max(1, Math.floor(unreadCap));
+    const walk = 2 * (cap + 1);
+    const window = sql`SELECT x.deleted, x.author_id FROM messages x WHERE x.room_id = r.id AND x.seq > mb.last_read_seq ORDER BY x.seq LIMIT ${walk}`;
     const rows = await this.#db
       .selectFrom('members as mb')
       .innerJoin('rooms as r', 'r.id', 'mb.room_id')
       .selectAll('r')
       .select('mb.last_read_seq')
-      .select((eb) =>
-        eb
-          .selectFrom('messages as x')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('x.room_id', '=', 'r.id')
-          .whereRef('x.seq', '>', 'mb.last_read_seq')
-          .where('x.deleted', '=', 0)
-          .whereRef('x.author_id', '<>', 'mb.user_id')
-          .as('unread'),
+      .select(sql<number>`(SELECT count(*) FROM (${window}) w WHERE w.deleted = 0 AND w.author_id <> mb.user_id)`.as('unread'))
+      .select(
+        sql<number>`(SELECT count(*) FROM (SELECT 1 AS one FROM messages y WHERE y.room_id = r.id AND y.seq > mb.last_read_seq ORDER BY y.seq LIMIT 1 OFFSET ${walk}) beyond)`.as(
+          'beyond',
+        ),
       )
       .where('mb.user_id', '=', userId)
       .orderBy('r.last_activity_at', 'desc')
       .orderBy('r.id')
       .execute();
-    return rows.map((r) => ({ room: toRoom(r), lastReadSeq: r.last_read_seq, unread: Number(r.unread ?? 0) }));
+    return rows.map((r) => ({
+      room: toRoom(r),
+      lastReadSeq: r.last_read_seq,
+      unread: Math.min(Number(r.unread ?? 0), cap),
+      unreadCapped: Number(r.unread ?? 0) > cap || Number(r.beyond ?? 0) > 0,
+    }));
   }
 
   async listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]> {
