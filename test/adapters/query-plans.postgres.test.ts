@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
 import { queryPlanSuite } from '../contracts/query-plans.contract.js';
-import { QueryRecorder, postgresExplain } from '../support/query-plans.js';
+import { QueryRecorder, postgresExplain, postgresRowsExamined } from '../support/query-plans.js';
 import { createTestDatabase, requirePostgres } from '../support/postgres.js';
 
 if (await requirePostgres('Query plans')) {
@@ -16,6 +16,7 @@ if (await requirePostgres('Query plans')) {
       store,
       recorder,
       explain: postgresExplain(client),
+      rowsExamined: (query) => postgresRowsExamined(client, query),
       exec: async (sql) => {
         await client.query(sql);
       },

@@ -17,6 +17,12 @@ export interface PlanFixture {
   explain: Explain;
   /** Runs SQL on a connection of its own (seeding). */
   exec(sql: string): Promise<void>;
+  /**
+   * Rows of each table a read statement examined, where the store can tell (PostgreSQL's
+   * EXPLAIN ANALYZE; SQLite has no such counter in this build: there the plans alone are checked,
+   * and the statements are the same SQL).
+   */
+  rowsExamined?(query: CapturedQuery): Promise<Map<string, number>>;
   /** What the database does to keep its statistics (PostgreSQL's autovacuum analyzes; SQLite runs none). */
   analyze(): Promise<void>;
   cleanup(): Promise<void>;
@@ -27,6 +33,8 @@ export const BIG_ROOM = 'big';
 export const BIG_ROOM_MESSAGES = 50_000;
 const USERS = 5_000;
 const ROOMS = 3_000;
+/** Public rooms without members or messages, for the directory search. */
+const DIRECTORY_ROOMS = 30_000;
 /** Messages in every other room. */
 const SMALL_ROOM_MESSAGES = 10;
 /** Members of the big room: u1..u1000, all but BEHIND near the end of it. */
@@ -58,6 +66,9 @@ export function seedStatements(): string[] {
     `${series(BIG_ROOM_MESSAGES)} INSERT INTO messages (room_id, seq, id, author_id, body, created_at, edited_at, deleted, client_msg_id, search_text)
       SELECT '${BIG_ROOM}', i, 'm-big-' || i, 'u' || (1 + i % ${BIG_ROOM_MEMBERS}), 'message ' || i, i, NULL,
         CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, 'c' || i, '' FROM n`,
+    // The room directory: many public rooms nobody talks in, a few of them with a rare word.
+    `${series(DIRECTORY_ROOMS)} INSERT INTO rooms (id, name, visibility, topic, created_at, last_seq, last_activity_at, dm_key)
+      SELECT 'd' || i, CASE WHEN i % ${DIRECTORY_ROOMS / 10} = 0 THEN 'Quokka club ' || i ELSE 'Lobby ' || i END, 'public', '', 0, 0, 0, NULL FROM n`,
     `${series(ROOMS * SMALL_ROOM_MESSAGES)} INSERT INTO events (room_id, seq, kind, target, user_id, created_at)
       SELECT 'r' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES}), 1 + (i - 1) % ${SMALL_ROOM_MESSAGES}, 'message', NULL, 'u' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES} % ${USERS}), i FROM n`,
     `${series(ROOMS * SMALL_ROOM_MESSAGES)} INSERT INTO messages (room_id, seq, id, author_id, body, created_at, edited_at, deleted, client_msg_id, search_text)
@@ -65,6 +76,9 @@ export function seedStatements(): string[] {
         'message ' || i, i, NULL, 0, 'c' || i, '' FROM n`,
   ];
 }
+
+/** PostgreSQL may sort a VALUES list to join it (a semi-join made unique): the batch's own values, not a table. */
+const VALUES_SORT = 'sort?';
 
 /** A (room, user) membership is found by either index of members: both have the two columns. */
 const MEMBER_KEY = 'members_pkey(room_id,user_id)|members_user(room_id,user_id)';
@@ -81,7 +95,7 @@ const SEND_PATH: Expectation[] = [
     name: 'membership of the senders',
     match: /^select \* from "members" where \(room_id, user_id\) IN \(VALUES/,
     sqlite: ['PRIMARY KEY(room_id,user_id)'],
-    postgres: [MEMBER_KEY],
+    postgres: [MEMBER_KEY, VALUES_SORT],
   },
   {
     name: 'the senders as authors',
@@ -93,13 +107,13 @@ const SEND_PATH: Expectation[] = [
     name: 'earlier sends with the same clientMsgId (dedupe)',
     match: /\(m\.room_id, m\.author_id, m\.client_msg_id\) IN \(VALUES/,
     sqlite: ['messages_client_msg_id(room_id,author_id,client_msg_id)', 'sqlite_autoindex_users_1(id)'],
-    postgres: ['messages_client_msg_id(author_id,client_msg_id,room_id)', 'users_pkey(id)'],
+    postgres: ['messages_client_msg_id(author_id,client_msg_id,room_id)', 'users_pkey(id)', VALUES_SORT],
   },
   {
     name: 'messages edited or deleted',
     match: /\(m\.room_id, m\.seq\) IN \(VALUES/,
     sqlite: ['sqlite_autoindex_messages_2(room_id,seq)', 'sqlite_autoindex_users_1(id)'],
-    postgres: ['messages_pkey(room_id,seq)', 'users_pkey(id)'],
+    postgres: ['messages_pkey(room_id,seq)', 'users_pkey(id)', VALUES_SORT],
   },
   { name: 'insert events', match: /^insert into "events"/, sqlite: [], postgres: [] },
   { name: 'insert messages', match: /^insert into "messages"/, sqlite: [], postgres: [] },
@@ -135,8 +149,32 @@ const MEMBER_ROOMS: Expectation[] = [
   {
     name: 'my rooms with bounded unread counts',
     match: /^select "r"\.\*, "mb"\."last_read_seq", \(SELECT count\(\*\) FROM \(SELECT x\.deleted/,
-    sqlite: ['members_user(user_id)', 'sqlite_autoindex_rooms_1(id)', 'sqlite_autoindex_messages_2(room_id,seq)'],
-    postgres: ['members_user(user_id)', 'rooms_pkey(id)', 'messages_pkey(room_id,seq)'],
+    // The member's rooms, sorted by activity: O(rooms).
+    sqlite: ['members_user(user_id)', 'sqlite_autoindex_rooms_1(id)', 'sqlite_autoindex_messages_2(room_id,seq)', 'sort'],
+    postgres: ['members_user(user_id)', 'rooms_pkey(id)', 'messages_pkey(room_id,seq)', 'sort'],
+  },
+];
+
+/** The room directory (GET /rooms/public): reads what it lists, or what matches, never every room. */
+const ROOM_SEARCH: Expectation[] = [
+  {
+    name: 'the directory without a query: the first page of the name index',
+    match: /^select \* from "rooms" where "visibility" = \S+ order by lower\(name\), "id" limit/,
+    sqlite: ['walk(rooms_public_name)'],
+    postgres: ['walk(rooms_public_name)'],
+  },
+  {
+    name: 'a query of 3+ characters: the trigram index',
+    match: /^select \* from "rooms" where "visibility" = \S+ and (?:TRUE|id IN \(SELECT room_id FROM rooms_name_fts.*\)) and lower\(name\) LIKE/,
+    // The rooms that match, sorted by name: their number, not the directory's.
+    sqlite: ['fts(rooms_name_fts)', 'sqlite_autoindex_rooms_1(id)', 'sort'],
+    postgres: ['rooms_public_name_trgm(lower(name))', 'sort'],
+  },
+  {
+    name: 'a query of 1-2 characters: one range of the name index in code-point order',
+    match: /^select \* from "rooms" where "visibility" = \S+ and lower\(name\)(?: COLLATE "C")? >= /,
+    sqlite: ['rooms_public_name(<expr>)'],
+    postgres: ['rooms_public_name_prefix(lower(name))'],
   },
 ];
 
@@ -183,6 +221,26 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         await fx.store.membership(BIG_ROOM, 'u1');
       });
       await assertPlans(queries, SEND_PATH);
+      if (fx.rowsExamined !== undefined) {
+        // The reads of a batch of 7 requests examine a few rows each, in a room of 50,000 messages.
+        for (const query of queries.filter((q) => /^select /.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          assert.ok(examined <= 20, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('the room directory (issue 10, finding 5): its first page, a rare word, a word nowhere and a short prefix read through indexes', async () => {
+      const lists: string[][] = [];
+      const queries = await fx.recorder.record(async () => {
+        for (const q of [undefined, 'QUOKKA', 'nowhere at all', 'qu']) lists.push((await fx.store.listPublicRooms(q, 50)).map((r) => r.name));
+      });
+      assert.equal(lists[0]?.length, 50);
+      assert.deepEqual(lists[1]?.length, 10);
+      assert.ok(lists[1]?.every((n) => n.startsWith('Quokka club ')));
+      assert.deepEqual(lists[2], []);
+      assert.deepEqual(lists[3], lists[1]);
+      await assertPlans(queries, ROOM_SEARCH);
     });
 
     it('GET /rooms (issue 10, finding 2): unread counted by a walk of the (room, seq) index bounded by the cap, for a member 50,000 behind', async () => {
@@ -193,6 +251,13 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
       const big = rooms.find((r) => r.room.id === BIG_ROOM);
       assert.deepEqual({ unread: big?.unread, capped: big?.unreadCapped }, { unread: 999, capped: true });
       await assertPlans(queries, MEMBER_ROOMS);
+      if (fx.rowsExamined !== undefined) {
+        // Two walks of at most 2 × (cap + 1) + 1 messages per room, not the 50,000 of the backlog.
+        const examined = (await fx.rowsExamined(queries[0] as CapturedQuery)).get('messages') ?? 0;
+        const bound = rooms.length * 2 * (2 * (999 + 1) + 1);
+        assert.ok(examined <= bound, `${examined} messages examined for ${rooms.length} rooms (bound ${bound})`);
+        assert.ok(examined < BIG_ROOM_MESSAGES / 4, `${examined} messages examined`);
+      }
     });
   });
 }

@@ -221,6 +221,38 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.equal((await store.listPublicRooms(tag, 2)).length, 2);
       });
 
+      it('a query of 3 characters or more matches anywhere in the name, quotes and accents included (issue 10: through a trigram index)', async () => {
+        const owner = await user();
+        const tag = newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase();
+        await room(owner, 'public', `say "hi" ${tag}`);
+        await room(owner, 'public', `Café ${tag}`);
+        await room(owner, 'public', `cafeteria ${tag}`);
+        const names = async (q: string) => (await store.listPublicRooms(q, 50)).map((r) => r.name).filter((n) => n.includes(tag));
+        assert.deepEqual(await names('"hi"'), [`say "hi" ${tag}`]);
+        assert.deepEqual(await names('y "h'), [`say "hi" ${tag}`]);
+        assert.deepEqual(await names('afé'), [`Café ${tag}`]);
+        // (In name order, which is the database's collation: compared here as sets.)
+        assert.deepEqual((await names('CAF')).sort(), [`Café ${tag}`, `cafeteria ${tag}`]);
+        assert.deepEqual((await names(`${tag.slice(1)}`)).sort(), [`Café ${tag}`, `cafeteria ${tag}`, `say "hi" ${tag}`]);
+        assert.deepEqual(await names('zzq'), []);
+      });
+
+      it('a query of 1 or 2 characters matches the start of the name, literally (issue 10: one range of an index)', async () => {
+        const owner = await user();
+        const tag = newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase();
+        await room(owner, 'public', `~Quiz ${tag}`);
+        await room(owner, 'public', `~qa ${tag}`);
+        await room(owner, 'public', `x ~q ${tag}`);
+        await room(owner, 'private', `~q secret ${tag}`);
+        await room(owner, 'public', `_~ ${tag}`);
+        const names = async (q: string) => (await store.listPublicRooms(q, 100)).map((r) => r.name).filter((n) => n.includes(tag));
+        assert.deepEqual(await names('~Q'), [`~qa ${tag}`, `~Quiz ${tag}`]);
+        assert.deepEqual(await names('~'), [`~qa ${tag}`, `~Quiz ${tag}`]);
+        assert.deepEqual(await names('_'), [`_~ ${tag}`]);
+        assert.deepEqual(await names('x '), [`x ~q ${tag}`]);
+        assert.equal((await store.listPublicRooms('~', 1)).length, 1);
+      });
+
       it('lists my rooms with unread counts of live messages by others, most active first', async () => {
         const [me, other] = [await user(), await user()];
         const quiet = (await store.createRoom({ id: newId(), name: 'quiet', visibility: 'public', topic: '', createdAt: at() - 60_000 }, me.id)).room;

@@ -3,7 +3,7 @@
  * excludes other writers, how rows are locked, how full-text search is asked, how a unique
  * violation looks. Everything else is one Kysely query for both.
  */
-import type { Kysely, KyselyConfig } from 'kysely';
+import type { Kysely, KyselyConfig, RawBuilder } from 'kysely';
 import type { SearchQuery } from '../../ports.js';
 import type { MessageRow } from './mappers.js';
 import type { Database } from './schema.js';
@@ -28,6 +28,14 @@ export interface SqlDialect {
    */
   search(db: Kysely<Database>, query: SearchQuery): Promise<{ rows: MessageRow[]; truncated: boolean }>;
   isUniqueViolation(error: unknown): boolean;
+  /**
+   * A condition on `rooms` keeping at least every public room whose lower-cased name contains
+   * `needle` (lower-cased, TRIGRAM_MIN characters or more), served by a trigram index; the
+   * exact LIKE is applied besides (room-search.ts).
+   */
+  roomNameCandidates(needle: string): RawBuilder<boolean>;
+  /** lower(name) compared in code-point order: the key of the index that serves name prefixes. */
+  readonly nameCodePointKey: RawBuilder<string>;
   /** SQL stores parameters in one statement up to a limit; multi-row inserts are cut to stay under it. */
   readonly maxParameters: number;
 }

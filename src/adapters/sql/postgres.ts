@@ -58,6 +58,9 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
     },
     search: (db, query) => searchPostgres(db, query, statementTimeoutMs),
     isUniqueViolation: (error) => (error as { code?: unknown } | null)?.code === '23505',
+    // The LIKE itself is what the pg_trgm index (rooms_public_name_trgm) serves.
+    roomNameCandidates: () => sql<boolean>`TRUE`,
+    nameCodePointKey: sql<string>`lower(name) COLLATE "C"`,
   };
 }
 

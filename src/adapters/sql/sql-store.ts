@@ -22,11 +22,10 @@ import type { SqlDialect } from './dialect.js';
 import { toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
 import { selectMessages } from './queries.js';
+import { listPublicRooms } from './room-search.js';
 import type { Database } from './schema.js';
 
 const WORD = /^[\p{L}\p{N}]+$/u;
-
-const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The first way `username` and `folded` (a folded display name) clash with existing users, by precedence. */
 async function nameConflict(db: Kysely<Database>, username: string, folded: string): Promise<NameConflict | null> {
@@ -233,11 +232,8 @@ export class SqlStore implements Store {
     }));
   }
 
-  async listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]> {
-    let query = this.#db.selectFrom('rooms').selectAll().where('visibility', '=', 'public');
-    if (q !== undefined && q !== '') query = query.where(sql<boolean>`lower(name) LIKE ${`%${escapeLike(q.toLowerCase())}%`} ESCAPE '\\'`);
-    const rows = await query.orderBy(sql`lower(name)`).orderBy('id').limit(limit).execute();
-    return rows.map(toRoom);
+  listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]> {
+    return listPublicRooms(this.#db, this.#dialect, q, limit);
   }
 
   async findMember(roomId: string, userId: string): Promise<MemberRecord | undefined> {

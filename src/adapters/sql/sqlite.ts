@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, type RawBuilder, SqliteDialect, sql } from 'kysely';
 import type { SearchQuery, Store } from '../../ports.js';
 import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
 import type { Database } from './schema.js';
@@ -56,6 +56,14 @@ class SqliteFlavour implements SqlDialect {
     // statement can be stopped at its cap with the hits read so far kept.
     return this.#search.run(query);
   }
+
+  roomNameCandidates(needle: string): RawBuilder<boolean> {
+    // One phrase of the trigram table (rooms_name_fts): its trigrams, consecutive, anywhere in the name.
+    return sql<boolean>`id IN (SELECT room_id FROM rooms_name_fts WHERE rooms_name_fts MATCH ${`"${needle.replace(/"/g, '""')}"`})`;
+  }
+
+  // SQLite's BINARY collation compares UTF-8 bytes: code-point order.
+  readonly nameCodePointKey = sql<string>`lower(name)`;
 
   isUniqueViolation(error: unknown): boolean {
     const code = (error as { code?: unknown } | null)?.code;
