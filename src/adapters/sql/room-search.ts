@@ -4,8 +4,11 @@
  *
  * - No query: the first page of rooms_public_name, in name order.
  * - A query of TRIGRAM_MIN characters or more: the rooms whose lower-cased name contains it
- *   (a substring, as always), narrowed by the dialect's trigram index, then filtered exactly by
- *   LIKE and sorted: the cost is that of the rooms that match.
+ *   (a substring, as always). First the first WALK_PER_RESULT × `limit` rooms in name order are
+ *   read and filtered: a query most names match ("room" in a directory of "Room 1", "Room 2",
+ *   …) has its page there, in order. Otherwise the rooms are narrowed by the dialect's trigram
+ *   index, filtered exactly by LIKE and sorted: the cost is that of the rooms that match, which
+ *   are then fewer than one in WALK_PER_RESULT of those read by the walk.
  * - A shorter query, which no trigram index can serve: the rooms whose lower-cased name starts
  *   with it, read as one range of an index in code-point order, in that order, up to `limit`.
  */
@@ -17,6 +20,9 @@ import type { Database } from './schema.js';
 
 /** Characters (code points) a query needs for the trigram index; shorter ones match name prefixes. */
 export const TRIGRAM_MIN = 3;
+
+/** Rooms read in name order per result asked, before the trigram index is asked instead. */
+export const WALK_PER_RESULT = 10;
 
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -39,11 +45,19 @@ export async function listPublicRooms(db: Kysely<Database>, dialect: SqlDialect,
   if (needle === '') {
     query = rooms.orderBy(sql`lower(name)`).orderBy('id');
   } else if ([...needle].length >= TRIGRAM_MIN) {
-    query = rooms
-      .where(dialect.roomNameCandidates(needle))
-      .where(sql<boolean>`lower(name) LIKE ${`%${escapeLike(needle)}%`} ESCAPE '\\'`)
+    const contains = sql<boolean>`lower(name) LIKE ${`%${escapeLike(needle)}%`} ESCAPE '\\'`;
+    // The first rooms in name order: the page when most names match. The matches among them
+    // are the first matches of all, in order, so a full page here is the answer.
+    const first = await db
+      .selectFrom(rooms.orderBy(sql`lower(name)`).orderBy('id').limit(WALK_PER_RESULT * limit).as('w'))
+      .selectAll()
+      .where(contains)
       .orderBy(sql`lower(name)`)
-      .orderBy('id');
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    if (first.length >= limit) return first.map(toRoom);
+    query = rooms.where(dialect.roomNameCandidates(needle)).where(contains).orderBy(sql`lower(name)`).orderBy('id');
   } else {
     const key = dialect.nameCodePointKey;
     const end = prefixEnd(needle);
