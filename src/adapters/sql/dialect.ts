@@ -34,6 +34,12 @@ export interface SqlDialect {
    * exact LIKE is applied besides (room-search.ts).
    */
   roomNameCandidates(needle: string): RawBuilder<boolean>;
+  /**
+   * A SELECT of one row per public room that roomNameCandidates keeps (at least every room
+   * whose name contains `needle`), streaming through the trigram index, for counting them up to
+   * a LIMIT appended to it.
+   */
+  roomNameCandidateRows(needle: string): RawBuilder<unknown>;
   /** lower(name) compared in code-point order: the key of the index that serves name prefixes. */
   readonly nameCodePointKey: RawBuilder<string>;
   /** SQL stores parameters in one statement up to a limit; multi-row inserts are cut to stay under it. */

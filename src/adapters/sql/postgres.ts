@@ -60,6 +60,8 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
     isUniqueViolation: (error) => (error as { code?: unknown } | null)?.code === '23505',
     // The LIKE itself is what the pg_trgm index (rooms_public_name_trgm) serves.
     roomNameCandidates: () => sql<boolean>`TRUE`,
+    roomNameCandidateRows: (needle) =>
+      sql`SELECT 1 FROM rooms WHERE visibility = 'public' AND lower(name) LIKE ${`%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\'`,
     nameCodePointKey: sql<string>`lower(name) COLLATE "C"`,
   };
 }

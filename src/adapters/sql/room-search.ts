@@ -4,11 +4,12 @@
  *
  * - No query: the first page of rooms_public_name, in name order.
  * - A query of TRIGRAM_MIN characters or more: the rooms whose lower-cased name contains it
- *   (a substring, as always). First the first WALK_PER_RESULT × `limit` rooms in name order are
- *   read and filtered: a query most names match ("room" in a directory of "Room 1", "Room 2",
- *   …) has its page there, in order. Otherwise the rooms are narrowed by the dialect's trigram
- *   index, filtered exactly by LIKE and sorted: the cost is that of the rooms that match, which
- *   are then fewer than one in WALK_PER_RESULT of those read by the walk.
+ *   (a substring, as always). The matches are first counted through the dialect's trigram
+ *   index, up to CANDIDATES_PER_RESULT × `limit` + 1. At most that many: they are read, filtered
+ *   exactly by LIKE and sorted (the cost of the rooms that match). More (a word most names
+ *   hold): the first CANDIDATES_PER_RESULT × `limit` rooms in name order are read and filtered,
+ *   and a full page there is the answer; only when the matches lie further on in name order are
+ *   they all read and sorted (then the cost is again that of the matches).
  * - A shorter query, which no trigram index can serve: the rooms whose lower-cased name starts
  *   with it, read as one range of an index in code-point order, in that order, up to `limit`.
  */
@@ -21,8 +22,8 @@ import type { Database } from './schema.js';
 /** Characters (code points) a query needs for the trigram index; shorter ones match name prefixes. */
 export const TRIGRAM_MIN = 3;
 
-/** Rooms read in name order per result asked, before the trigram index is asked instead. */
-export const WALK_PER_RESULT = 10;
+/** Matches counted per result asked before walking the name index instead of sorting the matches. */
+export const CANDIDATES_PER_RESULT = 20;
 
 const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -45,18 +46,24 @@ export async function listPublicRooms(db: Kysely<Database>, dialect: SqlDialect,
   if (needle === '') {
     query = rooms.orderBy(sql`lower(name)`).orderBy('id');
   } else if ([...needle].length >= TRIGRAM_MIN) {
-    const contains = sql<boolean>`lower(name) LIKE ${`%${escapeLike(needle)}%`} ESCAPE '\\'`;
-    // The first rooms in name order: the page when most names match. The matches among them
-    // are the first matches of all, in order, so a full page here is the answer.
-    const first = await db
-      .selectFrom(rooms.orderBy(sql`lower(name)`).orderBy('id').limit(WALK_PER_RESULT * limit).as('w'))
-      .selectAll()
-      .where(contains)
-      .orderBy(sql`lower(name)`)
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    if (first.length >= limit) return first.map(toRoom);
+    const pattern = `%${escapeLike(needle)}%`;
+    const contains = sql<boolean>`lower(name) LIKE ${pattern} ESCAPE '\\'`;
+    const cap = CANDIDATES_PER_RESULT * limit;
+    const counted = await sql<{ n: number }>`SELECT count(*) AS n FROM (${dialect.roomNameCandidateRows(needle)} LIMIT ${cap + 1}) c`.execute(db);
+    if (Number(counted.rows[0]?.n ?? 0) > cap) {
+      // Many matches: the first `cap` rooms in name order (a LIMIT on the bare walk, which every
+      // planner takes from the name index), filtered. The matches among them are the first of
+      // all, in order: a full page there is the answer.
+      const first = await db
+        .selectFrom(rooms.orderBy(sql`lower(name)`).orderBy('id').limit(cap).as('w'))
+        .selectAll()
+        .where(contains)
+        .orderBy(sql`lower(name)`)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      if (first.length >= limit) return first.map(toRoom);
+    }
     query = rooms.where(dialect.roomNameCandidates(needle)).where(contains).orderBy(sql`lower(name)`).orderBy('id');
   } else {
     const key = dialect.nameCodePointKey;

@@ -16,6 +16,9 @@ import { SqlStore } from './sql-store.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
 
+/** One phrase of the trigram table (rooms_name_fts): its trigrams, consecutive, anywhere in the name. */
+const trigramPhrase = (needle: string): string => `"${needle.replace(/"/g, '""')}"`;
+
 class SqliteFlavour implements SqlDialect {
   readonly name = 'sqlite';
   readonly lockRows = false;
@@ -58,8 +61,12 @@ class SqliteFlavour implements SqlDialect {
   }
 
   roomNameCandidates(needle: string): RawBuilder<boolean> {
-    // One phrase of the trigram table (rooms_name_fts): its trigrams, consecutive, anywhere in the name.
-    return sql<boolean>`id IN (SELECT room_id FROM rooms_name_fts WHERE rooms_name_fts MATCH ${`"${needle.replace(/"/g, '""')}"`})`;
+    return sql<boolean>`id IN (SELECT room_id FROM rooms_name_fts WHERE rooms_name_fts MATCH ${trigramPhrase(needle)})`;
+  }
+
+  roomNameCandidateRows(needle: string): RawBuilder<unknown> {
+    // The trigram table alone, which FTS5 reads as it goes (an IN list would be built whole first).
+    return sql`SELECT 1 FROM rooms_name_fts WHERE rooms_name_fts MATCH ${trigramPhrase(needle)}`;
   }
 
   // SQLite's BINARY collation compares UTF-8 bytes: code-point order.
