@@ -16,6 +16,7 @@ import { translateStoreOutages } from '../outage-store.js';
 import { type ConnectionMonitor, isPostgresOutage } from '../outage.js';
 import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
 import { searchPostgres } from './postgres-search.js';
+import { escapeLike } from './room-search.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 
@@ -61,7 +62,7 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
     // The LIKE itself is what the pg_trgm index (rooms_public_name_trgm) serves.
     roomNameCandidates: () => sql<boolean>`TRUE`,
     roomNameCandidateRows: (needle) =>
-      sql`SELECT 1 FROM rooms WHERE visibility = 'public' AND lower(name) LIKE ${`%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\'`,
+      sql`SELECT 1 FROM rooms WHERE visibility = 'public' AND lower(name) LIKE ${`%${escapeLike(needle)}%`} ESCAPE '\\'`,
     nameCodePointKey: sql<string>`lower(name) COLLATE "C"`,
   };
 }

@@ -25,7 +25,8 @@ export const TRIGRAM_MIN = 3;
 /** Matches counted per result asked before walking the name index instead of sorting the matches. */
 export const CANDIDATES_PER_RESULT = 20;
 
-const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+/** `s` matched literally inside a LIKE pattern with ESCAPE '\\'. */
+export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
  * The least string above every string starting with `prefix`, in code-point order (the last
