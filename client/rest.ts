@@ -115,7 +115,11 @@ export class RestClient {
     return (await this.#call<{ room: Room }>('POST', '/rooms', { body: input })).room;
   }
 
-  /** GET /rooms: the rooms the caller is a member of, with read markers and unread counts. */
+  /**
+   * GET /rooms: the rooms the caller is a member of, with read markers and unread counts. A
+   * room with `unreadCapped: true` has at least `unread` unread (the server stops counting at
+   * its UNREAD_COUNT_CAP): show it as `${unread}+`.
+   */
   async listRooms(): Promise<MemberRoom[]> {
     return (await this.#call<{ rooms: MemberRoom[] }>('GET', '/rooms')).rooms;
   }

@@ -190,7 +190,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000,
         ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
       }),
-      rooms: new Rooms(store, access, writer, presenceAdapter),
+      rooms: new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP }),
       messages: new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache),
       search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,

@@ -221,6 +221,11 @@ export const OPTIONS = {
     default: '4',
     parse: integer(1, 10_000),
   },
+  UNREAD_COUNT_CAP: {
+    doc: 'GET /rooms counts unread messages exactly up to this many per room; past it the room says unreadCapped: true and unread is this many (clients show "999+"). Each room reads at most 2 × (this + 1) messages after the read marker, so GET /rooms costs time in the number of rooms, never in how far behind the user is; when one\'s own and deleted messages fill more than half of those, the count is capped below this (a lower bound, still unreadCapped).',
+    default: '999',
+    parse: integer(1, 100_000),
+  },
   SQLITE_THREAD_MAX_QUEUE: {
     doc: 'Embedded SQLite store: most calls waiting for (or running on) one of its threads. Past it a call is refused at once with 503 unavailable (load shedding) instead of queueing behind a slow disk.',
     default: '10000',

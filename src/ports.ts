@@ -102,8 +102,13 @@ export interface Store {
    */
   getOrCreateDm(room: Omit<RoomRecord, 'lastSeq' | 'dmKey' | 'visibility'>, userA: string, userB: string): Promise<{ room: RoomRecord; created: boolean; events: StreamEventRecord[] }>;
   findRoom(id: string): Promise<RoomRecord | undefined>;
-  /** Rooms `userId` is a member of, with read markers and unread counts (messages by others, not deleted, after the marker). */
-  listMemberRooms(userId: string): Promise<RoomWithReadState[]>;
+  /**
+   * Rooms `userId` is a member of, with read markers and unread counts (messages by others, not
+   * deleted, after the marker). Bounded work per room: at most 2 × (`unreadCap` + 1) messages
+   * after the marker are read. More than `unreadCap` unread among them, or more messages after
+   * them: the room is `unreadCapped`, and `unread` (at most `unreadCap`) is a lower bound.
+   */
+  listMemberRooms(userId: string, unreadCap: number): Promise<RoomWithReadState[]>;
   /** Public rooms whose name contains `q` (case-insensitive), by name. */
   listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]>;
 

@@ -6,17 +6,27 @@ import { newId } from './ids.js';
 import type { StreamWriter } from './stream-writer.js';
 import type { MemberRecord, RoomRecord, RoomWithReadState, UserRecord } from './types.js';
 
+/** UNREAD_COUNT_CAP's default: unread counts past it are shown as "999+". */
+export const DEFAULT_UNREAD_CAP = 999;
+
+export interface RoomsOptions {
+  /** Unread messages counted exactly per room (UNREAD_COUNT_CAP); past it the room is unreadCapped. */
+  unreadCap?: number;
+}
+
 export class Rooms {
   readonly #store: Store;
   readonly #access: Access;
   readonly #writer: StreamWriter;
   readonly #presence: Presence;
+  readonly #unreadCap: number;
 
-  constructor(store: Store, access: Access, writer: StreamWriter, presence: Presence) {
+  constructor(store: Store, access: Access, writer: StreamWriter, presence: Presence, options: RoomsOptions = {}) {
     this.#store = store;
     this.#access = access;
     this.#writer = writer;
     this.#presence = presence;
+    this.#unreadCap = options.unreadCap ?? DEFAULT_UNREAD_CAP;
   }
 
   async create(userId: string, input: { name: string; visibility: 'public' | 'private'; topic?: string | undefined }): Promise<RoomRecord> {
@@ -29,7 +39,7 @@ export class Rooms {
   }
 
   listMine(userId: string): Promise<RoomWithReadState[]> {
-    return this.#store.listMemberRooms(userId);
+    return this.#store.listMemberRooms(userId, this.#unreadCap);
   }
 
   listPublic(q: string | undefined, limit: number): Promise<RoomRecord[]> {

@@ -86,7 +86,13 @@ export interface StreamEventRecord {
 export interface RoomWithReadState {
   room: RoomRecord;
   lastReadSeq: number;
+  /** Messages by others, not deleted, after the marker: exact when `unreadCapped` is false; at most the cap. */
   unread: number;
+  /**
+   * The count stopped at the cap it was asked with (more unread than the cap, or more messages
+   * after the marker than the store reads for it): at least `unread` are unread.
+   */
+  unreadCapped: boolean;
 }
 
 export interface SearchHitRecord {

@@ -19,6 +19,7 @@ export const memberRoomView = (r: RoomWithReadState): MemberRoom => ({
   ...roomView(r.room),
   lastReadSeq: r.lastReadSeq,
   unread: r.unread,
+  ...(r.unreadCapped ? { unreadCapped: true as const } : {}),
 });
 
 export const messageView = (m: MessageRecord): Message => ({

@@ -31,7 +31,13 @@ export interface Room {
 
 export interface MemberRoom extends Room {
   lastReadSeq: number;
+  /** Messages by others after lastReadSeq: exact unless `unreadCapped`. */
   unread: number;
+  /**
+   * Present (true) only when more messages follow lastReadSeq than the server counts
+   * (UNREAD_COUNT_CAP): at least `unread` are unread; show it as "999+".
+   */
+  unreadCapped?: true;
 }
 
 export interface Message {

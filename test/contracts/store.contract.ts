@@ -221,6 +221,38 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.equal((await store.listPublicRooms(tag, 2)).length, 2);
       });
 
+      it('a query of 3 characters or more matches anywhere in the name, quotes and accents included (issue 10: through a trigram index)', async () => {
+        const owner = await user();
+        const tag = newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase();
+        await room(owner, 'public', `say "hi" ${tag}`);
+        await room(owner, 'public', `Café ${tag}`);
+        await room(owner, 'public', `cafeteria ${tag}`);
+        const names = async (q: string) => (await store.listPublicRooms(q, 50)).map((r) => r.name).filter((n) => n.includes(tag));
+        assert.deepEqual(await names('"hi"'), [`say "hi" ${tag}`]);
+        assert.deepEqual(await names('y "h'), [`say "hi" ${tag}`]);
+        assert.deepEqual(await names('afé'), [`Café ${tag}`]);
+        // (In name order, which is the database's collation: compared here as sets.)
+        assert.deepEqual((await names('CAF')).sort(), [`Café ${tag}`, `cafeteria ${tag}`]);
+        assert.deepEqual((await names(`${tag.slice(1)}`)).sort(), [`Café ${tag}`, `cafeteria ${tag}`, `say "hi" ${tag}`]);
+        assert.deepEqual(await names('zzq'), []);
+      });
+
+      it('a query of 1 or 2 characters matches the start of the name, literally (issue 10: one range of an index)', async () => {
+        const owner = await user();
+        const tag = newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase();
+        await room(owner, 'public', `~Quiz ${tag}`);
+        await room(owner, 'public', `~qa ${tag}`);
+        await room(owner, 'public', `x ~q ${tag}`);
+        await room(owner, 'private', `~q secret ${tag}`);
+        await room(owner, 'public', `_~ ${tag}`);
+        const names = async (q: string) => (await store.listPublicRooms(q, 100)).map((r) => r.name).filter((n) => n.includes(tag));
+        assert.deepEqual(await names('~Q'), [`~qa ${tag}`, `~Quiz ${tag}`]);
+        assert.deepEqual(await names('~'), [`~qa ${tag}`, `~Quiz ${tag}`]);
+        assert.deepEqual(await names('_'), [`_~ ${tag}`]);
+        assert.deepEqual(await names('x '), [`x ~q ${tag}`]);
+        assert.equal((await store.listPublicRooms('~', 1)).length, 1);
+      });
+
       it('lists my rooms with unread counts of live messages by others, most active first', async () => {
         const [me, other] = [await user(), await user()];
         const quiet = (await store.createRoom({ id: newId(), name: 'quiet', visibility: 'public', topic: '', createdAt: at() - 60_000 }, me.id)).room;
@@ -229,11 +261,45 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const sent = await store.append([msg(busy.id, other, 'one'), msg(busy.id, other, 'two'), msg(busy.id, me, 'mine'), msg(busy.id, other, 'three')]);
         const three = event(sent[3]);
         event((await store.append([{ kind: 'delete', roomId: busy.id, userId: other.id, target: three.seq, at: at() }]))[0]);
-        const rooms = await store.listMemberRooms(me.id);
+        const rooms = await store.listMemberRooms(me.id, 999);
         assert.deepEqual(rooms.map((r) => r.room.id), [busy.id, quiet.id]);
         assert.equal(rooms[0]?.unread, 2);
         assert.equal(rooms[1]?.unread, 0);
         assert.equal(rooms[0]?.lastReadSeq, 2);
+        assert.deepEqual(rooms.map((r) => r.unreadCapped), [false, false]);
+      });
+
+      it('counts unread exactly up to the cap; past it the room is capped (issue 10: bounded by the cap, not the backlog)', async () => {
+        const [me, other] = [await user(), await user()];
+        const r = await room(other);
+        event((await store.append([join(r.id, me)]))[0]);
+        const unreadAt = async (cap: number, roomId = r.id) => {
+          const row = (await store.listMemberRooms(me.id, cap)).find((x) => x.room.id === roomId);
+          return { unread: row?.unread, capped: row?.unreadCapped };
+        };
+        await store.append([msg(r.id, other, 'a'), msg(r.id, other, 'b'), msg(r.id, other, 'c')]);
+        // Three unread: exact at a cap of 3 or more, the cap below.
+        assert.deepEqual(await unreadAt(3), { unread: 3, capped: false });
+        assert.deepEqual(await unreadAt(999), { unread: 3, capped: false });
+        assert.deepEqual(await unreadAt(2), { unread: 2, capped: true });
+        assert.deepEqual(await unreadAt(1), { unread: 1, capped: true });
+        // My own and deleted messages are not unread, as before.
+        const sent = await store.append([msg(r.id, me, 'mine'), msg(r.id, other, 'doomed')]);
+        event((await store.append([{ kind: 'delete', roomId: r.id, userId: other.id, target: event(sent[1]).seq, at: at() }]))[0]);
+        assert.deepEqual(await unreadAt(3), { unread: 3, capped: false });
+        assert.deepEqual(await unreadAt(2), { unread: 2, capped: true });
+        await store.advanceReadMarker(r.id, me.id, Number.MAX_SAFE_INTEGER);
+        assert.deepEqual(await unreadAt(1), { unread: 0, capped: false });
+
+        // A cap of 1 reads 4 messages after the marker: when they are all mine, the one unread
+        // after them is not reached, and the count says so (a lower bound).
+        const mine = await room(me);
+        event((await store.append([join(mine.id, other)]))[0]);
+        await store.advanceReadMarker(mine.id, me.id, Number.MAX_SAFE_INTEGER);
+        await store.append([1, 2, 3, 4].map((i) => msg(mine.id, me, `m${i}`)));
+        await store.append([msg(mine.id, other, 'reply')]);
+        assert.deepEqual(await unreadAt(1, mine.id), { unread: 0, capped: true });
+        assert.deepEqual(await unreadAt(2, mine.id), { unread: 1, capped: false });
       });
 
       it('read markers only move forward and never past the stream', async () => {

@@ -17,7 +17,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
     let eve: TestUser;
 
     before(async () => {
-      server = await startTestServer({ ...(await config()), SEND_RATE_PER_SEC: 1000, SEND_BURST: 1000, AUTH_RATE_PER_MIN: 10_000 });
+      server = await startTestServer({ ...(await config()), SEND_RATE_PER_SEC: 1000, SEND_BURST: 1000, AUTH_RATE_PER_MIN: 10_000, UNREAD_COUNT_CAP: 5 });
       base = server.url;
       [alice, bob, eve] = await Promise.all([registerUser(base, 'alice'), registerUser(base, 'bob'), registerUser(base, 'eve')]);
     });
@@ -172,6 +172,22 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         await api(base, 'POST', `/api/v1/rooms/${roomId}/read`, { token: alice.token, body: { seq: 2 } });
         const third = await api(base, 'GET', '/api/v1/rooms', { token: alice.token });
         assert.equal(third.body.rooms.find((r: Json) => r.id === roomId).lastReadSeq, 4);
+        assert.equal('unreadCapped' in row, false);
+      });
+
+      it('counts unread up to UNREAD_COUNT_CAP, then says unreadCapped: true (issue 10)', async () => {
+        const roomId = await createRoom(base, alice, 'public', 'capped-room');
+        await api(base, 'POST', `/api/v1/rooms/${roomId}/join`, { token: bob.token });
+        const unread = async () => {
+          const row = (await api(base, 'GET', '/api/v1/rooms', { token: alice.token })).body.rooms.find((r: Json) => r.id === roomId);
+          return { unread: row.unread, unreadCapped: row.unreadCapped };
+        };
+        for (let i = 0; i < 5; i++) await api(base, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: bob.token, body: { body: `m${i}` } });
+        assert.deepEqual(await unread(), { unread: 5, unreadCapped: undefined });
+        await api(base, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: bob.token, body: { body: 'one more' } });
+        assert.deepEqual(await unread(), { unread: 5, unreadCapped: true });
+        assert.equal((await api(base, 'POST', `/api/v1/rooms/${roomId}/read`, { token: alice.token, body: { seq: 1_000 } })).status, 204);
+        assert.deepEqual(await unread(), { unread: 0, unreadCapped: undefined });
       });
 
       it('discovers public rooms by name, never private ones', async () => {

@@ -1,7 +1,7 @@
 /** The sidebar's list of my rooms, with unread badges, and the form that creates a room. */
 import type { MemberRoom, ParleyClient, Room } from '../../client/index.js';
 import { describeError, h, setText } from './dom.js';
-import type { RoomsState } from './state.js';
+import { type RoomsState, unreadLabel } from './state.js';
 
 export interface RoomsViewOptions {
   client: ParleyClient;
@@ -115,9 +115,10 @@ export class RoomsView {
     item.li.classList.toggle('active', active);
     if (active) item.button.setAttribute('aria-current', 'true');
     else item.button.removeAttribute('aria-current');
-    if (room.unread > 0) {
-      setText(item.badge, String(room.unread));
-      item.badge.setAttribute('aria-label', `${room.unread} unread`);
+    if (room.unread > 0 || room.unreadCapped === true) {
+      const label = unreadLabel(room);
+      setText(item.badge, label);
+      item.badge.setAttribute('aria-label', `${label} unread`);
       if (item.badge.parentNode !== item.button) item.button.append(item.badge);
     } else {
       item.badge.remove();

@@ -6,6 +6,17 @@ import type { MemberRoom, Room, StreamEvent } from '../../client/index.js';
 
 export type Listener = () => void;
 
+/** The room with nothing unread (and no longer capped: the server's "999+" is read too). */
+function cleared(room: MemberRoom): MemberRoom {
+  const { unreadCapped: _capped, ...rest } = room;
+  return { ...rest, unread: 0 };
+}
+
+/** The unread badge's text: the count, with "+" when the server stopped counting (unreadCapped). */
+export function unreadLabel(room: Pick<MemberRoom, 'unread' | 'unreadCapped'>): string {
+  return room.unreadCapped === true ? `${room.unread}+` : String(room.unread);
+}
+
 export class RoomsState {
   readonly #meId: string;
   readonly #rooms = new Map<string, MemberRoom>();
@@ -46,7 +57,7 @@ export class RoomsState {
   /** Replaces everything with the server's list (GET /rooms). */
   load(rooms: MemberRoom[]): void {
     this.#rooms.clear();
-    for (const room of rooms) this.#rooms.set(room.id, { ...room, unread: room.id === this.#openId ? 0 : room.unread });
+    for (const room of rooms) this.#rooms.set(room.id, room.id === this.#openId ? cleared(room) : { ...room });
     if (this.#openId !== null && !this.#rooms.has(this.#openId)) this.#openId = null;
     this.#changed();
   }
@@ -77,7 +88,7 @@ export class RoomsState {
   open(roomId: string | null): void {
     this.#openId = roomId !== null && this.#rooms.has(roomId) ? roomId : null;
     const room = this.#openId === null ? undefined : this.#rooms.get(this.#openId);
-    if (room !== undefined) room.unread = 0;
+    if (room !== undefined) this.#rooms.set(room.id, cleared(room));
     this.#changed();
   }
 
@@ -100,7 +111,7 @@ export class RoomsState {
     const room = this.#rooms.get(roomId);
     if (room === undefined || seq <= room.lastReadSeq) return;
     room.lastReadSeq = seq;
-    if (seq >= room.lastSeq) room.unread = 0;
+    if (seq >= room.lastSeq) this.#rooms.set(roomId, cleared(room));
     this.#changed();
   }
 

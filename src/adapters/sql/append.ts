@@ -13,7 +13,7 @@ import { type BatchState, clientMsgKey, memberKey, messageKey, planBatch } from 
 import type { Author, MessageRecord } from '../../domain/types.js';
 import type { AppendOutcome, AppendRequest } from '../../ports.js';
 import { type SqlDialect, inChunks } from './dialect.js';
-import { toMember, toMessage } from './mappers.js';
+import { type MessageRow, toMember, toMessage } from './mappers.js';
 import type { Database, EventsTable, MembersTable, MessagesTable } from './schema.js';
 import { selectMessages } from './queries.js';
 
@@ -29,6 +29,40 @@ async function membersOf(trx: Kysely<Database>, dialect: SqlDialect, requests: A
   await inChunks(pairs, 2, dialect, async (chunk) => {
     const values = sql.join(chunk.map((r) => sql`(${r.roomId}, ${r.userId})`));
     rows.push(...(await trx.selectFrom('members').selectAll().where(sql<boolean>`(room_id, user_id) IN (VALUES ${values})`).execute()));
+  });
+  return rows;
+}
+
+/**
+ * Messages already stored under the batch's (room, author, clientMsgId) triples: asked by
+ * triples, with `client_msg_id IS NOT NULL` spelt out, so both stores probe the partial unique
+ * index messages_client_msg_id on all three columns. Asked by room and clientMsgId alone, the
+ * index served only its room prefix, and the lookup read every message of the room (issue 10).
+ */
+async function earlierSends(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<MessageRow[]> {
+  const wanted = requests.flatMap((r) => (r.kind === 'message' && r.clientMsgId !== null && rooms.has(r.roomId) ? [{ roomId: r.roomId, userId: r.userId, clientMsgId: r.clientMsgId }] : []));
+  const triples = [...new Map(wanted.map((r) => [clientMsgKey(r.roomId, r.userId, r.clientMsgId), r] as const)).values()];
+  const rows: MessageRow[] = [];
+  await inChunks(triples, 3, dialect, async (chunk) => {
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, ${r.userId}, ${r.clientMsgId})`));
+    rows.push(
+      ...(await selectMessages(trx)
+        .where(sql<boolean>`(m.room_id, m.author_id, m.client_msg_id) IN (VALUES ${values})`)
+        .where('m.client_msg_id', 'is not', null)
+        .execute()),
+    );
+  });
+  return rows;
+}
+
+/** The messages edited or deleted by the batch, asked by (room, seq) pairs: primary-key probes, never rooms × seqs. */
+async function editTargets(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<MessageRow[]> {
+  const wanted = requests.flatMap((r) => ((r.kind === 'edit' || r.kind === 'delete') && rooms.has(r.roomId) ? [{ roomId: r.roomId, seq: r.target }] : []));
+  const pairs = [...new Map(wanted.map((r) => [messageKey(r.roomId, r.seq), r] as const)).values()];
+  const rows: MessageRow[] = [];
+  await inChunks(pairs, 2, dialect, async (chunk) => {
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, CAST(${r.seq} AS BIGINT))`));
+    rows.push(...(await selectMessages(trx).where(sql<boolean>`(m.room_id, m.seq) IN (VALUES ${values})`).execute()));
   });
   return rows;
 }
@@ -60,16 +94,12 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   const liveRoomIds = rooms.map((r) => r.id);
   if (liveRoomIds.length === 0) return requests.map(() => ({ status: 'rejected', code: 'not_found' }));
 
-  const clientMsgIds = [...new Set(requests.flatMap((r) => (r.kind === 'message' && r.clientMsgId !== null ? [r.clientMsgId] : [])))];
-  const targets = [...new Set(requests.flatMap((r) => (r.kind === 'edit' || r.kind === 'delete' ? [r.target] : [])))];
-
+  const live = new Set(liveRoomIds);
   const [memberRows, actorRows, duplicateRows, targetRows] = await Promise.all([
-    membersOf(trx, dialect, requests, new Set(liveRoomIds)),
+    membersOf(trx, dialect, requests, live),
     trx.selectFrom('users').select(['id', 'username', 'display_name']).where('id', 'in', userIds).execute(),
-    clientMsgIds.length === 0
-      ? Promise.resolve([])
-      : selectMessages(trx).where('m.room_id', 'in', liveRoomIds).where('m.client_msg_id', 'in', clientMsgIds).execute(),
-    targets.length === 0 ? Promise.resolve([]) : selectMessages(trx).where('m.room_id', 'in', liveRoomIds).where('m.seq', 'in', targets).execute(),
+    earlierSends(trx, dialect, requests, live),
+    editTargets(trx, dialect, requests, live),
   ]);
 
   const state: BatchState = {

@@ -3,7 +3,7 @@
  * excludes other writers, how rows are locked, how full-text search is asked, how a unique
  * violation looks. Everything else is one Kysely query for both.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, KyselyConfig, RawBuilder } from 'kysely';
 import type { SearchQuery } from '../../ports.js';
 import type { MessageRow } from './mappers.js';
 import type { Database } from './schema.js';
@@ -28,6 +28,20 @@ export interface SqlDialect {
    */
   search(db: Kysely<Database>, query: SearchQuery): Promise<{ rows: MessageRow[]; truncated: boolean }>;
   isUniqueViolation(error: unknown): boolean;
+  /**
+   * A condition on `rooms` keeping at least every public room whose lower-cased name contains
+   * `needle` (lower-cased, TRIGRAM_MIN characters or more), served by a trigram index; the
+   * exact LIKE is applied besides (room-search.ts).
+   */
+  roomNameCandidates(needle: string): RawBuilder<boolean>;
+  /**
+   * A SELECT of one row per public room that roomNameCandidates keeps (at least every room
+   * whose name contains `needle`), streaming through the trigram index, for counting them up to
+   * a LIMIT appended to it.
+   */
+  roomNameCandidateRows(needle: string): RawBuilder<unknown>;
+  /** lower(name) compared in code-point order: the key of the index that serves name prefixes. */
+  readonly nameCodePointKey: RawBuilder<string>;
   /** SQL stores parameters in one statement up to a limit; multi-row inserts are cut to stay under it. */
   readonly maxParameters: number;
 }
@@ -36,4 +50,17 @@ export interface SqlDialect {
 export async function inChunks<T>(items: T[], columns: number, dialect: SqlDialect, fn: (chunk: T[]) => Promise<unknown>): Promise<void> {
   const size = Math.max(1, Math.floor(dialect.maxParameters / columns));
   for (let i = 0; i < items.length; i += size) await fn(items.slice(i, i + size));
+}
+
+/** A statement as the query builder sent it: its SQL and bound parameters. */
+export type QueryObserver = (query: { sql: string; parameters: readonly unknown[] }) => void;
+
+/** Kysely's log option calling `observer` with each statement that ran; nothing without one. */
+export function queryLog(observer: QueryObserver | undefined): Pick<KyselyConfig, 'log'> {
+  if (observer === undefined) return {};
+  return {
+    log: (event) => {
+      if (event.level === 'query') observer({ sql: event.query.sql, parameters: event.query.parameters });
+    },
+  };
 }

@@ -14,8 +14,9 @@ import pg from 'pg';
 import type { Store } from '../../ports.js';
 import { translateStoreOutages } from '../outage-store.js';
 import { type ConnectionMonitor, isPostgresOutage } from '../outage.js';
-import type { SqlDialect } from './dialect.js';
+import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
 import { searchPostgres } from './postgres-search.js';
+import { escapeLike } from './room-search.js';
 import type { Database } from './schema.js';
 import { SqlStore } from './sql-store.js';
 
@@ -38,6 +39,8 @@ export interface PostgresOptions {
    * calls they break still fail with `unavailable`.
    */
   monitor?: ConnectionMonitor;
+  /** Told every statement run through the query builder, after it ran (tests read the plans of real statements). */
+  onQuery?: QueryObserver;
 }
 
 function postgresFlavour(statementTimeoutMs: number): SqlDialect {
@@ -56,6 +59,11 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
     },
     search: (db, query) => searchPostgres(db, query, statementTimeoutMs),
     isUniqueViolation: (error) => (error as { code?: unknown } | null)?.code === '23505',
+    // The LIKE itself is what the pg_trgm index (rooms_public_name_trgm) serves.
+    roomNameCandidates: () => sql<boolean>`TRUE`,
+    roomNameCandidateRows: (needle) =>
+      sql`SELECT 1 FROM rooms WHERE visibility = 'public' AND lower(name) LIKE ${`%${escapeLike(needle)}%`} ESCAPE '\\'`,
+    nameCodePointKey: sql<string>`lower(name) COLLATE "C"`,
   };
 }
 
@@ -86,7 +94,10 @@ function openPool(url: string, options: PostgresOptions, max: number, timeoutMs:
 }
 
 export function openPostgresStore(url: string, options: PostgresOptions): Store {
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, options, options.poolSize, options.statementTimeoutMs) }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: openPool(url, options, options.poolSize, options.statementTimeoutMs) }),
+    ...queryLog(options.onQuery),
+  });
   // Migrations on a connection of their own, with no timeout: building an index of a large
   // table, or waiting for another node's migration, takes as long as it takes.
   const migrations = () => new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, options, 1, null) }) });

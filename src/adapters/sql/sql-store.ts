@@ -22,11 +22,10 @@ import type { SqlDialect } from './dialect.js';
 import { toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
 import { selectMessages } from './queries.js';
+import { listPublicRooms } from './room-search.js';
 import type { Database } from './schema.js';
 
 const WORD = /^[\p{L}\p{N}]+$/u;
-
-const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The first way `username` and `folded` (a folded display name) clash with existing users, by precedence. */
 async function nameConflict(db: Kysely<Database>, username: string, folded: string): Promise<NameConflict | null> {
@@ -198,34 +197,43 @@ export class SqlStore implements Store {
     return row && toRoom(row);
   }
 
-  async listMemberRooms(userId: string): Promise<RoomWithReadState[]> {
+  /**
+   * Bounded walks per room, whatever the backlog: the first 2 × (cap + 1) messages after the
+   * marker, along the (room_id, seq) index, counted where they are by others and not deleted;
+   * and whether another message follows them (a second walk of the same index, as long).
+   * Twice the cap, so that one's own and deleted messages among them rarely leave fewer than
+   * cap + 1 to count. A count over every message after the marker read the whole backlog
+   * (issue 10).
+   */
+  async listMemberRooms(userId: string, unreadCap: number): Promise<RoomWithReadState[]> {
+    const cap = Math.max(1, Math.floor(unreadCap));
+    const walk = 2 * (cap + 1);
+    const window = sql`SELECT x.deleted, x.author_id FROM messages x WHERE x.room_id = r.id AND x.seq > mb.last_read_seq ORDER BY x.seq LIMIT ${walk}`;
     const rows = await this.#db
       .selectFrom('members as mb')
       .innerJoin('rooms as r', 'r.id', 'mb.room_id')
       .selectAll('r')
       .select('mb.last_read_seq')
-      .select((eb) =>
-        eb
-          .selectFrom('messages as x')
-          .select(eb.fn.countAll<number>().as('n'))
-          .whereRef('x.room_id', '=', 'r.id')
-          .whereRef('x.seq', '>', 'mb.last_read_seq')
-          .where('x.deleted', '=', 0)
-          .whereRef('x.author_id', '<>', 'mb.user_id')
-          .as('unread'),
+      .select(sql<number>`(SELECT count(*) FROM (${window}) w WHERE w.deleted = 0 AND w.author_id <> mb.user_id)`.as('unread'))
+      .select(
+        sql<number>`(SELECT count(*) FROM (SELECT 1 AS one FROM messages y WHERE y.room_id = r.id AND y.seq > mb.last_read_seq ORDER BY y.seq LIMIT 1 OFFSET ${walk}) beyond)`.as(
+          'beyond',
+        ),
       )
       .where('mb.user_id', '=', userId)
       .orderBy('r.last_activity_at', 'desc')
       .orderBy('r.id')
       .execute();
-    return rows.map((r) => ({ room: toRoom(r), lastReadSeq: r.last_read_seq, unread: Number(r.unread ?? 0) }));
+    return rows.map((r) => ({
+      room: toRoom(r),
+      lastReadSeq: r.last_read_seq,
+      unread: Math.min(Number(r.unread ?? 0), cap),
+      unreadCapped: Number(r.unread ?? 0) > cap || Number(r.beyond ?? 0) > 0,
+    }));
   }
 
-  async listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]> {
-    let query = this.#db.selectFrom('rooms').selectAll().where('visibility', '=', 'public');
-    if (q !== undefined && q !== '') query = query.where(sql<boolean>`lower(name) LIKE ${`%${escapeLike(q.toLowerCase())}%`} ESCAPE '\\'`);
-    const rows = await query.orderBy(sql`lower(name)`).orderBy('id').limit(limit).execute();
-    return rows.map(toRoom);
+  listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]> {
+    return listPublicRooms(this.#db, this.#dialect, q, limit);
   }
 
   async findMember(roomId: string, userId: string): Promise<MemberRecord | undefined> {

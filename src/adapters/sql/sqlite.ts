@@ -7,14 +7,17 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, type RawBuilder, SqliteDialect, sql } from 'kysely';
 import type { SearchQuery, Store } from '../../ports.js';
-import type { SqlDialect } from './dialect.js';
+import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
 import type { Database } from './schema.js';
 import { SqliteSearch } from './sqlite-search.js';
 import { SqlStore } from './sql-store.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
+
+/** One phrase of the trigram table (rooms_name_fts): its trigrams, consecutive, anywhere in the name. */
+const trigramPhrase = (needle: string): string => `"${needle.replace(/"/g, '""')}"`;
 
 class SqliteFlavour implements SqlDialect {
   readonly name = 'sqlite';
@@ -57,6 +60,18 @@ class SqliteFlavour implements SqlDialect {
     return this.#search.run(query);
   }
 
+  roomNameCandidates(needle: string): RawBuilder<boolean> {
+    return sql<boolean>`id IN (SELECT room_id FROM rooms_name_fts WHERE rooms_name_fts MATCH ${trigramPhrase(needle)})`;
+  }
+
+  roomNameCandidateRows(needle: string): RawBuilder<unknown> {
+    // The trigram table alone, which FTS5 reads as it goes (an IN list would be built whole first).
+    return sql`SELECT 1 FROM rooms_name_fts WHERE rooms_name_fts MATCH ${trigramPhrase(needle)}`;
+  }
+
+  // SQLite's BINARY collation compares UTF-8 bytes: code-point order.
+  readonly nameCodePointKey = sql<string>`lower(name)`;
+
   isUniqueViolation(error: unknown): boolean {
     const code = (error as { code?: unknown } | null)?.code;
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
@@ -71,6 +86,8 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** Shared memory whose first element another thread increments to stop a running search. */
   cancel?: Int32Array;
+  /** Told every statement run through the query builder, after it ran (tests read the plans of real statements). */
+  onQuery?: QueryObserver;
 }
 
 export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
@@ -88,7 +105,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     raw.close();
     throw error;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }), ...queryLog(options.onQuery) });
   return new SqlStore(db, new SqliteFlavour(raw, options.cancel ?? new Int32Array(new SharedArrayBuffer(4))));
 }
 

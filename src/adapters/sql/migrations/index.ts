@@ -7,6 +7,7 @@ import type { Database } from '../schema.js';
 import { initial } from './001-initial.js';
 import { searchIndex } from './002-search-index.js';
 import { displayNameFolded } from './003-display-name-folded.js';
+import { roomNameSearch } from './004-room-name-search.js';
 
 export interface Migration {
   version: number;
@@ -17,4 +18,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch];

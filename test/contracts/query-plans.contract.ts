@@ -1,0 +1,372 @@
+/**
+ * Issue 10: the statements on the store's paths whose cost must follow their result, not a
+ * table, and the index each must use, on a database of realistic size: a room of BIG_ROOM
+ * messages, thousands of users and rooms. The statements are the ones the store runs, captured
+ * from its query builder; each must be named below with its indexes (so a new statement on the
+ * path, or a change that loses an index, fails here).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Store } from '../../src/ports.js';
+import { type CapturedQuery, checkPlans, type Dialect, type Expectation, type Explain, type QueryRecorder } from '../support/query-plans.js';
+
+export interface PlanFixture {
+  dialect: Dialect;
+  store: Store;
+  recorder: QueryRecorder;
+  explain: Explain;
+  /** Runs SQL on a connection of its own (seeding). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Rows of each table a read statement examined, where the store can tell (PostgreSQL's
+   * EXPLAIN ANALYZE; SQLite has no such counter in this build: there the plans alone are checked,
+   * and the statements are the same SQL).
+   */
+  rowsExamined?(query: CapturedQuery): Promise<Map<string, number>>;
+  /** What the database does to keep its statistics (PostgreSQL's autovacuum analyzes; SQLite runs none). */
+  analyze(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export const BIG_ROOM = 'big';
+/** Messages in the big room. */
+export const BIG_ROOM_MESSAGES = 50_000;
+const USERS = 5_000;
+const ROOMS = 3_000;
+/** Public rooms without members or messages, for the directory search. */
+const DIRECTORY_ROOMS = 30_000;
+/** Messages in every other room. */
+const SMALL_ROOM_MESSAGES = 10;
+/** Members of the big room: u1..u1000, all but BEHIND near the end of it. */
+const BIG_ROOM_MEMBERS = 1_000;
+/** A member of the big room who has read nothing of it. */
+export const BEHIND = 'u5';
+
+const series = (n: number) => `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${n})`;
+
+/** The same SQL for both stores: recursive CTEs and ON CONFLICT DO NOTHING exist in both. */
+export function seedStatements(): string[] {
+  return [
+    `${series(USERS)} INSERT INTO users (id, username, display_name, display_name_folded, password_hash, created_at)
+      SELECT 'u' || i, 'user' || i, 'User ' || i, 'user ' || i, 'x', 0 FROM n`,
+    `INSERT INTO rooms (id, name, visibility, topic, created_at, last_seq, last_activity_at, dm_key)
+      VALUES ('${BIG_ROOM}', 'The big room', 'public', '', 0, ${BIG_ROOM_MESSAGES}, ${BIG_ROOM_MESSAGES}, NULL)`,
+    `${series(ROOMS)} INSERT INTO rooms (id, name, visibility, topic, created_at, last_seq, last_activity_at, dm_key)
+      SELECT 'r' || i, 'Room ' || i || CASE i % 4 WHEN 0 THEN ' garden' WHEN 1 THEN ' kitchen' WHEN 2 THEN ' cellar' ELSE ' attic' END,
+        CASE WHEN i % 2 = 0 THEN 'public' ELSE 'private' END, '', 0, ${SMALL_ROOM_MESSAGES}, i, NULL FROM n`,
+    `${series(USERS)} INSERT INTO members (room_id, user_id, role, joined_at, last_read_seq)
+      SELECT 'r' || (1 + (i - 1) % ${ROOMS}), 'u' || i, 'member', 0, 0 FROM n`,
+    `${series(USERS)} INSERT INTO members (room_id, user_id, role, joined_at, last_read_seq)
+      SELECT 'r' || (1 + (i - 1 + ${ROOMS / 2}) % ${ROOMS}), 'u' || i, 'member', 0, ${SMALL_ROOM_MESSAGES} FROM n WHERE true ON CONFLICT DO NOTHING`,
+    `${series(BIG_ROOM_MEMBERS)} INSERT INTO members (room_id, user_id, role, joined_at, last_read_seq)
+      SELECT '${BIG_ROOM}', 'u' || i, CASE WHEN i = 1 THEN 'owner' ELSE 'member' END, 0,
+        CASE WHEN 'u' || i = '${BEHIND}' THEN 0 ELSE ${BIG_ROOM_MESSAGES - 10} END FROM n`,
+    `${series(BIG_ROOM_MESSAGES)} INSERT INTO events (room_id, seq, kind, target, user_id, created_at)
+      SELECT '${BIG_ROOM}', i, 'message', NULL, 'u' || (1 + i % ${BIG_ROOM_MEMBERS}), i FROM n`,
+    `${series(BIG_ROOM_MESSAGES)} INSERT INTO messages (room_id, seq, id, author_id, body, created_at, edited_at, deleted, client_msg_id, search_text)
+      SELECT '${BIG_ROOM}', i, 'm-big-' || i, 'u' || (1 + i % ${BIG_ROOM_MEMBERS}), 'message ' || i, i, NULL,
+        CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, 'c' || i, '' FROM n`,
+    `${series(USERS)} INSERT INTO sessions (token_hash, user_id, created_at, expires_at) SELECT 't' || i, 'u' || i, 0, 1000 + i FROM n`,
+    // The room directory: many public rooms nobody talks in, a few of them with a rare word.
+    `${series(DIRECTORY_ROOMS)} INSERT INTO rooms (id, name, visibility, topic, created_at, last_seq, last_activity_at, dm_key)
+      SELECT 'd' || i, CASE WHEN i % ${DIRECTORY_ROOMS / 10} = 0 THEN 'Quokka club ' || i ELSE 'Lobby ' || i END, 'public', '', 0, 0, 0, NULL FROM n`,
+    `${series(ROOMS * SMALL_ROOM_MESSAGES)} INSERT INTO events (room_id, seq, kind, target, user_id, created_at)
+      SELECT 'r' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES}), 1 + (i - 1) % ${SMALL_ROOM_MESSAGES}, 'message', NULL, 'u' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES} % ${USERS}), i FROM n`,
+    `${series(ROOMS * SMALL_ROOM_MESSAGES)} INSERT INTO messages (room_id, seq, id, author_id, body, created_at, edited_at, deleted, client_msg_id, search_text)
+      SELECT 'r' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES}), 1 + (i - 1) % ${SMALL_ROOM_MESSAGES}, 'm-' || i, 'u' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES} % ${USERS}),
+        'message ' || i, i, NULL, 0, 'c' || i, '' FROM n`,
+  ];
+}
+
+/** PostgreSQL may sort a VALUES list to join it (a semi-join made unique): the batch's own values, not a table. */
+const VALUES_SORT = 'sort?';
+
+/** A (room, user) membership is found by either index of members: both have the two columns. */
+const MEMBER_KEY = 'members_pkey(room_id,user_id)|members_user(room_id,user_id)';
+
+/** Every statement of a group-committed batch, and of the membership check before a send. */
+const SEND_PATH: Expectation[] = [
+  {
+    name: 'lock the batch rooms (seq allocation)',
+    match: /^select "id", "last_seq", "last_activity_at" from "rooms" where "id" in/,
+    sqlite: ['sqlite_autoindex_rooms_1(id)'],
+    postgres: ['rooms_pkey(id)'],
+  },
+  {
+    name: 'membership of the senders',
+    match: /^select \* from "members" where \(room_id, user_id\) IN \(VALUES/,
+    sqlite: ['PRIMARY KEY(room_id,user_id)'],
+    postgres: [MEMBER_KEY, VALUES_SORT],
+  },
+  {
+    name: 'the senders as authors',
+    match: /^select "id", "username", "display_name" from "users" where "id" in/,
+    sqlite: ['sqlite_autoindex_users_1(id)'],
+    postgres: ['users_pkey(id)'],
+  },
+  {
+    name: 'earlier sends with the same clientMsgId (dedupe)',
+    match: /\(m\.room_id, m\.author_id, m\.client_msg_id\) IN \(VALUES/,
+    sqlite: ['messages_client_msg_id(room_id,author_id,client_msg_id)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['messages_client_msg_id(author_id,client_msg_id,room_id)', 'users_pkey(id)', VALUES_SORT],
+  },
+  {
+    name: 'messages edited or deleted',
+    match: /\(m\.room_id, m\.seq\) IN \(VALUES/,
+    sqlite: ['sqlite_autoindex_messages_2(room_id,seq)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['messages_pkey(room_id,seq)', 'users_pkey(id)', VALUES_SORT],
+  },
+  { name: 'insert events', match: /^insert into "events"/, sqlite: [], postgres: [] },
+  { name: 'insert messages', match: /^insert into "messages"/, sqlite: [], postgres: [] },
+  {
+    name: 'update an edited or deleted message',
+    match: /^update "messages" set/,
+    sqlite: ['sqlite_autoindex_messages_2(room_id,seq)'],
+    postgres: ['messages_pkey(room_id,seq)'],
+  },
+  {
+    name: 'delete a membership (leave)',
+    match: /^delete from "members"/,
+    sqlite: ['PRIMARY KEY(room_id,user_id)'],
+    postgres: [MEMBER_KEY],
+  },
+  { name: 'insert a membership (join)', match: /^insert into "members"/, sqlite: [], postgres: [] },
+  {
+    name: 'advance the rooms (last_seq)',
+    match: /^update "rooms" set "last_seq" = CASE/,
+    sqlite: ['sqlite_autoindex_rooms_1(id)'],
+    postgres: ['rooms_pkey(id)'],
+  },
+  {
+    name: 'membership check before a send (cache miss)',
+    match: /^select "r"\."last_seq", "mb"\."role" from "rooms" as "r" left join "members"/,
+    sqlite: ['PRIMARY KEY(room_id,user_id)', 'sqlite_autoindex_rooms_1(id)'],
+    postgres: [MEMBER_KEY, 'rooms_pkey(id)'],
+  },
+];
+
+/** GET /rooms: the member's rooms, and per room two walks of the (room, seq) index bounded by the cap. */
+const MEMBER_ROOMS: Expectation[] = [
+  {
+    name: 'my rooms with bounded unread counts',
+    match: /^select "r"\.\*, "mb"\."last_read_seq", \(SELECT count\(\*\) FROM \(SELECT x\.deleted/,
+    // The member's rooms, sorted by activity: O(rooms).
+    sqlite: ['members_user(user_id)', 'sqlite_autoindex_rooms_1(id)', 'sqlite_autoindex_messages_2(room_id,seq)', 'sort'],
+    postgres: ['members_user(user_id)', 'rooms_pkey(id)', 'messages_pkey(room_id,seq)', 'sort'],
+  },
+];
+
+/** The room directory (GET /rooms/public): reads what it lists, or what matches, never every room. */
+const ROOM_SEARCH: Expectation[] = [
+  {
+    name: 'the directory without a query: the first page of the name index',
+    match: /^select \* from "rooms" where "visibility" = \S+ order by lower\(name\), "id" limit/,
+    sqlite: ['walk(rooms_public_name)'],
+    postgres: ['walk(rooms_public_name)'],
+  },
+  {
+    name: 'a query of 3+ characters: its matches counted through the trigram index, up to a cap',
+    match: /^SELECT count\(\*\) AS n FROM \(SELECT 1 FROM (?:rooms_name_fts|rooms)/,
+    sqlite: ['fts(rooms_name_fts)'],
+    postgres: ['rooms_public_name_trgm(lower(name))'],
+  },
+  {
+    // Past the cap, most names match: the first 20 × limit rooms in name order, filtered and sorted (those only).
+    name: 'a query of 3+ characters with many matches: the first rooms of the name index',
+    match: /^select \* from \(select \* from "rooms" where "visibility" = \S+ order by lower\(name\), "id" limit \S+\) as "w" where lower\(name\) LIKE/,
+    sqlite: ['walk(rooms_public_name)', 'sort?'],
+    postgres: ['walk(rooms_public_name)', 'sort?'],
+  },
+  {
+    name: 'a query of 3+ characters: the trigram index',
+    match: /^select \* from "rooms" where "visibility" = \S+ and (?:TRUE|id IN \(SELECT room_id FROM rooms_name_fts.*\)) and lower\(name\) LIKE/,
+    // The rooms that match, sorted by name: their number, not the directory's.
+    sqlite: ['fts(rooms_name_fts)', 'sqlite_autoindex_rooms_1(id)', 'sort'],
+    postgres: ['rooms_public_name_trgm(lower(name))', 'sort'],
+  },
+  {
+    name: 'a query of 1-2 characters: one range of the name index in code-point order',
+    match: /^select \* from "rooms" where "visibility" = \S+ and lower\(name\)(?: COLLATE "C")? >= /,
+    sqlite: ['rooms_public_name(<expr>)'],
+    postgres: ['rooms_public_name_prefix(lower(name))'],
+  },
+];
+
+/**
+ * The rest of the class: every other read of the store, each reading what it returns (or a
+ * bounded page of it) through an index, never a table. (Full-text search bounds itself by
+ * SEARCH_MAX_CANDIDATES and has its own tests.)
+ */
+const READS: Expectation[] = [
+  { name: 'a user by id', match: /^select \* from "users" where "id" = /, sqlite: ['sqlite_autoindex_users_1(id)'], postgres: ['users_pkey(id)'] },
+  { name: 'a user by username', match: /^select \* from "users" where "username" = /, sqlite: ['sqlite_autoindex_users_2(username)'], postgres: ['users_username_key(username)'] },
+  {
+    name: 'names that clash (one index per arm of the OR)',
+    match: /^select "username", "display_name_folded" from "users" where/,
+    sqlite: ['sqlite_autoindex_users_2(username)', 'users_display_name_folded(display_name_folded)'],
+    postgres: ['users_username_key(username)', 'users_display_name_folded(display_name_folded)'],
+  },
+  { name: 'a session', match: /^select \* from "sessions" where "token_hash" = /, sqlite: ['sqlite_autoindex_sessions_1(token_hash)'], postgres: ['sessions_pkey(token_hash)'] },
+  { name: 'expired sessions (the expired ones only)', match: /^delete from "sessions" where "expires_at" <= /, sqlite: ['sessions_expires_at(expires_at)'], postgres: ['sessions_expires_at(expires_at)'] },
+  { name: 'a room', match: /^select \* from "rooms" where "id" = /, sqlite: ['sqlite_autoindex_rooms_1(id)'], postgres: ['rooms_pkey(id)'] },
+  { name: 'a membership', match: /^select \* from "members" where "room_id" = \S+ and "user_id" = /, sqlite: ['PRIMARY KEY(room_id,user_id)'], postgres: [MEMBER_KEY] },
+  {
+    // The room's members, sorted: its result (issue 10's finding 3 is about how often it runs).
+    name: "a room's members",
+    match: /^select "mb"\.\*, "u"\."username"/,
+    sqlite: ['PRIMARY KEY(room_id)', 'sqlite_autoindex_users_1(id)', 'sort'],
+    postgres: ['members_pkey(room_id)', 'users_pkey(id)', 'sort'],
+  },
+  { name: "a user's room ids", match: /^select "room_id" from "members" where "user_id" = /, sqlite: ['members_user(user_id)'], postgres: ['members_user(user_id)'] },
+  {
+    name: 'the read marker and the room (locked)',
+    match: /^select "mb"\."last_read_seq", "r"\."last_seq" from "members"/,
+    sqlite: ['PRIMARY KEY(room_id,user_id)', 'sqlite_autoindex_rooms_1(id)'],
+    postgres: [MEMBER_KEY, 'rooms_pkey(id)'],
+  },
+  { name: 'move the read marker', match: /^update "members" set "last_read_seq"/, sqlite: ['PRIMARY KEY(room_id,user_id)'], postgres: [MEMBER_KEY] },
+  {
+    name: 'events after a seq, with their messages and users',
+    match: /^select "e"\."room_id", "e"\."seq"/,
+    sqlite: ['PRIMARY KEY(room_id,seq)', 'sqlite_autoindex_messages_2(room_id,seq)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['events_pkey(room_id,seq)', 'messages_pkey(room_id,seq)', 'users_pkey(id)'],
+  },
+  {
+    // The newest page: the room's part of the index walked from its end, stopped by the LIMIT.
+    name: 'the newest page of history',
+    match: /from "messages" as "m" inner join "users" as "u" on "u"\."id" = "m"\."author_id" where "m"\."room_id" = \S+ order by "m"\."seq" desc limit/,
+    sqlite: ['sqlite_autoindex_messages_2(room_id)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['messages_pkey(room_id)', 'users_pkey(id)'],
+  },
+  {
+    name: 'a page of history before or after a seq, or one message',
+    match: /from "messages" as "m" inner join "users" as "u" on "u"\."id" = "m"\."author_id" where "m"\."room_id" = \S+ and "m"\."seq" [<>=]/,
+    sqlite: ['sqlite_autoindex_messages_2(room_id,seq)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['messages_pkey(room_id,seq)', 'users_pkey(id)'],
+  },
+];
+
+function explainFailure(report: Awaited<ReturnType<typeof checkPlans>>): string {
+  return JSON.stringify(report, null, 2);
+}
+
+export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): void {
+  describe(`Query plans: ${name}`, () => {
+    let fx: PlanFixture;
+    before(async () => {
+      fx = await open();
+      await fx.store.migrate();
+      for (const statement of seedStatements()) await fx.exec(statement);
+      await fx.analyze();
+    });
+    after(async () => {
+      await fx?.cleanup();
+    });
+
+    const assertPlans = async (queries: CapturedQuery[], expectations: Expectation[]) => {
+      const report = await checkPlans(queries, expectations, fx.dialect, fx.explain);
+      assert.deepEqual(report, { unnamed: [], unmet: [], mismatches: [] }, explainFailure(report));
+    };
+
+    it('a send batch (issue 10, finding 1): every statement uses an index that fits its filter, the dedupe lookup all three columns', async () => {
+      const at = BIG_ROOM_MESSAGES + 1;
+      const message = (userId: string, clientMsgId: string) => ({ kind: 'message' as const, roomId: BIG_ROOM, userId, id: `new-${clientMsgId}-${userId}`, body: 'hi', clientMsgId, at });
+      const queries = await fx.recorder.record(async () => {
+        const outcomes = await fx.store.append([
+          message('u1', 'fresh-1'),
+          message('u2', 'fresh-2'),
+          // Sent before (seeded): answered as a duplicate, found through the index.
+          message('u18', 'c17'),
+          { kind: 'edit', roomId: BIG_ROOM, userId: 'u6', target: 5, body: 'edited', at },
+          { kind: 'delete', roomId: BIG_ROOM, userId: 'u7', target: 6, at },
+          { kind: 'member_joined', roomId: BIG_ROOM, userId: 'u4000', role: 'member', addedBy: null, at },
+          { kind: 'member_left', roomId: 'r3', userId: 'u3', at },
+        ]);
+        assert.deepEqual(
+          outcomes.map((o) => o.status),
+          ['appended', 'appended', 'duplicate', 'appended', 'appended', 'appended', 'appended'],
+        );
+        await fx.store.membership(BIG_ROOM, 'u1');
+      });
+      await assertPlans(queries, SEND_PATH);
+      if (fx.rowsExamined !== undefined) {
+        // The reads of a batch of 7 requests examine a few rows each, in a room of 50,000 messages.
+        for (const query of queries.filter((q) => /^select /.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          assert.ok(examined <= 20, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('the room directory (issue 10, finding 5): its first page, a rare word, a word nowhere, a word everywhere and a short prefix read through indexes', async () => {
+      const lists: string[][] = [];
+      const queries = await fx.recorder.record(async () => {
+        for (const q of [undefined, 'QUOKKA', 'nowhere at all', 'qu', 'lobby']) lists.push((await fx.store.listPublicRooms(q, 50)).map((r) => r.name));
+      });
+      assert.equal(lists[0]?.length, 50);
+      assert.deepEqual(lists[1]?.length, 10);
+      assert.ok(lists[1]?.every((n) => n.startsWith('Quokka club ')));
+      assert.deepEqual(lists[2], []);
+      assert.deepEqual(lists[3], lists[1]);
+      await assertPlans(queries, ROOM_SEARCH);
+
+      // A word in most names: counted up to the cap, then the page read in name order (never all matches sorted).
+      assert.equal(lists[4]?.length, 50);
+      assert.ok(lists[4]?.every((n) => n.startsWith('Lobby ')));
+      const everywhere = await fx.recorder.record(() => fx.store.listPublicRooms('lobby', 50));
+      assert.equal(everywhere.length, 2);
+      if (fx.rowsExamined !== undefined) {
+        for (const query of queries.filter((q) => /^select /i.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          // The count stops at 20 × 50 + 1; a page of a word in most names reads about the page.
+          assert.ok(examined <= 20 * 50 + 1, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('the rest of the class: every other read of the store goes through an index that fits it', async () => {
+      const queries = await fx.recorder.record(async () => {
+        await fx.store.findUserById('u1');
+        await fx.store.findUserByUsername('USER1');
+        await fx.store.findNameConflict('user2', 'user 3');
+        await fx.store.findSession('no-such-token');
+        await fx.store.deleteExpiredSessions(0);
+        await fx.store.findRoom(BIG_ROOM);
+        await fx.store.findMember(BIG_ROOM, 'u1');
+        await fx.store.listMembers('r7');
+        await fx.store.listMemberRoomIds('u1');
+        await fx.store.advanceReadMarker(BIG_ROOM, 'u1', BIG_ROOM_MESSAGES - 5);
+        await fx.store.readEvents(BIG_ROOM, BIG_ROOM_MESSAGES - 100, 50);
+        await fx.store.readHistory({ roomId: BIG_ROOM, limit: 50 });
+        await fx.store.readHistory({ roomId: BIG_ROOM, before: 25_000, limit: 50 });
+        await fx.store.readHistory({ roomId: BIG_ROOM, after: 25_000, limit: 50 });
+        await fx.store.findMessage(BIG_ROOM, 25_000);
+      });
+      await assertPlans(queries, READS);
+      if (fx.rowsExamined !== undefined) {
+        // Pages of 50 in a room of 50,000 messages: each read examines about what it returns.
+        for (const query of queries.filter((q) => /^select /.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          assert.ok(examined <= 200, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('GET /rooms (issue 10, finding 2): unread counted by a walk of the (room, seq) index bounded by the cap, for a member 50,000 behind', async () => {
+      let rooms: Awaited<ReturnType<Store['listMemberRooms']>> = [];
+      const queries = await fx.recorder.record(async () => {
+        rooms = await fx.store.listMemberRooms(BEHIND, 999);
+      });
+      const big = rooms.find((r) => r.room.id === BIG_ROOM);
+      assert.deepEqual({ unread: big?.unread, capped: big?.unreadCapped }, { unread: 999, capped: true });
+      await assertPlans(queries, MEMBER_ROOMS);
+      if (fx.rowsExamined !== undefined) {
+        // Two walks of at most 2 × (cap + 1) + 1 messages per room, not the 50,000 of the backlog.
+        const examined = (await fx.rowsExamined(queries[0] as CapturedQuery)).get('messages') ?? 0;
+        const bound = rooms.length * 2 * (2 * (999 + 1) + 1);
+        assert.ok(examined <= bound, `${examined} messages examined for ${rooms.length} rooms (bound ${bound})`);
+        assert.ok(examined < BIG_ROOM_MESSAGES / 4, `${examined} messages examined`);
+      }
+    });
+  });
+}
