@@ -217,6 +217,13 @@ const READS: Expectation[] = [
     sqlite: ['PRIMARY KEY(room_id)', 'sqlite_autoindex_users_1(id)', 'sort'],
     postgres: ['members_pkey(room_id)', 'users_pkey(id)', 'sort'],
   },
+  {
+    // Finding 3: the ids of a room's members (the membership cache's list), no user rows.
+    name: "a room's member ids",
+    match: /^select "r"\."last_seq", "mb"\."user_id" from "rooms" as "r" left join "members"/,
+    sqlite: ['sqlite_autoindex_rooms_1(id)', 'PRIMARY KEY(room_id)'],
+    postgres: ['rooms_pkey(id)', 'members_pkey(room_id)'],
+  },
   { name: "a user's room ids", match: /^select "room_id" from "members" where "user_id" = /, sqlite: ['members_user(user_id)'], postgres: ['members_user(user_id)'] },
   {
     name: 'the read marker and the room (locked)',
@@ -334,6 +341,7 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         await fx.store.findRoom(BIG_ROOM);
         await fx.store.findMember(BIG_ROOM, 'u1');
         await fx.store.listMembers('r7');
+        await fx.store.listMemberIds('r7');
         await fx.store.listMemberRoomIds('u1');
         await fx.store.advanceReadMarker(BIG_ROOM, 'u1', BIG_ROOM_MESSAGES - 5);
         await fx.store.readEvents(BIG_ROOM, BIG_ROOM_MESSAGES - 100, 50);
