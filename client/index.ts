@@ -73,10 +73,11 @@ export interface ParleyClientOptions {
    */
   outbox?: { limit?: number; maxInFlight?: number };
   /**
-   * What subscriptions hear of presence. `batch` (the default): a room's changes arrive together
-   * once per short window (`presence_batch`, also emitted as one `presence` event per change),
-   * and the subscribe result of a large room carries the online count, not the list. `full`: one
-   * `presence` frame per change and the full online list. `none`: no presence at all.
+   * What subscriptions hear of presence. `full` (the default): one `presence` frame per change
+   * and the full online list. `batch` (recommended for rooms of thousands, with a server that
+   * offers it): a room's changes arrive together once per short window (`presence_batch`, also
+   * emitted as one `presence` event per change), and the subscribe result of a large room
+   * carries the online count, not the list (`onlineComplete: false`). `none`: no presence.
    */
   presence?: 'full' | 'batch' | 'none';
 }
@@ -109,7 +110,7 @@ export class ParleyClient {
       requestTimeoutMs,
       pingIntervalMs: options.pingIntervalMs ?? 25_000,
       pongTimeoutMs: options.pongTimeoutMs ?? 10_000,
-      presence: options.presence ?? 'batch',
+      presence: options.presence ?? 'full',
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
       ...(options.outbox === undefined ? {} : { outbox: options.outbox }),
       checkAuth: () => this.#checkAuth(),

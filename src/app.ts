@@ -274,6 +274,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
           heartbeat()
             .then(() => sweep())
             .then((gone) => presence.expired(gone))
+            // Presence answers again: rooms whose online sets missed a skipped change read them again.
+            .then(() => {
+              if (presence.takeMissed()) hub.refreshPresence();
+            })
             .catch(onError);
         }, presenceAdapter.heartbeatIntervalMs),
       );

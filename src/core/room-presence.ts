@@ -20,6 +20,7 @@ export class RoomPresence {
   readonly #maxEarly: number;
   /** Members who left while the room was open here, oldest first (bounded like the early changes). */
   readonly #left = new Set<string>();
+  readonly #joinedEarly = new Set<string>();
   /** The online set as a JSON array, built once per change of it (subscribe replies share it). */
   #json: string | null = null;
 
@@ -46,7 +47,8 @@ export class RoomPresence {
   load(online: Iterable<string>): void {
     this.#json = null;
     this.#online.clear();
-    for (const userId of online) this.#online.add(userId);
+    // One who left meanwhile may still be in the member list the set was read for.
+    for (const userId of online) if (!this.#left.has(userId)) this.#online.add(userId);
     this.#loaded = true;
     const early = this.#early;
     this.#early = [];
@@ -56,6 +58,7 @@ export class RoomPresence {
   /** Forgets the set (its load failed): the next subscriber loads it again. */
   unload(): void {
     this.#json = null;
+    this.#joinedEarly.clear();
     this.#loaded = false;
     this.#online.clear();
     this.#pending.clear();
@@ -66,9 +69,20 @@ export class RoomPresence {
     return this.#pending.size > 0;
   }
 
-  /** A member joined (again): their changes count from now on. */
+  /**
+   * A member joined (again): their changes count from now on. Before the load, they are kept to
+   * be looked up after it (the set may be read for a member list without them).
+   */
   joined(userId: string): void {
     this.#left.delete(userId);
+    if (!this.#loaded && this.#joinedEarly.size < this.#maxEarly) this.#joinedEarly.add(userId);
+  }
+
+  /** Members who joined before the load: to look up once it is done (each returned once). */
+  takeJoinedEarly(): string[] {
+    const ids = [...this.#joinedEarly];
+    this.#joinedEarly.clear();
+    return ids;
   }
 
   /** A user came online or went offline in the room (before the load: kept, and applied over it). */

@@ -49,6 +49,7 @@ export class PresenceService {
   readonly #windows = new Map<string, Window>();
   /** Users whose grace runs, with the timer that settles them. */
   readonly #settling = new Map<string, NodeJS.Timeout>();
+  #missed = false;
 
   constructor(store: Store, presence: Presence, publisher: Publisher, options: PresenceServiceOptions) {
     this.#store = store;
@@ -58,17 +59,19 @@ export class PresenceService {
   }
 
   async connected(userId: string, connectionId: string): Promise<void> {
-    await skipOutage(async () => {
+    const skipped = await skipOutage(async () => {
       if (await this.#presence.connect(userId, connectionId)) await this.#changed(userId, true);
     });
+    if (skipped) this.#missed = true;
   }
 
   async disconnected(userId: string, connectionId: string): Promise<void> {
-    await skipOutage(async () => {
+    const skipped = await skipOutage(async () => {
       const drop = await this.#presence.disconnect(userId, connectionId);
       if (drop === 'offline') await this.#changed(userId, false);
       else if (drop === 'lingering') this.#settleLater(userId);
     });
+    if (skipped) this.#missed = true;
   }
 
   /** Asks, once the user's grace has run out, whether they are offline (one timer per user, the latest). */
@@ -78,7 +81,9 @@ export class PresenceService {
       if (this.#settling.get(userId) === timer) this.#settling.delete(userId);
       skipOutage(async () => {
         if (await this.#presence.settle(userId)) await this.#changed(userId, false);
-      }).catch(this.#options.onError);
+      }).then((skipped) => {
+        if (skipped) this.#missed = true;
+      }, this.#options.onError);
     }, this.#options.offlineGraceMs + SETTLE_MARGIN_MS);
     timer.unref();
     this.#settling.set(userId, timer);
@@ -92,6 +97,16 @@ export class PresenceService {
   /** Which of `userIds` are online (each room open on a node asks once, then follows the announcements). */
   online(userIds: Iterable<string>): Promise<Set<string>> {
     return this.#presence.online([...userIds]);
+  }
+
+  /**
+   * Whether a change was skipped for an outage since the last call: the rooms open on this node
+   * then read their online members again once presence answers (their sets missed it).
+   */
+  takeMissed(): boolean {
+    const missed = this.#missed;
+    this.#missed = false;
+    return missed;
   }
 
   /** Users whose announcement window is open. */
@@ -164,11 +179,13 @@ export class PresenceService {
   }
 }
 
-/** Runs a presence change; an outage skips it (see above), any other error is the caller's. */
-async function skipOutage(change: () => Promise<void>): Promise<void> {
+/** Runs a presence change; an outage skips it (see above) and returns true, any other error is the caller's. */
+async function skipOutage(change: () => Promise<void>): Promise<boolean> {
   try {
     await change();
+    return false;
   } catch (error) {
     if (!(error instanceof AppError && error.code === 'unavailable')) throw error;
+    return true;
   }
 }

@@ -56,7 +56,7 @@ export class Publisher {
 
   /** A member came online or went offline; each node tells its subscribers of the room (coalesced). */
   presence(roomId: string, userId: string, online: boolean): void {
-    this.#send(`room:${roomId}`, encodeRoom({ type: 'presence', userId, online }));
+    this.#send(`room:${roomId}`, encodeRoom({ type: 'presence', roomId, userId, online }));
   }
 
   /** Tells every node that a member joined or left at `seq`, so their caches follow. */

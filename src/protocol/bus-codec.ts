@@ -7,11 +7,15 @@
  *
  *   E <seq> <kind> <actor id> <target|->\n<frame>   a stream event of a room
  *   T <actor id>\n<frame>                           typing in a room (not echoed to the typist)
- *   P <user id> <1|0>                               a member came online (1) or went offline (0)
+ *   P\n<frame>                                      a member came online or went offline (the
+ *                                                   `presence` client frame; receivers read its
+ *                                                   userId and online)
  *   F[ <room id>]\n<frame>                          a frame for every connection of a user; with a
  *                                                   room id, the user's membership of it ended
  *   R <token hash>                                  a session was revoked: close its connections
- *   M <room id> <user id> <+|-> <seq>               a member joined (+) or left (-) at seq
+ *   {"roomId","userId","joined","seq"}              a member joined or left at seq (JSON, the
+ *                                                   form the previous release reads as "drop
+ *                                                   what is cached"; it also sent `M <room> <user>`)
  *   C <JSON array of keys>                          shared-cache keys invalidated
  *   N <n>                                           a node's liveness probe
  *
@@ -27,7 +31,7 @@ import type { EventKind } from '../domain/types.js';
 export type RoomMessage =
   | { type: 'event'; seq: number; kind: EventKind; userId: string; target: number | null; frame: string }
   | { type: 'typing'; userId: string; frame: string }
-  | { type: 'presence'; userId: string; online: boolean };
+  | { type: 'presence'; roomId: string; userId: string; online: boolean };
 
 export type UserMessage = { type: 'frame'; frame: string; removedRoomId: string | null } | { type: 'revoke'; tokenHash: string };
 
@@ -73,7 +77,8 @@ export function encodeRoom(message: RoomMessage): string {
     case 'typing':
       return `T ${token(message.userId, 'user id')}\n${message.frame}`;
     case 'presence':
-      return `P ${token(message.userId, 'user id')} ${message.online ? 1 : 0}`;
+      // The client frame, as the previous release sent and forwards it.
+      return `P\n${JSON.stringify({ type: 'presence', roomId: message.roomId, userId: message.userId, online: message.online })}`;
   }
 }
 
@@ -92,12 +97,8 @@ export function decodeRoom(payload: string): RoomMessage | null {
     }
     case 'T':
       return parts.length === 2 && parts[1] !== '' && frame !== '' ? { type: 'typing', userId: parts[1] as string, frame } : null;
-    case 'P': {
-      // The earlier form carried the client frame: read it from there.
-      if (parts.length === 1) return frame === '' ? null : decodeLegacyRoom(frame);
-      const [, userId, online] = parts;
-      return parts.length === 3 && userId !== undefined && userId !== '' && (online === '1' || online === '0') ? { type: 'presence', userId, online: online === '1' } : null;
-    }
+    case 'P':
+      return parts.length === 1 && frame !== '' ? decodeLegacyRoom(frame) : null;
     default:
       return null;
   }
@@ -114,7 +115,10 @@ function decodeLegacyRoom(payload: string): RoomMessage | null {
     return { type: 'event', seq, kind, userId: user.id, target: typeof frame.target === 'number' ? frame.target : null, frame: payload };
   }
   if (frame.type === 'typing' && typeof user?.id === 'string') return { type: 'typing', userId: user.id, frame: payload };
-  if (frame.type === 'presence') return typeof frame.userId === 'string' && typeof frame.online === 'boolean' ? { type: 'presence', userId: frame.userId, online: frame.online } : null;
+  if (frame.type === 'presence') {
+    const { roomId, userId, online } = frame;
+    return typeof roomId === 'string' && typeof userId === 'string' && typeof online === 'boolean' ? { type: 'presence', roomId, userId, online } : null;
+  }
   return null;
 }
 
@@ -141,22 +145,24 @@ export function decodeUser(payload: string): UserMessage | null {
 }
 
 export function encodeMembership(message: MembershipMessage): string {
-  const head = `M ${token(message.roomId, 'room id')} ${token(message.userId, 'user id')}`;
-  return message.change === null ? head : `${head} ${message.change.joined ? '+' : '-'} ${message.change.seq}`;
+  const ids = { roomId: token(message.roomId, 'room id'), userId: token(message.userId, 'user id') };
+  if (message.change === null) return `M ${ids.roomId} ${ids.userId}`;
+  // JSON, which the previous release also reads (as a change of the pair, whatever it was).
+  return JSON.stringify({ ...ids, joined: message.change.joined, seq: message.change.seq });
 }
 
 export function decodeMembership(payload: string): MembershipMessage | null {
   if (payload.startsWith('{')) {
     const m = parseJson(payload);
-    return m !== null && typeof m.roomId === 'string' && typeof m.userId === 'string' ? { roomId: m.roomId, userId: m.userId, change: null } : null;
+    if (m === null || typeof m.roomId !== 'string' || typeof m.userId !== 'string' || m.roomId === '' || m.userId === '') return null;
+    const seq = typeof m.seq === 'number' && Number.isSafeInteger(m.seq) && m.seq >= 0 ? m.seq : null;
+    const change = typeof m.joined === 'boolean' && seq !== null ? { joined: m.joined, seq } : null;
+    return { roomId: m.roomId, userId: m.userId, change };
   }
   const parts = payload.split(' ');
   if (parts[0] !== 'M' || parts[1] === undefined || parts[1] === '' || parts[2] === undefined || parts[2] === '') return null;
   const ids = { roomId: parts[1], userId: parts[2] };
-  if (parts.length === 3) return { ...ids, change: null };
-  const seq = seqOf(parts[4]);
-  if (parts.length !== 5 || (parts[3] !== '+' && parts[3] !== '-') || seq === null) return null;
-  return { ...ids, change: { joined: parts[3] === '+', seq } };
+  return parts.length === 3 ? { ...ids, change: null } : null;
 }
 
 export function encodeCacheKeys(keys: string[]): string {

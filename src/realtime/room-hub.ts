@@ -221,8 +221,10 @@ export class RoomHub {
       (online) => {
         room.presenceLoad = null;
         if (room.closed) return;
-        // Changes heard while it loaded are applied over it, and announced.
+        // Changes heard while it loaded are applied over it, and announced; members who joined
+        // meanwhile are looked up.
         room.presence.load(online);
+        for (const userId of room.presence.takeJoinedEarly()) this.#lookUpMember(room, userId);
         this.#armPresence(room);
       },
       (error: unknown) => {
@@ -241,7 +243,20 @@ export class RoomHub {
     return { ...result, onlineJson: room.presence.onlineJson, onlineCount: online.size };
   }
 
+  /** A member who joined: online now? */
+  #lookUpMember(room: Room, userId: string): void {
+    this.#options.isOnline(userId).then(
+      (online) => {
+        if (online && !room.closed) this.#presenceChanged(room, { userId, online: true });
+      },
+      (error: unknown) => this.#options.onError(error, 'presence of a new member'),
+    );
+  }
+
   #presenceChanged(room: Room, change: PresenceChange): void {
+    // Before the set is loaded, changes matter only while a load is in flight (they may be newer
+    // than what it reads); a later load reads them anyway.
+    if (!room.presence.loaded && room.presenceLoad === null) return;
     room.presence.change(change.userId, change.online);
     this.#armPresence(room);
   }
@@ -354,6 +369,11 @@ export class RoomHub {
       room.stream.resync();
       if (room.presence.loaded) this.#refreshPresence(room);
     }
+  }
+
+  /** Reads every open room's online members again (presence announcements may have been skipped). */
+  refreshPresence(): void {
+    for (const room of this.#rooms.values()) if (!room.closed && room.presence.loaded) this.#refreshPresence(room);
   }
 
   /** Reads the room's online members again; the differences are announced as changes. */
@@ -534,14 +554,7 @@ export class RoomHub {
         if (item.kind === 'member_left') r.presence.remove(item.userId);
         else if (item.kind === 'member_joined') {
           r.presence.joined(item.userId);
-          if (!r.presence.loaded) return;
-          this.#options.isOnline(item.userId).then(
-            (online) => {
-              const now = room();
-              if (online && now !== undefined) this.#presenceChanged(now, { userId: item.userId, online: true });
-            },
-            (error: unknown) => this.#options.onError(error, 'presence of a new member'),
-          );
+          if (r.presence.loaded) this.#lookUpMember(r, item.userId);
         }
       },
       armGapTimer: () => {

@@ -245,8 +245,8 @@ describe('realtime session against a scripted ws peer', () => {
     assert.deepEqual(b, { lastSeq: 4, recovered: true, online: ['u1'], onlineCount: 1, onlineComplete: true });
     assert.deepEqual(
       h.peer.frames('subscribe').map((f) => f.presence),
-      ['batch', 'batch'],
-      'the SDK asks for batched presence by default',
+      [undefined, undefined],
+      'the SDK asks for nothing but the default (a server of an earlier release knows no other field)',
     );
     const ids = h.peer.frames('subscribe').map((f) => f.id);
     assert.equal(new Set(ids).size, 2);
@@ -492,7 +492,7 @@ describe('realtime session against a scripted ws peer', () => {
   });
 
   it('tells a presence_batch as one presence event per change, then the batch itself', async () => {
-    const h = await setup();
+    const h = await setup({ presence: 'batch' });
     const seen: string[] = [];
     h.client.on('presence', (e) => seen.push(`${e.userId}:${e.online}`));
     h.client.on('presence_batch', (e) => seen.push(`batch:${e.onlineCount}`));
@@ -502,6 +502,12 @@ describe('realtime session against a scripted ws peer', () => {
     await h.client.connect();
     await waitUntil(() => seen.length === 4, 'four notices');
     assert.deepEqual(seen, ['u2:true', 'u3:true', 'u4:false', 'batch:7']);
+    h.peer.append('a');
+    await h.client.subscribe('a');
+    assert.deepEqual(
+      h.peer.frames('subscribe').map((f) => f.presence),
+      ['batch'],
+    );
   });
 
   it('keeps retrying while the server is down and resolves connect() once it is up', async () => {

@@ -25,7 +25,7 @@ describe('bus codec', () => {
     const message: fc.Arbitrary<RoomMessage> = fc.oneof(
       fc.record({ type: fc.constant('event' as const), seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), kind, userId: id, target: fc.option(fc.integer({ min: 1, max: 1e12 }), { nil: null }), frame }),
       fc.record({ type: fc.constant('typing' as const), userId: id, frame }),
-      fc.record({ type: fc.constant('presence' as const), userId: id, online: fc.boolean() }),
+      fc.record({ type: fc.constant('presence' as const), roomId: id, userId: id, online: fc.boolean() }),
     );
     fc.assert(fc.property(message, (m) => assert.deepEqual(decodeRoom(encodeRoom(m)), { ...m })));
   });
@@ -80,8 +80,20 @@ describe('bus codec', () => {
     assert.deepEqual(decodeMembership('{"roomId":"r","userId":"u"}'), { roomId: 'r', userId: 'u', change: null });
     assert.deepEqual(decodeMembership('M r u'), { roomId: 'r', userId: 'u', change: null });
     const presence = JSON.stringify({ type: 'presence', roomId: 'r', userId: 'u3', online: false });
-    assert.deepEqual(decodeRoom(presence), { type: 'presence', userId: 'u3', online: false });
-    assert.deepEqual(decodeRoom(`P\n${presence}`), { type: 'presence', userId: 'u3', online: false });
+    assert.deepEqual(decodeRoom(presence), { type: 'presence', roomId: 'r', userId: 'u3', online: false });
+    assert.deepEqual(decodeRoom(`P\n${presence}`), { type: 'presence', roomId: 'r', userId: 'u3', online: false });
+  });
+
+  it('writes presence and membership changes in forms the previous release reads', () => {
+    // The previous release forwarded the frame after `P\n` to its sockets, and read a JSON
+    // membership message as {roomId, userId} (dropping what it cached).
+    const presence = encodeRoom({ type: 'presence', roomId: 'r', userId: 'u', online: true });
+    assert.deepEqual(JSON.parse(presence.slice(presence.indexOf('\n') + 1)), { type: 'presence', roomId: 'r', userId: 'u', online: true });
+    assert.ok(presence.startsWith('P\n'));
+    const membership = JSON.parse(encodeMembership({ roomId: 'r', userId: 'u', change: { joined: false, seq: 7 } }));
+    assert.equal(membership.roomId, 'r');
+    assert.equal(membership.userId, 'u');
+    assert.deepEqual(decodeMembership('{"roomId":"r","userId":"u","joined":"yes","seq":7}'), { roomId: 'r', userId: 'u', change: null }, 'a malformed change is an unknown one');
     assert.deepEqual(decodeCacheKeys('["a","b"]'), ['a', 'b']);
     assert.equal(decodeProbe('42'), 42);
   });
