@@ -55,9 +55,10 @@ export class RoomPresence {
     for (const c of early) this.change(c.userId, c.online);
   }
 
-  /** Forgets the set (its load failed): the next subscriber loads it again. */
+  /** Forgets the set and what was heard for its load (which failed): the next subscriber loads it again, fresh. */
   unload(): void {
     this.#json = null;
+    this.#early = [];
     this.#joinedEarly.clear();
     this.#loaded = false;
     this.#online.clear();

@@ -229,6 +229,8 @@ export class RoomHub {
       },
       (error: unknown) => {
         room.presenceLoad = null;
+        // Changes heard for this load may be older than what the next one reads.
+        room.presence.unload();
         throw error;
       },
     );

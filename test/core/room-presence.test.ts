@@ -77,4 +77,13 @@ describe('RoomPresence', () => {
     p.change('a', true);
     assert.deepEqual([...p.online], ['a']);
   });
+
+  it('forgets what it heard for a load that failed', () => {
+    const p = new RoomPresence();
+    p.change('a', true);
+    p.unload();
+    p.load([]);
+    assert.deepEqual([...p.online], [], 'the next load is not overridden by an older change');
+    assert.equal(p.pending, false);
+  });
 });
