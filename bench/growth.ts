@@ -21,7 +21,6 @@
  * figures of the code before the fixes of issue 10). A run of some operations replaces those
  * operations in the file and keeps the others. --scale shrinks every size (0.01 for a smoke run).
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
@@ -30,7 +29,8 @@ import { parseArgs } from 'node:util';
 import { curvesOf, type GrowthResult, OPS, type Op, renderGrowth } from './growth-render.js';
 import { type RoomSpec, type SeedDb, type SeedUser, seedRooms, seedUsers } from './growth-seed.js';
 import { call, cpuMs, type GrowthServer, percentile, round, type StoreKind, storeTiming, WsClient, withServer } from './growth-server.js';
-import type { AgentConnection, FromAgent, ToAgent } from './messages.js';
+import { Agent } from './agent-handle.js';
+import type { AgentConnection } from './messages.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { positionals, values } = parseArgs({
@@ -177,34 +177,6 @@ async function measureSubscribe(store: StoreKind, members: number): Promise<Reco
 }
 
 // reconnect storm: C clients of one room drop and resume
-
-class Agent {
-  readonly child: ChildProcess;
-  #waiters: Array<(m: FromAgent) => boolean> = [];
-
-  constructor() {
-    this.child = fork(path.join(ROOT, 'bench', 'agent.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (m: FromAgent) => {
-      this.#waiters = this.#waiters.filter((w) => !w(m));
-    });
-  }
-
-  send(m: ToAgent): void {
-    this.child.send(m);
-  }
-
-  next<T extends FromAgent['type']>(type: T, timeoutMs: number): Promise<Extract<FromAgent, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`agent sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push((m) => {
-        if (m.type !== type) return false;
-        clearTimeout(timer);
-        resolve(m as Extract<FromAgent, { type: T }>);
-        return true;
-      });
-    });
-  }
-}
 
 async function presenceCounts(agents: Agent[]): Promise<{ presence: number; presenceBatch: number; frames: number; serverCloses: number; closeCodes: Record<string, number> }> {
   const all = await Promise.all(

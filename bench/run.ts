@@ -22,7 +22,8 @@ import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/services.js';
-import type { AgentConnection, AgentReport, FromAgent, Target, ToAgent } from './messages.js';
+import { Agent } from './agent-handle.js';
+import type { AgentConnection, AgentReport, Target } from './messages.js';
 import type { Json } from '../test/support/json.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -291,36 +292,6 @@ async function setUp(url: string, perSenderRate: number): Promise<AgentConnectio
 }
 
 // Agents
-
-class Agent {
-  readonly child: ChildProcess;
-  progress = { deliveries: 0, sent: 0 };
-  #waiters: Array<(m: FromAgent) => boolean> = [];
-
-  constructor() {
-    this.child = fork(path.join(ROOT, 'bench', 'agent.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (m: FromAgent) => {
-      if (m.type === 'progress') this.progress = { deliveries: m.deliveries, sent: m.sent };
-      this.#waiters = this.#waiters.filter((w) => !w(m));
-    });
-  }
-
-  send(m: ToAgent): void {
-    this.child.send(m);
-  }
-
-  next<T extends FromAgent['type']>(type: T, timeoutMs: number): Promise<Extract<FromAgent, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`agent sent no ${type} within ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push((m) => {
-        if (m.type !== type) return false;
-        clearTimeout(timer);
-        resolve(m as Extract<FromAgent, { type: T }>);
-        return true;
-      });
-    });
-  }
-}
 
 function merge(reports: AgentReport[]) {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
