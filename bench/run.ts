@@ -14,7 +14,7 @@
  * Options: --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
  * server), --profile DIR (a CPU profile of the Parley server into DIR), --redis (Parley with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N, --out FILE (default bench/results/<scenario>-<target>.json).
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import path from 'node:path';
