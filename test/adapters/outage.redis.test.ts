@@ -137,5 +137,38 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis outages')) {
         uncaught.stop();
       }
     });
+
+    it('regression: a bus closed while its subscriber subscribes again after a reconnect raises no unhandled rejection', async () => {
+      // Many channels make the SUBSCRIBE after a reconnect take long enough to close the bus
+      // while it is in flight (the old code left that promise unhandled: 'Connection is closed.').
+      const admin = new Redis(server.url);
+      const uncaught = recordUncaught();
+      try {
+        for (let trial = 0; trial < 5; trial++) {
+          const second = await RedisBus.connect({ url: server.url, commandTimeoutMs: 2_000, onError: () => undefined });
+          const channels = Array.from({ length: 20_000 }, (_, i) => `room:t${trial}-${i}` as const);
+          await Promise.all(channels.map((channel) => second.subscribe(channel, () => undefined)));
+          const before = await subscriberIds(admin);
+          void second.resubscribe();
+          // The new subscriber connection has named itself: its SUBSCRIBEs follow at 'ready'.
+          await until('the subscriber reconnected', async () => (await subscriberIds(admin)).some((id) => !before.includes(id)), 5_000);
+          await new Promise((r) => setTimeout(r, trial * 2));
+          await second.close();
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(uncaught.errors, []);
+      } finally {
+        uncaught.stop();
+        admin.disconnect();
+      }
+    });
   });
+}
+
+async function subscriberIds(admin: Redis): Promise<string[]> {
+  const list = String(await admin.call('CLIENT', 'LIST'));
+  return list
+    .split('\n')
+    .filter((line) => line.includes('name=parley-bus-sub'))
+    .map((line) => /id=(\d+)/.exec(line)?.[1] ?? '');
 }

@@ -60,6 +60,9 @@ export async function closeRedis(redis: Redis, timeoutMs: number): Promise<void>
   }
 }
 
+/** Channels per SUBSCRIBE when a reconnected subscriber subscribes again. */
+const RESUBSCRIBE_CHUNK = 1_000;
+
 export class RedisBus implements Bus {
   readonly #pub: Redis;
   readonly #sub: Redis;
@@ -86,8 +89,10 @@ export class RedisBus implements Bus {
     // Publishing is best effort (the store has every event): fail fast while disconnected.
     this.#pub = new Redis(options.url, { ...base, enableOfflineQueue: false, connectionName: 'parley-bus-pub' });
     // The subscriber queues (a bounded number of) SUBSCRIBEs while reconnecting, and has no
-    // command timeout: it only ever waits for messages.
-    this.#sub = new Redis(options.url, { ...base, commandTimeout: undefined, connectionName: 'parley-bus-sub' });
+    // command timeout: it only ever waits for messages. It resubscribes after a reconnect by our
+    // hand, not ioredis's: ioredis leaves the promise of its own resubscribe unhandled, so a
+    // connection lost again (or closed) before the reply raised an unhandled rejection.
+    this.#sub = new Redis(options.url, { ...base, commandTimeout: undefined, autoResubscribe: false, connectionName: 'parley-bus-sub' });
     const fallback = (name: string): ConnectionMonitor => ({ lost: (error) => this.#onError(error, `redis bus ${name}`), restored: () => undefined });
     this.#pubMonitor = options.monitors?.pub ?? fallback('pub');
     watchRedis(this.#pub, this.#pubMonitor, () => this.#forced.has(this.#pub));
@@ -102,10 +107,14 @@ export class RedisBus implements Bus {
     this.#sub.on('ready', () => {
       if (!this.#lostConnection) return;
       this.#lostConnection = false;
-      // ioredis re-sent the SUBSCRIBEs before 'ready'; wait for their replies, then reset.
-      redisCall(this.#sub.ping(), 'The bus is unavailable.').then(
+      // Every channel with handlers, subscribed again; then the reset (what was published while
+      // the connection was down is read from the store by its listeners). A failure here is a
+      // connection lost again: its 'close' marks it, and the next 'ready' tries again.
+      this.#resubscribeAll().then(
         () => this.#reset(),
-        (error: unknown) => this.#onError(error, 'redis bus resubscribe'),
+        (error: unknown) => {
+          if (!this.#closed) this.#onError(error, 'redis bus resubscribe');
+        },
       );
     });
   }
@@ -173,6 +182,20 @@ export class RedisBus implements Bus {
     this.#pub.disconnect(true);
     this.#sub.disconnect(true);
     await reset;
+  }
+
+  async #resubscribeAll(): Promise<void> {
+    const names = this.#handlers.channels().map((channel) => this.#prefix + channel);
+    const calls: Array<Promise<unknown>> = [];
+    if (this.#sharded) {
+      // One SSUBSCRIBE per channel: on a cluster, channels of one call must share a slot.
+      for (const name of names) calls.push(this.#sub.ssubscribe(name));
+    } else {
+      for (let i = 0; i < names.length; i += RESUBSCRIBE_CHUNK) calls.push(this.#sub.subscribe(...names.slice(i, i + RESUBSCRIBE_CHUNK)));
+    }
+    // A PING after them: its reply means every SUBSCRIBE before it was answered, even none.
+    calls.push(this.#sub.ping());
+    await redisCall(Promise.all(calls), 'The bus is unavailable.');
   }
 
   #reset(): void {
