@@ -242,3 +242,136 @@ export type PresenceDrop = 'unchanged' | 'lingering' | 'offline';
 
 /** Visibility is re-exported so transports need only this module and types.ts. */
 export type { Visibility, EventKind };
+
+/** What a job carries: a JSON object (adapters serialize it; keep it small, ids not documents). */
+export type JobPayload = { readonly [key: string]: unknown };
+
+export interface EnqueueOptions {
+  /**
+   * Idempotency key, unique within the queue. While a job enqueued with it is waiting, delayed,
+   * running or dead, and for the adapter's key retention (24 hours by default) after it
+   * completed, enqueueing with the same key enqueues nothing and answers that job's id with
+   * `created: false`.
+   */
+  key?: string;
+  /** Runs no earlier than this many milliseconds from now. */
+  delayMs?: number;
+  /** Runs at most this many times in all (default DEFAULT_JOB_ATTEMPTS); then it is dead. */
+  attempts?: number;
+  /**
+   * Waits between attempts: exponential from `baseMs` (doubling each attempt), capped at
+   * `maxMs`, with full jitter (a uniform wait between 0 and that). Default DEFAULT_JOB_BACKOFF.
+   */
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export const DEFAULT_JOB_ATTEMPTS = 5;
+export const DEFAULT_JOB_BACKOFF = { baseMs: 1_000, maxMs: 300_000 } as const;
+
+/** One run of a job, as its handler sees it. */
+export interface Job {
+  readonly id: string;
+  readonly queue: string;
+  readonly payload: JobPayload;
+  readonly key: string | null;
+  /** This run: 1 for the first. */
+  readonly attempt: number;
+  /** Runs allowed in all. */
+  readonly attempts: number;
+  /** When it was enqueued, epoch ms. */
+  readonly enqueuedAt: number;
+  /**
+   * Aborted when this process gives the run up: it is shutting down past its grace, or the run's
+   * lease was lost. The job runs again (elsewhere); the handler should stop soon.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Works one job. Resolving completes it. Throwing fails this run: it runs again after its
+ * backoff while attempts remain, and is dead after the last. A PermanentJobError (see
+ * src/jobs/errors.ts) makes it dead at once: retrying cannot help.
+ */
+export type JobHandler = (job: Job) => Promise<void>;
+
+export interface WorkOptions {
+  /** Jobs of the queue this process runs at once (at least 1). */
+  concurrency: number;
+  /**
+   * A run's lease, ms: the working process renews it while the run goes on, so a long run keeps
+   * its job; when the process dies (killed, frozen) the lease lapses and the job runs again.
+   * Default DEFAULT_VISIBILITY_TIMEOUT_MS.
+   */
+  visibilityTimeoutMs?: number;
+}
+
+export const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+
+export interface JobCounts {
+  /** Ready to run now. */
+  waiting: number;
+  /** Waiting for their time: delayed jobs and retries in their backoff. */
+  delayed: number;
+  /** Running (leased). */
+  active: number;
+  /** Out of attempts, or failed permanently: kept for an operator. */
+  dead: number;
+}
+
+/** A job that will not run again unless an operator retries it. */
+export interface DeadJob {
+  id: string;
+  queue: string;
+  payload: JobPayload;
+  key: string | null;
+  /** Runs made. */
+  attempts: number;
+  /** The last run's error message. */
+  error: string;
+  enqueuedAt: number;
+  failedAt: number;
+}
+
+/**
+ * Work that runs later, off the request path: webhook deliveries, exports, retention, emails.
+ *
+ * Guarantee: at-least-once. Once `enqueue` resolves, the job runs until a run completes it or it
+ * runs out of attempts and is dead (kept, listed by `deadLetters`). A process that dies or
+ * stops mid-run leaves the job to run again: so a job may run more than once, even after it
+ * took effect, and every handler must be idempotent in effect.
+ *
+ * Order: jobs of a queue start in the order they became ready (enqueue time, or the end of
+ * their delay or backoff), ties in enqueue order. With concurrency 1 and one worker the queue
+ * is worked in that order; with more, runs overlap and may finish in any order.
+ *
+ * Queue names match QUEUE_NAME. An outage of the backend rejects calls with AppError
+ * `unavailable`; workers wait it out and go on.
+ */
+export interface JobQueue {
+  readonly kind: 'embedded' | 'bullmq' | 'amqp';
+  /** Durable once resolved. `created`: false when `key` named a job that exists (its id answered). */
+  enqueue(queue: string, payload: JobPayload, options?: EnqueueOptions): Promise<{ id: string; created: boolean }>;
+  /**
+   * Runs a job of `queue` with `payload` every `everyMs`, named `name`: every process may call
+   * this (at start), and each period still makes one job in the whole deployment. Calling it
+   * again with another period or payload replaces the schedule.
+   */
+  repeat(queue: string, name: string, everyMs: number, payload: JobPayload): Promise<void>;
+  /** This process works `queue` with `handler` from now until close. One handler per queue. */
+  work(queue: string, handler: JobHandler, options: WorkOptions): Promise<void>;
+  counts(queue: string): Promise<JobCounts>;
+  /** Dead jobs of the queue, oldest failure first, at most `limit`. */
+  deadLetters(queue: string, limit: number): Promise<DeadJob[]>;
+  /** Makes a dead job ready again with its attempts renewed; false when there is no such dead job. */
+  retryDead(queue: string, id: string): Promise<boolean>;
+  /** Deletes one dead job, or every dead job of the queue; returns how many went. */
+  purgeDead(queue: string, id?: string): Promise<number>;
+  /**
+   * Stops taking jobs, lets running ones finish for up to `graceMs`, then aborts the rest (they
+   * run again elsewhere: at-least-once) and closes the backend's connections. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Lower-case letters, digits and dashes, starting with a letter, at most 64. */
+export const QUEUE_NAME = /^[a-z][a-z0-9-]{0,63}$/;
