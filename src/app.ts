@@ -17,6 +17,7 @@ import { RedisCache } from './adapters/redis/cache.js';
 import { watchRedis } from './adapters/redis/outage.js';
 import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
+import type { StoreWithJobs } from './adapters/sql/job-store.js';
 import { openPostgresStore } from './adapters/sql/postgres.js';
 import { openThreadedSqliteStore } from './adapters/sql/sqlite-thread.js';
 import type { Config } from './config.js';
@@ -39,7 +40,7 @@ import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeCacheKeys, decodeMembership } from './protocol/bus-codec.js';
-import type { Bus, Presence, RateLimiter, Store } from './ports.js';
+import type { Bus, Presence, RateLimiter } from './ports.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
@@ -67,7 +68,7 @@ export interface Parley {
  * The store the configuration asks for; its outages are logged once each (see OutageLog).
  * `serving`: the store serves requests (not only a migration), so its threads start at once.
  */
-export async function openStore(config: Config, log: Logger, serving = false): Promise<Store> {
+export async function openStore(config: Config, log: Logger, serving = false): Promise<StoreWithJobs> {
   if (config.DATABASE_URL !== '') {
     return openPostgresStore(config.DATABASE_URL, {
       poolSize: config.DATABASE_POOL_SIZE,

@@ -17,7 +17,7 @@ export interface OutageStoreOptions {
   monitor?: ConnectionMonitor | undefined;
 }
 
-export function translateStoreOutages(store: Store, options: OutageStoreOptions): Store {
+export function translateStoreOutages<S extends Store>(store: S, options: OutageStoreOptions): S {
   const { isOutage, message, monitor } = options;
   const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const failed = (error: unknown, startedAt: number): never => {

@@ -11,10 +11,10 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Store } from '../../ports.js';
 import { translateStoreOutages } from '../outage-store.js';
 import { type ConnectionMonitor, isPostgresOutage } from '../outage.js';
 import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
+import type { StoreWithJobs } from './job-store.js';
 import { searchPostgres } from './postgres-search.js';
 import { escapeLike } from './room-search.js';
 import type { Database } from './schema.js';
@@ -93,7 +93,7 @@ function openPool(url: string, options: PostgresOptions, max: number, timeoutMs:
   return pool;
 }
 
-export function openPostgresStore(url: string, options: PostgresOptions): Store {
+export function openPostgresStore(url: string, options: PostgresOptions): StoreWithJobs {
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool: openPool(url, options, options.poolSize, options.statementTimeoutMs) }),
     ...queryLog(options.onQuery),

@@ -2,6 +2,8 @@
  * The tables as Kysely sees them. Times are epoch milliseconds (BIGINT), ids are text, booleans
  * are 0/1 integers: one representation for both dialects, so rows map to records the same way.
  */
+import type { Generated } from 'kysely';
+
 export interface UsersTable {
   id: string;
   username: string;
@@ -68,6 +70,37 @@ export interface MigrationsTable {
   applied_at: number;
 }
 
+export interface JobsTable {
+  /** Insertion order: ties of run_at run in it. */
+  seq: Generated<number>;
+  id: string;
+  queue: string;
+  job_key: string | null;
+  /** The payload as JSON. */
+  payload: string;
+  state: 'waiting' | 'active' | 'done' | 'dead';
+  /** Runs started so far. */
+  attempt: number;
+  max_attempts: number;
+  backoff_base_ms: number;
+  backoff_max_ms: number;
+  run_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  /** The last failed run's message. */
+  error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export interface JobSchedulesTable {
+  queue: string;
+  name: string;
+  every_ms: number;
+  payload: string;
+  next_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -76,4 +109,6 @@ export interface Database {
   events: EventsTable;
   messages: MessagesTable;
   parley_migrations: MigrationsTable;
+  jobs: JobsTable;
+  job_schedules: JobSchedulesTable;
 }

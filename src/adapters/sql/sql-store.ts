@@ -19,6 +19,7 @@ import type {
 } from '../../domain/types.js';
 import { appendBatch } from './append.js';
 import type { SqlDialect } from './dialect.js';
+import { SqlJobStore } from './job-store.js';
 import { toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
 import { selectMessages } from './queries.js';
@@ -41,7 +42,8 @@ async function nameConflict(db: Kysely<Database>, username: string, folded: stri
   return null;
 }
 
-export class SqlStore implements Store {
+/** The Store port, and the job backends' tables (job-store.ts) in the same database. */
+export class SqlStore extends SqlJobStore implements Store {
   readonly #db: Kysely<Database>;
   readonly #dialect: SqlDialect;
 
@@ -49,6 +51,7 @@ export class SqlStore implements Store {
 
   /** `migrations`: opens the connection migrations run on (with no timeout), closed after; default `db`. */
   constructor(db: Kysely<Database>, dialect: SqlDialect, migrations?: () => Kysely<Database>) {
+    super(db, dialect);
     this.#db = db;
     this.#dialect = dialect;
     this.#migrations = migrations;

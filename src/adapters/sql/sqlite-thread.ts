@@ -17,6 +17,7 @@
 import type { Store } from '../../ports.js';
 import { translateStoreOutages } from '../outage-store.js';
 import { type ConnectionMonitor, isSqliteOutage } from '../outage.js';
+import type { StoreWithJobs } from './job-store.js';
 import { StoreThread, type StoreThreadStats } from './store-thread.js';
 
 type ThreadName = 'writer' | 'search';
@@ -51,7 +52,7 @@ export interface ThreadedStoreOptions {
   monitor?: ConnectionMonitor;
 }
 
-export type ThreadedStore = Store & {
+export type ThreadedStore = StoreWithJobs & {
   /** The state of each thread, for tests and diagnostics. */
   threads(): StoreThreadStats[];
 };
@@ -79,7 +80,7 @@ export function openThreadedSqliteStore(file: string, options: ThreadedStoreOpti
       }
       return value;
     });
-  const routed = new Proxy({} as Store, {
+  const routed = new Proxy({} as StoreWithJobs, {
     get(_target, property) {
       if (property === 'close') return close;
       if (property === 'migrate') return migrate;

@@ -8,8 +8,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { Kysely, type RawBuilder, SqliteDialect, sql } from 'kysely';
-import type { SearchQuery, Store } from '../../ports.js';
+import type { SearchQuery } from '../../ports.js';
 import { type QueryObserver, type SqlDialect, queryLog } from './dialect.js';
+import type { StoreWithJobs } from './job-store.js';
 import type { Database } from './schema.js';
 import { SqliteSearch } from './sqlite-search.js';
 import { SqlStore } from './sql-store.js';
@@ -90,7 +91,7 @@ export interface SqliteStoreOptions {
   onQuery?: QueryObserver;
 }
 
-export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): StoreWithJobs {
   const readonly = options.readonly ?? false;
   if (file !== ':memory:' && !readonly) mkdirSync(path.dirname(file), { recursive: true });
   const raw = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS, readonly, fileMustExist: readonly });

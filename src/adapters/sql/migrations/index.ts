@@ -8,6 +8,7 @@ import { initial } from './001-initial.js';
 import { searchIndex } from './002-search-index.js';
 import { displayNameFolded } from './003-display-name-folded.js';
 import { roomNameSearch } from './004-room-name-search.js';
+import { jobs } from './005-jobs.js';
 
 export interface Migration {
   version: number;
@@ -18,4 +19,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs];
