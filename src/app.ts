@@ -28,18 +28,20 @@ import { CacheAside } from './domain/cache-aside.js';
 import { MembershipCache } from './domain/membership-cache.js';
 import { type HistoryPage, Messages } from './domain/messages.js';
 import { PresenceService } from './domain/presence.js';
-import { CACHE_CHANNEL, MEMBERSHIP_CHANNEL, Publisher } from './domain/publisher.js';
+import { CACHE_CHANNEL, MEMBERSHIP_CHANNEL, PURGE_CHANNEL, Publisher } from './domain/publisher.js';
 import { Rooms } from './domain/rooms.js';
 import { Search } from './domain/search.js';
 import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
+import { openSlowWork, type SlowWork } from './jobs/slow-work.js';
 import { WorkerMetrics } from './observability/cluster-metrics.js';
+import { JobMetrics } from './observability/job-metrics.js';
 import { instrumentBus, instrumentRateLimiter, instrumentRedis, instrumentStore } from './observability/instrument.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
-import { decodeCacheKeys, decodeMembership } from './protocol/bus-codec.js';
+import { decodeCacheKeys, decodeMembership, decodePurge } from './protocol/bus-codec.js';
 import type { Bus, Presence, RateLimiter } from './ports.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
@@ -54,6 +56,7 @@ export interface Parley {
   readonly hub: RoomHub;
   readonly bus: Bus;
   readonly metrics: Metrics;
+  readonly slowWork: SlowWork;
   /** Unique per process: names its probe channel and its logs. */
   readonly nodeId: string;
   /** http://host:port actually bound (PORT=0 picks a free port). */
@@ -112,6 +115,8 @@ export async function startParley(config: Config, log: Logger = createLogger(con
   let gateway: Gateway | null = null;
   const caches: Record<string, { hits: number; misses: number }> = {};
   const metrics = new Metrics({ connections: () => gateway?.connectionCount ?? 0, caches: () => caches });
+  let slowWork: SlowWork | null = null;
+  const jobMetrics = new JobMetrics(metrics.registry, { jobs: () => slowWork?.jobs ?? null, queues: () => slowWork?.runtime.queues ?? [], pool: () => slowWork?.pool() ?? null });
   try {
     const rawStore = await openStore(config, log, true);
     opened.push(() => rawStore.close());
@@ -182,6 +187,17 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         else sessionCache.forgetInflight(keys);
       });
     }
+    const work = await openSlowWork(config, {
+      store,
+      jobStore: rawStore,
+      access,
+      publisher,
+      observer: jobMetrics,
+      onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
+      onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
+    });
+    slowWork = work;
+    opened.push(() => work.close(0));
     const services: Services = {
       store,
       access,
@@ -196,6 +212,9 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,
       authLimiter: instrumentRateLimiter(rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),
+      jobs: work.jobs,
+      exports: work.exports,
+      retention: work.retention,
     };
 
     const hub = new RoomHub(bus, store, {
@@ -226,6 +245,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         if (single > 0) metrics.presenceFrames.inc({ type: 'presence' }, single);
         if (batches > 0) metrics.presenceFrames.inc({ type: 'presence_batch' }, batches);
       },
+    });
+    // Retention tombstoned old messages of a room: no node replays them from memory.
+    await bus.subscribe(PURGE_CHANNEL, (payload) => {
+      const purge = decodePurge(payload);
+      if (purge === null) log.error('undecodable purge message on the bus');
+      else hub.forgetThrough(purge.roomId, purge.throughSeq);
     });
     // The bus may have dropped messages: catch every open room up from the store.
     bus.onReset(() => {
@@ -285,6 +310,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     }
     for (const timer of timers) timer.unref();
 
+    await work.start();
     await http.listen({ port: config.PORT, host: config.HOST });
     const address = http.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -315,6 +341,8 @@ export async function startParley(config: Config, log: Logger = createLogger(con
           },
           { name: 'answer requests in flight', run: () => ws.drain(drainMs), timeoutMs: drainMs + 1_000 },
           { name: 'commit appends', run: () => writer.flush() },
+          // Running jobs get what is left of the drain's share; those still running then run again elsewhere.
+          { name: 'stop jobs', run: () => work.close(Math.min(3_000, total * 0.2)), timeoutMs: Math.min(3_000, total * 0.2) + 1_000 },
           { name: 'close connections', run: () => ws.close(undefined, undefined, closeMs), timeoutMs: closeMs + 500 },
           { name: 'announce presence', run: () => presence.flush() },
           { name: 'close http', run: () => http.close() },
@@ -333,7 +361,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       return closing;
     };
 
-    return { config, services, http, gateway: ws, hub, bus, metrics, nodeId, url, notReadyReason, close };
+    return { config, services, http, gateway: ws, hub, bus, metrics, slowWork: work, nodeId, url, notReadyReason, close };
   } catch (error) {
     await unwind();
     throw error;

@@ -231,6 +231,50 @@ export const OPTIONS = {
     default: '10000',
     parse: integer(1, 10_000_000),
   },
+  SECRET_KEY: {
+    doc: 'Server key (at least 32 bytes, as hex or base64) that signs download links and encrypts webhook signing secrets; the same on every node of a deployment. Empty: a key generated once into DATA_DIR/secret.key (enough for one machine; a fleet must set it).',
+    default: '',
+    parse: text,
+  },
+  EXPORT_DIR: { doc: 'Directory of history export files. Empty: DATA_DIR/exports. A fleet shares it between nodes (a download may reach any node).', default: '', parse: text },
+  EXPORT_TTL_HOURS: { doc: 'How long a finished export is kept, hours; then its file is deleted and its link stops working.', default: '24', parse: integer(1, 24 * 365) },
+  EXPORT_PAGE_SIZE: { doc: 'Messages an export reads and renders at a time: bounds its memory (a page is held while it renders).', default: '1000', parse: integer(10, 100_000) },
+  RETENTION_DAYS: {
+    doc: 'Server-wide retention: messages older than this many days are deleted (tombstoned: gone from history, replay and search). 0 keeps everything. A room may set a shorter policy of its own, never a longer one.',
+    default: '0',
+    parse: integer(0, 36_500),
+  },
+  RETENTION_INTERVAL_MS: { doc: 'How often the retention job runs, ms.', default: '3600000', parse: integer(1000, 7 * 24 * 3_600_000) },
+  JOBS: {
+    doc: 'Job backend (webhook deliveries, exports, retention): embedded (jobs are rows of the store: SQLite or PostgreSQL, no other service).',
+    default: 'embedded',
+    parse: oneOf('embedded'),
+  },
+  JOBS_WORK: {
+    doc: 'Work jobs in this process. false leaves them to `parley worker` processes (which hold no client connections), so the two scale apart.',
+    default: 'true',
+    parse: boolean,
+  },
+  JOBS_POLL_MS: {
+    doc: 'Embedded job backend: how often each process looks for ready jobs, ms (jobs enqueued by the same process start at once). Bounds how late a delayed job or another process\'s job starts.',
+    default: '500',
+    parse: integer(10, 60_000),
+  },
+  JOBS_KEY_RETENTION_HOURS: {
+    doc: 'How long a completed job is remembered, hours: an enqueue with the same idempotency key within it enqueues nothing.',
+    default: '24',
+    parse: integer(1, 24 * 365),
+  },
+  WORKER_THREADS: {
+    doc: 'Threads of the pool that runs CPU work off the event loop (rendering exports and other work over a millisecond). auto: the cores minus one, at least one.',
+    default: 'auto',
+    parse: workers,
+  },
+  WORKER_QUEUE_MAX: {
+    doc: 'Tasks waiting for a thread of the pool; past it a task is refused with 503 unavailable (its job retries later) instead of queueing without bound.',
+    default: '1000',
+    parse: integer(1, 1_000_000),
+  },
   WEB_DIR: { doc: 'Directory of the built web client served at /. Empty: the one shipped in web/dist.', default: '', parse: text },
 } satisfies Record<string, Option<unknown>>;
 

@@ -5,10 +5,13 @@
 import type { NameConflict } from './domain/name-conflicts.js';
 import type {
   EventKind,
+  ExportRecord,
   MemberRecord,
   MembershipRecord,
   MessageRecord,
+  RetentionRoom,
   RoomRecord,
+  RoomRetention,
   RoomWithReadState,
   SearchHitRecord,
   SessionRecord,
@@ -144,7 +147,34 @@ export interface Store {
    * inside the database and rejects with AppError `unavailable`; nothing is returned then.
    */
   search(query: SearchQuery): Promise<SearchPage>;
+
+  // History exports (src/exports/)
+  createExport(record: ExportRecord): Promise<void>;
+  findExport(id: string): Promise<ExportRecord | undefined>;
+  /** The newest export of the room by the user that is queued or running, if any. */
+  findActiveExport(roomId: string, userId: string): Promise<ExportRecord | undefined>;
+  updateExport(id: string, changes: ExportChanges): Promise<void>;
+  /** Exports whose expiry passed, at most `limit`. */
+  listExpiredExports(now: number, limit: number): Promise<ExportRecord[]>;
+  deleteExport(id: string): Promise<void>;
+
+  // Retention (src/retention/)
+  /** Sets the room's own retention policy (null: the server's). */
+  setRoomRetention(roomId: string, days: number | null): Promise<void>;
+  /** The room's retention state, or undefined when there is no such room. */
+  roomRetention(roomId: string): Promise<RoomRetention | undefined>;
+  /** Rooms with ids after `afterId`, by id, at most `limit`. */
+  listRetentionRooms(afterId: string, limit: number): Promise<RetentionRoom[]>;
+  /**
+   * Tombstones the room's messages created before `before`, after its purge cursor, oldest
+   * first, at most `limit` examined: each becomes deleted with its text gone (out of history,
+   * replay and search). Stops at the first message not older than `before`. Moves the cursor to
+   * the last seq it examined. `more`: it stopped at `limit`, older messages may remain.
+   */
+  purgeMessagesBefore(roomId: string, before: number, limit: number): Promise<{ tombstoned: number; throughSeq: number; more: boolean }>;
 }
+
+export type ExportChanges = Partial<Pick<ExportRecord, 'state' | 'doneSeq' | 'messages' | 'bytes' | 'error' | 'finishedAt' | 'expiresAt'>>;
 
 export interface SearchQuery {
   userId: string;

@@ -346,6 +346,15 @@ export class RoomStream<S, P> implements MemoryHolder {
     this.#recentBytes = 0;
   }
 
+  /**
+   * Messages up to `seq` were tombstoned outside the stream (retention): the events kept of
+   * them are dropped, so no catch-up replays their text; catch-ups that far back read the store.
+   */
+  forgetThrough(seq: number): void {
+    const count = this.#recent.findIndex((item) => item.seq > seq);
+    this.#dropOldest(count === -1 ? this.#recent.length : count);
+  }
+
   /** The room is closed on this node: forget everything, ignore late answers. */
   dispose(): void {
     this.#disposed = true;

@@ -103,10 +103,12 @@ export class Messages {
     const cache = this.#historyCache;
     if (cache === null || query.before !== undefined || query.after !== undefined) return read();
     // The newest page is what everyone opening a room asks for. Its key names the room's head
-    // seq: every message, edit or delete moves the head, so a cached page is never stale and
-    // needs no invalidation on any node.
-    const head = (await this.#store.findRoom(roomId))?.lastSeq ?? 0;
-    return (await cache.get(`history:${roomId}:${head}:${query.limit}`, read, HISTORY_CACHE_TTL_MS)) as HistoryPage;
+    // seq and how far retention tombstoned it: every message, edit or delete moves the head and
+    // every retention pass the other, so a cached page is never stale and needs no
+    // invalidation on any node.
+    const head = await this.#store.roomRetention(roomId);
+    const key = `history:${roomId}:${head?.lastSeq ?? 0}:${head?.purgedSeq ?? 0}:${query.limit}`;
+    return (await cache.get(key, read, HISTORY_CACHE_TTL_MS)) as HistoryPage;
   }
 
   /** Moves the read marker forward and tells the user's other connections. */

@@ -7,8 +7,8 @@
  * revocation). Every message is encoded by src/protocol/bus-codec.ts.
  */
 import type { Bus, Channel } from '../ports.js';
-import { encodeCacheKeys, encodeMembership, encodeRoom, encodeUser } from '../protocol/bus-codec.js';
-import type { ReadEvent, RoomAddedEvent, TypingEvent } from '../protocol/wire.js';
+import { encodeCacheKeys, encodeMembership, encodePurge, encodeRoom, encodeUser } from '../protocol/bus-codec.js';
+import type { JobEvent, ReadEvent, RoomAddedEvent, TypingEvent } from '../protocol/wire.js';
 import type { RoomRecord, StreamEventRecord } from './types.js';
 import { eventView, roomView } from './views.js';
 
@@ -16,6 +16,8 @@ import { eventView, roomView } from './views.js';
 export const MEMBERSHIP_CHANNEL: Channel = 'ctl:members';
 /** Every node listens here for keys of the shared cache another node invalidated. */
 export const CACHE_CHANNEL: Channel = 'ctl:cache';
+/** Every node listens here for rooms whose old messages retention tombstoned. */
+export const PURGE_CHANNEL: Channel = 'ctl:purge';
 
 export class Publisher {
   readonly #bus: Bus;
@@ -45,6 +47,11 @@ export class Publisher {
     this.#send(`user:${userId}`, encodeUser({ type: 'frame', frame: JSON.stringify(frame), removedRoomId: null }));
   }
 
+  /** Progress of one of the user's background jobs, to all of their connections. */
+  jobEvent(userId: string, frame: JobEvent): void {
+    this.#send(`user:${userId}`, encodeUser({ type: 'frame', frame: JSON.stringify(frame), removedRoomId: null }));
+  }
+
   /** Closes every connection of the session, on every node. */
   sessionRevoked(userId: string, tokenHash: string): void {
     this.#send(`user:${userId}`, encodeUser({ type: 'revoke', tokenHash }));
@@ -67,6 +74,11 @@ export class Publisher {
   /** Tells every node that these shared-cache keys were invalidated (their loads in flight are stale). */
   cacheInvalidated(keys: string[]): void {
     this.#send(CACHE_CHANNEL, encodeCacheKeys(keys));
+  }
+
+  /** Tells every node that the room's messages up to `throughSeq` were tombstoned by retention. */
+  purged(roomId: string, throughSeq: number): void {
+    this.#send(PURGE_CHANNEL, encodePurge({ roomId, throughSeq }));
   }
 
   #send(channel: Channel, payload: string): void {

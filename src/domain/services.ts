@@ -1,5 +1,7 @@
 /** The domain services, as the transports see them. Built by the composition root (app.ts). */
-import type { RateLimiter, Store } from '../ports.js';
+import type { Exports } from '../exports/exports.js';
+import type { JobQueue, RateLimiter, Store } from '../ports.js';
+import type { Retention } from '../retention/retention.js';
 import type { Access } from './access.js';
 import type { Accounts } from './accounts.js';
 import type { Messages } from './messages.js';
@@ -19,4 +21,7 @@ export interface Services {
   writer: StreamWriter;
   /** Login and register attempts per client IP. */
   authLimiter: RateLimiter;
+  jobs: JobQueue;
+  exports: Exports;
+  retention: Retention;
 }

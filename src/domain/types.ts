@@ -98,3 +98,45 @@ export interface RoomWithReadState {
 export interface SearchHitRecord {
   message: MessageRecord;
 }
+
+export type ExportFormat = 'ndjson' | 'html';
+export type ExportState = 'queued' | 'running' | 'done' | 'failed';
+
+/** A history export a member asked for. */
+export interface ExportRecord {
+  id: string;
+  roomId: string;
+  userId: string;
+  format: ExportFormat;
+  state: ExportState;
+  /** The export covers the room's history up to this seq (its last when asked). */
+  throughSeq: number;
+  /** Exported so far, up to this seq. */
+  doneSeq: number;
+  messages: number;
+  bytes: number;
+  error: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+  /** When its file is deleted; null until it is done. */
+  expiresAt: number | null;
+}
+
+/** What retention keeps on a room: its policy and how far it has tombstoned. */
+export interface RoomRetention {
+  /** The room's own policy, days; null: the server's. */
+  retentionDays: number | null;
+  /** Messages up to this seq are tombstoned. */
+  purgedSeq: number;
+  lastSeq: number;
+}
+
+/** A room as the retention pass sees it. */
+export interface RetentionRoom {
+  id: string;
+  /** The room's own policy, days; null: the server's. */
+  retentionDays: number | null;
+  /** Tombstoned up to here already. */
+  purgedSeq: number;
+  lastSeq: number;
+}

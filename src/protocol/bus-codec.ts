@@ -18,6 +18,8 @@
  *                                                   what is cached"; it also sent `M <room> <user>`)
  *   C <JSON array of keys>                          shared-cache keys invalidated
  *   N <n>                                           a node's liveness probe
+ *   X <room id> <seq>                               retention tombstoned the room's messages up
+ *                                                   to seq: forget what is kept of them
  *
  * Receivers read the header without parsing the frame, so a node pays for no JSON parse of an
  * event it only forwards. Ids are Parley's own (base64url), never user input, so they hold no
@@ -178,6 +180,23 @@ export function decodeCacheKeys(payload: string): string[] | null {
   } catch {
     return null;
   }
+}
+
+export interface PurgeMessage {
+  roomId: string;
+  throughSeq: number;
+}
+
+export function encodePurge(message: PurgeMessage): string {
+  if (/\s/.test(message.roomId) || !Number.isSafeInteger(message.throughSeq)) throw new Error('bad purge message');
+  return `X ${message.roomId} ${message.throughSeq}`;
+}
+
+export function decodePurge(payload: string): PurgeMessage | null {
+  const [tag, roomId, seq, ...rest] = payload.split(' ');
+  const throughSeq = seqOf(seq);
+  if (tag !== 'X' || roomId === undefined || roomId === '' || throughSeq === null || rest.length > 0) return null;
+  return { roomId, throughSeq };
 }
 
 export function encodeProbe(n: number): string {

@@ -107,7 +107,33 @@ export interface RoomRemovedEvent {
   roomId: string;
 }
 
-export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | PresenceBatchEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent;
+/** A history export, as GET /exports/:id shows it. */
+export interface Export {
+  id: string;
+  roomId: string;
+  format: 'ndjson' | 'html';
+  state: 'queued' | 'running' | 'done' | 'failed';
+  /** 0 to 1: the share of the room's history (up to its last seq when asked) written so far. */
+  progress: number;
+  messages: number;
+  bytes: number;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  expiresAt: string | null;
+  /** Once done: a link to the file that works without credentials until `downloadExpiresAt`. */
+  downloadUrl?: string;
+  downloadExpiresAt?: string;
+}
+
+/** Progress of a user's background job (an export), on every connection of that user. */
+export interface JobEvent {
+  type: 'job';
+  kind: 'export';
+  job: Export;
+}
+
+export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | PresenceBatchEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent | JobEvent;
 
 export type Reply =
   | ({ type: 'reply'; id: number | null; ok: true } & Record<string, unknown>)

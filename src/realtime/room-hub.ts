@@ -373,6 +373,11 @@ export class RoomHub {
     }
   }
 
+  /** Retention tombstoned the room's messages up to `seq`: what this node keeps of them goes. */
+  forgetThrough(roomId: string, seq: number): void {
+    this.#rooms.get(roomId)?.stream.forgetThrough(seq);
+  }
+
   /** Reads every open room's online members again (presence announcements may have been skipped). */
   refreshPresence(): void {
     for (const room of this.#rooms.values()) if (!room.closed && room.presence.loaded) this.#refreshPresence(room);

@@ -31,6 +31,10 @@ export interface RoomsTable {
   /** created_at of the newest event, for ordering room lists by activity. */
   last_activity_at: number;
   dm_key: string | null;
+  /** The room's retention policy in days; null: the server's (RETENTION_DAYS). */
+  retention_days: Generated<number | null>;
+  /** Messages up to this seq are past the retention policy and tombstoned. */
+  purged_seq: Generated<number>;
 }
 
 export interface MembersTable {
@@ -101,6 +105,24 @@ export interface JobSchedulesTable {
   next_at: number;
 }
 
+export interface ExportsTable {
+  id: string;
+  room_id: string;
+  user_id: string;
+  format: 'ndjson' | 'html';
+  state: 'queued' | 'running' | 'done' | 'failed';
+  /** The room's last seq when the export was asked for: it covers the history up to it. */
+  through_seq: number;
+  /** Progress: the seq exported so far. */
+  done_seq: number;
+  messages: number;
+  bytes: number;
+  error: string | null;
+  created_at: number;
+  finished_at: number | null;
+  expires_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -111,4 +133,5 @@ export interface Database {
   parley_migrations: MigrationsTable;
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
+  exports: ExportsTable;
 }

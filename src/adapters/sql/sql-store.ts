@@ -6,12 +6,15 @@
 import { type Kysely, sql } from 'kysely';
 import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
-import type { AppendOutcome, AppendRequest, HistoryQuery, SearchPage, SearchQuery, Store } from '../../ports.js';
+import type { AppendOutcome, AppendRequest, ExportChanges, HistoryQuery, SearchPage, SearchQuery, Store } from '../../ports.js';
 import type {
+  ExportRecord,
   MemberRecord,
   MembershipRecord,
   MessageRecord,
+  RetentionRoom,
   RoomRecord,
+  RoomRetention,
   RoomWithReadState,
   SessionRecord,
   StreamEventRecord,
@@ -19,6 +22,7 @@ import type {
 } from '../../domain/types.js';
 import { appendBatch } from './append.js';
 import type { SqlDialect } from './dialect.js';
+import * as exportsRetention from './exports-retention.js';
 import { SqlJobStore } from './job-store.js';
 import { toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
@@ -394,5 +398,49 @@ export class SqlStore extends SqlJobStore implements Store {
     if (Date.now() >= query.deadlineAt) throw unavailable('The search took too long; retry, or narrow it to a room.');
     const { rows, truncated } = await this.#dialect.search(this.#db, query);
     return { hits: rows.map((r) => ({ message: toMessage(r) })), truncated };
+  }
+
+  // History exports
+
+  createExport(record: ExportRecord): Promise<void> {
+    return exportsRetention.createExport(this.#db, record);
+  }
+
+  findExport(id: string): Promise<ExportRecord | undefined> {
+    return exportsRetention.findExport(this.#db, id);
+  }
+
+  findActiveExport(roomId: string, userId: string): Promise<ExportRecord | undefined> {
+    return exportsRetention.findActiveExport(this.#db, roomId, userId);
+  }
+
+  updateExport(id: string, changes: ExportChanges): Promise<void> {
+    return exportsRetention.updateExport(this.#db, id, changes);
+  }
+
+  listExpiredExports(now: number, limit: number): Promise<ExportRecord[]> {
+    return exportsRetention.listExpiredExports(this.#db, now, limit);
+  }
+
+  deleteExport(id: string): Promise<void> {
+    return exportsRetention.deleteExport(this.#db, id);
+  }
+
+  // Retention
+
+  setRoomRetention(roomId: string, days: number | null): Promise<void> {
+    return exportsRetention.setRoomRetention(this.#db, roomId, days);
+  }
+
+  roomRetention(roomId: string): Promise<RoomRetention | undefined> {
+    return exportsRetention.roomRetention(this.#db, roomId);
+  }
+
+  listRetentionRooms(afterId: string, limit: number): Promise<RetentionRoom[]> {
+    return exportsRetention.listRetentionRooms(this.#db, afterId, limit);
+  }
+
+  purgeMessagesBefore(roomId: string, before: number, limit: number): Promise<{ tombstoned: number; throughSeq: number; more: boolean }> {
+    return exportsRetention.purgeMessagesBefore(this.#db, this.#dialect, roomId, before, limit);
   }
 }

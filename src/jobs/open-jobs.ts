@@ -1,0 +1,24 @@
+/**
+ * The job backend the configuration asks for (JOBS). Every backend keeps what it needs beside
+ * the store's tables or in its own service; all pass the same contract suite
+ * (test/contracts/job-queue.contract.ts).
+ */
+import { EmbeddedJobQueue } from '../adapters/sql/job-queue.js';
+import type { StoreWithJobs } from '../adapters/sql/job-store.js';
+import type { Config } from '../config.js';
+import type { JobQueue } from '../ports.js';
+import type { JobObserver } from './observer.js';
+
+export interface JobBackendContext {
+  store: StoreWithJobs;
+  observer: JobObserver;
+  onError(error: unknown, context: string): void;
+}
+
+export async function openJobQueue(config: Config, context: JobBackendContext): Promise<JobQueue> {
+  const keyRetentionMs = config.JOBS_KEY_RETENTION_HOURS * 3_600_000;
+  switch (config.JOBS) {
+    case 'embedded':
+      return new EmbeddedJobQueue(context.store, { pollMs: config.JOBS_POLL_MS, keyRetentionMs, onError: context.onError, observer: context.observer });
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The slow-work path of a process: the job backend, the worker-thread pool, and the features
+ * that run on them (exports, retention), with their queues and schedules. `parley start` builds
+ * it beside the HTTP and WebSocket servers; `parley worker` builds only this.
+ */
+import path from 'node:path';
+import type { StoreWithJobs } from '../adapters/sql/job-store.js';
+import type { Config } from '../config.js';
+import type { Access } from '../domain/access.js';
+import type { Publisher } from '../domain/publisher.js';
+import { EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, Exports } from '../exports/exports.js';
+import type { JobObserver } from './observer.js';
+import type { JobQueue, Store } from '../ports.js';
+import { RETENTION_QUEUE, Retention } from '../retention/retention.js';
+import { loadServerKey } from '../secrets.js';
+import { WorkerPool } from '../workers/pool.js';
+import { openJobQueue } from './open-jobs.js';
+import { JobRuntime } from './runtime.js';
+
+export interface SlowWorkDeps {
+  /** The store as the features use it (instrumented). */
+  store: Store;
+  /** The same store, with the job tables, for the embedded backend. */
+  jobStore: StoreWithJobs;
+  access: Access;
+  publisher: Publisher;
+  observer: JobObserver;
+  onError(error: unknown, context: string): void;
+  /** Log a finished retention pass. */
+  onRetentionPass(rooms: number, tombstoned: number): void;
+}
+
+export interface SlowWork {
+  jobs: JobQueue;
+  exports: Exports;
+  retention: Retention;
+  runtime: JobRuntime;
+  /** The pool, started on first use; null before. */
+  pool(): WorkerPool | null;
+  /** Registers the schedules and, when JOBS_WORK is on, starts working the queues. */
+  start(): Promise<void>;
+  /** Stops taking jobs, lets running ones finish within `graceMs`, then ends the pool. */
+  close(graceMs: number): Promise<void>;
+}
+
+const EXPORT_SWEEP_EVERY_MS = 10 * 60_000;
+
+export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<SlowWork> {
+  const jobs = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError });
+  let pool: WorkerPool | null = null;
+  const usePool = () => {
+    pool ??= new WorkerPool({ threads: config.WORKER_THREADS, maxQueue: config.WORKER_QUEUE_MAX });
+    return pool;
+  };
+  const key = loadServerKey(config.SECRET_KEY, config.DATA_DIR);
+  const exports = new Exports(deps.store, deps.access, jobs, usePool, deps.publisher, key, {
+    dir: config.EXPORT_DIR === '' ? path.join(config.DATA_DIR, 'exports') : path.resolve(config.EXPORT_DIR),
+    ttlMs: config.EXPORT_TTL_HOURS * 3_600_000,
+    pageSize: config.EXPORT_PAGE_SIZE,
+  });
+  const retention = new Retention(deps.store, deps.access, {
+    serverDays: config.RETENTION_DAYS,
+    batch: 1_000,
+    onPurged: (roomId, throughSeq) => deps.publisher.purged(roomId, throughSeq),
+  });
+
+  const runtime = new JobRuntime();
+  // An export is long, and its lease is renewed while it runs: a short lease finds a dead worker soon.
+  runtime.define({ queue: EXPORT_QUEUE, concurrency: 2, visibilityTimeoutMs: 30_000, handler: (job) => exports.run(job) });
+  runtime.define({ queue: EXPORT_SWEEP_QUEUE, concurrency: 1, handler: () => exports.sweep() });
+  runtime.repeat({ queue: EXPORT_SWEEP_QUEUE, name: 'sweep', everyMs: EXPORT_SWEEP_EVERY_MS, payload: {} });
+  runtime.define({
+    queue: RETENTION_QUEUE,
+    concurrency: 1,
+    handler: async (job) => {
+      const pass = await retention.run(job);
+      if (pass.tombstoned > 0) deps.onRetentionPass(pass.rooms, pass.tombstoned);
+    },
+  });
+  runtime.repeat({ queue: RETENTION_QUEUE, name: 'pass', everyMs: config.RETENTION_INTERVAL_MS, payload: {} });
+
+  let closing: Promise<void> | null = null;
+  return {
+    jobs,
+    exports,
+    retention,
+    runtime,
+    pool: () => pool,
+    start: () => runtime.start(jobs, config.JOBS_WORK),
+    close: (graceMs) => {
+      closing ??= (async () => {
+        await jobs.close(graceMs);
+        await pool?.close();
+      })();
+      return closing;
+    },
+  };
+}

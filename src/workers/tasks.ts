@@ -1,0 +1,26 @@
+/**
+ * What the worker-thread pool runs (pool.ts): each task is a pure function of its input,
+ * loaded in every thread of the pool. The pool's entry point: Piscina calls the default export
+ * with a TaskCall.
+ */
+import { type ExportFormat, renderPage } from '../exports/render.js';
+import type { Message } from '../protocol/wire.js';
+
+export const TASKS = {
+  /** One page of an export, rendered (HTML escaping and formatting of many messages). */
+  'render-export-page': (input: { format: ExportFormat; messages: Message[] }): string => renderPage(input.format, input.messages),
+} as const;
+
+export type TaskName = keyof typeof TASKS;
+export type TaskInput<N extends TaskName> = Parameters<(typeof TASKS)[N]>[0];
+export type TaskOutput<N extends TaskName> = ReturnType<(typeof TASKS)[N]>;
+export interface TaskCall {
+  name: TaskName;
+  input: unknown;
+}
+
+export default function run(call: TaskCall): unknown {
+  const task = TASKS[call.name] as ((input: unknown) => unknown) | undefined;
+  if (task === undefined) throw new Error(`no task ${String(call.name)}`);
+  return task(call.input);
+}
