@@ -22,6 +22,7 @@ import { malformedQuery, parseQuery } from './query.js';
 import { RestApi } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { messageRoutes } from './routes/messages.js';
+import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
 
 export interface Health {
@@ -120,6 +121,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   authRoutes(api, ctx);
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
+  referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/metrics', async (request, reply) => {
