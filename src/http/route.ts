@@ -99,7 +99,7 @@ export interface ServedRoute {
 
 const apis = new WeakMap<FastifyInstance, RestApi>();
 
-/** The REST API of a server built by buildHttp (for tests and the reference). */
+/** The REST API of a server built by buildHttp: for tests, which hold it against the document. */
 export function restApiOf(app: FastifyInstance): RestApi {
   const api = apis.get(app);
   if (api === undefined) throw new Error('this Fastify instance has no REST API');
