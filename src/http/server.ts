@@ -19,8 +19,10 @@ import type { HttpContext } from './context.js';
 import { errorHandler, frameworkErrorHandler, sendError } from './errors.js';
 import { registerJsonParser } from './json-parser.js';
 import { malformedQuery, parseQuery } from './query.js';
+import { RestApi } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { messageRoutes } from './routes/messages.js';
+import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
 
 export interface Health {
@@ -55,6 +57,9 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
+  const ctx: HttpContext = { services, config, schemas: buildSchemas({ messageMaxChars: config.MESSAGE_MAX_CHARS }) };
+  // Before any route: it notes every route Fastify serves.
+  const api = new RestApi(app, ctx);
   const maxConnections = connectionCap(config.HTTP_MAX_CONNECTIONS, openFileLimit());
   guardConnections(app.server, {
     ...deadlines,
@@ -113,10 +118,10 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   await app.register(cookie);
   app.setErrorHandler(errorHandler);
 
-  const ctx: HttpContext = { services, config, schemas: buildSchemas({ messageMaxChars: config.MESSAGE_MAX_CHARS }) };
-  authRoutes(app, ctx);
-  roomRoutes(app, ctx);
-  messageRoutes(app, ctx);
+  authRoutes(api, ctx);
+  roomRoutes(api, ctx);
+  messageRoutes(api, ctx);
+  referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/metrics', async (request, reply) => {

@@ -1,5 +1,6 @@
 /** Input limits of the wire contract that are not configurable (PROTOCOL.md). */
-export const USERNAME_PATTERN = /^[a-z0-9_.-]{3,32}$/i;
+// Both cases spelled out rather than an `i` flag, which JSON Schema (the API reference) cannot carry.
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
 export const DISPLAY_NAME_MAX = 64;

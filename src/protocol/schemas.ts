@@ -58,10 +58,15 @@ const queryInt = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 
 const username = text('wire').regex(USERNAME_PATTERN, 'must be 3–32 of a-z 0-9 _ . -');
-const password = text('wire').refine((s) => codePoints(s) >= PASSWORD_MIN && codePoints(s) <= PASSWORD_MAX, `must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters`);
+// Lengths checked by a refinement are also stated in `meta`, for the API reference (JSON Schema
+// counts code points too); `meta` checks nothing.
+const password = text('wire')
+  .refine((s) => codePoints(s) >= PASSWORD_MIN && codePoints(s) <= PASSWORD_MAX, `must be ${PASSWORD_MIN}–${PASSWORD_MAX} characters`)
+  .meta({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX });
 const displayName = text('name')
   .trim()
-  .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`);
+  .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`)
+  .meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX, description: 'Shown to others; no control characters, not blank, not resembling another user\'s username. Default: the username.' });
 const clientMsgId = text('wire').min(1).max(CLIENT_MSG_ID_MAX);
 
 export interface SchemaLimits {
@@ -69,7 +74,9 @@ export interface SchemaLimits {
 }
 
 export function buildSchemas(limits: SchemaLimits) {
-  const body = text('body').refine((s) => codePoints(s) <= limits.messageMaxChars, `must be at most ${limits.messageMaxChars} characters`);
+  const body = text('body')
+    .refine((s) => codePoints(s) <= limits.messageMaxChars, `must be at most ${limits.messageMaxChars} characters`)
+    .meta({ minLength: 1, maxLength: limits.messageMaxChars, description: 'Not blank; no control characters but tab, LF and CR; no bidirectional overrides.' });
 
   const rest = {
     register: z.strictObject({ username, password, displayName: displayName.optional() }),
@@ -77,30 +84,32 @@ export function buildSchemas(limits: SchemaLimits) {
     createRoom: z.strictObject({
       name: text('name')
         .trim()
-        .refine((s) => codePoints(s) >= 1 && codePoints(s) <= ROOM_NAME_MAX, `must be 1–${ROOM_NAME_MAX} characters`),
+        .refine((s) => codePoints(s) >= 1 && codePoints(s) <= ROOM_NAME_MAX, `must be 1–${ROOM_NAME_MAX} characters`)
+        .meta({ minLength: 1, maxLength: ROOM_NAME_MAX, description: 'No control characters, not blank.' }),
       visibility: z.enum(['public', 'private']),
       topic: text('topic')
         .refine((s) => codePoints(s) <= TOPIC_MAX, `must be at most ${TOPIC_MAX} characters`)
+        .meta({ maxLength: TOPIC_MAX })
         .optional(),
     }),
     username: z.strictObject({ username: text('wire').min(1).max(64) }),
-    postMessage: z.strictObject({ body, clientMsgId: clientMsgId.optional() }),
+    postMessage: z.strictObject({ body, clientMsgId: clientMsgId.optional().describe('An idempotency key: a retry with it stores nothing new.') }),
     editMessage: z.strictObject({ body }),
     read: z.strictObject({ seq }),
     roomParams: z.strictObject({ roomId: id }),
     messageParams: z.strictObject({ roomId: id, seq: queryInt(1, SEQ_MAX) }),
     historyQuery: z.strictObject({
-      before: queryInt(1, SEQ_MAX).optional(),
-      after: queryInt(0, SEQ_MAX).optional(),
+      before: queryInt(1, SEQ_MAX).optional().describe('Messages with a lower seq, newest first.'),
+      after: queryInt(0, SEQ_MAX).optional().describe('Messages with a higher seq, oldest first.'),
       limit: queryInt(1, HISTORY_LIMIT_MAX).default(HISTORY_LIMIT_DEFAULT),
     }),
     publicRoomsQuery: z.strictObject({
-      q: text('wire').max(ROOM_NAME_MAX).optional(),
+      q: text('wire').max(ROOM_NAME_MAX).optional().describe('A part of the name (the start of it when shorter than 3 characters).'),
       limit: queryInt(1, 100).default(50),
     }),
     searchQuery: z.strictObject({
-      q: text('wire').min(1).max(SEARCH_QUERY_MAX),
-      roomId: id.optional(),
+      q: text('wire').min(1).max(SEARCH_QUERY_MAX).describe('Words, each matching the start of a word of the message; at most 8.'),
+      roomId: id.optional().describe('Search this room only.'),
       limit: queryInt(1, SEARCH_LIMIT_MAX).default(SEARCH_LIMIT_DEFAULT),
     }),
   };

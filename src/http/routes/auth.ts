@@ -1,13 +1,15 @@
 /** POST /auth/register, /auth/login, /auth/logout; GET /me. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { userView } from '../../domain/views.js';
 import { rateLimited } from '../../errors.js';
-import { parse } from '../../protocol/schemas.js';
-import { type HttpContext, authenticate } from '../context.js';
+import { responses } from '../../protocol/responses.js';
+import type { HttpContext } from '../context.js';
 import { SESSION_COOKIE } from '../credentials.js';
+import type { RestApi } from '../route.js';
 
-export function authRoutes(app: FastifyInstance, ctx: HttpContext): void {
+export function authRoutes(api: RestApi, ctx: HttpContext): void {
   const { accounts } = ctx.services;
+  const { rest } = ctx.schemas;
   const limit = async (request: FastifyRequest) => {
     const result = await ctx.services.authLimiter.consume(`ip:${request.ip}`);
     if (!result.allowed) throw rateLimited(result.retryAfterMs);
@@ -21,31 +23,78 @@ export function authRoutes(app: FastifyInstance, ctx: HttpContext): void {
       maxAge: ctx.config.SESSION_TTL_HOURS * 3600,
     });
 
-  app.post('/api/v1/auth/register', async (request, reply) => {
-    await limit(request);
-    const input = parse(ctx.schemas.rest.register, request.body, 'registration');
-    const { user, token } = await accounts.register(input);
-    setCookie(reply, token);
-    return reply.status(201).send({ user: userView(user), token });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/auth/register',
+    operationId: 'register',
+    tag: 'Accounts',
+    summary: 'Create an account',
+    description:
+      'Answers the new user and a session token, and sets the session cookie (`parley_session`, HttpOnly, SameSite=Lax). ' +
+      'A taken username, or a name that resembles another user\'s, is `conflict` with `details.field` and `details.reason`. Limited per client IP.',
+    auth: false,
+    before: limit,
+    body: rest.register,
+    bodyName: 'registration',
+    status: 201,
+    response: responses.Session,
+    errors: ['conflict', 'rate_limited'],
+    handler: async ({ body, reply }) => {
+      const { user, token } = await accounts.register(body);
+      setCookie(reply, token);
+      return { user: userView(user), token };
+    },
   });
 
-  app.post('/api/v1/auth/login', async (request, reply) => {
-    await limit(request);
-    const input = parse(ctx.schemas.rest.login, request.body, 'login');
-    const { user, token } = await accounts.login(input);
-    setCookie(reply, token);
-    return reply.status(200).send({ user: userView(user), token });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/auth/login',
+    operationId: 'login',
+    tag: 'Accounts',
+    summary: 'Log in',
+    description:
+      'Answers the user and a new session token, and sets the session cookie. The username is case-insensitive; ' +
+      'a wrong username and a wrong password get the same `unauthorized`. Limited per client IP.',
+    auth: false,
+    before: limit,
+    body: rest.login,
+    bodyName: 'login',
+    status: 200,
+    response: responses.Session,
+    errors: ['unauthorized', 'rate_limited'],
+    handler: async ({ body, reply }) => {
+      const { user, token } = await accounts.login(body);
+      setCookie(reply, token);
+      return { user: userView(user), token };
+    },
   });
 
-  app.post('/api/v1/auth/logout', async (request, reply) => {
-    const auth = await authenticate(ctx, request);
-    await accounts.logout(auth);
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return reply.status(204).send();
+  api.route({
+    method: 'POST',
+    path: '/api/v1/auth/logout',
+    operationId: 'logout',
+    tag: 'Accounts',
+    summary: 'Log out',
+    description: 'The session stops working everywhere at once: its WebSocket connections are closed with 1008.',
+    auth: true,
+    status: 204,
+    errors: [],
+    handler: async ({ session, reply }) => {
+      await accounts.logout(session);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    },
   });
 
-  app.get('/api/v1/me', async (request) => {
-    const { user } = await authenticate(ctx, request);
-    return { user: userView(user) };
+  api.route({
+    method: 'GET',
+    path: '/api/v1/me',
+    operationId: 'getMe',
+    tag: 'Accounts',
+    summary: 'The caller',
+    auth: true,
+    status: 200,
+    response: responses.UserResult,
+    errors: [],
+    handler: async ({ session }) => ({ user: userView(session.user) }),
   });
 }

@@ -1,65 +1,153 @@
 /** Rooms, membership and direct messages. */
-import type { FastifyInstance } from 'fastify';
 import { memberRoomView, roomView, userView } from '../../domain/views.js';
-import { parse } from '../../protocol/schemas.js';
-import { type HttpContext, authenticate } from '../context.js';
+import { responses } from '../../protocol/responses.js';
+import type { HttpContext } from '../context.js';
+import type { RestApi } from '../route.js';
 
-export function roomRoutes(app: FastifyInstance, ctx: HttpContext): void {
+export function roomRoutes(api: RestApi, ctx: HttpContext): void {
   const { rooms } = ctx.services;
   const { rest } = ctx.schemas;
-  const roomId = (params: unknown) => parse(rest.roomParams, params, 'path').roomId;
+  const tag = 'Rooms';
 
-  app.post('/api/v1/rooms', async (request, reply) => {
-    const { user } = await authenticate(ctx, request);
-    const input = parse(rest.createRoom, request.body, 'room');
-    const room = await rooms.create(user.id, input);
-    return reply.status(201).send({ room: roomView(room) });
+  api.route({
+    method: 'POST',
+    path: '/api/v1/rooms',
+    operationId: 'createRoom',
+    tag,
+    summary: 'Create a room',
+    description: 'The creator is its owner and first member: their `member_joined` is seq 1 of its stream.',
+    auth: true,
+    body: rest.createRoom,
+    bodyName: 'room',
+    status: 201,
+    response: responses.RoomResult,
+    errors: [],
+    handler: async ({ session, body }) => ({ room: roomView(await rooms.create(session.user.id, body)) }),
   });
 
-  app.get('/api/v1/rooms', async (request) => {
-    const { user } = await authenticate(ctx, request);
-    return { rooms: (await rooms.listMine(user.id)).map(memberRoomView) };
+  api.route({
+    method: 'GET',
+    path: '/api/v1/rooms',
+    operationId: 'listMyRooms',
+    tag,
+    summary: 'The rooms I am a member of',
+    description: 'By latest activity, each with my read marker and unread count.',
+    auth: true,
+    status: 200,
+    response: responses.MyRooms,
+    errors: [],
+    handler: async ({ session }) => ({ rooms: (await rooms.listMine(session.user.id)).map(memberRoomView) }),
   });
 
-  app.get('/api/v1/rooms/public', async (request) => {
-    await authenticate(ctx, request);
-    const query = parse(rest.publicRoomsQuery, request.query, 'query');
-    return { rooms: (await rooms.listPublic(query.q, query.limit)).map(roomView) };
+  api.route({
+    method: 'GET',
+    path: '/api/v1/rooms/public',
+    operationId: 'listPublicRooms',
+    tag,
+    summary: 'Discover public rooms',
+    description:
+      'By name. A `q` of 3 characters or more matches any part of the name, case-insensitively; one of 1 or 2 characters matches the start of the name.',
+    auth: true,
+    query: rest.publicRoomsQuery,
+    status: 200,
+    response: responses.PublicRooms,
+    errors: [],
+    handler: async ({ query }) => ({ rooms: (await rooms.listPublic(query.q, query.limit)).map(roomView) }),
   });
 
-  app.get('/api/v1/rooms/:roomId', async (request) => {
-    const { user } = await authenticate(ctx, request);
-    return { room: roomView(await rooms.get(user.id, roomId(request.params))) };
+  api.route({
+    method: 'GET',
+    path: '/api/v1/rooms/:roomId',
+    operationId: 'getRoom',
+    tag,
+    summary: 'A room',
+    description: 'A public room to anyone; a private room or DM to its members only (to anyone else it does not exist: 404, not 403).',
+    auth: true,
+    params: rest.roomParams,
+    status: 200,
+    response: responses.RoomResult,
+    errors: ['not_found'],
+    handler: async ({ session, params }) => ({ room: roomView(await rooms.get(session.user.id, params.roomId)) }),
   });
 
-  app.post('/api/v1/rooms/:roomId/join', async (request) => {
-    const { user } = await authenticate(ctx, request);
-    return { room: roomView(await rooms.join(user.id, roomId(request.params))) };
+  api.route({
+    method: 'POST',
+    path: '/api/v1/rooms/:roomId/join',
+    operationId: 'joinRoom',
+    tag,
+    summary: 'Join a public room',
+    description: 'Joining a room one is in already changes nothing. Private rooms and DMs are `not_found`: a member adds you instead.',
+    auth: true,
+    params: rest.roomParams,
+    status: 200,
+    response: responses.RoomResult,
+    errors: ['not_found'],
+    handler: async ({ session, params }) => ({ room: roomView(await rooms.join(session.user.id, params.roomId)) }),
   });
 
-  app.post('/api/v1/rooms/:roomId/leave', async (request, reply) => {
-    const { user } = await authenticate(ctx, request);
-    await rooms.leave(user.id, roomId(request.params));
-    return reply.status(204).send();
+  api.route({
+    method: 'POST',
+    path: '/api/v1/rooms/:roomId/leave',
+    operationId: 'leaveRoom',
+    tag,
+    summary: 'Leave a room',
+    description: 'A DM cannot be left (`conflict`).',
+    auth: true,
+    params: rest.roomParams,
+    status: 204,
+    errors: ['not_found', 'forbidden', 'conflict'],
+    handler: async ({ session, params }) => {
+      await rooms.leave(session.user.id, params.roomId);
+    },
   });
 
-  app.post('/api/v1/rooms/:roomId/members', async (request) => {
-    const { user } = await authenticate(ctx, request);
-    const id = roomId(request.params);
-    const input = parse(rest.username, request.body, 'member');
-    const added = await rooms.addMember(user.id, id, input.username);
-    return { user: userView(added) };
+  api.route({
+    method: 'POST',
+    path: '/api/v1/rooms/:roomId/members',
+    operationId: 'addMember',
+    tag,
+    summary: 'Add a user to a room',
+    description: 'Any member may add someone; adding a member who is in already changes nothing. DMs have exactly their two people (`forbidden`).',
+    auth: true,
+    params: rest.roomParams,
+    body: rest.username,
+    bodyName: 'member',
+    status: 200,
+    response: responses.UserResult,
+    errors: ['not_found', 'forbidden'],
+    handler: async ({ session, params, body }) => ({ user: userView(await rooms.addMember(session.user.id, params.roomId, body.username)) }),
   });
 
-  app.get('/api/v1/rooms/:roomId/members', async (request) => {
-    const { user } = await authenticate(ctx, request);
-    const members = await rooms.members(user.id, roomId(request.params));
-    return { members: members.map((m) => ({ user: userView(m.user), role: m.member.role, online: m.online })) };
+  api.route({
+    method: 'GET',
+    path: '/api/v1/rooms/:roomId/members',
+    operationId: 'listMembers',
+    tag,
+    summary: 'The members of a room',
+    auth: true,
+    params: rest.roomParams,
+    status: 200,
+    response: responses.Members,
+    errors: ['not_found'],
+    handler: async ({ session, params }) => {
+      const members = await rooms.members(session.user.id, params.roomId);
+      return { members: members.map((m) => ({ user: userView(m.user), role: m.member.role, online: m.online })) };
+    },
   });
 
-  app.post('/api/v1/dms', async (request) => {
-    const { user } = await authenticate(ctx, request);
-    const input = parse(rest.username, request.body, 'direct message');
-    return { room: roomView(await rooms.openDm(user.id, input.username)) };
+  api.route({
+    method: 'POST',
+    path: '/api/v1/dms',
+    operationId: 'openDm',
+    tag,
+    summary: 'The direct-message room with a user',
+    description: 'The one DM room of the caller and that user, created on first use. One\'s own username is `validation_failed`.',
+    auth: true,
+    body: rest.username,
+    bodyName: 'direct message',
+    status: 200,
+    response: responses.RoomResult,
+    errors: ['not_found'],
+    handler: async ({ session, body }) => ({ room: roomView(await rooms.openDm(session.user.id, body.username)) }),
   });
 }

@@ -1,0 +1,119 @@
+/**
+ * Schemas of what the REST API answers: the views of src/domain/views.ts and the bodies that
+ * wrap them. They are not used to check answers at run time (that would cost every request);
+ * the API reference is built from them (src/http/openapi.ts), each route's handler must return
+ * the input type of its declared schema (src/http/route.ts), and the tests parse real answers
+ * with them, so neither the reference nor the server can drift from the other unnoticed.
+ *
+ * Objects are strict so that a test fails on an answer that carries a field the reference does
+ * not name. The reference itself leaves answers open: clients ignore fields they do not know,
+ * since the contract is extended with new fields (docs/protocol.md).
+ */
+import { z } from 'zod';
+import { ERRORS } from './catalogue.js';
+import type * as wire from './wire.js';
+
+const time = z.iso.datetime().describe('ISO-8601 UTC time');
+const seq = z.number().int().min(0);
+
+const User = z
+  .strictObject({
+    id: z.string(),
+    username: z.string().describe('3–32 of a-z 0-9 _ . -, lower-cased; unique'),
+    displayName: z.string(),
+  })
+  .describe('A user as others see them.');
+
+const Room = z
+  .strictObject({
+    id: z.string(),
+    name: z.string(),
+    visibility: z.enum(['public', 'private', 'dm']),
+    topic: z.string(),
+    createdAt: time,
+    lastSeq: seq.describe("The seq of the room stream's latest event."),
+  })
+  .describe('A room; `dm` rooms are the direct-message room of two users.');
+
+const MemberRoom = Room.extend({
+  lastReadSeq: seq.describe("The caller's read marker."),
+  unread: seq.describe('Messages by others after lastReadSeq: exact unless unreadCapped.'),
+  unreadCapped: z
+    .literal(true)
+    .optional()
+    .describe('Present only when more messages follow lastReadSeq than the server counts: at least `unread` are unread (show "999+").'),
+}).describe('A room of the caller, with their read state.');
+
+const Message = z
+  .strictObject({
+    roomId: z.string(),
+    seq: z.number().int().min(1).describe("The message's place in the room stream."),
+    id: z.string(),
+    author: User,
+    body: z.string().describe('Empty when deleted.'),
+    createdAt: time,
+    editedAt: time.nullable(),
+    deleted: z.boolean().describe('A deleted message is a tombstone: it keeps its seq, its body is empty.'),
+    clientMsgId: z.string().nullable().describe('The idempotency key the sender gave, if any.'),
+  })
+  .describe('A message.');
+
+const Member = z
+  .strictObject({
+    user: User,
+    role: z.enum(['owner', 'member']),
+    online: z.boolean(),
+  })
+  .describe('A member of a room.');
+
+const SearchHit = z
+  .strictObject({
+    message: Message,
+    highlight: z.string().describe('A snippet of the body, HTML-escaped, each matching word wrapped in <mark>…</mark>.'),
+  })
+  .describe('A message a search found.');
+
+const codes = Object.keys(ERRORS) as [keyof typeof ERRORS, ...Array<keyof typeof ERRORS>];
+
+const ErrorBody = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.enum(codes).describe('Stable: what happened and whether retrying helps.'),
+      message: z.string().describe('A human sentence; never quotes the request.'),
+      details: z.record(z.string(), z.unknown()).optional().describe('validation_failed: `issues: [{path, message}]`; rate_limited: `retryAfterMs`; conflict: `field`, `reason`.'),
+    }),
+  })
+  .describe('Every error, REST or WebSocket, has this shape.');
+
+/** Shared types of the reference's components, by the name they have there. */
+export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Error: ErrorBody };
+
+/** The bodies of the answers, by the name they have in the reference. */
+export const responses = {
+  Session: z.strictObject({ user: User, token: z.string().describe('Send it as `Authorization: Bearer <token>`.') }).describe('A new session.'),
+  UserResult: z.strictObject({ user: User }),
+  RoomResult: z.strictObject({ room: Room }),
+  MyRooms: z.strictObject({ rooms: z.array(MemberRoom) }).describe('The rooms of the caller, by latest activity.'),
+  PublicRooms: z.strictObject({ rooms: z.array(Room) }).describe('Public rooms, by name.'),
+  Members: z.strictObject({ members: z.array(Member) }),
+  MessagePage: z.strictObject({ messages: z.array(Message), hasMore: z.boolean().describe('More messages lie beyond this page in its direction.') }),
+  MessageResult: z.strictObject({ message: Message }),
+  SearchResult: z.strictObject({
+    hits: z.array(SearchHit).describe('Newest first.'),
+    truncated: z.boolean().describe('The search stopped at the cap on the matches it examines: older hits may exist.'),
+  }),
+};
+
+// The schemas describe exactly the types the SDK is written against (wire.ts): a field added to
+// one and not the other fails the type-check.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type ViewsMatchWire = [
+  Assert<Same<z.infer<typeof User>, wire.User>>,
+  Assert<Same<z.infer<typeof Room>, wire.Room>>,
+  Assert<Same<z.infer<typeof MemberRoom>, wire.MemberRoom>>,
+  Assert<Same<z.infer<typeof Message>, wire.Message>>,
+  Assert<Same<z.infer<typeof SearchHit>, wire.SearchHit>>,
+  Assert<Same<z.infer<typeof responses.SearchResult>, wire.SearchResult>>,
+  Assert<Same<z.infer<typeof ErrorBody>['error'], wire.WireError>>,
+];

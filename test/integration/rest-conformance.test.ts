@@ -1,0 +1,209 @@
+/**
+ * Real answers against the API reference. A scripted session calls every documented operation
+ * on a real server, and each answer must parse with the schema its route declares: a success
+ * with its response schema (strict: a field the reference does not name fails), an error with
+ * the shared error shape, a code the route declares and that code's status. So neither the
+ * reference nor the server can drift from the other. Then: validation errors answer exactly as
+ * they did before routes were declared (the same messages, the same order of checks).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { errorsOf, type RouteDeclaration, restApiOf } from '../../src/http/route.js';
+import { ERRORS } from '../../src/protocol/catalogue.js';
+import { views } from '../../src/protocol/responses.js';
+import type { Json } from '../support/json.js';
+import { type ApiResponse, api, startTestServer, type TestServer } from '../support/server.js';
+
+/** The declared route that serves `method url`: a literal segment wins over a parameter (/rooms/public). */
+function routeFor(routes: readonly RouteDeclaration[], method: string, url: string): RouteDeclaration | undefined {
+  const pathname = url.split('?')[0] ?? '';
+  const params = (r: RouteDeclaration) => (r.path.match(/:/g) ?? []).length;
+  return routes
+    .filter((r) => r.method === method && new RegExp(`^${r.path.replace(/:[A-Za-z0-9_]+/g, '[^/]+')}$`).test(pathname))
+    .sort((a, b) => params(a) - params(b))[0];
+}
+
+/** Throws unless `res` is an answer `route` declares, in the shape it declares. */
+function assertConforms(route: RouteDeclaration, res: ApiResponse<Json>): void {
+  const what = `${route.operationId} answered ${res.status}`;
+  if (res.status === route.status) {
+    if (route.response === undefined) {
+      assert.equal(res.body, '', `${what}: a body where none is declared`);
+      return;
+    }
+    const parsed = route.response.safeParse(res.body);
+    assert.ok(parsed.success, `${what}: the answer does not match its schema: ${parsed.error?.message}`);
+    return;
+  }
+  if (route.otherAnswers?.[res.status] !== undefined) {
+    assert.equal(res.body, '', `${what}: a body where none is declared`);
+    return;
+  }
+  const parsed = views.Error.safeParse(res.body);
+  assert.ok(parsed.success, `${what}: not in the error shape: ${JSON.stringify(res.body).slice(0, 200)}`);
+  const { code } = parsed.data.error;
+  assert.ok(errorsOf(route).includes(code), `${what} ${code}, which it does not declare`);
+  assert.equal(res.status, ERRORS[code].status, `${what} with ${code}`);
+}
+
+describe('REST answers match the API reference', () => {
+  let server: TestServer;
+  let routes: readonly RouteDeclaration[];
+  /** operationId → the statuses it answered. */
+  const answered = new Map<string, Set<number>>();
+
+  /** A call whose answer must conform to its route's declaration. */
+  const call = async (method: string, url: string, options: Parameters<typeof api>[3] = {}): Promise<ApiResponse<Json>> => {
+    const res = await api<Json>(server.url, method, url, options);
+    const route = routeFor(routes, method, url);
+    assert.ok(route !== undefined, `${method} ${url} matches no declared route`);
+    assertConforms(route, res);
+    const statuses = answered.get(route.operationId) ?? new Set<number>();
+    statuses.add(res.status);
+    answered.set(route.operationId, statuses);
+    return res;
+  };
+  const expect = async (status: number, method: string, url: string, options: Parameters<typeof api>[3] = {}) => {
+    const res = await call(method, url, options);
+    assert.equal(res.status, status, `${method} ${url}: ${JSON.stringify(res.body).slice(0, 200)}`);
+    return res;
+  };
+
+  let alice: { token: string; username: string; cookie: string };
+  let bob: { token: string; username: string };
+  let lobby: string;
+  let secret: string;
+  let dm: string;
+
+  before(async () => {
+    server = await startTestServer({ SEND_RATE_PER_SEC: 1, SEND_BURST: 40, AUTH_RATE_PER_MIN: 10_000, UNREAD_COUNT_CAP: 2 });
+    routes = restApiOf(server.parley.http).routes;
+  });
+  after(async () => server.stop());
+
+  it('accounts', async () => {
+    const a = await expect(201, 'POST', '/api/v1/auth/register', { body: { username: 'Alice_c', password: 'correct horse battery', displayName: 'Alice' } });
+    const b = await expect(201, 'POST', '/api/v1/auth/register', { body: { username: 'bob_c', password: 'correct horse battery' } });
+    await expect(409, 'POST', '/api/v1/auth/register', { body: { username: 'ALICE_C', password: 'correct horse battery' } });
+    await expect(400, 'POST', '/api/v1/auth/register', { body: { username: 'ab', password: 'x' } });
+    const login = await expect(200, 'POST', '/api/v1/auth/login', { body: { username: 'alice_c', password: 'correct horse battery' } });
+    await expect(401, 'POST', '/api/v1/auth/login', { body: { username: 'alice_c', password: 'wrong password' } });
+    alice = { token: a.body.token, username: 'alice_c', cookie: (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '' };
+    bob = { token: b.body.token, username: 'bob_c' };
+    await expect(200, 'GET', '/api/v1/me', { token: alice.token });
+    await expect(200, 'GET', '/api/v1/me', { headers: { cookie: alice.cookie } });
+    await expect(401, 'GET', '/api/v1/me');
+  });
+
+  it('rooms', async () => {
+    lobby = (await expect(201, 'POST', '/api/v1/rooms', { token: alice.token, body: { name: 'Lobby', visibility: 'public', topic: 'Anything' } })).body.room.id;
+    // By the session cookie, from the server's own origin; without an Origin it is refused.
+    const origin = server.url;
+    secret = (await expect(201, 'POST', '/api/v1/rooms', { headers: { cookie: alice.cookie, origin }, body: { name: 'Secret', visibility: 'private' } })).body.room.id;
+    await expect(403, 'POST', '/api/v1/rooms', { headers: { cookie: alice.cookie }, body: { name: 'Nope', visibility: 'private' } });
+    await expect(400, 'POST', '/api/v1/rooms', { token: alice.token, body: { name: 'x', visibility: 'secret' } });
+    await expect(200, 'GET', '/api/v1/rooms/public?q=lob&limit=5', { token: bob.token });
+    await expect(200, 'GET', '/api/v1/rooms/public?q=l', { token: bob.token });
+    await expect(200, 'GET', `/api/v1/rooms/${lobby}`, { token: bob.token });
+    await expect(404, 'GET', `/api/v1/rooms/${secret}`, { token: bob.token });
+    await expect(200, 'POST', `/api/v1/rooms/${lobby}/join`, { token: bob.token });
+    await expect(404, 'POST', `/api/v1/rooms/${secret}/join`, { token: bob.token });
+    await expect(200, 'POST', `/api/v1/rooms/${secret}/members`, { token: alice.token, body: { username: bob.username } });
+    await expect(404, 'POST', `/api/v1/rooms/${secret}/members`, { token: alice.token, body: { username: 'nobody_here' } });
+    await expect(200, 'GET', `/api/v1/rooms/${secret}/members`, { token: bob.token });
+    dm = (await expect(200, 'POST', '/api/v1/dms', { token: alice.token, body: { username: bob.username } })).body.room.id;
+    await expect(400, 'POST', '/api/v1/dms', { token: alice.token, body: { username: alice.username } });
+    await expect(403, 'POST', `/api/v1/rooms/${dm}/members`, { token: alice.token, body: { username: 'nobody_here' } });
+    await expect(409, 'POST', `/api/v1/rooms/${dm}/leave`, { token: alice.token });
+  });
+
+  it('messages', async () => {
+    const first = await expect(201, 'POST', `/api/v1/rooms/${lobby}/messages`, { token: alice.token, body: { body: 'hello kangaroo', clientMsgId: 'c-1' } });
+    await expect(201, 'POST', `/api/v1/rooms/${lobby}/messages`, { token: alice.token, body: { body: 'hello kangaroo', clientMsgId: 'c-1' } });
+    for (let i = 0; i < 3; i++) await expect(201, 'POST', `/api/v1/rooms/${lobby}/messages`, { token: bob.token, body: { body: `reply ${i}` } });
+    const mine = await expect(200, 'GET', '/api/v1/rooms', { token: alice.token });
+    assert.equal(mine.body.rooms.find((r: Json) => r.id === lobby).unreadCapped, true, 'the optional field is exercised');
+    const seq = first.body.message.seq;
+    await expect(200, 'GET', `/api/v1/rooms/${lobby}/messages?limit=2`, { token: bob.token });
+    await expect(200, 'GET', `/api/v1/rooms/${lobby}/messages?after=0`, { token: bob.token });
+    await expect(400, 'GET', `/api/v1/rooms/${lobby}/messages?before=3&after=1`, { token: bob.token });
+    await expect(200, 'PATCH', `/api/v1/rooms/${lobby}/messages/${seq}`, { token: alice.token, body: { body: 'hello, kangaroo' } });
+    await expect(403, 'PATCH', `/api/v1/rooms/${lobby}/messages/${seq}`, { token: bob.token, body: { body: 'hijack' } });
+    await expect(204, 'POST', `/api/v1/rooms/${lobby}/read`, { token: alice.token, body: { seq: seq + 1 } });
+    await expect(200, 'GET', '/api/v1/search?q=kangar', { token: bob.token });
+    await expect(200, 'GET', `/api/v1/search?q=reply&roomId=${lobby}&limit=2`, { token: bob.token });
+    await expect(400, 'GET', '/api/v1/search?q=%22%26', { token: bob.token });
+    await expect(204, 'DELETE', `/api/v1/rooms/${lobby}/messages/${seq}`, { token: alice.token });
+    const page = await expect(200, 'GET', `/api/v1/rooms/${lobby}/messages`, { token: alice.token });
+    assert.equal(page.body.messages.find((m: Json) => m.seq === seq).deleted, true, 'a tombstone is exercised');
+    await expect(404, 'DELETE', `/api/v1/rooms/${lobby}/messages/${seq}`, { token: alice.token });
+    await expect(413, 'POST', `/api/v1/rooms/${lobby}/messages`, { token: alice.token, body: { body: 'x'.repeat(70_000) } });
+  });
+
+  it('leaving, rate limits, logging out and the reference itself', async () => {
+    await expect(204, 'POST', `/api/v1/rooms/${lobby}/leave`, { token: bob.token });
+    await expect(403, 'GET', `/api/v1/rooms/${lobby}/messages`, { token: bob.token });
+    await expect(403, 'POST', `/api/v1/rooms/${lobby}/messages`, { token: bob.token, body: { body: 'let me in' } });
+    let status = 0;
+    for (let i = 0; i < 60 && status !== 429; i++) status = (await call('POST', `/api/v1/rooms/${dm}/messages`, { token: alice.token, body: { body: `burst ${i}` } })).status;
+    assert.equal(status, 429, 'the send burst ran out');
+    await expect(200, 'GET', '/api/v1/openapi.json');
+    await expect(200, 'GET', '/api/v1/docs');
+    await expect(204, 'POST', '/api/v1/auth/logout', { token: alice.token });
+    await expect(401, 'POST', '/api/v1/auth/logout', { token: alice.token });
+  });
+
+  it('every documented operation answered its success in the session', () => {
+    for (const route of routes) assert.ok(answered.get(route.operationId)?.has(route.status), `${route.operationId} never answered ${route.status}`);
+  });
+});
+
+describe('validation errors answer as before the routes were declared', () => {
+  let server: TestServer;
+  let token: string;
+  before(async () => {
+    server = await startTestServer({ AUTH_RATE_PER_MIN: 10_000 });
+    const res = await api(server.url, 'POST', '/api/v1/auth/register', { body: { username: 'pinned', password: 'correct horse battery' } });
+    token = res.body.token;
+  });
+  after(async () => server.stop());
+
+  const issue = (path: string, message: string) => ({ path, message });
+  const failed = (message: string, issues?: Array<{ path: string; message: string }>) => ({
+    error: { code: 'validation_failed', message, ...(issues === undefined ? {} : { details: { issues } }) },
+  });
+
+  it('names the body as each route did, with every issue', async () => {
+    const res = await api(server.url, 'POST', '/api/v1/auth/register', { body: { username: 'ab', password: 'long enough', admin: true } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(
+      res.body,
+      failed('Invalid registration: username: must be 3–32 of a-z 0-9 _ . -.', [issue('username', 'must be 3–32 of a-z 0-9 _ . -'), issue('admin', 'is not a known field')]),
+    );
+    const room = await api(server.url, 'POST', '/api/v1/rooms', { token, body: { name: 'x', visibility: 'public', extra: 1 } });
+    assert.deepEqual(room.body, failed('Invalid room: extra: is not a known field.', [issue('extra', 'is not a known field')]));
+    const dm = await api(server.url, 'POST', '/api/v1/dms', { token, body: {} });
+    assert.deepEqual(dm.body, failed('Invalid direct message: username: Invalid input: expected string, received undefined.', [issue('username', 'Invalid input: expected string, received undefined')]));
+  });
+
+  it('names the path and the query', async () => {
+    const seq = await api(server.url, 'PATCH', '/api/v1/rooms/r1/messages/abc', { token, body: { body: 'x' } });
+    assert.deepEqual(seq.body, failed('Invalid path: seq: must be a non-negative integer.', [issue('seq', 'must be a non-negative integer')]));
+    const limit = await api(server.url, 'GET', '/api/v1/rooms/r1/messages?limit=0', { token });
+    assert.deepEqual(limit.body, failed('Invalid query: limit: Too small: expected number to be >=1.', [issue('limit', 'Too small: expected number to be >=1')]));
+    const both = await api(server.url, 'GET', '/api/v1/rooms/r1/messages?before=2&after=1', { token });
+    assert.deepEqual(both.body, failed('Use before or after, not both.'));
+  });
+
+  it('checks who asks, then the path, then the query, then the body', async () => {
+    const anonymous = await api(server.url, 'POST', '/api/v1/rooms/r1/messages', { body: { nope: true } });
+    assert.equal(anonymous.status, 401);
+    const pathFirst = await api(server.url, 'PATCH', `/api/v1/rooms/r1/messages/0`, { token, body: { nope: true } });
+    assert.match(pathFirst.body.error.message, /^Invalid path: seq/);
+    const queryFirst = await api(server.url, 'GET', '/api/v1/rooms/r1/messages?limit=0&extra=1', { token });
+    assert.match(queryFirst.body.error.message, /^Invalid query/);
+    // The per-IP limit of login comes before its body is read; a malformed body is refused first by the parser.
+    const login = await api(server.url, 'POST', '/api/v1/auth/login', { rawBody: '{"username":', headers: { 'content-type': 'application/json' } });
+    assert.deepEqual(login.body, { error: { code: 'validation_failed', message: 'The body is not valid JSON.' } });
+  });
+});
