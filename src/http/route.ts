@@ -37,7 +37,7 @@ export interface RouteDeclaration {
   /** The body of the success answer; none for 204. */
   response?: z.ZodType;
   /** Of the success answer. Default `application/json`. */
-  contentType?: 'application/json' | 'text/html; charset=utf-8';
+  contentType?: 'application/json' | 'text/html; charset=utf-8' | 'application/octet-stream';
   /** Error codes the route answers besides those every route of its kind can (`errorsOf`). */
   errors: readonly ErrorCode[];
   /** Other answers, without a body: status → when (a 304 to a conditional request). */

@@ -21,6 +21,7 @@ import { registerJsonParser } from './json-parser.js';
 import { malformedQuery, parseQuery } from './query.js';
 import { RestApi } from './route.js';
 import { authRoutes } from './routes/auth.js';
+import { exportRoutes } from './routes/exports.js';
 import { messageRoutes } from './routes/messages.js';
 import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -121,6 +122,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   authRoutes(api, ctx);
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
+  exportRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -73,6 +73,32 @@ const SearchHit = z
   })
   .describe('A message a search found.');
 
+const Export = z
+  .strictObject({
+    id: z.string(),
+    roomId: z.string(),
+    format: z.enum(['ndjson', 'html']),
+    state: z.enum(['queued', 'running', 'done', 'failed']),
+    progress: z.number().min(0).max(1).describe("The share of the room's history (up to its last seq when asked) written so far."),
+    messages: z.number().int().min(0).describe('Messages written so far.'),
+    bytes: z.number().int().min(0),
+    error: z.string().nullable().describe('Why it failed, when it did.'),
+    createdAt: time,
+    finishedAt: time.nullable(),
+    expiresAt: time.nullable().describe('When the file is deleted; null until done.'),
+    downloadUrl: z.string().optional().describe('Once done: a link that downloads the file without credentials until downloadExpiresAt, while its owner is a member of the room.'),
+    downloadExpiresAt: time.optional(),
+  })
+  .describe('A history export.');
+
+const Retention = z
+  .strictObject({
+    days: z.number().int().min(1).nullable().describe("The room's own policy; null: the server's."),
+    serverDays: z.number().int().min(1).nullable().describe("The server's policy; null: keep everything."),
+    effectiveDays: z.number().int().min(1).nullable().describe('What applies: messages older than this many days are deleted; null: kept.'),
+  })
+  .describe("A room's retention policy.");
+
 const codes = Object.keys(ERRORS) as [keyof typeof ERRORS, ...Array<keyof typeof ERRORS>];
 
 const ErrorBody = z
@@ -86,7 +112,7 @@ const ErrorBody = z
   .describe('Every error, REST or WebSocket, has this shape.');
 
 /** Shared types of the reference's components, by the name they have there. */
-export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Error: ErrorBody };
+export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Export, Retention, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
 export const responses = {
@@ -98,6 +124,8 @@ export const responses = {
   Members: z.strictObject({ members: z.array(Member) }),
   MessagePage: z.strictObject({ messages: z.array(Message), hasMore: z.boolean().describe('More messages lie beyond this page in its direction.') }),
   MessageResult: z.strictObject({ message: Message }),
+  ExportResult: z.strictObject({ export: Export }),
+  RetentionResult: z.strictObject({ retention: Retention }),
   SearchResult: z.strictObject({
     hits: z.array(SearchHit).describe('Newest first.'),
     truncated: z.boolean().describe('The search stopped at the cap on the matches it examines: older hits may exist.'),
@@ -114,6 +142,7 @@ export type ViewsMatchWire = [
   Assert<Same<z.infer<typeof MemberRoom>, wire.MemberRoom>>,
   Assert<Same<z.infer<typeof Message>, wire.Message>>,
   Assert<Same<z.infer<typeof SearchHit>, wire.SearchHit>>,
+  Assert<Same<z.infer<typeof Export>, wire.Export>>,
   Assert<Same<z.infer<typeof responses.SearchResult>, wire.SearchResult>>,
   Assert<Same<z.infer<typeof ErrorBody>['error'], wire.WireError>>,
 ];

@@ -97,6 +97,15 @@ export function buildSchemas(limits: SchemaLimits) {
     editMessage: z.strictObject({ body }),
     read: z.strictObject({ seq }),
     roomParams: z.strictObject({ roomId: id }),
+    exportParams: z.strictObject({ exportId: id }),
+    createExport: z.strictObject({ format: z.enum(['ndjson', 'html']).describe('ndjson: one message (its wire shape) a line; html: a readable, self-contained page.') }),
+    downloadQuery: z.strictObject({
+      expires: z.string().regex(/^\d{1,16}$/).describe('As the link gives it.'),
+      signature: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/).describe('As the link gives it.'),
+    }),
+    setRetention: z.strictObject({
+      days: z.number().int().min(1).max(36_500).nullable().describe("Delete messages older than this many days; null: the server's policy. At most the server's, when it has one."),
+    }),
     messageParams: z.strictObject({ roomId: id, seq: queryInt(1, SEQ_MAX) }),
     historyQuery: z.strictObject({
       before: queryInt(1, SEQ_MAX).optional().describe('Messages with a lower seq, newest first.'),

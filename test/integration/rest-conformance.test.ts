@@ -140,6 +140,29 @@ describe('REST answers match the API reference', () => {
     await expect(413, 'POST', `/api/v1/rooms/${lobby}/messages`, { token: alice.token, body: { body: 'x'.repeat(70_000) } });
   });
 
+  it('exports and retention', async () => {
+    const created = await expect(201, 'POST', `/api/v1/rooms/${lobby}/exports`, { token: alice.token, body: { format: 'ndjson' } });
+    await expect(400, 'POST', `/api/v1/rooms/${lobby}/exports`, { token: alice.token, body: { format: 'pdf' } });
+    await expect(404, 'POST', '/api/v1/rooms/no-such-room/exports', { token: alice.token, body: { format: 'html' } });
+    const id = created.body.export.id;
+    let done: Json = created.body.export;
+    for (let i = 0; i < 200 && done.state !== 'done'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      done = (await expect(200, 'GET', `/api/v1/exports/${id}`, { token: alice.token })).body.export;
+    }
+    assert.equal(done.state, 'done');
+    await expect(404, 'GET', `/api/v1/exports/${id}`, { token: bob.token });
+    const link = new URL(done.downloadUrl, server.url);
+    await expect(200, 'GET', `${link.pathname}${link.search}`);
+    await expect(403, 'GET', `${link.pathname}${link.search.replace(/signature=./, 'signature=A')}`);
+    await expect(400, 'GET', `/api/v1/exports/${id}/download?expires=1`);
+    await expect(200, 'GET', `/api/v1/rooms/${lobby}/retention`, { token: bob.token });
+    await expect(200, 'PUT', `/api/v1/rooms/${lobby}/retention`, { token: alice.token, body: { days: 30 } });
+    await expect(200, 'PUT', `/api/v1/rooms/${lobby}/retention`, { token: alice.token, body: { days: null } });
+    await expect(403, 'PUT', `/api/v1/rooms/${lobby}/retention`, { token: bob.token, body: { days: 30 } });
+    await expect(400, 'PUT', `/api/v1/rooms/${lobby}/retention`, { token: alice.token, body: { days: 0 } });
+  });
+
   it('leaving, rate limits, logging out and the reference itself', async () => {
     await expect(204, 'POST', `/api/v1/rooms/${lobby}/leave`, { token: bob.token });
     await expect(403, 'GET', `/api/v1/rooms/${lobby}/messages`, { token: bob.token });

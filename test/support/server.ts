@@ -59,7 +59,7 @@ export async function api<T = Record<string, Json>>(
   });
   const text = await res.text();
   let parsed: unknown = text;
-  if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
+  if (/^application\/(json|[\w.-]+\+json)\b/.test(res.headers.get('content-type') ?? '') && text !== '') parsed = JSON.parse(text);
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
