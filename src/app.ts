@@ -89,7 +89,7 @@ export async function openStore(config: Config, log: Logger, serving = false): P
   });
 }
 
-async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
+export async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
   if (config.REDIS_URL === '') return null;
   const redis = new Redis(config.REDIS_URL, { ...redisOptions(config.REDIS_COMMAND_TIMEOUT_MS), connectionName: 'parley' });
   // Sessions, cache, rate limits and presence share this connection: one outage, logged once.

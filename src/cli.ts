@@ -12,6 +12,8 @@ import { PrimaryMetrics } from './observability/cluster-metrics.js';
 import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
 import { startTracing, type TracingHandle, tracingRequested } from './observability/tracing.js';
 import { createLogger, type Logger } from './observability/log.js';
+import { runJobsCommand } from './jobs/cli.js';
+import { startJobWorker } from './worker.js';
 
 const HELP = `Usage: parley <command> [options]
 
@@ -19,6 +21,13 @@ Commands:
   start      Start the server (HTTP API, WebSocket gateway, web client).
              --workers N|auto   worker processes (default: WORKERS); auto = one per core.
              Signals: SIGTERM/SIGINT shut down gracefully; SIGHUP reloads workers one by one.
+  worker     Work jobs only (webhook deliveries, exports, retention): no HTTP API, no
+             WebSocket; probes and metrics on WORKER_PORT. Run as many as the jobs need.
+  jobs       Inspect and repair the job queues:
+             jobs counts                 jobs by queue and state
+             jobs dead <queue> [limit]   dead jobs, oldest failure first (JSON lines)
+             jobs retry <queue> <id>     run a dead job again, its attempts renewed
+             jobs purge <queue> [id]     delete one dead job, or all of the queue's
   migrate    Bring the database schema to the latest version, then exit.
   help       Show this help.
 
@@ -34,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (command !== 'start' && command !== 'migrate') {
+  if (!['start', 'migrate', 'worker', 'jobs'].includes(command)) {
     process.stderr.write(`parley: unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
@@ -58,6 +67,18 @@ async function main(argv: string[]): Promise<number> {
       await store.close();
     }
     return 0;
+  }
+
+  if (command === 'jobs') return runJobsCommand(argv.slice(1), config, log);
+  if (command === 'worker') {
+    const worker = await startJobWorker(config, log);
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      exitAfter(() => worker.close(), config.SHUTDOWN_TIMEOUT_MS, log);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    return -1;
   }
 
   let workers: number;

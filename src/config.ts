@@ -260,10 +260,20 @@ export const OPTIONS = {
     default: '500',
     parse: integer(10, 60_000),
   },
+  JOBS_LEASE_MS: {
+    doc: 'A running job\'s lease, ms: its process renews it while the job runs; when the process dies, the job runs again elsewhere once the lease lapses (RabbitMQ redelivers at once instead).',
+    default: '30000',
+    parse: integer(500, 3_600_000),
+  },
   JOBS_KEY_RETENTION_HOURS: {
     doc: 'How long a completed job is remembered, hours: an enqueue with the same idempotency key within it enqueues nothing.',
     default: '24',
     parse: integer(1, 24 * 365),
+  },
+  WORKER_PORT: {
+    doc: '`parley worker` only: TCP port of its probes and metrics (GET /healthz, /readyz, /metrics, as METRICS_TOKEN allows); it serves nothing else. 0 picks a free port.',
+    default: '3001',
+    parse: integer(0, 65535),
   },
   WORKER_THREADS: {
     doc: 'Threads of the pool that runs CPU work off the event loop (rendering exports and other work over a millisecond). auto: the cores minus one, at least one.',

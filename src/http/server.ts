@@ -172,7 +172,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
  * With a token, only a request bearing it; without one, only a direct request from loopback (a
  * request relayed by a proxy on the same machine carries X-Forwarded-For and is refused).
  */
-function metricsAllowed(authorization: string | undefined, remote: string | undefined, headers: Record<string, unknown>, token: string): boolean {
+export function metricsAllowed(authorization: string | undefined, remote: string | undefined, headers: Record<string, unknown>, token: string): boolean {
   if (token !== '') {
     const given = Buffer.from(authorization ?? '');
     const expected = Buffer.from(`Bearer ${token}`);

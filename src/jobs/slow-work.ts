@@ -45,6 +45,9 @@ export interface SlowWork {
 
 const EXPORT_SWEEP_EVERY_MS = 10 * 60_000;
 
+/** Every queue Parley works, for the operator's commands and dashboards. */
+export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETENTION_QUEUE];
+
 export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<SlowWork> {
   const jobs = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError });
   let pool: WorkerPool | null = null;
@@ -65,13 +68,14 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
   });
 
   const runtime = new JobRuntime();
-  // An export is long, and its lease is renewed while it runs: a short lease finds a dead worker soon.
-  runtime.define({ queue: EXPORT_QUEUE, concurrency: 2, visibilityTimeoutMs: 30_000, handler: (job) => exports.run(job) });
-  runtime.define({ queue: EXPORT_SWEEP_QUEUE, concurrency: 1, handler: () => exports.sweep() });
+  const lease = config.JOBS_LEASE_MS;
+  runtime.define({ queue: EXPORT_QUEUE, concurrency: 2, visibilityTimeoutMs: lease, handler: (job) => exports.run(job) });
+  runtime.define({ queue: EXPORT_SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: () => exports.sweep() });
   runtime.repeat({ queue: EXPORT_SWEEP_QUEUE, name: 'sweep', everyMs: EXPORT_SWEEP_EVERY_MS, payload: {} });
   runtime.define({
     queue: RETENTION_QUEUE,
     concurrency: 1,
+    visibilityTimeoutMs: lease,
     handler: async (job) => {
       const pass = await retention.run(job);
       if (pass.tombstoned > 0) deps.onRetentionPass(pass.rooms, pass.tombstoned);

@@ -1,0 +1,151 @@
+/**
+ * `parley worker`: a process that works jobs and holds no client connection, so an operator
+ * scales the slow-work path apart from the nodes that hold sockets. It opens the store, Redis
+ * and the bus as a node does (job events and purge notices reach the nodes' clients over the
+ * bus), the job backend and the worker-thread pool, and serves only its probes and metrics.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { openStore, openRedis } from './app.js';
+import { openBus } from './adapters/open-bus.js';
+import { closeRedis } from './adapters/redis/bus.js';
+import type { Config } from './config.js';
+import { Access } from './domain/access.js';
+import { MembershipCache } from './domain/membership-cache.js';
+import { MEMBERSHIP_CHANNEL, Publisher } from './domain/publisher.js';
+import { metricsAllowed } from './http/server.js';
+import { openSlowWork } from './jobs/slow-work.js';
+import { instrumentStore } from './observability/instrument.js';
+import { JobMetrics } from './observability/job-metrics.js';
+import type { Logger } from './observability/log.js';
+import { Metrics } from './observability/metrics.js';
+import { logFailure, OutageLog } from './observability/outage-log.js';
+import { decodeMembership } from './protocol/bus-codec.js';
+import type { SlowWork } from './jobs/slow-work.js';
+
+export interface JobWorker {
+  url: string;
+  slowWork: SlowWork;
+  close(): Promise<void>;
+}
+
+export async function startJobWorker(config: Config, log: Logger): Promise<JobWorker> {
+  const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const onError = (error: unknown) => logFailure(log, error, 'background task failed');
+  const opened: Array<() => Promise<void>> = [];
+  const unwind = async () => {
+    for (const close of opened.reverse()) await close().catch(onError);
+  };
+  let slowWork: SlowWork | null = null;
+  const metrics = new Metrics({ connections: () => 0, caches: () => ({}) });
+  const jobMetrics = new JobMetrics(metrics.registry, { jobs: () => slowWork?.jobs ?? null, queues: () => slowWork?.runtime.queues ?? [], pool: () => slowWork?.pool() ?? null });
+  try {
+    const rawStore = await openStore(config, log);
+    opened.push(() => rawStore.close());
+    await rawStore.migrate();
+    const store = instrumentStore(rawStore, metrics);
+    const redis = await openRedis(config, log);
+    if (redis !== null) opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
+    const bus = await openBus(
+      config,
+      (error, context) => logFailure(log, error, 'bus error', { context }),
+      (connection) => new OutageLog(log, connection),
+    );
+    opened.push(() => bus.close());
+    const publisher = new Publisher(bus, onError);
+    const members = new MembershipCache((roomId, userId) => store.membership(roomId, userId), { loadMemberIds: (roomId) => store.listMemberIds(roomId) });
+    await bus.subscribe(MEMBERSHIP_CHANNEL, (payload) => {
+      const change = decodeMembership(payload);
+      if (change !== null) members.changed(change.roomId, change.userId, change.change);
+    });
+    bus.onReset(() => members.clear());
+    const work = await openSlowWork(config, {
+      store,
+      jobStore: rawStore,
+      access: new Access(store, members),
+      publisher,
+      observer: jobMetrics,
+      onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
+      onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
+    });
+    slowWork = work;
+    // Closed before the bus and the store: running jobs finish (or are given back) while they are open.
+    opened.push(() => work.close(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS * 0.5)));
+    // A worker is the one that works jobs, whatever JOBS_WORK says for the nodes.
+    await work.runtime.start(work.jobs, true);
+
+    let draining = false;
+    const server = probeServer(config, metrics, async () => {
+      if (draining) return 'draining';
+      try {
+        await store.ping();
+        return null;
+      } catch {
+        return 'store unreachable';
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.WORKER_PORT, config.HOST, () => resolve());
+    });
+    opened.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const address = server.address() as AddressInfo;
+    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    log.info({ url, nodeId, jobs: config.JOBS, queues: work.runtime.queues }, 'parley worker working jobs');
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      slowWork: work,
+      close: () => {
+        draining = true;
+        closing ??= unwind().then(() => log.info('parley worker stopped'));
+        return closing;
+      },
+    };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
+
+function probeServer(config: Config, metrics: Metrics, notReady: () => Promise<string | null>): Server {
+  const json = (res: import('node:http').ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' }).end(JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') return json(res, 405, { error: { code: 'validation_failed', message: 'Only GET is served here.' } });
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      notReady().then(
+        (reason) => (reason === null ? json(res, 200, { status: 'ready' }) : json(res, 503, { error: { code: 'unavailable', message: `Not ready: ${reason}.`, details: { reason } } })),
+        () => json(res, 503, { error: { code: 'unavailable', message: 'Not ready.' } }),
+      );
+      return;
+    }
+    if (path === '/metrics') {
+      if (!metricsAllowed(req.headers.authorization, req.socket.remoteAddress, req.headers, config.METRICS_TOKEN)) {
+        return json(res, 403, { error: { code: 'forbidden', message: 'Metrics are served to loopback only; set METRICS_TOKEN to scrape from elsewhere.' } });
+      }
+      metrics.text().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType }).end(text);
+        },
+        () => json(res, 503, { error: { code: 'unavailable', message: 'Metrics could not be collected; retry.' } }),
+      );
+      return;
+    }
+    json(res, 404, { error: { code: 'not_found', message: 'A worker serves /healthz, /readyz and /metrics only.' } });
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  return server;
+}
