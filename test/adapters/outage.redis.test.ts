@@ -60,7 +60,7 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis outages')) {
       const cache = new RedisCache(redis, { prefix });
       const cacheAside = new CacheAside<string>(cache, { ttlMs: 60_000, encode: (v) => v, decode: (v) => v, onError: () => undefined });
       const presence = new RedisPresence(redis, { prefix, ttlMs: 60_000 });
-      const limiter = new RedisRateLimiter(redis, 'send', { ratePerSec: 1, burst: 3 }, { prefix, timeoutMs: COMMAND_TIMEOUT_MS });
+      const limiter = new RedisRateLimiter(redis, 'send', { ratePerSec: 1, burst: 3 }, { prefix });
       const received: string[] = [];
       await bus.subscribe('room:r1', (payload) => received.push(payload));
       await presence.connect('alice', 'conn-1');
