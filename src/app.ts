@@ -388,6 +388,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     for (const timer of timers) timer.unref();
 
     await http.listen({ port: config.PORT, host: config.HOST });
+    shedder.start();
     const address = http.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;

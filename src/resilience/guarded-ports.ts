@@ -85,24 +85,27 @@ export function guardBus(bus: Bus, breaker: Breaker, options: GuardBusOptions): 
     const seq = eventSeq(channel, payload);
     if (seq !== null && seq >= kept.seq) unpublished.delete(channel);
   };
+  const publish = (channel: Channel, payload: string): Promise<void> =>
+    breaker.run(() => bus.publish(channel, payload)).then(
+      () => {
+        if (unpublished.size > 0) published(channel, payload);
+      },
+      (error: unknown) => {
+        failed(channel, payload);
+        throw error;
+      },
+    );
   breaker.onClose(() => {
-    const again = [...unpublished];
-    unpublished.clear();
-    for (const [channel, { payload }] of again) {
-      breaker.run(() => bus.publish(channel, payload)).catch((error: unknown) => options.onError(error, 'bus publish again after the breaker closed'));
-    }
+    // After the call that closed it has settled (a probe publishing a later event of a room
+    // makes that room's older one needless).
+    setImmediate(() => {
+      const again = [...unpublished];
+      unpublished.clear();
+      for (const [channel, { payload }] of again) publish(channel, payload).catch((error: unknown) => options.onError(error, 'bus publish again after the breaker closed'));
+    });
   });
   return {
-    publish: (channel, payload) =>
-      breaker.run(() => bus.publish(channel, payload)).then(
-        () => {
-          if (unpublished.size > 0) published(channel, payload);
-        },
-        (error: unknown) => {
-          failed(channel, payload);
-          throw error;
-        },
-      ),
+    publish,
     subscribe: (channel, handler) => bus.subscribe(channel, handler),
     onReset: (listener) => bus.onReset(listener),
     resubscribe: () => bus.resubscribe(),

@@ -89,16 +89,25 @@ export interface LoadShedderOptions extends ShedPolicyOptions {
 export class LoadShedder {
   readonly #policy: ShedPolicy;
   readonly #histogram: IntervalHistogram;
-  readonly #timer: NodeJS.Timeout;
   readonly #onChange: LoadShedderOptions['onChange'];
-  #last = performance.now();
+  #timer: NodeJS.Timeout | null = null;
+  #last = 0;
   #closed = false;
 
   constructor(options: LoadShedderOptions) {
     this.#policy = new ShedPolicy(options);
     this.#onChange = options.onChange;
     this.#histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  }
+
+  /**
+   * Starts sampling: once the process serves, so the stalls of starting up (loading modules,
+   * opening the store) neither shed its first requests nor count in its lag. Idempotent.
+   */
+  start(): void {
+    if (this.#timer !== null || this.#closed) return;
     this.#histogram.enable();
+    this.#last = performance.now();
     this.#timer = setInterval(() => this.#sample(), SAMPLE_MS);
     this.#timer.unref();
   }
@@ -116,7 +125,7 @@ export class LoadShedder {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
+    if (this.#timer !== null) clearInterval(this.#timer);
     this.#histogram.disable();
   }
 
