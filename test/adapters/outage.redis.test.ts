@@ -138,6 +138,34 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis outages')) {
       }
     });
 
+    it('regression: a subscribe to a Redis that accepts but does not answer fails with unavailable after its deadline instead of waiting for ever, and is taken back', async () => {
+      // The subscriber connection has no command timeout (it waits for messages): nothing else
+      // bounded a SUBSCRIBE that Redis held unanswered.
+      const admin = new Redis(server.url);
+      const uncaught = recordUncaught();
+      try {
+        await admin.call('CLIENT', 'PAUSE', '8000', 'ALL');
+        const handler = () => undefined;
+        await assert.rejects(bus.subscribe('room:held', handler), isUnavailable);
+        // Once Redis answers again, the SUBSCRIBE it held is undone (UNSUBSCRIBE after it).
+        await admin.call('CLIENT', 'UNPAUSE');
+        const subscribers = async () => Number(((await admin.call('PUBSUB', 'NUMSUB', 'parley:room:held')) as [string, number])[1]);
+        await new Promise((r) => setTimeout(r, 200));
+        await until('the held subscription taken back', async () => (await subscribers()) === 0);
+        // And the channel can be subscribed again.
+        const received: string[] = [];
+        const stop = await bus.subscribe('room:held', (payload) => received.push(payload));
+        await bus.publish('room:held', 'after');
+        await until('delivered', () => received.includes('after'));
+        await stop();
+        assert.deepEqual(uncaught.errors, []);
+      } finally {
+        uncaught.stop();
+        await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+        admin.disconnect();
+      }
+    });
+
     it('regression: a bus closed while its subscriber subscribes again after a reconnect raises no unhandled rejection', async () => {
       // Many channels make the SUBSCRIBE after a reconnect take long enough to close the bus
       // while it is in flight (the old code left that promise unhandled: 'Connection is closed.').

@@ -63,7 +63,7 @@ export async function closeRedis(redis: Redis, timeoutMs: number): Promise<void>
 /** Channels per SUBSCRIBE when a reconnected subscriber subscribes again. */
 const RESUBSCRIBE_CHUNK = 1_000;
 /**
- * Longest a subscription waits for Redis to confirm it (as the NATS and IPC buses'): the
+ * Longest a subscription (or its end) waits for Redis to confirm it (as the NATS and IPC buses'): the
  * subscriber has no command timeout (it waits for messages), so a Redis that accepts the
  * connection but does not answer would hold a subscribe, and the connection or room waiting
  * for it, for ever.
@@ -188,8 +188,7 @@ export class RedisBus implements Bus {
       if (!this.#handlers.remove(channel, handler)) return;
       this.#subscribed.delete(channel);
       if (this.#closed) return;
-      const name = this.#prefix + channel;
-      await redisCall(this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name), 'The bus is unavailable.');
+      await withDeadline(redisCall(this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
     };
   }
 
