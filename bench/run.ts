@@ -184,6 +184,8 @@ async function startServer(): Promise<Server> {
       FRAME_RATE_PER_SEC: '100000',
       FRAME_BURST: '100000',
       AUTH_RATE_PER_MIN: '100000',
+      // Capacity is measured: the server is not to turn load away (as the limits above are lifted).
+      LOAD_SHED_LAG_MS: '0',
       ...(db === null ? {} : { DATABASE_URL: db.url }),
       ...(values.redis ? { REDIS_URL: process.env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `parley-bench-${process.pid}:` } : {}),
     };

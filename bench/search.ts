@@ -75,6 +75,7 @@ async function startServer(): Promise<Server> {
     AUTH_RATE_PER_MIN: '100000',
     SEND_RATE_PER_SEC: '100000',
     SEND_BURST: '100000',
+    LOAD_SHED_LAG_MS: '0',
     ...(db === null ? {} : { DATABASE_URL: db.url }),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { MemoryPresence } from './adapters/memory/presence.js';
 import { MemoryRateLimiter } from './adapters/memory/rate-limiter.js';
 import { busKind, openBus } from './adapters/open-bus.js';
+import { type CallGuard, isNetworkOutage, isRedisOutage } from './adapters/outage.js';
 import { closeRedis, redisOptions } from './adapters/redis/bus.js';
 import { RedisCache } from './adapters/redis/cache.js';
 import { watchRedis } from './adapters/redis/outage.js';
@@ -42,10 +43,14 @@ import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeCacheKeys, decodeMembership, decodePurge } from './protocol/bus-codec.js';
-import type { Bus, Presence, RateLimiter } from './ports.js';
+import type { Bus, Presence, RateLimiter, Store } from './ports.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
+import { type BreakerState, Breakers } from './resilience/breaker.js';
+import { guardBus, guardStore } from './resilience/guarded-ports.js';
+import { LoadShedder } from './resilience/load-shedder.js';
+import { retry } from './resilience/retry.js';
 import { runShutdown } from './resilience/shutdown.js';
 
 export interface Parley {
@@ -57,6 +62,13 @@ export interface Parley {
   readonly bus: Bus;
   readonly metrics: Metrics;
   readonly slowWork: SlowWork;
+  /**
+   * The circuit breakers of this process: `store`, `redis`, `bus` (those configured), and for
+   * code that calls out, `breakers.for('jobs')` and `breakers.for('webhook:' + endpointId)`.
+   */
+  readonly breakers: Breakers;
+  /** Whether new requests and connections are turned away for event-loop lag. */
+  readonly shedder: LoadShedder;
   /** Unique per process: names its probe channel and its logs. */
   readonly nodeId: string;
   /** http://host:port actually bound (PORT=0 picks a free port). */
@@ -89,17 +101,61 @@ export async function openStore(config: Config, log: Logger, serving = false): P
   });
 }
 
+/** What a dependency that is starting, restarting or unreachable answers: worth another attempt at start. */
+function isStartupOutage(error: unknown): boolean {
+  // isRedisOutage covers `unavailable` and socket errors too; NATS says ConnectionError.
+  return isRedisOutage(error) || isNetworkOutage(error) || (error instanceof Error && error.name === 'ConnectionError');
+}
+
+/**
+ * Runs `connect` until it succeeds, with exponential backoff and full jitter, when it fails for
+ * an outage (a dependency started at the same time as Parley, or restarting): at most
+ * STARTUP_CONNECT_ATTEMPTS attempts, each logged. Connecting and migrating are safe to repeat.
+ */
+function atStart<T>(config: Config, log: Logger, what: string, connect: () => Promise<T>): Promise<T> {
+  return retry(connect, {
+    attempts: config.STARTUP_CONNECT_ATTEMPTS,
+    baseMs: 500,
+    maxMs: 5_000,
+    retryable: isStartupOutage,
+    onRetry: (error, attempt, delayMs) => log.warn({ err: error, attempt, attempts: config.STARTUP_CONNECT_ATTEMPTS, delayMs }, `${what} not reachable at start; retrying`),
+  });
+}
+
+/**
+ * Brings the schema up to date, waiting for the database at start (see atStart). A migration is
+ * one transaction under a lock that records what it applied: repeating one that failed is safe.
+ */
+export function migrateStore(store: Store, config: Config, log: Logger): Promise<void> {
+  return atStart(config, log, 'database', () => store.migrate());
+}
+
 export async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
   if (config.REDIS_URL === '') return null;
   const redis = new Redis(config.REDIS_URL, { ...redisOptions(config.REDIS_COMMAND_TIMEOUT_MS), connectionName: 'parley' });
   // Sessions, cache, rate limits and presence share this connection: one outage, logged once.
   watchRedis(redis, new OutageLog(log, 'redis'));
-  await redis.connect();
+  await atStart(config, log, 'redis', async () => {
+    try {
+      await redis.connect();
+    } catch (error) {
+      // ioredis would go on reconnecting by itself: stop it, so the next attempt (or giving up) owns the client.
+      redis.disconnect();
+      throw error;
+    }
+  });
   return redis;
 }
 
-function rateLimiter(redis: Redis | null, config: Config, name: string, rule: BucketRule): RateLimiter {
-  return redis === null ? new MemoryRateLimiter(rule) : new RedisRateLimiter(redis, name, rule, { prefix: config.REDIS_PREFIX, timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
+function rateLimiter(redis: Redis | null, guard: CallGuard, config: Config, name: string, rule: BucketRule): RateLimiter {
+  return redis === null ? new MemoryRateLimiter(rule) : new RedisRateLimiter(redis, name, rule, { prefix: config.REDIS_PREFIX, guard });
+}
+
+/** One line when a breaker opens and one when it closes again; its probes at debug. */
+function logBreaker(log: Logger, name: string, from: BreakerState, to: BreakerState, openForMs: number | null, resetMs: number): void {
+  if (to === 'open' && from === 'closed') log.info({ breaker: name, resetMs }, `breaker open: ${name} calls fail at once for a while`);
+  else if (to === 'closed') log.info({ breaker: name, openMs: openForMs }, `breaker closed: ${name} calls go through again`);
+  else log.debug({ breaker: name, state: to }, 'breaker probe');
 }
 
 export async function startParley(config: Config, log: Logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT)): Promise<Parley> {
@@ -114,26 +170,73 @@ export async function startParley(config: Config, log: Logger = createLogger(con
   };
   let gateway: Gateway | null = null;
   const caches: Record<string, { hits: number; misses: number }> = {};
-  const metrics = new Metrics({ connections: () => gateway?.connectionCount ?? 0, caches: () => caches });
+  const shedder = new LoadShedder({
+    thresholdMs: config.LOAD_SHED_LAG_MS,
+    onChange: (shedding, lagMs) => {
+      const fields = { lagMs: Math.round(lagMs), thresholdMs: config.LOAD_SHED_LAG_MS };
+      if (shedding) log.warn(fields, 'event loop lagging: turning new requests and connections away');
+      else log.info(fields, 'event loop caught up: accepting new requests and connections again');
+    },
+  });
+  const breakers = new Breakers({
+    errorThresholdPercent: config.BREAKER_ERROR_THRESHOLD_PERCENT,
+    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+    resetMs: config.BREAKER_RESET_MS,
+    rollingWindowMs: config.BREAKER_ROLLING_WINDOW_MS,
+    maxEndpoints: config.BREAKER_MAX_ENDPOINTS,
+    // Every call guarded so far has a timeout of its own (statement and query timeouts, Redis
+    // command timeouts); a breaker for calls without one sets its own.
+    timeoutMs: false,
+    observer: {
+      created: (kind) => metrics.breakerCreated(kind),
+      transition: (name, kind, from, to, openForMs) => {
+        metrics.breakerTransitions.labels(kind, to).inc();
+        logBreaker(log, name, from, to, openForMs, config.BREAKER_RESET_MS);
+      },
+      rejected: (kind) => metrics.breakerRejected.labels(kind).inc(),
+    },
+  });
+  const metrics = new Metrics({
+    connections: () => gateway?.connectionCount ?? 0,
+    caches: () => caches,
+    breakers: () => breakers.states(),
+    load: () => ({ lagSeconds: shedder.lagSeconds, shedding: shedder.shedding }),
+  });
+  // Closed last: the last calls of a shutdown still go through their breakers.
+  opened.push(async () => {
+    breakers.close();
+    shedder.close();
+  });
   let slowWork: SlowWork | null = null;
   const jobMetrics = new JobMetrics(metrics.registry, { jobs: () => slowWork?.jobs ?? null, queues: () => slowWork?.runtime.queues ?? [], pool: () => slowWork?.pool() ?? null });
   try {
     const rawStore = await openStore(config, log, true);
     opened.push(() => rawStore.close());
-    await rawStore.migrate();
-    const store = instrumentStore(rawStore, metrics);
+    await migrateStore(rawStore, config, log);
+    // The breaker outside the instrumentation: store metrics time real calls only; refused ones
+    // are counted by the breaker (parley_breaker_rejected_total).
+    const store = guardStore(instrumentStore(rawStore, metrics), breakers.for('store', { message: 'The database is unavailable; retry shortly.' }));
     const redis = await openRedis(config, log);
+    let redisGuard: CallGuard = (call) => call();
     if (redis !== null) {
       instrumentRedis(redis, metrics);
       opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
+      const breaker = breakers.for('redis', { message: 'Redis is unavailable; retry shortly.' });
+      redisGuard = (call) => breaker.run(call);
     }
-    const rawBus = await openBus(
-      config,
-      (error, context) => logFailure(log, error, 'bus error', { context }),
-      (connection) => new OutageLog(log, connection),
+    const rawBus = await atStart(config, log, 'bus', () =>
+      openBus(
+        config,
+        (error, context) => logFailure(log, error, 'bus error', { context }),
+        (connection) => new OutageLog(log, connection),
+      ),
     );
     opened.push(() => rawBus.close());
-    const bus = instrumentBus(rawBus, metrics, nodeId);
+    // Only a network bus can be down; publishing is guarded, subscribing has its own deadline.
+    const instrumentedBus = instrumentBus(rawBus, metrics, nodeId);
+    const bus = ['redis', 'nats'].includes(busKind(config))
+      ? guardBus(instrumentedBus, breakers.for('bus', { message: 'The bus is unavailable.' }), { onError: (error, context) => logFailure(log, error, 'bus error', { context }) })
+      : instrumentedBus;
 
     const publisher = new Publisher(bus, onError);
     const members = new MembershipCache((roomId, userId) => store.membership(roomId, userId), {
@@ -161,7 +264,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
       redis === null
         ? new MemoryPresence({ graceMs: config.PRESENCE_OFFLINE_GRACE_MS })
-        : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, graceMs: config.PRESENCE_OFFLINE_GRACE_MS });
+        : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, graceMs: config.PRESENCE_OFFLINE_GRACE_MS, guard: redisGuard });
     const presence = new PresenceService(store, presenceAdapter, publisher, {
       announceIntervalMs: config.PRESENCE_ANNOUNCE_INTERVAL_MS,
       offlineGraceMs: config.PRESENCE_OFFLINE_GRACE_MS,
@@ -170,7 +273,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     // With Redis, sessions and the newest history page of each room are cached there, shared
     // by every node; without it the store answers (a primary-key read on SQLite is cheaper
     // than keeping caches coherent across workers).
-    const sharedCache = redis === null ? null : new RedisCache(redis, { prefix: config.REDIS_PREFIX });
+    const sharedCache = redis === null ? null : new RedisCache(redis, { prefix: config.REDIS_PREFIX, guard: redisGuard });
     const cacheError = (error: unknown) => logFailure(log, error, 'cache failed; reading the store');
     const sessionCache =
       sharedCache === null ? null : new CacheAside<CachedSession>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });
@@ -208,10 +311,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
       }),
       rooms: new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP }),
-      messages: new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache),
+      messages: new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache),
       search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,
-      authLimiter: instrumentRateLimiter(rateLimiter(redis, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),
+      authLimiter: instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),
       jobs: work.jobs,
       exports: work.exports,
       retention: work.retention,
@@ -282,11 +385,11 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     };
     // In a cluster, a scrape of any worker answers for the whole node (the primary merges).
     const workerMetrics = cluster.isWorker ? new WorkerMetrics(metrics.registry) : null;
-    const http = await buildHttp(services, config, log, { notReadyReason }, {
+    const http = await buildHttp(services, config, log, { notReadyReason, overloaded: () => shedder.shedding }, {
       metrics,
       text: () => (workerMetrics === null ? metrics.text() : workerMetrics.collect()),
     });
-    const ws = new Gateway(services, hub, bus, config, log, metrics);
+    const ws = new Gateway(services, hub, bus, config, log, metrics, { overloaded: () => shedder.shedding });
     gateway = ws;
     ws.attach(http.server);
 
@@ -312,6 +415,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
 
     await work.start();
     await http.listen({ port: config.PORT, host: config.HOST });
+    shedder.start();
     const address = http.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
@@ -361,7 +465,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       return closing;
     };
 
-    return { config, services, http, gateway: ws, hub, bus, metrics, slowWork: work, nodeId, url, notReadyReason, close };
+    return { config, services, http, gateway: ws, hub, bus, metrics, breakers, shedder, slowWork: work, nodeId, url, notReadyReason, close };
   } catch (error) {
     await unwind();
     throw error;

@@ -3,7 +3,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { Counter, Registry } from 'prom-client';
-import { openStore, startParley } from './app.js';
+import { migrateStore, openStore, startParley } from './app.js';
 import { type SupervisorMessage, isSupervisorMessage } from './cluster/messages.js';
 import { RETIRE_MARGIN_MS, Supervisor } from './cluster/supervisor.js';
 import { type Config, ConfigError, loadConfig, OPTIONS } from './config.js';
@@ -61,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'migrate') {
     const store = await openStore(config, log);
     try {
-      await store.migrate();
+      await migrateStore(store, config, log);
       log.info('schema is up to date');
     } finally {
       await store.close();
@@ -177,7 +177,7 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
   // Migrate once here, so workers start on an up-to-date schema without racing for the lock.
   const store = await openStore(config, log);
   try {
-    await store.migrate();
+    await migrateStore(store, config, log);
   } finally {
     await store.close();
   }

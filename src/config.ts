@@ -285,6 +285,41 @@ export const OPTIONS = {
     default: '1000',
     parse: integer(1, 1_000_000),
   },
+  BREAKER_ERROR_THRESHOLD_PERCENT: {
+    doc: 'Circuit breakers (one per dependency: store, redis, bus; one per webhook endpoint): the percent of calls in the rolling window that failed for an outage (unavailable, timed out) past which a breaker opens and refuses calls at once with 503 unavailable (Retry-After) instead of letting them wait for the dependency\'s timeout. Answers such as not_found never count. 100: breakers never open.',
+    default: '50',
+    parse: integer(1, 100),
+  },
+  BREAKER_VOLUME_THRESHOLD: {
+    doc: 'Calls a breaker must see in its rolling window before it may open, so a quiet process does not open on one or two failures.',
+    default: '20',
+    parse: integer(1, 1_000_000),
+  },
+  BREAKER_RESET_MS: {
+    doc: 'How long an open breaker refuses calls, ms; then it lets one probe call through: its success closes the breaker, its failure opens it for this long again.',
+    default: '5000',
+    parse: integer(100, 600_000),
+  },
+  BREAKER_ROLLING_WINDOW_MS: {
+    doc: 'Length of the rolling window over which a breaker counts calls and failures, ms (in ten buckets).',
+    default: '10000',
+    parse: integer(1000, 600_000),
+  },
+  BREAKER_MAX_ENDPOINTS: {
+    doc: 'Per-endpoint breakers (webhook URLs) one process keeps; past it the least recently used is dropped (a dropped endpoint starts closed again on its next call).',
+    default: '1000',
+    parse: integer(1, 100_000),
+  },
+  LOAD_SHED_LAG_MS: {
+    doc: 'Load shedding: while the event-loop lag (sampled every 100 ms, smoothed) is at or past this many ms, new REST requests get 503 unavailable with Retry-After and new WebSocket upgrades are accepted and closed with 1013; open WebSockets keep being served, and /healthz, /readyz and /metrics always answer. Shedding stops once the lag stays under half of this for a second. 0: never shed (the lag is still measured).',
+    default: '250',
+    parse: integer(0, 60_000),
+  },
+  STARTUP_CONNECT_ATTEMPTS: {
+    doc: 'Attempts at start to reach the database (the migration), Redis and the bus before giving up and exiting, with exponential backoff and full jitter from 0.5 s doubling to 5 s between them (dependencies starting at the same time as Parley). 1: no retry.',
+    default: '5',
+    parse: integer(1, 100),
+  },
   WEB_DIR: { doc: 'Directory of the built web client served at /. Empty: the one shipped in web/dist.', default: '', parse: text },
 } satisfies Record<string, Option<unknown>>;
 
@@ -357,5 +392,7 @@ export function loadConfig(env: Env = process.env): Config {
 /** The config with defaults, for tests: overrides win. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   // Tests see a user offline the moment their last connection closes unless they ask for a grace.
-  return { ...loadConfig({}), SCRYPT_COST: 10, LOG_LEVEL: 'silent', PRESENCE_OFFLINE_GRACE_MS: 0, ...overrides };
+  // Nor do they shed load unless they ask: a shared test machine lags, and a test expecting an
+  // answer must not get 503 for it. And a dependency down at start fails the start at once.
+  return { ...loadConfig({}), SCRYPT_COST: 10, LOG_LEVEL: 'silent', PRESENCE_OFFLINE_GRACE_MS: 0, LOAD_SHED_LAG_MS: 0, STARTUP_CONNECT_ATTEMPTS: 1, ...overrides };
 }

@@ -22,6 +22,17 @@ export interface ConnectionMonitor {
   restored(): void;
 }
 
+/**
+ * Runs one call to a dependency, or refuses it at once with `unavailable`: a circuit breaker
+ * (src/resilience/breaker.ts), given to adapters by the composition root. An adapter that keeps
+ * state of its own around a call takes one instead of being decorated, so a refused call still
+ * updates that state.
+ */
+export type CallGuard = <T>(call: () => Promise<T>) => Promise<T>;
+
+/** No breaker: every call goes through. */
+export const unguarded: CallGuard = (call) => call();
+
 /** Socket errors: the peer is down, restarting or unreachable. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN']);
 
@@ -112,6 +123,8 @@ const REDIS_MESSAGES = new Set([
   'Command timed out',
   "Stream isn't writeable and enableOfflineQueue options is false",
   'Command aborted due to connection close',
+  // rate-limiter-flexible's, with rejectIfRedisNotReady: the client is not connected.
+  'Redis connection is not ready',
 ]);
 const REDIS_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 /** Server replies that say "not now": loading, failing over, out of memory, scripts busy. */

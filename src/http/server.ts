@@ -7,12 +7,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Config } from '../config.js';
 import { newId } from '../domain/ids.js';
 import type { Services } from '../domain/services.js';
-import { AppError, validationFailed } from '../errors.js';
+import { AppError, unavailable, validationFailed } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { context, contextFrom, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from '../observability/tracing.js';
 import type { Span } from '@opentelemetry/api';
 import { DEFAULT_WEB_DIR } from '../paths.js';
+import { SHED_RETRY_AFTER_SECONDS } from '../resilience/load-shedder.js';
 import { buildSchemas, fieldName } from '../protocol/schemas.js';
 import { clientErrorHandler, connectionCap, guardConnections, openFileLimit } from './connections.js';
 import type { HttpContext } from './context.js';
@@ -29,7 +30,12 @@ import { roomRoutes } from './routes/rooms.js';
 export interface Health {
   /** Null when ready, else why not. */
   notReadyReason(): Promise<string | null>;
+  /** True while new requests are turned away for event-loop lag (load shedding). */
+  overloaded?(): boolean;
 }
+
+/** Answered even while shedding: liveness, readiness and metrics must stay observable under load. */
+const NEVER_SHED = new Set(['/healthz', '/readyz', '/metrics']);
 
 export interface Observability {
   metrics: Metrics;
@@ -76,6 +82,10 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
     if (closing) {
       reply.header('Connection', 'close');
       throw new AppError('unavailable', 'This server is shutting down; retry.', undefined, 1);
+    }
+    if (health.overloaded?.() === true && !NEVER_SHED.has(request.routeOptions.url ?? '')) {
+      observe.metrics.shed.labels('rest').inc();
+      throw unavailable('This server is overloaded; retry shortly.', SHED_RETRY_AFTER_SECONDS);
     }
     const malformed = malformedQuery(request.query);
     if (malformed !== null) {
@@ -140,7 +150,9 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   });
   app.get('/readyz', async (_request, reply) => {
     const reason = await health.notReadyReason();
-    if (reason === null) return { status: 'ready' };
+    // Shedding does not make a node unready: taking an overloaded node out of the pool moves
+    // its load onto the others, which may then shed too. It says so, for operators.
+    if (reason === null) return health.overloaded?.() === true ? { status: 'ready', shedding: true } : { status: 'ready' };
     reply.header('Retry-After', '1');
     return reply.status(503).send({ error: { code: 'unavailable', message: `Not ready: ${reason}.`, details: { reason } } });
   });

@@ -119,6 +119,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly breakerTransitions = new Counter({
+    name: 'parley_breaker_transitions_total',
+    help: 'Circuit breaker state changes, by breaker (store, redis, bus, jobs; webhook for every endpoint together) and state entered (open, half_open, closed).',
+    labelNames: ['breaker', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly breakerRejected = new Counter({
+    name: 'parley_breaker_rejected_total',
+    help: 'Calls refused at once because their breaker was open (answered unavailable without reaching the dependency), by breaker.',
+    labelNames: ['breaker'] as const,
+    registers: [this.registry],
+  });
+  readonly shed = new Counter({
+    name: 'parley_shed_total',
+    help: 'Work turned away while the event loop lagged past LOAD_SHED_LAG_MS, by kind: rest (503), ws (upgrade closed with 1013).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly #framesReceived = new Map<string, Counter.Internal>();
   readonly #replies = this.wsFramesSent.labels('reply');
   readonly #events = this.wsFramesSent.labels('event');
@@ -128,7 +147,16 @@ export class Metrics {
    * `caches`: hit and miss counts of each cache, read at scrape time (the caches count; the
    * registry turns the counts into `parley_cache_requests_total`).
    */
-  constructor(options: { connections: () => number; caches?: () => Record<string, { hits: number; misses: number }> }) {
+  /**
+   * `breakers`: the worst state (0 closed, 1 half-open, 2 open) of each kind of breaker; `load`:
+   * the load shedder's view. Both read at scrape time.
+   */
+  constructor(options: {
+    connections: () => number;
+    caches?: () => Record<string, { hits: number; misses: number }>;
+    breakers?: () => Map<string, number>;
+    load?: () => { lagSeconds: number; shedding: boolean };
+  }) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     new Gauge({
       name: 'parley_ws_connections',
@@ -166,6 +194,36 @@ export class Metrics {
         last = now;
       },
     });
+    // A node is as bad as its worst worker: merged by max, not summed (see cluster-metrics.ts).
+    new Gauge({
+      name: 'parley_breaker_state',
+      help: 'Circuit breaker state, by breaker: 0 closed, 1 half-open (one probe call let through), 2 open (calls refused at once). For webhook, the worst of its endpoints.',
+      labelNames: ['breaker'] as const,
+      aggregator: 'max',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [breaker, state] of options.breakers?.() ?? []) this.labels(breaker).set(state);
+      },
+    });
+    new Gauge({
+      name: 'parley_event_loop_lag_seconds',
+      help: 'Event-loop lag as the load shedder sees it: sampled every 100 ms, smoothed.',
+      aggregator: 'max',
+      registers: [this.registry],
+      collect() {
+        this.set(options.load?.().lagSeconds ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'parley_load_shedding',
+      help: '1 while new REST requests and WebSocket upgrades are turned away for event-loop lag (LOAD_SHED_LAG_MS), else 0.',
+      aggregator: 'max',
+      registers: [this.registry],
+      collect() {
+        this.set(options.load?.().shedding === true ? 1 : 0);
+      },
+    });
     // Every series of a fixed label set exists from the start (at 0), so rates and dashboards
     // have data before the first event of each kind.
     for (const op of [...CLIENT_OPS, 'invalid']) {
@@ -174,8 +232,15 @@ export class Metrics {
       this.#framesReceived.set(op, child);
     }
     for (const limit of ['send', 'auth', 'frame', 'connections']) this.rateLimited.labels(limit).inc(0);
+    for (const kind of ['rest', 'ws']) this.shed.labels(kind).inc(0);
     for (const code of [...CLOSE_CODES, 'other']) this.wsDisconnects.labels(String(code)).inc(0);
     for (const child of [this.#replies, this.#events, this.#other]) child.inc(0);
+  }
+
+  /** A kind of breaker exists: its series start at 0. */
+  breakerCreated(kind: string): void {
+    this.breakerRejected.labels(kind).inc(0);
+    for (const to of ['open', 'half_open', 'closed']) this.breakerTransitions.labels(kind, to).inc(0);
   }
 
   /** The close code as a label: one of a fixed list, or `other`. */

@@ -27,6 +27,11 @@ const MAX_HELD_BYTES = 1024 * 1024;
 /** Retry-After of a refused connection over MAX_CONNECTIONS_PER_USER. */
 const CONNECTION_RETRY_MS = 5_000;
 
+export interface GatewayOptions {
+  /** True while new connections are turned away for event-loop lag (load shedding). */
+  overloaded?(): boolean;
+}
+
 interface UserChannel {
   connections: Set<Connection>;
   ready: Promise<(() => Promise<void>) | null>;
@@ -48,10 +53,12 @@ export class Gateway {
   #accepting = true;
   /** Shared by every connection. */
   readonly #connectionOptions: ConnectionOptions;
+  readonly #overloaded: () => boolean;
   slowConsumerCloses = 0;
 
-  constructor(services: Services, hub: RoomHub, bus: Bus, config: Config, log: Logger, metrics: Metrics) {
+  constructor(services: Services, hub: RoomHub, bus: Bus, config: Config, log: Logger, metrics: Metrics, options: GatewayOptions = {}) {
     this.#metrics = metrics;
+    this.#overloaded = options.overloaded ?? (() => false);
     this.#services = services;
     this.#hub = hub;
     this.#bus = bus;
@@ -96,6 +103,12 @@ export class Gateway {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return this.#refuse(socket, 404, { error: { code: 'not_found', message: 'No such endpoint.' } });
     if (!this.#accepting) return this.#refuse(socket, 503, { error: { code: 'unavailable', message: 'This server is shutting down; reconnect.' } }, 1);
+    // Overloaded: turned away before any work (no session check), the way a dependency outage
+    // is, with 1013; the connections already open are not touched.
+    if (this.#overloaded()) {
+      this.#metrics.shed.labels('ws').inc();
+      return this.#acceptAndClose(req, socket, head, 'overloaded: retry later');
+    }
     if (!originAllowed(req.headers.origin, req.headers.host, this.#config.ALLOWED_ORIGINS)) {
       return this.#refuse(socket, 403, { error: { code: 'forbidden', message: 'This origin may not open a WebSocket here.' } });
     }
@@ -107,15 +120,7 @@ export class Gateway {
       // The token could not be checked (a dependency is down): accept, then close at once with
       // 1013. A browser cannot read the status of a refused upgrade, but it sees a close code,
       // and 1013 says "try again later" where a 503 would look like any failed connection.
-      if (error instanceof AppError && error.code === 'unavailable') {
-        if (socket.destroyed) return;
-        this.#metrics.wsDisconnects.labels(Metrics.closeCodeLabel(CLOSE.tryAgainLater)).inc();
-        return this.#wss.handleUpgrade(req, socket, head, (ws) => {
-          // A bad frame from the client before the close completes is emitted as 'error'.
-          ws.on('error', ignoreError);
-          ws.close(CLOSE.tryAgainLater, 'authentication unavailable: retry later');
-        });
-      }
+      if (error instanceof AppError && error.code === 'unavailable') return this.#acceptAndClose(req, socket, head, 'authentication unavailable: retry later');
       if (error instanceof AppError) return this.#refuse(socket, error.status, error.toBody(), error.retryAfterSeconds);
       throw error;
     }
@@ -130,6 +135,17 @@ export class Gateway {
       return this.#refuse(socket, 429, rateLimited(CONNECTION_RETRY_MS).toBody(), Math.ceil(CONNECTION_RETRY_MS / 1000));
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, auth.user, auth.tokenHash, auth.expiresAt, req));
+  }
+
+  /** Completes the upgrade and closes at once with 1013: what a browser can read of "retry later". */
+  #acceptAndClose(req: IncomingMessage, socket: Duplex, head: Buffer, reason: string): void {
+    if (socket.destroyed) return;
+    this.#metrics.wsDisconnects.labels(Metrics.closeCodeLabel(CLOSE.tryAgainLater)).inc();
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      // A bad frame from the client before the close completes is emitted as 'error'.
+      ws.on('error', ignoreError);
+      ws.close(CLOSE.tryAgainLater, reason);
+    });
   }
 
   #refuse(socket: Duplex, status: number, body: ErrorBody, retryAfterSeconds?: number): void {

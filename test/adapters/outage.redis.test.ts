@@ -60,7 +60,7 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis outages')) {
       const cache = new RedisCache(redis, { prefix });
       const cacheAside = new CacheAside<string>(cache, { ttlMs: 60_000, encode: (v) => v, decode: (v) => v, onError: () => undefined });
       const presence = new RedisPresence(redis, { prefix, ttlMs: 60_000 });
-      const limiter = new RedisRateLimiter(redis, 'send', { ratePerSec: 1, burst: 3 }, { prefix, timeoutMs: COMMAND_TIMEOUT_MS });
+      const limiter = new RedisRateLimiter(redis, 'send', { ratePerSec: 1, burst: 3 }, { prefix });
       const received: string[] = [];
       await bus.subscribe('room:r1', (payload) => received.push(payload));
       await presence.connect('alice', 'conn-1');
@@ -135,6 +135,34 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis outages')) {
         assert.deepEqual(uncaught.errors, []);
       } finally {
         uncaught.stop();
+      }
+    });
+
+    it('regression: a subscribe to a Redis that accepts but does not answer fails with unavailable after its deadline instead of waiting for ever, and is taken back', async () => {
+      // The subscriber connection has no command timeout (it waits for messages): nothing else
+      // bounded a SUBSCRIBE that Redis held unanswered.
+      const admin = new Redis(server.url);
+      const uncaught = recordUncaught();
+      try {
+        await admin.call('CLIENT', 'PAUSE', '8000', 'ALL');
+        const handler = () => undefined;
+        await assert.rejects(bus.subscribe('room:held', handler), isUnavailable);
+        // Once Redis answers again, the SUBSCRIBE it held is undone (UNSUBSCRIBE after it).
+        await admin.call('CLIENT', 'UNPAUSE');
+        const subscribers = async () => Number(((await admin.call('PUBSUB', 'NUMSUB', 'parley:room:held')) as [string, number])[1]);
+        await new Promise((r) => setTimeout(r, 200));
+        await until('the held subscription taken back', async () => (await subscribers()) === 0);
+        // And the channel can be subscribed again.
+        const received: string[] = [];
+        const stop = await bus.subscribe('room:held', (payload) => received.push(payload));
+        await bus.publish('room:held', 'after');
+        await until('delivered', () => received.includes('after'));
+        await stop();
+        assert.deepEqual(uncaught.errors, []);
+      } finally {
+        uncaught.stop();
+        await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+        admin.disconnect();
       }
     });
 

@@ -48,7 +48,7 @@ if (await requireRedis('Redis rate limiter')) {
     const redis = new Redis(REDIS_URL, { lazyConnect: true });
     // Until the connection is ready each instance would fall back to its own in-memory limiter.
     await redis.connect();
-    const options = { prefix, timeoutMs: 2_000 };
+    const options = { prefix };
     return { a: new RedisRateLimiter(redis, 'test', rule, options), b: new RedisRateLimiter(redis, 'test', rule, options), close: () => redis.disconnect() };
   });
 }

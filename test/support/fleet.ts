@@ -48,7 +48,9 @@ export class FleetNode {
   async start(): Promise<void> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(this.#workers)], {
       cwd: ROOT,
-      env: { ...process.env, ...this.#env, PORT: String(this.port), HOST: '127.0.0.1' },
+      // No load shedding unless a test asks: nodes of a fleet share the test machine's two cores
+      // with the load generator and each other, and lag for it.
+      env: { ...process.env, LOAD_SHED_LAG_MS: '0', ...this.#env, PORT: String(this.port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;

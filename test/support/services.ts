@@ -65,6 +65,10 @@ export interface ServerHandle {
   port: number;
   /** Stops the server (SIGKILL when `hard`) and starts it again on the same port. */
   restart(options?: { hard?: boolean; downMs?: number }): Promise<void>;
+  /** Stops the server (SIGKILL when `hard`), keeping its port and directory for `start`. */
+  halt(options?: { hard?: boolean }): Promise<void>;
+  /** Starts a halted server again on the same port. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,6 +95,8 @@ async function managed(command: string, args: (port: number, dir: string) => str
       if (options.downMs !== undefined) await new Promise((r) => setTimeout(r, options.downMs));
       await start();
     },
+    halt: (options = {}) => halt(options.hard === true ? 'SIGKILL' : 'SIGTERM'),
+    start,
     async stop() {
       await halt('SIGTERM');
       rmSync(dir, { recursive: true, force: true });

@@ -103,7 +103,12 @@ export class WsTestClient {
   }
 
   closed(timeoutMs = 5000): Promise<number> {
-    return Promise.race([this.#closed, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('not closed in time')), timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<number>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('not closed in time')), timeoutMs);
+    });
+    // The timer cleared once settled: a long deadline must not keep the test process alive.
+    return Promise.race([this.#closed, late]).finally(() => clearTimeout(timer));
   }
 
   close(): void {

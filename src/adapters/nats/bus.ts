@@ -21,6 +21,8 @@ export interface NatsBusOptions {
 
 /** Longest a subscription waits for the server to confirm it (as the IPC bus's). */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
+/** Longest closing waits for what was published to be flushed. */
+const DRAIN_TIMEOUT_MS = 2_000;
 
 const subjectOf = (prefix: string, channel: Channel): string => `${prefix}.${channel.replace(':', '.')}`;
 
@@ -160,6 +162,15 @@ export class NatsBus implements Bus {
     this.#closed = true;
     this.#handlers.clear();
     this.#subscriptions.clear();
-    await this.#nc.drain();
+    // Drain flushes what was published and waits for the server: bounded, then closed
+    // outright (a server that is gone would hold a drain until it came back).
+    let timer: NodeJS.Timeout | undefined;
+    const drained = this.#nc.drain().then(
+      () => true,
+      () => false,
+    );
+    const inTime = await Promise.race([drained, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+    if (!inTime && !this.#nc.isClosed()) await this.#nc.close();
   }
 }

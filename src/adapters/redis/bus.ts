@@ -8,10 +8,10 @@
  * is reported through onReset and the rooms resync from the store.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { AppError } from '../../errors.js';
+import { AppError, unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers } from '../bus-handlers.js';
-import type { ConnectionMonitor } from '../outage.js';
+import { type ConnectionMonitor, isRedisOutage, translateOutage } from '../outage.js';
 import { redisCall, watchRedis } from './outage.js';
 
 export interface RedisBusOptions {
@@ -62,6 +62,22 @@ export async function closeRedis(redis: Redis, timeoutMs: number): Promise<void>
 
 /** Channels per SUBSCRIBE when a reconnected subscriber subscribes again. */
 const RESUBSCRIBE_CHUNK = 1_000;
+/**
+ * Longest a subscription (or its end) waits for Redis to confirm it (as the NATS and IPC buses'): the
+ * subscriber has no command timeout (it waits for messages), so a Redis that accepts the
+ * connection but does not answer would hold a subscribe, and the connection or room waiting
+ * for it, for ever.
+ */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
+
+/** `command`, or `unavailable` once `ms` have passed without its answer. */
+function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable('The bus is unavailable; retry shortly.')), ms);
+  });
+  return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
+}
 
 export class RedisBus implements Bus {
   readonly #pub: Redis;
@@ -148,22 +164,31 @@ export class RedisBus implements Bus {
   }
 
   async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
+    const name = this.#prefix + channel;
     if (this.#handlers.add(channel, handler)) {
-      const name = this.#prefix + channel;
-      this.#subscribed.set(channel, redisCall(this.#sharded ? this.#sub.ssubscribe(name) : this.#sub.subscribe(name), 'The bus is unavailable.').then(() => undefined));
+      const command = redisCall(this.#sharded ? this.#sub.ssubscribe(name) : this.#sub.subscribe(name), 'The bus is unavailable.');
+      this.#subscribed.set(channel, withDeadline(command, SUBSCRIBE_TIMEOUT_MS).then(() => undefined));
     }
     try {
       await this.#subscribed.get(channel);
     } catch (error) {
-      if (this.#handlers.remove(channel, handler)) this.#subscribed.delete(channel);
+      if (this.#handlers.remove(channel, handler)) {
+        this.#subscribed.delete(channel);
+        // A SUBSCRIBE past its deadline may still be applied: take it back (commands of one
+        // connection are applied in order, so a later subscribe of the channel still holds).
+        if (!this.#closed) {
+          (this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name)).catch((e: unknown) =>
+            this.#onError(translateOutage(e, isRedisOutage, 'The bus is unavailable.'), 'redis bus unsubscribe after a failed subscribe'),
+          );
+        }
+      }
       throw error;
     }
     return async () => {
       if (!this.#handlers.remove(channel, handler)) return;
       this.#subscribed.delete(channel);
       if (this.#closed) return;
-      const name = this.#prefix + channel;
-      await redisCall(this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name), 'The bus is unavailable.');
+      await withDeadline(redisCall(this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
     };
   }
 

@@ -15,10 +15,13 @@
  *
  * While Redis is down every call rejects with `unavailable`. This node's own connections are
  * kept here all the same: the first heartbeat after the outage writes them back (Redis may have
- * restarted empty), and entries a failed disconnect left behind expire and are swept.
+ * restarted empty), and entries a failed disconnect left behind expire and are swept. With a
+ * `guard` (the Redis breaker), each call to Redis goes through it, after this node's own
+ * connections are updated: a refused call keeps them as a failed one does.
  */
 import type { Redis } from 'ioredis';
 import type { Presence, PresenceDrop } from '../../ports.js';
+import { type CallGuard, unguarded } from '../outage.js';
 import { redisCall } from './outage.js';
 
 /** The entry that keeps a user online through the grace after their last connection (not a connection id: those are random). */
@@ -82,9 +85,11 @@ export class RedisPresence implements Presence {
   readonly #index: string;
   /** This node's connections, refreshed by `heartbeat`. */
   readonly #local = new Map<string, Set<string>>();
+  readonly #guard: CallGuard;
 
-  constructor(redis: Redis, options: { prefix: string; ttlMs: number; graceMs?: number }) {
+  constructor(redis: Redis, options: { prefix: string; ttlMs: number; graceMs?: number; guard?: CallGuard }) {
     this.#redis = redis;
+    this.#guard = options.guard ?? unguarded;
     this.#ttlMs = options.ttlMs;
     this.#graceMs = options.graceMs ?? 0;
     this.#userPrefix = `${options.prefix}presence:user:`;
@@ -103,7 +108,7 @@ export class RedisPresence implements Presence {
     }
     set.add(connectionId);
     const now = Date.now();
-    const cameOnline = await redisCall(this.#redis.eval(CONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now + this.#ttlMs, now, userId));
+    const cameOnline = await this.#call(() => this.#redis.eval(CONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now + this.#ttlMs, now, userId));
     return cameOnline === 1;
   }
 
@@ -113,20 +118,22 @@ export class RedisPresence implements Presence {
     if (set?.size === 0) this.#local.delete(userId);
     const now = Date.now();
     const graceEnd = this.#graceMs > 0 ? now + this.#graceMs : 0;
-    const result = await redisCall(this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now, userId, graceEnd));
+    const result = await this.#call(() => this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now, userId, graceEnd));
     return result === 1 ? 'offline' : result === 2 ? 'lingering' : 'unchanged';
   }
 
   async settle(userId: string): Promise<boolean> {
-    return (await redisCall(this.#redis.eval(SETTLE, 2, this.#userPrefix + userId, this.#index, Date.now(), userId))) === 1;
+    return (await this.#call(() => this.#redis.eval(SETTLE, 2, this.#userPrefix + userId, this.#index, Date.now(), userId))) === 1;
   }
 
   async online(userIds: string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();
-    const now = Date.now();
-    const pipeline = this.#redis.pipeline();
-    for (const id of userIds) pipeline.zcount(this.#userPrefix + id, `(${now}`, '+inf');
-    const results = await execPipeline(pipeline);
+    const results = await this.#guard(() => {
+      const now = Date.now();
+      const pipeline = this.#redis.pipeline();
+      for (const id of userIds) pipeline.zcount(this.#userPrefix + id, `(${now}`, '+inf');
+      return execPipeline(pipeline);
+    });
     const online = new Set<string>();
     results.forEach((count, i) => {
       if (Number(count) > 0) online.add(userIds[i] as string);
@@ -137,20 +144,27 @@ export class RedisPresence implements Presence {
   /** Pushes the expiry of this node's connections forward. */
   async heartbeat(): Promise<void> {
     if (this.#local.size === 0) return;
-    const expiry = Date.now() + this.#ttlMs;
-    const pipeline = this.#redis.pipeline();
-    for (const [userId, connections] of this.#local) {
-      const key = this.#userPrefix + userId;
-      for (const id of connections) pipeline.zadd(key, expiry, id);
-      pipeline.pexpireat(key, expiry);
-      pipeline.zadd(this.#index, 'GT', expiry, userId);
-    }
-    await execPipeline(pipeline);
+    await this.#guard(() => {
+      const expiry = Date.now() + this.#ttlMs;
+      const pipeline = this.#redis.pipeline();
+      for (const [userId, connections] of this.#local) {
+        const key = this.#userPrefix + userId;
+        for (const id of connections) pipeline.zadd(key, expiry, id);
+        pipeline.pexpireat(key, expiry);
+        pipeline.zadd(this.#index, 'GT', expiry, userId);
+      }
+      return execPipeline(pipeline);
+    });
   }
 
   /** Users whose last connection expired (their node died); each is returned to one caller only. */
   async sweep(batch = 500): Promise<string[]> {
-    return (await redisCall(this.#redis.eval(SWEEP, 1, this.#index, Date.now(), this.#userPrefix, batch))) as string[];
+    return (await this.#call(() => this.#redis.eval(SWEEP, 1, this.#index, Date.now(), this.#userPrefix, batch))) as string[];
+  }
+
+  /** One command through the guard, its outage as `unavailable`. */
+  #call<T>(command: () => Promise<T>): Promise<T> {
+    return this.#guard(() => redisCall(command()));
   }
 }
 

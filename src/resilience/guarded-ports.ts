@@ -1,0 +1,114 @@
+/**
+ * Port decorators that put a circuit breaker in front of an adapter, applied by the composition
+ * root. What a caller sees does not change in kind: a call the open breaker refuses rejects with
+ * `unavailable`, as the port already says it may during an outage, only at once instead of after
+ * the dependency's timeout.
+ *
+ * (The Redis adapters take their breaker as a `guard` instead, around each command: presence
+ * keeps this node's connections before its command, and the rate limiter counts in the process
+ * when Redis cannot answer; a decorator in front of them would skip both.)
+ */
+import type { Bus, Channel, Store } from '../ports.js';
+import { decodeRoom } from '../protocol/bus-codec.js';
+import type { Breaker } from './breaker.js';
+
+/** Not guarded: closing must always run, and migrating runs before the store serves (retried instead). */
+const UNGUARDED = new Set(['close', 'migrate']);
+/**
+ * Refused while open, but not counted: a search stops at its own deadline with `unavailable`
+ * (SEARCH_TIMEOUT_MS, a bound on its cost), which says nothing about the database's health.
+ */
+const GATED = new Set(['search']);
+
+/** Every Store method through `breaker` (see UNGUARDED, GATED). */
+export function guardStore(store: Store, breaker: Breaker): Store {
+  const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      // `then` must stay undefined: the decorated store is not a promise.
+      if (typeof value !== 'function' || typeof property !== 'string' || property === 'then' || UNGUARDED.has(property)) return value;
+      let wrapped = wrappers.get(property);
+      if (wrapped === undefined) {
+        const method = (value as (...args: unknown[]) => Promise<unknown>).bind(target);
+        const via = GATED.has(property) ? breaker.gate.bind(breaker) : breaker.run.bind(breaker);
+        wrapped = (...args: unknown[]) => via(async () => method(...args));
+        wrappers.set(property, wrapped);
+      }
+      return wrapped;
+    },
+  });
+}
+
+export interface GuardBusOptions {
+  /** Rooms whose latest unpublished event is remembered (the least recent dropped past it). */
+  maxRooms?: number;
+  onError(error: unknown, context: string): void;
+}
+
+/** The seq of a room stream event, or null for anything else published on the bus. */
+function eventSeq(channel: Channel, payload: string): number | null {
+  if (!channel.startsWith('room:')) return null;
+  const message = decodeRoom(payload);
+  return message !== null && message.type === 'event' ? message.seq : null;
+}
+
+/**
+ * Publishing through `breaker`; subscriptions, resets and closing go straight to the bus (they
+ * have their own deadlines).
+ *
+ * A publish the open breaker refuses is lost like any failed publish: receivers repair from the
+ * store. But a node's breaker may still be open a little after the bus is back, when the other
+ * nodes have already resynced (their subscribers reconnected): an event refused then would
+ * reach them only with the room's next event. So the latest stream event of each room that
+ * could not be published is published again as soon as the breaker closes (unless a later event
+ * of the room was published meanwhile); a receiver that has it drops it, one that lacks it (or
+ * events before it) fills the gap from the store.
+ */
+export function guardBus(bus: Bus, breaker: Breaker, options: GuardBusOptions): Bus {
+  const maxRooms = options.maxRooms ?? 10_000;
+  /** Room channel → its unpublished event with the highest seq. Oldest first (a failure re-inserts). */
+  const unpublished = new Map<Channel, { seq: number; payload: string }>();
+  const failed = (channel: Channel, payload: string) => {
+    const seq = eventSeq(channel, payload);
+    if (seq === null) return;
+    const kept = unpublished.get(channel);
+    if (kept !== undefined && kept.seq >= seq) return;
+    unpublished.delete(channel);
+    unpublished.set(channel, { seq, payload });
+    if (unpublished.size > maxRooms) unpublished.delete(unpublished.keys().next().value as Channel);
+  };
+  const published = (channel: Channel, payload: string) => {
+    // A later event of the room reveals any gap before it to receivers.
+    const kept = unpublished.get(channel);
+    if (kept === undefined) return;
+    const seq = eventSeq(channel, payload);
+    if (seq !== null && seq >= kept.seq) unpublished.delete(channel);
+  };
+  const publish = (channel: Channel, payload: string): Promise<void> =>
+    breaker.run(() => bus.publish(channel, payload)).then(
+      () => {
+        if (unpublished.size > 0) published(channel, payload);
+      },
+      (error: unknown) => {
+        failed(channel, payload);
+        throw error;
+      },
+    );
+  breaker.onClose(() => {
+    // After the call that closed it has settled (a probe publishing a later event of a room
+    // makes that room's older one needless).
+    setImmediate(() => {
+      const again = [...unpublished];
+      unpublished.clear();
+      for (const [channel, { payload }] of again) publish(channel, payload).catch((error: unknown) => options.onError(error, 'bus publish again after the breaker closed'));
+    });
+  });
+  return {
+    publish,
+    subscribe: (channel, handler) => bus.subscribe(channel, handler),
+    onReset: (listener) => bus.onReset(listener),
+    resubscribe: () => bus.resubscribe(),
+    close: () => bus.close(),
+  };
+}
