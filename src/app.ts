@@ -36,6 +36,7 @@ import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
 import { openSlowWork, type SlowWork } from './jobs/slow-work.js';
+import { type EndpointBreakers, isDeliveryFailure } from './webhooks/webhooks.js';
 import { WorkerMetrics } from './observability/cluster-metrics.js';
 import { JobMetrics } from './observability/job-metrics.js';
 import { instrumentBus, instrumentRateLimiter, instrumentRedis, instrumentStore } from './observability/instrument.js';
@@ -152,6 +153,35 @@ function rateLimiter(redis: Redis | null, guard: CallGuard, config: Config, name
 }
 
 /** One line when a breaker opens and one when it closes again; its probes at debug. */
+/** The breakers of a process, reporting their changes to its metrics (once it has them) and its log. */
+export function openBreakers(config: Config, log: Logger, metrics: () => Metrics | null): Breakers {
+  return new Breakers({
+    errorThresholdPercent: config.BREAKER_ERROR_THRESHOLD_PERCENT,
+    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+    resetMs: config.BREAKER_RESET_MS,
+    rollingWindowMs: config.BREAKER_ROLLING_WINDOW_MS,
+    maxEndpoints: config.BREAKER_MAX_ENDPOINTS,
+    // Every call guarded so far has a timeout of its own (statement and query timeouts, Redis
+    // command timeouts, a webhook's deadline); a breaker for calls without one sets its own.
+    timeoutMs: false,
+    observer: {
+      created: (kind) => metrics()?.breakerCreated(kind),
+      transition: (name, kind, from, to, openForMs) => {
+        metrics()?.breakerTransitions.labels(kind, to).inc();
+        logBreaker(log, name, from, to, openForMs, config.BREAKER_RESET_MS);
+      },
+      rejected: (kind) => metrics()?.breakerRejected.labels(kind).inc(),
+    },
+  });
+}
+
+/** Webhook deliveries, each behind its endpoint's breaker: no answer, a 5xx or a 429 count against it. */
+export function endpointBreakers(breakers: Breakers): EndpointBreakers {
+  return {
+    run: (webhookId, call) => breakers.for(`webhook:${webhookId}`, { message: 'The webhook endpoint is failing; deliveries wait.', isFailure: isDeliveryFailure }).run(call),
+  };
+}
+
 function logBreaker(log: Logger, name: string, from: BreakerState, to: BreakerState, openForMs: number | null, resetMs: number): void {
   if (to === 'open' && from === 'closed') log.info({ breaker: name, resetMs }, `breaker open: ${name} calls fail at once for a while`);
   else if (to === 'closed') log.info({ breaker: name, openMs: openForMs }, `breaker closed: ${name} calls go through again`);
@@ -178,30 +208,16 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       else log.info(fields, 'event loop caught up: accepting new requests and connections again');
     },
   });
-  const breakers = new Breakers({
-    errorThresholdPercent: config.BREAKER_ERROR_THRESHOLD_PERCENT,
-    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
-    resetMs: config.BREAKER_RESET_MS,
-    rollingWindowMs: config.BREAKER_ROLLING_WINDOW_MS,
-    maxEndpoints: config.BREAKER_MAX_ENDPOINTS,
-    // Every call guarded so far has a timeout of its own (statement and query timeouts, Redis
-    // command timeouts); a breaker for calls without one sets its own.
-    timeoutMs: false,
-    observer: {
-      created: (kind) => metrics.breakerCreated(kind),
-      transition: (name, kind, from, to, openForMs) => {
-        metrics.breakerTransitions.labels(kind, to).inc();
-        logBreaker(log, name, from, to, openForMs, config.BREAKER_RESET_MS);
-      },
-      rejected: (kind) => metrics.breakerRejected.labels(kind).inc(),
-    },
-  });
+  // The metrics read the breakers' states, and the breakers report to the metrics.
+  let metricsRef: Metrics | null = null;
+  const breakers = openBreakers(config, log, () => metricsRef);
   const metrics = new Metrics({
     connections: () => gateway?.connectionCount ?? 0,
     caches: () => caches,
     breakers: () => breakers.states(),
     load: () => ({ lagSeconds: shedder.lagSeconds, shedding: shedder.shedding }),
   });
+  metricsRef = metrics;
   // Closed last: the last calls of a shutdown still go through their breakers.
   opened.push(async () => {
     breakers.close();
@@ -296,6 +312,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       access,
       publisher,
       observer: jobMetrics,
+      breakers: endpointBreakers(breakers),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
     });
@@ -318,7 +335,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       jobs: work.jobs,
       exports: work.exports,
       retention: work.retention,
+      webhooks: work.webhooks,
     };
+    // Every committed event may be owed to a room's webhooks: handed on after the commit, never awaited.
+    writer.listen((event) => work.webhooks.committed(event.roomId, event.seq));
 
     const hub = new RoomHub(bus, store, {
       replayLimit: config.REPLAY_LIMIT,

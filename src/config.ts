@@ -245,6 +245,18 @@ export const OPTIONS = {
     parse: integer(0, 36_500),
   },
   RETENTION_INTERVAL_MS: { doc: 'How often the retention job runs, ms.', default: '3600000', parse: integer(1000, 7 * 24 * 3_600_000) },
+  WEBHOOK_TIMEOUT_MS: { doc: 'Deadline of one webhook delivery (connect, send, answer), ms; past it the attempt failed and is retried with backoff.', default: '10000', parse: integer(100, 120_000) },
+  WEBHOOK_ALLOW_PRIVATE: {
+    doc: 'Allow webhook endpoints on private, loopback and reserved addresses, and plain http. Off, an endpoint must be https on a public address, checked at registration and at every connection.',
+    default: 'false',
+    parse: boolean,
+  },
+  WEBHOOK_ATTEMPTS: { doc: 'Attempts to deliver one event to a webhook before the delivery is dead (listed by `parley jobs dead webhook-deliver`).', default: '12', parse: integer(1, 100) },
+  WEBHOOK_RETRY_BASE_MS: { doc: 'Backoff before the second attempt of a webhook delivery, ms; it doubles with each attempt (full jitter) up to WEBHOOK_RETRY_MAX_MS.', default: '5000', parse: integer(10, 3_600_000) },
+  WEBHOOK_RETRY_MAX_MS: { doc: 'Longest backoff between two attempts of a webhook delivery, ms.', default: '3600000', parse: integer(10, 24 * 3_600_000) },
+  WEBHOOKS_PER_ROOM_MAX: { doc: 'Outgoing webhooks one room may have.', default: '10', parse: integer(1, 1_000) },
+  WEBHOOK_DISABLE_AFTER_HOURS: { doc: 'An endpoint whose every delivery has failed for this long is disabled (its owner enables it again).', default: '24', parse: integer(1, 24 * 365) },
+  WEBHOOK_SECRET_GRACE_HOURS: { doc: 'After a secret rotation, how long the previous secret still signs deliveries (a second v1 signature), hours.', default: '24', parse: integer(0, 24 * 30) },
   JOBS: {
     doc: 'Job backend (webhook deliveries, exports, retention): embedded (jobs are rows of the store: SQLite or PostgreSQL, no other service).',
     default: 'embedded',

@@ -18,6 +18,8 @@ import type {
   StreamEventRecord,
   UserRecord,
   Visibility,
+  WebhookDeliveryRecord,
+  WebhookRecord,
 } from './domain/types.js';
 
 /** One change to append to a room stream. Applied in a group-committed batch. */
@@ -172,7 +174,31 @@ export interface Store {
    * the last seq it examined. `more`: it stopped at `limit`, older messages may remain.
    */
   purgeMessagesBefore(roomId: string, before: number, limit: number): Promise<{ tombstoned: number; throughSeq: number; more: boolean }>;
+
+  // Outgoing webhooks (src/webhooks/)
+  createWebhook(record: WebhookRecord): Promise<void>;
+  findWebhook(id: string): Promise<WebhookRecord | undefined>;
+  /** The room's webhooks, oldest first. */
+  listWebhooks(roomId: string): Promise<WebhookRecord[]>;
+  updateWebhook(id: string, changes: WebhookChanges): Promise<void>;
+  /** Starts the webhook's failing period unless one runs; answers when the running one started. */
+  markWebhookFailing(id: string, now: number): Promise<number>;
+  /** Deletes the webhook and its delivery log. */
+  deleteWebhook(id: string): Promise<void>;
+  /** Ids of the room's active webhooks. */
+  activeWebhookIds(roomId: string): Promise<string[]>;
+  /** Active webhooks whose cursor is behind their room's last seq, at most `limit`. */
+  webhooksBehind(limit: number): Promise<string[]>;
+  /** Moves the webhook's cursor forward to `seq` (never back). */
+  advanceWebhookCursor(id: string, seq: number): Promise<void>;
+  recordWebhookDelivery(delivery: WebhookDeliveryRecord): Promise<void>;
+  /** The webhook's latest delivery attempts, newest first. */
+  listWebhookDeliveries(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /** Deletes all but the newest `keep` delivery attempts of the webhook. */
+  pruneWebhookDeliveries(webhookId: string, keep: number): Promise<void>;
 }
+
+export type WebhookChanges = Partial<Pick<WebhookRecord, 'secretSealed' | 'previousSecretSealed' | 'previousSecretUntil' | 'state' | 'disabledReason' | 'failingSince'>>;
 
 export type ExportChanges = Partial<Pick<ExportRecord, 'state' | 'doneSeq' | 'messages' | 'bytes' | 'error' | 'finishedAt' | 'expiresAt'>>;
 

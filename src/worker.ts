@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { openStore, openRedis } from './app.js';
+import { endpointBreakers, openBreakers, openRedis, openStore } from './app.js';
 import { openBus } from './adapters/open-bus.js';
 import { closeRedis } from './adapters/redis/bus.js';
 import type { Config } from './config.js';
@@ -39,7 +39,9 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
     for (const close of opened.reverse()) await close().catch(onError);
   };
   let slowWork: SlowWork | null = null;
-  const metrics = new Metrics({ connections: () => 0, caches: () => ({}) });
+  const breakers = openBreakers(config, log, () => metrics);
+  const metrics = new Metrics({ connections: () => 0, caches: () => ({}), breakers: () => breakers.states() });
+  opened.push(async () => breakers.close());
   const jobMetrics = new JobMetrics(metrics.registry, { jobs: () => slowWork?.jobs ?? null, queues: () => slowWork?.runtime.queues ?? [], pool: () => slowWork?.pool() ?? null });
   try {
     const rawStore = await openStore(config, log);
@@ -67,6 +69,7 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       access: new Access(store, members),
       publisher,
       observer: jobMetrics,
+      breakers: endpointBreakers(breakers),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
     });

@@ -2,6 +2,7 @@
 import type { Exports } from '../exports/exports.js';
 import type { JobQueue, RateLimiter, Store } from '../ports.js';
 import type { Retention } from '../retention/retention.js';
+import type { Webhooks } from '../webhooks/webhooks.js';
 import type { Access } from './access.js';
 import type { Accounts } from './accounts.js';
 import type { Messages } from './messages.js';
@@ -24,4 +25,5 @@ export interface Services {
   jobs: JobQueue;
   exports: Exports;
   retention: Retention;
+  webhooks: Webhooks;
 }

@@ -36,6 +36,7 @@ export class StreamWriter {
   readonly #observer: StreamWriterObserver | undefined;
   /** The trace context each append came in, so its event is published in it (a no-op without tracing). */
   readonly #contexts = new WeakMap<AppendRequest, Context>();
+  readonly #listeners: Array<(event: StreamEventRecord) => void> = [];
 
   constructor(store: Store, publisher: Publisher, members: MembershipCache, options: StreamWriterOptions) {
     this.#store = store;
@@ -76,6 +77,11 @@ export class StreamWriter {
     });
   }
 
+  /** Also tells `listener` of every committed event (after the bus), never waiting for it. */
+  listen(listener: (event: StreamEventRecord) => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Hands on an event committed outside the group committer (room and DM creation). */
   committed(event: StreamEventRecord): void {
     if (event.kind === 'member_joined' || event.kind === 'member_left') {
@@ -84,6 +90,13 @@ export class StreamWriter {
       this.#publisher.membershipChanged(event.roomId, event.user.id, joined, event.seq);
     }
     this.#publisher.streamEvent(event);
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
     if (event.kind === 'member_left') this.#publisher.roomRemoved(event.user.id, event.roomId);
     if (event.kind === 'member_joined') {
       const userId = event.user.id;

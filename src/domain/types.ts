@@ -140,3 +140,38 @@ export interface RetentionRoom {
   purgedSeq: number;
   lastSeq: number;
 }
+
+/** An outgoing webhook: an endpoint a room owner registered for the room's events. */
+export interface WebhookRecord {
+  id: string;
+  roomId: string;
+  createdBy: string;
+  url: string;
+  /** The signing secret, sealed with the server key. */
+  secretSealed: string;
+  /** The secret before the last rotation, still signing until `previousSecretUntil`. */
+  previousSecretSealed: string | null;
+  previousSecretUntil: number | null;
+  /** The event kinds it is sent; null: all. */
+  events: EventKind[] | null;
+  state: 'active' | 'disabled';
+  disabledReason: string | null;
+  /** Since when every delivery has failed; null while they succeed. */
+  failingSince: number | null;
+  /** Events up to this seq were handed to delivery jobs. */
+  cursorSeq: number;
+  createdAt: number;
+}
+
+/** One attempt to deliver an event to a webhook. */
+export interface WebhookDeliveryRecord {
+  webhookId: string;
+  seq: number;
+  attempt: number;
+  ok: boolean;
+  /** The endpoint's HTTP status; null when it gave none (refused, timed out, circuit open). */
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+  at: number;
+}

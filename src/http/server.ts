@@ -23,6 +23,7 @@ import { malformedQuery, parseQuery } from './query.js';
 import { RestApi } from './route.js';
 import { authRoutes } from './routes/auth.js';
 import { exportRoutes } from './routes/exports.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -133,6 +134,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
   exportRoutes(api, ctx);
+  webhookRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

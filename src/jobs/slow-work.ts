@@ -13,6 +13,7 @@ import type { JobObserver } from './observer.js';
 import type { JobQueue, Store } from '../ports.js';
 import { RETENTION_QUEUE, Retention } from '../retention/retention.js';
 import { loadServerKey } from '../secrets.js';
+import { type EndpointBreakers, DELIVER_QUEUE, FANOUT_QUEUE, SWEEP_QUEUE, Webhooks } from '../webhooks/webhooks.js';
 import { WorkerPool } from '../workers/pool.js';
 import { openJobQueue } from './open-jobs.js';
 import { JobRuntime } from './runtime.js';
@@ -25,6 +26,8 @@ export interface SlowWorkDeps {
   access: Access;
   publisher: Publisher;
   observer: JobObserver;
+  /** Runs each webhook delivery behind its endpoint's circuit breaker. */
+  breakers: EndpointBreakers;
   onError(error: unknown, context: string): void;
   /** Log a finished retention pass. */
   onRetentionPass(rooms: number, tombstoned: number): void;
@@ -34,6 +37,7 @@ export interface SlowWork {
   jobs: JobQueue;
   exports: Exports;
   retention: Retention;
+  webhooks: Webhooks;
   runtime: JobRuntime;
   /** The pool, started on first use; null before. */
   pool(): WorkerPool | null;
@@ -46,7 +50,8 @@ export interface SlowWork {
 const EXPORT_SWEEP_EVERY_MS = 10 * 60_000;
 
 /** Every queue Parley works, for the operator's commands and dashboards. */
-export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETENTION_QUEUE];
+export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETENTION_QUEUE, FANOUT_QUEUE, DELIVER_QUEUE, SWEEP_QUEUE];
+const WEBHOOK_SWEEP_EVERY_MS = 60_000;
 
 export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<SlowWork> {
   const jobs = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError });
@@ -67,6 +72,18 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     onPurged: (roomId, throughSeq) => deps.publisher.purged(roomId, throughSeq),
   });
 
+  const webhooks = new Webhooks(deps.store, deps.access, jobs, key, {
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    perRoomMax: config.WEBHOOKS_PER_ROOM_MAX,
+    disableAfterMs: config.WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
+    secretGraceMs: config.WEBHOOK_SECRET_GRACE_HOURS * 3_600_000,
+    attempts: config.WEBHOOK_ATTEMPTS,
+    backoff: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: Math.max(config.WEBHOOK_RETRY_BASE_MS, config.WEBHOOK_RETRY_MAX_MS) },
+    breakers: deps.breakers,
+    onError: deps.onError,
+  });
+
   const runtime = new JobRuntime();
   const lease = config.JOBS_LEASE_MS;
   runtime.define({ queue: EXPORT_QUEUE, concurrency: 2, visibilityTimeoutMs: lease, handler: (job) => exports.run(job) });
@@ -82,12 +99,18 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     },
   });
   runtime.repeat({ queue: RETENTION_QUEUE, name: 'pass', everyMs: config.RETENTION_INTERVAL_MS, payload: {} });
+  runtime.define({ queue: FANOUT_QUEUE, concurrency: 2, visibilityTimeoutMs: lease, handler: (job) => webhooks.fanout(job) });
+  // Deliveries wait on the network, not the CPU: many at once, each bounded by its deadline.
+  runtime.define({ queue: DELIVER_QUEUE, concurrency: 16, visibilityTimeoutMs: Math.max(lease, config.WEBHOOK_TIMEOUT_MS * 2), handler: (job) => webhooks.deliver(job) });
+  runtime.define({ queue: SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: () => webhooks.sweep() });
+  runtime.repeat({ queue: SWEEP_QUEUE, name: 'sweep', everyMs: WEBHOOK_SWEEP_EVERY_MS, payload: {} });
 
   let closing: Promise<void> | null = null;
   return {
     jobs,
     exports,
     retention,
+    webhooks,
     runtime,
     pool: () => pool,
     start: () => runtime.start(jobs, config.JOBS_WORK),

@@ -99,6 +99,33 @@ const Retention = z
   })
   .describe("A room's retention policy.");
 
+const eventKind = z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left']);
+
+const Webhook = z
+  .strictObject({
+    id: z.string(),
+    roomId: z.string(),
+    url: z.string(),
+    events: z.array(eventKind).nullable().describe('The event kinds it is sent; null: all.'),
+    state: z.enum(['active', 'disabled']),
+    disabledReason: z.string().nullable(),
+    failingSince: time.nullable().describe('Since when every delivery has failed; null while they succeed.'),
+    createdAt: time,
+  })
+  .describe("An outgoing webhook: an endpoint that receives the room's events, signed.");
+
+const WebhookDelivery = z
+  .strictObject({
+    seq: z.number().int().min(1).describe('The event delivered.'),
+    attempt: z.number().int().min(1),
+    ok: z.boolean(),
+    status: z.number().int().nullable().describe("The endpoint's HTTP status; null when it gave none."),
+    error: z.string().nullable(),
+    durationMs: z.number().int().min(0),
+    at: time,
+  })
+  .describe('One delivery attempt.');
+
 const codes = Object.keys(ERRORS) as [keyof typeof ERRORS, ...Array<keyof typeof ERRORS>];
 
 const ErrorBody = z
@@ -112,7 +139,7 @@ const ErrorBody = z
   .describe('Every error, REST or WebSocket, has this shape.');
 
 /** Shared types of the reference's components, by the name they have there. */
-export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Export, Retention, Error: ErrorBody };
+export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
 export const responses = {
@@ -126,6 +153,10 @@ export const responses = {
   MessageResult: z.strictObject({ message: Message }),
   ExportResult: z.strictObject({ export: Export }),
   RetentionResult: z.strictObject({ retention: Retention }),
+  WebhookResult: z.strictObject({ webhook: Webhook }),
+  WebhookWithSecret: z.strictObject({ webhook: Webhook, secret: z.string().describe('The signing secret: shown this once, never again.') }),
+  Webhooks: z.strictObject({ webhooks: z.array(Webhook) }),
+  WebhookDeliveries: z.strictObject({ deliveries: z.array(WebhookDelivery).describe('Newest first.') }),
   SearchResult: z.strictObject({
     hits: z.array(SearchHit).describe('Newest first.'),
     truncated: z.boolean().describe('The search stopped at the cap on the matches it examines: older hits may exist.'),

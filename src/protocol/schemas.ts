@@ -98,6 +98,17 @@ export function buildSchemas(limits: SchemaLimits) {
     read: z.strictObject({ seq }),
     roomParams: z.strictObject({ roomId: id }),
     exportParams: z.strictObject({ exportId: id }),
+    webhookParams: z.strictObject({ roomId: id, webhookId: id }),
+    createWebhook: z.strictObject({
+      url: text('wire').min(1).max(2_000).describe('https, on a public address (unless the server allows private endpoints).'),
+      events: z
+        .array(z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left']))
+        .min(1)
+        .max(5)
+        .optional()
+        .describe('The event kinds to send; all when absent.'),
+    }),
+    deliveriesQuery: z.strictObject({ limit: queryInt(1, 100).default(50) }),
     createExport: z.strictObject({ format: z.enum(['ndjson', 'html']).describe('ndjson: one message (its wire shape) a line; html: a readable, self-contained page.') }),
     downloadQuery: z.strictObject({
       expires: z.string().regex(/^\d{1,16}$/).describe('As the link gives it.'),

@@ -76,7 +76,7 @@ describe('REST answers match the API reference', () => {
   let dm: string;
 
   before(async () => {
-    server = await startTestServer({ SEND_RATE_PER_SEC: 1, SEND_BURST: 40, AUTH_RATE_PER_MIN: 10_000, UNREAD_COUNT_CAP: 2 });
+    server = await startTestServer({ SEND_RATE_PER_SEC: 1, SEND_BURST: 40, AUTH_RATE_PER_MIN: 10_000, UNREAD_COUNT_CAP: 2, WEBHOOK_ALLOW_PRIVATE: true });
     routes = restApiOf(server.parley.http).routes;
   });
   after(async () => server.stop());
@@ -161,6 +161,21 @@ describe('REST answers match the API reference', () => {
     await expect(200, 'PUT', `/api/v1/rooms/${lobby}/retention`, { token: alice.token, body: { days: null } });
     await expect(403, 'PUT', `/api/v1/rooms/${lobby}/retention`, { token: bob.token, body: { days: 30 } });
     await expect(400, 'PUT', `/api/v1/rooms/${lobby}/retention`, { token: alice.token, body: { days: 0 } });
+  });
+
+  it('webhooks', async () => {
+    const base = `/api/v1/rooms/${lobby}/webhooks`;
+    const created = await expect(201, 'POST', base, { token: alice.token, body: { url: 'http://127.0.0.1:9/hook', events: ['message'] } });
+    await expect(400, 'POST', base, { token: alice.token, body: { url: 'gopher://x' } });
+    await expect(403, 'POST', base, { token: bob.token, body: { url: 'http://127.0.0.1:9/hook' } });
+    const id = created.body.webhook.id;
+    await expect(200, 'GET', base, { token: alice.token });
+    await expect(200, 'POST', `${base}/${id}/secret`, { token: alice.token });
+    await expect(200, 'POST', `${base}/${id}/enable`, { token: alice.token });
+    await expect(200, 'GET', `${base}/${id}/deliveries?limit=5`, { token: alice.token });
+    await expect(404, 'GET', `${base}/no-such-hook/deliveries`, { token: alice.token });
+    await expect(204, 'DELETE', `${base}/${id}`, { token: alice.token });
+    await expect(404, 'DELETE', `${base}/${id}`, { token: alice.token });
   });
 
   it('leaving, rate limits, logging out and the reference itself', async () => {

@@ -123,6 +123,37 @@ export interface ExportsTable {
   expires_at: number | null;
 }
 
+export interface WebhooksTable {
+  id: string;
+  room_id: string;
+  created_by: string;
+  url: string;
+  /** The signing secret, sealed with the server key. */
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_until: number | null;
+  /** JSON array of event kinds; null: all. */
+  events: string | null;
+  state: 'active' | 'disabled';
+  disabled_reason: string | null;
+  failing_since: number | null;
+  /** The room's events up to this seq were handed to delivery jobs. */
+  cursor_seq: number;
+  created_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  webhook_id: string;
+  seq: number;
+  attempt: number;
+  ok: number;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+  at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -134,4 +165,6 @@ export interface Database {
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
   exports: ExportsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }

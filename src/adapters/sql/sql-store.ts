@@ -6,7 +6,7 @@
 import { type Kysely, sql } from 'kysely';
 import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
-import type { AppendOutcome, AppendRequest, ExportChanges, HistoryQuery, SearchPage, SearchQuery, Store } from '../../ports.js';
+import type { AppendOutcome, AppendRequest, ExportChanges, HistoryQuery, SearchPage, SearchQuery, Store, WebhookChanges } from '../../ports.js';
 import type {
   ExportRecord,
   MemberRecord,
@@ -19,11 +19,14 @@ import type {
   SessionRecord,
   StreamEventRecord,
   UserRecord,
+  WebhookDeliveryRecord,
+  WebhookRecord,
 } from '../../domain/types.js';
 import { appendBatch } from './append.js';
 import type { SqlDialect } from './dialect.js';
 import * as exportsRetention from './exports-retention.js';
 import { SqlJobStore } from './job-store.js';
+import * as hooks from './webhooks.js';
 import { toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
 import { selectMessages } from './queries.js';
@@ -442,5 +445,55 @@ export class SqlStore extends SqlJobStore implements Store {
 
   purgeMessagesBefore(roomId: string, before: number, limit: number): Promise<{ tombstoned: number; throughSeq: number; more: boolean }> {
     return exportsRetention.purgeMessagesBefore(this.#db, this.#dialect, roomId, before, limit);
+  }
+
+  // Outgoing webhooks
+
+  createWebhook(record: WebhookRecord): Promise<void> {
+    return hooks.createWebhook(this.#db, record);
+  }
+
+  findWebhook(id: string): Promise<WebhookRecord | undefined> {
+    return hooks.findWebhook(this.#db, id);
+  }
+
+  listWebhooks(roomId: string): Promise<WebhookRecord[]> {
+    return hooks.listWebhooks(this.#db, roomId);
+  }
+
+  updateWebhook(id: string, changes: WebhookChanges): Promise<void> {
+    return hooks.updateWebhook(this.#db, id, changes);
+  }
+
+  markWebhookFailing(id: string, now: number): Promise<number> {
+    return hooks.markWebhookFailing(this.#db, id, now);
+  }
+
+  deleteWebhook(id: string): Promise<void> {
+    return this.#dialect.write(this.#db, (trx) => hooks.deleteWebhook(trx, id));
+  }
+
+  activeWebhookIds(roomId: string): Promise<string[]> {
+    return hooks.activeWebhookIds(this.#db, roomId);
+  }
+
+  webhooksBehind(limit: number): Promise<string[]> {
+    return hooks.webhooksBehind(this.#db, limit);
+  }
+
+  advanceWebhookCursor(id: string, seq: number): Promise<void> {
+    return hooks.advanceWebhookCursor(this.#db, id, seq);
+  }
+
+  recordWebhookDelivery(delivery: WebhookDeliveryRecord): Promise<void> {
+    return hooks.recordWebhookDelivery(this.#db, delivery);
+  }
+
+  listWebhookDeliveries(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]> {
+    return hooks.listWebhookDeliveries(this.#db, webhookId, limit);
+  }
+
+  pruneWebhookDeliveries(webhookId: string, keep: number): Promise<void> {
+    return hooks.pruneWebhookDeliveries(this.#db, webhookId, keep);
   }
 }
