@@ -16,7 +16,6 @@ import type { Access } from '../domain/access.js';
 import { newId } from '../domain/ids.js';
 import type { Publisher } from '../domain/publisher.js';
 import type { ExportFormat, ExportRecord } from '../domain/types.js';
-import { messageView } from '../domain/views.js';
 import { PermanentJobError } from '../jobs/errors.js';
 import type { Job, JobQueue, Store } from '../ports.js';
 import type { Export } from '../protocol/wire.js';
@@ -164,7 +163,7 @@ export class Exports {
         const page = await this.#store.readHistory({ roomId: record.roomId, after, limit: this.#options.pageSize });
         const messages = page.messages.filter((m) => m.seq <= record.throughSeq);
         if (messages.length > 0) {
-          const rendered = await this.#pool().run('render-export-page', { format: record.format, messages: messages.map(messageView) }, job.signal);
+          const rendered = await this.#pool().run('render-export-page', { format: record.format, messages }, job.signal);
           await write(rendered);
           progress.messages += messages.length;
         }

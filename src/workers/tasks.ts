@@ -3,12 +3,13 @@
  * loaded in every thread of the pool. The pool's entry point: Piscina calls the default export
  * with a TaskCall.
  */
+import type { MessageRecord } from '../domain/types.js';
+import { messageView } from '../domain/views.js';
 import { type ExportFormat, renderPage } from '../exports/render.js';
-import type { Message } from '../protocol/wire.js';
 
 export const TASKS = {
-  /** One page of an export, rendered (HTML escaping and formatting of many messages). */
-  'render-export-page': (input: { format: ExportFormat; messages: Message[] }): string => renderPage(input.format, input.messages),
+  /** One page of an export, rendered (the wire shape of each message, then NDJSON or escaped HTML). */
+  'render-export-page': (input: { format: ExportFormat; messages: MessageRecord[] }): string => renderPage(input.format, input.messages.map(messageView)),
 } as const;
 
 export type TaskName = keyof typeof TASKS;
