@@ -101,6 +101,16 @@ export interface JobSchedulesTable {
   next_at: number;
 }
 
+export interface JobKeysTable {
+  queue: string;
+  job_key: string;
+  /** The job holding the key. */
+  id: string;
+  state: 'pending' | 'live' | 'done';
+  /** When it entered its state, epoch ms. */
+  since: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -111,4 +121,5 @@ export interface Database {
   parley_migrations: MigrationsTable;
   jobs: JobsTable;
   job_schedules: JobSchedulesTable;
+  job_keys: JobKeysTable;
 }

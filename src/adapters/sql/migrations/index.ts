@@ -9,6 +9,7 @@ import { searchIndex } from './002-search-index.js';
 import { displayNameFolded } from './003-display-name-folded.js';
 import { roomNameSearch } from './004-room-name-search.js';
 import { jobs } from './005-jobs.js';
+import { jobKeys } from './006-job-keys.js';
 
 export interface Migration {
   version: number;
@@ -19,4 +20,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys];
