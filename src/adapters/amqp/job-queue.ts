@@ -37,6 +37,7 @@
  * Order: the work queue is FIFO, so with concurrency 1 and one worker jobs start in the order
  * they became ready; a run given back (shutdown, lost connection) goes back to its place.
  */
+import { hostname } from 'node:os';
 import { newId } from '../../domain/ids.js';
 import { unavailable } from '../../errors.js';
 import { type JobObserver, NO_OBSERVER } from '../../jobs/observer.js';
@@ -55,6 +56,8 @@ export interface AmqpJobQueueOptions {
   url: string;
   /** Put before every queue name (`<prefix><queue>`, `.dead`, `.delay.<ms>`). Default 'parley.'. */
   prefix?: string;
+  /** The connection's name as the broker shows it. Default `parley jobs <host>:<pid>`. */
+  connectionName?: string;
   /** How long a completed job's key still answers enqueues, ms. Default 24 hours. */
   keyRetentionMs?: number;
   /** How often this process looks for due repeat schedules, ms. Default 500. */
@@ -125,7 +128,7 @@ export class AmqpJobQueue implements JobQueue {
     this.#pendingMs = 6 * callTimeoutMs;
     this.#connection = new AmqpConnection({
       url: options.url,
-      name: `parley jobs ${process.pid}`,
+      name: options.connectionName ?? `parley jobs ${hostname()}:${process.pid}`,
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       heartbeatSeconds: options.heartbeatSeconds ?? 10,
       callTimeoutMs,
