@@ -407,7 +407,7 @@ export class SqlJobStore implements JobStore {
     // Two parameters a key, and the queue's.
     await inChunks([...keys], 2, this.#dialect, async (chunk) => {
       const held = (eb: ExpressionBuilder<Database, 'job_keys'>) =>
-        eb.and([eb('queue', '=', queue), eb.or(chunk.map((k) => eb.and([eb('job_key', '=', k.key), eb('id', '=', k.id)])))]);
+        eb.and([eb('queue', '=', queue), eb(eb.refTuple('job_key', 'id'), 'in', chunk.map((k) => eb.tuple(k.key, k.id)))]);
       if (state === 'released') await this.#db.deleteFrom('job_keys').where(held).execute();
       else await this.#db.updateTable('job_keys').set({ state, since: now }).where(held).execute();
     });
