@@ -76,7 +76,8 @@ export class AmqpConnection {
   #link: Link | null = null;
   #generation = 0;
   #attempts = 0;
-  #connecting = false;
+  /** The connection attempt in progress. */
+  #connecting: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #blocked: string | null = null;
   #closed = false;
@@ -93,7 +94,7 @@ export class AmqpConnection {
 
   /** Starts connecting, in the background. */
   start(): void {
-    if (!this.#closed && this.#link === null && !this.#connecting) void this.#connect();
+    if (!this.#closed && this.#link === null && this.#connecting === null) this.#connecting = this.#connect();
   }
 
   /** The link while the connection is up. */
@@ -186,14 +187,14 @@ export class AmqpConnection {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    // An attempt in progress closes what it made when it sees the flag.
+    await this.#connecting;
     const link = this.#link;
     this.#link = null;
     if (link !== null) await timed(link.model.close(), this.#options.callTimeoutMs, 'closing the connection').catch(() => undefined);
   }
 
   async #connect(): Promise<void> {
-    this.#connecting = true;
-    this.#timer = null;
     const o = this.#options;
     let model: ChannelModel | undefined;
     let gaveUp = false;
@@ -249,7 +250,7 @@ export class AmqpConnection {
       if (!this.#closed) o.monitor?.lost(error);
       this.#scheduleReconnect();
     } finally {
-      this.#connecting = false;
+      this.#connecting = null;
     }
   }
 
@@ -270,7 +271,10 @@ export class AmqpConnection {
     const { baseMs, maxMs } = this.#options.reconnect;
     // At least a tenth of the base, so a broker that refuses at once is not hammered.
     const wait = Math.max(Math.ceil(baseMs / 10), backoffDelay(this.#attempts, { baseMs, maxMs }, this.#options.random));
-    this.#timer = setTimeout(() => void this.#connect(), wait);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.start();
+    }, wait);
     this.#timer.unref();
   }
 }

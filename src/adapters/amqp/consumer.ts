@@ -14,7 +14,9 @@
  *
  * No leases: a worker that dies loses its connection and RabbitMQ gives its unacknowledged
  * deliveries to another consumer at once. A lost channel aborts the runs it carried (their
- * `signal`): their jobs run again elsewhere, and what they would record is dropped.
+ * `signal`): their jobs run again elsewhere, and what they would record is dropped. A handler
+ * slow to stop may still be running when the next channel takes deliveries: for that while the
+ * process runs more than `concurrency` jobs of the queue.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { backoffDelay } from '../../jobs/backoff.js';
@@ -190,6 +192,11 @@ export class QueueConsumer {
       // The broker cancelled the consumer: the queue was deleted. Declared again on restart.
       this.host.forgetTopology(this.queue);
       void this.host.connection.closeChannel(channel);
+      return;
+    }
+    if (this.#state === 'stopped') {
+      // Sent before the consumer was cancelled: not started while closing, another takes it.
+      answer(channel, message, 'requeue');
       return;
     }
     const job = decodeJob(message);

@@ -41,7 +41,7 @@ import { hostname } from 'node:os';
 import { newId } from '../../domain/ids.js';
 import { unavailable } from '../../errors.js';
 import { type JobObserver, NO_OBSERVER } from '../../jobs/observer.js';
-import { checkEnqueue, checkQueueName, checkRepeat, repeatKey } from '../../jobs/validate.js';
+import { type CheckedEnqueue, checkEnqueue, checkQueueName, checkRepeat, repeatKey } from '../../jobs/validate.js';
 import type { DeadJob, EnqueueOptions, JobCounts, JobHandler, JobPayload, JobQueue, WorkOptions } from '../../ports.js';
 import { type ConnectionMonitor, isAmqpOutage } from '../outage.js';
 import type { JobStore, KeyClaim } from '../sql/job-store.js';
@@ -125,7 +125,8 @@ export class AmqpJobQueue implements JobQueue {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     const callTimeoutMs = options.callTimeoutMs ?? 5_000;
-    this.#pendingMs = 6 * callTimeoutMs;
+    // Longer than the slowest enqueue: a declaration and a publish, twice (a queue deleted under it), each call timed.
+    this.#pendingMs = 12 * callTimeoutMs;
     this.#connection = new AmqpConnection({
       url: options.url,
       name: options.connectionName ?? `parley jobs ${hostname()}:${process.pid}`,
@@ -181,7 +182,11 @@ export class AmqpJobQueue implements JobQueue {
 
   async enqueue(queue: string, payload: JobPayload, options?: EnqueueOptions): Promise<{ id: string; created: boolean }> {
     this.#checkOpen();
-    const checked = checkEnqueue(queue, payload, options);
+    return this.#enqueue(queue, checkEnqueue(queue, payload, options));
+  }
+
+  /** Enqueues a checked job (close waits for the repeat ticker's, so they do not check it is open). */
+  async #enqueue(queue: string, checked: CheckedEnqueue): Promise<{ id: string; created: boolean }> {
     this.#connection.require();
     const now = this.#now();
     const job: JobMessage = {
@@ -370,7 +375,8 @@ export class AmqpJobQueue implements JobQueue {
   async #runDueSchedules(): Promise<void> {
     const due = await this.#store.jobsClaimDueSchedules(this.#now(), SCHEDULES_PER_TICK);
     for (const schedule of due) {
-      await this.enqueue(schedule.queue, JSON.parse(schedule.payload) as JobPayload, { key: repeatKey(schedule.name, schedule.slot) }).catch((error: unknown) =>
+      const checked = checkEnqueue(schedule.queue, JSON.parse(schedule.payload) as JobPayload, { key: repeatKey(schedule.name, schedule.slot) });
+      await this.#enqueue(schedule.queue, checked).catch((error: unknown) =>
         this.#report(error, `enqueueing the repeat ${schedule.name} of ${schedule.queue}`),
       );
     }
