@@ -16,7 +16,10 @@
  *   releases it, and a claim left pending by a process that died lapses after `pendingMs`.
  *   Other enqueues of a pending key wait for it to be settled (a little while, then
  *   `unavailable`). A completed job's key answers for `keyRetentionMs`; a dead job keeps it
- *   until it is purged. Jobs without a key never touch the store.
+ *   until it is purged. Jobs without a key never touch the store. An enqueue answered
+ *   `unavailable` after its message went out (the confirm lost with the connection, or later
+ *   than the call timeout) may have made its job all the same; its key is released anyway, so a
+ *   retry may make a second job (at-least-once), and a key is never held by a job that is not there.
  * - Repeat schedules: the store's (jobsScheduleUpsert / jobsClaimDueSchedules), claimed by a
  *   ticker in each process every `pollMs`, each period enqueued under a key naming it, as the
  *   embedded queue does. A period whose enqueue fails (RabbitMQ down) is skipped.
