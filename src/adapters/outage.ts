@@ -141,6 +141,37 @@ export function isRedisOutage(error: unknown): boolean {
 }
 
 /**
+ * AMQP reply codes (amqplib puts them in `code`) that say the broker cannot serve now: 320
+ * connection-forced (the broker is shutting down, or an operator closed the connection), 506
+ * resource-error (out of a resource), 541 internal-error. The others (403 access refused, 404
+ * not found, 406 precondition failed, 530 not allowed...) answer a wrong request: a bug.
+ */
+const AMQP_CODES = new Set([320, 506, 541]);
+/** amqplib's own messages for a call that could not be sent or answered: the channel or connection went. */
+const AMQP_MESSAGES = [
+  /^Channel clos(ed|ing)$/, // IllegalOperationError: a call on a channel that closed (with its connection)
+  /^Connection clos(ing|ed \()/, // IllegalOperationError: a call on a connection that closed
+  /^channel closed$/, // a publish whose confirm was pending when its channel closed
+  /^Channel ended, no reply will be forthcoming$/,
+  /^Heartbeat timeout$/,
+  /^Unexpected close$/,
+  /^Socket closed abruptly during opening handshake$/,
+  /^connect ETIMEDOUT$/, // amqplib's connect timeout, without a code
+  /^message nacked$/, // the broker refused to take a publish (an internal failure)
+];
+
+export function isAmqpOutage(error: unknown): boolean {
+  return chain(error).some((e) => {
+    if (isUnavailableError(e)) return true;
+    if (NETWORK_CODES.has(field(e, 'code'))) return true;
+    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+    if (typeof code === 'number' && AMQP_CODES.has(code)) return true;
+    const message = field(e, 'message');
+    return AMQP_MESSAGES.some((m) => m.test(message));
+  });
+}
+
+/**
  * `error` as the domain sees it: an outage becomes `unavailable` (the original kept as its
  * `cause`, for the logs); anything else comes back unchanged.
  */

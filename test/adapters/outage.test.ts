@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import Sqlite from 'better-sqlite3';
 import { ReplyError } from 'ioredis';
 import pg from 'pg';
-import { isNetworkOutage, isPostgresOutage, isRedisOutage, isSqliteOutage, translateOutage } from '../../src/adapters/outage.js';
+import { isAmqpOutage, isNetworkOutage, isPostgresOutage, isRedisOutage, isSqliteOutage, translateOutage } from '../../src/adapters/outage.js';
 import { AppError, conflict, unavailable } from '../../src/errors.js';
 
 /** What node's net module raises for a refused or dropped socket. */
@@ -94,6 +94,44 @@ describe('outage classification', () => {
     assert.equal(isPostgresOutage(error), true);
     assert.equal(isSqliteOutage(error), true);
     assert.equal(isRedisOutage(error), true);
+    assert.equal(isAmqpOutage(error), true);
+  });
+
+  it('RabbitMQ: sockets, a connection forced closed, and calls on a channel or connection that went are outages', () => {
+    const amqpError = (message: string, code?: number) => Object.assign(new Error(message), code === undefined ? {} : { code });
+    const illegal = (message: string) => Object.assign(new Error(message), { name: 'IllegalOperationError' });
+    for (const error of [
+      socketError('ECONNREFUSED'),
+      socketError('ECONNRESET'),
+      amqpError('Connection closed: 320 (CONNECTION-FORCED) with message "CONNECTION_FORCED - broker forced connection closure with reason \'shutdown\'"', 320),
+      amqpError('Channel closed by server: 541 (INTERNAL-ERROR)', 541),
+      amqpError('Connection closed: 506 (RESOURCE-ERROR)', 506),
+      illegal('Channel closed'),
+      illegal('Channel closing'),
+      illegal('Connection closing'),
+      illegal('Connection closed (Error: Heartbeat timeout)'),
+      amqpError('channel closed'),
+      amqpError('Heartbeat timeout'),
+      amqpError('Unexpected close'),
+      amqpError('Socket closed abruptly during opening handshake'),
+      amqpError('connect ETIMEDOUT'),
+      amqpError('message nacked'),
+    ]) {
+      assert.equal(isAmqpOutage(error), true, error.message);
+    }
+  });
+
+  it('RabbitMQ: refusals of a wrong request are not', () => {
+    const amqpError = (message: string, code: number) => Object.assign(new Error(message), { code });
+    for (const error of [
+      amqpError('Operation failed: QueueDeclare; 404 (NOT-FOUND) with message "NOT_FOUND - no queue \'x\' in vhost \'/\'"', 404),
+      amqpError('Operation failed: QueueDeclare; 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - inequivalent arg \'x-message-ttl\'"', 406),
+      amqpError('Handshake terminated by server: 403 (ACCESS-REFUSED)', 403),
+      amqpError('Connection closed: 530 (NOT-ALLOWED)', 530),
+      new Error('plain'),
+    ]) {
+      assert.equal(isAmqpOutage(error), false, error.message);
+    }
   });
 });
 

@@ -234,14 +234,16 @@ export function jobQueueContract(name: string, setup: () => Promise<JobQueueFixt
       assert.equal(await other.retryDead(queue, 'no-such-job'), false);
 
       healthy = false;
-      await q.enqueue(queue, { n: 3 }, { attempts: 1 });
-      await q.enqueue(queue, { n: 4 }, { attempts: 1 });
+      await q.enqueue(queue, { n: 3 }, { attempts: 1, key: 'p3' });
+      await q.enqueue(queue, { n: 4 }, { attempts: 1, key: 'p4' });
       await until('two are dead', async () => (await q.counts(queue)).dead === 2);
       const [first] = await q.deadLetters(queue, 10);
       assert.equal(await other.purgeDead(queue, first?.id), 1);
       assert.equal((await q.deadLetters(queue, 10)).length, 1);
       assert.equal(await other.purgeDead(queue), 1);
       assert.deepEqual(await q.deadLetters(queue, 10), []);
+      // Purged jobs give their keys up, by id or with the rest (the new jobs wait: they must not die again here).
+      for (const key of ['p3', 'p4']) assert.equal((await q.enqueue(queue, { n: 5 }, { key, delayMs: 60_000 })).created, true, `the key ${key} was given up`);
     });
 
     it('a PermanentJobError makes the job dead at once', async () => {

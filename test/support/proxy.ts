@@ -2,16 +2,25 @@
  * A TCP proxy for fault tests: forwards to a target until `blackhole()`, after which the
  * connections it holds stay open but carry nothing either way, the failure that looks healthy
  * from both ends. New connections made after that are forwarded normally.
+ *
+ * `cut()` is the plain failure: every connection is reset, and new ones are refused (closed at
+ * once) until `restore()`.
  */
 import { createServer, type Server, type Socket, connect } from 'node:net';
 
 export class BlackholeProxy {
   readonly #server: Server;
   readonly #pairs = new Set<{ client: Socket; upstream: Socket; dead: boolean }>();
+  #refusing = false;
   port = 0;
 
   private constructor(targetPort: number) {
     this.#server = createServer((client) => {
+      if (this.#refusing) {
+        client.on('error', () => undefined);
+        client.resetAndDestroy();
+        return;
+      }
       const upstream = connect(targetPort, '127.0.0.1');
       const pair = { client, upstream, dead: false };
       this.#pairs.add(pair);
@@ -44,6 +53,21 @@ export class BlackholeProxy {
   blackhole(): number {
     for (const pair of this.#pairs) pair.dead = true;
     return this.#pairs.size;
+  }
+
+  /** Resets every connection open now, and refuses new ones until `restore()`; returns how many were reset. */
+  cut(): number {
+    this.#refusing = true;
+    const n = this.#pairs.size;
+    for (const pair of this.#pairs) {
+      pair.client.resetAndDestroy();
+      pair.upstream.destroy();
+    }
+    return n;
+  }
+
+  restore(): void {
+    this.#refusing = false;
   }
 
   async stop(): Promise<void> {

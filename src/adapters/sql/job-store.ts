@@ -7,9 +7,9 @@
  * The methods are part of the SQL store objects (SqlStore), so the embedded store's thread runs
  * them like any Store call. Times are the caller's clock, epoch ms.
  */
-import { type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { DeadJob, JobCounts, Store } from '../../ports.js';
-import type { SqlDialect } from './dialect.js';
+import { inChunks, type SqlDialect } from './dialect.js';
 import type { Database, JobsTable } from './schema.js';
 
 /** A SQL store: the Store port and the job tables beside it. */
@@ -72,7 +72,10 @@ export interface JobStore {
   jobsDead(queue: string, limit: number): Promise<DeadJob[]>;
   jobsRetryDead(queue: string, id: string, now: number): Promise<boolean>;
   jobsPurgeDead(queue: string, id: string | null): Promise<number>;
-  /** Deletes at most `limit` done jobs finished before `before`; answers how many. */
+  /**
+   * Deletes at most `limit` done jobs finished before `before`, and at most `limit` idempotency
+   * keys (job_keys) done or left pending before it; answers how many of both.
+   */
   jobsSweep(before: number, limit: number): Promise<number>;
   /**
    * Creates or replaces the schedule. A new one is due at once; a changed period keeps the
@@ -81,6 +84,27 @@ export interface JobStore {
   jobsScheduleUpsert(queue: string, name: string, everyMs: number, payload: string, now: number): Promise<void>;
   /** Claims the schedules due at `now`, moving each to its next period after now (missed ones are skipped, not caught up). */
   jobsClaimDueSchedules(now: number, limit: number): Promise<DueSchedule[]>;
+  /**
+   * The idempotency keys of a backend keeping its jobs elsewhere (RabbitMQ): claims `key` of
+   * `queue` for the job `id`, pending until jobsSetKeys makes it live. When the key is held (by
+   * a live job, a job done less than `retentionMs` ago, or a pending claim younger than
+   * `pendingMs`) it answers the holder with `created: false`, and `pending: true` while the
+   * holder's enqueue is not confirmed (ask again shortly: it may be released). A key done past
+   * the retention, or pending past `pendingMs` (its process died before publishing), is taken over.
+   */
+  jobsClaimKey(queue: string, key: string, id: string, now: number, retentionMs: number, pendingMs: number): Promise<KeyClaim>;
+  /**
+   * Moves the keys of `queue` that these jobs hold (a key since taken over by another job is left
+   * alone): `live` once the job's publish is confirmed, `done` when it completed (held for the
+   * retention from `now`), `released` deletes it (its publish failed, or the dead job was purged).
+   */
+  jobsSetKeys(queue: string, keys: ReadonlyArray<{ key: string; id: string }>, state: 'live' | 'done' | 'released', now: number): Promise<void>;
+}
+
+export interface KeyClaim {
+  id: string;
+  created: boolean;
+  pending: boolean;
 }
 
 const CLAIMED_COLUMNS = ['id', 'queue', 'job_key', 'payload', 'attempt', 'max_attempts', 'backoff_base_ms', 'backoff_max_ms', 'created_at'] as const;
@@ -313,7 +337,17 @@ export class SqlJobStore implements JobStore {
       .deleteFrom('jobs')
       .where('id', 'in', (eb) => eb.selectFrom('jobs').select('id').where('state', '=', 'done').where('finished_at', '<', before).limit(limit))
       .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    const keys = await this.#db
+      .deleteFrom('job_keys')
+      .where(({ eb, refTuple, selectFrom }) =>
+        eb(
+          refTuple('queue', 'job_key'),
+          'in',
+          selectFrom('job_keys').select(['queue', 'job_key']).where('state', '!=', 'live').where('since', '<', before).limit(limit).$asTuple('queue', 'job_key'),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) + Number(keys.numDeletedRows);
   }
 
   jobsScheduleUpsert(queue: string, name: string, everyMs: number, payload: string, now: number): Promise<void> {
@@ -349,6 +383,33 @@ export class SqlJobStore implements JobStore {
         claimed.push({ queue: row.queue, name: row.name, payload: row.payload, slot });
       }
       return claimed;
+    });
+  }
+
+  jobsClaimKey(queue: string, key: string, id: string, now: number, retentionMs: number, pendingMs: number): Promise<KeyClaim> {
+    return this.#dialect.write(this.#db, async (trx) => {
+      // Concurrent claims of one key: the first transaction to lock it decides.
+      await this.#dialect.lockKeys(trx, [`job:${queue}:${key}`]);
+      const existing = await trx.selectFrom('job_keys').select(['id', 'state', 'since']).where('queue', '=', queue).where('job_key', '=', key).executeTakeFirst();
+      if (existing === undefined) {
+        await trx.insertInto('job_keys').values({ queue, job_key: key, id, state: 'pending', since: now }).execute();
+        return { id, created: true, pending: false };
+      }
+      const since = Number(existing.since);
+      const lapsed = (existing.state === 'done' && since < now - retentionMs) || (existing.state === 'pending' && since < now - pendingMs);
+      if (!lapsed) return { id: existing.id, created: false, pending: existing.state === 'pending' };
+      await trx.updateTable('job_keys').set({ id, state: 'pending', since: now }).where('queue', '=', queue).where('job_key', '=', key).execute();
+      return { id, created: true, pending: false };
+    });
+  }
+
+  async jobsSetKeys(queue: string, keys: ReadonlyArray<{ key: string; id: string }>, state: 'live' | 'done' | 'released', now: number): Promise<void> {
+    // Two parameters a key, and the queue's.
+    await inChunks([...keys], 2, this.#dialect, async (chunk) => {
+      const held = (eb: ExpressionBuilder<Database, 'job_keys'>) =>
+        eb.and([eb('queue', '=', queue), eb(eb.refTuple('job_key', 'id'), 'in', chunk.map((k) => eb.tuple(k.key, k.id)))]);
+      if (state === 'released') await this.#db.deleteFrom('job_keys').where(held).execute();
+      else await this.#db.updateTable('job_keys').set({ state, since: now }).where(held).execute();
     });
   }
 }

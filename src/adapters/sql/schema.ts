@@ -154,6 +154,16 @@ export interface WebhookDeliveriesTable {
   at: number;
 }
 
+export interface JobKeysTable {
+  queue: string;
+  job_key: string;
+  /** The job holding the key. */
+  id: string;
+  state: 'pending' | 'live' | 'done';
+  /** When it entered its state, epoch ms. */
+  since: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -167,4 +177,5 @@ export interface Database {
   exports: ExportsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  job_keys: JobKeysTable;
 }

@@ -9,6 +9,7 @@ import { searchIndex } from './002-search-index.js';
 import { displayNameFolded } from './003-display-name-folded.js';
 import { roomNameSearch } from './004-room-name-search.js';
 import { jobs } from './005-jobs.js';
+import { jobKeys } from './006-job-keys.js';
 import { exportsRetention } from './007-exports-retention.js';
 import { webhooks } from './008-webhooks.js';
 
@@ -21,4 +22,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, exportsRetention, webhooks];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks];
