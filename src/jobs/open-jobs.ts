@@ -3,6 +3,8 @@
  * the store's tables or in its own service; all pass the same contract suite
  * (test/contracts/job-queue.contract.ts).
  */
+import { AmqpJobQueue } from '../adapters/amqp/job-queue.js';
+import type { ConnectionMonitor } from '../adapters/outage.js';
 import { EmbeddedJobQueue } from '../adapters/sql/job-queue.js';
 import type { StoreWithJobs } from '../adapters/sql/job-store.js';
 import type { Config } from '../config.js';
@@ -13,6 +15,8 @@ export interface JobBackendContext {
   store: StoreWithJobs;
   observer: JobObserver;
   onError(error: unknown, context: string): void;
+  /** Told when a backend's connection is lost and back (logged once each). */
+  monitor?: ConnectionMonitor;
 }
 
 export async function openJobQueue(config: Config, context: JobBackendContext): Promise<JobQueue> {
@@ -20,5 +24,19 @@ export async function openJobQueue(config: Config, context: JobBackendContext): 
   switch (config.JOBS) {
     case 'embedded':
       return new EmbeddedJobQueue(context.store, { pollMs: config.JOBS_POLL_MS, keyRetentionMs, onError: context.onError, observer: context.observer });
+    case 'amqp': {
+      const queue = new AmqpJobQueue(context.store, {
+        url: config.AMQP_URL,
+        prefix: config.AMQP_PREFIX,
+        keyRetentionMs,
+        pollMs: config.JOBS_POLL_MS,
+        onError: context.onError,
+        observer: context.observer,
+        ...(context.monitor === undefined ? {} : { monitor: context.monitor }),
+      });
+      // Not waited for: an unreachable broker at start is an outage like any (enqueues answer
+      // unavailable, workers start once it is back), not a reason to refuse to start.
+      return queue;
+    }
   }
 }

@@ -4,6 +4,7 @@
  * it beside the HTTP and WebSocket servers; `parley worker` builds only this.
  */
 import path from 'node:path';
+import type { ConnectionMonitor } from '../adapters/outage.js';
 import type { StoreWithJobs } from '../adapters/sql/job-store.js';
 import type { Config } from '../config.js';
 import type { Access } from '../domain/access.js';
@@ -26,6 +27,8 @@ export interface SlowWorkDeps {
   access: Access;
   publisher: Publisher;
   observer: JobObserver;
+  /** Told when the job backend's own connection (RabbitMQ) is lost and back. */
+  monitor?: ConnectionMonitor;
   /** Runs each webhook delivery behind its endpoint's circuit breaker. */
   breakers: EndpointBreakers;
   onError(error: unknown, context: string): void;
@@ -54,7 +57,7 @@ export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETE
 const WEBHOOK_SWEEP_EVERY_MS = 60_000;
 
 export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<SlowWork> {
-  const jobs = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError });
+  const jobs = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError, ...(deps.monitor === undefined ? {} : { monitor: deps.monitor }) });
   let pool: WorkerPool | null = null;
   const usePool = () => {
     pool ??= new WorkerPool({ threads: config.WORKER_THREADS, maxQueue: config.WORKER_QUEUE_MAX });
