@@ -3,6 +3,7 @@
  * child process (job-child.ts) that must reach the same backend: the contract suite kills such
  * a child mid-job. Each adapter's test file makes the spec; this opens it.
  */
+import { BullJobQueue } from '../../src/adapters/bullmq/job-queue.js';
 import { EmbeddedJobQueue } from '../../src/adapters/sql/job-queue.js';
 import type { StoreWithJobs } from '../../src/adapters/sql/job-store.js';
 import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
@@ -11,7 +12,8 @@ import type { JobQueue } from '../../src/ports.js';
 
 export type JobBackendSpec =
   | { kind: 'embedded'; sqliteFile: string; pollMs?: number }
-  | { kind: 'embedded'; databaseUrl: string; pollMs?: number };
+  | { kind: 'embedded'; databaseUrl: string; pollMs?: number }
+  | { kind: 'bullmq'; url: string; prefix: string };
 
 export interface OpenedJobQueue {
   queue: JobQueue;
@@ -39,6 +41,10 @@ export async function openJobBackend(spec: JobBackendSpec, errors: BackgroundErr
           await store.close();
         },
       };
+    }
+    case 'bullmq': {
+      const queue = new BullJobQueue({ url: spec.url, prefix: spec.prefix, onError });
+      return { queue, close: (graceMs = 2_000) => queue.close(graceMs) };
     }
   }
 }
