@@ -40,7 +40,7 @@ export interface WorkerHost {
 const WIND_DOWN_MS = 3_000;
 
 /** The error a job run picked up after its last attempt was lost dies with. */
-export const LOST_LAST_ATTEMPT = 'The worker running it stopped (its lock lapsed) on its last attempt.';
+export const LOST_LAST_ATTEMPT = 'The worker running it stopped (its lease lapsed) on its last attempt.';
 
 /** BullMQ's messages for a run whose lock this process no longer holds. */
 const LOCK_LOST = /^(?:Missing lock for job (.+?)\. |Lock mismatch for job (.+?)\. Cmd |Job (.+?) is not in the active state\. |could not renew lock for job (.+)$)/;
