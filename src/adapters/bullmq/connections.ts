@@ -8,20 +8,35 @@
  *   out, as BullMQ requires (`maxRetriesPerRequest: null`, offline queue on): a run that ends
  *   during an outage is recorded once Redis is back. BullMQ duplicates it once per worked
  *   queue for its blocking fetch (BZPOPMIN); those copies are tracked here, so each has an
- *   'error' listener of ours for as long as it lives and close can drop them even when BullMQ
- *   cannot (a worker that never reached Redis waits for it forever).
+ *   'error' listener of ours for as long as it lives and close can end them.
+ *
+ * Ending a connection takes care: ioredis's disconnect() during a reconnection clears its
+ * retry timer and leaves it 'reconnecting' for ever, with no 'end' event; BullMQ waits for
+ * that event (or 'ready') before its close goes on, and meanwhile keeps renewing locks on a
+ * timer, so the process would never exit. Every connection here stops retrying once closing,
+ * and one that is between attempts has its timer cleared and tries at once: the failed attempt
+ * ends it.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ConnectionMonitor } from '../outage.js';
 import { closeRedis, redisOptions } from '../redis/bus.js';
 import { watchRedis } from '../redis/outage.js';
 
-/** Reconnects forever, backing off to 2 s: an outage heals by itself. */
-const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** attempt, 2_000);
+/** Set when the owner closes: the connection (and its copies) stop reconnecting. */
+export interface Closing {
+  closing: boolean;
+}
 
-export function producerConnection(url: string, commandTimeoutMs: number, monitor: ConnectionMonitor): Redis {
+/** Reconnects while open, backing off to 2 s (an outage heals by itself); never once closing. */
+const retryWhileOpen =
+  (state: Closing) =>
+  (attempt: number): number | null =>
+    state.closing ? null : Math.min(50 * 2 ** attempt, 2_000);
+
+export function producerConnection(url: string, commandTimeoutMs: number, monitor: ConnectionMonitor, state: Closing): Redis {
   const redis = new Redis(url, {
     ...redisOptions(commandTimeoutMs),
+    retryStrategy: retryWhileOpen(state),
     // Connects now: BullMQ's first use of a connection that is still 'wait' makes a connect
     // whose failure would leave that Queue broken for good.
     lazyConnect: false,
@@ -32,12 +47,60 @@ export function producerConnection(url: string, commandTimeoutMs: number, monito
   return redis;
 }
 
+/**
+ * Ends `redis` whatever its state, within about `timeoutMs` (its owner set `closing` first):
+ * politely (QUIT) when connected, by a last failed attempt when between attempts.
+ */
+export async function endRedis(redis: Redis, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const ended = (): boolean => redis.status === 'end';
+  while (!ended() && Date.now() < deadline) {
+    const next = nextStatus(redis, deadline - Date.now());
+    if (redis.status === 'ready' || redis.status === 'connect') {
+      await closeRedis(redis, Math.max(1, deadline - Date.now()));
+    } else if (redis.status === 'reconnecting') {
+      // disconnect() clears the retry timer (which would otherwise connect later, closed or
+      // not) and marks the close as ours; the attempt made now then ends the connection.
+      redis.disconnect();
+      redis.connect().catch(() => undefined);
+    } else if (redis.status === 'wait') {
+      redis.disconnect();
+    }
+    // 'connecting' (and after the calls above): the attempt under way ends it or connects it.
+    if (!ended()) await next.changed;
+    next.cancel();
+  }
+  if (!ended()) redis.disconnect();
+}
+
+/** Resolves when `redis` ends, is ready or waits to reconnect, or after `ms`. */
+function nextStatus(redis: Redis, ms: number): { changed: Promise<void>; cancel(): void } {
+  const events = ['end', 'ready', 'reconnecting'] as const;
+  let timer: NodeJS.Timeout | undefined;
+  let resolveChanged: () => void = () => undefined;
+  const changed = new Promise<void>((resolve) => {
+    resolveChanged = resolve;
+  });
+  const done = (): void => {
+    clearTimeout(timer);
+    for (const event of events) redis.off(event, done);
+    resolveChanged();
+  };
+  for (const event of events) redis.once(event, done);
+  timer = setTimeout(done, Math.max(1, ms));
+  return { changed, cancel: done };
+}
+
 /** A connection that keeps (and watches) the copies BullMQ makes of it. */
 export class WorkerConnection extends Redis {
   readonly copies = new Set<Redis>();
+  readonly #state: Closing;
 
   constructor(url: string, monitor: ConnectionMonitor) {
-    super(url, { connectTimeout: 5_000, maxRetriesPerRequest: null, retryStrategy, connectionName: 'parley-jobs-worker' });
+    const state: Closing = { closing: false };
+    // The copies inherit these options, the retry strategy (and so `state`) with them.
+    super(url, { connectTimeout: 5_000, maxRetriesPerRequest: null, retryStrategy: retryWhileOpen(state), connectionName: 'parley-jobs-worker' });
+    this.#state = state;
     watchRedis(this, monitor);
   }
 
@@ -51,9 +114,9 @@ export class WorkerConnection extends Redis {
     return copy;
   }
 
-  /** Closes the connection and every copy still open, within `timeoutMs`. */
-  async closeAll(timeoutMs: number): Promise<void> {
-    for (const copy of this.copies) copy.disconnect();
-    await closeRedis(this, timeoutMs);
+  /** Ends the connection and every copy still open, within about `timeoutMs`. */
+  async endAll(timeoutMs: number): Promise<void> {
+    this.#state.closing = true;
+    await Promise.all([...this.copies, this].map((redis) => endRedis(redis, timeoutMs)));
   }
 }

@@ -36,9 +36,8 @@ import {
   type WorkOptions,
 } from '../../ports.js';
 import { type ConnectionMonitor, isRedisOutage } from '../outage.js';
-import { closeRedis } from '../redis/bus.js';
 import { redisCall } from '../redis/outage.js';
-import { producerConnection, WorkerConnection } from './connections.js';
+import { type Closing, endRedis, producerConnection, WorkerConnection } from './connections.js';
 import { type BullQueue, listDead, purgeDead, retryDead } from './dead-letters.js';
 import { BACKOFF_TYPE, type BullJobData, encodeJobData, jobIdForKey, schedulerId } from './job-data.js';
 import { QueueWorker, type WorkerHost } from './worker.js';
@@ -72,6 +71,9 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
 const SWEEP_EVERY_MS = 60_000;
 const SWEEP_BATCH = 1_000;
 const MAX_DEAD_LISTED = 1_000;
+/** How long close waits for BullMQ to wind a worker down, and for a connection to end, ms. */
+const WIND_DOWN_MS = 1_000;
+const END_MS = 2_000;
 /** Failed runs whose stack BullMQ keeps with the job. */
 const STACK_TRACES_KEPT = 3;
 
@@ -115,6 +117,8 @@ export class BullJobQueue implements JobQueue {
   readonly #random: () => number;
   readonly #monitor: (connection: string) => ConnectionMonitor;
   readonly #producer: Redis;
+  /** Set on close: every connection stops reconnecting. */
+  readonly #state: Closing = { closing: false };
   readonly #queues = new Map<string, BullQueue>();
   readonly #workers = new Map<string, QueueWorker>();
   #workerConnection: WorkerConnection | null = null;
@@ -130,7 +134,7 @@ export class BullJobQueue implements JobQueue {
     this.#observer = options.observer ?? NO_OBSERVER;
     this.#random = options.random ?? Math.random;
     this.#monitor = options.monitor ?? ((connection) => firstErrorMonitor((error) => this.#onError(error, `${connection} unavailable`)));
-    this.#producer = producerConnection(this.#url, this.#commandTimeoutMs, this.#monitor('bullmq producer'));
+    this.#producer = producerConnection(this.#url, this.#commandTimeoutMs, this.#monitor('bullmq producer'), this.#state);
   }
 
   async enqueue(queue: string, payload: JobPayload, options?: EnqueueOptions): Promise<{ id: string; created: boolean }> {
@@ -238,12 +242,18 @@ export class BullJobQueue implements JobQueue {
 
   async #close(graceMs: number): Promise<void> {
     if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
-    // Workers first: past their grace they give jobs back through the producer.
-    await Promise.all([...this.#workers.values()].map((worker) => worker.close(graceMs)));
+    const workers = [...this.#workers.values()];
+    // Workers first: past their grace they give jobs back through the producer. While Redis
+    // answers, BullMQ then winds each down at once (the completions it is recording go through).
+    await Promise.all(workers.map((worker) => worker.stop(graceMs)));
+    if (this.#workerConnection?.status === 'ready') await Promise.all(workers.map((worker) => worker.windDown(WIND_DOWN_MS)));
     await Promise.all(
       [...this.#queues.values()].map((q) => deadline(q.close(), this.#commandTimeoutMs).catch((error: unknown) => this.#reportUnlessOutage(error, `closing the bullmq queue ${q.name}`))),
     );
-    await Promise.all([this.#workerConnection?.closeAll(1_000), closeRedis(this.#producer, 1_000)]);
+    this.#state.closing = true;
+    await Promise.all([this.#workerConnection?.endAll(END_MS), endRedis(this.#producer, END_MS)]);
+    // During an outage BullMQ's close could only end with its connections.
+    await Promise.all(workers.map((worker) => worker.windDown(WIND_DOWN_MS)));
   }
 
   #checkOpen(): void {

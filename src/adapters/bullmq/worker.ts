@@ -36,9 +36,6 @@ export interface WorkerHost {
   giveBack(queue: string, jobId: string, token: string): Promise<void>;
 }
 
-/** How long close waits for BullMQ to wind a worker down once its runs are over or given back. */
-const WIND_DOWN_MS = 3_000;
-
 /** The error a job run picked up after its last attempt was lost dies with. */
 export const LOST_LAST_ATTEMPT = 'The worker running it stopped (its lease lapsed) on its last attempt.';
 
@@ -90,7 +87,9 @@ export class QueueWorker {
   /** Runs whose handler is done while BullMQ records how they ended: their start, for the observer. */
   readonly #finishing = new Map<string, number>();
   #stopping = false;
-  #closing: Promise<void> | null = null;
+  #stopped: Promise<void> | null = null;
+  /** BullMQ's close, begun by stop(). */
+  #closed: Promise<void> | null = null;
 
   constructor(queue: string, handler: JobHandler, options: { concurrency: number; visibilityTimeoutMs: number }, host: WorkerHost) {
     this.#queue = queue;
@@ -206,27 +205,35 @@ export class QueueWorker {
     this.#host.report(error, `bullmq worker of ${this.#queue}`);
   }
 
-  /** Stops taking jobs, lets runs finish for `graceMs`, then gives back those left. Idempotent. */
-  close(graceMs: number): Promise<void> {
-    this.#closing ??= this.#close(graceMs);
-    return this.#closing;
+  /**
+   * Stops taking jobs, lets runs finish for `graceMs`, then gives back those left (their
+   * handlers may still be going: their signals are aborted). Idempotent.
+   */
+  stop(graceMs: number): Promise<void> {
+    this.#stopped ??= this.#stop(graceMs);
+    return this.#stopped;
   }
 
-  async #close(graceMs: number): Promise<void> {
+  async #stop(graceMs: number): Promise<void> {
     this.#stopping = true;
-    const closed = this.#worker.close(false).catch((error: unknown) => this.#host.report(error, `closing the bullmq worker of ${this.#queue}`));
-    if (!(await within(closed, graceMs))) {
-      const left = [...this.#runs.values()].filter((run) => !run.givenBack);
-      for (const run of left) run.controller.abort(new Error('The job queue is closing; the job runs again elsewhere.'));
-      await Promise.all(
-        left.map(async (run) => {
-          await this.#giveBack(run);
-          run.giveUp(new GivenBack('The job queue closed past its grace; the job was given back.'));
-        }),
-      );
-      // Once its connections are gone (the owner closes them next), BullMQ's close ends too.
-      await within(closed, WIND_DOWN_MS);
-    }
-    this.#finishing.clear();
+    this.#closed = this.#worker.close(false).catch((error: unknown) => this.#host.report(error, `closing the bullmq worker of ${this.#queue}`));
+    if (await within(this.#closed, graceMs)) return;
+    const left = [...this.#runs.values()].filter((run) => !run.givenBack);
+    for (const run of left) run.controller.abort(new Error('The job queue is closing; the job runs again elsewhere.'));
+    await Promise.all(
+      left.map(async (run) => {
+        await this.#giveBack(run);
+        run.giveUp(new GivenBack('The job queue closed past its grace; the job was given back.'));
+      }),
+    );
+  }
+
+  /**
+   * Waits up to `ms` for BullMQ to wind the worker down (its blocking connection closed, its
+   * lock renewal stopped): at once when Redis answers; during an outage only once the owner
+   * ended the connections.
+   */
+  async windDown(ms: number): Promise<void> {
+    if (this.#closed !== null && (await within(this.#closed, ms))) this.#finishing.clear();
   }
 }
