@@ -74,6 +74,7 @@ const MAX_DEAD_LISTED = 1_000;
 /** How long close waits for BullMQ to wind a worker down, and for a connection to end, ms. */
 const WIND_DOWN_MS = 1_000;
 const END_MS = 2_000;
+const MIN_VISIBILITY_TIMEOUT_MS = 200;
 /** Failed runs whose stack BullMQ keeps with the job. */
 const STACK_TRACES_KEPT = 3;
 
@@ -128,6 +129,7 @@ export class BullJobQueue implements JobQueue {
   constructor(options: BullJobQueueOptions) {
     this.#url = options.url;
     this.#prefix = options.prefix.replace(/:+$/, '');
+    if (this.#prefix === '') throw new Error('The BullMQ job queue needs a key prefix.');
     this.#keyRetentionMs = options.keyRetentionMs ?? DEFAULT_KEY_RETENTION_MS;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.#onError = options.onError;
@@ -195,7 +197,8 @@ export class BullJobQueue implements JobQueue {
       handler,
       {
         concurrency: Math.max(1, Math.floor(options.concurrency)),
-        visibilityTimeoutMs: Math.max(1, Math.floor(options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS)),
+        // BullMQ renews a lock every quarter of it: shorter than this would spin.
+        visibilityTimeoutMs: Math.max(MIN_VISIBILITY_TIMEOUT_MS, Math.floor(options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS)),
       },
       this.#host(this.#workerConnection),
     );

@@ -8,9 +8,11 @@
  *   after its last attempt was lost is dead at once. BullMQ's own stall limit (maxStalledCount)
  *   is set past any job's attempts so that it never decides first.
  * - Lease. The visibility timeout is BullMQ's lock duration (renewed by the worker every
- *   quarter of it) and its stalled-check interval: a killed worker's job runs again within
- *   about two timeouts. A run whose lock could not be renewed has its signal aborted; what it
- *   does afterwards is not recorded (BullMQ refuses the stale token).
+ *   quarter to half of it); the stalled check (one per queue in the whole deployment, whoever
+ *   makes it) runs every half of it and puts back a job found unlocked twice running: a
+ *   killed worker's job runs again within about two timeouts. A run whose lock could not be
+ *   renewed has its signal aborted; what it does afterwards is not recorded (BullMQ refuses
+ *   the stale token).
  * - Close. BullMQ's graceful close stops fetching and waits for the runs; past the grace each
  *   run left has its signal aborted and its job given back (waiting again at once, the attempt
  *   not counted), and BullMQ is told the run failed, which it cannot record (the lock is gone).
@@ -100,7 +102,7 @@ export class QueueWorker {
       prefix: host.prefix,
       concurrency: options.concurrency,
       lockDuration: options.visibilityTimeoutMs,
-      stalledInterval: options.visibilityTimeoutMs,
+      stalledInterval: Math.ceil(options.visibilityTimeoutMs / 2),
       maxStalledCount: MAX_ATTEMPTS,
       settings: { backoffStrategy: (attemptsMade, _type, _error, job) => this.#backoff(attemptsMade, job) },
     });
