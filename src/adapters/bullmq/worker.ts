@@ -134,7 +134,8 @@ export class QueueWorker {
       }
       await Promise.race([this.#run(bullJob, run.controller.signal), givenUp]);
     } finally {
-      this.#runs.delete(jobId);
+      // A run whose lock was lost may outlast the job's next run, in this very process.
+      if (this.#runs.get(jobId) === run) this.#runs.delete(jobId);
       if (!run.givenBack) this.#finishing.set(jobId, run.startedAt);
     }
   }
