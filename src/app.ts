@@ -313,7 +313,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       publisher,
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
-      monitor: new OutageLog(log, 'rabbitmq'),
+      monitor: (connection) => new OutageLog(log, connection),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
     });

@@ -258,9 +258,9 @@ export const OPTIONS = {
   WEBHOOK_DISABLE_AFTER_HOURS: { doc: 'An endpoint whose every delivery has failed for this long is disabled (its owner enables it again).', default: '24', parse: integer(1, 24 * 365) },
   WEBHOOK_SECRET_GRACE_HOURS: { doc: 'After a secret rotation, how long the previous secret still signs deliveries (a second v1 signature), hours.', default: '24', parse: integer(0, 24 * 30) },
   JOBS: {
-    doc: 'Job backend (webhook deliveries, exports, retention): embedded (jobs are rows of the store: SQLite or PostgreSQL, no other service) or amqp (RabbitMQ at AMQP_URL; idempotency keys and repeat schedules stay in the store).',
+    doc: 'Job backend (webhook deliveries, exports, retention): embedded (jobs are rows of the store: SQLite or PostgreSQL, no other service), bullmq (BullMQ on the Redis of REDIS_URL, which must keep its data: noeviction and persistence) or amqp (RabbitMQ at AMQP_URL; idempotency keys and repeat schedules stay in the store).',
     default: 'embedded',
-    parse: oneOf('embedded', 'amqp'),
+    parse: oneOf('embedded', 'bullmq', 'amqp'),
   },
   AMQP_URL: { doc: 'RabbitMQ URL (amqp://user:password@host:5672/vhost) of JOBS=amqp.', default: '', parse: serviceUrl(['amqp', 'amqps']) },
   AMQP_PREFIX: { doc: 'JOBS=amqp: prefix of every RabbitMQ queue Parley declares (<prefix><queue>, .dead, .delay.<ms>), so deployments can share a broker.', default: 'parley.', parse: text },
@@ -397,6 +397,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config = out as Config;
   // Node refuses a header deadline past the request deadline; say so in the operator's terms.
   if (config.JOBS === 'amqp' && config.AMQP_URL === '') throw new ConfigError('JOBS=amqp needs AMQP_URL (amqp://user:password@host:5672).');
+  if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${config.HTTP_HEADERS_TIMEOUT_MS}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS}).`);
   }

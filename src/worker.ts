@@ -70,7 +70,7 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       publisher,
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
-      monitor: new OutageLog(log, 'rabbitmq'),
+      monitor: (connection) => new OutageLog(log, connection),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
     });

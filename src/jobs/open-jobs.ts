@@ -4,6 +4,7 @@
  * (test/contracts/job-queue.contract.ts).
  */
 import { AmqpJobQueue } from '../adapters/amqp/job-queue.js';
+import { BullJobQueue } from '../adapters/bullmq/job-queue.js';
 import type { ConnectionMonitor } from '../adapters/outage.js';
 import { EmbeddedJobQueue } from '../adapters/sql/job-queue.js';
 import type { StoreWithJobs } from '../adapters/sql/job-store.js';
@@ -15,8 +16,8 @@ export interface JobBackendContext {
   store: StoreWithJobs;
   observer: JobObserver;
   onError(error: unknown, context: string): void;
-  /** Told when a backend's connection is lost and back (logged once each). */
-  monitor?: ConnectionMonitor;
+  /** Told when a backend's connection is lost and back (logged once each), by connection name. */
+  monitor?: (connection: string) => ConnectionMonitor;
 }
 
 export async function openJobQueue(config: Config, context: JobBackendContext): Promise<JobQueue> {
@@ -24,6 +25,16 @@ export async function openJobQueue(config: Config, context: JobBackendContext): 
   switch (config.JOBS) {
     case 'embedded':
       return new EmbeddedJobQueue(context.store, { pollMs: config.JOBS_POLL_MS, keyRetentionMs, onError: context.onError, observer: context.observer });
+    case 'bullmq':
+      return new BullJobQueue({
+        url: config.REDIS_URL,
+        prefix: `${config.REDIS_PREFIX.replace(/:$/, '')}:jobs`,
+        keyRetentionMs,
+        commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+        onError: context.onError,
+        observer: context.observer,
+        ...(context.monitor === undefined ? {} : { monitor: context.monitor }),
+      });
     case 'amqp': {
       const queue = new AmqpJobQueue(context.store, {
         url: config.AMQP_URL,
@@ -32,7 +43,7 @@ export async function openJobQueue(config: Config, context: JobBackendContext): 
         pollMs: config.JOBS_POLL_MS,
         onError: context.onError,
         observer: context.observer,
-        ...(context.monitor === undefined ? {} : { monitor: context.monitor }),
+        ...(context.monitor === undefined ? {} : { monitor: context.monitor('rabbitmq') }),
       });
       // Not waited for: an unreachable broker at start is an outage like any (enqueues answer
       // unavailable, workers start once it is back), not a reason to refuse to start.

@@ -27,8 +27,8 @@ export interface SlowWorkDeps {
   access: Access;
   publisher: Publisher;
   observer: JobObserver;
-  /** Told when the job backend's own connection (RabbitMQ) is lost and back. */
-  monitor?: ConnectionMonitor;
+  /** Told when the job backend's own connections (RabbitMQ, BullMQ's Redis) are lost and back, by name. */
+  monitor?: (connection: string) => ConnectionMonitor;
   /** Runs each webhook delivery behind its endpoint's circuit breaker. */
   breakers: EndpointBreakers;
   onError(error: unknown, context: string): void;

@@ -310,10 +310,8 @@ export function jobQueueContract(name: string, setup: () => Promise<JobQueueFixt
       assert.ok(by.q1 > 0 && by.q2 > 0, `both processes worked (${by.q1}, ${by.q2})`);
     });
 
-    it('a job whose worker is killed mid-run (SIGKILL) runs again elsewhere', async () => {
-      const queue = queueName();
-      const q = await open();
-      const { id } = await q.enqueue(queue, { precious: true }, { attempts: 3 });
+    /** A child process takes job `id` of `queue` (lease 1.5 s) and is killed (SIGKILL) mid-run. */
+    const killMidRun = async (queue: string, id: string): Promise<void> => {
       const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
         env: { ...process.env, PARLEY_TEST_JOBS: JSON.stringify(fixture.spec), PARLEY_TEST_QUEUE: queue, PARLEY_TEST_VISIBILITY_MS: '1500' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -335,12 +333,41 @@ export function jobQueueContract(name: string, setup: () => Promise<JobQueueFixt
         child.kill('SIGKILL');
         await exited;
       }
+    };
+
+    it('a job whose worker is killed mid-run (SIGKILL) runs again elsewhere', async () => {
+      const queue = queueName();
+      const q = await open();
+      const { id } = await q.enqueue(queue, { precious: true }, { attempts: 3 });
+      await killMidRun(queue, id);
       const rec = recorder();
       await q.work(queue, rec.handler(), { concurrency: 1, visibilityTimeoutMs: 1_500 });
       await until('the job ran again', () => rec.runs.length === 1, 20_000);
       assert.equal(rec.runs[0]?.id, id);
       assert.deepEqual(rec.runs[0]?.payload, { precious: true });
       assert.ok((rec.runs[0]?.attempt ?? 0) >= 1);
+      await until('it completed', async () => {
+        const c = await q.counts(queue);
+        return c.waiting + c.delayed + c.active + c.dead === 0;
+      });
+    });
+
+    it('a run lost with its worker is a run made: lost on its last attempt, the job is dead, not run again; retrying it renews its attempts', async () => {
+      const queue = queueName();
+      const q = await open();
+      const { id } = await q.enqueue(queue, { last: true }, { attempts: 1 });
+      await killMidRun(queue, id);
+      const rec = recorder();
+      await q.work(queue, rec.handler(), { concurrency: 1, visibilityTimeoutMs: 1_500 });
+      await until('it is dead', async () => (await q.counts(queue)).dead === 1, 20_000);
+      assert.equal(rec.runs.length, 0, 'it did not run again');
+      const [dead] = await q.deadLetters(queue, 10);
+      assert.equal(dead?.id, id);
+      assert.equal(dead?.attempts, 1);
+      assert.deepEqual(dead?.payload, { last: true });
+      assert.equal(await q.retryDead(queue, id), true);
+      await until('the retried job ran', () => rec.runs.length === 1);
+      assert.equal(rec.runs[0]?.attempt, 1, 'the lost run is no longer counted');
       await until('it completed', async () => {
         const c = await q.counts(queue);
         return c.waiting + c.delayed + c.active + c.dead === 0;

@@ -5,6 +5,7 @@
  */
 import { AmqpJobQueue } from '../../src/adapters/amqp/job-queue.js';
 import type { QueueTopology } from '../../src/adapters/amqp/topology.js';
+import { BullJobQueue } from '../../src/adapters/bullmq/job-queue.js';
 import { EmbeddedJobQueue } from '../../src/adapters/sql/job-queue.js';
 import type { StoreWithJobs } from '../../src/adapters/sql/job-store.js';
 import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
@@ -17,7 +18,9 @@ type SqlSpec = { sqliteFile: string } | { databaseUrl: string };
 export type JobBackendSpec =
   | ({ kind: 'embedded'; pollMs?: number } & SqlSpec)
   /** RabbitMQ at `url`, every queue name under `prefix`. */
-  | ({ kind: 'amqp'; url: string; prefix: string; pollMs?: number } & SqlSpec);
+  | ({ kind: 'amqp'; url: string; prefix: string; pollMs?: number } & SqlSpec)
+  /** BullMQ on the Redis at `url`, every key under `prefix`. */
+  | { kind: 'bullmq'; url: string; prefix: string };
 
 export interface OpenedJobQueue {
   queue: JobQueue;
@@ -69,6 +72,10 @@ export async function openJobBackend(spec: JobBackendSpec, errors: BackgroundErr
           await store.close();
         },
       };
+    }
+    case 'bullmq': {
+      const queue = new BullJobQueue({ url: spec.url, prefix: spec.prefix, onError });
+      return { queue, close: (graceMs = 2_000) => queue.close(graceMs) };
     }
   }
 }

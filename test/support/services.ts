@@ -104,10 +104,16 @@ async function managed(command: string, args: (port: number, dir: string) => str
   };
 }
 
-export function startRedis(): Promise<ServerHandle> {
+/**
+ * A Redis of the test's own. Without persistence (the default) a restart empties it; with
+ * `appendOnly`, every write it acknowledged is in its append-only file (in the page cache, so it
+ * survives even a SIGKILL of the server) and a restart reloads it.
+ */
+export function startRedis(options: { appendOnly?: boolean } = {}): Promise<ServerHandle> {
+  const appendOnly = options.appendOnly === true ? 'yes' : 'no';
   return managed(
     REDIS_SERVER as string,
-    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', appendOnly, '--dir', dir],
     'redis',
   );
 }

@@ -1,0 +1,134 @@
+/**
+ * The JobQueue contract on BullMQ, against the shared Redis (a prefix of its own, its keys
+ * deleted after), and what only this adapter can be asked: a run whose BullMQ lock is lost,
+ * and a close while Redis cannot be reached.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { BullJobQueue } from '../../src/adapters/bullmq/job-queue.js';
+import type { RunOutcome } from '../../src/jobs/observer.js';
+import type { Job } from '../../src/ports.js';
+import { jobQueueContract } from '../contracts/job-queue.contract.js';
+import { freePort } from '../support/services.js';
+import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
+
+const CLOSE_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), '../support/bullmq-close-child.ts');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Deletes every key under `prefix` (SCAN, never KEYS: the shared Redis may be large). */
+async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** BullMQ's keys are `<prefix>:<queue>:…`: a test prefix without its trailing ':'. */
+const bullPrefix = (): string => redisPrefix().replace(/:$/, '');
+
+if (await requireRedis('JobQueue contract on BullMQ')) {
+  jobQueueContract('BullMQ', async () => {
+    const prefix = bullPrefix();
+    return {
+      spec: { kind: 'bullmq', url: REDIS_URL, prefix },
+      cleanup: () => deleteKeys(`${prefix}:`),
+    };
+  });
+
+  describe('BullMQ job queue', () => {
+    const prefix = bullPrefix();
+    after(() => deleteKeys(`${prefix}:`));
+
+    it('a run whose lock is lost has its signal aborted, its late end is not recorded, and it runs again as its next attempt', async () => {
+      const errors: string[] = [];
+      const outcomes: RunOutcome[] = [];
+      const q = new BullJobQueue({
+        url: REDIS_URL,
+        prefix,
+        onError: (error, context) => errors.push(`${context}: ${String(error)}`),
+        observer: { ran: (_queue, outcome) => outcomes.push(outcome) },
+      });
+      const redis = new Redis(REDIS_URL);
+      try {
+        const queue = `t-${randomBytes(6).toString('hex')}`;
+        const runs: Job[] = [];
+        let aborted = false;
+        await q.work(
+          queue,
+          async (job) => {
+            runs.push(job);
+            if (runs.length > 1) return;
+            await new Promise<void>((resolve) => {
+              job.signal.addEventListener('abort', () => {
+                aborted = true;
+                resolve();
+              });
+            });
+          },
+          { concurrency: 1, visibilityTimeoutMs: 1_000 },
+        );
+        const { id } = await q.enqueue(queue, { n: 1 }, { attempts: 3 });
+        await until('it ran', () => runs.length === 1);
+        // As if the process had frozen past its lease: the lock is gone.
+        assert.equal(await redis.del(`${prefix}:${queue}:${id}:lock`), 1);
+        await until('its signal was aborted', () => aborted, 5_000);
+        await until('it ran again', () => runs.length === 2, 10_000);
+        assert.equal(runs[1]?.id, id);
+        assert.equal(runs[1]?.attempt, 2, 'the lost run was a run made');
+        await until('it completed', async () => {
+          const c = await q.counts(queue);
+          return c.waiting + c.delayed + c.active + c.dead === 0;
+        });
+        assert.deepEqual(outcomes, ['lost', 'completed']);
+        assert.deepEqual(errors, []);
+      } finally {
+        redis.disconnect();
+        await q.close(500);
+      }
+    });
+
+    it('regression: a close while Redis cannot be reached ends, and the process exits (ioredis never ended a connection disconnected between reconnection attempts; BullMQ waited for that end, renewing locks on a timer for ever)', async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', CLOSE_CHILD], {
+        env: { ...process.env, PARLEY_TEST_REDIS_URL: `redis://127.0.0.1:${await freePort()}` },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        await until('the child closed its queue', () => out.includes('closed '), 30_000);
+        const [, took, errors] = /closed (\d+) (.*)\n/.exec(out) ?? [];
+        assert.ok(Number(took) < 5_000, `close took ${took} ms`);
+        // Each connection said once that Redis is away; the enqueue was refused.
+        assert.deepEqual((JSON.parse(errors ?? '[]') as string[]).map((e) => e.split(':')[0]).sort(), ['bullmq producer unavailable', 'bullmq worker unavailable', 'enqueue']);
+        // ioredis gives a socket it ends 2 s to close before destroying it; then nothing is left.
+        const code = await Promise.race([exited, sleep(5_000).then(() => 'still running')]);
+        assert.equal(code, 0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    });
+  });
+}

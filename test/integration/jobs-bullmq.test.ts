@@ -1,0 +1,53 @@
+/**
+ * A server whose jobs run on BullMQ (JOBS=bullmq, on its REDIS_URL): an export asked over REST
+ * is worked through Redis and downloads.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { Json } from '../support/json.js';
+import { REDIS_URL, requireRedis } from '../support/redis.js';
+import { api, startTestServer, type TestServer } from '../support/server.js';
+
+if (await requireRedis('Jobs on BullMQ')) {
+  describe('a server with JOBS=bullmq', () => {
+    let server: TestServer;
+    const prefix = `parley-test-${randomBytes(4).toString('hex')}:`;
+    before(async () => {
+      server = await startTestServer({ JOBS: 'bullmq', REDIS_URL, REDIS_PREFIX: prefix });
+    });
+    after(async () => {
+      await server.stop();
+      const redis = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+    });
+
+    it('works an export through Redis', async () => {
+      assert.equal(server.parley.services.jobs.kind, 'bullmq');
+      const token = String((await api(server.url, 'POST', '/api/v1/auth/register', { body: { username: 'bull_user', password: 'correct horse battery' } })).body.token);
+      const roomId = String((await api(server.url, 'POST', '/api/v1/rooms', { token, body: { name: 'Bull', visibility: 'private' } })).body.room.id);
+      for (let i = 0; i < 25; i++) await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token, body: { body: `via bullmq ${i}` } });
+      const id = String((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/exports`, { token, body: { format: 'ndjson' } })).body.export.id);
+      const deadline = Date.now() + 30_000;
+      let done: Json | undefined;
+      while (Date.now() < deadline) {
+        const e = (await api(server.url, 'GET', `/api/v1/exports/${id}`, { token })).body.export as Json;
+        if (e.state === 'done') {
+          done = e;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(done !== undefined, 'the export finished');
+      const text = await (await fetch(new URL(String(done.downloadUrl), server.url))).text();
+      assert.equal(text.trim().split('\n').length, 25);
+    });
+  });
+}
