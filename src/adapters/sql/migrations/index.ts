@@ -10,6 +10,7 @@ import { displayNameFolded } from './003-display-name-folded.js';
 import { roomNameSearch } from './004-room-name-search.js';
 import { jobs } from './005-jobs.js';
 import { exportsRetention } from './007-exports-retention.js';
+import { bots } from './009-bots.js';
 
 export interface Migration {
   version: number;
@@ -20,4 +21,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, exportsRetention];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, exportsRetention, bots];
