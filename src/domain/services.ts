@@ -4,6 +4,8 @@ import type { JobQueue, RateLimiter, Store } from '../ports.js';
 import type { Retention } from '../retention/retention.js';
 import type { Access } from './access.js';
 import type { Accounts } from './accounts.js';
+import type { Bots } from './bots.js';
+import type { IncomingWebhooks } from './incoming-webhooks.js';
 import type { Messages } from './messages.js';
 import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
@@ -14,6 +16,8 @@ export interface Services {
   store: Store;
   access: Access;
   accounts: Accounts;
+  bots: Bots;
+  incomingWebhooks: IncomingWebhooks;
   rooms: Rooms;
   messages: Messages;
   search: Search;

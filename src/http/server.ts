@@ -21,7 +21,9 @@ import { registerJsonParser } from './json-parser.js';
 import { malformedQuery, parseQuery } from './query.js';
 import { RestApi } from './route.js';
 import { authRoutes } from './routes/auth.js';
+import { botRoutes } from './routes/bots.js';
 import { exportRoutes } from './routes/exports.js';
+import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -123,6 +125,8 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
   exportRoutes(api, ctx);
+  botRoutes(api, ctx);
+  incomingWebhookRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
