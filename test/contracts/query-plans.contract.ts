@@ -100,7 +100,7 @@ const SEND_PATH: Expectation[] = [
   },
   {
     name: 'the senders as authors',
-    match: /^select "id", "username", "display_name" from "users" where "id" in/,
+    match: /^select "id", "username", "display_name", "bot_owner_id" from "users" where "id" in/,
     sqlite: ['sqlite_autoindex_users_1(id)'],
     postgres: ['users_pkey(id)'],
   },
