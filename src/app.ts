@@ -25,7 +25,9 @@ import type { Config } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
 import { Access } from './domain/access.js';
 import { Accounts, type CachedSession } from './domain/accounts.js';
+import { Bots } from './domain/bots.js';
 import { CacheAside } from './domain/cache-aside.js';
+import { IncomingWebhooks } from './domain/incoming-webhooks.js';
 import { MembershipCache } from './domain/membership-cache.js';
 import { type HistoryPage, Messages } from './domain/messages.js';
 import { PresenceService } from './domain/presence.js';
@@ -319,17 +321,23 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     });
     slowWork = work;
     opened.push(() => work.close(0));
+    const accounts = new Accounts(store, publisher, {
+      scryptCost: config.SCRYPT_COST,
+      sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000,
+      ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
+    });
+    const rooms = new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP });
+    const messages = new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache);
+    const bots = new Bots(store, accounts, writer, { maxPerOwner: config.BOTS_PER_USER_MAX });
     const services: Services = {
       store,
       access,
       writer,
-      accounts: new Accounts(store, publisher, {
-        scryptCost: config.SCRYPT_COST,
-        sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000,
-        ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
-      }),
-      rooms: new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP }),
-      messages: new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache),
+      accounts,
+      bots,
+      incomingWebhooks: new IncomingWebhooks(store, access, rooms, bots, messages),
+      rooms,
+      messages,
       search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,
       authLimiter: instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),

@@ -142,6 +142,11 @@ export const OPTIONS = {
   FRAME_RATE_PER_SEC: { doc: 'WebSocket frames per second per connection (any op). A connection past FRAME_BURST frames over this rate is closed with 4008.', default: '50', parse: integer(1, 100_000) },
   FRAME_BURST: { doc: 'Frames a connection may send at once before FRAME_RATE_PER_SEC applies.', default: '200', parse: integer(1, 100_000) },
   AUTH_RATE_PER_MIN: { doc: 'Login and register attempts per minute per client IP; past it, 429 rate_limited.', default: '30', parse: integer(1, 100_000) },
+  BOTS_PER_USER_MAX: {
+    doc: 'Bots one user may own at once (POST /bots, and incoming webhooks that make a bot of their own); past it, 403 forbidden until they delete one. 0: nobody may create bots (existing ones keep working).',
+    default: '20',
+    parse: integer(0, 10_000),
+  },
   MAX_SUBSCRIPTIONS: { doc: 'Rooms one connection may subscribe to; past it, subscribe gets validation_failed.', default: '1000', parse: integer(1, 1_000_000) },
   REPLAY_LIMIT: { doc: 'Most events replayed on subscribe with since; past it the reply says recovered:false and the client pages history over REST.', default: '1000', parse: integer(0, 100_000) },
   SLOW_CONSUMER_BYTES: { doc: 'Bytes a connection may leave unsent once the kernel stops taking them (a client not reading); past it the connection is closed with 4009 and the client resumes later. One event-loop turn may queue up to eight times this for a client that keeps up.', default: '1048576', parse: integer(16 * 1024, 1024 * 1024 * 1024) },

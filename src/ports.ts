@@ -6,6 +6,8 @@ import type { NameConflict } from './domain/name-conflicts.js';
 import type {
   EventKind,
   ExportRecord,
+  IncomingWebhookRecord,
+  IncomingWebhookWithBot,
   MemberRecord,
   MembershipRecord,
   MessageRecord,
@@ -196,6 +198,39 @@ export interface Store {
   listWebhookDeliveries(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
   /** Deletes all but the newest `keep` delivery attempts of the webhook. */
   pruneWebhookDeliveries(webhookId: string, keep: number): Promise<void>;
+
+  // Bots (src/domain/bots.ts)
+  /**
+   * Creates a bot account (`bot.botOwnerId` names its owner) with `session`, its first token
+   * (none when null), in one transaction. Answers false, writing nothing, when the owner already
+   * has `maxPerOwner` active bots: two creations for one owner, in any processes, never pass the
+   * cap together. Names are checked as createUser checks them (rejects with `conflict`).
+   */
+  createBot(bot: UserRecord, names: { displayNameFolded: string }, maxPerOwner: number, session: SessionRecord | null): Promise<boolean>;
+  /** The owner's active (not deactivated) bots, oldest first. */
+  listBots(ownerId: string): Promise<UserRecord[]>;
+  /**
+   * Deletes every session of the user and creates `session`, in one transaction: no moment has
+   * both the old tokens and the new one working. Answers the token hashes deleted.
+   */
+  replaceSessions(userId: string, session: SessionRecord): Promise<string[]>;
+  /**
+   * Deactivates the bot as of `at` (kept if it was deactivated already) and deletes its sessions
+   * and its incoming webhooks, in one transaction. Answers the token hashes deleted and the rooms
+   * it is still a member of: it leaves them through the room streams (the caller appends the
+   * member_left events). Repeatable: a second call deletes nothing more and answers the rooms left.
+   */
+  deactivateBot(botId: string, at: number): Promise<{ tokenHashes: string[]; roomIds: string[] }>;
+
+  // Incoming webhooks (src/domain/incoming-webhooks.ts)
+  createIncomingWebhook(hook: IncomingWebhookRecord): Promise<void>;
+  findIncomingWebhook(id: string): Promise<IncomingWebhookWithBot | undefined>;
+  /** The webhook whose secret hashes to `tokenHash` (unique), with its bot. */
+  findIncomingWebhookByToken(tokenHash: string): Promise<IncomingWebhookWithBot | undefined>;
+  /** The room's webhooks, oldest first, with their bots. */
+  listIncomingWebhooks(roomId: string): Promise<IncomingWebhookWithBot[]>;
+  /** True when a webhook was deleted. */
+  deleteIncomingWebhook(id: string): Promise<boolean>;
 }
 
 export type WebhookChanges = Partial<Pick<WebhookRecord, 'secretSealed' | 'previousSecretSealed' | 'previousSecretUntil' | 'state' | 'disabledReason' | 'failingSince'>>;

@@ -3,6 +3,7 @@ import { AppError, unauthorized } from '../errors.js';
 import type { Store } from '../ports.js';
 import { foldName } from '../protocol/text.js';
 import type { CacheAside } from './cache-aside.js';
+import { isBot } from './actor.js';
 import { hashToken, newId, newToken } from './ids.js';
 import { nameConflictError } from './name-conflicts.js';
 import { decoyHash, hashPassword, verifyPassword } from './password.js';
@@ -73,7 +74,8 @@ export class Accounts {
 
   async login(input: { username: string; password: string }): Promise<{ user: UserRecord; token: string }> {
     const user = await this.#store.findUserByUsername(input.username.toLowerCase());
-    if (user === undefined) {
+    // A bot has no password (its hash verifies none): refused as a wrong password is, as slowly.
+    if (user === undefined || isBot(user)) {
       this.#decoy ??= decoyHash(this.#options.scryptCost);
       await verifyPassword(input.password, await this.#decoy);
       throw new AppError('unauthorized', 'Wrong username or password.');
@@ -110,13 +112,22 @@ export class Accounts {
   /** Revokes the session now: REST refuses it at once and its WebSockets are closed with 1008. */
   async logout(auth: Authenticated): Promise<void> {
     await this.#store.deleteSession(auth.tokenHash);
+    await this.revoked(auth.user.id, [auth.tokenHash]);
+  }
+
+  /**
+   * After sessions were deleted from the store: forgets them in the shared cache (every node
+   * then asks the store, which refuses them) and closes their WebSockets with 1008 on every node.
+   */
+  async revoked(userId: string, tokenHashes: readonly string[]): Promise<void> {
+    if (tokenHashes.length === 0) return;
     const cached = this.#options.sessionCache;
     if (cached !== undefined) {
-      const keys = [sessionCacheKey(auth.tokenHash)];
+      const keys = tokenHashes.map(sessionCacheKey);
       await cached.cache.invalidate(keys);
       cached.onRevoked(keys);
     }
-    this.#publisher.sessionRevoked(auth.user.id, auth.tokenHash);
+    for (const tokenHash of tokenHashes) this.#publisher.sessionRevoked(userId, tokenHash);
   }
 
   async #startSession(userId: string): Promise<string> {

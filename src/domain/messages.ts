@@ -12,6 +12,9 @@ import { userView } from './views.js';
 const rejection = (outcome: Extract<AppendOutcome, { status: 'rejected' }>, action: string): AppError =>
   outcome.code === 'forbidden' ? forbidden(`Only the author can ${action} this message.`) : notFound('No such message.');
 
+/** The send rate limiter's bucket of a user's sends, edits and deletes. */
+const sendKey = (userId: string): string => `send:${userId}`;
+
 /** A change accepted for storage; `result` settles when it is committed (or refused). */
 export interface Accepted<T> {
   result: Promise<T>;
@@ -44,11 +47,18 @@ export class Messages {
    * limit, queued for the next commit); `result` resolves once it is durable. Callers that keep
    * one sender's messages in order wait for acceptance, not for durability, before the next.
    * The same clientMsgId from the same author in the same room yields the first message and
-   * stores nothing new.
+   * stores nothing new. `rateKey` names the send rate limiter's bucket: the author's by default,
+   * an incoming webhook's for its posts (each webhook is limited apart from its bot's own sends).
    */
-  async submitSend(userId: string, roomId: string, body: string, clientMsgId: string | null): Promise<Accepted<{ message: MessageRecord; duplicate: boolean }>> {
+  async submitSend(
+    userId: string,
+    roomId: string,
+    body: string,
+    clientMsgId: string | null,
+    rateKey = sendKey(userId),
+  ): Promise<Accepted<{ message: MessageRecord; duplicate: boolean }>> {
     await this.#access.requireMember(roomId, userId);
-    await this.#rateLimit(userId);
+    await this.#rateLimit(rateKey);
     const result = this.#writer.append({ kind: 'message', roomId, userId, id: newId(), body, clientMsgId, at: Date.now() }).then((outcome) => {
       switch (outcome.status) {
         case 'appended':
@@ -70,7 +80,7 @@ export class Messages {
 
   async submitEdit(userId: string, roomId: string, seq: number, body: string): Promise<Accepted<MessageRecord>> {
     await this.#access.requireMember(roomId, userId);
-    await this.#rateLimit(userId);
+    await this.#rateLimit(sendKey(userId));
     const result = this.#writer.append({ kind: 'edit', roomId, userId, target: seq, body, at: Date.now() }).then((outcome) => {
       if (outcome.status === 'appended' && outcome.event.message !== null) return outcome.event.message;
       throw outcome.status === 'rejected' ? rejection(outcome, 'edit') : notFound('No such message.');
@@ -85,7 +95,7 @@ export class Messages {
   /** The author, or the room's owner, turns a message into a tombstone. */
   async submitDelete(userId: string, roomId: string, seq: number): Promise<Accepted<void>> {
     await this.#access.requireMember(roomId, userId);
-    await this.#rateLimit(userId);
+    await this.#rateLimit(sendKey(userId));
     const result = this.#writer.append({ kind: 'delete', roomId, userId, target: seq, at: Date.now() }).then((outcome) => {
       if (outcome.status !== 'appended') throw outcome.status === 'rejected' ? rejection(outcome, 'delete') : notFound('No such message.');
     });
@@ -124,8 +134,8 @@ export class Messages {
     this.#publisher.typing(roomId, { type: 'typing', roomId, user: userView(user) });
   }
 
-  async #rateLimit(userId: string): Promise<void> {
-    const result = await this.#sendLimiter.consume(`send:${userId}`);
+  async #rateLimit(key: string): Promise<void> {
+    const result = await this.#sendLimiter.consume(key);
     if (!result.allowed) throw rateLimited(result.retryAfterMs);
   }
 }

@@ -2,9 +2,10 @@
 import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
 import type { Presence, Store } from '../ports.js';
 import type { Access } from './access.js';
+import { type Actor, BOT_SCOPE, isBot, refuseBots } from './actor.js';
 import { newId } from './ids.js';
 import type { StreamWriter } from './stream-writer.js';
-import type { MemberRecord, RoomRecord, RoomWithReadState, UserRecord } from './types.js';
+import type { MemberRecord, Role, RoomRecord, RoomWithReadState, UserRecord } from './types.js';
 
 /** UNREAD_COUNT_CAP's default: unread counts past it are shown as "999+". */
 export const DEFAULT_UNREAD_CAP = 999;
@@ -29,10 +30,11 @@ export class Rooms {
     this.#unreadCap = options.unreadCap ?? DEFAULT_UNREAD_CAP;
   }
 
-  async create(userId: string, input: { name: string; visibility: 'public' | 'private'; topic?: string | undefined }): Promise<RoomRecord> {
+  async create(actor: Actor, input: { name: string; visibility: 'public' | 'private'; topic?: string | undefined }): Promise<RoomRecord> {
+    refuseBots(actor, 'create rooms');
     const { room, event } = await this.#store.createRoom(
       { id: newId(), name: input.name, visibility: input.visibility, topic: input.topic ?? '', createdAt: Date.now() },
-      userId,
+      actor.id,
     );
     this.#writer.committed(event);
     return room;
@@ -42,16 +44,29 @@ export class Rooms {
     return this.#store.listMemberRooms(userId, this.#unreadCap);
   }
 
-  listPublic(q: string | undefined, limit: number): Promise<RoomRecord[]> {
+  async listPublic(actor: Actor, q: string | undefined, limit: number): Promise<RoomRecord[]> {
+    refuseBots(actor, 'discover public rooms');
     return this.#store.listPublicRooms(q === undefined || q.trim() === '' ? undefined : q.trim(), limit);
   }
 
-  async get(userId: string, roomId: string): Promise<RoomRecord> {
-    return (await this.#access.requireVisible(roomId, userId)).room;
+  async get(actor: Actor, roomId: string): Promise<RoomRecord> {
+    return (await this.#requireVisible(actor, roomId)).room;
   }
 
-  /** Joins a public room; joining a room one is in already changes nothing. */
-  async join(userId: string, roomId: string): Promise<RoomRecord> {
+  /**
+   * The room if the caller may see it: members see any room, people see public ones too. A bot
+   * sees only its rooms: another public room is `forbidden` to it (it cannot join one).
+   */
+  async #requireVisible(actor: Actor, roomId: string): Promise<{ room: RoomRecord; role: Role | null }> {
+    const visible = await this.#access.requireVisible(roomId, actor.id);
+    if (visible.role === null && isBot(actor)) throw forbidden(`${BOT_SCOPE}.`);
+    return visible;
+  }
+
+  /** Joins a public room; joining a room one is in already changes nothing. Bots cannot: a member adds them. */
+  async join(actor: Actor, roomId: string): Promise<RoomRecord> {
+    refuseBots(actor, 'join rooms by itself: a member adds it');
+    const userId = actor.id;
     const { room, role } = await this.#access.requireVisible(roomId, userId);
     if (role !== null) return room;
     if (room.visibility !== 'public') throw notFound('No such room.');
@@ -67,31 +82,42 @@ export class Rooms {
     await this.#writer.append({ kind: 'member_left', roomId, userId, at: Date.now() });
   }
 
-  /** Any member may add a user to a public or private room; DMs have exactly their two people. */
-  async addMember(actorId: string, roomId: string, username: string): Promise<UserRecord> {
+  /**
+   * Any member (not a bot) may add a user to a public or private room; DMs have exactly their
+   * two people. A deleted bot is no user to add.
+   */
+  async addMember(actor: Actor, roomId: string, username: string): Promise<UserRecord> {
+    refuseBots(actor, 'add members');
+    const actorId = actor.id;
     await this.#access.requireMember(roomId, actorId);
     const room = await this.#access.room(roomId);
     if (room.visibility === 'dm') throw forbidden('Members cannot be added to a direct-message room.');
     const user = await this.#store.findUserByUsername(username.toLowerCase());
-    if (user === undefined) throw notFound('No such user.');
+    if (user === undefined || (user.deactivatedAt ?? null) !== null) throw notFound('No such user.');
     const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId: user.id, role: 'member', addedBy: actorId, at: Date.now() });
     // The actor left while adding: refused as any non-member is.
     if (outcome.status === 'rejected') throw await this.#access.refusal(roomId);
     return user;
   }
 
-  async members(userId: string, roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord; online: boolean }>> {
-    await this.#access.requireVisible(roomId, userId);
+  async members(actor: Actor, roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord; online: boolean }>> {
+    await this.#requireVisible(actor, roomId);
     const members = await this.#store.listMembers(roomId);
     const online = await this.#presence.online(members.map((m) => m.user.id));
     return members.map((m) => ({ ...m, online: online.has(m.user.id) }));
   }
 
-  /** The one DM room of the caller and `username`, created on first use. */
-  async openDm(userId: string, username: string): Promise<RoomRecord> {
+  /**
+   * The one DM room of the caller and `username`, created on first use. Bots have none, on
+   * either side: a bot is in the rooms members add it to.
+   */
+  async openDm(actor: Actor, username: string): Promise<RoomRecord> {
+    refuseBots(actor, 'open direct messages');
+    const userId = actor.id;
     const other = await this.#store.findUserByUsername(username.toLowerCase());
-    if (other === undefined) throw notFound('No such user.');
+    if (other === undefined || (other.deactivatedAt ?? null) !== null) throw notFound('No such user.');
     if (other.id === userId) throw validationFailed('A direct-message room needs another user.');
+    if (isBot(other)) throw forbidden('A bot has no direct messages: add it to a room instead.');
     const me = await this.#store.findUserById(userId);
     const names = [me?.username ?? '', other.username].sort();
     const { room, events } = await this.#store.getOrCreateDm({ id: newId(), name: names.join(', '), topic: '', createdAt: Date.now() }, userId, other.id);

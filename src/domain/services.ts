@@ -5,6 +5,8 @@ import type { Retention } from '../retention/retention.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
 import type { Access } from './access.js';
 import type { Accounts } from './accounts.js';
+import type { Bots } from './bots.js';
+import type { IncomingWebhooks } from './incoming-webhooks.js';
 import type { Messages } from './messages.js';
 import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
@@ -15,6 +17,8 @@ export interface Services {
   store: Store;
   access: Access;
   accounts: Accounts;
+  bots: Bots;
+  incomingWebhooks: IncomingWebhooks;
   rooms: Rooms;
   messages: Messages;
   search: Search;

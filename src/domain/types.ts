@@ -15,6 +15,13 @@ export interface UserRecord {
   displayName: string;
   passwordHash: string;
   createdAt: number;
+  /**
+   * When the account is a bot: the person who owns it. Absent (or null) for people. A bot has
+   * no password (its hash verifies none) and authenticates with tokens its owner is shown.
+   */
+  botOwnerId?: string | null;
+  /** When a bot was deleted (it keeps its row: its messages still name it). Absent or null while active. */
+  deactivatedAt?: number | null;
 }
 
 export interface SessionRecord {
@@ -54,6 +61,8 @@ export interface Author {
   id: string;
   username: string;
   displayName: string;
+  /** Present, true, when the author is a bot. */
+  bot?: true;
 }
 
 /** A message as it is now (edits applied, tombstoned when deleted). */
@@ -174,4 +183,23 @@ export interface WebhookDeliveryRecord {
   error: string | null;
   durationMs: number;
   at: number;
+}
+
+/** An incoming webhook: a secret URL that posts into its room as its bot. */
+export interface IncomingWebhookRecord {
+  id: string;
+  roomId: string;
+  /** The bot it posts as (a member of the room while the webhook works). */
+  botId: string;
+  /** The member who created it: they, or the room's owner, may delete it. */
+  creatorId: string;
+  name: string;
+  /** SHA-256 of the secret token of its URL, hex. The token itself is never stored. */
+  tokenHash: string;
+  createdAt: number;
+}
+
+/** An incoming webhook with its bot, as the store reads it. */
+export interface IncomingWebhookWithBot extends IncomingWebhookRecord {
+  bot: Author;
 }

@@ -1,10 +1,25 @@
 /** Record → wire shape, in one place, so every transport shows the same JSON. */
-import type { Message, MemberRoom, Room, StreamEvent, User } from '../protocol/wire.js';
-import type { Author, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
+import type { Bot, IncomingWebhook, Message, MemberRoom, Room, StreamEvent, User } from '../protocol/wire.js';
+import type { Author, IncomingWebhookWithBot, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export const userView = (u: UserRecord | Author): User => ({ id: u.id, username: u.username, displayName: u.displayName });
+/** `bot: true` only for bots (a record's owner, or an author's flag): a person's view is as it always was. */
+export const userView = (u: UserRecord | Author): User => {
+  const view: User = { id: u.id, username: u.username, displayName: u.displayName };
+  if (('bot' in u && u.bot === true) || ('botOwnerId' in u && (u.botOwnerId ?? null) !== null)) view.bot = true;
+  return view;
+};
+
+export const botView = (u: UserRecord): Bot => ({ id: u.id, username: u.username, displayName: u.displayName, bot: true, createdAt: iso(u.createdAt) });
+
+export const incomingWebhookView = (h: IncomingWebhookWithBot): IncomingWebhook => ({
+  id: h.id,
+  roomId: h.roomId,
+  name: h.name,
+  bot: userView(h.bot),
+  createdAt: iso(h.createdAt),
+});
 
 export const roomView = (r: RoomRecord): Room => ({
   id: r.id,

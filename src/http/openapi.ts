@@ -78,7 +78,7 @@ const ERROR_RESPONSES = '#/components/responses/';
 const MEANING: Record<ErrorCode, string> = {
   validation_failed: 'The request is malformed: bad JSON, invalid UTF-8, a wrong type, an unknown field, a value out of range. `details.issues` lists `{path, message}`.',
   unauthorized: 'No token, or a wrong or expired one; or a wrong username or password.',
-  forbidden: 'Not allowed: the room is public but the caller is not a member, or the message is not theirs to change; or a request authenticated by the session cookie that changes something came from an origin that is not allowed.',
+  forbidden: 'Not allowed: the room is public but the caller is not a member, or the message is not theirs to change; or a request authenticated by the session cookie that changes something came from an origin that is not allowed; or the caller is a bot, which acts only in the rooms a member added it to.',
   not_found: 'No such room, message or user; also a private room or DM the caller is not in, so ids reveal nothing.',
   conflict: 'The request clashes with what exists: a taken username or a name that resembles another user\'s (`details.field`, `details.reason`), a DM cannot be left.',
   payload_too_large: 'The body is over the server\'s limit (64 KiB by default).',

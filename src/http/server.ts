@@ -22,8 +22,10 @@ import { registerJsonParser } from './json-parser.js';
 import { malformedQuery, parseQuery } from './query.js';
 import { RestApi } from './route.js';
 import { authRoutes } from './routes/auth.js';
+import { botRoutes } from './routes/bots.js';
 import { exportRoutes } from './routes/exports.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -135,6 +137,8 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   messageRoutes(api, ctx);
   exportRoutes(api, ctx);
   webhookRoutes(api, ctx);
+  botRoutes(api, ctx);
+  incomingWebhookRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

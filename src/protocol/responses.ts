@@ -21,8 +21,29 @@ const User = z
     id: z.string(),
     username: z.string().describe('3–32 of a-z 0-9 _ . -, lower-cased; unique'),
     displayName: z.string(),
+    bot: z.literal(true).optional().describe('Present only for a bot: an account its owner\'s programs use (show a badge).'),
   })
   .describe('A user as others see them.');
+
+const Bot = z
+  .strictObject({
+    id: z.string(),
+    username: z.string(),
+    displayName: z.string(),
+    bot: z.literal(true),
+    createdAt: time,
+  })
+  .describe('One of my bots. Its tokens are never shown again after they are made.');
+
+const IncomingWebhook = z
+  .strictObject({
+    id: z.string(),
+    roomId: z.string(),
+    name: z.string(),
+    bot: User,
+    createdAt: time,
+  })
+  .describe("An incoming webhook of a room. Its URL is secret: it is shown once, when the webhook is created.");
 
 const Room = z
   .strictObject({
@@ -139,7 +160,7 @@ const ErrorBody = z
   .describe('Every error, REST or WebSocket, has this shape.');
 
 /** Shared types of the reference's components, by the name they have there. */
-export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Error: ErrorBody };
+export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
 export const responses = {
@@ -157,6 +178,17 @@ export const responses = {
   WebhookWithSecret: z.strictObject({ webhook: Webhook, secret: z.string().describe('The signing secret: shown this once, never again.') }),
   Webhooks: z.strictObject({ webhooks: z.array(Webhook) }),
   WebhookDeliveries: z.strictObject({ deliveries: z.array(WebhookDelivery).describe('Newest first.') }),
+  BotToken: z
+    .strictObject({ bot: Bot, token: z.string().describe('The bot sends it as `Authorization: Bearer <token>` (REST and the WebSocket upgrade). Shown this once: only its hash is kept.') })
+    .describe('A bot and a new token of it.'),
+  Bots: z.strictObject({ bots: z.array(Bot).describe('Oldest first.') }),
+  IncomingWebhookCreated: z
+    .strictObject({
+      webhook: IncomingWebhook,
+      url: z.string().describe('`/api/v1/hooks/<secret>`: POST `{"text"}` to it to post as the bot. Shown this once: only a hash of the secret is kept.'),
+    })
+    .describe('A new incoming webhook and its secret URL.'),
+  IncomingWebhooks: z.strictObject({ webhooks: z.array(IncomingWebhook).describe('Oldest first; without their URLs.') }),
   SearchResult: z.strictObject({
     hits: z.array(SearchHit).describe('Newest first.'),
     truncated: z.boolean().describe('The search stopped at the cap on the matches it examines: older hits may exist.'),
@@ -174,6 +206,8 @@ export type ViewsMatchWire = [
   Assert<Same<z.infer<typeof Message>, wire.Message>>,
   Assert<Same<z.infer<typeof SearchHit>, wire.SearchHit>>,
   Assert<Same<z.infer<typeof Export>, wire.Export>>,
+  Assert<Same<z.infer<typeof Bot>, wire.Bot>>,
+  Assert<Same<z.infer<typeof IncomingWebhook>, wire.IncomingWebhook>>,
   Assert<Same<z.infer<typeof responses.SearchResult>, wire.SearchResult>>,
   Assert<Same<z.infer<typeof ErrorBody>['error'], wire.WireError>>,
 ];

@@ -68,6 +68,10 @@ const displayName = text('name')
   .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`)
   .meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX, description: 'Shown to others; no control characters, not blank, not resembling another user\'s username. Default: the username.' });
 const clientMsgId = text('wire').min(1).max(CLIENT_MSG_ID_MAX);
+const webhookName = text('name')
+  .trim()
+  .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`)
+  .meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX, description: 'Held to the rules of display names. Without `botId`, the display name of the bot made for the webhook.' });
 
 export interface SchemaLimits {
   messageMaxChars: number;
@@ -113,6 +117,21 @@ export function buildSchemas(limits: SchemaLimits) {
     downloadQuery: z.strictObject({
       expires: z.string().regex(/^\d{1,16}$/).describe('As the link gives it.'),
       signature: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/).describe('As the link gives it.'),
+    }),
+    createBot: z.strictObject({ username, displayName: displayName.optional() }),
+    botParams: z.strictObject({ botId: id }),
+    createIncomingWebhook: z.strictObject({
+      name: webhookName,
+      botId: id.optional().describe("One of the caller's bots, a member of the room already, to post as. Without it, a new bot of the caller's, named after the webhook, is made and added to the room."),
+    }),
+    incomingWebhookParams: z.strictObject({ roomId: id, hookId: id }),
+    // A URL segment is at most 200 characters (the router's limit); any string is looked up, so a wrong one is not_found.
+    hookParams: z.strictObject({ token: text('wire').min(1).max(200).describe("The webhook's secret, as its URL gives it.") }),
+    // The secret goes in the path only: a query string (where it could be mistaken for the place of a secret) is refused.
+    noQuery: z.strictObject({}),
+    postToHook: z.strictObject({
+      text: body.describe('The message, as `text` of a Slack incoming webhook: not blank; no control characters but tab, LF and CR; no bidirectional overrides.'),
+      clientMsgId: clientMsgId.optional().describe('An idempotency key: a retry with it stores nothing new.'),
     }),
     setRetention: z.strictObject({
       days: z.number().int().min(1).max(36_500).nullable().describe("Delete messages older than this many days; null: the server's policy. At most the server's, when it has one."),

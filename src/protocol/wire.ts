@@ -16,6 +16,27 @@ export interface User {
   id: string;
   username: string;
   displayName: string;
+  /** Present, true, when the user is a bot (an account its owner's programs use): show a badge. */
+  bot?: true;
+}
+
+/** One of my bots, as GET /bots lists it. */
+export interface Bot {
+  id: string;
+  username: string;
+  displayName: string;
+  bot: true;
+  createdAt: string;
+}
+
+/** An incoming webhook of a room: its secret URL is shown once, when it is created. */
+export interface IncomingWebhook {
+  id: string;
+  roomId: string;
+  name: string;
+  /** The bot its messages are posted as. */
+  bot: User;
+  createdAt: string;
 }
 
 export type Visibility = 'public' | 'private' | 'dm';

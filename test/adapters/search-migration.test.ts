@@ -11,6 +11,7 @@ import Sqlite from 'better-sqlite3';
 import { initial } from '../../src/adapters/sql/migrations/001-initial.js';
 import { openSqliteStore } from '../../src/adapters/sql/sqlite.js';
 import { newId } from '../../src/domain/ids.js';
+import { searchText } from '../../src/domain/search.js';
 import type { UserRecord } from '../../src/domain/types.js';
 
 describe('SQLite search index migration', () => {
@@ -24,23 +25,41 @@ describe('SQLite search index migration', () => {
       raw.exec('CREATE TABLE parley_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
       for (const statement of initial.sqlite) raw.exec(statement);
       raw.prepare('INSERT INTO parley_migrations VALUES (1, ?, ?)').run(initial.name, Date.now());
-      // A user as the first schema stores one (later migrations add columns to users).
+      // A user, two rooms and their messages as the first schema stores them, written in SQL:
+      // today's store code reads columns later migrations add, so it cannot write this schema.
       const u: UserRecord = { id: newId(), username: `old_${newId().slice(0, 6)}`.toLowerCase(), displayName: 'old', passwordHash: 'x', createdAt: Date.now() };
       raw.prepare('INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(u.id, u.username, u.displayName, u.passwordHash, u.createdAt);
+      const [a, b] = [newId(), newId()];
+      const t0 = Date.now();
+      // Both rooms as the first schema left them after these sends, an edit in b and a delete in a.
+      for (const [roomId, name, lastSeq] of [[a, 'a', 5], [b, 'b', 4]] as const) {
+        raw.prepare("INSERT INTO rooms (id, name, visibility, topic, created_at, last_seq, last_activity_at, dm_key) VALUES (?, ?, 'public', '', ?, ?, ?, NULL)").run(roomId, name, t0, lastSeq, t0 + 11);
+        raw.prepare("INSERT INTO members (room_id, user_id, role, joined_at, last_read_seq) VALUES (?, ?, 'owner', ?, 1)").run(roomId, u.id, t0);
+        raw.prepare("INSERT INTO events (room_id, seq, kind, target, user_id, created_at) VALUES (?, 1, 'member_joined', NULL, ?, ?)").run(roomId, u.id, t0);
+      }
+      // In the order they were sent (the search index's rowids follow it), each as it is now.
+      const sent: Array<[string, number, string, { edited?: string; deleted?: true }]> = [
+        [a, 2, 'alpha first', {}],
+        [b, 2, 'alpha second', {}],
+        [a, 3, 'alpha third', {}],
+        [a, 4, 'alpha doomed', { deleted: true }],
+        [b, 3, 'alpha before edit', { edited: 'alpha after edit' }],
+      ];
+      const message = raw.prepare(
+        'INSERT INTO messages (room_id, seq, id, author_id, body, created_at, edited_at, deleted, client_msg_id, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)',
+      );
+      const event = raw.prepare('INSERT INTO events (room_id, seq, kind, target, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const [i, [roomId, seq, body, later]] of sent.entries()) {
+        const now = later.deleted ? '' : (later.edited ?? body);
+        message.run(roomId, seq, newId(), u.id, now, t0 + i, later.edited === undefined ? null : t0 + 11, later.deleted ? 1 : 0, searchText(now));
+        event.run(roomId, seq, 'message', null, u.id, t0 + i);
+      }
+      event.run(a, 5, 'delete', 4, u.id, t0 + 10);
+      event.run(b, 4, 'edit', 3, u.id, t0 + 11);
       raw.close();
 
       const store = openSqliteStore(file);
       try {
-        const a = (await store.createRoom({ id: newId(), name: 'a', visibility: 'public', topic: '', createdAt: Date.now() }, u.id)).room.id;
-        const b = (await store.createRoom({ id: newId(), name: 'b', visibility: 'public', topic: '', createdAt: Date.now() }, u.id)).room.id;
-        const t0 = Date.now();
-        const bodies: Array<[string, string]> = [[a, 'alpha first'], [b, 'alpha second'], [a, 'alpha third'], [a, 'alpha doomed'], [b, 'alpha before edit']];
-        await store.append(bodies.map(([roomId, body], i) => ({ kind: 'message', roomId, userId: u.id, id: newId(), body, clientMsgId: null, at: t0 + i })));
-        await store.append([
-          { kind: 'delete', roomId: a, userId: u.id, target: 4, at: t0 + 10 },
-          { kind: 'edit', roomId: b, userId: u.id, target: 3, body: 'alpha after edit', at: t0 + 11 },
-        ]);
-
         await store.migrate();
         const search = async (terms: string[], roomId?: string) =>
           (await store.search({ userId: u.id, terms, roomId, limit: 10, maxCandidates: 100, deadlineAt: Date.now() + 10_000 })).hits.map((h) => h.message.body);

@@ -35,6 +35,10 @@ const USERS = 5_000;
 const ROOMS = 3_000;
 /** Public rooms without members or messages, for the directory search. */
 const DIRECTORY_ROOMS = 30_000;
+/** Bots, ten for each of the first hundred users, each with a token. */
+const BOTS = 1_000;
+/** Incoming webhooks, one for each room r1..r3000, posting as the bots. */
+const WEBHOOKS = 3_000;
 /** Messages in every other room. */
 const SMALL_ROOM_MESSAGES = 10;
 /** Members of the big room: u1..u1000, all but BEHIND near the end of it. */
@@ -75,6 +79,13 @@ export function seedStatements(): string[] {
     `${series(ROOMS * SMALL_ROOM_MESSAGES)} INSERT INTO messages (room_id, seq, id, author_id, body, created_at, edited_at, deleted, client_msg_id, search_text)
       SELECT 'r' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES}), 1 + (i - 1) % ${SMALL_ROOM_MESSAGES}, 'm-' || i, 'u' || (1 + (i - 1) / ${SMALL_ROOM_MESSAGES} % ${USERS}),
         'message ' || i, i, NULL, 0, 'c' || i, '' FROM n`,
+    // Bots (migration 9) and their webhooks.
+    `${series(BOTS)} INSERT INTO users (id, username, display_name, display_name_folded, password_hash, created_at, bot_owner_id)
+      SELECT 'b' || i, 'bot' || i, 'Bot ' || i, 'bot ' || i, '!bot', i, 'u' || (1 + i % 100) FROM n`,
+    `${series(BOTS)} INSERT INTO sessions (token_hash, user_id, created_at, expires_at) SELECT 'bt' || i, 'b' || i, 0, 253402300799999 FROM n`,
+    `${series(BOTS)} INSERT INTO members (room_id, user_id, role, joined_at, last_read_seq) SELECT 'r' || i, 'b' || i, 'member', 0, 0 FROM n`,
+    `${series(WEBHOOKS)} INSERT INTO incoming_webhooks (id, room_id, bot_id, creator_id, name, token_hash, created_at)
+      SELECT 'h' || i, 'r' || i, 'b' || (1 + i % ${BOTS}), 'u' || (1 + i % 100), 'Hook ' || i, 'hs' || i, i FROM n`,
   ];
 }
 
@@ -100,7 +111,7 @@ const SEND_PATH: Expectation[] = [
   },
   {
     name: 'the senders as authors',
-    match: /^select "id", "username", "display_name" from "users" where "id" in/,
+    match: /^select "id", "username", "display_name", "bot_owner_id" from "users" where "id" in/,
     sqlite: ['sqlite_autoindex_users_1(id)'],
     postgres: ['users_pkey(id)'],
   },
@@ -253,6 +264,58 @@ const READS: Expectation[] = [
   },
 ];
 
+/** Bots and incoming webhooks: each reads its own rows through an index, whatever the number of users and webhooks. */
+const BOTS_AND_WEBHOOKS: Expectation[] = [
+  {
+    name: "an owner's bots",
+    match: /^select \* from "users" where "bot_owner_id" = \S+ and "deactivated_at" is null order by "created_at", "id"/,
+    sqlite: ['users_bot_owner(bot_owner_id)', 'sort?'],
+    postgres: ['users_bot_owner(bot_owner_id)', 'sort?'],
+  },
+  {
+    name: "an owner's bots, counted (the cap)",
+    match: /^select count\(\*\) as "n" from "users" where "bot_owner_id" = /,
+    sqlite: ['users_bot_owner(bot_owner_id)'],
+    postgres: ['users_bot_owner(bot_owner_id)'],
+  },
+  {
+    name: 'names that clash (one index per arm of the OR)',
+    match: /^select "username", "display_name_folded" from "users" where/,
+    sqlite: ['sqlite_autoindex_users_2(username)', 'users_display_name_folded(display_name_folded)'],
+    postgres: ['users_username_key(username)', 'users_display_name_folded(display_name_folded)'],
+  },
+  { name: 'insert a bot', match: /^insert into "users"/, sqlite: [], postgres: [] },
+  { name: 'insert a token', match: /^insert into "sessions"/, sqlite: [], postgres: [] },
+  { name: "a user's tokens", match: /^select "token_hash" from "sessions" where "user_id" = /, sqlite: ['sessions_user(user_id)'], postgres: ['sessions_user(user_id)'] },
+  { name: "delete a user's tokens", match: /^delete from "sessions" where "user_id" = /, sqlite: ['sessions_user(user_id)'], postgres: ['sessions_user(user_id)'] },
+  { name: 'deactivate a bot', match: /^update "users" set "deactivated_at"/, sqlite: ['sqlite_autoindex_users_1(id)'], postgres: ['users_pkey(id)'] },
+  { name: "delete a bot's webhooks", match: /^delete from "incoming_webhooks" where "bot_id" = /, sqlite: ['incoming_webhooks_bot(bot_id)'], postgres: ['incoming_webhooks_bot(bot_id)'] },
+  { name: "a bot's rooms", match: /^select "room_id" from "members" where "user_id" = \S+ order by/, sqlite: ['members_user(user_id)'], postgres: ['members_user(user_id)', 'sort?'] },
+  { name: 'insert a webhook', match: /^insert into "incoming_webhooks"/, sqlite: [], postgres: [] },
+  {
+    name: 'a webhook by the hash of its secret, with its bot',
+    match: /^select "w"\."id".* where "w"\."token_hash" = /,
+    sqlite: ['sqlite_autoindex_incoming_webhooks_2(token_hash)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['incoming_webhooks_token_hash_key(token_hash)', 'users_pkey(id)'],
+  },
+  {
+    name: 'a webhook by id, with its bot',
+    match: /^select "w"\."id".* where "w"\."id" = /,
+    sqlite: ['sqlite_autoindex_incoming_webhooks_1(id)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['incoming_webhooks_pkey(id)', 'users_pkey(id)'],
+  },
+  {
+    name: "a room's webhooks, with their bots",
+    match: /^select "w"\."id".* where "w"\."room_id" = /,
+    sqlite: ['incoming_webhooks_room(room_id)', 'sqlite_autoindex_users_1(id)', 'sort?'],
+    postgres: ['incoming_webhooks_room(room_id)', 'users_pkey(id)', 'sort?'],
+  },
+  { name: 'delete a webhook', match: /^delete from "incoming_webhooks" where "id" = /, sqlite: ['sqlite_autoindex_incoming_webhooks_1(id)'], postgres: ['incoming_webhooks_pkey(id)'] },
+];
+
+/** PostgreSQL only: SQLite's writing transaction excludes every other writer without it. */
+const OWNER_LOCK: Expectation = { name: 'the owner lock and the name locks (advisory)', match: /^SELECT pg_advisory_xact_lock/, sqlite: [], postgres: [] };
+
 function explainFailure(report: Awaited<ReturnType<typeof checkPlans>>): string {
   return JSON.stringify(report, null, 2);
 }
@@ -356,6 +419,32 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         for (const query of queries.filter((q) => /^select /.test(q.sql))) {
           const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
           assert.ok(examined <= 200, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('bots and incoming webhooks: every statement reads its own rows through an index', async () => {
+      const bot = { id: 'b-new', username: 'bot-new', displayName: 'New', passwordHash: '!bot', createdAt: Date.now(), botOwnerId: 'u2' };
+      const session = (userId: string, tokenHash: string) => ({ tokenHash, userId, createdAt: 0, expiresAt: 253402300799999 });
+      const queries = await fx.recorder.record(async () => {
+        assert.equal((await fx.store.listBots('u1')).length, 10);
+        assert.equal(await fx.store.createBot(bot, { displayNameFolded: 'new' }, 20, session(bot.id, 'bt-new')), true);
+        assert.deepEqual(await fx.store.replaceSessions('b7', session('b7', 'bt-7b')), ['bt7']);
+        assert.deepEqual(await fx.store.deactivateBot('b8', Date.now()), { tokenHashes: ['bt8'], roomIds: ['r8'] });
+        await fx.store.createIncomingWebhook({ id: 'h-new', roomId: 'r9', botId: 'b9', creatorId: 'u9', name: 'New', tokenHash: 'hs-new', createdAt: Date.now() });
+        assert.equal((await fx.store.findIncomingWebhookByToken('hs5'))?.id, 'h5');
+        assert.equal((await fx.store.findIncomingWebhook('h5'))?.botId, 'b6');
+        assert.deepEqual(
+          (await fx.store.listIncomingWebhooks('r9')).map((h) => h.id),
+          ['h9', 'h-new'],
+        );
+        assert.equal(await fx.store.deleteIncomingWebhook('h-new'), true);
+      });
+      await assertPlans(queries, fx.dialect === 'postgres' ? [...BOTS_AND_WEBHOOKS, OWNER_LOCK] : BOTS_AND_WEBHOOKS);
+      if (fx.rowsExamined !== undefined) {
+        for (const query of queries.filter((q) => /^select /.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          assert.ok(examined <= 30, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
         }
       }
     });

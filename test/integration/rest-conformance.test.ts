@@ -178,6 +178,37 @@ describe('REST answers match the API reference', () => {
     await expect(404, 'DELETE', `${base}/${id}`, { token: alice.token });
   });
 
+  it('bots and incoming webhooks', async () => {
+    const created = await expect(201, 'POST', '/api/v1/bots', { token: alice.token, body: { username: 'ci_bot_c', displayName: 'CI' } });
+    await expect(409, 'POST', '/api/v1/bots', { token: alice.token, body: { username: bob.username } });
+    await expect(400, 'POST', '/api/v1/bots', { token: alice.token, body: { username: 'ci_bot_d', token: 'mine' } });
+    const botId = created.body.bot.id;
+    await expect(200, 'GET', '/api/v1/bots', { token: alice.token });
+    const bot = (await expect(200, 'POST', `/api/v1/bots/${botId}/token`, { token: alice.token })).body.token;
+    await expect(404, 'POST', `/api/v1/bots/${botId}/token`, { token: bob.token });
+    const me = await expect(200, 'GET', '/api/v1/me', { token: bot });
+    assert.equal(me.body.user.bot, true, 'the optional field is exercised');
+    await expect(403, 'GET', '/api/v1/rooms/public', { token: bot });
+    await expect(403, 'GET', `/api/v1/rooms/${lobby}`, { token: bot });
+    await expect(403, 'GET', `/api/v1/rooms/${lobby}/members`, { token: bot });
+    await expect(403, 'POST', '/api/v1/dms', { token: bot, body: { username: alice.username } });
+    await expect(200, 'POST', `/api/v1/rooms/${secret}/members`, { token: alice.token, body: { username: 'ci_bot_c' } });
+    const made = await expect(201, 'POST', `/api/v1/rooms/${secret}/incoming-webhooks`, { token: alice.token, body: { name: 'Deploys' } });
+    await expect(201, 'POST', `/api/v1/rooms/${secret}/incoming-webhooks`, { token: alice.token, body: { name: 'Alerts', botId } });
+    await expect(404, 'POST', `/api/v1/rooms/${secret}/incoming-webhooks`, { token: bob.token, body: { name: 'Theft', botId } });
+    await expect(403, 'POST', `/api/v1/rooms/${dm}/incoming-webhooks`, { token: alice.token, body: { name: 'Nope' } });
+    await expect(404, 'POST', '/api/v1/rooms/no-such-room/incoming-webhooks', { token: alice.token, body: { name: 'Nope' } });
+    await expect(200, 'GET', `/api/v1/rooms/${secret}/incoming-webhooks`, { token: bob.token });
+    const posted = await expect(201, 'POST', made.body.url, { body: { text: 'deployed', clientMsgId: 'd-1' } });
+    assert.equal(posted.body.message.author.bot, true);
+    await expect(404, 'POST', '/api/v1/hooks/no-such-secret', { body: { text: 'deployed' } });
+    await expect(400, 'POST', made.body.url, { body: { text: ' ' } });
+    await expect(403, 'DELETE', `/api/v1/rooms/${secret}/incoming-webhooks/${made.body.webhook.id}`, { token: bob.token });
+    await expect(204, 'DELETE', `/api/v1/rooms/${secret}/incoming-webhooks/${made.body.webhook.id}`, { token: alice.token });
+    await expect(204, 'DELETE', `/api/v1/bots/${botId}`, { token: alice.token });
+    await expect(404, 'DELETE', `/api/v1/bots/${botId}`, { token: bob.token });
+  });
+
   it('leaving, rate limits, logging out and the reference itself', async () => {
     await expect(204, 'POST', `/api/v1/rooms/${lobby}/leave`, { token: bob.token });
     await expect(403, 'GET', `/api/v1/rooms/${lobby}/messages`, { token: bob.token });

@@ -13,7 +13,7 @@ import { type BatchState, clientMsgKey, memberKey, messageKey, planBatch } from 
 import type { Author, MessageRecord } from '../../domain/types.js';
 import type { AppendOutcome, AppendRequest } from '../../ports.js';
 import { type SqlDialect, inChunks } from './dialect.js';
-import { type MessageRow, toMember, toMessage } from './mappers.js';
+import { type MessageRow, toAuthor, toMember, toMessage } from './mappers.js';
 import type { Database, EventsTable, MembersTable, MessagesTable } from './schema.js';
 import { selectMessages } from './queries.js';
 
@@ -97,7 +97,7 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   const live = new Set(liveRoomIds);
   const [memberRows, actorRows, duplicateRows, targetRows] = await Promise.all([
     membersOf(trx, dialect, requests, live),
-    trx.selectFrom('users').select(['id', 'username', 'display_name']).where('id', 'in', userIds).execute(),
+    trx.selectFrom('users').select(['id', 'username', 'display_name', 'bot_owner_id']).where('id', 'in', userIds).execute(),
     earlierSends(trx, dialect, requests, live),
     editTargets(trx, dialect, requests, live),
   ]);
@@ -105,7 +105,7 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   const state: BatchState = {
     rooms: new Map(rooms.map((r) => [r.id, { lastSeq: r.last_seq, lastActivityAt: r.last_activity_at }])),
     members: new Map(memberRows.map((r) => [memberKey(r.room_id, r.user_id), toMember(r)])),
-    actors: new Map<string, Author>(actorRows.map((u) => [u.id, { id: u.id, username: u.username, displayName: u.display_name }])),
+    actors: new Map<string, Author>(actorRows.map((u) => [u.id, toAuthor(u.id, u.username, u.display_name, u.bot_owner_id)])),
     earlier: new Map(duplicateRows.map((r) => [clientMsgKey(r.room_id, r.author_id, r.client_msg_id as string), toMessage(r)])),
     targets: new Map(targetRows.map((r) => [messageKey(r.room_id, r.seq), toMessage(r)])),
   };

@@ -2,13 +2,20 @@
 import type { Author, MemberRecord, MessageRecord, RoomRecord, SessionRecord, StreamEventRecord, UserRecord } from '../../domain/types.js';
 import type { EventsTable, MembersTable, MessagesTable, RoomsTable, SessionsTable, UsersTable } from './schema.js';
 
-export const toUser = (r: Omit<UsersTable, 'display_name_folded'>): UserRecord => ({
-  id: r.id,
-  username: r.username,
-  displayName: r.display_name,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-});
+/** A users row as selected (the bot columns read as they are stored). */
+export type UserRow = Omit<UsersTable, 'display_name_folded' | 'bot_owner_id' | 'deactivated_at'> & { bot_owner_id: string | null; deactivated_at: number | null };
+
+/** The bot fields only for bots, so a person's record is what it always was. */
+export const toUser = (r: UserRow): UserRecord => {
+  const user: UserRecord = { id: r.id, username: r.username, displayName: r.display_name, passwordHash: r.password_hash, createdAt: r.created_at };
+  if (r.bot_owner_id !== null) user.botOwnerId = r.bot_owner_id;
+  if (r.deactivated_at !== null) user.deactivatedAt = Number(r.deactivated_at);
+  return user;
+};
+
+/** An author from its users columns; `bot` only for bots. */
+export const toAuthor = (id: string, username: string, displayName: string, botOwnerId: string | null): Author =>
+  botOwnerId === null ? { id, username, displayName } : { id, username, displayName, bot: true };
 
 export const toSession = (r: SessionsTable): SessionRecord => ({
   tokenHash: r.token_hash,
@@ -39,6 +46,7 @@ export const toMember = (r: MembersTable): MemberRecord => ({
 export interface AuthorColumns {
   author_username: string;
   author_display_name: string;
+  author_bot_owner_id: string | null;
 }
 
 export type MessageRow = Omit<MessagesTable, 'search_text'> & AuthorColumns;
@@ -47,7 +55,7 @@ export const toMessage = (r: MessageRow): MessageRecord => ({
   roomId: r.room_id,
   seq: r.seq,
   id: r.id,
-  author: { id: r.author_id, username: r.author_username, displayName: r.author_display_name },
+  author: toAuthor(r.author_id, r.author_username, r.author_display_name, r.author_bot_owner_id),
   body: r.deleted ? '' : r.body,
   createdAt: r.created_at,
   editedAt: r.edited_at,

@@ -22,5 +22,6 @@ export function selectMessages(db: Kysely<Database>): MessageSelect {
       'm.client_msg_id',
       'u.username as author_username',
       'u.display_name as author_display_name',
+      'u.bot_owner_id as author_bot_owner_id',
     ]) as unknown as MessageSelect;
 }

@@ -12,6 +12,10 @@ export interface UsersTable {
   display_name_folded: string;
   password_hash: string;
   created_at: number;
+  /** A bot's owner (users.id); null for people. */
+  bot_owner_id: Generated<string | null>;
+  /** When a bot was deleted; null while active (and for people). */
+  deactivated_at: Generated<number | null>;
 }
 
 export interface SessionsTable {
@@ -164,6 +168,17 @@ export interface JobKeysTable {
   since: number;
 }
 
+export interface IncomingWebhooksTable {
+  id: string;
+  room_id: string;
+  bot_id: string;
+  creator_id: string;
+  name: string;
+  /** SHA-256 of the URL's secret token, hex; unique. */
+  token_hash: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -178,4 +193,5 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   job_keys: JobKeysTable;
+  incoming_webhooks: IncomingWebhooksTable;
 }

@@ -9,6 +9,8 @@ import { type NameConflict, nameConflictError } from '../../domain/name-conflict
 import type { AppendOutcome, AppendRequest, ExportChanges, HistoryQuery, SearchPage, SearchQuery, Store, WebhookChanges } from '../../ports.js';
 import type {
   ExportRecord,
+  IncomingWebhookRecord,
+  IncomingWebhookWithBot,
   MemberRecord,
   MembershipRecord,
   MessageRecord,
@@ -23,11 +25,12 @@ import type {
   WebhookRecord,
 } from '../../domain/types.js';
 import { appendBatch } from './append.js';
+import * as bots from './bots.js';
 import type { SqlDialect } from './dialect.js';
 import * as exportsRetention from './exports-retention.js';
 import { SqlJobStore } from './job-store.js';
 import * as hooks from './webhooks.js';
-import { toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
+import { toAuthor, toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
 import { selectMessages } from './queries.js';
 import { listPublicRooms } from './room-search.js';
@@ -97,23 +100,34 @@ export class SqlStore extends SqlJobStore implements Store {
    * the names were stored folded (migration 3 keeps them as they are).
    */
   async createUser(user: UserRecord, names?: { displayNameFolded: string }): Promise<void> {
+    await this.#dialect.write(this.#db, (trx) => this.#insertUser(trx, user, names?.displayNameFolded ?? user.displayName.toLowerCase()));
+  }
+
+  /** Inside a write: the name locks and checks of createUser, then the insert. */
+  async #insertUser(trx: Kysely<Database>, user: UserRecord, folded: string): Promise<void> {
     const username = user.username.toLowerCase();
-    const folded = names?.displayNameFolded ?? user.displayName.toLowerCase();
-    await this.#dialect.write(this.#db, async (trx) => {
-      await this.#dialect.lockKeys(trx, [`name:${username}`, `name:${folded}`]);
-      const clash = await nameConflict(trx, username, folded);
-      if (clash !== null) throw nameConflictError(clash);
-      try {
-        await trx
-          .insertInto('users')
-          .values({ id: user.id, username, display_name: user.displayName, display_name_folded: folded, password_hash: user.passwordHash, created_at: user.createdAt })
-          .execute();
-      } catch (error) {
-        // Only a writer that bypassed the lock (an older version of Parley) can get here.
-        if (this.#dialect.isUniqueViolation(error)) throw nameConflictError('username_taken');
-        throw error;
-      }
-    });
+    await this.#dialect.lockKeys(trx, [`name:${username}`, `name:${folded}`]);
+    const clash = await nameConflict(trx, username, folded);
+    if (clash !== null) throw nameConflictError(clash);
+    try {
+      await trx
+        .insertInto('users')
+        .values({
+          id: user.id,
+          username,
+          display_name: user.displayName,
+          display_name_folded: folded,
+          password_hash: user.passwordHash,
+          created_at: user.createdAt,
+          bot_owner_id: user.botOwnerId ?? null,
+          deactivated_at: user.deactivatedAt ?? null,
+        })
+        .execute();
+    } catch (error) {
+      // Only a writer that bypassed the lock (an older version of Parley) can get here.
+      if (this.#dialect.isUniqueViolation(error)) throw nameConflictError('username_taken');
+      throw error;
+    }
   }
 
   findNameConflict(username: string, displayNameFolded: string): Promise<NameConflict | null> {
@@ -193,8 +207,8 @@ export class SqlStore extends SqlJobStore implements Store {
     const events = founders.map((f, i) => ({ room_id: roomId, seq: i + 1, kind: 'member_joined' as const, target: null, user_id: f.userId, created_at: at }));
     await trx.insertInto('members').values(founders.map((f, i) => ({ room_id: roomId, user_id: f.userId, role: f.role, joined_at: at, last_read_seq: i + 1 }))).execute();
     await trx.insertInto('events').values(events).execute();
-    const users = await trx.selectFrom('users').select(['id', 'username', 'display_name']).where('id', 'in', founders.map((f) => f.userId)).execute();
-    const byId = new Map(users.map((u) => [u.id, { id: u.id, username: u.username, displayName: u.display_name }]));
+    const users = await trx.selectFrom('users').select(['id', 'username', 'display_name', 'bot_owner_id']).where('id', 'in', founders.map((f) => f.userId)).execute();
+    const byId = new Map(users.map((u) => [u.id, toAuthor(u.id, u.username, u.display_name, u.bot_owner_id)]));
     return events.map((e) => {
       const user = byId.get(e.user_id);
       if (user === undefined) throw notFound('No such user.');
@@ -266,14 +280,22 @@ export class SqlStore extends SqlJobStore implements Store {
       .selectFrom('members as mb')
       .innerJoin('users as u', 'u.id', 'mb.user_id')
       .selectAll('mb')
-      .select(['u.username', 'u.display_name', 'u.password_hash', 'u.created_at'])
+      .select(['u.username', 'u.display_name', 'u.password_hash', 'u.created_at', 'u.bot_owner_id', 'u.deactivated_at'])
       .where('mb.room_id', '=', roomId)
       .orderBy('mb.joined_at')
       .orderBy('u.username')
       .execute();
     return rows.map((r) => ({
       member: toMember(r),
-      user: toUser({ id: r.user_id, username: r.username, display_name: r.display_name, password_hash: r.password_hash, created_at: r.created_at }),
+      user: toUser({
+        id: r.user_id,
+        username: r.username,
+        display_name: r.display_name,
+        password_hash: r.password_hash,
+        created_at: r.created_at,
+        bot_owner_id: r.bot_owner_id,
+        deactivated_at: r.deactivated_at,
+      }),
     }));
   }
 
@@ -340,6 +362,7 @@ export class SqlStore extends SqlJobStore implements Store {
         'e.created_at',
         'eu.username as user_username',
         'eu.display_name as user_display_name',
+        'eu.bot_owner_id as user_bot_owner_id',
         'm.seq as m_seq',
         'm.id as m_id',
         'm.author_id as m_author_id',
@@ -350,6 +373,7 @@ export class SqlStore extends SqlJobStore implements Store {
         'm.client_msg_id as m_client_msg_id',
         'u.username as m_author_username',
         'u.display_name as m_author_display_name',
+        'u.bot_owner_id as m_author_bot_owner_id',
       ])
       .where('e.room_id', '=', roomId)
       .where('e.seq', '>', since)
@@ -372,8 +396,9 @@ export class SqlStore extends SqlJobStore implements Store {
               client_msg_id: r.m_client_msg_id,
               author_username: r.m_author_username as string,
               author_display_name: r.m_author_display_name as string,
+              author_bot_owner_id: r.m_author_bot_owner_id,
             });
-      return toEvent(r, { id: r.user_id, username: r.user_username, displayName: r.user_display_name }, message);
+      return toEvent(r, toAuthor(r.user_id, r.user_username, r.user_display_name, r.user_bot_owner_id), message);
     });
   }
 
@@ -495,5 +520,56 @@ export class SqlStore extends SqlJobStore implements Store {
 
   pruneWebhookDeliveries(webhookId: string, keep: number): Promise<void> {
     return hooks.pruneWebhookDeliveries(this.#db, webhookId, keep);
+}
+
+  // Bots and incoming webhooks
+
+  /**
+   * The owner's bots are counted under a lock on the owner (an advisory lock on PostgreSQL, the
+   * write lock on SQLite), taken before the name locks of the insert, so concurrent creations for
+   * one owner are counted one after the other.
+   */
+  createBot(bot: UserRecord, names: { displayNameFolded: string }, maxPerOwner: number, session: SessionRecord | null): Promise<boolean> {
+    const ownerId = bot.botOwnerId;
+    if (ownerId === undefined || ownerId === null) return Promise.reject(new Error('createBot: a bot needs its owner'));
+    return this.#dialect.write(this.#db, async (trx) => {
+      await this.#dialect.lockKeys(trx, [`bots:${ownerId}`]);
+      if ((await bots.countActiveBots(trx, ownerId)) >= maxPerOwner) return false;
+      await this.#insertUser(trx, bot, names.displayNameFolded);
+      if (session !== null) await bots.insertSession(trx, session);
+      return true;
+    });
+  }
+
+  listBots(ownerId: string): Promise<UserRecord[]> {
+    return bots.listBots(this.#db, ownerId);
+  }
+
+  replaceSessions(userId: string, session: SessionRecord): Promise<string[]> {
+    return this.#dialect.write(this.#db, (trx) => bots.replaceSessions(trx, userId, session));
+  }
+
+  deactivateBot(botId: string, at: number): Promise<{ tokenHashes: string[]; roomIds: string[] }> {
+    return this.#dialect.write(this.#db, (trx) => bots.deactivateBot(trx, botId, at));
+  }
+
+  createIncomingWebhook(hook: IncomingWebhookRecord): Promise<void> {
+    return bots.createIncomingWebhook(this.#db, hook);
+  }
+
+  findIncomingWebhook(id: string): Promise<IncomingWebhookWithBot | undefined> {
+    return bots.findIncomingWebhook(this.#db, id);
+  }
+
+  findIncomingWebhookByToken(tokenHash: string): Promise<IncomingWebhookWithBot | undefined> {
+    return bots.findIncomingWebhookByToken(this.#db, tokenHash);
+  }
+
+  listIncomingWebhooks(roomId: string): Promise<IncomingWebhookWithBot[]> {
+    return bots.listIncomingWebhooks(this.#db, roomId);
+  }
+
+  deleteIncomingWebhook(id: string): Promise<boolean> {
+    return bots.deleteIncomingWebhook(this.#db, id);
   }
 }

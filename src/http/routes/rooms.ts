@@ -15,14 +15,14 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'createRoom',
     tag,
     summary: 'Create a room',
-    description: 'The creator is its owner and first member: their `member_joined` is seq 1 of its stream.',
+    description: 'The creator is its owner and first member: their `member_joined` is seq 1 of its stream. A bot cannot create rooms (`forbidden`).',
     auth: true,
     body: rest.createRoom,
     bodyName: 'room',
     status: 201,
     response: responses.RoomResult,
     errors: [],
-    handler: async ({ session, body }) => ({ room: roomView(await rooms.create(session.user.id, body)) }),
+    handler: async ({ session, body }) => ({ room: roomView(await rooms.create(session.user, body)) }),
   });
 
   api.route({
@@ -46,13 +46,14 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     tag,
     summary: 'Discover public rooms',
     description:
-      'By name. A `q` of 3 characters or more matches any part of the name, case-insensitively; one of 1 or 2 characters matches the start of the name.',
+      'By name. A `q` of 3 characters or more matches any part of the name, case-insensitively; one of 1 or 2 characters matches the start of the name. ' +
+      'Not for bots (`forbidden`): a bot acts only in the rooms a member added it to.',
     auth: true,
     query: rest.publicRoomsQuery,
     status: 200,
     response: responses.PublicRooms,
-    errors: [],
-    handler: async ({ query }) => ({ rooms: (await rooms.listPublic(query.q, query.limit)).map(roomView) }),
+    errors: ['forbidden'],
+    handler: async ({ session, query }) => ({ rooms: (await rooms.listPublic(session.user, query.q, query.limit)).map(roomView) }),
   });
 
   api.route({
@@ -61,13 +62,15 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'getRoom',
     tag,
     summary: 'A room',
-    description: 'A public room to anyone; a private room or DM to its members only (to anyone else it does not exist: 404, not 403).',
+    description:
+      'A public room to anyone; a private room or DM to its members only (to anyone else it does not exist: 404, not 403). ' +
+      'A bot sees only the rooms it is in: another public room is `forbidden` to it.',
     auth: true,
     params: rest.roomParams,
     status: 200,
     response: responses.RoomResult,
-    errors: ['not_found'],
-    handler: async ({ session, params }) => ({ room: roomView(await rooms.get(session.user.id, params.roomId)) }),
+    errors: ['not_found', 'forbidden'],
+    handler: async ({ session, params }) => ({ room: roomView(await rooms.get(session.user, params.roomId)) }),
   });
 
   api.route({
@@ -76,13 +79,14 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'joinRoom',
     tag,
     summary: 'Join a public room',
-    description: 'Joining a room one is in already changes nothing. Private rooms and DMs are `not_found`: a member adds you instead.',
+    description:
+      'Joining a room one is in already changes nothing. Private rooms and DMs are `not_found`: a member adds you instead. A bot cannot join rooms (`forbidden`): a member adds it.',
     auth: true,
     params: rest.roomParams,
     status: 200,
     response: responses.RoomResult,
     errors: ['not_found'],
-    handler: async ({ session, params }) => ({ room: roomView(await rooms.join(session.user.id, params.roomId)) }),
+    handler: async ({ session, params }) => ({ room: roomView(await rooms.join(session.user, params.roomId)) }),
   });
 
   api.route({
@@ -107,7 +111,9 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'addMember',
     tag,
     summary: 'Add a user to a room',
-    description: 'Any member may add someone; adding a member who is in already changes nothing. DMs have exactly their two people (`forbidden`).',
+    description:
+      'Any member may add someone (a person or a bot); adding a member who is in already changes nothing. DMs have exactly their two people (`forbidden`). ' +
+      'A bot cannot add members (`forbidden`); a deleted bot is `not_found`.',
     auth: true,
     params: rest.roomParams,
     body: rest.username,
@@ -115,7 +121,7 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     status: 200,
     response: responses.UserResult,
     errors: ['not_found', 'forbidden'],
-    handler: async ({ session, params, body }) => ({ user: userView(await rooms.addMember(session.user.id, params.roomId, body.username)) }),
+    handler: async ({ session, params, body }) => ({ user: userView(await rooms.addMember(session.user, params.roomId, body.username)) }),
   });
 
   api.route({
@@ -124,13 +130,14 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'listMembers',
     tag,
     summary: 'The members of a room',
+    description: 'Members see them in any room of theirs, people in any public room too; a bot only in its rooms (`forbidden` for another public room).',
     auth: true,
     params: rest.roomParams,
     status: 200,
     response: responses.Members,
-    errors: ['not_found'],
+    errors: ['not_found', 'forbidden'],
     handler: async ({ session, params }) => {
-      const members = await rooms.members(session.user.id, params.roomId);
+      const members = await rooms.members(session.user, params.roomId);
       return { members: members.map((m) => ({ user: userView(m.user), role: m.member.role, online: m.online })) };
     },
   });
@@ -141,13 +148,15 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'openDm',
     tag,
     summary: 'The direct-message room with a user',
-    description: 'The one DM room of the caller and that user, created on first use. One\'s own username is `validation_failed`.',
+    description:
+      'The one DM room of the caller and that user, created on first use. One\'s own username is `validation_failed`. ' +
+      'Bots have no DMs (`forbidden`), neither opening one nor as the other user: add a bot to a room instead.',
     auth: true,
     body: rest.username,
     bodyName: 'direct message',
     status: 200,
     response: responses.RoomResult,
     errors: ['not_found'],
-    handler: async ({ session, body }) => ({ room: roomView(await rooms.openDm(session.user.id, body.username)) }),
+    handler: async ({ session, body }) => ({ room: roomView(await rooms.openDm(session.user, body.username)) }),
   });
 }

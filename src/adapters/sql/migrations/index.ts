@@ -12,6 +12,7 @@ import { jobs } from './005-jobs.js';
 import { jobKeys } from './006-job-keys.js';
 import { exportsRetention } from './007-exports-retention.js';
 import { webhooks } from './008-webhooks.js';
+import { bots } from './009-bots.js';
 
 export interface Migration {
   version: number;
@@ -22,4 +23,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots];
