@@ -177,10 +177,16 @@ export function openBreakers(config: Config, log: Logger, metrics: () => Metrics
   });
 }
 
+/** Calls in a window before an endpoint's breaker may open. */
+const WEBHOOK_BREAKER_VOLUME = 4;
+
 /** Webhook deliveries, each behind its endpoint's breaker: no answer, a 5xx or a 429 count against it. */
 export function endpointBreakers(breakers: Breakers): EndpointBreakers {
   return {
-    run: (webhookId, call) => breakers.for(`webhook:${webhookId}`, { message: 'The webhook endpoint is failing; deliveries wait.', isFailure: isDeliveryFailure }).run(call),
+    // A few failures suffice: an endpoint that hangs fails a call per deadline (10 s), too few to
+    // reach the dependencies' volume within a window, and would hold delivery slots for good.
+    run: (webhookId, call) =>
+      breakers.for(`webhook:${webhookId}`, { message: 'The webhook endpoint is failing; deliveries wait.', isFailure: isDeliveryFailure, volumeThreshold: WEBHOOK_BREAKER_VOLUME }).run(call),
   };
 }
 

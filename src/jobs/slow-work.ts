@@ -82,6 +82,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     disableAfterMs: config.WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
     secretGraceMs: config.WEBHOOK_SECRET_GRACE_HOURS * 3_600_000,
     attempts: config.WEBHOOK_ATTEMPTS,
+    perEndpointConcurrency: config.WEBHOOK_ENDPOINT_CONCURRENCY,
     backoff: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: Math.max(config.WEBHOOK_RETRY_BASE_MS, config.WEBHOOK_RETRY_MAX_MS) },
     breakers: deps.breakers,
     onError: deps.onError,

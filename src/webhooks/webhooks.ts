@@ -52,6 +52,8 @@ export interface WebhooksOptions {
   secretGraceMs: number;
   attempts: number;
   backoff: { baseMs: number; maxMs: number };
+  /** Deliveries one endpoint may have in flight in one process; more wait their turn (retried). */
+  perEndpointConcurrency: number;
   breakers: EndpointBreakers;
   onError(error: unknown, context: string): void;
   now?: () => number;
@@ -101,6 +103,8 @@ export class Webhooks {
   readonly #rooms = new Map<string, { ids: string[]; at: number }>();
   /** Rooms with events committed this turn of the loop → their highest seq. */
   readonly #pending = new Map<string, number>();
+  /** Endpoint → its deliveries in flight in this process. */
+  readonly #inFlight = new Map<string, number>();
 
   constructor(store: Store, access: Access, jobs: JobQueue, key: ServerKey, options: WebhooksOptions) {
     this.#store = store;
@@ -257,6 +261,11 @@ export class Webhooks {
       'parley-delivery': `${id}:${seq}`,
       'parley-attempt': String(job.attempt),
     };
+    // A slow or dead endpoint holds at most its share of this process's delivery slots, so the
+    // other endpoints' deliveries go on; the rest of its deliveries wait for a retry.
+    const busy = this.#inFlight.get(id) ?? 0;
+    if (busy >= this.#options.perEndpointConcurrency) throw new Error(`the endpoint has ${busy} deliveries in flight here; this one waits`);
+    this.#inFlight.set(id, busy + 1);
     let result: PostResult;
     try {
       result = await this.#options.breakers.run(id, async () => {
@@ -267,6 +276,10 @@ export class Webhooks {
       });
     } catch (error) {
       result = error instanceof DeliveryFailed ? error.result : { status: null, error: failureMessage(error, 500), durationMs: 0 };
+    } finally {
+      const left = (this.#inFlight.get(id) ?? 1) - 1;
+      if (left > 0) this.#inFlight.set(id, left);
+      else this.#inFlight.delete(id);
     }
     const ok = result.status !== null && result.status >= 200 && result.status < 300;
     await this.#store.recordWebhookDelivery({ webhookId: id, seq, attempt: job.attempt, ok, status: result.status, error: ok ? null : (result.error ?? `HTTP ${result.status}`), durationMs: result.durationMs, at: now });

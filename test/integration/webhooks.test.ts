@@ -185,7 +185,28 @@ describe('outgoing webhooks', () => {
     receiver.release();
     const before = receiver.seqs().length;
     await until('the hung events arrive after all', () => receiver.seqs().length >= before + 11 || undefined, 30_000);
-    // The endpoint's breaker opened while it failed, and closed once it answered again.
+  });
+
+  it("a dead endpoint holds no other endpoint's deliveries", async () => {
+    const other = new Receiver();
+    await other.start();
+    try {
+      const otherRoom = String((await api(server.url, 'POST', '/api/v1/rooms', { token: owner, body: { name: 'Elsewhere', visibility: 'private' } })).body.room.id);
+      await api(server.url, 'POST', `/api/v1/rooms/${otherRoom}/webhooks`, { token: owner, body: { url: other.url } });
+      receiver.mode = 'hang';
+      // More events for the dead endpoint than the process has delivery slots.
+      for (let i = 0; i < 40; i++) await send(member, `to the dead one ${i}`);
+      await until('deliveries hang', () => receiver.hanging.length > 0 || undefined);
+      for (let i = 0; i < 5; i++) await api(server.url, 'POST', `/api/v1/rooms/${otherRoom}/messages`, { token: owner, body: { body: `elsewhere ${i}` } });
+      await until('the other endpoint got its five while the first hangs', () => other.seqs().length >= 5 || undefined, 15_000);
+    } finally {
+      receiver.mode = 'ok';
+      receiver.release();
+      await other.stop();
+    }
+    const before = receiver.seqs().length;
+    await until('the dead one catches up once back', () => receiver.seqs().length >= before + 40 || undefined, 60_000);
+    // The endpoint's breaker opened while it hung, and closed once it answered again.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     const transitions = (to: string) => Number(new RegExp(`parley_breaker_transitions_total\\{breaker="webhook",to="${to}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
     assert.ok(transitions('open') >= 1, 'the breaker opened');
@@ -254,6 +275,7 @@ describe('outgoing webhooks', () => {
       secretGraceMs: 0,
       attempts: 5,
       backoff: { baseMs: 10, maxMs: 10 },
+      perEndpointConcurrency: 4,
       breakers: { run: (_id, call) => call() },
       onError: () => undefined,
       now: () => now,
