@@ -51,7 +51,7 @@ import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
 import { type BreakerState, Breakers } from './resilience/breaker.js';
-import { guardBus, guardStore } from './resilience/guarded-ports.js';
+import { guardBus, guardJobQueue, guardStore } from './resilience/guarded-ports.js';
 import { LoadShedder } from './resilience/load-shedder.js';
 import { retry } from './resilience/retry.js';
 import { runShutdown } from './resilience/shutdown.js';
@@ -322,6 +322,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
       monitor: (connection) => new OutageLog(log, connection),
+      guardJobs: (jobs) => guardJobQueue(jobs, breakers.for('jobs')),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
     });

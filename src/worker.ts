@@ -16,6 +16,7 @@ import { Access } from './domain/access.js';
 import { MembershipCache } from './domain/membership-cache.js';
 import { MEMBERSHIP_CHANNEL, Publisher } from './domain/publisher.js';
 import { metricsAllowed } from './http/server.js';
+import { guardJobQueue } from './resilience/guarded-ports.js';
 import { openSlowWork } from './jobs/slow-work.js';
 import { instrumentStore } from './observability/instrument.js';
 import { JobMetrics } from './observability/job-metrics.js';
@@ -71,6 +72,7 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
       monitor: (connection) => new OutageLog(log, connection),
+      guardJobs: (jobs) => guardJobQueue(jobs, breakers.for('jobs')),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
     });

@@ -31,6 +31,8 @@ export interface SlowWorkDeps {
   monitor?: (connection: string) => ConnectionMonitor;
   /** Runs each webhook delivery behind its endpoint's circuit breaker. */
   breakers: EndpointBreakers;
+  /** Puts the job backend's calls behind its circuit breaker (`jobs`). */
+  guardJobs?(jobs: JobQueue): JobQueue;
   onError(error: unknown, context: string): void;
   /** Log a finished retention pass. */
   onRetentionPass(rooms: number, tombstoned: number): void;
@@ -57,7 +59,8 @@ export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETE
 const WEBHOOK_SWEEP_EVERY_MS = 60_000;
 
 export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<SlowWork> {
-  const jobs = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError, ...(deps.monitor === undefined ? {} : { monitor: deps.monitor }) });
+  const backend = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError, ...(deps.monitor === undefined ? {} : { monitor: deps.monitor }) });
+  const jobs = deps.guardJobs?.(backend) ?? backend;
   let pool: WorkerPool | null = null;
   const usePool = () => {
     pool ??= new WorkerPool({ threads: config.WORKER_THREADS, maxQueue: config.WORKER_QUEUE_MAX });

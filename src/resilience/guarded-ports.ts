@@ -8,7 +8,7 @@
  * keeps this node's connections before its command, and the rate limiter counts in the process
  * when Redis cannot answer; a decorator in front of them would skip both.)
  */
-import type { Bus, Channel, Store } from '../ports.js';
+import type { Bus, Channel, JobQueue, Store } from '../ports.js';
 import { decodeRoom } from '../protocol/bus-codec.js';
 import type { Breaker } from './breaker.js';
 
@@ -110,5 +110,24 @@ export function guardBus(bus: Bus, breaker: Breaker, options: GuardBusOptions): 
     onReset: (listener) => bus.onReset(listener),
     resubscribe: () => bus.resubscribe(),
     close: () => bus.close(),
+  };
+}
+
+/**
+ * The job backend's calls through `breaker`: enqueueing, schedules, counts and the dead-letter
+ * calls. Working and closing pass by: a worker waits an outage out by itself, and closing must
+ * always run. A refused enqueue rejects with `unavailable`, as the port says it may.
+ */
+export function guardJobQueue(jobs: JobQueue, breaker: Breaker): JobQueue {
+  return {
+    kind: jobs.kind,
+    enqueue: (queue, payload, options) => breaker.run(() => jobs.enqueue(queue, payload, options)),
+    repeat: (queue, name, everyMs, payload) => breaker.run(() => jobs.repeat(queue, name, everyMs, payload)),
+    work: (queue, handler, options) => jobs.work(queue, handler, options),
+    counts: (queue) => breaker.run(() => jobs.counts(queue)),
+    deadLetters: (queue, limit) => breaker.run(() => jobs.deadLetters(queue, limit)),
+    retryDead: (queue, id) => breaker.run(() => jobs.retryDead(queue, id)),
+    purgeDead: (queue, id) => breaker.run(() => jobs.purgeDead(queue, id)),
+    close: (graceMs) => jobs.close(graceMs),
   };
 }

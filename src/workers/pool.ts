@@ -44,6 +44,9 @@ export class WorkerPool {
       idleTimeout: options.idleTimeoutMs ?? 30_000,
       // Ours is checked first (below), with the domain's error; this one is a backstop.
       maxQueue: options.maxQueue,
+      // A task holds one page of input and its output: a small heap, collected often, keeps a
+      // long run (a million-message export) from growing the process by what it has thrown away.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
     });
   }
 
