@@ -33,6 +33,11 @@ const KINDS: readonly EventKind[] = ['message', 'edit', 'delete', 'member_joined
 const FANOUT_PAGE = 200;
 const FANOUT_PAGES_PER_RUN = 5;
 const DELIVERIES_KEPT = 100;
+/**
+ * A fan-out only reads the store and enqueues: it fails in an outage of either, and is retried
+ * through a long one (its key, held while it lives, would otherwise keep a sweep from redoing it).
+ */
+const FANOUT_RETRIES = { attempts: 30, backoff: { baseMs: 1_000, maxMs: 300_000 } };
 const PRUNE_EVERY = 25;
 const SWEEP_BATCH = 500;
 /** How long a room's "has endpoints" answer is trusted by the process that did not change it, ms. */
@@ -249,6 +254,12 @@ export class Webhooks {
     const hook = await this.#store.findWebhook(id);
     // Deleted or disabled since: nothing to deliver.
     if (hook === undefined || hook.state !== 'active') return;
+    // Whoever registered it must still be in the room: one who left takes the room's events
+    // with them no further (re-enabled, it delivers again only once they are back).
+    if ((await this.#store.membership(hook.roomId, hook.createdBy)).role === null) {
+      await this.#disable(hook, 'The member who registered it left the room.');
+      return;
+    }
     const [event] = await this.#store.readEvents(hook.roomId, seq - 1, 1);
     if (event === undefined || event.seq !== seq) return;
     const now = this.#now();
@@ -304,7 +315,9 @@ export class Webhooks {
   /** The repeatable job: fans out for every endpoint behind its room. */
   async sweep(): Promise<void> {
     const behind = await this.#store.webhooksBehind(SWEEP_BATCH);
-    for (const id of behind) await this.#jobs.enqueue(FANOUT_QUEUE, { webhookId: id }, { key: `fanout:${id}:sweep:${Math.floor(this.#now() / 60_000)}` });
+    // Keyed as the writer keys them, by the seq to reach: a fan-out already made for it covered
+    // it; one never made (its process died) is made now.
+    for (const { id, lastSeq } of behind) await this.#jobs.enqueue(FANOUT_QUEUE, { webhookId: id }, { key: `fanout:${id}:${lastSeq}`, ...FANOUT_RETRIES });
   }
 
   // Helpers
@@ -327,6 +340,6 @@ export class Webhooks {
   }
 
   #enqueueFanout(webhookId: string, seq: number): void {
-    this.#jobs.enqueue(FANOUT_QUEUE, { webhookId }, { key: `fanout:${webhookId}:${seq}` }).catch((error: unknown) => this.#options.onError(error, 'enqueueing a webhook fan-out'));
+    this.#jobs.enqueue(FANOUT_QUEUE, { webhookId }, { key: `fanout:${webhookId}:${seq}`, ...FANOUT_RETRIES }).catch((error: unknown) => this.#options.onError(error, 'enqueueing a webhook fan-out'));
   }
 }

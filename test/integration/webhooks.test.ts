@@ -206,11 +206,30 @@ describe('outgoing webhooks', () => {
     }
     const before = receiver.seqs().length;
     await until('the dead one catches up once back', () => receiver.seqs().length >= before + 40 || undefined, 60_000);
-    // The endpoint's breaker opened while it hung, and closed once it answered again.
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    const transitions = (to: string) => Number(new RegExp(`parley_breaker_transitions_total\\{breaker="webhook",to="${to}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
-    assert.ok(transitions('open') >= 1, 'the breaker opened');
-    assert.ok(transitions('closed') >= 1, 'and closed again');
+  });
+
+  it("an endpoint's breaker opens while it fails and closes once it answers again", async () => {
+    const failing = new Receiver();
+    await failing.start();
+    const transitions = async (to: string) => {
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(new RegExp(`parley_breaker_transitions_total\\{breaker="webhook",to="${to}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    };
+    try {
+      const room = String((await api(server.url, 'POST', '/api/v1/rooms', { token: owner, body: { name: 'Breaker', visibility: 'private' } })).body.room.id);
+      // A new endpoint, so its breaker counts its failures only.
+      await api(server.url, 'POST', `/api/v1/rooms/${room}/webhooks`, { token: owner, body: { url: failing.url } });
+      const opened = await transitions('open');
+      const closed = await transitions('closed');
+      failing.mode = 'fail';
+      for (let i = 0; i < 10; i++) await api(server.url, 'POST', `/api/v1/rooms/${room}/messages`, { token: owner, body: { body: `failing ${i}` } });
+      await until('the breaker opened', async () => ((await transitions('open')) > opened ? true : undefined));
+      failing.mode = 'ok';
+      await until('every event delivered once it answers', () => failing.seqs().length >= 10 || undefined, 60_000);
+      await until('the breaker closed', async () => ((await transitions('closed')) > closed ? true : undefined));
+    } finally {
+      await failing.stop();
+    }
   });
 
   it('a rotated secret signs beside the previous one; events it does not want are not sent', async () => {
@@ -261,6 +280,21 @@ describe('outgoing webhooks', () => {
     await send(member, 'enabled again');
     await until('delivered again', () => receiver.received.slice(count).some((x) => ((x.json.event as Json).message as Json)?.body === 'enabled again') || undefined);
     assert.ok(!receiver.received.slice(count).some((x) => ((x.json.event as Json).message as Json)?.body === 'while disabled'), 'what it missed while disabled is not sent');
+  });
+
+  it('a webhook whose owner left the room sends nothing more, and is disabled', async () => {
+    const room = String((await api(server.url, 'POST', '/api/v1/rooms', { token: member, body: { name: 'Left behind', visibility: 'public' } })).body.room.id);
+    await api(server.url, 'POST', `/api/v1/rooms/${room}/join`, { token: owner });
+    const created = await api(server.url, 'POST', `/api/v1/rooms/${room}/webhooks`, { token: member, body: { url: receiver.url } });
+    assert.equal(created.status, 201);
+    const count = receiver.received.length;
+    await api(server.url, 'POST', `/api/v1/rooms/${room}/messages`, { token: owner, body: { body: 'while they are here' } });
+    await until('delivered', () => receiver.received.length > count || undefined);
+    assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${room}/leave`, { token: member })).status, 204);
+    const after = receiver.received.length;
+    await api(server.url, 'POST', `/api/v1/rooms/${room}/messages`, { token: owner, body: { body: 'after they left' } });
+    await until('disabled', async () => ((await server.parley.services.store.findWebhook(String(created.body.webhook.id)))?.state === 'disabled' ? true : undefined));
+    assert.ok(!receiver.received.slice(after).some((x) => ((x.json.event as Json).message as Json)?.body === 'after they left'));
   });
 
   it('an endpoint failing for a whole day is disabled', async () => {

@@ -80,16 +80,16 @@ export async function activeWebhookIds(db: Kysely<Database>, roomId: string): Pr
   return rows.map((r) => r.id);
 }
 
-export async function webhooksBehind(db: Kysely<Database>, limit: number): Promise<string[]> {
+export async function webhooksBehind(db: Kysely<Database>, limit: number): Promise<Array<{ id: string; lastSeq: number }>> {
   const rows = await db
     .selectFrom('webhooks as w')
     .innerJoin('rooms as r', 'r.id', 'w.room_id')
-    .select('w.id')
+    .select(['w.id', 'r.last_seq'])
     .where('w.state', '=', 'active')
     .whereRef('w.cursor_seq', '<', 'r.last_seq')
     .limit(limit)
     .execute();
-  return rows.map((r) => r.id);
+  return rows.map((r) => ({ id: r.id, lastSeq: Number(r.last_seq) }));
 }
 
 /** Moves the cursor forward only. */
