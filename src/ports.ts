@@ -189,8 +189,8 @@ export interface Store {
   deleteWebhook(id: string): Promise<void>;
   /** Ids of the room's active webhooks. */
   activeWebhookIds(roomId: string): Promise<string[]>;
-  /** Active webhooks whose cursor is behind their room's last seq (answered with it), at most `limit`. */
-  webhooksBehind(limit: number): Promise<Array<{ id: string; lastSeq: number }>>;
+  /** Active webhooks whose cursor is behind their room's last seq, furthest behind first, with their cursor; at most `limit`. */
+  webhooksBehind(limit: number): Promise<Array<{ id: string; cursorSeq: number }>>;
   /** Moves the webhook's cursor forward to `seq` (never back). */
   advanceWebhookCursor(id: string, seq: number): Promise<void>;
   recordWebhookDelivery(delivery: WebhookDeliveryRecord): Promise<void>;

@@ -30,6 +30,8 @@ const CONTENT_TYPES: Record<ExportFormat, string> = { ndjson: 'application/x-ndj
 /** How often a running export tells its progress (store row and `job` event), ms. */
 const PROGRESS_EVERY_MS = 1_000;
 const SWEEP_BATCH = 100;
+/** An export still queued or running this long after it was asked for is given up as failed. */
+const STALE_AFTER_MS = 3_600_000;
 
 export interface ExportsOptions {
   dir: string;
@@ -73,7 +75,12 @@ export class Exports {
     if (!FORMATS.includes(format as ExportFormat)) throw validationFailed(`format must be one of ${FORMATS.join(', ')}.`);
     await this.#access.requireMember(roomId, userId);
     const active = await this.#store.findActiveExport(roomId, userId);
-    if (active !== undefined) return this.view(active);
+    if (active !== undefined) {
+      if (this.#now() - active.createdAt < STALE_AFTER_MS) return this.view(active);
+      // Its job died with no one to say so (its worker killed on its last attempt): it never
+      // finishes, and must not keep its owner from exporting the room.
+      await this.#finish(active, { state: 'failed', error: 'The export did not finish; ask for it again.' });
+    }
     const room = await this.#access.room(roomId);
     const record: ExportRecord = {
       id: newId(),
@@ -91,7 +98,13 @@ export class Exports {
       expiresAt: null,
     };
     await this.#store.createExport(record);
-    await this.#jobs.enqueue(EXPORT_QUEUE, { exportId: record.id }, { key: `export:${record.id}`, attempts: 3, backoff: { baseMs: 5_000, maxMs: 60_000 } });
+    try {
+      await this.#jobs.enqueue(EXPORT_QUEUE, { exportId: record.id }, { key: `export:${record.id}`, attempts: 3, backoff: { baseMs: 5_000, maxMs: 60_000 } });
+    } catch (error) {
+      // No job behind it: it is failed at once, so it is not answered as running for ever.
+      await this.#finish(record, { state: 'failed', error: 'The export could not be started; ask for it again.' }).catch(() => undefined);
+      throw error;
+    }
     return this.view(record);
   }
 
@@ -126,6 +139,22 @@ export class Exports {
 
   /** The job: writes the export's file, page by page, and tells its owner how far it got. */
   async run(job: Job): Promise<void> {
+    try {
+      await this.#run(job);
+    } catch (error) {
+      // Out of attempts (or failed for good), the export failed: its owner is told, and may ask again.
+      const last = job.attempt >= job.attempts || error instanceof PermanentJobError;
+      if (last && !job.signal.aborted) {
+        const record = await this.#store.findExport(String(job.payload.exportId)).catch(() => undefined);
+        if (record !== undefined && record.state !== 'done' && record.state !== 'failed') {
+          await this.#finish(record, { state: 'failed', error: 'The export could not be written; ask for it again.' }).catch(() => undefined);
+        }
+      }
+      throw error;
+    }
+  }
+
+  async #run(job: Job): Promise<void> {
     const id = String(job.payload.exportId);
     const record = await this.#store.findExport(id);
     // Deleted meanwhile (expired, swept): nothing to do. Done: a repeated run.
@@ -140,7 +169,8 @@ export class Exports {
     if (room === undefined || owner === undefined) throw new PermanentJobError(`export ${id}: room or owner gone`);
     mkdirSync(this.#options.dir, { recursive: true });
     const final = this.#file(record);
-    const part = `${final}.part`;
+    // A name of this run's own: a run that lost its lease and goes on meanwhile writes elsewhere.
+    const part = `${final}.${job.attempt}.${newId()}.part`;
     let progress: ExportRecord = { ...record, state: 'running', doneSeq: 0, messages: 0, bytes: 0, error: null };
     await this.#store.updateExport(id, { state: 'running', doneSeq: 0, messages: 0, bytes: 0, error: null });
     this.#announce(progress);
@@ -183,9 +213,12 @@ export class Exports {
     } catch (error) {
       out.destroy();
       rmSync(part, { force: true });
-      // Out of attempts, the export failed for good: its owner is told.
-      if (job.attempt >= job.attempts && !job.signal.aborted) await this.#finish(progress, { state: 'failed', error: 'The export could not be written; ask for it again.' });
       throw error;
+    }
+    // Given up meanwhile (its lease lost): another run owns the export now.
+    if (job.signal.aborted) {
+      rmSync(part, { force: true });
+      throw job.signal.reason ?? new Error('aborted');
     }
     renameSync(part, final);
     const now = this.#now();

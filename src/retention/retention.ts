@@ -52,8 +52,11 @@ export class Retention {
     this.#now = options.now ?? Date.now;
   }
 
+  /** The room's policy, never longer than the server's (which may have been lowered since it was set). */
   effectiveDays(roomDays: number | null): number | null {
-    return roomDays ?? (this.#options.serverDays > 0 ? this.#options.serverDays : null);
+    const server = this.#options.serverDays > 0 ? this.#options.serverDays : null;
+    if (roomDays === null) return server;
+    return server === null ? roomDays : Math.min(roomDays, server);
   }
 
   async policy(userId: string, roomId: string): Promise<RetentionPolicy> {
@@ -106,7 +109,7 @@ export class Retention {
 
   #policy(days: number | null): RetentionPolicy {
     const server = this.#options.serverDays > 0 ? this.#options.serverDays : null;
-    return { days, serverDays: server, effectiveDays: days ?? server };
+    return { days, serverDays: server, effectiveDays: this.effectiveDays(days) };
   }
 }
 

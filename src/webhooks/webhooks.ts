@@ -39,6 +39,7 @@ const DELIVERIES_KEPT = 100;
  */
 const FANOUT_RETRIES = { attempts: 30, backoff: { baseMs: 1_000, maxMs: 300_000 } };
 const PRUNE_EVERY = 25;
+const FANOUT_WINDOW_MS = 50;
 const SWEEP_BATCH = 500;
 /** How long a room's "has endpoints" answer is trusted by the process that did not change it, ms. */
 const ROOM_CACHE_MS = 10_000;
@@ -194,11 +195,13 @@ export class Webhooks {
 
   // The send path: told of every committed event, never waited for
 
-  /** An event was committed: the room's endpoints get a fan-out, once per room per turn of the loop. */
+  /** An event was committed: the room's endpoints get a fan-out, once per room per window. */
   committed(roomId: string, seq: number): void {
     const pending = this.#pending.get(roomId);
     this.#pending.set(roomId, Math.max(pending ?? 0, seq));
-    if (this.#pending.size === 1 && pending === undefined) setImmediate(() => this.#flush());
+    // One fan-out per endpoint per window, however many commits: a busy room costs a few jobs a
+    // second, not one per commit.
+    if (this.#pending.size === 1 && pending === undefined) setTimeout(() => this.#flush(), FANOUT_WINDOW_MS).unref();
   }
 
   #flush(): void {
@@ -243,8 +246,9 @@ export class Webhooks {
       if (events.length < FANOUT_PAGE) return;
       hook = { ...hook, cursorSeq: last };
     }
-    // More remain: another run goes on, so one busy room does not hold this worker.
-    if (hook !== undefined) this.#enqueueFanout(id, hook.cursorSeq + 1);
+    // More remain: another run goes on, so one busy room does not hold this worker. Awaited: if it
+    // cannot be enqueued, this run fails and is retried (the cursor has moved: nothing twice).
+    if (hook !== undefined) await this.#jobs.enqueue(FANOUT_QUEUE, { webhookId: id }, { key: `fanout:${id}:from:${hook.cursorSeq}`, ...FANOUT_RETRIES });
   }
 
   /** Delivers one event to one endpoint. */
@@ -315,9 +319,9 @@ export class Webhooks {
   /** The repeatable job: fans out for every endpoint behind its room. */
   async sweep(): Promise<void> {
     const behind = await this.#store.webhooksBehind(SWEEP_BATCH);
-    // Keyed as the writer keys them, by the seq to reach: a fan-out already made for it covered
-    // it; one never made (its process died) is made now.
-    for (const { id, lastSeq } of behind) await this.#jobs.enqueue(FANOUT_QUEUE, { webhookId: id }, { key: `fanout:${id}:${lastSeq}`, ...FANOUT_RETRIES });
+    // Keyed by the cursor they start from: a new key whenever a fan-out made progress, so neither a
+    // fan-out of the writer's nor a dead one keeps the sweep from moving an endpoint on.
+    for (const { id, cursorSeq } of behind) await this.#jobs.enqueue(FANOUT_QUEUE, { webhookId: id }, { key: `fanout:${id}:from:${cursorSeq}`, ...FANOUT_RETRIES });
   }
 
   // Helpers

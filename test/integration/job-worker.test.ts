@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { newId } from '../../src/domain/ids.js';
 import { PermanentJobError } from '../../src/jobs/errors.js';
+import { QUEUES } from '../../src/jobs/slow-work.js';
 import type { AppendRequest } from '../../src/ports.js';
 import type { Json } from '../support/json.js';
 import { api, startTestServer, type TestServer } from '../support/server.js';
@@ -155,7 +156,7 @@ describe('parley worker', () => {
     const counts = await run(['counts']);
     assert.equal(counts.code, 0);
     const rows = counts.stdout.trim().split('\n').map((l) => JSON.parse(l) as Json);
-    assert.deepEqual(rows.map((r) => r.queue).sort(), ['export', 'export-sweep', 'retention']);
+    assert.deepEqual(rows.map((r) => r.queue).sort(), [...QUEUES].sort());
     assert.ok(rows.every((r) => typeof r.waiting === 'number' && typeof r.dead === 'number'));
     assert.equal((await run(['dead'])).code, 2, 'a queue is named');
     const listed = await run(['dead', 'cli-test']);

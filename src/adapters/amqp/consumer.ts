@@ -205,9 +205,35 @@ export class QueueConsumer {
       answer(channel, message, 'drop');
       return;
     }
+    if (message.fields.redelivered) {
+      // Delivered before and never answered: the run it went to was lost (its process or channel
+      // died). That counts as a run made, as a lapsed lease does elsewhere, so a job that kills
+      // its worker cannot loop for ever: sent on as its next attempt, or dead after its last.
+      // (A delivery given back at close is redelivered too, and counted the same.)
+      this.#relay(channel, message, job);
+      return;
+    }
     const wait = job.runAt - this.host.now();
     if (wait > 0) this.#pass(channel, message, job, wait);
     else this.#run(channel, message, job);
+  }
+
+  /** A redelivered job, published again as its next attempt (or as dead), then acknowledged. */
+  #relay(channel: Channel, message: ConsumeMessage, job: DecodedJob): void {
+    const relaying = (async () => {
+      try {
+        const topology = await this.host.topology(this.queue);
+        if (job.attempt >= job.attempts) {
+          await this.host.publish(this.queue, topology.dead, encodeJob(job, { error: 'The worker running it stopped (its delivery was lost) on its last attempt.', failedAt: this.host.now() }));
+        } else {
+          await this.host.publish(this.queue, topology.work, encodeJob({ ...job, attempt: job.attempt + 1, runAt: 0 }));
+        }
+        answer(channel, message, 'ack');
+      } catch (error) {
+        await this.#giveBackLater(channel, message, error);
+      }
+    })().finally(() => this.#passing.delete(relaying));
+    this.#passing.add(relaying);
   }
 
   /** Sends a delivery not due yet on to the bucket for the rest of its wait. */

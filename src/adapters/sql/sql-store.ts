@@ -502,7 +502,7 @@ export class SqlStore extends SqlJobStore implements Store {
     return hooks.activeWebhookIds(this.#db, roomId);
   }
 
-  webhooksBehind(limit: number): Promise<Array<{ id: string; lastSeq: number }>> {
+  webhooksBehind(limit: number): Promise<Array<{ id: string; cursorSeq: number }>> {
     return hooks.webhooksBehind(this.#db, limit);
   }
 

@@ -80,16 +80,18 @@ export async function activeWebhookIds(db: Kysely<Database>, roomId: string): Pr
   return rows.map((r) => r.id);
 }
 
-export async function webhooksBehind(db: Kysely<Database>, limit: number): Promise<Array<{ id: string; lastSeq: number }>> {
+export async function webhooksBehind(db: Kysely<Database>, limit: number): Promise<Array<{ id: string; cursorSeq: number }>> {
   const rows = await db
     .selectFrom('webhooks as w')
     .innerJoin('rooms as r', 'r.id', 'w.room_id')
-    .select(['w.id', 'r.last_seq'])
+    .select(['w.id', 'w.cursor_seq'])
     .where('w.state', '=', 'active')
     .whereRef('w.cursor_seq', '<', 'r.last_seq')
+    // The furthest behind first, so a few busy endpoints do not hide the others.
+    .orderBy((eb) => eb('r.last_seq', '-', eb.ref('w.cursor_seq')), 'desc')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ id: r.id, lastSeq: Number(r.last_seq) }));
+  return rows.map((r) => ({ id: r.id, cursorSeq: Number(r.cursor_seq) }));
 }
 
 /** Moves the cursor forward only. */
