@@ -348,6 +348,40 @@ export const OPTIONS = {
     default: '5',
     parse: integer(1, 100),
   },
+  FILE_STORAGE: {
+    doc: 'Where attachments and avatars are kept: fs (files under FILES_DIR on this machine: one node, or a directory every node mounts) or s3 (an S3-compatible bucket: S3_BUCKET at S3_ENDPOINT, shared by every node).',
+    default: 'fs',
+    parse: oneOf('fs', 's3'),
+  },
+  FILES_DIR: { doc: 'FILE_STORAGE=fs: the directory of stored files (and of uploads being received, under its tmp/). Empty: DATA_DIR/files.', default: '', parse: text },
+  UPLOAD_STAGING_DIR: {
+    doc: 'Where this node writes an upload while it is received, sniffed and (for images) processed, before it is stored: local disk, at least UPLOAD_CONCURRENCY × UPLOAD_MAX_BYTES free. Empty: FILES_DIR/tmp with FILE_STORAGE=fs, the system temporary directory with s3.',
+    default: '',
+    parse: text,
+  },
+  S3_ENDPOINT: { doc: 'FILE_STORAGE=s3: the endpoint URL of S3-compatible storage (https://s3.eu-west-1.amazonaws.com, http://minio:9000). Empty: AWS S3 of S3_REGION.', default: '', parse: serviceUrl(['https', 'http']) },
+  S3_REGION: { doc: 'FILE_STORAGE=s3: the region requests are signed for.', default: 'us-east-1', parse: text },
+  S3_BUCKET: { doc: 'FILE_STORAGE=s3: the bucket (created beforehand; Parley writes under files/ and avatars/ in it).', default: '', parse: text },
+  S3_ACCESS_KEY_ID: { doc: 'FILE_STORAGE=s3: access key id. Empty: the AWS SDK\'s default credential chain (environment, instance role).', default: '', parse: text },
+  S3_SECRET_ACCESS_KEY: { doc: 'FILE_STORAGE=s3: secret access key, with S3_ACCESS_KEY_ID.', default: '', parse: text },
+  S3_FORCE_PATH_STYLE: { doc: 'FILE_STORAGE=s3: address the bucket in the path (http://host/bucket/key), as most S3-compatible servers want, rather than as a host name.', default: 'true', parse: boolean },
+  S3_PART_SIZE_MB: { doc: 'FILE_STORAGE=s3: files larger than this go up as a multipart upload in parts of this size, MiB (S3 needs at least 5); one part is read from disk at a time.', default: '16', parse: integer(5, 512) },
+  S3_TIMEOUT_MS: { doc: 'FILE_STORAGE=s3: deadline to connect, and most time a request may go without progress, ms; past it the call fails as unavailable (and counts against the storage breaker).', default: '15000', parse: integer(100, 600_000) },
+  UPLOAD_MAX_BYTES: { doc: 'Largest file one upload may be, bytes; a larger one is refused with 413 payload_too_large as soon as it passes the size (nothing is stored).', default: '104857600', parse: integer(1, 5 * 1024 * 1024 * 1024) },
+  UPLOAD_MAX_FILES_PER_MESSAGE: { doc: 'Attachments one message may carry.', default: '10', parse: integer(1, 100) },
+  UPLOAD_DAILY_BYTES: { doc: 'Bytes one user may upload in 24 hours (attachments and avatars, kept or not); past it uploads are refused with 429 rate_limited until older ones leave the window. 0: no limit.', default: '1073741824', parse: integer(0, Number.MAX_SAFE_INTEGER) },
+  UPLOAD_TYPES: {
+    doc: 'The content types an upload may be, comma-separated, decided by sniffing its bytes (never by its name or Content-Type): a type ending in /* allows its whole family. Text without a recognisable binary signature is text/plain, and text that reads as HTML, SVG or XML is text/html, image/svg+xml or application/xml: leave those out so nothing active is ever stored. Unrecognised binaries are application/octet-stream.',
+    default: 'image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,text/csv,application/json,application/zip,application/gzip,application/x-7z-compressed,application/x-tar,audio/*,video/mp4,video/webm,video/quicktime,application/vnd.openxmlformats-officedocument.wordprocessingml.document,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.openxmlformats-officedocument.presentationml.presentation,application/vnd.oasis.opendocument.text,application/vnd.oasis.opendocument.spreadsheet,application/vnd.oasis.opendocument.presentation,application/msword,application/vnd.ms-excel,application/x-cfb',
+    parse: (raw: string) => raw.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''),
+  },
+  UPLOAD_CONCURRENCY: { doc: 'Uploads one node receives at once; one more is refused with 503 unavailable (Retry-After) until one ends. Bounds the node\'s open files, staging disk and image work.', default: '32', parse: integer(1, 10_000) },
+  UPLOAD_IDLE_TIMEOUT_MS: { doc: 'An upload whose sender sends nothing for this long is abandoned (its staged bytes deleted), ms.', default: '30000', parse: integer(100, 600_000) },
+  UPLOAD_UNATTACHED_HOURS: { doc: 'An upload not attached to a message within this many hours is deleted by the files sweep job (direct uploads never confirmed too).', default: '24', parse: integer(1, 24 * 365) },
+  IMAGE_MAX_PIXELS: { doc: 'Images with more pixels than this (width × height, from the header, before any decoding) are refused with 413: a decompression bomb never reaches memory.', default: '50000000', parse: integer(1, 1_000_000_000) },
+  IMAGE_THUMBNAIL_PX: { doc: 'Longest side of the thumbnail made for each image, pixels.', default: '480', parse: integer(32, 4096) },
+  FILE_URL_TTL_S: { doc: 'Lifetime of a signed file link (GET /files/:id/link, and the presigned S3 PUT of a direct upload), seconds. Membership is checked again on every read through the server, whatever the link\'s age.', default: '300', parse: integer(10, 7 * 24 * 3600) },
+  ASSET_BASE_URL: { doc: 'Origin (and path) the web page loads its hashed assets from, such as https://cdn.example.com/parley: a CDN that pulls /assets/ from the nodes. Empty: the node itself. The page\'s CSP allows it.', default: '', parse: serviceUrl(['https', 'http']) },
   WEB_DIR: { doc: 'Directory of the built web client served at /. Empty: the one shipped in web/dist.', default: '', parse: text },
 } satisfies Record<string, Option<unknown>>;
 
@@ -411,6 +445,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config = out as Config;
   // Node refuses a header deadline past the request deadline; say so in the operator's terms.
   if (config.JOBS === 'amqp' && config.AMQP_URL === '') throw new ConfigError('JOBS=amqp needs AMQP_URL (amqp://user:password@host:5672).');
+  if (config.FILE_STORAGE === 's3' && config.S3_BUCKET === '') throw new ConfigError('FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT for storage other than AWS).');
   if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${config.HTTP_HEADERS_TIMEOUT_MS}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS}).`);

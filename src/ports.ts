@@ -466,3 +466,61 @@ export interface JobQueue {
 
 /** Lower-case letters, digits and dashes, starting with a letter, at most 64. */
 export const QUEUE_NAME = /^[a-z][a-z0-9-]{0,63}$/;
+
+/** An inclusive byte range of an object, as HTTP's Range header names one. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** An object read from storage: its bytes (all of it, or the range asked) as a stream. */
+export interface StoredObject {
+  body: NodeJS.ReadableStream & AsyncIterable<Uint8Array>;
+  /** The whole object's size, bytes. */
+  size: number;
+  /** The range the body holds, or null for the whole object. */
+  range: ByteRange | null;
+  contentType: string;
+}
+
+/**
+ * Object storage for attachments and avatars: the local filesystem (the embedded default) or an
+ * S3-compatible bucket. Keys are relative paths of [A-Za-z0-9._-] segments joined by '/', never
+ * '.' or '..'; an adapter refuses any other key (a programming error, not an outage).
+ *
+ * Guarantees: `put` is atomic (a reader sees the old object, or none, or the whole new one,
+ * never part) and durable once resolved. An outage (the storage down, a timeout, a 5xx) rejects
+ * with AppError `unavailable`, so callers answer 503; any other error is a bug.
+ */
+export interface ObjectStore {
+  readonly kind: 'fs' | 's3';
+  /**
+   * Stores the local file at `source.path` (of `source.size` bytes) under `key`, replacing any
+   * object there. Files larger than the adapter's part size go up as a multipart upload, one
+   * part read from disk at a time: memory stays bounded whatever the size. `parts`: how many
+   * parts it took (1: a single put).
+   */
+  put(key: string, source: { path: string; size: number }, options: { contentType: string }): Promise<{ parts: number }>;
+  /**
+   * The object, or `range` of it (which must lie inside the object: callers check it against
+   * `stat`), as a stream; undefined when there is no such object.
+   */
+  get(key: string, range?: ByteRange): Promise<StoredObject | undefined>;
+  stat(key: string): Promise<{ size: number; contentType: string } | undefined>;
+  /** Deletes the objects; a key with no object is no error. */
+  delete(keys: string[]): Promise<void>;
+  /**
+   * A URL that accepts one HTTP PUT of exactly `size` bytes with Content-Type `contentType` to
+   * `key` until `expiresInS` from now, or null when the adapter has none (fs: uploads go
+   * through the server).
+   */
+  presignPut(key: string, options: { size: number; contentType: string; expiresInS: number }): Promise<string | null>;
+  /**
+   * A URL that GETs the object until `expiresInS` from now, answered with these Content-Type and
+   * Content-Disposition headers, or null when the adapter has none (fs).
+   */
+  presignGet(key: string, options: { expiresInS: number; contentType: string; contentDisposition: string }): Promise<string | null>;
+  /** Cheap round trip (the bucket or directory is there and answers), for readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
