@@ -61,7 +61,7 @@ export const toMessage = (r: MessageRow): MessageRecord => ({
   editedAt: r.edited_at,
   deleted: r.deleted !== 0,
   clientMsgId: r.client_msg_id,
-  ...(r.attachments === null || r.deleted ? {} : { attachments: JSON.parse(r.attachments) as AttachmentRecord[] }),
+  ...(r.attachments == null || r.deleted ? {} : { attachments: JSON.parse(r.attachments) as AttachmentRecord[] }),
 });
 
 export const toEvent = (r: EventsTable, user: Author, message: MessageRecord | null): StreamEventRecord => ({
