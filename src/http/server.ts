@@ -3,7 +3,6 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import cookie from '@fastify/cookie';
-import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from '../config.js';
 import { newId } from '../domain/ids.js';
@@ -22,6 +21,7 @@ import { errorHandler, frameworkErrorHandler, sendError } from './errors.js';
 import { registerJsonParser } from './json-parser.js';
 import { malformedQuery, parseQuery } from './query.js';
 import { RestApi } from './route.js';
+import { registerWebClient } from './web-client.js';
 import { authRoutes } from './routes/auth.js';
 import { botRoutes } from './routes/bots.js';
 import { exportRoutes } from './routes/exports.js';
@@ -173,20 +173,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
 
   const webDir = config.WEB_DIR === '' ? DEFAULT_WEB_DIR : config.WEB_DIR;
   if (existsSync(webDir)) {
-    await app.register(fastifyStatic, {
-      root: webDir,
-      wildcard: false,
-      index: 'index.html',
-      // Cache-Control is set per file below.
-      cacheControl: false,
-      setHeaders: (res, filePath) => {
-        // Assets carry a content hash in their names and never change; the page that names them
-        // must always be fresh.
-        res.setHeader('Cache-Control', /[\\/]assets[\\/]/.test(filePath) ? 'public, max-age=31536000, immutable' : 'no-cache');
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        res.setHeader('Content-Security-Policy', "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
-      },
-    });
+    await registerWebClient(app, webDir, config.ASSET_BASE_URL, log);
   } else {
     log.warn({ webDir }, 'web client not built: run npm run build to serve it');
   }
