@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deflateSync } from 'node:zlib';
@@ -356,5 +357,50 @@ describe('files: the daily quota', () => {
     const refused = results.find((r) => r.status === 429);
     assert.equal(refused?.body.error.code, 'rate_limited');
     assert.equal(refused?.body.error.details?.dailyBytes, 10_000);
+  });
+});
+
+describe('files: slow bodies', () => {
+  let server: TestServer;
+  after(async () => {
+    await server?.stop();
+  });
+
+  /** Sends `chunks` pieces of `size` bytes, `gapMs` apart, as one request's body; answers the status and body. */
+  function trickle(url: URL, method: string, headers: Record<string, string>, piece: Buffer, chunks: number, gapMs: number): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const request = http.request(url, { method, headers: { ...headers, 'content-length': String(piece.length * chunks) } }, (response) => {
+        let body = '';
+        response.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+      let sent = 0;
+      const next = () => {
+        if (request.destroyed) return;
+        request.write(piece);
+        sent += 1;
+        if (sent < chunks) setTimeout(next, gapMs);
+        else request.end();
+      };
+      next();
+    });
+  }
+
+  it('an upload may take longer than the request deadline while it keeps sending; any other body may not', async () => {
+    server = await startTestServer({ HTTP_REQUEST_TIMEOUT_MS: 1_000, HTTP_HEADERS_TIMEOUT_MS: 1_000 });
+    const erin = await registerUser(server.url, 'erin');
+    const room = await createRoom(server.url, erin, 'public', 'slow');
+    const auth = { authorization: `Bearer ${erin.token}` };
+    // 25 pieces of 8 KiB, 100 ms apart: 2.5 s, at 80 KiB/s.
+    const upload = await trickle(new URL(`${server.url}/api/v1/rooms/${room}/uploads?name=slow.txt`), 'POST', { ...auth, 'content-type': 'application/octet-stream' }, Buffer.alloc(8192, 0x62), 25, 100);
+    assert.equal(upload.status, 201, upload.body);
+    assert.equal(JSON.parse(upload.body).upload.size, 25 * 8192);
+    // A JSON body trickled past the deadline is cut off with 400, as before.
+    const slowJson = await trickle(new URL(`${server.url}/api/v1/rooms`), 'POST', { ...auth, 'content-type': 'application/json' }, Buffer.from(' '), 25, 100);
+    assert.equal(slowJson.status, 400);
+    assert.match(slowJson.body, /did not arrive in time/);
   });
 });
