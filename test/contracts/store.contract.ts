@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { AppError } from '../../src/errors.js';
 import { newId } from '../../src/domain/ids.js';
 import { searchText } from '../../src/domain/search.js';
-import type { StreamEventRecord, UserRecord } from '../../src/domain/types.js';
+import type { StreamEventRecord, UploadRecord, UserRecord } from '../../src/domain/types.js';
 import type { AppendOutcome, AppendRequest, Store } from '../../src/ports.js';
 
 export interface StoreFixture {
@@ -73,6 +73,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       clientMsgId,
       at: at(),
     });
+    const msgWith = (roomId: string, u: UserRecord, body: string, attachments: string[]): AppendRequest => ({ kind: 'message', roomId, userId: u.id, id: newId(), body, clientMsgId: null, at: at(), attachments });
     const join = (roomId: string, u: UserRecord): AppendRequest => ({ kind: 'member_joined', roomId, userId: u.id, role: 'member', addedBy: null, at: at() });
     function event(outcome: AppendOutcome | undefined): StreamEventRecord {
       assert.equal(outcome?.status, 'appended', `expected appended, got ${JSON.stringify(outcome)}`);
@@ -456,6 +457,147 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const outcomes = await store.append(requests);
         assert.equal(outcomes.filter((o) => o.status === 'appended').length, 900);
         for (const r of rooms) assert.equal((await store.findRoom(r.id))?.lastSeq, 301);
+      });
+    });
+
+    describe('uploads', () => {
+      const newUpload = (u: UserRecord, roomId: string | null, size: number, extra: Partial<UploadRecord> = {}): UploadRecord => {
+        const id = newId();
+        return {
+          id,
+          kind: 'attachment',
+          roomId,
+          userId: u.id,
+          state: 'receiving',
+          name: 'a.txt',
+          size,
+          contentType: 'application/octet-stream',
+          width: null,
+          height: null,
+          objectKey: `files/${roomId}/${id}`,
+          thumbKey: null,
+          thumbWidth: null,
+          thumbHeight: null,
+          messageSeq: null,
+          createdAt: at(),
+          ...extra,
+        };
+      };
+      const ready = async (u: UserRecord, roomId: string, size = 10): Promise<UploadRecord> => {
+        const upload = newUpload(u, roomId, size);
+        assert.equal((await store.reserveUpload(upload, 0, 0)).reserved, true);
+        assert.equal(await store.updateUpload(upload.id, 'receiving', { state: 'ready', contentType: 'text/plain' }), true);
+        return { ...upload, state: 'ready', contentType: 'text/plain' };
+      };
+
+      it('reserves against the daily quota, concurrent reservations of one user included (also from another process)', async () => {
+        const u = await user('quota');
+        const r = await room(u);
+        await withPeer(async (peer) => {
+          const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? store : peer).reserveUpload(newUpload(u, r.id, 300), 1_000, at() - 86_400_000)));
+          assert.equal(results.filter((x) => x.reserved).length, 3);
+        });
+        // Another user's quota is their own; uploads before the window do not count.
+        const other = await user('quota');
+        assert.equal((await store.reserveUpload(newUpload(other, r.id, 900), 1_000, at() - 86_400_000)).reserved, true);
+        const old = newUpload(other, r.id, 900, { createdAt: at() - 2 * 86_400_000 });
+        assert.equal((await store.reserveUpload(old, 0, 0)).reserved, true);
+        const check = await store.reserveUpload(newUpload(other, r.id, 50), 1_000, at() - 86_400_000);
+        assert.deepEqual(check, { reserved: true, used: 900 });
+        // A forgotten reservation gives its bytes back.
+        const last = newUpload(other, r.id, 50);
+        assert.equal((await store.reserveUpload(last, 1_000, at() - 86_400_000)).reserved, true);
+        await store.deleteUpload(last.id);
+        assert.equal((await store.reserveUpload(newUpload(other, r.id, 50), 1_000, at() - 86_400_000)).reserved, true);
+      });
+
+      it('moves an upload only from the state it is in', async () => {
+        const u = await user('state');
+        const r = await room(u);
+        const upload = newUpload(u, r.id, 10);
+        await store.reserveUpload(upload, 0, 0);
+        assert.equal(await store.updateUpload(upload.id, 'direct', { state: 'ready' }), false);
+        assert.equal(await store.updateUpload(upload.id, 'receiving', { state: 'ready', size: 7, width: 3, height: 2, thumbKey: 't', thumbWidth: 1, thumbHeight: 1 }), true);
+        assert.equal(await store.updateUpload(upload.id, 'receiving', { state: 'doomed' }), false);
+        const found = await store.findUpload(upload.id);
+        assert.deepEqual([found?.state, found?.size, found?.width, found?.height, found?.thumbKey], ['ready', 7, 3, 2, 't']);
+        assert.equal(await store.findUpload(newId()), undefined);
+      });
+
+      it('a message attaches ready uploads of its author in its room, once, even when sends race; deleting it dooms them', async () => {
+        const u = await user('att');
+        const v = await user('att');
+        const r = await room(u);
+        await store.append([join(r.id, v)]);
+        const [a, b, theirs] = await Promise.all([ready(u, r.id), ready(u, r.id), ready(v, r.id)]);
+        const sent = event((await store.append([msgWith(r.id, u, 'files', [a.id, b.id])]))[0]);
+        assert.deepEqual(sent.message?.attachments?.map((x) => x.id), [a.id, b.id]);
+        assert.equal((await store.findUpload(a.id))?.state, 'attached');
+        assert.equal((await store.findUpload(a.id))?.messageSeq, sent.seq);
+        assert.deepEqual((await store.findMessage(r.id, sent.seq))?.attachments?.map((x) => x.id), [a.id, b.id]);
+        assert.deepEqual((await store.readEvents(r.id, sent.seq - 1, 1))[0]?.message?.attachments?.map((x) => x.id), [a.id, b.id]);
+        const refused = await store.append([msgWith(r.id, u, 'again', [a.id]), msgWith(r.id, u, 'not mine', [theirs.id])]);
+        assert.deepEqual(refused, [{ status: 'rejected', code: 'attachment' }, { status: 'rejected', code: 'attachment' }]);
+
+        // Racing from two processes: one wins.
+        const contested = await ready(u, r.id);
+        await withPeer(async (peer) => {
+          const outcomes = (await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : peer).append([msgWith(r.id, u, `race ${i}`, [contested.id])])))).flat();
+          assert.equal(outcomes.filter((o) => o.status === 'appended').length, 1);
+        });
+
+        event((await store.append([{ kind: 'delete', roomId: r.id, userId: u.id, target: sent.seq, at: at() }]))[0]);
+        assert.equal((await store.findUpload(a.id))?.state, 'doomed');
+        assert.equal((await store.findMessage(r.id, sent.seq))?.attachments, undefined);
+        const doomed = await store.listDoomedUploads(1_000);
+        assert.ok([a.id, b.id].every((id) => doomed.some((d) => d.id === id)));
+        await store.markUploadsDeleted([a.id, b.id]);
+        assert.equal((await store.findUpload(a.id))?.state, 'deleted');
+        assert.equal(await store.forgetDeletedUploads(at() + 1, 1_000) >= 2, true);
+        assert.equal(await store.findUpload(a.id), undefined);
+      });
+
+      it('a retention purge dooms the files of what it tombstones', async () => {
+        const u = await user('purge');
+        const r = await room(u);
+        const a = await ready(u, r.id);
+        const sent = event((await store.append([msgWith(r.id, u, 'old file', [a.id])]))[0]);
+        await store.purgeMessagesBefore(r.id, at() + 1, 100);
+        assert.equal((await store.findUpload(a.id))?.state, 'doomed');
+        assert.equal((await store.findMessage(r.id, sent.seq))?.attachments, undefined);
+      });
+
+      it('dooms uploads never attached in time, and not attached ones', async () => {
+        const u = await user('late');
+        const r = await room(u);
+        const a = await ready(u, r.id);
+        const kept = await ready(u, r.id);
+        event((await store.append([msgWith(r.id, u, 'kept', [kept.id])]))[0]);
+        assert.ok((await store.doomUnattachedUploads(at() + 1, 1_000)) >= 1);
+        assert.equal((await store.findUpload(a.id))?.state, 'doomed');
+        assert.equal((await store.findUpload(kept.id))?.state, 'attached');
+      });
+
+      it('avatars: one in use per user or room, the one replaced doomed', async () => {
+        const u = await user('face');
+        const r = await room(u);
+        const first = newUpload(u, null, 10, { kind: 'user_avatar' });
+        const second = newUpload(u, null, 10, { kind: 'user_avatar' });
+        for (const x of [first, second]) {
+          await store.reserveUpload(x, 0, 0);
+          await store.updateUpload(x.id, 'receiving', { state: 'ready' });
+        }
+        assert.equal(await store.setAvatar({ userId: u.id }, first.id), true);
+        assert.equal((await store.avatarOf({ userId: u.id }))?.id, first.id);
+        assert.equal(await store.setAvatar({ userId: u.id }, second.id), true);
+        assert.equal((await store.avatarOf({ userId: u.id }))?.id, second.id);
+        assert.equal((await store.findUpload(first.id))?.state, 'doomed');
+        assert.equal(await store.setAvatar({ userId: u.id }, first.id), false, 'a doomed upload cannot be an avatar');
+        assert.equal(await store.setAvatar({ userId: u.id }, null), true);
+        assert.equal(await store.avatarOf({ userId: u.id }), undefined);
+        assert.equal((await store.findUpload(second.id))?.state, 'doomed');
+        assert.equal(await store.setAvatar({ roomId: newId() }, null), false);
+        assert.equal(await store.avatarOf({ roomId: r.id }), undefined);
       });
     });
 
