@@ -25,7 +25,7 @@ import type { BackoffOptions } from './backoff.js';
 import { Emitter, type Listener } from './emitter.js';
 import { ParleyError } from './errors.js';
 import type { ConnectionState, ParleyEvents, SubscribeResult } from './events.js';
-import { RealtimeSession } from './realtime.js';
+import { RealtimeSession, type SendOptions } from './realtime.js';
 import { type FetchLike, RestClient } from './rest.js';
 import { type WebSocketConstructor, webSocketUrl } from './websocket.js';
 
@@ -34,6 +34,7 @@ export { Backoff } from './backoff.js';
 export { ERROR_STATUS, ParleyError, type ErrorSource } from './errors.js';
 export type { ConnectionState, ParleyEvents, RecoveryNeeded, StateChange, SubscribeResult, SubscriptionLost } from './events.js';
 export type { OutboxOptions } from './outbox.js';
+export type { SendOptions } from './realtime.js';
 export type { CreateRoomInput, FetchLike, HistoryPage, HistoryQuery, Member, SearchQuery, Session } from './rest.js';
 export { RestClient } from './rest.js';
 export { StreamTracker, type Verdict } from './stream-tracker.js';
@@ -175,8 +176,8 @@ export class ParleyClient {
    * wait they name), with `rate_limited` at once when the outbox is full, and with `unavailable`
    * when the client is closed first.
    */
-  send(roomId: string, body: string): Promise<Message> {
-    return this.#session.send(roomId, body);
+  send(roomId: string, body: string, options: SendOptions = {}): Promise<Message> {
+    return this.#session.send(roomId, body, options);
   }
 
   /** Edits one of the caller's messages; resolves with the edited message. */

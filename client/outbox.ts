@@ -30,6 +30,8 @@ export interface SendFrame {
   roomId: string;
   body: string;
   clientMsgId: string;
+  /** Upload ids to attach (body may then be ''). */
+  attachments?: string[];
 }
 
 export interface OutboxEntry<T> {

@@ -35,6 +35,13 @@ const DEAD_CONNECTION = 4000;
 /** Longest close() waits for the socket's close handshake. */
 const CLOSE_WAIT_MS = 1000;
 
+
+/** What a send may carry besides its text. */
+export interface SendOptions {
+  /** Ids of the caller's uploads to this room (RestClient.uploadFile), attached in this order. */
+  attachments?: string[];
+}
+
 export interface RealtimeOptions {
   /** The socket URL, read at each attempt (the token may have changed). */
   url: () => string;
@@ -176,10 +183,11 @@ export class RealtimeSession {
 
   // Messages
 
-  send(roomId: string, body: string): Promise<Message> {
+  send(roomId: string, body: string, options: SendOptions = {}): Promise<Message> {
     return new Promise<Message>((resolve, reject) => {
+      const frame = { roomId, body, clientMsgId: newClientMsgId(), ...(options.attachments !== undefined && options.attachments.length > 0 ? { attachments: [...options.attachments] } : {}) };
       // Throws rate_limited synchronously when full: the promise rejects at once.
-      this.#outbox.add({ roomId, body, clientMsgId: newClientMsgId() }, { resolve, reject });
+      this.#outbox.add(frame, { resolve, reject });
       this.#pump();
     });
   }

@@ -6,7 +6,7 @@
  * cookie set by login authenticates it. Every failure is a ParleyError: the server's error body
  * when there is one, `unavailable` when the network fails or the request times out.
  */
-import type { MemberRoom, Message, Room, SearchHit, SearchResult, User, Visibility } from '../src/protocol/wire.js';
+import type { Attachment, MemberRoom, Message, Room, SearchHit, SearchResult, User, Visibility } from '../src/protocol/wire.js';
 import { ParleyError } from './errors.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -60,7 +60,7 @@ export interface CreateRoomInput {
   topic?: string;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Query = Record<string, string | number | undefined>;
 
 export class RestClient {
@@ -189,6 +189,54 @@ export class RestClient {
     await this.#call<void>('POST', `/rooms/${enc(roomId)}/read`, { body: { seq } });
   }
 
+  // Files
+
+  /**
+   * POST /rooms/:roomId/uploads: uploads a file to attach to a message (send it with
+   * `attachments: [upload.id]`). The server decides its type from its bytes and refuses types it
+   * does not take (`unsupported_media_type`), files over its limit (`payload_too_large`) and
+   * uploads past the daily quota (`rate_limited`). `timeoutMs` (default 10 minutes) bounds the
+   * whole upload; `signal` cancels it.
+   */
+  async uploadFile(roomId: string, data: Uint8Array | ArrayBuffer | Blob, name: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Attachment> {
+    const call = { raw: data, query: { name }, timeoutMs: options.timeoutMs ?? UPLOAD_TIMEOUT_MS, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+    return (await this.#call<{ upload: Attachment }>('POST', `/rooms/${enc(roomId)}/uploads`, call)).upload;
+  }
+
+  /** DELETE /uploads/:uploadId: discards an upload of the caller's that no message carries. */
+  async discardUpload(uploadId: string): Promise<void> {
+    await this.#call<void>('DELETE', `/uploads/${enc(uploadId)}`);
+  }
+
+  /**
+   * The URL of a file (or its thumbnail) for a request that carries the session (a browser with
+   * the session cookie, or a fetch with this client's token): members of its room only.
+   */
+  fileUrl(fileId: string, variant: 'file' | 'thumbnail' = 'file'): string {
+    return `${this.baseUrl}/api/v1/files/${enc(fileId)}${variant === 'thumbnail' ? '/thumbnail' : ''}`;
+  }
+
+  /** GET /files/:fileId/link: a URL to the file that works without the session until `expiresAt` (absolute). */
+  async fileLink(fileId: string, variant: 'file' | 'thumbnail' = 'file'): Promise<{ url: string; expiresAt: string }> {
+    const link = await this.#call<{ url: string; expiresAt: string }>('GET', `/files/${enc(fileId)}${variant === 'thumbnail' ? '/thumbnail' : ''}/link`);
+    return { url: `${this.baseUrl}${link.url}`, expiresAt: link.expiresAt };
+  }
+
+  /** PUT /me/avatar: sets the caller's avatar from an image (stored as 256 × 256 WebP). */
+  async setAvatar(image: Uint8Array | ArrayBuffer | Blob): Promise<void> {
+    await this.#call<void>('PUT', '/me/avatar', { raw: image, timeoutMs: UPLOAD_TIMEOUT_MS });
+  }
+
+  /** DELETE /me/avatar. */
+  async removeAvatar(): Promise<void> {
+    await this.#call<void>('DELETE', '/me/avatar');
+  }
+
+  /** The URL of a user's avatar (404 when they have none). */
+  avatarUrl(userId: string): string {
+    return `${this.baseUrl}/api/v1/users/${enc(userId)}/avatar`;
+  }
+
   /** GET /search: full-text search over the caller's rooms; the hits only (see searchPage). */
   async search(query: SearchQuery): Promise<SearchHit[]> {
     return (await this.searchPage(query)).hits;
@@ -204,28 +252,37 @@ export class RestClient {
     return { hits: result.hits, truncated: result.truncated === true };
   }
 
-  async #call<T>(method: Method, path: string, options: { body?: unknown; query?: Query } = {}): Promise<T> {
+  async #call<T>(method: Method, path: string, options: { body?: unknown; raw?: Uint8Array | ArrayBuffer | Blob; query?: Query; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const init: RequestInit = { method, headers };
     if (this.#token !== null) headers.authorization = `Bearer ${this.#token}`;
     else init.credentials = 'same-origin';
     // Every POST and PATCH says it is JSON, also without a body: the server refuses a
     // cookie-authenticated POST without it (a cross-site form cannot send it, which is the point).
-    if (method === 'POST' || method === 'PATCH') headers['content-type'] = 'application/json';
-    if (options.body !== undefined) init.body = JSON.stringify(options.body);
+    if (options.raw !== undefined) {
+      // A file's bytes: the server decides its type from them.
+      headers['content-type'] = 'application/octet-stream';
+      init.body = options.raw as BodyInit;
+    } else {
+      if (method === 'POST' || method === 'PATCH') headers['content-type'] = 'application/json';
+      if (options.body !== undefined) init.body = JSON.stringify(options.body);
+    }
     const controller = new AbortController();
     init.signal = controller.signal;
-    const timer = setTimeout(() => controller.abort(), this.requestTimeoutMs);
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const cancel = () => controller.abort();
+    options.signal?.addEventListener('abort', cancel, { once: true });
     try {
       let response: Response;
       try {
         response = await this.#fetch(`${this.baseUrl}/api/v1${path}${queryString(options.query)}`, init);
       } catch (error) {
         throw controller.signal.aborted
-          ? new ParleyError('unavailable', `${method} ${path} got no answer within ${this.requestTimeoutMs} ms.`, { cause: error })
+          ? new ParleyError('unavailable', options.signal?.aborted === true ? `${method} ${path} was cancelled.` : `${method} ${path} got no answer within ${timeoutMs} ms.`, { cause: error })
           : new ParleyError('unavailable', `${method} ${path} failed: the server could not be reached.`, { cause: error });
       }
-      const text = await readText(response, controller, method, path, this.requestTimeoutMs);
+      const text = await readText(response, controller, method, path, timeoutMs);
       let body: unknown;
       if (text !== '') {
         try {
@@ -241,6 +298,7 @@ export class RestClient {
       return body as T;
     } finally {
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', cancel);
     }
   }
 }
@@ -255,6 +313,8 @@ async function readText(response: Response, controller: AbortController, method:
 }
 
 const enc = encodeURIComponent;
+/** How long an upload may take by default, ms. */
+const UPLOAD_TIMEOUT_MS = 600_000;
 
 function queryString(query: Query | undefined): string {
   if (query === undefined) return '';

@@ -51,7 +51,8 @@ import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
 import { type BreakerState, Breakers } from './resilience/breaker.js';
-import { guardBus, guardJobQueue, guardStore } from './resilience/guarded-ports.js';
+import { guardBus, guardJobQueue, guardObjectStore, guardStore } from './resilience/guarded-ports.js';
+import { openObjectStore } from './adapters/open-object-store.js';
 import { LoadShedder } from './resilience/load-shedder.js';
 import { retry } from './resilience/retry.js';
 import { runShutdown } from './resilience/shutdown.js';
@@ -314,11 +315,14 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         else sessionCache.forgetInflight(keys);
       });
     }
+    const objects = guardObjectStore(openObjectStore(config), breakers.for('storage', { message: 'File storage is unavailable; retry shortly.' }));
+    opened.push(() => objects.close());
     const work = await openSlowWork(config, {
       store,
       jobStore: rawStore,
       access,
       publisher,
+      objects,
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
       monitor: (connection) => new OutageLog(log, connection),
@@ -352,9 +356,14 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       exports: work.exports,
       retention: work.retention,
       webhooks: work.webhooks,
+      files: work.files,
     };
     // Every committed event may be owed to a room's webhooks: handed on after the commit, never awaited.
     writer.listen((event) => work.webhooks.committed(event.roomId, event.seq));
+    // A deleted message may have carried files: the sweep deletes them soon (asked at most once per window).
+    writer.listen((event) => {
+      if (event.kind === 'delete') work.files.sweepSoon();
+    });
 
     const hub = new RoomHub(bus, store, {
       replayLimit: config.REPLAY_LIMIT,

@@ -83,6 +83,16 @@ const serviceUrl = (schemes: string[]) => (raw: string, name: string): string =>
   return raw;
 };
 
+/** An http(s) URL that paths are appended to (ASSET_BASE_URL): no query, fragment or credentials. */
+const baseUrl = (raw: string, name: string): string => {
+  if (serviceUrl(['https', 'http'])(raw, name) === '') return raw;
+  const u = new URL(raw);
+  if (u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
+    throw new ConfigError(`${name} must be a URL that paths are appended to, like https://cdn.example.com/parley (no query, fragment or credentials), got "${raw}".`);
+  }
+  return raw;
+};
+
 const workers = (raw: string, name: string): number | 'auto' => {
   if (raw.trim() === 'auto') return 'auto';
   return integer(1, 1024)(raw, name);
@@ -381,7 +391,7 @@ export const OPTIONS = {
   IMAGE_MAX_PIXELS: { doc: 'Images with more pixels than this (width × height, from the header, before any decoding) are refused with 413: a decompression bomb never reaches memory.', default: '50000000', parse: integer(1, 1_000_000_000) },
   IMAGE_THUMBNAIL_PX: { doc: 'Longest side of the thumbnail made for each image, pixels.', default: '480', parse: integer(32, 4096) },
   FILE_URL_TTL_S: { doc: 'Lifetime of a signed file link (GET /files/:id/link, and the presigned S3 PUT of a direct upload), seconds. Membership is checked again on every read through the server, whatever the link\'s age.', default: '300', parse: integer(10, 7 * 24 * 3600) },
-  ASSET_BASE_URL: { doc: 'Origin (and path) the web page loads its hashed assets from, such as https://cdn.example.com/parley: a CDN that pulls /assets/ from the nodes. Empty: the node itself. The page\'s CSP allows it.', default: '', parse: serviceUrl(['https', 'http']) },
+  ASSET_BASE_URL: { doc: 'Origin (and path) the web page loads its hashed assets from, such as https://cdn.example.com/parley: the page names <that>/assets/<name>, for a CDN that pulls /assets/ from the nodes (which then answer with Access-Control-Allow-Origin: *, as module scripts from another origin need CORS). Empty: the node itself. The page\'s CSP allows it.', default: '', parse: baseUrl },
   WEB_DIR: { doc: 'Directory of the built web client served at /. Empty: the one shipped in web/dist.', default: '', parse: text },
 } satisfies Record<string, Option<unknown>>;
 

@@ -19,14 +19,20 @@ import type {
   SessionRecord,
   StreamEventRecord,
   UserRecord,
+  UploadRecord,
+  UploadState,
   Visibility,
   WebhookDeliveryRecord,
   WebhookRecord,
 } from './domain/types.js';
 
+/** What a step of an upload's life changes. */
+export type UploadChanges = Partial<Pick<UploadRecord, 'state' | 'size' | 'contentType' | 'width' | 'height' | 'objectKey' | 'thumbKey' | 'thumbWidth' | 'thumbHeight'>>;
+
 /** One change to append to a room stream. Applied in a group-committed batch. */
 export type AppendRequest =
-  | { kind: 'message'; roomId: string; userId: string; id: string; body: string; clientMsgId: string | null; at: number }
+  /** `attachments`: ids of uploads of the author's, ready in this room, attached in this order. */
+  | { kind: 'message'; roomId: string; userId: string; id: string; body: string; clientMsgId: string | null; at: number; attachments?: string[] }
   | { kind: 'edit'; roomId: string; userId: string; target: number; body: string; at: number }
   /** By the author, or by the room's owner (the rules of src/domain/stream-rules.ts decide). */
   | { kind: 'delete'; roomId: string; userId: string; target: number; at: number }
@@ -41,13 +47,14 @@ export type AppendRequest =
  *   was written and `message` is the first one.
  * - `noop`: nothing to do (joining a room one is already in, leaving one is not in).
  * - `rejected`: the request no longer applies (`not_found`: no such message or it was
- *   deleted; `forbidden`: not the author). Nothing was written.
+ *   deleted; `forbidden`: not the author; `attachment`: an attachment is not an upload of the
+ *   author's ready in this room, or is attached already). Nothing was written.
  */
 export type AppendOutcome =
   | { status: 'appended'; event: StreamEventRecord }
   | { status: 'duplicate'; message: MessageRecord }
   | { status: 'noop' }
-  | { status: 'rejected'; code: 'not_found' | 'forbidden' };
+  | { status: 'rejected'; code: 'not_found' | 'forbidden' | 'attachment' };
 
 export interface HistoryQuery {
   roomId: string;
@@ -176,6 +183,34 @@ export interface Store {
    * the last seq it examined. `more`: it stopped at `limit`, older messages may remain.
    */
   purgeMessagesBefore(roomId: string, before: number, limit: number): Promise<{ tombstoned: number; throughSeq: number; more: boolean }>;
+
+  // Uploads: attachments and avatars (src/files/)
+  /**
+   * Inserts `upload` unless its user's uploads created after `since`, with it, pass
+   * `dailyLimit` bytes (0: none); atomic against the same user's concurrent reservations.
+   * `used`: the user's bytes in the window before it.
+   */
+  reserveUpload(upload: UploadRecord, dailyLimit: number, since: number): Promise<{ reserved: boolean; used: number }>;
+  findUpload(id: string): Promise<UploadRecord | undefined>;
+  /** Applies `changes` if the upload is in state `from`; false when it is not. */
+  updateUpload(id: string, from: UploadState, changes: UploadChanges): Promise<boolean>;
+  /** Forgets an upload that stored nothing (a refused or abandoned one): its quota comes back. */
+  deleteUpload(id: string): Promise<void>;
+  /**
+   * Makes the ready upload `uploadId` the avatar of the user or room (attached) and dooms the
+   * one it replaces; null removes it. False when there is no such user or room, or the upload
+   * is not ready.
+   */
+  setAvatar(owner: { userId: string } | { roomId: string }, uploadId: string | null): Promise<boolean>;
+  avatarOf(owner: { userId: string } | { roomId: string }): Promise<UploadRecord | undefined>;
+  /** Dooms uploads never attached (ready, receiving, direct) created before `cutoff`, at most `limit`; how many. */
+  doomUnattachedUploads(cutoff: number, limit: number): Promise<number>;
+  /** Doomed uploads, oldest first: their objects are to be deleted. */
+  listDoomedUploads(limit: number): Promise<UploadRecord[]>;
+  /** Doomed uploads whose objects are gone. */
+  markUploadsDeleted(ids: string[]): Promise<void>;
+  /** Forgets deleted uploads created before `cutoff` (out of the quota's window); how many. */
+  forgetDeletedUploads(cutoff: number, limit: number): Promise<number>;
 
   // Outgoing webhooks (src/webhooks/)
   createWebhook(record: WebhookRecord): Promise<void>;

@@ -16,7 +16,8 @@ import { Access } from './domain/access.js';
 import { MembershipCache } from './domain/membership-cache.js';
 import { MEMBERSHIP_CHANNEL, Publisher } from './domain/publisher.js';
 import { metricsAllowed } from './http/server.js';
-import { guardJobQueue } from './resilience/guarded-ports.js';
+import { guardJobQueue, guardObjectStore } from './resilience/guarded-ports.js';
+import { openObjectStore } from './adapters/open-object-store.js';
 import { openSlowWork } from './jobs/slow-work.js';
 import { instrumentStore } from './observability/instrument.js';
 import { JobMetrics } from './observability/job-metrics.js';
@@ -64,11 +65,14 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       if (change !== null) members.changed(change.roomId, change.userId, change.change);
     });
     bus.onReset(() => members.clear());
+    const objects = guardObjectStore(openObjectStore(config), breakers.for('storage', { message: 'File storage is unavailable; retry shortly.' }));
+    opened.push(() => objects.close());
     const work = await openSlowWork(config, {
       store,
       jobStore: rawStore,
       access: new Access(store, members),
       publisher,
+      objects,
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
       monitor: (connection) => new OutageLog(log, connection),

@@ -1,5 +1,5 @@
 /** Messages: send, edit, delete, history, read markers, typing. */
-import { type AppError, forbidden, notFound, rateLimited } from '../errors.js';
+import { type AppError, forbidden, notFound, rateLimited, validationFailed } from '../errors.js';
 import type { AppendOutcome, RateLimiter, Store } from '../ports.js';
 import type { Access } from './access.js';
 import type { CacheAside } from './cache-aside.js';
@@ -9,8 +9,14 @@ import type { StreamWriter } from './stream-writer.js';
 import type { MessageRecord, UserRecord } from './types.js';
 import { userView } from './views.js';
 
-const rejection = (outcome: Extract<AppendOutcome, { status: 'rejected' }>, action: string): AppError =>
-  outcome.code === 'forbidden' ? forbidden(`Only the author can ${action} this message.`) : notFound('No such message.');
+const rejection = (outcome: Extract<AppendOutcome, { status: 'rejected' }>, action: string): AppError => {
+  if (outcome.code === 'attachment') {
+    return validationFailed('An attachment is not an upload of yours to this room that is ready to attach (each upload is attached to one message, once).', {
+      issues: [{ path: 'attachments', message: 'must name your own unattached uploads to this room' }],
+    });
+  }
+  return outcome.code === 'forbidden' ? forbidden(`Only the author can ${action} this message.`) : notFound('No such message.');
+};
 
 /** The send rate limiter's bucket of a user's sends, edits and deletes. */
 const sendKey = (userId: string): string => `send:${userId}`;
@@ -56,10 +62,12 @@ export class Messages {
     body: string,
     clientMsgId: string | null,
     rateKey = sendKey(userId),
+    attachments: string[] = [],
   ): Promise<Accepted<{ message: MessageRecord; duplicate: boolean }>> {
     await this.#access.requireMember(roomId, userId);
     await this.#rateLimit(rateKey);
-    const result = this.#writer.append({ kind: 'message', roomId, userId, id: newId(), body, clientMsgId, at: Date.now() }).then((outcome) => {
+    const request = { kind: 'message' as const, roomId, userId, id: newId(), body, clientMsgId, at: Date.now(), ...(attachments.length > 0 ? { attachments } : {}) };
+    const result = this.#writer.append(request).then((outcome) => {
       switch (outcome.status) {
         case 'appended':
           return { message: outcome.event.message as MessageRecord, duplicate: false };
@@ -74,8 +82,8 @@ export class Messages {
     return { result };
   }
 
-  async send(userId: string, roomId: string, body: string, clientMsgId: string | null) {
-    return (await this.submitSend(userId, roomId, body, clientMsgId)).result;
+  async send(userId: string, roomId: string, body: string, clientMsgId: string | null, attachments: string[] = []) {
+    return (await this.submitSend(userId, roomId, body, clientMsgId, sendKey(userId), attachments)).result;
   }
 
   async submitEdit(userId: string, roomId: string, seq: number, body: string): Promise<Accepted<MessageRecord>> {

@@ -1,5 +1,6 @@
 /** The domain services, as the transports see them. Built by the composition root (app.ts). */
 import type { Exports } from '../exports/exports.js';
+import type { Files } from '../files/files.js';
 import type { JobQueue, RateLimiter, Store } from '../ports.js';
 import type { Retention } from '../retention/retention.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
@@ -30,4 +31,5 @@ export interface Services {
   exports: Exports;
   retention: Retention;
   webhooks: Webhooks;
+  files: Files;
 }

@@ -9,7 +9,7 @@
  */
 import type { AppendOutcome, AppendRequest } from '../ports.js';
 import { searchText } from './search.js';
-import type { Author, MemberRecord, MessageRecord, StreamEventRecord } from './types.js';
+import type { AttachmentRecord, Author, MemberRecord, MessageRecord, StreamEventRecord, UploadRecord } from './types.js';
 
 const key = (...parts: Array<string | number>): string => parts.join('\u0000');
 export const memberKey = (roomId: string, userId: string): string => key(roomId, userId);
@@ -28,6 +28,8 @@ export interface BatchState {
   earlier: Map<string, MessageRecord>;
   /** Messages the batch's edits and deletes target, by messageKey. */
   targets: Map<string, MessageRecord>;
+  /** The uploads the batch's messages attach, by id (locked with the rooms). */
+  uploads: Map<string, UploadRecord>;
 }
 
 /** A message row as it must be after the batch, with what search indexes. */
@@ -57,7 +59,19 @@ export interface BatchPlan {
   membersInserted: MemberRecord[];
   /** The new head and activity of every room the batch appended to. */
   rooms: Array<{ roomId: string; lastSeq: number; lastActivityAt: number }>;
+  /** Uploads attached by the batch's messages: each becomes `attached` to its message. */
+  attached: Array<{ uploadId: string; roomId: string; seq: number }>;
+  /** Messages deleted by the batch that carried attachments: their uploads become `doomed`. */
+  doomed: Array<{ roomId: string; seq: number }>;
 }
+
+/** An upload as a message carries it. */
+export const attachmentOf = (u: UploadRecord): AttachmentRecord => {
+  const a: AttachmentRecord = { id: u.id, name: u.name, size: u.size, contentType: u.contentType };
+  if (u.width !== null && u.height !== null) [a.width, a.height] = [u.width, u.height];
+  if (u.thumbKey !== null && u.thumbWidth !== null && u.thumbHeight !== null) a.thumbnail = { width: u.thumbWidth, height: u.thumbHeight };
+  return a;
+};
 
 interface MessageState {
   message: MessageRecord;
@@ -91,7 +105,9 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
   );
   const earlier = new Map(state.earlier);
   const messages = new Map<string, MessageState>([...state.targets].map(([k, m]) => [k, { message: m, persisted: true, changed: false }]));
-  const plan: BatchPlan = { outcomes: [], events: [], inserted: [], changed: [], membersRemoved: [], membersInserted: [], rooms: [] };
+  const plan: BatchPlan = { outcomes: [], events: [], inserted: [], changed: [], membersRemoved: [], membersInserted: [], rooms: [], attached: [], doomed: [] };
+  /** Uploads claimed by earlier messages of the batch. */
+  const claimed = new Set<string>();
   const inserted: MessageState[] = [];
 
   const memberOf = (roomId: string, userId: string): MemberState | undefined => {
@@ -130,8 +146,23 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
           plan.outcomes.push({ status: 'rejected', code: 'forbidden' });
           break;
         }
+        // Each attachment must be the author's own upload to this room, ready, and attached to
+        // nothing else: not before the batch (its state) nor earlier in it (claimed).
+        const ids = r.attachments ?? [];
+        const uploads = ids.map((id) => state.uploads.get(id));
+        const usable = (u: UploadRecord | undefined): u is UploadRecord =>
+          u !== undefined && u.kind === 'attachment' && u.state === 'ready' && u.roomId === r.roomId && u.userId === r.userId && !claimed.has(u.id);
+        if (new Set(ids).size !== ids.length || !uploads.every(usable)) {
+          plan.outcomes.push({ status: 'rejected', code: 'attachment' });
+          break;
+        }
         const event = append(r, 'message', null);
         const message: MessageRecord = { roomId: r.roomId, seq: event.seq, id: r.id, author: actor, body: r.body, createdAt: r.at, editedAt: null, deleted: false, clientMsgId: r.clientMsgId };
+        if (uploads.length > 0) message.attachments = uploads.map(attachmentOf);
+        for (const u of uploads) {
+          claimed.add(u.id);
+          plan.attached.push({ uploadId: u.id, roomId: r.roomId, seq: event.seq });
+        }
         const m: MessageState = { message, persisted: false, changed: false };
         messages.set(messageKey(r.roomId, event.seq), m);
         inserted.push(m);
@@ -151,7 +182,12 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
           break;
         }
         const event = append(r, r.kind, r.target);
-        target.message = r.kind === 'edit' ? { ...target.message, body: r.body, editedAt: r.at } : { ...target.message, body: '', deleted: true };
+        if (r.kind === 'delete' && (target.message.attachments?.length ?? 0) > 0) plan.doomed.push({ roomId: r.roomId, seq: r.target });
+        if (r.kind === 'edit') target.message = { ...target.message, body: r.body, editedAt: r.at };
+        else {
+          const { attachments: _gone, ...rest } = target.message;
+          target.message = { ...rest, body: '', deleted: true };
+        }
         target.changed = true;
         plan.outcomes.push(appended(event, actor, r.kind === 'edit' ? target.message : null));
         break;

@@ -76,6 +76,58 @@ export interface MessageRecord {
   editedAt: number | null;
   deleted: boolean;
   clientMsgId: string | null;
+  /** The files it carries, in the order sent; absent when none (and once deleted). */
+  attachments?: AttachmentRecord[];
+}
+
+/** A file attached to a message, as every member sees it. */
+export interface AttachmentRecord {
+  id: string;
+  name: string;
+  size: number;
+  contentType: string;
+  /** Images only: as displayed (EXIF orientation applied). */
+  width?: number;
+  height?: number;
+  /** Images larger than the thumbnail size: the thumbnail's dimensions (GET /files/:id/thumbnail). */
+  thumbnail?: { width: number; height: number };
+}
+
+/**
+ * Where an upload is in its life:
+ * - `receiving`: being received by a node (its size is the quota it reserved);
+ * - `direct`: a presigned PUT was issued and is not confirmed yet;
+ * - `ready`: stored, waiting to be attached (by its uploader, in its room);
+ * - `attached`: a message carries it, or it is an avatar in use;
+ * - `doomed`: its message was deleted or purged, it was replaced, or never attached in time:
+ *   the files sweep deletes its objects;
+ * - `deleted`: its objects are gone; the row stays until it leaves the daily quota's window.
+ */
+export type UploadState = 'receiving' | 'direct' | 'ready' | 'attached' | 'doomed' | 'deleted';
+export type UploadKind = 'attachment' | 'user_avatar' | 'room_avatar';
+
+/** An uploaded file and where its bytes are. */
+export interface UploadRecord {
+  id: string;
+  kind: UploadKind;
+  /** The room it was uploaded to (attachments, room avatars); null for user avatars. */
+  roomId: string | null;
+  userId: string;
+  state: UploadState;
+  name: string;
+  /** Bytes: reserved while receiving, then the stored file's. */
+  size: number;
+  contentType: string;
+  width: number | null;
+  height: number | null;
+  /** The served object's key. */
+  objectKey: string;
+  thumbKey: string | null;
+  thumbWidth: number | null;
+  thumbHeight: number | null;
+  /** The message carrying it, once attached. */
+  messageSeq: number | null;
+  createdAt: number;
 }
 
 /** One entry of a room stream. */

@@ -47,6 +47,7 @@ export const messageView = (m: MessageRecord): Message => ({
   editedAt: m.editedAt === null ? null : iso(m.editedAt),
   deleted: m.deleted,
   clientMsgId: m.clientMsgId,
+  ...(m.deleted || m.attachments === undefined || m.attachments.length === 0 ? {} : { attachments: m.attachments }),
 });
 
 export function eventView(e: StreamEventRecord): StreamEvent {

@@ -12,7 +12,7 @@
  * process run dry.
  */
 import { readFileSync } from 'node:fs';
-import { maxHeaderSize, type Server } from 'node:http';
+import { type IncomingMessage, maxHeaderSize, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ErrorBody } from '../errors.js';
@@ -25,6 +25,11 @@ export interface ConnectionOptions {
   maxConnections: number | null;
   /** Called at most once per WARN_INTERVAL_MS while connections are refused, with how many were. */
   onRefused(count: number, open: number): void;
+  /**
+   * Requests whose body may take longer than `requestTimeoutMs` (uploads): their handler bounds
+   * them instead (an idle deadline and a minimum rate). Every other request has its deadline.
+   */
+  streaming?(request: IncomingMessage): boolean;
 }
 
 const WARN_INTERVAL_MS = 10_000;
@@ -99,7 +104,10 @@ export function clientErrorHandler(options: Pick<ConnectionOptions, 'headersTime
  */
 export function guardConnections(server: Server, options: ConnectionOptions): void {
   server.headersTimeout = options.headersTimeoutMs;
-  server.requestTimeout = options.requestTimeoutMs;
+  // Node's request deadline is one for every request of the server; it is kept per request below
+  // instead, so that uploads can be exempt from it.
+  server.requestTimeout = options.streaming === undefined ? options.requestTimeoutMs : 0;
+  if (options.streaming !== undefined) bodyDeadlines(server, options.requestTimeoutMs, options.headersTimeoutMs, options.streaming);
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
   // Node checks the deadlines every 30 s by default, which would let a 10 s deadline run 40 s.
   // (A documented property of http.Server, read when it starts listening, missing from @types/node 20.)
@@ -132,5 +140,26 @@ export function guardConnections(server: Server, options: ConnectionOptions): vo
     socket.on('error', () => socket.destroy());
     socket.end(full);
     socket.destroySoon();
+  });
+}
+
+/**
+ * The request deadline, kept per request: a request whose body has not all arrived
+ * `requestTimeoutMs` after its headers is answered 400 (as Node answers its own deadline) and its
+ * connection closed; a streaming one (an upload) is left to its handler.
+ */
+function bodyDeadlines(server: Server, requestTimeoutMs: number, headersTimeoutMs: number, streaming: (request: IncomingMessage) => boolean): void {
+  const timeout = badRequest(`The request did not arrive in time: headers are due within ${headersTimeoutMs} ms and the whole request within ${requestTimeoutMs} ms.`);
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (requestTimeoutMs <= 0 || request.complete || streaming(request)) return;
+    const timer = setTimeout(() => {
+      if (request.complete) return;
+      const socket = request.socket;
+      if (socket.writable && unanswered(socket)) socket.write(timeout);
+      socket.destroy();
+    }, requestTimeoutMs);
+    const clear = () => clearTimeout(timer);
+    request.once('end', clear);
+    response.once('close', clear);
   });
 }

@@ -48,10 +48,17 @@ export function registerJsonParser(app: FastifyInstance): void {
   // Fastify matches a string type on the media type alone, so parameters (charset) reach the parser.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
   app.addContentTypeParser(/^application\/[\w!#$%&'*+.^`|~-]+\+json(?:;|$)/i, { parseAs: 'buffer' }, parseJson);
+  // An upload's bytes reach the routes that take them as the stream they arrive on, unread.
+  app.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+    if ((request.routeOptions.config as { rawBody?: boolean } | undefined)?.rawBody === true) return done(null, payload);
+    if (request.is404) return done(null, undefined);
+    done(validationFailed('The body must be JSON (Content-Type: application/json).'), undefined);
+  });
   // Any other type (or a body without a type) is refused before its body is read; an unknown
   // route still answers 404.
   app.addContentTypeParser('*', (request, _payload, done) => {
     if (request.is404) return done(null, undefined);
-    done(validationFailed('The body must be JSON (Content-Type: application/json).'), undefined);
+    const raw = (request.routeOptions.config as { rawBody?: boolean } | undefined)?.rawBody === true;
+    done(validationFailed(raw ? 'Send the file as Content-Type: application/octet-stream.' : 'The body must be JSON (Content-Type: application/json).'), undefined);
   });
 }

@@ -81,7 +81,9 @@ const MEANING: Record<ErrorCode, string> = {
   forbidden: 'Not allowed: the room is public but the caller is not a member, or the message is not theirs to change; or a request authenticated by the session cookie that changes something came from an origin that is not allowed; or the caller is a bot, which acts only in the rooms a member added it to.',
   not_found: 'No such room, message or user; also a private room or DM the caller is not in, so ids reveal nothing.',
   conflict: 'The request clashes with what exists: a taken username or a name that resembles another user\'s (`details.field`, `details.reason`), a DM cannot be left.',
-  payload_too_large: 'The body is over the server\'s limit (64 KiB by default).',
+  payload_too_large: 'The body is over the server\'s limit (64 KiB by default; an upload: UPLOAD_MAX_BYTES, or an image over IMAGE_MAX_PIXELS).',
+  unsupported_media_type: 'An upload whose content (sniffed from its bytes, whatever its name says) is not a type the server accepts. `details.contentType` says what it is.',
+  range_not_satisfiable: 'A Range header that asks for bytes past the end of the file. The `Content-Range` header gives its size.',
   rate_limited: 'Over a rate limit. `details.retryAfterMs` says how long to wait.',
   unavailable: 'A dependency is down, or the server is overloaded or shutting down.',
   internal: 'A bug on the server\'s side; it is logged. The message never carries a stack.',
@@ -92,7 +94,7 @@ const RETRY_AFTER = { description: 'Seconds to wait before retrying.', schema: {
 const DESCRIPTION = `The REST API of a Parley server, generated from the schemas the server checks requests with.
 The full contract, with the guarantees behind it, is docs/protocol.md in the server's source.
 
-Authentication: send \`Authorization: Bearer <token>\` with the token that register and login answer, or the \`${SESSION_COOKIE}\` cookie they set. A request authenticated by the cookie that changes something (POST, PUT, PATCH, DELETE) must carry an allowed \`Origin\`, and a POST must say \`Content-Type: application/json\`, also without a body; bearer requests need neither.
+Authentication: send \`Authorization: Bearer <token>\` with the token that register and login answer, or the \`${SESSION_COOKIE}\` cookie they set. A request authenticated by the cookie that changes something (POST, PUT, PATCH, DELETE) must carry an allowed \`Origin\`, and a POST must say \`Content-Type: application/json\` (an upload: \`application/octet-stream\`), also without a body; bearer requests need neither.
 
 Errors: every error answers \`{"error": {"code", "message", "details"?}}\`; the code says what happened and whether a retry helps, and each operation lists the codes it can answer. Bodies are JSON (\`Content-Type: application/json\`); request objects are strict: an unknown field is \`validation_failed\`.
 
@@ -209,6 +211,7 @@ function operation(route: RouteDeclaration, answerNames: Map<z.ZodType, string>)
     security: route.auth ? [{ bearerToken: [] }, { sessionCookie: [] }] : [],
     ...(params.length === 0 ? {} : { parameters: params }),
     ...(route.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: requestSchema(route.body) } } } }),
+    ...(route.rawBody === true ? { requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary', description: "The file's bytes." } } } } } : {}),
     responses: answers,
   };
 }

@@ -31,6 +31,8 @@ export interface RouteDeclaration {
   query?: z.ZodType;
   /** A JSON body. */
   body?: z.ZodType;
+  /** The body is raw bytes (`application/octet-stream`, an upload), streamed to the handler as `request.body`, not JSON. */
+  rawBody?: boolean;
   /** How a validation error names the body: "Invalid registration: …". Default `body`. */
   bodyName?: string;
   status: 200 | 201 | 204;
@@ -142,6 +144,7 @@ export class RestApi {
     this.#app.route({
       method: spec.method,
       url: spec.path,
+      config: { rawBody: spec.rawBody === true },
       handler: async (request, reply) => {
         if (before !== undefined) await before(request);
         // In this order: who is asking, then where, then how, then what.

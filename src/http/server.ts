@@ -1,8 +1,8 @@
 /** The HTTP API and static web client (Fastify). */
 import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import cookie from '@fastify/cookie';
-import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Config } from '../config.js';
 import { newId } from '../domain/ids.js';
@@ -21,9 +21,11 @@ import { errorHandler, frameworkErrorHandler, sendError } from './errors.js';
 import { registerJsonParser } from './json-parser.js';
 import { malformedQuery, parseQuery } from './query.js';
 import { RestApi } from './route.js';
+import { registerWebClient } from './web-client.js';
 import { authRoutes } from './routes/auth.js';
 import { botRoutes } from './routes/bots.js';
 import { exportRoutes } from './routes/exports.js';
+import { fileRoutes } from './routes/files.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
@@ -36,6 +38,10 @@ export interface Health {
   /** True while new requests are turned away for event-loop lag (load shedding). */
   overloaded?(): boolean;
 }
+
+/** The routes that take a file as their body (http/routes/files.ts): they bound their own body's time. */
+const UPLOAD_PATH = /^\/api\/v1\/(?:rooms\/[^/?]+\/(?:uploads|avatar)|me\/avatar)(?:\?|$)/;
+const isUpload = (request: IncomingMessage): boolean => (request.method === 'POST' || request.method === 'PUT') && UPLOAD_PATH.test(request.url ?? '');
 
 /** Answered even while shedding: liveness, readiness and metrics must stay observable under load. */
 const NEVER_SHED = new Set(['/healthz', '/readyz', '/metrics']);
@@ -67,7 +73,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
-  const ctx: HttpContext = { services, config, schemas: buildSchemas({ messageMaxChars: config.MESSAGE_MAX_CHARS }) };
+  const ctx: HttpContext = { services, config, schemas: buildSchemas({ messageMaxChars: config.MESSAGE_MAX_CHARS, maxFilesPerMessage: config.UPLOAD_MAX_FILES_PER_MESSAGE }) };
   // Before any route: it notes every route Fastify serves.
   const api = new RestApi(app, ctx);
   const maxConnections = connectionCap(config.HTTP_MAX_CONNECTIONS, openFileLimit());
@@ -75,6 +81,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
     ...deadlines,
     keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     maxConnections,
+    streaming: isUpload,
     onRefused: (refused, open) => log.warn({ refused, open, maxConnections }, 'connections refused: HTTP_MAX_CONNECTIONS reached'),
   });
   let closing = false;
@@ -136,6 +143,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
   exportRoutes(api, ctx);
+  fileRoutes(api, ctx);
   webhookRoutes(api, ctx);
   botRoutes(api, ctx);
   incomingWebhookRoutes(api, ctx);
@@ -165,20 +173,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
 
   const webDir = config.WEB_DIR === '' ? DEFAULT_WEB_DIR : config.WEB_DIR;
   if (existsSync(webDir)) {
-    await app.register(fastifyStatic, {
-      root: webDir,
-      wildcard: false,
-      index: 'index.html',
-      // Cache-Control is set per file below.
-      cacheControl: false,
-      setHeaders: (res, filePath) => {
-        // Assets carry a content hash in their names and never change; the page that names them
-        // must always be fresh.
-        res.setHeader('Cache-Control', /[\\/]assets[\\/]/.test(filePath) ? 'public, max-age=31536000, immutable' : 'no-cache');
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        res.setHeader('Content-Security-Policy', "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
-      },
-    });
+    await registerWebClient(app, webDir, config.ASSET_BASE_URL, log);
   } else {
     log.warn({ webDir }, 'web client not built: run npm run build to serve it');
   }

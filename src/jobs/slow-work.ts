@@ -3,6 +3,7 @@
  * that run on them (exports, retention), with their queues and schedules. `parley start` builds
  * it beside the HTTP and WebSocket servers; `parley worker` builds only this.
  */
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ConnectionMonitor } from '../adapters/outage.js';
 import type { StoreWithJobs } from '../adapters/sql/job-store.js';
@@ -10,13 +11,15 @@ import type { Config } from '../config.js';
 import type { Access } from '../domain/access.js';
 import type { Publisher } from '../domain/publisher.js';
 import { EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, Exports } from '../exports/exports.js';
+import { FILES_SWEEP_QUEUE, Files } from '../files/files.js';
 import type { JobObserver } from './observer.js';
-import type { JobQueue, Store } from '../ports.js';
+import type { JobQueue, ObjectStore, Store } from '../ports.js';
 import { RETENTION_QUEUE, Retention } from '../retention/retention.js';
 import { loadServerKey } from '../secrets.js';
 import { type EndpointBreakers, DELIVER_QUEUE, FANOUT_QUEUE, SWEEP_QUEUE, Webhooks } from '../webhooks/webhooks.js';
 import { WorkerPool } from '../workers/pool.js';
 import { openJobQueue } from './open-jobs.js';
+import { filesDir } from '../adapters/open-object-store.js';
 import { JobRuntime } from './runtime.js';
 
 export interface SlowWorkDeps {
@@ -26,6 +29,8 @@ export interface SlowWorkDeps {
   jobStore: StoreWithJobs;
   access: Access;
   publisher: Publisher;
+  /** Object storage for attachments and avatars (behind its breaker). */
+  objects: ObjectStore;
   observer: JobObserver;
   /** Told when the job backend's own connections (RabbitMQ, BullMQ's Redis) are lost and back, by name. */
   monitor?: (connection: string) => ConnectionMonitor;
@@ -43,6 +48,7 @@ export interface SlowWork {
   exports: Exports;
   retention: Retention;
   webhooks: Webhooks;
+  files: Files;
   runtime: JobRuntime;
   /** The pool, started on first use; null before. */
   pool(): WorkerPool | null;
@@ -55,8 +61,18 @@ export interface SlowWork {
 const EXPORT_SWEEP_EVERY_MS = 10 * 60_000;
 
 /** Every queue Parley works, for the operator's commands and dashboards. */
-export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETENTION_QUEUE, FANOUT_QUEUE, DELIVER_QUEUE, SWEEP_QUEUE];
+export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETENTION_QUEUE, FANOUT_QUEUE, DELIVER_QUEUE, SWEEP_QUEUE, FILES_SWEEP_QUEUE];
 const WEBHOOK_SWEEP_EVERY_MS = 60_000;
+/** Files of deleted messages go within about this long (sooner when something asks for a sweep). */
+const FILES_SWEEP_EVERY_MS = 60_000;
+
+/** Where uploads are staged: the setting, or beside the stored files (fs), or the system's temporary directory (s3). */
+export function stagingDir(config: Config): string {
+  if (config.UPLOAD_STAGING_DIR !== '') return path.resolve(config.UPLOAD_STAGING_DIR);
+  if (config.FILE_STORAGE === 'fs') return path.join(filesDir(config), 'tmp');
+  return path.join(tmpdir(), 'parley-uploads');
+}
+
 
 export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<SlowWork> {
   const backend = await openJobQueue(config, { store: deps.jobStore, observer: deps.observer, onError: deps.onError, ...(deps.monitor === undefined ? {} : { monitor: deps.monitor }) });
@@ -72,10 +88,28 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     ttlMs: config.EXPORT_TTL_HOURS * 3_600_000,
     pageSize: config.EXPORT_PAGE_SIZE,
   });
+  const files = new Files(deps.store, deps.objects, deps.access, usePool, key, jobs, {
+    maxBytes: config.UPLOAD_MAX_BYTES,
+    maxFilesPerMessage: config.UPLOAD_MAX_FILES_PER_MESSAGE,
+    dailyBytes: config.UPLOAD_DAILY_BYTES,
+    types: config.UPLOAD_TYPES,
+    concurrency: config.UPLOAD_CONCURRENCY,
+    idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS,
+    unattachedMs: config.UPLOAD_UNATTACHED_HOURS * 3_600_000,
+    maxPixels: config.IMAGE_MAX_PIXELS,
+    thumbnailPx: config.IMAGE_THUMBNAIL_PX,
+    urlTtlS: config.FILE_URL_TTL_S,
+    stagingDir: stagingDir(config),
+  });
+
   const retention = new Retention(deps.store, deps.access, {
     serverDays: config.RETENTION_DAYS,
     batch: 1_000,
-    onPurged: (roomId, throughSeq) => deps.publisher.purged(roomId, throughSeq),
+    onPurged: (roomId, throughSeq) => {
+      deps.publisher.purged(roomId, throughSeq);
+      // The purged messages' files go with them.
+      files.sweepSoon();
+    },
   });
 
   const webhooks = new Webhooks(deps.store, deps.access, jobs, key, {
@@ -111,6 +145,8 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
   runtime.define({ queue: DELIVER_QUEUE, concurrency: 16, visibilityTimeoutMs: Math.max(lease, config.WEBHOOK_TIMEOUT_MS * 2), handler: (job) => webhooks.deliver(job) });
   runtime.define({ queue: SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: () => webhooks.sweep() });
   runtime.repeat({ queue: SWEEP_QUEUE, name: 'sweep', everyMs: WEBHOOK_SWEEP_EVERY_MS, payload: {} });
+  runtime.define({ queue: FILES_SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: async () => void (await files.sweep()) });
+  runtime.repeat({ queue: FILES_SWEEP_QUEUE, name: 'sweep', everyMs: FILES_SWEEP_EVERY_MS, payload: {} });
 
   let closing: Promise<void> | null = null;
   return {
@@ -118,6 +154,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     exports,
     retention,
     webhooks,
+    files,
     runtime,
     pool: () => pool,
     start: () => runtime.start(jobs, config.JOBS_WORK),

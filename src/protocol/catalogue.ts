@@ -14,6 +14,8 @@ export const ERRORS = {
   not_found: { status: 404, retry: 'no' },
   conflict: { status: 409, retry: 'no' },
   payload_too_large: { status: 413, retry: 'no' },
+  unsupported_media_type: { status: 415, retry: 'no' },
+  range_not_satisfiable: { status: 416, retry: 'no' },
   rate_limited: { status: 429, retry: 'after the wait' },
   unavailable: { status: 503, retry: 'with backoff' },
   internal: { status: 500, retry: 'maybe' },

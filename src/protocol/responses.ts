@@ -65,6 +65,31 @@ const MemberRoom = Room.extend({
     .describe('Present only when more messages follow lastReadSeq than the server counts: at least `unread` are unread (show "999+").'),
 }).describe('A room of the caller, with their read state.');
 
+const Attachment = z
+  .strictObject({
+    id: z.string(),
+    name: z.string().describe('The name the uploader gave: a label only.'),
+    size: z.number().int().min(0).describe('Bytes of the file as served (an image re-encoded without its metadata).'),
+    contentType: z.string().describe('Decided from the content, never from the name.'),
+    width: z.number().int().min(1).optional().describe('Images: as displayed.'),
+    height: z.number().int().min(1).optional().describe('Images: as displayed.'),
+    thumbnail: z
+      .strictObject({ width: z.number().int().min(1), height: z.number().int().min(1) })
+      .optional()
+      .describe('Images larger than the thumbnail size: its dimensions (WebP at `GET /api/v1/files/{id}/thumbnail`).'),
+  })
+  .describe('A file attached to a message: its bytes at `GET /api/v1/files/{id}`, for members of the room.');
+
+const DirectUpload = z
+  .strictObject({
+    id: z.string().describe('The upload: confirm it with `POST /api/v1/uploads/{id}/complete` once the PUT succeeded.'),
+    url: z.string().describe('Presigned: PUT the file here, once, before `expiresAt`.'),
+    method: z.literal('PUT'),
+    headers: z.record(z.string(), z.string()).describe('Send exactly these with the PUT (they are signed).'),
+    expiresAt: time,
+  })
+  .describe('An upload straight to object storage.');
+
 const Message = z
   .strictObject({
     roomId: z.string(),
@@ -76,6 +101,7 @@ const Message = z
     editedAt: time.nullable(),
     deleted: z.boolean().describe('A deleted message is a tombstone: it keeps its seq, its body is empty.'),
     clientMsgId: z.string().nullable().describe('The idempotency key the sender gave, if any.'),
+    attachments: z.array(Attachment).optional().describe('The files it carries, in the order sent: present only when it has some (never on a deleted message).'),
   })
   .describe('A message.');
 
@@ -160,7 +186,7 @@ const ErrorBody = z
   .describe('Every error, REST or WebSocket, has this shape.');
 
 /** Shared types of the reference's components, by the name they have there. */
-export const views = { User, Room, MemberRoom, Message, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Error: ErrorBody };
+export const views = { User, Room, MemberRoom, Message, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
 export const responses = {
@@ -173,6 +199,9 @@ export const responses = {
   MessagePage: z.strictObject({ messages: z.array(Message), hasMore: z.boolean().describe('More messages lie beyond this page in its direction.') }),
   MessageResult: z.strictObject({ message: Message }),
   ExportResult: z.strictObject({ export: Export }),
+  UploadResult: z.strictObject({ upload: Attachment }).describe('A stored upload, ready to attach: send its id in `attachments`.'),
+  DirectUploadResult: z.strictObject({ upload: DirectUpload }),
+  FileLink: z.strictObject({ url: z.string().describe('Works without a session, for the user who asked, while they are a member of the room, until `expiresAt`.'), expiresAt: time }),
   RetentionResult: z.strictObject({ retention: Retention }),
   WebhookResult: z.strictObject({ webhook: Webhook }),
   WebhookWithSecret: z.strictObject({ webhook: Webhook, secret: z.string().describe('The signing secret: shown this once, never again.') }),
@@ -204,6 +233,8 @@ export type ViewsMatchWire = [
   Assert<Same<z.infer<typeof Room>, wire.Room>>,
   Assert<Same<z.infer<typeof MemberRoom>, wire.MemberRoom>>,
   Assert<Same<z.infer<typeof Message>, wire.Message>>,
+  Assert<Same<z.infer<typeof Attachment>, wire.Attachment>>,
+  Assert<Same<z.infer<typeof DirectUpload>, wire.DirectUpload>>,
   Assert<Same<z.infer<typeof SearchHit>, wire.SearchHit>>,
   Assert<Same<z.infer<typeof Export>, wire.Export>>,
   Assert<Same<z.infer<typeof Bot>, wire.Bot>>,

@@ -75,12 +75,26 @@ const webhookName = text('name')
 
 export interface SchemaLimits {
   messageMaxChars: number;
+  /** UPLOAD_MAX_FILES_PER_MESSAGE; default 10. */
+  maxFilesPerMessage?: number;
 }
 
 export function buildSchemas(limits: SchemaLimits) {
   const body = text('body')
     .refine((s) => codePoints(s) <= limits.messageMaxChars, `must be at most ${limits.messageMaxChars} characters`)
     .meta({ minLength: 1, maxLength: limits.messageMaxChars, description: 'Not blank; no control characters but tab, LF and CR; no bidirectional overrides.' });
+
+  const maxFiles = limits.maxFilesPerMessage ?? 10;
+  const attachments = z
+    .array(id)
+    .min(1)
+    .max(maxFiles)
+    .describe(`Ids of uploads of the sender's to this room (POST /api/v1/rooms/{roomId}/uploads), not attached yet, in the order to show them; at most ${maxFiles}.`);
+  /** A message's text: it may be empty when the message carries attachments. */
+  const sendBody = z.union([z.literal(''), body]).describe('The text: not blank unless there are attachments; no control characters but tab, LF and CR; no bidirectional overrides.');
+  const textOrFiles = (m: { body: string; attachments?: string[] | undefined }, ctx: z.core.$RefinementCtx) => {
+    if (m.body === '' && (m.attachments === undefined || m.attachments.length === 0)) ctx.addIssue({ code: 'custom', path: ['body'], message: 'must not be blank (unless the message has attachments)' });
+  };
 
   const rest = {
     register: z.strictObject({ username, password, displayName: displayName.optional() }),
@@ -97,7 +111,22 @@ export function buildSchemas(limits: SchemaLimits) {
         .optional(),
     }),
     username: z.strictObject({ username: text('wire').min(1).max(64) }),
-    postMessage: z.strictObject({ body, clientMsgId: clientMsgId.optional().describe('An idempotency key: a retry with it stores nothing new.') }),
+    postMessage: z
+      .strictObject({ body: sendBody, clientMsgId: clientMsgId.optional().describe('An idempotency key: a retry with it stores nothing new.'), attachments: attachments.optional() })
+      .superRefine(textOrFiles),
+    uploadQuery: z.strictObject({ name: text('wire').min(1).max(1_000).describe('The file name, as the user knows it (a label: the type is decided by the content).') }),
+    directUpload: z.strictObject({
+      name: text('wire').min(1).max(1_000).describe('The file name, as the user knows it.'),
+      size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('The exact size of the file, bytes: the presigned PUT takes exactly this many.'),
+    }),
+    uploadParams: z.strictObject({ uploadId: id }),
+    fileParams: z.strictObject({ fileId: id }),
+    userParams: z.strictObject({ userId: id }),
+    fileQuery: z.strictObject({
+      user: id.optional().describe('A signed link\'s user, as the link gives it.'),
+      expires: z.string().regex(/^\d{1,16}$/).optional().describe('A signed link\'s expiry, as the link gives it.'),
+      signature: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/).optional().describe('A signed link\'s signature, as the link gives it.'),
+    }),
     editMessage: z.strictObject({ body }),
     read: z.strictObject({ seq }),
     roomParams: z.strictObject({ roomId: id }),
@@ -156,7 +185,7 @@ export function buildSchemas(limits: SchemaLimits) {
   const frame = z.discriminatedUnion('type', [
     z.strictObject({ id: requestId, type: z.literal('subscribe'), roomId: id, since: seq.optional(), presence: z.enum(['full', 'batch', 'none']).optional() }),
     z.strictObject({ id: requestId, type: z.literal('unsubscribe'), roomId: id }),
-    z.strictObject({ id: requestId, type: z.literal('send'), roomId: id, body, clientMsgId: clientMsgId.optional() }),
+    z.strictObject({ id: requestId, type: z.literal('send'), roomId: id, body: sendBody, clientMsgId: clientMsgId.optional(), attachments: attachments.optional() }).superRefine(textOrFiles),
     z.strictObject({ id: requestId, type: z.literal('edit'), roomId: id, seq: seqFrom(1), body }),
     z.strictObject({ id: requestId, type: z.literal('delete'), roomId: id, seq: seqFrom(1) }),
     z.strictObject({ id: requestId, type: z.literal('read'), roomId: id, seq }),

@@ -71,6 +71,36 @@ export interface Message {
   editedAt: string | null;
   deleted: boolean;
   clientMsgId: string | null;
+  /** The files it carries, in the order sent: present only when it has some (never on a deleted message). */
+  attachments?: Attachment[];
+}
+
+/**
+ * A file attached to a message. Its bytes: GET /api/v1/files/{id} (and /thumbnail), for members
+ * of the room, with the session or a signed link (GET /api/v1/files/{id}/link).
+ */
+export interface Attachment {
+  id: string;
+  /** The name the uploader gave (a label only). */
+  name: string;
+  /** Bytes of the file as served (an image re-encoded without its metadata). */
+  size: number;
+  /** Decided from the content, never from the name. */
+  contentType: string;
+  /** Images: as displayed. */
+  width?: number;
+  height?: number;
+  /** Images larger than the thumbnail size: the thumbnail's dimensions (WebP at /api/v1/files/{id}/thumbnail). */
+  thumbnail?: { width: number; height: number };
+}
+
+/** A presigned upload straight to object storage: PUT the file to `url` with `headers`, then confirm it. */
+export interface DirectUpload {
+  id: string;
+  url: string;
+  method: 'PUT';
+  headers: Record<string, string>;
+  expiresAt: string;
 }
 
 export type EventKind = 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
@@ -170,7 +200,8 @@ export type ClientRequest =
   /** `presence`: full (default), batch (presence_batch frames; the online list only for smaller rooms), none. */
   | { id: number; type: 'subscribe'; roomId: string; since?: number; presence?: 'full' | 'batch' | 'none' }
   | { id: number; type: 'unsubscribe'; roomId: string }
-  | { id: number; type: 'send'; roomId: string; body: string; clientMsgId?: string }
+  /** `body` may be '' when `attachments` (upload ids) are given. */
+  | { id: number; type: 'send'; roomId: string; body: string; clientMsgId?: string; attachments?: string[] }
   | { id: number; type: 'edit'; roomId: string; seq: number; body: string }
   | { id: number; type: 'delete'; roomId: string; seq: number }
   | { id: number; type: 'read'; roomId: string; seq: number };

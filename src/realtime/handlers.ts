@@ -34,7 +34,7 @@ const schemaCache = new WeakMap<Config, Schemas>();
 const schemasFor = (config: Config): Schemas => {
   let schemas = schemaCache.get(config);
   if (schemas === undefined) {
-    schemas = buildSchemas({ messageMaxChars: config.MESSAGE_MAX_CHARS });
+    schemas = buildSchemas({ messageMaxChars: config.MESSAGE_MAX_CHARS, maxFilesPerMessage: config.UPLOAD_MAX_FILES_PER_MESSAGE });
     schemaCache.set(config, schemas);
   }
   return schemas;
@@ -177,7 +177,7 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
       return;
     }
     case 'send':
-      return inLane(ctx, conn, frame, () => services.messages.submitSend(userId, frame.roomId, frame.body, frame.clientMsgId ?? null), (r) => ({ message: messageView(r.message) }));
+      return inLane(ctx, conn, frame, () => services.messages.submitSend(userId, frame.roomId, frame.body, frame.clientMsgId ?? null, undefined, frame.attachments ?? []), (r) => ({ message: messageView(r.message) }));
     case 'edit':
       return inLane(ctx, conn, frame, () => services.messages.submitEdit(userId, frame.roomId, frame.seq, frame.body), (m) => ({ message: messageView(m) }));
     case 'delete':

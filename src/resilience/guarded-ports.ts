@@ -8,36 +8,62 @@
  * keeps this node's connections before its command, and the rate limiter counts in the process
  * when Redis cannot answer; a decorator in front of them would skip both.)
  */
-import type { Bus, Channel, JobQueue, Store } from '../ports.js';
+import type { Bus, Channel, JobQueue, ObjectStore, Store } from '../ports.js';
 import { decodeRoom } from '../protocol/bus-codec.js';
 import type { Breaker } from './breaker.js';
 
-/** Not guarded: closing must always run, and migrating runs before the store serves (retried instead). */
-const UNGUARDED = new Set(['close', 'migrate']);
-/**
- * Refused while open, but not counted: a search stops at its own deadline with `unavailable`
- * (SEARCH_TIMEOUT_MS, a bound on its cost), which says nothing about the database's health.
- */
-const GATED = new Set(['search']);
+/** Which methods of a port bypass the breaker, and which it only gates. */
+interface GuardPlan {
+  /** Called straight through (closing must always run). */
+  unguarded: ReadonlySet<string>;
+  /** Refused while open, but their outcome not counted (see `Breaker.gate`). */
+  gated: ReadonlySet<string>;
+}
 
-/** Every Store method through `breaker` (see UNGUARDED, GATED). */
-export function guardStore(store: Store, breaker: Breaker): Store {
+/**
+ * Every method of `port` (a promise-returning adapter) through `breaker.run`, but those `plan`
+ * names. Properties that are not functions (`kind`) pass through; each wrapper is made once.
+ */
+function guardMethods<T extends object>(port: T, breaker: Breaker, plan: GuardPlan): T {
   const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  return new Proxy(store, {
+  return new Proxy(port, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
-      // `then` must stay undefined: the decorated store is not a promise.
-      if (typeof value !== 'function' || typeof property !== 'string' || property === 'then' || UNGUARDED.has(property)) return value;
+      // `then` must stay undefined: the decorated port is not a promise.
+      if (typeof value !== 'function' || typeof property !== 'string' || property === 'then' || plan.unguarded.has(property)) return value;
       let wrapped = wrappers.get(property);
       if (wrapped === undefined) {
         const method = (value as (...args: unknown[]) => Promise<unknown>).bind(target);
-        const via = GATED.has(property) ? breaker.gate.bind(breaker) : breaker.run.bind(breaker);
+        const via = plan.gated.has(property) ? breaker.gate.bind(breaker) : breaker.run.bind(breaker);
         wrapped = (...args: unknown[]) => via(async () => method(...args));
         wrappers.set(property, wrapped);
       }
       return wrapped;
     },
   });
+}
+
+/**
+ * Every Store method through `breaker`. Not guarded: closing must always run, and migrating runs
+ * before the store serves (retried instead). Gated, not counted: a search stops at its own
+ * deadline with `unavailable` (SEARCH_TIMEOUT_MS, a bound on its cost), which says nothing about
+ * the database's health.
+ */
+export function guardStore(store: Store, breaker: Breaker): Store {
+  return guardMethods(store, breaker, { unguarded: new Set(['close', 'migrate']), gated: new Set(['search']) });
+}
+
+/**
+ * Every ObjectStore method through `breaker` (one of the storage's own), but closing, which must
+ * always run. Presigning is gated, not counted: it is a local computation whose success says
+ * nothing about the storage, but while the breaker is open a URL to the storage would fail in
+ * the client's hands, so it is refused with `unavailable` like the rest.
+ *
+ * `get` counts once its answer has begun (the object's headers): an outage while its body
+ * streams fails that stream, not the call, and is not counted.
+ */
+export function guardObjectStore(store: ObjectStore, breaker: Breaker): ObjectStore {
+  return guardMethods(store, breaker, { unguarded: new Set(['close']), gated: new Set(['presignPut', 'presignGet']) });
 }
 
 export interface GuardBusOptions {

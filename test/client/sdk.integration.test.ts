@@ -71,4 +71,37 @@ describe('client SDK against a real server', () => {
     const history = await b.rest.history(roomId, { limit: 100 });
     assert.equal(history.messages.length, 20, 'each send stored once');
   });
+  it('uploads a file, sends it attached, and another client reads it; a refused upload is a typed error', async () => {
+    const files = await startTestServer({ SEND_RATE_PER_SEC: 1000, SEND_BURST: 1000 });
+    try {
+      const alice = await registerUser(files.url, 'sdkfa');
+      const bob = await registerUser(files.url, 'sdkfb');
+      const roomId = await createRoom(files.url, alice, 'public', 'sdk files');
+      await api(files.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: bob.token });
+      const a = new ParleyClient({ baseUrl: files.url, token: alice.token, WebSocket, ...fast });
+      const b = new ParleyClient({ baseUrl: files.url, token: bob.token, WebSocket, ...fast });
+      clients.push(a, b);
+      const seen: StreamEvent[] = [];
+      b.on('event', (e) => seen.push(e));
+      await Promise.all([a.connect(), b.connect()]);
+      await Promise.all([a.subscribe(roomId), b.subscribe(roomId)]);
+
+      const bytes = new TextEncoder().encode('minutes of the meeting\n');
+      const upload = await a.rest.uploadFile(roomId, bytes, 'minutes.txt');
+      assert.deepEqual({ name: upload.name, size: upload.size, contentType: upload.contentType }, { name: 'minutes.txt', size: bytes.length, contentType: 'text/plain' });
+      const sent = await a.send(roomId, '', { attachments: [upload.id] });
+      assert.deepEqual(sent.attachments, [upload]);
+      await until(() => seen.some((e) => e.message?.attachments?.[0]?.id === upload.id), 'the message with its attachment');
+
+      const read = await fetch(b.rest.fileUrl(upload.id), { headers: { authorization: `Bearer ${bob.token}` } });
+      assert.equal(await read.text(), 'minutes of the meeting\n');
+      const link = await b.rest.fileLink(upload.id);
+      assert.equal(await (await fetch(link.url)).text(), 'minutes of the meeting\n');
+
+      await assert.rejects(a.rest.uploadFile(roomId, new TextEncoder().encode('<html><script>x</script></html>'), 'x.txt'), (error: Error & { code?: string }) => error.code === 'unsupported_media_type');
+      await assert.rejects(a.send(roomId, 'again', { attachments: [upload.id] }), (error: Error & { code?: string }) => error.code === 'validation_failed');
+    } finally {
+      await files.stop();
+    }
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type BatchState, clientMsgKey, mayChange, memberKey, messageKey, planBatch } from '../../src/domain/stream-rules.js';
-import type { MemberRecord, MessageRecord } from '../../src/domain/types.js';
+import type { MemberRecord, MessageRecord, UploadRecord } from '../../src/domain/types.js';
 import type { AppendRequest } from '../../src/ports.js';
 
 const author = (id: string) => ({ id, username: id, displayName: id });
@@ -20,8 +20,31 @@ const message = (roomId: string, seq: number, by: string, extra: Partial<Message
   ...extra,
 });
 
+const upload = (id: string, userId: string, extra: Partial<UploadRecord> = {}): UploadRecord => ({
+  id,
+  kind: 'attachment',
+  roomId: 'r',
+  userId,
+  state: 'ready',
+  name: `${id}.png`,
+  size: 100,
+  contentType: 'image/png',
+  width: 800,
+  height: 600,
+  objectKey: `files/r/${id}`,
+  thumbKey: `files/r/${id}.thumb`,
+  thumbWidth: 480,
+  thumbHeight: 360,
+  messageSeq: null,
+  createdAt: 0,
+  ...extra,
+});
+
 function state(): BatchState {
   return {
+    uploads: new Map(
+      [upload('u1', 'alice'), upload('u2', 'alice', { thumbKey: null, thumbWidth: null, thumbHeight: null, width: null, height: null, contentType: 'application/pdf', name: 'a.pdf' }), upload('u3', 'bob'), upload('u4', 'alice', { state: 'attached', messageSeq: 7 }), upload('u5', 'alice', { roomId: 'other' })].map((u) => [u.id, u]),
+    ),
     rooms: new Map([['r', { lastSeq: 10, lastActivityAt: 0 }]]),
     members: new Map([
       [memberKey('r', 'owner'), member('r', 'owner', 'owner')],
@@ -40,6 +63,32 @@ function state(): BatchState {
 const send = (userId: string, body = 'hi', clientMsgId: string | null = null): AppendRequest => ({ kind: 'message', roomId: 'r', userId, id: `id-${body}`, body, clientMsgId, at: 1 });
 
 describe('stream rules', () => {
+  it('a message attaches its author\'s ready uploads of its room, once; anything else refuses it whole', () => {
+    const withFiles = (userId: string, attachments: string[], body = 'files'): AppendRequest => ({ kind: 'message', roomId: 'r', userId, id: `id-${body}`, body, clientMsgId: null, at: 1, attachments });
+    const plan = planBatch(state(), [withFiles('alice', ['u1', 'u2'], 'a'), withFiles('alice', ['u1'], 'again'), withFiles('alice', ['u3'], 'bobs'), withFiles('alice', ['u4'], 'attached'), withFiles('alice', ['u5'], 'elsewhere'), withFiles('alice', ['nope'], 'missing'), withFiles('alice', ['u2', 'u2'], 'twice')]);
+    assert.deepEqual(plan.outcomes.map((o) => (o.status === 'rejected' ? o.code : o.status)), ['appended', 'attachment', 'attachment', 'attachment', 'attachment', 'attachment', 'attachment']);
+    const first = plan.outcomes[0];
+    assert.ok(first?.status === 'appended');
+    assert.deepEqual(first.event.message?.attachments, [
+      { id: 'u1', name: 'u1.png', size: 100, contentType: 'image/png', width: 800, height: 600, thumbnail: { width: 480, height: 360 } },
+      { id: 'u2', name: 'a.pdf', size: 100, contentType: 'application/pdf' },
+    ]);
+    assert.deepEqual(plan.attached, [
+      { uploadId: 'u1', roomId: 'r', seq: 11 },
+      { uploadId: 'u2', roomId: 'r', seq: 11 },
+    ]);
+    assert.equal(plan.events.length, 1);
+  });
+
+  it('deleting a message with attachments dooms them and clears them from the tombstone, also in the batch that sent it', () => {
+    const plan = planBatch(state(), [{ kind: 'message', roomId: 'r', userId: 'alice', id: 'x', body: 'x', clientMsgId: null, at: 1, attachments: ['u1'] }, { kind: 'delete', roomId: 'r', userId: 'alice', target: 11, at: 2 }]);
+    assert.deepEqual(plan.doomed, [{ roomId: 'r', seq: 11 }]);
+    assert.equal(plan.inserted[0]?.message.deleted, true);
+    assert.equal(plan.inserted[0]?.message.attachments, undefined);
+    const none = planBatch(state(), [{ kind: 'delete', roomId: 'r', userId: 'alice', target: 7, at: 2 }]);
+    assert.deepEqual(none.doomed, []);
+  });
+
   it('who may change a message: the author edits and deletes; the owner deletes, never edits; nobody else', () => {
     const m = message('r', 7, 'alice');
     assert.equal(mayChange('edit', member('r', 'alice'), m), true);

@@ -12,6 +12,8 @@ import { errorsOf, type RouteDeclaration, restApiOf } from '../../src/http/route
 import { ERRORS } from '../../src/protocol/catalogue.js';
 import { views } from '../../src/protocol/responses.js';
 import type { Json } from '../support/json.js';
+import sharp from 'sharp';
+import { startS3rver, type S3rverHandle } from '../support/s3rver.js';
 import { type ApiResponse, api, startTestServer, type TestServer } from '../support/server.js';
 
 /** The declared route that serves `method url`: a literal segment wins over a parameter (/rooms/public). */
@@ -75,11 +77,29 @@ describe('REST answers match the API reference', () => {
   let secret: string;
   let dm: string;
 
+  let s3: S3rverHandle;
+
   before(async () => {
-    server = await startTestServer({ SEND_RATE_PER_SEC: 1, SEND_BURST: 40, AUTH_RATE_PER_MIN: 10_000, UNREAD_COUNT_CAP: 2, WEBHOOK_ALLOW_PRIVATE: true });
+    // On S3-compatible storage, so that direct uploads (presigned) answer too.
+    s3 = await startS3rver();
+    server = await startTestServer({
+      SEND_RATE_PER_SEC: 1,
+      SEND_BURST: 40,
+      AUTH_RATE_PER_MIN: 10_000,
+      UNREAD_COUNT_CAP: 2,
+      WEBHOOK_ALLOW_PRIVATE: true,
+      FILE_STORAGE: 's3',
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    });
     routes = restApiOf(server.parley.http).routes;
   });
-  after(async () => server.stop());
+  after(async () => {
+    await server?.stop();
+    await s3?.stop();
+  });
 
   it('accounts', async () => {
     const a = await expect(201, 'POST', '/api/v1/auth/register', { body: { username: 'Alice_c', password: 'correct horse battery', displayName: 'Alice' } });
@@ -207,6 +227,50 @@ describe('REST answers match the API reference', () => {
     await expect(204, 'DELETE', `/api/v1/rooms/${secret}/incoming-webhooks/${made.body.webhook.id}`, { token: alice.token });
     await expect(204, 'DELETE', `/api/v1/bots/${botId}`, { token: alice.token });
     await expect(404, 'DELETE', `/api/v1/bots/${botId}`, { token: bob.token });
+  });
+
+  it('files and avatars', async () => {
+    const octets = { 'content-type': 'application/octet-stream' };
+    const png = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#3a6' } }).png().toBuffer();
+    const image = await expect(201, 'POST', `/api/v1/rooms/${secret}/uploads?name=chart.png`, { token: alice.token, rawBody: png, headers: octets });
+    assert.ok(image.body.upload.thumbnail, 'the optional fields are exercised');
+    await expect(415, 'POST', `/api/v1/rooms/${secret}/uploads?name=page.png`, { token: alice.token, rawBody: '<html><script>1</script></html>', headers: octets });
+    await expect(401, 'POST', `/api/v1/rooms/${dm}/uploads?name=x.txt`, { token: 'nope', rawBody: 'x', headers: octets });
+    // Straight to storage, then confirmed.
+    const bytes = Buffer.from('a direct upload\n');
+    const direct = await expect(201, 'POST', `/api/v1/rooms/${secret}/uploads/direct`, { token: alice.token, body: { name: 'direct.txt', size: bytes.length } });
+    await expect(409, 'POST', `/api/v1/uploads/${direct.body.upload.id}/complete`, { token: alice.token });
+    const put = await fetch(direct.body.upload.url, { method: 'PUT', headers: direct.body.upload.headers, body: new Uint8Array(bytes) });
+    assert.equal(put.status, 200);
+    const confirmed = await expect(200, 'POST', `/api/v1/uploads/${direct.body.upload.id}/complete`, { token: alice.token });
+    assert.equal(confirmed.body.upload.contentType, 'text/plain');
+    const sent = await expect(201, 'POST', `/api/v1/rooms/${secret}/messages`, { token: alice.token, body: { body: '', attachments: [image.body.upload.id, direct.body.upload.id] } });
+    assert.equal(sent.body.message.attachments.length, 2);
+    const id = image.body.upload.id;
+    await expect(200, 'GET', `/api/v1/files/${id}`, { token: bob.token });
+    await expect(200, 'GET', `/api/v1/files/${id}/thumbnail`, { token: bob.token });
+    await expect(416, 'GET', `/api/v1/files/${id}`, { token: bob.token, headers: { range: 'bytes=999999999-' } });
+    const link = await expect(200, 'GET', `/api/v1/files/${id}/link`, { token: bob.token });
+    await expect(200, 'GET', link.body.url);
+    await expect(403, 'GET', String(link.body.url).replace(/signature=[^&]+/, 'signature=x'));
+    const thumbLink = await expect(200, 'GET', `/api/v1/files/${id}/thumbnail/link`, { token: bob.token });
+    await expect(200, 'GET', thumbLink.body.url);
+    await expect(401, 'GET', `/api/v1/files/${id}/link`, { token: 'x' });
+    const spare = await expect(201, 'POST', `/api/v1/rooms/${secret}/uploads?name=spare.txt`, { token: alice.token, rawBody: 'spare', headers: octets });
+    await expect(404, 'DELETE', `/api/v1/uploads/${spare.body.upload.id}`, { token: bob.token });
+    await expect(204, 'DELETE', `/api/v1/uploads/${spare.body.upload.id}`, { token: alice.token });
+    await expect(409, 'DELETE', `/api/v1/uploads/${id}`, { token: alice.token });
+    // Avatars.
+    await expect(204, 'PUT', '/api/v1/me/avatar', { token: alice.token, rawBody: png, headers: octets });
+    await expect(415, 'PUT', '/api/v1/me/avatar', { token: alice.token, rawBody: 'text', headers: octets });
+    await expect(200, 'GET', `/api/v1/users/${sent.body.message.author.id}/avatar`, { token: bob.token });
+    await expect(204, 'DELETE', '/api/v1/me/avatar', { token: alice.token });
+    await expect(404, 'GET', `/api/v1/users/${sent.body.message.author.id}/avatar`, { token: bob.token });
+    await expect(403, 'PUT', `/api/v1/rooms/${secret}/avatar`, { token: bob.token, rawBody: png, headers: octets });
+    await expect(204, 'PUT', `/api/v1/rooms/${secret}/avatar`, { token: alice.token, rawBody: png, headers: octets });
+    await expect(200, 'GET', `/api/v1/rooms/${secret}/avatar`, { token: bob.token });
+    await expect(204, 'DELETE', `/api/v1/rooms/${secret}/avatar`, { token: alice.token });
+    await expect(404, 'GET', `/api/v1/rooms/${secret}/avatar`, { token: bob.token });
   });
 
   it('leaving, rate limits, logging out and the reference itself', async () => {

@@ -4,7 +4,7 @@
  * loopback, on free ports; everything started here is stopped by `stop()`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './services.js';
@@ -148,6 +148,8 @@ export class Fleet {
     let conf = source.replace(/(^ *server 127\.0\.0\.1:\d+ [^\n]*\n)+/m, `${servers}\n`);
     conf = conf.replace(/^( *)listen \d+;/m, `$1listen 127.0.0.1:${listenPort};`);
     conf = conf.replace('worker_processes auto;', `worker_processes 1;\npid ${dir}/nginx.pid;`);
+    // The assets cache too: nginx creates the directory (and hands it to its workers).
+    conf = conf.replace(/^( *)proxy_cache_path \S+/gm, `$1proxy_cache_path ${dir}/cache`);
     conf = conf.replace(
       'access_log off;',
       ['access_log off;', ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`)].join('\n    '),
@@ -166,6 +168,9 @@ export class Fleet {
     const binary = kind === 'nginx' ? NGINX : HAPROXY;
     if (binary === undefined) throw new Error(`${kind} is not installed`);
     const dir = mkdtempSync(path.join(tmpdir(), `parley-${kind}-`));
+    // Run as root (CI), nginx's workers run as nobody and must reach the cache and temp
+    // directories in here; mkdtemp makes it private to its owner.
+    chmodSync(dir, 0o755);
     this.#balancerDir = dir;
     const port = await freePort();
     const ports = this.nodes.map((n) => n.port);

@@ -10,10 +10,11 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { type BatchState, clientMsgKey, memberKey, messageKey, planBatch } from '../../domain/stream-rules.js';
-import type { Author, MessageRecord } from '../../domain/types.js';
+import type { Author, MessageRecord, UploadRecord } from '../../domain/types.js';
 import type { AppendOutcome, AppendRequest } from '../../ports.js';
 import { type SqlDialect, inChunks } from './dialect.js';
 import { type MessageRow, toAuthor, toMember, toMessage } from './mappers.js';
+import { toUpload } from './uploads.js';
 import type { Database, EventsTable, MembersTable, MessagesTable } from './schema.js';
 import { selectMessages } from './queries.js';
 
@@ -67,7 +68,22 @@ async function editTargets(trx: Kysely<Database>, dialect: SqlDialect, requests:
   return rows;
 }
 
-const messageRow = (m: MessageRecord, searchText: string): MessagesTable => ({
+/**
+ * The uploads the batch's messages attach, locked (PostgreSQL) so the files sweep cannot doom
+ * one between this read and the batch's commit: it waits, then sees it attached.
+ */
+async function attachmentsOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[]): Promise<UploadRecord[]> {
+  const ids = [...new Set(requests.flatMap((r) => (r.kind === 'message' ? (r.attachments ?? []) : [])))];
+  const rows: UploadRecord[] = [];
+  await inChunks(ids, 1, dialect, async (chunk) => {
+    let query = trx.selectFrom('uploads').selectAll().where('id', 'in', chunk);
+    if (dialect.lockRows) query = query.forUpdate();
+    rows.push(...(await query.execute()).map(toUpload));
+  });
+  return rows;
+}
+
+const messageRow = (m: MessageRecord, searchText: string): Omit<MessagesTable, 'attachments'> & { attachments: string | null } => ({
   room_id: m.roomId,
   seq: m.seq,
   id: m.id,
@@ -78,6 +94,7 @@ const messageRow = (m: MessageRecord, searchText: string): MessagesTable => ({
   deleted: m.deleted ? 1 : 0,
   client_msg_id: m.clientMsgId,
   search_text: searchText,
+  attachments: m.attachments === undefined || m.deleted ? null : JSON.stringify(m.attachments),
 });
 
 export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[]): Promise<AppendOutcome[]> {
@@ -95,11 +112,12 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   if (liveRoomIds.length === 0) return requests.map(() => ({ status: 'rejected', code: 'not_found' }));
 
   const live = new Set(liveRoomIds);
-  const [memberRows, actorRows, duplicateRows, targetRows] = await Promise.all([
+  const [memberRows, actorRows, duplicateRows, targetRows, uploadRows] = await Promise.all([
     membersOf(trx, dialect, requests, live),
     trx.selectFrom('users').select(['id', 'username', 'display_name', 'bot_owner_id']).where('id', 'in', userIds).execute(),
     earlierSends(trx, dialect, requests, live),
     editTargets(trx, dialect, requests, live),
+    attachmentsOf(trx, dialect, requests),
   ]);
 
   const state: BatchState = {
@@ -108,6 +126,7 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
     actors: new Map<string, Author>(actorRows.map((u) => [u.id, toAuthor(u.id, u.username, u.display_name, u.bot_owner_id)])),
     earlier: new Map(duplicateRows.map((r) => [clientMsgKey(r.room_id, r.author_id, r.client_msg_id as string), toMessage(r)])),
     targets: new Map(targetRows.map((r) => [messageKey(r.room_id, r.seq), toMessage(r)])),
+    uploads: new Map(uploadRows.map((u) => [u.id, u])),
   };
   const plan = planBatch(state, requests);
   if (plan.events.length === 0) return plan.outcomes;
@@ -118,10 +137,17 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   for (const { message: m, searchText } of plan.changed) {
     await trx
       .updateTable('messages')
-      .set({ body: m.body, edited_at: m.editedAt, deleted: m.deleted ? 1 : 0, search_text: searchText })
+      .set({ body: m.body, edited_at: m.editedAt, deleted: m.deleted ? 1 : 0, search_text: searchText, ...(m.deleted ? { attachments: null } : {}) })
       .where('room_id', '=', m.roomId)
       .where('seq', '=', m.seq)
       .execute();
+  }
+  // Attached before doomed: a message sent and deleted in one batch dooms what it attached.
+  for (const a of plan.attached) {
+    await trx.updateTable('uploads').set({ state: 'attached', message_seq: a.seq }).where('id', '=', a.uploadId).execute();
+  }
+  for (const d of plan.doomed) {
+    await trx.updateTable('uploads').set({ state: 'doomed' }).where('room_id', '=', d.roomId).where('message_seq', '=', d.seq).where('state', '=', 'attached').execute();
   }
   for (const m of plan.membersRemoved) await trx.deleteFrom('members').where('room_id', '=', m.roomId).where('user_id', '=', m.userId).execute();
   const memberRowsOut: MembersTable[] = plan.membersInserted.map((m) => ({ room_id: m.roomId, user_id: m.userId, role: m.role, joined_at: m.joinedAt, last_read_seq: m.lastReadSeq }));

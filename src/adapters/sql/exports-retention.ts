@@ -147,9 +147,17 @@ export function purgeMessagesBefore(
     for (let i = 0; i < toTombstone.length; i += 500) {
       await trx
         .updateTable('messages')
-        .set({ deleted: 1, body: '', search_text: '' })
+        .set({ deleted: 1, body: '', search_text: '', attachments: null })
         .where('room_id', '=', roomId)
         .where('seq', 'in', toTombstone.slice(i, i + 500))
+        .execute();
+      // Their files go with them: the files sweep deletes doomed uploads' objects.
+      await trx
+        .updateTable('uploads')
+        .set({ state: 'doomed' })
+        .where('room_id', '=', roomId)
+        .where('message_seq', 'in', toTombstone.slice(i, i + 500))
+        .where('state', '=', 'attached')
         .execute();
     }
     if (throughSeq > cursor) await trx.updateTable('rooms').set({ purged_seq: throughSeq }).where('id', '=', roomId).execute();

@@ -1,9 +1,9 @@
 /** Rows to domain records, the same for both dialects. */
-import type { Author, MemberRecord, MessageRecord, RoomRecord, SessionRecord, StreamEventRecord, UserRecord } from '../../domain/types.js';
+import type { AttachmentRecord, Author, MemberRecord, MessageRecord, RoomRecord, SessionRecord, StreamEventRecord, UserRecord } from '../../domain/types.js';
 import type { EventsTable, MembersTable, MessagesTable, RoomsTable, SessionsTable, UsersTable } from './schema.js';
 
 /** A users row as selected (the bot columns read as they are stored). */
-export type UserRow = Omit<UsersTable, 'display_name_folded' | 'bot_owner_id' | 'deactivated_at'> & { bot_owner_id: string | null; deactivated_at: number | null };
+export type UserRow = Omit<UsersTable, 'display_name_folded' | 'bot_owner_id' | 'deactivated_at' | 'avatar_id'> & { bot_owner_id: string | null; deactivated_at: number | null };
 
 /** The bot fields only for bots, so a person's record is what it always was. */
 export const toUser = (r: UserRow): UserRecord => {
@@ -49,7 +49,7 @@ export interface AuthorColumns {
   author_bot_owner_id: string | null;
 }
 
-export type MessageRow = Omit<MessagesTable, 'search_text'> & AuthorColumns;
+export type MessageRow = Omit<MessagesTable, 'search_text' | 'attachments'> & AuthorColumns & { attachments: string | null };
 
 export const toMessage = (r: MessageRow): MessageRecord => ({
   roomId: r.room_id,
@@ -61,6 +61,7 @@ export const toMessage = (r: MessageRow): MessageRecord => ({
   editedAt: r.edited_at,
   deleted: r.deleted !== 0,
   clientMsgId: r.client_msg_id,
+  ...(r.attachments == null || r.deleted ? {} : { attachments: JSON.parse(r.attachments) as AttachmentRecord[] }),
 });
 
 export const toEvent = (r: EventsTable, user: Author, message: MessageRecord | null): StreamEventRecord => ({

@@ -20,6 +20,7 @@ export function selectMessages(db: Kysely<Database>): MessageSelect {
       'm.edited_at',
       'm.deleted',
       'm.client_msg_id',
+      'm.attachments',
       'u.username as author_username',
       'u.display_name as author_display_name',
       'u.bot_owner_id as author_bot_owner_id',

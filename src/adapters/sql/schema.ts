@@ -16,6 +16,8 @@ export interface UsersTable {
   bot_owner_id: Generated<string | null>;
   /** When a bot was deleted; null while active (and for people). */
   deactivated_at: Generated<number | null>;
+  /** The user's avatar (uploads.id), or null. */
+  avatar_id: Generated<string | null>;
 }
 
 export interface SessionsTable {
@@ -39,6 +41,8 @@ export interface RoomsTable {
   retention_days: Generated<number | null>;
   /** Messages up to this seq are past the retention policy and tombstoned. */
   purged_seq: Generated<number>;
+  /** The room's avatar (uploads.id), or null. */
+  avatar_id: Generated<string | null>;
 }
 
 export interface MembersTable {
@@ -70,6 +74,27 @@ export interface MessagesTable {
   client_msg_id: string | null;
   /** The body folded for search (see domain/search.ts); '' once deleted. */
   search_text: string;
+  /** The attachments as JSON (AttachmentRecord[]); null when none, and once deleted. */
+  attachments: Generated<string | null>;
+}
+
+export interface UploadsTable {
+  id: string;
+  kind: 'attachment' | 'user_avatar' | 'room_avatar';
+  room_id: string | null;
+  user_id: string;
+  state: 'receiving' | 'direct' | 'ready' | 'attached' | 'doomed' | 'deleted';
+  name: string;
+  size: number;
+  content_type: string;
+  width: number | null;
+  height: number | null;
+  object_key: string;
+  thumb_key: string | null;
+  thumb_width: number | null;
+  thumb_height: number | null;
+  message_seq: number | null;
+  created_at: number;
 }
 
 export interface MigrationsTable {
@@ -194,4 +219,5 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   job_keys: JobKeysTable;
   incoming_webhooks: IncomingWebhooksTable;
+  uploads: UploadsTable;
 }

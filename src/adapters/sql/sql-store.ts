@@ -6,7 +6,7 @@
 import { type Kysely, sql } from 'kysely';
 import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
-import type { AppendOutcome, AppendRequest, ExportChanges, HistoryQuery, SearchPage, SearchQuery, Store, WebhookChanges } from '../../ports.js';
+import type { AppendOutcome, AppendRequest, ExportChanges, HistoryQuery, SearchPage, SearchQuery, Store, UploadChanges, WebhookChanges } from '../../ports.js';
 import type {
   ExportRecord,
   IncomingWebhookRecord,
@@ -21,6 +21,8 @@ import type {
   SessionRecord,
   StreamEventRecord,
   UserRecord,
+  UploadRecord,
+  UploadState,
   WebhookDeliveryRecord,
   WebhookRecord,
 } from '../../domain/types.js';
@@ -30,6 +32,7 @@ import type { SqlDialect } from './dialect.js';
 import * as exportsRetention from './exports-retention.js';
 import { SqlJobStore } from './job-store.js';
 import * as hooks from './webhooks.js';
+import * as uploads from './uploads.js';
 import { toAuthor, toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
 import { selectMessages } from './queries.js';
@@ -371,6 +374,7 @@ export class SqlStore extends SqlJobStore implements Store {
         'm.edited_at as m_edited_at',
         'm.deleted as m_deleted',
         'm.client_msg_id as m_client_msg_id',
+        'm.attachments as m_attachments',
         'u.username as m_author_username',
         'u.display_name as m_author_display_name',
         'u.bot_owner_id as m_author_bot_owner_id',
@@ -394,6 +398,7 @@ export class SqlStore extends SqlJobStore implements Store {
               edited_at: r.m_edited_at,
               deleted: r.m_deleted as number,
               client_msg_id: r.m_client_msg_id,
+              attachments: r.m_attachments ?? null,
               author_username: r.m_author_username as string,
               author_display_name: r.m_author_display_name as string,
               author_bot_owner_id: r.m_author_bot_owner_id,
@@ -470,6 +475,47 @@ export class SqlStore extends SqlJobStore implements Store {
 
   purgeMessagesBefore(roomId: string, before: number, limit: number): Promise<{ tombstoned: number; throughSeq: number; more: boolean }> {
     return exportsRetention.purgeMessagesBefore(this.#db, this.#dialect, roomId, before, limit);
+  }
+
+  // Uploads
+  reserveUpload(upload: UploadRecord, dailyLimit: number, since: number): Promise<{ reserved: boolean; used: number }> {
+    return uploads.reserveUpload(this.#db, this.#dialect, upload, dailyLimit, since);
+  }
+
+  findUpload(id: string): Promise<UploadRecord | undefined> {
+    return uploads.findUpload(this.#db, id);
+  }
+
+  updateUpload(id: string, from: UploadState, changes: UploadChanges): Promise<boolean> {
+    return uploads.updateUpload(this.#db, id, from, changes);
+  }
+
+  deleteUpload(id: string): Promise<void> {
+    return uploads.deleteUpload(this.#db, id);
+  }
+
+  setAvatar(owner: { userId: string } | { roomId: string }, uploadId: string | null): Promise<boolean> {
+    return uploads.setAvatar(this.#db, this.#dialect, owner, uploadId);
+  }
+
+  avatarOf(owner: { userId: string } | { roomId: string }): Promise<UploadRecord | undefined> {
+    return uploads.avatarOf(this.#db, owner);
+  }
+
+  doomUnattachedUploads(cutoff: number, limit: number): Promise<number> {
+    return uploads.doomUnattached(this.#db, cutoff, limit);
+  }
+
+  listDoomedUploads(limit: number): Promise<UploadRecord[]> {
+    return uploads.listDoomedUploads(this.#db, limit);
+  }
+
+  markUploadsDeleted(ids: string[]): Promise<void> {
+    return uploads.markUploadsDeleted(this.#db, ids);
+  }
+
+  forgetDeletedUploads(cutoff: number, limit: number): Promise<number> {
+    return uploads.forgetDeletedUploads(this.#db, cutoff, limit);
   }
 
   // Outgoing webhooks

@@ -52,7 +52,7 @@ export function messageRoutes(api: RestApi, ctx: HttpContext): void {
     response: responses.MessageResult,
     errors: [...memberOnly, 'rate_limited'],
     handler: async ({ session, params, body }) => {
-      const { message } = await messages.send(session.user.id, params.roomId, body.body, body.clientMsgId ?? null);
+      const { message } = await messages.send(session.user.id, params.roomId, body.body, body.clientMsgId ?? null, body.attachments ?? []);
       return { message: messageView(message) };
     },
   });

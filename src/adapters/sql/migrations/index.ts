@@ -13,6 +13,7 @@ import { jobKeys } from './006-job-keys.js';
 import { exportsRetention } from './007-exports-retention.js';
 import { webhooks } from './008-webhooks.js';
 import { bots } from './009-bots.js';
+import { uploads } from './010-uploads.js';
 
 export interface Migration {
   version: number;
@@ -23,4 +24,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads];
