@@ -3,19 +3,8 @@
  * the list never jumps), opening a lightbox; any other file as a card with its name, size,
  * type and a download link. Names are user input: they only ever go in as text or attributes.
  */
+import type { Attachment } from '../../client/index.js';
 import { h } from './dom.js';
-
-/** A stored file, as the server describes an upload and a message's attachments. */
-export interface Attachment {
-  id: string;
-  name: string;
-  size: number;
-  contentType: string;
-  width?: number;
-  height?: number;
-  /** Present when the server made a thumbnail (webp) of the image. */
-  thumbnail?: { width: number; height: number };
-}
 
 /** The largest box an inline preview takes, in CSS pixels. */
 const PREVIEW_MAX_WIDTH = 360;

@@ -5,8 +5,8 @@
  * Rows are kept in seq order whatever order they arrive in (a history page, live events, a late
  * acknowledgement); rows still pending have no seq yet and stay at the bottom.
  */
-import type { Message, StreamEvent, User } from '../../client/index.js';
-import { type Attachment, Lightbox, renderAttachments } from './attachments.js';
+import type { Attachment, Message, StreamEvent, User } from '../../client/index.js';
+import { Lightbox, renderAttachments } from './attachments.js';
 import { formatDateTime, formatTime, h, replaceChildren, setText } from './dom.js';
 
 /** How close to an edge, in pixels, still counts as being at it. */

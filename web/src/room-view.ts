@@ -59,7 +59,7 @@ export class RoomView {
     this.#readSeq = room.lastReadSeq;
     this.#list = new MessageList(me);
 
-    this.#uploads = new UploadTray({ roomId: room.id, onChange: () => this.#updateSend() });
+    this.#uploads = new UploadTray({ client, roomId: room.id, onChange: () => this.#updateSend() });
     const fileInput = h('input', { type: 'file', multiple: true, hidden: true, tabindex: '-1', 'data-testid': 'file-input' });
     fileInput.addEventListener('change', () => {
       this.#uploads.add(fileInput.files ?? []);
@@ -138,11 +138,14 @@ export class RoomView {
       this.#composer.focus();
     });
     zone.addEventListener('paste', (event) => {
-      const files = event.clipboardData?.files;
-      if (files === undefined || files.length === 0) return;
-      // A copied file or image comes with its name or markup as text too: the file is what was meant.
+      const data = event.clipboardData;
+      if (data === null || data.files.length === 0) return;
+      // Cells or a passage copied from a document come as text, markup and a picture of
+      // themselves: the text is what was meant. A copied image or file comes without both.
+      const picturedText = data.types.includes('text/plain') && data.types.includes('text/html') && [...data.files].every((f) => f.type.startsWith('image/'));
+      if (picturedText) return;
       event.preventDefault();
-      this.#uploads.add(files);
+      this.#uploads.add(data.files);
     });
   }
 
@@ -235,8 +238,7 @@ export class RoomView {
     setText(this.#error, '');
     const pending = this.#list.addPending(this.#me, body, attachments);
     this.#list.scrollToBottom();
-    const sent = attachments.length === 0 ? this.#client.send(this.roomId, body) : this.#client.send(this.roomId, body, { attachments: attachments.map((a) => a.id) });
-    sent.then(
+    this.#client.send(this.roomId, body, { attachments: attachments.map((a) => a.id) }).then(
       (message) => {
         if (this.#closed) return;
         const atBottom = this.#list.isAtBottom();

@@ -4,8 +4,9 @@
  * and a button that cancels the upload, or once uploaded, deletes it from the server. A refused
  * upload (too big, a type not allowed, over the daily quota) says why on its chip.
  */
-import { type Attachment, formatSize } from './attachments.js';
-import { h, setText } from './dom.js';
+import type { Attachment, ParleyClient } from '../../client/index.js';
+import { formatSize } from './attachments.js';
+import { describeError, h, setText } from './dom.js';
 
 /** Most files one message may carry (the server's default). */
 export const MAX_ATTACHMENTS = 10;
@@ -25,6 +26,7 @@ interface Upload {
 }
 
 export interface UploadTrayOptions {
+  client: ParleyClient;
   roomId: string;
   /** Called whenever an upload starts, finishes, fails or goes. */
   onChange: () => void;
@@ -34,11 +36,13 @@ export class UploadTray {
   readonly #list = h('ul', { class: 'uploads', 'aria-label': 'Files to send', 'data-testid': 'uploads' });
   readonly #note = h('p', { class: 'hint upload-note', role: 'status', 'data-testid': 'uploads-note' });
   readonly element = h('div', { class: 'upload-tray' }, this.#list, this.#note);
+  readonly #client: ParleyClient;
   readonly #roomId: string;
   readonly #onChange: () => void;
   readonly #uploads: Upload[] = [];
 
-  constructor({ roomId, onChange }: UploadTrayOptions) {
+  constructor({ client, roomId, onChange }: UploadTrayOptions) {
+    this.#client = client;
     this.#roomId = roomId;
     this.#onChange = onChange;
     this.element.hidden = true;
@@ -102,8 +106,11 @@ export class UploadTray {
     this.#uploads.push(upload);
     this.#list.append(chip);
     remove.addEventListener('click', () => {
+      // Focus stays in the tray when it was on the button going away.
+      const next = (chip.nextElementSibling ?? chip.previousElementSibling)?.querySelector<HTMLButtonElement>('.upload-remove');
       this.#remove(upload);
       this.#render();
+      next?.focus();
     });
 
     const settle = (state: State, text: string) => {
@@ -153,7 +160,9 @@ export class UploadTray {
       upload.state = 'failed';
       upload.xhr.abort();
     } else if (upload.state === 'done' && upload.attachment !== null) {
-      deleteUpload(upload.attachment.id);
+      const { id } = upload.attachment;
+      // Not deleted now (offline, say), it is left to the server's sweep of unattached uploads.
+      this.#client.rest.discardUpload(id).catch((error: unknown) => console.warn(`Parley: the upload ${id} was not deleted:`, describeError(error)));
     }
     this.#say('');
   }
@@ -173,16 +182,6 @@ export class UploadTray {
     this.element.hidden = this.#uploads.length === 0 && this.#note.textContent === '';
     this.#onChange();
   }
-}
-
-/** Deletes an upload no message took; a failure only leaves it to the server's cleanup. */
-function deleteUpload(id: string): void {
-  fetch(`/api/v1/uploads/${encodeURIComponent(id)}`, { method: 'DELETE', credentials: 'same-origin' }).then(
-    (res) => {
-      if (!res.ok && res.status !== 404) console.warn(`Parley: the upload ${id} was not deleted (HTTP ${res.status}).`);
-    },
-    (error: unknown) => console.warn(`Parley: the upload ${id} was not deleted:`, error),
-  );
 }
 
 function parseJson(text: string): unknown {
