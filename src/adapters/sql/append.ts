@@ -133,7 +133,7 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
 
   const events: EventsTable[] = plan.events.map((e) => ({ room_id: e.roomId, seq: e.seq, kind: e.kind, target: e.target, user_id: e.userId, created_at: e.at }));
   await inChunks(events, 6, dialect, (chunk) => trx.insertInto('events').values(chunk).execute());
-  await inChunks(plan.inserted, 10, dialect, (chunk) => trx.insertInto('messages').values(chunk.map((m) => messageRow(m.message, m.searchText))).execute());
+  await inChunks(plan.inserted, 11, dialect, (chunk) => trx.insertInto('messages').values(chunk.map((m) => messageRow(m.message, m.searchText))).execute());
   for (const { message: m, searchText } of plan.changed) {
     await trx
       .updateTable('messages')
