@@ -38,7 +38,8 @@ export function assetHost(assetBaseUrl: string): AssetHost | null {
  */
 export function contentSecurityPolicy(host: AssetHost | null): string {
   const assets = host === null ? "'self'" : `'self' ${host.origin}`;
-  const img = host === null ? "'self' data:" : `'self' data: ${host.origin}`;
+  // blob: for the previews the page makes of images chosen to upload, before they are sent.
+  const img = host === null ? "'self' data: blob:" : `'self' data: blob: ${host.origin}`;
   const font = host === null ? '' : ` font-src ${assets};`;
   return `default-src 'self'; connect-src 'self' ws: wss:; img-src ${img};${font} style-src ${assets}; script-src ${assets}; frame-ancestors 'none'`;
 }

@@ -29,8 +29,8 @@ const CDN_PAGE = PAGE.replace('href="/assets/style.2TYSIRSF.css"', 'href="https:
   'src="/assets/main.376CHZOB.js"',
   'src="https://cdn.example.com/parley/assets/main.376CHZOB.js" crossorigin',
 );
-/** The policy the node has always sent. */
-const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+/** The policy the node sends without a CDN (blob: images: the previews of files chosen to upload). */
+const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const FILES: Record<string, string> = {
   'index.html': PAGE,

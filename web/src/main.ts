@@ -45,4 +45,13 @@ async function boot(): Promise<void> {
   await showApp(client, user);
 }
 
+// A file dropped where nothing takes it would replace the app with the file: nothing happens instead.
+for (const type of ['dragover', 'drop'] as const) {
+  window.addEventListener(type, (event) => {
+    if (event.defaultPrevented || event.dataTransfer?.types.includes('Files') !== true) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'none';
+  });
+}
+
 void boot();

@@ -5,22 +5,30 @@
  * Rows are kept in seq order whatever order they arrive in (a history page, live events, a late
  * acknowledgement); rows still pending have no seq yet and stay at the bottom.
  */
-import type { Message, StreamEvent, User } from '../../client/index.js';
+import type { Attachment, Message, StreamEvent, User } from '../../client/index.js';
+import { Lightbox, renderAttachments } from './attachments.js';
 import { formatDateTime, formatTime, h, replaceChildren, setText } from './dom.js';
 
 /** How close to an edge, in pixels, still counts as being at it. */
 const EDGE_PX = 48;
 
-type Shown = Pick<Message, 'author' | 'body' | 'createdAt' | 'editedAt' | 'deleted'>;
+type Shown = Pick<Message, 'author' | 'body' | 'createdAt' | 'editedAt' | 'deleted'> & { attachments?: readonly Attachment[] };
+
+/** What tells a pending message of mine from another: its text and the files it carries. */
+function pendingKey(m: Pick<Shown, 'body' | 'attachments'>): string {
+  return JSON.stringify([m.body, (m.attachments ?? []).map((a) => a.id)]);
+}
 
 export class MessageList {
   readonly element = h('ol', { class: 'message-list', 'data-testid': 'message-list', 'aria-label': 'Messages' });
+  /** Where images open full size; its element belongs anywhere in the page but inside the list. */
+  readonly lightbox = new Lightbox();
   readonly #meId: string;
   /** The first row: what lies above the oldest message loaded. */
   readonly #edge = h('li', { class: 'history-edge', 'data-testid': 'history-edge' });
   readonly #messages = new Map<number, HTMLElement>();
   /** My messages not acknowledged yet, oldest first. */
-  readonly #pending: Array<{ row: HTMLElement; body: string }> = [];
+  readonly #pending: Array<{ row: HTMLElement; key: string }> = [];
   #oldestMessageSeq: number | null = null;
   #newestSeq = 0;
 
@@ -80,7 +88,7 @@ export class MessageList {
       case 'message':
         if (event.message === undefined) break;
         this.upsert(event.message);
-        if (event.message.author.id === this.#meId) this.#settlePending(event.message.body);
+        if (event.message.author.id === this.#meId) this.#settlePending(pendingKey(event.message));
         break;
       case 'edit':
         // An edit of a message not loaded yet shows when its page is loaded.
@@ -103,12 +111,12 @@ export class MessageList {
   }
 
   /** Shows a message of mine that the server has not acknowledged yet; returns its row. */
-  addPending(author: User, body: string): HTMLElement {
-    const row = this.#row({ author, body, createdAt: new Date().toISOString(), editedAt: null, deleted: false });
+  addPending(author: User, body: string, attachments: readonly Attachment[] = []): HTMLElement {
+    const row = this.#row({ author, body, attachments, createdAt: new Date().toISOString(), editedAt: null, deleted: false });
     row.classList.add('pending');
     row.setAttribute('aria-busy', 'true');
     this.element.append(row);
-    this.#pending.push({ row, body });
+    this.#pending.push({ row, key: pendingKey({ body, attachments }) });
     return row;
   }
 
@@ -146,11 +154,11 @@ export class MessageList {
 
   /**
    * A message of mine came in on the stream before its acknowledgement: the oldest pending row
-   * with its text is that message (sends are stored in order), so it goes now rather than
-   * showing twice until the acknowledgement.
+   * with its text and files is that message (sends are stored in order), so it goes now rather
+   * than showing twice until the acknowledgement.
    */
-  #settlePending(body: string): void {
-    const pending = this.#pending.find((p) => p.body === body);
+  #settlePending(key: string): void {
+    const pending = this.#pending.find((p) => p.key === key);
     if (pending !== undefined) this.#dropPending(pending.row);
   }
 
@@ -190,7 +198,9 @@ export class MessageList {
         h('time', { datetime: m.createdAt, title: formatDateTime(m.createdAt) }, formatTime(m.createdAt)),
         m.editedAt === null ? null : h('span', { class: 'edited', 'data-testid': 'edited', title: formatDateTime(m.editedAt) }, '(edited)'),
       ),
-      h('p', { class: 'message-body', 'data-testid': 'message-body' }, m.body),
+      // A message of files alone has no text: no empty paragraph under its author.
+      m.body === '' && !m.deleted && (m.attachments?.length ?? 0) > 0 ? null : h('p', { class: 'message-body', 'data-testid': 'message-body' }, m.body),
+      m.deleted ? null : renderAttachments(m.attachments, this.lightbox),
     );
     if (m.deleted) renderTombstone(row);
     return row;
@@ -200,6 +210,11 @@ export class MessageList {
 function renderTombstone(row: HTMLElement): void {
   row.classList.add('deleted');
   row.querySelector('.edited')?.remove();
-  const body = row.querySelector('.message-body');
-  if (body !== null) replaceChildren(body, 'message deleted');
+  row.querySelector('.attachments')?.remove();
+  let body = row.querySelector('.message-body');
+  if (body === null) {
+    body = h('p', { class: 'message-body', 'data-testid': 'message-body' });
+    row.append(body);
+  }
+  replaceChildren(body, 'message deleted');
 }

@@ -2,11 +2,14 @@
  * One open room: its history (the newest page first, older pages as the reader scrolls up), live
  * events in seq order, a composer whose messages show as pending until the server acknowledges
  * them, who is typing, and the read marker, moved when the newest message is on screen.
+ * Files join the next message from the attach button, dropped anywhere on the room, or pasted;
+ * each uploads at once, and sending waits until none is still uploading.
  */
 import type { MemberRoom, ParleyClient, StreamEvent, User } from '../../client/index.js';
 import { describeError, h, setText } from './dom.js';
 import { MessageList } from './message-list.js';
 import { roomLabel } from './rooms-view.js';
+import { UploadTray } from './uploads.js';
 
 const PAGE = 50;
 /** How long "is typing" stays after the last typing notice of someone. */
@@ -38,6 +41,8 @@ export class RoomView {
     'aria-label': 'Message',
     'data-testid': 'composer',
   });
+  readonly #send = h('button', { type: 'submit', 'data-testid': 'send' }, 'Send');
+  readonly #uploads: UploadTray;
   readonly #typists = new Map<string, { name: string; timer: ReturnType<typeof setTimeout> }>();
   readonly #onVisibility = () => this.#markReadIfSeen();
   #hasMore = false;
@@ -54,16 +59,25 @@ export class RoomView {
     this.#readSeq = room.lastReadSeq;
     this.#list = new MessageList(me);
 
-    const send = h('button', { type: 'submit', 'data-testid': 'send' }, 'Send');
-    const form = h('form', { class: 'composer' }, this.#composer, send);
+    this.#uploads = new UploadTray({ client, roomId: room.id, onChange: () => this.#updateSend() });
+    const fileInput = h('input', { type: 'file', multiple: true, hidden: true, tabindex: '-1', 'data-testid': 'file-input' });
+    fileInput.addEventListener('change', () => {
+      this.#uploads.add(fileInput.files ?? []);
+      // The same file can be chosen again.
+      fileInput.value = '';
+      this.#composer.focus();
+    });
+    const attach = h('button', { type: 'button', class: 'secondary attach', title: 'Attach files', 'aria-label': 'Attach files', 'data-testid': 'attach' }, '📎');
+    attach.addEventListener('click', () => fileInput.click());
+    const form = h('form', { class: 'composer' }, attach, fileInput, this.#composer, this.#send);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      this.#send();
+      this.#sendMessage();
     });
     this.#composer.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        this.#send();
+        this.#sendMessage();
       }
     });
     this.#composer.addEventListener('input', () => this.#sendTyping());
@@ -85,8 +99,61 @@ export class RoomView {
       this.#list.element,
       this.#typing,
       this.#error,
+      this.#uploads.element,
       form,
+      h('div', { class: 'drop-zone', 'aria-hidden': 'true' }, 'Drop files to attach them'),
+      this.#list.lightbox.element,
     );
+    this.#acceptFiles(this.element);
+  }
+
+  /** Files dropped anywhere on the room, or pasted in it, join the next message. */
+  #acceptFiles(zone: HTMLElement): void {
+    const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') === true;
+    // Entering a child counts before leaving its parent: the highlight goes when the count is 0.
+    let depth = 0;
+    const highlight = (on: boolean) => zone.classList.toggle('dropping', on);
+    zone.addEventListener('dragenter', (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      depth++;
+      highlight(true);
+    });
+    zone.addEventListener('dragover', (event) => {
+      if (!carriesFiles(event) || event.dataTransfer === null) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+    });
+    zone.addEventListener('dragleave', (event) => {
+      if (!carriesFiles(event)) return;
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) highlight(false);
+    });
+    zone.addEventListener('drop', (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      depth = 0;
+      highlight(false);
+      this.#uploads.add(event.dataTransfer?.files ?? []);
+      this.#composer.focus();
+    });
+    zone.addEventListener('paste', (event) => {
+      const data = event.clipboardData;
+      if (data === null || data.files.length === 0) return;
+      // Cells or a passage copied from a document come as text, markup and a picture of
+      // themselves: the text is what was meant. A copied image or file comes without both.
+      const picturedText = data.types.includes('text/plain') && data.types.includes('text/html') && [...data.files].every((f) => f.type.startsWith('image/'));
+      if (picturedText) return;
+      event.preventDefault();
+      this.#uploads.add(data.files);
+    });
+  }
+
+  /** The send button waits, saying so, while a file is still uploading. */
+  #updateSend(): void {
+    const uploading = this.#uploads.uploading;
+    this.#send.disabled = uploading;
+    setText(this.#send, uploading ? 'Uploading…' : 'Send');
   }
 
   /** Loads the newest page up to where the live stream continues; live events follow it. */
@@ -112,6 +179,8 @@ export class RoomView {
     document.removeEventListener('visibilitychange', this.#onVisibility);
     for (const { timer } of this.#typists.values()) clearTimeout(timer);
     this.#typists.clear();
+    // Files chosen for a message never sent: cancelled, and deleted from the server.
+    this.#uploads.discard();
   }
 
   onEvent(event: StreamEvent): void {
@@ -155,15 +224,21 @@ export class RoomView {
     this.#client.typing(this.roomId);
   }
 
-  #send(): void {
+  #sendMessage(): void {
+    if (this.#uploads.uploading) {
+      this.#uploads.sayWaiting();
+      return;
+    }
     const body = this.#composer.value.trim();
-    if (body === '') return;
+    const attachments = this.#uploads.finished();
+    if (body === '' && attachments.length === 0) return;
     this.#composer.value = '';
+    this.#uploads.clear();
     this.#lastTypingSent = 0;
     setText(this.#error, '');
-    const pending = this.#list.addPending(this.#me, body);
+    const pending = this.#list.addPending(this.#me, body, attachments);
     this.#list.scrollToBottom();
-    this.#client.send(this.roomId, body).then(
+    this.#client.send(this.roomId, body, { attachments: attachments.map((a) => a.id) }).then(
       (message) => {
         if (this.#closed) return;
         const atBottom = this.#list.isAtBottom();
