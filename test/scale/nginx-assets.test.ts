@@ -104,6 +104,15 @@ if (requireBinary(NGINX, 'nginx', 'nginx caching assets')) {
       const room = await api(fleet.url, 'POST', '/api/v1/rooms', { headers: { cookie: `parley_session=${reg.body.token as string}`, origin: fleet.url }, body: { name: 'n', visibility: 'public' } });
       assert.equal(room.status, 201, JSON.stringify(room.body));
       assert.equal((await get(fleet.url, '/metrics')).status, 403, '/metrics is served to loopback only, not through a proxy');
+
+      // An upload far over the 128 KiB of other bodies goes through, streamed; a file read back too.
+      const file = Buffer.alloc(3 * 1024 * 1024, 0x61);
+      const up = await api(fleet.url, 'POST', `/api/v1/rooms/${room.body.room.id as string}/uploads?name=big.txt`, { token: reg.body.token as string, rawBody: file, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(up.status, 201, JSON.stringify(up.body).slice(0, 300));
+      const back = await fetch(`${fleet.url}/api/v1/files/${up.body.upload.id as string}`, { headers: { authorization: `Bearer ${reg.body.token as string}` }, signal: AbortSignal.timeout(10_000) });
+      assert.equal(Buffer.from(await back.arrayBuffer()).length, file.length);
+      const tooBig = await api(fleet.url, 'POST', '/api/v1/rooms', { token: reg.body.token as string, rawBody: JSON.stringify({ name: 'x'.repeat(200_000), visibility: 'public' }), headers: { 'content-type': 'application/json' } });
+      assert.equal(tooBig.status, 413, 'other bodies keep the small limit');
     });
 
     it('serves the assets from its cache with the node stopped', async () => {
