@@ -154,6 +154,8 @@ describe('files', () => {
     assert.equal(past.status, 416);
     assert.equal(past.headers.get('content-range'), `bytes */${a.size}`);
     assert.equal(JSON.parse(past.body.toString()).error.code, 'range_not_satisfiable');
+    const head = await fetch(`${server.url}/api/v1/files/${a.id}`, { method: 'HEAD', headers: { authorization: `Bearer ${bob.token}` } });
+    assert.deepEqual([head.status, head.headers.get('content-length'), (await head.arrayBuffer()).byteLength], [200, String(a.size), 0]);
     const again = await fetchFile(server, `/api/v1/files/${a.id}`, bob.token, { 'if-none-match': file.headers.get('etag') ?? '' });
     assert.equal(again.status, 304);
 

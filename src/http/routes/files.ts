@@ -60,8 +60,19 @@ async function serveFile(ctx: HttpContext, request: FastifyRequest, reply: Fasti
     reply.header('content-range', `bytes */${file.size}`);
     throw new AppError('range_not_satisfiable', `The file has ${file.size} bytes; the range asked for lies past its end.`, { size: file.size });
   }
-  const object = await files.read(file, range === 'whole' ? undefined : range);
   reply.type(file.contentType);
+  // HEAD: the headers only, written here: the object is never opened (Fastify's HEAD handling
+  // would read a stream to its end to discard it) and the length is the file's, not 0.
+  if (request.method === 'HEAD' && file.size >= 0) {
+    const length = range === 'whole' ? file.size : range.end - range.start + 1;
+    if (range !== 'whole') reply.header('content-range', `bytes ${range.start}-${range.end}/${file.size}`);
+    reply.header('content-length', String(length)).header('x-request-id', request.id);
+    reply.hijack();
+    reply.raw.writeHead(range === 'whole' ? 200 : 206, reply.getHeaders() as Record<string, string>);
+    reply.raw.end();
+    return reply;
+  }
+  const object = await files.read(file, range === 'whole' ? undefined : range);
   if (range !== 'whole') {
     reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${object.size}`).header('content-length', String(range.end - range.start + 1));
   } else {
