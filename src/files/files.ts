@@ -164,15 +164,18 @@ export class Files {
     if (stat === undefined) throw conflict('Nothing was uploaded to this upload\'s URL yet: PUT the file there first.');
     // Claimed by one confirmation; a second one racing it gets a conflict.
     if (!(await this.#store.updateUpload(id, 'direct', { state: 'receiving' }))) throw conflict('This upload is not waiting to be confirmed.');
-    const object = await this.#objects.get(incoming);
-    if (object === undefined) throw conflict('The uploaded file is gone.');
     try {
+      const object = await this.#objects.get(incoming);
+      if (object === undefined) throw conflict('The uploaded file is gone.');
       const result = await this.#ingest(upload, { body: object.body as unknown as Readable, declaredSize: stat.size });
       await this.#objects.delete([incoming]).catch(() => {});
       return attachmentOf(result);
     } catch (error) {
-      // The sweep removes the incoming object with the row.
-      await this.#store.updateUpload(id, 'receiving', { state: 'doomed' }).catch(() => {});
+      // An outage (the storage, or a full worker pool): the bytes are still where the client put
+      // them, so the upload waits to be confirmed again and the client's retry after the 503
+      // works. Anything else refuses it for good; the sweep removes the incoming object with the row.
+      const retry = error instanceof AppError && error.code === 'unavailable';
+      await this.#store.updateUpload(id, 'receiving', { state: retry ? 'direct' : 'doomed' }).catch(() => {});
       throw error;
     }
   }

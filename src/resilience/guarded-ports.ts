@@ -27,10 +27,14 @@ interface GuardPlan {
 function guardMethods<T extends object>(port: T, breaker: Breaker, plan: GuardPlan): T {
   const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy(port, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
+    get(target, property) {
+      // Read on the adapter itself, and its unguarded methods bound to it: an adapter with
+      // private fields (#closed) throws a TypeError when a getter or method runs with the proxy
+      // as `this`. (Closing the S3 store through the proxy did, and stopped the shutdown's unwind.)
+      const value = Reflect.get(target, property);
       // `then` must stay undefined: the decorated port is not a promise.
-      if (typeof value !== 'function' || typeof property !== 'string' || property === 'then' || plan.unguarded.has(property)) return value;
+      if (typeof value !== 'function' || typeof property !== 'string' || property === 'then') return value;
+      if (plan.unguarded.has(property)) return (value as (...args: unknown[]) => unknown).bind(target);
       let wrapped = wrappers.get(property);
       if (wrapped === undefined) {
         const method = (value as (...args: unknown[]) => Promise<unknown>).bind(target);

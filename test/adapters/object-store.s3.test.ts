@@ -143,6 +143,19 @@ describe('S3ObjectStore', () => {
     }
   });
 
+  it('regression: behind its breaker it still closes (and its getters read), though the proxy is not the adapter its private fields belong to', async () => {
+    const own = s3Store(server, TIMEOUT_MS);
+    const breakers = new Breakers({ errorThresholdPercent: 50, volumeThreshold: 5, resetMs: 1_000, rollingWindowMs: 10_000, maxEndpoints: 10, timeoutMs: false });
+    try {
+      const guarded = guardObjectStore(own, breakers.for('storage'));
+      assert.equal((guarded as S3ObjectStore).partSize, 5 * MIB);
+      await guarded.close();
+      await guarded.close();
+    } finally {
+      breakers.close();
+    }
+  });
+
   it('a plain Error, not an outage, for a bucket that is not there (which only ping and calls with an answer body can tell)', async () => {
     const wrong = new S3ObjectStore({ bucket: 'no-such-bucket', endpoint: server.endpoint, region: 'us-east-1', credentials: server.credentials, forcePathStyle: true, partSize: 5 * MIB, timeoutMs: TIMEOUT_MS });
     try {

@@ -186,17 +186,11 @@ export class S3ObjectStore implements ObjectStore {
     assertObjectKey(key);
     const { size } = source;
     if (size <= this.#partSize) {
-      await this.#upload(`put ${key}`, () =>
-        this.#uploads.send(
-          new PutObjectCommand({
-            Bucket: this.#bucket,
-            Key: key,
-            // An empty stream and a length of 0 confuse some servers: an empty body is plain.
-            Body: size === 0 ? new Uint8Array(0) : createReadStream(source.path),
-            ContentLength: size,
-            ContentType: options.contentType,
-          }),
-        ),
+      await this.#upload(
+        `put ${key}`,
+        // An empty stream and a length of 0 confuse some servers: an empty body is plain.
+        () => (size === 0 ? new Uint8Array(0) : createReadStream(source.path)),
+        (body) => this.#uploads.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentLength: size, ContentType: options.contentType })),
       );
       return { parts: 1 };
     }
@@ -213,17 +207,10 @@ export class S3ObjectStore implements ObjectStore {
       for (let n = 1; n <= parts; n++) {
         const start = (n - 1) * partSize;
         const end = Math.min(size, start + partSize) - 1;
-        const answer = await this.#upload(`upload part ${n} of ${key}`, () =>
-          this.#uploads.send(
-            new UploadPartCommand({
-              Bucket: this.#bucket,
-              Key: key,
-              UploadId: uploadId,
-              PartNumber: n,
-              Body: createReadStream(source.path, { start, end }),
-              ContentLength: end - start + 1,
-            }),
-          ),
+        const answer = await this.#upload(
+          `upload part ${n} of ${key}`,
+          () => createReadStream(source.path, { start, end }),
+          (body) => this.#uploads.send(new UploadPartCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: end - start + 1 })),
         );
         if (answer.ETag === undefined) throw new Error(`S3 upload part ${n} of ${key} answered no ETag`);
         done.push({ ETag: answer.ETag, PartNumber: n });
@@ -350,14 +337,31 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** An upload made by `call` (which opens the file afresh each time), tried up to `attempts` times on an outage. */
-  async #upload<T>(what: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * An upload made by `call` with a body `open` makes afresh for each attempt (a stream of the
+   * file, read from its start), tried up to `attempts` times on an outage.
+   *
+   * Each attempt's stream is destroyed once the attempt is over, and its errors are listened to.
+   * The SDK pipes the body into the request and, when the request fails before reading it (no
+   * connection, a reset), leaves the stream as it is: left alone, a stream never read keeps its
+   * file open for good (a descriptor lost per failed attempt), and one whose open is still pending
+   * when the caller removes the file (its upload failed) emits ENOENT with no listener: an
+   * uncaught exception, which ends the process. Both happened under upload traffic while the
+   * storage was down.
+   */
+  async #upload<T>(what: string, open: () => Readable | Uint8Array, call: (body: Readable | Uint8Array) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const body = open();
+      // A read error of a body being sent surfaces as the request's failure (it stalls, then times out).
+      if (body instanceof Readable) body.on('error', () => undefined);
       try {
-        return await call();
+        return await call(body);
       } catch (error) {
         if (attempt >= this.#attempts || !isS3Outage(error)) throw translate(error, what);
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      } finally {
+        // Sent whole: already closed, a no-op. Otherwise its descriptor is closed (once opened).
+        if (body instanceof Readable) body.destroy();
       }
     }
   }
