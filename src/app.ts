@@ -315,7 +315,8 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         else sessionCache.forgetInflight(keys);
       });
     }
-    const objects = guardObjectStore(openObjectStore(config), breakers.for('storage', { message: 'File storage is unavailable; retry shortly.' }));
+    const storageBreaker = breakers.for('storage', { message: 'File storage is unavailable; retry shortly.' });
+    const objects = guardObjectStore(openObjectStore(config), storageBreaker);
     opened.push(() => objects.close());
     const work = await openSlowWork(config, {
       store,
@@ -323,6 +324,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       access,
       publisher,
       objects,
+      storageAvailable: () => storageBreaker.state !== 'open',
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
       monitor: (connection) => new OutageLog(log, connection),

@@ -65,7 +65,8 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       if (change !== null) members.changed(change.roomId, change.userId, change.change);
     });
     bus.onReset(() => members.clear());
-    const objects = guardObjectStore(openObjectStore(config), breakers.for('storage', { message: 'File storage is unavailable; retry shortly.' }));
+    const storageBreaker = breakers.for('storage', { message: 'File storage is unavailable; retry shortly.' });
+    const objects = guardObjectStore(openObjectStore(config), storageBreaker);
     opened.push(() => objects.close());
     const work = await openSlowWork(config, {
       store,
@@ -73,6 +74,7 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       access: new Access(store, members),
       publisher,
       objects,
+      storageAvailable: () => storageBreaker.state !== 'open',
       observer: jobMetrics,
       breakers: endpointBreakers(breakers),
       monitor: (connection) => new OutageLog(log, connection),

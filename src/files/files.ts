@@ -61,6 +61,11 @@ export interface FilesOptions {
   /** Signed links' lifetime, and presigned PUTs'. */
   urlTtlS: number;
   stagingDir: string;
+  /**
+   * False while object storage is known to be down (its breaker open): an upload is refused
+   * before its body is read, not after the client has sent all of it.
+   */
+  storageAvailable?: () => boolean;
 }
 
 export type FileVariant = 'file' | 'thumbnail';
@@ -276,18 +281,21 @@ export class Files {
 
   /**
    * Asks for a sweep soon: files were doomed (a message deleted or purged, an upload discarded,
-   * an avatar replaced). Coalesced: one job per ten-second window in the deployment, and one
-   * request per window from this process. Never fails: the repeating sweep is the backstop.
+   * an avatar replaced). Coalesced: one job per ten-second window in the deployment, run at the
+   * window's end, so it comes after every request of its window (a request after it falls in
+   * the next window, with a job of its own). Never fails: the repeating sweep is the backstop.
    */
   sweepSoon(): void {
     void this.#soon();
   }
 
   async #soon(): Promise<void> {
-    const window = Math.floor(Date.now() / SOON_WINDOW_MS);
+    const now = Date.now();
+    const window = Math.floor(now / SOON_WINDOW_MS);
     if (window === this.#lastSoon) return;
     this.#lastSoon = window;
-    await this.#jobs.enqueue(FILES_SWEEP_QUEUE, {}, { key: `sweep:${window}`, delayMs: 1_000 }).catch(() => {
+    const delayMs = (window + 1) * SOON_WINDOW_MS - now + 500;
+    await this.#jobs.enqueue(FILES_SWEEP_QUEUE, {}, { key: `sweep:${window}`, delayMs }).catch(() => {
       // The repeating sweep gets to it within its period.
     });
   }
@@ -326,6 +334,7 @@ export class Files {
 
   async #receive(userId: string, what: { kind: UploadKind; roomId: string | null; name: string }, source: Source): Promise<UploadRecord> {
     if (source.declaredSize !== null && source.declaredSize > this.#options.maxBytes) throw this.#tooLarge();
+    if (this.#options.storageAvailable?.() === false) throw unavailable('File storage is unavailable; retry shortly.', 2);
     if (this.#receiving >= this.#options.concurrency) throw unavailable('This server receives as many uploads as it may; retry shortly.', 2);
     this.#receiving += 1;
     try {

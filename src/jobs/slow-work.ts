@@ -31,6 +31,8 @@ export interface SlowWorkDeps {
   publisher: Publisher;
   /** Object storage for attachments and avatars (behind its breaker). */
   objects: ObjectStore;
+  /** False while that breaker is open: uploads are refused before their bodies are read. */
+  storageAvailable?: () => boolean;
   observer: JobObserver;
   /** Told when the job backend's own connections (RabbitMQ, BullMQ's Redis) are lost and back, by name. */
   monitor?: (connection: string) => ConnectionMonitor;
@@ -100,6 +102,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     thumbnailPx: config.IMAGE_THUMBNAIL_PX,
     urlTtlS: config.FILE_URL_TTL_S,
     stagingDir: stagingDir(config),
+    ...(deps.storageAvailable === undefined ? {} : { storageAvailable: deps.storageAvailable }),
   });
 
   const retention = new Retention(deps.store, deps.access, {

@@ -18,27 +18,14 @@ import type { AddressInfo } from 'node:net';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { testConfig } from '../../src/config.js';
+import { type Attachment, fetchFile, until, upload } from '../support/files.js';
 import { type S3rverHandle, startS3rver } from '../support/s3rver.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
 
 const MIB = 1024 * 1024;
 
-type Attachment = { id: string; name: string; size: number; contentType: string; width?: number; height?: number; thumbnail?: { width: number; height: number } };
 type DirectUpload = { id: string; url: string; method: string; headers: Record<string, string>; expiresAt: string };
-
-async function upload(server: TestServer, user: TestUser, roomId: string, name: string, bytes: Buffer) {
-  return api<{ upload: Attachment; error: { code: string; details?: Record<string, unknown> } }>(server.url, 'POST', `/api/v1/rooms/${roomId}/uploads?name=${encodeURIComponent(name)}`, {
-    token: user.token,
-    rawBody: bytes,
-    headers: { 'content-type': 'application/octet-stream' },
-  });
-}
-
-async function fetchFile(server: TestServer, route: string, token?: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${server.url}${route}`, { headers: { ...headers, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) }, signal: AbortSignal.timeout(20_000) });
-  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
-}
 
 const send = (server: TestServer, user: TestUser, roomId: string, body: string, attachments: string[]) =>
   api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: user.token, body: { body, attachments } });
@@ -62,14 +49,6 @@ function binary(size: number, seed: string): Buffer {
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 const photo = (width = 800, height = 600) => sharp({ create: { width, height, channels: 3, background: { r: 30, g: 120, b: 200 } } }).jpeg().toBuffer();
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('files on S3 (s3rver)', () => {
   let s3: S3rverHandle;

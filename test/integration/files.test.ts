@@ -11,26 +11,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { loadServerKey } from '../../src/secrets.js';
+import { type Attachment, claimedPng, fetchFile, until, upload } from '../support/files.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
-
-type Attachment = { id: string; name: string; size: number; contentType: string; width?: number; height?: number; thumbnail?: { width: number; height: number } };
-
-async function upload(server: TestServer, user: TestUser, roomId: string, name: string, bytes: Buffer) {
-  return api<{ upload: Attachment; error: { code: string; details?: Record<string, unknown> } }>(server.url, 'POST', `/api/v1/rooms/${roomId}/uploads?name=${encodeURIComponent(name)}`, {
-    token: user.token,
-    rawBody: bytes,
-    headers: { 'content-type': 'application/octet-stream' },
-  });
-}
-
-async function fetchFile(server: TestServer, route: string, token?: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${server.url}${route}`, { headers: { ...headers, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) }, signal: AbortSignal.timeout(20_000) });
-  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
-}
 
 /** A photo as a phone takes one: a JPEG with a GPS position and the camera in its EXIF. */
 const photo = (width = 800, height = 600) =>
@@ -38,39 +23,6 @@ const photo = (width = 800, height = 600) =>
     .jpeg()
     .withExif({ IFD0: { Make: 'SecretPhoneMaker', Model: 'X1' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2412/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 360/100' } })
     .toBuffer();
-
-/** A PNG whose header claims `width` × `height` pixels, with a tiny body: a decompression bomb's shape. */
-function pngClaiming(width: number, height: number): Buffer {
-  const crc32 = (buf: Buffer) => {
-    let c = ~0;
-    for (const byte of buf) {
-      c ^= byte;
-      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-    }
-    return ~c >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1024))), chunk('IEND', Buffer.alloc(0))]);
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every stored object's path under the files directory. */
 function storedObjects(server: TestServer): string[] {
@@ -232,7 +184,7 @@ describe('files', () => {
   });
 
   it('a PNG claiming a billion pixels is refused from its header, without the process growing', async () => {
-    const bomb = pngClaiming(40_000, 40_000);
+    const bomb = claimedPng(40_000, 40_000);
     const before = process.memoryUsage().rss;
     let peak = before;
     const sampler = setInterval(() => {

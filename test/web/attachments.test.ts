@@ -9,50 +9,31 @@
  * console error.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { after, before, test } from 'node:test';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
+import { buildWeb, haveChromium, launchBrowser, needBrowser, WAIT, WAIT_MS } from '../support/browser.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** Every wait in this file is bounded by this. */
-const WAIT_MS = 10_000;
-const WAIT = { timeout: WAIT_MS };
 const PASSWORD = 'correct horse battery';
 const EXPECTED_401 = ['/api/v1/me'];
 /** The one upload this file makes the server refuse (415): Chromium logs the refusal. */
 const REFUSED_NAME = 'page.html';
 
-const haveChromium = existsSync(CHROMIUM);
 let server: TestServer | undefined;
 let browser: Browser | undefined;
 const contexts: BrowserContext[] = [];
 const problems: string[] = [];
 let unique = Date.now() % 100_000;
 
-/** True when the browser tests can run; otherwise fails the test in CI and skips it elsewhere. */
-function needBrowser(t: TestContext): boolean {
-  if (haveChromium) return true;
-  if (process.env.CI === 'true') assert.fail(`Chromium is missing at ${CHROMIUM}: CI must install it (apt-get install -y chromium).`);
-  t.skip(`Chromium is not installed at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium): browser test skipped.`);
-  return false;
-}
-
 before(async () => {
   if (!haveChromium) return;
-  // The page under test is the one built from the current sources.
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-web.mjs')], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 });
+  buildWeb();
   server = await startTestServer({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
