@@ -27,7 +27,7 @@ import type {
 } from './domain/types.js';
 
 /** What a step of an upload's life changes. */
-export type UploadChanges = Partial<Pick<UploadRecord, 'state' | 'size' | 'contentType' | 'width' | 'height' | 'objectKey' | 'thumbKey' | 'thumbWidth' | 'thumbHeight'>>;
+export type UploadChanges = Partial<Pick<UploadRecord, 'state' | 'size' | 'received' | 'contentType' | 'width' | 'height' | 'objectKey' | 'thumbKey' | 'thumbWidth' | 'thumbHeight'>>;
 
 /** One change to append to a room stream. Applied in a group-committed batch. */
 export type AppendRequest =
@@ -194,7 +194,10 @@ export interface Store {
   findUpload(id: string): Promise<UploadRecord | undefined>;
   /** Applies `changes` if the upload is in state `from`; false when it is not. */
   updateUpload(id: string, from: UploadState, changes: UploadChanges): Promise<boolean>;
-  /** Forgets an upload that stored nothing (a refused or abandoned one): its quota comes back. */
+  /**
+   * Forgets an upload that stored nothing (a refused or abandoned one) while it is still
+   * receiving or direct: its quota comes back. A row moved on (doomed: objects to delete) stays.
+   */
   deleteUpload(id: string): Promise<void>;
   /**
    * Makes the ready upload `uploadId` the avatar of the user or room (attached) and dooms the
@@ -203,8 +206,12 @@ export interface Store {
    */
   setAvatar(owner: { userId: string } | { roomId: string }, uploadId: string | null): Promise<boolean>;
   avatarOf(owner: { userId: string } | { roomId: string }): Promise<UploadRecord | undefined>;
-  /** Dooms uploads never attached (ready, receiving, direct) created before `cutoff`, at most `limit`; how many. */
-  doomUnattachedUploads(cutoff: number, limit: number): Promise<number>;
+  /**
+   * Dooms uploads never attached, at most `limit`: ready ones created before `cutoff`, and ones
+   * still receiving or direct created before `unfinishedCutoff` (a slow upload may take longer
+   * than an upload may wait to be attached). How many.
+   */
+  doomUnattachedUploads(cutoff: number, unfinishedCutoff: number, limit: number): Promise<number>;
   /** Doomed uploads, oldest first: their objects are to be deleted. */
   listDoomedUploads(limit: number): Promise<UploadRecord[]>;
   /** Doomed uploads whose objects are gone. */

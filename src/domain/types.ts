@@ -115,8 +115,10 @@ export interface UploadRecord {
   userId: string;
   state: UploadState;
   name: string;
-  /** Bytes: reserved while receiving, then the stored file's. */
+  /** Bytes of the stored file (reserved ones while receiving). */
   size: number;
+  /** Bytes the daily quota counts: reserved while receiving, then the larger of received and stored. */
+  received: number;
   contentType: string;
   width: number | null;
   height: number | null;

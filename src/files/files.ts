@@ -13,7 +13,8 @@
  * Uploads never attached, and the files of deleted or purged messages and replaced avatars,
  * are deleted by the files sweep job.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { AppError, conflict, forbidden, notFound, rateLimited, unavailable, validationFailed } from '../errors.js';
@@ -26,7 +27,7 @@ import type { ServerKey } from '../secrets.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { processImage } from './images.js';
 import { contentDisposition, safeFileName } from './names.js';
-import { isSafeInlineImage, SNIFF_BYTES, sniffContentType, typeAllowed } from './sniff.js';
+import { isActiveContent, isSafeInlineImage, SNIFF_BYTES, sniffContentType, typeAllowed } from './sniff.js';
 import { cleanStaging, type Staged, stage } from './staging.js';
 
 export const FILES_SWEEP_QUEUE = 'files-sweep';
@@ -38,6 +39,8 @@ const SWEEP_BATCH = 500;
 const STALE_STAGING_MS = 3_600_000;
 /** An upload slower than this on average, after its first half minute, is dropped (it holds a slot). */
 const MIN_UPLOAD_RATE = { bytesPerSec: 4_096, graceMs: 30_000 };
+/** A direct upload's incoming object is deleted this long after its URL expires. */
+const INCOMING_GRACE_MS = 60_000;
 /** A requested sweep runs at most this often. */
 const SOON_WINDOW_MS = 10_000;
 /** The thumbnail's object: beside the file's. */
@@ -117,7 +120,7 @@ export class Files {
     this.#jobs = jobs;
     this.#options = options;
     mkdirSync(options.stagingDir, { recursive: true });
-    cleanStaging(options.stagingDir, STALE_STAGING_MS);
+    void cleanStaging(options.stagingDir, STALE_STAGING_MS);
   }
 
   get options(): Readonly<FilesOptions> {
@@ -149,6 +152,9 @@ export class Files {
     const url = await this.#objects.presignPut(incomingKeyOf(id), { size, contentType: 'application/octet-stream', expiresInS: this.#options.urlTtlS });
     if (url === null) throw conflict('Direct uploads need object storage that takes presigned uploads (FILE_STORAGE=s3); upload through POST /api/v1/rooms/{roomId}/uploads.');
     await this.#reserve(record);
+    // The URL works until it expires, also after a confirmation: whatever is PUT to it is
+    // deleted once it cannot be PUT again.
+    await this.#jobs.enqueue(FILES_SWEEP_QUEUE, { incoming: id }, { key: `incoming:${id}`, delayMs: this.#options.urlTtlS * 1000 + INCOMING_GRACE_MS });
     return {
       id,
       url,
@@ -159,7 +165,7 @@ export class Files {
   }
 
   /** Confirms a direct upload: its bytes are fetched from storage, checked and stored as any upload's. */
-  async complete(userId: string, id: string): Promise<AttachmentRecord> {
+  async complete(userId: string, id: string, signal?: AbortSignal): Promise<AttachmentRecord> {
     const upload = await this.#store.findUpload(id);
     if (upload === undefined || upload.userId !== userId || upload.kind !== 'attachment') throw notFound('No such upload.');
     if (upload.state !== 'direct') throw conflict('This upload is not waiting to be confirmed.');
@@ -167,22 +173,27 @@ export class Files {
     const incoming = incomingKeyOf(id);
     const stat = await this.#objects.stat(incoming);
     if (stat === undefined) throw conflict('Nothing was uploaded to this upload\'s URL yet: PUT the file there first.');
-    // Claimed by one confirmation; a second one racing it gets a conflict.
-    if (!(await this.#store.updateUpload(id, 'direct', { state: 'receiving' }))) throw conflict('This upload is not waiting to be confirmed.');
-    try {
-      const object = await this.#objects.get(incoming);
-      if (object === undefined) throw conflict('The uploaded file is gone.');
-      const result = await this.#ingest(upload, { body: object.body as unknown as Readable, declaredSize: stat.size });
-      await this.#objects.delete([incoming]).catch(() => {});
-      return attachmentOf(result);
-    } catch (error) {
-      // An outage (the storage, or a full worker pool): the bytes are still where the client put
-      // them, so the upload waits to be confirmed again and the client's retry after the 503
-      // works. Anything else refuses it for good; the sweep removes the incoming object with the row.
-      const retry = error instanceof AppError && error.code === 'unavailable';
-      await this.#store.updateUpload(id, 'receiving', { state: retry ? 'direct' : 'doomed' }).catch(() => {});
-      throw error;
-    }
+    // A confirmation stages and checks the file as an upload through the server does: it takes
+    // one of this node's upload slots, and waits for no storage known to be down.
+    return this.#slot(async () => {
+      // Claimed by one confirmation; a second one racing it gets a conflict.
+      if (!(await this.#store.updateUpload(id, 'direct', { state: 'receiving' }))) throw conflict('This upload is not waiting to be confirmed.');
+      try {
+        const object = await this.#objects.get(incoming);
+        if (object === undefined) throw conflict('The uploaded file is gone.');
+        const result = await this.#ingest(upload, { body: object.body as unknown as Readable, declaredSize: stat.size, ...(signal === undefined ? {} : { signal }) });
+        await this.#objects.delete([incoming]).catch(() => {});
+        return attachmentOf(result);
+      } catch (error) {
+        // An outage (the storage, or a full worker pool), or the client gone: the bytes are
+        // still where the client put them, so the upload waits to be confirmed again and a retry
+        // works. Anything else refuses it for good, its quota given back; the sweep removes the
+        // incoming object with the row.
+        const retry = (error instanceof AppError && error.code === 'unavailable') || signal?.aborted === true;
+        await this.#store.updateUpload(id, 'receiving', retry ? { state: 'direct' } : { state: 'doomed', received: 0 }).catch(() => {});
+        throw error;
+      }
+    });
   }
 
   /** Deletes an upload of the caller's that no message carries (a cancelled attachment). */
@@ -266,7 +277,9 @@ export class Files {
    * object already gone is no error, and a pass cut short leaves the rest for the next.
    */
   async sweep(now = Date.now()): Promise<{ doomed: number; deleted: number; forgotten: number }> {
-    const doomed = await this.#store.doomUnattachedUploads(now - this.#options.unattachedMs, SWEEP_BATCH);
+    // An upload still arriving may take as long as its largest size at the slowest rate allowed.
+    const longestUploadMs = (this.#options.maxBytes / MIN_UPLOAD_RATE.bytesPerSec) * 1000 + MIN_UPLOAD_RATE.graceMs + 3_600_000;
+    const doomed = await this.#store.doomUnattachedUploads(now - this.#options.unattachedMs, now - Math.max(this.#options.unattachedMs, longestUploadMs), SWEEP_BATCH);
     const victims = await this.#store.listDoomedUploads(SWEEP_BATCH);
     if (victims.length > 0) {
       const keys = victims.flatMap((u) => [u.objectKey, incomingKeyOf(u.id), ...(u.thumbKey === null ? [] : [u.thumbKey])]);
@@ -274,9 +287,18 @@ export class Files {
       await this.#store.markUploadsDeleted(victims.map((u) => u.id));
     }
     const forgotten = await this.#store.forgetDeletedUploads(now - DAY_MS, SWEEP_BATCH);
-    cleanStaging(this.#options.stagingDir, STALE_STAGING_MS, now);
+    await cleanStaging(this.#options.stagingDir, STALE_STAGING_MS, now);
     if (victims.length === SWEEP_BATCH || doomed === SWEEP_BATCH) await this.#soon();
     return { doomed, deleted: victims.length, forgotten };
+  }
+
+  /** A job of the files-sweep queue: a sweep, or `{incoming: id}`, the deletion of a direct upload's incoming object once its URL has expired. */
+  async runJob(payload: Record<string, unknown>): Promise<void> {
+    if (typeof payload.incoming === 'string') {
+      await this.#objects.delete([incomingKeyOf(payload.incoming)]);
+      return;
+    }
+    await this.sweep();
   }
 
   /**
@@ -312,6 +334,7 @@ export class Files {
       state,
       name: safeFileName(what.name),
       size,
+      received: size,
       contentType: 'application/octet-stream',
       width: null,
       height: null,
@@ -332,24 +355,32 @@ export class Files {
     }
   }
 
-  async #receive(userId: string, what: { kind: UploadKind; roomId: string | null; name: string }, source: Source): Promise<UploadRecord> {
-    if (source.declaredSize !== null && source.declaredSize > this.#options.maxBytes) throw this.#tooLarge();
+  /** Runs `work` in one of this node's upload slots, unless storage is known to be down or every slot is taken. */
+  async #slot<T>(work: () => Promise<T>): Promise<T> {
     if (this.#options.storageAvailable?.() === false) throw unavailable('File storage is unavailable; retry shortly.', 2);
     if (this.#receiving >= this.#options.concurrency) throw unavailable('This server receives as many uploads as it may; retry shortly.', 2);
     this.#receiving += 1;
     try {
+      return await work();
+    } finally {
+      this.#receiving -= 1;
+    }
+  }
+
+  async #receive(userId: string, what: { kind: UploadKind; roomId: string | null; name: string }, source: Source): Promise<UploadRecord> {
+    if (source.declaredSize !== null && source.declaredSize > this.#options.maxBytes) throw this.#tooLarge();
+    return this.#slot(async () => {
       const record = this.#newRecord(newId(), userId, what, source.declaredSize ?? this.#options.maxBytes, 'receiving');
       await this.#reserve(record);
       try {
         return await this.#ingest(record, source);
       } catch (error) {
         // Nothing of it was stored (#ingest cleans up after itself): the reservation goes back.
+        // (A row #ingest doomed, its objects left for the sweep, is not deleted.)
         await this.#store.deleteUpload(record.id).catch(() => {});
         throw error;
       }
-    } finally {
-      this.#receiving -= 1;
-    }
+    });
   }
 
   /** Stages, checks, processes and stores the bytes of `upload` (state receiving), which becomes ready. */
@@ -376,6 +407,8 @@ export class Files {
       const changes = {
         state: 'ready' as const,
         size: ready.served.size,
+        // The quota counts what was sent, or what is kept, whichever is more.
+        received: Math.max(staged.size, ready.served.size),
         contentType: ready.contentType,
         width: ready.width,
         height: ready.height,
@@ -386,10 +419,18 @@ export class Files {
       if (!(await this.#store.updateUpload(upload.id, 'receiving', changes))) throw conflict('This upload was abandoned while it was received.');
       return { ...upload, ...changes };
     } catch (error) {
-      if (stored.length > 0) await this.#objects.delete(stored).catch(() => {});
+      if (stored.length > 0) {
+        const gone = await this.#objects.delete(stored).then(
+          () => true,
+          () => false,
+        );
+        // Storage could not delete what it took (an outage): the row is kept, doomed (its quota
+        // given back), so the sweep deletes the objects later.
+        if (!gone) await this.#store.updateUpload(upload.id, 'receiving', { state: 'doomed', received: 0 }).catch(() => {});
+      }
       throw error;
     } finally {
-      for (const file of outputs) rmSync(file, { force: true, recursive: true });
+      for (const file of outputs) await rm(file, { force: true, recursive: true });
     }
   }
 
@@ -397,7 +438,8 @@ export class Files {
   async #check(upload: UploadRecord, staged: Staged, outputs: string[]) {
     const contentType = await sniffContentType(staged.head, staged.size <= staged.head.length);
     const avatar = upload.kind !== 'attachment';
-    const allowed = avatar ? isSafeInlineImage(contentType) : typeAllowed(contentType, this.#options.types);
+    // Markup a browser would run is never stored, whatever the allow-list says (a `text/*` in it).
+    const allowed = !isActiveContent(contentType) && (avatar ? isSafeInlineImage(contentType) : typeAllowed(contentType, this.#options.types));
     if (!allowed) {
       throw new AppError('unsupported_media_type', avatar ? `An avatar must be a PNG, JPEG, GIF, WebP or AVIF image; this file is ${contentType}.` : `Files of type ${contentType} may not be uploaded here.`, { contentType });
     }
@@ -405,7 +447,7 @@ export class Files {
     if (!isSafeInlineImage(contentType)) return plain;
     const outDir = path.join(this.#options.stagingDir, `${upload.id}.out`);
     outputs.push(outDir);
-    mkdirSync(outDir, { recursive: true });
+    await mkdir(outDir, { recursive: true });
     const result = await processImage(this.#pool(), { path: staged.path, outDir, maxPixels: this.#options.maxPixels, thumbnailPx: this.#options.thumbnailPx, mode: avatar ? 'avatar' : 'attachment' });
     if (!result.ok) {
       if (result.reason === 'too_many_pixels') throw new AppError('payload_too_large', `The image is larger than ${this.#options.maxPixels} pixels.`, { maxPixels: this.#options.maxPixels });

@@ -20,6 +20,8 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   }
   const start = Number(first);
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (!Number.isSafeInteger(start) || start >= size || (last !== '' && Number(last) < start)) return 'unsatisfiable';
+  // A last byte before the first is not a valid range: ignored, as RFC 9110 says (the whole file).
+  if (last !== '' && Number(last) < start) return 'whole';
+  if (!Number.isSafeInteger(start) || start >= size) return 'unsatisfiable';
   return { start, end };
 }

@@ -106,6 +106,10 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Answered before its body all arrived (a refused upload, whose route has no request
+    // deadline): the connection closes after the answer, so nobody is made to send, nor the
+    // server to read and discard, the rest of a body nothing will read.
+    if (!request.raw.complete) reply.header('connection', 'close');
     // Error bodies name fields of the request: never let a browser read one as anything but JSON.
     reply.header('x-content-type-options', 'nosniff');
     // The request's logger names the user once authenticated (http/context.ts): the line that

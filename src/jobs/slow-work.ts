@@ -148,7 +148,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
   runtime.define({ queue: DELIVER_QUEUE, concurrency: 16, visibilityTimeoutMs: Math.max(lease, config.WEBHOOK_TIMEOUT_MS * 2), handler: (job) => webhooks.deliver(job) });
   runtime.define({ queue: SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: () => webhooks.sweep() });
   runtime.repeat({ queue: SWEEP_QUEUE, name: 'sweep', everyMs: WEBHOOK_SWEEP_EVERY_MS, payload: {} });
-  runtime.define({ queue: FILES_SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: async () => void (await files.sweep()) });
+  runtime.define({ queue: FILES_SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: (job) => files.runJob(job.payload) });
   runtime.repeat({ queue: FILES_SWEEP_QUEUE, name: 'sweep', everyMs: FILES_SWEEP_EVERY_MS, payload: {} });
 
   let closing: Promise<void> | null = null;

@@ -471,6 +471,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           state: 'receiving',
           name: 'a.txt',
           size,
+          received: size,
           contentType: 'application/octet-stream',
           width: null,
           height: null,
@@ -573,7 +574,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const a = await ready(u, r.id);
         const kept = await ready(u, r.id);
         event((await store.append([msgWith(r.id, u, 'kept', [kept.id])]))[0]);
-        assert.ok((await store.doomUnattachedUploads(at() + 1, 1_000)) >= 1);
+        assert.ok((await store.doomUnattachedUploads(at() + 1, at() + 1, 1_000)) >= 1);
         assert.equal((await store.findUpload(a.id))?.state, 'doomed');
         assert.equal((await store.findUpload(kept.id))?.state, 'attached');
       });

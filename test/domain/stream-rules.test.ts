@@ -28,6 +28,7 @@ const upload = (id: string, userId: string, extra: Partial<UploadRecord> = {}): 
   state: 'ready',
   name: `${id}.png`,
   size: 100,
+  received: 100,
   contentType: 'image/png',
   width: 800,
   height: 600,

@@ -226,6 +226,15 @@ describe('files on S3 (s3rver)', () => {
     const twice = await complete(server, alice, direct.id);
     assert.equal(twice.status, 409);
 
+    // The URL still works until it expires: what is PUT again lies in incoming/ until the job
+    // the presign scheduled for after the expiry deletes it.
+    const again = await fetch(direct.url, { method: direct.method, headers: direct.headers, body: new Uint8Array(bytes), signal: AbortSignal.timeout(20_000) });
+    assert.equal(again.status, 200);
+    assert.deepEqual(await keys('incoming/'), [`incoming/${direct.id}`]);
+    assert.ok((await server.parley.slowWork.jobs.counts('files-sweep')).delayed >= 1, 'the deletion is scheduled');
+    await server.parley.slowWork.files.runJob({ incoming: direct.id });
+    assert.deepEqual(await keys('incoming/'), []);
+
     assert.equal((await send(server, alice, room, 'direct', [direct.id])).status, 201);
     const file = await fetchFile(server, `/api/v1/files/${direct.id}`, bob.token);
     assert.equal(file.status, 200);

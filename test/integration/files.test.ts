@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -312,6 +313,21 @@ describe('files: the daily quota', () => {
     assert.equal(refused?.body.error.code, 'rate_limited');
     assert.equal(refused?.body.error.details?.dailyBytes, 10_000);
   });
+
+  it('charges the bytes sent, not the few an image is re-encoded to', async () => {
+    const gus = await registerUser(server.url, 'gus');
+    const room = await createRoom(server.url, gus, 'public', 'quota images');
+    // A tiny image wrapped in 5 KB of metadata: stored as a few hundred bytes.
+    const padded = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#123456' } })
+      .jpeg()
+      .withExif({ IFD0: { ImageDescription: 'x'.repeat(5_000) } })
+      .toBuffer();
+    const first = await upload(server, gus, room, 'padded.jpg', padded);
+    assert.equal(first.status, 201);
+    assert.ok(first.body.upload.size < 1_000, `stored as ${first.body.upload.size} bytes`);
+    const again = await upload(server, gus, room, 'padded2.jpg', padded);
+    assert.equal(again.status, 429, 'two 5 KB uploads and more do not fit in 10,000 bytes, however small they are stored');
+  });
 });
 
 describe('files: slow bodies', () => {
@@ -356,5 +372,55 @@ describe('files: slow bodies', () => {
     const slowJson = await trickle(new URL(`${server.url}/api/v1/rooms`), 'POST', { ...auth, 'content-type': 'application/json' }, Buffer.from(' '), 25, 100);
     assert.equal(slowJson.status, 400);
     assert.match(slowJson.body, /did not arrive in time/);
+  });
+});
+
+describe('files: refusals close the connection', () => {
+  let server: TestServer;
+  after(async () => {
+    await server?.stop();
+  });
+
+  /** Sends headers announcing a huge body, and `prefix` of it only; answers what came back and whether the server closed. */
+  function announce(url: URL, headers: Record<string, string>, prefix: Buffer, chunked = false): Promise<{ status: number; body: string; closed: boolean }> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname);
+      let raw = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1] ?? 0), body: raw, closed: false });
+      }, 5_000);
+      socket.on('data', (c: Buffer) => {
+        raw += c.toString();
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1] ?? 0), body: raw, closed: true });
+      });
+      socket.on('error', reject);
+      const head = Object.entries({ host: url.host, ...headers, ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': '999999999999' }) })
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n');
+      socket.write(`POST ${url.pathname}${url.search} HTTP/1.1\r\n${head}\r\n\r\n`);
+      socket.write(chunked ? `${prefix.length.toString(16)}\r\n${prefix.toString('latin1')}\r\n` : prefix);
+    });
+  }
+
+  it('a refused upload is answered at once and its connection closed, signed in or not; one past the size mid-body gets its 413', async () => {
+    server = await startTestServer({ UPLOAD_MAX_BYTES: 100_000 });
+    const fay = await registerUser(server.url, 'fay');
+    const room = await createRoom(server.url, fay, 'public', 'close');
+    const url = new URL(`${server.url}/api/v1/rooms/${room}/uploads?name=a.bin`);
+    const anonymous = await announce(url, { 'content-type': 'application/octet-stream' }, Buffer.alloc(1000));
+    assert.equal(anonymous.status, 401);
+    assert.ok(anonymous.closed, 'the server closed the connection');
+    const declaredTooBig = await announce(url, { 'content-type': 'application/octet-stream', authorization: `Bearer ${fay.token}` }, Buffer.alloc(1000));
+    assert.equal(declaredTooBig.status, 413);
+    assert.ok(declaredTooBig.closed);
+    // Chunked: the size is known only when the bytes pass it, mid-body.
+    const passes = await announce(url, { 'content-type': 'application/octet-stream', authorization: `Bearer ${fay.token}` }, Buffer.alloc(150_000, 0x61), true);
+    assert.equal(passes.status, 413, passes.body.slice(0, 300));
+    assert.match(passes.body, /payload_too_large/);
+    assert.ok(passes.closed);
   });
 });

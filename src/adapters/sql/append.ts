@@ -73,10 +73,11 @@ async function editTargets(trx: Kysely<Database>, dialect: SqlDialect, requests:
  * one between this read and the batch's commit: it waits, then sees it attached.
  */
 async function attachmentsOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[]): Promise<UploadRecord[]> {
-  const ids = [...new Set(requests.flatMap((r) => (r.kind === 'message' ? (r.attachments ?? []) : [])))];
+  // In id order, as every batch locks them: two batches never wait on each other's uploads crosswise.
+  const ids = [...new Set(requests.flatMap((r) => (r.kind === 'message' ? (r.attachments ?? []) : [])))].sort();
   const rows: UploadRecord[] = [];
   await inChunks(ids, 1, dialect, async (chunk) => {
-    let query = trx.selectFrom('uploads').selectAll().where('id', 'in', chunk);
+    let query = trx.selectFrom('uploads').selectAll().where('id', 'in', chunk).orderBy('id');
     if (dialect.lockRows) query = query.forUpdate();
     rows.push(...(await query.execute()).map(toUpload));
   });

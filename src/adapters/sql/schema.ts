@@ -86,6 +86,8 @@ export interface UploadsTable {
   state: 'receiving' | 'direct' | 'ready' | 'attached' | 'doomed' | 'deleted';
   name: string;
   size: number;
+  /** The bytes the daily quota counts for it. */
+  received: number;
   content_type: string;
   width: number | null;
   height: number | null;

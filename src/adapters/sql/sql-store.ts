@@ -502,8 +502,8 @@ export class SqlStore extends SqlJobStore implements Store {
     return uploads.avatarOf(this.#db, owner);
   }
 
-  doomUnattachedUploads(cutoff: number, limit: number): Promise<number> {
-    return uploads.doomUnattached(this.#db, cutoff, limit);
+  doomUnattachedUploads(cutoff: number, unfinishedCutoff: number, limit: number): Promise<number> {
+    return uploads.doomUnattached(this.#db, cutoff, unfinishedCutoff, limit);
   }
 
   listDoomedUploads(limit: number): Promise<UploadRecord[]> {

@@ -13,6 +13,7 @@ export const toUpload = (r: UploadsTable): UploadRecord => ({
   state: r.state,
   name: r.name,
   size: Number(r.size),
+  received: Number(r.received),
   contentType: r.content_type,
   width: r.width,
   height: r.height,
@@ -32,6 +33,7 @@ const toRow = (u: UploadRecord): UploadsTable => ({
   state: u.state,
   name: u.name,
   size: u.size,
+  received: u.received,
   content_type: u.contentType,
   width: u.width,
   height: u.height,
@@ -54,12 +56,12 @@ export function reserveUpload(db: Kysely<Database>, dialect: SqlDialect, upload:
     if (dialect.lockRows) await trx.selectFrom('users').select('id').where('id', '=', upload.userId).forUpdate().execute();
     const row = await trx
       .selectFrom('uploads')
-      .select(sql<string | number | null>`SUM(size)`.as('used'))
+      .select(sql<string | number | null>`SUM(received)`.as('used'))
       .where('user_id', '=', upload.userId)
       .where('created_at', '>', since)
       .executeTakeFirst();
     const used = Number(row?.used ?? 0);
-    if (dailyLimit > 0 && used + upload.size > dailyLimit) return { reserved: false, used };
+    if (dailyLimit > 0 && used + upload.received > dailyLimit) return { reserved: false, used };
     await trx.insertInto('uploads').values(toRow(upload)).execute();
     return { reserved: true, used };
   });
@@ -75,6 +77,7 @@ export async function updateUpload(db: Kysely<Database>, id: string, from: Uploa
   const set: Partial<UploadsTable> = {};
   if (changes.state !== undefined) set.state = changes.state;
   if (changes.size !== undefined) set.size = changes.size;
+  if (changes.received !== undefined) set.received = changes.received;
   if (changes.contentType !== undefined) set.content_type = changes.contentType;
   if (changes.width !== undefined) set.width = changes.width;
   if (changes.height !== undefined) set.height = changes.height;
@@ -88,7 +91,7 @@ export async function updateUpload(db: Kysely<Database>, id: string, from: Uploa
 
 /** Deletes the row of an upload that never stored anything (its reservation is given back). */
 export async function deleteUpload(db: Kysely<Database>, id: string): Promise<void> {
-  await db.deleteFrom('uploads').where('id', '=', id).execute();
+  await db.deleteFrom('uploads').where('id', '=', id).where('state', 'in', ['receiving', 'direct']).execute();
 }
 
 /**
@@ -125,17 +128,25 @@ export async function avatarOf(db: Kysely<Database>, owner: { userId: string } |
 }
 
 /**
- * The files sweep's first step: uploads never attached by `cutoff` (ready, or received or
- * presigned and never finished) become doomed. Returns how many.
+ * The files sweep's first step: uploads never attached become doomed, ready ones created
+ * before `cutoff`, unfinished ones (receiving, direct) before `unfinishedCutoff`. One UPDATE a
+ * row, each re-checking the state: a row attached since the SELECT is left alone, and no
+ * statement holds the locks of several rows at once (a send's batch locks its uploads too).
  */
-export async function doomUnattached(db: Kysely<Database>, cutoff: number, limit: number): Promise<number> {
-  const ids = (
-    await db.selectFrom('uploads').select('id').where('state', 'in', ['ready', 'receiving', 'direct']).where('created_at', '<', cutoff).orderBy('created_at').limit(limit).execute()
-  ).map((r) => r.id);
-  if (ids.length === 0) return 0;
-  // Re-checked in the UPDATE: one attached since the SELECT is left alone.
-  const result = await db.updateTable('uploads').set({ state: 'doomed' }).where('id', 'in', ids).where('state', 'in', ['ready', 'receiving', 'direct']).executeTakeFirst();
-  return Number(result.numUpdatedRows);
+export async function doomUnattached(db: Kysely<Database>, cutoff: number, unfinishedCutoff: number, limit: number): Promise<number> {
+  const rows = await db
+    .selectFrom('uploads')
+    .select(['id', 'state'])
+    .where((eb) => eb.or([eb.and([eb('state', '=', 'ready'), eb('created_at', '<', cutoff)]), eb.and([eb('state', 'in', ['receiving', 'direct']), eb('created_at', '<', unfinishedCutoff)])]))
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+  let doomed = 0;
+  for (const row of rows) {
+    const result = await db.updateTable('uploads').set({ state: 'doomed' }).where('id', '=', row.id).where('state', '=', row.state).executeTakeFirst();
+    doomed += Number(result.numUpdatedRows);
+  }
+  return doomed;
 }
 
 export async function listDoomedUploads(db: Kysely<Database>, limit: number): Promise<UploadRecord[]> {

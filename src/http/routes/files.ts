@@ -145,7 +145,7 @@ export function fileRoutes(api: RestApi, ctx: HttpContext): void {
     status: 200,
     response: responses.UploadResult,
     errors: ['not_found', 'unsupported_media_type', 'conflict'],
-    handler: async ({ session, params }) => ({ upload: await files.complete(session.user.id, params.uploadId) }),
+    handler: async ({ session, params, request }) => ({ upload: await files.complete(session.user.id, params.uploadId, abortedWith(request)) }),
   });
 
   api.route({

@@ -3,9 +3,11 @@ import type { Migration } from './index.js';
 /**
  * Files: attachments and avatars.
  *
- * - `uploads`: one row per uploaded file, from the moment a node starts receiving it (its size
- *   then is the quota it reserved) until its objects are deleted and it has left the daily
- *   quota's 24-hour window. Found by user and time (the quota), by state and time (the sweep),
+ * - `uploads`: one row per uploaded file, from the moment a node starts receiving it until its
+ *   objects are deleted and it has left the daily quota's 24-hour window. `size` is the stored
+ *   file's (what the wire shows); `received` is what the quota counts: the bytes reserved
+ *   while it is received, then the larger of the bytes received and stored (an image
+ *   re-encoded to a few bytes still cost what was sent). Found by user and time (the quota), by state and time (the sweep),
  *   by room and message (deleting a message's files).
  * - `messages.attachments`: the message's attachments as the wire shows them (JSON), written
  *   with the message and never changed but to clear it when the message is deleted: history
@@ -24,6 +26,7 @@ export const uploads: Migration = {
       state TEXT NOT NULL,
       name TEXT NOT NULL,
       size INTEGER NOT NULL,
+      received INTEGER NOT NULL,
       content_type TEXT NOT NULL,
       width INTEGER,
       height INTEGER,
@@ -50,6 +53,7 @@ export const uploads: Migration = {
       state TEXT NOT NULL,
       name TEXT NOT NULL,
       size BIGINT NOT NULL,
+      received BIGINT NOT NULL,
       content_type TEXT NOT NULL,
       width INTEGER,
       height INTEGER,
