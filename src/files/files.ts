@@ -151,10 +151,11 @@ export class Files {
     const record = this.#newRecord(id, userId, { kind: 'attachment', roomId, name }, size, 'direct');
     const url = await this.#objects.presignPut(incomingKeyOf(id), { size, contentType: 'application/octet-stream', expiresInS: this.#options.urlTtlS });
     if (url === null) throw conflict('Direct uploads need object storage that takes presigned uploads (FILE_STORAGE=s3); upload through POST /api/v1/rooms/{roomId}/uploads.');
-    await this.#reserve(record);
     // The URL works until it expires, also after a confirmation: whatever is PUT to it is
-    // deleted once it cannot be PUT again.
+    // deleted once it cannot be PUT again. Scheduled first: a job backend that is down refuses
+    // the upload before any quota is reserved.
     await this.#jobs.enqueue(FILES_SWEEP_QUEUE, { incoming: id }, { key: `incoming:${id}`, delayMs: this.#options.urlTtlS * 1000 + INCOMING_GRACE_MS });
+    await this.#reserve(record);
     return {
       id,
       url,
