@@ -4,7 +4,7 @@
  * web/dist/assets with content hashes in their names, and web/dist/index.html from the
  * web/index.html template naming them. Hashed assets can be cached forever; index.html never.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -21,8 +21,10 @@ async function main() {
     if (!template.includes(placeholder)) throw new Error(`web/index.html has no ${placeholder} placeholder`);
   }
 
-  rmSync(dist, { recursive: true, force: true });
-  mkdirSync(dist, { recursive: true });
+  // Nothing is removed before the new files are in place, and every file is written under a
+  // temporary name and renamed: a page being served while a build runs (tests build in parallel)
+  // never meets a missing or half-written asset. Hashed names of unchanged sources stay the same.
+  mkdirSync(path.join(dist, 'assets'), { recursive: true });
 
   const result = await build({
     absWorkingDir: root,
@@ -36,10 +38,16 @@ async function main() {
     minify: true,
     sourcemap: true,
     metafile: true,
+    write: false,
     legalComments: 'none',
     logLevel: 'silent',
   });
   for (const warning of result.warnings) console.warn(`warning: ${warning.text}`);
+  const written = new Set();
+  for (const file of result.outputFiles) {
+    writeAtomically(file.path, file.contents);
+    written.add(path.resolve(file.path));
+  }
 
   // Metafile output paths are relative to absWorkingDir; the page names them from the web root.
   const outputs = Object.entries(result.metafile.outputs);
@@ -54,10 +62,22 @@ async function main() {
   const html = template
     .replace(PLACEHOLDERS.styles, `<link rel="stylesheet" href="${style}" />`)
     .replace(PLACEHOLDERS.scripts, `<script type="module" src="${script}"></script>`);
-  writeFileSync(path.join(dist, 'index.html'), html);
+  writeAtomically(path.join(dist, 'index.html'), html);
+  // Then the assets of earlier builds go.
+  for (const name of readdirSync(path.join(dist, 'assets'))) {
+    const file = path.resolve(dist, 'assets', name);
+    if (!written.has(file) && !name.includes('.tmp-')) rmSync(file, { force: true });
+  }
 
   const bytes = outputs.filter(([file]) => !file.endsWith('.map')).reduce((n, [, output]) => n + output.bytes, 0);
   console.log(`web client built in ${Date.now() - started} ms: ${script}, ${style} (${(bytes / 1024).toFixed(1)} KiB)`);
+}
+
+/** Writes `file` under a temporary name beside it, then renames it into place. */
+function writeAtomically(file, contents) {
+  const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  writeFileSync(temp, contents);
+  renameSync(temp, file);
 }
 
 try {
