@@ -73,7 +73,9 @@ function check(html: string): { text: string; depth: number } {
         assert.equal(attrs.get('target'), '_blank');
         const href = attrs.get('href') ?? '';
         assert.ok(/^(?:https?:\/\/[^/\\]|mailto:|\/(?![/\\]))/i.test(href), `href ${href}`);
-        assert.ok(!/javascript:|vbscript:|data:/i.test(href.replace(/[\s\p{Cc}]/gu, '')), `href ${href}`);
+        // The scheme, whitespace and controls stripped as a browser would (a host named
+        // "javascript", as in http://javascript:0/, is no script).
+        assert.ok(!/^(?:javascript|vbscript|data):/i.test(href.replace(/[\s\p{Cc}]/gu, '')), `href ${href}`);
       }
       i = j + 1;
       continue;
@@ -93,6 +95,9 @@ function check(html: string): { text: string; depth: number } {
   assert.ok(!/<script/i.test(html), 'a script');
   return { text, depth };
 }
+
+/** In CI, one fixed seed, so a run is reproducible; elsewhere a fresh one each run, to keep exploring. */
+const REPRODUCIBLE = process.env.CI === 'true' ? { seed: 20_261_202 } : {};
 
 describe('markdown: each feature', () => {
   const cases: Array<[string, string]> = [
@@ -187,7 +192,7 @@ describe('markdown: properties', () => {
   const input = fc.array(fc.oneof(special, fc.string({ unit: 'grapheme', maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 4 })), { maxLength: 60 }).map((parts) => parts.join(''));
 
   it('property: only allowed tags and attributes, well nested, safe links, no unescaped markup', () => {
-    fc.assert(fc.property(input, (s) => void check(renderMarkdown(s))), { numRuns: 3000 });
+    fc.assert(fc.property(input, (s) => void check(renderMarkdown(s))), { numRuns: 3000, ...REPRODUCIBLE });
   });
 
   it('property: the text shown is never longer than the input, and invents no character', () => {
@@ -198,7 +203,7 @@ describe('markdown: properties', () => {
         const source = new Set(s.replaceAll('\u0000', '\ufffd').replaceAll('\r', '\n'));
         for (const c of shown) assert.ok(source.has(c), `invented ${JSON.stringify(c)}`);
       }),
-      { numRuns: 3000 },
+      { numRuns: 3000, ...REPRODUCIBLE },
     );
   });
 
