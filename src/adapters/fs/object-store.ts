@@ -114,46 +114,41 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject | undefined> {
-    const file = this.#file(key);
-    let handle: FileHandle;
-    try {
-      handle = await open(file, 'r');
-    } catch (error) {
-      if (MISSING_CODES.has(codeOf(error) ?? '')) return undefined;
-      throw translate(error, `get ${key}`);
-    }
-    try {
-      // The open handle keeps this version of the object whatever a put does meanwhile.
-      const { length, contentType } = await readHeader(handle, file);
-      const size = (await handle.stat()).size - length;
-      const body = handle.createReadStream(
-        range === undefined ? { start: length, autoClose: true } : { start: length + range.start, end: length + range.end, autoClose: true },
-      );
-      return { body, size, range: range === undefined ? null : { start: range.start, end: range.end }, contentType };
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      if (codeOf(error) === 'EISDIR') throw new Error(`object key ${key} names a directory`);
-      throw translate(error, `get ${key}`);
-    }
+    const opened = await this.#open(key, 'get');
+    if (opened === undefined) return undefined;
+    const { handle, offset, size, contentType } = opened;
+    // The open handle keeps this version of the object whatever a put does meanwhile; the stream closes it.
+    const body = handle.createReadStream(range === undefined ? { start: offset, autoClose: true } : { start: offset + range.start, end: offset + range.end, autoClose: true });
+    return { body, size, range: range === undefined ? null : { start: range.start, end: range.end }, contentType };
   }
 
   async stat(key: string): Promise<{ size: number; contentType: string } | undefined> {
+    const opened = await this.#open(key, 'stat');
+    if (opened === undefined) return undefined;
+    await opened.handle.close().catch(() => undefined);
+    return { size: opened.size, contentType: opened.contentType };
+  }
+
+  /**
+   * The object's file, open, with where its bytes start (after the header), their size and
+   * type; undefined when there is no such object. The caller closes the handle.
+   */
+  async #open(key: string, op: 'get' | 'stat'): Promise<{ handle: FileHandle; offset: number; size: number; contentType: string } | undefined> {
     const file = this.#file(key);
     let handle: FileHandle;
     try {
       handle = await open(file, 'r');
     } catch (error) {
       if (MISSING_CODES.has(codeOf(error) ?? '')) return undefined;
-      throw translate(error, `stat ${key}`);
+      throw translate(error, `${op} ${key}`);
     }
     try {
       const { length, contentType } = await readHeader(handle, file);
-      return { size: (await handle.stat()).size - length, contentType };
+      return { handle, offset: length, size: (await handle.stat()).size - length, contentType };
     } catch (error) {
-      if (codeOf(error) === 'EISDIR') throw new Error(`object key ${key} names a directory`);
-      throw translate(error, `stat ${key}`);
-    } finally {
       await handle.close().catch(() => undefined);
+      if (codeOf(error) === 'EISDIR') throw new Error(`object key ${key} names a directory`);
+      throw translate(error, `${op} ${key}`);
     }
   }
 
