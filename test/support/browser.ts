@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium } from 'playwright-core';
+import type { Config } from '../../src/config.js';
+import { startTestServer, type TestServer } from './server.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -37,4 +39,45 @@ export function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
+}
+
+export interface BrowserHarness {
+  /** The server under test (started before the file's tests). */
+  server(): TestServer;
+  /** A fresh browser profile, closed after the file's tests. */
+  newContext(options: BrowserContextOptions): Promise<BrowserContext>;
+}
+
+/**
+ * Registers the file's before and after hooks: the web client built, a server started with
+ * `overrides`, Chromium launched; all of it stopped after. Nothing starts without Chromium
+ * (each test then calls needBrowser).
+ */
+export function browserHarness(overrides: Partial<Config>): BrowserHarness {
+  let server: TestServer | undefined;
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  before(async () => {
+    if (!haveChromium) return;
+    buildWeb();
+    server = await startTestServer(overrides);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const context of contexts) await context.close().catch(() => {});
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    server() {
+      assert.ok(server, 'the server is running');
+      return server;
+    },
+    async newContext(options) {
+      assert.ok(browser, 'the browser is running');
+      const context = await browser.newContext(options);
+      contexts.push(context);
+      return context;
+    },
+  };
 }

@@ -12,46 +12,24 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { test } from 'node:test';
+import type { Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { buildWeb, haveChromium, launchBrowser, needBrowser, WAIT, WAIT_MS } from '../support/browser.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { browserHarness, needBrowser, WAIT, WAIT_MS } from '../support/browser.js';
 
 const PASSWORD = 'correct horse battery';
 const EXPECTED_401 = ['/api/v1/me'];
 /** The one upload this file makes the server refuse (415): Chromium logs the refusal. */
 const REFUSED_NAME = 'page.html';
 
-let server: TestServer | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+const harness = browserHarness({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
+const url = (): string => harness.server().url;
 const problems: string[] = [];
 let unique = Date.now() % 100_000;
 
-before(async () => {
-  if (!haveChromium) return;
-  buildWeb();
-  server = await startTestServer({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-});
-
-function url(): string {
-  assert.ok(server, 'the server is running');
-  return server.url;
-}
-
 /** A fresh browser profile (its own cookies) with a page that reports every console error and CSP violation. */
 async function newPage(label: string): Promise<Page> {
-  assert.ok(browser, 'the browser is running');
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, acceptDownloads: true });
-  contexts.push(context);
+  const context = await harness.newContext({ viewport: { width: 1100, height: 720 }, acceptDownloads: true });
   context.setDefaultTimeout(WAIT_MS);
   const page = await context.newPage();
   await page.addInitScript(() => {
@@ -293,8 +271,7 @@ test('attachments: dropped on the room, pasted, at most 10, refused with the rea
   assert.equal(await chips(carol).count(), 0);
 
   // A big upload cancelled in flight: progress shows, sending waits, and the cancel leaves nothing.
-  assert.ok(server);
-  const { dataDir, parley } = server;
+  const { dataDir, parley } = harness.server();
   const files = () => parley.services.files;
   // The files of the uploads removed above may be swept meanwhile: only new ones count.
   const stored = () => filesUnder(path.join(dataDir, 'files')).filter((f) => !f.startsWith(`tmp${path.sep}`));

@@ -6,43 +6,22 @@
  * error.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser, BrowserContext, Locator, Page, WebSocketRoute } from 'playwright-core';
-import { buildWeb, haveChromium, launchBrowser, needBrowser, WAIT, WAIT_MS } from '../support/browser.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
+import { test } from 'node:test';
+import type { BrowserContext, Locator, Page, WebSocketRoute } from 'playwright-core';
+import { browserHarness, needBrowser, WAIT, WAIT_MS } from '../support/browser.js';
+import { api, createRoom, registerUser } from '../support/server.js';
 
 const PASSWORD = 'correct horse battery';
 const EXPECTED_401 = ['/api/v1/me', '/api/v1/auth/login'];
 
-let server: TestServer | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+const harness = browserHarness({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
+const url = (): string => harness.server().url;
 const problems: string[] = [];
 let unique = Date.now() % 100_000;
 
-before(async () => {
-  if (!haveChromium) return;
-  buildWeb();
-  server = await startTestServer({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await browser?.close();
-  await server?.stop();
-});
-
-function url(): string {
-  assert.ok(server, 'the server is running');
-  return server.url;
-}
-
 /** A fresh browser profile (its own cookies) with a page that reports every console error and CSP violation. */
 async function newPage(label: string, prepare?: (context: BrowserContext) => Promise<void>): Promise<{ context: BrowserContext; page: Page }> {
-  assert.ok(browser, 'the browser is running');
-  const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
-  contexts.push(context);
+  const context = await harness.newContext({ viewport: { width: 1100, height: 720 } });
   context.setDefaultTimeout(WAIT_MS);
   await prepare?.(context);
   const page = await context.newPage();
