@@ -4,6 +4,7 @@
  * synchronous: it runs in the worker-thread pool (src/workers/tasks.ts), never on the event
  * loop, so a large export costs the server's loop nothing but the reads.
  */
+import { escapeHtml, renderMarkdown } from '../protocol/markdown.js';
 import type { Message } from '../protocol/wire.js';
 
 export type ExportFormat = 'ndjson' | 'html';
@@ -14,11 +15,6 @@ export interface ExportHeader {
   exportedAt: string;
   exportedBy: string;
 }
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text made inert in HTML content and attribute values. */
-export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 
 /** The start of the file (nothing for NDJSON). */
 export function renderHead(format: ExportFormat, header: ExportHeader): string {
@@ -36,7 +32,9 @@ body{font:15px/1.45 system-ui,sans-serif;max-width:52rem;margin:2rem auto;paddin
 header{border-bottom:1px solid #ddd;margin-bottom:1rem}
 .m{padding:.35rem 0;border-bottom:1px solid #f0f0f0}
 .a{font-weight:600}.t{color:#777;font-size:.8rem;margin-left:.5rem}
-.b{white-space:pre-wrap;overflow-wrap:anywhere;margin-top:.15rem}
+.b{overflow-wrap:anywhere;margin-top:.15rem}.b p{margin:.2rem 0}
+.b pre{background:#f5f5f7;padding:.5rem;overflow-x:auto;white-space:pre}.b code{font:13px ui-monospace,monospace;background:#f5f5f7;padding:0 .2rem}
+.b blockquote{margin:.2rem 0;padding-left:.6rem;border-left:3px solid #ccc;color:#555}.b .mention{font-weight:600;color:#0b57d0}
 .d{color:#999;font-style:italic}
 </style>
 </head>
@@ -47,7 +45,11 @@ header{border-bottom:1px solid #ddd;margin-bottom:1rem}
 `;
 }
 
-/** One page of messages, oldest first. */
+/**
+ * One page of messages, oldest first. Bodies are rendered by the one Markdown renderer the web
+ * app uses (escaped by default, links http(s) and mailto only); mentions stay plain labelled
+ * text, as the file links nowhere.
+ */
 export function renderPage(format: ExportFormat, messages: Message[]): string {
   if (format === 'ndjson') {
     let out = '';
@@ -57,7 +59,7 @@ export function renderPage(format: ExportFormat, messages: Message[]): string {
   let out = '';
   for (const m of messages) {
     const edited = m.editedAt === null ? '' : ' (edited)';
-    const body = m.deleted ? '<div class="b d">This message was deleted.</div>' : `<div class="b">${escapeHtml(m.body)}</div>`;
+    const body = m.deleted ? '<div class="b d">This message was deleted.</div>' : `<div class="b">${renderMarkdown(m.body)}</div>`;
     out += `<article class="m" id="m${m.seq}"><span class="a">${escapeHtml(m.author.displayName)}</span><span class="t">@${escapeHtml(m.author.username)} · <time datetime="${escapeHtml(m.createdAt)}">${escapeHtml(m.createdAt)}</time>${edited}</span>${body}</article>\n`;
   }
   return out;
