@@ -14,6 +14,7 @@ import { exportsRetention } from './007-exports-retention.js';
 import { webhooks } from './008-webhooks.js';
 import { bots } from './009-bots.js';
 import { uploads } from './010-uploads.js';
+import { openKinds } from './011-open-kinds.js';
 
 export interface Migration {
   version: number;
@@ -24,4 +25,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds];
