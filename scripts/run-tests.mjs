@@ -30,7 +30,7 @@ if (files.length === 0) {
 const alone = ['scale', 'faults'].map((dir) => path.join('test', dir) + path.sep);
 const isAlone = (f) => alone.some((dir) => f.startsWith(dir));
 const phases = [
-  { files: files.filter((f) => !isAlone(f)), concurrency: 2, timeoutMs: 120_000 },
+  { files: files.filter((f) => !isAlone(f)), concurrency: 2, timeoutMs: 300_000 },
   ...files.filter(isAlone).map((f) => ({ files: [f], concurrency: 1, timeoutMs: 240_000 })),
 ].filter((p) => p.files.length > 0);
 
