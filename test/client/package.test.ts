@@ -34,8 +34,10 @@ describe('the SDK package, installed from its tarball into another project', () 
   const project = path.join(work, 'project');
   const installed = path.join(project, 'node_modules', '@parley', 'client');
   // No registry: offline, with a cache of its own, and a registry address nothing listens on.
+  // None of the settings of an npm running this test (`npm test` passes its own, local_prefix
+  // among them, which would point npm at the repository instead of the temporary project).
   const npmEnv = {
-    ...process.env,
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key))),
     npm_config_cache: path.join(work, 'npm-cache'),
     npm_config_offline: 'true',
     npm_config_registry: 'http://127.0.0.1:9/',
