@@ -129,11 +129,27 @@ describe('the SDK package, installed from its tarball into another project', () 
       path.join(wrong, 'wrong.ts'),
       "import { ParleyClient } from '@parley/client';\n\nexport const sent = new ParleyClient({ baseUrl: 'http://localhost' }).send('room', 42);\n",
     );
-    const failure = await tsc(wrong).then(
-      () => assert.fail('tsc accepted a number as a message body'),
-      (error: { stdout?: string }) => error.stdout ?? '',
-    );
-    assert.match(failure, /wrong\.ts\(3,\d+\): error TS2345: Argument of type 'number' is not assignable to parameter of type 'string'/);
+    await assert.rejects(tsc(wrong), /wrong\.ts\(3,\d+\): error TS2345: Argument of type 'number' is not assignable to parameter of type 'string'/);
+  });
+
+  it("compiles the README's examples against the package's types", async () => {
+    const blocks = [...readFileSync(path.join(installed, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    assert.ok(blocks.length >= 6, 'connect, subscribe, send, resume, history and errors have examples');
+    const examples = path.join(project, 'readme');
+    mkdirSync(examples);
+    writeFileSync(path.join(examples, 'tsconfig.json'), JSON.stringify({ extends: '../tsconfig.json', compilerOptions: { noEmit: true }, include: ['*.ts'] }));
+    blocks.forEach((code, i) => {
+      // Each example is a module of its own; the names it uses without defining them are declared.
+      const prelude = [
+        "import type * as Parley from '@parley/client';",
+        /\bconst client\b/.test(code) ? '' : 'declare const client: Parley.ParleyClient;',
+        'declare const roomId: string;',
+        'declare function render(messages: Parley.Message[]): void;',
+        'export {};',
+      ];
+      writeFileSync(path.join(examples, `example-${i + 1}.ts`), `${prelude.join('\n')}\n${code}`);
+    });
+    await tsc(examples);
   });
 
   it('runs under Node against a live server: send, receive, resume after a disconnect, history, typed errors', async () => {
@@ -186,7 +202,12 @@ describe('the SDK package, installed from its tarball into another project', () 
   });
 });
 
-/** Compiles a project with the repository's tsc; rejects with tsc's diagnostics on stdout. */
+/** Compiles a project with the repository's tsc; rejects with tsc's diagnostics. */
 async function tsc(dir: string): Promise<void> {
-  await run(process.execPath, [TSC, '-p', path.join(dir, 'tsconfig.json')], { cwd: dir, ...LIMITS });
+  try {
+    await run(process.execPath, [TSC, '-p', path.join(dir, 'tsconfig.json')], { cwd: dir, ...LIMITS });
+  } catch (error) {
+    // tsc prints its diagnostics on stdout.
+    throw new Error(`tsc -p ${dir} failed:\n${(error as { stdout?: string }).stdout ?? ''}`, { cause: error });
+  }
 }
