@@ -17,7 +17,10 @@ import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The repository to build from: this one, unless `--root <dir>` names another (the build's own
+// test builds broken copies).
+const rootArg = process.argv.indexOf('--root');
+const root = rootArg === -1 ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') : path.resolve(process.argv[rootArg + 1] ?? '.');
 const client = path.join(root, 'client');
 const dist = path.join(client, 'dist');
 // typescript's exports do not name its launcher; it is where npm installs it.
@@ -43,7 +46,6 @@ function main() {
     .filter((line) => line !== '');
   const outside = read.filter((file) => !isPackageFile(file));
   if (outside.length > 0) {
-    rmSync(dist, { recursive: true, force: true });
     throw new Error(
       `the SDK must import nothing outside its package (no npm package, no Node built-in, no server module), but it reads:\n${outside.map((f) => `  ${f}`).join('\n')}\n` +
         'See why with: npx tsc -p client/tsconfig.json --noEmit --explainFiles',
@@ -79,6 +81,8 @@ function walk(dir) {
 try {
   main();
 } catch (error) {
+  // A failed build leaves nothing that could be packed.
+  rmSync(dist, { recursive: true, force: true });
   console.error(`client SDK build failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 }
