@@ -1,6 +1,6 @@
 /** POST /auth/register, /auth/login, /auth/logout; GET /me. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { userView } from '../../domain/views.js';
+import { profileView, userView } from '../../domain/views.js';
 import { rateLimited } from '../../errors.js';
 import { responses } from '../../protocol/responses.js';
 import type { HttpContext } from '../context.js';
@@ -91,10 +91,11 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'getMe',
     tag: 'Accounts',
     summary: 'The caller',
+    description: 'With their profile as it is now (status, avatar).',
     auth: true,
     status: 200,
     response: responses.UserResult,
     errors: [],
-    handler: async ({ session }) => ({ user: userView(session.user) }),
+    handler: async ({ session }) => ({ user: profileView(await ctx.services.people.me(session.user.id)) }),
   });
 }
