@@ -69,7 +69,8 @@ export async function searchUsers(db: Kysely<Database>, dialect: SqlDialect, que
   }
 
   // Display names that match, of users whose username did not (those were listed above). With
-  // the page full already, one row tells whether there is a next page.
+  // the page full already, one row tells whether there is a next page. Users of both kinds
+  // ("alice", "Alice") are skipped inside the walk: at worst it reads the matches, never the table.
   const want = limit - users.length;
   const folded = codePoints(dialect, 'display_name_folded');
   const foldedEnd = prefixEnd(query.folded);
