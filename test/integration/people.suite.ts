@@ -54,6 +54,8 @@ export function peopleSuite(label: string, config: () => Promise<Partial<Config>
         assert.ok(responses.UserResult.safeParse(res.body).success);
         assert.deepEqual(res.body.user, { id: alice.id, username: alice.username, displayName: 'Alice A.', statusText: 'In a meeting 📅', statusExpiresAt: expires });
         assert.deepEqual((await call('GET', '/api/v1/me', { token: alice.token })).body.user, res.body.user);
+        const login = await call('POST', '/api/v1/auth/login', { body: { username: alice.username, password: 'correct horse battery' } });
+        assert.deepEqual(login.body.user, res.body.user, 'logging in answers the profile too');
         const seen = await call('GET', `/api/v1/users/${alice.id}`, { token: bob.token });
         assert.equal(seen.status, 200);
         assert.deepEqual(seen.body.user, res.body.user);
