@@ -30,7 +30,7 @@ describe('page cursors', () => {
       for (const decode of [decodeMemberCursor, decodeUserCursor]) {
         assert.throws(
           () => decode(cursor, 'after'),
-          (error: unknown) => error instanceof AppError && error.code === 'validation_failed' && (error.details?.issues as Array<{ path: string }>)[0]?.path === 'after',
+          (error: unknown) => error instanceof AppError && error.code === 'validation_failed' && (error.details?.issues as Array<{ path: string }> | undefined)?.[0]?.path === 'after',
           cursor,
         );
       }
