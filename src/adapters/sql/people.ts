@@ -3,18 +3,13 @@
  * The indexes are migration 14's; test/contracts/query-plans.contract.ts holds each statement
  * to its index.
  */
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { nameConflictError } from '../../domain/name-conflicts.js';
 import type { MemberCursor, MemberRecord, ProfileChanges, UserRecord, UserSearchCursor, UserSearchQuery } from '../../domain/types.js';
 import type { SqlDialect } from './dialect.js';
 import { toMember, toUser } from './mappers.js';
 import { prefixEnd } from './room-search.js';
 import type { Database } from './schema.js';
-
-/** A users column compared in code-point order: the key of the index that serves its prefixes. */
-function codePoints(dialect: SqlDialect, column: 'username' | 'display_name_folded'): RawBuilder<string> {
-  return dialect.name === 'postgres' ? sql<string>`${sql.ref(column)} COLLATE "C"` : sql<string>`${sql.ref(column)}`;
-}
 
 /**
  * Applies `changes` to the user and answers the user as they are now (undefined: no such user).
@@ -47,7 +42,7 @@ export async function updateProfile(db: Kysely<Database>, dialect: SqlDialect, u
 export async function searchUsers(db: Kysely<Database>, dialect: SqlDialect, query: UserSearchQuery): Promise<{ users: UserRecord[]; next: UserSearchCursor | null }> {
   const { limit, after } = query;
   const users: UserRecord[] = [];
-  const username = codePoints(dialect, 'username');
+  const username = dialect.userCodePointKey('username');
   const usernameEnd = prefixEnd(query.username);
   // A cursor outside the query's range (made for another query) never widens the range.
   const atLeast = (cursor: string, start: string) => (cursor > start ? cursor : start);
@@ -72,7 +67,7 @@ export async function searchUsers(db: Kysely<Database>, dialect: SqlDialect, que
   // the page full already, one row tells whether there is a next page. Users of both kinds
   // ("alice", "Alice") are skipped inside the walk: at worst it reads the matches, never the table.
   const want = limit - users.length;
-  const folded = codePoints(dialect, 'display_name_folded');
+  const folded = dialect.userCodePointKey('display_name_folded');
   const foldedEnd = prefixEnd(query.folded);
   const from = after?.phase === 'displayName' ? after : null;
   const rows = await db
