@@ -108,6 +108,22 @@ export function peopleSuite(label: string, config: () => Promise<Partial<Config>
         assert.equal((await call('GET', '/api/v1/me', { token: user.token })).body.user.displayName, user.username.toUpperCase());
       });
 
+      it('a display name change racing the registration of that username: exactly one of them wins', async () => {
+        for (let i = 0; i < 4; i++) {
+          const user = await registerUser(server.url, 'racer');
+          const name = `race${tag}${i}`;
+          const [patched, registered] = await Promise.all([
+            patchMe(user, { displayName: name }),
+            call('POST', '/api/v1/auth/register', { body: { username: name, password: 'correct horse battery' } }),
+          ]);
+          const outcome = [patched.status, registered.status].sort();
+          assert.ok(
+            (patched.status === 200 && registered.status === 409) || (patched.status === 409 && registered.status === 201),
+            `round ${i}: ${outcome.join(', ')}`,
+          );
+        }
+      });
+
       it('is rate-limited per user (PROFILE_RATE_PER_MIN): 429 with Retry-After past it', async () => {
         const user = await registerUser(server.url, 'restless');
         const statuses: number[] = [];
