@@ -1,5 +1,5 @@
 /** The events a ParleyClient emits, and the shapes they carry. */
-import type { PresenceBatchEvent, PresenceEvent, ReadEvent, RoomAddedEvent, RoomRemovedEvent, StreamEvent, TypingEvent } from '../src/protocol/wire.js';
+import type { PresenceBatchEvent, PresenceEvent, ReadEvent, RoomAddedEvent, RoomRemovedEvent, StreamEvent, TypingEvent, UserUpdatedEvent } from '../src/protocol/wire.js';
 import type { ParleyError } from './errors.js';
 
 /**
@@ -69,6 +69,12 @@ export interface ParleyEvents {
   read: ReadEvent;
   room_added: RoomAddedEvent;
   room_removed: RoomRemovedEvent;
+  /**
+   * A member of a subscribed room changed their profile (display name, status, avatar): update
+   * member lists and names shown. Live only, never replayed: after a `recovery_needed` or a
+   * reconnection, re-read the members (`rest.memberPage`) rather than wait for these.
+   */
+  user_updated: UserUpdatedEvent;
   state: StateChange;
   recovery_needed: RecoveryNeeded;
   subscription_lost: SubscriptionLost;

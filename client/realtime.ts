@@ -462,6 +462,7 @@ export class RealtimeSession {
       case 'presence':
       case 'read':
       case 'room_added':
+      case 'user_updated':
         // TS cannot narrow the emitted pair through a union case; each branch is exact.
         return this.#emitNotice(frame);
       case 'pong':
@@ -469,10 +470,11 @@ export class RealtimeSession {
     }
   }
 
-  #emitNotice(frame: Extract<ServerFrame, { type: 'typing' | 'presence' | 'read' | 'room_added' }>): void {
+  #emitNotice(frame: Extract<ServerFrame, { type: 'typing' | 'presence' | 'read' | 'room_added' | 'user_updated' }>): void {
     if (frame.type === 'typing') this.#events.emit('typing', frame);
     else if (frame.type === 'presence') this.#events.emit('presence', frame);
     else if (frame.type === 'read') this.#events.emit('read', frame);
+    else if (frame.type === 'user_updated') this.#events.emit('user_updated', frame);
     else this.#events.emit('room_added', frame);
   }
 

@@ -6,7 +6,7 @@
  * cookie set by login authenticates it. Every failure is a ParleyError: the server's error body
  * when there is one, `unavailable` when the network fails or the request times out.
  */
-import type { Attachment, MemberRoom, Message, Room, SearchHit, SearchResult, User, Visibility } from '../src/protocol/wire.js';
+import type { Attachment, MemberRoom, Message, Room, SearchHit, SearchResult, User, UserPage, Visibility } from '../src/protocol/wire.js';
 import { ParleyError } from './errors.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -28,10 +28,34 @@ export interface Session {
 }
 
 export interface Member {
+  /** With their profile (status, avatarUrl). Show `@username` beside the display name. */
   user: User;
   /** `owner` or `member`. */
   role: string;
   online: boolean;
+}
+
+/** A page of a room's members, in join order. */
+export interface MemberPage {
+  members: Member[];
+  /** Pass as `after` for the next page; null on the last. */
+  next: string | null;
+}
+
+export interface PageQuery {
+  /** The `next` of the previous page. */
+  after?: string;
+  limit?: number;
+}
+
+/** What `updateProfile` changes; fields left out stay as they are. */
+export interface ProfileInput {
+  /** 1–64 characters; one that reads as another user's username is `conflict`. */
+  displayName?: string;
+  /** 1–100 characters, one line; null clears the status. */
+  statusText?: string | null;
+  /** ISO time in the future when the status stops showing; only with `statusText`. */
+  statusExpiresAt?: string | null;
 }
 
 export interface HistoryPage {
@@ -103,9 +127,32 @@ export class RestClient {
     await this.#call<void>('POST', '/auth/logout');
   }
 
-  /** GET /me: the authenticated user. */
+  /** GET /me: the authenticated user, with their profile. */
   async me(): Promise<User> {
     return (await this.#call<{ user: User }>('GET', '/me')).user;
+  }
+
+  // People
+
+  /**
+   * PATCH /me: changes the caller's display name or status; answers the user as they are now.
+   * Members of the caller's rooms get a `user_updated` event. Rate-limited per user.
+   */
+  async updateProfile(input: ProfileInput): Promise<User> {
+    return (await this.#call<{ user: User }>('PATCH', '/me', { body: input })).user;
+  }
+
+  /**
+   * GET /users: users whose username starts with `q` (a leading `@` is ignored), then those whose
+   * display name does, a page at a time (follow `next` with `after`). Bots carry `bot: true`.
+   */
+  searchUsers(q: string, page: PageQuery = {}): Promise<UserPage> {
+    return this.#call<UserPage>('GET', '/users', { query: { q, after: page.after, limit: page.limit } });
+  }
+
+  /** GET /users/:userId: any user's profile. */
+  async getUser(userId: string): Promise<User> {
+    return (await this.#call<{ user: User }>('GET', `/users/${enc(userId)}`)).user;
   }
 
   // Rooms
@@ -149,9 +196,14 @@ export class RestClient {
     await this.#call<unknown>('POST', `/rooms/${enc(roomId)}/members`, { body: { username } });
   }
 
-  /** GET /rooms/:roomId/members. */
+  /** GET /rooms/:roomId/members: the first page (up to 500 members, in join order); `memberPage` for the others. */
   async listMembers(roomId: string): Promise<Member[]> {
-    return (await this.#call<{ members: Member[] }>('GET', `/rooms/${enc(roomId)}/members`)).members;
+    return (await this.memberPage(roomId)).members;
+  }
+
+  /** GET /rooms/:roomId/members?after=&limit=: a page of the room's members with their roles and whether they are online. */
+  memberPage(roomId: string, page: PageQuery = {}): Promise<MemberPage> {
+    return this.#call<MemberPage>('GET', `/rooms/${enc(roomId)}/members`, { query: { after: page.after, limit: page.limit } });
   }
 
   /** POST /dms: the direct-message room with `username`, created on first use. */

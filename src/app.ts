@@ -30,6 +30,7 @@ import { CacheAside } from './domain/cache-aside.js';
 import { IncomingWebhooks } from './domain/incoming-webhooks.js';
 import { MembershipCache } from './domain/membership-cache.js';
 import { type HistoryPage, Messages } from './domain/messages.js';
+import { People } from './domain/people.js';
 import { PresenceService } from './domain/presence.js';
 import { CACHE_CHANNEL, MEMBERSHIP_CHANNEL, PURGE_CHANNEL, Publisher } from './domain/publisher.js';
 import { Rooms } from './domain/rooms.js';
@@ -342,6 +343,8 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const rooms = new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP });
     const messages = new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache);
     const bots = new Bots(store, accounts, writer, { maxPerOwner: config.BOTS_PER_USER_MAX });
+    const profileLimiter = rateLimiter(redis, redisGuard, config, 'profile', { ratePerSec: config.PROFILE_RATE_PER_MIN / 60, burst: config.PROFILE_RATE_PER_MIN });
+    const people = new People(store, publisher, instrumentRateLimiter(profileLimiter, 'profile', metrics));
     const services: Services = {
       store,
       access,
@@ -350,6 +353,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       bots,
       incomingWebhooks: new IncomingWebhooks(store, access, rooms, bots, messages),
       rooms,
+      people,
       messages,
       search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,

@@ -151,6 +151,7 @@ export const OPTIONS = {
   SEND_BURST: { doc: 'Sends a user may make at once before SEND_RATE_PER_SEC applies.', default: '30', parse: integer(1, 100_000) },
   FRAME_RATE_PER_SEC: { doc: 'WebSocket frames per second per connection (any op). A connection past FRAME_BURST frames over this rate is closed with 4008.', default: '50', parse: integer(1, 100_000) },
   FRAME_BURST: { doc: 'Frames a connection may send at once before FRAME_RATE_PER_SEC applies.', default: '200', parse: integer(1, 100_000) },
+  PROFILE_RATE_PER_MIN: { doc: 'Profile changes (PATCH /me: display name, status) per minute per user; past it, 429 rate_limited with retryAfterMs.', default: '10', parse: integer(1, 100_000) },
   AUTH_RATE_PER_MIN: { doc: 'Login and register attempts per minute per client IP; past it, 429 rate_limited.', default: '30', parse: integer(1, 100_000) },
   BOTS_PER_USER_MAX: {
     doc: 'Bots one user may own at once (POST /bots, and incoming webhooks that make a bot of their own); past it, 403 forbidden until they delete one. 0: nobody may create bots (existing ones keep working).',

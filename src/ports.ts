@@ -9,8 +9,10 @@ import type {
   IncomingWebhookRecord,
   IncomingWebhookWithBot,
   MemberRecord,
+  MemberCursor,
   MembershipRecord,
   MessageRecord,
+  ProfileChanges,
   RetentionRoom,
   RoomRecord,
   RoomRetention,
@@ -19,6 +21,8 @@ import type {
   SessionRecord,
   StreamEventRecord,
   UserRecord,
+  UserSearchCursor,
+  UserSearchQuery,
   UploadRecord,
   UploadState,
   Visibility,
@@ -98,6 +102,21 @@ export interface Store {
   findUserById(id: string): Promise<UserRecord | undefined>;
   /** `username` is compared lower-cased. */
   findUserByUsername(username: string): Promise<UserRecord | undefined>;
+  /**
+   * Applies the profile changes and answers the user as they are now (undefined: no such user).
+   * A display name whose folded form is another user's username rejects with AppError
+   * `conflict` (display_name_resembles_username), writing nothing; the check and the write are
+   * atomic against a concurrent createUser of that username, in any process.
+   */
+  updateProfile(userId: string, changes: ProfileChanges): Promise<UserRecord | undefined>;
+  /**
+   * Active users (deactivated bots left out) whose username starts with `query.username`, by
+   * username, then those whose folded display name starts with `query.folded` (and whose
+   * username does not), by folded display name and id; at most `limit`, after `query.after`.
+   * `next`: where the next page starts, or null on the last. Bounded work: each part is one
+   * range of an index in code-point order, walked from the cursor and stopped by the limit.
+   */
+  searchUsers(query: UserSearchQuery): Promise<{ users: UserRecord[]; next: UserSearchCursor | null }>;
 
   createSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string): Promise<SessionRecord | undefined>;
@@ -132,7 +151,11 @@ export interface Store {
    * the answer holds as of that seq, so a leave after it has a higher seq.
    */
   membership(roomId: string, userId: string): Promise<MembershipRecord>;
-  listMembers(roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord }>>;
+  /**
+   * The room's members in join order (ties by user id), with their users; with `page`, those
+   * after `page.after`, at most `page.limit` (one walk of an index from the cursor).
+   */
+  listMembers(roomId: string, page?: { after: MemberCursor | null; limit: number }): Promise<Array<{ member: MemberRecord; user: UserRecord }>>;
   /** Ids of the rooms `userId` is a member of. */
   listMemberRoomIds(userId: string): Promise<string[]>;
   /** The user ids of the room's members, and the room's last seq, read together (the list holds as of it; 0 when no such room). */

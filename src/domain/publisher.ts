@@ -8,7 +8,7 @@
  */
 import type { Bus, Channel } from '../ports.js';
 import { encodeCacheKeys, encodeMembership, encodePurge, encodeRoom, encodeUser } from '../protocol/bus-codec.js';
-import type { JobEvent, ReadEvent, RoomAddedEvent, TypingEvent } from '../protocol/wire.js';
+import type { JobEvent, ReadEvent, RoomAddedEvent, TypingEvent, UserUpdatedEvent } from '../protocol/wire.js';
 import type { RoomRecord, StreamEventRecord } from './types.js';
 import { eventView, roomView } from './views.js';
 
@@ -59,6 +59,11 @@ export class Publisher {
 
   typing(roomId: string, frame: TypingEvent): void {
     this.#send(`room:${roomId}`, encodeRoom({ type: 'typing', userId: frame.user.id, frame: JSON.stringify(frame) }));
+  }
+
+  /** A member changed their profile: every subscriber of the room is told, on every node (not a stream event: not replayed). */
+  userUpdated(roomId: string, userId: string, frame: UserUpdatedEvent): void {
+    this.#send(`room:${roomId}`, encodeRoom({ type: 'user_updated', userId, frame: JSON.stringify(frame) }));
   }
 
   /** A member came online or went offline; each node tells its subscribers of the room (coalesced). */

@@ -2,6 +2,7 @@
 import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
 import type { Presence, Store } from '../ports.js';
 import type { Access } from './access.js';
+import { decodeMemberCursor, encodeMemberCursor } from './cursors.js';
 import { type Actor, BOT_SCOPE, isBot, refuseBots } from './actor.js';
 import { newId } from './ids.js';
 import type { StreamWriter } from './stream-writer.js';
@@ -100,11 +101,24 @@ export class Rooms {
     return user;
   }
 
-  async members(actor: Actor, roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord; online: boolean }>> {
+  /**
+   * A page of the room's members in join order, each with whether they are online now; `next`
+   * is the cursor of the following page (null on the last). `after`: a cursor this gave.
+   */
+  async members(
+    actor: Actor,
+    roomId: string,
+    page: { after?: string | undefined; limit: number },
+  ): Promise<{ members: Array<{ member: MemberRecord; user: UserRecord; online: boolean }>; next: string | null }> {
     await this.#requireVisible(actor, roomId);
-    const members = await this.#store.listMembers(roomId);
+    const after = page.after === undefined ? null : decodeMemberCursor(page.after);
+    // One more than the page: whether another follows, without a count.
+    const rows = await this.#store.listMembers(roomId, { after, limit: page.limit + 1 });
+    const members = rows.slice(0, page.limit);
     const online = await this.#presence.online(members.map((m) => m.user.id));
-    return members.map((m) => ({ ...m, online: online.has(m.user.id) }));
+    const last = members.at(-1);
+    const next = rows.length > page.limit && last !== undefined ? encodeMemberCursor({ joinedAt: last.member.joinedAt, userId: last.member.userId }) : null;
+    return { members: members.map((m) => ({ ...m, online: online.has(m.user.id) })), next };
   }
 
   /**

@@ -9,6 +9,7 @@ import type { Accounts } from './accounts.js';
 import type { Bots } from './bots.js';
 import type { IncomingWebhooks } from './incoming-webhooks.js';
 import type { Messages } from './messages.js';
+import type { People } from './people.js';
 import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
 import type { Search } from './search.js';
@@ -21,6 +22,7 @@ export interface Services {
   bots: Bots;
   incomingWebhooks: IncomingWebhooks;
   rooms: Rooms;
+  people: People;
   messages: Messages;
   search: Search;
   presence: PresenceService;

@@ -22,6 +22,37 @@ export interface UserRecord {
   botOwnerId?: string | null;
   /** When a bot was deleted (it keeps its row: its messages still name it). Absent or null while active. */
   deactivatedAt?: number | null;
+  /** The status line the user set; absent when none (shown until `statusExpiresAt`, if set). */
+  statusText?: string;
+  /** When the status stops showing (epoch ms); absent when it shows until changed. */
+  statusExpiresAt?: number;
+  /** The avatar in use (an upload id); absent when none. */
+  avatarId?: string;
+}
+
+/** What PATCH /me changes: each field present is set; `status: null` clears the status. */
+export interface ProfileChanges {
+  /** The new display name and its folded form (foldName), checked against other users' usernames. */
+  displayName?: { value: string; folded: string };
+  status?: { text: string; expiresAt: number | null } | null;
+}
+
+/** Where a page of user search resumes: username matches first, then display-name matches. */
+export type UserSearchCursor = { phase: 'username'; username: string } | { phase: 'displayName'; folded: string; id: string };
+
+export interface UserSearchQuery {
+  /** Lower-cased: matched as a username prefix. */
+  username: string;
+  /** Folded (foldName): matched as a display-name prefix. */
+  folded: string;
+  after: UserSearchCursor | null;
+  limit: number;
+}
+
+/** Where a page of a member list resumes: members are listed in join order. */
+export interface MemberCursor {
+  joinedAt: number;
+  userId: string;
 }
 
 export interface SessionRecord {

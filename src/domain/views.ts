@@ -11,6 +11,22 @@ export const userView = (u: UserRecord | Author): User => {
   return view;
 };
 
+/**
+ * A person as the people views show them (GET /me, /users, member lists, user_updated): the
+ * identity of userView and their profile. A status past its expiry is left out.
+ */
+export const profileView = (u: UserRecord, now = Date.now()): User => {
+  const view = userView(u);
+  const expiresAt = u.statusExpiresAt;
+  if (u.statusText !== undefined && (expiresAt === undefined || expiresAt > now)) {
+    view.statusText = u.statusText;
+    if (expiresAt !== undefined) view.statusExpiresAt = iso(expiresAt);
+  }
+  // The avatar's id in the URL: a new avatar is a new URL, so a client's cached image is never stale.
+  if (u.avatarId !== undefined) view.avatarUrl = `/api/v1/users/${encodeURIComponent(u.id)}/avatar?v=${encodeURIComponent(u.avatarId)}`;
+  return view;
+};
+
 export const botView = (u: UserRecord): Bot => ({ id: u.id, username: u.username, displayName: u.displayName, bot: true, createdAt: iso(u.createdAt) });
 
 export const incomingWebhookView = (h: IncomingWebhookWithBot): IncomingWebhook => ({

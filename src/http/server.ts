@@ -31,6 +31,7 @@ import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
+import { peopleRoutes } from './routes/people.js';
 
 export interface Health {
   /** Null when ready, else why not. */
@@ -145,6 +146,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
 
   authRoutes(api, ctx);
   roomRoutes(api, ctx);
+  peopleRoutes(api, ctx);
   messageRoutes(api, ctx);
   exportRoutes(api, ctx);
   fileRoutes(api, ctx);

@@ -108,7 +108,7 @@ export function instrumentBus(bus: Bus, metrics: Metrics, nodeId = ''): Bus {
 }
 
 /** Counts the refusals of one rate limit. */
-export function instrumentRateLimiter(limiter: RateLimiter, limit: 'send' | 'auth', metrics: Metrics): RateLimiter {
+export function instrumentRateLimiter(limiter: RateLimiter, limit: 'send' | 'auth' | 'profile', metrics: Metrics): RateLimiter {
   const refused = metrics.rateLimited.labels(limit);
   return {
     consume: async (key) => {

@@ -114,7 +114,7 @@ export class Metrics {
   });
   readonly rateLimited = new Counter({
     name: 'parley_rate_limited_total',
-    help: 'Requests refused by a rate limit, by limit: send, auth, frame, connections (per user).',
+    help: 'Requests refused by a rate limit, by limit: send, auth, profile, frame, connections (per user).',
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
@@ -231,7 +231,7 @@ export class Metrics {
       child.inc(0);
       this.#framesReceived.set(op, child);
     }
-    for (const limit of ['send', 'auth', 'frame', 'connections']) this.rateLimited.labels(limit).inc(0);
+    for (const limit of ['send', 'auth', 'profile', 'frame', 'connections']) this.rateLimited.labels(limit).inc(0);
     for (const kind of ['rest', 'ws']) this.shed.labels(kind).inc(0);
     for (const code of [...CLOSE_CODES, 'other']) this.wsDisconnects.labels(String(code)).inc(0);
     for (const child of [this.#replies, this.#events, this.#other]) child.inc(0);

@@ -7,6 +7,8 @@
  *
  *   E <seq> <kind> <actor id> <target|->\n<frame>   a stream event of a room
  *   T <actor id>\n<frame>                           typing in a room (not echoed to the typist)
+ *   U <user id>\n<frame>                            a member's profile changed (`user_updated`,
+ *                                                   to every subscriber of the room)
  *   P\n<frame>                                      a member came online or went offline (the
  *                                                   `presence` client frame; receivers read its
  *                                                   userId and online)
@@ -33,6 +35,7 @@ import type { EventKind } from '../domain/types.js';
 export type RoomMessage =
   | { type: 'event'; seq: number; kind: EventKind; userId: string; target: number | null; frame: string }
   | { type: 'typing'; userId: string; frame: string }
+  | { type: 'user_updated'; userId: string; frame: string }
   | { type: 'presence'; roomId: string; userId: string; online: boolean };
 
 export type UserMessage = { type: 'frame'; frame: string; removedRoomId: string | null } | { type: 'revoke'; tokenHash: string };
@@ -78,6 +81,8 @@ export function encodeRoom(message: RoomMessage): string {
       return `E ${message.seq} ${message.kind} ${token(message.userId, 'user id')} ${message.target ?? '-'}\n${message.frame}`;
     case 'typing':
       return `T ${token(message.userId, 'user id')}\n${message.frame}`;
+    case 'user_updated':
+      return `U ${token(message.userId, 'user id')}\n${message.frame}`;
     case 'presence':
       // The client frame, as the previous release sent and forwards it.
       return `P\n${JSON.stringify({ type: 'presence', roomId: message.roomId, userId: message.userId, online: message.online })}`;
@@ -99,6 +104,8 @@ export function decodeRoom(payload: string): RoomMessage | null {
     }
     case 'T':
       return parts.length === 2 && parts[1] !== '' && frame !== '' ? { type: 'typing', userId: parts[1] as string, frame } : null;
+    case 'U':
+      return parts.length === 2 && parts[1] !== '' && frame !== '' ? { type: 'user_updated', userId: parts[1] as string, frame } : null;
     case 'P':
       return parts.length === 1 && frame !== '' ? decodeLegacyRoom(frame) : null;
     default:

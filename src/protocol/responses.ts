@@ -22,8 +22,11 @@ const User = z
     username: z.string().describe('3–32 of a-z 0-9 _ . -, lower-cased; unique'),
     displayName: z.string(),
     bot: z.literal(true).optional().describe('Present only for a bot: an account its owner\'s programs use (show a badge).'),
+    statusText: z.string().optional().describe('People views only (not message authors): the status line, absent when none or expired.'),
+    statusExpiresAt: time.optional().describe('When the status stops showing; absent when it shows until changed.'),
+    avatarUrl: z.string().optional().describe('People views only: the avatar (GET with the session), absent when none; a new avatar is a new URL.'),
   })
-  .describe('A user as others see them.');
+  .describe('A user as others see them. Display names are not unique: show `@username` beside them.');
 
 const Bot = z
   .strictObject({
@@ -195,7 +198,16 @@ export const responses = {
   RoomResult: z.strictObject({ room: Room }),
   MyRooms: z.strictObject({ rooms: z.array(MemberRoom) }).describe('The rooms of the caller, by latest activity.'),
   PublicRooms: z.strictObject({ rooms: z.array(Room) }).describe('Public rooms, by name.'),
-  Members: z.strictObject({ members: z.array(Member) }),
+  Members: z.strictObject({
+    members: z.array(Member).describe('In join order.'),
+    next: z.string().nullable().describe('Pass as `after` for the next page; null on the last.'),
+  }),
+  UserPage: z
+    .strictObject({
+      users: z.array(User).describe('Username matches first (by username), then display-name matches.'),
+      next: z.string().nullable().describe('Pass as `after` for the next page; null on the last.'),
+    })
+    .describe('A page of user search.'),
   MessagePage: z.strictObject({ messages: z.array(Message), hasMore: z.boolean().describe('More messages lie beyond this page in its direction.') }),
   MessageResult: z.strictObject({ message: Message }),
   ExportResult: z.strictObject({ export: Export }),
@@ -240,5 +252,6 @@ export type ViewsMatchWire = [
   Assert<Same<z.infer<typeof Bot>, wire.Bot>>,
   Assert<Same<z.infer<typeof IncomingWebhook>, wire.IncomingWebhook>>,
   Assert<Same<z.infer<typeof responses.SearchResult>, wire.SearchResult>>,
+  Assert<Same<z.infer<typeof responses.UserPage>, wire.UserPage>>,
   Assert<Same<z.infer<typeof ErrorBody>['error'], wire.WireError>>,
 ];

@@ -8,9 +8,12 @@ import { z } from 'zod';
 import { validationFailed } from '../errors.js';
 import {
   CLIENT_MSG_ID_MAX,
+  CURSOR_MAX,
   DISPLAY_NAME_MAX,
   HISTORY_LIMIT_DEFAULT,
   HISTORY_LIMIT_MAX,
+  MEMBERS_PAGE_DEFAULT,
+  MEMBERS_PAGE_MAX,
   PASSWORD_MAX,
   PASSWORD_MIN,
   ROOM_NAME_MAX,
@@ -18,7 +21,11 @@ import {
   SEARCH_LIMIT_MAX,
   SEARCH_QUERY_MAX,
   SEQ_MAX,
+  STATUS_TEXT_MAX,
   TOPIC_MAX,
+  USER_SEARCH_LIMIT_DEFAULT,
+  USER_SEARCH_LIMIT_MAX,
+  USER_SEARCH_QUERY_MAX,
   USERNAME_PATTERN,
 } from './limits.js';
 import { type TextKind, textProblem } from './text.js';
@@ -68,6 +75,11 @@ const displayName = text('name')
   .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`)
   .meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX, description: 'Shown to others; no control characters, not blank, not resembling another user\'s username. Default: the username.' });
 const clientMsgId = text('wire').min(1).max(CLIENT_MSG_ID_MAX);
+const statusText = text('name')
+  .trim()
+  .refine((s) => codePoints(s) >= 1 && codePoints(s) <= STATUS_TEXT_MAX, `must be 1–${STATUS_TEXT_MAX} characters`)
+  .meta({ minLength: 1, maxLength: STATUS_TEXT_MAX, description: 'One line, not blank, no control characters; null clears the status.' });
+const cursor = text('wire').min(1).max(CURSOR_MAX);
 const webhookName = text('name')
   .trim()
   .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`)
@@ -111,6 +123,29 @@ export function buildSchemas(limits: SchemaLimits) {
         .optional(),
     }),
     username: z.strictObject({ username: text('wire').min(1).max(64) }),
+    updateProfile: z
+      .strictObject({
+        displayName: displayName.optional(),
+        statusText: statusText.nullable().optional(),
+        statusExpiresAt: z.iso
+          .datetime()
+          .nullable()
+          .optional()
+          .describe('When the status stops showing (in the future); null or absent: until changed. Only with `statusText`.'),
+      })
+      .superRefine((p, ctx) => {
+        if (p.displayName === undefined && p.statusText === undefined) ctx.addIssue({ code: 'custom', path: [], message: 'must change displayName or statusText' });
+        if (p.statusExpiresAt != null && (p.statusText === undefined || p.statusText === null)) ctx.addIssue({ code: 'custom', path: ['statusExpiresAt'], message: 'needs a statusText in the same request' });
+      }),
+    userSearchQuery: z.strictObject({
+      q: text('wire').min(1).max(USER_SEARCH_QUERY_MAX).describe('The start of a username (without @), or of a display name (compared as names are: case and look-alike letters folded).'),
+      after: cursor.optional().describe('The `next` of the previous page.'),
+      limit: queryInt(1, USER_SEARCH_LIMIT_MAX).default(USER_SEARCH_LIMIT_DEFAULT),
+    }),
+    membersQuery: z.strictObject({
+      after: cursor.optional().describe('The `next` of the previous page.'),
+      limit: queryInt(1, MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
+    }),
     postMessage: z
       .strictObject({ body: sendBody, clientMsgId: clientMsgId.optional().describe('An idempotency key: a retry with it stores nothing new.'), attachments: attachments.optional() })
       .superRefine(textOrFiles),

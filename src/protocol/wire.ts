@@ -18,6 +18,23 @@ export interface User {
   displayName: string;
   /** Present, true, when the user is a bot (an account its owner's programs use): show a badge. */
   bot?: true;
+  /**
+   * Profile fields, on the views of people (GET /me, /users, member lists, `user_updated`),
+   * never on message authors. Each is absent when there is none; a status past its expiry is
+   * not shown. Show `@username` beside the display name: display names are not unique.
+   */
+  statusText?: string;
+  /** When the status stops showing; absent when it shows until changed. */
+  statusExpiresAt?: string;
+  /** The avatar (GET, with the session); absent when the user has none (show initials). Changes when the avatar does. */
+  avatarUrl?: string;
+}
+
+/** A page of user search (GET /users). */
+export interface UserPage {
+  users: User[];
+  /** Pass as `after` for the next page; null on the last. */
+  next: string | null;
 }
 
 /** One of my bots, as GET /bots lists it. */
@@ -149,6 +166,15 @@ export interface ReadEvent {
   roomId: string;
   seq: number;
 }
+/**
+ * A member of the room changed their profile (display name, status, avatar): sent live to the
+ * room's subscribers, not part of the stream (not replayed on resume: re-read members after it).
+ */
+export interface UserUpdatedEvent {
+  type: 'user_updated';
+  roomId: string;
+  user: User;
+}
 export interface RoomAddedEvent {
   type: 'room_added';
   room: Room;
@@ -184,7 +210,7 @@ export interface JobEvent {
   job: Export;
 }
 
-export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | PresenceBatchEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent | JobEvent;
+export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | PresenceBatchEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent | JobEvent | UserUpdatedEvent;
 
 export type Reply =
   | ({ type: 'reply'; id: number | null; ok: true } & Record<string, unknown>)

@@ -479,7 +479,8 @@ export class RoomHub {
       this.#presenceChanged(room, { userId: message.userId, online: message.online });
       return;
     }
-    this.#broadcast(room, frameText(message.frame), message.userId);
+    // Typing is not echoed to the typist; a profile change reaches its own user's other tabs too.
+    this.#broadcast(room, frameText(message.frame), message.type === 'typing' ? message.userId : null);
   }
 
   #broadcast(room: Room, framed: Framed, skipUserId: string | null): void {

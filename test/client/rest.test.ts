@@ -173,4 +173,22 @@ describe('REST client', () => {
     );
     assert.equal(calls[14]?.init.body, '{"body":"hi","clientMsgId":"cm1"}');
   });
+
+  it('covers the people calls, with their queries and bodies', async () => {
+    const { fetch, calls } = recorder(() => json(200, { user, users: [user], members: [], next: null }));
+    const rest = new RestClient({ baseUrl: 'http://x.test', fetch });
+    assert.deepEqual(await rest.updateProfile({ statusText: null, displayName: 'Ada L.' }), user);
+    const found = await rest.searchUsers('@ad a', { after: 'c/1', limit: 5 });
+    assert.deepEqual([found.users, found.next], [[user], null]);
+    await rest.searchUsers('ada');
+    assert.deepEqual(await rest.getUser('u/1'), user);
+    const page = await rest.memberPage('r1', { after: 'k', limit: 2 });
+    assert.deepEqual([page.members, page.next], [[], null]);
+    await rest.memberPage('r1');
+    assert.deepEqual(
+      calls.map((c) => `${c.init.method} ${c.url.replace('http://x.test/api/v1', '')}`),
+      ['PATCH /me', 'GET /users?q=%40ad+a&after=c%2F1&limit=5', 'GET /users?q=ada', 'GET /users/u%2F1', 'GET /rooms/r1/members?after=k&limit=2', 'GET /rooms/r1/members'],
+    );
+    assert.equal(calls[0]?.init.body, '{"statusText":null,"displayName":"Ada L."}');
+  });
 });

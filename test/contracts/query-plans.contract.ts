@@ -95,6 +95,9 @@ const VALUES_SORT = 'sort?';
 /** A (room, user) membership is found by either index of members: both have the two columns. */
 const MEMBER_KEY = 'members_pkey(room_id,user_id)|members_user(room_id,user_id)';
 
+/** A room's members walked in join order, from its start or from a page's cursor. */
+const MEMBERS_BY_JOIN = 'members_room_joined(room_id)|members_room_joined(room_id,joined_at)';
+
 /** Every statement of a group-committed batch, and of the membership check before a send. */
 const SEND_PATH: Expectation[] = [
   {
@@ -222,18 +225,19 @@ const READS: Expectation[] = [
   { name: 'a room', match: /^select \* from "rooms" where "id" = /, sqlite: ['sqlite_autoindex_rooms_1(id)'], postgres: ['rooms_pkey(id)'] },
   { name: 'a membership', match: /^select \* from "members" where "room_id" = \S+ and "user_id" = /, sqlite: ['PRIMARY KEY(room_id,user_id)'], postgres: [MEMBER_KEY] },
   {
-    // The room's members, sorted: its result (issue 10's finding 3 is about how often it runs).
+    // The room's members in join order (migration 14's index: no sort), all of them or a page.
     name: "a room's members",
     match: /^select "mb"\.\*, "u"\."username"/,
-    sqlite: ['PRIMARY KEY(room_id)', 'sqlite_autoindex_users_1(id)', 'sort'],
-    postgres: ['members_pkey(room_id)', 'users_pkey(id)', 'sort'],
+    sqlite: [MEMBERS_BY_JOIN, 'sqlite_autoindex_users_1(id)'],
+    // A small room's members may be read by a bitmap of the index and sorted (its result only).
+    postgres: [MEMBERS_BY_JOIN, 'users_pkey(id)', 'sort?'],
   },
   {
     // Finding 3: the ids of a room's members (the membership cache's list), no user rows.
     name: "a room's member ids",
     match: /^select "r"\."last_seq", "mb"\."user_id" from "rooms" as "r" left join "members"/,
-    sqlite: ['sqlite_autoindex_rooms_1(id)', 'PRIMARY KEY(room_id)'],
-    postgres: ['rooms_pkey(id)', 'members_pkey(room_id)'],
+    sqlite: ['sqlite_autoindex_rooms_1(id)', 'PRIMARY KEY(room_id)|members_room_joined(room_id)'],
+    postgres: ['rooms_pkey(id)', 'members_pkey(room_id)|members_room_joined(room_id)'],
   },
   { name: "a user's room ids", match: /^select "room_id" from "members" where "user_id" = /, sqlite: ['members_user(user_id)'], postgres: ['members_user(user_id)'] },
   {
@@ -311,6 +315,28 @@ const BOTS_AND_WEBHOOKS: Expectation[] = [
     postgres: ['incoming_webhooks_room(room_id)', 'users_pkey(id)', 'sort?'],
   },
   { name: 'delete a webhook', match: /^delete from "incoming_webhooks" where "id" = /, sqlite: ['sqlite_autoindex_incoming_webhooks_1(id)'], postgres: ['incoming_webhooks_pkey(id)'] },
+];
+
+/** People (migration 14): user search walks one range of a name index in code-point order per part; member pages walk the join-order index. */
+const PEOPLE: Expectation[] = [
+  {
+    name: 'user search: username prefixes',
+    match: /^select \* from "users" where "username"(?: COLLATE "C")? >= /,
+    sqlite: ['sqlite_autoindex_users_2(username)'],
+    postgres: ['users_username_prefix(username)'],
+  },
+  {
+    name: 'user search: display-name prefixes',
+    match: /^select \* from "users" where "display_name_folded"(?: COLLATE "C")? >= /,
+    sqlite: ['users_display_name_folded(display_name_folded)', 'sort?'],
+    postgres: ['users_display_name_prefix(display_name_folded)'],
+  },
+  {
+    name: "a page of a room's members",
+    match: /^select "mb"\.\*, "u"\."username"/,
+    sqlite: [MEMBERS_BY_JOIN, 'sqlite_autoindex_users_1(id)'],
+    postgres: [MEMBERS_BY_JOIN, 'users_pkey(id)'],
+  },
 ];
 
 /** PostgreSQL only: SQLite's writing transaction excludes every other writer without it. */
@@ -445,6 +471,43 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         for (const query of queries.filter((q) => /^select /.test(q.sql))) {
           const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
           assert.ok(examined <= 30, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('people: user search and member pages read about their page through an index, whatever the number of users and members', async () => {
+      const pages: string[][] = [];
+      const queries = await fx.recorder.record(async () => {
+        // "user1": 1,111 usernames match; a page of 20, then the next from its cursor.
+        const first = await fx.store.searchUsers({ username: 'user1', folded: 'user1', after: null, limit: 20 });
+        pages.push(first.users.map((u) => u.username));
+        assert.ok(first.next !== null);
+        const second = await fx.store.searchUsers({ username: 'user1', folded: 'user1', after: first.next, limit: 20 });
+        pages.push(second.users.map((u) => u.username));
+        // Display names only ("user 12…": no username has a space).
+        const names = await fx.store.searchUsers({ username: 'user 12', folded: 'user 12', after: null, limit: 20 });
+        pages.push(names.users.map((u) => u.displayName));
+        const more = await fx.store.searchUsers({ username: 'user 12', folded: 'user 12', after: names.next, limit: 20 });
+        pages.push(more.users.map((u) => u.displayName));
+        const members = await fx.store.listMembers(BIG_ROOM, { after: null, limit: 50 });
+        const last = members.at(-1)?.member;
+        assert.ok(last !== undefined);
+        const next = await fx.store.listMembers(BIG_ROOM, { after: { joinedAt: last.joinedAt, userId: last.userId }, limit: 50 });
+        pages.push([...members, ...next].map((m) => m.member.userId));
+      });
+      const sorted = (xs: string[] | undefined) => [...(xs ?? [])].sort();
+      assert.equal(pages[0]?.length, 20);
+      assert.deepEqual(pages[0], sorted(pages[0]));
+      assert.ok((pages[1]?.[0] ?? '') > (pages[0]?.at(-1) ?? ''), 'the second page follows the first');
+      assert.equal(pages[2]?.length, 20);
+      assert.ok(pages[2]?.every((n) => n.startsWith('User 12')));
+      assert.equal(new Set([...(pages[2] ?? []), ...(pages[3] ?? [])]).size, (pages[2]?.length ?? 0) + (pages[3]?.length ?? 0));
+      assert.equal(new Set(pages[4]).size, 100);
+      await assertPlans(queries, PEOPLE);
+      if (fx.rowsExamined !== undefined) {
+        for (const query of queries.filter((q) => /^select /.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          assert.ok(examined <= 150, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
         }
       }
     });

@@ -273,6 +273,24 @@ describe('REST answers match the API reference', () => {
     await expect(404, 'GET', `/api/v1/rooms/${secret}/avatar`, { token: bob.token });
   });
 
+  it('people', async () => {
+    const expires = new Date(Date.now() + 3_600_000).toISOString();
+    const me = await expect(200, 'PATCH', '/api/v1/me', { token: alice.token, body: { displayName: 'Alice C', statusText: 'Reviewing', statusExpiresAt: expires } });
+    assert.equal(me.body.user.statusExpiresAt, expires, 'the optional fields are exercised');
+    await expect(400, 'PATCH', '/api/v1/me', { token: alice.token, body: {} });
+    await expect(409, 'PATCH', '/api/v1/me', { token: alice.token, body: { displayName: bob.username } });
+    const found = await expect(200, 'GET', '/api/v1/users?q=alice_c&limit=1', { token: bob.token });
+    assert.equal(found.body.users[0].statusText, 'Reviewing');
+    await expect(200, 'GET', `/api/v1/users?q=${encodeURIComponent('@b')}`, { token: bob.token });
+    await expect(400, 'GET', '/api/v1/users?q=b&after=nope', { token: bob.token });
+    await expect(200, 'GET', `/api/v1/users/${found.body.users[0].id}`, { token: bob.token });
+    await expect(404, 'GET', '/api/v1/users/no-such-user', { token: bob.token });
+    const page = await expect(200, 'GET', `/api/v1/rooms/${secret}/members?limit=1`, { token: bob.token });
+    assert.equal(typeof page.body.next, 'string');
+    await expect(200, 'GET', `/api/v1/rooms/${secret}/members?after=${encodeURIComponent(page.body.next)}`, { token: bob.token });
+    await expect(400, 'GET', `/api/v1/rooms/${secret}/members?limit=0`, { token: bob.token });
+  });
+
   it('leaving, rate limits, logging out and the reference itself', async () => {
     await expect(204, 'POST', `/api/v1/rooms/${lobby}/leave`, { token: bob.token });
     await expect(403, 'GET', `/api/v1/rooms/${lobby}/messages`, { token: bob.token });

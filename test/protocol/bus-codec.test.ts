@@ -25,6 +25,7 @@ describe('bus codec', () => {
     const message: fc.Arbitrary<RoomMessage> = fc.oneof(
       fc.record({ type: fc.constant('event' as const), seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), kind, userId: id, target: fc.option(fc.integer({ min: 1, max: 1e12 }), { nil: null }), frame }),
       fc.record({ type: fc.constant('typing' as const), userId: id, frame }),
+      fc.record({ type: fc.constant('user_updated' as const), userId: id, frame }),
       fc.record({ type: fc.constant('presence' as const), roomId: id, userId: id, online: fc.boolean() }),
     );
     fc.assert(fc.property(message, (m) => assert.deepEqual(decodeRoom(encodeRoom(m)), { ...m })));

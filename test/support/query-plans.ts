@@ -151,7 +151,9 @@ export function postgresExplain(client: pg.Client): Explain {
         } else {
           const columns = [...cond.matchAll(/\((?:\w+\.)?(\w+) (?:=|>|<|>=|<=|~~)/g)].map((m) => m[1] as string);
           const expressions = cond.includes('lower(name)') ? ['lower(name)'] : [];
-          accesses.push(`${node['Index Name']}(${uniqueSorted([...columns, ...expressions]).join(',')})`);
+          // A column compared in an index of another collation: `((username)::text >= …)`.
+          const collated = [...cond.matchAll(/\(\((\w+)\)::text (?:=|>|<|>=|<=) /g)].map((m) => m[1] as string);
+          accesses.push(`${node['Index Name']}(${uniqueSorted([...columns, ...expressions, ...collated]).join(',')})`);
         }
       }
       for (const child of node.Plans ?? []) walk(child);

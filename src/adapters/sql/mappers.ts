@@ -3,13 +3,23 @@ import type { AttachmentRecord, Author, MemberRecord, MessageRecord, RoomRecord,
 import type { EventsTable, MembersTable, MessagesTable, RoomsTable, SessionsTable, UsersTable } from './schema.js';
 
 /** A users row as selected (the bot columns read as they are stored). */
-export type UserRow = Omit<UsersTable, 'display_name_folded' | 'bot_owner_id' | 'deactivated_at' | 'avatar_id'> & { bot_owner_id: string | null; deactivated_at: number | null };
+export type UserRow = Omit<UsersTable, 'display_name_folded' | 'bot_owner_id' | 'deactivated_at' | 'avatar_id' | 'status_text' | 'status_expires_at'> & {
+  bot_owner_id: string | null;
+  deactivated_at: number | null;
+  /** The profile columns, where the query selected them. */
+  avatar_id?: string | null;
+  status_text?: string | null;
+  status_expires_at?: number | null;
+};
 
-/** The bot fields only for bots, so a person's record is what it always was. */
+/** The bot and profile fields only when set, so a plain person's record is what it always was. */
 export const toUser = (r: UserRow): UserRecord => {
   const user: UserRecord = { id: r.id, username: r.username, displayName: r.display_name, passwordHash: r.password_hash, createdAt: r.created_at };
   if (r.bot_owner_id !== null) user.botOwnerId = r.bot_owner_id;
   if (r.deactivated_at !== null) user.deactivatedAt = Number(r.deactivated_at);
+  if (r.status_text != null) user.statusText = r.status_text;
+  if (r.status_text != null && r.status_expires_at != null) user.statusExpiresAt = r.status_expires_at;
+  if (r.avatar_id != null) user.avatarId = r.avatar_id;
   return user;
 };
 

@@ -18,6 +18,10 @@ export interface UsersTable {
   deactivated_at: Generated<number | null>;
   /** The user's avatar (uploads.id), or null. */
   avatar_id: Generated<string | null>;
+  /** The status line the user set, or null. */
+  status_text: Generated<string | null>;
+  /** When the status stops showing; null: until it is changed. */
+  status_expires_at: Generated<number | null>;
 }
 
 export interface SessionsTable {

@@ -11,9 +11,11 @@ import type {
   ExportRecord,
   IncomingWebhookRecord,
   IncomingWebhookWithBot,
+  MemberCursor,
   MemberRecord,
   MembershipRecord,
   MessageRecord,
+  ProfileChanges,
   RetentionRoom,
   RoomRecord,
   RoomRetention,
@@ -21,6 +23,8 @@ import type {
   SessionRecord,
   StreamEventRecord,
   UserRecord,
+  UserSearchCursor,
+  UserSearchQuery,
   UploadRecord,
   UploadState,
   WebhookDeliveryRecord,
@@ -32,6 +36,7 @@ import type { SqlDialect } from './dialect.js';
 import * as exportsRetention from './exports-retention.js';
 import { SqlJobStore } from './job-store.js';
 import * as hooks from './webhooks.js';
+import * as people from './people.js';
 import * as uploads from './uploads.js';
 import { toAuthor, toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
@@ -145,6 +150,14 @@ export class SqlStore extends SqlJobStore implements Store {
   async findUserByUsername(username: string): Promise<UserRecord | undefined> {
     const row = await this.#db.selectFrom('users').selectAll().where('username', '=', username.toLowerCase()).executeTakeFirst();
     return row && toUser(row);
+  }
+
+  updateProfile(userId: string, changes: ProfileChanges): Promise<UserRecord | undefined> {
+    return people.updateProfile(this.#db, this.#dialect, userId, changes);
+  }
+
+  searchUsers(query: UserSearchQuery): Promise<{ users: UserRecord[]; next: UserSearchCursor | null }> {
+    return people.searchUsers(this.#db, this.#dialect, query);
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -278,28 +291,8 @@ export class SqlStore extends SqlJobStore implements Store {
     return { role: row?.role ?? null, asOfSeq: row?.last_seq ?? 0 };
   }
 
-  async listMembers(roomId: string): Promise<Array<{ member: MemberRecord; user: UserRecord }>> {
-    const rows = await this.#db
-      .selectFrom('members as mb')
-      .innerJoin('users as u', 'u.id', 'mb.user_id')
-      .selectAll('mb')
-      .select(['u.username', 'u.display_name', 'u.password_hash', 'u.created_at', 'u.bot_owner_id', 'u.deactivated_at'])
-      .where('mb.room_id', '=', roomId)
-      .orderBy('mb.joined_at')
-      .orderBy('u.username')
-      .execute();
-    return rows.map((r) => ({
-      member: toMember(r),
-      user: toUser({
-        id: r.user_id,
-        username: r.username,
-        display_name: r.display_name,
-        password_hash: r.password_hash,
-        created_at: r.created_at,
-        bot_owner_id: r.bot_owner_id,
-        deactivated_at: r.deactivated_at,
-      }),
-    }));
+  listMembers(roomId: string, page?: { after: MemberCursor | null; limit: number }): Promise<Array<{ member: MemberRecord; user: UserRecord }>> {
+    return people.listMembers(this.#db, roomId, page);
   }
 
   async listMemberIds(roomId: string): Promise<{ ids: string[]; asOfSeq: number }> {

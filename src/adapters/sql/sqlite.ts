@@ -73,6 +73,11 @@ class SqliteFlavour implements SqlDialect {
   // SQLite's BINARY collation compares UTF-8 bytes: code-point order.
   readonly nameCodePointKey = sql<string>`lower(name)`;
 
+  /** Text compares in code-point order (BINARY) here already. */
+  userCodePointKey(column: 'username' | 'display_name_folded'): RawBuilder<string> {
+    return sql<string>`${sql.ref(column)}`;
+  }
+
   isUniqueViolation(error: unknown): boolean {
     const code = (error as { code?: unknown } | null)?.code;
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';

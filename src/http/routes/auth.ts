@@ -1,6 +1,6 @@
 /** POST /auth/register, /auth/login, /auth/logout; GET /me. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { userView } from '../../domain/views.js';
+import { profileView } from '../../domain/views.js';
 import { rateLimited } from '../../errors.js';
 import { responses } from '../../protocol/responses.js';
 import type { HttpContext } from '../context.js';
@@ -42,7 +42,7 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     handler: async ({ body, reply }) => {
       const { user, token } = await accounts.register(body);
       setCookie(reply, token);
-      return { user: userView(user), token };
+      return { user: profileView(user), token };
     },
   });
 
@@ -65,7 +65,7 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     handler: async ({ body, reply }) => {
       const { user, token } = await accounts.login(body);
       setCookie(reply, token);
-      return { user: userView(user), token };
+      return { user: profileView(user), token };
     },
   });
 
@@ -91,10 +91,11 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'getMe',
     tag: 'Accounts',
     summary: 'The caller',
+    description: 'With their profile as it is now (status, avatar).',
     auth: true,
     status: 200,
     response: responses.UserResult,
     errors: [],
-    handler: async ({ session }) => ({ user: userView(session.user) }),
+    handler: async ({ session }) => ({ user: profileView(await ctx.services.people.me(session.user.id)) }),
   });
 }

@@ -219,7 +219,7 @@ export function fileRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'setMyAvatar',
     tag,
     summary: 'Set my avatar',
-    description: avatarDescription,
+    description: `${avatarDescription} Members of my rooms are told live (\`user_updated\`).`,
     auth: true,
     rawBody: true,
     status: 204,
@@ -227,6 +227,7 @@ export function fileRoutes(api: RestApi, ctx: HttpContext): void {
     handler: ({ session, request, reply }) =>
       receiving(request, reply, async () => {
         await files.setAvatar(session.user.id, { userId: session.user.id }, { ...uploadBody(request), signal: abortedWith(request) });
+        await ctx.services.people.announce(session.user.id);
       }),
   });
   api.route({
@@ -240,6 +241,7 @@ export function fileRoutes(api: RestApi, ctx: HttpContext): void {
     errors: [],
     handler: async ({ session }) => {
       await files.removeAvatar(session.user.id, { userId: session.user.id });
+      await ctx.services.people.announce(session.user.id);
     },
   });
   api.route({

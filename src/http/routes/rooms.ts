@@ -1,5 +1,5 @@
 /** Rooms, membership and direct messages. */
-import { memberRoomView, roomView, userView } from '../../domain/views.js';
+import { memberRoomView, profileView, roomView, userView } from '../../domain/views.js';
 import { responses } from '../../protocol/responses.js';
 import type { HttpContext } from '../context.js';
 import type { RestApi } from '../route.js';
@@ -130,15 +130,20 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'listMembers',
     tag,
     summary: 'The members of a room',
-    description: 'Members see them in any room of theirs, people in any public room too; a bot only in its rooms (`forbidden` for another public room).',
+    description:
+      'Members see them in any room of theirs, people in any public room too; a bot only in its rooms (`forbidden` for another public room). ' +
+      'In join order, a page at a time (`limit`, default 500; `next` is the `after` of the following page), each with their role, profile and whether they are online now. ' +
+      'Follow `presence` and `user_updated` events to keep the list live.',
     auth: true,
     params: rest.roomParams,
+    query: rest.membersQuery,
     status: 200,
     response: responses.Members,
     errors: ['not_found', 'forbidden'],
-    handler: async ({ session, params }) => {
-      const members = await rooms.members(session.user, params.roomId);
-      return { members: members.map((m) => ({ user: userView(m.user), role: m.member.role, online: m.online })) };
+    handler: async ({ session, params, query }) => {
+      const page = await rooms.members(session.user, params.roomId, query);
+      const now = Date.now();
+      return { members: page.members.map((m) => ({ user: profileView(m.user, now), role: m.member.role, online: m.online })), next: page.next };
     },
   });
 
