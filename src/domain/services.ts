@@ -9,6 +9,7 @@ import type { Accounts } from './accounts.js';
 import type { Bots } from './bots.js';
 import type { IncomingWebhooks } from './incoming-webhooks.js';
 import type { Messages } from './messages.js';
+import type { Moderation } from './moderation.js';
 import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
 import type { Search } from './search.js';
@@ -22,6 +23,7 @@ export interface Services {
   incomingWebhooks: IncomingWebhooks;
   rooms: Rooms;
   messages: Messages;
+  moderation: Moderation;
   search: Search;
   presence: PresenceService;
   writer: StreamWriter;
