@@ -197,6 +197,18 @@ export function moderationSuite(label: string, config: () => Promise<Partial<Con
       await joinRoom(eve);
     });
 
+    it('a ban racing a join never leaves the banned user a member (10 trials)', async () => {
+      for (let i = 0; i < 10; i++) {
+        const racer = await registerUser(base, 'racer');
+        const [join, ban] = await Promise.all([call(racer, 'POST', `/api/v1/rooms/${room}/join`), call(admin, 'PUT', `/api/v1/rooms/${room}/bans/${racer.id}`, {})]);
+        assert.equal(ban.status, 204);
+        assert.ok(join.status === 200 || (join.status === 403 && reasonOf(join.body) === 'banned'), JSON.stringify(join.body));
+        const members = (await ok(200, owner, 'GET', `/api/v1/rooms/${room}/members`)).body.members as Array<{ user: { id: string } }>;
+        assert.ok(!members.some((m) => m.user.id === racer.id), `trial ${i}: the banned user is a member (join ${join.status})`);
+        await refused('not_member', racer, 'GET', `/api/v1/rooms/${room}/messages`);
+      }
+    });
+
     it('deleting others\' messages goes by rank: admins delete members\', never the owner\'s; members delete only their own', async () => {
       const byCarol = (await ok(201, carol, 'POST', `/api/v1/rooms/${room}/messages`, { body: 'delete me' })).body.message.seq;
       const byOwner = (await ok(201, owner, 'POST', `/api/v1/rooms/${room}/messages`, { body: 'keep me' })).body.message.seq;
