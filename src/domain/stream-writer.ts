@@ -91,7 +91,7 @@ export class StreamWriter {
    */
   committed(event: StreamEventRecord): void {
     const subject = subjectOf(event);
-    const ends = endsMembership(event.kind);
+    const ends = endsMembership(event.kind) && event.wasNotMember !== true;
     if (event.kind === 'member_joined' || event.kind === 'member_role_changed' || ends) {
       // A role change keeps the member in (joined) and drops their cached role.
       const joined = !ends;

@@ -173,6 +173,11 @@ export interface StreamEventRecord {
   member?: Author;
   /** For moderation events: their fields. */
   details?: ModerationDetails;
+  /**
+   * Set, as it is committed, on a ban of someone who was not a member: no membership ends (the
+   * writer tells nobody's caches or connections). Not part of the wire, nor stored.
+   */
+  wasNotMember?: true;
 }
 
 /** A ban or mute in force. */

@@ -487,6 +487,10 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const [entry] = await store.listAudit(r.id, undefined, 10);
         assert.deepEqual({ seq: entry?.seq, action: entry?.action, actor: entry?.actor.id, member: entry?.member?.id }, { seq: 3, action: 'member_banned', actor: owner.id, member: member.id });
         assert.equal((await store.findRoom(r.id))?.lastSeq, 3);
+        assert.equal(e.wasNotMember, undefined);
+        // A ban of someone who is not a member ends no membership: the writer tells nobody.
+        const before = await mod(r.id, owner, { kind: 'member_banned', memberId: outsider.id, until: null, reason: null });
+        assert.equal((before as Extract<ModerationOutcome, { status: 'appended' }>).event.wasNotMember, true);
       });
 
       it('keeps the room gapless when actions race appends from two instances', async () => {

@@ -81,6 +81,7 @@ export async function moderate(db: Kysely<Database>, dialect: SqlDialect, reques
     const actor = authors.get(actorId) as Author;
     const event: StreamEventRecord = { roomId, seq, kind, target: null, user: actor, createdAt: at, message: null, details: plan.details };
     if (memberId !== null) event.member = authors.get(memberId) as Author;
+    if (kind === 'member_banned' && !plan.removeMember) event.wasNotMember = true;
     const after = toRoom({ ...room, last_seq: seq, name: settings.name ?? room.name, topic: settings.topic ?? room.topic, archived_at: archivedAt });
     return { status: 'appended', event, room: after };
   });
