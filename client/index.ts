@@ -35,7 +35,7 @@ export { ERROR_STATUS, ParleyError, type ErrorSource } from './errors.js';
 export type { ConnectionState, ParleyEvents, RecoveryNeeded, StateChange, SubscribeResult, SubscriptionLost } from './events.js';
 export type { OutboxOptions } from './outbox.js';
 export type { SendOptions } from './realtime.js';
-export type { CreateRoomInput, FetchLike, HistoryPage, HistoryQuery, Member, MemberPage, PageQuery, ProfileInput, SearchQuery, Session } from './rest.js';
+export type { AuditPage, CreateRoomInput, FetchLike, HistoryPage, HistoryQuery, Member, MemberPage, PageQuery, ProfileInput, RestrictionInput, SearchQuery, Session } from './rest.js';
 export { RestClient } from './rest.js';
 export { StreamTracker, type Verdict } from './stream-tracker.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
@@ -208,8 +208,10 @@ export class ParleyClient {
 
   /**
    * Listens to an event; returns the function that stops listening.
-   * - `event`: a room stream event (message, edit, delete, member_joined, member_left), in seq
-   *   order, deduplicated, gapless per subscription.
+   * - `event`: a room stream event (message, edit, delete, member_joined, member_left, and the
+   *   moderation kinds: room_updated, member_kicked, member_banned, member_unbanned,
+   *   member_muted, member_unmuted, member_role_changed), in seq order, deduplicated, gapless
+   *   per subscription.
    * - `typing`, `presence`, `read`, `room_added`, `room_removed`: the server's notices.
    * - `state`: connection state changes ({@link StateChange}).
    * - `recovery_needed`: events of a room could not be replayed; page them from REST history.

@@ -6,7 +6,7 @@
  * cookie set by login authenticates it. Every failure is a ParleyError: the server's error body
  * when there is one, `unavailable` when the network fails or the request times out.
  */
-import type { Attachment, MemberRoom, Message, Room, SearchHit, SearchResult, User, UserPage, Visibility } from '../src/protocol/wire.js';
+import type { Attachment, AuditEntry, MemberRoom, Message, Restriction, Role, Room, SearchHit, SearchResult, User, UserPage, Visibility } from '../src/protocol/wire.js';
 import { ParleyError } from './errors.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -30,8 +30,8 @@ export interface Session {
 export interface Member {
   /** With their profile (status, avatarUrl). Show `@username` beside the display name. */
   user: User;
-  /** `owner` or `member`. */
-  role: string;
+  /** Ranks owner > admin > member. */
+  role: Role;
   online: boolean;
 }
 
@@ -56,6 +56,18 @@ export interface ProfileInput {
   statusText?: string | null;
   /** ISO time in the future when the status stops showing; only with `statusText`. */
   statusExpiresAt?: string | null;
+}
+
+/** A ban or a mute: for `durationS` seconds, or for ever without it; `reason` is shown to the room. */
+export interface RestrictionInput {
+  durationS?: number;
+  reason?: string;
+}
+
+/** A page of a room's audit log, newest first; pass `nextBefore` as `before` for the next (null: none). */
+export interface AuditPage {
+  entries: AuditEntry[];
+  nextBefore: number | null;
 }
 
 export interface HistoryPage {
@@ -211,6 +223,64 @@ export class RestClient {
     return (await this.#call<{ room: Room }>('POST', '/dms', { body: { username } })).room;
   }
 
+  // Moderation and room settings: admins and the owner, each acting on lower ranks (`forbidden`
+  // with details.reason `role`, `rank` or `dm` otherwise). Every action is a stream event.
+
+  /** PATCH /rooms/:roomId: renames the room or sets its topic (`room_updated`). */
+  async updateRoom(roomId: string, settings: { name?: string; topic?: string }): Promise<Room> {
+    return (await this.#call<{ room: Room }>('PATCH', `/rooms/${enc(roomId)}`, { body: settings })).room;
+  }
+
+  /** POST /rooms/:roomId/archive: readable, refusing sends, edits, reactions and joins (reason `archived`). */
+  async archiveRoom(roomId: string): Promise<Room> {
+    return (await this.#call<{ room: Room }>('POST', `/rooms/${enc(roomId)}/archive`)).room;
+  }
+
+  /** POST /rooms/:roomId/unarchive. */
+  async unarchiveRoom(roomId: string): Promise<Room> {
+    return (await this.#call<{ room: Room }>('POST', `/rooms/${enc(roomId)}/unarchive`)).room;
+  }
+
+  /** POST /rooms/:roomId/members/:userId/kick: removes a member (`member_kicked`); they may join again. */
+  async kickMember(roomId: string, userId: string, reason?: string): Promise<void> {
+    await this.#call<void>('POST', `/rooms/${enc(roomId)}/members/${enc(userId)}/kick`, reason === undefined ? {} : { body: { reason } });
+  }
+
+  /** PUT /rooms/:roomId/bans/:userId: removes them and refuses their joins (reason `banned`) until it ends. */
+  async banUser(roomId: string, userId: string, input: RestrictionInput = {}): Promise<void> {
+    await this.#call<void>('PUT', `/rooms/${enc(roomId)}/bans/${enc(userId)}`, { body: input });
+  }
+
+  /** DELETE /rooms/:roomId/bans/:userId. */
+  async unbanUser(roomId: string, userId: string): Promise<void> {
+    await this.#call<void>('DELETE', `/rooms/${enc(roomId)}/bans/${enc(userId)}`);
+  }
+
+  /** PUT /rooms/:roomId/mutes/:userId: the member reads but cannot send or react (reason `muted`) until it ends. */
+  async muteMember(roomId: string, userId: string, input: RestrictionInput = {}): Promise<void> {
+    await this.#call<void>('PUT', `/rooms/${enc(roomId)}/mutes/${enc(userId)}`, { body: input });
+  }
+
+  /** DELETE /rooms/:roomId/mutes/:userId. */
+  async unmuteMember(roomId: string, userId: string): Promise<void> {
+    await this.#call<void>('DELETE', `/rooms/${enc(roomId)}/mutes/${enc(userId)}`);
+  }
+
+  /** PUT /rooms/:roomId/members/:userId/role: only the owner gives or takes `admin`. */
+  async setMemberRole(roomId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
+    await this.#call<void>('PUT', `/rooms/${enc(roomId)}/members/${enc(userId)}/role`, { body: { role } });
+  }
+
+  /** GET /rooms/:roomId/restrictions: the bans and mutes in force, newest first. */
+  async listRestrictions(roomId: string): Promise<Restriction[]> {
+    return (await this.#call<{ restrictions: Restriction[] }>('GET', `/rooms/${enc(roomId)}/restrictions`)).restrictions;
+  }
+
+  /** GET /rooms/:roomId/audit: a page of the audit log, newest first (`before`: the previous page's `nextBefore`). */
+  auditLog(roomId: string, query: { before?: number; limit?: number } = {}): Promise<AuditPage> {
+    return this.#call<AuditPage>('GET', `/rooms/${enc(roomId)}/audit`, { query: { before: query.before, limit: query.limit } });
+  }
+
   // Messages
 
   /** GET /rooms/:roomId/messages: a page of history (newest first, or oldest first with `after`). */
@@ -231,7 +301,7 @@ export class RestClient {
     return (await this.#call<{ message: Message }>('PATCH', `/rooms/${enc(roomId)}/messages/${seq}`, { body: { body } })).message;
   }
 
-  /** DELETE /rooms/:roomId/messages/:seq: the message becomes a tombstone. */
+  /** DELETE /rooms/:roomId/messages/:seq: the message becomes a tombstone (the author's, or a lower rank's). */
   async deleteMessage(roomId: string, seq: number): Promise<void> {
     await this.#call<void>('DELETE', `/rooms/${enc(roomId)}/messages/${seq}`);
   }
@@ -316,7 +386,7 @@ export class RestClient {
       headers['content-type'] = 'application/octet-stream';
       init.body = options.raw as BodyInit;
     } else {
-      if (method === 'POST' || method === 'PATCH') headers['content-type'] = 'application/json';
+      if (method === 'POST' || method === 'PATCH' || options.body !== undefined) headers['content-type'] = 'application/json';
       if (options.body !== undefined) init.body = JSON.stringify(options.body);
     }
     const controller = new AbortController();

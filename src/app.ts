@@ -35,6 +35,7 @@ import { PresenceService } from './domain/presence.js';
 import { CACHE_CHANNEL, MEMBERSHIP_CHANNEL, PURGE_CHANNEL, Publisher } from './domain/publisher.js';
 import { Rooms } from './domain/rooms.js';
 import { Search } from './domain/search.js';
+import { Moderation } from './domain/moderation.js';
 import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
@@ -355,6 +356,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       rooms,
       people,
       messages,
+      moderation: new Moderation(store, access, writer),
       search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,
       authLimiter: instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),

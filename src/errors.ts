@@ -4,6 +4,7 @@
  */
 
 import { CLOSE, ERROR_STATUS, type ErrorCode } from './protocol/catalogue.js';
+import type { ForbiddenReason } from './protocol/wire.js';
 
 export { CLOSE, ERROR_STATUS, type ErrorCode };
 
@@ -39,7 +40,21 @@ export class AppError extends Error {
 export const validationFailed = (message: string, details?: Record<string, unknown>) =>
   new AppError('validation_failed', message, details);
 export const unauthorized = (message = 'Authentication is required.') => new AppError('unauthorized', message);
-export const forbidden = (message: string) => new AppError('forbidden', message);
+export const forbidden = (message: string, details?: Record<string, unknown>) => new AppError('forbidden', message, details);
+
+
+const REFUSALS: Record<ForbiddenReason, string> = {
+  role: 'Your role in this room does not allow this.',
+  rank: 'You can act only on members of a lower rank than yours.',
+  dm: 'Direct-message rooms have no moderation.',
+  not_member: 'Join this room first.',
+  archived: 'This room is archived: it can be read, not changed.',
+  muted: 'You are muted in this room.',
+  banned: 'You are banned from this room.',
+};
+
+/** `forbidden` for a room operation, with its reason in details.reason (and a sentence of its own unless given). */
+export const refused = (reason: ForbiddenReason, message = REFUSALS[reason]) => forbidden(message, { reason });
 export const notFound = (message: string) => new AppError('not_found', message);
 export const conflict = (message: string, details?: Record<string, unknown>) => new AppError('conflict', message, details);
 export const rateLimited = (retryAfterMs: number) =>

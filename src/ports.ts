@@ -4,8 +4,10 @@
  */
 import type { NameConflict } from './domain/name-conflicts.js';
 import type {
+  AuditRecord,
   EventKind,
   ExportRecord,
+  ForbiddenReason,
   IncomingWebhookRecord,
   IncomingWebhookWithBot,
   MemberRecord,
@@ -13,6 +15,7 @@ import type {
   MembershipRecord,
   MessageRecord,
   ProfileChanges,
+  RestrictionRecord,
   RetentionRoom,
   RoomRecord,
   RoomRetention,
@@ -58,7 +61,37 @@ export type AppendOutcome =
   | { status: 'appended'; event: StreamEventRecord }
   | { status: 'duplicate'; message: MessageRecord }
   | { status: 'noop' }
-  | { status: 'rejected'; code: 'not_found' | 'forbidden' | 'attachment' };
+  | { status: 'rejected'; code: 'not_found' | 'forbidden' | 'attachment'; reason?: ForbiddenReason };
+
+/** A moderation action or settings change, as the actor asks it (src/domain/moderation-rules.ts). */
+export type ModerationAction =
+  | { kind: 'room_updated'; name?: string; topic?: string; archived?: boolean }
+  | { kind: 'member_kicked'; memberId: string; reason: string | null }
+  | { kind: 'member_banned'; memberId: string; until: number | null; reason: string | null }
+  | { kind: 'member_unbanned'; memberId: string }
+  | { kind: 'member_muted'; memberId: string; until: number | null; reason: string | null }
+  | { kind: 'member_unmuted'; memberId: string }
+  | { kind: 'member_role_changed'; memberId: string; role: 'admin' | 'member' };
+
+export interface ModerationRequest {
+  roomId: string;
+  actorId: string;
+  at: number;
+  action: ModerationAction;
+}
+
+/**
+ * What became of a ModerationRequest.
+ * - `appended`: its stream event was committed (and its audit entry, in the same transaction);
+ *   `room` is the room as it is after it.
+ * - `noop`: nothing to change (unbanning someone not banned, a role they have); nothing written.
+ * - `refused`: `not_found` (no such room, or the member named is not one), or `forbidden` for
+ *   `reason`. Nothing written.
+ */
+export type ModerationOutcome =
+  | { status: 'appended'; event: StreamEventRecord; room: RoomRecord }
+  | { status: 'noop'; room: RoomRecord }
+  | { status: 'refused'; code: 'not_found' } | { status: 'refused'; code: 'forbidden'; reason: ForbiddenReason };
 
 export interface HistoryQuery {
   roomId: string;
@@ -165,6 +198,17 @@ export interface Store {
 
   /** Appends the requests in one transaction, in order; one outcome per request, same order. */
   append(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+  /**
+   * Applies a moderation action in one transaction that locks the room: checks it against the
+   * rules as they stand then (src/domain/moderation-rules.ts), appends its event at the room's
+   * next seq, writes what it changes (membership, role, restriction, settings) and its audit
+   * entry. Seqs stay gapless and commit-ordered with `append`'s batches.
+   */
+  moderate(request: ModerationRequest): Promise<ModerationOutcome>;
+  /** The room's bans and mutes in force at `now`, newest first. */
+  listRestrictions(roomId: string, now: number): Promise<RestrictionRecord[]>;
+  /** The room's audit log, newest first, with seq < `before` when given; at most `limit`. */
+  listAudit(roomId: string, before: number | undefined, limit: number): Promise<AuditRecord[]>;
   /** Events with seq > `since`, oldest first, at most `limit`. */
   readEvents(roomId: string, since: number, limit: number): Promise<StreamEventRecord[]>;
   readHistory(query: HistoryQuery): Promise<{ messages: MessageRecord[]; hasMore: boolean }>;

@@ -16,11 +16,13 @@
  * - a replayed message is never older than an edit or delete this node has already released:
  *   memory is cut at a changed message, and a store page read across a change of one of its
  *   messages is read again;
- * - a subscriber receives its own `member_left`, then nothing more of the room;
+ * - a subscriber receives its own `member_left` (or `member_kicked`, `member_banned`), then
+ *   nothing more of the room;
  * - a subscribe whose membership was checked as of seq V never starts past a leave after V
  *   unnoticed: the events between V and its start are checked (from memory, or by asking the
  *   store again), so a leave racing a subscribe cannot leave a live subscription behind.
  */
+import { endsMembership } from '../domain/moderation-rules.js';
 import type { EventKind } from '../domain/types.js';
 import type { MemoryBudget, MemoryHolder } from './memory-budget.js';
 import { OrderingBuffer } from './ordering-buffer.js';
@@ -29,7 +31,7 @@ import { OrderingBuffer } from './ordering-buffer.js';
 export interface StreamItem<P> {
   seq: number;
   kind: EventKind;
-  /** The actor; for member_joined and member_left, the member. */
+  /** The member the event is about (joined, left, kicked, banned, …), or its actor. */
   userId: string;
   /** For edit and delete: the seq of the message changed. */
   target: number | null;
@@ -418,7 +420,7 @@ export class RoomStream<S, P> implements MemoryHolder {
       this.#effects.write(sub, item);
       s.delivered = item.seq;
       // A leave the user came back from (they were a member again later) does not end it.
-      if (item.kind === 'member_left' && item.userId === s.userId && item.seq > s.memberAt) {
+      if (endsMembership(item.kind) && item.userId === s.userId && item.seq > s.memberAt) {
         // Met while catching up: the subscribe succeeded, up to and including the leave.
         if (s.replyDue) {
           s.replyDue = false;
@@ -443,7 +445,7 @@ export class RoomStream<S, P> implements MemoryHolder {
       const item = this.#recent[i] as StreamItem<P>;
       if (item.seq > upTo) break;
       if (item.userId !== userId) continue;
-      if (item.kind === 'member_left') verdict = 'left';
+      if (endsMembership(item.kind)) verdict = 'left';
       else if (item.kind === 'member_joined') verdict = 'member';
     }
     return verdict;
@@ -480,7 +482,7 @@ export class RoomStream<S, P> implements MemoryHolder {
         }
         this.#effects.write(sub, item);
         s.delivered = item.seq;
-        if (item.kind === 'member_left' && item.userId === s.userId && item.seq > s.memberAt) this.#end(sub, 'left');
+        if (endsMembership(item.kind) && item.userId === s.userId && item.seq > s.memberAt) this.#end(sub, 'left');
       }
     }
   }

@@ -3,7 +3,7 @@
  * A room a user may not see answers not_found, never forbidden, so ids of private rooms and
  * DMs reveal nothing. A public room the user has not joined answers forbidden.
  */
-import { type AppError, forbidden, notFound } from '../errors.js';
+import { type AppError, notFound, refused } from '../errors.js';
 import type { Store } from '../ports.js';
 import type { MembershipCache } from './membership-cache.js';
 import type { RoomRecord, Role } from './types.js';
@@ -38,7 +38,7 @@ export class Access {
   async refusal(roomId: string): Promise<AppError> {
     const room = await this.#store.findRoom(roomId);
     if (room === undefined || room.visibility !== 'public') return notFound(NO_SUCH_ROOM);
-    return forbidden('Join this room first.');
+    return refused('not_member');
   }
 
   /** The room if the caller may see it: members see any room, everybody sees public ones. */

@@ -1,5 +1,5 @@
 /** Messages: send, edit, delete, history, read markers, typing. */
-import { type AppError, forbidden, notFound, rateLimited, validationFailed } from '../errors.js';
+import { type AppError, notFound, rateLimited, refused, validationFailed } from '../errors.js';
 import type { AppendOutcome, RateLimiter, Store } from '../ports.js';
 import type { Access } from './access.js';
 import type { CacheAside } from './cache-aside.js';
@@ -15,7 +15,9 @@ const rejection = (outcome: Extract<AppendOutcome, { status: 'rejected' }>, acti
       issues: [{ path: 'attachments', message: 'must name your own unattached uploads to this room' }],
     });
   }
-  return outcome.code === 'forbidden' ? forbidden(`Only the author can ${action} this message.`) : notFound('No such message.');
+  if (outcome.code === 'not_found') return notFound('No such message.');
+  if (outcome.reason !== undefined) return refused(outcome.reason);
+  return action === 'delete' ? refused('rank', 'Only the author, or a member of a higher rank, can delete this message.') : refused('role', `Only the author can ${action} this message.`);
 };
 
 /** The send rate limiter's bucket of a user's sends, edits and deletes. */
@@ -100,7 +102,7 @@ export class Messages {
     return (await this.submitEdit(userId, roomId, seq, body)).result;
   }
 
-  /** The author, or the room's owner, turns a message into a tombstone. */
+  /** The author, or a member of a higher rank (an admin, the owner), turns a message into a tombstone. */
   async submitDelete(userId: string, roomId: string, seq: number): Promise<Accepted<void>> {
     await this.#access.requireMember(roomId, userId);
     await this.#rateLimit(sendKey(userId));

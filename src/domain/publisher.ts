@@ -12,6 +12,9 @@ import type { JobEvent, ReadEvent, RoomAddedEvent, TypingEvent, UserUpdatedEvent
 import type { RoomRecord, StreamEventRecord } from './types.js';
 import { eventView, roomView } from './views.js';
 
+/** Whom a stream event is about: the member it names (moderation), or its actor. */
+export const subjectOf = (event: StreamEventRecord): string => event.member?.id ?? event.user.id;
+
 /** Every node listens here for membership changes made by the others. */
 export const MEMBERSHIP_CHANNEL: Channel = 'ctl:members';
 /** Every node listens here for keys of the shared cache another node invalidated. */
@@ -28,10 +31,14 @@ export class Publisher {
     this.#onError = onError;
   }
 
-  /** Publishes committed events; callers pass them in commit order. */
+  /**
+   * Publishes committed events; callers pass them in commit order. The header names the member
+   * an event is about when it names one (a kick ends that member's subscriptions, not the
+   * moderator's), its actor otherwise.
+   */
   streamEvent(event: StreamEventRecord): void {
     const frame = JSON.stringify(eventView(event));
-    this.#send(`room:${event.roomId}`, encodeRoom({ type: 'event', seq: event.seq, kind: event.kind, userId: event.user.id, target: event.target, frame }));
+    this.#send(`room:${event.roomId}`, encodeRoom({ type: 'event', seq: event.seq, kind: event.kind, userId: subjectOf(event), target: event.target, frame }));
   }
 
   roomAdded(userId: string, room: RoomRecord): void {

@@ -1,5 +1,5 @@
 /** Rooms and membership: create, discover, join, leave, add members, direct messages. */
-import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
+import { conflict, forbidden, notFound, refused, validationFailed } from '../errors.js';
 import type { Presence, Store } from '../ports.js';
 import type { Access } from './access.js';
 import { decodeMemberCursor, encodeMemberCursor } from './cursors.js';
@@ -72,7 +72,7 @@ export class Rooms {
     if (role !== null) return room;
     if (room.visibility !== 'public') throw notFound('No such room.');
     const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId, role: 'member', addedBy: null, at: Date.now() });
-    if (outcome.status === 'rejected') throw notFound('No such room.');
+    if (outcome.status === 'rejected') throw outcome.reason !== undefined ? refused(outcome.reason) : notFound('No such room.');
     return this.#access.room(roomId);
   }
 
@@ -92,12 +92,12 @@ export class Rooms {
     const actorId = actor.id;
     await this.#access.requireMember(roomId, actorId);
     const room = await this.#access.room(roomId);
-    if (room.visibility === 'dm') throw forbidden('Members cannot be added to a direct-message room.');
+    if (room.visibility === 'dm') throw refused('dm', 'Members cannot be added to a direct-message room.');
     const user = await this.#store.findUserByUsername(username.toLowerCase());
     if (user === undefined || (user.deactivatedAt ?? null) !== null) throw notFound('No such user.');
     const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId: user.id, role: 'member', addedBy: actorId, at: Date.now() });
-    // The actor left while adding: refused as any non-member is.
-    if (outcome.status === 'rejected') throw await this.#access.refusal(roomId);
+    // Banned, or the room archived; or the actor left while adding: refused as any non-member is.
+    if (outcome.status === 'rejected') throw outcome.reason !== undefined ? refused(outcome.reason) : await this.#access.refusal(roomId);
     return user;
   }
 

@@ -10,6 +10,7 @@ import type { Bots } from './bots.js';
 import type { IncomingWebhooks } from './incoming-webhooks.js';
 import type { Messages } from './messages.js';
 import type { People } from './people.js';
+import type { Moderation } from './moderation.js';
 import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
 import type { Search } from './search.js';
@@ -24,6 +25,7 @@ export interface Services {
   rooms: Rooms;
   people: People;
   messages: Messages;
+  moderation: Moderation;
   search: Search;
   presence: PresenceService;
   writer: StreamWriter;

@@ -2,26 +2,35 @@
  * The rules of a room stream, applied to one group-committed batch: who may send, edit, delete,
  * join and leave, which clientMsgId makes a send a duplicate, which seq each event gets. Pure:
  * the store locks the rooms, reads the state these rules need (`BatchState`), and writes what
- * they decide (`BatchPlan`) in the same transaction; it decides nothing itself.
+ * they decide (`BatchPlan`) in the same transaction; it decides nothing itself. Moderation
+ * weighs in here too: an archived room refuses sends, edits and joins, a muted member's sends,
+ * a banned user's joins; a message is deleted by its author or by a higher rank.
  *
  * Requests are applied in order, each seeing the effect of the ones before it in the batch (a
  * message sent, then edited, in one batch; a leave, then a send that is refused).
  */
 import type { AppendOutcome, AppendRequest } from '../ports.js';
 import { searchText } from './search.js';
-import type { AttachmentRecord, Author, MemberRecord, MessageRecord, StreamEventRecord, UploadRecord } from './types.js';
+import { inForce, outranks } from './moderation-rules.js';
+import type { AttachmentRecord, Author, MemberRecord, MessageRecord, Role, StreamEventRecord, UploadRecord } from './types.js';
 
 const key = (...parts: Array<string | number>): string => parts.join('\u0000');
 export const memberKey = (roomId: string, userId: string): string => key(roomId, userId);
 export const messageKey = (roomId: string, seq: number): string => key(roomId, seq);
 export const clientMsgKey = (roomId: string, authorId: string, clientMsgId: string): string => key(roomId, authorId, clientMsgId);
+export const restrictionKey = (roomId: string, userId: string, kind: 'ban' | 'mute'): string => key(roomId, userId, kind);
 
 /** What the rules read, as it is inside the batch's transaction (the rooms locked). */
 export interface BatchState {
   /** The batch's rooms that exist. */
-  rooms: Map<string, { lastSeq: number; lastActivityAt: number }>;
-  /** Memberships of the batch's (room, user) pairs, by memberKey. */
+  rooms: Map<string, { lastSeq: number; lastActivityAt: number; archived: boolean }>;
+  /** Memberships of the batch's (room, user) pairs, and of the authors of messages others delete, by memberKey. */
   members: Map<string, MemberRecord>;
+  /**
+   * The bans of the users the batch adds and the mutes of its senders, by restrictionKey: when
+   * each ends (null: never). Absent: none.
+   */
+  restrictions: Map<string, number | null>;
   /** The batch's actors. */
   actors: Map<string, Author>;
   /** Messages already sent with one of the batch's clientMsgIds, by clientMsgKey. */
@@ -90,16 +99,24 @@ interface MemberState {
   joined: boolean;
 }
 
-/** May `actor` change `target` this way? The author edits and deletes; a room owner deletes too. */
-export function mayChange(kind: 'edit' | 'delete', actor: MemberRecord | null, target: MessageRecord): boolean {
+/**
+ * May `actor` change `target` this way? The author edits and deletes; a member of a higher rank
+ * than the author (`authorRole`: null when the author is no member, ranked as a member) deletes too.
+ */
+export function mayChange(kind: 'edit' | 'delete', actor: MemberRecord | null, target: MessageRecord, authorRole: Role | null): boolean {
   if (actor === null) return false;
   if (target.author.id === actor.userId) return true;
-  return kind === 'delete' && actor.role === 'owner';
+  return kind === 'delete' && outranks(actor.role, authorRole ?? 'member');
 }
 
 export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPlan {
   const lastSeq = new Map([...state.rooms].map(([id, r]) => [id, r.lastSeq]));
   const activity = new Map([...state.rooms].map(([id, r]) => [id, r.lastActivityAt]));
+  const archived = (roomId: string): boolean => state.rooms.get(roomId)?.archived === true;
+  const restricted = (roomId: string, userId: string, kind: 'ban' | 'mute', at: number): boolean => {
+    const until = state.restrictions.get(restrictionKey(roomId, userId, kind));
+    return until !== undefined && inForce(until, at);
+  };
   const members = new Map<string, MemberState>(
     [...state.members].map(([k, m]) => [k, { roomId: m.roomId, userId: m.userId, record: m, existed: true, joined: false }]),
   );
@@ -143,7 +160,11 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
           break;
         }
         if (memberOf(r.roomId, r.userId) === undefined) {
-          plan.outcomes.push({ status: 'rejected', code: 'forbidden' });
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden', reason: 'not_member' });
+          break;
+        }
+        if (archived(r.roomId) || restricted(r.roomId, r.userId, 'mute', r.at)) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden', reason: archived(r.roomId) ? 'archived' : 'muted' });
           break;
         }
         // Each attachment must be the author's own upload to this room, ready, and attached to
@@ -177,8 +198,13 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
           plan.outcomes.push({ status: 'rejected', code: 'not_found' });
           break;
         }
-        if (!mayChange(r.kind, memberOf(r.roomId, r.userId)?.record ?? null, target.message)) {
+        const authorRole = memberOf(r.roomId, target.message.author.id)?.record?.role ?? null;
+        if (!mayChange(r.kind, memberOf(r.roomId, r.userId)?.record ?? null, target.message, authorRole)) {
           plan.outcomes.push({ status: 'rejected', code: 'forbidden' });
+          break;
+        }
+        if (r.kind === 'edit' && archived(r.roomId)) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden', reason: 'archived' });
           break;
         }
         const event = append(r, r.kind, r.target);
@@ -200,6 +226,10 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
         }
         if (memberOf(r.roomId, r.userId) !== undefined) {
           plan.outcomes.push({ status: 'noop' });
+          break;
+        }
+        if (archived(r.roomId) || restricted(r.roomId, r.userId, 'ban', r.at)) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden', reason: archived(r.roomId) ? 'archived' : 'banned' });
           break;
         }
         const event = append(r, 'member_joined', null);

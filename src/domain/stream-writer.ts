@@ -7,7 +7,8 @@ import { type Context, context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { AppendOutcome, AppendRequest, Store } from '../ports.js';
 import { GroupCommitter } from './group-commit.js';
 import type { MembershipCache } from './membership-cache.js';
-import type { Publisher } from './publisher.js';
+import { endsMembership } from './moderation-rules.js';
+import { type Publisher, subjectOf } from './publisher.js';
 import type { StreamEventRecord } from './types.js';
 
 /** What the writer reports for metrics. */
@@ -82,12 +83,20 @@ export class StreamWriter {
     this.#listeners.push(listener);
   }
 
-  /** Hands on an event committed outside the group committer (room and DM creation). */
+  /**
+   * Hands on an event committed outside the group committer (room and DM creation, moderation).
+   * A change of membership or role updates this node's membership cache and every other node's
+   * (through the bus) before the event is published, so no node keeps answering from what the
+   * cache held before it.
+   */
   committed(event: StreamEventRecord): void {
-    if (event.kind === 'member_joined' || event.kind === 'member_left') {
-      const joined = event.kind === 'member_joined';
-      this.#members.changed(event.roomId, event.user.id, { joined, seq: event.seq });
-      this.#publisher.membershipChanged(event.roomId, event.user.id, joined, event.seq);
+    const subject = subjectOf(event);
+    const ends = endsMembership(event.kind) && event.wasNotMember !== true;
+    if (event.kind === 'member_joined' || event.kind === 'member_role_changed' || ends) {
+      // A role change keeps the member in (joined) and drops their cached role.
+      const joined = !ends;
+      this.#members.changed(event.roomId, subject, { joined, seq: event.seq });
+      this.#publisher.membershipChanged(event.roomId, subject, joined, event.seq);
     }
     this.#publisher.streamEvent(event);
     for (const listener of this.#listeners) {
@@ -97,7 +106,7 @@ export class StreamWriter {
         this.#onError(error);
       }
     }
-    if (event.kind === 'member_left') this.#publisher.roomRemoved(event.user.id, event.roomId);
+    if (ends) this.#publisher.roomRemoved(subject, event.roomId);
     if (event.kind === 'member_joined') {
       const userId = event.user.id;
       this.#store.findRoom(event.roomId).then((room) => {

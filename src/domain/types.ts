@@ -3,10 +3,33 @@
  * records in src/domain/views.ts; records keep times as epoch milliseconds so both SQL
  * dialects store them the same way.
  */
+import type { EVENT_KINDS, MODERATION_KINDS } from '../protocol/event-kinds.js';
+import type { ForbiddenReason } from '../protocol/wire.js';
 
 export type Visibility = 'public' | 'private' | 'dm';
-export type Role = 'owner' | 'member';
-export type EventKind = 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+/** Ranks owner > admin > member: an actor moderates only members of a lower rank. */
+export type Role = 'owner' | 'admin' | 'member';
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** The stream events of moderation and room settings (src/domain/moderation-rules.ts). */
+export type ModerationKind = (typeof MODERATION_KINDS)[number];
+
+/** Why a room operation was refused (`forbidden`'s details.reason): one list, the wire's. */
+export type { ForbiddenReason };
+
+/** What a moderation event carries besides its actor and member, as fits its kind. */
+export interface ModerationDetails {
+  /** room_updated: the settings changed, as they are now. */
+  name?: string;
+  topic?: string;
+  archived?: boolean;
+  /** member_banned, member_muted: epoch ms when it ends; null: for ever. */
+  until?: number | null;
+  /** member_kicked, member_banned, member_muted: as the moderator gave it; null: none. */
+  reason?: string | null;
+  /** member_role_changed: the new role. */
+  role?: Role;
+}
 
 export interface UserRecord {
   id: string;
@@ -72,6 +95,8 @@ export interface RoomRecord {
   lastSeq: number;
   /** For DMs only: the two user ids, sorted and joined by ':'. Unique. */
   dmKey: string | null;
+  /** When it was archived; absent or null while open. */
+  archivedAt?: number | null;
 }
 
 export interface MemberRecord {
@@ -175,6 +200,38 @@ export interface StreamEventRecord {
   createdAt: number;
   /** For message and edit: the message as it is now. */
   message: MessageRecord | null;
+  /** For moderation events about a member: that member (the actor is `user`). */
+  member?: Author;
+  /** For moderation events: their fields. */
+  details?: ModerationDetails;
+  /**
+   * Set, as it is committed, on a ban of someone who was not a member: no membership ends (the
+   * writer tells nobody's caches or connections). Not part of the wire, nor stored.
+   */
+  wasNotMember?: true;
+}
+
+/** A ban or mute in force. */
+export interface RestrictionRecord {
+  roomId: string;
+  user: Author;
+  kind: 'ban' | 'mute';
+  /** Epoch ms; null: for ever. */
+  until: number | null;
+  reason: string | null;
+  createdBy: Author;
+  createdAt: number;
+}
+
+/** One entry of a room's audit log: a moderation action, by the seq of its event. */
+export interface AuditRecord {
+  roomId: string;
+  seq: number;
+  action: ModerationKind;
+  actor: Author;
+  member: Author | null;
+  details: ModerationDetails;
+  createdAt: number;
 }
 
 export interface RoomWithReadState {

@@ -1,6 +1,6 @@
 /** Record → wire shape, in one place, so every transport shows the same JSON. */
-import type { Bot, IncomingWebhook, Message, MemberRoom, Room, StreamEvent, User } from '../protocol/wire.js';
-import type { Author, IncomingWebhookWithBot, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
+import type { AuditEntry, Bot, IncomingWebhook, Message, MemberRoom, Restriction, Room, StreamEvent, User } from '../protocol/wire.js';
+import type { AuditRecord, Author, IncomingWebhookWithBot, RestrictionRecord, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -44,6 +44,7 @@ export const roomView = (r: RoomRecord): Room => ({
   topic: r.topic,
   createdAt: iso(r.createdAt),
   lastSeq: r.lastSeq,
+  ...((r.archivedAt ?? null) !== null ? { archived: true as const } : {}),
 });
 
 export const memberRoomView = (r: RoomWithReadState): MemberRoom => ({
@@ -70,5 +71,40 @@ export function eventView(e: StreamEventRecord): StreamEvent {
   const out: StreamEvent = { type: 'event', roomId: e.roomId, seq: e.seq, kind: e.kind, user: userView(e.user), createdAt: iso(e.createdAt) };
   if (e.message !== null) out.message = messageView(e.message);
   if (e.target !== null) out.target = e.target;
+  if (e.member !== undefined) out.member = userView(e.member);
+  const d = e.details;
+  if (d !== undefined) {
+    if (d.until !== undefined) out.until = d.until === null ? null : iso(d.until);
+    if (d.reason !== undefined) out.reason = d.reason;
+    if (d.role !== undefined) out.role = d.role;
+    if (e.kind === 'room_updated') {
+      const { name, topic, archived } = d;
+      out.changes = { ...(name !== undefined ? { name } : {}), ...(topic !== undefined ? { topic } : {}), ...(archived !== undefined ? { archived } : {}) };
+    }
+  }
   return out;
 }
+
+export const restrictionView = (r: RestrictionRecord): Restriction => ({
+  user: userView(r.user),
+  kind: r.kind,
+  until: r.until === null ? null : iso(r.until),
+  reason: r.reason,
+  createdBy: userView(r.createdBy),
+  createdAt: iso(r.createdAt),
+});
+
+export const auditView = (a: AuditRecord): AuditEntry => {
+  const { name, topic, archived, until, reason, role } = a.details;
+  return {
+    seq: a.seq,
+    action: a.action,
+    actor: userView(a.actor),
+    member: a.member === null ? null : userView(a.member),
+    createdAt: iso(a.createdAt),
+    ...(until !== undefined ? { until: until === null ? null : iso(until) } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(role !== undefined ? { role } : {}),
+    ...(a.action === 'room_updated' ? { changes: { ...(name !== undefined ? { name } : {}), ...(topic !== undefined ? { topic } : {}), ...(archived !== undefined ? { archived } : {}) } } : {}),
+  };
+};

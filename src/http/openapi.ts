@@ -53,7 +53,7 @@ export interface Operation {
   tags: string[];
   security: Array<Record<string, string[]>>;
   parameters?: Parameter[];
-  requestBody?: { required: true; content: MediaTypes };
+  requestBody?: { required: boolean; content: MediaTypes };
   responses: Record<string, ResponseObject | { $ref: string }>;
 }
 
@@ -210,7 +210,7 @@ function operation(route: RouteDeclaration, answerNames: Map<z.ZodType, string>)
     tags: [route.tag],
     security: route.auth ? [{ bearerToken: [] }, { sessionCookie: [] }] : [],
     ...(params.length === 0 ? {} : { parameters: params }),
-    ...(route.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: requestSchema(route.body) } } } }),
+    ...(route.body === undefined ? {} : { requestBody: { required: !route.body.safeParse(undefined).success, content: { 'application/json': { schema: requestSchema(route.body) } } } }),
     ...(route.rawBody === true ? { requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary', description: "The file's bytes." } } } } } : {}),
     responses: answers,
   };

@@ -30,6 +30,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { referenceRoutes } from './routes/reference.js';
+import { moderationRoutes } from './routes/moderation.js';
 import { roomRoutes } from './routes/rooms.js';
 import { peopleRoutes } from './routes/people.js';
 
@@ -147,6 +148,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   authRoutes(api, ctx);
   roomRoutes(api, ctx);
   peopleRoutes(api, ctx);
+  moderationRoutes(api, ctx);
   messageRoutes(api, ctx);
   exportRoutes(api, ctx);
   fileRoutes(api, ctx);

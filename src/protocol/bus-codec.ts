@@ -5,7 +5,9 @@
  * A message is a header line, then (for what is written to clients) the client frame's JSON,
  * which receivers forward to sockets byte for byte:
  *
- *   E <seq> <kind> <actor id> <target|->\n<frame>   a stream event of a room
+ *   E <seq> <kind> <user id> <target|->\n<frame>    a stream event of a room; the user is its actor,
+ *                                                   or the member it is about when it names one
+ *                                                   (kicked, banned, …: whose membership it ends)
  *   T <actor id>\n<frame>                           typing in a room (not echoed to the typist)
  *   U <user id>\n<frame>                            a member's profile changed (`user_updated`,
  *                                                   to every subscriber of the room)
@@ -31,6 +33,7 @@
  * (and reported by the caller), never thrown into a handler.
  */
 import type { EventKind } from '../domain/types.js';
+import { EVENT_KINDS } from './event-kinds.js';
 
 export type RoomMessage =
   | { type: 'event'; seq: number; kind: EventKind; userId: string; target: number | null; frame: string }
@@ -47,7 +50,7 @@ export interface MembershipMessage {
   change: { joined: boolean; seq: number } | null;
 }
 
-const KINDS: ReadonlySet<string> = new Set<EventKind>(['message', 'edit', 'delete', 'member_joined', 'member_left']);
+const KINDS: ReadonlySet<string> = new Set<EventKind>(EVENT_KINDS);
 
 function token(value: string, what: string): string {
   if (value === '' || /[\s]/.test(value)) throw new Error(`bus codec: ${what} "${value}" cannot be encoded`);

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { ERRORS } from './catalogue.js';
+import { EVENT_KINDS, MODERATION_KINDS } from './event-kinds.js';
 import type * as wire from './wire.js';
 
 const time = z.iso.datetime().describe('ISO-8601 UTC time');
@@ -56,6 +57,7 @@ const Room = z
     topic: z.string(),
     createdAt: time,
     lastSeq: seq.describe("The seq of the room stream's latest event."),
+    archived: z.literal(true).optional().describe('Present only when the room is archived: readable, refusing sends, edits, reactions and joins (`forbidden`, reason `archived`).'),
   })
   .describe('A room; `dm` rooms are the direct-message room of two users.');
 
@@ -111,7 +113,7 @@ const Message = z
 const Member = z
   .strictObject({
     user: User,
-    role: z.enum(['owner', 'member']),
+    role: z.enum(['owner', 'admin', 'member']).describe('Ranks owner > admin > member: a member is moderated only by a higher rank.'),
     online: z.boolean(),
   })
   .describe('A member of a room.');
@@ -149,7 +151,38 @@ const Retention = z
   })
   .describe("A room's retention policy.");
 
-const eventKind = z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left']);
+const eventKind = z.enum(EVENT_KINDS);
+
+const moderationKind = z.enum(MODERATION_KINDS);
+
+const Changes = z
+  .strictObject({ name: z.string().optional(), topic: z.string().optional(), archived: z.boolean().optional() })
+  .describe('The room settings changed, as they are now.');
+
+const Restriction = z
+  .strictObject({
+    user: User,
+    kind: z.enum(['ban', 'mute']),
+    until: time.nullable().describe('When it ends; null: never.'),
+    reason: z.string().nullable(),
+    createdBy: User,
+    createdAt: time,
+  })
+  .describe('A ban or mute in force in a room.');
+
+const AuditEntry = z
+  .strictObject({
+    seq: z.number().int().min(1).describe('The seq of the stream event of the action: the cursor of the log.'),
+    action: moderationKind,
+    actor: User,
+    member: User.nullable().describe('The member acted on; null for room settings.'),
+    createdAt: time,
+    until: time.nullable().optional().describe('member_banned, member_muted: when it ends; null: never.'),
+    reason: z.string().nullable().optional().describe("member_kicked, member_banned, member_muted: the moderator's reason."),
+    role: z.enum(['owner', 'admin', 'member']).optional().describe('member_role_changed: the new role.'),
+    changes: Changes.optional().describe('room_updated: what changed.'),
+  })
+  .describe("One moderation action of a room's audit log.");
 
 const Webhook = z
   .strictObject({
@@ -189,7 +222,7 @@ const ErrorBody = z
   .describe('Every error, REST or WebSocket, has this shape.');
 
 /** Shared types of the reference's components, by the name they have there. */
-export const views = { User, Room, MemberRoom, Message, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Error: ErrorBody };
+export const views = { User, Room, MemberRoom, Message, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Restriction, AuditEntry, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
 export const responses = {
@@ -230,6 +263,11 @@ export const responses = {
     })
     .describe('A new incoming webhook and its secret URL.'),
   IncomingWebhooks: z.strictObject({ webhooks: z.array(IncomingWebhook).describe('Oldest first; without their URLs.') }),
+  Restrictions: z.strictObject({ restrictions: z.array(Restriction).describe('Newest first.') }),
+  AuditPage: z.strictObject({
+    entries: z.array(AuditEntry).describe('Newest first.'),
+    nextBefore: z.number().int().min(1).nullable().describe('Pass as `before` for the next (older) page; null: this is the last.'),
+  }),
   SearchResult: z.strictObject({
     hits: z.array(SearchHit).describe('Newest first.'),
     truncated: z.boolean().describe('The search stopped at the cap on the matches it examines: older hits may exist.'),
@@ -253,5 +291,7 @@ export type ViewsMatchWire = [
   Assert<Same<z.infer<typeof IncomingWebhook>, wire.IncomingWebhook>>,
   Assert<Same<z.infer<typeof responses.SearchResult>, wire.SearchResult>>,
   Assert<Same<z.infer<typeof responses.UserPage>, wire.UserPage>>,
+  Assert<Same<z.infer<typeof Restriction>, wire.Restriction>>,
+  Assert<Same<z.infer<typeof AuditEntry>, wire.AuditEntry>>,
   Assert<Same<z.infer<typeof ErrorBody>['error'], wire.WireError>>,
 ];

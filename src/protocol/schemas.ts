@@ -4,6 +4,7 @@
  * client never passes silently. Every string goes through the text rules of text.ts: no string
  * reaches a service, the store or another client without passing them.
  */
+import { EVENT_KINDS } from './event-kinds.js';
 import { z } from 'zod';
 import { validationFailed } from '../errors.js';
 import {
@@ -55,6 +56,10 @@ const seqFrom = (min: number) =>
     .transform((n) => n + 0);
 const seq = seqFrom(0);
 const requestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Characters of a moderator's reason. */
+const MODERATION_REASON_MAX = 500;
+/** The longest ban or mute with an end, seconds (ten years); longer is for ever. */
+const RESTRICTION_MAX_S = 10 * 365 * 24 * 3600;
 
 /** Query-string integers arrive as strings. */
 const queryInt = (min: number, max: number) =>
@@ -108,20 +113,44 @@ export function buildSchemas(limits: SchemaLimits) {
     if (m.body === '' && (m.attachments === undefined || m.attachments.length === 0)) ctx.addIssue({ code: 'custom', path: ['body'], message: 'must not be blank (unless the message has attachments)' });
   };
 
+  const roomName = text('name')
+    .trim()
+    .refine((s) => codePoints(s) >= 1 && codePoints(s) <= ROOM_NAME_MAX, `must be 1–${ROOM_NAME_MAX} characters`)
+    .meta({ minLength: 1, maxLength: ROOM_NAME_MAX, description: 'No control characters, not blank.' });
+  const topic = text('topic')
+    .refine((s) => codePoints(s) <= TOPIC_MAX, `must be at most ${TOPIC_MAX} characters`)
+    .meta({ maxLength: TOPIC_MAX });
+  const reason = text('topic')
+    .refine((s) => codePoints(s) <= MODERATION_REASON_MAX, `must be at most ${MODERATION_REASON_MAX} characters`)
+    .meta({ maxLength: MODERATION_REASON_MAX, description: 'Why, as the moderator puts it: shown to the room in the event, and kept in the audit log.' });
+  const restrict = z
+    .strictObject({
+      durationS: z
+        .number()
+        .int()
+        .min(1)
+        .max(RESTRICTION_MAX_S)
+        .optional()
+        .describe(`Seconds it lasts, 1 to ${RESTRICTION_MAX_S} (ten years); for ever when absent.`),
+      reason: reason.optional(),
+    })
+    .optional();
+
   const rest = {
+    updateRoom: z
+      .strictObject({ name: roomName.optional(), topic: topic.optional() })
+      .refine((b) => b.name !== undefined || b.topic !== undefined, { message: 'must name `name`, `topic` or both' }),
+    memberParams: z.strictObject({ roomId: id, userId: id }),
+    kick: z.strictObject({ reason: reason.optional() }).optional(),
+    restrict,
+    setRole: z.strictObject({ role: z.enum(['admin', 'member']).describe('`admin` is granted, and taken back, by the owner only.') }),
+    auditQuery: z.strictObject({
+      before: queryInt(1, SEQ_MAX).optional().describe('Entries of events with a lower seq (the `nextBefore` of the previous page).'),
+      limit: queryInt(1, 100).default(50),
+    }),
     register: z.strictObject({ username, password, displayName: displayName.optional() }),
     login: z.strictObject({ username: text('wire').min(1).max(64), password: text('wire').min(1).max(PASSWORD_MAX * 4) }),
-    createRoom: z.strictObject({
-      name: text('name')
-        .trim()
-        .refine((s) => codePoints(s) >= 1 && codePoints(s) <= ROOM_NAME_MAX, `must be 1–${ROOM_NAME_MAX} characters`)
-        .meta({ minLength: 1, maxLength: ROOM_NAME_MAX, description: 'No control characters, not blank.' }),
-      visibility: z.enum(['public', 'private']),
-      topic: text('topic')
-        .refine((s) => codePoints(s) <= TOPIC_MAX, `must be at most ${TOPIC_MAX} characters`)
-        .meta({ maxLength: TOPIC_MAX })
-        .optional(),
-    }),
+    createRoom: z.strictObject({ name: roomName, visibility: z.enum(['public', 'private']), topic: topic.optional() }),
     username: z.strictObject({ username: text('wire').min(1).max(64) }),
     updateProfile: z
       .strictObject({
@@ -170,9 +199,9 @@ export function buildSchemas(limits: SchemaLimits) {
     createWebhook: z.strictObject({
       url: text('wire').min(1).max(2_000).describe('https, on a public address (unless the server allows private endpoints).'),
       events: z
-        .array(z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left']))
+        .array(z.enum(EVENT_KINDS))
         .min(1)
-        .max(5)
+        .max(EVENT_KINDS.length)
         .optional()
         .describe('The event kinds to send; all when absent.'),
     }),

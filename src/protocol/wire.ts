@@ -3,6 +3,7 @@
  * code, so the client SDK can import them without pulling in the server's validators.
  */
 import type { ErrorCode } from './catalogue.js';
+import type { EVENT_KINDS, MODERATION_KINDS } from './event-kinds.js';
 
 export type { ErrorCode };
 
@@ -65,6 +66,8 @@ export interface Room {
   topic: string;
   createdAt: string;
   lastSeq: number;
+  /** Present, true, when the room is archived: readable, refusing sends, edits, reactions and joins. */
+  archived?: true;
 }
 
 export interface MemberRoom extends Room {
@@ -120,7 +123,12 @@ export interface DirectUpload {
   expiresAt: string;
 }
 
-export type EventKind = 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export type Role = 'owner' | 'admin' | 'member';
+
+/** Why a room operation was `forbidden` (its details.reason). */
+export type ForbiddenReason = 'role' | 'rank' | 'dm' | 'not_member' | 'archived' | 'muted' | 'banned';
 
 export interface StreamEvent {
   type: 'event';
@@ -131,9 +139,44 @@ export interface StreamEvent {
   message?: Message;
   /** For kinds edit and delete: the seq of the message changed. */
   target?: number;
-  /** The actor (author, or the member who joined or left). */
+  /** The actor (author, the member who joined or left, the moderator). */
   user: User;
   createdAt: string;
+  /** Moderation events about a member (kicked, banned, unbanned, muted, unmuted, role changed): that member. */
+  member?: User;
+  /** member_banned, member_muted: when it ends; null: never. */
+  until?: string | null;
+  /** member_kicked, member_banned, member_muted: the moderator's reason; null: none given. */
+  reason?: string | null;
+  /** member_role_changed: the member's new role. */
+  role?: Role;
+  /** room_updated: the settings that changed, as they are now. */
+  changes?: { name?: string; topic?: string; archived?: boolean };
+}
+
+/** A ban or mute in force in a room (GET /rooms/:roomId/restrictions). */
+export interface Restriction {
+  user: User;
+  kind: 'ban' | 'mute';
+  /** When it ends; null: never. */
+  until: string | null;
+  reason: string | null;
+  createdBy: User;
+  createdAt: string;
+}
+
+/** One moderation action of a room's audit log (GET /rooms/:roomId/audit): its event's fields. */
+export interface AuditEntry {
+  /** The seq of its stream event: the log's cursor. */
+  seq: number;
+  action: (typeof MODERATION_KINDS)[number];
+  actor: User;
+  member: User | null;
+  createdAt: string;
+  until?: string | null;
+  reason?: string | null;
+  role?: Role;
+  changes?: { name?: string; topic?: string; archived?: boolean };
 }
 
 export interface TypingEvent {

@@ -10,6 +10,8 @@
  * `presenceBatchMs`, coalesced, as one frame per change (`presence`, the default) or one frame
  * for all of them (`presence_batch`, for subscribers that ask for it), or not at all (`none`).
  */
+import { endsMembership } from '../domain/moderation-rules.js';
+import { subjectOf } from '../domain/publisher.js';
 import { MemoryBudget } from '../core/memory-budget.js';
 import { type PresenceChange, RoomPresence } from '../core/room-presence.js';
 import { type EndReason, RoomStream, type StreamItem, type SubscribeResult } from '../core/room-stream.js';
@@ -559,7 +561,7 @@ export class RoomHub {
         const r = room();
         if (r === undefined) return;
         // Presence follows membership: one who left is no longer counted; one who joined is, if online.
-        if (item.kind === 'member_left') r.presence.remove(item.userId);
+        if (endsMembership(item.kind)) r.presence.remove(item.userId);
         else if (item.kind === 'member_joined') {
           r.presence.joined(item.userId);
           if (r.presence.loaded) this.#lookUpMember(r, item.userId);
@@ -578,7 +580,7 @@ export class RoomHub {
 
   #item(e: StreamEventRecord): StreamItem<Framed> {
     const framed = frameText(JSON.stringify(eventView(e)));
-    return { seq: e.seq, kind: e.kind, userId: e.user.id, target: e.target ?? null, bytes: framed.size, payload: framed };
+    return { seq: e.seq, kind: e.kind, userId: subjectOf(e), target: e.target ?? null, bytes: framed.size, payload: framed };
   }
 
   /** The connection's registered subscription of the room is over: its claim goes with it (a newer claim stays). */

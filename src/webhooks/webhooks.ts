@@ -12,6 +12,7 @@
  * minute fans out for every endpoint still behind its room, so an event whose fan-out was never
  * enqueued (the process died after the commit) is delivered all the same: at least once.
  */
+import { EVENT_KINDS } from '../protocol/event-kinds.js';
 import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
 import type { Access } from '../domain/access.js';
 import { newId } from '../domain/ids.js';
@@ -28,7 +29,7 @@ export const FANOUT_QUEUE = 'webhook-fanout';
 export const DELIVER_QUEUE = 'webhook-deliver';
 export const SWEEP_QUEUE = 'webhook-sweep';
 
-const KINDS: readonly EventKind[] = ['message', 'edit', 'delete', 'member_joined', 'member_left'];
+const KINDS: readonly EventKind[] = EVENT_KINDS;
 /** Events read per fan-out page; a fan-out does a few pages, then hands on to another job. */
 const FANOUT_PAGE = 200;
 const FANOUT_PAGES_PER_RUN = 5;

@@ -39,6 +39,7 @@ const DIRECTORY_ROOMS = 30_000;
 const BOTS = 1_000;
 /** Incoming webhooks, one for each room r1..r3000, posting as the bots. */
 const WEBHOOKS = 3_000;
+const AUDIT_ENTRIES = 4_000;
 /** Messages in every other room. */
 const SMALL_ROOM_MESSAGES = 10;
 /** Members of the big room: u1..u1000, all but BEHIND near the end of it. */
@@ -86,6 +87,11 @@ export function seedStatements(): string[] {
     `${series(BOTS)} INSERT INTO members (room_id, user_id, role, joined_at, last_read_seq) SELECT 'r' || i, 'b' || i, 'member', 0, 0 FROM n`,
     `${series(WEBHOOKS)} INSERT INTO incoming_webhooks (id, room_id, bot_id, creator_id, name, token_hash, created_at)
       SELECT 'h' || i, 'r' || i, 'b' || (1 + i % ${BOTS}), 'u' || (1 + i % 100), 'Hook ' || i, 'hs' || i, i FROM n`,
+    // Moderation (migration 13): bans and mutes all over, and a long audit log in the big room.
+    `${series(USERS)} INSERT INTO room_restrictions (room_id, user_id, kind, until, reason, created_by, created_at)
+      SELECT 'r' || (1 + i % ${ROOMS}), 'u' || i, CASE WHEN i % 2 = 0 THEN 'ban' ELSE 'mute' END, NULL, NULL, 'u1', i FROM n`,
+    `${series(AUDIT_ENTRIES)} INSERT INTO audit_log (room_id, seq, action, actor_id, member_id, data, created_at)
+      SELECT CASE WHEN i % 2 = 0 THEN '${BIG_ROOM}' ELSE 'r' || (1 + i % ${ROOMS}) END, i, 'member_muted', 'u1', 'u' || (2 + i % 100), NULL, i FROM n`,
   ];
 }
 
@@ -102,7 +108,7 @@ const MEMBERS_BY_JOIN = 'members_room_joined(room_id)|members_room_joined(room_i
 const SEND_PATH: Expectation[] = [
   {
     name: 'lock the batch rooms (seq allocation)',
-    match: /^select "id", "last_seq", "last_activity_at" from "rooms" where "id" in/,
+    match: /^select "id", "last_seq", "last_activity_at", "archived_at" from "rooms" where "id" in/,
     sqlite: ['sqlite_autoindex_rooms_1(id)'],
     postgres: ['rooms_pkey(id)'],
   },
@@ -111,6 +117,12 @@ const SEND_PATH: Expectation[] = [
     match: /^select \* from "members" where \(room_id, user_id\) IN \(VALUES/,
     sqlite: ['PRIMARY KEY(room_id,user_id)'],
     postgres: [MEMBER_KEY, VALUES_SORT],
+  },
+  {
+    name: 'mutes of the senders, bans of the joiners',
+    match: /^select "room_id", "user_id", "kind", "until" from "room_restrictions" where \(room_id, user_id, kind\) IN \(VALUES/,
+    sqlite: ['PRIMARY KEY(room_id,user_id,kind)'],
+    postgres: ['room_restrictions_pkey(kind,room_id,user_id)', VALUES_SORT],
   },
   {
     name: 'the senders as authors',
@@ -339,6 +351,43 @@ const PEOPLE: Expectation[] = [
   },
 ];
 
+const MODERATION: Expectation[] = [
+  { name: 'lock the room (seq allocation)', match: /^select \* from "rooms" where "id" = /, sqlite: ['sqlite_autoindex_rooms_1(id)'], postgres: ['rooms_pkey(id)'] },
+  { name: 'the roles of the actor and the member', match: /^select "user_id", "role" from "members" where "room_id" = /, sqlite: ['PRIMARY KEY(room_id,user_id)'], postgres: [MEMBER_KEY] },
+  { name: 'the actor and the member as authors', match: /^select "id", "username", "display_name", "bot_owner_id" from "users" where "id" in/, sqlite: ['sqlite_autoindex_users_1(id)'], postgres: ['users_pkey(id)'] },
+  {
+    name: "the member's bans and mutes",
+    match: /^select "kind", "until" from "room_restrictions" where "room_id" = /,
+    sqlite: ['PRIMARY KEY(room_id,user_id)'],
+    postgres: ['room_restrictions_pkey(room_id,user_id)'],
+  },
+  { name: 'insert the event', match: /^insert into "events"/, sqlite: [], postgres: [] },
+  { name: 'insert the audit entry', match: /^insert into "audit_log"/, sqlite: [], postgres: [] },
+  { name: 'remove the member', match: /^delete from "members"/, sqlite: ['PRIMARY KEY(room_id,user_id)'], postgres: [MEMBER_KEY] },
+  {
+    name: 'replace the ban',
+    match: /^delete from "room_restrictions"/,
+    sqlite: ['PRIMARY KEY(room_id,user_id,kind)'],
+    postgres: ['room_restrictions_pkey(kind,room_id,user_id)'],
+  },
+  { name: 'insert the ban', match: /^insert into "room_restrictions"/, sqlite: [], postgres: [] },
+  { name: 'advance the room', match: /^update "rooms" set "last_seq" = /, sqlite: ['sqlite_autoindex_rooms_1(id)'], postgres: ['rooms_pkey(id)'] },
+  {
+    name: "a room's bans and mutes",
+    match: /from "room_restrictions" as "r" inner join/,
+    // The room's few restrictions, sorted newest first.
+    sqlite: ['PRIMARY KEY(room_id)', 'sqlite_autoindex_users_1(id)', 'sort'],
+    postgres: ['room_restrictions_pkey(room_id)', 'users_pkey(id)', 'sort'],
+  },
+  {
+    name: "a page of a room's audit log",
+    match: /from "audit_log" as "a" inner join/,
+    // Walked newest first along the key: a page reads about the page, however long the log.
+    sqlite: ['PRIMARY KEY(room_id)|PRIMARY KEY(room_id,seq)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['audit_log_pkey(room_id)|audit_log_pkey(room_id,seq)', 'users_pkey(id)'],
+  },
+];
+
 /** PostgreSQL only: SQLite's writing transaction excludes every other writer without it. */
 const OWNER_LOCK: Expectation = { name: 'the owner lock and the name locks (advisory)', match: /^SELECT pg_advisory_xact_lock/, sqlite: [], postgres: [] };
 
@@ -508,6 +557,24 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         for (const query of queries.filter((q) => /^select /.test(q.sql))) {
           const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
           assert.ok(examined <= 150, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('moderation: an action locks its room and reads and writes its own rows; restrictions and the audit log read through indexes', async () => {
+      const queries = await fx.recorder.record(async () => {
+        const banned = await fx.store.moderate({ roomId: BIG_ROOM, actorId: 'u1', at: Date.now(), action: { kind: 'member_banned', memberId: 'u9', until: null, reason: 'spam' } });
+        assert.equal(banned.status, 'appended');
+        assert.equal((await fx.store.moderate({ roomId: 'r2', actorId: 'u2', at: Date.now(), action: { kind: 'room_updated', topic: 'x' } })).status, 'refused');
+        assert.ok((await fx.store.listRestrictions('r7', Date.now())).length > 0);
+        assert.equal((await fx.store.listAudit(BIG_ROOM, undefined, 51)).length, 51);
+        assert.equal((await fx.store.listAudit(BIG_ROOM, 1_000, 51)).length, 51);
+      });
+      await assertPlans(queries, MODERATION);
+      if (fx.rowsExamined !== undefined) {
+        for (const query of queries.filter((q) => /^select /.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          assert.ok(examined <= 200, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
         }
       }
     });

@@ -8,7 +8,7 @@ import { AppError } from '../../src/errors.js';
 import { newId } from '../../src/domain/ids.js';
 import { searchText } from '../../src/domain/search.js';
 import type { StreamEventRecord, UploadRecord, UserRecord } from '../../src/domain/types.js';
-import type { AppendOutcome, AppendRequest, Store } from '../../src/ports.js';
+import type { AppendOutcome, AppendRequest, ModerationAction, ModerationOutcome, Store } from '../../src/ports.js';
 
 export interface StoreFixture {
   store: Store;
@@ -410,7 +410,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           msg(r.id, stranger, 'gone'),
           join(r.id, stranger),
         ]);
-        assert.deepEqual(outcomes.slice(0, 4), [{ status: 'rejected', code: 'forbidden' }, { status: 'rejected', code: 'not_found' }, { status: 'noop' }, { status: 'noop' }]);
+        assert.deepEqual(outcomes.slice(0, 4), [{ status: 'rejected', code: 'forbidden', reason: 'not_member' }, { status: 'rejected', code: 'not_found' }, { status: 'noop' }, { status: 'noop' }]);
         assert.deepEqual(outcomes.slice(4).map((o) => o.status), ['appended', 'appended', 'appended', 'rejected', 'appended']);
         const rejoined = event(outcomes[8]);
         assert.equal(rejoined.seq, 5);
@@ -457,6 +457,61 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const outcomes = await store.append(requests);
         assert.equal(outcomes.filter((o) => o.status === 'appended').length, 900);
         for (const r of rooms) assert.equal((await store.findRoom(r.id))?.lastSeq, 301);
+      });
+    });
+
+    describe('moderation', () => {
+      const mod = (roomId: string, actor: UserRecord, action: ModerationAction) => store.moderate({ roomId, actorId: actor.id, at: at(), action });
+
+      it('applies an action with its event, its change and its audit entry, in one transaction; refusals write nothing', async () => {
+        const [owner, member, outsider] = [await user(), await user(), await user()];
+        const r = await room(owner);
+        event((await store.append([join(r.id, member)]))[0]);
+        const refused = await mod(r.id, member, { kind: 'member_kicked', memberId: owner.id, reason: null });
+        assert.deepEqual(refused, { status: 'refused', code: 'forbidden', reason: 'role' });
+        assert.deepEqual(await mod(r.id, outsider, { kind: 'room_updated', topic: 'x' }), { status: 'refused', code: 'forbidden', reason: 'not_member' });
+        assert.deepEqual(await mod('no-such-room', owner, { kind: 'room_updated', topic: 'x' }), { status: 'refused', code: 'not_found' });
+        const banned = await mod(r.id, owner, { kind: 'member_banned', memberId: member.id, until: null, reason: 'spam' });
+        assert.equal(banned.status, 'appended');
+        const e = (banned as Extract<ModerationOutcome, { status: 'appended' }>).event;
+        assert.deepEqual(
+          { seq: e.seq, kind: e.kind, user: e.user.id, member: e.member?.id, details: e.details },
+          { seq: 3, kind: 'member_banned', user: owner.id, member: member.id, details: { until: null, reason: 'spam' } },
+        );
+        assert.equal((await store.membership(r.id, member.id)).role, null);
+        assert.deepEqual((await store.readEvents(r.id, 2, 10)).map((x) => ({ kind: x.kind, member: x.member?.id, details: x.details })), [{ kind: 'member_banned', member: member.id, details: { until: null, reason: 'spam' } }]);
+        const [restriction] = await store.listRestrictions(r.id, at());
+        assert.deepEqual({ user: restriction?.user.id, kind: restriction?.kind, until: restriction?.until, by: restriction?.createdBy.id }, { user: member.id, kind: 'ban', until: null, by: owner.id });
+        const rejoin = await store.append([join(r.id, member)]);
+        assert.deepEqual(rejoin, [{ status: 'rejected', code: 'forbidden', reason: 'banned' }]);
+        const [entry] = await store.listAudit(r.id, undefined, 10);
+        assert.deepEqual({ seq: entry?.seq, action: entry?.action, actor: entry?.actor.id, member: entry?.member?.id }, { seq: 3, action: 'member_banned', actor: owner.id, member: member.id });
+        assert.equal((await store.findRoom(r.id))?.lastSeq, 3);
+        assert.equal(e.wasNotMember, undefined);
+        // A ban of someone who is not a member ends no membership: the writer tells nobody.
+        const before = await mod(r.id, owner, { kind: 'member_banned', memberId: outsider.id, until: null, reason: null });
+        assert.equal((before as Extract<ModerationOutcome, { status: 'appended' }>).event.wasNotMember, true);
+      });
+
+      it('keeps the room gapless when actions race appends from two instances', async () => {
+        const owner = await user();
+        const members = [await user(), await user(), await user(), await user()];
+        const r = await room(owner);
+        await store.append(members.map((m) => join(r.id, m)));
+        await withPeer(async (other) => {
+          const outcomes = await Promise.all([
+            ...Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : other).append([msg(r.id, owner, `m${i}`)]).then((o) => event(o[0]).seq)),
+            ...members.map((m, i) =>
+              (i % 2 === 0 ? store : other).moderate({ roomId: r.id, actorId: owner.id, at: at(), action: { kind: 'member_muted', memberId: m.id, until: null, reason: null } }).then((o) => {
+                assert.equal(o.status, 'appended');
+                return (o as Extract<ModerationOutcome, { status: 'appended' }>).event.seq;
+              }),
+            ),
+          ]);
+          assert.deepEqual(outcomes.sort((x, y) => x - y), Array.from({ length: 14 }, (_, i) => i + 6));
+          assert.deepEqual((await store.readEvents(r.id, 0, 100)).map((e) => e.seq), Array.from({ length: 19 }, (_, i) => i + 1));
+          assert.equal((await store.listAudit(r.id, undefined, 100)).length, 4);
+        });
       });
     });
 

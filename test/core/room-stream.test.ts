@@ -10,7 +10,11 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { MemoryBudget } from '../../src/core/memory-budget.js';
 import { type EndReason, RoomStream, type StreamItem, type SubscribeResult } from '../../src/core/room-stream.js';
+import { endsMembership } from '../../src/domain/moderation-rules.js';
 import type { EventKind } from '../../src/domain/types.js';
+
+/** The events that end a membership: leaving, being kicked, being banned. */
+const REMOVALS: readonly EventKind[] = ['member_left', 'member_kicked', 'member_banned'];
 
 /** What a frame carries in this model: the event, and the version of its message's text it shows. */
 interface Payload {
@@ -105,13 +109,13 @@ class World {
       if (e.seq > uptoSeq) break;
       if (e.userId !== userId) continue;
       if (e.kind === 'member_joined') m = true;
-      if (e.kind === 'member_left') m = false;
+      if (endsMembership(e.kind)) m = false;
     }
     return m;
   }
 
   everLeft(userId: string): boolean {
-    return this.events.some((e) => e.kind === 'member_left' && e.userId === userId);
+    return this.events.some((e) => endsMembership(e.kind) && e.userId === userId);
   }
 
   /** The item as the store would give it now. */
@@ -171,14 +175,15 @@ class World {
         return;
       }
       case 3: {
-        // A leave (users who left never come back in this model), or u3 joining.
+        // A leave, a kick or a ban (the member's id is the item's user, as the bus header names
+        // it; users removed never come back in this model), or u3 joining.
         if (b % 2 === 0 && !this.member('u3', this.head) && !this.everLeft('u3')) {
           this.commit('member_joined', 'u3', null);
           return;
         }
         const members = USERS.filter((u) => this.member(u, this.head));
         const userId = pick(members);
-        if (userId !== undefined && members.length > 1) this.commit('member_left', userId, null);
+        if (userId !== undefined && members.length > 1) this.commit(REMOVALS[b % REMOVALS.length] as EventKind, userId, null);
         return;
       }
       case 4:
@@ -310,8 +315,8 @@ class World {
         assert.ok(instance.ended !== null || instance.superseded, `${instance.key}: neither live nor ended`);
         if (instance.ended === 'not_member') assert.equal(instance.writes.length, 0, `${instance.key}: refused after writes`);
       }
-      // Guarantee 4: one's own leave is the last event one gets (users never come back in this model).
-      const leftAt = this.events.find((e) => e.kind === 'member_left' && e.userId === instance.userId)?.seq;
+      // Guarantee 4: one's own leave (or kick, or ban) is the last event one gets (users never come back in this model).
+      const leftAt = this.events.find((e) => endsMembership(e.kind) && e.userId === instance.userId)?.seq;
       if (leftAt !== undefined) {
         for (const w of instance.writes) assert.ok(w.seq <= leftAt, `${instance.key}: got ${w.seq} after leaving at ${leftAt}`);
         if (seqs.includes(leftAt)) assert.equal(instance.ended, 'left');

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type BatchState, clientMsgKey, mayChange, memberKey, messageKey, planBatch } from '../../src/domain/stream-rules.js';
+import { type BatchState, clientMsgKey, mayChange, memberKey, messageKey, planBatch, restrictionKey } from '../../src/domain/stream-rules.js';
 import type { MemberRecord, MessageRecord, UploadRecord } from '../../src/domain/types.js';
 import type { AppendRequest } from '../../src/ports.js';
 
 const author = (id: string) => ({ id, username: id, displayName: id });
-const member = (roomId: string, userId: string, role: 'owner' | 'member' = 'member'): MemberRecord => ({ roomId, userId, role, joinedAt: 0, lastReadSeq: 0 });
+const member = (roomId: string, userId: string, role: 'owner' | 'admin' | 'member' = 'member'): MemberRecord => ({ roomId, userId, role, joinedAt: 0, lastReadSeq: 0 });
 const message = (roomId: string, seq: number, by: string, extra: Partial<MessageRecord> = {}): MessageRecord => ({
   roomId,
   seq,
@@ -46,7 +46,8 @@ function state(): BatchState {
     uploads: new Map(
       [upload('u1', 'alice'), upload('u2', 'alice', { thumbKey: null, thumbWidth: null, thumbHeight: null, width: null, height: null, contentType: 'application/pdf', name: 'a.pdf' }), upload('u3', 'bob'), upload('u4', 'alice', { state: 'attached', messageSeq: 7 }), upload('u5', 'alice', { roomId: 'other' })].map((u) => [u.id, u]),
     ),
-    rooms: new Map([['r', { lastSeq: 10, lastActivityAt: 0 }]]),
+    rooms: new Map([['r', { lastSeq: 10, lastActivityAt: 0, archived: false }]]),
+    restrictions: new Map(),
     members: new Map([
       [memberKey('r', 'owner'), member('r', 'owner', 'owner')],
       [memberKey('r', 'alice'), member('r', 'alice')],
@@ -92,12 +93,57 @@ describe('stream rules', () => {
 
   it('who may change a message: the author edits and deletes; the owner deletes, never edits; nobody else', () => {
     const m = message('r', 7, 'alice');
-    assert.equal(mayChange('edit', member('r', 'alice'), m), true);
-    assert.equal(mayChange('delete', member('r', 'alice'), m), true);
-    assert.equal(mayChange('delete', member('r', 'owner', 'owner'), m), true);
-    assert.equal(mayChange('edit', member('r', 'owner', 'owner'), m), false);
-    assert.equal(mayChange('delete', member('r', 'bob'), m), false);
-    assert.equal(mayChange('edit', null, m), false);
+    assert.equal(mayChange('edit', member('r', 'alice'), m, 'member'), true);
+    assert.equal(mayChange('delete', member('r', 'alice'), m, 'member'), true);
+    assert.equal(mayChange('delete', member('r', 'owner', 'owner'), m, 'member'), true);
+    assert.equal(mayChange('edit', member('r', 'owner', 'owner'), m, 'member'), false);
+    assert.equal(mayChange('delete', member('r', 'bob'), m, 'member'), false);
+    assert.equal(mayChange('edit', null, m, 'member'), false);
+  });
+
+  it('an admin deletes messages of lower ranks (and of former members), never of an admin or the owner', () => {
+    const m = message('r', 7, 'alice');
+    const admin = member('r', 'admin', 'admin');
+    assert.equal(mayChange('delete', admin, m, 'member'), true);
+    assert.equal(mayChange('delete', admin, m, null), true);
+    assert.equal(mayChange('delete', admin, m, 'admin'), false);
+    assert.equal(mayChange('delete', admin, m, 'owner'), false);
+    assert.equal(mayChange('edit', admin, m, 'member'), false);
+    assert.equal(mayChange('delete', member('r', 'owner', 'owner'), m, 'admin'), true);
+  });
+
+  it('an archived room refuses sends, edits and joins (deletes still apply); a mute refuses sends; a ban refuses joins, until they end', () => {
+    const archived = state();
+    archived.rooms.set('r', { lastSeq: 10, lastActivityAt: 0, archived: true });
+    const reasons = (plan: ReturnType<typeof planBatch>) => plan.outcomes.map((o) => (o.status === 'rejected' ? `${o.code}:${o.reason ?? ''}` : o.status));
+    assert.deepEqual(
+      reasons(
+        planBatch(archived, [
+          send('alice'),
+          { kind: 'edit', roomId: 'r', userId: 'alice', target: 7, body: 'x', at: 1 },
+          { kind: 'member_joined', roomId: 'r', userId: 'eve', role: 'member', addedBy: null, at: 1 },
+          { kind: 'delete', roomId: 'r', userId: 'alice', target: 7, at: 1 },
+        ]),
+      ),
+      ['forbidden:archived', 'forbidden:archived', 'forbidden:archived', 'appended'],
+    );
+    const restricted = state();
+    restricted.restrictions.set(restrictionKey('r', 'alice', 'mute'), 5);
+    restricted.restrictions.set(restrictionKey('r', 'bob', 'mute'), null);
+    restricted.restrictions.set(restrictionKey('r', 'eve', 'ban'), null);
+    const at = (r: AppendRequest, t: number): AppendRequest => ({ ...r, at: t });
+    assert.deepEqual(
+      reasons(
+        planBatch(restricted, [
+          at(send('alice'), 4),
+          at(send('alice'), 5),
+          send('bob'),
+          { kind: 'edit', roomId: 'r', userId: 'alice', target: 7, body: 'muted may edit', at: 1 },
+          { kind: 'member_joined', roomId: 'r', userId: 'eve', role: 'member', addedBy: 'alice', at: 1 },
+        ]),
+      ),
+      ['forbidden:muted', 'appended', 'forbidden:muted', 'appended', 'forbidden:banned'],
+    );
   });
 
   it('applies a batch in order: sends, duplicates, edits, deletes, leaves and what they forbid after them', () => {

@@ -291,6 +291,33 @@ describe('REST answers match the API reference', () => {
     await expect(400, 'GET', `/api/v1/rooms/${secret}/members?limit=0`, { token: bob.token });
   });
 
+  it('moderation', async () => {
+    const bobId = String((await expect(200, 'GET', '/api/v1/me', { token: bob.token })).body.user.id);
+    const room = (await expect(201, 'POST', '/api/v1/rooms', { token: alice.token, body: { name: 'Moderated', visibility: 'public' } })).body.room.id;
+    await expect(200, 'POST', `/api/v1/rooms/${room}/join`, { token: bob.token });
+    await expect(200, 'PATCH', `/api/v1/rooms/${room}`, { token: alice.token, body: { name: 'Renamed', topic: 'Rules apply' } });
+    await expect(400, 'PATCH', `/api/v1/rooms/${room}`, { token: alice.token, body: {} });
+    await expect(403, 'PATCH', `/api/v1/rooms/${room}`, { token: bob.token, body: { topic: 'mine now' } });
+    await expect(204, 'PUT', `/api/v1/rooms/${room}/members/${bobId}/role`, { token: alice.token, body: { role: 'admin' } });
+    await expect(204, 'PUT', `/api/v1/rooms/${room}/members/${bobId}/role`, { token: alice.token, body: { role: 'member' } });
+    await expect(204, 'PUT', `/api/v1/rooms/${room}/mutes/${bobId}`, { token: alice.token, body: { durationS: 60, reason: 'cool down' } });
+    await expect(204, 'DELETE', `/api/v1/rooms/${room}/mutes/${bobId}`, { token: alice.token });
+    await expect(204, 'POST', `/api/v1/rooms/${room}/members/${bobId}/kick`, { token: alice.token });
+    await expect(404, 'POST', `/api/v1/rooms/${room}/members/${bobId}/kick`, { token: alice.token, body: { reason: 'again' } });
+    await expect(204, 'PUT', `/api/v1/rooms/${room}/bans/${bobId}`, { token: alice.token });
+    await expect(403, 'POST', `/api/v1/rooms/${room}/join`, { token: bob.token });
+    await expect(200, 'GET', `/api/v1/rooms/${room}/restrictions`, { token: alice.token });
+    await expect(403, 'GET', `/api/v1/rooms/${room}/restrictions`, { token: bob.token });
+    await expect(204, 'DELETE', `/api/v1/rooms/${room}/bans/${bobId}`, { token: alice.token });
+    await expect(200, 'POST', `/api/v1/rooms/${room}/archive`, { token: alice.token });
+    await expect(403, 'POST', `/api/v1/rooms/${room}/join`, { token: bob.token });
+    await expect(200, 'POST', `/api/v1/rooms/${room}/unarchive`, { token: alice.token });
+    const page = await expect(200, 'GET', `/api/v1/rooms/${room}/audit?limit=3`, { token: alice.token });
+    await expect(200, 'GET', `/api/v1/rooms/${room}/audit?before=${page.body.nextBefore}`, { token: alice.token });
+    await expect(400, 'GET', `/api/v1/rooms/${room}/audit?limit=0`, { token: alice.token });
+    await expect(404, 'GET', '/api/v1/rooms/no-such-room/audit', { token: bob.token });
+  });
+
   it('leaving, rate limits, logging out and the reference itself', async () => {
     await expect(204, 'POST', `/api/v1/rooms/${lobby}/leave`, { token: bob.token });
     await expect(403, 'GET', `/api/v1/rooms/${lobby}/messages`, { token: bob.token });

@@ -9,7 +9,7 @@
  * UPDATE each.
  */
 import { type Kysely, sql } from 'kysely';
-import { type BatchState, clientMsgKey, memberKey, messageKey, planBatch } from '../../domain/stream-rules.js';
+import { type BatchState, clientMsgKey, memberKey, messageKey, planBatch, restrictionKey } from '../../domain/stream-rules.js';
 import type { Author, MessageRecord, UploadRecord } from '../../domain/types.js';
 import type { AppendOutcome, AppendRequest } from '../../ports.js';
 import { type SqlDialect, inChunks } from './dialect.js';
@@ -25,7 +25,44 @@ import { selectMessages } from './queries.js';
  */
 async function membersOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<MembersTable[]> {
   const wanted = requests.flatMap((r) => (r.kind === 'member_joined' && r.addedBy !== null ? [{ roomId: r.roomId, userId: r.userId }, { roomId: r.roomId, userId: r.addedBy }] : [{ roomId: r.roomId, userId: r.userId }]));
-  const pairs = [...new Map(wanted.filter((r) => rooms.has(r.roomId)).map((r) => [memberKey(r.roomId, r.userId), r] as const)).values()];
+  return memberPairs(trx, dialect, wanted.filter((r) => rooms.has(r.roomId)));
+}
+
+/**
+ * The memberships of the authors of messages the batch deletes, when someone else deletes them:
+ * the rules weigh the deleter's rank against the author's. Asked only for such deletes (rare),
+ * after the targets are read, and only for pairs not read already.
+ */
+async function authorsOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], targets: MessageRow[], known: MembersTable[]): Promise<MembersTable[]> {
+  const authors = new Map(targets.map((t) => [messageKey(t.room_id, t.seq), t.author_id]));
+  const have = new Set(known.map((m) => memberKey(m.room_id, m.user_id)));
+  const wanted = requests.flatMap((r) => {
+    if (r.kind !== 'delete') return [];
+    const author = authors.get(messageKey(r.roomId, r.target));
+    return author === undefined || author === r.userId || have.has(memberKey(r.roomId, author)) ? [] : [{ roomId: r.roomId, userId: author }];
+  });
+  return wanted.length === 0 ? [] : memberPairs(trx, dialect, wanted);
+}
+
+/**
+ * The bans of the users the batch adds and the mutes of its senders, asked by (room, user,
+ * kind) triples: primary-key probes of room_restrictions. Nothing is asked for a batch of edits.
+ */
+async function restrictionsOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<Array<{ room_id: string; user_id: string; kind: 'ban' | 'mute'; until: number | null }>> {
+  const wanted = requests.flatMap((r) =>
+    rooms.has(r.roomId) && (r.kind === 'message' || r.kind === 'member_joined') ? [{ roomId: r.roomId, userId: r.userId, kind: r.kind === 'message' ? ('mute' as const) : ('ban' as const) }] : [],
+  );
+  const triples = [...new Map(wanted.map((r) => [restrictionKey(r.roomId, r.userId, r.kind), r] as const)).values()];
+  const rows: Array<{ room_id: string; user_id: string; kind: 'ban' | 'mute'; until: number | null }> = [];
+  await inChunks(triples, 3, dialect, async (chunk) => {
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, ${r.userId}, ${r.kind})`));
+    rows.push(...(await trx.selectFrom('room_restrictions').select(['room_id', 'user_id', 'kind', 'until']).where(sql<boolean>`(room_id, user_id, kind) IN (VALUES ${values})`).execute()));
+  });
+  return rows;
+}
+
+async function memberPairs(trx: Kysely<Database>, dialect: SqlDialect, wanted: Array<{ roomId: string; userId: string }>): Promise<MembersTable[]> {
+  const pairs = [...new Map(wanted.map((r) => [memberKey(r.roomId, r.userId), r] as const)).values()];
   const rows: MembersTable[] = [];
   await inChunks(pairs, 2, dialect, async (chunk) => {
     const values = sql.join(chunk.map((r) => sql`(${r.roomId}, ${r.userId})`));
@@ -104,7 +141,7 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
 
   const rooms = await trx
     .selectFrom('rooms')
-    .select(['id', 'last_seq', 'last_activity_at'])
+    .select(['id', 'last_seq', 'last_activity_at', 'archived_at'])
     .where('id', 'in', roomIds)
     .orderBy('id')
     .$if(dialect.lockRows, (q) => q.forUpdate())
@@ -113,17 +150,20 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   if (liveRoomIds.length === 0) return requests.map(() => ({ status: 'rejected', code: 'not_found' }));
 
   const live = new Set(liveRoomIds);
-  const [memberRows, actorRows, duplicateRows, targetRows, uploadRows] = await Promise.all([
+  const [memberRows, actorRows, duplicateRows, targetRows, uploadRows, restrictionRows] = await Promise.all([
     membersOf(trx, dialect, requests, live),
     trx.selectFrom('users').select(['id', 'username', 'display_name', 'bot_owner_id']).where('id', 'in', userIds).execute(),
     earlierSends(trx, dialect, requests, live),
     editTargets(trx, dialect, requests, live),
     attachmentsOf(trx, dialect, requests),
+    restrictionsOf(trx, dialect, requests, live),
   ]);
+  memberRows.push(...(await authorsOf(trx, dialect, requests, targetRows, memberRows)));
 
   const state: BatchState = {
-    rooms: new Map(rooms.map((r) => [r.id, { lastSeq: r.last_seq, lastActivityAt: r.last_activity_at }])),
+    rooms: new Map(rooms.map((r) => [r.id, { lastSeq: r.last_seq, lastActivityAt: r.last_activity_at, archived: r.archived_at !== null }])),
     members: new Map(memberRows.map((r) => [memberKey(r.room_id, r.user_id), toMember(r)])),
+    restrictions: new Map(restrictionRows.map((r) => [restrictionKey(r.room_id, r.user_id, r.kind), r.until === null ? null : Number(r.until)])),
     actors: new Map<string, Author>(actorRows.map((u) => [u.id, toAuthor(u.id, u.username, u.display_name, u.bot_owner_id)])),
     earlier: new Map(duplicateRows.map((r) => [clientMsgKey(r.room_id, r.author_id, r.client_msg_id as string), toMessage(r)])),
     targets: new Map(targetRows.map((r) => [messageKey(r.room_id, r.seq), toMessage(r)])),

@@ -34,15 +34,12 @@ export const toSession = (r: SessionsTable): SessionRecord => ({
   expiresAt: r.expires_at,
 });
 
-export const toRoom = (r: Pick<RoomsTable, 'id' | 'name' | 'visibility' | 'topic' | 'created_at' | 'last_seq' | 'dm_key'>): RoomRecord => ({
-  id: r.id,
-  name: r.name,
-  visibility: r.visibility,
-  topic: r.topic,
-  createdAt: r.created_at,
-  lastSeq: r.last_seq,
-  dmKey: r.dm_key,
-});
+/** `archivedAt` only for archived rooms, so an open room's record is what it always was. */
+export const toRoom = (r: Pick<RoomsTable, 'id' | 'name' | 'visibility' | 'topic' | 'created_at' | 'last_seq' | 'dm_key'> & { archived_at?: number | null }): RoomRecord => {
+  const room: RoomRecord = { id: r.id, name: r.name, visibility: r.visibility, topic: r.topic, createdAt: r.created_at, lastSeq: r.last_seq, dmKey: r.dm_key };
+  if (r.archived_at != null) room.archivedAt = Number(r.archived_at);
+  return room;
+};
 
 export const toMember = (r: MembersTable): MemberRecord => ({
   roomId: r.room_id,

@@ -3,6 +3,7 @@
  * are 0/1 integers: one representation for both dialects, so rows map to records the same way.
  */
 import type { Generated } from 'kysely';
+import type { EventKind } from '../../domain/types.js';
 
 export interface UsersTable {
   id: string;
@@ -47,12 +48,14 @@ export interface RoomsTable {
   purged_seq: Generated<number>;
   /** The room's avatar (uploads.id), or null. */
   avatar_id: Generated<string | null>;
+  /** When the room was archived (readable, refusing sends, edits and joins); null while open. */
+  archived_at: Generated<number | null>;
 }
 
 export interface MembersTable {
   room_id: string;
   user_id: string;
-  role: 'owner' | 'member';
+  role: 'owner' | 'admin' | 'member';
   joined_at: number;
   last_read_seq: number;
 }
@@ -60,9 +63,36 @@ export interface MembersTable {
 export interface EventsTable {
   room_id: string;
   seq: number;
-  kind: 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+  kind: EventKind;
   target: number | null;
   user_id: string;
+  created_at: number;
+  /** For moderation events: the member it is about (the actor is user_id). */
+  member_id?: string | null;
+  /** For moderation events: their fields (ModerationDetails) as JSON. */
+  data?: string | null;
+}
+
+export interface RoomRestrictionsTable {
+  room_id: string;
+  user_id: string;
+  kind: 'ban' | 'mute';
+  /** Epoch ms; null: for ever. */
+  until: number | null;
+  reason: string | null;
+  created_by: string;
+  created_at: number;
+}
+
+export interface AuditLogTable {
+  room_id: string;
+  /** The seq of the action's stream event. */
+  seq: number;
+  action: EventKind;
+  actor_id: string;
+  member_id: string | null;
+  /** ModerationDetails as JSON. */
+  data: string | null;
   created_at: number;
 }
 
@@ -226,4 +256,6 @@ export interface Database {
   job_keys: JobKeysTable;
   incoming_webhooks: IncomingWebhooksTable;
   uploads: UploadsTable;
+  room_restrictions: RoomRestrictionsTable;
+  audit_log: AuditLogTable;
 }

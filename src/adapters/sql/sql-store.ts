@@ -6,9 +6,10 @@
 import { type Kysely, sql } from 'kysely';
 import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
-import type { AppendOutcome, AppendRequest, ExportChanges, HistoryQuery, SearchPage, SearchQuery, Store, UploadChanges, WebhookChanges } from '../../ports.js';
+import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, UploadChanges, WebhookChanges } from '../../ports.js';
 import type {
   ExportRecord,
+  AuditRecord,
   IncomingWebhookRecord,
   IncomingWebhookWithBot,
   MemberCursor,
@@ -17,6 +18,7 @@ import type {
   MessageRecord,
   ProfileChanges,
   RetentionRoom,
+  RestrictionRecord,
   RoomRecord,
   RoomRetention,
   RoomWithReadState,
@@ -35,11 +37,13 @@ import * as bots from './bots.js';
 import type { SqlDialect } from './dialect.js';
 import * as exportsRetention from './exports-retention.js';
 import { SqlJobStore } from './job-store.js';
+import * as moderation from './moderation.js';
 import * as hooks from './webhooks.js';
 import * as people from './people.js';
 import * as uploads from './uploads.js';
 import { toAuthor, toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
+import { isModeration } from '../../domain/moderation-rules.js';
 import { selectMessages } from './queries.js';
 import { listPublicRooms } from './room-search.js';
 import type { Database } from './schema.js';
@@ -338,10 +342,23 @@ export class SqlStore extends SqlJobStore implements Store {
     return this.#dialect.write(this.#db, (trx) => appendBatch(trx, this.#dialect, requests));
   }
 
+  moderate(request: ModerationRequest): Promise<ModerationOutcome> {
+    return moderation.moderate(this.#db, this.#dialect, request);
+  }
+
+  listRestrictions(roomId: string, now: number): Promise<RestrictionRecord[]> {
+    return moderation.listRestrictions(this.#db, roomId, now);
+  }
+
+  listAudit(roomId: string, before: number | undefined, limit: number): Promise<AuditRecord[]> {
+    return moderation.listAudit(this.#db, roomId, before, limit);
+  }
+
   async readEvents(roomId: string, since: number, limit: number): Promise<StreamEventRecord[]> {
     const rows = await this.#db
       .selectFrom('events as e')
       .innerJoin('users as eu', 'eu.id', 'e.user_id')
+      .leftJoin('users as mu', 'mu.id', 'e.member_id')
       .leftJoin('messages as m', (join) =>
         join
           .onRef('m.room_id', '=', 'e.room_id')
@@ -359,6 +376,11 @@ export class SqlStore extends SqlJobStore implements Store {
         'eu.username as user_username',
         'eu.display_name as user_display_name',
         'eu.bot_owner_id as user_bot_owner_id',
+        'e.member_id',
+        'e.data',
+        'mu.username as member_username',
+        'mu.display_name as member_display_name',
+        'mu.bot_owner_id as member_bot_owner_id',
         'm.seq as m_seq',
         'm.id as m_id',
         'm.author_id as m_author_id',
@@ -396,7 +418,11 @@ export class SqlStore extends SqlJobStore implements Store {
               author_display_name: r.m_author_display_name as string,
               author_bot_owner_id: r.m_author_bot_owner_id,
             });
-      return toEvent(r, toAuthor(r.user_id, r.user_username, r.user_display_name, r.user_bot_owner_id), message);
+      const event = toEvent(r, toAuthor(r.user_id, r.user_username, r.user_display_name, r.user_bot_owner_id), message);
+      if (r.member_id != null && r.member_username != null) event.member = toAuthor(r.member_id, r.member_username, r.member_display_name as string, r.member_bot_owner_id);
+      if (r.data != null) event.details = moderation.decodeDetails(r.data);
+      else if (isModeration(r.kind)) event.details = {};
+      return event;
     });
   }
 

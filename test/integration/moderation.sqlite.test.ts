@@ -1,0 +1,3 @@
+import { moderationSuite } from './moderation.suite.js';
+
+moderationSuite('embedded SQLite', async () => ({}));

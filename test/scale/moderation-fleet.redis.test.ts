@@ -1,0 +1,4 @@
+/** The moderation fleet suite (moderation-fleet.suite.ts) with events between the nodes over Redis. */
+import { moderationFleetSuite } from './moderation-fleet.suite.js';
+
+await moderationFleetSuite('redis');
