@@ -44,7 +44,7 @@ export interface MembershipMessage {
   change: { joined: boolean; seq: number } | null;
 }
 
-const KINDS: ReadonlySet<string> = new Set<EventKind>(['message', 'edit', 'delete', 'member_joined', 'member_left']);
+const KINDS: ReadonlySet<string> = new Set<EventKind>(['message', 'edit', 'delete', 'member_joined', 'member_left', 'reaction_added', 'reaction_removed']);
 
 function token(value: string, what: string): string {
   if (value === '' || /[\s]/.test(value)) throw new Error(`bus codec: ${what} "${value}" cannot be encoded`);

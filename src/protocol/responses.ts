@@ -146,7 +146,7 @@ const Retention = z
   })
   .describe("A room's retention policy.");
 
-const eventKind = z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left']);
+const eventKind = z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left', 'reaction_added', 'reaction_removed']);
 
 const Webhook = z
   .strictObject({

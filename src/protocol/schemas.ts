@@ -135,9 +135,9 @@ export function buildSchemas(limits: SchemaLimits) {
     createWebhook: z.strictObject({
       url: text('wire').min(1).max(2_000).describe('https, on a public address (unless the server allows private endpoints).'),
       events: z
-        .array(z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left']))
+        .array(z.enum(['message', 'edit', 'delete', 'member_joined', 'member_left', 'reaction_added', 'reaction_removed']))
         .min(1)
-        .max(5)
+        .max(7)
         .optional()
         .describe('The event kinds to send; all when absent.'),
     }),

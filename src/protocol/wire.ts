@@ -103,7 +103,7 @@ export interface DirectUpload {
   expiresAt: string;
 }
 
-export type EventKind = 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+export type EventKind = 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left' | 'reaction_added' | 'reaction_removed';
 
 export interface StreamEvent {
   type: 'event';

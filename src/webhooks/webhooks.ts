@@ -28,7 +28,7 @@ export const FANOUT_QUEUE = 'webhook-fanout';
 export const DELIVER_QUEUE = 'webhook-deliver';
 export const SWEEP_QUEUE = 'webhook-sweep';
 
-const KINDS: readonly EventKind[] = ['message', 'edit', 'delete', 'member_joined', 'member_left'];
+const KINDS: readonly EventKind[] = ['message', 'edit', 'delete', 'member_joined', 'member_left', 'reaction_added', 'reaction_removed'];
 /** Events read per fan-out page; a fan-out does a few pages, then hands on to another job. */
 const FANOUT_PAGE = 200;
 const FANOUT_PAGES_PER_RUN = 5;

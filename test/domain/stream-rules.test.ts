@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type BatchState, clientMsgKey, mayChange, memberKey, messageKey, planBatch } from '../../src/domain/stream-rules.js';
+import { type BatchState, clientMsgKey, reactionKey, mayChange, memberKey, messageKey, planBatch } from '../../src/domain/stream-rules.js';
 import type { MemberRecord, MessageRecord, UploadRecord } from '../../src/domain/types.js';
 import type { AppendRequest } from '../../src/ports.js';
 
@@ -43,6 +43,8 @@ const upload = (id: string, userId: string, extra: Partial<UploadRecord> = {}): 
 
 function state(): BatchState {
   return {
+    emoji: new Map(),
+    reacted: new Set(),
     uploads: new Map(
       [upload('u1', 'alice'), upload('u2', 'alice', { thumbKey: null, thumbWidth: null, thumbHeight: null, width: null, height: null, contentType: 'application/pdf', name: 'a.pdf' }), upload('u3', 'bob'), upload('u4', 'alice', { state: 'attached', messageSeq: 7 }), upload('u5', 'alice', { roomId: 'other' })].map((u) => [u.id, u]),
     ),
@@ -132,6 +134,81 @@ describe('stream rules', () => {
       { kind: 'member_joined', roomId: 'r', userId: 'eve', role: 'member', addedBy: 'alice', at: 3 },
     ]);
     assert.deepEqual(plan.outcomes.map((o) => (o.status === 'appended' ? o.event.kind : o.status === 'rejected' ? o.code : o.status)), ['member_left', 'forbidden', 'member_joined']);
+  });
+
+  it('a reply names a live top-level message of its room; its root counts it, its author and the replier follow', () => {
+    const reply = (root: number, body: string, userId = 'bob'): AppendRequest => ({ kind: 'message', roomId: 'r', userId, id: `id-${body}`, body, clientMsgId: null, at: 5, threadRoot: root });
+    const plan = planBatch(state(), [reply(7, 'ok'), reply(8, 'to a tombstone'), reply(99, 'to nothing'), reply(11, 'to a reply'), send('alice', 'root'), reply(12, 'to a root of the batch', 'alice')]);
+    assert.deepEqual(plan.outcomes.map((o) => (o.status === 'appended' ? `${o.event.seq}:${o.event.message?.threadRoot ?? '-'}` : o.status === 'rejected' ? o.code : o.status)), [
+      '11:7',
+      'thread_root',
+      'thread_root',
+      'thread_root',
+      '12:-',
+      '13:12',
+    ]);
+    assert.deepEqual(plan.threadCounts, [
+      { roomId: 'r', rootSeq: 7, delta: 1, lastReplyAt: 5 },
+      { roomId: 'r', rootSeq: 12, delta: 1, lastReplyAt: 5 },
+    ]);
+    assert.deepEqual(
+      plan.follows.map((f) => [f.rootSeq, f.userId, f.replier, f.readSeq]),
+      [
+        [7, 'alice', false, 7],
+        [7, 'bob', true, 11],
+        [12, 'alice', false, 12],
+        [12, 'alice', true, 13],
+      ],
+    );
+    const deleted = planBatch(state(), [reply(7, 'oops'), { kind: 'delete', roomId: 'r', userId: 'bob', target: 11, at: 6 }]);
+    assert.deepEqual(deleted.threadCounts, [{ roomId: 'r', rootSeq: 7, delta: 0, lastReplyAt: 5 }]);
+  });
+
+  it('reactions: idempotent per user, emoji and message; members only; live messages only; bounded distinct emoji', () => {
+    const react = (userId: string, emoji: string, target = 7, add = true, maxPerMessage = 2): AppendRequest =>
+      add ? { kind: 'reaction_added', roomId: 'r', userId, target, emoji, maxPerMessage, at: 1 } : { kind: 'reaction_removed', roomId: 'r', userId, target, emoji, at: 1 };
+    const s = state();
+    s.emoji.set(messageKey('r', 7), new Set(['👍']));
+    s.reacted.add(reactionKey('r', 7, '👍', 'bob'));
+    const plan = planBatch(s, [
+      react('alice', '👍'),
+      react('alice', '👍'),
+      react('bob', '👍'),
+      react('alice', ':tada:'),
+      react('bob', ':heart:'),
+      react('bob', ':tada:'),
+      react('eve', '👍'),
+      react('alice', '👍', 8),
+      react('alice', '👍', 99),
+      react('bob', '👍', 7, false),
+      react('bob', '👍', 7, false),
+      react('owner', ':x:', 7, true),
+      react('owner', ':x:', 7, false),
+    ]);
+    assert.deepEqual(plan.outcomes.map((o) => (o.status === 'appended' ? `${o.event.kind}:${o.event.emoji}` : o.status === 'rejected' ? o.code : o.status)), [
+      'reaction_added:👍',
+      'noop',
+      'noop',
+      'reaction_added::tada:',
+      'too_many_reactions',
+      'reaction_added::tada:',
+      'forbidden',
+      'not_found',
+      'not_found',
+      'reaction_removed:👍',
+      'noop',
+      'too_many_reactions',
+      'noop',
+    ]);
+    assert.deepEqual(
+      plan.reactionsAdded.map((r) => `${r.userId}:${r.emoji}`),
+      ['alice:👍', 'alice::tada:', 'bob::tada:'],
+    );
+    assert.deepEqual(plan.reactionsRemoved.map((r) => `${r.userId}:${r.emoji}`), ['bob:👍']);
+    // Added then removed in one batch: two events, no row written.
+    const both = planBatch(state(), [react('alice', ':a:'), react('alice', ':a:', 7, false)]);
+    assert.equal(both.events.length, 2);
+    assert.deepEqual([both.reactionsAdded, both.reactionsRemoved], [[], []]);
   });
 
   it('property: events are numbered from the head without gaps, one outcome per request', () => {

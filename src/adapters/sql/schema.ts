@@ -3,6 +3,7 @@
  * are 0/1 integers: one representation for both dialects, so rows map to records the same way.
  */
 import type { Generated } from 'kysely';
+import type { EventKind } from '../../domain/types.js';
 
 export interface UsersTable {
   id: string;
@@ -56,10 +57,12 @@ export interface MembersTable {
 export interface EventsTable {
   room_id: string;
   seq: number;
-  kind: 'message' | 'edit' | 'delete' | 'member_joined' | 'member_left';
+  kind: EventKind;
   target: number | null;
   user_id: string;
   created_at: number;
+  /** Reaction events: the emoji; null for other kinds. */
+  emoji?: string | null;
 }
 
 export interface MessagesTable {
@@ -76,6 +79,30 @@ export interface MessagesTable {
   search_text: string;
   /** The attachments as JSON (AttachmentRecord[]); null when none, and once deleted. */
   attachments: Generated<string | null>;
+  /** A reply: the seq of its thread's root (a top-level message of the room); null for top-level messages. */
+  thread_root: Generated<number | null>;
+  /** A root: its replies not deleted. */
+  reply_count: Generated<number>;
+  /** A root: when its latest reply was sent; null until it has one. */
+  last_reply_at: Generated<number | null>;
+}
+
+export interface ReactionsTable {
+  room_id: string;
+  seq: number;
+  emoji: string;
+  user_id: string;
+  created_at: number;
+}
+
+export interface ThreadFollowsTable {
+  room_id: string;
+  root_seq: number;
+  user_id: string;
+  /** 1 while the user follows the thread; 0 once they unfollowed (the row keeps their marker). */
+  following: number;
+  /** Replies up to this seq are read. */
+  last_read_seq: number;
 }
 
 export interface UploadsTable {
@@ -222,4 +249,6 @@ export interface Database {
   job_keys: JobKeysTable;
   incoming_webhooks: IncomingWebhooksTable;
   uploads: UploadsTable;
+  reactions: ReactionsTable;
+  thread_follows: ThreadFollowsTable;
 }
