@@ -181,8 +181,8 @@ export interface Store {
   /** The thread of top-level message `rootSeq`: it, and at most `limit` replies after `after`; undefined when it is no top-level message. */
   readThread(roomId: string, rootSeq: number, after: number, limit: number): Promise<ThreadPage | undefined>;
   /**
-   * Follows (or unfollows) the thread of top-level message `rootSeq`; a first follow reads up to
-   * the room's last seq. False when it is no top-level message of the room.
+   * Follows (or unfollows) the thread of top-level message `rootSeq`; a follow by someone not
+   * following reads up to the room's last seq. False when it is no top-level message of the room.
    */
   setThreadFollow(roomId: string, rootSeq: number, userId: string, following: boolean): Promise<boolean>;
   /**

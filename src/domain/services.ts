@@ -13,6 +13,7 @@ import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
 import type { Search } from './search.js';
 import type { StreamWriter } from './stream-writer.js';
+import type { Threads } from './threads.js';
 
 export interface Services {
   store: Store;
@@ -22,6 +23,7 @@ export interface Services {
   incomingWebhooks: IncomingWebhooks;
   rooms: Rooms;
   messages: Messages;
+  threads: Threads;
   search: Search;
   presence: PresenceService;
   writer: StreamWriter;

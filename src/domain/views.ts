@@ -1,6 +1,7 @@
 /** Record → wire shape, in one place, so every transport shows the same JSON. */
-import type { Bot, IncomingWebhook, Message, MemberRoom, Room, StreamEvent, User } from '../protocol/wire.js';
-import type { Author, IncomingWebhookWithBot, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
+import type { ThreadPage } from '../ports.js';
+import type { Bot, FollowedThread, IncomingWebhook, Message, MemberRoom, Room, StreamEvent, User, ThreadPage as WireThreadPage } from '../protocol/wire.js';
+import type { Author, FollowedThreadRecord, IncomingWebhookWithBot, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -48,11 +49,19 @@ export const messageView = (m: MessageRecord): Message => ({
   deleted: m.deleted,
   clientMsgId: m.clientMsgId,
   ...(m.deleted || m.attachments === undefined || m.attachments.length === 0 ? {} : { attachments: m.attachments }),
+  ...(m.threadRoot === undefined ? {} : { threadRoot: m.threadRoot }),
+  ...(m.replyCount === undefined || m.lastReplyAt === undefined ? {} : { replyCount: m.replyCount, lastReplyAt: iso(m.lastReplyAt) }),
+  ...(m.deleted || m.reactions === undefined || m.reactions.length === 0 ? {} : { reactions: m.reactions }),
 });
+
+export const threadPageView = (p: ThreadPage): WireThreadPage => ({ root: messageView(p.root), replies: p.replies.map(messageView), hasMore: p.hasMore });
+
+export const followedThreadView = (t: FollowedThreadRecord): FollowedThread => ({ roomId: t.root.roomId, root: messageView(t.root), lastReadSeq: t.lastReadSeq, unread: t.unread });
 
 export function eventView(e: StreamEventRecord): StreamEvent {
   const out: StreamEvent = { type: 'event', roomId: e.roomId, seq: e.seq, kind: e.kind, user: userView(e.user), createdAt: iso(e.createdAt) };
   if (e.message !== null) out.message = messageView(e.message);
   if (e.target !== null) out.target = e.target;
+  if (e.emoji !== undefined) out.emoji = e.emoji;
   return out;
 }

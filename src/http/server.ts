@@ -29,6 +29,7 @@ import { fileRoutes } from './routes/files.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
+import { threadRoutes } from './routes/threads.js';
 import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
 
@@ -146,6 +147,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   authRoutes(api, ctx);
   roomRoutes(api, ctx);
   messageRoutes(api, ctx);
+  threadRoutes(api, ctx);
   exportRoutes(api, ctx);
   fileRoutes(api, ctx);
   webhookRoutes(api, ctx);

@@ -61,11 +61,22 @@ export async function readThread(db: Kysely<Database>, roomId: string, rootSeq: 
 export async function setThreadFollow(trx: Kysely<Database>, roomId: string, rootSeq: number, userId: string, following: boolean): Promise<boolean> {
   if ((await findRoot(trx, roomId, rootSeq)) === undefined) return false;
   const room = await trx.selectFrom('rooms').select('last_seq').where('id', '=', roomId).executeTakeFirstOrThrow();
-  // A first follow starts with the thread read as it is: only later replies count as unread.
+  // A follow (a first one, or one after unfollowing) starts with the thread read as it is: only
+  // later replies count as unread. Following again while following moves nothing.
+  const head = room.last_seq;
   await trx
     .insertInto('thread_follows')
-    .values({ room_id: roomId, root_seq: rootSeq, user_id: userId, following: following ? 1 : 0, last_read_seq: room.last_seq })
-    .onConflict((oc) => oc.columns(['room_id', 'root_seq', 'user_id']).doUpdateSet({ following: following ? 1 : 0 }))
+    .values({ room_id: roomId, root_seq: rootSeq, user_id: userId, following: following ? 1 : 0, last_read_seq: head })
+    .onConflict((oc) =>
+      oc.columns(['room_id', 'root_seq', 'user_id']).doUpdateSet(
+        following
+          ? {
+              following: 1,
+              last_read_seq: sql<number>`CASE WHEN thread_follows.following = 0 AND thread_follows.last_read_seq < ${head} THEN ${head} ELSE thread_follows.last_read_seq END`,
+            }
+          : { following: 0 },
+      ),
+    )
     .execute();
   return true;
 }
