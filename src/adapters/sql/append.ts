@@ -110,8 +110,8 @@ const isReaction = (r: AppendRequest): r is ReactionRequest => r.kind === 'react
 
 /**
  * What the rules need of the batch's reactions: the distinct emoji of each message reacted to
- * (at most the per-message cap each, along the primary key's (room_id, seq, emoji) prefix), and
- * which of the batch's (message, emoji, user) reactions exist. Never every reactor of a message.
+ * (from reaction_counts: at most the per-message bound each), and which of the batch's
+ * (message, user, emoji) reactions exist (primary-key probes). Never every reactor of a message.
  */
 async function reactionState(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<{ emoji: Map<string, Set<string>>; reacted: Set<string> }> {
   const reactions = requests.filter(isReaction).filter((r) => rooms.has(r.roomId));
@@ -122,9 +122,8 @@ async function reactionState(trx: Kysely<Database>, dialect: SqlDialect, request
   await inChunks(messagesOf, 2, dialect, async (chunk) => {
     const values = sql.join(chunk.map((r) => sql`(${r.roomId}, CAST(${r.target} AS BIGINT))`));
     const rows = await trx
-      .selectFrom('reactions')
+      .selectFrom('reaction_counts')
       .select(['room_id', 'seq', 'emoji'])
-      .distinct()
       .where(sql<boolean>`(room_id, seq) IN (VALUES ${values})`)
       .execute();
     for (const row of rows) {
@@ -136,15 +135,51 @@ async function reactionState(trx: Kysely<Database>, dialect: SqlDialect, request
   });
   const keys = [...new Map(reactions.map((r) => [reactionKey(r.roomId, r.target, r.emoji, r.userId), r] as const)).values()];
   await inChunks(keys, 4, dialect, async (chunk) => {
-    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, CAST(${r.target} AS BIGINT), ${r.emoji}, ${r.userId})`));
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, CAST(${r.target} AS BIGINT), ${r.userId}, ${r.emoji})`));
     const rows = await trx
       .selectFrom('reactions')
       .select(['room_id', 'seq', 'emoji', 'user_id'])
-      .where(sql<boolean>`(room_id, seq, emoji, user_id) IN (VALUES ${values})`)
+      .where(sql<boolean>`(room_id, seq, user_id, emoji) IN (VALUES ${values})`)
       .execute();
     for (const row of rows) reacted.add(reactionKey(row.room_id, Number(row.seq), row.emoji, row.user_id));
   });
   return { emoji, reacted };
+}
+
+/** The reaction rows the batch adds and removes, and the counts they move (a count at zero leaves). */
+async function writeReactions(trx: Kysely<Database>, dialect: SqlDialect, plan: BatchPlan): Promise<void> {
+  await inChunks(plan.reactionsAdded, 5, dialect, (chunk) =>
+    trx
+      .insertInto('reactions')
+      .values(chunk.map((r) => ({ room_id: r.roomId, seq: r.seq, emoji: r.emoji, user_id: r.userId, created_at: r.at })))
+      .execute(),
+  );
+  for (const r of plan.reactionsRemoved) {
+    await trx.deleteFrom('reactions').where('room_id', '=', r.roomId).where('seq', '=', r.seq).where('user_id', '=', r.userId).where('emoji', '=', r.emoji).execute();
+  }
+  const deltas = new Map<string, { roomId: string; seq: number; emoji: string; delta: number; at: number }>();
+  for (const [rows, delta] of [
+    [plan.reactionsAdded, 1],
+    [plan.reactionsRemoved, -1],
+  ] as const) {
+    for (const r of rows) {
+      const k = reactionKey(r.roomId, r.seq, r.emoji, '');
+      const d = deltas.get(k) ?? { roomId: r.roomId, seq: r.seq, emoji: r.emoji, delta: 0, at: r.at };
+      d.delta += delta;
+      deltas.set(k, d);
+    }
+  }
+  for (const d of deltas.values()) {
+    if (d.delta === 0) continue;
+    await trx
+      .insertInto('reaction_counts')
+      .values({ room_id: d.roomId, seq: d.seq, emoji: d.emoji, count: d.delta, first_at: d.at })
+      .onConflict((oc) => oc.columns(['room_id', 'seq', 'emoji']).doUpdateSet({ count: sql<number>`reaction_counts.count + ${d.delta}` }))
+      .execute();
+    if (d.delta < 0) {
+      await trx.deleteFrom('reaction_counts').where('room_id', '=', d.roomId).where('seq', '=', d.seq).where('emoji', '=', d.emoji).where('count', '<=', 0).execute();
+    }
+  }
 }
 
 /** The thread counters and automatic follows of the batch's replies and deleted replies. */
@@ -249,15 +284,7 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
     await trx.updateTable('uploads').set({ state: 'doomed' }).where('room_id', '=', d.roomId).where('message_seq', '=', d.seq).where('state', '=', 'attached').execute();
   }
   await writeThreads(trx, plan);
-  await inChunks(plan.reactionsAdded, 5, dialect, (chunk) =>
-    trx
-      .insertInto('reactions')
-      .values(chunk.map((r) => ({ room_id: r.roomId, seq: r.seq, emoji: r.emoji, user_id: r.userId, created_at: r.at })))
-      .execute(),
-  );
-  for (const r of plan.reactionsRemoved) {
-    await trx.deleteFrom('reactions').where('room_id', '=', r.roomId).where('seq', '=', r.seq).where('emoji', '=', r.emoji).where('user_id', '=', r.userId).execute();
-  }
+  await writeReactions(trx, dialect, plan);
   for (const m of plan.membersRemoved) await trx.deleteFrom('members').where('room_id', '=', m.roomId).where('user_id', '=', m.userId).execute();
   const memberRowsOut: MembersTable[] = plan.membersInserted.map((m) => ({ room_id: m.roomId, user_id: m.userId, role: m.role, joined_at: m.joinedAt, last_read_seq: m.lastReadSeq }));
   await inChunks(memberRowsOut, 5, dialect, (chunk) => trx.insertInto('members').values(chunk).execute());

@@ -95,6 +95,16 @@ export interface ReactionsTable {
   created_at: number;
 }
 
+export interface ReactionCountsTable {
+  room_id: string;
+  seq: number;
+  emoji: string;
+  /** How many reacted so (a row is deleted at zero). */
+  count: number;
+  /** When the emoji was first added to the message: the order reactions are shown in. */
+  first_at: number;
+}
+
 export interface ThreadFollowsTable {
   room_id: string;
   root_seq: number;
@@ -250,5 +260,6 @@ export interface Database {
   incoming_webhooks: IncomingWebhooksTable;
   uploads: UploadsTable;
   reactions: ReactionsTable;
+  reaction_counts: ReactionCountsTable;
   thread_follows: ThreadFollowsTable;
 }

@@ -11,31 +11,38 @@ import { toMessage } from './mappers.js';
 import { selectMessages } from './queries.js';
 import type { Database } from './schema.js';
 
+/**
+ * The counts of the page's messages from reaction_counts (at most the per-message bound each),
+ * and the reader's own reactions to them by primary-key prefix (room, seq, user): never every
+ * reactor of a message.
+ */
 export async function reactionsOf(db: Kysely<Database>, dialect: SqlDialect, roomId: string, seqs: number[], userId: string): Promise<MessageReactions[]> {
   const wanted = [...new Set(seqs)];
   const bySeq = new Map<number, MessageReactions>();
+  const mine = new Set<string>();
   await inChunks(wanted, 1, dialect, async (chunk) => {
-    const rows = await db
-      .selectFrom('reactions')
-      .select(['seq', 'emoji'])
-      .select(sql<number>`count(*)`.as('count'))
-      .select(sql<number>`max(CASE WHEN user_id = ${userId} THEN 1 ELSE 0 END)`.as('me'))
-      .select(sql<number>`min(created_at)`.as('first_at'))
-      .where('room_id', '=', roomId)
-      .where('seq', 'in', chunk)
-      .groupBy(['seq', 'emoji'])
-      // The emoji first reacted comes first, so a message's reactions keep their places.
-      .orderBy('seq')
-      .orderBy('first_at')
-      .orderBy('emoji')
-      .execute();
-    for (const r of rows) {
+    const [counts, own] = await Promise.all([
+      db
+        .selectFrom('reaction_counts')
+        .select(['seq', 'emoji', 'count'])
+        .where('room_id', '=', roomId)
+        .where('seq', 'in', chunk)
+        // The emoji first added comes first, so a message's reactions keep their places.
+        .orderBy('seq')
+        .orderBy('first_at')
+        .orderBy('emoji')
+        .execute(),
+      db.selectFrom('reactions').select(['seq', 'emoji']).where('room_id', '=', roomId).where('seq', 'in', chunk).where('user_id', '=', userId).execute(),
+    ]);
+    for (const r of own) mine.add(`${Number(r.seq)}\u0000${r.emoji}`);
+    for (const r of counts) {
       const seq = Number(r.seq);
       const entry = bySeq.get(seq) ?? { seq, reactions: [] };
-      entry.reactions.push({ emoji: r.emoji, count: Number(r.count), me: Number(r.me) === 1 });
+      entry.reactions.push({ emoji: r.emoji, count: Number(r.count), me: false });
       bySeq.set(seq, entry);
     }
   });
+  for (const entry of bySeq.values()) for (const r of entry.reactions) r.me = mine.has(`${entry.seq}\u0000${r.emoji}`);
   return [...bySeq.values()];
 }
 

@@ -9,8 +9,13 @@ import type { Migration } from './index.js';
  *   Replies are found by (room_id, thread_root, seq): a thread page and its unread count walk
  *   that index only.
  * - `events.emoji`: the emoji of reaction_added / reaction_removed events (null for others).
- * - `reactions`: one row per (message, emoji, user); the primary key makes a reaction
- *   idempotent, and its prefix (room_id, seq, emoji) counts a message's distinct emoji.
+ * - `reactions`: one row per (message, user, emoji); the primary key makes a reaction
+ *   idempotent, and its prefix (room_id, seq, user_id) finds a reader's own reactions to a page
+ *   (`me`) without reading everyone's.
+ * - `reaction_counts`: per message and emoji, how many reacted, and when the emoji was first
+ *   added, kept by the append that adds or removes a reaction (a row leaves at zero). A page's
+ *   aggregated reactions, and a message's distinct emoji (the per-message bound), are read from
+ *   it: at most the bound per message, however many people reacted.
  * - `thread_follows`: who follows which thread and how far they read it. `following` 0 keeps a
  *   row (and its read marker) for someone who unfollowed, so a later reply does not make them
  *   follow again automatically.
@@ -30,7 +35,15 @@ export const threadsReactions: Migration = {
       emoji TEXT NOT NULL,
       user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
       created_at INTEGER NOT NULL,
-      PRIMARY KEY (room_id, seq, emoji, user_id)
+      PRIMARY KEY (room_id, seq, user_id, emoji)
+    ) WITHOUT ROWID`,
+    `CREATE TABLE reaction_counts (
+      room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+      seq INTEGER NOT NULL,
+      emoji TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      first_at INTEGER NOT NULL,
+      PRIMARY KEY (room_id, seq, emoji)
     ) WITHOUT ROWID`,
     `CREATE TABLE thread_follows (
       room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
@@ -54,7 +67,15 @@ export const threadsReactions: Migration = {
       emoji TEXT NOT NULL,
       user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
       created_at BIGINT NOT NULL,
-      PRIMARY KEY (room_id, seq, emoji, user_id)
+      PRIMARY KEY (room_id, seq, user_id, emoji)
+    )`,
+    `CREATE TABLE reaction_counts (
+      room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+      seq BIGINT NOT NULL,
+      emoji TEXT NOT NULL,
+      count INTEGER NOT NULL,
+      first_at BIGINT NOT NULL,
+      PRIMARY KEY (room_id, seq, emoji)
     )`,
     `CREATE TABLE thread_follows (
       room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
