@@ -26,14 +26,21 @@ export function applyEvent(known: ReadonlyMap<number, Message>, event: StreamEve
     case 'message':
       if (event.message !== undefined) {
         changed.set(event.seq, event.message);
-        moveRoot(event.message, 1, event.message.createdAt);
+        // A replayed reply deleted since comes as a tombstone (and its delete event then changes
+        // nothing): it never counted, though it was the latest reply when sent.
+        moveRoot(event.message, event.message.deleted ? 0 : 1, event.message.createdAt);
       }
       break;
     case 'edit': {
       const before = event.target === undefined ? undefined : current(event.target);
       if (event.message !== undefined && event.target !== undefined) {
-        // The edit carries the message as stored; what the reader derived stays.
-        changed.set(event.target, { ...event.message, ...(before?.reactions === undefined ? {} : { reactions: before.reactions }) });
+        // Events carry no thread counters nor reactions: what the reader derived stays.
+        const derived = {
+          ...(before?.replyCount === undefined ? {} : { replyCount: before.replyCount }),
+          ...(before?.lastReplyAt === undefined ? {} : { lastReplyAt: before.lastReplyAt }),
+          ...(before?.reactions === undefined ? {} : { reactions: before.reactions }),
+        };
+        changed.set(event.target, { ...event.message, ...derived });
       }
       break;
     }
@@ -48,7 +55,8 @@ export function applyEvent(known: ReadonlyMap<number, Message>, event: StreamEve
     case 'reaction_added':
     case 'reaction_removed': {
       const before = event.target === undefined ? undefined : current(event.target);
-      if (before === undefined || event.emoji === undefined) break;
+      // A tombstone shows no reactions (one replayed as deleted gets its reactions' events still).
+      if (before === undefined || before.deleted || event.emoji === undefined) break;
       const reactions = fold(before.reactions ?? [], event.emoji, event.kind === 'reaction_added' ? 1 : -1, event.user.id === me);
       const { reactions: _old, ...rest } = before;
       changed.set(before.seq, reactions.length === 0 ? rest : { ...rest, reactions });

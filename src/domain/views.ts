@@ -58,9 +58,19 @@ export const threadPageView = (p: ThreadPage): WireThreadPage => ({ root: messag
 
 export const followedThreadView = (t: FollowedThreadRecord): FollowedThread => ({ roomId: t.root.roomId, root: messageView(t.root), lastReadSeq: t.lastReadSeq, unread: t.unread });
 
+/**
+ * A message as a stream event carries it: without what later events change (a root's
+ * `replyCount` and `lastReplyAt`, reactions). A client folds those events into it, so a message
+ * replayed as it is now would count its replies twice; REST reads carry them instead.
+ */
+const eventMessageView = (m: MessageRecord): Message => {
+  const { replyCount: _count, lastReplyAt: _last, reactions: _reactions, ...rest } = m;
+  return messageView(rest);
+};
+
 export function eventView(e: StreamEventRecord): StreamEvent {
   const out: StreamEvent = { type: 'event', roomId: e.roomId, seq: e.seq, kind: e.kind, user: userView(e.user), createdAt: iso(e.createdAt) };
-  if (e.message !== null) out.message = messageView(e.message);
+  if (e.message !== null) out.message = eventMessageView(e.message);
   if (e.target !== null) out.target = e.target;
   if (e.emoji !== undefined) out.emoji = e.emoji;
   return out;

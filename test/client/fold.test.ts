@@ -31,6 +31,9 @@ describe('folding the stream into messages', () => {
     const known = foldAll([event(1, 'message', { message: message(1) }), event(2, 'message', { message: reply }), event(3, 'delete', { target: 2 })], 'bob');
     assert.deepEqual([known.get(1)?.replyCount, known.get(1)?.lastReplyAt], [0, reply.createdAt]);
     assert.equal(known.get(2)?.deleted, true);
+    // Replayed after the delete: the reply comes as a tombstone, then its delete.
+    const replayed = foldAll([event(1, 'message', { message: message(1) }), event(2, 'message', { message: { ...reply, body: '', deleted: true } }), event(3, 'delete', { target: 2 })], 'bob');
+    assert.deepEqual([replayed.get(1)?.replyCount, replayed.get(1)?.lastReplyAt], [0, reply.createdAt]);
   });
 
   it('reactions aggregate per emoji in first-reacted order, `me` for the reader, gone at zero', () => {
@@ -50,5 +53,7 @@ describe('folding the stream into messages', () => {
     const deleted = applyEvent(known, event(4, 'delete', { target: 1 }), 'ada').get(1);
     assert.equal(deleted?.reactions, undefined);
     assert.equal(applyEvent(known, event(5, 'reaction_added', { target: 99, emoji: '👍' }), 'ada').size, 0);
+    const tomb = new Map([[1, message(1, { deleted: true, body: '' })]]);
+    assert.equal(applyEvent(tomb, event(6, 'reaction_added', { target: 1, emoji: '👍' }), 'ada').size, 0, 'a replayed tombstone takes no reaction');
   });
 });

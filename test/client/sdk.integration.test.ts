@@ -142,6 +142,18 @@ describe('client SDK against a real server', () => {
       assert.deepEqual(shown.get(root.seq)?.reactions, [{ emoji: '👍', count: 2, me: true }]);
       assert.equal(shown.get(root.seq)?.replyCount, 1);
 
+      // A client that joins later and replays the whole stream folds it to the same (events carry no counters to count twice).
+      const c = new ParleyClient({ baseUrl: srv.url, token: bob.token, WebSocket, ...fast });
+      clients.push(c);
+      const replayed = new Map<number, Message>();
+      c.on('event', (e) => {
+        for (const [seq, m] of applyEvent(replayed, e, bob.id)) replayed.set(seq, m);
+      });
+      await c.connect();
+      await c.subscribe(roomId, { since: 0 });
+      await until(() => (c.lastSeq(roomId) ?? 0) >= viaRest.seq + 6, 'the replay');
+      for (const m of history.messages) assert.deepEqual(replayed.get(m.seq), m, `message ${m.seq} replayed and folded as REST reads it`);
+
       const page = await a.rest.thread(roomId, root.seq, { limit: 10 });
       assert.deepEqual(
         page.replies.map((m) => m.body),

@@ -248,6 +248,11 @@ export function threadsSuite(label: string, config: () => Promise<Partial<Config
       const reply = await post(alice, roomId, 'missed reply', root.seq);
       await reaction(alice, 'PUT', roomId, root.seq, '👀');
       await reaction(alice, 'DELETE', roomId, root.seq, '👀');
+      // Replayed from the store or from memory, a root carries no counters: the reply events that follow make them.
+      const fromStart = await connect(bob);
+      await fromStart.request({ type: 'subscribe', roomId, since: 0 });
+      const replayedRoot = (await fromStart.waitForEvents(roomId, reply.seq + 2)).find((e) => e.seq === root.seq);
+      assert.deepEqual([replayedRoot?.message.replyCount, replayedRoot?.message.lastReplyAt], [undefined, undefined]);
       const again = await connect(bob);
       const resumed = await again.request({ type: 'subscribe', roomId, since: seen });
       assert.equal(resumed.recovered, true);
