@@ -216,6 +216,8 @@ describe('stream rules', () => {
       fc.record({ kind: fc.constant('message' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), clientMsgId: fc.option(fc.constantFrom('c1', 'c2'), { nil: null }) }),
       fc.record({ kind: fc.constantFrom('edit' as const, 'delete' as const), userId: fc.constantFrom('alice', 'owner', 'bob'), target: fc.integer({ min: 1, max: 14 }) }),
       fc.record({ kind: fc.constantFrom('member_joined' as const, 'member_left' as const), userId: fc.constantFrom('alice', 'bob', 'eve') }),
+      fc.record({ kind: fc.constant('reply' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), target: fc.integer({ min: 1, max: 14 }) }),
+      fc.record({ kind: fc.constantFrom('reaction_added' as const, 'reaction_removed' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), target: fc.integer({ min: 6, max: 14 }), emoji: fc.constantFrom('a', 'b', 'c') }),
     );
     fc.assert(
       fc.property(fc.array(request, { maxLength: 40 }), (spec) => {
@@ -224,6 +226,9 @@ describe('stream rules', () => {
           if (s.kind === 'edit') return { kind: 'edit', roomId: 'r', userId: s.userId, target: s.target, body: `e${i}`, at: i };
           if (s.kind === 'delete') return { kind: 'delete', roomId: 'r', userId: s.userId, target: s.target, at: i };
           if (s.kind === 'member_joined') return { kind: 'member_joined', roomId: 'r', userId: s.userId, role: 'member', addedBy: i % 2 === 0 ? null : 'bob', at: i };
+          if (s.kind === 'reply') return { kind: 'message', roomId: 'r', userId: s.userId, id: `n${i}`, body: `r${i}`, clientMsgId: null, at: i, threadRoot: s.target };
+          if (s.kind === 'reaction_added') return { kind: 'reaction_added', roomId: 'r', userId: s.userId, target: s.target, emoji: s.emoji, maxPerMessage: 2, at: i };
+          if (s.kind === 'reaction_removed') return { kind: 'reaction_removed', roomId: 'r', userId: s.userId, target: s.target, emoji: s.emoji, at: i };
           return { kind: 'member_left', roomId: 'r', userId: s.userId, at: i };
         });
         const plan = planBatch(state(), requests);
@@ -231,6 +236,18 @@ describe('stream rules', () => {
         assert.deepEqual(plan.events.map((e) => e.seq), plan.events.map((_, i) => 11 + i));
         const appended = plan.outcomes.filter((o) => o.status === 'appended').length;
         assert.equal(appended, plan.events.length);
+        // A message never carries more distinct emoji than the bound, and no reaction row is written twice.
+        const added = plan.reactionsAdded.map((r) => `${r.seq}:${r.emoji}:${r.userId}`);
+        assert.equal(new Set(added).size, added.length);
+        const perMessage = new Map<number, Set<string>>();
+        for (const r of plan.reactionsAdded) perMessage.set(r.seq, new Set([...(perMessage.get(r.seq) ?? []), r.emoji]));
+        for (const emoji of perMessage.values()) assert.ok(emoji.size <= 2);
+        // Every reply appended counts once on its root.
+        const replies = plan.outcomes.filter((o) => o.status === 'appended' && o.event.message?.threadRoot !== undefined).length;
+        assert.equal(
+          plan.threadCounts.reduce((n, c) => n + c.delta, 0),
+          replies - plan.outcomes.filter((o, i) => o.status === 'appended' && requests[i]?.kind === 'delete' && plan.inserted.some((m) => m.message.seq === (requests[i] as { target: number }).target && m.message.threadRoot !== undefined)).length,
+        );
       }),
     );
   });
