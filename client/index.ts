@@ -35,7 +35,8 @@ export { ERROR_STATUS, ParleyError, type ErrorSource } from './errors.js';
 export type { ConnectionState, ParleyEvents, RecoveryNeeded, StateChange, SubscribeResult, SubscriptionLost } from './events.js';
 export type { OutboxOptions } from './outbox.js';
 export type { SendOptions } from './realtime.js';
-export type { AuditPage, CreateRoomInput, FetchLike, HistoryPage, HistoryQuery, Member, MemberPage, PageQuery, ProfileInput, RestrictionInput, SearchQuery, Session } from './rest.js';
+export { applyEvent } from './fold.js';
+export type { AuditPage, CreateRoomInput, FetchLike, FollowedThreadsQuery, HistoryPage, HistoryQuery, Member, MemberPage, PageQuery, ProfileInput, RestrictionInput, SearchQuery, Session, ThreadQuery } from './rest.js';
 export { RestClient } from './rest.js';
 export { StreamTracker, type Verdict } from './stream-tracker.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
@@ -196,6 +197,21 @@ export class ParleyClient {
     await this.#session.request({ type: 'read', roomId, seq });
   }
 
+  /**
+   * Adds the caller's reaction `emoji` (one emoji, or a `:shortcode:`) to message `seq`: a
+   * `reaction_added` event. Idempotent: reacting so again succeeds and appends nothing. A
+   * deleted message is `not_found`; a new emoji past the server's per-message bound is
+   * `conflict` with `details.reason` `too_many_reactions`.
+   */
+  async react(roomId: string, seq: number, emoji: string): Promise<void> {
+    await this.#session.request({ type: 'react', roomId, seq, emoji });
+  }
+
+  /** Takes back the caller's reaction: a `reaction_removed` event (none, and success, when there was no such reaction). */
+  async unreact(roomId: string, seq: number, emoji: string): Promise<void> {
+    await this.#session.request({ type: 'unreact', roomId, seq, emoji });
+  }
+
   /** Tells the room's other subscribers the user is typing. Fire and forget; dropped while disconnected. */
   typing(roomId: string): void {
     this.#session.notify({ type: 'typing', roomId });
@@ -208,10 +224,12 @@ export class ParleyClient {
 
   /**
    * Listens to an event; returns the function that stops listening.
-   * - `event`: a room stream event (message, edit, delete, member_joined, member_left, and the
-   *   moderation kinds: room_updated, member_kicked, member_banned, member_unbanned,
-   *   member_muted, member_unmuted, member_role_changed), in seq order, deduplicated, gapless
-   *   per subscription.
+   * - `event`: a room stream event (message, edit, delete, member_joined, member_left,
+   *   reaction_added, reaction_removed, and the moderation kinds: room_updated, member_kicked,
+   *   member_banned, member_unbanned, member_muted, member_unmuted, member_role_changed), in seq
+   *   order, deduplicated, gapless per subscription. Thread replies are `message` events whose
+   *   message has `threadRoot`; fold them (and reaction events) into what is shown with
+   *   `applyEvent` (client/fold.ts).
    * - `typing`, `presence`, `read`, `room_added`, `room_removed`: the server's notices.
    * - `state`: connection state changes ({@link StateChange}).
    * - `recovery_needed`: events of a room could not be replayed; page them from REST history.

@@ -32,6 +32,8 @@ export interface SendFrame {
   clientMsgId: string;
   /** Upload ids to attach (body may then be ''). */
   attachments?: string[];
+  /** A reply in the thread of this top-level message. */
+  threadRoot?: number;
 }
 
 export interface OutboxEntry<T> {

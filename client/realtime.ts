@@ -40,6 +40,8 @@ const CLOSE_WAIT_MS = 1000;
 export interface SendOptions {
   /** Ids of the caller's uploads to this room (RestClient.uploadFile), attached in this order. */
   attachments?: string[];
+  /** Send it as a reply in the thread of this top-level message (its seq). */
+  threadRoot?: number;
 }
 
 export interface RealtimeOptions {
@@ -185,7 +187,13 @@ export class RealtimeSession {
 
   send(roomId: string, body: string, options: SendOptions = {}): Promise<Message> {
     return new Promise<Message>((resolve, reject) => {
-      const frame = { roomId, body, clientMsgId: newClientMsgId(), ...(options.attachments !== undefined && options.attachments.length > 0 ? { attachments: [...options.attachments] } : {}) };
+      const frame = {
+        roomId,
+        body,
+        clientMsgId: newClientMsgId(),
+        ...(options.attachments !== undefined && options.attachments.length > 0 ? { attachments: [...options.attachments] } : {}),
+        ...(options.threadRoot === undefined ? {} : { threadRoot: options.threadRoot }),
+      };
       // Throws rate_limited synchronously when full: the promise rejects at once.
       this.#outbox.add(frame, { resolve, reject });
       this.#pump();

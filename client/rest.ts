@@ -6,7 +6,7 @@
  * cookie set by login authenticates it. Every failure is a ParleyError: the server's error body
  * when there is one, `unavailable` when the network fails or the request times out.
  */
-import type { Attachment, AuditEntry, MemberRoom, Message, Restriction, Role, Room, SearchHit, SearchResult, User, UserPage, Visibility } from '../src/protocol/wire.js';
+import type { Attachment, AuditEntry, FollowedThreads, MemberRoom, Message, Restriction, Role, Room, SearchHit, SearchResult, ThreadPage, User, UserPage, Visibility } from '../src/protocol/wire.js';
 import { ParleyError } from './errors.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -80,6 +80,22 @@ export interface HistoryQuery {
   before?: number;
   /** Messages with seq > after, oldest first. */
   after?: number;
+  /** 1–100, default 50. */
+  limit?: number;
+  /** Top-level messages only: thread replies left out. */
+  topLevel?: boolean;
+}
+
+export interface ThreadQuery {
+  /** Replies with seq > after, oldest first (default 0: from the first). */
+  after?: number;
+  /** 1–100, default 50. */
+  limit?: number;
+}
+
+export interface FollowedThreadsQuery {
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
   /** 1–100, default 50. */
   limit?: number;
 }
@@ -286,14 +302,55 @@ export class RestClient {
   /** GET /rooms/:roomId/messages: a page of history (newest first, or oldest first with `after`). */
   history(roomId: string, query: HistoryQuery = {}): Promise<HistoryPage> {
     return this.#call<HistoryPage>('GET', `/rooms/${enc(roomId)}/messages`, {
-      query: { before: query.before, after: query.after, limit: query.limit },
+      query: { before: query.before, after: query.after, limit: query.limit, topLevel: query.topLevel === undefined ? undefined : String(query.topLevel) },
     });
   }
 
-  /** POST /rooms/:roomId/messages: the same send as over WebSocket, idempotent by `clientMsgId`. */
-  async postMessage(roomId: string, body: string, clientMsgId?: string): Promise<Message> {
-    const payload = clientMsgId === undefined ? { body } : { body, clientMsgId };
+  /**
+   * POST /rooms/:roomId/messages: the same send as over WebSocket, idempotent by `clientMsgId`.
+   * With `threadRoot`, a reply in the thread of that top-level message (a reply, a deleted
+   * message or a seq of no message is `validation_failed` naming `threadRoot`).
+   */
+  async postMessage(roomId: string, body: string, clientMsgId?: string, options: { threadRoot?: number } = {}): Promise<Message> {
+    const payload = { body, ...(clientMsgId === undefined ? {} : { clientMsgId }), ...(options.threadRoot === undefined ? {} : { threadRoot: options.threadRoot }) };
     return (await this.#call<{ message: Message }>('POST', `/rooms/${enc(roomId)}/messages`, { body: payload })).message;
+  }
+
+  // Threads and reactions
+
+  /** GET /rooms/:roomId/threads/:seq: the root and a page of its replies, oldest first. */
+  thread(roomId: string, seq: number, query: ThreadQuery = {}): Promise<ThreadPage> {
+    return this.#call<ThreadPage>('GET', `/rooms/${enc(roomId)}/threads/${seq}`, { query: { after: query.after, limit: query.limit } });
+  }
+
+  /** PUT /rooms/:roomId/threads/:seq/follow. The root's author and repliers follow by themselves. */
+  async followThread(roomId: string, seq: number): Promise<void> {
+    await this.#call<void>('PUT', `/rooms/${enc(roomId)}/threads/${seq}/follow`);
+  }
+
+  /** DELETE /rooms/:roomId/threads/:seq/follow: later replies by others do not make the caller follow again. */
+  async unfollowThread(roomId: string, seq: number): Promise<void> {
+    await this.#call<void>('DELETE', `/rooms/${enc(roomId)}/threads/${seq}/follow`);
+  }
+
+  /** POST /rooms/:roomId/threads/:seq/read: moves the thread's read marker forward; resolves with it. */
+  async markThreadRead(roomId: string, seq: number, readSeq: number): Promise<number> {
+    return (await this.#call<{ lastReadSeq: number }>('POST', `/rooms/${enc(roomId)}/threads/${seq}/read`, { body: { seq: readSeq } })).lastReadSeq;
+  }
+
+  /** GET /threads: the threads the caller follows, latest activity first, with unread counts; page on with `nextCursor`. */
+  followedThreads(query: FollowedThreadsQuery = {}): Promise<FollowedThreads> {
+    return this.#call<FollowedThreads>('GET', '/threads', { query: { cursor: query.cursor, limit: query.limit } });
+  }
+
+  /** PUT /rooms/:roomId/messages/:seq/reactions/:emoji: idempotent (see ParleyClient.react). */
+  async addReaction(roomId: string, seq: number, emoji: string): Promise<void> {
+    await this.#call<void>('PUT', `/rooms/${enc(roomId)}/messages/${seq}/reactions/${enc(emoji)}`);
+  }
+
+  /** DELETE /rooms/:roomId/messages/:seq/reactions/:emoji: idempotent. */
+  async removeReaction(roomId: string, seq: number, emoji: string): Promise<void> {
+    await this.#call<void>('DELETE', `/rooms/${enc(roomId)}/messages/${seq}/reactions/${enc(emoji)}`);
   }
 
   /** PATCH /rooms/:roomId/messages/:seq: edits one of the caller's messages. */

@@ -36,6 +36,7 @@ import { CACHE_CHANNEL, MEMBERSHIP_CHANNEL, PURGE_CHANNEL, Publisher } from './d
 import { Rooms } from './domain/rooms.js';
 import { Search } from './domain/search.js';
 import { Moderation } from './domain/moderation.js';
+import { Threads } from './domain/threads.js';
 import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
@@ -342,7 +343,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
     });
     const rooms = new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP });
-    const messages = new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache);
+    const messages = new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache, config.REACTIONS_PER_MESSAGE_MAX);
     const bots = new Bots(store, accounts, writer, { maxPerOwner: config.BOTS_PER_USER_MAX });
     const profileLimiter = rateLimiter(redis, redisGuard, config, 'profile', { ratePerSec: config.PROFILE_RATE_PER_MIN / 60, burst: config.PROFILE_RATE_PER_MIN });
     const people = new People(store, publisher, instrumentRateLimiter(profileLimiter, 'profile', metrics));
@@ -357,6 +358,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       people,
       messages,
       moderation: new Moderation(store, access, writer),
+      threads: new Threads(store, access, { unreadCap: config.UNREAD_COUNT_CAP }),
       search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
       presence,
       authLimiter: instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),

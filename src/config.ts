@@ -147,6 +147,11 @@ export const OPTIONS = {
   },
   HTTP_BODY_LIMIT_BYTES: { doc: 'Largest REST request body, bytes; a larger one gets 413 payload_too_large.', default: '65536', parse: integer(1024, 16 * 1024 * 1024) },
   MESSAGE_MAX_CHARS: { doc: 'Longest message body, characters (Unicode code points); longer gets validation_failed.', default: '4000', parse: integer(1, 100_000) },
+  REACTIONS_PER_MESSAGE_MAX: {
+    doc: 'Distinct emoji one message may carry as reactions; a reaction with a new emoji past it gets 409 conflict (details.reason too_many_reactions), while adding to an emoji already there still works.',
+    default: '20',
+    parse: integer(1, 1_000),
+  },
   SEND_RATE_PER_SEC: { doc: 'Sends (messages, edits, deletes) per second per user, refilled continuously; past it a send gets rate_limited with retryAfterMs.', default: '10', parse: integer(1, 100_000) },
   SEND_BURST: { doc: 'Sends a user may make at once before SEND_RATE_PER_SEC applies.', default: '30', parse: integer(1, 100_000) },
   FRAME_RATE_PER_SEC: { doc: 'WebSocket frames per second per connection (any op). A connection past FRAME_BURST frames over this rate is closed with 4008.', default: '50', parse: integer(1, 100_000) },

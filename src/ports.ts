@@ -8,11 +8,13 @@ import type {
   EventKind,
   ExportRecord,
   ForbiddenReason,
+  FollowedThreadRecord,
   IncomingWebhookRecord,
   IncomingWebhookWithBot,
   MemberRecord,
   MemberCursor,
   MembershipRecord,
+  MessageReactions,
   MessageRecord,
   ProfileChanges,
   RestrictionRecord,
@@ -38,30 +40,39 @@ export type UploadChanges = Partial<Pick<UploadRecord, 'state' | 'size' | 'recei
 
 /** One change to append to a room stream. Applied in a group-committed batch. */
 export type AppendRequest =
-  /** `attachments`: ids of uploads of the author's, ready in this room, attached in this order. */
-  | { kind: 'message'; roomId: string; userId: string; id: string; body: string; clientMsgId: string | null; at: number; attachments?: string[] }
+  /**
+   * `attachments`: ids of uploads of the author's, ready in this room, attached in this order.
+   * `threadRoot`: a reply to this top-level message of the room (not deleted).
+   */
+  | { kind: 'message'; roomId: string; userId: string; id: string; body: string; clientMsgId: string | null; at: number; attachments?: string[]; threadRoot?: number }
   | { kind: 'edit'; roomId: string; userId: string; target: number; body: string; at: number }
   /** By the author, or by the room's owner (the rules of src/domain/stream-rules.ts decide). */
   | { kind: 'delete'; roomId: string; userId: string; target: number; at: number }
   /** `addedBy`: the member adding `userId` (who must still be one when it commits), or null for joining oneself. */
   | { kind: 'member_joined'; roomId: string; userId: string; role: 'owner' | 'member'; addedBy: string | null; at: number }
-  | { kind: 'member_left'; roomId: string; userId: string; at: number };
+  | { kind: 'member_left'; roomId: string; userId: string; at: number }
+  /** A member reacts to message `target` (not deleted) with `emoji`; `maxPerMessage`: distinct emoji a message may carry. */
+  | { kind: 'reaction_added'; roomId: string; userId: string; target: number; emoji: string; maxPerMessage: number; at: number }
+  | { kind: 'reaction_removed'; roomId: string; userId: string; target: number; emoji: string; at: number };
 
 /**
  * What became of one AppendRequest.
  * - `appended`: a new event was committed with the seq in `event`.
  * - `duplicate`: a message with the same (room, author, clientMsgId) already exists; nothing
  *   was written and `message` is the first one.
- * - `noop`: nothing to do (joining a room one is already in, leaving one is not in).
+ * - `noop`: nothing to do (joining a room one is already in, leaving one is not in, adding a
+ *   reaction one made already, removing one not made).
  * - `rejected`: the request no longer applies (`not_found`: no such message or it was
  *   deleted; `forbidden`: not the author; `attachment`: an attachment is not an upload of the
- *   author's ready in this room, or is attached already). Nothing was written.
+ *   author's ready in this room, or is attached already; `thread_root`: the root of a reply is
+ *   no top-level message of the room, or is deleted; `too_many_reactions`: the message carries
+ *   `maxPerMessage` distinct emoji already). Nothing was written.
  */
 export type AppendOutcome =
   | { status: 'appended'; event: StreamEventRecord }
   | { status: 'duplicate'; message: MessageRecord }
   | { status: 'noop' }
-  | { status: 'rejected'; code: 'not_found' | 'forbidden' | 'attachment'; reason?: ForbiddenReason };
+  | { status: 'rejected'; code: 'not_found' | 'forbidden' | 'attachment' | 'thread_root' | 'too_many_reactions'; reason?: ForbiddenReason };
 
 /** A moderation action or settings change, as the actor asks it (src/domain/moderation-rules.ts). */
 export type ModerationAction =
@@ -99,6 +110,23 @@ export interface HistoryQuery {
   before?: number;
   after?: number;
   limit: number;
+  /** Top-level messages only (no thread replies). */
+  topLevel?: boolean;
+}
+
+/** A page of a thread: its root, and replies oldest first with seq > `after`. */
+export interface ThreadPage {
+  root: MessageRecord;
+  replies: MessageRecord[];
+  hasMore: boolean;
+}
+
+/** Where a page of followed threads ends: the next page starts after it. */
+export interface ThreadCursor {
+  /** The thread's latest reply (or, without one, its root), epoch ms. */
+  at: number;
+  roomId: string;
+  rootSeq: number;
 }
 
 /**
@@ -213,6 +241,31 @@ export interface Store {
   readEvents(roomId: string, since: number, limit: number): Promise<StreamEventRecord[]>;
   readHistory(query: HistoryQuery): Promise<{ messages: MessageRecord[]; hasMore: boolean }>;
   findMessage(roomId: string, seq: number): Promise<MessageRecord | undefined>;
+
+  // Threads and reactions
+  /** Reactions of the room's messages `seqs` by emoji (first reacted first), `me` for `userId`; messages without any are left out. */
+  reactionsOf(roomId: string, seqs: number[], userId: string): Promise<MessageReactions[]>;
+  /** The thread of top-level message `rootSeq`: it, and at most `limit` replies after `after`; undefined when it is no top-level message. */
+  readThread(roomId: string, rootSeq: number, after: number, limit: number): Promise<ThreadPage | undefined>;
+  /**
+   * Follows (or unfollows) the thread of top-level message `rootSeq`; a follow by someone not
+   * following reads up to the room's last seq. False when it is no top-level message of the room.
+   */
+  setThreadFollow(roomId: string, rootSeq: number, userId: string, following: boolean): Promise<boolean>;
+  /**
+   * Moves the user's read marker of the thread forward only (never past the room's last seq),
+   * keeping whether they follow it (a first mark does not follow). Answers the marker now, or
+   * null when `rootSeq` is no top-level message of the room.
+   */
+  markThreadRead(roomId: string, rootSeq: number, userId: string, seq: number): Promise<number | null>;
+  /**
+   * The threads the user follows in rooms they are a member of, by latest reply (or root, when none; newest first),
+   * after `cursor`, at most `limit`; `unread` counts at most `unreadCap`. `next`: where the
+   * next page starts, null on the last.
+   */
+  listFollowedThreads(userId: string, cursor: ThreadCursor | null, limit: number, unreadCap: number): Promise<{ threads: FollowedThreadRecord[]; next: ThreadCursor | null }>;
+  /** Ids of the users following the thread of `rootSeq` (its author and repliers unless they unfollowed, and who followed it). */
+  listThreadFollowers(roomId: string, rootSeq: number): Promise<string[]>;
 
   /**
    * Full-text search in the bodies of live (not deleted) messages of the rooms `query.userId`

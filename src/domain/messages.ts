@@ -1,15 +1,22 @@
 /** Messages: send, edit, delete, history, read markers, typing. */
-import { type AppError, notFound, rateLimited, refused, validationFailed } from '../errors.js';
+import { type AppError, conflict, notFound, rateLimited, refused, validationFailed } from '../errors.js';
 import type { AppendOutcome, RateLimiter, Store } from '../ports.js';
 import type { Access } from './access.js';
 import type { CacheAside } from './cache-aside.js';
 import { newId } from './ids.js';
+import { withReactions } from './reactions.js';
 import type { Publisher } from './publisher.js';
 import type { StreamWriter } from './stream-writer.js';
 import type { MessageRecord, UserRecord } from './types.js';
 import { userView } from './views.js';
 
 const rejection = (outcome: Extract<AppendOutcome, { status: 'rejected' }>, action: string): AppError => {
+  if (outcome.code === 'thread_root') {
+    return validationFailed('threadRoot names no live top-level message of this room (a reply answers a message that is not itself a reply).', {
+      issues: [{ path: 'threadRoot', message: 'must be the seq of a top-level message of this room that is not deleted' }],
+    });
+  }
+  if (outcome.code === 'too_many_reactions') return conflict('This message carries as many different reactions as it may; add one of those.', { reason: 'too_many_reactions' });
   if (outcome.code === 'attachment') {
     return validationFailed('An attachment is not an upload of yours to this room that is ready to attach (each upload is attached to one message, once).', {
       issues: [{ path: 'attachments', message: 'must name your own unattached uploads to this room' }],
@@ -40,8 +47,19 @@ export class Messages {
   readonly #writer: StreamWriter;
   readonly #publisher: Publisher;
   readonly #sendLimiter: RateLimiter;
+  readonly #reactionsPerMessage: number;
 
-  constructor(store: Store, access: Access, writer: StreamWriter, publisher: Publisher, sendLimiter: RateLimiter, historyCache: CacheAside<HistoryPage> | null = null) {
+  /** `reactionsPerMessage`: distinct emoji a message may carry (REACTIONS_PER_MESSAGE_MAX). */
+  constructor(
+    store: Store,
+    access: Access,
+    writer: StreamWriter,
+    publisher: Publisher,
+    sendLimiter: RateLimiter,
+    historyCache: CacheAside<HistoryPage> | null = null,
+    reactionsPerMessage = 20,
+  ) {
+    this.#reactionsPerMessage = reactionsPerMessage;
     this.#store = store;
     this.#historyCache = historyCache;
     this.#access = access;
@@ -65,10 +83,21 @@ export class Messages {
     clientMsgId: string | null,
     rateKey = sendKey(userId),
     attachments: string[] = [],
+    threadRoot: number | null = null,
   ): Promise<Accepted<{ message: MessageRecord; duplicate: boolean }>> {
     await this.#access.requireMember(roomId, userId);
     await this.#rateLimit(rateKey);
-    const request = { kind: 'message' as const, roomId, userId, id: newId(), body, clientMsgId, at: Date.now(), ...(attachments.length > 0 ? { attachments } : {}) };
+    const request = {
+      kind: 'message' as const,
+      roomId,
+      userId,
+      id: newId(),
+      body,
+      clientMsgId,
+      at: Date.now(),
+      ...(attachments.length > 0 ? { attachments } : {}),
+      ...(threadRoot === null ? {} : { threadRoot }),
+    };
     const result = this.#writer.append(request).then((outcome) => {
       switch (outcome.status) {
         case 'appended':
@@ -84,8 +113,31 @@ export class Messages {
     return { result };
   }
 
-  async send(userId: string, roomId: string, body: string, clientMsgId: string | null, attachments: string[] = []) {
-    return (await this.submitSend(userId, roomId, body, clientMsgId, sendKey(userId), attachments)).result;
+  async send(userId: string, roomId: string, body: string, clientMsgId: string | null, attachments: string[] = [], threadRoot: number | null = null) {
+    return (await this.submitSend(userId, roomId, body, clientMsgId, sendKey(userId), attachments, threadRoot)).result;
+  }
+
+  /**
+   * Adds (or removes) the caller's reaction `emoji` to message `seq`: a reaction_added (or
+   * reaction_removed) event. Idempotent: a reaction made already (or not made) appends nothing
+   * and succeeds. A deleted or missing message is not_found; past the message's distinct-emoji
+   * bound, conflict `too_many_reactions`. Shares the send rate limit.
+   */
+  async submitReaction(userId: string, roomId: string, seq: number, emoji: string, add: boolean): Promise<Accepted<void>> {
+    await this.#access.requireMember(roomId, userId);
+    await this.#rateLimit(sendKey(userId));
+    const at = Date.now();
+    const request = add
+      ? { kind: 'reaction_added' as const, roomId, userId, target: seq, emoji, maxPerMessage: this.#reactionsPerMessage, at }
+      : { kind: 'reaction_removed' as const, roomId, userId, target: seq, emoji, at };
+    const result = this.#writer.append(request).then((outcome) => {
+      if (outcome.status === 'rejected') throw rejection(outcome, 'react to');
+    });
+    return { result };
+  }
+
+  async react(userId: string, roomId: string, seq: number, emoji: string, add: boolean): Promise<void> {
+    return (await this.submitReaction(userId, roomId, seq, emoji, add)).result;
   }
 
   async submitEdit(userId: string, roomId: string, seq: number, body: string): Promise<Accepted<MessageRecord>> {
@@ -116,10 +168,23 @@ export class Messages {
     return (await this.submitDelete(userId, roomId, seq)).result;
   }
 
-  async history(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number }): Promise<HistoryPage> {
+  /** A page of history with reactions for the reader; `topLevel` leaves thread replies out. */
+  async history(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number; topLevel?: boolean | undefined }): Promise<HistoryPage> {
+    const page = await this.#historyPage(userId, roomId, query);
+    return { messages: await withReactions(this.#store, userId, page.messages), hasMore: page.hasMore };
+  }
+
+  async #historyPage(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number; topLevel?: boolean | undefined }): Promise<HistoryPage> {
     await this.#access.requireMember(roomId, userId);
+    const topLevel = query.topLevel === true;
     const read = () =>
-      this.#store.readHistory({ roomId, limit: query.limit, ...(query.before !== undefined ? { before: query.before } : {}), ...(query.after !== undefined ? { after: query.after } : {}) });
+      this.#store.readHistory({
+        roomId,
+        limit: query.limit,
+        ...(query.before !== undefined ? { before: query.before } : {}),
+        ...(query.after !== undefined ? { after: query.after } : {}),
+        ...(topLevel ? { topLevel } : {}),
+      });
     const cache = this.#historyCache;
     if (cache === null || query.before !== undefined || query.after !== undefined) return read();
     // The newest page is what everyone opening a room asks for. Its key names the room's head
@@ -127,7 +192,7 @@ export class Messages {
     // every retention pass the other, so a cached page is never stale and needs no
     // invalidation on any node.
     const head = await this.#store.roomRetention(roomId);
-    const key = `history:${roomId}:${head?.lastSeq ?? 0}:${head?.purgedSeq ?? 0}:${query.limit}`;
+    const key = `history:${roomId}:${head?.lastSeq ?? 0}:${head?.purgedSeq ?? 0}:${query.limit}${topLevel ? ':top' : ''}`;
     return (await cache.get(key, read, HISTORY_CACHE_TTL_MS)) as HistoryPage;
   }
 

@@ -6,6 +6,7 @@
 import { unavailable, validationFailed } from '../errors.js';
 import type { Store } from '../ports.js';
 import type { Access } from './access.js';
+import { withReactions } from './reactions.js';
 import type { MessageRecord } from './types.js';
 
 const WORD = /[\p{L}\p{N}]+/gu;
@@ -94,7 +95,12 @@ export class Search {
         maxCandidates: this.#limits.maxCandidates,
         deadlineAt: Date.now() + this.#limits.timeoutMs,
       });
-      return { hits: page.hits.map((h) => ({ message: h.message, highlight: highlight(h.message.body, terms) })), truncated: page.truncated };
+      const messages = await withReactions(
+        this.#store,
+        userId,
+        page.hits.map((h) => h.message),
+      );
+      return { hits: messages.map((message) => ({ message, highlight: highlight(message.body, terms) })), truncated: page.truncated };
     } finally {
       this.#running -= 1;
     }

@@ -15,6 +15,7 @@ import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
 import type { Search } from './search.js';
 import type { StreamWriter } from './stream-writer.js';
+import type { Threads } from './threads.js';
 
 export interface Services {
   store: Store;
@@ -26,6 +27,7 @@ export interface Services {
   people: People;
   messages: Messages;
   moderation: Moderation;
+  threads: Threads;
   search: Search;
   presence: PresenceService;
   writer: StreamWriter;

@@ -19,6 +19,7 @@ export const memberKey = (roomId: string, userId: string): string => key(roomId,
 export const messageKey = (roomId: string, seq: number): string => key(roomId, seq);
 export const clientMsgKey = (roomId: string, authorId: string, clientMsgId: string): string => key(roomId, authorId, clientMsgId);
 export const restrictionKey = (roomId: string, userId: string, kind: 'ban' | 'mute'): string => key(roomId, userId, kind);
+export const reactionKey = (roomId: string, seq: number, emoji: string, userId: string): string => key(roomId, seq, emoji, userId);
 
 /** What the rules read, as it is inside the batch's transaction (the rooms locked). */
 export interface BatchState {
@@ -35,8 +36,12 @@ export interface BatchState {
   actors: Map<string, Author>;
   /** Messages already sent with one of the batch's clientMsgIds, by clientMsgKey. */
   earlier: Map<string, MessageRecord>;
-  /** Messages the batch's edits and deletes target, by messageKey. */
+  /** Messages the batch's edits, deletes and reactions target, and the roots its replies name, by messageKey. */
   targets: Map<string, MessageRecord>;
+  /** The distinct emoji each message of `targets` that the batch reacts to carries, by messageKey. */
+  emoji: Map<string, Set<string>>;
+  /** The batch's reactions (added or removed) that exist already, by reactionKey. */
+  reacted: Set<string>;
   /** The uploads the batch's messages attach, by id (locked with the rooms). */
   uploads: Map<string, UploadRecord>;
 }
@@ -54,6 +59,41 @@ export interface EventWrite {
   target: number | null;
   userId: string;
   at: number;
+  /** Reaction events: the emoji; null for others. */
+  emoji: string | null;
+}
+
+/** A reaction row to insert or delete. */
+export interface ReactionWrite {
+  roomId: string;
+  seq: number;
+  emoji: string;
+  userId: string;
+  at: number;
+}
+
+/**
+ * A thread's root counters to move: `delta` replies (negative when replies were deleted);
+ * `lastReplyAt` the latest reply the batch sent, or null when it sent none.
+ */
+export interface ThreadCountWrite {
+  roomId: string;
+  rootSeq: number;
+  delta: number;
+  lastReplyAt: number | null;
+}
+
+/**
+ * An automatic follow. `replier`: the user replied (they follow again, and have read up to
+ * `readSeq`); otherwise the root's author, who starts following unless they have a row already
+ * (followed, or unfollowed on purpose).
+ */
+export interface FollowWrite {
+  roomId: string;
+  rootSeq: number;
+  userId: string;
+  replier: boolean;
+  readSeq: number;
 }
 
 export interface BatchPlan {
@@ -72,6 +112,11 @@ export interface BatchPlan {
   attached: Array<{ uploadId: string; roomId: string; seq: number }>;
   /** Messages deleted by the batch that carried attachments: their uploads become `doomed`. */
   doomed: Array<{ roomId: string; seq: number }>;
+  reactionsAdded: ReactionWrite[];
+  reactionsRemoved: ReactionWrite[];
+  /** One per root whose counters move, after the messages are written (a root may be new in the batch). */
+  threadCounts: ThreadCountWrite[];
+  follows: FollowWrite[];
 }
 
 /** An upload as a message carries it. */
@@ -122,7 +167,33 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
   );
   const earlier = new Map(state.earlier);
   const messages = new Map<string, MessageState>([...state.targets].map(([k, m]) => [k, { message: m, persisted: true, changed: false }]));
-  const plan: BatchPlan = { outcomes: [], events: [], inserted: [], changed: [], membersRemoved: [], membersInserted: [], rooms: [], attached: [], doomed: [] };
+  const plan: BatchPlan = {
+    outcomes: [],
+    events: [],
+    inserted: [],
+    changed: [],
+    membersRemoved: [],
+    membersInserted: [],
+    rooms: [],
+    attached: [],
+    doomed: [],
+    reactionsAdded: [],
+    reactionsRemoved: [],
+    threadCounts: [],
+    follows: [],
+  };
+  const emoji = new Map([...state.emoji].map(([k, set]) => [k, new Set(set)]));
+  const reacted = new Set(state.reacted);
+  /** The reactions the batch added or removed, by reactionKey. */
+  const touched = new Map<string, ReactionWrite>();
+  const threadCounts = new Map<string, ThreadCountWrite>();
+  const countReply = (roomId: string, rootSeq: number, delta: number, at: number | null): void => {
+    const k = messageKey(roomId, rootSeq);
+    const c = threadCounts.get(k) ?? { roomId, rootSeq, delta: 0, lastReplyAt: null };
+    c.delta += delta;
+    if (at !== null) c.lastReplyAt = Math.max(c.lastReplyAt ?? at, at);
+    threadCounts.set(k, c);
+  };
   /** Uploads claimed by earlier messages of the batch. */
   const claimed = new Set<string>();
   const inserted: MessageState[] = [];
@@ -131,17 +202,17 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
     const m = members.get(memberKey(roomId, userId));
     return m?.record === null ? undefined : m;
   };
-  const append = (r: AppendRequest, kind: EventWrite['kind'], target: number | null): EventWrite => {
+  const append = (r: AppendRequest, kind: EventWrite['kind'], target: number | null, emojiOf: string | null = null): EventWrite => {
     const seq = (lastSeq.get(r.roomId) as number) + 1;
     lastSeq.set(r.roomId, seq);
     activity.set(r.roomId, Math.max(activity.get(r.roomId) ?? 0, r.at));
-    const event: EventWrite = { roomId: r.roomId, seq, kind, target, userId: r.userId, at: r.at };
+    const event: EventWrite = { roomId: r.roomId, seq, kind, target, userId: r.userId, at: r.at, emoji: emojiOf };
     plan.events.push(event);
     return event;
   };
   const appended = (e: EventWrite, actor: Author, message: MessageRecord | null): AppendOutcome => ({
     status: 'appended',
-    event: { roomId: e.roomId, seq: e.seq, kind: e.kind, target: e.target, user: actor, createdAt: e.at, message },
+    event: { roomId: e.roomId, seq: e.seq, kind: e.kind, target: e.target, user: actor, createdAt: e.at, message, ...(e.emoji === null ? {} : { emoji: e.emoji }) },
   });
 
   for (const r of requests) {
@@ -177,9 +248,21 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
           plan.outcomes.push({ status: 'rejected', code: 'attachment' });
           break;
         }
+        // A reply answers a live top-level message of the same room: threads are one level deep.
+        const root = r.threadRoot === undefined ? undefined : messages.get(messageKey(r.roomId, r.threadRoot))?.message;
+        if (r.threadRoot !== undefined && (root === undefined || root.deleted || root.threadRoot !== undefined)) {
+          plan.outcomes.push({ status: 'rejected', code: 'thread_root' });
+          break;
+        }
         const event = append(r, 'message', null);
         const message: MessageRecord = { roomId: r.roomId, seq: event.seq, id: r.id, author: actor, body: r.body, createdAt: r.at, editedAt: null, deleted: false, clientMsgId: r.clientMsgId };
         if (uploads.length > 0) message.attachments = uploads.map(attachmentOf);
+        if (root !== undefined) {
+          message.threadRoot = root.seq;
+          countReply(r.roomId, root.seq, 1, r.at);
+          plan.follows.push({ roomId: r.roomId, rootSeq: root.seq, userId: root.author.id, replier: false, readSeq: root.seq });
+          plan.follows.push({ roomId: r.roomId, rootSeq: root.seq, userId: r.userId, replier: true, readSeq: event.seq });
+        }
         for (const u of uploads) {
           claimed.add(u.id);
           plan.attached.push({ uploadId: u.id, roomId: r.roomId, seq: event.seq });
@@ -209,6 +292,7 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
         }
         const event = append(r, r.kind, r.target);
         if (r.kind === 'delete' && (target.message.attachments?.length ?? 0) > 0) plan.doomed.push({ roomId: r.roomId, seq: r.target });
+        if (r.kind === 'delete' && target.message.threadRoot !== undefined) countReply(r.roomId, target.message.threadRoot, -1, null);
         if (r.kind === 'edit') target.message = { ...target.message, body: r.body, editedAt: r.at };
         else {
           const { attachments: _gone, ...rest } = target.message;
@@ -257,7 +341,55 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
         plan.outcomes.push(appended(event, actor, null));
         break;
       }
+      case 'reaction_added':
+      case 'reaction_removed': {
+        if (memberOf(r.roomId, r.userId) === undefined) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden', reason: 'not_member' });
+          break;
+        }
+        // An archived room's reactions are frozen; a muted member adds none (taking one back is allowed).
+        if (archived(r.roomId) || (r.kind === 'reaction_added' && restricted(r.roomId, r.userId, 'mute', r.at))) {
+          plan.outcomes.push({ status: 'rejected', code: 'forbidden', reason: archived(r.roomId) ? 'archived' : 'muted' });
+          break;
+        }
+        const mk = messageKey(r.roomId, r.target);
+        const target = messages.get(mk);
+        if (target === undefined || target.message.deleted) {
+          plan.outcomes.push({ status: 'rejected', code: 'not_found' });
+          break;
+        }
+        // Idempotent per (user, emoji, message): a reaction made already, or one not made, appends nothing.
+        const rk = reactionKey(r.roomId, r.target, r.emoji, r.userId);
+        const adding = r.kind === 'reaction_added';
+        if (reacted.has(rk) === adding) {
+          plan.outcomes.push({ status: 'noop' });
+          break;
+        }
+        const carried = emoji.get(mk) ?? new Set<string>();
+        if (adding && !carried.has(r.emoji) && carried.size >= r.maxPerMessage) {
+          plan.outcomes.push({ status: 'rejected', code: 'too_many_reactions' });
+          break;
+        }
+        const event = append(r, r.kind, r.target, r.emoji);
+        touched.set(rk, { roomId: r.roomId, seq: r.target, emoji: r.emoji, userId: r.userId, at: r.at });
+        if (adding) {
+          reacted.add(rk);
+          carried.add(r.emoji);
+          emoji.set(mk, carried);
+        } else {
+          // The emoji stays counted as carried until the batch ends: others may hold it still.
+          reacted.delete(rk);
+        }
+        plan.outcomes.push(appended(event, actor, null));
+        break;
+      }
     }
+  }
+  plan.threadCounts = [...threadCounts.values()];
+  // Only the net change of each reaction is written: added then removed in one batch is nothing.
+  for (const [rk, row] of touched) {
+    if (reacted.has(rk) && !state.reacted.has(rk)) plan.reactionsAdded.push(row);
+    if (!reacted.has(rk) && state.reacted.has(rk)) plan.reactionsRemoved.push(row);
   }
 
   const write = (m: MessageState): MessageWrite => ({ message: m.message, searchText: m.message.deleted ? '' : searchText(m.message.body) });

@@ -134,6 +134,35 @@ export interface MessageRecord {
   clientMsgId: string | null;
   /** The files it carries, in the order sent; absent when none (and once deleted). */
   attachments?: AttachmentRecord[];
+  /** A reply: the seq of its thread's root; absent for top-level messages. */
+  threadRoot?: number;
+  /** A root that has had replies: its replies not deleted, and when the latest was sent. Absent until its first reply. */
+  replyCount?: number;
+  lastReplyAt?: number;
+  /** Aggregated reactions as one reader sees them (added by the reads that show them); absent when none. */
+  reactions?: ReactionRecord[];
+}
+
+/** One emoji's reactions to a message, for one reader. */
+export interface ReactionRecord {
+  emoji: string;
+  count: number;
+  /** The reader is one of them. */
+  me: boolean;
+}
+
+/** A message's reactions by emoji, as the store aggregates them for a reader. */
+export interface MessageReactions {
+  seq: number;
+  reactions: ReactionRecord[];
+}
+
+/** A thread a user follows (or read), with their unread count. */
+export interface FollowedThreadRecord {
+  root: MessageRecord;
+  lastReadSeq: number;
+  /** Replies by others, not deleted, after lastReadSeq; at most the cap asked with. */
+  unread: number;
 }
 
 /** A file attached to a message, as every member sees it. */
@@ -200,6 +229,8 @@ export interface StreamEventRecord {
   createdAt: number;
   /** For message and edit: the message as it is now. */
   message: MessageRecord | null;
+  /** For reaction_added and reaction_removed: the emoji (the message is `target`). */
+  emoji?: string;
   /** For moderation events about a member: that member (the actor is `user`). */
   member?: Author;
   /** For moderation events: their fields. */

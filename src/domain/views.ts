@@ -1,6 +1,7 @@
 /** Record → wire shape, in one place, so every transport shows the same JSON. */
-import type { AuditEntry, Bot, IncomingWebhook, Message, MemberRoom, Restriction, Room, StreamEvent, User } from '../protocol/wire.js';
-import type { AuditRecord, Author, IncomingWebhookWithBot, RestrictionRecord, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
+import type { ThreadPage } from '../ports.js';
+import type { AuditEntry, Bot, FollowedThread, IncomingWebhook, Message, MemberRoom, Restriction, Room, StreamEvent, User, ThreadPage as WireThreadPage } from '../protocol/wire.js';
+import type { AuditRecord, Author, FollowedThreadRecord, IncomingWebhookWithBot, RestrictionRecord, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -65,11 +66,28 @@ export const messageView = (m: MessageRecord): Message => ({
   deleted: m.deleted,
   clientMsgId: m.clientMsgId,
   ...(m.deleted || m.attachments === undefined || m.attachments.length === 0 ? {} : { attachments: m.attachments }),
+  ...(m.threadRoot === undefined ? {} : { threadRoot: m.threadRoot }),
+  ...(m.replyCount === undefined || m.lastReplyAt === undefined ? {} : { replyCount: m.replyCount, lastReplyAt: iso(m.lastReplyAt) }),
+  ...(m.deleted || m.reactions === undefined || m.reactions.length === 0 ? {} : { reactions: m.reactions }),
 });
+
+export const threadPageView = (p: ThreadPage): WireThreadPage => ({ root: messageView(p.root), replies: p.replies.map(messageView), hasMore: p.hasMore });
+
+export const followedThreadView = (t: FollowedThreadRecord): FollowedThread => ({ roomId: t.root.roomId, root: messageView(t.root), lastReadSeq: t.lastReadSeq, unread: t.unread });
+
+/**
+ * A message as a stream event carries it: without what later events change (a root's
+ * `replyCount` and `lastReplyAt`, reactions). A client folds those events into it, so a message
+ * replayed as it is now would count its replies twice; REST reads carry them instead.
+ */
+const eventMessageView = (m: MessageRecord): Message => {
+  const { replyCount: _count, lastReplyAt: _last, reactions: _reactions, ...rest } = m;
+  return messageView(rest);
+};
 
 export function eventView(e: StreamEventRecord): StreamEvent {
   const out: StreamEvent = { type: 'event', roomId: e.roomId, seq: e.seq, kind: e.kind, user: userView(e.user), createdAt: iso(e.createdAt) };
-  if (e.message !== null) out.message = messageView(e.message);
+  if (e.message !== null) out.message = eventMessageView(e.message);
   if (e.target !== null) out.target = e.target;
   if (e.member !== undefined) out.member = userView(e.member);
   const d = e.details;
@@ -82,6 +100,7 @@ export function eventView(e: StreamEventRecord): StreamEvent {
       out.changes = { ...(name !== undefined ? { name } : {}), ...(topic !== undefined ? { topic } : {}), ...(archived !== undefined ? { archived } : {}) };
     }
   }
+  if (e.emoji !== undefined) out.emoji = e.emoji;
   return out;
 }
 

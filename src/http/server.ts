@@ -29,6 +29,7 @@ import { fileRoutes } from './routes/files.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
+import { threadRoutes } from './routes/threads.js';
 import { referenceRoutes } from './routes/reference.js';
 import { moderationRoutes } from './routes/moderation.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -150,6 +151,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   peopleRoutes(api, ctx);
   moderationRoutes(api, ctx);
   messageRoutes(api, ctx);
+  threadRoutes(api, ctx);
   exportRoutes(api, ctx);
   fileRoutes(api, ctx);
   webhookRoutes(api, ctx);

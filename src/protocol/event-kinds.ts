@@ -19,6 +19,8 @@ export const EVENT_KINDS = [
   'delete',
   'member_joined',
   'member_left',
+  'reaction_added',
+  'reaction_removed',
   'room_updated',
   'member_kicked',
   'member_banned',

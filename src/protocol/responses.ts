@@ -95,6 +95,14 @@ const DirectUpload = z
   })
   .describe('An upload straight to object storage.');
 
+const Reaction = z
+  .strictObject({
+    emoji: z.string().describe('One emoji, or a `:shortcode:` of 1–32 of a-z 0-9 _ + -.'),
+    count: z.number().int().min(1),
+    me: z.boolean().describe('The caller is one of them.'),
+  })
+  .describe("One emoji's reactions to a message.");
+
 const Message = z
   .strictObject({
     roomId: z.string(),
@@ -107,8 +115,29 @@ const Message = z
     deleted: z.boolean().describe('A deleted message is a tombstone: it keeps its seq, its body is empty.'),
     clientMsgId: z.string().nullable().describe('The idempotency key the sender gave, if any.'),
     attachments: z.array(Attachment).optional().describe('The files it carries, in the order sent: present only when it has some (never on a deleted message).'),
+    threadRoot: z.number().int().min(1).optional().describe('A thread reply: the seq of its root (a top-level message of the room). Absent on top-level messages.'),
+    replyCount: z.number().int().min(0).optional().describe("A thread's root: its replies that are not deleted. Present once it has had a reply."),
+    lastReplyAt: time.optional().describe("A thread's root: when its latest reply was sent. Present once it has had a reply."),
+    reactions: z.array(Reaction).optional().describe('Reactions, one entry per emoji, first reacted first; `me` for the caller. Present only when it has some (never on a deleted message). REST reads only: live clients fold reaction events.'),
   })
   .describe('A message.');
+
+const ThreadPage = z
+  .strictObject({
+    root: Message,
+    replies: z.array(Message).describe('Oldest first, after `after`.'),
+    hasMore: z.boolean().describe('More replies follow: page on with `after` set to the last seq.'),
+  })
+  .describe('A page of a thread.');
+
+const FollowedThread = z
+  .strictObject({
+    roomId: z.string(),
+    root: Message,
+    lastReadSeq: seq.describe("The caller's read marker of the thread."),
+    unread: seq.describe('Replies by others, not deleted, after lastReadSeq (at most the server\'s unread cap).'),
+  })
+  .describe('A thread the caller follows.');
 
 const Member = z
   .strictObject({
@@ -222,7 +251,7 @@ const ErrorBody = z
   .describe('Every error, REST or WebSocket, has this shape.');
 
 /** Shared types of the reference's components, by the name they have there. */
-export const views = { User, Room, MemberRoom, Message, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Restriction, AuditEntry, Error: ErrorBody };
+export const views = { User, Room, MemberRoom, Message, Reaction, ThreadPage, FollowedThread, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Restriction, AuditEntry, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
 export const responses = {
@@ -243,6 +272,14 @@ export const responses = {
     .describe('A page of user search.'),
   MessagePage: z.strictObject({ messages: z.array(Message), hasMore: z.boolean().describe('More messages lie beyond this page in its direction.') }),
   MessageResult: z.strictObject({ message: Message }),
+  ThreadPage,
+  FollowedThreads: z
+    .strictObject({
+      threads: z.array(FollowedThread).describe('Latest activity first (latest reply, or the root when it has none).'),
+      nextCursor: z.string().nullable().describe('Pass it as `cursor` for the next page; null on the last.'),
+    })
+    .describe('The threads the caller follows.'),
+  ThreadRead: z.strictObject({ lastReadSeq: seq.describe("The caller's read marker of the thread now.") }),
   ExportResult: z.strictObject({ export: Export }),
   UploadResult: z.strictObject({ upload: Attachment }).describe('A stored upload, ready to attach: send its id in `attachments`.'),
   DirectUploadResult: z.strictObject({ upload: DirectUpload }),
@@ -283,6 +320,9 @@ export type ViewsMatchWire = [
   Assert<Same<z.infer<typeof Room>, wire.Room>>,
   Assert<Same<z.infer<typeof MemberRoom>, wire.MemberRoom>>,
   Assert<Same<z.infer<typeof Message>, wire.Message>>,
+  Assert<Same<z.infer<typeof Reaction>, wire.Reaction>>,
+  Assert<Same<z.infer<typeof ThreadPage>, wire.ThreadPage>>,
+  Assert<Same<z.infer<typeof responses.FollowedThreads>, wire.FollowedThreads>>,
   Assert<Same<z.infer<typeof Attachment>, wire.Attachment>>,
   Assert<Same<z.infer<typeof DirectUpload>, wire.DirectUpload>>,
   Assert<Same<z.infer<typeof SearchHit>, wire.SearchHit>>,

@@ -29,6 +29,7 @@ import {
   USER_SEARCH_QUERY_MAX,
   USERNAME_PATTERN,
 } from './limits.js';
+import { EMOJI_MAX_UNITS, isReactionEmoji } from './emoji.js';
 import { type TextKind, textProblem } from './text.js';
 
 /** Length in Unicode code points, so an emoji counts as one character. */
@@ -68,6 +69,18 @@ const queryInt = (min: number, max: number) =>
     .regex(/^\d{1,16}$/, 'must be a non-negative integer')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+
+const emoji = text('wire')
+  .min(1)
+  .max(EMOJI_MAX_UNITS + 2)
+  .refine(isReactionEmoji, 'must be one emoji, or a :shortcode: of 1–32 of a-z 0-9 _ + -')
+  .describe('One emoji (a single grapheme: 👍, 👍🏽, 🇫🇷, 👨‍👩‍👧), or a `:shortcode:` of 1–32 of a-z 0-9 _ + - (`:+1:`).');
+const threadRoot = z
+  .number()
+  .int()
+  .min(1)
+  .max(SEQ_MAX)
+  .describe('Send the message as a reply in the thread of this top-level message of the room (not deleted, not itself a reply).');
 
 const username = text('wire').regex(USERNAME_PATTERN, 'must be 3–32 of a-z 0-9 _ . -');
 // Lengths checked by a refinement are also stated in `meta`, for the API reference (JSON Schema
@@ -176,7 +189,12 @@ export function buildSchemas(limits: SchemaLimits) {
       limit: queryInt(1, MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
     }),
     postMessage: z
-      .strictObject({ body: sendBody, clientMsgId: clientMsgId.optional().describe('An idempotency key: a retry with it stores nothing new.'), attachments: attachments.optional() })
+      .strictObject({
+        body: sendBody,
+        clientMsgId: clientMsgId.optional().describe('An idempotency key: a retry with it stores nothing new.'),
+        attachments: attachments.optional(),
+        threadRoot: threadRoot.optional(),
+      })
       .superRefine(textOrFiles),
     uploadQuery: z.strictObject({ name: text('wire').min(1).max(1_000).describe('The file name, as the user knows it (a label: the type is decided by the content).') }),
     directUpload: z.strictObject({
@@ -234,7 +252,23 @@ export function buildSchemas(limits: SchemaLimits) {
       before: queryInt(1, SEQ_MAX).optional().describe('Messages with a lower seq, newest first.'),
       after: queryInt(0, SEQ_MAX).optional().describe('Messages with a higher seq, oldest first.'),
       limit: queryInt(1, HISTORY_LIMIT_MAX).default(HISTORY_LIMIT_DEFAULT),
+      topLevel: z
+        .enum(['true', 'false'])
+        .transform((v) => v === 'true')
+        .pipe(z.boolean())
+        .optional()
+        .describe('true: top-level messages only (thread replies left out).'),
     }),
+    threadParams: z.strictObject({ roomId: id, seq: queryInt(1, SEQ_MAX).describe("The thread's root: a top-level message.") }),
+    threadQuery: z.strictObject({
+      after: queryInt(0, SEQ_MAX).default(0).describe('Replies with a higher seq, oldest first.'),
+      limit: queryInt(1, HISTORY_LIMIT_MAX).default(HISTORY_LIMIT_DEFAULT),
+    }),
+    threadsQuery: z.strictObject({
+      cursor: text('wire').min(1).max(400).optional().describe('`nextCursor` of the previous page.'),
+      limit: queryInt(1, 100).default(50),
+    }),
+    reactionParams: z.strictObject({ roomId: id, seq: queryInt(1, SEQ_MAX), emoji }),
     publicRoomsQuery: z.strictObject({
       q: text('wire').max(ROOM_NAME_MAX).optional().describe('A part of the name (the start of it when shorter than 3 characters).'),
       limit: queryInt(1, 100).default(50),
@@ -249,10 +283,14 @@ export function buildSchemas(limits: SchemaLimits) {
   const frame = z.discriminatedUnion('type', [
     z.strictObject({ id: requestId, type: z.literal('subscribe'), roomId: id, since: seq.optional(), presence: z.enum(['full', 'batch', 'none']).optional() }),
     z.strictObject({ id: requestId, type: z.literal('unsubscribe'), roomId: id }),
-    z.strictObject({ id: requestId, type: z.literal('send'), roomId: id, body: sendBody, clientMsgId: clientMsgId.optional(), attachments: attachments.optional() }).superRefine(textOrFiles),
+    z
+      .strictObject({ id: requestId, type: z.literal('send'), roomId: id, body: sendBody, clientMsgId: clientMsgId.optional(), attachments: attachments.optional(), threadRoot: threadRoot.optional() })
+      .superRefine(textOrFiles),
     z.strictObject({ id: requestId, type: z.literal('edit'), roomId: id, seq: seqFrom(1), body }),
     z.strictObject({ id: requestId, type: z.literal('delete'), roomId: id, seq: seqFrom(1) }),
     z.strictObject({ id: requestId, type: z.literal('read'), roomId: id, seq }),
+    z.strictObject({ id: requestId, type: z.literal('react'), roomId: id, seq: seqFrom(1), emoji }),
+    z.strictObject({ id: requestId, type: z.literal('unreact'), roomId: id, seq: seqFrom(1), emoji }),
     z.strictObject({ type: z.literal('typing'), roomId: id }),
     z.strictObject({ type: z.literal('ping') }),
   ]);

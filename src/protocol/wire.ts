@@ -93,6 +93,51 @@ export interface Message {
   clientMsgId: string | null;
   /** The files it carries, in the order sent: present only when it has some (never on a deleted message). */
   attachments?: Attachment[];
+  /** A thread reply: the seq of its root (a top-level message of the room). Absent on top-level messages. */
+  threadRoot?: number;
+  /** A thread's root: its replies that are not deleted. Present once it has had a reply. */
+  replyCount?: number;
+  /** A thread's root: when its latest reply was sent. Present once it has had a reply. */
+  lastReplyAt?: string;
+  /**
+   * REST reads only (history, threads, search): reactions, one entry per emoji, first reacted
+   * first, `me` for the caller; present only when there are some. Live clients fold
+   * `reaction_added` / `reaction_removed` events into it.
+   */
+  reactions?: Reaction[];
+}
+
+/** One emoji's reactions to a message. */
+export interface Reaction {
+  /** One emoji, or a `:shortcode:` of 1–32 of a-z 0-9 _ + -. */
+  emoji: string;
+  count: number;
+  /** The caller is one of them. */
+  me: boolean;
+}
+
+/** A page of a thread (GET /rooms/:roomId/threads/:seq). */
+export interface ThreadPage {
+  root: Message;
+  /** Oldest first, after `after`. */
+  replies: Message[];
+  hasMore: boolean;
+}
+
+/** A thread the caller follows. */
+export interface FollowedThread {
+  roomId: string;
+  root: Message;
+  lastReadSeq: number;
+  /** Replies by others, not deleted, after lastReadSeq (at most the server's unread cap). */
+  unread: number;
+}
+
+/** The answer of GET /threads. */
+export interface FollowedThreads {
+  threads: FollowedThread[];
+  /** Pass it as `cursor` for the next page; null on the last. */
+  nextCursor: string | null;
 }
 
 /**
@@ -137,8 +182,10 @@ export interface StreamEvent {
   kind: EventKind;
   /** For kinds message and edit: the message. */
   message?: Message;
-  /** For kinds edit and delete: the seq of the message changed. */
+  /** For kinds edit, delete, reaction_added and reaction_removed: the seq of the message changed. */
   target?: number;
+  /** For kinds reaction_added and reaction_removed: the emoji. */
+  emoji?: string;
   /** The actor (author, the member who joined or left, the moderator). */
   user: User;
   createdAt: string;
@@ -270,10 +317,14 @@ export type ClientRequest =
   | { id: number; type: 'subscribe'; roomId: string; since?: number; presence?: 'full' | 'batch' | 'none' }
   | { id: number; type: 'unsubscribe'; roomId: string }
   /** `body` may be '' when `attachments` (upload ids) are given. */
-  | { id: number; type: 'send'; roomId: string; body: string; clientMsgId?: string; attachments?: string[] }
+  /** `threadRoot`: a reply in the thread of this top-level message. */
+  | { id: number; type: 'send'; roomId: string; body: string; clientMsgId?: string; attachments?: string[]; threadRoot?: number }
   | { id: number; type: 'edit'; roomId: string; seq: number; body: string }
   | { id: number; type: 'delete'; roomId: string; seq: number }
-  | { id: number; type: 'read'; roomId: string; seq: number };
+  | { id: number; type: 'read'; roomId: string; seq: number }
+  /** Idempotent: reacting twice (or removing a reaction not made) succeeds and appends nothing. */
+  | { id: number; type: 'react'; roomId: string; seq: number; emoji: string }
+  | { id: number; type: 'unreact'; roomId: string; seq: number; emoji: string };
 
 export type ClientNotice = { type: 'typing'; roomId: string } | { type: 'ping' };
 

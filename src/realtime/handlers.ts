@@ -177,11 +177,14 @@ async function dispatch(ctx: HandlerContext, conn: Connection, frame: Frame): Pr
       return;
     }
     case 'send':
-      return inLane(ctx, conn, frame, () => services.messages.submitSend(userId, frame.roomId, frame.body, frame.clientMsgId ?? null, undefined, frame.attachments ?? []), (r) => ({ message: messageView(r.message) }));
+      return inLane(ctx, conn, frame, () => services.messages.submitSend(userId, frame.roomId, frame.body, frame.clientMsgId ?? null, undefined, frame.attachments ?? [], frame.threadRoot ?? null), (r) => ({ message: messageView(r.message) }));
     case 'edit':
       return inLane(ctx, conn, frame, () => services.messages.submitEdit(userId, frame.roomId, frame.seq, frame.body), (m) => ({ message: messageView(m) }));
     case 'delete':
       return inLane(ctx, conn, frame, () => services.messages.submitDelete(userId, frame.roomId, frame.seq), () => ({}));
+    case 'react':
+    case 'unreact':
+      return inLane(ctx, conn, frame, () => services.messages.submitReaction(userId, frame.roomId, frame.seq, frame.emoji, frame.type === 'react'), () => ({}));
   }
 }
 

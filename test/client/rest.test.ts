@@ -41,6 +41,42 @@ describe('REST client', () => {
     assert.equal(header(calls[1], 'authorization'), 'Bearer tok');
   });
 
+  it('threads and reactions: paths, encoded emoji, query strings and bodies', async () => {
+    const { fetch, calls } = recorder(({ url, init }) => {
+      if (url.includes('/threads/') && init.method === 'GET') return json(200, { root: {}, replies: [], hasMore: false });
+      if (url.endsWith('/read')) return json(200, { lastReadSeq: 9 });
+      if (url.includes('/api/v1/threads')) return json(200, { threads: [], nextCursor: null });
+      if (url.endsWith('/messages')) return json(201, { message: { seq: 3, threadRoot: 1 } });
+      return new Response(null, { status: 204 });
+    });
+    const rest = new RestClient({ baseUrl: 'http://x.test', token: 't', fetch });
+    await rest.thread('r1', 4, { after: 2, limit: 10 });
+    await rest.followThread('r1', 4);
+    await rest.unfollowThread('r1', 4);
+    assert.equal(await rest.markThreadRead('r1', 4, 9), 9);
+    await rest.followedThreads({ cursor: 'abc', limit: 5 });
+    await rest.addReaction('r1', 4, '👍');
+    await rest.removeReaction('r1', 4, ':+1:');
+    await rest.history('r1', { topLevel: true });
+    await rest.postMessage('r1', 'hi', undefined, { threadRoot: 1 });
+    assert.deepEqual(
+      calls.map((c) => `${c.init.method} ${c.url}`),
+      [
+        'GET http://x.test/api/v1/rooms/r1/threads/4?after=2&limit=10',
+        'PUT http://x.test/api/v1/rooms/r1/threads/4/follow',
+        'DELETE http://x.test/api/v1/rooms/r1/threads/4/follow',
+        'POST http://x.test/api/v1/rooms/r1/threads/4/read',
+        'GET http://x.test/api/v1/threads?cursor=abc&limit=5',
+        'PUT http://x.test/api/v1/rooms/r1/messages/4/reactions/%F0%9F%91%8D',
+        'DELETE http://x.test/api/v1/rooms/r1/messages/4/reactions/%3A%2B1%3A',
+        'GET http://x.test/api/v1/rooms/r1/messages?topLevel=true',
+        'POST http://x.test/api/v1/rooms/r1/messages',
+      ],
+    );
+    assert.equal(calls[3]?.init.body, JSON.stringify({ seq: 9 }));
+    assert.equal(calls[8]?.init.body, JSON.stringify({ body: 'hi', threadRoot: 1 }));
+  });
+
   it('builds paths, query strings and JSON bodies', async () => {
     const { fetch, calls } = recorder(({ url }) => {
       if (url.includes('/messages?')) return json(200, { messages: [], hasMore: false });

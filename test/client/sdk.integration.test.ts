@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { ParleyClient, type StreamEvent } from '../../client/index.js';
+import { applyEvent, type Message, ParleyClient, type StreamEvent } from '../../client/index.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
 
 const fast = { backoff: { initialMs: 50, maxMs: 500 }, requestTimeoutMs: 5000 };
@@ -102,6 +102,79 @@ describe('client SDK against a real server', () => {
       await assert.rejects(a.send(roomId, 'again', { attachments: [upload.id] }), (error: Error & { code?: string }) => error.code === 'validation_failed');
     } finally {
       await files.stop();
+    }
+  });
+
+  it('threads and reactions: typed calls, and the live events folded give what REST reads give', async () => {
+    const srv = await startTestServer({ SEND_RATE_PER_SEC: 1000, SEND_BURST: 1000 });
+    try {
+      const alice = await registerUser(srv.url, 'sdkta');
+      const bob = await registerUser(srv.url, 'sdktb');
+      const roomId = await createRoom(srv.url, alice, 'public', 'sdk threads');
+      await api(srv.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: bob.token });
+      const a = new ParleyClient({ baseUrl: srv.url, token: alice.token, WebSocket, ...fast });
+      const b = new ParleyClient({ baseUrl: srv.url, token: bob.token, WebSocket, ...fast });
+      clients.push(a, b);
+      const shown = new Map<number, Message>();
+      let folded = 0;
+      b.on('event', (e) => {
+        for (const [seq, m] of applyEvent(shown, e, bob.id)) shown.set(seq, m);
+        folded++;
+      });
+      await Promise.all([a.connect(), b.connect()]);
+      await Promise.all([a.subscribe(roomId), b.subscribe(roomId)]);
+
+      const root = await a.send(roomId, 'a root');
+      const reply = await b.send(roomId, 'a reply', { threadRoot: root.seq });
+      assert.equal(reply.threadRoot, root.seq);
+      const viaRest = await a.rest.postMessage(roomId, 'a second reply', undefined, { threadRoot: root.seq });
+      await a.react(roomId, root.seq, '👍');
+      await b.react(roomId, root.seq, '👍');
+      await b.rest.addReaction(roomId, root.seq, ':tada:');
+      await b.unreact(roomId, root.seq, ':tada:');
+      await b.rest.addReaction(roomId, reply.seq, '🎉');
+      await a.delete(roomId, viaRest.seq);
+      await assert.rejects(b.send(roomId, 'too deep', { threadRoot: reply.seq }), (error: Error & { code?: string }) => error.code === 'validation_failed');
+      await until(() => folded === 9, 'every event folded');
+
+      const history = await b.rest.history(roomId, { after: 0 });
+      for (const m of history.messages.filter((x) => x.seq >= root.seq)) assert.deepEqual(shown.get(m.seq), m, `message ${m.seq} folded as REST reads it`);
+      assert.deepEqual(shown.get(root.seq)?.reactions, [{ emoji: '👍', count: 2, me: true }]);
+      assert.equal(shown.get(root.seq)?.replyCount, 1);
+
+      // A client that joins later and replays the whole stream folds it to the same (events carry no counters to count twice).
+      const c = new ParleyClient({ baseUrl: srv.url, token: bob.token, WebSocket, ...fast });
+      clients.push(c);
+      const replayed = new Map<number, Message>();
+      c.on('event', (e) => {
+        for (const [seq, m] of applyEvent(replayed, e, bob.id)) replayed.set(seq, m);
+      });
+      await c.connect();
+      await c.subscribe(roomId, { since: 0 });
+      await until(() => (c.lastSeq(roomId) ?? 0) >= viaRest.seq + 6, 'the replay');
+      for (const m of history.messages) assert.deepEqual(replayed.get(m.seq), m, `message ${m.seq} replayed and folded as REST reads it`);
+
+      const page = await a.rest.thread(roomId, root.seq, { limit: 10 });
+      assert.deepEqual(
+        page.replies.map((m) => m.body),
+        ['a reply', ''],
+      );
+      const top = await a.rest.history(roomId, { topLevel: true });
+      assert.ok(top.messages.every((m) => m.threadRoot === undefined));
+      const followed = await a.rest.followedThreads({ limit: 5 });
+      assert.deepEqual(
+        followed.threads.map((t) => [t.roomId, t.root.seq, t.unread]),
+        // Replying reads the thread up to one's reply: bob's came before alice's.
+        [[roomId, root.seq, 0]],
+      );
+      assert.equal(await a.rest.markThreadRead(roomId, root.seq, reply.seq), viaRest.seq, 'the marker never moves back');
+      await a.rest.unfollowThread(roomId, root.seq);
+      assert.deepEqual((await a.rest.followedThreads()).threads, []);
+      await a.rest.followThread(roomId, root.seq);
+      assert.equal((await a.rest.followedThreads()).nextCursor, null);
+      await b.rest.removeReaction(roomId, reply.seq, '🎉');
+    } finally {
+      await srv.stop();
     }
   });
 });

@@ -46,6 +46,11 @@ const SMALL_ROOM_MESSAGES = 10;
 const BIG_ROOM_MEMBERS = 1_000;
 /** A member of the big room who has read nothing of it. */
 export const BEHIND = 'u5';
+/** The root of a thread of the big room, followed by every member; its replies follow it. */
+const THREAD_ROOT = 40_001;
+const THREAD_REPLIES = 5_000;
+/** A message of the big room every member reacted to. */
+const REACTED = 48_001;
 
 const series = (n: number) => `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${n})`;
 
@@ -92,6 +97,18 @@ export function seedStatements(): string[] {
       SELECT 'r' || (1 + i % ${ROOMS}), 'u' || i, CASE WHEN i % 2 = 0 THEN 'ban' ELSE 'mute' END, NULL, NULL, 'u1', i FROM n`,
     `${series(AUDIT_ENTRIES)} INSERT INTO audit_log (room_id, seq, action, actor_id, member_id, data, created_at)
       SELECT CASE WHEN i % 2 = 0 THEN '${BIG_ROOM}' ELSE 'r' || (1 + i % ${ROOMS}) END, i, 'member_muted', 'u1', 'u' || (2 + i % 100), NULL, i FROM n`,
+    // Threads and reactions (migration 12): a thread of THREAD_REPLIES replies in the big room
+    // followed by every member, and a message every member reacted to.
+    `UPDATE messages SET thread_root = ${THREAD_ROOT} WHERE room_id = '${BIG_ROOM}' AND seq > ${THREAD_ROOT} AND seq <= ${THREAD_ROOT + THREAD_REPLIES}`,
+    `UPDATE messages SET reply_count = ${THREAD_REPLIES}, last_reply_at = ${THREAD_ROOT + THREAD_REPLIES} WHERE room_id = '${BIG_ROOM}' AND seq = ${THREAD_ROOT}`,
+    `${series(BIG_ROOM_MEMBERS)} INSERT INTO thread_follows (room_id, root_seq, user_id, following, last_read_seq)
+      SELECT '${BIG_ROOM}', ${THREAD_ROOT}, 'u' || i, 1, ${THREAD_ROOT} FROM n`,
+    `${series(BIG_ROOM_MEMBERS)} INSERT INTO reactions (room_id, seq, emoji, user_id, created_at)
+      SELECT '${BIG_ROOM}', ${REACTED}, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, 'u' || i, i FROM n`,
+    // Every message of the other rooms has its author's reaction, and its room's members follow its first message.
+    `INSERT INTO reactions (room_id, seq, emoji, user_id, created_at) SELECT room_id, seq, 'x', author_id, 0 FROM messages WHERE room_id <> '${BIG_ROOM}'`,
+    `INSERT INTO thread_follows (room_id, root_seq, user_id, following, last_read_seq) SELECT room_id, 1, user_id, 1, 0 FROM members WHERE room_id <> '${BIG_ROOM}'`,
+    `INSERT INTO reaction_counts (room_id, seq, emoji, count, first_at) SELECT room_id, seq, emoji, count(*), min(created_at) FROM reactions GROUP BY room_id, seq, emoji`,
   ];
 }
 
@@ -388,6 +405,87 @@ const MODERATION: Expectation[] = [
   },
 ];
 
+/** Threads and reactions: the batch's extra reads and writes, and the reads of threads and reactions. */
+const THREADS: Expectation[] = [
+  ...SEND_PATH.filter((e) => !['earlier sends with the same clientMsgId (dedupe)', 'delete a membership (leave)', 'insert a membership (join)', 'membership check before a send (cache miss)'].includes(e.name)),
+  {
+    name: 'distinct emoji of the messages reacted to (their counts)',
+    match: /^select "room_id", "seq", "emoji" from "reaction_counts"/,
+    sqlite: ['PRIMARY KEY(room_id,seq)'],
+    postgres: ['reaction_counts_pkey(room_id,seq)', VALUES_SORT],
+  },
+  {
+    name: 'the reactions of the batch that exist',
+    match: /^select "room_id", "seq", "emoji", "user_id" from "reactions"/,
+    sqlite: ['PRIMARY KEY(room_id,seq,user_id,emoji)'],
+    postgres: ['reactions_pkey(emoji,room_id,seq,user_id)', VALUES_SORT],
+  },
+  { name: 'insert reactions', match: /^insert into "reactions"/, sqlite: [], postgres: [] },
+  { name: 'delete a reaction', match: /^delete from "reactions"/, sqlite: ['PRIMARY KEY(room_id,seq,user_id,emoji)'], postgres: ['reactions_pkey(emoji,room_id,seq,user_id)'] },
+  { name: 'count a reaction (upsert)', match: /^insert into "reaction_counts"/, sqlite: [], postgres: [] },
+  {
+    name: 'drop a count at zero',
+    match: /^delete from "reaction_counts"/,
+    sqlite: ['PRIMARY KEY(room_id,seq,emoji)'],
+    postgres: ['reaction_counts_pkey(emoji,room_id,seq)'],
+  },
+  { name: 'follow a thread (upsert)', match: /^insert into "thread_follows"/, sqlite: [], postgres: [] },
+  {
+    // The page's counts only (at most the bound per message), however many reacted.
+    name: 'reaction counts of a page',
+    match: /^select "seq", "emoji", "count" from "reaction_counts"/,
+    sqlite: ['PRIMARY KEY(room_id,seq)', 'sort?'],
+    postgres: ['reaction_counts_pkey(room_id,seq)', 'sort?'],
+  },
+  {
+    name: "the reader's own reactions to a page",
+    match: /^select "seq", "emoji" from "reactions"/,
+    sqlite: ['PRIMARY KEY(room_id,seq,user_id)'],
+    postgres: ['reactions_pkey(room_id,seq,user_id)'],
+  },
+  {
+    name: 'a thread root',
+    match: /"m"\."thread_root" is null$/,
+    sqlite: ['sqlite_autoindex_messages_2(room_id,seq)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['messages_pkey(room_id,seq)', 'users_pkey(id)'],
+  },
+  {
+    name: 'a page of a thread',
+    match: /"m"\."thread_root" = /,
+    sqlite: ['messages_thread(room_id,thread_root,seq)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['messages_thread(room_id,seq,thread_root)', 'users_pkey(id)'],
+  },
+  {
+    // As the newest page of history, skipping replies as it walks.
+    name: 'the newest top-level page',
+    match: /"m"\."thread_root" is null order by/,
+    sqlite: ['sqlite_autoindex_messages_2(room_id)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['messages_pkey(room_id)', 'users_pkey(id)'],
+  },
+  { name: 'the room head for a follow', match: /^select "last_seq" from "rooms" where "id" = /, sqlite: ['sqlite_autoindex_rooms_1(id)'], postgres: ['rooms_pkey(id)'] },
+  {
+    name: 'a thread read marker',
+    match: /^select "last_read_seq" from "thread_follows"/,
+    sqlite: ['PRIMARY KEY(room_id,root_seq,user_id)'],
+    postgres: ['thread_follows_pkey(room_id,root_seq,user_id)|thread_follows_user(room_id,root_seq,user_id)'],
+  },
+  {
+    // The user's followed threads, sorted by activity, each with a walk of at most 2 × (cap + 1) replies.
+    name: 'followed threads with bounded unread counts',
+    match: /^select "m"\."room_id", .* from "thread_follows" as "f" inner join "members"/,
+    sqlite: ['thread_follows_user(user_id)', 'PRIMARY KEY(room_id,user_id)', 'sqlite_autoindex_messages_2(room_id,seq)', 'sqlite_autoindex_users_1(id)', 'messages_thread(room_id,thread_root,seq)', 'sort'],
+    // PostgreSQL may join the user's memberships whole (members_user by user): their number, as GET /rooms reads.
+    postgres: ['thread_follows_user(user_id)', `${MEMBER_KEY}|members_user(user_id)`, 'messages_pkey(room_id,seq)', 'users_pkey(id)', 'messages_thread(room_id,seq,thread_root)', 'sort'],
+  },
+  {
+    name: 'followers of a thread',
+    match: /^select "f"\."user_id" from "thread_follows"/,
+    sqlite: ['PRIMARY KEY(room_id,root_seq)', 'PRIMARY KEY(room_id,user_id)'],
+    // PostgreSQL may join the room's members whole: at most the room's size, as the follower list is.
+    postgres: ['thread_follows_pkey(room_id,root_seq)', `${MEMBER_KEY}|members_pkey(room_id)`, 'sort?'],
+  },
+];
+
 /** PostgreSQL only: SQLite's writing transaction excludes every other writer without it. */
 const OWNER_LOCK: Expectation = { name: 'the owner lock and the name locks (advisory)', match: /^SELECT pg_advisory_xact_lock/, sqlite: [], postgres: [] };
 
@@ -577,6 +675,37 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
           assert.ok(examined <= 200, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
         }
       }
+    });
+
+    it('threads and reactions: a batch with replies and reactions, thread pages, follows and reactions read through indexes', async () => {
+      const at = BIG_ROOM_MESSAGES + 10;
+      const queries = await fx.recorder.record(async () => {
+        const outcomes = await fx.store.append([
+          { kind: 'message', roomId: BIG_ROOM, userId: 'u1', id: 'reply-plan', body: 'a reply', clientMsgId: null, at, threadRoot: THREAD_ROOT },
+          { kind: 'reaction_added', roomId: BIG_ROOM, userId: 'u3', target: REACTED, emoji: 'c', maxPerMessage: 20, at },
+          { kind: 'reaction_removed', roomId: BIG_ROOM, userId: 'u2', target: REACTED, emoji: 'a', at },
+          { kind: 'delete', roomId: BIG_ROOM, userId: 'u3', target: THREAD_ROOT + 1, at },
+        ]);
+        assert.deepEqual(
+          outcomes.map((o) => o.status),
+          ['appended', 'appended', 'appended', 'appended'],
+        );
+        const reactions = await fx.store.reactionsOf(BIG_ROOM, [REACTED, REACTED + 1, REACTED + 2], 'u2');
+        assert.deepEqual(reactions[0]?.reactions.map((r) => [r.emoji, r.count, r.me]), [
+          ['b', 500, false],
+          ['a', 499, false],
+          ['c', 1, false],
+        ]);
+        assert.deepEqual((await fx.store.reactionsOf(BIG_ROOM, [REACTED], 'u4'))[0]?.reactions.map((r) => r.me), [false, true, false]);
+        assert.equal((await fx.store.readThread(BIG_ROOM, THREAD_ROOT, 0, 50))?.replies.length, 50);
+        await fx.store.readHistory({ roomId: BIG_ROOM, limit: 50, topLevel: true });
+        await fx.store.setThreadFollow(BIG_ROOM, THREAD_ROOT, 'u9', false);
+        await fx.store.markThreadRead(BIG_ROOM, THREAD_ROOT, 'u9', THREAD_ROOT + 10);
+        const followed = await fx.store.listFollowedThreads(BEHIND, null, 50, 999);
+        assert.equal(followed.threads[0]?.unread, 999);
+        assert.equal((await fx.store.listThreadFollowers(BIG_ROOM, THREAD_ROOT)).length, BIG_ROOM_MEMBERS - 1);
+      });
+      await assertPlans(queries, THREADS);
     });
 
     it('GET /rooms (issue 10, finding 2): unread counted by a walk of the (room, seq) index bounded by the cap, for a member 50,000 behind', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type BatchState, clientMsgKey, mayChange, memberKey, messageKey, planBatch, restrictionKey } from '../../src/domain/stream-rules.js';
+import { type BatchState, clientMsgKey, mayChange, memberKey, messageKey, planBatch, reactionKey, restrictionKey } from '../../src/domain/stream-rules.js';
 import type { MemberRecord, MessageRecord, UploadRecord } from '../../src/domain/types.js';
 import type { AppendRequest } from '../../src/ports.js';
 
@@ -43,6 +43,8 @@ const upload = (id: string, userId: string, extra: Partial<UploadRecord> = {}): 
 
 function state(): BatchState {
   return {
+    emoji: new Map(),
+    reacted: new Set(),
     uploads: new Map(
       [upload('u1', 'alice'), upload('u2', 'alice', { thumbKey: null, thumbWidth: null, thumbHeight: null, width: null, height: null, contentType: 'application/pdf', name: 'a.pdf' }), upload('u3', 'bob'), upload('u4', 'alice', { state: 'attached', messageSeq: 7 }), upload('u5', 'alice', { roomId: 'other' })].map((u) => [u.id, u]),
     ),
@@ -180,11 +182,88 @@ describe('stream rules', () => {
     assert.deepEqual(plan.outcomes.map((o) => (o.status === 'appended' ? o.event.kind : o.status === 'rejected' ? o.code : o.status)), ['member_left', 'forbidden', 'member_joined']);
   });
 
+  it('a reply names a live top-level message of its room; its root counts it, its author and the replier follow', () => {
+    const reply = (root: number, body: string, userId = 'bob'): AppendRequest => ({ kind: 'message', roomId: 'r', userId, id: `id-${body}`, body, clientMsgId: null, at: 5, threadRoot: root });
+    const plan = planBatch(state(), [reply(7, 'ok'), reply(8, 'to a tombstone'), reply(99, 'to nothing'), reply(11, 'to a reply'), send('alice', 'root'), reply(12, 'to a root of the batch', 'alice')]);
+    assert.deepEqual(plan.outcomes.map((o) => (o.status === 'appended' ? `${o.event.seq}:${o.event.message?.threadRoot ?? '-'}` : o.status === 'rejected' ? o.code : o.status)), [
+      '11:7',
+      'thread_root',
+      'thread_root',
+      'thread_root',
+      '12:-',
+      '13:12',
+    ]);
+    assert.deepEqual(plan.threadCounts, [
+      { roomId: 'r', rootSeq: 7, delta: 1, lastReplyAt: 5 },
+      { roomId: 'r', rootSeq: 12, delta: 1, lastReplyAt: 5 },
+    ]);
+    assert.deepEqual(
+      plan.follows.map((f) => [f.rootSeq, f.userId, f.replier, f.readSeq]),
+      [
+        [7, 'alice', false, 7],
+        [7, 'bob', true, 11],
+        [12, 'alice', false, 12],
+        [12, 'alice', true, 13],
+      ],
+    );
+    const deleted = planBatch(state(), [reply(7, 'oops'), { kind: 'delete', roomId: 'r', userId: 'bob', target: 11, at: 6 }]);
+    assert.deepEqual(deleted.threadCounts, [{ roomId: 'r', rootSeq: 7, delta: 0, lastReplyAt: 5 }]);
+  });
+
+  it('reactions: idempotent per user, emoji and message; members only; live messages only; bounded distinct emoji', () => {
+    const react = (userId: string, emoji: string, target = 7, add = true, maxPerMessage = 2): AppendRequest =>
+      add ? { kind: 'reaction_added', roomId: 'r', userId, target, emoji, maxPerMessage, at: 1 } : { kind: 'reaction_removed', roomId: 'r', userId, target, emoji, at: 1 };
+    const s = state();
+    s.emoji.set(messageKey('r', 7), new Set(['👍']));
+    s.reacted.add(reactionKey('r', 7, '👍', 'bob'));
+    const plan = planBatch(s, [
+      react('alice', '👍'),
+      react('alice', '👍'),
+      react('bob', '👍'),
+      react('alice', ':tada:'),
+      react('bob', ':heart:'),
+      react('bob', ':tada:'),
+      react('eve', '👍'),
+      react('alice', '👍', 8),
+      react('alice', '👍', 99),
+      react('bob', '👍', 7, false),
+      react('bob', '👍', 7, false),
+      react('owner', ':x:', 7, true),
+      react('owner', ':x:', 7, false),
+    ]);
+    assert.deepEqual(plan.outcomes.map((o) => (o.status === 'appended' ? `${o.event.kind}:${o.event.emoji}` : o.status === 'rejected' ? o.code : o.status)), [
+      'reaction_added:👍',
+      'noop',
+      'noop',
+      'reaction_added::tada:',
+      'too_many_reactions',
+      'reaction_added::tada:',
+      'forbidden',
+      'not_found',
+      'not_found',
+      'reaction_removed:👍',
+      'noop',
+      'too_many_reactions',
+      'noop',
+    ]);
+    assert.deepEqual(
+      plan.reactionsAdded.map((r) => `${r.userId}:${r.emoji}`),
+      ['alice:👍', 'alice::tada:', 'bob::tada:'],
+    );
+    assert.deepEqual(plan.reactionsRemoved.map((r) => `${r.userId}:${r.emoji}`), ['bob:👍']);
+    // Added then removed in one batch: two events, no row written.
+    const both = planBatch(state(), [react('alice', ':a:'), react('alice', ':a:', 7, false)]);
+    assert.equal(both.events.length, 2);
+    assert.deepEqual([both.reactionsAdded, both.reactionsRemoved], [[], []]);
+  });
+
   it('property: events are numbered from the head without gaps, one outcome per request', () => {
     const request = fc.oneof(
       fc.record({ kind: fc.constant('message' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), clientMsgId: fc.option(fc.constantFrom('c1', 'c2'), { nil: null }) }),
       fc.record({ kind: fc.constantFrom('edit' as const, 'delete' as const), userId: fc.constantFrom('alice', 'owner', 'bob'), target: fc.integer({ min: 1, max: 14 }) }),
       fc.record({ kind: fc.constantFrom('member_joined' as const, 'member_left' as const), userId: fc.constantFrom('alice', 'bob', 'eve') }),
+      fc.record({ kind: fc.constant('reply' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), target: fc.integer({ min: 1, max: 14 }) }),
+      fc.record({ kind: fc.constantFrom('reaction_added' as const, 'reaction_removed' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), target: fc.integer({ min: 6, max: 14 }), emoji: fc.constantFrom('a', 'b', 'c') }),
     );
     fc.assert(
       fc.property(fc.array(request, { maxLength: 40 }), (spec) => {
@@ -193,6 +272,9 @@ describe('stream rules', () => {
           if (s.kind === 'edit') return { kind: 'edit', roomId: 'r', userId: s.userId, target: s.target, body: `e${i}`, at: i };
           if (s.kind === 'delete') return { kind: 'delete', roomId: 'r', userId: s.userId, target: s.target, at: i };
           if (s.kind === 'member_joined') return { kind: 'member_joined', roomId: 'r', userId: s.userId, role: 'member', addedBy: i % 2 === 0 ? null : 'bob', at: i };
+          if (s.kind === 'reply') return { kind: 'message', roomId: 'r', userId: s.userId, id: `n${i}`, body: `r${i}`, clientMsgId: null, at: i, threadRoot: s.target };
+          if (s.kind === 'reaction_added') return { kind: 'reaction_added', roomId: 'r', userId: s.userId, target: s.target, emoji: s.emoji, maxPerMessage: 2, at: i };
+          if (s.kind === 'reaction_removed') return { kind: 'reaction_removed', roomId: 'r', userId: s.userId, target: s.target, emoji: s.emoji, at: i };
           return { kind: 'member_left', roomId: 'r', userId: s.userId, at: i };
         });
         const plan = planBatch(state(), requests);
@@ -200,6 +282,18 @@ describe('stream rules', () => {
         assert.deepEqual(plan.events.map((e) => e.seq), plan.events.map((_, i) => 11 + i));
         const appended = plan.outcomes.filter((o) => o.status === 'appended').length;
         assert.equal(appended, plan.events.length);
+        // A message never carries more distinct emoji than the bound, and no reaction row is written twice.
+        const added = plan.reactionsAdded.map((r) => `${r.seq}:${r.emoji}:${r.userId}`);
+        assert.equal(new Set(added).size, added.length);
+        const perMessage = new Map<number, Set<string>>();
+        for (const r of plan.reactionsAdded) perMessage.set(r.seq, new Set([...(perMessage.get(r.seq) ?? []), r.emoji]));
+        for (const emoji of perMessage.values()) assert.ok(emoji.size <= 2);
+        // Every reply appended counts once on its root.
+        const replies = plan.outcomes.filter((o) => o.status === 'appended' && o.event.message?.threadRoot !== undefined).length;
+        assert.equal(
+          plan.threadCounts.reduce((n, c) => n + c.delta, 0),
+          replies - plan.outcomes.filter((o, i) => o.status === 'appended' && requests[i]?.kind === 'delete' && plan.inserted.some((m) => m.message.seq === (requests[i] as { target: number }).target && m.message.threadRoot !== undefined)).length,
+        );
       }),
     );
   });

@@ -160,6 +160,26 @@ describe('REST answers match the API reference', () => {
     await expect(413, 'POST', `/api/v1/rooms/${lobby}/messages`, { token: alice.token, body: { body: 'x'.repeat(70_000) } });
   });
 
+  it('threads and reactions', async () => {
+    const root = (await expect(201, 'POST', `/api/v1/rooms/${secret}/messages`, { token: alice.token, body: { body: 'a thread' } })).body.message;
+    const reply = await expect(201, 'POST', `/api/v1/rooms/${secret}/messages`, { token: bob.token, body: { body: 'in it', threadRoot: root.seq } });
+    assert.equal(reply.body.message.threadRoot, root.seq);
+    await expect(400, 'POST', `/api/v1/rooms/${secret}/messages`, { token: bob.token, body: { body: 'deeper', threadRoot: reply.body.message.seq } });
+    const emoji = encodeURIComponent('👍');
+    await expect(204, 'PUT', `/api/v1/rooms/${secret}/messages/${root.seq}/reactions/${emoji}`, { token: bob.token });
+    await expect(400, 'PUT', `/api/v1/rooms/${secret}/messages/${root.seq}/reactions/nope`, { token: bob.token });
+    const thread = await expect(200, 'GET', `/api/v1/rooms/${secret}/threads/${root.seq}`, { token: alice.token });
+    assert.deepEqual(thread.body.root.reactions, [{ emoji: '👍', count: 1, me: false }], 'the optional fields are exercised');
+    assert.equal(thread.body.root.replyCount, 1);
+    await expect(404, 'GET', `/api/v1/rooms/${secret}/threads/${reply.body.message.seq}`, { token: alice.token });
+    await expect(200, 'GET', `/api/v1/rooms/${secret}/messages?topLevel=true`, { token: alice.token });
+    await expect(200, 'GET', '/api/v1/threads?limit=1', { token: alice.token });
+    await expect(200, 'POST', `/api/v1/rooms/${secret}/threads/${root.seq}/read`, { token: alice.token, body: { seq: reply.body.message.seq } });
+    await expect(204, 'DELETE', `/api/v1/rooms/${secret}/threads/${root.seq}/follow`, { token: alice.token });
+    await expect(204, 'PUT', `/api/v1/rooms/${secret}/threads/${root.seq}/follow`, { token: alice.token });
+    await expect(204, 'DELETE', `/api/v1/rooms/${secret}/messages/${root.seq}/reactions/${emoji}`, { token: bob.token });
+  });
+
   it('exports and retention', async () => {
     const created = await expect(201, 'POST', `/api/v1/rooms/${lobby}/exports`, { token: alice.token, body: { format: 'ndjson' } });
     await expect(400, 'POST', `/api/v1/rooms/${lobby}/exports`, { token: alice.token, body: { format: 'pdf' } });

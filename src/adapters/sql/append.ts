@@ -9,7 +9,7 @@
  * UPDATE each.
  */
 import { type Kysely, sql } from 'kysely';
-import { type BatchState, clientMsgKey, memberKey, messageKey, planBatch, restrictionKey } from '../../domain/stream-rules.js';
+import { type BatchPlan, type BatchState, clientMsgKey, memberKey, messageKey, planBatch, reactionKey, restrictionKey } from '../../domain/stream-rules.js';
 import type { Author, MessageRecord, UploadRecord } from '../../domain/types.js';
 import type { AppendOutcome, AppendRequest } from '../../ports.js';
 import { type SqlDialect, inChunks } from './dialect.js';
@@ -50,7 +50,7 @@ async function authorsOf(trx: Kysely<Database>, dialect: SqlDialect, requests: A
  */
 async function restrictionsOf(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<Array<{ room_id: string; user_id: string; kind: 'ban' | 'mute'; until: number | null }>> {
   const wanted = requests.flatMap((r) =>
-    rooms.has(r.roomId) && (r.kind === 'message' || r.kind === 'member_joined') ? [{ roomId: r.roomId, userId: r.userId, kind: r.kind === 'message' ? ('mute' as const) : ('ban' as const) }] : [],
+    rooms.has(r.roomId) && (r.kind === 'message' || r.kind === 'reaction_added' || r.kind === 'member_joined') ? [{ roomId: r.roomId, userId: r.userId, kind: r.kind === 'member_joined' ? ('ban' as const) : ('mute' as const) }] : [],
   );
   const triples = [...new Map(wanted.map((r) => [restrictionKey(r.roomId, r.userId, r.kind), r] as const)).values()];
   const rows: Array<{ room_id: string; user_id: string; kind: 'ban' | 'mute'; until: number | null }> = [];
@@ -93,9 +93,30 @@ async function earlierSends(trx: Kysely<Database>, dialect: SqlDialect, requests
   return rows;
 }
 
-/** The messages edited or deleted by the batch, asked by (room, seq) pairs: primary-key probes, never rooms × seqs. */
+/** The seq of the message a request changes, reacts to, or replies to, if any. */
+function targetOf(r: AppendRequest): number | null {
+  switch (r.kind) {
+    case 'edit':
+    case 'delete':
+    case 'reaction_added':
+    case 'reaction_removed':
+      return r.target;
+    case 'message':
+      return r.threadRoot ?? null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * The messages edited, deleted or reacted to by the batch, and the roots its replies answer,
+ * asked by (room, seq) pairs: primary-key probes, never rooms × seqs.
+ */
 async function editTargets(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<MessageRow[]> {
-  const wanted = requests.flatMap((r) => ((r.kind === 'edit' || r.kind === 'delete') && rooms.has(r.roomId) ? [{ roomId: r.roomId, seq: r.target }] : []));
+  const wanted = requests.flatMap((r) => {
+    const seq = targetOf(r);
+    return seq !== null && rooms.has(r.roomId) ? [{ roomId: r.roomId, seq }] : [];
+  });
   const pairs = [...new Map(wanted.map((r) => [messageKey(r.roomId, r.seq), r] as const)).values()];
   const rows: MessageRow[] = [];
   await inChunks(pairs, 2, dialect, async (chunk) => {
@@ -121,7 +142,115 @@ async function attachmentsOf(trx: Kysely<Database>, dialect: SqlDialect, request
   return rows;
 }
 
-const messageRow = (m: MessageRecord, searchText: string): Omit<MessagesTable, 'attachments'> & { attachments: string | null } => ({
+type ReactionRequest = Extract<AppendRequest, { kind: 'reaction_added' | 'reaction_removed' }>;
+const isReaction = (r: AppendRequest): r is ReactionRequest => r.kind === 'reaction_added' || r.kind === 'reaction_removed';
+
+/**
+ * What the rules need of the batch's reactions: the distinct emoji of each message reacted to
+ * (from reaction_counts: at most the per-message bound each), and which of the batch's
+ * (message, user, emoji) reactions exist (primary-key probes). Never every reactor of a message.
+ */
+async function reactionState(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[], rooms: Set<string>): Promise<{ emoji: Map<string, Set<string>>; reacted: Set<string> }> {
+  const reactions = requests.filter(isReaction).filter((r) => rooms.has(r.roomId));
+  const emoji = new Map<string, Set<string>>();
+  const reacted = new Set<string>();
+  if (reactions.length === 0) return { emoji, reacted };
+  const messagesOf = [...new Map(reactions.map((r) => [messageKey(r.roomId, r.target), r] as const)).values()];
+  await inChunks(messagesOf, 2, dialect, async (chunk) => {
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, CAST(${r.target} AS BIGINT))`));
+    const rows = await trx
+      .selectFrom('reaction_counts')
+      .select(['room_id', 'seq', 'emoji'])
+      .where(sql<boolean>`(room_id, seq) IN (VALUES ${values})`)
+      .execute();
+    for (const row of rows) {
+      const k = messageKey(row.room_id, Number(row.seq));
+      const set = emoji.get(k) ?? new Set<string>();
+      set.add(row.emoji);
+      emoji.set(k, set);
+    }
+  });
+  const keys = [...new Map(reactions.map((r) => [reactionKey(r.roomId, r.target, r.emoji, r.userId), r] as const)).values()];
+  await inChunks(keys, 4, dialect, async (chunk) => {
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, CAST(${r.target} AS BIGINT), ${r.userId}, ${r.emoji})`));
+    const rows = await trx
+      .selectFrom('reactions')
+      .select(['room_id', 'seq', 'emoji', 'user_id'])
+      .where(sql<boolean>`(room_id, seq, user_id, emoji) IN (VALUES ${values})`)
+      .execute();
+    for (const row of rows) reacted.add(reactionKey(row.room_id, Number(row.seq), row.emoji, row.user_id));
+  });
+  return { emoji, reacted };
+}
+
+/** The reaction rows the batch adds and removes, and the counts they move (a count at zero leaves). */
+async function writeReactions(trx: Kysely<Database>, dialect: SqlDialect, plan: BatchPlan): Promise<void> {
+  await inChunks(plan.reactionsAdded, 5, dialect, (chunk) =>
+    trx
+      .insertInto('reactions')
+      .values(chunk.map((r) => ({ room_id: r.roomId, seq: r.seq, emoji: r.emoji, user_id: r.userId, created_at: r.at })))
+      .execute(),
+  );
+  for (const r of plan.reactionsRemoved) {
+    await trx.deleteFrom('reactions').where('room_id', '=', r.roomId).where('seq', '=', r.seq).where('user_id', '=', r.userId).where('emoji', '=', r.emoji).execute();
+  }
+  const deltas = new Map<string, { roomId: string; seq: number; emoji: string; delta: number; at: number }>();
+  for (const [rows, delta] of [
+    [plan.reactionsAdded, 1],
+    [plan.reactionsRemoved, -1],
+  ] as const) {
+    for (const r of rows) {
+      const k = reactionKey(r.roomId, r.seq, r.emoji, '');
+      const d = deltas.get(k) ?? { roomId: r.roomId, seq: r.seq, emoji: r.emoji, delta: 0, at: r.at };
+      d.delta += delta;
+      deltas.set(k, d);
+    }
+  }
+  for (const d of deltas.values()) {
+    if (d.delta === 0) continue;
+    await trx
+      .insertInto('reaction_counts')
+      .values({ room_id: d.roomId, seq: d.seq, emoji: d.emoji, count: d.delta, first_at: d.at })
+      .onConflict((oc) => oc.columns(['room_id', 'seq', 'emoji']).doUpdateSet({ count: sql<number>`reaction_counts.count + ${d.delta}` }))
+      .execute();
+    if (d.delta < 0) {
+      await trx.deleteFrom('reaction_counts').where('room_id', '=', d.roomId).where('seq', '=', d.seq).where('emoji', '=', d.emoji).where('count', '<=', 0).execute();
+    }
+  }
+}
+
+/** The thread counters and automatic follows of the batch's replies and deleted replies. */
+async function writeThreads(trx: Kysely<Database>, plan: BatchPlan): Promise<void> {
+  for (const c of plan.threadCounts) {
+    await trx
+      .updateTable('messages')
+      .set((eb) => ({
+        reply_count: eb('reply_count', '+', c.delta),
+        ...(c.lastReplyAt === null ? {} : { last_reply_at: sql<number>`CASE WHEN last_reply_at IS NULL OR last_reply_at < ${c.lastReplyAt} THEN ${c.lastReplyAt} ELSE last_reply_at END` }),
+      }))
+      .where('room_id', '=', c.roomId)
+      .where('seq', '=', c.rootSeq)
+      .execute();
+  }
+  for (const f of plan.follows) {
+    await trx
+      .insertInto('thread_follows')
+      .values({ room_id: f.roomId, root_seq: f.rootSeq, user_id: f.userId, following: 1, last_read_seq: f.readSeq })
+      .onConflict((oc) => {
+        const on = oc.columns(['room_id', 'root_seq', 'user_id']);
+        // A replier follows again and has read up to their reply; the root's author keeps their row as it is.
+        return f.replier
+          ? on.doUpdateSet({
+              following: 1,
+              last_read_seq: sql<number>`CASE WHEN thread_follows.last_read_seq < ${f.readSeq} THEN ${f.readSeq} ELSE thread_follows.last_read_seq END`,
+            })
+          : on.doNothing();
+      })
+      .execute();
+  }
+}
+
+const messageRow = (m: MessageRecord, searchText: string): Omit<MessagesTable, 'attachments' | 'thread_root' | 'reply_count' | 'last_reply_at'> & { attachments: string | null; thread_root: number | null } => ({
   room_id: m.roomId,
   seq: m.seq,
   id: m.id,
@@ -133,6 +262,7 @@ const messageRow = (m: MessageRecord, searchText: string): Omit<MessagesTable, '
   client_msg_id: m.clientMsgId,
   search_text: searchText,
   attachments: m.attachments === undefined || m.deleted ? null : JSON.stringify(m.attachments),
+  thread_root: m.threadRoot ?? null,
 });
 
 export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, requests: AppendRequest[]): Promise<AppendOutcome[]> {
@@ -150,13 +280,14 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   if (liveRoomIds.length === 0) return requests.map(() => ({ status: 'rejected', code: 'not_found' }));
 
   const live = new Set(liveRoomIds);
-  const [memberRows, actorRows, duplicateRows, targetRows, uploadRows, restrictionRows] = await Promise.all([
+  const [memberRows, actorRows, duplicateRows, targetRows, uploadRows, restrictionRows, reactionsNow] = await Promise.all([
     membersOf(trx, dialect, requests, live),
     trx.selectFrom('users').select(['id', 'username', 'display_name', 'bot_owner_id']).where('id', 'in', userIds).execute(),
     earlierSends(trx, dialect, requests, live),
     editTargets(trx, dialect, requests, live),
     attachmentsOf(trx, dialect, requests),
     restrictionsOf(trx, dialect, requests, live),
+    reactionState(trx, dialect, requests, live),
   ]);
   memberRows.push(...(await authorsOf(trx, dialect, requests, targetRows, memberRows)));
 
@@ -168,13 +299,15 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
     earlier: new Map(duplicateRows.map((r) => [clientMsgKey(r.room_id, r.author_id, r.client_msg_id as string), toMessage(r)])),
     targets: new Map(targetRows.map((r) => [messageKey(r.room_id, r.seq), toMessage(r)])),
     uploads: new Map(uploadRows.map((u) => [u.id, u])),
+    emoji: reactionsNow.emoji,
+    reacted: reactionsNow.reacted,
   };
   const plan = planBatch(state, requests);
   if (plan.events.length === 0) return plan.outcomes;
 
-  const events: EventsTable[] = plan.events.map((e) => ({ room_id: e.roomId, seq: e.seq, kind: e.kind, target: e.target, user_id: e.userId, created_at: e.at }));
-  await inChunks(events, 6, dialect, (chunk) => trx.insertInto('events').values(chunk).execute());
-  await inChunks(plan.inserted, 11, dialect, (chunk) => trx.insertInto('messages').values(chunk.map((m) => messageRow(m.message, m.searchText))).execute());
+  const events: EventsTable[] = plan.events.map((e) => ({ room_id: e.roomId, seq: e.seq, kind: e.kind, target: e.target, user_id: e.userId, created_at: e.at, emoji: e.emoji }));
+  await inChunks(events, 7, dialect, (chunk) => trx.insertInto('events').values(chunk).execute());
+  await inChunks(plan.inserted, 12, dialect, (chunk) => trx.insertInto('messages').values(chunk.map((m) => messageRow(m.message, m.searchText))).execute());
   for (const { message: m, searchText } of plan.changed) {
     await trx
       .updateTable('messages')
@@ -190,6 +323,8 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   for (const d of plan.doomed) {
     await trx.updateTable('uploads').set({ state: 'doomed' }).where('room_id', '=', d.roomId).where('message_seq', '=', d.seq).where('state', '=', 'attached').execute();
   }
+  await writeThreads(trx, plan);
+  await writeReactions(trx, dialect, plan);
   for (const m of plan.membersRemoved) await trx.deleteFrom('members').where('room_id', '=', m.roomId).where('user_id', '=', m.userId).execute();
   const memberRowsOut: MembersTable[] = plan.membersInserted.map((m) => ({ room_id: m.roomId, user_id: m.userId, role: m.role, joined_at: m.joinedAt, last_read_seq: m.lastReadSeq }));
   await inChunks(memberRowsOut, 5, dialect, (chunk) => trx.insertInto('members').values(chunk).execute());

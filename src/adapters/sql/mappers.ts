@@ -56,7 +56,8 @@ export interface AuthorColumns {
   author_bot_owner_id: string | null;
 }
 
-export type MessageRow = Omit<MessagesTable, 'search_text' | 'attachments'> & AuthorColumns & { attachments: string | null };
+export type MessageRow = Omit<MessagesTable, 'search_text' | 'attachments' | 'thread_root' | 'reply_count' | 'last_reply_at'> &
+  AuthorColumns & { attachments: string | null; thread_root: number | null; reply_count: number; last_reply_at: number | null };
 
 export const toMessage = (r: MessageRow): MessageRecord => ({
   roomId: r.room_id,
@@ -69,6 +70,9 @@ export const toMessage = (r: MessageRow): MessageRecord => ({
   deleted: r.deleted !== 0,
   clientMsgId: r.client_msg_id,
   ...(r.attachments == null || r.deleted ? {} : { attachments: JSON.parse(r.attachments) as AttachmentRecord[] }),
+  ...(r.thread_root == null ? {} : { threadRoot: Number(r.thread_root) }),
+  // A root keeps its counters once it has had a reply, even when they were all deleted since.
+  ...(r.last_reply_at == null ? {} : { replyCount: Number(r.reply_count), lastReplyAt: Number(r.last_reply_at) }),
 });
 
 export const toEvent = (r: EventsTable, user: Author, message: MessageRecord | null): StreamEventRecord => ({
@@ -79,4 +83,5 @@ export const toEvent = (r: EventsTable, user: Author, message: MessageRecord | n
   user,
   createdAt: r.created_at,
   message,
+  ...(r.emoji == null ? {} : { emoji: r.emoji }),
 });

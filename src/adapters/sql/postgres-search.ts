@@ -27,7 +27,7 @@ const WINDOW = 1_000;
 /** PostgreSQL's code for a statement cancelled by statement_timeout. */
 const QUERY_CANCELED = '57014';
 
-const MESSAGE_COLUMNS = sql`m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id, m.attachments,
+const MESSAGE_COLUMNS = sql`m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id, m.attachments, m.thread_root, m.reply_count, m.last_reply_at,
   u.username AS author_username, u.display_name AS author_display_name, u.bot_owner_id AS author_bot_owner_id`;
 
 /** Planner settings (for the rest of the transaction) that leave only ordered index walks and nested loops. */

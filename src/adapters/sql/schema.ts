@@ -67,6 +67,8 @@ export interface EventsTable {
   target: number | null;
   user_id: string;
   created_at: number;
+  /** Reaction events: the emoji; null for other kinds. */
+  emoji?: string | null;
   /** For moderation events: the member it is about (the actor is user_id). */
   member_id?: string | null;
   /** For moderation events: their fields (ModerationDetails) as JSON. */
@@ -110,6 +112,40 @@ export interface MessagesTable {
   search_text: string;
   /** The attachments as JSON (AttachmentRecord[]); null when none, and once deleted. */
   attachments: Generated<string | null>;
+  /** A reply: the seq of its thread's root (a top-level message of the room); null for top-level messages. */
+  thread_root: Generated<number | null>;
+  /** A root: its replies not deleted. */
+  reply_count: Generated<number>;
+  /** A root: when its latest reply was sent; null until it has one. */
+  last_reply_at: Generated<number | null>;
+}
+
+export interface ReactionsTable {
+  room_id: string;
+  seq: number;
+  emoji: string;
+  user_id: string;
+  created_at: number;
+}
+
+export interface ReactionCountsTable {
+  room_id: string;
+  seq: number;
+  emoji: string;
+  /** How many reacted so (a row is deleted at zero). */
+  count: number;
+  /** When the emoji was first added to the message: the order reactions are shown in. */
+  first_at: number;
+}
+
+export interface ThreadFollowsTable {
+  room_id: string;
+  root_seq: number;
+  user_id: string;
+  /** 1 while the user follows the thread; 0 once they unfollowed (the row keeps their marker). */
+  following: number;
+  /** Replies up to this seq are read. */
+  last_read_seq: number;
 }
 
 export interface UploadsTable {
@@ -258,4 +294,7 @@ export interface Database {
   uploads: UploadsTable;
   room_restrictions: RoomRestrictionsTable;
   audit_log: AuditLogTable;
+  reactions: ReactionsTable;
+  reaction_counts: ReactionCountsTable;
+  thread_follows: ThreadFollowsTable;
 }

@@ -6,15 +6,17 @@
 import { type Kysely, sql } from 'kysely';
 import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
-import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, UploadChanges, WebhookChanges } from '../../ports.js';
+import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, ThreadCursor, ThreadPage, UploadChanges, WebhookChanges } from '../../ports.js';
 import type {
   ExportRecord,
   AuditRecord,
+  FollowedThreadRecord,
   IncomingWebhookRecord,
   IncomingWebhookWithBot,
   MemberCursor,
   MemberRecord,
   MembershipRecord,
+  MessageReactions,
   MessageRecord,
   ProfileChanges,
   RetentionRoom,
@@ -38,6 +40,7 @@ import type { SqlDialect } from './dialect.js';
 import * as exportsRetention from './exports-retention.js';
 import { SqlJobStore } from './job-store.js';
 import * as moderation from './moderation.js';
+import * as threads from './threads.js';
 import * as hooks from './webhooks.js';
 import * as people from './people.js';
 import * as uploads from './uploads.js';
@@ -373,6 +376,7 @@ export class SqlStore extends SqlJobStore implements Store {
         'e.target',
         'e.user_id',
         'e.created_at',
+        'e.emoji',
         'eu.username as user_username',
         'eu.display_name as user_display_name',
         'eu.bot_owner_id as user_bot_owner_id',
@@ -390,6 +394,9 @@ export class SqlStore extends SqlJobStore implements Store {
         'm.deleted as m_deleted',
         'm.client_msg_id as m_client_msg_id',
         'm.attachments as m_attachments',
+        'm.thread_root as m_thread_root',
+        'm.reply_count as m_reply_count',
+        'm.last_reply_at as m_last_reply_at',
         'u.username as m_author_username',
         'u.display_name as m_author_display_name',
         'u.bot_owner_id as m_author_bot_owner_id',
@@ -414,6 +421,9 @@ export class SqlStore extends SqlJobStore implements Store {
               deleted: r.m_deleted as number,
               client_msg_id: r.m_client_msg_id,
               attachments: r.m_attachments ?? null,
+              thread_root: r.m_thread_root ?? null,
+              reply_count: r.m_reply_count ?? 0,
+              last_reply_at: r.m_last_reply_at ?? null,
               author_username: r.m_author_username as string,
               author_display_name: r.m_author_display_name as string,
               author_bot_owner_id: r.m_author_bot_owner_id,
@@ -430,6 +440,7 @@ export class SqlStore extends SqlJobStore implements Store {
     let q = selectMessages(this.#db).where('m.room_id', '=', query.roomId);
     if (query.before !== undefined) q = q.where('m.seq', '<', query.before);
     if (query.after !== undefined) q = q.where('m.seq', '>', query.after);
+    if (query.topLevel === true) q = q.where('m.thread_root', 'is', null);
     const rows = await q
       .orderBy('m.seq', query.after !== undefined ? 'asc' : 'desc')
       .limit(query.limit + 1)
@@ -441,6 +452,32 @@ export class SqlStore extends SqlJobStore implements Store {
   async findMessage(roomId: string, seq: number): Promise<MessageRecord | undefined> {
     const row = await selectMessages(this.#db).where('m.room_id', '=', roomId).where('m.seq', '=', seq).executeTakeFirst();
     return row && toMessage(row);
+  }
+
+  // Threads and reactions
+
+  reactionsOf(roomId: string, seqs: number[], userId: string): Promise<MessageReactions[]> {
+    return threads.reactionsOf(this.#db, this.#dialect, roomId, seqs, userId);
+  }
+
+  readThread(roomId: string, rootSeq: number, after: number, limit: number): Promise<ThreadPage | undefined> {
+    return threads.readThread(this.#db, roomId, rootSeq, after, limit);
+  }
+
+  setThreadFollow(roomId: string, rootSeq: number, userId: string, following: boolean): Promise<boolean> {
+    return this.#dialect.write(this.#db, (trx) => threads.setThreadFollow(trx, roomId, rootSeq, userId, following));
+  }
+
+  markThreadRead(roomId: string, rootSeq: number, userId: string, seq: number): Promise<number | null> {
+    return this.#dialect.write(this.#db, (trx) => threads.markThreadRead(trx, roomId, rootSeq, userId, seq));
+  }
+
+  listFollowedThreads(userId: string, cursor: ThreadCursor | null, limit: number, unreadCap: number): Promise<{ threads: FollowedThreadRecord[]; next: ThreadCursor | null }> {
+    return threads.listFollowedThreads(this.#db, userId, cursor, limit, unreadCap);
+  }
+
+  listThreadFollowers(roomId: string, rootSeq: number): Promise<string[]> {
+    return threads.listThreadFollowers(this.#db, roomId, rootSeq);
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {

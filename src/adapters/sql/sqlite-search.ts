@@ -20,7 +20,7 @@ import type { SearchQuery } from '../../ports.js';
 import type { MessageRow } from './mappers.js';
 
 const SEARCH_SQL = `
-  SELECT m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id, m.attachments,
+  SELECT m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id, m.attachments, m.thread_root, m.reply_count, m.last_reply_at,
          u.username AS author_username, u.display_name AS author_display_name, u.bot_owner_id AS author_bot_owner_id
   FROM messages_fts AS f
   CROSS JOIN messages AS m ON m.pk = f.rowid

@@ -21,7 +21,8 @@ export function messageRoutes(api: RestApi, ctx: HttpContext): void {
     summary: 'A page of history',
     description:
       'Newest first with `before` (or neither), oldest first with `after`; `before` and `after` together are `validation_failed`. ' +
-      'Deleted messages are tombstones. To fill a gap after a subscribe answered `recovered: false`, page with `after`.',
+      'Deleted messages are tombstones. To fill a gap after a subscribe answered `recovered: false`, page with `after`. ' +
+      'Thread replies are in history with `threadRoot` unless `topLevel=true`; messages carry their `reactions` as the caller sees them.',
     auth: true,
     params: rest.roomParams,
     query: rest.historyQuery,
@@ -43,7 +44,8 @@ export function messageRoutes(api: RestApi, ctx: HttpContext): void {
     summary: 'Send a message',
     description:
       'The same send as over the WebSocket, answered once the message is durable. The same `clientMsgId` from the same author in the same room ' +
-      'answers the first message again and stores nothing new: retry with it. Shares the per-user send rate limit with edits and deletes.',
+      'answers the first message again and stores nothing new: retry with it. Shares the per-user send rate limit with edits and deletes. ' +
+      'With `threadRoot` it is a reply in that thread: a `threadRoot` that is no live top-level message of the room is `validation_failed` naming it.',
     auth: true,
     params: rest.roomParams,
     body: rest.postMessage,
@@ -52,7 +54,7 @@ export function messageRoutes(api: RestApi, ctx: HttpContext): void {
     response: responses.MessageResult,
     errors: [...memberOnly, 'rate_limited'],
     handler: async ({ session, params, body }) => {
-      const { message } = await messages.send(session.user.id, params.roomId, body.body, body.clientMsgId ?? null, body.attachments ?? []);
+      const { message } = await messages.send(session.user.id, params.roomId, body.body, body.clientMsgId ?? null, body.attachments ?? [], body.threadRoot ?? null);
       return { message: messageView(message) };
     },
   });

@@ -15,6 +15,7 @@ import { webhooks } from './008-webhooks.js';
 import { bots } from './009-bots.js';
 import { uploads } from './010-uploads.js';
 import { openKinds } from './011-open-kinds.js';
+import { threadsReactions } from './012-threads-reactions.js';
 import { moderation } from './013-moderation.js';
 import { people } from './014-people.js';
 
@@ -27,4 +28,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, moderation, people];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people];

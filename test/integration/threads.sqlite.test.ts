@@ -1,0 +1,3 @@
+import { threadsSuite } from './threads.suite.js';
+
+threadsSuite('embedded SQLite', async () => ({}));
