@@ -15,6 +15,7 @@ import { webhooks } from './008-webhooks.js';
 import { bots } from './009-bots.js';
 import { uploads } from './010-uploads.js';
 import { openKinds } from './011-open-kinds.js';
+import { notifications } from './015-notifications.js';
 
 export interface Migration {
   version: number;
@@ -25,4 +26,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, notifications];
