@@ -28,6 +28,9 @@ export interface Accepted<T> {
 
 export type HistoryPage = { messages: MessageRecord[]; hasMore: boolean };
 
+/** A check a send must pass after membership (a block between the two users of a DM): throws to refuse it. */
+export type SendCheck = (roomId: string, userId: string) => Promise<void>;
+
 /** How long a cached newest page is kept: its key names the room's head, so it is never stale. */
 const HISTORY_CACHE_TTL_MS = 60_000;
 
@@ -38,6 +41,7 @@ export class Messages {
   readonly #writer: StreamWriter;
   readonly #publisher: Publisher;
   readonly #sendLimiter: RateLimiter;
+  readonly #sendChecks: SendCheck[] = [];
 
   constructor(store: Store, access: Access, writer: StreamWriter, publisher: Publisher, sendLimiter: RateLimiter, historyCache: CacheAside<HistoryPage> | null = null) {
     this.#store = store;
@@ -46,6 +50,11 @@ export class Messages {
     this.#writer = writer;
     this.#publisher = publisher;
     this.#sendLimiter = sendLimiter;
+  }
+
+  /** Adds a check every send passes after membership and before the rate limit. */
+  checkSends(check: SendCheck): void {
+    this.#sendChecks.push(check);
   }
 
   /**
@@ -65,6 +74,7 @@ export class Messages {
     attachments: string[] = [],
   ): Promise<Accepted<{ message: MessageRecord; duplicate: boolean }>> {
     await this.#access.requireMember(roomId, userId);
+    for (const check of this.#sendChecks) await check(roomId, userId);
     await this.#rateLimit(rateKey);
     const request = { kind: 'message' as const, roomId, userId, id: newId(), body, clientMsgId, at: Date.now(), ...(attachments.length > 0 ? { attachments } : {}) };
     const result = this.#writer.append(request).then((outcome) => {

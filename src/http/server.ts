@@ -31,6 +31,8 @@ import { incomingWebhookRoutes } from './routes/incoming-webhooks.js';
 import { messageRoutes } from './routes/messages.js';
 import { referenceRoutes } from './routes/reference.js';
 import { roomRoutes } from './routes/rooms.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { blockRoutes } from './routes/blocks.js';
 
 export interface Health {
   /** Null when ready, else why not. */
@@ -151,6 +153,8 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   webhookRoutes(api, ctx);
   botRoutes(api, ctx);
   incomingWebhookRoutes(api, ctx);
+  notificationRoutes(api, ctx);
+  blockRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
