@@ -1,5 +1,15 @@
 /** The events a ParleyClient emits, and the shapes they carry. */
-import type { PresenceBatchEvent, PresenceEvent, ReadEvent, RoomAddedEvent, RoomRemovedEvent, StreamEvent, TypingEvent } from '../src/protocol/wire.js';
+import type {
+  NotificationEvent,
+  NotificationsReadEvent,
+  PresenceBatchEvent,
+  PresenceEvent,
+  ReadEvent,
+  RoomAddedEvent,
+  RoomRemovedEvent,
+  StreamEvent,
+  TypingEvent,
+} from '../src/protocol/wire.js';
 import type { ParleyError } from './errors.js';
 
 /**
@@ -69,6 +79,10 @@ export interface ParleyEvents {
   read: ReadEvent;
   room_added: RoomAddedEvent;
   room_removed: RoomRemovedEvent;
+  /** A new notification of mine (a mention, an @room, a followed thread, a room at level `all`), on every connection. */
+  notification: NotificationEvent;
+  /** My notification read marker moved (on this or another connection). */
+  notifications_read: NotificationsReadEvent;
   state: StateChange;
   recovery_needed: RecoveryNeeded;
   subscription_lost: SubscriptionLost;

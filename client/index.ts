@@ -35,7 +35,7 @@ export { ERROR_STATUS, ParleyError, type ErrorSource } from './errors.js';
 export type { ConnectionState, ParleyEvents, RecoveryNeeded, StateChange, SubscribeResult, SubscriptionLost } from './events.js';
 export type { OutboxOptions } from './outbox.js';
 export type { SendOptions } from './realtime.js';
-export type { CreateRoomInput, FetchLike, HistoryPage, HistoryQuery, Member, SearchQuery, Session } from './rest.js';
+export type { CreateRoomInput, FetchLike, HistoryPage, HistoryQuery, Member, NotificationPage, NotificationQuery, SearchQuery, Session, UnreadNotifications } from './rest.js';
 export { RestClient } from './rest.js';
 export { StreamTracker, type Verdict } from './stream-tracker.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';
