@@ -320,11 +320,10 @@ export interface Store {
   blockedEitherWay(a: string, b: string): Promise<boolean>;
 }
 
-/** A page of notifications: newest first (before `before`, or from the newest), or oldest first after `after`; or exactly `ids`. */
+/** A page of notifications: newest first (before `before`, or from the newest), or oldest first after `after`. */
 export interface NotificationPage {
   before?: number;
   after?: number;
-  ids?: number[];
   limit: number;
 }
 

@@ -90,7 +90,6 @@ export async function listNotifications(db: Kysely<Database>, userId: string, pa
     .leftJoin('messages as m', (j) => j.onRef('m.room_id', '=', 'n.room_id').onRef('m.seq', '=', 'n.seq'))
     .select(['n.id', 'n.room_id', 'r.name as room_name', 'n.seq', 'n.kind', 'n.created_at', 'u.id as actor_id', 'u.username', 'u.display_name', 'u.bot_owner_id', 'm.body', 'm.deleted'])
     .where('n.user_id', '=', userId);
-  if (page.ids !== undefined) query = query.where('n.id', 'in', page.ids.length === 0 ? [-1] : page.ids);
   if (page.after !== undefined) query = query.where('n.id', '>', page.after).orderBy('n.id', 'asc');
   else {
     if (page.before !== undefined) query = query.where('n.id', '<', page.before);
