@@ -30,7 +30,11 @@ export async function advanceNotificationCursor(db: Kysely<Database>, roomId: st
     .execute();
 }
 
-/** Rooms whose stream has events the notifier has not read, furthest behind first. */
+/**
+ * Rooms whose stream has events the notifier has not read, furthest behind first. One read of
+ * every room's (id, last_seq), once a minute by one process of the fleet (the sweep is a repeat
+ * job): the price of finding the rooms whose notifier run was lost with its process.
+ */
 export async function roomsBehindNotifier(db: Kysely<Database>, limit: number): Promise<string[]> {
   const rows = await db
     .selectFrom('rooms as r')
