@@ -1,5 +1,16 @@
 /** The events a ParleyClient emits, and the shapes they carry. */
-import type { PresenceBatchEvent, PresenceEvent, ReadEvent, RoomAddedEvent, RoomRemovedEvent, StreamEvent, TypingEvent, UserUpdatedEvent } from '../src/protocol/wire.js';
+import type {
+  NotificationEvent,
+  NotificationsReadEvent,
+  PresenceBatchEvent,
+  PresenceEvent,
+  ReadEvent,
+  RoomAddedEvent,
+  RoomRemovedEvent,
+  StreamEvent,
+  TypingEvent,
+  UserUpdatedEvent,
+} from '../src/protocol/wire.js';
 import type { ParleyError } from './errors.js';
 
 /**
@@ -75,6 +86,10 @@ export interface ParleyEvents {
    * reconnection, re-read the members (`rest.memberPage`) rather than wait for these.
    */
   user_updated: UserUpdatedEvent;
+  /** A new notification of mine (a mention, an @room, a followed thread, a room at level `all`), on every connection. */
+  notification: NotificationEvent;
+  /** My notification read marker moved (on this or another connection). */
+  notifications_read: NotificationsReadEvent;
   state: StateChange;
   recovery_needed: RecoveryNeeded;
   subscription_lost: SubscriptionLost;

@@ -36,7 +36,7 @@ export type { ConnectionState, ParleyEvents, RecoveryNeeded, StateChange, Subscr
 export type { OutboxOptions } from './outbox.js';
 export type { SendOptions } from './realtime.js';
 export { applyEvent } from './fold.js';
-export type { AuditPage, CreateRoomInput, FetchLike, FollowedThreadsQuery, HistoryPage, HistoryQuery, Member, MemberPage, PageQuery, ProfileInput, RestrictionInput, SearchQuery, Session, ThreadQuery } from './rest.js';
+export type { AuditPage, CreateRoomInput, FetchLike, FollowedThreadsQuery, HistoryPage, HistoryQuery, Member, MemberPage, NotificationPage, NotificationQuery, PageQuery, ProfileInput, RestrictionInput, SearchQuery, Session, ThreadQuery, UnreadNotifications } from './rest.js';
 export { RestClient } from './rest.js';
 export { StreamTracker, type Verdict } from './stream-tracker.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js';

@@ -466,6 +466,12 @@ export class RealtimeSession {
         return;
       case 'presence_batch':
         return this.#onPresenceBatch(frame);
+      case 'notification':
+        this.#events.emit('notification', frame);
+        return;
+      case 'notifications_read':
+        this.#events.emit('notifications_read', frame);
+        return;
       case 'typing':
       case 'presence':
       case 'read':

@@ -6,7 +6,7 @@
  * cookie set by login authenticates it. Every failure is a ParleyError: the server's error body
  * when there is one, `unavailable` when the network fails or the request times out.
  */
-import type { Attachment, AuditEntry, FollowedThreads, MemberRoom, Message, Restriction, Role, Room, SearchHit, SearchResult, ThreadPage, User, UserPage, Visibility } from '../src/protocol/wire.js';
+import type { Attachment, AuditEntry, BlockedUser, FollowedThreads, MemberRoom, Message, Notification, Restriction, Role, Room, RoomNotificationPrefs, SearchHit, SearchResult, ThreadPage, User, UserPage, Visibility } from '../src/protocol/wire.js';
 import { ParleyError } from './errors.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -110,6 +110,27 @@ export interface CreateRoomInput {
   name: string;
   visibility: Exclude<Visibility, 'dm'>;
   topic?: string;
+}
+
+export interface NotificationQuery {
+  /** Notifications older than this id, newest first (the default order). */
+  before?: string;
+  /** Notifications newer than this id, oldest first. */
+  after?: string;
+  /** 1–100, default 50. */
+  limit?: number;
+}
+
+export interface NotificationPage {
+  notifications: Notification[];
+  /** More notifications lie beyond this page in its direction. */
+  hasMore: boolean;
+}
+
+export interface UnreadNotifications {
+  unread: number;
+  /** Present when there are more unread than the server counts: at least `unread`. */
+  unreadCapped?: true;
 }
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -431,6 +452,70 @@ export class RestClient {
     return { hits: result.hits, truncated: result.truncated === true };
   }
 
+  // Notifications
+
+  /** GET /notifications: newest first (next page: `before` = the last id), or oldest first with `after`. */
+  notifications(query: NotificationQuery = {}): Promise<NotificationPage> {
+    return this.#call<NotificationPage>('GET', '/notifications', { query: { before: query.before, after: query.after, limit: query.limit } });
+  }
+
+  /** GET /notifications/unread-count. */
+  unreadNotifications(): Promise<UnreadNotifications> {
+    return this.#call<UnreadNotifications>('GET', '/notifications/unread-count');
+  }
+
+  /** POST /notifications/read: every notification up to `upTo` (an id) is read; the marker never moves back. */
+  async markNotificationsRead(upTo: string): Promise<void> {
+    await this.#call<void>('POST', '/notifications/read', { body: { upTo } });
+  }
+
+  /** GET /rooms/:roomId/notifications: my level and mute for the room. */
+  roomNotifications(roomId: string): Promise<RoomNotificationPrefs> {
+    return this.#call<RoomNotificationPrefs>('GET', `/rooms/${enc(roomId)}/notifications`);
+  }
+
+  /** PUT /rooms/:roomId/notifications: `mutedUntil` null or absent unmutes. */
+  setRoomNotifications(roomId: string, prefs: { level: RoomNotificationPrefs['level']; mutedUntil?: string | null }): Promise<RoomNotificationPrefs> {
+    return this.#call<RoomNotificationPrefs>('PUT', `/rooms/${enc(roomId)}/notifications`, { body: prefs });
+  }
+
+  /** GET /me/email: where digests go, or null. */
+  async email(): Promise<string | null> {
+    return (await this.#call<{ email: string | null }>('GET', '/me/email')).email;
+  }
+
+  /** PUT /me/email: null removes it. */
+  async setEmail(email: string | null): Promise<void> {
+    await this.#call<{ email: string | null }>('PUT', '/me/email', { body: { email } });
+  }
+
+  /** GET /me/notification-settings. */
+  notificationSettings(): Promise<{ emailDigest: boolean }> {
+    return this.#call<{ emailDigest: boolean }>('GET', '/me/notification-settings');
+  }
+
+  /** PUT /me/notification-settings: digests of mentions missed while offline, on or off. */
+  setNotificationSettings(settings: { emailDigest: boolean }): Promise<{ emailDigest: boolean }> {
+    return this.#call<{ emailDigest: boolean }>('PUT', '/me/notification-settings', { body: settings });
+  }
+
+  // Blocks
+
+  /** GET /me/blocks: whom I blocked, newest first. */
+  async blocks(): Promise<BlockedUser[]> {
+    return (await this.#call<{ blocks: BlockedUser[] }>('GET', '/me/blocks')).blocks;
+  }
+
+  /** PUT /me/blocks/:userId: their messages notify me of nothing, and no DMs either way (`forbidden`, reason `blocked`). */
+  async block(userId: string): Promise<void> {
+    await this.#call<void>('PUT', `/me/blocks/${enc(userId)}`);
+  }
+
+  /** DELETE /me/blocks/:userId. */
+  async unblock(userId: string): Promise<void> {
+    await this.#call<void>('DELETE', `/me/blocks/${enc(userId)}`);
+  }
+
   async #call<T>(method: Method, path: string, options: { body?: unknown; raw?: Uint8Array | ArrayBuffer | Blob; query?: Query; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const init: RequestInit = { method, headers };
@@ -443,6 +528,7 @@ export class RestClient {
       headers['content-type'] = 'application/octet-stream';
       init.body = options.raw as BodyInit;
     } else {
+      // A PUT says it too when it carries a body (fetch would label a string text/plain).
       if (method === 'POST' || method === 'PATCH' || options.body !== undefined) headers['content-type'] = 'application/json';
       if (options.body !== undefined) init.body = JSON.stringify(options.body);
     }

@@ -41,6 +41,7 @@ import type { Services } from './domain/services.js';
 import { StreamWriter } from './domain/stream-writer.js';
 import { buildHttp } from './http/server.js';
 import { openSlowWork, type SlowWork } from './jobs/slow-work.js';
+import { roomMentionRule } from './notifications/open.js';
 import { type EndpointBreakers, isDeliveryFailure } from './webhooks/webhooks.js';
 import { WorkerMetrics } from './observability/cluster-metrics.js';
 import { JobMetrics } from './observability/job-metrics.js';
@@ -334,16 +335,21 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       guardJobs: (jobs) => guardJobQueue(jobs, breakers.for('jobs')),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
+      roomMentions: rateLimiter(redis, redisGuard, config, 'room-mention', roomMentionRule(config)),
+      online: (userIds) => presence.online(userIds),
     });
     slowWork = work;
     opened.push(() => work.close(0));
+    const { blocks } = work.notifications;
     const accounts = new Accounts(store, publisher, {
       scryptCost: config.SCRYPT_COST,
       sessionTtlMs: config.SESSION_TTL_HOURS * 3_600_000,
       ...(sessionCache === null ? {} : { sessionCache: { cache: sessionCache, ttlMs: 60_000, onRevoked: (keys: string[]) => publisher.cacheInvalidated(keys) } }),
     });
-    const rooms = new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP });
+    const rooms = new Rooms(store, access, writer, presenceAdapter, { unreadCap: config.UNREAD_COUNT_CAP, checkDm: (userId, otherId) => blocks.checkDm(userId, otherId) });
     const messages = new Messages(store, access, writer, publisher, instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'send', { ratePerSec: config.SEND_RATE_PER_SEC, burst: config.SEND_BURST }), 'send', metrics), historyCache, config.REACTIONS_PER_MESSAGE_MAX);
+    // Neither of two users who blocked one another can send into their direct-message room.
+    messages.checkSends((roomId, userId) => blocks.checkSend(roomId, userId));
     const bots = new Bots(store, accounts, writer, { maxPerOwner: config.BOTS_PER_USER_MAX });
     const profileLimiter = rateLimiter(redis, redisGuard, config, 'profile', { ratePerSec: config.PROFILE_RATE_PER_MIN / 60, burst: config.PROFILE_RATE_PER_MIN });
     const people = new People(store, publisher, instrumentRateLimiter(profileLimiter, 'profile', metrics));
@@ -367,9 +373,13 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       retention: work.retention,
       webhooks: work.webhooks,
       files: work.files,
+      notifications: work.notifications.notifications,
+      blocks,
     };
     // Every committed event may be owed to a room's webhooks: handed on after the commit, never awaited.
     writer.listen((event) => work.webhooks.committed(event.roomId, event.seq));
+    // New messages may notify members: the notifier runs for their room off the send path.
+    writer.listen((event) => work.notifications.notifier.committed(event));
     // A deleted message may have carried files: the sweep deletes them soon (asked at most once per window).
     writer.listen((event) => {
       if (event.kind === 'delete') work.files.sweepSoon();

@@ -285,6 +285,30 @@ export const OPTIONS = {
     parse: integer(1, 16),
   },
   WEBHOOKS_PER_ROOM_MAX: { doc: 'Outgoing webhooks one room may have.', default: '10', parse: integer(1, 1_000) },
+  NOTIFY_ROOM_MENTIONS_PER_HOUR: {
+    doc: 'How many @room mentions one member may make in one room per hour (a bucket refilling over the hour). Past it an @room notifies nobody; the message itself is sent as usual.',
+    default: '5',
+    parse: integer(1, 10_000),
+  },
+  NOTIFY_DIGEST_AFTER_MIN: {
+    doc: 'A user with an e-mail address and digests on, offline (no connection) and with mention notifications unread for at least this many minutes, is mailed one digest of them. 0: as soon as the digest sweep sees them.',
+    default: '30',
+    parse: integer(0, 7 * 24 * 60),
+  },
+  NOTIFY_DIGEST_INTERVAL_MS: { doc: 'How often the digest sweep looks for users owed a digest, ms.', default: '60000', parse: integer(100, 24 * 3_600_000) },
+  NOTIFY_DIGEST_ATTEMPTS: {
+    doc: 'Attempts to send one digest (the SMTP server refused or did not answer) before it is dead; retried with exponential backoff from 5 s up to 10 min.',
+    default: '20',
+    parse: integer(1, 100),
+  },
+  SMTP_URL: {
+    doc: 'SMTP server digests are sent through, such as smtps://user:password@mail.example.com:465 or smtp://127.0.0.1:25. Empty: no e-mail digests.',
+    default: '',
+    parse: serviceUrl(['smtp', 'smtps']),
+  },
+  SMTP_FROM: { doc: 'The From of digest e-mails.', default: 'Parley <parley@localhost>', parse: text },
+  SMTP_TIMEOUT_MS: { doc: 'Deadline of connecting to the SMTP server and of each of its answers, ms; past it the send failed and is retried.', default: '10000', parse: integer(100, 120_000) },
+  PUBLIC_URL: { doc: 'The address users reach Parley at, such as https://chat.example.com: the links of digest e-mails start with it. Empty: http://localhost:PORT.', default: '', parse: baseUrl },
   WEBHOOK_DISABLE_AFTER_HOURS: { doc: 'An endpoint whose every delivery has failed for this long is disabled (its owner enables it again).', default: '24', parse: integer(1, 24 * 365) },
   WEBHOOK_SECRET_GRACE_HOURS: { doc: 'After a secret rotation, how long the previous secret still signs deliveries (a second v1 signature), hours.', default: '24', parse: integer(0, 24 * 30) },
   JOBS: {

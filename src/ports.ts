@@ -5,6 +5,8 @@
 import type { NameConflict } from './domain/name-conflicts.js';
 import type {
   AuditRecord,
+  Author,
+  DigestCandidate,
   EventKind,
   ExportRecord,
   ForbiddenReason,
@@ -18,6 +20,10 @@ import type {
   MessageRecord,
   ProfileChanges,
   RestrictionRecord,
+  NewNotification,
+  NotificationRecord,
+  NotificationSettingsRecord,
+  NotifyPrefRecord,
   RetentionRoom,
   RoomRecord,
   RoomRetention,
@@ -393,7 +399,55 @@ export interface Store {
   listIncomingWebhooks(roomId: string): Promise<IncomingWebhookWithBot[]>;
   /** True when a webhook was deleted. */
   deleteIncomingWebhook(id: string): Promise<boolean>;
+
+  // Notifications and blocks (src/notifications/)
+  /** The seq up to which the notifier has read the room's stream; 0 when it has not started. */
+  notificationCursor(roomId: string): Promise<number>;
+  /** Moves the room's notifier cursor forward to `seq` (never back). */
+  advanceNotificationCursor(roomId: string, seq: number): Promise<void>;
+  /** Rooms with events after their notifier cursor, furthest behind first; at most `limit`. */
+  roomsBehindNotifier(limit: number): Promise<string[]>;
+  /** Every member preference set for the room. */
+  listNotifyPrefs(roomId: string): Promise<NotifyPrefRecord[]>;
+  findNotifyPref(roomId: string, userId: string): Promise<NotifyPrefRecord | undefined>;
+  setNotifyPref(roomId: string, pref: NotifyPrefRecord): Promise<void>;
+  /**
+   * Writes the notifications not written before (one per user, room and seq: a repeated write
+   * writes nothing) and answers those it wrote, with their ids.
+   */
+  insertNotifications(rows: NewNotification[]): Promise<Array<NewNotification & { id: number }>>;
+  /** The user's notifications in rooms they are still a member of (see NotificationPage). */
+  listNotifications(userId: string, page: NotificationPage): Promise<NotificationRecord[]>;
+  /** Notifications after `readUpTo` in rooms the user is still in, counted up to `cap`. */
+  countUnreadNotifications(userId: string, readUpTo: number, cap: number): Promise<number>;
+  /** The user's settings; the defaults when never set. */
+  notificationSettings(userId: string): Promise<NotificationSettingsRecord>;
+  updateNotificationSettings(userId: string, changes: NotificationSettingsChanges): Promise<void>;
+  /** Moves the user's notification read marker forward (never back); answers where it is. */
+  advanceNotificationsRead(userId: string, upTo: number): Promise<number>;
+  /** Notes that a digest covered the user's notifications up to `upTo` (never moves back). */
+  markDigestSent(userId: string, upTo: number): Promise<void>;
+  /** Users owed a digest of mentions written at or before `olderThan`; at most `limit`. */
+  digestCandidates(olderThan: number, limit: number): Promise<DigestCandidate[]>;
+  /** `userId` blocks `blockedId` (again: nothing changes). */
+  block(userId: string, blockedId: string, at: number): Promise<void>;
+  unblock(userId: string, blockedId: string): Promise<void>;
+  /** Whom the user blocked, newest first. */
+  listBlocks(userId: string): Promise<Array<{ user: Author; createdAt: number }>>;
+  /** Everyone who blocked `blockedId`. */
+  blockersOf(blockedId: string): Promise<string[]>;
+  /** Whether either user blocked the other. */
+  blockedEitherWay(a: string, b: string): Promise<boolean>;
 }
+
+/** A page of notifications: newest first (before `before`, or from the newest), or oldest first after `after`. */
+export interface NotificationPage {
+  before?: number;
+  after?: number;
+  limit: number;
+}
+
+export type NotificationSettingsChanges = Partial<Pick<NotificationSettingsRecord, 'email' | 'emailDigest'>>;
 
 export type WebhookChanges = Partial<Pick<WebhookRecord, 'secretSealed' | 'previousSecretSealed' | 'previousSecretUntil' | 'state' | 'disabledReason' | 'failingSince'>>;
 

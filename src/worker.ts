@@ -19,6 +19,11 @@ import { metricsAllowed } from './http/server.js';
 import { guardJobQueue, guardObjectStore } from './resilience/guarded-ports.js';
 import { openObjectStore } from './adapters/open-object-store.js';
 import { openSlowWork } from './jobs/slow-work.js';
+import { RedisPresence } from './adapters/redis/presence.js';
+import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
+import type { Redis } from 'ioredis';
+import type { RateLimiter } from './ports.js';
+import { roomMentionRule } from './notifications/open.js';
 import { instrumentStore } from './observability/instrument.js';
 import { JobMetrics } from './observability/job-metrics.js';
 import type { Logger } from './observability/log.js';
@@ -81,6 +86,9 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       guardJobs: (jobs) => guardJobQueue(jobs, breakers.for('jobs')),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
       onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
+      // With Redis, the nodes' @room limits and presence are there: this worker counts and reads
+      // the same (so it can send digests); without it, presence is each node's own, and digests are the nodes'.
+      ...(redis === null ? {} : notificationDeps(redis, config)),
     });
     slowWork = work;
     // Closed before the bus and the store: running jobs finish (or are given back) while they are open.
@@ -126,6 +134,15 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
     await unwind();
     throw error;
   }
+}
+
+/** The @room limiter and the presence reader of the nodes, in Redis. */
+function notificationDeps(redis: Redis, config: Config): { roomMentions: RateLimiter; online: (userIds: string[]) => Promise<Set<string>> } {
+  const presence = new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, graceMs: config.PRESENCE_OFFLINE_GRACE_MS });
+  return {
+    roomMentions: new RedisRateLimiter(redis, 'room-mention', roomMentionRule(config), { prefix: config.REDIS_PREFIX }),
+    online: (userIds) => presence.online(userIds),
+  };
 }
 
 function probeServer(config: Config, metrics: Metrics, notReady: () => Promise<string | null>): Server {

@@ -37,6 +37,9 @@ export interface Accepted<T> {
 
 export type HistoryPage = { messages: MessageRecord[]; hasMore: boolean };
 
+/** A check a send must pass after membership (a block between the two users of a DM): throws to refuse it. */
+export type SendCheck = (roomId: string, userId: string) => Promise<void>;
+
 /** How long a cached newest page is kept: its key names the room's head, so it is never stale. */
 const HISTORY_CACHE_TTL_MS = 60_000;
 
@@ -48,6 +51,7 @@ export class Messages {
   readonly #publisher: Publisher;
   readonly #sendLimiter: RateLimiter;
   readonly #reactionsPerMessage: number;
+  readonly #sendChecks: SendCheck[] = [];
 
   /** `reactionsPerMessage`: distinct emoji a message may carry (REACTIONS_PER_MESSAGE_MAX). */
   constructor(
@@ -68,6 +72,11 @@ export class Messages {
     this.#sendLimiter = sendLimiter;
   }
 
+  /** Adds a check every send passes after membership and before the rate limit. */
+  checkSends(check: SendCheck): void {
+    this.#sendChecks.push(check);
+  }
+
   /**
    * Checks and queues a message. Resolves once it is accepted (authorized, within the rate
    * limit, queued for the next commit); `result` resolves once it is durable. Callers that keep
@@ -86,6 +95,7 @@ export class Messages {
     threadRoot: number | null = null,
   ): Promise<Accepted<{ message: MessageRecord; duplicate: boolean }>> {
     await this.#access.requireMember(roomId, userId);
+    for (const check of this.#sendChecks) await check(roomId, userId);
     await this.#rateLimit(rateKey);
     const request = {
       kind: 'message' as const,

@@ -8,7 +8,7 @@
  */
 import type { Bus, Channel } from '../ports.js';
 import { encodeCacheKeys, encodeMembership, encodePurge, encodeRoom, encodeUser } from '../protocol/bus-codec.js';
-import type { JobEvent, ReadEvent, RoomAddedEvent, TypingEvent, UserUpdatedEvent } from '../protocol/wire.js';
+import type { JobEvent, NotificationEvent, NotificationsReadEvent, ReadEvent, RoomAddedEvent, TypingEvent, UserUpdatedEvent } from '../protocol/wire.js';
 import type { RoomRecord, StreamEventRecord } from './types.js';
 import { eventView, roomView } from './views.js';
 
@@ -56,6 +56,11 @@ export class Publisher {
 
   /** Progress of one of the user's background jobs, to all of their connections. */
   jobEvent(userId: string, frame: JobEvent): void {
+    this.#send(`user:${userId}`, encodeUser({ type: 'frame', frame: JSON.stringify(frame), removedRoomId: null }));
+  }
+
+  /** A new notification, or the moved notification read marker, to all of the user's connections on every node. */
+  notification(userId: string, frame: NotificationEvent | NotificationsReadEvent): void {
     this.#send(`user:${userId}`, encodeUser({ type: 'frame', frame: JSON.stringify(frame), removedRoomId: null }));
   }
 

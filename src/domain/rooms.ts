@@ -14,6 +14,8 @@ export const DEFAULT_UNREAD_CAP = 999;
 export interface RoomsOptions {
   /** Unread messages counted exactly per room (UNREAD_COUNT_CAP); past it the room is unreadCapped. */
   unreadCap?: number;
+  /** Refuses a direct-message room between the two users (a block between them): throws. */
+  checkDm?: (userId: string, otherId: string) => Promise<void>;
 }
 
 export class Rooms {
@@ -22,6 +24,7 @@ export class Rooms {
   readonly #writer: StreamWriter;
   readonly #presence: Presence;
   readonly #unreadCap: number;
+  readonly #checkDm: RoomsOptions['checkDm'];
 
   constructor(store: Store, access: Access, writer: StreamWriter, presence: Presence, options: RoomsOptions = {}) {
     this.#store = store;
@@ -29,6 +32,7 @@ export class Rooms {
     this.#writer = writer;
     this.#presence = presence;
     this.#unreadCap = options.unreadCap ?? DEFAULT_UNREAD_CAP;
+    this.#checkDm = options.checkDm;
   }
 
   async create(actor: Actor, input: { name: string; visibility: 'public' | 'private'; topic?: string | undefined }): Promise<RoomRecord> {
@@ -132,6 +136,7 @@ export class Rooms {
     if (other === undefined || (other.deactivatedAt ?? null) !== null) throw notFound('No such user.');
     if (other.id === userId) throw validationFailed('A direct-message room needs another user.');
     if (isBot(other)) throw forbidden('A bot has no direct messages: add it to a room instead.');
+    await this.#checkDm?.(userId, other.id);
     const me = await this.#store.findUserById(userId);
     const names = [me?.username ?? '', other.username].sort();
     const { room, events } = await this.#store.getOrCreateDm({ id: newId(), name: names.join(', '), topic: '', createdAt: Date.now() }, userId, other.id);

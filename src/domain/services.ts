@@ -4,6 +4,8 @@ import type { Files } from '../files/files.js';
 import type { JobQueue, RateLimiter, Store } from '../ports.js';
 import type { Retention } from '../retention/retention.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
+import type { Blocks } from '../notifications/blocks.js';
+import type { Notifications } from '../notifications/notifications.js';
 import type { Access } from './access.js';
 import type { Accounts } from './accounts.js';
 import type { Bots } from './bots.js';
@@ -38,4 +40,6 @@ export interface Services {
   retention: Retention;
   webhooks: Webhooks;
   files: Files;
+  notifications: Notifications;
+  blocks: Blocks;
 }

@@ -376,3 +376,61 @@ export interface IncomingWebhookRecord {
 export interface IncomingWebhookWithBot extends IncomingWebhookRecord {
   bot: Author;
 }
+
+/**
+ * Why a user is notified of a room event: their @username (`mention`), an @room (`room_mention`),
+ * any message of a room whose level is `all` (`message`), a reply in a thread they follow
+ * (`thread_reply`).
+ */
+export type NotificationKind = 'mention' | 'room_mention' | 'message' | 'thread_reply';
+/** How much of a room notifies a member: every message, mentions (and @room, followed threads), or nothing. */
+export type NotifyLevel = 'all' | 'mentions' | 'none';
+
+/** A notification as written by the notifier. */
+export interface NewNotification {
+  userId: string;
+  roomId: string;
+  seq: number;
+  kind: NotificationKind;
+  actorId: string;
+  createdAt: number;
+}
+
+/** A notification as the store reads it back, with what it points at. */
+export interface NotificationRecord {
+  id: number;
+  roomId: string;
+  roomName: string;
+  seq: number;
+  kind: NotificationKind;
+  actor: Author;
+  createdAt: number;
+  /** The message's current text; '' once deleted. */
+  body: string;
+}
+
+/** A member's notification preference for one room. */
+export interface NotifyPrefRecord {
+  userId: string;
+  level: NotifyLevel;
+  /** Nothing notifies before this time (epoch ms); null: not muted. */
+  mutedUntil: number | null;
+}
+
+/** A user's notification state and e-mail settings. */
+export interface NotificationSettingsRecord {
+  /** Notifications with an id up to this are read. */
+  readUpTo: number;
+  email: string | null;
+  emailDigest: boolean;
+  /** The digest mailed so far covered notifications up to this id. */
+  digestSentUpTo: number;
+}
+
+/** A user owed a digest: unread mentions older than the wait, none mailed yet. */
+export interface DigestCandidate {
+  userId: string;
+  email: string;
+  /** The newest notification id the digest covers. */
+  upTo: number;
+}

@@ -34,6 +34,8 @@ import { referenceRoutes } from './routes/reference.js';
 import { moderationRoutes } from './routes/moderation.js';
 import { roomRoutes } from './routes/rooms.js';
 import { peopleRoutes } from './routes/people.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { blockRoutes } from './routes/blocks.js';
 
 export interface Health {
   /** Null when ready, else why not. */
@@ -157,6 +159,8 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   webhookRoutes(api, ctx);
   botRoutes(api, ctx);
   incomingWebhookRoutes(api, ctx);
+  notificationRoutes(api, ctx);
+  blockRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

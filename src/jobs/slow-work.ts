@@ -13,7 +13,7 @@ import type { Publisher } from '../domain/publisher.js';
 import { EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, Exports } from '../exports/exports.js';
 import { FILES_SWEEP_QUEUE, Files } from '../files/files.js';
 import type { JobObserver } from './observer.js';
-import type { JobQueue, ObjectStore, Store } from '../ports.js';
+import type { JobQueue, ObjectStore, RateLimiter, Store } from '../ports.js';
 import { RETENTION_QUEUE, Retention } from '../retention/retention.js';
 import { loadServerKey } from '../secrets.js';
 import { type EndpointBreakers, DELIVER_QUEUE, FANOUT_QUEUE, SWEEP_QUEUE, Webhooks } from '../webhooks/webhooks.js';
@@ -21,6 +21,7 @@ import { WorkerPool } from '../workers/pool.js';
 import { openJobQueue } from './open-jobs.js';
 import { filesDir } from '../adapters/open-object-store.js';
 import { JobRuntime } from './runtime.js';
+import { NOTIFICATION_QUEUES, type NotificationFeature, openNotifications } from '../notifications/open.js';
 
 export interface SlowWorkDeps {
   /** The store as the features use it (instrumented). */
@@ -43,6 +44,10 @@ export interface SlowWorkDeps {
   onError(error: unknown, context: string): void;
   /** Log a finished retention pass. */
   onRetentionPass(rooms: number, tombstoned: number): void;
+  /** The @room rate limiter, shared by the nodes (Redis); this process's own when absent. */
+  roomMentions?: RateLimiter;
+  /** Which users hold a connection on any node; absent where that is unknown (no digests sent there). */
+  online?: (userIds: string[]) => Promise<Set<string>>;
 }
 
 export interface SlowWork {
@@ -51,6 +56,7 @@ export interface SlowWork {
   retention: Retention;
   webhooks: Webhooks;
   files: Files;
+  notifications: NotificationFeature;
   runtime: JobRuntime;
   /** The pool, started on first use; null before. */
   pool(): WorkerPool | null;
@@ -63,7 +69,7 @@ export interface SlowWork {
 const EXPORT_SWEEP_EVERY_MS = 10 * 60_000;
 
 /** Every queue Parley works, for the operator's commands and dashboards. */
-export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETENTION_QUEUE, FANOUT_QUEUE, DELIVER_QUEUE, SWEEP_QUEUE, FILES_SWEEP_QUEUE];
+export const QUEUES: readonly string[] = [EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, RETENTION_QUEUE, FANOUT_QUEUE, DELIVER_QUEUE, SWEEP_QUEUE, FILES_SWEEP_QUEUE, ...NOTIFICATION_QUEUES];
 const WEBHOOK_SWEEP_EVERY_MS = 60_000;
 /** Files of deleted messages go within about this long (sooner when something asks for a sweep). */
 const FILES_SWEEP_EVERY_MS = 60_000;
@@ -151,6 +157,17 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
   runtime.define({ queue: FILES_SWEEP_QUEUE, concurrency: 1, visibilityTimeoutMs: lease, handler: (job) => files.runJob(job.payload) });
   runtime.repeat({ queue: FILES_SWEEP_QUEUE, name: 'sweep', everyMs: FILES_SWEEP_EVERY_MS, payload: {} });
 
+  const notifications = openNotifications(config, {
+    store: deps.store,
+    access: deps.access,
+    jobs,
+    publisher: deps.publisher,
+    runtime,
+    ...(deps.roomMentions === undefined ? {} : { roomMentions: deps.roomMentions }),
+    ...(deps.online === undefined ? {} : { online: deps.online }),
+    onError: deps.onError,
+  });
+
   let closing: Promise<void> | null = null;
   return {
     jobs,
@@ -158,6 +175,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     retention,
     webhooks,
     files,
+    notifications,
     runtime,
     pool: () => pool,
     start: () => runtime.start(jobs, config.JOBS_WORK),
@@ -165,6 +183,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
       closing ??= (async () => {
         await jobs.close(graceMs);
         await pool?.close();
+        notifications.close();
       })();
       return closing;
     },

@@ -238,6 +238,29 @@ const WebhookDelivery = z
   })
   .describe('One delivery attempt.');
 
+const Notification = z
+  .strictObject({
+    id: z.string().describe('Opaque, but notifications sort by it: the cursor of the list and of the read marker.'),
+    kind: z.enum(['mention', 'room_mention', 'message', 'thread_reply']).describe('Why: my @username, an @room, any message (level `all`), a reply in a thread I follow.'),
+    roomId: z.string(),
+    roomName: z.string(),
+    seq: z.number().int().min(1).describe("The message's seq in the room."),
+    author: User,
+    excerpt: z.string().describe('The start of the message as it is now; empty once deleted.'),
+    createdAt: time,
+    read: z.boolean().describe('At or before my notification read marker.'),
+  })
+  .describe('Something in a room that concerns me.');
+
+const RoomNotificationPrefs = z
+  .strictObject({
+    level: z.enum(['all', 'mentions', 'none']).describe('all: every message; mentions: @username, @room, followed threads (the default; `all` in direct messages); none: nothing.'),
+    mutedUntil: time.nullable().describe('Nothing of the room notifies until then; null: not muted.'),
+  })
+  .describe("My notification preference for a room.");
+
+const BlockedUser = z.strictObject({ user: User, createdAt: time }).describe('A user I blocked.');
+
 const codes = Object.keys(ERRORS) as [keyof typeof ERRORS, ...Array<keyof typeof ERRORS>];
 
 const ErrorBody = z
@@ -251,7 +274,7 @@ const ErrorBody = z
   .describe('Every error, REST or WebSocket, has this shape.');
 
 /** Shared types of the reference's components, by the name they have there. */
-export const views = { User, Room, MemberRoom, Message, Reaction, ThreadPage, FollowedThread, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Restriction, AuditEntry, Error: ErrorBody };
+export const views = { User, Room, MemberRoom, Message, Reaction, ThreadPage, FollowedThread, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Restriction, AuditEntry, Notification, RoomNotificationPrefs, BlockedUser, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
 export const responses = {
@@ -309,6 +332,18 @@ export const responses = {
     hits: z.array(SearchHit).describe('Newest first.'),
     truncated: z.boolean().describe('The search stopped at the cap on the matches it examines: older hits may exist.'),
   }),
+  NotificationPage: z.strictObject({
+    notifications: z.array(Notification).describe('Newest first; oldest first with `after`.'),
+    hasMore: z.boolean().describe('More notifications lie beyond this page in its direction.'),
+  }),
+  UnreadNotifications: z.strictObject({
+    unread: z.number().int().min(0),
+    unreadCapped: z.literal(true).optional().describe('Present only when there are more unread than the server counts: at least `unread` (show "999+").'),
+  }),
+  RoomNotificationPrefs,
+  Blocks: z.strictObject({ blocks: z.array(BlockedUser).describe('Newest first.') }),
+  Email: z.strictObject({ email: z.string().nullable().describe('Where digests go; null: none.') }),
+  NotificationSettings: z.strictObject({ emailDigest: z.boolean().describe('A digest of mentions missed while offline is mailed (to the address of PUT /me/email).') }),
 };
 
 // The schemas describe exactly the types the SDK is written against (wire.ts): a field added to
@@ -333,5 +368,8 @@ export type ViewsMatchWire = [
   Assert<Same<z.infer<typeof responses.UserPage>, wire.UserPage>>,
   Assert<Same<z.infer<typeof Restriction>, wire.Restriction>>,
   Assert<Same<z.infer<typeof AuditEntry>, wire.AuditEntry>>,
+  Assert<Same<z.infer<typeof Notification>, wire.Notification>>,
+  Assert<Same<z.infer<typeof RoomNotificationPrefs>, wire.RoomNotificationPrefs>>,
+  Assert<Same<z.infer<typeof BlockedUser>, wire.BlockedUser>>,
   Assert<Same<z.infer<typeof ErrorBody>['error'], wire.WireError>>,
 ];

@@ -103,6 +103,16 @@ const webhookName = text('name')
   .refine((s) => codePoints(s) >= 1 && codePoints(s) <= DISPLAY_NAME_MAX, `must be 1–${DISPLAY_NAME_MAX} characters`)
   .meta({ minLength: 1, maxLength: DISPLAY_NAME_MAX, description: 'Held to the rules of display names. Without `botId`, the display name of the bot made for the webhook.' });
 
+/** Notification ids: opaque to clients, digits on the wire so they order. */
+const notificationId = z
+  .string()
+  .regex(/^\d{1,16}$/, 'must be a notification id')
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
+const email = text('wire')
+  .max(254)
+  .regex(/^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/, 'must be an e-mail address');
+
 export interface SchemaLimits {
   messageMaxChars: number;
   /** UPLOAD_MAX_FILES_PER_MESSAGE; default 10. */
@@ -278,6 +288,18 @@ export function buildSchemas(limits: SchemaLimits) {
       roomId: id.optional().describe('Search this room only.'),
       limit: queryInt(1, SEARCH_LIMIT_MAX).default(SEARCH_LIMIT_DEFAULT),
     }),
+    notificationsQuery: z.strictObject({
+      before: notificationId.optional().describe('Notifications older than this id, newest first (the default order).'),
+      after: notificationId.optional().describe('Notifications newer than this id, oldest first.'),
+      limit: queryInt(1, 100).default(50),
+    }),
+    readNotifications: z.strictObject({ upTo: notificationId.describe('Every notification up to this id is read (the marker never moves back).') }),
+    roomNotifications: z.strictObject({
+      level: z.enum(['all', 'mentions', 'none']).describe('all: every message; mentions: @username, @room and followed threads; none: nothing.'),
+      mutedUntil: z.iso.datetime().nullable().optional().describe('Nothing of the room notifies until then; null or absent: not muted.'),
+    }),
+    setEmail: z.strictObject({ email: email.nullable().describe('Where digests go; null removes it.') }),
+    notificationSettings: z.strictObject({ emailDigest: z.boolean().describe('Mail a digest of mentions missed while offline.') }),
   };
 
   const frame = z.discriminatedUnion('type', [

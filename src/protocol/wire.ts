@@ -300,7 +300,60 @@ export interface JobEvent {
   job: Export;
 }
 
-export type ServerEvent = StreamEvent | TypingEvent | PresenceEvent | PresenceBatchEvent | ReadEvent | RoomAddedEvent | RoomRemovedEvent | JobEvent | UserUpdatedEvent;
+/** Something in a room that concerns the user (docs/protocol.md, "Notifications"). */
+export interface Notification {
+  /** Opaque, but notifications sort by it: the cursor of the list and of the read marker. */
+  id: string;
+  kind: 'mention' | 'room_mention' | 'message' | 'thread_reply';
+  roomId: string;
+  roomName: string;
+  /** The message's seq in the room. */
+  seq: number;
+  /** Who wrote the message. */
+  author: User;
+  /** The start of the message as it is now; '' once deleted. */
+  excerpt: string;
+  createdAt: string;
+  read: boolean;
+}
+
+/** A new notification, on every connection of its user, whichever node they are on. */
+export interface NotificationEvent {
+  type: 'notification';
+  notification: Notification;
+}
+
+/** The notification read marker moved (on any connection of the user). */
+export interface NotificationsReadEvent {
+  type: 'notifications_read';
+  upTo: string;
+}
+
+/** A member's notification preference for one room. */
+export interface RoomNotificationPrefs {
+  level: 'all' | 'mentions' | 'none';
+  /** Nothing of the room notifies until then; null: not muted. */
+  mutedUntil: string | null;
+}
+
+/** A user the caller blocked. */
+export interface BlockedUser {
+  user: User;
+  createdAt: string;
+}
+
+export type ServerEvent =
+  | StreamEvent
+  | TypingEvent
+  | PresenceEvent
+  | PresenceBatchEvent
+  | ReadEvent
+  | RoomAddedEvent
+  | RoomRemovedEvent
+  | JobEvent
+  | NotificationEvent
+  | NotificationsReadEvent
+  | UserUpdatedEvent;
 
 export type Reply =
   | ({ type: 'reply'; id: number | null; ok: true } & Record<string, unknown>)

@@ -486,6 +486,67 @@ const THREADS: Expectation[] = [
   },
 ];
 
+/** Notifications: one user has NOTIFIED of them, among OTHERS_NOTIFIED of everybody else; and the blocks checked on the DM send path. */
+const NOTIFIED = 5_000;
+const OTHERS_NOTIFIED = 100_000;
+/**
+ * The user's notifications in id order: the whole key with a cursor, its first column (walked in
+ * order) without; a count may read the index only, checking `id` against the marker as it goes.
+ */
+const NOTIFICATIONS_KEY = 'notifications_user(user_id,id)|notifications_user(user_id)|notifications_user(id,user_id)';
+const NOTIFICATIONS: Expectation[] = [
+  {
+    name: 'a page of my notifications, newest first or oldest first, with the message and its author',
+    match: /^select "n"\."id", "n"\."room_id", "r"\."name" as "room_name"/,
+    sqlite: [NOTIFICATIONS_KEY, 'PRIMARY KEY(room_id,user_id)', 'sqlite_autoindex_rooms_1(id)', 'sqlite_autoindex_users_1(id)', 'sqlite_autoindex_messages_2(room_id,seq)'],
+    // Or, for a user with few notifications, their rooms, then their notifications of each (the unique key), sorted: their rows only.
+    postgres: [
+      `${NOTIFICATIONS_KEY}|notifications_user_id_room_id_seq_key(room_id,user_id)`,
+      `${MEMBER_KEY}|members_user(user_id)`,
+      'rooms_pkey(id)',
+      'users_pkey(id)',
+      'messages_pkey(room_id,seq)',
+      'sort?',
+    ],
+  },
+  {
+    name: 'unread notifications, counted up to the cap',
+    match: /^select count\(\*\) as "count" from \(select "n"\."id" from "notifications"/,
+    sqlite: [NOTIFICATIONS_KEY, 'PRIMARY KEY(room_id,user_id)'],
+    postgres: [NOTIFICATIONS_KEY, `${MEMBER_KEY}|members_user(user_id)`],
+  },
+  { name: 'my notification settings', match: /^select \* from "notification_settings" where "user_id" = /, sqlite: ['sqlite_autoindex_notification_settings_1(user_id)'], postgres: ['notification_settings_pkey(user_id)'] },
+  { name: 'move my read marker', match: /^insert into "notification_settings"/, sqlite: [], postgres: [] },
+  { name: "a room's notifier cursor", match: /^select "cursor_seq" from "notification_cursors"/, sqlite: ['sqlite_autoindex_notification_cursors_1(room_id)'], postgres: ['notification_cursors_pkey(room_id)'] },
+  { name: 'move the cursor', match: /^insert into "notification_cursors"/, sqlite: [], postgres: [] },
+  {
+    name: "a room's preferences",
+    match: /^select "user_id", "level", "muted_until" from "notification_prefs" where "room_id" = \S+$/,
+    sqlite: ['sqlite_autoindex_notification_prefs_1(room_id)'],
+    postgres: ['notification_prefs_pkey(room_id)'],
+  },
+  {
+    name: "a member's preference",
+    match: /^select "user_id", "level", "muted_until" from "notification_prefs" where "room_id" = \S+ and "user_id" = /,
+    sqlite: ['sqlite_autoindex_notification_prefs_1(room_id,user_id)'],
+    postgres: ['notification_prefs_pkey(room_id,user_id)'],
+  },
+  { name: 'write notifications', match: /^insert into "notifications"/, sqlite: [], postgres: [] },
+  { name: 'who blocked an author', match: /^select "user_id" from "blocks" where "blocked_id" = \S+$/, sqlite: ['blocks_blocked(blocked_id)'], postgres: ['blocks_blocked(blocked_id)'] },
+  {
+    name: 'a block either way between two users (a DM send)',
+    match: /^select "user_id" from "blocks" where \(\("user_id" = /,
+    sqlite: ['sqlite_autoindex_blocks_1(user_id,blocked_id)|blocks_blocked(blocked_id,user_id)'],
+    postgres: ['blocks_pkey(user_id,blocked_id)|blocks_blocked(blocked_id,user_id)'],
+  },
+  {
+    name: 'whom I blocked',
+    match: /^select "u"\."id", "u"\."username".* from "blocks" as "b"/,
+    sqlite: ['sqlite_autoindex_blocks_1(user_id)', 'sqlite_autoindex_users_1(id)', 'sort?'],
+    postgres: ['blocks_pkey(user_id)', 'users_pkey(id)', 'sort?'],
+  },
+];
+
 /** PostgreSQL only: SQLite's writing transaction excludes every other writer without it. */
 const OWNER_LOCK: Expectation = { name: 'the owner lock and the name locks (advisory)', match: /^SELECT pg_advisory_xact_lock/, sqlite: [], postgres: [] };
 
@@ -655,6 +716,45 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         for (const query of queries.filter((q) => /^select /.test(q.sql))) {
           const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
           assert.ok(examined <= 150, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
+        }
+      }
+    });
+
+    it('notifications and blocks: pages, counts and the DM block check read through indexes, whatever the backlog', async () => {
+      await fx.exec(`${series(NOTIFIED)} INSERT INTO notifications (user_id, room_id, seq, kind, actor_id, created_at)
+        SELECT 'u2', '${BIG_ROOM}', i, 'mention', 'u' || (1 + i % ${BIG_ROOM_MEMBERS}), i FROM n`);
+      await fx.exec(`${series(OTHERS_NOTIFIED)} INSERT INTO notifications (user_id, room_id, seq, kind, actor_id, created_at)
+        SELECT 'u' || (1 + i % ${USERS}), '${BIG_ROOM}', ${NOTIFIED} + i, 'room_mention', 'u1', i FROM n`);
+      await fx.exec(`${series(USERS)} INSERT INTO blocks (user_id, blocked_id, created_at) SELECT 'u' || i, 'u' || (1 + i % 50), i FROM n`);
+      await fx.exec(`${series(BIG_ROOM_MEMBERS)} INSERT INTO notification_prefs (user_id, room_id, level, muted_until) SELECT 'u' || i, '${BIG_ROOM}', 'all', NULL FROM n WHERE i % 10 = 0`);
+      await fx.exec(`${series(USERS)} INSERT INTO notification_prefs (user_id, room_id, level, muted_until) SELECT 'u' || i, 'r' || (1 + (i - 1) % ${ROOMS}), 'mentions', NULL FROM n`);
+      await fx.exec(`${series(ROOMS)} INSERT INTO notification_cursors (room_id, cursor_seq) SELECT 'r' || i, ${SMALL_ROOM_MESSAGES} FROM n`);
+      await fx.exec(`${series(USERS)} INSERT INTO notification_settings (user_id, read_up_to, email, email_digest, digest_sent_up_to) SELECT 'u' || i, 0, NULL, 1, 0 FROM n`);
+      await fx.analyze();
+      const queries = await fx.recorder.record(async () => {
+        // A user with a few notifications among many: their pages, never a walk of everyone's.
+        const page = await fx.store.listNotifications('u3', { limit: 10 });
+        assert.equal(page.length, 10);
+        assert.equal((await fx.store.listNotifications('u3', { before: page[9]?.id as number, limit: 10 })).length, 10);
+        assert.equal((await fx.store.listNotifications('u3', { after: 0, limit: 10 })).length, 10);
+        const settings = await fx.store.notificationSettings('u2');
+        assert.equal(await fx.store.countUnreadNotifications('u2', settings.readUpTo, 1000), 1000);
+        await fx.store.advanceNotificationsRead('u2', 10);
+        await fx.store.advanceNotificationCursor(BIG_ROOM, await fx.store.notificationCursor(BIG_ROOM));
+        assert.equal((await fx.store.listNotifyPrefs(BIG_ROOM)).length, BIG_ROOM_MEMBERS / 10);
+        await fx.store.findNotifyPref(BIG_ROOM, 'u10');
+        await fx.store.insertNotifications([{ userId: 'u3', roomId: BIG_ROOM, seq: 7, kind: 'mention', actorId: 'u1', createdAt: 1 }]);
+        assert.equal((await fx.store.blockersOf('u7')).length, USERS / 50);
+        assert.equal(await fx.store.blockedEitherWay('u1', 'u2'), true);
+        assert.equal(await fx.store.blockedEitherWay('u3', 'u4000'), false);
+        assert.equal((await fx.store.listBlocks('u9')).length, 1);
+      });
+      await assertPlans(queries, NOTIFICATIONS);
+      if (fx.rowsExamined !== undefined) {
+        for (const query of queries.filter((q) => /^select /.test(q.sql))) {
+          const examined = [...(await fx.rowsExamined(query)).values()].reduce((a, b) => a + b, 0);
+          // Pages of 51 and a count capped at 1,000 (+1): never the whole backlog, nor the table.
+          assert.ok(examined <= 3 * 1_001 + 300, `${examined} rows examined by ${query.sql.slice(0, 120)}`);
         }
       }
     });

@@ -657,6 +657,81 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       });
     });
 
+    describe('notifications and blocks', () => {
+      it('writes a notification once per user, room and seq, and answers only what it wrote', async () => {
+        const [a, b] = [await user('na'), await user('nb')];
+        const r = await room(a);
+        await store.append([join(r.id, b)]);
+        const seq = event((await store.append([msg(r.id, a, `@${b.username}`)]))[0]).seq;
+        const row = { userId: b.id, roomId: r.id, seq, kind: 'mention' as const, actorId: a.id, createdAt: at() };
+        const first = await store.insertNotifications([row]);
+        assert.equal(first.length, 1);
+        assert.deepEqual(await store.insertNotifications([row, { ...row, kind: 'room_mention' }]), []);
+        const [listed] = await store.listNotifications(b.id, { limit: 10 });
+        assert.deepEqual(
+          { id: listed?.id, seq: listed?.seq, kind: listed?.kind, actor: listed?.actor.username, body: listed?.body, room: listed?.roomName },
+          { id: first[0]?.id, seq, kind: 'mention', actor: a.username, body: `@${b.username}`, room: r.name },
+        );
+        // Once the user has left, the room's notifications are neither listed nor counted.
+        assert.equal(await store.countUnreadNotifications(b.id, 0, 10), 1);
+        await store.append([{ kind: 'member_left', roomId: r.id, userId: b.id, at: at() }]);
+        assert.deepEqual(await store.listNotifications(b.id, { limit: 10 }), []);
+        assert.equal(await store.countUnreadNotifications(b.id, 0, 10), 0);
+      });
+
+      it('moves cursors and markers forward only, and keeps settings apart', async () => {
+        const [a] = [await user('nc')];
+        const r = await room(a);
+        assert.equal(await store.notificationCursor(r.id), 0);
+        await store.advanceNotificationCursor(r.id, 5);
+        await store.advanceNotificationCursor(r.id, 3);
+        assert.equal(await store.notificationCursor(r.id), 5);
+        assert.deepEqual(await store.notificationSettings(a.id), { readUpTo: 0, email: null, emailDigest: true, digestSentUpTo: 0 });
+        assert.equal(await store.advanceNotificationsRead(a.id, 9), 9);
+        assert.equal(await store.advanceNotificationsRead(a.id, 4), 9);
+        await store.updateNotificationSettings(a.id, { email: 'a@example.com' });
+        await store.updateNotificationSettings(a.id, { emailDigest: false });
+        await store.markDigestSent(a.id, 7);
+        await store.markDigestSent(a.id, 2);
+        assert.deepEqual(await store.notificationSettings(a.id), { readUpTo: 9, email: 'a@example.com', emailDigest: false, digestSentUpTo: 7 });
+        await store.setNotifyPref(r.id, { userId: a.id, level: 'none', mutedUntil: 123 });
+        await store.setNotifyPref(r.id, { userId: a.id, level: 'all', mutedUntil: null });
+        assert.deepEqual(await store.findNotifyPref(r.id, a.id), { userId: a.id, level: 'all', mutedUntil: null });
+        assert.deepEqual(await store.listNotifyPrefs(r.id), [{ userId: a.id, level: 'all', mutedUntil: null }]);
+      });
+
+      it('finds users owed a digest: an address, digests on, mentions unread and unmailed, old enough', async () => {
+        const [a, b] = [await user('nd'), await user('ne')];
+        const r = await room(a);
+        await store.append([join(r.id, b)]);
+        const seqs = [];
+        for (let i = 0; i < 3; i++) seqs.push(event((await store.append([msg(r.id, a, `m${i}`)]))[0]).seq);
+        const rows = await store.insertNotifications(seqs.map((seq, i) => ({ userId: b.id, roomId: r.id, seq, kind: i === 2 ? ('message' as const) : ('mention' as const), actorId: a.id, createdAt: 1_000 + i })));
+        const mine = async (olderThan: number) => (await store.digestCandidates(olderThan, 1_000)).filter((c) => c.userId === b.id);
+        assert.deepEqual(await mine(5_000), [], 'no address yet');
+        await store.updateNotificationSettings(b.id, { email: 'b@example.com' });
+        assert.deepEqual(await mine(5_000), [{ userId: b.id, email: 'b@example.com', upTo: rows[1]?.id }], 'mentions only');
+        assert.deepEqual(await mine(1_000), [{ userId: b.id, email: 'b@example.com', upTo: rows[0]?.id }], 'old enough only');
+        await store.markDigestSent(b.id, rows[1]?.id as number);
+        assert.deepEqual(await mine(5_000), [], 'mailed');
+      });
+
+      it('blocks, one way, listed newest first', async () => {
+        const [a, b, c] = [await user('nf'), await user('ng'), await user('nh')];
+        await store.block(a.id, b.id, 1);
+        await store.block(a.id, b.id, 2);
+        await store.block(a.id, c.id, 3);
+        assert.deepEqual((await store.listBlocks(a.id)).map((x) => [x.user.id, x.createdAt]), [[c.id, 3], [b.id, 1]]);
+        assert.equal(await store.blockedEitherWay(a.id, b.id), true);
+        assert.equal(await store.blockedEitherWay(b.id, a.id), true);
+        assert.equal(await store.blockedEitherWay(b.id, c.id), false);
+        assert.deepEqual(await store.blockersOf(b.id), [a.id]);
+        await store.unblock(a.id, b.id);
+        await store.unblock(a.id, b.id);
+        assert.equal(await store.blockedEitherWay(a.id, b.id), false);
+      });
+    });
+
     describe('reading streams', () => {
       it('readEvents pages from a seq with the messages as they are now', async () => {
         const u = await user();

@@ -338,6 +338,41 @@ describe('REST answers match the API reference', () => {
     await expect(404, 'GET', '/api/v1/rooms/no-such-room/audit', { token: bob.token });
   });
 
+  it('notifications, preferences, blocks and e-mail', async () => {
+    const mention = await expect(201, 'POST', `/api/v1/rooms/${secret}/messages`, { token: alice.token, body: { body: `@${bob.username} look` } });
+    let page: ApiResponse<Json> | undefined;
+    for (let i = 0; i < 200; i++) {
+      page = await expect(200, 'GET', '/api/v1/notifications?limit=10', { token: bob.token });
+      if (page.body.notifications.length > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const first = page?.body.notifications[0];
+    assert.equal(first?.seq, mention.body.message.seq);
+    await expect(200, 'GET', `/api/v1/notifications?after=0&limit=5`, { token: bob.token });
+    await expect(400, 'GET', '/api/v1/notifications?before=1&after=2', { token: bob.token });
+    const count = await expect(200, 'GET', '/api/v1/notifications/unread-count', { token: bob.token });
+    assert.ok(count.body.unread >= 1);
+    await expect(204, 'POST', '/api/v1/notifications/read', { token: bob.token, body: { upTo: first.id } });
+    await expect(400, 'POST', '/api/v1/notifications/read', { token: bob.token, body: { upTo: 'x' } });
+    await expect(200, 'GET', `/api/v1/rooms/${secret}/notifications`, { token: bob.token });
+    await expect(200, 'PUT', `/api/v1/rooms/${secret}/notifications`, { token: bob.token, body: { level: 'all', mutedUntil: new Date(Date.now() + 60_000).toISOString() } });
+    await expect(400, 'PUT', `/api/v1/rooms/${secret}/notifications`, { token: bob.token, body: { level: 'loud' } });
+    await expect(404, 'GET', '/api/v1/rooms/no-such-room/notifications', { token: bob.token });
+    await expect(200, 'GET', '/api/v1/me/email', { token: bob.token });
+    await expect(200, 'PUT', '/api/v1/me/email', { token: bob.token, body: { email: 'bob@example.com' } });
+    await expect(400, 'PUT', '/api/v1/me/email', { token: bob.token, body: { email: 'nope' } });
+    await expect(200, 'GET', '/api/v1/me/notification-settings', { token: bob.token });
+    await expect(200, 'PUT', '/api/v1/me/notification-settings', { token: bob.token, body: { emailDigest: false } });
+    const aliceId = mention.body.message.author.id;
+    await expect(204, 'PUT', `/api/v1/me/blocks/${aliceId}`, { token: bob.token });
+    await expect(404, 'PUT', '/api/v1/me/blocks/no-such-user', { token: bob.token });
+    await expect(200, 'GET', '/api/v1/me/blocks', { token: bob.token });
+    const refused = await expect(403, 'POST', `/api/v1/rooms/${dm}/messages`, { token: alice.token, body: { body: 'blocked' } });
+    assert.equal(refused.body.error.details.reason, 'blocked');
+    await expect(403, 'POST', '/api/v1/dms', { token: alice.token, body: { username: bob.username } });
+    await expect(204, 'DELETE', `/api/v1/me/blocks/${aliceId}`, { token: bob.token });
+  });
+
   it('leaving, rate limits, logging out and the reference itself', async () => {
     await expect(204, 'POST', `/api/v1/rooms/${lobby}/leave`, { token: bob.token });
     await expect(403, 'GET', `/api/v1/rooms/${lobby}/messages`, { token: bob.token });

@@ -276,6 +276,42 @@ export interface IncomingWebhooksTable {
   created_at: number;
 }
 
+export interface NotificationsTable {
+  id: Generated<number>;
+  user_id: string;
+  room_id: string;
+  seq: number;
+  kind: string;
+  actor_id: string;
+  created_at: number;
+}
+
+export interface NotificationCursorsTable {
+  room_id: string;
+  cursor_seq: number;
+}
+
+export interface NotificationPrefsTable {
+  user_id: string;
+  room_id: string;
+  level: string;
+  muted_until: number | null;
+}
+
+export interface NotificationSettingsTable {
+  user_id: string;
+  read_up_to: Generated<number>;
+  email: Generated<string | null>;
+  email_digest: Generated<number>;
+  digest_sent_up_to: Generated<number>;
+}
+
+export interface BlocksTable {
+  user_id: string;
+  blocked_id: string;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -297,4 +333,9 @@ export interface Database {
   reactions: ReactionsTable;
   reaction_counts: ReactionCountsTable;
   thread_follows: ThreadFollowsTable;
+  notifications: NotificationsTable;
+  notification_cursors: NotificationCursorsTable;
+  notification_prefs: NotificationPrefsTable;
+  notification_settings: NotificationSettingsTable;
+  blocks: BlocksTable;
 }

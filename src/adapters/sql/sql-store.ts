@@ -7,7 +7,10 @@ import { type Kysely, sql } from 'kysely';
 import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
 import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, ThreadCursor, ThreadPage, UploadChanges, WebhookChanges } from '../../ports.js';
+import type { NotificationPage, NotificationSettingsChanges } from '../../ports.js';
 import type {
+  Author,
+  DigestCandidate,
   ExportRecord,
   AuditRecord,
   FollowedThreadRecord,
@@ -19,6 +22,10 @@ import type {
   MessageReactions,
   MessageRecord,
   ProfileChanges,
+  NewNotification,
+  NotificationRecord,
+  NotificationSettingsRecord,
+  NotifyPrefRecord,
   RetentionRoom,
   RestrictionRecord,
   RoomRecord,
@@ -43,6 +50,7 @@ import * as moderation from './moderation.js';
 import * as threads from './threads.js';
 import * as hooks from './webhooks.js';
 import * as people from './people.js';
+import * as notes from './notifications.js';
 import * as uploads from './uploads.js';
 import { toAuthor, toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
@@ -673,5 +681,83 @@ export class SqlStore extends SqlJobStore implements Store {
 
   deleteIncomingWebhook(id: string): Promise<boolean> {
     return bots.deleteIncomingWebhook(this.#db, id);
+  }
+
+  // Notifications and blocks
+
+  notificationCursor(roomId: string): Promise<number> {
+    return notes.notificationCursor(this.#db, roomId);
+  }
+
+  advanceNotificationCursor(roomId: string, seq: number): Promise<void> {
+    return notes.advanceNotificationCursor(this.#db, roomId, seq);
+  }
+
+  roomsBehindNotifier(limit: number): Promise<string[]> {
+    return notes.roomsBehindNotifier(this.#db, limit);
+  }
+
+  listNotifyPrefs(roomId: string): Promise<NotifyPrefRecord[]> {
+    return notes.listNotifyPrefs(this.#db, roomId);
+  }
+
+  findNotifyPref(roomId: string, userId: string): Promise<NotifyPrefRecord | undefined> {
+    return notes.findNotifyPref(this.#db, roomId, userId);
+  }
+
+  setNotifyPref(roomId: string, pref: NotifyPrefRecord): Promise<void> {
+    return notes.setNotifyPref(this.#db, roomId, pref);
+  }
+
+  insertNotifications(rows: NewNotification[]): Promise<Array<NewNotification & { id: number }>> {
+    return notes.insertNotifications(this.#db, rows);
+  }
+
+  listNotifications(userId: string, page: NotificationPage): Promise<NotificationRecord[]> {
+    return notes.listNotifications(this.#db, userId, page);
+  }
+
+  countUnreadNotifications(userId: string, readUpTo: number, cap: number): Promise<number> {
+    return notes.countUnreadNotifications(this.#db, userId, readUpTo, cap);
+  }
+
+  notificationSettings(userId: string): Promise<NotificationSettingsRecord> {
+    return notes.notificationSettings(this.#db, userId);
+  }
+
+  updateNotificationSettings(userId: string, changes: NotificationSettingsChanges): Promise<void> {
+    return notes.updateNotificationSettings(this.#db, userId, changes);
+  }
+
+  advanceNotificationsRead(userId: string, upTo: number): Promise<number> {
+    return notes.advanceNotificationsRead(this.#db, userId, upTo);
+  }
+
+  markDigestSent(userId: string, upTo: number): Promise<void> {
+    return notes.markDigestSent(this.#db, userId, upTo);
+  }
+
+  digestCandidates(olderThan: number, limit: number): Promise<DigestCandidate[]> {
+    return notes.digestCandidates(this.#db, olderThan, limit);
+  }
+
+  block(userId: string, blockedId: string, at: number): Promise<void> {
+    return notes.block(this.#db, userId, blockedId, at);
+  }
+
+  unblock(userId: string, blockedId: string): Promise<void> {
+    return notes.unblock(this.#db, userId, blockedId);
+  }
+
+  listBlocks(userId: string): Promise<Array<{ user: Author; createdAt: number }>> {
+    return notes.listBlocks(this.#db, userId);
+  }
+
+  blockersOf(blockedId: string): Promise<string[]> {
+    return notes.blockersOf(this.#db, blockedId);
+  }
+
+  blockedEitherWay(a: string, b: string): Promise<boolean> {
+    return notes.blockedEitherWay(this.#db, a, b);
   }
 }

@@ -1,0 +1,3 @@
+import { notificationsSuite } from './notifications.suite.js';
+
+notificationsSuite('embedded SQLite', async () => ({}));
