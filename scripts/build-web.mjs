@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the web client: web/src/main.ts and web/src/style.css bundled by esbuild into
+ * Builds the web client: web/src/main.tsx and web/src/style.css bundled by esbuild into
  * web/dist/assets with content hashes in their names, and web/dist/index.html from the
  * web/index.html template naming them. Hashed assets can be cached forever; index.html never.
  */
@@ -28,7 +28,7 @@ async function main() {
 
   const result = await build({
     absWorkingDir: root,
-    entryPoints: ['web/src/main.ts', 'web/src/style.css'],
+    entryPoints: ['web/src/main.tsx', 'web/src/style.css'],
     outdir: 'web/dist',
     entryNames: 'assets/[name].[hash]',
     bundle: true,
@@ -56,7 +56,7 @@ async function main() {
     if (found === undefined) throw new Error(`esbuild produced no output for ${entry}`);
     return `/${path.posix.relative('web/dist', found[0].split(path.sep).join('/'))}`;
   };
-  const script = assetFor('web/src/main.ts');
+  const script = assetFor('web/src/main.tsx');
   const style = assetFor('web/src/style.css');
 
   const html = template
