@@ -46,8 +46,11 @@ export function MessageList({ session, me, canModerate, actions }: { session: Ro
   const after = session.unreadAfter;
   let dividerAt: string | null = null;
   if (after !== null) {
-    const first = rows.find((row) => row.type === 'message' && row.seq > after && row.message.author.id !== me.id);
-    if (first !== undefined) dividerAt = first.key;
+    const index = rows.findIndex((row) => row.type === 'message' && row.seq > after && row.message.author.id !== me.id);
+    const previous = rows[index - 1];
+    // Only where the read part is loaded above it: a page that starts among the unread has no divider yet.
+    const readAbove = (previous !== undefined && previous.type !== 'pending' && previous.seq <= after) || edge === 'start';
+    if (index !== -1 && readAbove) dividerAt = rows[index]?.key ?? null;
   }
 
   return (
