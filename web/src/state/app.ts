@@ -13,7 +13,7 @@ import { navigate, route } from './route.js';
 
 const DISCOVER_LIMIT = 20;
 /** How often the Discover list is fetched again while the page is visible. */
-const DISCOVER_REFRESH_MS = 15_000;
+const DISCOVER_REFRESH_MS = 5_000;
 
 export class AppState {
   readonly client: ParleyClient;
