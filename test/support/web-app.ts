@@ -23,9 +23,9 @@ export interface WebApp {
   /** Console errors and CSP violations of every page so far (expected failed requests aside). */
   problems: string[];
   /** A fresh profile with the app open, not signed in. */
-  open(label: string, options?: BrowserContextOptions & { prepare?: (context: BrowserContext) => Promise<void> }): Promise<{ page: Page; context: BrowserContext }>;
+  open(label: string, options?: BrowserContextOptions & { prepare?: (context: BrowserContext) => Promise<unknown> }): Promise<{ page: Page; context: BrowserContext }>;
   /** A fresh profile, signed up through the sign-up form and connected. */
-  person(prefix: string, displayName: string, options?: BrowserContextOptions & { prepare?: (context: BrowserContext) => Promise<void> }): Promise<Person>;
+  person(prefix: string, displayName: string, options?: BrowserContextOptions & { prepare?: (context: BrowserContext) => Promise<unknown> }): Promise<Person>;
   /** A session token for REST calls made by the test as that person. */
   token(username: string): Promise<string>;
 }
