@@ -78,6 +78,8 @@ export class AppState {
     const client = this.client;
     const online = () => {
       this.offline.value = !navigator.onLine;
+      // The network is back: no point waiting out the backoff.
+      if (navigator.onLine) client.retryNow();
     };
     window.addEventListener('online', online);
     window.addEventListener('offline', online);
