@@ -40,8 +40,8 @@ test('Markdown, edit (button and Up arrow), delete after confirmation, live regi
   assert.equal(await link.getAttribute('href'), 'https://example.com/x');
   assert.equal(await link.getAttribute('rel'), 'noopener noreferrer nofollow');
   assert.equal(await link.getAttribute('target'), '_blank');
-  assert.equal(await seen.locator('.mention.me').textContent(), `@${bob.username}`);
-  assert.equal(await message(alice.page, 'bold and a link').locator('.mention.me').count(), 0, 'not highlighted for Alice');
+  assert.equal(await seen.locator('.mention-me').textContent(), `@${bob.username}`);
+  assert.equal(await message(alice.page, 'bold and a link').locator('.mention-me').count(), 0, 'not highlighted for Alice');
   // The live region told Bob.
   await bob.page.getByTestId('announcer').filter({ hasText: 'Alice: **bold**' }).waitFor(WAIT);
 

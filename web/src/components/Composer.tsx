@@ -60,7 +60,8 @@ export function Composer({ session, me }: { session: RoomSession; me: User }) {
         ref={ref}
         rows={2}
         maxLength={4000}
-        placeholder="Write a message — Enter sends, Shift+Enter for a new line"
+        placeholder="Write a message"
+        title="Enter sends, Shift+Enter starts a new line, Up edits your last message"
         aria-label="Message"
         value={text.value}
         onInput={(event) => {

@@ -34,7 +34,7 @@ export function DirectMessage({ app }: { app: AppState }) {
       <div class="row">
         <input
           name="username"
-          placeholder="Username to message"
+          placeholder="Username"
           autocomplete="off"
           autocapitalize="none"
           spellcheck={false}

@@ -31,7 +31,7 @@ function Body({ message, me }: { message: Shown; me: User }) {
   useLayoutEffect(() => {
     for (const mention of ref.current?.querySelectorAll<HTMLElement>('.mention') ?? []) {
       const name = mention.dataset.username?.toLowerCase();
-      mention.classList.toggle('me', name === me.username.toLowerCase() || name === 'room');
+      mention.classList.toggle('mention-me', name === me.username.toLowerCase() || name === 'room');
     }
   }, [markup]);
   return <div ref={ref} class="message-body" data-testid="message-body" dangerouslySetInnerHTML={{ __html: markup }} />;
