@@ -1,4 +1,4 @@
-/** Words and numbers for people: errors, times, sizes, room names. No DOM, no state. */
+/** Words and numbers for people: errors, times, sizes, room names, search highlights. No DOM, no state. */
 import type { Room, User } from '../../client/index.js';
 
 /** The sentence to show for anything thrown by the SDK. */
@@ -52,4 +52,22 @@ export function typingText(names: readonly string[]): string {
   if (names.length === 1) return `${names[0]} is typing…`;
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
   return names.length > 2 ? 'Several people are typing…' : '';
+}
+
+const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#x27;': "'" };
+
+/**
+ * The server's highlight (escaped text with <mark> around each match) as text and <mark>
+ * elements: parsed here rather than given to innerHTML, so nothing else of it can become markup.
+ */
+export function highlightParts(highlight: string): Array<{ text: string; marked: boolean }> {
+  const decode = (s: string) => s.replace(/&(?:amp|lt|gt|quot|#39|#x27);/g, (entity) => ENTITIES[entity] ?? entity);
+  const parts: Array<{ text: string; marked: boolean }> = [];
+  let marked = false;
+  for (const piece of highlight.split(/(<\/?mark>)/)) {
+    if (piece === '<mark>') marked = true;
+    else if (piece === '</mark>') marked = false;
+    else if (piece !== '') parts.push({ text: decode(piece), marked });
+  }
+  return parts;
 }

@@ -2,6 +2,7 @@
 import { signal } from '@preact/signals';
 import { render } from 'preact';
 import { ParleyClient, ParleyError, type User } from '../../client/index.js';
+import { Api } from './api.js';
 import { App } from './components/App.js';
 import { Auth } from './components/Auth.js';
 import { describeError } from './format.js';
@@ -11,19 +12,19 @@ import { AppState } from './state/app.js';
 const PING_INTERVAL_MS = 5_000;
 const PONG_TIMEOUT_MS = 3_000;
 
-type Screen = { name: 'loading' } | { name: 'auth'; client: ParleyClient } | { name: 'app'; app: AppState; loadError: string } | { name: 'unreachable'; error: string };
+type Screen = { name: 'loading' } | { name: 'auth'; api: Api } | { name: 'app'; app: AppState; loadError: string } | { name: 'unreachable'; error: string };
 
 const screen = signal<Screen>({ name: 'loading' });
 
-/** A fresh client per session: nothing of a previous user's subscriptions carries over. */
-const newClient = () => new ParleyClient({ baseUrl: location.origin, pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS });
+/** A fresh client (and API over it) per session: nothing of a previous user's subscriptions carries over. */
+const newApi = () => new Api(new ParleyClient({ baseUrl: location.origin, pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS }));
 
 function showAuth(): void {
-  screen.value = { name: 'auth', client: newClient() };
+  screen.value = { name: 'auth', api: newApi() };
 }
 
-async function showApp(client: ParleyClient, user: User): Promise<void> {
-  const app = new AppState(client, user, showAuth);
+async function showApp(api: Api, user: User): Promise<void> {
+  const app = new AppState(api, user, showAuth);
   screen.value = { name: 'app', app, loadError: '' };
   try {
     await app.start();
@@ -42,7 +43,7 @@ function Root() {
     case 'loading':
       return null;
     case 'auth':
-      return <Auth client={current.client} onSignedIn={(user) => void showApp(current.client, user)} />;
+      return <Auth api={current.api} onSignedIn={(user) => void showApp(current.api, user)} />;
     case 'app':
       return <App app={current.app} loadError={current.loadError} />;
     case 'unreachable':
@@ -55,16 +56,16 @@ function Root() {
 }
 
 async function boot(): Promise<void> {
-  const client = newClient();
+  const api = newApi();
   let user: User;
   try {
-    user = await client.rest.me();
+    user = await api.me();
   } catch (error) {
-    if (error instanceof ParleyError && error.code === 'unauthorized') screen.value = { name: 'auth', client };
+    if (error instanceof ParleyError && error.code === 'unauthorized') screen.value = { name: 'auth', api };
     else screen.value = { name: 'unreachable', error: describeError(error) };
     return;
   }
-  await showApp(client, user);
+  await showApp(api, user);
 }
 
 // A file dropped where nothing takes it would replace the app with the file: nothing happens instead.

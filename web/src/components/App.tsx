@@ -29,7 +29,7 @@ export function App({ app, loadError }: AppProps) {
 
   const logout = () => {
     loggingOut.value = true;
-    app.client.rest
+    app.api
       .logout()
       .then(() => app.signOut())
       .catch((error: unknown) => {

@@ -6,19 +6,12 @@
 import { signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import type { Attachment } from '../../../client/index.js';
+import { fileUrl, thumbnailUrl } from '../api.js';
 import { formatSize } from '../format.js';
 
 /** The largest box an inline preview takes, in CSS pixels. */
 const PREVIEW_MAX_WIDTH = 360;
 const PREVIEW_MAX_HEIGHT = 280;
-
-export function fileUrl(id: string): string {
-  return `/api/v1/files/${encodeURIComponent(id)}`;
-}
-
-export function thumbnailUrl(id: string): string {
-  return `/api/v1/files/${encodeURIComponent(id)}/thumbnail`;
-}
 
 /** An image the page can show inline: its size is known, so its box is reserved before it loads. */
 function isPreviewable(a: Attachment): a is Attachment & { width: number; height: number } {

@@ -5,12 +5,13 @@
  */
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import { type ParleyClient, ParleyError, type User } from '../../../client/index.js';
+import { ParleyError, type User } from '../../../client/index.js';
+import type { Api } from '../api.js';
 import { describeError } from '../format.js';
 import { navigate, route } from '../state/route.js';
 
 export interface AuthProps {
-  client: ParleyClient;
+  api: Api;
   onSignedIn: (user: User) => void;
 }
 
@@ -24,7 +25,7 @@ function fieldOf(error: unknown): Field | null {
   return error.code === 'unauthorized' ? 'password' : null;
 }
 
-export function Auth({ client, onSignedIn }: AuthProps) {
+export function Auth({ api, onSignedIn }: AuthProps) {
   const signingUp = route.value.name === 'signup';
   const error = useSignal('');
   const errorField = useSignal<Field | null>(null);
@@ -53,8 +54,8 @@ export function Auth({ client, onSignedIn }: AuthProps) {
     busy.value = true;
     try {
       const session = signingUp
-        ? await client.rest.register(displayName === '' ? { username, password } : { username, password, displayName })
-        : await client.rest.login({ username, password });
+        ? await api.register(displayName === '' ? { username, password } : { username, password, displayName })
+        : await api.login({ username, password });
       if (signingUp) navigate({ name: 'home' }, { replace: true });
       onSignedIn(session.user);
     } catch (e) {

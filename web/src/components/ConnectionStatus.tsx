@@ -45,7 +45,7 @@ export function ConnectionStatus({ app }: { app: AppState }) {
             {retryIn !== null && retryIn > 0 ? ` Retrying in ${retryIn} s…` : waiting ? ' Retrying…' : ''}
           </span>
           {waiting && (
-            <button type="button" class="small" onClick={() => app.client.retryNow()} data-testid="retry-now">
+            <button type="button" class="small" onClick={() => app.api.retryNow()} data-testid="retry-now">
               Retry now
             </button>
           )}

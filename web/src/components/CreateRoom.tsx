@@ -15,7 +15,7 @@ export function CreateRoom({ app }: { app: AppState }) {
     if (roomName === '') return;
     error.value = '';
     busy.value = true;
-    app.client.rest
+    app.api
       .createRoom({ name: roomName, visibility: visibility.value })
       .then((room) => {
         name.value = '';

@@ -14,7 +14,7 @@ export function DirectMessage({ app }: { app: AppState }) {
     if (name === '') return;
     error.value = '';
     busy.value = true;
-    app.client.rest
+    app.api
       .openDm(name)
       .then((room) => {
         username.value = '';

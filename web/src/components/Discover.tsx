@@ -21,7 +21,7 @@ function PublicRoom({ app, room }: { app: AppState; room: Room }) {
     }
     busy.value = true;
     app.discoverError.value = '';
-    app.client.rest
+    app.api
       .joinRoom(room.id)
       .then((joined) => app.entered(joined))
       .catch((error: unknown) => {

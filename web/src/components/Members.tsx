@@ -19,7 +19,7 @@ export function Members({ app, session, onClose }: { app: AppState; session: Roo
 
   const message = (username: string) => {
     error.value = '';
-    app.client.rest.openDm(username).then(
+    app.api.openDm(username).then(
       (room) => app.entered(room),
       (e: unknown) => {
         error.value = describeError(e);
@@ -33,7 +33,7 @@ export function Members({ app, session, onClose }: { app: AppState; session: Roo
     if (username === '') return;
     busy.value = true;
     error.value = status.value = '';
-    app.client.rest
+    app.api
       .addMember(session.roomId, username)
       .then(() => {
         invitee.value = '';

@@ -6,7 +6,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import type { SearchHit } from '../../../client/index.js';
-import { describeError, formatDateTime, formatTime, roomLabel } from '../format.js';
+import { describeError, formatDateTime, formatTime, highlightParts, roomLabel } from '../format.js';
 import type { AppState } from '../state/app.js';
 import { navigate, route, routeHash } from '../state/route.js';
 
@@ -44,24 +44,6 @@ export function SearchBox() {
   );
 }
 
-const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'", '&#x27;': "'" };
-
-/**
- * The server's highlight (escaped text with <mark> around each match) as text and <mark>
- * elements: parsed here rather than given to innerHTML, so nothing else of it can become markup.
- */
-export function highlightParts(highlight: string): Array<{ text: string; marked: boolean }> {
-  const decode = (s: string) => s.replace(/&(?:amp|lt|gt|quot|#39|#x27);/g, (entity) => ENTITIES[entity] ?? entity);
-  const parts: Array<{ text: string; marked: boolean }> = [];
-  let marked = false;
-  for (const piece of highlight.split(/(<\/?mark>)/)) {
-    if (piece === '<mark>') marked = true;
-    else if (piece === '</mark>') marked = false;
-    else if (piece !== '') parts.push({ text: decode(piece), marked });
-  }
-  return parts;
-}
-
 export function SearchResults({ app, q }: { app: AppState; q: string }) {
   const hits = useSignal<readonly SearchHit[] | null>(null);
   const truncated = useSignal(false);
@@ -70,7 +52,7 @@ export function SearchResults({ app, q }: { app: AppState; q: string }) {
     let current = true;
     hits.value = null;
     error.value = '';
-    app.client.rest.searchPage({ q, limit: LIMIT }).then(
+    app.api.search(q, LIMIT).then(
       (result) => {
         if (!current) return;
         hits.value = result.hits;

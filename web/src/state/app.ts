@@ -4,7 +4,8 @@
  * open room, membership changes to the room list, typing and presence to the open room.
  */
 import { effect, signal, untracked } from '@preact/signals';
-import { type ParleyClient, ParleyError, type Room, type StateChange, type User } from '../../../client/index.js';
+import { ParleyError, type Room, type StateChange, type User } from '../../../client/index.js';
+import type { Api } from '../api.js';
 import { describeError, roomLabel } from '../format.js';
 import { announcement, notify, pageTitle } from './attention.js';
 import { RoomSession } from './room.js';
@@ -16,7 +17,7 @@ const DISCOVER_LIMIT = 20;
 const DISCOVER_REFRESH_MS = 5_000;
 
 export class AppState {
-  readonly client: ParleyClient;
+  readonly api: Api;
   readonly me: User;
   readonly rooms: RoomsStore;
   readonly connection = signal<StateChange>({ state: 'connecting' });
@@ -36,8 +37,8 @@ export class AppState {
   #discoverGeneration = 0;
   #signedOut = false;
 
-  constructor(client: ParleyClient, me: User, onSignedOut: () => void) {
-    this.client = client;
+  constructor(api: Api, me: User, onSignedOut: () => void) {
+    this.api = api;
     this.me = me;
     this.rooms = new RoomsStore(me.id);
     this.#onSignedOut = onSignedOut;
@@ -46,10 +47,10 @@ export class AppState {
   /** Connects, loads my rooms and the public ones, follows every room I am in, and the URL. */
   async start(): Promise<void> {
     this.#listen();
-    this.client.connect().catch((error: unknown) => {
+    this.api.connect().catch((error: unknown) => {
       if (!this.#signedOut) this.error.value = describeError(error);
     });
-    const [mine] = await Promise.all([this.client.rest.listRooms(), this.refreshDiscover()]);
+    const [mine] = await Promise.all([this.api.listRooms(), this.refreshDiscover()]);
     this.rooms.load(mine);
     // Every room I am in is followed, so its unread count stays live while another is open.
     for (const roomId of this.rooms.ids()) this.#follow(roomId);
@@ -75,19 +76,19 @@ export class AppState {
   }
 
   #listen(): void {
-    const client = this.client;
+    const api = this.api;
     const online = () => {
       this.offline.value = !navigator.onLine;
       // The network is back: no point waiting out the backoff.
-      if (navigator.onLine) client.retryNow();
+      if (navigator.onLine) api.retryNow();
     };
     window.addEventListener('online', online);
     window.addEventListener('offline', online);
     this.#stops.push(
       () => window.removeEventListener('online', online),
       () => window.removeEventListener('offline', online),
-      client.on('state', (change) => this.#onConnection(change)),
-      client.on('event', (event) => {
+      api.on('state', (change) => this.#onConnection(change)),
+      api.on('event', (event) => {
         this.rooms.onEvent(event);
         const open = this.open.peek();
         if (open?.roomId === event.roomId) open.onEvent(event);
@@ -95,26 +96,26 @@ export class AppState {
         const message = event.kind === 'message' && event.user.id !== this.me.id ? event.message : undefined;
         if (message !== undefined && (open?.roomId !== event.roomId || document.visibilityState === 'hidden')) this.#notify(event.roomId, message.author.displayName, message.body);
       }),
-      client.on('typing', (event) => {
+      api.on('typing', (event) => {
         const open = this.open.peek();
         if (open?.roomId === event.roomId) open.onTyping(event.user);
       }),
-      client.on('presence', (event) => {
+      api.on('presence', (event) => {
         const open = this.open.peek();
         if (open?.roomId === event.roomId) open.onPresence(event.userId, event.online);
       }),
-      client.on('read', (event) => this.rooms.markedRead(event.roomId, event.seq)),
-      client.on('room_added', (event) => {
+      api.on('read', (event) => this.rooms.markedRead(event.roomId, event.seq)),
+      api.on('room_added', (event) => {
         if (this.rooms.add(event.room)) this.#follow(event.room.id);
         void this.refreshDiscover();
       }),
-      client.on('room_removed', (event) => this.#leftRoom(event.roomId)),
-      client.on('subscription_lost', (event) => this.#leftRoom(event.roomId)),
-      client.on('recovery_needed', (event) => {
+      api.on('room_removed', (event) => this.#leftRoom(event.roomId)),
+      api.on('subscription_lost', (event) => this.#leftRoom(event.roomId)),
+      api.on('recovery_needed', (event) => {
         // Too much was missed to replay: history and counts are fetched afresh.
         const open = this.open.peek();
         if (open?.roomId === event.roomId) void this.#openRoom(event.roomId, null, true);
-        client.rest.listRooms().then(
+        api.listRooms().then(
           (rooms) => this.rooms.load(rooms),
           (error: unknown) => {
             this.error.value = `Your rooms could not be reloaded: ${describeError(error)}`;
@@ -131,7 +132,7 @@ export class AppState {
   }
 
   #follow(roomId: string): void {
-    this.client.subscribe(roomId).catch((error: unknown) => {
+    this.api.subscribe(roomId).catch((error: unknown) => {
       if (!this.#signedOut) this.error.value = describeError(error);
     });
   }
@@ -150,7 +151,7 @@ export class AppState {
     // Refused for good: either the session is gone (sign in again) or the server will not
     // take this page's connection (say so).
     const reason = change.error;
-    this.client.rest.me().then(
+    this.api.me().then(
       () => {
         this.error.value = `Disconnected: ${reason.message}`;
       },
@@ -166,7 +167,7 @@ export class AppState {
     const generation = ++this.#discoverGeneration;
     const q = this.discoverQuery.peek().trim();
     try {
-      const rooms = await this.client.rest.publicRooms(q === '' ? undefined : q, DISCOVER_LIMIT);
+      const rooms = await this.api.publicRooms(q === '' ? undefined : q, DISCOVER_LIMIT);
       if (generation !== this.#discoverGeneration) return;
       this.publicRooms.value = rooms;
       this.discoverError.value = '';
@@ -182,7 +183,7 @@ export class AppState {
   }
 
   async leave(roomId: string): Promise<void> {
-    await this.client.rest.leaveRoom(roomId);
+    await this.api.leaveRoom(roomId);
     this.#leftRoom(roomId);
   }
 
@@ -201,7 +202,7 @@ export class AppState {
     current?.close();
     this.openError.value = '';
     const session = new RoomSession({
-      client: this.client,
+      api: this.api,
       me: this.me,
       room,
       onRead: (readSeq) => this.rooms.markedRead(roomId, readSeq),
@@ -234,7 +235,7 @@ export class AppState {
     this.#signedOut = true;
     this.#closeRoom();
     for (const stop of this.#stops) stop();
-    await this.client.close();
+    await this.api.close();
     this.#onSignedOut();
   }
 }

@@ -6,7 +6,8 @@
  * with its scroll position after the next render.
  */
 import { type Signal, signal } from '@preact/signals';
-import type { Member, MemberRoom, Message, ParleyClient, StreamEvent, User } from '../../../client/index.js';
+import type { Member, MemberRoom, Message, StreamEvent, User } from '../../../client/index.js';
+import type { Api } from '../api.js';
 import { describeError } from '../format.js';
 import { type Edge, Timeline } from './timeline.js';
 import { Uploads } from './uploads.js';
@@ -23,7 +24,7 @@ const TYPING_SENT_EVERY_MS = 2_000;
 export type ScrollIntent = { to: 'bottom' } | { to: 'keep'; fromBottom: number } | { to: 'message'; seq: number } | { to: 'divider' };
 
 export interface RoomSessionOptions {
-  client: ParleyClient;
+  api: Api;
   me: User;
   room: MemberRoom;
   /** My read marker in this room moved forward to `seq`. */
@@ -53,7 +54,7 @@ export class RoomSession {
   /** Set before the rows change; the list applies it once they are rendered, then clears it. */
   readonly scroll = signal<ScrollIntent | null>(null);
   readonly #timeline: Signal<Timeline>;
-  readonly #client: ParleyClient;
+  readonly #api: Api;
   readonly #me: User;
   readonly #onRead: (seq: number) => void;
   readonly #onIncoming: (message: Message) => void;
@@ -67,8 +68,8 @@ export class RoomSession {
   #readSeq: number;
   #closed = false;
 
-  constructor({ client, me, room, onRead, onIncoming }: RoomSessionOptions) {
-    this.#client = client;
+  constructor({ api, me, room, onRead, onIncoming }: RoomSessionOptions) {
+    this.#api = api;
     this.#me = me;
     this.#onRead = onRead;
     this.#onIncoming = onIncoming;
@@ -77,7 +78,7 @@ export class RoomSession {
     this.#readSeq = room.lastReadSeq;
     this.unreadAfter = room.unread > 0 || room.unreadCapped === true ? room.lastReadSeq : null;
     this.#timeline = signal(new Timeline(me));
-    this.uploads = new Uploads(client, room.id);
+    this.uploads = new Uploads(api, room.id);
     document.addEventListener('visibilitychange', this.#onVisibility);
   }
 
@@ -100,14 +101,14 @@ export class RoomSession {
    * that message; live events follow.
    */
   async open(seq: number | null = null): Promise<void> {
-    const lastSeq = this.#client.lastSeq(this.roomId) ?? (await this.#client.subscribe(this.roomId)).lastSeq;
+    const lastSeq = this.#api.lastSeq(this.roomId) ?? (await this.#api.subscribe(this.roomId)).lastSeq;
     if (this.#closed) return;
     void this.loadMembers();
     if (seq !== null && seq <= lastSeq) {
       await this.#openAt(seq);
       return;
     }
-    const page = await this.#client.rest.history(this.roomId, { before: lastSeq + 1, limit: PAGE });
+    const page = await this.#api.history(this.roomId, { before: lastSeq + 1, limit: PAGE });
     if (this.#closed) return;
     this.timeline.upsert(...page.messages);
     this.timeline.advanceTo(lastSeq);
@@ -122,14 +123,14 @@ export class RoomSession {
   /** Shows the pages around `seq`: older ones above it, newer ones loaded as the reader scrolls down. */
   async #openAt(seq: number): Promise<void> {
     const [older, newer] = await Promise.all([
-      this.#client.rest.history(this.roomId, { before: seq + 1, limit: PAGE }),
-      this.#client.rest.history(this.roomId, { after: seq, limit: PAGE }),
+      this.#api.history(this.roomId, { before: seq + 1, limit: PAGE }),
+      this.#api.history(this.roomId, { after: seq, limit: PAGE }),
     ]);
     if (this.#closed) return;
     this.timeline.upsert(...older.messages, ...newer.messages);
     this.#hasMore = older.hasMore;
     this.hasNewer.value = newer.hasMore;
-    if (!newer.hasMore) this.timeline.advanceTo(this.#client.lastSeq(this.roomId) ?? 0);
+    if (!newer.hasMore) this.timeline.advanceTo(this.#api.lastSeq(this.roomId) ?? 0);
     this.#updateEdge();
     this.highlighted.value = seq;
     this.scroll.value = { to: 'message', seq };
@@ -222,7 +223,7 @@ export class RoomSession {
 
   async loadMembers(): Promise<void> {
     try {
-      const members = await this.#client.rest.listMembers(this.roomId);
+      const members = await this.#api.listMembers(this.roomId);
       if (this.#closed) return;
       this.members.value = members;
       this.membersError.value = '';
@@ -253,7 +254,7 @@ export class RoomSession {
     const now = Date.now();
     if (now - this.#lastTypingSent < TYPING_SENT_EVERY_MS || text.trim() === '') return;
     this.#lastTypingSent = now;
-    this.#client.typing(this.roomId);
+    this.#api.typing(this.roomId);
   }
 
   /**
@@ -274,7 +275,7 @@ export class RoomSession {
     if (this.hasNewer.peek()) void this.jumpToPresent();
     const pending = this.timeline.addPending(this.#me, body, attachments);
     this.scroll.value = { to: 'bottom' };
-    this.#client.send(this.roomId, body, { attachments: attachments.map((a) => a.id) }).then(
+    this.#api.send(this.roomId, body, attachments.map((a) => a.id)).then(
       (message) => {
         if (this.#closed) return;
         const atBottom = this.isAtBottom();
@@ -294,12 +295,12 @@ export class RoomSession {
 
   /** Saves an edit of one of my messages; rejects with the reason it was refused. */
   async edit(seq: number, body: string): Promise<void> {
-    const message = await this.#client.edit(this.roomId, seq, body);
+    const message = await this.#api.edit(this.roomId, seq, body);
     if (!this.#closed && this.timeline.has(seq)) this.timeline.upsert(message);
   }
 
   async delete(seq: number): Promise<void> {
-    await this.#client.delete(this.roomId, seq);
+    await this.#api.delete(this.roomId, seq);
   }
 
   /** The list scrolled: older or newer pages when at an edge, the hint and the read marker. */
@@ -319,7 +320,7 @@ export class RoomSession {
     const timeline = this.timeline;
     timeline.edge.value = 'loading';
     try {
-      const page = await this.#client.rest.history(this.roomId, { before, limit: PAGE });
+      const page = await this.#api.history(this.roomId, { before, limit: PAGE });
       if (this.#closed || timeline !== this.timeline) return;
       this.#hasMore = page.hasMore;
       const list = this.#list;
@@ -342,11 +343,11 @@ export class RoomSession {
     try {
       // Events that arrived live while the last page was read are fetched too.
       for (;;) {
-        const page = await this.#client.rest.history(this.roomId, { after: timeline.newestSeq, limit: 100 });
+        const page = await this.#api.history(this.roomId, { after: timeline.newestSeq, limit: 100 });
         if (this.#closed || timeline !== this.timeline) return;
         timeline.upsert(...page.messages);
         if (page.hasMore) return;
-        const live = this.#client.lastSeq(this.roomId) ?? 0;
+        const live = this.#api.lastSeq(this.roomId) ?? 0;
         if (live <= timeline.newestSeq || page.messages.length === 0) {
           timeline.advanceTo(live);
           this.hasNewer.value = false;
@@ -396,7 +397,7 @@ export class RoomSession {
     if (newest <= previous) return;
     this.#readSeq = newest;
     this.#onRead(newest);
-    this.#client.markRead(this.roomId, newest).catch((error: unknown) => {
+    this.#api.markRead(this.roomId, newest).catch((error: unknown) => {
       // A marker not moved now moves with the next message read.
       if (this.#readSeq === newest) this.#readSeq = previous;
       console.warn('Parley: the read marker was not saved:', describeError(error));

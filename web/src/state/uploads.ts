@@ -5,7 +5,8 @@
  * a type not allowed, over the daily quota) says why.
  */
 import { computed, signal } from '@preact/signals';
-import type { Attachment, ParleyClient } from '../../../client/index.js';
+import type { Attachment } from '../../../client/index.js';
+import { type Api, uploadUrl } from '../api.js';
 import { describeError } from '../format.js';
 
 /** Most files one message may carry (the server's default). */
@@ -36,12 +37,12 @@ export class Uploads {
   readonly note = signal('');
   /** True while any file is still on its way up. */
   readonly uploading = computed(() => this.items.value.some((u) => u.state === 'uploading'));
-  readonly #client: ParleyClient;
+  readonly #api: Api;
   readonly #roomId: string;
   readonly #requests = new Map<number, XMLHttpRequest>();
 
-  constructor(client: ParleyClient, roomId: string) {
-    this.#client = client;
+  constructor(api: Api, roomId: string) {
+    this.#api = api;
     this.#roomId = roomId;
   }
 
@@ -87,7 +88,7 @@ export class Uploads {
     else if (upload.state === 'done' && upload.attachment !== null) {
       const fileId = upload.attachment.id;
       // Not deleted now (offline, say), it is left to the server's sweep of unattached uploads.
-      this.#client.rest.discardUpload(fileId).catch((error: unknown) => console.warn(`Parley: the upload ${fileId} was not deleted:`, describeError(error)));
+      this.#api.discardUpload(fileId).catch((error: unknown) => console.warn(`Parley: the upload ${fileId} was not deleted:`, describeError(error)));
     }
     this.#release(upload);
     this.note.value = '';
@@ -127,7 +128,7 @@ export class Uploads {
     xhr.addEventListener('error', () => settle({ state: 'failed', error: 'Upload failed: the server could not be reached.' }));
     xhr.addEventListener('timeout', () => settle({ state: 'failed', error: 'Upload failed: the server took too long.' }));
 
-    xhr.open('POST', `/api/v1/rooms/${encodeURIComponent(this.#roomId)}/uploads?name=${encodeURIComponent(name)}`);
+    xhr.open('POST', uploadUrl(this.#roomId, name));
     xhr.withCredentials = true;
     // Always this type: the server sniffs the content, and a cookie-authenticated POST must not
     // use a type a cross-site form could send.
