@@ -104,7 +104,8 @@ test('Discover stays live; notifications are offered after a first message, then
   const erin = await registerUser(url(), 'erin');
   const made = await api(url(), 'POST', '/api/v1/rooms', { token: erin.token, body: { name: 'Fresh paint', visibility: 'public' } });
   assert.equal(made.status, 201);
-  await dave.page.getByTestId('public-room').filter({ hasText: 'Fresh paint' }).waitFor(WAIT);
+  // Discover is fetched again every 10 s while the page is visible.
+  await dave.page.getByTestId('public-room').filter({ hasText: 'Fresh paint' }).waitFor({ timeout: 15_000 });
 
   // The first message sent is the moment to ask; turned on, notifications show for other rooms.
   await say(dave.page, 'hello den');

@@ -9,7 +9,7 @@ import { describeError } from './format.js';
 import { AppState } from './state/app.js';
 
 /** How often the socket is pinged, and how long a pong may take: a lost connection shows within seconds. */
-const PING_INTERVAL_MS = 5_000;
+const PING_INTERVAL_MS = 4_000;
 const PONG_TIMEOUT_MS = 3_000;
 
 type Screen = { name: 'loading' } | { name: 'auth'; api: Api } | { name: 'app'; app: AppState; loadError: string } | { name: 'unreachable'; error: string };

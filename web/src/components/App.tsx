@@ -4,6 +4,7 @@
  * screens: the room list, and the room with a way back to it.
  */
 import { useSignal } from '@preact/signals';
+import { describeError } from '../format.js';
 import type { AppState } from '../state/app.js';
 import { route } from '../state/route.js';
 import { ConnectionStatus } from './ConnectionStatus.js';
@@ -34,7 +35,7 @@ export function App({ app, loadError }: AppProps) {
       .then(() => app.signOut())
       .catch((error: unknown) => {
         loggingOut.value = false;
-        app.error.value = `Could not log out: ${error instanceof Error ? error.message : String(error)}`;
+        app.error.value = `Could not log out: ${describeError(error)}`;
       });
   };
 

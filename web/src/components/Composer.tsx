@@ -10,6 +10,9 @@ import { afterFirstSend } from '../state/attention.js';
 import { loadDraft, saveDraft } from '../state/drafts.js';
 import type { RoomSession } from '../state/room.js';
 
+/** The composer's id: focus goes back to it after an edit or a drop. */
+export const COMPOSER_ID = 'composer';
+
 export function Composer({ session, me }: { session: RoomSession; me: User }) {
   const text = useSignal(loadDraft(me.id, session.roomId));
   const ref = useRef<HTMLTextAreaElement>(null);
@@ -58,6 +61,7 @@ export function Composer({ session, me }: { session: RoomSession; me: User }) {
       />
       <textarea
         ref={ref}
+        id={COMPOSER_ID}
         rows={2}
         maxLength={4000}
         placeholder="Write a message"

@@ -11,6 +11,7 @@ import { describeError, formatDateTime, formatTime } from '../format.js';
 import type { RoomSession } from '../state/room.js';
 import type { Row, Shown } from '../state/timeline.js';
 import { Attachments } from './Attachments.js';
+import { COMPOSER_ID } from './Composer.js';
 
 /** Rendered bodies by message object: a row re-rendered for another reason does not re-parse its text. */
 const rendered = new WeakMap<Shown, string>();
@@ -50,7 +51,7 @@ function Editor({ session, seq, body }: { session: RoomSession; seq: number; bod
   }, []);
   const done = () => {
     session.editing.value = null;
-    document.querySelector<HTMLTextAreaElement>('[data-testid="composer"]')?.focus();
+    document.getElementById(COMPOSER_ID)?.focus();
   };
   const save = () => {
     const next = text.value.trim();

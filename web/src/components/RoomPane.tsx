@@ -11,7 +11,7 @@ import type { AppState } from '../state/app.js';
 import type { RoomSession } from '../state/room.js';
 import { messageUrl } from '../state/route.js';
 import { Lightbox } from './Attachments.js';
-import { Composer } from './Composer.js';
+import { COMPOSER_ID, Composer } from './Composer.js';
 import { type Confirmation, ConfirmDialog } from './ConfirmDialog.js';
 import { Members } from './Members.js';
 import { MessageList } from './MessageList.js';
@@ -87,7 +87,7 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
       depth.value = 0;
       dropping.value = false;
       session.uploads.add(event.dataTransfer?.files ?? []);
-      document.querySelector<HTMLTextAreaElement>('[data-testid="composer"]')?.focus();
+      document.getElementById(COMPOSER_ID)?.focus();
     },
     onPaste: (event) => {
       const data = event.clipboardData;

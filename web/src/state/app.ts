@@ -14,7 +14,7 @@ import { navigate, route } from './route.js';
 
 const DISCOVER_LIMIT = 20;
 /** How often the Discover list is fetched again while the page is visible. */
-const DISCOVER_REFRESH_MS = 5_000;
+const DISCOVER_REFRESH_MS = 10_000;
 
 export class AppState {
   readonly api: Api;
@@ -190,7 +190,9 @@ export class AppState {
   async #openRoom(roomId: string, seq: number | null, reload = false): Promise<void> {
     const current = this.open.peek();
     if (current?.roomId === roomId && !reload) {
+      // The room again without a message: back to its newest messages if a window around an older one shows.
       if (seq !== null) await current.jumpTo(seq);
+      else if (current.hasNewer.peek()) await current.jumpToPresent();
       return;
     }
     const room = this.rooms.get(roomId);
