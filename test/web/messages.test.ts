@@ -1,6 +1,6 @@
 /**
  * The web app's message features, in Chromium with two people against a real server: Markdown
- * and links, editing (the Edit button and the Up arrow), deleting after a confirmation, a link
+ * and links, mentions suggested from the room's members, editing (the Edit button and the Up arrow), deleting after a confirmation, a link
  * to a message that opens it in context and survives a reload and Back, search with the
  * matches marked and a jump to the hit, the unread count in the tab title, the "new messages"
  * divider and the jump to the first unread, the "new messages below" hint while scrolled up,
@@ -44,6 +44,19 @@ test('Markdown, edit (button and Up arrow), delete after confirmation, live regi
   assert.equal(await message(alice.page, 'bold and a link').locator('.mention-me').count(), 0, 'not highlighted for Alice');
   // The live region told Bob.
   await bob.page.getByTestId('announcer').filter({ hasText: 'Alice: **bold**' }).waitFor(WAIT);
+
+  // @ suggests the room's members: Enter takes the highlighted one, by username.
+  await alice.page.getByTestId('composer').fill(`thanks @${bob.username.slice(0, 3)}`);
+  const option = alice.page.getByTestId('mention-option');
+  await option.filter({ hasText: `@${bob.username}` }).waitFor(WAIT);
+  assert.equal(await option.count(), 1, 'only Bob: never me');
+  await alice.page.getByTestId('composer').press('Enter');
+  assert.equal(await alice.page.getByTestId('composer').inputValue(), `thanks @${bob.username} `);
+  await alice.page.getByTestId('mention-options').waitFor({ state: 'hidden', ...WAIT });
+  await alice.page.getByTestId('composer').press('End');
+  await alice.page.keyboard.type('for the seeds');
+  await alice.page.getByTestId('composer').press('Enter');
+  await message(bob.page, 'for the seeds').locator('.mention-me').waitFor(WAIT);
 
   // Edit with the button: Enter saves, Bob sees the new text and the mark.
   await say(alice.page, 'first draft');

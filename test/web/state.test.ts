@@ -1,6 +1,6 @@
 /**
  * The web app's pure parts, without a browser: the timeline's ordering and pending rows, the
- * unread rules of my rooms, the tab title, room labels, and the search highlight parser (the
+ * unread rules of my rooms, mention suggestions, the tab title, room labels, and the search highlight parser (the
  * one piece of server markup the page reads).
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { Message, StreamEvent, User } from '../../client/index.js';
 import { highlightParts, roomLabel, typingText } from '../../web/src/format.js';
 import { announcement, pageTitle } from '../../web/src/state/attention.js';
+import { insertMention, mentionCandidates, mentionQuery } from '../../web/src/state/mentions.js';
 import { RoomsStore } from '../../web/src/state/rooms.js';
 import { Timeline } from '../../web/src/state/timeline.js';
 
@@ -96,6 +97,32 @@ describe('RoomsStore', () => {
     assert.equal(rooms.get('a')?.unread, 0);
     rooms.remove('a');
     assert.equal(rooms.has('a'), false);
+  });
+});
+
+describe('mentions', () => {
+  const member = (user: User) => ({ user, role: 'member', online: true });
+  const ada: User = { id: 'u-ada', username: 'ada', displayName: 'Bobby Tables' };
+
+  it('finds the @partial before the caret, only after a space or at the start', () => {
+    assert.deepEqual(mentionQuery('hi @bo', 6), { start: 3, query: 'bo' });
+    assert.deepEqual(mentionQuery('@', 1), { start: 0, query: '' });
+    assert.equal(mentionQuery('mail a@bo', 9), null);
+    assert.equal(mentionQuery('hi @bo there', 12), null);
+  });
+
+  it('suggests members by username, then by display name, never me', () => {
+    const members = [member(me), member(ada), member(bob)];
+    assert.deepEqual(
+      mentionCandidates(members, 'bo', me.id).map((m) => m.user.username),
+      ['bob', 'ada'],
+    );
+    assert.deepEqual(mentionCandidates(members, 'm', me.id), []);
+    assert.deepEqual(mentionCandidates([member(me), member(bob)], 'BOB', me.id), [], 'a whole username needs no suggestion');
+  });
+
+  it('puts the username in place of the partial, the caret after it', () => {
+    assert.deepEqual(insertMention('hi @bo!', 3, 6, 'bob'), { text: 'hi @bob !', caret: 8 });
   });
 });
 
