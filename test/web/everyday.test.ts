@@ -83,6 +83,14 @@ test('phone: the room list and the room are two screens; drafts are kept per roo
   await bob.page.goForward();
   await openRoomPane(bob.page, '# Kitchen').waitFor(WAIT);
 
+  // A room that is not mine, by its address: said so, with a way back to the list.
+  await bob.page.goto(`${harness.server().url}/#/rooms/no-such-room`);
+  await bob.page.getByTestId('open-error').waitFor(WAIT);
+  await bob.page.getByTestId('open-error').getByRole('link', { name: 'Back to rooms' }).click();
+  await sidebar.waitFor({ state: 'visible', ...WAIT });
+  await roomItem(bob.page, 'Kitchen').getByRole('link').click();
+  await openRoomPane(bob.page, '# Kitchen').waitFor(WAIT);
+
   // Drafts: one per room, kept across switching and a reload.
   await bob.page.getByTestId('back').click();
   await createRoom(bob.page, 'Pantry');

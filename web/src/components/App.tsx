@@ -39,8 +39,15 @@ export function App({ app, loadError }: AppProps) {
       });
   };
 
+  // On a phone the main pane is a screen of its own: each of its states has a way back.
+  const back = (
+    <a class="back" href="#/" aria-label="Back to rooms">
+      ‹
+    </a>
+  );
   let main = (
     <p class="pane-message" data-testid="empty-pane">
+      {back}
       Pick a room on the left, or create one.
     </p>
   );
@@ -49,6 +56,7 @@ export function App({ app, loadError }: AppProps) {
   else if (app.openError.value !== '')
     main = (
       <p class="error pane-message" role="alert" data-testid="open-error">
+        {back}
         {app.openError.value}
       </p>
     );

@@ -87,10 +87,6 @@ export class RoomSession {
     return this.#timeline.value;
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** The list element, once rendered: scroll positions are read from it. */
   attach(list: HTMLElement | null): void {
     this.#list = list;
@@ -305,7 +301,7 @@ export class RoomSession {
 
   /** The list scrolled: older or newer pages when at an edge, the hint and the read marker. */
   scrolled(): void {
-    if (this.isNearTop()) void this.loadOlder();
+    if (this.#isNearTop()) void this.#loadOlder();
     if (this.isAtBottom()) {
       if (this.hasNewer.peek()) void this.#loadNewer();
       else this.newBelow.value = 0;
@@ -313,7 +309,7 @@ export class RoomSession {
     this.markReadIfSeen();
   }
 
-  async loadOlder(): Promise<void> {
+  async #loadOlder(): Promise<void> {
     const before = this.timeline.oldestMessageSeq;
     if (!this.#hasMore || this.#loadingOlder || before === null || this.#closed) return;
     this.#loadingOlder = true;
@@ -365,7 +361,7 @@ export class RoomSession {
   async #fillViewport(): Promise<void> {
     while (this.#hasMore && !this.#closed && this.#list !== null && this.#list.scrollHeight <= this.#list.clientHeight) {
       const before = this.timeline.oldestMessageSeq;
-      await this.loadOlder();
+      await this.#loadOlder();
       if (this.timeline.oldestMessageSeq === before) return;
     }
   }
@@ -385,7 +381,7 @@ export class RoomSession {
     return list === null || list.scrollHeight - list.scrollTop - list.clientHeight < EDGE_PX;
   }
 
-  isNearTop(): boolean {
+  #isNearTop(): boolean {
     return this.#list !== null && this.#list.scrollTop < EDGE_PX;
   }
 
