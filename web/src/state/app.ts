@@ -72,7 +72,13 @@ export class AppState {
     const timer = setInterval(() => {
       if (document.visibilityState === 'visible') void this.refreshDiscover();
     }, DISCOVER_REFRESH_MS);
-    this.#stops.push(() => clearInterval(timer));
+    // Coming back to the tab, the list is fetched at once rather than at the next tick.
+    const focused = () => void this.refreshDiscover();
+    window.addEventListener('focus', focused);
+    this.#stops.push(
+      () => clearInterval(timer),
+      () => window.removeEventListener('focus', focused),
+    );
   }
 
   #listen(): void {
