@@ -153,6 +153,14 @@ export class ParleyClient {
   }
 
   /**
+   * While the session waits to reconnect (state `reconnecting`), tries at once rather than at the
+   * end of the backoff wait: for a "retry now" button. Does nothing in any other state.
+   */
+  retryNow(): void {
+    this.#session.retryNow();
+  }
+
+  /**
    * Subscribes to a room's stream, now and after every reconnect, until unsubscribe().
    * Resolves with the first successful subscribe reply (waiting for the connection if needed);
    * rejects when the server refuses for good (`forbidden`, `not_found`…; the room is then

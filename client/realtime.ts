@@ -163,6 +163,17 @@ export class RealtimeSession {
     return this.#closing;
   }
 
+  /**
+   * While waiting to reconnect, tries again now instead of at the end of the backoff wait (a
+   * person pressing "retry"). Does nothing in any other state.
+   */
+  retryNow(): void {
+    if (this.#state !== 'reconnecting' || this.#reconnectTimer === null) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    this.#open();
+  }
+
   // Rooms
 
   subscribe(roomId: string, since?: number): Promise<SubscribeResult> {

@@ -521,6 +521,18 @@ describe('realtime session against a scripted ws peer', () => {
     await connecting;
     assert.equal(h.client.state, 'open');
   });
+
+  it('retryNow() reconnects at once instead of waiting out the backoff, and does nothing while open', async () => {
+    const h = await setup({ backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    await h.client.connect();
+    h.client.retryNow();
+    assert.equal(h.peer.connections, 1, 'an open session is left alone');
+    h.peer.dropAll();
+    await waitUntil(() => h.client.state === 'reconnecting', 'waiting to reconnect');
+    h.client.retryNow();
+    await waitUntil(() => h.client.state === 'open', 'reconnected without the wait');
+    assert.equal(h.peer.connections, 2);
+  });
 });
 
 describe('realtime session: an upgrade that is never answered', () => {

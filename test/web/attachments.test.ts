@@ -54,6 +54,7 @@ async function newPage(label: string): Promise<Page> {
 
 async function signUp(page: Page, prefix: string, displayName: string): Promise<string> {
   const username = `${prefix}${++unique}`;
+  await page.getByTestId('show-register').click();
   await page.getByTestId('username').fill(username);
   await page.getByTestId('password').fill(PASSWORD);
   await page.getByTestId('display-name').fill(displayName);

@@ -44,6 +44,7 @@ async function newPage(label: string, prepare?: (context: BrowserContext) => Pro
 
 async function signUp(page: Page, prefix: string, displayName: string): Promise<string> {
   const username = `${prefix}${++unique}`;
+  await page.getByTestId('show-register').click();
   await page.getByTestId('username').fill(username);
   await page.getByTestId('password').fill(PASSWORD);
   await page.getByTestId('display-name').fill(displayName);
@@ -62,7 +63,7 @@ const message = (page: Page, text: string | RegExp): Locator => messages(page).f
 const roomItem = (page: Page, name: string): Locator => page.getByTestId('room-item').filter({ hasText: name });
 
 async function openRoom(page: Page, name: string): Promise<void> {
-  await roomItem(page, name).getByRole('button').click();
+  await roomItem(page, name).getByRole('link').click();
   await page.getByTestId('room').filter({ has: page.getByRole('heading', { name: `# ${name}` }) }).waitFor(WAIT);
 }
 

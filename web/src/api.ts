@@ -1,0 +1,159 @@
+/**
+ * The web app's one way to the server: every call it makes, over the SDK (client/), and every
+ * server path it names. State modules hold an `Api`, never a ParleyClient, so a feature the
+ * server gains (threads, reactions, moderation, notifications) adds its calls here and the rest
+ * of the app reaches them the same way.
+ */
+import type {
+  CreateRoomInput,
+  HistoryPage,
+  HistoryQuery,
+  Member,
+  MemberRoom,
+  Message,
+  ParleyClient,
+  ParleyEvents,
+  Room,
+  SearchResult,
+  Session,
+  SubscribeResult,
+  User,
+} from '../../client/index.js';
+
+export class Api {
+  readonly #client: ParleyClient;
+
+  constructor(client: ParleyClient) {
+    this.#client = client;
+  }
+
+  // The session
+
+  me(): Promise<User> {
+    return this.#client.rest.me();
+  }
+
+  login(credentials: { username: string; password: string }): Promise<Session> {
+    return this.#client.rest.login(credentials);
+  }
+
+  register(input: { username: string; password: string; displayName?: string }): Promise<Session> {
+    return this.#client.rest.register(input);
+  }
+
+  logout(): Promise<void> {
+    return this.#client.rest.logout();
+  }
+
+  // The realtime connection
+
+  connect(): Promise<void> {
+    return this.#client.connect();
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+
+  /** Reconnects now rather than at the end of the backoff wait (only while waiting to). */
+  retryNow(): void {
+    this.#client.retryNow();
+  }
+
+  on<K extends keyof ParleyEvents>(type: K, listener: (event: ParleyEvents[K]) => void): () => void {
+    return this.#client.on(type, listener);
+  }
+
+  // Rooms and people
+
+  listRooms(): Promise<MemberRoom[]> {
+    return this.#client.rest.listRooms();
+  }
+
+  publicRooms(q: string | undefined, limit: number): Promise<Room[]> {
+    return this.#client.rest.publicRooms(q, limit);
+  }
+
+  createRoom(input: CreateRoomInput): Promise<Room> {
+    return this.#client.rest.createRoom(input);
+  }
+
+  joinRoom(roomId: string): Promise<Room> {
+    return this.#client.rest.joinRoom(roomId);
+  }
+
+  leaveRoom(roomId: string): Promise<void> {
+    return this.#client.rest.leaveRoom(roomId);
+  }
+
+  /** The direct-message room with `username`, created on first use. */
+  openDm(username: string): Promise<Room> {
+    return this.#client.rest.openDm(username);
+  }
+
+  addMember(roomId: string, username: string): Promise<void> {
+    return this.#client.rest.addMember(roomId, username);
+  }
+
+  listMembers(roomId: string): Promise<Member[]> {
+    return this.#client.rest.listMembers(roomId);
+  }
+
+  // A room's stream and messages
+
+  subscribe(roomId: string): Promise<SubscribeResult> {
+    return this.#client.subscribe(roomId);
+  }
+
+  /** The seq of the last event delivered for a room, or undefined before the first. */
+  lastSeq(roomId: string): number | undefined {
+    return this.#client.lastSeq(roomId);
+  }
+
+  history(roomId: string, query: HistoryQuery): Promise<HistoryPage> {
+    return this.#client.rest.history(roomId, query);
+  }
+
+  send(roomId: string, body: string, attachments: readonly string[]): Promise<Message> {
+    return this.#client.send(roomId, body, { attachments: [...attachments] });
+  }
+
+  edit(roomId: string, seq: number, body: string): Promise<Message> {
+    return this.#client.edit(roomId, seq, body);
+  }
+
+  delete(roomId: string, seq: number): Promise<void> {
+    return this.#client.delete(roomId, seq);
+  }
+
+  markRead(roomId: string, seq: number): Promise<void> {
+    return this.#client.markRead(roomId, seq);
+  }
+
+  typing(roomId: string): void {
+    this.#client.typing(roomId);
+  }
+
+  search(q: string, limit: number): Promise<SearchResult> {
+    return this.#client.rest.searchPage({ q, limit });
+  }
+
+  // Files
+
+  discardUpload(uploadId: string): Promise<void> {
+    return this.#client.rest.discardUpload(uploadId);
+  }
+}
+
+/** Where a file of a room is uploaded (XMLHttpRequest, for its progress events). */
+export function uploadUrl(roomId: string, name: string): string {
+  return `/api/v1/rooms/${encodeURIComponent(roomId)}/uploads?name=${encodeURIComponent(name)}`;
+}
+
+export function fileUrl(id: string): string {
+  return `/api/v1/files/${encodeURIComponent(id)}`;
+}
+
+export function thumbnailUrl(id: string): string {
+  return `/api/v1/files/${encodeURIComponent(id)}/thumbnail`;
+}

@@ -1,0 +1,56 @@
+/**
+ * The connection, always visible in the sidebar, and a banner when it is lost: the socket's
+ * heartbeat notices a dead connection within seconds (and the browser's offline event at once),
+ * and "Retry now" skips the backoff wait.
+ */
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import type { ConnectionState } from '../../../client/index.js';
+import type { AppState } from '../state/app.js';
+
+const STATE_LABELS: Record<ConnectionState, string> = {
+  connecting: 'connecting…',
+  open: 'connected',
+  reconnecting: 'reconnecting…',
+  closed: 'offline',
+};
+
+export function ConnectionStatus({ app }: { app: AppState }) {
+  const change = app.connection.value;
+  const now = useSignal(Date.now());
+  const since = useSignal(Date.now());
+  useEffect(() => {
+    since.value = Date.now();
+  }, [change]);
+  const waiting = change.state === 'reconnecting';
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setInterval(() => {
+      now.value = Date.now();
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [waiting]);
+
+  const lost = change.state === 'reconnecting' || (change.state === 'closed' && change.error !== undefined) || app.offline.value;
+  const retryIn = waiting && change.retryInMs !== undefined ? Math.max(0, Math.ceil((since.value + change.retryInMs - now.value) / 1000)) : null;
+  return (
+    <>
+      <span class="connection" role="status" data-testid="connection-state" data-state={change.state}>
+        {STATE_LABELS[change.state]}
+      </span>
+      {lost && (
+        <div class="connection-lost" role="alert" data-testid="connection-lost">
+          <span>
+            {app.offline.value ? 'You are offline.' : 'Connection lost.'}
+            {retryIn !== null && retryIn > 0 ? ` Retrying in ${retryIn} s…` : waiting ? ' Retrying…' : ''}
+          </span>
+          {waiting && (
+            <button type="button" class="small" onClick={() => app.api.retryNow()} data-testid="retry-now">
+              Retry now
+            </button>
+          )}
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,59 @@
+/** Starts a direct conversation with someone by their username (the server has no user search yet). */
+import { useSignal } from '@preact/signals';
+import { describeError } from '../format.js';
+import type { AppState } from '../state/app.js';
+
+export function DirectMessage({ app }: { app: AppState }) {
+  const username = useSignal('');
+  const error = useSignal('');
+  const busy = useSignal(false);
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    const name = username.value.trim().replace(/^@/, '');
+    if (name === '') return;
+    error.value = '';
+    busy.value = true;
+    app.api
+      .openDm(name)
+      .then((room) => {
+        username.value = '';
+        app.entered(room);
+      })
+      .catch((e: unknown) => {
+        error.value = describeError(e);
+      })
+      .finally(() => {
+        busy.value = false;
+      });
+  };
+
+  return (
+    <form class="direct-message" aria-label="Message someone" onSubmit={submit}>
+      <h2>People</h2>
+      <div class="row">
+        <input
+          name="username"
+          placeholder="Username"
+          autocomplete="off"
+          autocapitalize="none"
+          spellcheck={false}
+          required
+          aria-label="Username to message"
+          value={username.value}
+          onInput={(e) => {
+            username.value = e.currentTarget.value;
+            error.value = '';
+          }}
+          data-testid="dm-username"
+        />
+        <button type="submit" disabled={busy.value} data-testid="dm-submit">
+          Message
+        </button>
+      </div>
+      <p class="error" role="alert" data-testid="dm-error">
+        {error.value}
+      </p>
+    </form>
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * The rows of one room's stream as the list shows them: messages (edits shown in place, deleted
+ * ones as tombstones), member joined/left lines, and my own messages while they wait for the
+ * server. Rows are kept in seq order whatever order they arrive in (a history page, live events,
+ * a late acknowledgement); pending rows have no seq yet and stay at the bottom.
+ */
+import { signal } from '@preact/signals';
+import type { Attachment, Message, StreamEvent, User } from '../../../client/index.js';
+
+/** What a row shows of a message: a stored one, or one of mine not acknowledged yet. */
+export type Shown = Pick<Message, 'author' | 'body' | 'createdAt' | 'editedAt' | 'deleted'> & { attachments?: readonly Attachment[] };
+
+export type Row =
+  | { type: 'message'; key: string; seq: number; message: Message }
+  | { type: 'notice'; key: string; seq: number; text: string }
+  | { type: 'pending'; key: string; message: Shown; failed: boolean };
+
+type PendingRow = Extract<Row, { type: 'pending' }>;
+type StoredRow = Exclude<Row, PendingRow>;
+
+export type Edge = 'more' | 'loading' | 'start' | 'empty';
+
+/** What tells a pending message of mine from another: its text and the files it carries. */
+function pendingMatch(m: Pick<Shown, 'body' | 'attachments'>): string {
+  return JSON.stringify([m.body, (m.attachments ?? []).map((a) => a.id)]);
+}
+
+/** A message as a tombstone: no text, no files, no edit mark. */
+function tombstone(message: Message): Message {
+  const { attachments: _files, ...rest } = message;
+  return { ...rest, body: '', deleted: true, editedAt: null };
+}
+
+let nextPending = 0;
+
+export class Timeline {
+  readonly rows = signal<readonly Row[]>([]);
+  /** What lies above the oldest message loaded. */
+  readonly edge = signal<Edge>('loading');
+  readonly #meId: string;
+  readonly #bySeq = new Map<number, StoredRow>();
+  #pending: PendingRow[] = [];
+  #oldestMessageSeq: number | null = null;
+  #newestSeq = 0;
+
+  constructor(me: User) {
+    this.#meId = me.id;
+  }
+
+  /** The newest seq of the room's stream this list has caught up with, 0 when none. */
+  get newestSeq(): number {
+    return this.#newestSeq;
+  }
+
+  /** The oldest message seq loaded, or null before any. */
+  get oldestMessageSeq(): number | null {
+    return this.#oldestMessageSeq;
+  }
+
+  /** The stream is known up to `seq`, including events that show no row (a join before the page was opened). */
+  advanceTo(seq: number): void {
+    this.#newestSeq = Math.max(this.#newestSeq, seq);
+  }
+
+  has(seq: number): boolean {
+    return this.#bySeq.has(seq);
+  }
+
+  /** The stored message of a seq, if loaded. */
+  message(seq: number): Message | undefined {
+    const row = this.#bySeq.get(seq);
+    return row?.type === 'message' ? row.message : undefined;
+  }
+
+  /** My newest message not deleted, for the Up arrow. */
+  lastOwnMessage(): Message | undefined {
+    const rows = this.rows.peek();
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i];
+      if (row?.type === 'message' && row.message.author.id === this.#meId && !row.message.deleted) return row.message;
+    }
+    return undefined;
+  }
+
+  /** Shows messages, replacing the rows of the same seqs (an edit, a delete, a repeat). */
+  upsert(...messages: Message[]): void {
+    for (const message of messages) {
+      this.#bySeq.set(message.seq, { type: 'message', key: `m${message.seq}`, seq: message.seq, message });
+      if (this.#oldestMessageSeq === null || message.seq < this.#oldestMessageSeq) this.#oldestMessageSeq = message.seq;
+      this.#newestSeq = Math.max(this.#newestSeq, message.seq);
+    }
+    if (messages.length > 0 && this.edge.peek() === 'empty') this.edge.value = 'start';
+    this.#publish();
+  }
+
+  /** Applies one live stream event. */
+  apply(event: StreamEvent): void {
+    switch (event.kind) {
+      case 'message':
+        if (event.message === undefined) break;
+        this.upsert(event.message);
+        if (event.message.author.id === this.#meId) this.#settlePending(pendingMatch(event.message));
+        break;
+      case 'edit':
+        // An edit of a message not loaded yet shows when its page is loaded.
+        if (event.message !== undefined && this.#bySeq.has(event.message.seq)) this.upsert(event.message);
+        break;
+      case 'delete': {
+        const message = event.target === undefined ? undefined : this.message(event.target);
+        if (message !== undefined) this.upsert(tombstone(message));
+        break;
+      }
+      case 'member_joined':
+      case 'member_left': {
+        if (this.#bySeq.has(event.seq)) break;
+        const verb = event.kind === 'member_joined' ? 'joined the room' : 'left the room';
+        this.#bySeq.set(event.seq, { type: 'notice', key: `n${event.seq}`, seq: event.seq, text: `${event.user.displayName} ${verb}` });
+        this.#publish();
+        break;
+      }
+    }
+    this.#newestSeq = Math.max(this.#newestSeq, event.seq);
+  }
+
+  /** Shows a message of mine that the server has not acknowledged yet; returns its key. */
+  addPending(author: User, body: string, attachments: readonly Attachment[] = []): string {
+    const key = `p${++nextPending}`;
+    this.#pending = [...this.#pending, { type: 'pending', key, message: { author, body, attachments, createdAt: new Date().toISOString(), editedAt: null, deleted: false }, failed: false }];
+    this.#publish();
+    return key;
+  }
+
+  /** The server stored the pending message: its row takes its place in seq order. */
+  acknowledge(key: string, message: Message): void {
+    this.#pending = this.#pending.filter((p) => p.key !== key);
+    this.upsert(message);
+  }
+
+  /** The server refused the pending message. */
+  fail(key: string): void {
+    this.#pending = this.#pending.map((p) => (p.key === key ? { ...p, failed: true } : p));
+    this.#publish();
+  }
+
+  /**
+   * A message of mine came in on the stream before its acknowledgement: the oldest pending row
+   * with its text and files is that message (sends are stored in order), so it goes now rather
+   * than showing twice until the acknowledgement.
+   */
+  #settlePending(match: string): void {
+    const index = this.#pending.findIndex((p) => !p.failed && pendingMatch(p.message) === match);
+    if (index === -1) return;
+    this.#pending = this.#pending.filter((_, i) => i !== index);
+    this.#publish();
+  }
+
+  #publish(): void {
+    const stored = [...this.#bySeq.values()].sort((a, b) => a.seq - b.seq);
+    this.rows.value = [...stored, ...this.#pending];
+  }
+}
