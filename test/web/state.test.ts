@@ -101,7 +101,7 @@ describe('RoomsStore', () => {
 });
 
 describe('mentions', () => {
-  const member = (user: User) => ({ user, role: 'member', online: true });
+  const member = (user: User) => ({ user, role: 'member' as const, online: true });
   const ada: User = { id: 'u-ada', username: 'ada', displayName: 'Bobby Tables' };
 
   it('finds the @partial before the caret, only after a space or at the start', () => {
