@@ -21,11 +21,5 @@ export const EVENT_KINDS = [
   'member_left',
   'reaction_added',
   'reaction_removed',
-  'room_updated',
-  'member_kicked',
-  'member_banned',
-  'member_unbanned',
-  'member_muted',
-  'member_unmuted',
-  'member_role_changed',
+  ...MODERATION_KINDS,
 ] as const;

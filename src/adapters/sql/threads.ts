@@ -8,7 +8,7 @@ import type { FollowedThreadRecord, MessageReactions, MessageRecord } from '../.
 import type { ThreadCursor, ThreadPage } from '../../ports.js';
 import { type SqlDialect, inChunks } from './dialect.js';
 import { toMessage } from './mappers.js';
-import { selectMessages } from './queries.js';
+import { MESSAGE_COLUMNS, selectMessages } from './queries.js';
 import type { Database } from './schema.js';
 
 /**
@@ -125,25 +125,7 @@ export async function listFollowedThreads(
     .innerJoin('members as mb', (join) => join.onRef('mb.room_id', '=', 'f.room_id').onRef('mb.user_id', '=', 'f.user_id'))
     .innerJoin('messages as m', (join) => join.onRef('m.room_id', '=', 'f.room_id').onRef('m.seq', '=', 'f.root_seq'))
     .innerJoin('users as u', 'u.id', 'm.author_id')
-    .select([
-      'm.room_id',
-      'm.seq',
-      'm.id',
-      'm.author_id',
-      'm.body',
-      'm.created_at',
-      'm.edited_at',
-      'm.deleted',
-      'm.client_msg_id',
-      'm.attachments',
-      'm.thread_root',
-      'm.reply_count',
-      'm.last_reply_at',
-      'u.username as author_username',
-      'u.display_name as author_display_name',
-      'u.bot_owner_id as author_bot_owner_id',
-      'f.last_read_seq',
-    ])
+    .select([...MESSAGE_COLUMNS, 'f.last_read_seq'])
     .select(activity.as('activity'))
     .select(sql<number>`(SELECT count(*) FROM (${window}) w WHERE w.deleted = 0 AND w.author_id <> f.user_id)`.as('unread'))
     .where('f.user_id', '=', userId)
