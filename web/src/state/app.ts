@@ -59,8 +59,12 @@ export class AppState {
         const to = route.value;
         // Only the route re-runs this: what opening a room reads must not.
         untracked(() => {
-          if (to.name === 'room') void this.#openRoom(to.roomId, to.seq);
-          else this.#closeRoom();
+          if (to.name === 'room' || to.name === 'thread') {
+            void this.#openRoom(to.roomId, to.name === 'room' ? to.seq : null);
+            // Opening a room makes its session at once (before loading anything): the thread goes in it.
+            const open = this.open.peek();
+            if (open?.roomId === to.roomId) open.openThread(to.name === 'thread' ? to.root : null);
+          } else this.#closeRoom();
         });
       }),
       effect(() => {
