@@ -103,7 +103,8 @@ export class Timeline {
       for (const message of applyEvent(this.#known(), event, this.#meId).values()) {
         if (message.threadRoot !== undefined) this.#replies.set(message.seq, message);
         // A change to a message not loaded yet shows when its page is loaded; a new one shows now.
-        else if (this.#bySeq.has(message.seq) || (event.kind === 'message' && message.seq === event.seq)) shown.push(message);
+        // A tombstone shows no edit mark.
+        else if (this.#bySeq.has(message.seq) || (event.kind === 'message' && message.seq === event.seq)) shown.push(message.deleted ? { ...message, editedAt: null } : message);
       }
       if (shown.length > 0) this.upsert(...shown);
       const sent = event.kind === 'message' ? event.message : undefined;
