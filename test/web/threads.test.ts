@@ -5,10 +5,63 @@
  * keys, Escape), reaction chips toggled live, and the bound on distinct emoji as a clear message.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
+import type { Message, StreamEvent, User } from '../../client/index.js';
+import { Timeline } from '../../web/src/state/timeline.js';
 import { browserHarness, needBrowser, WAIT } from '../support/browser.js';
 import { api } from '../support/server.js';
 import { connected, createRoom, eventually, joinFromDiscover, message, messages, PHONE, say, webApp } from '../support/web-app.js';
+
+const me: User = { id: 'u-me', username: 'me', displayName: 'Me' };
+const bob: User = { id: 'u-bob', username: 'bob', displayName: 'Bob' };
+
+function msg(seq: number, extra: Partial<Message> = {}): Message {
+  return { roomId: 'r', seq, id: `id${seq}`, author: bob, body: `m${seq}`, createdAt: `2026-01-01T00:00:0${seq}.000Z`, editedAt: null, deleted: false, clientMsgId: null, ...extra };
+}
+
+function event(kind: StreamEvent['kind'], seq: number, extra: Partial<StreamEvent> = {}): StreamEvent {
+  return { type: 'event', roomId: 'r', seq, kind, user: bob, createdAt: '2026-01-01T00:00:00.000Z', ...extra };
+}
+
+describe('Timeline with threads and reactions', () => {
+  it('counts replies on their root instead of showing them, and folds reactions in', () => {
+    const t = new Timeline(me);
+    t.upsert(msg(1));
+    t.apply(event('message', 2, { message: msg(2, { threadRoot: 1 }) }));
+    assert.deepEqual(
+      t.rows.value.map((r) => r.key),
+      ['m1'],
+      'the reply is no row',
+    );
+    assert.equal(t.message(1)?.replyCount, 1);
+    assert.equal(t.message(1)?.lastReplyAt, '2026-01-01T00:00:02.000Z');
+    assert.equal(t.newestSeq, 2);
+
+    t.apply(event('reaction_added', 3, { target: 1, emoji: '👍' }));
+    t.apply(event('reaction_added', 4, { target: 1, emoji: '👍', user: me }));
+    assert.deepEqual(t.message(1)?.reactions, [{ emoji: '👍', count: 2, me: true }]);
+    // An edit keeps what was derived; a delete of the reply seen live takes its count back.
+    t.apply(event('edit', 5, { target: 1, message: msg(1, { body: 'edited', editedAt: '2026-01-01T00:01:00.000Z' }) }));
+    assert.equal(t.message(1)?.body, 'edited');
+    assert.equal(t.message(1)?.replyCount, 1);
+    assert.equal(t.message(1)?.reactions?.length, 1);
+    t.apply(event('delete', 6, { target: 2 }));
+    assert.equal(t.message(1)?.replyCount, 0);
+    t.apply(event('reaction_removed', 7, { target: 1, emoji: '👍', user: me }));
+    assert.deepEqual(t.message(1)?.reactions, [{ emoji: '👍', count: 1, me: false }]);
+  });
+
+  it('leaves my pending message alone when a reply of mine with the same text comes in', () => {
+    const t = new Timeline(me);
+    t.upsert(msg(1));
+    t.addPending(me, 'same');
+    t.apply(event('message', 2, { user: me, message: msg(2, { author: me, body: 'same', threadRoot: 1 }) }));
+    assert.deepEqual(
+      t.rows.value.map((r) => r.type),
+      ['message', 'pending'],
+    );
+  });
+});
 
 const harness = browserHarness({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000, REACTIONS_PER_MESSAGE_MAX: 2 });
 const web = webApp(harness);

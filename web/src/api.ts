@@ -144,6 +144,11 @@ export class Api {
     return page.threads.some((t) => t.roomId === roomId && t.root.seq === seq);
   }
 
+  /** Moves my read marker in the thread of `seq` forward to `readSeq`. */
+  async markThreadRead(roomId: string, seq: number, readSeq: number): Promise<void> {
+    await this.#client.rest.markThreadRead(roomId, seq, readSeq);
+  }
+
   follow(roomId: string, seq: number, on: boolean): Promise<void> {
     return on ? this.#client.rest.followThread(roomId, seq) : this.#client.rest.unfollowThread(roomId, seq);
   }

@@ -65,13 +65,16 @@ export function ReactButton({ reactions, onToggle }: { reactions: readonly React
             close();
           }}
           onClose={close}
+          onDismiss={() => {
+            open.value = false;
+          }}
         />
       )}
     </span>
   );
 }
 
-function Picker({ onPick, onClose }: { onPick: (emoji: string) => void; onClose: () => void }) {
+function Picker({ onPick, onClose, onDismiss }: { onPick: (emoji: string) => void; onClose: () => void; onDismiss: () => void }) {
   const ref = useRef<HTMLDivElement>(null);
   useLayoutEffect(() => {
     ref.current?.querySelector('button')?.focus();
@@ -84,7 +87,19 @@ function Picker({ onPick, onClose }: { onPick: (emoji: string) => void; onClose:
   };
   const moves: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: COLUMNS, ArrowUp: -COLUMNS };
   return (
-    <div ref={ref} class="emoji-picker" role="dialog" aria-label="Choose a reaction" data-testid="emoji-picker">
+    <div
+      ref={ref}
+      class="emoji-picker"
+      role="dialog"
+      aria-label="Choose a reaction"
+      onFocusOut={(event) => {
+        // Tabbing or clicking elsewhere closes it (the React button toggles it itself).
+        const to = event.relatedTarget;
+        if (to instanceof Node && (ref.current?.contains(to) === true || ref.current?.parentElement?.contains(to) === true)) return;
+        onDismiss();
+      }}
+      data-testid="emoji-picker"
+    >
       {EMOJI.map((emoji, i) => (
         <button
           key={emoji}

@@ -1,7 +1,8 @@
 /**
  * One open thread: its root and replies, oldest first, a page at a time (GET /threads/:seq),
  * live replies, edits, deletes and reactions folded in as the room stream brings them, my
- * replies sent with `threadRoot`, and whether I follow it.
+ * replies sent with `threadRoot`, whether I follow it, and its read marker (moved to the newest
+ * reply shown while the page is visible).
  */
 import { signal } from '@preact/signals';
 import { applyEvent, type Message, type StreamEvent, type User } from '../../../client/index.js';
@@ -24,6 +25,7 @@ export class ThreadSession {
   readonly #api: Api;
   readonly #me: User;
   #closed = false;
+  #readSeq = 0;
 
   constructor(api: Api, me: User, roomId: string, rootSeq: number) {
     this.#api = api;
@@ -55,6 +57,7 @@ export class ThreadSession {
       for (const reply of page.replies) bySeq.set(reply.seq, reply);
       this.replies.value = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
       this.hasMore.value = page.hasMore;
+      this.#markRead();
     } catch (error) {
       this.#fail('The thread could not be loaded', error);
     } finally {
@@ -79,7 +82,10 @@ export class ThreadSession {
         replies = [...(replies ?? this.replies.peek()), message];
       }
     }
-    if (replies !== null) this.replies.value = replies;
+    if (replies !== null) {
+      this.replies.value = replies;
+      this.#markRead();
+    }
     // Replying makes me follow (see the protocol's "Threads").
     if (event.kind === 'message' && event.message?.threadRoot === this.rootSeq && event.user.id === this.#me.id) this.following.value = true;
   }
@@ -114,6 +120,18 @@ export class ThreadSession {
     this.error.value = '';
     this.#api.react(this.roomId, seq, emoji, on).catch((error: unknown) => {
       if (!this.#closed) this.error.value = reactionRefusal(error);
+    });
+  }
+
+  #markRead(): void {
+    const newest = this.replies.peek().at(-1)?.seq ?? 0;
+    if (this.#closed || document.visibilityState !== 'visible' || newest <= this.#readSeq) return;
+    const previous = this.#readSeq;
+    this.#readSeq = newest;
+    this.#api.markThreadRead(this.roomId, this.rootSeq, newest).catch((error: unknown) => {
+      // A marker not moved now moves with the next reply read.
+      if (this.#readSeq === newest) this.#readSeq = previous;
+      console.warn('Parley: the thread read marker was not saved:', describeError(error));
     });
   }
 
