@@ -61,7 +61,7 @@ export class AppState {
         untracked(() => {
           if (to.name === 'room' || to.name === 'thread') {
             void this.#openRoom(to.roomId, to.name === 'room' ? to.seq : null);
-            // Opening a room makes its session at once (before loading anything): the thread goes in it.
+            // The room already open: its thread follows the address (a new session opens its own).
             const open = this.open.peek();
             if (open?.roomId === to.roomId) open.openThread(to.name === 'thread' ? to.root : null);
           } else this.#closeRoom();
@@ -224,6 +224,9 @@ export class AppState {
     });
     this.open.value = session;
     this.rooms.open(roomId);
+    // A room opened afresh (a reload after a gap too long to replay) keeps the thread its address names.
+    const at = route.peek();
+    if (at.name === 'thread' && at.roomId === roomId) session.openThread(at.root);
     try {
       await session.open(seq);
     } catch (error) {
