@@ -17,6 +17,7 @@ import type {
   SearchResult,
   Session,
   SubscribeResult,
+  ThreadPage,
   User,
 } from '../../client/index.js';
 
@@ -124,6 +125,36 @@ export class Api {
 
   delete(roomId: string, seq: number): Promise<void> {
     return this.#client.delete(roomId, seq);
+  }
+
+  // Threads and reactions
+
+  /** A reply in the thread of the top-level message `threadRoot`. */
+  sendReply(roomId: string, threadRoot: number, body: string): Promise<Message> {
+    return this.#client.send(roomId, body, { threadRoot });
+  }
+
+  thread(roomId: string, seq: number, after: number, limit: number): Promise<ThreadPage> {
+    return this.#client.rest.thread(roomId, seq, { after, limit });
+  }
+
+  /** Whether I follow the thread of `seq`, from the threads I follow (their first 100). */
+  async follows(roomId: string, seq: number): Promise<boolean> {
+    const page = await this.#client.rest.followedThreads({ limit: 100 });
+    return page.threads.some((t) => t.roomId === roomId && t.root.seq === seq);
+  }
+
+  /** Moves my read marker in the thread of `seq` forward to `readSeq`. */
+  async markThreadRead(roomId: string, seq: number, readSeq: number): Promise<void> {
+    await this.#client.rest.markThreadRead(roomId, seq, readSeq);
+  }
+
+  follow(roomId: string, seq: number, on: boolean): Promise<void> {
+    return on ? this.#client.rest.followThread(roomId, seq) : this.#client.rest.unfollowThread(roomId, seq);
+  }
+
+  react(roomId: string, seq: number, emoji: string, on: boolean): Promise<void> {
+    return on ? this.#client.react(roomId, seq, emoji) : this.#client.unreact(roomId, seq, emoji);
   }
 
   markRead(roomId: string, seq: number): Promise<void> {

@@ -1,10 +1,16 @@
 /** Words and numbers for people: errors, times, sizes, room names, search highlights. No DOM, no state. */
-import type { Room, User } from '../../client/index.js';
+import { ParleyError, type Room, type User } from '../../client/index.js';
 
 /** The sentence to show for anything thrown by the SDK. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** Why a reaction was refused, in words: the message's bound on distinct emoji is the usual one. */
+export function reactionRefusal(error: unknown): string {
+  if (error instanceof ParleyError && error.details?.reason === 'too_many_reactions') return 'This message has as many different reactions as it can take: add one of those shown instead.';
+  return `The reaction was not saved: ${describeError(error)}`;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });

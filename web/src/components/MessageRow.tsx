@@ -1,7 +1,8 @@
 /**
  * One row of the list: a message (Markdown through the shared renderer, which escapes
  * everything it does not itself write), its files, and its actions (copy link; edit and delete
- * for its author, delete for the room's owner); a tombstone once deleted; or a joined/left line.
+ * for its author, delete for the room's owner, react, reply in thread), its reactions and its
+ * thread's summary ("2 replies · 10:42"); a tombstone once deleted; or a joined/left line.
  */
 import { useSignal } from '@preact/signals';
 import { useLayoutEffect, useRef } from 'preact/hooks';
@@ -11,6 +12,7 @@ import { describeError, formatDateTime, formatTime } from '../format.js';
 import type { RoomSession } from '../state/room.js';
 import type { Row, Shown } from '../state/timeline.js';
 import { Attachments } from './Attachments.js';
+import { ReactButton, ReactionChips } from './Reactions.js';
 import { COMPOSER_ID } from './Composer.js';
 
 /** Rendered bodies by message object: a row re-rendered for another reason does not re-parse its text. */
@@ -25,7 +27,7 @@ function html(message: Shown): string {
   return out;
 }
 
-function Body({ message, me }: { message: Shown; me: User }) {
+export function Body({ message, me }: { message: Shown; me: User }) {
   const ref = useRef<HTMLDivElement>(null);
   const markup = html(message);
   // Mentions of me stand out: the renderer marks every mention with its username.
@@ -114,6 +116,25 @@ function Editor({ session, seq, body }: { session: RoomSession; seq: number; bod
 export interface RowActions {
   copyLink: (seq: number) => void;
   confirmDelete: (seq: number) => void;
+  react: (seq: number, emoji: string, on: boolean) => void;
+  openThread: (seq: number) => void;
+}
+
+/** "N replies · last reply time": opens the thread. */
+function ThreadSummary({ count, lastReplyAt, onOpen }: { count: number; lastReplyAt: string | undefined; onOpen: () => void }) {
+  return (
+    <button type="button" class="thread-summary" onClick={onOpen} data-testid="thread-summary">
+      {count} {count === 1 ? 'reply' : 'replies'}
+      {lastReplyAt !== undefined && (
+        <>
+          {' · '}
+          <time dateTime={lastReplyAt} title={formatDateTime(lastReplyAt)}>
+            {formatTime(lastReplyAt)}
+          </time>
+        </>
+      )}
+    </button>
+  );
 }
 
 export function MessageRow({ row, session, me, canModerate, actions }: { row: Row; session: RoomSession; me: User; canModerate: boolean; actions: RowActions }) {
@@ -127,6 +148,7 @@ export function MessageRow({ row, session, me, canModerate, actions }: { row: Ro
   const m = row.message;
   const mine = m.author.id === me.id;
   const seq = row.type === 'message' ? row.seq : null;
+  const stored = row.type === 'message' ? row.message : null;
   const editing = seq !== null && session.editing.value === seq;
   const classes = ['message'];
   if (mine) classes.push('mine');
@@ -161,6 +183,10 @@ export function MessageRow({ row, session, me, canModerate, actions }: { row: Ro
             <button type="button" class="secondary small" onClick={() => actions.copyLink(seq)} aria-label="Copy link to message" data-testid="copy-link">
               Link
             </button>
+            <ReactButton reactions={stored?.reactions} onToggle={(emoji, on) => actions.react(seq, emoji, on)} />
+            <button type="button" class="secondary small" onClick={() => actions.openThread(seq)} aria-label="Reply in thread" data-testid="reply-in-thread">
+              Reply
+            </button>
             {mine && (
               <button
                 type="button"
@@ -192,6 +218,8 @@ export function MessageRow({ row, session, me, canModerate, actions }: { row: Ro
         showBody && <Body message={m} me={me} />
       )}
       {!m.deleted && <Attachments attachments={m.attachments} />}
+      {stored !== null && seq !== null && !m.deleted && <ReactionChips reactions={stored.reactions} onToggle={(emoji, on) => actions.react(seq, emoji, on)} />}
+      {stored !== null && seq !== null && (stored.replyCount ?? 0) > 0 && <ThreadSummary count={stored.replyCount ?? 0} lastReplyAt={stored.lastReplyAt} onOpen={() => actions.openThread(seq)} />}
     </li>
   );
 }

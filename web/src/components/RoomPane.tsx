@@ -9,12 +9,13 @@ import type { HTMLAttributes } from 'preact';
 import { describeError, roomLabel, typingText } from '../format.js';
 import type { AppState } from '../state/app.js';
 import type { RoomSession } from '../state/room.js';
-import { messageUrl } from '../state/route.js';
+import { messageUrl, navigate } from '../state/route.js';
 import { Lightbox } from './Attachments.js';
 import { COMPOSER_ID, Composer } from './Composer.js';
 import { type Confirmation, ConfirmDialog } from './ConfirmDialog.js';
 import { Members } from './Members.js';
 import { MessageList } from './MessageList.js';
+import { ThreadPanel } from './ThreadPanel.js';
 import { UploadTray } from './UploadTray.js';
 
 const carriesFiles = (event: DragEvent) => event.dataTransfer?.types.includes('Files') === true;
@@ -62,7 +63,13 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
       );
     },
     confirmDelete: (seq: number) => ask('Delete this message for everyone? This cannot be undone.', 'Delete', () => session.delete(seq)),
+    react: (seq: number, emoji: string, on: boolean) => session.react(seq, emoji, on),
+    openThread: (seq: number) => navigate({ name: 'thread', roomId: session.roomId, root: seq }),
   };
+  const thread = session.thread.value;
+  const layout = ['room-layout'];
+  if (showMembers.value) layout.push('with-members');
+  if (thread !== null) layout.push('with-thread');
 
   const dragHandlers: HTMLAttributes<HTMLElement> = {
     onDragEnter: (event) => {
@@ -102,7 +109,7 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
   };
 
   return (
-    <div class={showMembers.value ? 'room-layout with-members' : 'room-layout'}>
+    <div class={layout.join(' ')}>
       <section class={dropping.value ? 'room dropping' : 'room'} aria-label={room.name} data-testid="room" data-room-id={room.id} {...dragHandlers}>
         <header class="room-header">
           <a class="back" href="#/" aria-label="Back to rooms" data-testid="back">
@@ -164,6 +171,9 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
         <p class="error" role="alert" data-testid="send-error">
           {session.error.value}
         </p>
+        <p class="error" role="alert" data-testid="reaction-error">
+          {session.reactionError.value}
+        </p>
         <UploadTray uploads={session.uploads} />
         <Composer session={session} me={app.me} />
         <div class="drop-zone" aria-hidden="true">
@@ -178,6 +188,7 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
           }}
         />
       </section>
+      {thread !== null && <ThreadPanel key={thread.rootSeq} thread={thread} me={app.me} />}
       {showMembers.value && (
         <Members
           app={app}

@@ -1,6 +1,7 @@
 /**
  * Message search over my rooms: the box in the sidebar, the hits in the main pane with the
- * matched words marked, each a link to the message in its room (shown in context, highlighted).
+ * matched words marked, each a link to the message in its room (shown in context, highlighted),
+ * or for a reply to its thread.
  * The search's address (`#/search?q=`) survives a reload like a room's.
  */
 import { useSignal } from '@preact/signals';
@@ -11,6 +12,12 @@ import type { AppState } from '../state/app.js';
 import { navigate, route, routeHash } from '../state/route.js';
 
 const LIMIT = 50;
+
+/** Where a hit opens: a reply in its thread, any other message in its room. */
+function hitHash(message: SearchHit['message']): string {
+  if (message.threadRoot !== undefined) return routeHash({ name: 'thread', roomId: message.roomId, root: message.threadRoot });
+  return routeHash({ name: 'room', roomId: message.roomId, seq: message.seq });
+}
 
 export function SearchBox() {
   const current = route.value;
@@ -87,7 +94,7 @@ export function SearchResults({ app, q }: { app: AppState; q: string }) {
             const room = app.rooms.get(hit.message.roomId);
             return (
               <li key={`${hit.message.roomId}:${hit.message.seq}`} class="hit" data-testid="search-hit">
-                <a href={routeHash({ name: 'room', roomId: hit.message.roomId, seq: hit.message.seq })} class="hit-link">
+                <a href={hitHash(hit.message)} class="hit-link">
                   <span class="meta">
                     <span class="hit-room">{room === undefined ? 'a room' : roomLabel(room, app.me)}</span>
                     <span class="message-author">{hit.message.author.displayName}</span>

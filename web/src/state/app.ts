@@ -59,8 +59,12 @@ export class AppState {
         const to = route.value;
         // Only the route re-runs this: what opening a room reads must not.
         untracked(() => {
-          if (to.name === 'room') void this.#openRoom(to.roomId, to.seq);
-          else this.#closeRoom();
+          if (to.name === 'room' || to.name === 'thread') {
+            void this.#openRoom(to.roomId, to.name === 'room' ? to.seq : null);
+            // The room already open: its thread follows the address (a new session opens its own).
+            const open = this.open.peek();
+            if (open?.roomId === to.roomId) open.openThread(to.name === 'thread' ? to.root : null);
+          } else this.#closeRoom();
         });
       }),
       effect(() => {
@@ -220,6 +224,9 @@ export class AppState {
     });
     this.open.value = session;
     this.rooms.open(roomId);
+    // A room opened afresh (a reload after a gap too long to replay) keeps the thread its address names.
+    const at = route.peek();
+    if (at.name === 'thread' && at.roomId === roomId) session.openThread(at.root);
     try {
       await session.open(seq);
     } catch (error) {

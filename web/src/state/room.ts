@@ -2,13 +2,14 @@
  * One open room: its history (the newest page first, older pages as the reader scrolls up, or a
  * window around one message when a link or a search hit names it), live events in seq order,
  * sends shown as pending until acknowledged, edits and deletes, who is typing, who is online,
- * the read marker (moved when the newest message is on screen), and what the list should do
- * with its scroll position after the next render.
+ * the read marker (moved when the newest message is on screen), what the list should do
+ * with its scroll position after the next render, and the thread open beside the list.
  */
 import { type Signal, signal } from '@preact/signals';
 import type { Member, MemberRoom, Message, StreamEvent, User } from '../../../client/index.js';
 import type { Api } from '../api.js';
-import { describeError } from '../format.js';
+import { describeError, reactionRefusal } from '../format.js';
+import { ThreadSession } from './thread.js';
 import { type Edge, Timeline } from './timeline.js';
 import { Uploads } from './uploads.js';
 
@@ -53,6 +54,10 @@ export class RoomSession {
   readonly editing = signal<number | null>(null);
   /** Set before the rows change; the list applies it once they are rendered, then clears it. */
   readonly scroll = signal<ScrollIntent | null>(null);
+  /** The thread shown in the side panel (its own screen on a phone). */
+  readonly thread = signal<ThreadSession | null>(null);
+  /** Why my last reaction was refused. */
+  readonly reactionError = signal('');
   readonly #timeline: Signal<Timeline>;
   readonly #api: Api;
   readonly #me: User;
@@ -104,7 +109,7 @@ export class RoomSession {
       await this.#openAt(seq);
       return;
     }
-    const page = await this.#api.history(this.roomId, { before: lastSeq + 1, limit: PAGE });
+    const page = await this.#api.history(this.roomId, { before: lastSeq + 1, limit: PAGE, topLevel: true });
     if (this.#closed) return;
     this.timeline.upsert(...page.messages);
     this.timeline.advanceTo(lastSeq);
@@ -119,8 +124,8 @@ export class RoomSession {
   /** Shows the pages around `seq`: older ones above it, newer ones loaded as the reader scrolls down. */
   async #openAt(seq: number): Promise<void> {
     const [older, newer] = await Promise.all([
-      this.#api.history(this.roomId, { before: seq + 1, limit: PAGE }),
-      this.#api.history(this.roomId, { after: seq, limit: PAGE }),
+      this.#api.history(this.roomId, { before: seq + 1, limit: PAGE, topLevel: true }),
+      this.#api.history(this.roomId, { after: seq, limit: PAGE, topLevel: true }),
     ]);
     if (this.#closed) return;
     this.timeline.upsert(...older.messages, ...newer.messages);
@@ -175,9 +180,32 @@ export class RoomSession {
     this.highlighted.value = null;
   }
 
+  /** Shows the thread of `root` in the panel, or with null closes it. */
+  openThread(root: number | null): void {
+    const current = this.thread.peek();
+    if (current?.rootSeq === root) return;
+    current?.close();
+    if (root === null) {
+      this.thread.value = null;
+      return;
+    }
+    const thread = new ThreadSession(this.#api, this.#me, this.roomId, root);
+    this.thread.value = thread;
+    void thread.open();
+  }
+
+  /** Adds or takes back my reaction; a refusal shows as the room's reaction error. */
+  react(seq: number, emoji: string, on: boolean): void {
+    this.reactionError.value = '';
+    this.#api.react(this.roomId, seq, emoji, on).catch((error: unknown) => {
+      if (!this.#closed) this.reactionError.value = reactionRefusal(error);
+    });
+  }
+
   /** Stops rendering; the room stays subscribed, so its unread count stays live. */
   close(): void {
     this.#closed = true;
+    this.thread.peek()?.close();
     document.removeEventListener('visibilitychange', this.#onVisibility);
     for (const { timer } of this.#typists.values()) clearTimeout(timer);
     this.#typists.clear();
@@ -190,9 +218,10 @@ export class RoomSession {
     // Past a window around an older message the stream has a gap: live rows come with the pages.
     const shown = !this.hasNewer.peek() || event.kind === 'edit' || event.kind === 'delete';
     if (shown) this.timeline.apply(event);
+    this.thread.peek()?.onEvent(event);
     if (event.kind === 'message') {
       this.#stopTyping(event.user.id);
-      if (event.user.id !== this.#me.id && event.message !== undefined) {
+      if (event.user.id !== this.#me.id && event.message !== undefined && event.message.threadRoot === undefined) {
         this.#onIncoming(event.message);
         if (!atBottom || this.hasNewer.peek()) this.newBelow.value++;
       }
@@ -316,7 +345,7 @@ export class RoomSession {
     const timeline = this.timeline;
     timeline.edge.value = 'loading';
     try {
-      const page = await this.#api.history(this.roomId, { before, limit: PAGE });
+      const page = await this.#api.history(this.roomId, { before, limit: PAGE, topLevel: true });
       if (this.#closed || timeline !== this.timeline) return;
       this.#hasMore = page.hasMore;
       const list = this.#list;
@@ -339,7 +368,7 @@ export class RoomSession {
     try {
       // Events that arrived live while the last page was read are fetched too.
       for (;;) {
-        const page = await this.#api.history(this.roomId, { after: timeline.newestSeq, limit: 100 });
+        const page = await this.#api.history(this.roomId, { after: timeline.newestSeq, limit: 100, topLevel: true });
         if (this.#closed || timeline !== this.timeline) return;
         timeline.upsert(...page.messages);
         if (page.hasMore) return;

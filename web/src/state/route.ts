@@ -1,7 +1,7 @@
 /**
  * Where the page is, in its URL: every room and message has an address that survives a reload
  * and the Back button. The address lives in the fragment (`#/rooms/<id>`, `#/rooms/<id>/<seq>`,
- * `#/search?q=…`), so the server serves one page for all of them and nothing of it reaches the
+ * `#/rooms/<id>/thread/<seq>`, `#/search?q=…`), so the server serves one page for all of them and nothing of it reaches the
  * server's logs.
  */
 import { signal } from '@preact/signals';
@@ -9,6 +9,8 @@ import { signal } from '@preact/signals';
 export type Route =
   | { name: 'home' }
   | { name: 'room'; roomId: string; seq: number | null }
+  /** A room with the thread of its message `root` open beside it. */
+  | { name: 'thread'; roomId: string; root: number }
   | { name: 'search'; q: string }
   | { name: 'signup' };
 
@@ -17,6 +19,10 @@ export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '');
   const [head = '', query = ''] = path.split('?', 2);
   const parts = head.split('/').filter((p) => p !== '');
+  if (parts[0] === 'rooms' && parts[1] !== undefined && parts[2] === 'thread' && parts.length === 4) {
+    const root = Number(parts[3]);
+    if (Number.isSafeInteger(root) && root > 0) return { name: 'thread', roomId: decodeURIComponent(parts[1]), root };
+  }
   if (parts[0] === 'rooms' && parts[1] !== undefined && parts.length <= 3) {
     const roomId = decodeURIComponent(parts[1]);
     const seq = parts[2] === undefined ? null : Number(parts[2]);
@@ -34,6 +40,8 @@ export function routeHash(route: Route): string {
       return '#/';
     case 'room':
       return `#/rooms/${encodeURIComponent(route.roomId)}${route.seq === null ? '' : `/${route.seq}`}`;
+    case 'thread':
+      return `#/rooms/${encodeURIComponent(route.roomId)}/thread/${route.root}`;
     case 'search':
       return `#/search?${new URLSearchParams({ q: route.q })}`;
     case 'signup':

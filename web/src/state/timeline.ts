@@ -1,11 +1,12 @@
 /**
  * The rows of one room's stream as the list shows them: messages (edits shown in place, deleted
  * ones as tombstones), member joined/left lines, and my own messages while they wait for the
- * server. Rows are kept in seq order whatever order they arrive in (a history page, live events,
+ * server. Thread replies are not rows: they change their root's reply count and show in the
+ * thread panel; reactions fold into the messages they are on. Rows are kept in seq order whatever order they arrive in (a history page, live events,
  * a late acknowledgement); pending rows have no seq yet and stay at the bottom.
  */
 import { signal } from '@preact/signals';
-import type { Attachment, Message, StreamEvent, User } from '../../../client/index.js';
+import { type Attachment, applyEvent, type Message, type StreamEvent, type User } from '../../../client/index.js';
 
 /** What a row shows of a message: a stored one, or one of mine not acknowledged yet. */
 export type Shown = Pick<Message, 'author' | 'body' | 'createdAt' | 'editedAt' | 'deleted'> & { attachments?: readonly Attachment[] };
@@ -25,12 +26,6 @@ function pendingMatch(m: Pick<Shown, 'body' | 'attachments'>): string {
   return JSON.stringify([m.body, (m.attachments ?? []).map((a) => a.id)]);
 }
 
-/** A message as a tombstone: no text, no files, no edit mark. */
-function tombstone(message: Message): Message {
-  const { attachments: _files, ...rest } = message;
-  return { ...rest, body: '', deleted: true, editedAt: null };
-}
-
 let nextPending = 0;
 
 export class Timeline {
@@ -40,6 +35,8 @@ export class Timeline {
   readonly #meId: string;
   readonly #bySeq = new Map<number, StoredRow>();
   #pending: PendingRow[] = [];
+  /** Replies seen live, by seq: their delete moves their root's count. */
+  readonly #replies = new Map<number, Message>();
   #oldestMessageSeq: number | null = null;
   #newestSeq = 0;
 
@@ -95,31 +92,32 @@ export class Timeline {
 
   /** Applies one live stream event. */
   apply(event: StreamEvent): void {
-    switch (event.kind) {
-      case 'message':
-        if (event.message === undefined) break;
-        this.upsert(event.message);
-        if (event.message.author.id === this.#meId) this.#settlePending(pendingMatch(event.message));
-        break;
-      case 'edit':
-        // An edit of a message not loaded yet shows when its page is loaded.
-        if (event.message !== undefined && this.#bySeq.has(event.message.seq)) this.upsert(event.message);
-        break;
-      case 'delete': {
-        const message = event.target === undefined ? undefined : this.message(event.target);
-        if (message !== undefined) this.upsert(tombstone(message));
-        break;
-      }
-      case 'member_joined':
-      case 'member_left': {
-        if (this.#bySeq.has(event.seq)) break;
+    if (event.kind === 'member_joined' || event.kind === 'member_left') {
+      if (!this.#bySeq.has(event.seq)) {
         const verb = event.kind === 'member_joined' ? 'joined the room' : 'left the room';
         this.#bySeq.set(event.seq, { type: 'notice', key: `n${event.seq}`, seq: event.seq, text: `${event.user.displayName} ${verb}` });
         this.#publish();
-        break;
       }
+    } else {
+      const shown: Message[] = [];
+      for (const message of applyEvent(this.#known(), event, this.#meId).values()) {
+        if (message.threadRoot !== undefined) this.#replies.set(message.seq, message);
+        // A change to a message not loaded yet shows when its page is loaded; a new one shows now.
+        // A tombstone shows no edit mark.
+        else if (this.#bySeq.has(message.seq) || (event.kind === 'message' && message.seq === event.seq)) shown.push(message.deleted ? { ...message, editedAt: null } : message);
+      }
+      if (shown.length > 0) this.upsert(...shown);
+      const sent = event.kind === 'message' ? event.message : undefined;
+      if (sent !== undefined && sent.threadRoot === undefined && sent.author.id === this.#meId) this.#settlePending(pendingMatch(sent));
     }
     this.#newestSeq = Math.max(this.#newestSeq, event.seq);
+  }
+
+  /** The messages an event may change: the rows' and the replies seen live. */
+  #known(): Map<number, Message> {
+    const known = new Map(this.#replies);
+    for (const row of this.#bySeq.values()) if (row.type === 'message') known.set(row.seq, row.message);
+    return known;
   }
 
   /** Shows a message of mine that the server has not acknowledged yet; returns its key. */
