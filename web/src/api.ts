@@ -11,13 +11,18 @@ import type {
   Member,
   MemberRoom,
   Message,
+  Notification,
+  NotificationPage,
   ParleyClient,
   ParleyEvents,
+  ProfileInput,
   Room,
+  RoomNotificationPrefs,
   SearchResult,
   Session,
   SubscribeResult,
   ThreadPage,
+  UnreadNotifications,
   User,
 } from '../../client/index.js';
 
@@ -44,6 +49,24 @@ export class Api {
 
   logout(): Promise<void> {
     return this.#client.rest.logout();
+  }
+
+  /** PATCH /me: my display name and status; answers my view as it is now. */
+  updateProfile(input: ProfileInput): Promise<User> {
+    return this.#client.rest.updateProfile(input);
+  }
+
+  /** The ids of the users I blocked. */
+  async blockedIds(): Promise<string[]> {
+    return (await this.#client.rest.blocks()).map((b) => b.user.id);
+  }
+
+  block(userId: string): Promise<void> {
+    return this.#client.rest.block(userId);
+  }
+
+  unblock(userId: string): Promise<void> {
+    return this.#client.rest.unblock(userId);
   }
 
   // The realtime connection
@@ -92,12 +115,48 @@ export class Api {
     return this.#client.rest.openDm(username);
   }
 
+  /** Users whose username (then display name) starts with `q`. */
+  async searchUsers(q: string, limit: number): Promise<User[]> {
+    return (await this.#client.rest.searchUsers(q, { limit })).users;
+  }
+
   addMember(roomId: string, username: string): Promise<void> {
     return this.#client.rest.addMember(roomId, username);
   }
 
   listMembers(roomId: string): Promise<Member[]> {
     return this.#client.rest.listMembers(roomId);
+  }
+
+  // Moderation (the room's admins and owner)
+
+  kick(roomId: string, userId: string): Promise<void> {
+    return this.#client.rest.kickMember(roomId, userId);
+  }
+
+  ban(roomId: string, userId: string): Promise<void> {
+    return this.#client.rest.banUser(roomId, userId);
+  }
+
+  mute(roomId: string, userId: string): Promise<void> {
+    return this.#client.rest.muteMember(roomId, userId);
+  }
+
+  unmute(roomId: string, userId: string): Promise<void> {
+    return this.#client.rest.unmuteMember(roomId, userId);
+  }
+
+  /** Only the owner makes and unmakes admins. */
+  setRole(roomId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
+    return this.#client.rest.setMemberRole(roomId, userId, role);
+  }
+
+  updateRoom(roomId: string, settings: { name?: string; topic?: string }): Promise<Room> {
+    return this.#client.rest.updateRoom(roomId, settings);
+  }
+
+  setArchived(roomId: string, archived: boolean): Promise<Room> {
+    return archived ? this.#client.rest.archiveRoom(roomId) : this.#client.rest.unarchiveRoom(roomId);
   }
 
   // A room's stream and messages
@@ -167,6 +226,29 @@ export class Api {
 
   search(q: string, limit: number): Promise<SearchResult> {
     return this.#client.rest.searchPage({ q, limit });
+  }
+
+  // Notifications
+
+  notifications(limit: number): Promise<NotificationPage> {
+    return this.#client.rest.notifications({ limit });
+  }
+
+  unreadNotifications(): Promise<UnreadNotifications> {
+    return this.#client.rest.unreadNotifications();
+  }
+
+  /** Marks read every notification up to this one (the server keeps one marker, never moved back). */
+  markNotificationsRead(upTo: Notification['id']): Promise<void> {
+    return this.#client.rest.markNotificationsRead(upTo);
+  }
+
+  roomNotifications(roomId: string): Promise<RoomNotificationPrefs> {
+    return this.#client.rest.roomNotifications(roomId);
+  }
+
+  setRoomNotifications(roomId: string, prefs: { level: RoomNotificationPrefs['level']; mutedUntil: string | null }): Promise<RoomNotificationPrefs> {
+    return this.#client.rest.setRoomNotifications(roomId, prefs);
   }
 
   // Files

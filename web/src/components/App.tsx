@@ -11,7 +11,9 @@ import { ConnectionStatus } from './ConnectionStatus.js';
 import { CreateRoom } from './CreateRoom.js';
 import { DirectMessage } from './DirectMessage.js';
 import { Discover } from './Discover.js';
+import { NotificationBell } from './NotificationBell.js';
 import { NotificationOffer } from './NotificationOffer.js';
+import { Profile } from './Profile.js';
 import { RoomList } from './RoomList.js';
 import { RoomPane } from './RoomPane.js';
 import { SearchBox, SearchResults } from './Search.js';
@@ -70,10 +72,8 @@ export function App({ app, loadError }: AppProps) {
       )}
       <aside class="sidebar" aria-label="Rooms and people">
         <header class="me">
-          <div class="who">
-            <strong data-testid="me">{app.me.displayName}</strong>
-            <span class="username">@{app.me.username}</span>
-          </div>
+          <Profile app={app} />
+          <NotificationBell notifications={app.notifications} />
           <button type="button" class="secondary small" disabled={loggingOut.value} onClick={logout} data-testid="logout">
             Log out
           </button>

@@ -1,16 +1,25 @@
-/** Starts a direct conversation with someone by their username (the server has no user search yet). */
+/**
+ * Starts a direct conversation with someone: typing searches people (GET /users?q=) and lists
+ * the matches as buttons, each with their username; Enter messages the username as typed.
+ */
 import { useSignal } from '@preact/signals';
 import { describeError } from '../format.js';
 import type { AppState } from '../state/app.js';
+import { UserMatches, useUserSearch } from './UserSearch.js';
 
 export function DirectMessage({ app }: { app: AppState }) {
   const username = useSignal('');
   const error = useSignal('');
   const busy = useSignal(false);
+  const query = username.value.trim().replace(/^@/, '');
+  const matches = useUserSearch(app, query, error);
 
   const submit = (event: Event) => {
     event.preventDefault();
-    const name = username.value.trim().replace(/^@/, '');
+    open(query);
+  };
+
+  const open = (name: string) => {
     if (name === '') return;
     error.value = '';
     busy.value = true;
@@ -18,6 +27,7 @@ export function DirectMessage({ app }: { app: AppState }) {
       .openDm(name)
       .then((room) => {
         username.value = '';
+        matches.value = [];
         app.entered(room);
       })
       .catch((e: unknown) => {
@@ -51,6 +61,7 @@ export function DirectMessage({ app }: { app: AppState }) {
           Message
         </button>
       </div>
+      <UserMatches users={matches.value} verb="Message" onPick={(u) => open(u.username)} />
       <p class="error" role="alert" data-testid="dm-error">
         {error.value}
       </p>

@@ -1,14 +1,22 @@
 /**
  * The members of the open room: who is online, their roles, a button to message each one
- * directly, and for a private room a form to invite someone by username. Names always show
- * with their username, so nobody passes for someone else by display name.
+ * directly, for a private room a form to invite someone by username, and for the room's admins
+ * and owner a menu on each member of lower rank: mute, remove, ban, and (the owner) make or
+ * unmake an admin, each after a confirmation. Names always show with their username, so nobody
+ * passes for someone else by display name.
  */
 import { useSignal } from '@preact/signals';
 import { describeError } from '../format.js';
 import type { AppState } from '../state/app.js';
+import type { Member, Role } from '../../../client/index.js';
 import type { RoomSession } from '../state/room.js';
+import { UserMatches, useUserSearch } from './UserSearch.js';
 
-export function Members({ app, session, onClose }: { app: AppState; session: RoomSession; onClose: () => void }) {
+const RANK: Record<Role, number> = { owner: 2, admin: 1, member: 0 };
+
+type Ask = (question: string, confirm: string, action: () => Promise<void>) => void;
+
+export function Members({ app, session, ask, onClose }: { app: AppState; session: RoomSession; ask: Ask; onClose: () => void }) {
   const members = session.members.value;
   const invitee = useSignal('');
   const status = useSignal('');
@@ -27,9 +35,17 @@ export function Members({ app, session, onClose }: { app: AppState; session: Roo
     );
   };
 
+  const wanted = invitee.value.trim().replace(/^@/, '');
+  const found = useUserSearch(app, session.room.visibility === 'private' ? wanted : '', error);
+  // Those already in the room need no invitation.
+  const invitable = found.value.filter((u) => !members?.some((m) => m.user.id === u.id));
+
   const invite = (event: Event) => {
     event.preventDefault();
-    const username = invitee.value.trim().replace(/^@/, '');
+    add(wanted);
+  };
+
+  const add = (username: string) => {
     if (username === '') return;
     busy.value = true;
     error.value = status.value = '';
@@ -76,6 +92,11 @@ export function Members({ app, session, onClose }: { app: AppState; session: Roo
                 <span class="username">
                   @{m.user.username} · <span data-testid="member-status">{m.online ? 'online' : 'offline'}</span>
                 </span>
+                {m.user.statusText !== undefined && (
+                  <span class="hint" data-testid="member-status-text">
+                    {m.user.statusText}
+                  </span>
+                )}
               </span>
               {m.role !== 'member' && (
                 <span class="role" data-testid="member-role">
@@ -88,6 +109,10 @@ export function Members({ app, session, onClose }: { app: AppState; session: Roo
                   Message
                 </button>
               )}
+              {m.user.id !== app.me.id && (
+                <BlockButton app={app} userId={m.user.id} username={m.user.username} onError={(text) => (error.value = text)} />
+              )}
+              {session.room.visibility !== 'dm' && <Moderate app={app} session={session} member={m} ask={ask} />}
             </li>
           ))}
         </ul>
@@ -115,6 +140,7 @@ export function Members({ app, session, onClose }: { app: AppState; session: Roo
               </button>
             </span>
           </label>
+          <UserMatches users={invitable} verb="Invite" onPick={(u) => add(u.username)} />
           <p class="hint" role="status" data-testid="invite-status">
             {status.value}
           </p>
@@ -124,5 +150,58 @@ export function Members({ app, session, onClose }: { app: AppState; session: Roo
         {error.value}
       </p>
     </aside>
+  );
+}
+
+/** What I may do to a member ranked below me, each asked first. Nothing for my equals or betters. */
+function Moderate({ app, session, member, ask }: { app: AppState; session: RoomSession; member: Member; ask: Ask }) {
+  const mine = session.myRole;
+  if (mine === null || member.user.id === app.me.id || RANK[mine as Role] <= RANK[member.role]) return null;
+  const { id, username } = member.user;
+  const who = `${member.user.displayName} (@${username})`;
+  const roomId = session.roomId;
+  const api = app.api;
+  return (
+    <details class="moderate" data-testid="member-moderate">
+      <summary aria-label={`Moderate @${username}`}>⋯</summary>
+      <div class="moderate-menu">
+        <button type="button" class="secondary small" onClick={() => ask(`Mute ${who}? They can still read the room, but not send.`, 'Mute', () => api.mute(roomId, id))} data-testid="member-mute">
+          Mute
+        </button>
+        <button type="button" class="secondary small" onClick={() => ask(`Unmute ${who}?`, 'Unmute', () => api.unmute(roomId, id))} data-testid="member-unmute">
+          Unmute
+        </button>
+        <button type="button" class="secondary small" onClick={() => ask(`Remove ${who} from the room? They may join again.`, 'Remove', () => api.kick(roomId, id))} data-testid="member-kick">
+          Remove
+        </button>
+        <button type="button" class="secondary small" onClick={() => ask(`Ban ${who}? They are removed and cannot join again.`, 'Ban', () => api.ban(roomId, id))} data-testid="member-ban">
+          Ban
+        </button>
+        {mine === 'owner' &&
+          (member.role === 'admin' ? (
+            <button type="button" class="secondary small" onClick={() => ask(`Make ${who} a plain member again?`, 'Make member', () => api.setRole(roomId, id, 'member'))} data-testid="member-unadmin">
+              Make member
+            </button>
+          ) : (
+            <button type="button" class="secondary small" onClick={() => ask(`Make ${who} an admin? Admins moderate the room's members.`, 'Make admin', () => api.setRole(roomId, id, 'admin'))} data-testid="member-admin">
+              Make admin
+            </button>
+          ))}
+      </div>
+    </details>
+  );
+}
+
+/** Block or unblock: a blocked user's messages notify me of nothing, and no DMs either way. */
+function BlockButton({ app, userId, username, onError }: { app: AppState; userId: string; username: string; onError: (text: string) => void }) {
+  const blocked = app.blocked.value.has(userId);
+  const toggle = () => {
+    onError('');
+    app.setBlocked(userId, !blocked).catch((e: unknown) => onError(describeError(e)));
+  };
+  return (
+    <button type="button" class="secondary small" aria-pressed={blocked} onClick={toggle} aria-label={`${blocked ? 'Unblock' : 'Block'} @${username}`} data-testid="member-block">
+      {blocked ? 'Unblock' : 'Block'}
+    </button>
   );
 }

@@ -14,6 +14,7 @@ import { Lightbox } from './Attachments.js';
 import { COMPOSER_ID, Composer } from './Composer.js';
 import { type Confirmation, ConfirmDialog } from './ConfirmDialog.js';
 import { Members } from './Members.js';
+import { RoomSettings } from './RoomSettings.js';
 import { MessageList } from './MessageList.js';
 import { ThreadPanel } from './ThreadPanel.js';
 import { UploadTray } from './UploadTray.js';
@@ -144,6 +145,7 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
             >
               Members
             </button>
+            <RoomSettings api={app.api} room={room} canModerate={room.visibility !== 'dm' && (role === 'owner' || role === 'admin')} />
             {room.visibility !== 'dm' && (
               <button
                 type="button"
@@ -174,8 +176,20 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
         <p class="error" role="alert" data-testid="reaction-error">
           {session.reactionError.value}
         </p>
-        <UploadTray uploads={session.uploads} />
-        <Composer session={session} me={app.me} />
+        {room.archived === true ? (
+          <p class="banner composer-blocked" role="status" data-testid="archived-banner">
+            This room is archived: you can read it, but nobody can send.
+          </p>
+        ) : session.muted.value !== null ? (
+          <p class="banner composer-blocked" role="status" data-testid="muted-notice">
+            {session.muted.value}
+          </p>
+        ) : (
+          <>
+            <UploadTray uploads={session.uploads} />
+            <Composer session={session} me={app.me} />
+          </>
+        )}
         <div class="drop-zone" aria-hidden="true">
           Drop files to attach them
         </div>
@@ -193,6 +207,7 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
         <Members
           app={app}
           session={session}
+          ask={ask}
           onClose={() => {
             showMembers.value = false;
           }}

@@ -3,13 +3,14 @@
  * the URL says to be. It routes the SDK's events: stream events to the unread counts and the
  * open room, membership changes to the room list, typing and presence to the open room.
  */
-import { effect, signal, untracked } from '@preact/signals';
+import { effect, type Signal, signal, untracked } from '@preact/signals';
 import { ParleyError, type Room, type StateChange, type User } from '../../../client/index.js';
 import type { Api } from '../api.js';
 import { describeError, roomLabel } from '../format.js';
 import { announcement, notify, pageTitle } from './attention.js';
 import { RoomSession } from './room.js';
 import { RoomsStore } from './rooms.js';
+import { NotificationsState } from './notifications.js';
 import { navigate, route } from './route.js';
 
 const DISCOVER_LIMIT = 20;
@@ -20,6 +21,11 @@ export class AppState {
   readonly api: Api;
   readonly me: User;
   readonly rooms: RoomsStore;
+  readonly notifications: NotificationsState;
+  /** My profile as it is now (display name, status): `me` is who signed in. */
+  readonly profile: Signal<User>;
+  /** The users I blocked, by id. */
+  readonly blocked = signal<ReadonlySet<string>>(new Set());
   readonly connection = signal<StateChange>({ state: 'connecting' });
   /** The browser says it has no network: shown at once, before the heartbeat notices. */
   readonly offline = signal(!navigator.onLine);
@@ -41,6 +47,8 @@ export class AppState {
     this.api = api;
     this.me = me;
     this.rooms = new RoomsStore(me.id);
+    this.notifications = new NotificationsState(api);
+    this.profile = signal(me);
     this.#onSignedOut = onSignedOut;
   }
 
@@ -50,7 +58,8 @@ export class AppState {
     this.api.connect().catch((error: unknown) => {
       if (!this.#signedOut) this.error.value = describeError(error);
     });
-    const [mine] = await Promise.all([this.api.listRooms(), this.refreshDiscover()]);
+    const [mine, blocked] = await Promise.all([this.api.listRooms(), this.api.blockedIds(), this.refreshDiscover()]);
+    this.blocked.value = new Set(blocked);
     this.rooms.load(mine);
     // Every room I am in is followed, so its unread count stays live while another is open.
     for (const roomId of this.rooms.ids()) this.#follow(roomId);
@@ -102,18 +111,30 @@ export class AppState {
         this.rooms.onEvent(event);
         const open = this.open.peek();
         if (open?.roomId === event.roomId) open.onEvent(event);
-        // A desktop notification for what I cannot see: another room, or this one in a hidden tab.
+        // A desktop notification for a message in another room while I am here; with the tab
+        // hidden, the server's notifications (below) decide, as my levels, mutes and blocks say.
         const message = event.kind === 'message' && event.user.id !== this.me.id ? event.message : undefined;
-        if (message !== undefined && (open?.roomId !== event.roomId || document.visibilityState === 'hidden')) this.#notify(event.roomId, message.author.displayName, message.body);
+        if (message !== undefined && open?.roomId !== event.roomId && document.visibilityState !== 'hidden') this.#notify(event.roomId, message.author.displayName, message.body);
       }),
       api.on('typing', (event) => {
         const open = this.open.peek();
         if (open?.roomId === event.roomId) open.onTyping(event.user);
       }),
+      api.on('user_updated', (event) => {
+        if (event.user.id === this.me.id) this.profile.value = event.user;
+        const open = this.open.peek();
+        if (open?.roomId === event.roomId) open.onUserUpdated(event.user);
+      }),
       api.on('presence', (event) => {
         const open = this.open.peek();
         if (open?.roomId === event.roomId) open.onPresence(event.userId, event.online);
       }),
+      api.on('notification', (event) => {
+        this.notifications.onNotification(event);
+        const n = event.notification;
+        if (document.visibilityState === 'hidden') notify(`${n.author.displayName} in ${n.roomName}`, n.excerpt, n.roomId, () => navigate({ name: 'room', roomId: n.roomId, seq: n.seq }));
+      }),
+      api.on('notifications_read', (event) => this.notifications.onRead(event.upTo)),
       api.on('read', (event) => this.rooms.markedRead(event.roomId, event.seq)),
       api.on('room_added', (event) => {
         if (this.rooms.add(event.room)) this.#follow(event.room.id);
@@ -156,7 +177,11 @@ export class AppState {
 
   #onConnection(change: StateChange): void {
     this.connection.value = change;
-    if (change.state === 'open') this.error.value = '';
+    if (change.state === 'open') {
+      this.error.value = '';
+      // Notifications made while the connection was down came as no event: count them afresh.
+      void this.notifications.refreshCount();
+    }
     if (change.state !== 'closed' || change.error === undefined || this.#signedOut) return;
     // Refused for good: either the session is gone (sign in again) or the server will not
     // take this page's connection (say so).
@@ -190,6 +215,14 @@ export class AppState {
   entered(room: Room): void {
     if (this.rooms.add(room)) this.#follow(room.id);
     navigate({ name: 'room', roomId: room.id, seq: null });
+  }
+
+  async setBlocked(userId: string, blocked: boolean): Promise<void> {
+    await (blocked ? this.api.block(userId) : this.api.unblock(userId));
+    const next = new Set(this.blocked.peek());
+    if (blocked) next.add(userId);
+    else next.delete(userId);
+    this.blocked.value = next;
   }
 
   async leave(roomId: string): Promise<void> {

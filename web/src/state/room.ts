@@ -6,9 +6,9 @@
  * with its scroll position after the next render, and the thread open beside the list.
  */
 import { type Signal, signal } from '@preact/signals';
-import type { Member, MemberRoom, Message, StreamEvent, User } from '../../../client/index.js';
+import { type Member, type MemberRoom, type Message, ParleyError, type StreamEvent, type User } from '../../../client/index.js';
 import type { Api } from '../api.js';
-import { describeError, reactionRefusal } from '../format.js';
+import { describeError, formatDateTime, reactionRefusal } from '../format.js';
 import { ThreadSession } from './thread.js';
 import { type Edge, Timeline } from './timeline.js';
 import { Uploads } from './uploads.js';
@@ -50,6 +50,8 @@ export class RoomSession {
   readonly newBelow = signal(0);
   readonly members = signal<readonly Member[] | null>(null);
   readonly membersError = signal('');
+  /** Why I cannot send here while a moderator has muted me; null when I may. */
+  readonly muted = signal<string | null>(null);
   /** The message being edited, by seq. */
   readonly editing = signal<number | null>(null);
   /** Set before the rows change; the list applies it once they are rendered, then clears it. */
@@ -226,7 +228,10 @@ export class RoomSession {
         if (!atBottom || this.hasNewer.peek()) this.newBelow.value++;
       }
     }
-    if (event.kind === 'member_joined' || event.kind === 'member_left') void this.loadMembers();
+    if (event.kind === 'member_muted' && event.member?.id === this.#me.id) this.muted.value = mutedText(event.user.displayName, event.until ?? null, event.reason ?? null);
+    if (event.kind === 'member_unmuted' && event.member?.id === this.#me.id) this.muted.value = null;
+    // Joins, leaves and moderation change who is listed and with what role.
+    if (event.kind.startsWith('member_')) void this.loadMembers();
     if (atBottom && shown) this.scroll.value = { to: 'bottom' };
     queueMicrotask(() => this.markReadIfSeen());
   }
@@ -244,6 +249,13 @@ export class RoomSession {
     const members = this.members.peek();
     if (members === null) return;
     this.members.value = members.map((m) => (m.user.id === userId ? { ...m, online } : m));
+  }
+
+  /** Someone's profile changed: their entry shows it at once. */
+  onUserUpdated(user: User): void {
+    const members = this.members.peek();
+    if (members === null) return;
+    this.members.value = members.map((m) => (m.user.id === user.id ? { ...m, user } : m));
   }
 
   async loadMembers(): Promise<void> {
@@ -313,6 +325,8 @@ export class RoomSession {
         if (this.#closed) return;
         this.timeline.fail(pending);
         this.error.value = `Not sent: ${describeError(error)}`;
+        // Muted before this page saw it happen (or before it was opened): the composer says so.
+        if (error instanceof ParleyError && error.details?.reason === 'muted' && this.muted.peek() === null) this.muted.value = 'You are muted in this room: you can read, but not send.';
       },
     );
     return true;
@@ -428,4 +442,10 @@ export class RoomSession {
       console.warn('Parley: the read marker was not saved:', describeError(error));
     });
   }
+}
+
+/** What the composer says while I am muted. */
+function mutedText(by: string, until: string | null, reason: string | null): string {
+  const when = until === null ? '' : ` until ${formatDateTime(until)}`;
+  return `${by} muted you in this room${when}: you can read, but not send.${reason === null || reason === '' ? '' : ` Reason: ${reason}`}`;
 }

@@ -94,7 +94,8 @@ export class RoomsStore {
     if (room === undefined) return;
     const lastSeq = Math.max(room.lastSeq, event.seq);
     const unread = event.kind !== 'message' || event.user.id === this.#meId || event.roomId === this.openId.peek() || event.seq <= room.lastReadSeq ? 0 : 1;
-    if (lastSeq !== room.lastSeq || unread > 0) this.#set({ ...room, lastSeq, unread: room.unread + unread });
+    const changed = event.kind === 'room_updated' ? withChanges(room, event.changes ?? {}) : room;
+    if (changed !== room || lastSeq !== room.lastSeq || unread > 0) this.#set({ ...changed, lastSeq, unread: room.unread + unread });
   }
 
   /**
@@ -112,4 +113,12 @@ export class RoomsStore {
   #set(room: MemberRoom): void {
     this.#rooms.value = new Map(this.#rooms.peek()).set(room.id, room);
   }
+}
+
+/** A room as a `room_updated` event leaves it: renamed, a new topic, archived or not. */
+function withChanges(room: MemberRoom, changes: NonNullable<StreamEvent['changes']>): MemberRoom {
+  const { archived: _was, ...rest } = room;
+  const next: MemberRoom = { ...rest, ...(changes.name === undefined ? {} : { name: changes.name }), ...(changes.topic === undefined ? {} : { topic: changes.topic }) };
+  const archived = changes.archived ?? room.archived === true;
+  return archived ? { ...next, archived: true } : next;
 }

@@ -26,6 +26,41 @@ function pendingMatch(m: Pick<Shown, 'body' | 'attachments'>): string {
   return JSON.stringify([m.body, (m.attachments ?? []).map((a) => a.id)]);
 }
 
+/** The system line of a membership or moderation event ("Alice banned Bob"), null for the kinds that show none. */
+export function noticeText(event: StreamEvent): string | null {
+  const actor = event.user.displayName;
+  const member = event.member?.displayName ?? 'someone';
+  const reason = event.reason === undefined || event.reason === null || event.reason === '' ? '' : `: ${event.reason}`;
+  switch (event.kind) {
+    case 'member_joined':
+      return `${actor} joined the room`;
+    case 'member_left':
+      return `${actor} left the room`;
+    case 'member_kicked':
+      return `${actor} removed ${member}${reason}`;
+    case 'member_banned':
+      return `${actor} banned ${member}${reason}`;
+    case 'member_unbanned':
+      return `${actor} lifted the ban of ${member}`;
+    case 'member_muted':
+      return `${actor} muted ${member}${reason}`;
+    case 'member_unmuted':
+      return `${actor} unmuted ${member}`;
+    case 'member_role_changed':
+      return `${actor} made ${member} ${event.role === 'admin' ? 'an admin' : `a ${event.role ?? 'member'}`}`;
+    case 'room_updated': {
+      const changes = event.changes ?? {};
+      if (changes.archived === true) return `${actor} archived the room`;
+      if (changes.archived === false) return `${actor} unarchived the room`;
+      if (changes.name !== undefined) return `${actor} renamed the room to ${changes.name}`;
+      if (changes.topic !== undefined) return `${actor} set the topic: ${changes.topic}`;
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
 let nextPending = 0;
 
 export class Timeline {
@@ -92,10 +127,10 @@ export class Timeline {
 
   /** Applies one live stream event. */
   apply(event: StreamEvent): void {
-    if (event.kind === 'member_joined' || event.kind === 'member_left') {
+    const text = noticeText(event);
+    if (text !== null) {
       if (!this.#bySeq.has(event.seq)) {
-        const verb = event.kind === 'member_joined' ? 'joined the room' : 'left the room';
-        this.#bySeq.set(event.seq, { type: 'notice', key: `n${event.seq}`, seq: event.seq, text: `${event.user.displayName} ${verb}` });
+        this.#bySeq.set(event.seq, { type: 'notice', key: `n${event.seq}`, seq: event.seq, text });
         this.#publish();
       }
     } else {

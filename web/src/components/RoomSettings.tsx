@@ -1,0 +1,117 @@
+/**
+ * A room's settings menu: my notification level and mute for it (everyone), and for its admins
+ * and owner its name, topic and archiving. Changes show through the room's own events.
+ */
+import { useSignal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import type { MemberRoom, RoomNotificationPrefs } from '../../../client/index.js';
+import type { Api } from '../api.js';
+import { describeError } from '../format.js';
+
+/** Muting from this menu lasts until unmuted; a far date stands for "until I say". */
+const MUTE_FOREVER = '9999-12-31T00:00:00.000Z';
+
+export function RoomSettings({ api, room, canModerate }: { api: Api; room: MemberRoom; canModerate: boolean }) {
+  const prefs = useSignal<RoomNotificationPrefs | null>(null);
+  const name = useSignal(room.name);
+  const topic = useSignal(room.topic);
+  const error = useSignal('');
+  const status = useSignal('');
+
+  useEffect(() => {
+    api.roomNotifications(room.id).then(
+      (loaded) => {
+        prefs.value = loaded;
+      },
+      (e: unknown) => {
+        error.value = `Notification settings could not be loaded: ${describeError(e)}`;
+      },
+    );
+  }, [room.id]);
+
+  const run = (what: string, action: () => Promise<unknown>) => {
+    error.value = status.value = '';
+    action().then(
+      () => {
+        status.value = what;
+      },
+      (e: unknown) => {
+        error.value = describeError(e);
+      },
+    );
+  };
+
+  // Shown at once (the controls follow what was chosen), put back if the server refuses it.
+  const setPrefs = (next: RoomNotificationPrefs) => {
+    const before = prefs.peek();
+    prefs.value = next;
+    run('Notification settings saved.', async () => {
+      try {
+        prefs.value = await api.setRoomNotifications(room.id, next);
+      } catch (e) {
+        prefs.value = before;
+        throw e;
+      }
+    });
+  };
+
+  const current = prefs.value;
+  return (
+    <details class="room-settings" data-testid="room-settings">
+      <summary class="secondary small" aria-label="Room settings">
+        ⚙
+      </summary>
+      <div class="room-settings-panel">
+        {current !== null && (
+          <fieldset>
+            <legend>Notifications</legend>
+            <label>
+              <span>Notify me of</span>
+              <select value={current.level} onChange={(e) => setPrefs({ level: e.currentTarget.value as RoomNotificationPrefs['level'], mutedUntil: current.mutedUntil })} data-testid="notify-level">
+                <option value="all">Every message</option>
+                <option value="mentions">Mentions of me</option>
+                <option value="none">Nothing</option>
+              </select>
+            </label>
+            <label class="check">
+              <input type="checkbox" checked={current.mutedUntil !== null} onChange={(e) => setPrefs({ level: current.level, mutedUntil: e.currentTarget.checked ? MUTE_FOREVER : null })} data-testid="notify-mute" />
+              <span>Mute this room</span>
+            </label>
+          </fieldset>
+        )}
+        {canModerate && (
+          <fieldset>
+            <legend>Room</legend>
+            <form
+              onSubmit={(e) => {
+                e.preventDefault();
+                run('Room saved.', () => api.updateRoom(room.id, { name: name.value.trim(), topic: topic.value.trim() }));
+              }}
+            >
+              <label>
+                <span>Name</span>
+                <input required maxLength={80} value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} data-testid="room-name" />
+              </label>
+              <label>
+                <span>Topic</span>
+                <input maxLength={300} value={topic.value} onInput={(e) => (topic.value = e.currentTarget.value)} data-testid="room-topic" />
+              </label>
+              <button type="submit" class="small" data-testid="room-save">
+                Save
+              </button>
+            </form>
+            <button type="button" class="secondary small" onClick={() => run(room.archived === true ? 'Room unarchived.' : 'Room archived.', () => api.setArchived(room.id, room.archived !== true))} data-testid="room-archive">
+              {room.archived === true ? 'Unarchive' : 'Archive'}
+            </button>
+          </fieldset>
+        )}
+        <p class="hint" role="status">
+          {status.value}
+        </p>
+        <p class="error" role="alert">
+          {error.value}
+        </p>
+      </div>
+    </details>
+  );
+}
