@@ -121,6 +121,16 @@ export async function eventually(what: string, check: () => Promise<boolean> | b
   }
 }
 
+/** Waits until the focused element has this data-testid: focus often moves in an effect after the render. */
+export async function focused(page: Page, testId: string): Promise<void> {
+  try {
+    await page.waitForFunction((id) => document.activeElement?.getAttribute('data-testid') === id, testId, WAIT);
+  } catch {
+    const now = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 200) ?? 'nothing');
+    assert.fail(`focus is not on ${testId} after ${WAIT_MS} ms but on ${now}`);
+  }
+}
+
 /** True when the element is within its list's visible area (isVisible only says it could be seen). */
 export function inView(locator: Locator): Promise<boolean> {
   return locator.evaluate((el) => {

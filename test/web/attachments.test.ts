@@ -16,6 +16,7 @@ import { test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { browserHarness, needBrowser, WAIT, WAIT_MS } from '../support/browser.js';
+import { focused } from '../support/web-app.js';
 
 const PASSWORD = 'correct horse battery';
 const EXPECTED_401 = ['/api/v1/me'];
@@ -174,7 +175,7 @@ test('attachments: chosen, uploaded with progress, sent; seen inline, full size 
   const lightbox = bob.getByTestId('lightbox');
   await lightbox.waitFor({ state: 'visible', ...WAIT });
   assert.deepEqual(await naturalSize(lightbox.getByTestId('lightbox-image')), { width: 800, height: 600 });
-  assert.equal(await bob.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'lightbox-close');
+  await focused(bob, 'lightbox-close');
   await bob.keyboard.press('Escape');
   await lightbox.waitFor({ state: 'hidden', ...WAIT });
   assert.equal(await opener.evaluate((el) => el === document.activeElement), true, 'focus is back on the preview');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { browserHarness, needBrowser, WAIT } from '../support/browser.js';
 import { api } from '../support/server.js';
-import { createRoom, eventually, inView, joinFromDiscover, message, messages, openRoomPane, roomItem, say, webApp } from '../support/web-app.js';
+import { createRoom, eventually, inView, joinFromDiscover, message, messages, openRoomPane, roomItem, say, webApp, focused } from '../support/web-app.js';
 
 const harness = browserHarness({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
 const web = webApp(harness);
@@ -67,14 +67,15 @@ test('Markdown, edit (button and Up arrow), delete after confirmation, live regi
   await alice.page.getByTestId('edit-input').press('Enter');
   const edited = message(bob.page, 'second draft');
   await edited.getByTestId('edited').waitFor(WAIT);
-  assert.equal(await alice.page.getByTestId('edit-input').count(), 0);
-  assert.equal(await alice.page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'composer', 'focus back in the composer');
+  // The editor closes when the server has taken the edit, which may be after Bob sees it.
+  await alice.page.getByTestId('edit-input').waitFor({ state: 'detached', ...WAIT });
+  await focused(alice.page, 'composer');
 
   // The Up arrow in the empty composer edits my last message; Escape cancels, Enter saves.
   await alice.page.getByTestId('composer').press('ArrowUp');
   assert.equal(await alice.page.getByTestId('edit-input').inputValue(), 'second draft');
   await alice.page.getByTestId('edit-input').press('Escape');
-  assert.equal(await alice.page.getByTestId('edit-input').count(), 0);
+  await alice.page.getByTestId('edit-input').waitFor({ state: 'detached', ...WAIT });
   await alice.page.getByTestId('composer').press('ArrowUp');
   await alice.page.getByTestId('edit-input').fill('third draft');
   await alice.page.getByTestId('edit-input').press('Enter');
@@ -87,7 +88,7 @@ test('Markdown, edit (button and Up arrow), delete after confirmation, live regi
   await row.getByTestId('delete-message').click();
   const dialog = alice.page.getByTestId('confirm-dialog');
   await dialog.waitFor({ state: 'visible', ...WAIT });
-  assert.equal(await alice.page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'confirm-cancel', 'the safe answer has focus');
+  await focused(alice.page, 'confirm-cancel'); // the safe answer
   await alice.page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden', ...WAIT });
   assert.equal(await message(alice.page, 'third draft').count(), 1);

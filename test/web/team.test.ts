@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { browserHarness, needBrowser, WAIT } from '../support/browser.js';
 import { api } from '../support/server.js';
-import { createRoom, eventually, joinFromDiscover, message, openRoomPane, PHONE, say, webApp } from '../support/web-app.js';
+import { createRoom, eventually, joinFromDiscover, message, openRoomPane, PHONE, say, webApp, focused } from '../support/web-app.js';
 
 const harness = browserHarness({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
 const web = webApp(harness);
@@ -52,7 +52,7 @@ test('a mention lights the bell; its list jumps to the message and marks it read
   await bob.page.getByTestId('notification').first().focus();
   await bob.page.keyboard.press('Escape');
   await bob.page.getByTestId('notification-list').waitFor({ state: 'detached', ...WAIT });
-  assert.equal(await bob.page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'bell');
+  await focused(bob.page, 'bell');
   await bob.page.getByTestId('bell').click();
   const item = bob.page.getByTestId('notification').filter({ hasText: 'look at this' });
   await item.waitFor(WAIT);

@@ -10,7 +10,7 @@ import type { Message, StreamEvent, User } from '../../client/index.js';
 import { Timeline } from '../../web/src/state/timeline.js';
 import { browserHarness, needBrowser, WAIT } from '../support/browser.js';
 import { api } from '../support/server.js';
-import { connected, createRoom, eventually, joinFromDiscover, message, messages, PHONE, say, webApp } from '../support/web-app.js';
+import { connected, createRoom, eventually, joinFromDiscover, message, messages, PHONE, say, webApp, focused } from '../support/web-app.js';
 
 const me: User = { id: 'u-me', username: 'me', displayName: 'Me' };
 const bob: User = { id: 'u-bob', username: 'bob', displayName: 'Bob' };
@@ -118,10 +118,10 @@ test('replies in the thread panel, reply counts and reactions live, the thread a
   await root.getByTestId('react').click();
   const picker = bob.page.getByTestId('emoji-picker');
   await picker.waitFor(WAIT);
-  assert.equal(await bob.page.evaluate(() => document.activeElement?.textContent), '👍');
+  await eventually('the picker has focus on its first emoji', async () => (await bob.page.evaluate(() => document.activeElement?.textContent)) === '👍');
   await bob.page.keyboard.press('Escape');
   await picker.waitFor({ state: 'detached', ...WAIT });
-  assert.equal(await bob.page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'react', 'focus back on React');
+  await focused(bob.page, 'react'); // back on React
   await bob.page.keyboard.press('Enter');
   await picker.waitFor(WAIT);
   await bob.page.keyboard.press('ArrowRight');

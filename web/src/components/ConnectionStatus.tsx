@@ -4,7 +4,7 @@
  * and "Retry now" skips the backoff wait.
  */
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import type { ConnectionState } from '../../../client/index.js';
 import type { AppState } from '../state/app.js';
 
@@ -31,7 +31,13 @@ export function ConnectionStatus({ app }: { app: AppState }) {
     return () => clearInterval(timer);
   }, [waiting]);
 
-  const lost = change.state === 'reconnecting' || (change.state === 'closed' && change.error !== undefined) || app.offline.value;
+  // Once lost, the banner stays until the connection is open again: each reconnect attempt passes
+  // through 'connecting', and the banner (with its button) must not blink out while it does.
+  const wasLost = useRef(false);
+  if (change.state === 'open') wasLost.current = false;
+  else if (change.state === 'reconnecting' || (change.state === 'closed' && change.error !== undefined)) wasLost.current = true;
+  const lost = wasLost.current || app.offline.value;
+  const retrying = wasLost.current && (waiting || change.state === 'connecting');
   const retryIn = waiting && change.retryInMs !== undefined ? Math.max(0, Math.ceil((since.value + change.retryInMs - now.value) / 1000)) : null;
   return (
     <>
@@ -42,9 +48,9 @@ export function ConnectionStatus({ app }: { app: AppState }) {
         <div class="connection-lost" role="alert" data-testid="connection-lost">
           <span>
             {app.offline.value ? 'You are offline.' : 'Connection lost.'}
-            {retryIn !== null && retryIn > 0 ? ` Retrying in ${retryIn} s…` : waiting ? ' Retrying…' : ''}
+            {retryIn !== null && retryIn > 0 ? ` Retrying in ${retryIn} s…` : retrying ? ' Retrying…' : ''}
           </span>
-          {waiting && (
+          {retrying && (
             <button type="button" class="small" onClick={() => app.api.retryNow()} data-testid="retry-now">
               Retry now
             </button>
