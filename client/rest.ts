@@ -33,6 +33,8 @@ export interface Member {
   /** Ranks owner > admin > member. */
   role: Role;
   online: boolean;
+  /** Present only while they are muted in the room: when the mute ends, or null until it is lifted. */
+  mutedUntil?: string | null;
 }
 
 /** A page of a room's members, in join order. */

@@ -1,7 +1,7 @@
 /**
  * Takes the README's screenshots of the web app (docs/screenshots/*.png): a server on a free
  * port with its own data, two people talking in Chromium, then the main screens at desktop and
- * phone sizes, in the light scheme. Run after changing the page:
+ * phone sizes (a room, search, a thread, the notifications, moderation), in the light scheme. Run after changing the page:
  *
  *   node --import tsx scripts/screenshots.ts
  */
@@ -71,6 +71,48 @@ async function main(): Promise<void> {
     await ada.getByTestId('search-input').press('Enter');
     await ada.getByTestId('search-hit').first().waitFor();
     await ada.screenshot({ path: path.join(OUT, 'search.png') });
+
+    // A thread with reactions, beside the room.
+    const history = await api(base, 'GET', `/api/v1/rooms/${roomId}/messages?limit=10`, { token: adaToken });
+    const basil = (history.body.messages as Array<{ seq: number; body: string }>).find((m) => m.body.includes('basil survive'));
+    if (basil === undefined) throw new Error('the basil message is missing');
+    for (const [who, body] of [
+      [adaToken, 'It did: I moved the pots by the wall.'],
+      [bobToken, 'Good call, the wall keeps the heat.'],
+    ] as const) {
+      await api(base, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: who, body: { body, threadRoot: basil.seq } });
+    }
+    for (const [who, emoji] of [
+      [adaToken, '🌱'],
+      [bobToken, '🌱'],
+      [bobToken, '👍'],
+    ] as const) {
+      await api(base, 'PUT', `/api/v1/rooms/${roomId}/messages/${basil.seq}/reactions/${encodeURIComponent(emoji)}`, { token: who });
+    }
+    await ada.getByTestId('composer').fill('');
+    await ada.goto(`${base}/#/rooms/${roomId}/thread/${basil.seq}`);
+    await ada.getByTestId('thread-reply').filter({ hasText: 'keeps the heat' }).waitFor();
+    await ada.screenshot({ path: path.join(OUT, 'thread.png') });
+
+    // The bell's list, after Bob mentions Ada.
+    await api(base, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: bobToken, body: { body: '@ada the compost came, where should it go?' } });
+    await ada.goto(`${base}/#/rooms/${roomId}`);
+    await ada.getByTestId('bell-count').waitFor();
+    await ada.getByTestId('bell').click();
+    await ada.getByTestId('notification').first().waitFor();
+    await ada.screenshot({ path: path.join(OUT, 'notifications.png') });
+    await ada.keyboard.press('Escape');
+
+    // Moderation: a member's menu, and the room's bans and mutes in its settings.
+    const cyd = await api(base, 'POST', '/api/v1/auth/register', { body: { username: 'cyd', password: PASSWORD, displayName: 'Cyd' } });
+    await api(base, 'POST', `/api/v1/rooms/${roomId}/join`, { token: cyd.body.token });
+    await api(base, 'PUT', `/api/v1/rooms/${roomId}/mutes/${cyd.body.user.id}`, { token: adaToken, body: { durationS: 86_400, reason: 'posting adverts' } });
+    await ada.reload();
+    await ada.getByTestId('members-toggle').click();
+    await ada.locator('[data-testid="member"][data-username="bob"]').getByLabel('Moderate @bob').click();
+    await ada.getByLabel('Room settings').click();
+    await ada.getByTestId('restriction').first().waitFor();
+    await ada.screenshot({ path: path.join(OUT, 'moderation.png') });
 
     await bob.goto(`${base}/#/`);
     await bob.getByTestId('room-item').first().waitFor();

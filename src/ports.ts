@@ -127,6 +127,12 @@ export interface ThreadPage {
   hasMore: boolean;
 }
 
+/** A page of a thread as the caller sees it: with whether they follow it and how far they read it. */
+export interface ViewerThreadPage extends ThreadPage {
+  following: boolean;
+  lastReadSeq: number | null;
+}
+
 /** Where a page of followed threads ends: the next page starts after it. */
 export interface ThreadCursor {
   /** The thread's latest reply (or, without one, its root), epoch ms. */
@@ -241,6 +247,8 @@ export interface Store {
   moderate(request: ModerationRequest): Promise<ModerationOutcome>;
   /** The room's bans and mutes in force at `now`, newest first. */
   listRestrictions(roomId: string, now: number): Promise<RestrictionRecord[]>;
+  /** Of `userIds`, those muted in the room at `now`: user id → when the mute ends (null: when lifted). */
+  mutesOf(roomId: string, userIds: string[], now: number): Promise<Map<string, number | null>>;
   /** The room's audit log, newest first, with seq < `before` when given; at most `limit`. */
   listAudit(roomId: string, before: number | undefined, limit: number): Promise<AuditRecord[]>;
   /** Events with seq > `since`, oldest first, at most `limit`. */
@@ -258,6 +266,8 @@ export interface Store {
    * following reads up to the room's last seq. False when it is no top-level message of the room.
    */
   setThreadFollow(roomId: string, rootSeq: number, userId: string, following: boolean): Promise<boolean>;
+  /** Whether the user follows the thread of `rootSeq` and their read marker in it (null: never marked nor followed). */
+  threadFollowOf(roomId: string, rootSeq: number, userId: string): Promise<{ following: boolean; lastReadSeq: number | null }>;
   /**
    * Moves the user's read marker of the thread forward only (never past the room's last seq),
    * keeping whether they follow it (a first mark does not follow). Answers the marker now, or

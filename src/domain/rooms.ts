@@ -113,16 +113,23 @@ export class Rooms {
     actor: Actor,
     roomId: string,
     page: { after?: string | undefined; limit: number },
-  ): Promise<{ members: Array<{ member: MemberRecord; user: UserRecord; online: boolean }>; next: string | null }> {
+  ): Promise<{ members: Array<{ member: MemberRecord; user: UserRecord; online: boolean; muted?: { until: number | null } }>; next: string | null }> {
     await this.#requireVisible(actor, roomId);
     const after = page.after === undefined ? null : decodeMemberCursor(page.after);
     // One more than the page: whether another follows, without a count.
     const rows = await this.#store.listMembers(roomId, { after, limit: page.limit + 1 });
     const members = rows.slice(0, page.limit);
-    const online = await this.#presence.online(members.map((m) => m.user.id));
+    const ids = members.map((m) => m.user.id);
+    const [online, mutes] = await Promise.all([this.#presence.online(ids), this.#store.mutesOf(roomId, ids, Date.now())]);
     const last = members.at(-1);
     const next = rows.length > page.limit && last !== undefined ? encodeMemberCursor({ joinedAt: last.member.joinedAt, userId: last.member.userId }) : null;
-    return { members: members.map((m) => ({ ...m, online: online.has(m.user.id) })), next };
+    return {
+      members: members.map((m) => {
+        const until = mutes.get(m.user.id);
+        return { ...m, online: online.has(m.user.id), ...(until === undefined ? {} : { muted: { until } }) };
+      }),
+      next,
+    };
   }
 
   /**

@@ -4,7 +4,7 @@
  * are events of the room stream like any message.
  */
 import { notFound, validationFailed } from '../errors.js';
-import type { Store, ThreadCursor, ThreadPage } from '../ports.js';
+import type { Store, ThreadCursor, ViewerThreadPage } from '../ports.js';
 import type { Access } from './access.js';
 import { withReactions } from './reactions.js';
 import type { FollowedThreadRecord } from './types.js';
@@ -41,12 +41,12 @@ export class Threads {
   }
 
   /** The root and a page of its replies, oldest first after `after`, with reactions for the reader. */
-  async thread(userId: string, roomId: string, rootSeq: number, after: number, limit: number): Promise<ThreadPage> {
+  async thread(userId: string, roomId: string, rootSeq: number, after: number, limit: number): Promise<ViewerThreadPage> {
     await this.#access.requireMember(roomId, userId);
-    const page = await this.#store.readThread(roomId, rootSeq, after, limit);
+    const [page, follow] = await Promise.all([this.#store.readThread(roomId, rootSeq, after, limit), this.#store.threadFollowOf(roomId, rootSeq, userId)]);
     if (page === undefined) throw notFound(NO_THREAD);
     const [root, ...replies] = await withReactions(this.#store, userId, [page.root, ...page.replies]);
-    return { root: root ?? page.root, replies, hasMore: page.hasMore };
+    return { root: root ?? page.root, replies, hasMore: page.hasMore, following: follow.following, lastReadSeq: follow.lastReadSeq };
   }
 
   async follow(userId: string, roomId: string, rootSeq: number, following: boolean): Promise<void> {

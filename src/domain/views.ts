@@ -1,5 +1,5 @@
 /** Record → wire shape, in one place, so every transport shows the same JSON. */
-import type { ThreadPage } from '../ports.js';
+import type { ViewerThreadPage } from '../ports.js';
 import type { AuditEntry, Bot, FollowedThread, IncomingWebhook, Message, MemberRoom, Restriction, Room, StreamEvent, User, ThreadPage as WireThreadPage } from '../protocol/wire.js';
 import type { AuditRecord, Author, FollowedThreadRecord, IncomingWebhookWithBot, RestrictionRecord, MessageRecord, RoomRecord, RoomWithReadState, StreamEventRecord, UserRecord } from './types.js';
 
@@ -71,7 +71,7 @@ export const messageView = (m: MessageRecord): Message => ({
   ...(m.deleted || m.reactions === undefined || m.reactions.length === 0 ? {} : { reactions: m.reactions }),
 });
 
-export const threadPageView = (p: ThreadPage): WireThreadPage => ({ root: messageView(p.root), replies: p.replies.map(messageView), hasMore: p.hasMore });
+export const threadPageView = (p: ViewerThreadPage): WireThreadPage => ({ root: messageView(p.root), replies: p.replies.map(messageView), hasMore: p.hasMore, following: p.following, lastReadSeq: p.lastReadSeq });
 
 export const followedThreadView = (t: FollowedThreadRecord): FollowedThread => ({ roomId: t.root.roomId, root: messageView(t.root), lastReadSeq: t.lastReadSeq, unread: t.unread });
 

@@ -127,6 +127,8 @@ const ThreadPage = z
     root: Message,
     replies: z.array(Message).describe('Oldest first, after `after`.'),
     hasMore: z.boolean().describe('More replies follow: page on with `after` set to the last seq.'),
+    following: z.boolean().describe('The caller follows the thread.'),
+    lastReadSeq: z.number().int().nullable().describe("The caller's read marker in the thread; null when they never followed nor marked it."),
   })
   .describe('A page of a thread.');
 
@@ -144,6 +146,7 @@ const Member = z
     user: User,
     role: z.enum(['owner', 'admin', 'member']).describe('Ranks owner > admin > member: a member is moderated only by a higher rank.'),
     online: z.boolean(),
+    mutedUntil: z.string().nullable().optional().describe('Present only while the member is muted in the room: when the mute ends, or null until it is lifted.'),
   })
   .describe('A member of a room.');
 

@@ -122,6 +122,10 @@ export interface ThreadPage {
   /** Oldest first, after `after`. */
   replies: Message[];
   hasMore: boolean;
+  /** The caller follows the thread. */
+  following: boolean;
+  /** The caller's read marker in the thread; null when they never followed nor marked it. */
+  lastReadSeq: number | null;
 }
 
 /** A thread the caller follows. */

@@ -491,6 +491,18 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         // A ban of someone who is not a member ends no membership: the writer tells nobody.
         const before = await mod(r.id, owner, { kind: 'member_banned', memberId: outsider.id, until: null, reason: null });
         assert.equal((before as Extract<ModerationOutcome, { status: 'appended' }>).event.wasNotMember, true);
+        // mutesOf answers mutes only, in force, of the users asked about.
+        assert.deepEqual([...(await store.mutesOf(r.id, [member.id, owner.id], at()))], [], 'a ban is no mute');
+        const until = at() + 60_000;
+        assert.equal((await mod(r.id, owner, { kind: 'member_muted', memberId: outsider.id, until, reason: null })).status, 'refused', 'members only');
+        const [quiet, silent] = [await user(), await user()];
+        await store.append([join(r.id, quiet), join(r.id, silent)]);
+        assert.equal((await mod(r.id, owner, { kind: 'member_muted', memberId: quiet.id, until, reason: null })).status, 'appended');
+        assert.equal((await mod(r.id, owner, { kind: 'member_muted', memberId: silent.id, until: null, reason: null })).status, 'appended');
+        const mutes = await store.mutesOf(r.id, [quiet.id, silent.id, outsider.id, member.id], at());
+        assert.deepEqual([...mutes].sort(), [[quiet.id, until], [silent.id, null]].sort());
+        assert.deepEqual([...(await store.mutesOf(r.id, [quiet.id, silent.id], until + 1))], [[silent.id, null]], 'a timed mute ends by itself');
+        assert.deepEqual([...(await store.mutesOf(r.id, [], at()))], []);
       });
 
       it('keeps the room gapless when actions race appends from two instances', async () => {

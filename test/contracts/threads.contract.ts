@@ -79,11 +79,16 @@ export function threadsContract(name: string, open: () => Promise<StoreFixture>)
       assert.deepEqual((await store.listFollowedThreads(bob.id, null, 10, 100)).threads.map((t) => t.unread), [1]);
       assert.equal(await store.markThreadRead(roomId, root, alice.id, r2), r2);
       assert.deepEqual((await store.listFollowedThreads(alice.id, null, 10, 100)).threads.map((t) => t.unread), [0]);
+      assert.deepEqual(await store.threadFollowOf(roomId, root, alice.id), { following: true, lastReadSeq: r2 });
+      assert.deepEqual(await store.threadFollowOf(roomId, root, carol.id), { following: true, lastReadSeq: r2 }, 'a replier reads up to their reply');
       assert.equal(await store.setThreadFollow(roomId, root, alice.id, false), true);
+      assert.deepEqual(await store.threadFollowOf(roomId, root, alice.id), { following: false, lastReadSeq: r2 }, 'unfollowing keeps the marker');
       await send(roomId, bob.id, 'b2', root);
       assert.deepEqual(await store.listThreadFollowers(roomId, root), [bob.id, carol.id].sort());
       assert.equal(await store.setThreadFollow(roomId, r2, alice.id, true), false, 'a reply cannot be followed');
       assert.equal(await store.markThreadRead(roomId, r2, alice.id, r2), null);
+      const dave = await person();
+      assert.deepEqual(await store.threadFollowOf(roomId, root, dave.id), { following: false, lastReadSeq: null }, 'never followed nor marked');
     });
 
     it('pages followed threads by latest activity with a cursor', async () => {

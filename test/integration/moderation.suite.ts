@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config.js';
+import { responses } from '../../src/protocol/responses.js';
 import type { Json } from '../support/json.js';
 import { api, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import { type Frame, WsTestClient } from '../support/ws-client.js';
@@ -138,6 +139,13 @@ export function moderationSuite(label: string, config: () => Promise<Partial<Con
       await ok(204, carol, 'POST', `/api/v1/rooms/${room}/leave`);
       await joinRoom(carol);
       await refused('muted', carol, 'POST', `/api/v1/rooms/${room}/messages`, { body: 'and now?' });
+      // The member list says who is muted (so Carol's own client can tell her when she opens the room).
+      const mutedIn = async (who: TestUser): Promise<Array<[string, Json]>> => {
+        const list = (await ok(200, who, 'GET', `/api/v1/rooms/${room}/members`)).body;
+        responses.Members.parse(list);
+        return (list.members as Array<Record<string, Json>>).filter((m) => 'mutedUntil' in m).map((m) => [(m.user as Frame).id as string, m.mutedUntil]);
+      };
+      assert.deepEqual(await mutedIn(carol), [[carol.id, null]]);
       const restrictions = (await ok(200, admin, 'GET', `/api/v1/rooms/${room}/restrictions`)).body.restrictions as Array<Record<string, Json>>;
       const mute = restrictions.find((r) => (r.user as Frame).id === carol.id);
       assert.equal(mute?.kind, 'mute');
@@ -146,11 +154,17 @@ export function moderationSuite(label: string, config: () => Promise<Partial<Con
       assert.equal((mute?.createdBy as Frame | undefined)?.id, admin.id);
       await ok(204, admin, 'DELETE', `/api/v1/rooms/${room}/mutes/${carol.id}`);
       await ok(201, carol, 'POST', `/api/v1/rooms/${room}/messages`, { body: 'thanks' });
+      assert.deepEqual(await mutedIn(admin), [], 'lifted: nobody is marked');
       // Lifting a mute that is not in force changes nothing.
       await ok(204, admin, 'DELETE', `/api/v1/rooms/${room}/mutes/${carol.id}`);
       await ok(204, admin, 'PUT', `/api/v1/rooms/${room}/mutes/${carol.id}`, { durationS: 1 });
       await refused('muted', carol, 'POST', `/api/v1/rooms/${room}/messages`, { body: 'too soon' });
+      const timed = await mutedIn(owner);
+      assert.equal(timed.length, 1);
+      const ends = Date.parse(String(timed[0]?.[1]));
+      assert.ok(ends > Date.now() - 1_000 && ends < Date.now() + 2_000, `a timed mute says when it ends: ${timed[0]?.[1]}`);
       await sleep(1_100);
+      assert.deepEqual(await mutedIn(owner), [], 'ended: nobody is marked');
       await ok(201, carol, 'POST', `/api/v1/rooms/${room}/messages`, { body: 'my time is up' });
     });
 

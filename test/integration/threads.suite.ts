@@ -123,6 +123,13 @@ export function threadsSuite(label: string, config: () => Promise<Partial<Config
     it('the root author and repliers follow; unread counts replies by others; read and unfollow', async () => {
       const roomId = await sharedRoom();
       const root = await post(alice, roomId, 'follow me');
+      const viewer = async (user: TestUser): Promise<Json> => {
+        const page = await get(user, `/api/v1/rooms/${roomId}/threads/${root.seq}`);
+        assert.equal(page.status, 200);
+        responses.ThreadPage.parse(page.body);
+        return { following: page.body.following, lastReadSeq: page.body.lastReadSeq };
+      };
+      assert.deepEqual(await viewer(bob), { following: false, lastReadSeq: null }, 'no reply yet: nobody follows');
       await post(bob, roomId, 'first', root.seq);
       const second = await post(bob, roomId, 'second', root.seq);
       const mine = await get(alice, '/api/v1/threads');
@@ -133,10 +140,13 @@ export function threadsSuite(label: string, config: () => Promise<Partial<Config
       assert.equal((await get(bob, '/api/v1/threads')).body.threads.find((t: Json) => t.roomId === roomId).unread, 0);
       const read = await api(base, 'POST', `/api/v1/rooms/${roomId}/threads/${root.seq}/read`, { token: alice.token, body: { seq: second.seq } });
       assert.deepEqual([read.status, read.body], [200, { lastReadSeq: second.seq }]);
+      assert.deepEqual(await viewer(alice), { following: true, lastReadSeq: second.seq }, 'the thread page says I follow it, and how far I read');
+      assert.deepEqual(await viewer(bob), { following: true, lastReadSeq: second.seq }, 'replying follows and reads up to the reply');
       assert.equal((await get(alice, '/api/v1/threads')).body.threads.find((t: Json) => t.roomId === roomId).unread, 0);
       assert.equal((await api(base, 'DELETE', `/api/v1/rooms/${roomId}/threads/${root.seq}/follow`, { token: alice.token })).status, 204);
       await post(bob, roomId, 'third', root.seq);
       assert.equal((await get(alice, '/api/v1/threads')).body.threads.some((t: Json) => t.roomId === roomId), false);
+      assert.deepEqual(await viewer(alice), { following: false, lastReadSeq: second.seq }, 'unfollowed, the marker kept');
       assert.equal((await api(base, 'PUT', `/api/v1/rooms/${roomId}/threads/${root.seq}/follow`, { token: alice.token })).status, 204);
       assert.equal((await get(alice, '/api/v1/threads')).body.threads.find((t: Json) => t.roomId === roomId).unread, 0, 'a follow counts only later replies');
       assert.equal((await api(base, 'PUT', `/api/v1/rooms/${roomId}/threads/${second.seq}/follow`, { token: alice.token })).status, 404);

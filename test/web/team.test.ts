@@ -2,7 +2,9 @@
  * The team features in the web app, in Chromium with three people against a real server: the
  * notification bell (a mention of me counts, live; its list jumps to the message and marks it
  * read), at desktop and phone sizes; moderation from the member list (a muted member sees why
- * she cannot send, a banned one loses the room) with its system lines in the timeline; a user search that opens a DM and invites; a profile status; blocking; a desktop notification while the tab is hidden.
+ * she cannot send, a banned one loses the room) with its system lines in the timeline; a user search that opens a DM and invites; a profile status; blocking; a desktop notification while the tab is hidden;
+ * mutes and bans for a chosen time, known to the muted member when the room opens, listed and
+ * lifted in the room's settings; older notifications a page at a time.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -96,7 +98,9 @@ test('a mention lights the bell; its list jumps to the message and marks it read
   // Nobody moderates themselves.
   assert.equal(await member(alice.username).getByTestId('member-moderate').count(), 0);
 
-  // Alice bans Carol: the room leaves Carol's list and her screen.
+  // Alice bans Carol: the room leaves Carol's list and her screen. (The menu closed after the mute.)
+  assert.equal(await member(carol.username).getByTestId('member-ban').isVisible(), false);
+  await member(carol.username).getByLabel(`Moderate @${carol.username}`).click();
   await member(carol.username).getByTestId('member-ban').click();
   await alice.page.getByTestId('confirm-ok').click();
   await alice.page.getByTestId('notice').filter({ hasText: 'Alice banned Carol' }).waitFor(WAIT);
@@ -149,6 +153,74 @@ test('a mention lights the bell; its list jumps to the message and marks it read
   await alice.page.getByTestId('members-panel').locator(`[data-testid="user-match"][data-username="${bob.username}"]`).click();
   await alice.page.getByTestId('invite-status').filter({ hasText: `@${bob.username} was added` }).waitFor(WAIT);
   await bob.page.getByTestId('room-item').filter({ hasText: 'Backroom' }).waitFor(WAIT);
+
+  assert.deepEqual(web.problems, []);
+});
+
+test('a mute or ban lasts as long as chosen; the muted member knows on opening the room; bans and mutes are listed and lifted; older notifications page in', async (t) => {
+  if (!needBrowser(t)) return;
+  const alice = await web.person('alice', 'Alice');
+  const bob = await web.person('bob', 'Bob');
+  const roomId = await createRoom(alice.page, 'Porch');
+  await joinFromDiscover(bob.page, 'Porch');
+  await alice.page.getByTestId('members-toggle').click();
+  const member = (username: string) => alice.page.locator(`[data-testid="member"][data-username="${username}"]`);
+
+  // Alice mutes Bob for an hour: the confirmation and Bob's notice say until when.
+  await member(bob.username).getByLabel(`Moderate @${bob.username}`).click();
+  await member(bob.username).getByTestId('member-duration').selectOption('3600');
+  await member(bob.username).getByTestId('member-mute').click();
+  await alice.page.getByTestId('confirm-dialog').filter({ hasText: 'for 1 hour' }).waitFor(WAIT);
+  await alice.page.getByTestId('confirm-ok').click();
+  await bob.page.getByTestId('muted-notice').filter({ hasText: /Alice muted you in this room until .+: you can read, but not send\./ }).waitFor(WAIT);
+  const restrictions = await api(harness.server().url, 'GET', `/api/v1/rooms/${roomId}/restrictions`, { token: await web.token(alice.username) });
+  const ends = Date.parse(restrictions.body.restrictions[0].until);
+  assert.ok(ends > Date.now() + 3_500_000 && ends < Date.now() + 3_700_000, `muted for an hour: until ${restrictions.body.restrictions[0].until}`);
+
+  // After a reload Bob is told at once, before he tries to send.
+  await bob.page.reload();
+  await openRoomPane(bob.page, '# Porch').waitFor(WAIT);
+  await bob.page.getByTestId('muted-notice').filter({ hasText: /You are muted in this room until / }).waitFor(WAIT);
+  assert.equal(await bob.page.getByTestId('composer').count(), 0);
+
+  // The room's settings list the mute; Alice lifts it there and Bob may write again.
+  await alice.page.getByLabel('Room settings').click();
+  const listed = alice.page.getByTestId('restriction').and(alice.page.locator(`[data-username="${bob.username}"]`));
+  await listed.and(alice.page.locator('[data-kind="mute"]')).waitFor(WAIT);
+  await listed.getByTestId('restriction-lift').click();
+  await alice.page.getByTestId('restrictions').filter({ hasText: 'Nobody is banned or muted.' }).waitFor(WAIT);
+  await bob.page.getByTestId('muted-notice').waitFor({ state: 'detached', ...WAIT });
+  await say(bob.page, 'thanks for that');
+  await alice.page.getByLabel('Room settings').click();
+
+  // Banned for ever: the room leaves Bob's list; listed in the settings, and lifted, he may join again.
+  await member(bob.username).getByLabel(`Moderate @${bob.username}`).click();
+  await member(bob.username).getByTestId('member-duration').selectOption('');
+  await member(bob.username).getByTestId('member-ban').click();
+  await alice.page.getByTestId('confirm-dialog').filter({ hasText: 'for ever' }).waitFor(WAIT);
+  await alice.page.getByTestId('confirm-ok').click();
+  await bob.page.getByTestId('room-item').filter({ hasText: 'Porch' }).waitFor({ state: 'detached', ...WAIT });
+  await alice.page.getByLabel('Room settings').click();
+  await listed.and(alice.page.locator('[data-kind="ban"]')).filter({ hasText: 'banned for ever' }).waitFor(WAIT);
+  await listed.getByTestId('restriction-lift').click();
+  await listed.waitFor({ state: 'detached', ...WAIT });
+  await joinFromDiscover(bob.page, 'Porch');
+
+  // Older notifications come a page at a time below the newest.
+  const token = await web.token(alice.username);
+  for (let i = 1; i <= 35; i++) {
+    const sent = await api(harness.server().url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token, body: { body: `@${bob.username} note ${i}` } });
+    assert.equal(sent.status, 201);
+  }
+  await bob.page.getByTestId('bell-count').filter({ hasText: /^35$/ }).waitFor(WAIT);
+  await bob.page.getByTestId('bell').click();
+  const items = bob.page.getByTestId('notification');
+  await items.filter({ hasText: 'note 35' }).waitFor(WAIT);
+  assert.equal(await items.count(), 30, 'the newest 30 first');
+  await bob.page.getByTestId('notifications-older').click();
+  await items.filter({ hasText: /note 1(?!\d)/ }).waitFor(WAIT);
+  await eventually('every notification is listed once', async () => (await items.count()) === 35);
+  await bob.page.getByTestId('notifications-older').waitFor({ state: 'detached', ...WAIT });
 
   assert.deepEqual(web.problems, []);
 });

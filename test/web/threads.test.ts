@@ -2,7 +2,8 @@
  * Threads and reactions in the web app, in Chromium with two people against a real server:
  * replies stay out of the main list and count on their root live, the thread panel (its URL
  * surviving a reload and Back, its own screen with Back on a phone), the React picker (arrow
- * keys, Escape), reaction chips toggled live, and the bound on distinct emoji as a clear message.
+ * keys, Escape), reaction chips toggled live, the bound on distinct emoji as a clear message, a
+ * reply shown as sending until the server has it, and the follow state read with the thread.
  */
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
@@ -157,6 +158,49 @@ test('replies in the thread panel, reply counts and reactions live, the thread a
   await bobPanel.waitFor({ state: 'detached', ...WAIT });
   await root.waitFor(WAIT);
   assert.ok(await bob.page.getByTestId('message-list').isVisible());
+
+  assert.deepEqual(web.problems, []);
+});
+
+test('a reply shows as sending until the server has it; the follow state comes with the thread', async (t) => {
+  if (!needBrowser(t)) return;
+  // Alice's replies are held on their way to the server while `holding`, then let through.
+  let holding = false;
+  const held: Array<() => void> = [];
+  const alice = await web.person('alice', 'Alice', {
+    prepare: (context) =>
+      context.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+        const server = ws.connectToServer();
+        server.onMessage((frame) => ws.send(frame));
+        ws.onMessage((frame) => {
+          if (holding && typeof frame === 'string' && frame.includes('"threadRoot"')) held.push(() => server.send(frame));
+          else server.send(frame);
+        });
+      }),
+  });
+  const roomId = await createRoom(alice.page, 'Shed');
+  await say(alice.page, 'Where is the rake?');
+  const root = message(alice.page, 'Where is the rake?');
+  const seq = Number(await root.getAttribute('data-seq'));
+  // Alice follows the thread before anyone replies (the page says so when the panel opens).
+  assert.equal((await api(harness.server().url, 'PUT', `/api/v1/rooms/${roomId}/threads/${seq}/follow`, { token: await web.token(alice.username) })).status, 204);
+  await root.hover();
+  await root.getByTestId('reply-in-thread').click();
+  const panel = alice.page.getByTestId('thread-panel');
+  await panel.getByTestId('thread-follow').filter({ hasText: 'Unfollow' }).and(alice.page.locator('[aria-pressed="true"]')).waitFor(WAIT);
+
+  holding = true;
+  await panel.getByTestId('thread-composer').fill('behind the door');
+  await panel.getByTestId('thread-composer').press('Enter');
+  const sending = panel.getByTestId('thread-sending').filter({ hasText: 'behind the door' });
+  await sending.filter({ hasText: 'Sending…' }).waitFor(WAIT);
+  assert.equal(await panel.getByTestId('thread-reply').count(), 0);
+  await eventually('the reply reached the page’s socket', () => held.length === 1);
+  holding = false;
+  for (const send of held.splice(0)) send();
+  await panel.getByTestId('thread-reply').filter({ hasText: 'behind the door' }).waitFor(WAIT);
+  await sending.waitFor({ state: 'detached', ...WAIT });
+  assert.equal(await panel.getByTestId('thread-reply').count(), 1, 'shown once');
 
   assert.deepEqual(web.problems, []);
 });

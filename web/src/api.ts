@@ -16,6 +16,7 @@ import type {
   ParleyClient,
   ParleyEvents,
   ProfileInput,
+  Restriction,
   Room,
   RoomNotificationPrefs,
   SearchResult,
@@ -134,12 +135,23 @@ export class Api {
     return this.#client.rest.kickMember(roomId, userId);
   }
 
-  ban(roomId: string, userId: string): Promise<void> {
-    return this.#client.rest.banUser(roomId, userId);
+  /** `durationS` undefined: for ever. */
+  ban(roomId: string, userId: string, durationS?: number): Promise<void> {
+    return this.#client.rest.banUser(roomId, userId, durationS === undefined ? {} : { durationS });
   }
 
-  mute(roomId: string, userId: string): Promise<void> {
-    return this.#client.rest.muteMember(roomId, userId);
+  unban(roomId: string, userId: string): Promise<void> {
+    return this.#client.rest.unbanUser(roomId, userId);
+  }
+
+  /** `durationS` undefined: until unmuted. */
+  mute(roomId: string, userId: string, durationS?: number): Promise<void> {
+    return this.#client.rest.muteMember(roomId, userId, durationS === undefined ? {} : { durationS });
+  }
+
+  /** The bans and mutes in force, newest first. */
+  restrictions(roomId: string): Promise<Restriction[]> {
+    return this.#client.rest.listRestrictions(roomId);
   }
 
   unmute(roomId: string, userId: string): Promise<void> {
@@ -197,12 +209,6 @@ export class Api {
     return this.#client.rest.thread(roomId, seq, { after, limit });
   }
 
-  /** Whether I follow the thread of `seq`, from the threads I follow (their first 100). */
-  async follows(roomId: string, seq: number): Promise<boolean> {
-    const page = await this.#client.rest.followedThreads({ limit: 100 });
-    return page.threads.some((t) => t.roomId === roomId && t.root.seq === seq);
-  }
-
   /** Moves my read marker in the thread of `seq` forward to `readSeq`. */
   async markThreadRead(roomId: string, seq: number, readSeq: number): Promise<void> {
     await this.#client.rest.markThreadRead(roomId, seq, readSeq);
@@ -230,8 +236,9 @@ export class Api {
 
   // Notifications
 
-  notifications(limit: number): Promise<NotificationPage> {
-    return this.#client.rest.notifications({ limit });
+  /** Newest first; `before` an id: the page older than it. */
+  notifications(limit: number, before?: string): Promise<NotificationPage> {
+    return this.#client.rest.notifications(before === undefined ? { limit } : { limit, before });
   }
 
   unreadNotifications(): Promise<UnreadNotifications> {

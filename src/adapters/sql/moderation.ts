@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { inForce, planModeration, type ModerationState } from '../../domain/moderation-rules.js';
 import type { AuditRecord, Author, ModerationDetails, ModerationKind, RestrictionRecord, Role, StreamEventRecord } from '../../domain/types.js';
 import type { ModerationOutcome, ModerationRequest } from '../../ports.js';
-import type { SqlDialect } from './dialect.js';
+import { inChunks, type SqlDialect } from './dialect.js';
 import { toAuthor, toRoom } from './mappers.js';
 import type { Database } from './schema.js';
 
@@ -85,6 +85,23 @@ export async function moderate(db: Kysely<Database>, dialect: SqlDialect, reques
     const after = toRoom({ ...room, last_seq: seq, name: settings.name ?? room.name, topic: settings.topic ?? room.topic, archived_at: archivedAt });
     return { status: 'appended', event, room: after };
   });
+}
+
+/** The mutes in force at `now` of those of `userIds` muted in the room: user id → until (null: until lifted). */
+export async function mutesOf(db: Kysely<Database>, dialect: SqlDialect, roomId: string, userIds: string[], now: number): Promise<Map<string, number | null>> {
+  const mutes = new Map<string, number | null>();
+  await inChunks([...new Set(userIds)], 1, dialect, async (chunk) => {
+    const rows = await db
+      .selectFrom('room_restrictions')
+      .select(['user_id', 'until'])
+      .where('room_id', '=', roomId)
+      .where('kind', '=', 'mute')
+      .where('user_id', 'in', chunk)
+      .where((eb) => eb.or([eb('until', 'is', null), eb('until', '>', now)]))
+      .execute();
+    for (const r of rows) mutes.set(r.user_id, r.until === null ? null : Number(r.until));
+  });
+  return mutes;
 }
 
 export async function listRestrictions(db: Kysely<Database>, roomId: string, now: number): Promise<RestrictionRecord[]> {

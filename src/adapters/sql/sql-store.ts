@@ -357,6 +357,10 @@ export class SqlStore extends SqlJobStore implements Store {
     return moderation.moderate(this.#db, this.#dialect, request);
   }
 
+  mutesOf(roomId: string, userIds: string[], now: number): Promise<Map<string, number | null>> {
+    return userIds.length === 0 ? Promise.resolve(new Map()) : moderation.mutesOf(this.#db, this.#dialect, roomId, userIds, now);
+  }
+
   listRestrictions(roomId: string, now: number): Promise<RestrictionRecord[]> {
     return moderation.listRestrictions(this.#db, roomId, now);
   }
@@ -474,6 +478,10 @@ export class SqlStore extends SqlJobStore implements Store {
 
   setThreadFollow(roomId: string, rootSeq: number, userId: string, following: boolean): Promise<boolean> {
     return this.#dialect.write(this.#db, (trx) => threads.setThreadFollow(trx, roomId, rootSeq, userId, following));
+  }
+
+  threadFollowOf(roomId: string, rootSeq: number, userId: string): Promise<{ following: boolean; lastReadSeq: number | null }> {
+    return threads.threadFollowOf(this.#db, roomId, rootSeq, userId);
   }
 
   markThreadRead(roomId: string, rootSeq: number, userId: string, seq: number): Promise<number | null> {

@@ -88,6 +88,11 @@ export async function setThreadFollow(trx: Kysely<Database>, roomId: string, roo
   return true;
 }
 
+export async function threadFollowOf(db: Kysely<Database>, roomId: string, rootSeq: number, userId: string): Promise<{ following: boolean; lastReadSeq: number | null }> {
+  const row = await db.selectFrom('thread_follows').select(['following', 'last_read_seq']).where('room_id', '=', roomId).where('root_seq', '=', rootSeq).where('user_id', '=', userId).executeTakeFirst();
+  return row === undefined ? { following: false, lastReadSeq: null } : { following: Number(row.following) === 1, lastReadSeq: Number(row.last_read_seq) };
+}
+
 export async function markThreadRead(trx: Kysely<Database>, roomId: string, rootSeq: number, userId: string, seq: number): Promise<number | null> {
   if ((await findRoot(trx, roomId, rootSeq)) === undefined) return null;
   const room = await trx.selectFrom('rooms').select('last_seq').where('id', '=', roomId).executeTakeFirstOrThrow();

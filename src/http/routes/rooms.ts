@@ -143,7 +143,15 @@ export function roomRoutes(api: RestApi, ctx: HttpContext): void {
     handler: async ({ session, params, query }) => {
       const page = await rooms.members(session.user, params.roomId, query);
       const now = Date.now();
-      return { members: page.members.map((m) => ({ user: profileView(m.user, now), role: m.member.role, online: m.online })), next: page.next };
+      return {
+        members: page.members.map((m) => ({
+          user: profileView(m.user, now),
+          role: m.member.role,
+          online: m.online,
+          ...(m.muted === undefined ? {} : { mutedUntil: m.muted.until === null ? null : new Date(m.muted.until).toISOString() }),
+        })),
+        next: page.next,
+      };
     },
   });
 

@@ -122,6 +122,8 @@ export function Lightbox() {
         if (!(event.target instanceof Element && event.target.closest('a') !== null)) dialog.current?.close();
       }}
       onClose={() => {
+        // The close event comes a task after close(): the image may have been opened again since.
+        if (dialog.current?.open === true) return;
         const opener = shown.peek()?.opener;
         shown.value = null;
         if (opener?.isConnected === true) opener.focus();

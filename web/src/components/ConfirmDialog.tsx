@@ -19,7 +19,12 @@ export function ConfirmDialog({ confirmation, onDone, error }: { confirmation: C
     } else if (confirmation === null && el.open) el.close();
   }, [confirmation]);
   return (
-    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-question" onClose={onDone} data-testid="confirm-dialog">
+    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-question" onClose={() => {
+        // The close event comes a task after close(): a new question may have opened it since.
+        if (dialog.current?.open !== true) onDone();
+      }}
+      data-testid="confirm-dialog"
+    >
       {confirmation !== null && (
         <form
           method="dialog"

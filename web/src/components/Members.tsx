@@ -6,6 +6,7 @@
  * passes for someone else by display name.
  */
 import { useSignal } from '@preact/signals';
+import { useRef } from 'preact/hooks';
 import { describeError } from '../format.js';
 import type { AppState } from '../state/app.js';
 import type { Member, Role } from '../../../client/index.js';
@@ -13,6 +14,14 @@ import type { RoomSession } from '../state/room.js';
 import { UserMatches, useUserSearch } from './UserSearch.js';
 
 const RANK: Record<Role, number> = { owner: 2, admin: 1, member: 0 };
+
+/** How long a mute or ban lasts, as the moderation menu offers it ('' for ever). */
+const DURATIONS: ReadonlyArray<readonly [string, string]> = [
+  ['3600', 'for 1 hour'],
+  ['86400', 'for 1 day'],
+  ['604800', 'for 1 week'],
+  ['', 'for ever'],
+];
 
 type Ask = (question: string, confirm: string, action: () => Promise<void>) => void;
 
@@ -155,35 +164,59 @@ export function Members({ app, session, ask, onClose }: { app: AppState; session
 
 /** What I may do to a member ranked below me, each asked first. Nothing for my equals or betters. */
 function Moderate({ app, session, member, ask }: { app: AppState; session: RoomSession; member: Member; ask: Ask }) {
+  const duration = useSignal('');
+  const menu = useRef<HTMLDetailsElement>(null);
   const mine = session.myRole;
   if (mine === null || member.user.id === app.me.id || RANK[mine as Role] <= RANK[member.role]) return null;
   const { id, username } = member.user;
   const who = `${member.user.displayName} (@${username})`;
   const roomId = session.roomId;
   const api = app.api;
+  const seconds = duration.value === '' ? undefined : Number(duration.value);
+  const lasting = DURATIONS.find(([value]) => value === duration.value)?.[1] ?? 'for ever';
+  // The menu closes when an action is chosen; the summary keeps the focus, so the confirmation
+  // gives it back there.
+  const act: Ask = (question, confirm, action) => {
+    const details = menu.current;
+    if (details !== null) {
+      details.open = false;
+      details.querySelector('summary')?.focus();
+    }
+    ask(question, confirm, action);
+  };
   return (
-    <details class="moderate" data-testid="member-moderate">
+    <details class="moderate" ref={menu} data-testid="member-moderate">
       <summary aria-label={`Moderate @${username}`}>⋯</summary>
       <div class="moderate-menu">
-        <button type="button" class="secondary small" onClick={() => ask(`Mute ${who}? They can still read the room, but not send.`, 'Mute', () => api.mute(roomId, id))} data-testid="member-mute">
+        <label class="moderate-duration">
+          <span>Mute or ban</span>
+          <select value={duration.value} onChange={(e) => (duration.value = e.currentTarget.value)} data-testid="member-duration">
+            {DURATIONS.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class="secondary small" onClick={() => act(`Mute ${who} ${lasting}? They can still read the room, but not send.`, 'Mute', () => api.mute(roomId, id, seconds))} data-testid="member-mute">
           Mute
         </button>
-        <button type="button" class="secondary small" onClick={() => ask(`Unmute ${who}?`, 'Unmute', () => api.unmute(roomId, id))} data-testid="member-unmute">
+        <button type="button" class="secondary small" onClick={() => act(`Unmute ${who}?`, 'Unmute', () => api.unmute(roomId, id))} data-testid="member-unmute">
           Unmute
         </button>
-        <button type="button" class="secondary small" onClick={() => ask(`Remove ${who} from the room? They may join again.`, 'Remove', () => api.kick(roomId, id))} data-testid="member-kick">
+        <button type="button" class="secondary small" onClick={() => act(`Remove ${who} from the room? They may join again.`, 'Remove', () => api.kick(roomId, id))} data-testid="member-kick">
           Remove
         </button>
-        <button type="button" class="secondary small" onClick={() => ask(`Ban ${who}? They are removed and cannot join again.`, 'Ban', () => api.ban(roomId, id))} data-testid="member-ban">
+        <button type="button" class="secondary small" onClick={() => act(`Ban ${who} ${lasting}? They are removed and cannot join again until the ban ends.`, 'Ban', () => api.ban(roomId, id, seconds))} data-testid="member-ban">
           Ban
         </button>
         {mine === 'owner' &&
           (member.role === 'admin' ? (
-            <button type="button" class="secondary small" onClick={() => ask(`Make ${who} a plain member again?`, 'Make member', () => api.setRole(roomId, id, 'member'))} data-testid="member-unadmin">
+            <button type="button" class="secondary small" onClick={() => act(`Make ${who} a plain member again?`, 'Make member', () => api.setRole(roomId, id, 'member'))} data-testid="member-unadmin">
               Make member
             </button>
           ) : (
-            <button type="button" class="secondary small" onClick={() => ask(`Make ${who} an admin? Admins moderate the room's members.`, 'Make admin', () => api.setRole(roomId, id, 'admin'))} data-testid="member-admin">
+            <button type="button" class="secondary small" onClick={() => act(`Make ${who} an admin? Admins moderate the room's members.`, 'Make admin', () => api.setRole(roomId, id, 'admin'))} data-testid="member-admin">
               Make admin
             </button>
           ))}

@@ -82,6 +82,11 @@ export function NotificationBell({ notifications }: { notifications: Notificatio
               </li>
             ))}
           </ul>
+          {notifications.hasMore.value && (
+            <button type="button" class="secondary small" disabled={notifications.loadingMore.value} onClick={() => void notifications.loadOlder()} data-testid="notifications-older">
+              {notifications.loadingMore.value ? 'Loading…' : 'Show older'}
+            </button>
+          )}
         </section>
       )}
     </div>

@@ -1,12 +1,13 @@
 /**
  * A room's settings menu: my notification level and mute for it (everyone), and for its admins
- * and owner its name, topic and archiving. Changes show through the room's own events.
+ * and owner its name, topic, archiving, and the bans and mutes in force, each of which they can
+ * lift. Changes show through the room's own events.
  */
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import type { MemberRoom, RoomNotificationPrefs } from '../../../client/index.js';
+import type { MemberRoom, Restriction, RoomNotificationPrefs } from '../../../client/index.js';
 import type { Api } from '../api.js';
-import { describeError } from '../format.js';
+import { describeError, formatDateTime } from '../format.js';
 
 /** Muting from this menu lasts until unmuted; a far date stands for "until I say". */
 const MUTE_FOREVER = '9999-12-31T00:00:00.000Z';
@@ -17,6 +18,26 @@ export function RoomSettings({ api, room, canModerate }: { api: Api; room: Membe
   const topic = useSignal(room.topic);
   const error = useSignal('');
   const status = useSignal('');
+  const restrictions = useSignal<Restriction[] | null>(null);
+
+  const loadRestrictions = () => {
+    api.restrictions(room.id).then(
+      (list) => {
+        restrictions.value = list;
+      },
+      (e: unknown) => {
+        error.value = `Bans and mutes could not be loaded: ${describeError(e)}`;
+      },
+    );
+  };
+
+  const lift = (r: Restriction) => {
+    const who = `${r.user.displayName} (@${r.user.username})`;
+    run(r.kind === 'ban' ? `${who} is no longer banned.` : `${who} is no longer muted.`, async () => {
+      await (r.kind === 'ban' ? api.unban(room.id, r.user.id) : api.unmute(room.id, r.user.id));
+      loadRestrictions();
+    });
+  };
 
   useEffect(() => {
     api.roomNotifications(room.id).then(
@@ -57,7 +78,14 @@ export function RoomSettings({ api, room, canModerate }: { api: Api; room: Membe
 
   const current = prefs.value;
   return (
-    <details class="room-settings" data-testid="room-settings">
+    <details
+      class="room-settings"
+      data-testid="room-settings"
+      onToggle={(e) => {
+        // Read when opened: bans and mutes change with moderation, which may be someone else's.
+        if (canModerate && e.currentTarget.open) loadRestrictions();
+      }}
+    >
       <summary class="secondary small" aria-label="Room settings">
         ⚙
       </summary>
@@ -103,6 +131,31 @@ export function RoomSettings({ api, room, canModerate }: { api: Api; room: Membe
             <button type="button" class="secondary small" onClick={() => run(room.archived === true ? 'Room unarchived.' : 'Room archived.', () => api.setArchived(room.id, room.archived !== true))} data-testid="room-archive">
               {room.archived === true ? 'Unarchive' : 'Archive'}
             </button>
+          </fieldset>
+        )}
+        {canModerate && (
+          <fieldset data-testid="restrictions">
+            <legend>Bans and mutes</legend>
+            {restrictions.value === null ? (
+              <p class="hint">Loading…</p>
+            ) : restrictions.value.length === 0 ? (
+              <p class="hint">Nobody is banned or muted.</p>
+            ) : (
+              <ul class="restrictions">
+                {restrictions.value.map((r) => (
+                  <li key={`${r.kind}-${r.user.id}`} class="restriction" data-testid="restriction" data-kind={r.kind} data-username={r.user.username}>
+                    <span>
+                      {r.user.displayName} <span class="username">@{r.user.username}</span> · {r.kind === 'ban' ? 'banned' : 'muted'}{' '}
+                      {r.until === null ? 'for ever' : `until ${formatDateTime(r.until)}`}
+                      {r.reason !== null && <span class="hint"> · {r.reason}</span>}
+                    </span>
+                    <button type="button" class="secondary small" onClick={() => lift(r)} aria-label={`${r.kind === 'ban' ? 'Unban' : 'Unmute'} @${r.user.username}`} data-testid="restriction-lift">
+                      {r.kind === 'ban' ? 'Unban' : 'Unmute'}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
           </fieldset>
         )}
         <p class="hint" role="status">

@@ -17,6 +17,9 @@ export class NotificationsState {
   readonly capped = signal(false);
   /** The list, newest first; null until the bell is first opened. */
   readonly items = signal<readonly Notification[] | null>(null);
+  /** Older notifications than those listed exist. */
+  readonly hasMore = signal(false);
+  readonly loadingMore = signal(false);
   readonly expanded = signal(false);
   readonly error = signal('');
   readonly #api: Api;
@@ -73,9 +76,29 @@ export class NotificationsState {
     try {
       const page = await this.#api.notifications(LIST_LIMIT);
       this.items.value = page.notifications;
+      this.hasMore.value = page.hasMore;
       this.error.value = '';
     } catch (error) {
       this.error.value = describeError(error);
+    }
+  }
+
+  /** The next page of older notifications, below those listed. */
+  async loadOlder(): Promise<void> {
+    const items = this.items.peek();
+    const oldest = items?.at(-1);
+    if (items === null || oldest === undefined || this.loadingMore.peek()) return;
+    this.loadingMore.value = true;
+    try {
+      const page = await this.#api.notifications(LIST_LIMIT, oldest.id);
+      const known = new Set(this.items.peek()?.map((n) => n.id));
+      this.items.value = [...(this.items.peek() ?? []), ...page.notifications.filter((n) => !known.has(n.id))];
+      this.hasMore.value = page.hasMore;
+      this.error.value = '';
+    } catch (error) {
+      this.error.value = describeError(error);
+    } finally {
+      this.loadingMore.value = false;
     }
   }
 

@@ -74,6 +74,7 @@ export class RoomSession {
   #lastTypingSent = 0;
   #readSeq: number;
   #closed = false;
+  #muteTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor({ api, me, room, onRead, onIncoming }: RoomSessionOptions) {
     this.#api = api;
@@ -207,6 +208,7 @@ export class RoomSession {
   /** Stops rendering; the room stays subscribed, so its unread count stays live. */
   close(): void {
     this.#closed = true;
+    if (this.#muteTimer !== undefined) clearTimeout(this.#muteTimer);
     this.thread.peek()?.close();
     document.removeEventListener('visibilitychange', this.#onVisibility);
     for (const { timer } of this.#typists.values()) clearTimeout(timer);
@@ -228,8 +230,8 @@ export class RoomSession {
         if (!atBottom || this.hasNewer.peek()) this.newBelow.value++;
       }
     }
-    if (event.kind === 'member_muted' && event.member?.id === this.#me.id) this.muted.value = mutedText(event.user.displayName, event.until ?? null, event.reason ?? null);
-    if (event.kind === 'member_unmuted' && event.member?.id === this.#me.id) this.muted.value = null;
+    if (event.kind === 'member_muted' && event.member?.id === this.#me.id) this.#setMuted(mutedText(event.user.displayName, event.until ?? null, event.reason ?? null), event.until ?? null);
+    if (event.kind === 'member_unmuted' && event.member?.id === this.#me.id) this.#setMuted(null);
     // Joins, leaves and moderation change who is listed and with what role.
     if (event.kind.startsWith('member_')) void this.loadMembers();
     if (atBottom && shown) this.scroll.value = { to: 'bottom' };
@@ -264,9 +266,24 @@ export class RoomSession {
       if (this.#closed) return;
       this.members.value = members;
       this.membersError.value = '';
+      // The list says whether I am muted here: known when the room opens, not at a refused send.
+      const mine = members.find((m) => m.user.id === this.#me.id);
+      if (mine?.mutedUntil === undefined) this.#setMuted(null);
+      else if (this.muted.peek() === null) this.#setMuted(mutedUntilText(mine.mutedUntil), mine.mutedUntil);
     } catch (error) {
       if (!this.#closed) this.membersError.value = `The members could not be loaded: ${describeError(error)}`;
     }
+  }
+
+  /** Shows why I cannot send, until `until` (a mute ends by itself then, with no event), or clears it. */
+  #setMuted(text: string | null, until: string | null = null): void {
+    if (this.#muteTimer !== undefined) clearTimeout(this.#muteTimer);
+    this.#muteTimer = undefined;
+    this.muted.value = text;
+    if (text === null || until === null) return;
+    const left = Date.parse(until) - Date.now();
+    // Timers hold at most about 24.8 days; a longer mute is checked again with the member list.
+    if (left < 2 ** 31 - 1) this.#muteTimer = setTimeout(() => this.#setMuted(null), Math.max(0, left));
   }
 
   /** My role here: `owner` may delete anyone's message. */
@@ -442,6 +459,11 @@ export class RoomSession {
       console.warn('Parley: the read marker was not saved:', describeError(error));
     });
   }
+}
+
+/** What the composer says while I am muted, known from the member list (who muted me is in the event only). */
+function mutedUntilText(until: string | null): string {
+  return `You are muted in this room${until === null ? '' : ` until ${formatDateTime(until)}`}: you can read, but not send.`;
 }
 
 /** What the composer says while I am muted. */

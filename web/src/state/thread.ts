@@ -22,6 +22,8 @@ export class ThreadSession {
   /** null until known. */
   readonly following = signal<boolean | null>(null);
   readonly error = signal('');
+  /** My replies on their way to the server. */
+  readonly sending = signal<readonly string[]>([]);
   readonly #api: Api;
   readonly #me: User;
   #closed = false;
@@ -35,12 +37,6 @@ export class ThreadSession {
   }
 
   async open(): Promise<void> {
-    void this.#api.follows(this.roomId, this.rootSeq).then(
-      (following) => {
-        if (!this.#closed) this.following.value = following;
-      },
-      (error: unknown) => this.#fail('Following could not be checked', error),
-    );
     await this.loadMore();
   }
 
@@ -52,6 +48,9 @@ export class ThreadSession {
       const page = await this.#api.thread(this.roomId, this.rootSeq, shown.at(-1)?.seq ?? 0, PAGE);
       if (this.#closed) return;
       this.root.value = page.root;
+      // The page says whether I follow and how far I read; a change made here since wins.
+      if (this.following.peek() === null) this.following.value = page.following;
+      this.#readSeq = Math.max(this.#readSeq, page.lastReadSeq ?? 0);
       // Replies that came live while the page was read are in it too: each seq once.
       const bySeq = new Map(this.replies.peek().map((m) => [m.seq, m]));
       for (const reply of page.replies) bySeq.set(reply.seq, reply);
@@ -95,6 +94,7 @@ export class ThreadSession {
     const body = text.trim();
     if (body === '') return false;
     this.error.value = '';
+    this.sending.value = [...this.sending.peek(), body];
     try {
       const reply = await this.#api.sendReply(this.roomId, this.rootSeq, body);
       if (!this.#closed && !this.hasMore.peek() && !this.replies.peek().some((m) => m.seq === reply.seq)) {
@@ -104,6 +104,10 @@ export class ThreadSession {
     } catch (error) {
       this.#fail('Not sent', error);
       return false;
+    } finally {
+      const pending = [...this.sending.peek()];
+      pending.splice(pending.indexOf(body), 1);
+      this.sending.value = pending;
     }
   }
 
