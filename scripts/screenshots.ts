@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     await ada.getByTestId('member').nth(1).waitFor();
     await ada.getByTestId('composer').fill('See you at the allotment at 5');
     await ada.screenshot({ path: path.join(OUT, 'room.png') });
+    await ada.getByTestId('composer').fill('');
 
     await ada.getByTestId('search-input').fill('basil');
     await ada.getByTestId('search-input').press('Enter');
@@ -89,7 +90,6 @@ async function main(): Promise<void> {
     ] as const) {
       await api(base, 'PUT', `/api/v1/rooms/${roomId}/messages/${basil.seq}/reactions/${encodeURIComponent(emoji)}`, { token: who });
     }
-    await ada.getByTestId('composer').fill('');
     await ada.goto(`${base}/#/rooms/${roomId}/thread/${basil.seq}`);
     await ada.getByTestId('thread-reply').filter({ hasText: 'keeps the heat' }).waitFor();
     await ada.screenshot({ path: path.join(OUT, 'thread.png') });

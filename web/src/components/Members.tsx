@@ -31,8 +31,12 @@ export function Members({ app, session, ask, onClose }: { app: AppState; session
   const status = useSignal('');
   const error = useSignal('');
   const busy = useSignal(false);
-  const sorted = members === null ? null : [...members].sort((a, b) => Number(b.online) - Number(a.online) || a.user.displayName.localeCompare(b.user.displayName));
-  const online = members?.filter((m) => m.online).length ?? 0;
+  // I am online whenever my connection is open, whatever the list said when it was read (a
+  // reload's new connection can be counted after the list was).
+  const connected = app.connection.value.state === 'open';
+  const isOnline = (m: Member): boolean => (m.user.id === app.me.id ? connected : m.online);
+  const sorted = members === null ? null : [...members].sort((a, b) => Number(isOnline(b)) - Number(isOnline(a)) || a.user.displayName.localeCompare(b.user.displayName));
+  const online = members?.filter(isOnline).length ?? 0;
 
   const message = (username: string) => {
     error.value = '';
@@ -91,15 +95,15 @@ export function Members({ app, session, ask, onClose }: { app: AppState; session
       ) : (
         <ul class="member-list">
           {sorted.map((m) => (
-            <li key={m.user.id} class="member" data-testid="member" data-username={m.user.username} data-online={m.online ? 'true' : 'false'}>
-              <span class={m.online ? 'presence online' : 'presence'} aria-hidden="true" />
+            <li key={m.user.id} class="member" data-testid="member" data-username={m.user.username} data-online={isOnline(m) ? 'true' : 'false'}>
+              <span class={isOnline(m) ? 'presence online' : 'presence'} aria-hidden="true" />
               <span class="member-names">
                 <span class="member-name">
                   {m.user.displayName}
                   {m.user.id === app.me.id && ' (you)'}
                 </span>
                 <span class="username">
-                  @{m.user.username} · <span data-testid="member-status">{m.online ? 'online' : 'offline'}</span>
+                  @{m.user.username} · <span data-testid="member-status">{isOnline(m) ? 'online' : 'offline'}</span>
                 </span>
                 {m.user.statusText !== undefined && (
                   <span class="hint" data-testid="member-status-text">
