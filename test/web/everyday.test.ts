@@ -3,7 +3,8 @@
  * forms whose errors clear on input, the phone layout (the room list and the room as two
  * screens, with Back), a draft kept per room across room switches and a reload, a lost
  * connection shown within seconds with a "Retry now" that reconnects at once, the browser's
- * offline state, and keyboard use with a visible focus.
+ * offline state, keyboard use with a visible focus, and a phone walk by touch through the message
+ * actions, the thread, the member list and moderation, room settings, search and the bell.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -111,6 +112,110 @@ test('phone: the room list and the room are two screens; drafts are kept per roo
   await bob.page.reload();
   await openRoomPane(bob.page, '# Pantry').waitFor(WAIT);
   assert.equal(await bob.page.getByTestId('composer').inputValue(), '', 'a sent draft is gone');
+});
+
+test('phone, by touch: every message action without hover; the thread, members, moderation, settings, search and the bell fit the screen', async (t) => {
+  if (!needBrowser(t)) return;
+  const alice = await web.person('alice', 'Alice', { viewport: PHONE, isMobile: true, hasTouch: true, permissions: ['clipboard-read', 'clipboard-write'] });
+  const bob = await web.person('bob', 'Bob');
+  await alice.page.getByTestId('discover-search').waitFor(WAIT);
+  const roomId = await createRoom(bob.page, 'Veranda');
+  await createRoom(alice.page, 'Attic');
+  await alice.page.getByTestId('back').click();
+  await joinFromDiscover(alice.page, 'Veranda');
+  const page = alice.page;
+  /** The element lies within the phone's screen, left to right. */
+  const fits = async (what: string, testId: string): Promise<void> => {
+    const element = page.getByTestId(testId).first();
+    await element.waitFor({ state: 'visible', ...WAIT });
+    const box = await element.boundingBox();
+    assert.ok(box !== null && box.x >= -0.5 && box.x + box.width <= PHONE.width + 0.5, `${what} fits the screen: ${JSON.stringify(box)}`);
+  };
+
+  // A touch screen has no hover: the actions show on every message.
+  await say(page, 'a note from the porch');
+  const mine = message(page, 'a note from the porch');
+  assert.equal(await mine.getByTestId('edit-message').evaluate((el) => getComputedStyle(el.parentElement as Element).opacity), '1');
+  await mine.getByTestId('edit-message').tap();
+  await page.getByTestId('edit-input').fill('a note from the veranda');
+  await page.getByTestId('edit-input').press('Enter');
+  await message(bob.page, 'a note from the veranda').getByTestId('edited').waitFor(WAIT);
+  const edited = message(page, 'a note from the veranda');
+
+  await edited.getByTestId('react').tap();
+  await fits('the emoji picker', 'emoji-picker');
+  await page.getByTestId('emoji-picker').getByRole('button', { name: 'React with 👍' }).tap();
+  await message(bob.page, 'a note from the veranda').getByTestId('reaction').filter({ hasText: '👍 1' }).waitFor(WAIT);
+
+  await edited.getByTestId('copy-link').tap();
+  await page.getByTestId('room-status').filter({ hasText: 'Link copied.' }).waitFor(WAIT);
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${harness.server().url}/#/rooms/${roomId}/${await edited.getAttribute('data-seq')}`);
+
+  // The thread is a screen of its own, with Back to the room.
+  await edited.getByTestId('reply-in-thread').tap();
+  await fits('the thread', 'thread-panel');
+  await page.getByTestId('thread-composer').fill('and one in the thread');
+  await page.getByTestId('thread-composer').press('Enter');
+  await page.getByTestId('thread-reply').filter({ hasText: 'and one in the thread' }).waitFor(WAIT);
+  await page.getByTestId('thread-back').tap();
+  await page.getByTestId('thread-panel').waitFor({ state: 'detached', ...WAIT });
+  await edited.getByTestId('thread-summary').filter({ hasText: '1 reply' }).waitFor(WAIT);
+
+  // Members (with presence and the owner's menu: Bob owns the room, so Alice has none) and settings.
+  await page.getByTestId('members-toggle').tap();
+  await fits('the member list', 'members-panel');
+  await page.locator(`[data-testid="member"][data-username="${bob.username}"]`).getByTestId('member-role').filter({ hasText: 'owner' }).waitFor(WAIT);
+  assert.equal(await page.getByTestId('member-moderate').count(), 0, 'a member moderates nobody');
+  await page.getByTestId('members-close').tap();
+  await page.getByLabel('Room settings').tap();
+  await fits('the room settings', 'room-settings');
+  await page.getByTestId('notify-level').selectOption('all');
+  await page.getByTestId('room-settings').getByRole('status').filter({ hasText: 'saved' }).waitFor(WAIT);
+  await page.getByLabel('Room settings').tap();
+
+  // Bob makes Alice an admin from his desktop; on her phone she now moderates from the list.
+  await bob.page.getByTestId('members-toggle').click();
+  const aliceRow = bob.page.locator(`[data-testid="member"][data-username="${alice.username}"]`);
+  await aliceRow.getByLabel(`Moderate @${alice.username}`).click();
+  await aliceRow.getByTestId('member-admin').click();
+  await bob.page.getByTestId('confirm-ok').click();
+  await page.getByTestId('notice').filter({ hasText: 'admin' }).first().waitFor(WAIT);
+  const carol = await web.person('carol', 'Carol');
+  await joinFromDiscover(carol.page, 'Veranda');
+  await page.getByTestId('members-toggle').tap();
+  const carolRow = page.locator(`[data-testid="member"][data-username="${carol.username}"]`);
+  await carolRow.getByLabel(`Moderate @${carol.username}`).tap();
+  await fits('the moderation menu', 'member-moderate');
+  await carolRow.getByTestId('member-mute').tap();
+  await fits('the confirmation', 'confirm-dialog');
+  await page.getByTestId('confirm-ok').tap();
+  await carol.page.getByTestId('muted-notice').waitFor(WAIT);
+  await page.getByTestId('members-close').tap();
+
+  // Delete, after the confirmation.
+  await edited.getByTestId('delete-message').tap();
+  await page.getByTestId('confirm-ok').tap();
+  await message(bob.page, 'message deleted').waitFor(WAIT);
+
+  // Search from the room list screen; the hit opens its room at the message.
+  await say(bob.page, 'the geraniums need water');
+  await page.getByTestId('back').tap();
+  await page.getByTestId('search-input').fill('geraniums');
+  await page.getByTestId('search-input').press('Enter');
+  const hit = page.getByTestId('search-hit');
+  await hit.first().waitFor(WAIT);
+  await fits('the search results', 'search-results');
+  await hit.getByRole('link').first().tap();
+  await message(page, 'the geraniums need water').and(page.locator('.highlighted')).waitFor(WAIT);
+
+  // The bell, on the room list screen, when Bob mentions her.
+  await say(bob.page, `@${alice.username} the hose is in the shed`);
+  await page.getByTestId('back').tap();
+  await page.getByTestId('bell-count').waitFor(WAIT);
+  await page.getByTestId('bell').tap();
+  await fits('the notifications', 'notification-list');
+  await page.getByTestId('notification').filter({ hasText: 'the hose is in the shed' }).tap();
+  await message(page, 'the hose is in the shed').and(page.locator('.highlighted')).waitFor(WAIT);
 });
 
 test('a lost connection shows within seconds; Retry now reconnects at once; offline is shown at once', async (t) => {

@@ -194,14 +194,15 @@ export function RoomPane({ app, session }: { app: AppState; session: RoomSession
           Drop files to attach them
         </div>
         <Lightbox />
-        <ConfirmDialog
-          confirmation={confirmation.value}
-          error={confirmError.value}
-          onDone={() => {
-            confirmation.value = null;
-          }}
-        />
       </section>
+      {/* Beside the room, not in it: on a phone the member list hides the room, and its questions must still show. */}
+      <ConfirmDialog
+        confirmation={confirmation.value}
+        error={confirmError.value}
+        onDone={() => {
+          confirmation.value = null;
+        }}
+      />
       {thread !== null && <ThreadPanel key={thread.rootSeq} thread={thread} me={app.me} />}
       {showMembers.value && (
         <Members
