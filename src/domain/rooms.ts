@@ -114,13 +114,15 @@ export class Rooms {
     roomId: string,
     page: { after?: string | undefined; limit: number },
   ): Promise<{ members: Array<{ member: MemberRecord; user: UserRecord; online: boolean; muted?: { until: number | null } }>; next: string | null }> {
-    await this.#requireVisible(actor, roomId);
+    const { role } = await this.#requireVisible(actor, roomId);
     const after = page.after === undefined ? null : decodeMemberCursor(page.after);
     // One more than the page: whether another follows, without a count.
     const rows = await this.#store.listMembers(roomId, { after, limit: page.limit + 1 });
     const members = rows.slice(0, page.limit);
     const ids = members.map((m) => m.user.id);
-    const [online, mutes] = await Promise.all([this.#presence.online(ids), this.#store.mutesOf(roomId, ids, Date.now())]);
+    // Who is muted is for the room's moderators (as GET /restrictions is); anyone else learns only of their own mute.
+    const mutable = role === 'owner' || role === 'admin' ? ids : ids.filter((id) => id === actor.id);
+    const [online, mutes] = await Promise.all([this.#presence.online(ids), this.#store.mutesOf(roomId, mutable, Date.now())]);
     const last = members.at(-1);
     const next = rows.length > page.limit && last !== undefined ? encodeMemberCursor({ joinedAt: last.member.joinedAt, userId: last.member.userId }) : null;
     return {

@@ -145,7 +145,9 @@ export function moderationSuite(label: string, config: () => Promise<Partial<Con
         responses.Members.parse(list);
         return (list.members as Array<Record<string, Json>>).filter((m) => 'mutedUntil' in m).map((m) => [(m.user as Frame).id as string, m.mutedUntil]);
       };
-      assert.deepEqual(await mutedIn(carol), [[carol.id, null]]);
+      assert.deepEqual(await mutedIn(carol), [[carol.id, null]], 'Carol learns of her own mute');
+      assert.deepEqual(await mutedIn(admin), [[carol.id, null]], 'a moderator sees every mute');
+      assert.deepEqual(await mutedIn(dave), [], 'another member sees no mute but theirs');
       const restrictions = (await ok(200, admin, 'GET', `/api/v1/rooms/${room}/restrictions`)).body.restrictions as Array<Record<string, Json>>;
       const mute = restrictions.find((r) => (r.user as Frame).id === carol.id);
       assert.equal(mute?.kind, 'mute');

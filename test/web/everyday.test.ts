@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { browserHarness, needBrowser, WAIT } from '../support/browser.js';
-import { connected, createRoom, joinFromDiscover, message, openRoomPane, PASSWORD, PHONE, roomItem, say, webApp } from '../support/web-app.js';
+import { connected, createRoom, eventually, joinFromDiscover, message, openRoomPane, PASSWORD, PHONE, roomItem, say, webApp } from '../support/web-app.js';
 
 const harness = browserHarness({ SEND_RATE_PER_SEC: 10_000, SEND_BURST: 10_000, AUTH_RATE_PER_MIN: 10_000 });
 // Registering a taken username is refused (409) by design.
@@ -222,9 +222,11 @@ test('a lost connection shows within seconds; Retry now reconnects at once; offl
   if (!needBrowser(t)) return;
   // While `down`, the socket's frames go nowhere and new sockets are refused: a dead network.
   let down = false;
+  let attempts = 0;
   const carol = await web.person('carol', 'Carol', {
     prepare: (context) =>
       context.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+        attempts++;
         if (down) {
           void ws.close({ code: 1013, reason: 'no network' });
           return;
@@ -251,8 +253,27 @@ test('a lost connection shows within seconds; Retry now reconnects at once; offl
   // Between attempts it waits ('reconnecting'); during one it is 'connecting': never 'open'.
   assert.match((await carol.page.getByTestId('connection-state').getAttribute('data-state')) ?? '', /^(reconnecting|connecting)$/);
 
+  // Retry now tries at once, not when the wait ends: wait for a wait of at least 4 s to be shown,
+  // then the click's attempt must come long before it ends.
+  const retry = carol.page.getByTestId('retry-now');
+  const deadline = Date.now() + 60_000;
+  let waitS = 0;
+  while (waitS < 4) {
+    assert.ok(Date.now() < deadline, 'the backoff never showed a wait of 4 s');
+    const text = (await banner.textContent()) ?? '';
+    waitS = Number(/Retrying in (\d+) s/.exec(text)?.[1] ?? 0);
+    if (waitS < 4) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const before = attempts;
+  const clicked = Date.now();
+  await retry.click();
+  await eventually('Retry now made an attempt', () => attempts > before);
+  assert.ok(Date.now() - clicked < (waitS - 1) * 1_000, `the attempt came ${Date.now() - clicked} ms after the click, the wait was ${waitS} s`);
+
+  // The network is back: Retry now (if the backoff has not already reconnected) connects.
   down = false;
-  await carol.page.getByTestId('retry-now').click();
+  await eventually('waiting or connected', async () => /^(reconnecting|open)$/.test((await carol.page.getByTestId('connection-state').getAttribute('data-state')) ?? ''));
+  await carol.page.evaluate(() => document.querySelector<HTMLButtonElement>('[data-testid="retry-now"]')?.click());
   await connected(carol.page);
   await banner.waitFor({ state: 'detached', ...WAIT });
   await say(carol.page, 'after the outage');

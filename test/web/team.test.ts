@@ -189,6 +189,7 @@ test('a mute or ban lasts as long as chosen; the muted member knows on opening t
   await listed.and(alice.page.locator('[data-kind="mute"]')).waitFor(WAIT);
   await listed.getByTestId('restriction-lift').click();
   await alice.page.getByTestId('restrictions').filter({ hasText: 'Nobody is banned or muted.' }).waitFor(WAIT);
+  await focused(alice.page, 'restrictions'); // the focus stays in the list, not lost with the row
   await bob.page.getByTestId('muted-notice').waitFor({ state: 'detached', ...WAIT });
   await say(bob.page, 'thanks for that');
   await alice.page.getByLabel('Room settings').click();
@@ -219,6 +220,7 @@ test('a mute or ban lasts as long as chosen; the muted member knows on opening t
   assert.equal(await items.count(), 30, 'the newest 30 first');
   await bob.page.getByTestId('notifications-older').click();
   await items.filter({ hasText: /note 1(?!\d)/ }).waitFor(WAIT);
+  await eventually('the first of the older ones has the focus', async () => ((await bob.page.evaluate(() => document.activeElement?.textContent)) ?? '').includes('note 5'));
   await eventually('every notification is listed once', async () => (await items.count()) === 35);
   await bob.page.getByTestId('notifications-older').waitFor({ state: 'detached', ...WAIT });
 

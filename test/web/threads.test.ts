@@ -182,10 +182,23 @@ test('a reply shows as sending until the server has it; the follow state comes w
   await say(alice.page, 'Where is the rake?');
   const root = message(alice.page, 'Where is the rake?');
   const seq = Number(await root.getAttribute('data-seq'));
-  // Alice follows the thread before anyone replies (the page says so when the panel opens).
-  assert.equal((await api(harness.server().url, 'PUT', `/api/v1/rooms/${roomId}/threads/${seq}/follow`, { token: await web.token(alice.username) })).status, 204);
-  await root.hover();
-  await root.getByTestId('reply-in-thread').click();
+  // Alice follows the thread before anyone replies, then 100 newer ones: the thread's own page
+  // says she follows it, wherever it is in her list of followed threads.
+  const token = await web.token(alice.username);
+  const base = harness.server().url;
+  assert.equal((await api(base, 'PUT', `/api/v1/rooms/${roomId}/threads/${seq}/follow`, { token })).status, 204);
+  for (let i = 1; i <= 100; i++) {
+    const other = await api(base, 'POST', `/api/v1/rooms/${roomId}/messages`, { token, body: { body: `another question ${i}` } });
+    assert.equal((await api(base, 'PUT', `/api/v1/rooms/${roomId}/threads/${other.body.message.seq}/follow`, { token })).status, 204);
+  }
+  const followed = await api(base, 'GET', '/api/v1/threads?limit=100', { token });
+  assert.equal(
+    followed.body.threads.some((th: { root: { seq: number } }) => th.root.seq === seq),
+    false,
+    'past the first 100 followed threads',
+  );
+  // The root is far up the room now: the thread opens by its address.
+  await alice.page.goto(`${base}/#/rooms/${roomId}/thread/${seq}`);
   const panel = alice.page.getByTestId('thread-panel');
   await panel.getByTestId('thread-follow').filter({ hasText: 'Unfollow' }).and(alice.page.locator('[aria-pressed="true"]')).waitFor(WAIT);
 

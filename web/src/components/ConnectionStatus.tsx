@@ -51,7 +51,8 @@ export function ConnectionStatus({ app }: { app: AppState }) {
             {retryIn !== null && retryIn > 0 ? ` Retrying in ${retryIn} s…` : retrying ? ' Retrying…' : ''}
           </span>
           {retrying && (
-            <button type="button" class="small" onClick={() => app.api.retryNow()} data-testid="retry-now">
+            // During an attempt there is nothing to hurry: shown (so it does not jump), but disabled.
+            <button type="button" class="small" aria-disabled={!waiting} onClick={() => waiting && app.api.retryNow()} data-testid="retry-now">
               Retry now
             </button>
           )}

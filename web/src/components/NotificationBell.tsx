@@ -20,6 +20,7 @@ export function NotificationBell({ notifications }: { notifications: Notificatio
   const expanded = notifications.expanded.value;
   const items = notifications.items.value;
   const bell = useRef<HTMLButtonElement>(null);
+  const list = useRef<HTMLElement>(null);
   return (
     <div class="bell">
       <button
@@ -45,6 +46,7 @@ export function NotificationBell({ notifications }: { notifications: Notificatio
       {expanded && (
         <section
           id="notification-list"
+          ref={list}
           class="notification-list"
           aria-label="Notifications"
           onKeyDown={(event) => {
@@ -83,7 +85,20 @@ export function NotificationBell({ notifications }: { notifications: Notificatio
             ))}
           </ul>
           {notifications.hasMore.value && (
-            <button type="button" class="secondary small" disabled={notifications.loadingMore.value} onClick={() => void notifications.loadOlder()} data-testid="notifications-older">
+            <button
+              type="button"
+              class="secondary small"
+              // aria-disabled, not disabled: the button keeps the focus (and Escape still closes the list).
+              aria-disabled={notifications.loadingMore.value}
+              onClick={() => {
+                const shown = items?.length ?? 0;
+                void notifications.loadOlder().then(() => {
+                  // The first of those just listed takes the focus (the button may be gone), once rendered.
+                  setTimeout(() => list.current?.querySelectorAll<HTMLElement>('[data-testid="notification"]')[shown]?.focus(), 0);
+                });
+              }}
+              data-testid="notifications-older"
+            >
               {notifications.loadingMore.value ? 'Loading…' : 'Show older'}
             </button>
           )}

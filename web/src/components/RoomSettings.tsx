@@ -4,7 +4,7 @@
  * lift. Changes show through the room's own events.
  */
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import type { MemberRoom, Restriction, RoomNotificationPrefs } from '../../../client/index.js';
 import type { Api } from '../api.js';
 import { describeError, formatDateTime } from '../format.js';
@@ -19,23 +19,34 @@ export function RoomSettings({ api, room, canModerate }: { api: Api; room: Membe
   const error = useSignal('');
   const status = useSignal('');
   const restrictions = useSignal<Restriction[] | null>(null);
+  const restrictionsError = useSignal('');
+  const restrictionsBox = useRef<HTMLFieldSetElement>(null);
+  const restrictionsRequest = useRef(0);
 
-  const loadRestrictions = () => {
-    api.restrictions(room.id).then(
-      (list) => {
-        restrictions.value = list;
-      },
-      (e: unknown) => {
-        error.value = `Bans and mutes could not be loaded: ${describeError(e)}`;
-      },
-    );
+  /** Reads the bans and mutes in force; only the latest answer counts. */
+  const loadRestrictions = async (): Promise<void> => {
+    const request = ++restrictionsRequest.current;
+    try {
+      const list = await api.restrictions(room.id);
+      if (request !== restrictionsRequest.current) return;
+      restrictions.value = list;
+      restrictionsError.value = '';
+    } catch (e) {
+      if (request === restrictionsRequest.current) restrictionsError.value = `Bans and mutes could not be loaded: ${describeError(e)}`;
+    }
   };
 
-  const lift = (r: Restriction) => {
+  const lift = (r: Restriction, index: number) => {
     const who = `${r.user.displayName} (@${r.user.username})`;
     run(r.kind === 'ban' ? `${who} is no longer banned.` : `${who} is no longer muted.`, async () => {
       await (r.kind === 'ban' ? api.unban(room.id, r.user.id) : api.unmute(room.id, r.user.id));
-      loadRestrictions();
+      await loadRestrictions();
+      // The lifted row is gone with its focused button: the focus goes to the next one, or to the list.
+      setTimeout(() => {
+        const box = restrictionsBox.current;
+        const buttons = box?.querySelectorAll<HTMLElement>('[data-testid="restriction-lift"]') ?? [];
+        (buttons[Math.min(index, buttons.length - 1)] ?? box)?.focus();
+      }, 0);
     });
   };
 
@@ -83,7 +94,7 @@ export function RoomSettings({ api, room, canModerate }: { api: Api; room: Membe
       data-testid="room-settings"
       onToggle={(e) => {
         // Read when opened: bans and mutes change with moderation, which may be someone else's.
-        if (canModerate && e.currentTarget.open) loadRestrictions();
+        if (canModerate && e.currentTarget.open) void loadRestrictions();
       }}
     >
       <summary class="secondary small" aria-label="Room settings">
@@ -134,22 +145,26 @@ export function RoomSettings({ api, room, canModerate }: { api: Api; room: Membe
           </fieldset>
         )}
         {canModerate && (
-          <fieldset data-testid="restrictions">
+          <fieldset ref={restrictionsBox} tabIndex={-1} data-testid="restrictions">
             <legend>Bans and mutes</legend>
-            {restrictions.value === null ? (
+            {restrictionsError.value !== '' ? (
+              <p class="error" role="alert">
+                {restrictionsError.value}
+              </p>
+            ) : restrictions.value === null ? (
               <p class="hint">Loading…</p>
             ) : restrictions.value.length === 0 ? (
               <p class="hint">Nobody is banned or muted.</p>
             ) : (
               <ul class="restrictions">
-                {restrictions.value.map((r) => (
+                {restrictions.value.map((r, index) => (
                   <li key={`${r.kind}-${r.user.id}`} class="restriction" data-testid="restriction" data-kind={r.kind} data-username={r.user.username}>
                     <span>
                       {r.user.displayName} <span class="username">@{r.user.username}</span> · {r.kind === 'ban' ? 'banned' : 'muted'}{' '}
                       {r.until === null ? 'for ever' : `until ${formatDateTime(r.until)}`}
                       {r.reason !== null && <span class="hint"> · {r.reason}</span>}
                     </span>
-                    <button type="button" class="secondary small" onClick={() => lift(r)} aria-label={`${r.kind === 'ban' ? 'Unban' : 'Unmute'} @${r.user.username}`} data-testid="restriction-lift">
+                    <button type="button" class="secondary small" onClick={() => lift(r, index)} aria-label={`${r.kind === 'ban' ? 'Unban' : 'Unmute'} @${r.user.username}`} data-testid="restriction-lift">
                       {r.kind === 'ban' ? 'Unban' : 'Unmute'}
                     </button>
                   </li>

@@ -90,10 +90,13 @@ export function ThreadPanel({ thread, me }: { thread: ThreadSession; me: User })
         {replies.map((reply) => (
           <ThreadMessage key={reply.seq} message={reply} thread={thread} me={me} testid="thread-reply" />
         ))}
-        {!thread.hasMore.value && pendingReplies(thread.sending.value, replies, me.id).map((body, i) => (
+        {!thread.hasMore.value &&
+          thread.sending.value
+            .filter((p) => !p.arrived)
+            .map((p) => (
           // Mine, on its way: shown at once, dimmed, until the server has it (then it is a reply above).
-          <li key={`sending-${i}`} class="message pending" aria-busy="true" data-testid="thread-sending">
-            <div class="message-body">{body}</div>
+          <li key={p.id} class="message pending" aria-busy="true" data-testid="thread-sending">
+            <div class="message-body">{p.body}</div>
             <span class="hint">Sending…</span>
           </li>
         ))}
@@ -142,17 +145,3 @@ export function ThreadPanel({ thread, me }: { thread: ThreadSession; me: User })
   );
 }
 
-/** The replies being sent that are not shown yet: the stream may bring one before its send is answered. */
-function pendingReplies(sending: readonly string[], replies: readonly Message[], myId: string): string[] {
-  if (sending.length === 0) return [];
-  const arrived = replies
-    .slice(-sending.length)
-    .filter((m) => m.author.id === myId)
-    .map((m) => m.body);
-  return sending.filter((body) => {
-    const at = arrived.indexOf(body);
-    if (at === -1) return true;
-    arrived.splice(at, 1);
-    return false;
-  });
-}

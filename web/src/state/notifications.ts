@@ -73,6 +73,7 @@ export class NotificationsState {
   }
 
   async #load(): Promise<void> {
+    this.hasMore.value = false;
     try {
       const page = await this.#api.notifications(LIST_LIMIT);
       this.items.value = page.notifications;
@@ -91,6 +92,8 @@ export class NotificationsState {
     this.loadingMore.value = true;
     try {
       const page = await this.#api.notifications(LIST_LIMIT, oldest.id);
+      // The list was read afresh meanwhile (the bell reopened): this page would leave a gap.
+      if (this.items.peek()?.at(-1)?.id !== oldest.id) return;
       const known = new Set(this.items.peek()?.map((n) => n.id));
       this.items.value = [...(this.items.peek() ?? []), ...page.notifications.filter((n) => !known.has(n.id))];
       this.hasMore.value = page.hasMore;

@@ -75,6 +75,9 @@ export class RoomSession {
   #readSeq: number;
   #closed = false;
   #muteTimer: ReturnType<typeof setTimeout> | undefined;
+  #membersRequest = 0;
+  /** Counts the mute events about me, so an older member list does not undo one. */
+  #muteEvents = 0;
 
   constructor({ api, me, room, onRead, onIncoming }: RoomSessionOptions) {
     this.#api = api;
@@ -230,6 +233,7 @@ export class RoomSession {
         if (!atBottom || this.hasNewer.peek()) this.newBelow.value++;
       }
     }
+    if ((event.kind === 'member_muted' || event.kind === 'member_unmuted') && event.member?.id === this.#me.id) this.#muteEvents++;
     if (event.kind === 'member_muted' && event.member?.id === this.#me.id) this.#setMuted(mutedText(event.user.displayName, event.until ?? null, event.reason ?? null), event.until ?? null);
     if (event.kind === 'member_unmuted' && event.member?.id === this.#me.id) this.#setMuted(null);
     // Joins, leaves and moderation change who is listed and with what role.
@@ -261,14 +265,20 @@ export class RoomSession {
   }
 
   async loadMembers(): Promise<void> {
+    const request = ++this.#membersRequest;
+    const mutesSeen = this.#muteEvents;
     try {
       const members = await this.#api.listMembers(this.roomId);
-      if (this.#closed) return;
+      // Each member event reloads the list: only the latest answer counts.
+      if (this.#closed || request !== this.#membersRequest) return;
       this.members.value = members;
       this.membersError.value = '';
       // The list says whether I am muted here: known when the room opens, not at a refused send.
+      // A mute event since the request was made knows better; so does one when I am not on
+      // the list's page.
       const mine = members.find((m) => m.user.id === this.#me.id);
-      if (mine?.mutedUntil === undefined) this.#setMuted(null);
+      if (mine === undefined || mutesSeen !== this.#muteEvents) return;
+      if (mine.mutedUntil === undefined) this.#setMuted(null);
       else if (this.muted.peek() === null) this.#setMuted(mutedUntilText(mine.mutedUntil), mine.mutedUntil);
     } catch (error) {
       if (!this.#closed) this.membersError.value = `The members could not be loaded: ${describeError(error)}`;

@@ -22,8 +22,12 @@ export class ThreadSession {
   /** null until known. */
   readonly following = signal<boolean | null>(null);
   readonly error = signal('');
-  /** My replies on their way to the server. */
-  readonly sending = signal<readonly string[]>([]);
+  /**
+   * My replies on their way, oldest first, until their send is answered; `arrived` once the
+   * stream brought them (possibly before the answer), when they show as replies instead.
+   */
+  readonly sending = signal<ReadonlyArray<{ id: number; body: string; arrived: boolean }>>([]);
+  #sendIds = 0;
   readonly #api: Api;
   readonly #me: User;
   #closed = false;
@@ -85,8 +89,14 @@ export class ThreadSession {
       this.replies.value = replies;
       this.#markRead();
     }
-    // Replying makes me follow (see the protocol's "Threads").
-    if (event.kind === 'message' && event.message?.threadRoot === this.rootSeq && event.user.id === this.#me.id) this.following.value = true;
+    if (event.kind === 'message' && event.message?.threadRoot === this.rootSeq && event.user.id === this.#me.id) {
+      // Replying makes me follow (see the protocol's "Threads").
+      this.following.value = true;
+      // The stream is in order: my oldest reply on its way with this text is the one that arrived.
+      const sending = this.sending.peek();
+      const arrived = sending.findIndex((p) => !p.arrived && p.body === event.message?.body);
+      if (arrived !== -1) this.sending.value = sending.map((p, i) => (i === arrived ? { ...p, arrived: true } : p));
+    }
   }
 
   /** Sends a reply; resolves false when it was refused (the reason is the thread's error). */
@@ -94,7 +104,8 @@ export class ThreadSession {
     const body = text.trim();
     if (body === '') return false;
     this.error.value = '';
-    this.sending.value = [...this.sending.peek(), body];
+    const id = ++this.#sendIds;
+    this.sending.value = [...this.sending.peek(), { id, body, arrived: false }];
     try {
       const reply = await this.#api.sendReply(this.roomId, this.rootSeq, body);
       if (!this.#closed && !this.hasMore.peek() && !this.replies.peek().some((m) => m.seq === reply.seq)) {
@@ -105,9 +116,7 @@ export class ThreadSession {
       this.#fail('Not sent', error);
       return false;
     } finally {
-      const pending = [...this.sending.peek()];
-      pending.splice(pending.indexOf(body), 1);
-      this.sending.value = pending;
+      this.sending.value = this.sending.peek().filter((p) => p.id !== id);
     }
   }
 
