@@ -14,6 +14,7 @@ import { MemoryRateLimiter } from './adapters/memory/rate-limiter.js';
 import { busKind, openBus } from './adapters/open-bus.js';
 import { type CallGuard, isNetworkOutage, isRedisOutage } from './adapters/outage.js';
 import { closeRedis, redisOptions } from './adapters/redis/bus.js';
+import { MemcachedCache } from './adapters/memcached/cache.js';
 import { RedisCache } from './adapters/redis/cache.js';
 import { watchRedis } from './adapters/redis/outage.js';
 import { RedisPresence } from './adapters/redis/presence.js';
@@ -21,7 +22,7 @@ import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import type { StoreWithJobs } from './adapters/sql/job-store.js';
 import { openPostgresStore } from './adapters/sql/postgres.js';
 import { openThreadedSqliteStore } from './adapters/sql/sqlite-thread.js';
-import type { Config } from './config.js';
+import { type Config, memcachedServers } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
 import { Access } from './domain/access.js';
 import { Accounts, type CachedSession } from './domain/accounts.js';
@@ -50,7 +51,7 @@ import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeCacheKeys, decodeMembership, decodePurge } from './protocol/bus-codec.js';
-import type { Bus, Presence, RateLimiter, Store } from './ports.js';
+import type { Bus, Cache, Presence, RateLimiter, Store } from './ports.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
@@ -157,6 +158,21 @@ export async function openRedis(config: Config, log: Logger): Promise<Redis | nu
 
 function rateLimiter(redis: Redis | null, guard: CallGuard, config: Config, name: string, rule: BucketRule): RateLimiter {
   return redis === null ? new MemoryRateLimiter(rule) : new RedisRateLimiter(redis, name, rule, { prefix: config.REDIS_PREFIX, guard });
+}
+
+/**
+ * The cache shared by the nodes: memcached when CACHE_URL names it (behind its own breaker),
+ * else Redis when there is one, else none.
+ */
+function openSharedCache(config: Config, redis: Redis | null, redisGuard: CallGuard, breakers: Breakers, opened: Array<() => Promise<void>>): Cache | null {
+  const servers = config.CACHE_URL === '' ? null : memcachedServers(config.CACHE_URL);
+  if (servers !== null) {
+    const breaker = breakers.for('cache', { message: 'The cache is unavailable; retry shortly.' });
+    const cache = new MemcachedCache(servers, { prefix: config.REDIS_PREFIX, timeoutMs: config.CACHE_TIMEOUT_MS, guard: (call) => breaker.run(call) });
+    opened.push(async () => cache.close());
+    return cache;
+  }
+  return redis === null ? null : new RedisCache(redis, { prefix: config.REDIS_PREFIX, guard: redisGuard });
 }
 
 /** One line when a breaker opens and one when it closes again; its probes at debug. */
@@ -299,10 +315,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       offlineGraceMs: config.PRESENCE_OFFLINE_GRACE_MS,
       onError,
     });
-    // With Redis, sessions and the newest history page of each room are cached there, shared
-    // by every node; without it the store answers (a primary-key read on SQLite is cheaper
-    // than keeping caches coherent across workers).
-    const sharedCache = redis === null ? null : new RedisCache(redis, { prefix: config.REDIS_PREFIX, guard: redisGuard });
+    // With Redis (or memcached, CACHE_URL), sessions and the newest history page of each room
+    // are cached there, shared by every node; without either the store answers (a primary-key
+    // read on SQLite is cheaper than keeping caches coherent across workers).
+    const sharedCache = openSharedCache(config, redis, redisGuard, breakers, opened);
     const cacheError = (error: unknown) => logFailure(log, error, 'cache failed; reading the store');
     const sessionCache =
       sharedCache === null ? null : new CacheAside<CachedSession>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });

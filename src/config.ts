@@ -83,6 +83,26 @@ const serviceUrl = (schemes: string[]) => (raw: string, name: string): string =>
   return raw;
 };
 
+/**
+ * The servers of a memcached://host:port[,host:port…] URL as host:port strings (port 11211 when
+ * left out); null when it is no such URL.
+ */
+export function memcachedServers(url: string): string[] | null {
+  const match = /^memcached:\/\/([^/?#]+)\/?$/.exec(url);
+  if (match === null) return null;
+  const servers = (match[1] ?? '').split(',').map((s) => s.trim());
+  if (servers.some((s) => !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(s))) return null;
+  return servers.map((s) => (/:\d+$/.test(s) && !s.endsWith(']') ? s : `${s}:11211`));
+}
+
+/** memcached://host:port, or several servers: memcached://a:11211,b:11211. */
+const memcachedUrl = (raw: string, name: string): string => {
+  if (raw !== '' && memcachedServers(raw) === null) {
+    throw new ConfigError(`${name} must be memcached://host:port (or memcached://host:port,host:port for several), got "${raw}".`);
+  }
+  return raw;
+};
+
 /** An http(s) URL that paths are appended to (ASSET_BASE_URL): no query, fragment or credentials. */
 const baseUrl = (raw: string, name: string): string => {
   if (serviceUrl(['https', 'http'])(raw, name) === '') return raw;
@@ -115,6 +135,12 @@ export const OPTIONS = {
   REDIS_SHARDED_PUBSUB: { doc: 'Use sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7) for the bus: set for a Redis Cluster.', default: 'false', parse: boolean },
   REDIS_PREFIX: { doc: 'Prefix of every Redis key and channel, so deployments can share a Redis.', default: 'parley:', parse: text },
   REDIS_COMMAND_TIMEOUT_MS: { doc: 'Timeout of one Redis command, ms; past it the command fails (and what needs it answers 503 or degrades).', default: '2000', parse: integer(50, 60_000) },
+  CACHE_URL: {
+    doc: 'Where sessions and newest history pages are cached, shared by every node: empty for Redis when REDIS_URL is set (else no shared cache), or memcached://host:port[,host:port…] for memcached (keys spread over the servers by hash).',
+    default: '',
+    parse: memcachedUrl,
+  },
+  CACHE_TIMEOUT_MS: { doc: 'With memcached: timeout of one cache call, ms; past it the call fails and the reader goes to the store.', default: '500', parse: integer(50, 60_000) },
   NATS_URL: { doc: 'NATS URL (nats://host:4222). When set, the bus runs over NATS core subjects.', default: '', parse: serviceUrl(['nats', 'tls']) },
   BUS: { doc: 'Bus between processes: auto (NATS_URL, else REDIS_URL, else the cluster primary, else in-process), memory, ipc, redis or nats.', default: 'auto', parse: oneOf('auto', 'memory', 'ipc', 'redis', 'nats') },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },

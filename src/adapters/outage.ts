@@ -130,6 +130,18 @@ const REDIS_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError
 /** Server replies that say "not now": loading, failing over, out of memory, scripts busy. */
 const REDIS_REPLY_PREFIXES = ['LOADING ', 'BUSY ', 'MASTERDOWN ', 'TRYAGAIN ', 'CLUSTERDOWN ', 'READONLY ', 'OOM ', 'NOREPLICAS ', 'MISCONF '];
 
+/** memjs' own messages for a server it cannot reach or that stopped answering; server replies that say "not now". */
+const MEMCACHED_MESSAGES = [/^socket timed out /, /^No servers available$/, /^MemJS \w+: (Out of memory|Busy|Temporary failure)$/];
+
+export function isMemcachedOutage(error: unknown): boolean {
+  return chain(error).some((e) => {
+    if (isUnavailableError(e)) return true;
+    if (NETWORK_CODES.has(field(e, 'code'))) return true;
+    const message = field(e, 'message');
+    return MEMCACHED_MESSAGES.some((m) => m.test(message));
+  });
+}
+
 export function isRedisOutage(error: unknown): boolean {
   return chain(error).some((e) => {
     if (isUnavailableError(e)) return true;

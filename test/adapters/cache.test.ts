@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { MemcachedCache } from '../../src/adapters/memcached/cache.js';
 import { MemoryCache } from '../../src/adapters/memory/cache.js';
 import { RedisCache } from '../../src/adapters/redis/cache.js';
+import { memcachedServers } from '../../src/config.js';
+import { AppError } from '../../src/errors.js';
 import type { Cache } from '../../src/ports.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
+import { MEMCACHED, requireBinary, type ServerHandle, startMemcached } from '../support/services.js';
 
 function cacheContract(name: string, open: () => Promise<{ a: Cache; b: Cache; close(): void }>) {
   describe(`Cache contract: ${name}`, () => {
@@ -22,6 +26,17 @@ function cacheContract(name: string, open: () => Promise<{ a: Cache; b: Cache; c
         await b.delete([key, 'absent']);
         assert.equal(await a.get(key), undefined);
         await a.delete([]);
+        // Any key and value: long, with spaces and non-ASCII, and values with the separator.
+        const odd = `${key} room:é ${'k'.repeat(300)}`;
+        await a.set(odd, 'a:b:c', 60_000);
+        await a.set(`${odd}!`, 'other', 60_000);
+        assert.equal(await b.get(odd), 'a:b:c');
+        assert.equal(await b.get(`${odd}!`), 'other', 'long keys that share a start stay apart');
+        const big = 'x'.repeat(200_000);
+        await a.set(`${key}-big`, big, 60_000);
+        assert.equal(await b.get(`${key}-big`), big);
+        await b.delete([odd, `${odd}!`, `${key}-big`]);
+        assert.equal(await a.get(odd), undefined);
       } finally {
         close();
       }
@@ -46,5 +61,86 @@ if (await requireRedis('Redis cache')) {
         rb.disconnect();
       },
     };
+  });
+}
+
+describe('memcached URLs (CACHE_URL)', () => {
+  it('names one or more servers, 11211 by default, and nothing else', () => {
+    assert.deepEqual(memcachedServers('memcached://127.0.0.1:11311'), ['127.0.0.1:11311']);
+    assert.deepEqual(memcachedServers('memcached://cache-a,cache-b:11212/'), ['cache-a:11211', 'cache-b:11212']);
+    for (const bad of ['redis://127.0.0.1:6379', 'memcached://', 'memcached://a b', 'memcached://a:1/path', 'memcached://a,,b', 'memcached://user@a']) {
+      assert.equal(memcachedServers(bad), null, bad);
+    }
+  });
+});
+
+if (requireBinary(MEMCACHED, 'memcached', 'memcached cache')) {
+  const servers: ServerHandle[] = [];
+  const serverList = async (): Promise<string[]> => {
+    if (servers.length === 0) servers.push(await startMemcached(), await startMemcached());
+    return servers.map((s) => `127.0.0.1:${s.port}`);
+  };
+  cacheContract('memcached, two servers', async () => {
+    const list = await serverList();
+    const prefix = redisPrefix();
+    const [a, b] = [new MemcachedCache(list, { prefix, timeoutMs: 1_000 }), new MemcachedCache(list, { prefix, timeoutMs: 1_000 })];
+    return {
+      a,
+      b,
+      close: () => {
+        a.close();
+        b.close();
+      },
+    };
+  });
+
+  describe('memcached cache outages', () => {
+    it('answers unavailable within its timeout while the server is down, and works again when it is back', async () => {
+      const server = await startMemcached();
+      const cache = new MemcachedCache([`127.0.0.1:${server.port}`], { prefix: redisPrefix(), timeoutMs: 300 });
+      try {
+        await cache.set('k', 'before', 60_000);
+        assert.equal(await cache.get('k'), 'before');
+        await server.halt({ hard: true });
+        for (const call of [() => cache.get('k'), () => cache.set('k', 'v', 1_000), () => cache.delete(['k'])]) {
+          const started = Date.now();
+          await assert.rejects(call(), (error: unknown) => error instanceof AppError && error.code === 'unavailable');
+          assert.ok(Date.now() - started < 5_000, 'bounded by the timeout, not hanging');
+        }
+        await server.start();
+        let back: string | undefined | Error = new Error('never answered');
+        for (let i = 0; i < 50; i++) {
+          try {
+            await cache.set('k', 'after', 60_000);
+            back = await cache.get('k');
+            break;
+          } catch (error) {
+            back = error as Error;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        assert.equal(back, 'after', 'the restarted server is used again (an emptied cache is only a miss)');
+      } finally {
+        cache.close();
+        await server.stop();
+      }
+    });
+
+    it('reads a value it did not write, or one past its time, as absent', async () => {
+      const list = await serverList();
+      const prefix = redisPrefix();
+      const cache = new MemcachedCache(list, { prefix, timeoutMs: 1_000 });
+      try {
+        await cache.set('soon', 'gone', 1);
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await cache.get('soon'), undefined, 'milliseconds are kept, though memcached counts seconds');
+      } finally {
+        cache.close();
+      }
+    });
+
+    after(async () => {
+      for (const s of servers) await s.stop();
+    });
   });
 }

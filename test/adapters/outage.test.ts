@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import Sqlite from 'better-sqlite3';
 import { ReplyError } from 'ioredis';
 import pg from 'pg';
-import { isAmqpOutage, isNetworkOutage, isPostgresOutage, isRedisOutage, isSqliteOutage, translateOutage } from '../../src/adapters/outage.js';
+import { isAmqpOutage, isMemcachedOutage, isNetworkOutage, isPostgresOutage, isRedisOutage, isSqliteOutage, translateOutage } from '../../src/adapters/outage.js';
 import { AppError, conflict, unavailable } from '../../src/errors.js';
 
 /** What node's net module raises for a refused or dropped socket. */
@@ -87,6 +87,14 @@ describe('outage classification', () => {
     for (const message of ['ERR wrong number of arguments for \'get\' command', 'WRONGTYPE Operation against a key holding the wrong kind of value', 'NOSCRIPT No matching script']) {
       assert.equal(isRedisOutage(new ReplyError(message)), false, message);
     }
+  });
+
+  it('memcached: memjs timeouts, no server left, sockets and "not now" replies are outages; a value too large is not', () => {
+    for (const message of ['socket timed out connecting to server.', 'socket timed out waiting on response.', 'No servers available', 'MemJS GET: Temporary failure', 'MemJS SET: Out of memory', 'MemJS DELETE: Busy']) {
+      assert.equal(isMemcachedOutage(new Error(message)), true, message);
+    }
+    assert.equal(isMemcachedOutage(socketError('ECONNREFUSED')), true);
+    for (const message of ['MemJS SET: Value too large', 'MemJS GET: Invalid arguments', 'some bug']) assert.equal(isMemcachedOutage(new Error(message)), false, message);
   });
 
   it('an error already translated stays an outage', () => {

@@ -1,5 +1,5 @@
 /**
- * Private Redis and NATS servers for tests that break them (kill connections, restart the
+ * Private Redis, NATS and memcached servers for tests that break them (kill connections, restart the
  * server): each on its own free port, so the shared services on the standard ports stay
  * untouched. The binaries come from the machine's packages; without them a suite skips on a
  * developer's machine and fails in CI.
@@ -26,6 +26,7 @@ const which = (names: string[]): string | undefined => names.find((p) => existsS
 
 export const REDIS_SERVER = which(['/usr/bin/redis-server', '/usr/local/bin/redis-server']);
 export const NATS_SERVER = which(['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']);
+export const MEMCACHED = which(['/usr/bin/memcached', '/usr/local/bin/memcached']);
 
 /** True when `binary` exists; otherwise registers a skipped (or, in CI, failing) test saying so. */
 export function requireBinary(binary: string | undefined, what: string, suite: string): binary is string {
@@ -120,4 +121,10 @@ export function startRedis(options: { appendOnly?: boolean } = {}): Promise<Serv
 
 export function startNats(): Promise<ServerHandle> {
   return managed(NATS_SERVER as string, (port) => ['-a', '127.0.0.1', '-p', String(port)], 'nats');
+}
+
+/** A memcached of the test's own, 64 MB, on loopback (as root it must be told which user to run as). */
+export function startMemcached(): Promise<ServerHandle> {
+  const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
+  return managed(MEMCACHED as string, (port) => ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-m', '64', ...asRoot], 'memcached');
 }
