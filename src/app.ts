@@ -20,7 +20,7 @@ import { watchRedis } from './adapters/redis/outage.js';
 import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import type { StoreWithJobs } from './adapters/sql/job-store.js';
-import { openPostgresStore } from './adapters/sql/postgres.js';
+import { explainPoolerRefusal, openPostgresStore } from './adapters/sql/postgres.js';
 import { openThreadedSqliteStore } from './adapters/sql/sqlite-thread.js';
 import { type Config, memcachedServers } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
@@ -97,6 +97,7 @@ export async function openStore(config: Config, log: Logger, serving = false): P
     return openPostgresStore(config.DATABASE_URL, {
       poolSize: config.DATABASE_POOL_SIZE,
       statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      pooler: config.DATABASE_POOLER,
       monitor: new OutageLog(log, 'postgres'),
     });
   }
@@ -258,6 +259,11 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const rawStore = await openStore(config, log, true);
     opened.push(() => rawStore.close());
     await migrateStore(rawStore, config, log);
+    // The serving pool is not the migration's: a setting that only it trips on (a PgBouncer
+    // reached without DATABASE_POOLER=pgbouncer) stops the start here, said plainly.
+    await atStart(config, log, 'database', () => rawStore.ping()).catch((error: unknown) => {
+      throw explainPoolerRefusal(error);
+    });
     // The breaker outside the instrumentation: store metrics time real calls only; refused ones
     // are counted by the breaker (parley_breaker_rejected_total).
     const store = guardStore(instrumentStore(rawStore, metrics), breakers.for('store', { message: 'The database is unavailable; retry shortly.' }));

@@ -128,6 +128,11 @@ export const OPTIONS = {
   HOST: { doc: 'Address to listen on. Loopback by default; set 0.0.0.0 behind a load balancer.', default: '127.0.0.1', parse: text },
   DATA_DIR: { doc: 'Directory of the embedded SQLite database (parley.db), used when DATABASE_URL is unset.', default: './data', parse: text },
   DATABASE_URL: { doc: 'PostgreSQL URL (postgres://user@host:5432/db). When set, PostgreSQL replaces the embedded SQLite store.', default: '', parse: postgresUrl },
+  DATABASE_POOLER: {
+    doc: 'What DATABASE_URL reaches: none (PostgreSQL itself) or pgbouncer (a PgBouncer in transaction or session mode). PgBouncer passes no startup parameters, so statement_timeout must then be set on the role (ALTER ROLE parley SET statement_timeout = \'5s\'); the client-side query timeout (DATABASE_STATEMENT_TIMEOUT_MS + 1 s) still applies.',
+    default: 'none',
+    parse: oneOf('none', 'pgbouncer'),
+  },
   DATABASE_POOL_SIZE: { doc: 'PostgreSQL connections per process.', default: '10', parse: integer(1, 500) },
   DATABASE_STATEMENT_TIMEOUT_MS: { doc: 'PostgreSQL statement_timeout, ms: a query running longer is cancelled and its request fails with 503.', default: '5000', parse: integer(100, 600_000) },
   WORKERS: { doc: 'Worker processes of `parley start` (node:cluster): a number, or auto for one per core. 1 runs without a primary. `--workers` on the command line wins.', default: '1', parse: workers },

@@ -89,7 +89,11 @@ const PG_MESSAGES = [
 ];
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
+/** A pooler that takes no startup parameters, reached as if it were PostgreSQL: a setting to fix, not an outage. */
+const PG_MISCONFIGURED = /^unsupported startup parameter/;
+
 export function isPostgresOutage(error: unknown): boolean {
+  if (chain(error).some((e) => PG_MISCONFIGURED.test(field(e, 'message')))) return false;
   return chain(error).some((e) => {
     if (isUnavailableError(e)) return true;
     const code = field(e, 'code');

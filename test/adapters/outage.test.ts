@@ -89,6 +89,12 @@ describe('outage classification', () => {
     }
   });
 
+  it('PostgreSQL: a pooler refusing startup parameters (08P01) is a setting to fix, not an outage', () => {
+    const refused = Object.assign(new Error('unsupported startup parameter: statement_timeout'), { code: '08P01' });
+    assert.equal(isPostgresOutage(refused), false);
+    assert.equal(isPostgresOutage(Object.assign(new Error('protocol violation'), { code: '08P01' })), true);
+  });
+
   it('memcached: memjs timeouts, no server left, sockets and "not now" replies are outages; a value too large is not', () => {
     for (const message of ['socket timed out connecting to server.', 'socket timed out waiting on response.', 'No servers available', 'MemJS GET: Temporary failure', 'MemJS SET: Out of memory', 'MemJS DELETE: Busy']) {
       assert.equal(isMemcachedOutage(new Error(message)), true, message);

@@ -32,6 +32,13 @@ const KEY_LOCK_SPACE = 0x6e616d65; // "name"
 export interface PostgresOptions {
   poolSize: number;
   statementTimeoutMs: number;
+  /**
+   * What the URL reaches: PostgreSQL itself, or a PgBouncer in transaction mode, which passes
+   * no startup parameters: `statement_timeout` is then the role's (ALTER ROLE … SET), and only
+   * the client's own query timeout is applied here. Nothing else differs: no statement is
+   * prepared by name and every setting is transaction-local, so any server connection serves.
+   */
+  pooler?: 'none' | 'pgbouncer';
   connectTimeoutMs?: number;
   /**
    * Told when connections die (the server restarted, the network dropped), when calls fail for
@@ -68,6 +75,19 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
   };
 }
 
+/**
+ * A PgBouncer refuses the startup parameters a direct connection sends: `error` said so, and
+ * what to set instead. Any other error is answered as it is.
+ */
+export function explainPoolerRefusal(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : '';
+  if (!message.startsWith('unsupported startup parameter')) return error;
+  return new Error(
+    `DATABASE_URL reaches a connection pooler (PgBouncer: "${message}"): set DATABASE_POOLER=pgbouncer, and statement_timeout on the database role (ALTER ROLE … SET statement_timeout = '5s').`,
+    { cause: error },
+  );
+}
+
 /** A pool with every client's error path handled; `timeoutMs` null: no statement or query timeout. */
 function openPool(url: string, options: PostgresOptions, max: number, timeoutMs: number | null): pg.Pool {
   const parsed = new URL(url);
@@ -78,7 +98,7 @@ function openPool(url: string, options: PostgresOptions, max: number, timeoutMs:
     max,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
-    ...(timeoutMs === null ? {} : { statement_timeout: timeoutMs, query_timeout: timeoutMs + 1_000 }),
+    ...(timeoutMs === null ? {} : options.pooler === 'pgbouncer' ? { query_timeout: timeoutMs + 1_000 } : { statement_timeout: timeoutMs, query_timeout: timeoutMs + 1_000 }),
     application_name: 'parley',
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
