@@ -85,14 +85,21 @@ const serviceUrl = (schemes: string[]) => (raw: string, name: string): string =>
 
 /**
  * The servers of a memcached://host:port[,host:port…] URL as host:port strings (port 11211 when
- * left out); null when it is no such URL.
+ * left out), sorted and each once: a key's server is chosen by its hash over this list, so
+ * every node must see the same list whatever order the URL names them in. null when it is no
+ * such URL (host names and IPv4 addresses only; ports 1–65535).
  */
 export function memcachedServers(url: string): string[] | null {
   const match = /^memcached:\/\/([^/?#]+)\/?$/.exec(url);
   if (match === null) return null;
-  const servers = (match[1] ?? '').split(',').map((s) => s.trim());
-  if (servers.some((s) => !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(s))) return null;
-  return servers.map((s) => (/:\d+$/.test(s) && !s.endsWith(']') ? s : `${s}:11211`));
+  const servers: string[] = [];
+  for (const part of (match[1] ?? '').split(',')) {
+    const server = /^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(part.trim());
+    const port = Number(server?.[2] ?? 11211);
+    if (server === null || port < 1 || port > 65_535) return null;
+    servers.push(`${server[1]}:${port}`);
+  }
+  return [...new Set(servers)].sort();
 }
 
 /** memcached://host:port, or several servers: memcached://a:11211,b:11211. */
@@ -129,7 +136,7 @@ export const OPTIONS = {
   DATA_DIR: { doc: 'Directory of the embedded SQLite database (parley.db), used when DATABASE_URL is unset.', default: './data', parse: text },
   DATABASE_URL: { doc: 'PostgreSQL URL (postgres://user@host:5432/db). When set, PostgreSQL replaces the embedded SQLite store.', default: '', parse: postgresUrl },
   DATABASE_POOLER: {
-    doc: 'What DATABASE_URL reaches: none (PostgreSQL itself) or pgbouncer (a PgBouncer in transaction or session mode). PgBouncer passes no startup parameters, so statement_timeout must then be set on the role (ALTER ROLE parley SET statement_timeout = \'5s\'); the client-side query timeout (DATABASE_STATEMENT_TIMEOUT_MS + 1 s) still applies.',
+    doc: 'What DATABASE_URL reaches: none (PostgreSQL itself) or pgbouncer (a PgBouncer in transaction or session mode). PgBouncer does not pass statement_timeout as a startup parameter, so it must then be set on the role (ALTER ROLE parley SET statement_timeout = \'5s\'); the client-side query timeout (DATABASE_STATEMENT_TIMEOUT_MS + 1 s) still applies.',
     default: 'none',
     parse: oneOf('none', 'pgbouncer'),
   },
@@ -141,7 +148,7 @@ export const OPTIONS = {
   REDIS_PREFIX: { doc: 'Prefix of every Redis key and channel, so deployments can share a Redis.', default: 'parley:', parse: text },
   REDIS_COMMAND_TIMEOUT_MS: { doc: 'Timeout of one Redis command, ms; past it the command fails (and what needs it answers 503 or degrades).', default: '2000', parse: integer(50, 60_000) },
   CACHE_URL: {
-    doc: 'Where sessions and newest history pages are cached, shared by every node: empty for Redis when REDIS_URL is set (else no shared cache), or memcached://host:port[,host:port…] for memcached (keys spread over the servers by hash).',
+    doc: 'Where sessions and newest history pages are cached, shared by every node: empty for Redis when REDIS_URL is set (else no shared cache), or memcached://host:port[,host:port…] for memcached (keys spread over the servers by hash: every node must name the same servers, in any order, and a change of the list takes effect on every node together, or sessions read on one node may outlive a logout on another for up to a minute).',
     default: '',
     parse: memcachedUrl,
   },
@@ -415,7 +422,7 @@ export const OPTIONS = {
     parse: integer(0, 60_000),
   },
   STARTUP_CONNECT_ATTEMPTS: {
-    doc: 'Attempts at start to reach the database (the migration), Redis and the bus before giving up and exiting, with exponential backoff and full jitter from 0.5 s doubling to 5 s between them (dependencies starting at the same time as Parley). 1: no retry.',
+    doc: 'Attempts at start to reach the database (the migration, then a first query on the serving pool), Redis and the bus before giving up and exiting, with exponential backoff and full jitter from 0.5 s doubling to 5 s between them (dependencies starting at the same time as Parley). 1: no retry.',
     default: '5',
     parse: integer(1, 100),
   },

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { MemcachedCache } from '../../src/adapters/memcached/cache.js';
+import memjs from 'memjs';
+import { boundRequestCounter, MemcachedCache } from '../../src/adapters/memcached/cache.js';
 import { MemoryCache } from '../../src/adapters/memory/cache.js';
 import { RedisCache } from '../../src/adapters/redis/cache.js';
 import { memcachedServers } from '../../src/config.js';
@@ -68,7 +69,8 @@ describe('memcached URLs (CACHE_URL)', () => {
   it('names one or more servers, 11211 by default, and nothing else', () => {
     assert.deepEqual(memcachedServers('memcached://127.0.0.1:11311'), ['127.0.0.1:11311']);
     assert.deepEqual(memcachedServers('memcached://cache-a,cache-b:11212/'), ['cache-a:11211', 'cache-b:11212']);
-    for (const bad of ['redis://127.0.0.1:6379', 'memcached://', 'memcached://a b', 'memcached://a:1/path', 'memcached://a,,b', 'memcached://user@a']) {
+    assert.deepEqual(memcachedServers('memcached://cache-b:11212,cache-a,cache-a:11211'), ['cache-a:11211', 'cache-b:11212'], 'the same list on every node, whatever the order');
+    for (const bad of ['redis://127.0.0.1:6379', 'memcached://', 'memcached://a b', 'memcached://a:1/path', 'memcached://a,,b', 'memcached://user@a', 'memcached://[::1]:11211', 'memcached://a:0', 'memcached://a:65536']) {
       assert.equal(memcachedServers(bad), null, bad);
     }
   });
@@ -124,6 +126,29 @@ if (requireBinary(MEMCACHED, 'memcached', 'memcached cache')) {
         cache.close();
         await server.stop();
       }
+    });
+
+    it('does not cache a value larger than an item may be, nor keep an older one under its key', async () => {
+      const list = await serverList();
+      const cache = new MemcachedCache(list, { prefix: redisPrefix(), timeoutMs: 1_000 });
+      try {
+        await cache.set('page', 'small', 60_000);
+        await cache.set('page', 'x'.repeat(1_100_000), 60_000);
+        assert.equal(await cache.get('page'), undefined);
+      } finally {
+        cache.close();
+      }
+    });
+
+    it("keeps memjs' request counter within the 31 bits its header takes", () => {
+      const client = boundRequestCounter(memjs.Client.create('127.0.0.1:1'));
+      const counted = client as unknown as { seq: number; incrSeq(): void };
+      counted.seq = 0x7ffffffe;
+      counted.incrSeq();
+      assert.equal(counted.seq, 0x7fffffff);
+      counted.incrSeq();
+      assert.equal(counted.seq, 0, 'wraps to 0, never negative');
+      client.close();
     });
 
     it('reads a value it did not write, or one past its time, as absent', async () => {

@@ -1,11 +1,13 @@
 /**
  * Parley on PostgreSQL through a PgBouncer in transaction mode (DATABASE_POOLER=pgbouncer):
- * sends from many clients at once stay gapless and ordered, history and search answer; and a
- * node pointed at the bouncer without the setting stops at start with what to set, instead of
+ * sends from many clients at once stay gapless and ordered, history and search answer, migrations
+ * run whatever statement_timeout the database sets; and a node pointed at the bouncer without the setting stops at start with what to set, instead of
  * answering 503 for ever.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
 import { type Bouncer, PGBOUNCER, startPgbouncer } from '../support/pgbouncer.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
@@ -57,6 +59,24 @@ if ((await requirePostgres('Parley behind PgBouncer')) && requireBinary(PGBOUNCE
       const found = await api(server.url, 'GET', `/api/v1/search?q=pelican&limit=5`, { token: owner.token });
       assert.equal(found.status, 200);
       assert.ok((found.body.hits as unknown[]).length > 0);
+    });
+
+    it("migrates under any statement_timeout the role or database sets (behind PgBouncer it applies to every connection)", async () => {
+      const strict = await createTestDatabase();
+      const admin = new pg.Client({ connectionString: strict.url });
+      await admin.connect();
+      try {
+        await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(new URL(strict.url).pathname.slice(1))} SET statement_timeout = '1ms'`);
+      } finally {
+        await admin.end();
+      }
+      const store = openPostgresStore(bouncer.via(strict.url), { poolSize: 2, statementTimeoutMs: 5_000, pooler: 'pgbouncer' });
+      try {
+        await store.migrate();
+      } finally {
+        await store.close();
+        await strict.drop();
+      }
     });
 
     it('without DATABASE_POOLER=pgbouncer a node stops at start and says what to set', async () => {

@@ -27,7 +27,7 @@ export async function startPgbouncer(options: { poolSize: number }): Promise<Bou
   // It refuses to run as root: as root it is started as postgres, who must read its files.
   chmodSync(dir, 0o755);
   const user = decodeURIComponent(server.username || 'postgres');
-  writeFileSync(path.join(dir, 'userlist.txt'), `"${user}" ""\n`, { mode: 0o644 });
+  writeFileSync(path.join(dir, 'userlist.txt'), `"${user}" "${decodeURIComponent(server.password)}"\n`, { mode: 0o644 });
   writeFileSync(
     path.join(dir, 'pgbouncer.ini'),
     [
@@ -55,8 +55,13 @@ export async function startPgbouncer(options: { poolSize: number }): Promise<Bou
     stderr = (stderr + chunk.toString()).slice(-4_000);
   });
   const deadline = Date.now() + 10_000;
+  const fail = (why: string): never => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${why}: ${stderr}`);
+  };
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}: ${stderr}`);
+    if (child.exitCode !== null) fail(`pgbouncer exited with ${child.exitCode}`);
     const listening = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -66,7 +71,7 @@ export async function startPgbouncer(options: { poolSize: number }): Promise<Bou
       socket.once('error', () => resolve(false));
     });
     if (listening) break;
-    if (Date.now() > deadline) throw new Error(`pgbouncer did not listen on ${port}: ${stderr}`);
+    if (Date.now() > deadline) fail(`pgbouncer did not listen on ${port}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -80,7 +85,8 @@ export async function startPgbouncer(options: { poolSize: number }): Promise<Bou
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
+        // At once: a newer PgBouncer waits for its clients on SIGTERM.
+        child.kill('SIGKILL');
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });

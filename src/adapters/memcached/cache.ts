@@ -8,6 +8,11 @@
  * memcached keeps whole seconds of expiry; the cache contract keeps milliseconds. Each value is
  * stored with the time it expires (`<epoch ms>:<value>`) and read as absent from then on;
  * memcached's own expiry, a second or so later, only frees the memory.
+ *
+ * Around memjs: a call that timed out or lost its socket replaces the whole client (memjs keeps
+ * the dead socket's deadlines and can orphan a socket after its own timeout), and its request
+ * counter wraps within the 31 bits its header writer takes (memjs' own wrap goes negative after
+ * 2^31 requests and every later call throws).
  */
 import { createHash } from 'node:crypto';
 import memjs from 'memjs';
@@ -17,6 +22,8 @@ import { type CallGuard, isMemcachedOutage, translateOutage, unguarded } from '.
 
 /** memcached's key limit is 250 bytes: longer keys are stood for by their hash. */
 const MAX_KEY_BYTES = 200;
+/** memcached's default item limit is 1 MiB with its own overhead: a larger value is not cached. */
+const MAX_VALUE_BYTES = 1_000_000;
 const OUTAGE = 'The cache is unavailable; retry shortly.';
 
 export interface MemcachedCacheOptions {
@@ -36,8 +43,19 @@ function isPrintableAscii(text: string): boolean {
   return true;
 }
 
+/** memjs' request counter, kept within 31 bits so its header's unsigned write never sees a negative. */
+export function boundRequestCounter(client: memjs.Client): memjs.Client {
+  const counted = client as unknown as { seq: number; incrSeq: () => void };
+  counted.incrSeq = function incrSeq(this: { seq: number }) {
+    this.seq = (this.seq + 1) % 0x80000000;
+  };
+  return client;
+}
+
 export class MemcachedCache implements Cache {
-  readonly #client: memjs.Client;
+  #client: memjs.Client;
+  readonly #open: () => memjs.Client;
+  #closed = false;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #guard: CallGuard;
@@ -48,15 +66,20 @@ export class MemcachedCache implements Cache {
     this.#timeoutMs = options.timeoutMs;
     this.#guard = options.guard ?? unguarded;
     const seconds = options.timeoutMs / 1000;
-    this.#client = memjs.Client.create(servers.join(','), {
-      timeout: seconds,
-      conntimeout: seconds,
-      // One try: a retry would outlast the caller's wait, and the breaker decides about outages.
-      retries: 0,
-      keepAlive: true,
-      // Failures reach the caller as rejections; memjs would also print them.
-      logger: { log: () => undefined },
-    });
+    const list = servers.join(',');
+    this.#open = () =>
+      boundRequestCounter(
+        memjs.Client.create(list, {
+          timeout: seconds,
+          conntimeout: seconds,
+          // One try: a retry would outlast the caller's wait, and the breaker decides about outages.
+          retries: 0,
+          keepAlive: true,
+          // Failures reach the caller as rejections; memjs would also print them.
+          logger: { log: () => undefined },
+        }),
+      );
+    this.#client = this.#open();
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -72,8 +95,14 @@ export class MemcachedCache implements Cache {
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     const ms = Math.max(1, Math.round(ttlMs));
-    const stored = await this.#call('set', () => this.#client.set(this.#key(key), `${Date.now() + ms}:${value}`, { expires: Math.ceil(ms / 1000) + 1 }));
-    if (!stored) throw new Error('memcached did not store the value');
+    const stored = `${Date.now() + ms}:${value}`;
+    if (Buffer.byteLength(stored) > MAX_VALUE_BYTES) {
+      // Too large for an item: not cached, and no older value left under the key either.
+      await this.delete([key]);
+      return;
+    }
+    const done = await this.#call('set', () => this.#client.set(this.#key(key), stored, { expires: Math.ceil(ms / 1000) + 1 }));
+    if (!done) throw new Error('memcached did not store the value');
   }
 
   async delete(keys: string[]): Promise<void> {
@@ -82,6 +111,7 @@ export class MemcachedCache implements Cache {
   }
 
   close(): void {
+    this.#closed = true;
     this.#client.close();
   }
 
@@ -94,6 +124,8 @@ export class MemcachedCache implements Cache {
   /** One command, through the breaker, never longer than the timeout; outages become `unavailable`. */
   #call<T>(what: string, command: () => Promise<T>): Promise<T> {
     return this.#guard(async () => {
+      if (this.#closed) throw unavailable(`${OUTAGE} (the cache is closed)`);
+      const client = this.#client;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(unavailable(`${OUTAGE} (memcached ${what} timed out)`)), this.#timeoutMs + 50);
@@ -101,10 +133,18 @@ export class MemcachedCache implements Cache {
       try {
         return await Promise.race([command(), timeout]);
       } catch (error) {
+        if (isMemcachedOutage(error)) this.#replace(client);
         throw translateOutage(error, isMemcachedOutage, OUTAGE);
       } finally {
         clearTimeout(timer);
       }
     });
+  }
+
+  /** After an outage, the next call starts on a fresh client (once, whichever call saw it first). */
+  #replace(failed: memjs.Client): void {
+    if (this.#closed || this.#client !== failed) return;
+    this.#client = this.#open();
+    failed.close();
   }
 }

@@ -57,6 +57,9 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
     maxParameters: 60_000,
     write: (db, fn) => db.transaction().execute(fn),
     async lockMigrations(trx) {
+      // No timeout for a migration, whatever the role says (behind PgBouncer the role's
+      // statement_timeout applies to every connection): it takes as long as it takes.
+      await sql`SELECT set_config('statement_timeout', '0', true)`.execute(trx);
       await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
     },
     async lockKeys(trx, keys) {
