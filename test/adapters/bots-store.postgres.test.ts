@@ -1,20 +1,5 @@
-import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
 import { botsContract } from '../contracts/bots.contract.js';
-import { createTestDatabase, requirePostgres } from '../support/postgres.js';
+import { requirePostgres } from '../support/postgres.js';
+import { postgresStore } from '../support/store-fixtures.js';
 
-const options = { poolSize: 4, statementTimeoutMs: 10_000 };
-
-if (await requirePostgres('Store contract, bots')) {
-  botsContract('PostgreSQL', async () => {
-    const db = await createTestDatabase();
-    const store = openPostgresStore(db.url, options);
-    return {
-      store,
-      another: async () => openPostgresStore(db.url, options),
-      cleanup: async () => {
-        await store.close();
-        await db.drop();
-      },
-    };
-  });
-}
+if (await requirePostgres('Store contract, bots')) botsContract('PostgreSQL', () => postgresStore());

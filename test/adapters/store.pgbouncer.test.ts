@@ -5,11 +5,11 @@
  * SET, a session advisory lock) would break here.
  */
 import { after } from 'node:test';
-import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
 import { storeContract } from '../contracts/store.contract.js';
 import { type Bouncer, PGBOUNCER, startPgbouncer } from '../support/pgbouncer.js';
-import { createTestDatabase, requirePostgres } from '../support/postgres.js';
+import { requirePostgres } from '../support/postgres.js';
 import { requireBinary } from '../support/services.js';
+import { postgresStore } from '../support/store-fixtures.js';
 
 const options = { poolSize: 6, statementTimeoutMs: 10_000, pooler: 'pgbouncer' as const };
 
@@ -20,16 +20,6 @@ if ((await requirePostgres('Store contract behind PgBouncer')) && requireBinary(
   });
   storeContract('PostgreSQL behind PgBouncer (transaction mode)', async () => {
     bouncer ??= await startPgbouncer({ poolSize: 3 });
-    const db = await createTestDatabase();
-    const url = bouncer.via(db.url);
-    const store = openPostgresStore(url, options);
-    return {
-      store,
-      another: async () => openPostgresStore(url, options),
-      cleanup: async () => {
-        await store.close();
-        await db.drop();
-      },
-    };
+    return postgresStore(options, bouncer.via);
   });
 }

@@ -1,32 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openSqliteStore } from '../../src/adapters/sql/sqlite.js';
-import { openThreadedSqliteStore } from '../../src/adapters/sql/sqlite-thread.js';
 import { storeContract } from '../contracts/store.contract.js';
+import { sqliteStore, threadedSqliteStore } from '../support/store-fixtures.js';
 
-storeContract('SQLite', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'parley-store-'));
-  const file = path.join(dir, 'nested', 'parley.db');
-  const store = openSqliteStore(file);
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
-
-// The same store as the server runs it: on its own thread, called by message.
-storeContract('SQLite on a worker thread', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'parley-store-'));
-  const store = openThreadedSqliteStore(path.join(dir, 'nested', 'parley.db'), { maxQueued: 10_000, searchStallMs: 30_000 });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+// In a directory that does not exist yet: the store makes it.
+const file = path.join('nested', 'parley.db');
+storeContract('SQLite', () => sqliteStore(file));
+storeContract('SQLite on a worker thread', () => threadedSqliteStore(file));

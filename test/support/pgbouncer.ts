@@ -5,11 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ADMIN_URL } from './postgres.js';
-import { freePort } from './services.js';
+import { freePort, waitForPort } from './services.js';
 
 export const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'].find((p) => existsSync(p));
 
@@ -54,25 +53,12 @@ export async function startPgbouncer(options: { poolSize: number }): Promise<Bou
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);
   });
-  const deadline = Date.now() + 10_000;
-  const fail = (why: string): never => {
+  try {
+    await waitForPort(port, child);
+  } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${why}: ${stderr}`);
-  };
-  for (;;) {
-    if (child.exitCode !== null) fail(`pgbouncer exited with ${child.exitCode}`);
-    const listening = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (listening) break;
-    if (Date.now() > deadline) fail(`pgbouncer did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
+    throw new Error(`pgbouncer did not start: ${(error as Error).message}: ${stderr}`);
   }
   return {
     port,

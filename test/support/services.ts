@@ -42,7 +42,8 @@ export function requireBinary(binary: string | undefined, what: string, suite: s
   return false;
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+/** Resolves once something listens on `port`; rejects if `child` exits first or after `timeoutMs`. */
+export async function waitForPort(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -8,6 +8,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import type { Attachment } from '../../../client/index.js';
 import { fileUrl, thumbnailUrl } from '../api.js';
 import { formatSize } from '../format.js';
+import { useModalDialog } from './modal.js';
 
 /** The largest box an inline preview takes, in CSS pixels. */
 const PREVIEW_MAX_WIDTH = 360;
@@ -97,17 +98,9 @@ export function Attachments({ attachments }: { attachments: readonly Attachment[
  * preview that opened it.
  */
 export function Lightbox() {
-  const dialog = useRef<HTMLDialogElement>(null);
   const close = useRef<HTMLButtonElement>(null);
   const current = shown.value;
-  useEffect(() => {
-    const el = dialog.current;
-    if (el === null) return;
-    if (current !== null && !el.open) {
-      el.showModal();
-      close.current?.focus();
-    } else if (current === null && el.open) el.close();
-  }, [current]);
+  const { dialog, closed } = useModalDialog(current !== null, close);
   useEffect(() => () => {
     shown.value = null;
   }, []);
@@ -121,13 +114,11 @@ export function Lightbox() {
       onClick={(event) => {
         if (!(event.target instanceof Element && event.target.closest('a') !== null)) dialog.current?.close();
       }}
-      onClose={() => {
-        // The close event comes a task after close(): the image may have been opened again since.
-        if (dialog.current?.open === true) return;
+      onClose={closed(() => {
         const opener = shown.peek()?.opener;
         shown.value = null;
         if (opener?.isConnected === true) opener.focus();
-      }}
+      })}
     >
       {current !== null && (
         <>

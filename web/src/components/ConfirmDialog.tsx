@@ -1,5 +1,6 @@
 /** A modal question with a dangerous answer (delete, leave): Escape or Cancel says no, and focus starts on Cancel. */
-import { useEffect, useRef } from 'preact/hooks';
+import { useRef } from 'preact/hooks';
+import { useModalDialog } from './modal.js';
 
 export interface Confirmation {
   question: string;
@@ -8,21 +9,10 @@ export interface Confirmation {
 }
 
 export function ConfirmDialog({ confirmation, onDone, error }: { confirmation: Confirmation | null; onDone: () => void; error: string }) {
-  const dialog = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    const el = dialog.current;
-    if (el === null) return;
-    if (confirmation !== null && !el.open) {
-      el.showModal();
-      cancel.current?.focus();
-    } else if (confirmation === null && el.open) el.close();
-  }, [confirmation]);
+  const { dialog, closed } = useModalDialog(confirmation !== null, cancel);
   return (
-    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-question" onClose={() => {
-        // The close event comes a task after close(): a new question may have opened it since.
-        if (dialog.current?.open !== true) onDone();
-      }}
+    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-question" onClose={closed(onDone)}
       data-testid="confirm-dialog"
     >
       {confirmation !== null && (

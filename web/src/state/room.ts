@@ -279,7 +279,7 @@ export class RoomSession {
       const mine = members.find((m) => m.user.id === this.#me.id);
       if (mine === undefined || mutesSeen !== this.#muteEvents) return;
       if (mine.mutedUntil === undefined) this.#setMuted(null);
-      else if (this.muted.peek() === null) this.#setMuted(mutedUntilText(mine.mutedUntil), mine.mutedUntil);
+      else if (this.muted.peek() === null) this.#setMuted(mutedText(null, mine.mutedUntil, null), mine.mutedUntil);
     } catch (error) {
       if (!this.#closed) this.membersError.value = `The members could not be loaded: ${describeError(error)}`;
     }
@@ -353,7 +353,7 @@ export class RoomSession {
         this.timeline.fail(pending);
         this.error.value = `Not sent: ${describeError(error)}`;
         // Muted before this page saw it happen (or before it was opened): the composer says so.
-        if (error instanceof ParleyError && error.details?.reason === 'muted' && this.muted.peek() === null) this.muted.value = 'You are muted in this room: you can read, but not send.';
+        if (error instanceof ParleyError && error.details?.reason === 'muted' && this.muted.peek() === null) this.muted.value = mutedText(null, null, null);
       },
     );
     return true;
@@ -471,13 +471,9 @@ export class RoomSession {
   }
 }
 
-/** What the composer says while I am muted, known from the member list (who muted me is in the event only). */
-function mutedUntilText(until: string | null): string {
-  return `You are muted in this room${until === null ? '' : ` until ${formatDateTime(until)}`}: you can read, but not send.`;
-}
-
-/** What the composer says while I am muted. */
-function mutedText(by: string, until: string | null, reason: string | null): string {
+/** What the composer says while I am muted; `by` null when it is known from the member list (who muted me is in the event only). */
+function mutedText(by: string | null, until: string | null, reason: string | null): string {
   const when = until === null ? '' : ` until ${formatDateTime(until)}`;
-  return `${by} muted you in this room${when}: you can read, but not send.${reason === null || reason === '' ? '' : ` Reason: ${reason}`}`;
+  const who = by === null ? 'You are muted' : `${by} muted you`;
+  return `${who} in this room${when}: you can read, but not send.${reason === null || reason === '' ? '' : ` Reason: ${reason}`}`;
 }
