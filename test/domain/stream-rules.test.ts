@@ -257,6 +257,22 @@ describe('stream rules', () => {
     assert.deepEqual([both.reactionsAdded, both.reactionsRemoved], [[], []]);
   });
 
+  it('regression: an edit of a thread reply leaves the thread\'s count alone (the property once counted it as a reply)', () => {
+    const plan = planBatch(state(), [
+      { kind: 'message', roomId: 'r', userId: 'alice', id: 'n0', body: 'r0', clientMsgId: null, at: 0, threadRoot: 7 },
+      { kind: 'edit', roomId: 'r', userId: 'alice', target: 11, body: 'e1', at: 1 },
+    ]);
+    // Both outcomes carry the reply (the edit's, as edited), so the property must tell them apart by request.
+    assert.deepEqual(
+      plan.outcomes.map((o) => (o.status === 'appended' ? [o.event.seq, o.event.kind, o.event.message?.threadRoot] : o.status)),
+      [
+        [11, 'message', 7],
+        [12, 'edit', 7],
+      ],
+    );
+    assert.deepEqual(plan.threadCounts, [{ roomId: 'r', rootSeq: 7, delta: 1, lastReplyAt: 0 }]);
+  });
+
   it('property: events are numbered from the head without gaps, one outcome per request', () => {
     const request = fc.oneof(
       fc.record({ kind: fc.constant('message' as const), userId: fc.constantFrom('alice', 'bob', 'eve'), clientMsgId: fc.option(fc.constantFrom('c1', 'c2'), { nil: null }) }),
@@ -288,8 +304,8 @@ describe('stream rules', () => {
         const perMessage = new Map<number, Set<string>>();
         for (const r of plan.reactionsAdded) perMessage.set(r.seq, new Set([...(perMessage.get(r.seq) ?? []), r.emoji]));
         for (const emoji of perMessage.values()) assert.ok(emoji.size <= 2);
-        // Every reply appended counts once on its root.
-        const replies = plan.outcomes.filter((o) => o.status === 'appended' && o.event.message?.threadRoot !== undefined).length;
+        // Every reply appended counts once on its root (an edit of a reply carries the reply too, and counts nothing).
+        const replies = plan.outcomes.filter((o, i) => o.status === 'appended' && requests[i]?.kind === 'message' && o.event.message?.threadRoot !== undefined).length;
         assert.equal(
           plan.threadCounts.reduce((n, c) => n + c.delta, 0),
           replies - plan.outcomes.filter((o, i) => o.status === 'appended' && requests[i]?.kind === 'delete' && plan.inserted.some((m) => m.message.seq === (requests[i] as { target: number }).target && m.message.threadRoot !== undefined)).length,
