@@ -101,7 +101,7 @@ export class ParleyClient {
     if (baseUrl === undefined) throw new TypeError('ParleyClient needs a baseUrl outside a browser.');
     this.#baseUrl = baseUrl;
     const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    const restOptions: ConstructorParameters<typeof RestClient>[0] = { baseUrl, token: options.token ?? null, requestTimeoutMs };
+    const restOptions: ConstructorParameters<typeof RestClient>[0] = { baseUrl, token: options.token ?? null, requestTimeoutMs, seen: (roomId) => this.#session.lastSeq(roomId) };
     if (options.fetch !== undefined) restOptions.fetch = options.fetch;
     this.rest = new RestClient(restOptions);
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

@@ -20,6 +20,12 @@ export interface RestOptions {
   fetch?: FetchLike;
   /** Per-request timeout in ms; past it the request is aborted and fails with `unavailable`. Default 10 000. */
   requestTimeoutMs?: number;
+  /**
+   * The highest seq of a room this client has seen, if any: sent as `seen` with history, thread
+   * and member reads, so that a server whose reads come from database replicas answers with the
+   * room at least up to it. ParleyClient gives its realtime session's.
+   */
+  seen?: (roomId: string) => number | undefined;
 }
 
 export interface Session {
@@ -142,11 +148,13 @@ export class RestClient {
   readonly baseUrl: string;
   readonly requestTimeoutMs: number;
   readonly #fetch: FetchLike;
+  readonly #seen: (roomId: string) => number | undefined;
   #token: string | null;
 
   constructor(options: RestOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.#token = options.token ?? null;
+    this.#seen = options.seen ?? (() => undefined);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     // Called through a closure: browsers throw "Illegal invocation" when window.fetch runs with another `this`.
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -254,7 +262,7 @@ export class RestClient {
 
   /** GET /rooms/:roomId/members?after=&limit=: a page of the room's members with their roles and whether they are online. */
   memberPage(roomId: string, page: PageQuery = {}): Promise<MemberPage> {
-    return this.#call<MemberPage>('GET', `/rooms/${enc(roomId)}/members`, { query: { after: page.after, limit: page.limit } });
+    return this.#call<MemberPage>('GET', `/rooms/${enc(roomId)}/members`, { query: { after: page.after, limit: page.limit, seen: this.#seen(roomId) } });
   }
 
   /** POST /dms: the direct-message room with `username`, created on first use. */
@@ -325,7 +333,7 @@ export class RestClient {
   /** GET /rooms/:roomId/messages: a page of history (newest first, or oldest first with `after`). */
   history(roomId: string, query: HistoryQuery = {}): Promise<HistoryPage> {
     return this.#call<HistoryPage>('GET', `/rooms/${enc(roomId)}/messages`, {
-      query: { before: query.before, after: query.after, limit: query.limit, topLevel: query.topLevel === undefined ? undefined : String(query.topLevel) },
+      query: { before: query.before, after: query.after, limit: query.limit, topLevel: query.topLevel === undefined ? undefined : String(query.topLevel), seen: this.#seen(roomId) },
     });
   }
 
@@ -343,7 +351,7 @@ export class RestClient {
 
   /** GET /rooms/:roomId/threads/:seq: the root and a page of its replies, oldest first. */
   thread(roomId: string, seq: number, query: ThreadQuery = {}): Promise<ThreadPage> {
-    return this.#call<ThreadPage>('GET', `/rooms/${enc(roomId)}/threads/${seq}`, { query: { after: query.after, limit: query.limit } });
+    return this.#call<ThreadPage>('GET', `/rooms/${enc(roomId)}/threads/${seq}`, { query: { after: query.after, limit: query.limit, seen: this.#seen(roomId) } });
   }
 
   /** PUT /rooms/:roomId/threads/:seq/follow. The root's author and repliers follow by themselves. */

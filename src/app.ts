@@ -21,6 +21,7 @@ import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import type { StoreWithJobs } from './adapters/sql/job-store.js';
 import { explainPoolerRefusal, openPostgresStore } from './adapters/sql/postgres.js';
+import { withReadReplicas } from './adapters/sql/postgres-replicas.js';
 import { openThreadedSqliteStore } from './adapters/sql/sqlite-thread.js';
 import { type Config, memcachedServers } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
@@ -49,6 +50,7 @@ import { JobMetrics } from './observability/job-metrics.js';
 import { instrumentBus, instrumentRateLimiter, instrumentRedis, instrumentStore } from './observability/instrument.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
+import { ReplicaMetrics } from './observability/replica-metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeCacheKeys, decodeMembership, decodePurge } from './protocol/bus-codec.js';
 import type { Bus, Cache, Presence, RateLimiter, Store } from './ports.js';
@@ -109,6 +111,32 @@ export async function openStore(config: Config, log: Logger, serving = false): P
     startReadersAfterMigrate: serving,
     monitor: new OutageLog(log, 'sqlite'),
   });
+}
+
+/**
+ * `primary` with its reads routed over DATABASE_REPLICA_URLS (postgres-replicas.ts), their lag and
+ * the routes taken in the metrics, each replica's leaving and rejoining the rotation logged.
+ */
+async function openReadReplicas(config: Config, log: Logger, primary: StoreWithJobs, metrics: Metrics): Promise<StoreWithJobs> {
+  let replicaMetrics: ReplicaMetrics | null = null;
+  const replicated = await withReadReplicas(
+    primary,
+    config.DATABASE_URL,
+    config.DATABASE_REPLICA_URLS,
+    { poolSize: config.DATABASE_POOL_SIZE, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS, pooler: config.DATABASE_POOLER },
+    {
+      probeMs: config.DATABASE_REPLICA_PROBE_MS,
+      maxLagMs: config.DATABASE_REPLICA_MAX_LAG_MS,
+      replicaMonitor: (name) => new OutageLog(log, `postgres replica ${name}`),
+      onChange: (replica, inRotation, reason) => {
+        if (inRotation) log.info({ replica }, 'read replica in rotation');
+        else log.warn({ replica, reason }, 'read replica out of rotation: its reads go to the primary');
+      },
+      onRead: (route) => replicaMetrics?.read(route),
+    },
+  );
+  replicaMetrics = new ReplicaMetrics(metrics.registry, () => replicated.monitor.states());
+  return replicated.store;
 }
 
 /** What a dependency that is starting, restarting or unreachable answers: worth another attempt at start. */
@@ -256,7 +284,8 @@ export async function startParley(config: Config, log: Logger = createLogger(con
   let slowWork: SlowWork | null = null;
   const jobMetrics = new JobMetrics(metrics.registry, { jobs: () => slowWork?.jobs ?? null, queues: () => slowWork?.runtime.queues ?? [], pool: () => slowWork?.pool() ?? null });
   try {
-    const rawStore = await openStore(config, log, true);
+    let rawStore = await openStore(config, log, true);
+    // Closes the primary, and the replicas once they route reads.
     opened.push(() => rawStore.close());
     await migrateStore(rawStore, config, log);
     // The serving pool is not the migration's: a setting that only it trips on (a PgBouncer
@@ -264,6 +293,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     await atStart(config, log, 'database', () => rawStore.ping()).catch((error: unknown) => {
       throw explainPoolerRefusal(error);
     });
+    if (config.DATABASE_REPLICA_URLS.length > 0) rawStore = await openReadReplicas(config, log, rawStore, metrics);
     // The breaker outside the instrumentation: store metrics time real calls only; refused ones
     // are counted by the breaker (parley_breaker_rejected_total).
     const store = guardStore(instrumentStore(rawStore, metrics), breakers.for('store', { message: 'The database is unavailable; retry shortly.' }));

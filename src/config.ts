@@ -58,6 +58,14 @@ const postgresUrl = (raw: string, name: string): string => {
   return v;
 };
 
+/** Comma-separated postgres:// URLs; none when empty. */
+const postgresUrls = (raw: string, name: string): string[] =>
+  raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => postgresUrl(part, name));
+
 const origins = (raw: string, name: string): string[] => {
   const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const o of list) {
@@ -140,7 +148,14 @@ export const OPTIONS = {
     default: 'none',
     parse: oneOf('none', 'pgbouncer'),
   },
-  DATABASE_POOL_SIZE: { doc: 'PostgreSQL connections per process.', default: '10', parse: integer(1, 500) },
+  DATABASE_POOL_SIZE: { doc: 'PostgreSQL connections per process (to the primary, and as many to each replica).', default: '10', parse: integer(1, 500) },
+  DATABASE_REPLICA_URLS: {
+    doc: 'Read replicas of DATABASE_URL (hot standbys), comma-separated postgres:// URLs. History, threads, member and room lists, public rooms, search and reactions are read from them, except a reader\'s reads until the replica holds that reader\'s own latest writes, and reads asking for a room state (`seen`) the replica has not applied yet: those go to the primary.',
+    default: '',
+    parse: postgresUrls,
+  },
+  DATABASE_REPLICA_MAX_LAG_MS: { doc: 'A replica lagging the primary by more than this, ms, leaves the rotation until it catches up.', default: '2000', parse: integer(100, 600_000) },
+  DATABASE_REPLICA_PROBE_MS: { doc: 'How often the primary\'s WAL position and each replica\'s replay position are read, ms: the precision of the lag measured.', default: '250', parse: integer(20, 60_000) },
   DATABASE_STATEMENT_TIMEOUT_MS: { doc: 'PostgreSQL statement_timeout, ms: a query running longer is cancelled and its request fails with 503.', default: '5000', parse: integer(100, 600_000) },
   WORKERS: { doc: 'Worker processes of `parley start` (node:cluster): a number, or auto for one per core. 1 runs without a primary. `--workers` on the command line wins.', default: '1', parse: workers },
   REDIS_URL: { doc: 'Redis URL (redis://host:6379/0). When set: the bus (unless NATS_URL is set), cluster-wide rate limits and presence live in Redis.', default: '', parse: serviceUrl(['redis', 'rediss']) },
@@ -521,10 +536,11 @@ export function loadConfig(env: Env = process.env): Config {
     out[name] = option.parse(raw === undefined ? option.default : raw, name);
   }
   const config = out as Config;
-  // Node refuses a header deadline past the request deadline; say so in the operator's terms.
+  if (config.DATABASE_REPLICA_URLS.length > 0 && config.DATABASE_URL === '') throw new ConfigError('DATABASE_REPLICA_URLS needs DATABASE_URL: replicas are of a PostgreSQL primary.');
   if (config.JOBS === 'amqp' && config.AMQP_URL === '') throw new ConfigError('JOBS=amqp needs AMQP_URL (amqp://user:password@host:5672).');
   if (config.FILE_STORAGE === 's3' && config.S3_BUCKET === '') throw new ConfigError('FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT for storage other than AWS).');
   if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');
+  // Node refuses a header deadline past the request deadline; say so in the operator's terms.
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${config.HTTP_HEADERS_TIMEOUT_MS}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS}).`);
   }

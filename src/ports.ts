@@ -110,6 +110,24 @@ export type ModerationOutcome =
   | { status: 'noop'; room: RoomRecord }
   | { status: 'refused'; code: 'not_found' } | { status: 'refused'; code: 'forbidden'; reason: ForbiddenReason };
 
+/**
+ * Who reads, and the room state the answer must include at least. A deployment with read
+ * replicas serves a read that says who reads from a replica only when the replica has applied
+ * that reader's own latest writes and the room state named here; a read that names no reader is
+ * served by the primary. Stores without replicas ignore it.
+ */
+export interface ReadConsistency {
+  readerId: string;
+  /** A seq of the room the reader has seen (delivered to them, say, by another server). */
+  seenSeq?: number;
+  /**
+   * The room's head as the primary gave it to the caller. A read that runs to the head of the
+   * stream (history not bounded by `before`, a thread's replies) without it: the store reads it
+   * from the primary first, so such a read includes everything committed before it began.
+   */
+  head?: { lastSeq: number; purgedSeq: number };
+}
+
 export interface HistoryQuery {
   roomId: string;
   /** Exclusive bounds on seq; with `after` results are oldest first, otherwise newest first. */
@@ -118,6 +136,7 @@ export interface HistoryQuery {
   limit: number;
   /** Top-level messages only (no thread replies). */
   topLevel?: boolean;
+  consistency?: ReadConsistency;
 }
 
 /** A page of a thread: its root, and replies oldest first with seq > `after`. */
@@ -216,7 +235,7 @@ export interface Store {
    */
   listMemberRooms(userId: string, unreadCap: number): Promise<RoomWithReadState[]>;
   /** Public rooms whose name contains `q` (case-insensitive), by name. */
-  listPublicRooms(q: string | undefined, limit: number): Promise<RoomRecord[]>;
+  listPublicRooms(q: string | undefined, limit: number, consistency?: ReadConsistency): Promise<RoomRecord[]>;
 
   findMember(roomId: string, userId: string): Promise<MemberRecord | undefined>;
   /**
@@ -228,7 +247,7 @@ export interface Store {
    * The room's members in join order (ties by user id), with their users; with `page`, those
    * after `page.after`, at most `page.limit` (one walk of an index from the cursor).
    */
-  listMembers(roomId: string, page?: { after: MemberCursor | null; limit: number }): Promise<Array<{ member: MemberRecord; user: UserRecord }>>;
+  listMembers(roomId: string, page?: { after: MemberCursor | null; limit: number }, consistency?: ReadConsistency): Promise<Array<{ member: MemberRecord; user: UserRecord }>>;
   /** Ids of the rooms `userId` is a member of. */
   listMemberRoomIds(userId: string): Promise<string[]>;
   /** The user ids of the room's members, and the room's last seq, read together (the list holds as of it; 0 when no such room). */
@@ -260,7 +279,7 @@ export interface Store {
   /** Reactions of the room's messages `seqs` by emoji (first reacted first), `me` for `userId`; messages without any are left out. */
   reactionsOf(roomId: string, seqs: number[], userId: string): Promise<MessageReactions[]>;
   /** The thread of top-level message `rootSeq`: it, and at most `limit` replies after `after`; undefined when it is no top-level message. */
-  readThread(roomId: string, rootSeq: number, after: number, limit: number): Promise<ThreadPage | undefined>;
+  readThread(roomId: string, rootSeq: number, after: number, limit: number, consistency?: ReadConsistency): Promise<ThreadPage | undefined>;
   /**
    * Follows (or unfollows) the thread of top-level message `rootSeq`; a follow by someone not
    * following reads up to the room's last seq. False when it is no top-level message of the room.

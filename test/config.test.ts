@@ -41,6 +41,16 @@ describe('config', () => {
     assert.equal(c.PORT, 3000);
   });
 
+  it('read replicas: a list of postgres URLs, only with a primary', () => {
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'postgres://db/chat', DATABASE_REPLICA_URLS: 'postgres://r1/chat, postgresql://r2:6432/chat' }).DATABASE_REPLICA_URLS, [
+      'postgres://r1/chat',
+      'postgresql://r2:6432/chat',
+    ]);
+    assert.deepEqual(loadConfig({}).DATABASE_REPLICA_URLS, []);
+    assert.throws(() => loadConfig({ DATABASE_REPLICA_URLS: 'postgres://r1/chat' }), /DATABASE_REPLICA_URLS needs DATABASE_URL/);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://db/chat', DATABASE_REPLICA_URLS: 'mysql://r1/chat' }), /DATABASE_REPLICA_URLS must be a postgres:\/\/ URL/);
+  });
+
   it('HTTP deadlines and the connection bound', () => {
     const c = loadConfig({});
     assert.equal(c.HTTP_HEADERS_TIMEOUT_MS, 10_000);

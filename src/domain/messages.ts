@@ -43,6 +43,15 @@ export type SendCheck = (roomId: string, userId: string) => Promise<void>;
 /** How long a cached newest page is kept: its key names the room's head, so it is never stale. */
 const HISTORY_CACHE_TTL_MS = 60_000;
 
+/** A page of history as a reader asks for it; `seen`: a seq of the room they have seen, the page includes the room up to it. */
+export interface HistoryRequest {
+  before?: number | undefined;
+  after?: number | undefined;
+  limit: number;
+  topLevel?: boolean | undefined;
+  seen?: number | undefined;
+}
+
 export class Messages {
   readonly #store: Store;
   readonly #historyCache: CacheAside<HistoryPage> | null;
@@ -179,21 +188,22 @@ export class Messages {
   }
 
   /** A page of history with reactions for the reader; `topLevel` leaves thread replies out. */
-  async history(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number; topLevel?: boolean | undefined }): Promise<HistoryPage> {
+  async history(userId: string, roomId: string, query: HistoryRequest): Promise<HistoryPage> {
     const page = await this.#historyPage(userId, roomId, query);
     return { messages: await withReactions(this.#store, userId, page.messages), hasMore: page.hasMore };
   }
 
-  async #historyPage(userId: string, roomId: string, query: { before?: number | undefined; after?: number | undefined; limit: number; topLevel?: boolean | undefined }): Promise<HistoryPage> {
+  async #historyPage(userId: string, roomId: string, query: HistoryRequest): Promise<HistoryPage> {
     await this.#access.requireMember(roomId, userId);
     const topLevel = query.topLevel === true;
-    const read = () =>
+    const read = (head?: { lastSeq: number; purgedSeq: number }) =>
       this.#store.readHistory({
         roomId,
         limit: query.limit,
         ...(query.before !== undefined ? { before: query.before } : {}),
         ...(query.after !== undefined ? { after: query.after } : {}),
         ...(topLevel ? { topLevel } : {}),
+        consistency: { readerId: userId, ...(query.seen === undefined ? {} : { seenSeq: query.seen }), ...(head === undefined ? {} : { head }) },
       });
     const cache = this.#historyCache;
     if (cache === null || query.before !== undefined || query.after !== undefined) return read();
@@ -202,8 +212,11 @@ export class Messages {
     // every retention pass the other, so a cached page is never stale and needs no
     // invalidation on any node.
     const head = await this.#store.roomRetention(roomId);
-    const key = `history:${roomId}:${head?.lastSeq ?? 0}:${head?.purgedSeq ?? 0}:${query.limit}${topLevel ? ':top' : ''}`;
-    return (await cache.get(key, read, HISTORY_CACHE_TTL_MS)) as HistoryPage;
+    const state = { lastSeq: head?.lastSeq ?? 0, purgedSeq: head?.purgedSeq ?? 0 };
+    const key = `history:${roomId}:${state.lastSeq}:${state.purgedSeq}:${query.limit}${topLevel ? ':top' : ''}`;
+    // Read as of that head at least, wherever it is read from: a page read from a replica
+    // that lacks the head's last events would be cached under a key that claims them.
+    return (await cache.get(key, () => read(state), HISTORY_CACHE_TTL_MS)) as HistoryPage;
   }
 
   /** Moves the read marker forward and tells the user's other connections. */

@@ -51,7 +51,7 @@ export class Rooms {
 
   async listPublic(actor: Actor, q: string | undefined, limit: number): Promise<RoomRecord[]> {
     refuseBots(actor, 'discover public rooms');
-    return this.#store.listPublicRooms(q === undefined || q.trim() === '' ? undefined : q.trim(), limit);
+    return this.#store.listPublicRooms(q === undefined || q.trim() === '' ? undefined : q.trim(), limit, { readerId: actor.id });
   }
 
   async get(actor: Actor, roomId: string): Promise<RoomRecord> {
@@ -112,12 +112,12 @@ export class Rooms {
   async members(
     actor: Actor,
     roomId: string,
-    page: { after?: string | undefined; limit: number },
+    page: { after?: string | undefined; limit: number; seen?: number | undefined },
   ): Promise<{ members: Array<{ member: MemberRecord; user: UserRecord; online: boolean; muted?: { until: number | null } }>; next: string | null }> {
     const { role } = await this.#requireVisible(actor, roomId);
     const after = page.after === undefined ? null : decodeMemberCursor(page.after);
     // One more than the page: whether another follows, without a count.
-    const rows = await this.#store.listMembers(roomId, { after, limit: page.limit + 1 });
+    const rows = await this.#store.listMembers(roomId, { after, limit: page.limit + 1 }, { readerId: actor.id, ...(page.seen === undefined ? {} : { seenSeq: page.seen }) });
     const members = rows.slice(0, page.limit);
     const ids = members.map((m) => m.user.id);
     // Who is muted is for the room's moderators (as GET /restrictions is); anyone else learns only of their own mute.

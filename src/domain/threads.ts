@@ -41,9 +41,10 @@ export class Threads {
   }
 
   /** The root and a page of its replies, oldest first after `after`, with reactions for the reader. */
-  async thread(userId: string, roomId: string, rootSeq: number, after: number, limit: number): Promise<ViewerThreadPage> {
+  async thread(userId: string, roomId: string, rootSeq: number, after: number, limit: number, seen?: number): Promise<ViewerThreadPage> {
     await this.#access.requireMember(roomId, userId);
-    const [page, follow] = await Promise.all([this.#store.readThread(roomId, rootSeq, after, limit), this.#store.threadFollowOf(roomId, rootSeq, userId)]);
+    const consistency = { readerId: userId, ...(seen === undefined ? {} : { seenSeq: seen }) };
+    const [page, follow] = await Promise.all([this.#store.readThread(roomId, rootSeq, after, limit, consistency), this.#store.threadFollowOf(roomId, rootSeq, userId)]);
     if (page === undefined) throw notFound(NO_THREAD);
     const [root, ...replies] = await withReactions(this.#store, userId, [page.root, ...page.replies]);
     return { root: root ?? page.root, replies, hasMore: page.hasMore, following: follow.following, lastReadSeq: follow.lastReadSeq };

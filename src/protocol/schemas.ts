@@ -197,6 +197,7 @@ export function buildSchemas(limits: SchemaLimits) {
     membersQuery: z.strictObject({
       after: cursor.optional().describe('The `next` of the previous page.'),
       limit: queryInt(1, MEMBERS_PAGE_MAX).default(MEMBERS_PAGE_DEFAULT),
+      seen: queryInt(0, SEQ_MAX).optional().describe('The highest seq of the room the client has seen (delivered, acknowledged or read): the answer includes the room at least up to it, also where reads are served by database replicas.'),
     }),
     postMessage: z
       .strictObject({
@@ -268,11 +269,13 @@ export function buildSchemas(limits: SchemaLimits) {
         .pipe(z.boolean())
         .optional()
         .describe('true: top-level messages only (thread replies left out).'),
+      seen: queryInt(0, SEQ_MAX).optional().describe('The highest seq of the room the client has seen (delivered, acknowledged or read): the answer includes the room at least up to it, also where reads are served by database replicas.'),
     }),
     threadParams: z.strictObject({ roomId: id, seq: queryInt(1, SEQ_MAX).describe("The thread's root: a top-level message.") }),
     threadQuery: z.strictObject({
       after: queryInt(0, SEQ_MAX).default(0).describe('Replies with a higher seq, oldest first.'),
       limit: queryInt(1, HISTORY_LIMIT_MAX).default(HISTORY_LIMIT_DEFAULT),
+      seen: queryInt(0, SEQ_MAX).optional().describe('The highest seq of the room the client has seen (delivered, acknowledged or read): the answer includes the room at least up to it, also where reads are served by database replicas.'),
     }),
     threadsQuery: z.strictObject({
       cursor: text('wire').min(1).max(400).optional().describe('`nextCursor` of the previous page.'),

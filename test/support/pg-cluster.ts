@@ -33,7 +33,11 @@ export interface PostgresCluster {
   logFile: string;
 }
 
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+/**
+ * A cluster of a test's own; with `replicaOf`, a hot standby of that cluster: a base backup of
+ * it (pg_basebackup -R, WAL streamed during the copy) that streams its changes from then on.
+ */
+export async function startPostgresCluster(options: { replicaOf?: PostgresCluster } = {}): Promise<PostgresCluster> {
   if (BIN === undefined) throw new Error('PostgreSQL server binaries are not installed');
   const asRoot = process.getuid?.() === 0;
   const owner = asRoot ? await postgresUser() : null;
@@ -46,7 +50,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   const pg = (binary: string, args: string[]) =>
     run(asRoot ? 'runuser' : path.join(BIN, binary), asRoot ? ['-u', 'postgres', '--', path.join(BIN, binary), ...args] : args, { timeout: 60_000 });
   // The socket lives in the cluster's directory: no clash with the machine's own server.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=60`;
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=60`;
   const ctl = (...args: string[]) => pg('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', ...args]);
   let stopped = false;
   const stop = async () => {
@@ -56,8 +60,10 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
-    await ctl('-o', options, 'start');
+    const primary = options.replicaOf;
+    if (primary === undefined) await pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
+    else await pg('pg_basebackup', ['-D', data, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-R', '-X', 'stream', '--no-sync', '-c', 'fast']);
+    await ctl('-o', serverOptions, 'start');
   } catch (error) {
     await stop();
     throw error;
@@ -67,13 +73,13 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     port,
     logFile,
     restart: async (mode) => {
-      await ctl('-o', options, '-m', mode, 'restart');
+      await ctl('-o', serverOptions, '-m', mode, 'restart');
     },
     halt: async () => {
       await ctl('-m', 'fast', 'stop');
     },
     start: async () => {
-      await ctl('-o', options, 'start');
+      await ctl('-o', serverOptions, 'start');
     },
     stop,
   };

@@ -92,7 +92,7 @@ export function explainPoolerRefusal(error: unknown): unknown {
 }
 
 /** A pool with every client's error path handled; `timeoutMs` null: no statement or query timeout. */
-function openPool(url: string, options: PostgresOptions, max: number, timeoutMs: number | null): pg.Pool {
+export function openPool(url: string, options: PostgresOptions, max: number, timeoutMs: number | null): pg.Pool {
   const parsed = new URL(url);
   const pool = new pg.Pool({
     connectionString: url,

@@ -25,7 +25,7 @@ export function threadRoutes(api: RestApi, ctx: HttpContext): void {
     status: 200,
     response: responses.ThreadPage,
     errors: memberOnly,
-    handler: async ({ session, params, query }) => threadPageView(await threads.thread(session.user.id, params.roomId, params.seq, query.after, query.limit)),
+    handler: async ({ session, params, query }) => threadPageView(await threads.thread(session.user.id, params.roomId, params.seq, query.after, query.limit, query.seen)),
   });
 
   api.route({

@@ -1,0 +1,228 @@
+/**
+ * Parley on a PostgreSQL primary with a real streaming replica (initdb, then pg_basebackup -R),
+ * both servers of the test's own (DATABASE_REPLICA_URLS).
+ *
+ * What must hold:
+ * - history, threads, member lists, room lists, public rooms and search are served by the
+ *   replica once it holds the reader's writes;
+ * - read-your-writes, with the replica's replay paused (so it really lags): the writer's reads,
+ *   reads that run to the head of the stream, and reads naming a `seen` seq the replica lacks go
+ *   to the primary and include the write, while a page before it is still served by the replica;
+ * - the lag is a metric; a replica lagging past the bound leaves the rotation, and comes back
+ *   when it catches up;
+ * - the replica stopped and started again under traffic: not one request fails, its reads move
+ *   to the primary and back, and every acknowledged message is in history, gapless.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { parseLsn, serverName } from '../../src/adapters/sql/postgres-replicas.js';
+import { type Sample, scrape, total } from '../support/metrics.js';
+import { type PostgresCluster, requirePostgresBinaries, startPostgresCluster } from '../support/pg-cluster.js';
+import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
+
+const MAX_LAG_MS = 3_000;
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+if (requirePostgresBinaries('read replicas')) {
+  describe('Parley with a PostgreSQL read replica', () => {
+    let primary: PostgresCluster;
+    let replica: PostgresCluster;
+    let server: TestServer;
+    let replicaAdmin: pg.Client;
+    let name: string;
+
+    const routes = async (): Promise<Sample[]> => scrape(server.url);
+    const routed = (samples: Sample[], route: string) => total(samples, 'parley_db_routed_reads_total', { route });
+    const inRotation = async () => total(await routes(), 'parley_db_replica_in_rotation', { replica: name }) === 1;
+    /** The replica holds everything the primary has now, and the node has seen it do so. */
+    const caughtUp = async () => {
+      const admin = new pg.Client({ connectionString: primary.url });
+      await admin.connect();
+      const target = parseLsn((await admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
+      await admin.end();
+      await until('the replica replays up to the primary', async () => {
+        const row = (await replicaAdmin.query<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn')).rows[0];
+        return row !== undefined && parseLsn(row.lsn) >= target;
+      });
+      // Two probes later the node knows it.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await until('the replica is in rotation', inRotation);
+    };
+
+    before(async () => {
+      primary = await startPostgresCluster();
+      replica = await startPostgresCluster({ replicaOf: primary });
+      name = serverName(replica.url);
+      replicaAdmin = new pg.Client({ connectionString: replica.url });
+      await replicaAdmin.connect();
+      server = await startTestServer({
+        DATABASE_URL: primary.url,
+        DATABASE_REPLICA_URLS: [replica.url],
+        DATABASE_REPLICA_PROBE_MS: 50,
+        DATABASE_REPLICA_MAX_LAG_MS: MAX_LAG_MS,
+        DATABASE_STATEMENT_TIMEOUT_MS: 2_000,
+        SEND_RATE_PER_SEC: 10_000,
+        SEND_BURST: 10_000,
+      });
+    });
+
+    after(async () => {
+      await server?.stop();
+      await replicaAdmin?.end().catch(() => undefined);
+      await replica?.stop();
+      await primary?.stop();
+    });
+
+    let owner: TestUser;
+    let reader: TestUser;
+    let roomId: string;
+
+    it('serves history, threads, members, room lists, public rooms and search from the replica', async () => {
+      owner = await registerUser(server.url, 'rpo');
+      reader = await registerUser(server.url, 'rpr');
+      roomId = await createRoom(server.url, owner, 'public', 'replicated');
+      assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: reader.token })).status, 200);
+      for (let i = 0; i < 5; i++) {
+        const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: `heron ${i}` } });
+        assert.equal(sent.status, 201);
+      }
+      await caughtUp();
+      const before = routed(await routes(), 'replica');
+      const history = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?limit=10`, { token: reader.token });
+      assert.equal(history.status, 200);
+      assert.deepEqual(
+        (history.body.messages as Array<{ body: string }>).map((m) => m.body).filter((b) => b.startsWith('heron')),
+        ['heron 4', 'heron 3', 'heron 2', 'heron 1', 'heron 0'],
+      );
+      const rootSeq = (history.body.messages as Array<{ seq: number }>).at(-1)?.seq as number;
+      assert.equal((await api(server.url, 'GET', `/api/v1/rooms/${roomId}/threads/${rootSeq}`, { token: reader.token })).status, 200);
+      const members = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/members`, { token: reader.token });
+      assert.equal((members.body.members as unknown[]).length, 2);
+      const rooms = await api(server.url, 'GET', '/api/v1/rooms', { token: reader.token });
+      assert.ok((rooms.body.rooms as Array<{ id: string }>).some((r) => r.id === roomId));
+      assert.equal((await api(server.url, 'GET', '/api/v1/rooms/public?q=replicated', { token: reader.token })).status, 200);
+      const found = await api(server.url, 'GET', '/api/v1/search?q=heron', { token: reader.token });
+      assert.equal((found.body.hits as unknown[]).length, 5);
+      const samples = await routes();
+      // history and its reactions, the thread and its reactions, members, rooms, public rooms, search and its reactions
+      assert.ok(routed(samples, 'replica') - before >= 8, `replica reads: ${routed(samples, 'replica') - before}`);
+      assert.ok(total(samples, 'parley_db_replica_lag_seconds', { replica: name }) < 1);
+    });
+
+    it('reads the writer\'s own writes, the head of the stream and a seen seq from the primary while the replica lags', async () => {
+      await caughtUp();
+      await replicaAdmin.query('SELECT pg_wal_replay_pause()');
+      try {
+        const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: 'egret after the pause' } });
+        assert.equal(sent.status, 201);
+        const seq = (sent.body.message as { seq: number }).seq;
+        const has = (page: { body: Record<string, unknown> }) => (page.body.messages as Array<{ seq: number }>).some((m) => m.seq === seq);
+        let samples = await routes();
+        const counts = () => ({ replica: routed(samples, 'replica'), own: routed(samples, 'own_write'), behind: routed(samples, 'room_behind') });
+        const start = counts();
+
+        // The writer's reads go to the primary: their own message is there.
+        const own = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?limit=5`, { token: owner.token });
+        assert.ok(has(own), 'the writer reads their own message');
+        const ownSearch = await api(server.url, 'GET', '/api/v1/search?q=egret', { token: owner.token });
+        assert.equal((ownSearch.body.hits as unknown[]).length, 1);
+
+        // Another reader: a page before the message is the replica's (which lacks the message)...
+        const older = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?before=${seq + 1}&limit=5`, { token: reader.token });
+        assert.equal(older.status, 200);
+        assert.ok(!has(older), 'the page before was served by the lagging replica');
+        // ...the latest page runs to the head of the stream, and a forward page too: the primary's.
+        assert.ok(has(await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?limit=5`, { token: reader.token })));
+        assert.ok(has(await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?after=${seq - 1}`, { token: reader.token })));
+        // A page before it that names the seq as seen.
+        assert.ok(has(await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?before=${seq + 1}&limit=5&seen=${seq}`, { token: reader.token })));
+        // The reader's search is the replica's: no hit yet.
+        assert.equal(((await api(server.url, 'GET', '/api/v1/search?q=egret', { token: reader.token })).body.hits as unknown[]).length, 0);
+
+        samples = await routes();
+        const now = counts();
+        assert.ok(now.own - start.own >= 2, 'the writer\'s reads went to the primary');
+        assert.ok(now.behind - start.behind >= 3, 'reads needing the head or a seen seq went to the primary');
+        assert.ok(now.replica - start.replica >= 2, 'the others were served by the replica');
+
+        // Lagging past the bound, it leaves the rotation: reads go to the primary.
+        await until('the replica leaves the rotation', async () => !(await inRotation()), MAX_LAG_MS + 10_000);
+        samples = await routes();
+        assert.ok(total(samples, 'parley_db_replica_lag_seconds', { replica: name }) > MAX_LAG_MS / 1_000);
+        const found = await api(server.url, 'GET', '/api/v1/search?q=egret', { token: reader.token });
+        assert.equal((found.body.hits as unknown[]).length, 1, 'out of rotation, the primary answers');
+        assert.ok(routed(await routes(), 'no_replica') > 0);
+      } finally {
+        await replicaAdmin.query('SELECT pg_wal_replay_resume()');
+      }
+      await until('the replica comes back', inRotation, 20_000);
+      assert.ok(total(await routes(), 'parley_db_replica_lag_seconds', { replica: name }) < 1);
+    });
+
+    it('loses no request when the replica stops and starts again under traffic', async () => {
+      await caughtUp();
+      const users = await Promise.all(['rta', 'rtb', 'rtc'].map((prefix) => registerUser(server.url, prefix)));
+      for (const u of users) assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: u.token })).status, 200);
+      const failures: string[] = [];
+      const acked: number[] = [];
+      let running = true;
+      let reads = 0;
+      const traffic = users.map(async (u, i) => {
+        let n = 0;
+        while (running) {
+          const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: u.token, body: { body: `ibis ${i}-${n++}`, clientMsgId: `ibis-${i}-${n}` } });
+          if (sent.status === 201) acked.push((sent.body.message as { seq: number }).seq);
+          else failures.push(`send ${sent.status} ${JSON.stringify(sent.body)}`);
+          for (const path of [`/api/v1/rooms/${roomId}/messages?limit=20`, `/api/v1/rooms/${roomId}/messages?before=3&limit=2`, `/api/v1/rooms/${roomId}/members`, '/api/v1/rooms', '/api/v1/search?q=ibis&limit=5']) {
+            // The readers who do not write read from the replica; a writer's reads, from the primary until it caught up.
+            const reader = users[(i + 1) % users.length] as TestUser;
+            const res = await api(server.url, 'GET', path, { token: reader.token });
+            reads += 1;
+            if (res.status !== 200) failures.push(`GET ${path} ${res.status} ${JSON.stringify(res.body)}`);
+          }
+        }
+      });
+      const replicaReads = async () => routed(await routes(), 'replica');
+      try {
+        const atStart = await replicaReads();
+        await until('traffic reaches the replica', async () => (await replicaReads()) > atStart + 10);
+        await replicaAdmin.end();
+        await replica.halt();
+        await until('the replica leaves the rotation', async () => !(await inRotation()), 10_000);
+        const whileDown = reads;
+        await until('traffic goes on while it is down', async () => reads > whileDown + 30);
+        await replica.start();
+        replicaAdmin = new pg.Client({ connectionString: replica.url });
+        await replicaAdmin.connect();
+        await until('the replica is back in rotation', inRotation, 30_000);
+        const back = await replicaReads();
+        await until('the replica serves reads again', async () => (await replicaReads()) > back + 10);
+      } finally {
+        running = false;
+        await Promise.all(traffic);
+      }
+      assert.deepEqual(failures, []);
+      const samples = await routes();
+      assert.ok(routed(samples, 'replica_failed') + routed(samples, 'no_replica') > 0, 'reads moved to the primary while the replica was down');
+      // Every acknowledged message is there, once, in a gapless stream.
+      const seqs = new Set<number>();
+      let cursor = 0;
+      for (;;) {
+        const page = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?after=${cursor}&limit=100`, { token: owner.token });
+        const messages = page.body.messages as Array<{ seq: number }>;
+        for (const m of messages) seqs.add(m.seq);
+        if (page.body.hasMore !== true) break;
+        cursor = messages.at(-1)?.seq as number;
+      }
+      for (const seq of acked) assert.ok(seqs.has(seq), `acknowledged seq ${seq} is in history`);
+    });
+  });
+}
