@@ -54,7 +54,8 @@ interface Run {
 
 class QueueWorker {
   readonly running = new Map<string, Run>();
-  #pumping = false;
+  /** The claim loop running now, if any: close() waits for it, so a claim in flight is given back before the store closes. */
+  #pumping: Promise<void> | null = null;
   #again = false;
   #stopped = false;
 
@@ -69,13 +70,12 @@ class QueueWorker {
   /** Claims jobs while slots are free; a call made while one runs makes it go round again. */
   pump(): void {
     if (this.#stopped) return;
-    if (this.#pumping) {
+    if (this.#pumping !== null) {
       this.#again = true;
       return;
     }
-    this.#pumping = true;
-    void this.#claimLoop().finally(() => {
-      this.#pumping = false;
+    this.#pumping = this.#claimLoop().finally(() => {
+      this.#pumping = null;
       if (this.#again) {
         this.#again = false;
         this.pump();
@@ -90,7 +90,7 @@ class QueueWorker {
         if (free <= 0) return;
         const rows = await this.owner.claim(this.queue, free, this.leaseMs);
         for (const row of rows) {
-          if (this.#stopped) this.owner.release(row);
+          if (this.#stopped) await this.owner.release(row);
           else this.#start(row);
         }
         if (rows.length < free) return;
@@ -128,6 +128,11 @@ class QueueWorker {
 
   stop(): void {
     this.#stopped = true;
+  }
+
+  /** Resolves when no claim loop runs (one running when stopped gives back what it claims). */
+  async claimed(): Promise<void> {
+    while (this.#pumping !== null) await this.#pumping;
   }
 }
 
@@ -240,7 +245,8 @@ export class EmbeddedJobQueue implements JobQueue {
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
     });
-    await Promise.race([Promise.all(runs().map((run) => run.done)), grace]);
+    const workers = [...this.#workers.values()];
+    await Promise.race([Promise.all([...workers.map((w) => w.claimed()), ...runs().map((run) => run.done)]), grace]);
     clearTimeout(timer);
     // Runs still going are given back: another process (or this one, restarted) runs them.
     const left = runs();
