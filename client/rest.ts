@@ -149,6 +149,8 @@ export class RestClient {
   readonly requestTimeoutMs: number;
   readonly #fetch: FetchLike;
   readonly #seen: (roomId: string) => number | undefined;
+  /** False once a server refused `seen` (a server older than the parameter): not sent again. */
+  #seenAccepted = true;
   #token: string | null;
 
   constructor(options: RestOptions) {
@@ -262,7 +264,7 @@ export class RestClient {
 
   /** GET /rooms/:roomId/members?after=&limit=: a page of the room's members with their roles and whether they are online. */
   memberPage(roomId: string, page: PageQuery = {}): Promise<MemberPage> {
-    return this.#call<MemberPage>('GET', `/rooms/${enc(roomId)}/members`, { query: { after: page.after, limit: page.limit, seen: this.#seen(roomId) } });
+    return this.#roomRead<MemberPage>(roomId, `/rooms/${enc(roomId)}/members`, { after: page.after, limit: page.limit });
   }
 
   /** POST /dms: the direct-message room with `username`, created on first use. */
@@ -332,8 +334,11 @@ export class RestClient {
 
   /** GET /rooms/:roomId/messages: a page of history (newest first, or oldest first with `after`). */
   history(roomId: string, query: HistoryQuery = {}): Promise<HistoryPage> {
-    return this.#call<HistoryPage>('GET', `/rooms/${enc(roomId)}/messages`, {
-      query: { before: query.before, after: query.after, limit: query.limit, topLevel: query.topLevel === undefined ? undefined : String(query.topLevel), seen: this.#seen(roomId) },
+    return this.#roomRead<HistoryPage>(roomId, `/rooms/${enc(roomId)}/messages`, {
+      before: query.before,
+      after: query.after,
+      limit: query.limit,
+      topLevel: query.topLevel === undefined ? undefined : String(query.topLevel),
     });
   }
 
@@ -351,7 +356,7 @@ export class RestClient {
 
   /** GET /rooms/:roomId/threads/:seq: the root and a page of its replies, oldest first. */
   thread(roomId: string, seq: number, query: ThreadQuery = {}): Promise<ThreadPage> {
-    return this.#call<ThreadPage>('GET', `/rooms/${enc(roomId)}/threads/${seq}`, { query: { after: query.after, limit: query.limit, seen: this.#seen(roomId) } });
+    return this.#roomRead<ThreadPage>(roomId, `/rooms/${enc(roomId)}/threads/${seq}`, { after: query.after, limit: query.limit });
   }
 
   /** PUT /rooms/:roomId/threads/:seq/follow. The root's author and repliers follow by themselves. */
@@ -524,6 +529,24 @@ export class RestClient {
   /** DELETE /me/blocks/:userId. */
   async unblock(userId: string): Promise<void> {
     await this.#call<void>('DELETE', `/me/blocks/${enc(userId)}`);
+  }
+
+  /**
+   * A GET of a room's history, thread or members, with the room's `seen` seq. A server older
+   * than that parameter refuses it as an unknown field: asked again without it, and never sent
+   * to this server again (a rolling upgrade may put older servers behind the same address).
+   */
+  async #roomRead<T>(roomId: string, path: string, query: Query): Promise<T> {
+    const seen = this.#seenAccepted ? this.#seen(roomId) : undefined;
+    if (seen === undefined) return this.#call<T>('GET', path, { query });
+    try {
+      return await this.#call<T>('GET', path, { query: { ...query, seen } });
+    } catch (error) {
+      const issues = error instanceof ParleyError && error.code === 'validation_failed' ? error.details?.issues : undefined;
+      if (!Array.isArray(issues) || !issues.some((i) => (i as { path?: unknown }).path === 'seen')) throw error;
+      this.#seenAccepted = false;
+      return this.#call<T>('GET', path, { query });
+    }
   }
 
   async #call<T>(method: Method, path: string, options: { body?: unknown; raw?: Uint8Array | ArrayBuffer | Blob; query?: Query; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {

@@ -21,7 +21,7 @@ import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import type { StoreWithJobs } from './adapters/sql/job-store.js';
 import { explainPoolerRefusal, openPostgresStore } from './adapters/sql/postgres.js';
-import { withReadReplicas } from './adapters/sql/postgres-replicas.js';
+import { type ReplicatedStore, withReadReplicas } from './adapters/sql/postgres-replicas.js';
 import { openThreadedSqliteStore } from './adapters/sql/sqlite-thread.js';
 import { type Config, memcachedServers } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
@@ -117,7 +117,7 @@ export async function openStore(config: Config, log: Logger, serving = false): P
  * `primary` with its reads routed over DATABASE_REPLICA_URLS (postgres-replicas.ts), their lag and
  * the routes taken in the metrics, each replica's leaving and rejoining the rotation logged.
  */
-async function openReadReplicas(config: Config, log: Logger, primary: StoreWithJobs, metrics: Metrics): Promise<StoreWithJobs> {
+async function openReadReplicas(config: Config, log: Logger, primary: StoreWithJobs, metrics: Metrics): Promise<ReplicatedStore> {
   let replicaMetrics: ReplicaMetrics | null = null;
   const replicated = await withReadReplicas(
     primary,
@@ -133,10 +133,11 @@ async function openReadReplicas(config: Config, log: Logger, primary: StoreWithJ
         else log.warn({ replica, reason }, 'read replica out of rotation: its reads go to the primary');
       },
       onRead: (route) => replicaMetrics?.read(route),
+      onError: (error, context) => logFailure(log, error, 'read replica routing', { context }),
     },
   );
   replicaMetrics = new ReplicaMetrics(metrics.registry, () => replicated.monitor.states());
-  return replicated.store;
+  return replicated;
 }
 
 /** What a dependency that is starting, restarting or unreachable answers: worth another attempt at start. */
@@ -293,7 +294,8 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     await atStart(config, log, 'database', () => rawStore.ping()).catch((error: unknown) => {
       throw explainPoolerRefusal(error);
     });
-    if (config.DATABASE_REPLICA_URLS.length > 0) rawStore = await openReadReplicas(config, log, rawStore, metrics);
+    const replicated = config.DATABASE_REPLICA_URLS.length > 0 ? await openReadReplicas(config, log, rawStore, metrics) : null;
+    if (replicated !== null) rawStore = replicated.store;
     // The breaker outside the instrumentation: store metrics time real calls only; refused ones
     // are counted by the breaker (parley_breaker_rejected_total).
     const store = guardStore(instrumentStore(rawStore, metrics), breakers.for('store', { message: 'The database is unavailable; retry shortly.' }));
@@ -355,6 +357,11 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     // are cached there, shared by every node; without either the store answers (a primary-key
     // read on SQLite is cheaper than keeping caches coherent across workers).
     const sharedCache = openSharedCache(config, redis, redisGuard, breakers, opened);
+    // Write marks in the shared cache: a user's next read on any process waits for their write.
+    replicated?.shareMarks(sharedCache);
+    if (replicated !== null && sharedCache === null && config.WORKERS !== 1) {
+      log.warn('read replicas with several processes and no shared cache (REDIS_URL or CACHE_URL): a user reads their own writes from replicas only on the process that took them');
+    }
     const cacheError = (error: unknown) => logFailure(log, error, 'cache failed; reading the store');
     const sessionCache =
       sharedCache === null ? null : new CacheAside<CachedSession>(sharedCache, { ttlMs: 60_000, encode: JSON.stringify, decode: JSON.parse, onError: cacheError });

@@ -126,6 +126,8 @@ export interface ReadConsistency {
    * from the primary first, so such a read includes everything committed before it began.
    */
   head?: { lastSeq: number; purgedSeq: number };
+  /** The answer must include the room's stream up to its head as of the request (read from the primary unless `head` gives it). */
+  upToHead?: boolean;
 }
 
 export interface HistoryQuery {
@@ -277,7 +279,7 @@ export interface Store {
 
   // Threads and reactions
   /** Reactions of the room's messages `seqs` by emoji (first reacted first), `me` for `userId`; messages without any are left out. */
-  reactionsOf(roomId: string, seqs: number[], userId: string): Promise<MessageReactions[]>;
+  reactionsOf(roomId: string, seqs: number[], userId: string, consistency?: ReadConsistency): Promise<MessageReactions[]>;
   /** The thread of top-level message `rootSeq`: it, and at most `limit` replies after `after`; undefined when it is no top-level message. */
   readThread(roomId: string, rootSeq: number, after: number, limit: number, consistency?: ReadConsistency): Promise<ThreadPage | undefined>;
   /**

@@ -105,6 +105,24 @@ export function isPostgresOutage(error: unknown): boolean {
 }
 
 /**
+ * What kind of PostgreSQL failure `error` is (through its causes): the connection (refused,
+ * reset, terminated, the server shutting down or starting), a statement cancelled (its
+ * statement_timeout or the client's query timeout), a conflict (a serialization failure or
+ * deadlock; on a standby, a query cancelled by a conflict with replay), or something else (no
+ * connection free in the pool, resources exhausted, not an outage at all).
+ */
+export function postgresFailureKind(error: unknown): 'connection' | 'cancelled' | 'conflict' | 'other' {
+  const errors = chain(error);
+  const codes = errors.map((e) => field(e, 'code'));
+  const messages = errors.map((e) => field(e, 'message'));
+  if (codes.some((c) => NETWORK_CODES.has(c) || c.startsWith('08') || c === '57P01' || c === '57P02' || c === '57P03')) return 'connection';
+  if (messages.some((m) => /^Connection terminated unexpectedly/.test(m) || /is not queryable$/.test(m))) return 'connection';
+  if (codes.includes('57014') || messages.some((m) => /^Query read timeout$/.test(m))) return 'cancelled';
+  if (codes.includes('40001') || codes.includes('40P01')) return 'conflict';
+  return 'other';
+}
+
+/**
  * SQLite result codes (better-sqlite3 puts the extended code in `code`) that mean the file is
  * busy, locked, out of space or failing, not that the statement is wrong.
  */

@@ -189,11 +189,14 @@ export class Messages {
 
   /** A page of history with reactions for the reader; `topLevel` leaves thread replies out. */
   async history(userId: string, roomId: string, query: HistoryRequest): Promise<HistoryPage> {
-    const page = await this.#historyPage(userId, roomId, query);
-    return { messages: await withReactions(this.#store, userId, page.messages), hasMore: page.hasMore };
+    const { page, head } = await this.#historyPage(userId, roomId, query);
+    // Reactions as fresh as the page: up to the same head (with read replicas, see ReadConsistency).
+    const room = { ...(query.seen === undefined ? {} : { seenSeq: query.seen }), ...(head === undefined ? {} : { head }), upToHead: query.before === undefined };
+    return { messages: await withReactions(this.#store, userId, page.messages, room), hasMore: page.hasMore };
   }
 
-  async #historyPage(userId: string, roomId: string, query: HistoryRequest): Promise<HistoryPage> {
+  /** The page, and the room's head it was read as of when this read it (the newest page, cached). */
+  async #historyPage(userId: string, roomId: string, query: HistoryRequest): Promise<{ page: HistoryPage; head?: { lastSeq: number; purgedSeq: number } }> {
     await this.#access.requireMember(roomId, userId);
     const topLevel = query.topLevel === true;
     const read = (head?: { lastSeq: number; purgedSeq: number }) =>
@@ -206,7 +209,7 @@ export class Messages {
         consistency: { readerId: userId, ...(query.seen === undefined ? {} : { seenSeq: query.seen }), ...(head === undefined ? {} : { head }) },
       });
     const cache = this.#historyCache;
-    if (cache === null || query.before !== undefined || query.after !== undefined) return read();
+    if (cache === null || query.before !== undefined || query.after !== undefined) return { page: await read() };
     // The newest page is what everyone opening a room asks for. Its key names the room's head
     // seq and how far retention tombstoned it: every message, edit or delete moves the head and
     // every retention pass the other, so a cached page is never stale and needs no
@@ -216,7 +219,7 @@ export class Messages {
     const key = `history:${roomId}:${state.lastSeq}:${state.purgedSeq}:${query.limit}${topLevel ? ':top' : ''}`;
     // Read as of that head at least, wherever it is read from: a page read from a replica
     // that lacks the head's last events would be cached under a key that claims them.
-    return (await cache.get(key, () => read(state), HISTORY_CACHE_TTL_MS)) as HistoryPage;
+    return { page: (await cache.get(key, () => read(state), HISTORY_CACHE_TTL_MS)) as HistoryPage, head: state };
   }
 
   /** Moves the read marker forward and tells the user's other connections. */

@@ -46,7 +46,7 @@ export class Threads {
     const consistency = { readerId: userId, ...(seen === undefined ? {} : { seenSeq: seen }) };
     const [page, follow] = await Promise.all([this.#store.readThread(roomId, rootSeq, after, limit, consistency), this.#store.threadFollowOf(roomId, rootSeq, userId)]);
     if (page === undefined) throw notFound(NO_THREAD);
-    const [root, ...replies] = await withReactions(this.#store, userId, [page.root, ...page.replies]);
+    const [root, ...replies] = await withReactions(this.#store, userId, [page.root, ...page.replies], { ...(seen === undefined ? {} : { seenSeq: seen }), upToHead: true });
     return { root: root ?? page.root, replies, hasMore: page.hasMore, following: follow.following, lastReadSeq: follow.lastReadSeq };
   }
 

@@ -14,7 +14,7 @@ export class ReplicaMetrics {
   constructor(registry: Registry, states: () => ReplicaState[]) {
     this.#reads = new Counter({
       name: 'parley_db_routed_reads_total',
-      help: 'Reads that may go to a read replica, by where they went: replica, or the primary because the read named no reader (no_reader), the replicas lacked the reader\'s own latest write (own_write) or the room state asked for (room_behind), none was in rotation (no_replica), or the replica failed the read (replica_failed).',
+      help: 'Reads that may go to a read replica, by where they went: replica, or the primary because the read named no reader (no_reader), the replicas lacked the reader\'s own latest write (own_write) or the room state asked for (room_behind), none was in rotation (no_replica), the replica lost its connection in the read (replica_failed), or replay cancelled it there (replica_conflict).',
       labelNames: ['route'] as const,
       registers: [registry],
     });

@@ -41,6 +41,38 @@ describe('REST client', () => {
     assert.equal(header(calls[1], 'authorization'), 'Bearer tok');
   });
 
+  it('sends the room\'s seen seq with history, thread and member reads; a server that does not know it is asked again without it, and never again', async () => {
+    let older = false;
+    const { fetch, calls } = recorder(({ url }) => {
+      if (older && url.includes('seen=')) return json(400, { error: { code: 'validation_failed', message: 'Invalid query: seen: is not a known field.', details: { issues: [{ path: 'seen', message: 'is not a known field' }] } } });
+      if (url.includes('/members')) return json(200, { members: [], next: null });
+      if (url.includes('/threads/')) return json(200, { root: {}, replies: [], hasMore: false });
+      return json(200, { messages: [], hasMore: false });
+    });
+    const seen: Record<string, number> = { r1: 42 };
+    const rest = new RestClient({ baseUrl: 'http://x.test', token: 't', fetch, seen: (roomId) => seen[roomId] });
+    await rest.history('r1', { before: 10 });
+    await rest.thread('r1', 4);
+    await rest.memberPage('r1', { limit: 5 });
+    await rest.history('r2');
+    assert.deepEqual(
+      calls.map((c) => c.url.replace('http://x.test/api/v1', '')),
+      ['/rooms/r1/messages?before=10&seen=42', '/rooms/r1/threads/4?seen=42', '/rooms/r1/members?limit=5&seen=42', '/rooms/r2/messages'],
+    );
+    // An older server behind the same address: the read answers, and `seen` is not sent again.
+    older = true;
+    calls.length = 0;
+    await rest.history('r1');
+    await rest.thread('r1', 4);
+    assert.deepEqual(
+      calls.map((c) => c.url.replace('http://x.test/api/v1', '')),
+      ['/rooms/r1/messages?seen=42', '/rooms/r1/messages', '/rooms/r1/threads/4'],
+    );
+    // Any other refusal is the caller's to see.
+    const strict = new RestClient({ baseUrl: 'http://x.test', token: 't', fetch: async () => json(400, { error: { code: 'validation_failed', message: 'no', details: { issues: [{ path: 'limit', message: 'too big' }] } } }), seen: () => 1 });
+    await assert.rejects(strict.history('r1', { limit: 1000 }), (e: unknown) => e instanceof ParleyError && e.code === 'validation_failed');
+  });
+
   it('threads and reactions: paths, encoded emoji, query strings and bodies', async () => {
     const { fetch, calls } = recorder(({ url, init }) => {
       if (url.includes('/threads/') && init.method === 'GET') return json(200, { root: {}, replies: [], hasMore: false });

@@ -11,7 +11,9 @@
  * - the lag is a metric; a replica lagging past the bound leaves the rotation, and comes back
  *   when it catches up;
  * - the replica stopped and started again under traffic: not one request fails, its reads move
- *   to the primary and back, and every acknowledged message is in history, gapless.
+ *   to the primary and back, and every acknowledged message is in history, once;
+ * - two nodes sharing Redis: a user whose write one node took reads it through the other while
+ *   the replica lags (the write's mark is in the shared cache).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -19,9 +21,12 @@ import pg from 'pg';
 import { parseLsn, serverName } from '../../src/adapters/sql/postgres-replicas.js';
 import { type Sample, scrape, total } from '../support/metrics.js';
 import { type PostgresCluster, requirePostgresBinaries, startPostgresCluster } from '../support/pg-cluster.js';
+import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 
-const MAX_LAG_MS = 3_000;
+// Generous: with replay paused, the reads that must still find the replica in rotation have this long.
+const MAX_LAG_MS = 6_000;
+const PROBE_MS = 50;
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -31,31 +36,45 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
   }
 }
 
-if (requirePostgresBinaries('read replicas')) {
+if (requirePostgresBinaries('read replicas') && (await requireRedis('read replicas'))) {
   describe('Parley with a PostgreSQL read replica', () => {
     let primary: PostgresCluster;
     let replica: PostgresCluster;
     let server: TestServer;
     let replicaAdmin: pg.Client;
     let name: string;
+    const prefix = redisPrefix();
 
-    const routes = async (): Promise<Sample[]> => scrape(server.url);
+    const routes = async (node = server): Promise<Sample[]> => scrape(node.url);
     const routed = (samples: Sample[], route: string) => total(samples, 'parley_db_routed_reads_total', { route });
-    const inRotation = async () => total(await routes(), 'parley_db_replica_in_rotation', { replica: name }) === 1;
-    /** The replica holds everything the primary has now, and the node has seen it do so. */
-    const caughtUp = async () => {
+    const inRotation = async (node = server) => total(await routes(node), 'parley_db_replica_in_rotation', { replica: name }) === 1;
+    /** The replica holds everything the primary has now, and the node serves `user`'s reads from it. */
+    const caughtUp = async (user: TestUser, node = server) => {
       const admin = new pg.Client({ connectionString: primary.url });
       await admin.connect();
-      const target = parseLsn((await admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
+      const target = parseLsn((await admin.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
       await admin.end();
       await until('the replica replays up to the primary', async () => {
         const row = (await replicaAdmin.query<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn')).rows[0];
         return row !== undefined && parseLsn(row.lsn) >= target;
       });
-      // Two probes later the node knows it.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await until('the replica is in rotation', inRotation);
+      await until('a read of the user is served by the replica', async () => {
+        const before = routed(await routes(node), 'replica');
+        assert.equal((await api(node.url, 'GET', '/api/v1/rooms', { token: user.token })).status, 200);
+        return routed(await routes(node), 'replica') > before;
+      });
     };
+    const nodeConfig = () => ({
+      DATABASE_URL: primary.url,
+      DATABASE_REPLICA_URLS: [replica.url],
+      DATABASE_REPLICA_PROBE_MS: PROBE_MS,
+      DATABASE_REPLICA_MAX_LAG_MS: MAX_LAG_MS,
+      DATABASE_STATEMENT_TIMEOUT_MS: 2_000,
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      SEND_RATE_PER_SEC: 10_000,
+      SEND_BURST: 10_000,
+    });
 
     before(async () => {
       primary = await startPostgresCluster();
@@ -63,15 +82,7 @@ if (requirePostgresBinaries('read replicas')) {
       name = serverName(replica.url);
       replicaAdmin = new pg.Client({ connectionString: replica.url });
       await replicaAdmin.connect();
-      server = await startTestServer({
-        DATABASE_URL: primary.url,
-        DATABASE_REPLICA_URLS: [replica.url],
-        DATABASE_REPLICA_PROBE_MS: 50,
-        DATABASE_REPLICA_MAX_LAG_MS: MAX_LAG_MS,
-        DATABASE_STATEMENT_TIMEOUT_MS: 2_000,
-        SEND_RATE_PER_SEC: 10_000,
-        SEND_BURST: 10_000,
-      });
+      server = await startTestServer(nodeConfig());
     });
 
     after(async () => {
@@ -94,7 +105,7 @@ if (requirePostgresBinaries('read replicas')) {
         const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: `heron ${i}` } });
         assert.equal(sent.status, 201);
       }
-      await caughtUp();
+      await caughtUp(reader);
       const before = routed(await routes(), 'replica');
       const history = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?limit=10`, { token: reader.token });
       assert.equal(history.status, 200);
@@ -118,7 +129,7 @@ if (requirePostgresBinaries('read replicas')) {
     });
 
     it('reads the writer\'s own writes, the head of the stream and a seen seq from the primary while the replica lags', async () => {
-      await caughtUp();
+      await caughtUp(reader);
       await replicaAdmin.query('SELECT pg_wal_replay_pause()');
       try {
         const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: 'egret after the pause' } });
@@ -163,37 +174,82 @@ if (requirePostgresBinaries('read replicas')) {
       } finally {
         await replicaAdmin.query('SELECT pg_wal_replay_resume()');
       }
-      await until('the replica comes back', inRotation, 20_000);
+      await until('the replica comes back', () => inRotation(), 20_000);
       assert.ok(total(await routes(), 'parley_db_replica_lag_seconds', { replica: name }) < 1);
     });
 
+    it('a write taken by one node is read through another while the replica lags (marks in the shared cache)', async () => {
+      const other = await startTestServer(nodeConfig());
+      try {
+        // A room with a member who writes nothing from now on.
+        const quiet = await registerUser(server.url, 'rpq');
+        const room = await createRoom(server.url, owner, 'public', 'elsewhere');
+        assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${room}/join`, { token: quiet.token })).status, 200);
+        await caughtUp(reader);
+        await caughtUp(reader, other);
+        await caughtUp(quiet, other);
+        await replicaAdmin.query('SELECT pg_wal_replay_pause()');
+        try {
+          // Joining the room through one node: the room list through the other shows it.
+          assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${room}/join`, { token: reader.token })).status, 200);
+          const before = routed(await routes(other), 'own_write');
+          const rooms = await api(other.url, 'GET', '/api/v1/rooms', { token: reader.token });
+          assert.ok((rooms.body.rooms as Array<{ id: string }>).some((r) => r.id === room), 'the other node shows the room just joined');
+          const sent = await api(server.url, 'POST', `/api/v1/rooms/${room}/messages`, { token: reader.token, body: { body: 'plover from one node' } });
+          assert.equal(sent.status, 201);
+          const found = await api(other.url, 'GET', '/api/v1/search?q=plover', { token: reader.token });
+          assert.equal((found.body.hits as unknown[]).length, 1, 'the other node finds the message just sent');
+          assert.ok(routed(await routes(other), 'own_write') - before >= 2, 'both went to the primary for the mark');
+          // Someone who wrote nothing is still served by the (lagging) replica through that node.
+          const unseen = await api(other.url, 'GET', '/api/v1/search?q=plover', { token: quiet.token });
+          assert.equal((unseen.body.hits as unknown[]).length, 0);
+        } finally {
+          await replicaAdmin.query('SELECT pg_wal_replay_resume()');
+        }
+      } finally {
+        await other.stop();
+      }
+    });
+
     it('loses no request when the replica stops and starts again under traffic', async () => {
-      await caughtUp();
-      const users = await Promise.all(['rta', 'rtb', 'rtc'].map((prefix) => registerUser(server.url, prefix)));
-      for (const u of users) assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: u.token })).status, 200);
+      const [writerA, writerB, readerA, readerB] = await Promise.all(['rta', 'rtb', 'rtc', 'rtd'].map((p) => registerUser(server.url, p)));
+      const writers = [writerA, writerB] as TestUser[];
+      const readers = [readerA, readerB] as TestUser[];
+      for (const u of [...writers, ...readers]) assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: u.token })).status, 200);
+      await caughtUp(readerA as TestUser);
       const failures: string[] = [];
       const acked: number[] = [];
       let running = true;
       let reads = 0;
-      const traffic = users.map(async (u, i) => {
+      const sending = writers.map(async (u, i) => {
         let n = 0;
         while (running) {
-          const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: u.token, body: { body: `ibis ${i}-${n++}`, clientMsgId: `ibis-${i}-${n}` } });
+          n += 1;
+          const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: u.token, body: { body: `ibis ${i}-${n}`, clientMsgId: `ibis-${i}-${n}` } });
           if (sent.status === 201) acked.push((sent.body.message as { seq: number }).seq);
           else failures.push(`send ${sent.status} ${JSON.stringify(sent.body)}`);
+        }
+      });
+      // Readers who write nothing: served by the replica while it is in rotation.
+      const reading = readers.map(async (u) => {
+        while (running) {
           for (const path of [`/api/v1/rooms/${roomId}/messages?limit=20`, `/api/v1/rooms/${roomId}/messages?before=3&limit=2`, `/api/v1/rooms/${roomId}/members`, '/api/v1/rooms', '/api/v1/search?q=ibis&limit=5']) {
-            // The readers who do not write read from the replica; a writer's reads, from the primary until it caught up.
-            const reader = users[(i + 1) % users.length] as TestUser;
-            const res = await api(server.url, 'GET', path, { token: reader.token });
+            const res = await api(server.url, 'GET', path, { token: u.token });
             reads += 1;
             if (res.status !== 200) failures.push(`GET ${path} ${res.status} ${JSON.stringify(res.body)}`);
           }
         }
       });
       const replicaReads = async () => routed(await routes(), 'replica');
+      const movedToPrimary = async () => {
+        const samples = await routes();
+        return routed(samples, 'replica_failed') + routed(samples, 'no_replica');
+      };
+      let movedBefore = 0;
       try {
         const atStart = await replicaReads();
         await until('traffic reaches the replica', async () => (await replicaReads()) > atStart + 10);
+        movedBefore = await movedToPrimary();
         await replicaAdmin.end();
         await replica.halt();
         await until('the replica leaves the rotation', async () => !(await inRotation()), 10_000);
@@ -202,26 +258,29 @@ if (requirePostgresBinaries('read replicas')) {
         await replica.start();
         replicaAdmin = new pg.Client({ connectionString: replica.url });
         await replicaAdmin.connect();
-        await until('the replica is back in rotation', inRotation, 30_000);
+        await until('the replica is back in rotation', () => inRotation(), 30_000);
         const back = await replicaReads();
         await until('the replica serves reads again', async () => (await replicaReads()) > back + 10);
       } finally {
         running = false;
-        await Promise.all(traffic);
+        await Promise.all([...sending, ...reading]);
       }
       assert.deepEqual(failures, []);
-      const samples = await routes();
-      assert.ok(routed(samples, 'replica_failed') + routed(samples, 'no_replica') > 0, 'reads moved to the primary while the replica was down');
-      // Every acknowledged message is there, once, in a gapless stream.
+      assert.ok((await movedToPrimary()) > movedBefore, 'reads moved to the primary while the replica was down');
+      // Every acknowledged message is there, once.
       const seqs = new Set<number>();
+      let listed = 0;
       let cursor = 0;
       for (;;) {
         const page = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?after=${cursor}&limit=100`, { token: owner.token });
         const messages = page.body.messages as Array<{ seq: number }>;
         for (const m of messages) seqs.add(m.seq);
+        listed += messages.length;
         if (page.body.hasMore !== true) break;
         cursor = messages.at(-1)?.seq as number;
       }
+      assert.equal(listed, seqs.size, 'no message twice');
+      assert.equal(new Set(acked).size, acked.length, 'one seq per acknowledged send');
       for (const seq of acked) assert.ok(seqs.has(seq), `acknowledged seq ${seq} is in history`);
     });
   });

@@ -31,6 +31,8 @@ export interface PostgresCluster {
   stop(): Promise<void>;
   /** The server's own log, for diagnosis. */
   logFile: string;
+  /** The data directory (postmaster.pid names the server's process). */
+  dataDir: string;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function startPostgresCluster(options: { replicaOf?: PostgresCluste
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     logFile,
+    dataDir: data,
     restart: async (mode) => {
       await ctl('-o', serverOptions, '-m', mode, 'restart');
     },

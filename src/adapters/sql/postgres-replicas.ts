@@ -9,8 +9,9 @@ import { type PostgresOptions, openPool, openPostgresStore } from './postgres.js
 import type { StoreWithJobs } from './job-store.js';
 import { type ReadRoute, routeReads } from './read-routing.js';
 import { type ReplayPosition, ReplicaMonitor } from './replica-monitor.js';
-import { WriteMarks } from './write-marks.js';
+import { sharedMarks, WriteMarks } from './write-marks.js';
 import type { ConnectionMonitor } from '../outage.js';
+import type { Cache } from '../../ports.js';
 
 export interface ReplicaOptions {
   /** How often the primary and each replica are probed, ms. */
@@ -21,7 +22,7 @@ export interface ReplicaOptions {
   replicaMonitor?: (name: string) => ConnectionMonitor;
   onChange?: (replica: string, inRotation: boolean, reason: string) => void;
   onRead?: (route: ReadRoute) => void;
-  onReplicaError?: (replica: string, error: unknown) => void;
+  onError?: (error: unknown, context: string) => void;
 }
 
 /** A WAL position as PostgreSQL writes it ('16/B374D848') as a number of bytes. */
@@ -42,16 +43,23 @@ async function one<T>(pool: pg.Pool, text: string): Promise<T> {
   return result.rows[0] as T;
 }
 
+/** The primary's WAL insert position: every commit that has returned ends at or before it. */
+const INSERT_POSITION = 'SELECT pg_current_wal_insert_lsn()::text AS lsn';
+
 export interface ReplicatedStore {
   store: StoreWithJobs;
   monitor: ReplicaMonitor;
   /** Names of the replicas, in the monitor's order. */
   names: string[];
+  /** Shares write marks with every process through this cache (Redis or memcached); null: this process only. */
+  shareMarks(cache: Cache | null): void;
 }
 
 /**
  * `primary` (the store on `primaryUrl`) with its reads routed over stores opened on the
  * replicas; the first probe has answered when it resolves. Closing the answer closes `primary`.
+ * Each URL must name one server (not a pooler or endpoint spreading connections over several):
+ * what the probe reads of it must hold for the connections that serve reads.
  */
 export async function withReadReplicas(primary: StoreWithJobs, primaryUrl: string, replicaUrls: string[], options: PostgresOptions, replicas: ReplicaOptions): Promise<ReplicatedStore> {
   const timeoutMs = Math.max(replicas.probeMs, 1_000);
@@ -61,8 +69,10 @@ export async function withReadReplicas(primary: StoreWithJobs, primaryUrl: strin
   const quiet = { ...options, monitor: undefined };
   const primaryProbe = openPool(primaryUrl, quiet, 1, timeoutMs);
   const replicaProbes = replicaUrls.map((url) => openPool(url, quiet, 1, timeoutMs));
+  // A write's mark: one cheap read per write call (a group commit's batch is one), on connections of their own.
+  const positions = openPool(primaryUrl, quiet, 4, options.statementTimeoutMs);
   const monitor = new ReplicaMonitor(
-    async () => parseLsn((await one<{ lsn: string }>(primaryProbe, 'SELECT pg_current_wal_lsn()::text AS lsn')).lsn),
+    async () => parseLsn((await one<{ lsn: string }>(primaryProbe, INSERT_POSITION)).lsn),
     replicaProbes.map((pool, i) => ({
       name: names[i] as string,
       replayed: async (): Promise<ReplayPosition> => {
@@ -72,15 +82,21 @@ export async function withReadReplicas(primary: StoreWithJobs, primaryUrl: strin
     })),
     { probeMs: replicas.probeMs, maxLagMs: replicas.maxLagMs, timeoutMs, onChange: replicas.onChange },
   );
-  const routed = routeReads(primary, stores, {
+  const router = routeReads(primary, stores, {
     monitor,
     marks: new WriteMarks(),
+    position: async () => parseLsn((await one<{ lsn: string }>(positions, INSERT_POSITION)).lsn),
     onRead: replicas.onRead,
-    onReplicaError: (index, error) => replicas.onReplicaError?.(names[index] as string, error),
+    onError: replicas.onError,
     release: async () => {
-      await Promise.all([primaryProbe, ...replicaProbes].map((pool) => pool.end().catch(() => undefined)));
+      await Promise.all([primaryProbe, positions, ...replicaProbes].map((pool) => pool.end().catch(() => undefined)));
     },
   });
   await monitor.start();
-  return { store: routed, monitor, names };
+  return {
+    store: router.store,
+    monitor,
+    names,
+    shareMarks: (cache) => router.setSharedMarks(cache === null ? null : sharedMarks(cache, monitor.markTtlMs)),
+  };
 }

@@ -4,37 +4,52 @@
  * primary: every write, every read of authorization (membership, sessions), and every read that
  * names no reader (jobs, exports, the stream's own recovery).
  *
- * Read-your-writes, exactly: each write through this store marks the users it concerns (the
- * author, the member added, kicked or banned, the one whose marker moved) with the time it
- * finished; a replica serves a reader only once it has caught up to that time (replica-monitor.ts
- * tells). A read that names the room state it must include (ReadConsistency: a seq the reader
+ * Read-your-writes, exactly, in every process: each write through this store is followed by one
+ * read of the primary's WAL insert position, which is then the mark of every user the write
+ * concerns (the author; the member added, kicked or banned; the one whose marker moved), kept
+ * here and in the cache the nodes share (write-marks.ts) before the write is answered. A replica
+ * serves a reader only once it has replayed past their mark (replica-monitor.ts tells how far
+ * each has). A read that names the room state it must include (ReadConsistency: a seq the reader
  * has seen, say over another server's WebSocket, or the head a cached page is keyed by) is served
  * by a replica only once that replica's copy of the room has it; else by the primary, at once.
  * A read that runs to the head of a room's stream (history not bounded by `before`, a thread's
  * replies) and names no head reads the head from the primary first (one primary-key read): a
  * client paging forward to fill a gap reaches the live stream, as it does without replicas.
  *
- * A replica that fails a read for an outage leaves the rotation (until it answers a probe
- * again) and the read is served by the primary: a replica's restart costs no request. A search
- * past its deadline fails as it would on the primary.
+ * A replica that loses its connection in a read leaves the rotation (replica-monitor.ts) and the
+ * read is served by the primary: a replica's restart costs no request. A read cancelled on a
+ * replica by a conflict with its replay is served by the primary too, the replica staying in
+ * rotation. A read that ran out of time on a replica (its statement timeout, a search's
+ * deadline) fails as it would on the primary, rather than running again there.
  */
 import { AppError } from '../../errors.js';
 import type { AppendRequest, HistoryQuery, ModerationRequest, ReadConsistency, SearchQuery, Store } from '../../ports.js';
+import { postgresFailureKind } from '../outage.js';
 import type { ReplicaMonitor } from './replica-monitor.js';
-import type { WriteMarks } from './write-marks.js';
+import { type SharedMarks, UNKNOWN_POSITION, type WriteMarks } from './write-marks.js';
 
 /** Why a routed read went where it did. */
-export type ReadRoute = 'replica' | 'no_reader' | 'own_write' | 'room_behind' | 'no_replica' | 'replica_failed';
+export type ReadRoute = 'replica' | 'no_reader' | 'own_write' | 'room_behind' | 'no_replica' | 'replica_failed' | 'replica_conflict';
 
 export interface ReadRoutingOptions {
   monitor: ReplicaMonitor;
   marks: WriteMarks;
+  /** The primary's WAL insert position now (a write's mark). */
+  position: () => Promise<bigint>;
+  /** The marks every process sees, once the shared cache is open (setSharedMarks). */
+  shared?: SharedMarks | null;
   /** Told of every read this routes: served by a replica (`replica`), or by the primary and why. */
   onRead?: (route: ReadRoute) => void;
-  /** Told when a replica failed a read (it leaves the rotation; the primary serves the read). */
-  onReplicaError?: (replica: number, error: unknown) => void;
+  /** Told when a replica failed a read, and when a mark could not be read or kept: reads go to the primary meanwhile. */
+  onError?: (error: unknown, context: string) => void;
   /** Run by close() after the stores are closed (the monitor's own connections). */
   release?: () => Promise<void>;
+}
+
+/** The routed store, and where to give it the shared marks once the shared cache is open. */
+export interface ReadRouter<S extends Store> {
+  store: S;
+  setSharedMarks(shared: SharedMarks | null): void;
 }
 
 interface ReadSpec {
@@ -48,19 +63,20 @@ interface ReadSpec {
   deadlineAt?: number | undefined;
 }
 
-const fromConsistency = (c: ReadConsistency | undefined): ReadSpec => (c === undefined ? {} : { readerId: c.readerId, seenSeq: c.seenSeq, head: c.head });
+const fromConsistency = (c: ReadConsistency | undefined): ReadSpec => (c === undefined ? {} : { readerId: c.readerId, seenSeq: c.seenSeq, head: c.head, toHead: c.upToHead === true });
 
 /** The routed reads, and what each says of its reader and room. */
 const READS: Record<string, (args: unknown[]) => ReadSpec> = {
   readHistory: ([query]) => {
     const q = query as HistoryQuery;
-    return { ...fromConsistency(q.consistency), roomId: q.roomId, toHead: q.before === undefined };
+    return { ...fromConsistency(q.consistency), roomId: q.roomId, toHead: q.before === undefined || q.consistency?.upToHead === true };
   },
   readThread: (args) => ({ ...fromConsistency(args[4] as ReadConsistency | undefined), roomId: args[0] as string, toHead: true }),
   listMembers: (args) => ({ ...fromConsistency(args[2] as ReadConsistency | undefined), roomId: args[0] as string }),
   listPublicRooms: (args) => fromConsistency(args[2] as ReadConsistency | undefined),
   listMemberRooms: ([userId]) => ({ readerId: userId as string }),
-  reactionsOf: ([roomId, , userId]) => ({ readerId: userId as string, roomId: roomId as string }),
+  // The reactions of a page must be as fresh as the page: the same room state is asked of them.
+  reactionsOf: (args) => ({ readerId: args[2] as string, ...fromConsistency(args[3] as ReadConsistency | undefined), roomId: args[0] as string }),
   search: ([query]) => ({ readerId: (query as SearchQuery).userId, deadlineAt: (query as SearchQuery).deadlineAt }),
 };
 
@@ -82,26 +98,41 @@ const WRITES: Record<string, (args: unknown[]) => Array<string | null | undefine
   unblock: ([userId]) => [userId as string],
 };
 
-const isOutage = (error: unknown): boolean => error instanceof AppError && error.code === 'unavailable';
-
 type Method = (...args: unknown[]) => Promise<unknown>;
+
+const larger = (a: bigint | null, b: bigint | null): bigint | null => (a === null ? b : b === null || a > b ? a : b);
 
 /**
  * `primary` with reads routed over `replicas` (Stores on hot standbys of it, in the monitor's
  * order). close() closes the monitor, the primary and every replica.
  */
-export function routeReads<S extends Store>(primary: S, replicas: Store[], options: ReadRoutingOptions): S {
+export function routeReads<S extends Store>(primary: S, replicas: Store[], options: ReadRoutingOptions): ReadRouter<S> {
   const { monitor, marks } = options;
+  let shared = options.shared ?? null;
   const served = (route: ReadRoute) => options.onRead?.(route);
+  const failed = (error: unknown, context: string) => options.onError?.(error, context);
 
   const onPrimary = (method: string, args: unknown[], route: ReadRoute): Promise<unknown> => {
     served(route);
     return (primary[method as keyof Store] as Method).apply(primary, args);
   };
 
+  /** Where the reader's latest write ends, as this process and the shared cache know it. */
+  const markOf = async (readerId: string): Promise<bigint | null> => {
+    const own = marks.since(readerId);
+    if (shared === null) return own;
+    try {
+      return larger(own, await shared.get(readerId));
+    } catch (error) {
+      // Whether another process took a write of theirs is unknown: the primary answers.
+      failed(error, 'reading a write mark');
+      return UNKNOWN_POSITION;
+    }
+  };
+
   const read = async (method: string, args: unknown[], spec: ReadSpec): Promise<unknown> => {
     if (spec.readerId === undefined) return onPrimary(method, args, 'no_reader');
-    const index = monitor.choose(marks.since(spec.readerId));
+    const index = monitor.choose(await markOf(spec.readerId));
     if (index === null) return onPrimary(method, args, monitor.anyInRotation ? 'own_write' : 'no_replica');
     const replica = replicas[index] as Store;
     const roomId = spec.roomId;
@@ -118,41 +149,62 @@ export function routeReads<S extends Store>(primary: S, replicas: Store[], optio
       served('replica');
       return result;
     } catch (error) {
-      if (!isOutage(error) || (spec.deadlineAt !== undefined && Date.now() >= spec.deadlineAt)) throw error;
-      monitor.failed(index);
-      options.onReplicaError?.(index, error);
+      if (!(error instanceof AppError && error.code === 'unavailable')) throw error;
+      if (spec.deadlineAt !== undefined && Date.now() >= spec.deadlineAt) throw error;
+      const kind = postgresFailureKind(error);
+      if (kind === 'cancelled') throw error;
+      failed(error, `reading from replica ${index}`);
+      if (kind === 'conflict') return onPrimary(method, args, 'replica_conflict');
+      if (kind === 'connection') monitor.failed(index);
       return onPrimary(method, args, 'replica_failed');
     }
   };
 
-  const write = (method: string, args: unknown[], users: (args: unknown[]) => Array<string | null | undefined>): Promise<unknown> => {
-    const finished = () => {
+  /** Marks `users` with the primary's position now: their reads wait for a replica past it. */
+  const mark = async (users: string[]): Promise<void> => {
+    if (users.length === 0) return;
+    let lsn: bigint;
+    try {
+      lsn = await options.position();
+    } catch (error) {
+      failed(error, 'reading the primary position of a write');
+      lsn = UNKNOWN_POSITION;
+    }
+    const at = monitor.now();
+    for (const user of users) marks.mark(user, lsn, at);
+    // Marks older than a mark lives bind no read: forgotten (oldest first, so cheap).
+    marks.prune(at - monitor.markTtlMs);
+    if (shared === null) return;
+    try {
+      await shared.set(users, lsn);
+    } catch (error) {
+      // This process holds the mark; others may read stale until it expires. Said, not hidden.
+      failed(error, 'sharing a write mark');
+    }
+  };
+
+  const write = async (method: string, args: unknown[], users: (args: unknown[]) => Array<string | null | undefined>): Promise<unknown> => {
+    const concerned = [...new Set(users(args).filter((u): u is string => typeof u === 'string'))];
+    try {
+      return await (primary[method as keyof Store] as Method).apply(primary, args);
+    } finally {
       // Also after a failure: a write whose answer was lost may have committed.
-      const at = monitor.now();
-      for (const user of users(args)) if (typeof user === 'string') marks.mark(user, at);
-      // Marks older than any replica in rotation may lag bind no read: forgotten (oldest first, so cheap).
-      marks.prune(at - monitor.maxLagMs);
-    };
-    const call = (primary[method as keyof Store] as Method).apply(primary, args);
-    return call.then(
-      (value) => {
-        finished();
-        return value;
-      },
-      (error: unknown) => {
-        finished();
-        throw error;
-      },
-    );
+      await mark(concerned);
+    }
   };
 
   const wrappers = new Map<string, unknown>();
   const close = async () => {
     await monitor.close();
-    await Promise.all([primary.close(), ...replicas.map((r) => r.close())]);
-    await options.release?.();
+    try {
+      const closed = await Promise.allSettled([primary.close(), ...replicas.map((r) => r.close())]);
+      const rejected = closed.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+      if (rejected !== undefined) throw rejected.reason;
+    } finally {
+      await options.release?.();
+    }
   };
-  return new Proxy(primary, {
+  const store = new Proxy(primary, {
     get(target, property) {
       if (property === 'close') return close;
       const value = Reflect.get(target, property);
@@ -172,4 +224,10 @@ export function routeReads<S extends Store>(primary: S, replicas: Store[], optio
       return wrapped;
     },
   });
+  return {
+    store,
+    setSharedMarks: (next) => {
+      shared = next;
+    },
+  };
 }

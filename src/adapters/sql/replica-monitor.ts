@@ -1,19 +1,21 @@
 /**
  * How far each read replica has caught up with the primary, and which replicas are in rotation.
  *
- * Every probe interval the primary's WAL position is sampled, noting the time just before the
- * question was sent; then each replica is asked how far it has replayed. A replica that replayed
- * up to a sample's position holds everything committed before that sample's time: that time is
- * its `caughtUpTo`. So a write that finished at time W (on this process's clock) is on a replica
- * whose caughtUpTo ≥ W, exactly, whatever the replica's lag; the routing (read-routing.ts) needs
- * nothing more. The lag reported is now − caughtUpTo: an upper bound, precise to one interval.
+ * Every probe interval the primary's WAL insert position is sampled, noting the time just before
+ * the question was sent; then each replica is asked how far it has replayed. A replica that
+ * replayed up to a sample's position holds everything committed before that sample's time: that
+ * time is its `caughtUpTo`, and now − caughtUpTo its lag (an upper bound, precise to one
+ * interval). Both are computed afresh at every probe, so a replica that goes back (restored from
+ * an older backup, rewound) is seen as it is. The position it replayed is kept too: a write's
+ * mark (write-marks.ts) is a WAL position, and a replica that replayed past it holds the write.
  *
  * A replica is in rotation while its last probe answered, it is still a standby, and its lag is
  * at most `maxLagMs`. A replica that stops answering, or stops replaying, drops out by itself at
  * the next probe or as its lag passes the bound; it comes back by itself once it answers and has
- * caught up. A read that fails on a replica takes it out at once (failed()), until a probe
- * answers again. While the primary cannot be asked, no replica's caughtUpTo moves: their lags
- * grow and they drop out, since nothing could tell whether they hold the latest writes.
+ * caught up. A read that fails on a replica for a lost connection takes it out at once
+ * (failed()) for at least `holdDownMs`, and then until a probe answers. While the primary cannot
+ * be asked, no replica's caughtUpTo moves: their lags grow and they drop out, since nothing could
+ * tell whether they hold the latest writes.
  */
 
 /** What a standby says of itself: false when the server is not (or no longer) a standby. */
@@ -34,6 +36,8 @@ export interface ReplicaMonitorOptions {
   maxLagMs: number;
   /** Each probe's deadline; default max(probeMs, 1 s). */
   timeoutMs?: number;
+  /** How long a replica whose read failed stays out at least, ms; default max(probeMs, 1 s). */
+  holdDownMs?: number;
   /** Told when a replica leaves or rejoins the rotation, and why. */
   onChange?: (replica: string, inRotation: boolean, reason: string) => void;
   now?: () => number;
@@ -51,7 +55,11 @@ export interface ReplicaState {
 interface Tracked {
   replica: MonitoredReplica;
   up: boolean;
+  /** Out of rotation until then at least (after a failed read). */
+  heldUntil: number;
   caughtUpTo: number | null;
+  /** The WAL position replayed at the last probe. */
+  replayed: bigint | null;
   lagBytes: number | null;
   /** Whether it was in rotation when last reported (onChange fires on changes only). */
   reported: boolean;
@@ -83,8 +91,9 @@ export class ReplicaMonitor {
 
   constructor(primary: () => Promise<bigint>, replicas: MonitoredReplica[], options: ReplicaMonitorOptions) {
     this.#primary = primary;
-    this.#tracked = replicas.map((replica) => ({ replica, up: false, caughtUpTo: null, lagBytes: null, reported: false }));
-    this.#options = { timeoutMs: Math.max(options.probeMs, 1_000), now: () => performance.now(), ...options };
+    this.#tracked = replicas.map((replica) => ({ replica, up: false, heldUntil: 0, caughtUpTo: null, replayed: null, lagBytes: null, reported: false }));
+    const floor = Math.max(options.probeMs, 1_000);
+    this.#options = { timeoutMs: floor, holdDownMs: floor, now: () => performance.now(), ...options };
   }
 
   /** Probes now, then every probeMs until close(). Resolves after the first probe. */
@@ -125,15 +134,22 @@ export class ReplicaMonitor {
         try {
           const position = await withTimeout(t.replica.replayed(), timeoutMs, t.replica.name);
           t.up = position.standby;
-          if (!position.standby || position.lsn === null) return this.#report(t, position.standby ? 'nothing replayed yet' : 'not a standby');
-          const lsn = position.lsn;
+          t.replayed = position.standby ? position.lsn : null;
+          if (t.replayed === null) {
+            t.caughtUpTo = null;
+            return this.#report(t, position.standby ? 'nothing replayed yet' : 'not a standby');
+          }
+          const lsn = t.replayed;
+          // The latest sample it holds; none kept (it lags past them all): it caught up to nothing we know.
+          let caughtUpTo: number | null = null;
           for (let i = this.#samples.length - 1; i >= 0; i--) {
             const sample = this.#samples[i] as Sample;
             if (sample.lsn <= lsn) {
-              t.caughtUpTo = Math.max(t.caughtUpTo ?? sample.at, sample.at);
+              caughtUpTo = sample.at;
               break;
             }
           }
+          t.caughtUpTo = caughtUpTo;
           t.lagBytes = latest === undefined ? null : Math.max(0, Number(latest.lsn - lsn));
         } catch {
           t.up = false;
@@ -152,7 +168,7 @@ export class ReplicaMonitor {
   }
 
   #inRotation(t: Tracked, now: number): boolean {
-    return t.up && t.caughtUpTo !== null && now - t.caughtUpTo <= this.#options.maxLagMs;
+    return t.up && now >= t.heldUntil && t.caughtUpTo !== null && now - t.caughtUpTo <= this.#options.maxLagMs;
   }
 
   #report(t: Tracked, reason: string): void {
@@ -163,16 +179,16 @@ export class ReplicaMonitor {
   }
 
   /**
-   * A replica in rotation that holds every write finished by `since` (this process's clock, as
-   * now() tells it; -Infinity: any), taken in turn; null when none does.
+   * A replica in rotation that had replayed the WAL up to `since` at its last probe (null: any),
+   * taken in turn; null when none had.
    */
-  choose(since: number): number | null {
+  choose(since: bigint | null): number | null {
     const now = this.#options.now();
     const count = this.#tracked.length;
     for (let k = 0; k < count; k++) {
       const index = (this.#cursor + k) % count;
       const t = this.#tracked[index] as Tracked;
-      if (this.#inRotation(t, now) && (t.caughtUpTo as number) >= since) {
+      if (this.#inRotation(t, now) && (since === null || (t.replayed !== null && t.replayed >= since))) {
         this.#cursor = (index + 1) % count;
         return index;
       }
@@ -186,10 +202,12 @@ export class ReplicaMonitor {
     return this.#tracked.some((t) => this.#inRotation(t, now));
   }
 
-  /** A read on replica `index` failed for an outage: out of rotation until a probe answers. */
+  /** A read on replica `index` lost its connection: out of rotation for holdDownMs at least, then until a probe answers. */
   failed(index: number): void {
     const t = this.#tracked[index];
-    if (t === undefined || !t.up) return;
+    if (t === undefined) return;
+    t.heldUntil = this.#options.now() + this.#options.holdDownMs;
+    if (!t.up) return;
     t.up = false;
     this.#report(t, 'a read failed');
   }
@@ -198,9 +216,9 @@ export class ReplicaMonitor {
     return this.#options.now();
   }
 
-  /** The longest a replica in rotation may lag, ms. */
-  get maxLagMs(): number {
-    return this.#options.maxLagMs;
+  /** How long a write's mark binds reads, ms: the longest a replica in rotation may lag, and a probe interval to show it caught up. */
+  get markTtlMs(): number {
+    return this.#options.maxLagMs + 2 * this.#options.probeMs;
   }
 
   states(): ReplicaState[] {
