@@ -8,8 +8,9 @@
  * (parley_db_routed_reads_total), and each server's transactions and CPU seconds: the
  * primary's share of the work is the figure.
  *
- *   npx tsx bench/replicas.ts [--seconds 15] [--readers 16] [--writers 2] [--messages 20000]
+ *   npx tsx bench/replicas.ts [--seconds 15] [--readers 16] [--writers 2] [--messages 20000] [--redis redis://127.0.0.1:6379]
  *
+ * With --redis, the node uses Redis as a fleet does (the write marks are then shared there).
  * Everything runs on this machine: the load generator, Parley and both PostgreSQL servers share
  * its cores, so reads per second are bounded by the machine, not by the primary. Compare the
  * primary's CPU and transactions per read, taken in the same run.
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     'write-rate': { type: 'string', default: '10' },
     messages: { type: 'string', default: '20000' },
     rooms: { type: 'string', default: '10' },
+    redis: { type: 'string', default: '' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -45,6 +47,7 @@ const WRITERS = Number(values.writers);
 const WRITE_RATE = Number(values['write-rate']);
 const MESSAGES = Number(values.messages);
 const ROOMS = Number(values.rooms);
+const REDIS = values.redis === '' ? {} : { REDIS_URL: values.redis as string, REDIS_PREFIX: `parley-bench-${Date.now().toString(36)}:` };
 const WORDS = 'deploy release build server client message search index query review merge branch test cache queue worker'.split(' ');
 const TICKS = 100; // clock ticks per second in /proc/<pid>/stat (Linux's USER_HZ)
 
@@ -98,7 +101,7 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', SCRYPT_COST: '10', AUTH_RATE_PER_MIN: '100000', SEND_RATE_PER_SEC: '100000', SEND_BURST: '100000', LOAD_SHED_LAG_MS: '0', SEARCH_MAX_CONCURRENT: '64', ...env },
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', SCRYPT_COST: '10', AUTH_RATE_PER_MIN: '100000', SEND_RATE_PER_SEC: '100000', SEND_BURST: '100000', LOAD_SHED_LAG_MS: '0', SEARCH_MAX_CONCURRENT: '64', ...REDIS, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const deadline = Date.now() + 60_000;
@@ -312,7 +315,7 @@ async function main(): Promise<void> {
     `\nprimary CPU per read: ${f(perRead(alone))} µs alone, ${f(perRead(spread))} µs with the replica (${f(perRead(spread) / perRead(alone), 2)}×); ` +
       `reads per second the replica took off the primary: ${f((spread.routes.replica ?? 0) / SECONDS)}`,
   );
-  writeFileSync(path.join(ROOT, 'bench/results/replicas.json'), `${JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, readers: READERS, writers: WRITERS, writeRate: WRITE_RATE, messages: MESSAGES, rooms: ROOMS, results }, null, 2)}\n`);
+  writeFileSync(path.join(ROOT, 'bench/results/replicas.json'), `${JSON.stringify({ at: new Date().toISOString(), redis: values.redis !== '', seconds: SECONDS, readers: READERS, writers: WRITERS, writeRate: WRITE_RATE, messages: MESSAGES, rooms: ROOMS, results }, null, 2)}\n`);
 }
 
 await main();
