@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import memjs from 'memjs';
 import { boundRequestCounter, MemcachedCache } from '../../src/adapters/memcached/cache.js';
 import { MemoryCache } from '../../src/adapters/memory/cache.js';
@@ -10,7 +10,8 @@ import { memcachedServers } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
 import type { Cache } from '../../src/ports.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
-import { MEMCACHED, requireBinary, type ServerHandle, startMemcached } from '../support/services.js';
+import { MEMCACHED, REDIS_SERVER, requireBinary, type ServerHandle, startMemcached } from '../support/services.js';
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js';
 
 function cacheContract(name: string, open: () => Promise<{ a: Cache; b: Cache; close(): void }>) {
   describe(`Cache contract: ${name}`, () => {
@@ -166,6 +167,25 @@ if (requireBinary(MEMCACHED, 'memcached', 'memcached cache')) {
 
     after(async () => {
       for (const s of servers) await s.stop();
+    });
+  });
+}
+
+if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster cache')) {
+  describe('on a Redis Cluster', () => {
+    let cluster: RedisClusterHandle;
+    const seeds = () => cluster.nodes.slice(0, 3).map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) }));
+    const opened: Cluster[] = [];
+    after(async () => {
+      for (const c of opened) c.disconnect();
+      await cluster?.stop();
+    });
+    cacheContract('Redis Cluster', async () => {
+      cluster ??= await startRedisCluster();
+      const prefix = redisPrefix();
+      const [ra, rb] = [new Cluster(seeds()), new Cluster(seeds())];
+      opened.push(ra, rb);
+      return { a: new RedisCache(ra, { prefix }), b: new RedisCache(rb, { prefix }), close: () => undefined };
     });
   });
 }

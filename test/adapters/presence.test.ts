@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { Redis } from 'ioredis';
+import { after, before, describe, it, test } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
 import { MemoryPresence } from '../../src/adapters/memory/presence.js';
 import { RedisPresence } from '../../src/adapters/redis/presence.js';
 import { GRACE_MS, presenceContract } from '../contracts/presence.contract.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js';
+import { REDIS_SERVER, requireBinary } from '../support/services.js';
 
 presenceContract('in-process', async () => {
   const presence = new MemoryPresence();
@@ -21,6 +23,22 @@ if (await requireRedis('Redis presence')) {
       b: new RedisPresence(rb, { prefix, ttlMs: 60_000 }),
       graceA: new RedisPresence(ra, { prefix, ttlMs: 60_000, graceMs: GRACE_MS }),
       graceB: new RedisPresence(rb, { prefix, ttlMs: 60_000, graceMs: GRACE_MS }),
+      cleanup: async () => {
+        ra.disconnect();
+        rb.disconnect();
+      },
+    };
+  });
+
+  presenceContract('Redis, users spread over 4 partitions', async () => {
+    const prefix = redisPrefix();
+    const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+    const open = (redis: Redis, graceMs?: number) => new RedisPresence(redis, { prefix, ttlMs: 60_000, partitions: 4, ...(graceMs === undefined ? {} : { graceMs }) });
+    return {
+      a: open(ra),
+      b: open(rb),
+      graceA: open(ra, GRACE_MS),
+      graceB: open(rb, GRACE_MS),
       cleanup: async () => {
         ra.disconnect();
         rb.disconnect();
@@ -67,5 +85,73 @@ if (await requireRedis('Redis presence')) {
       ra.disconnect();
       rb.disconnect();
     }
+  });
+}
+
+if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster presence')) {
+  describe('on a Redis Cluster (three masters with replicas), users spread over 16 partitions', () => {
+    let cluster: RedisClusterHandle;
+    before(async () => {
+      cluster = await startRedisCluster();
+    });
+    after(async () => {
+      await cluster?.stop();
+    });
+    const client = () => new Cluster(cluster.nodes.slice(0, 3).map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })));
+
+    presenceContract('Redis Cluster', async () => {
+      const prefix = redisPrefix();
+      const [ra, rb] = [client(), client()];
+      const open = (redis: Cluster, graceMs?: number) => new RedisPresence(redis, { prefix, ttlMs: 60_000, partitions: 16, ...(graceMs === undefined ? {} : { graceMs }) });
+      return {
+        a: open(ra),
+        b: open(rb),
+        graceA: open(ra, GRACE_MS),
+        graceB: open(rb, GRACE_MS),
+        cleanup: async () => {
+          ra.disconnect();
+          rb.disconnect();
+        },
+      };
+    });
+
+    it('spreads presence over every master, and sweeps a crashed node’s users once', async () => {
+      const prefix = redisPrefix();
+      const [ra, rb] = [client(), client()];
+      try {
+        const crashed = new RedisPresence(ra, { prefix, ttlMs: 1_000, partitions: 16 });
+        const alive = new RedisPresence(rb, { prefix, ttlMs: 1_000, partitions: 16 });
+        const gone = Array.from({ length: 40 }, (_, i) => `gone-${i}`);
+        for (const user of gone) await crashed.connect(user, `c-${user}`);
+        await alive.connect('stays', 'c2');
+        // Every master holds some of the keys: the partitions are spread over the slots.
+        const masters = await cluster.masters();
+        const counts = await Promise.all(
+          masters.map(async (port) => {
+            const node = new Redis(port, '127.0.0.1');
+            try {
+              return (await node.keys(`*${prefix}presence*`)).length;
+            } finally {
+              node.disconnect();
+            }
+          }),
+        );
+        assert.ok(
+          counts.every((n) => n > 0),
+          `keys per master: ${counts.join(', ')}`,
+        );
+        for (let i = 0; i < 5; i++) {
+          await new Promise((r) => setTimeout(r, 300));
+          await alive.heartbeat();
+        }
+        assert.deepEqual([...(await alive.online([...gone, 'stays']))], ['stays']);
+        const swept = await Promise.all([alive.sweep(), alive.sweep()]);
+        assert.deepEqual(swept.flat().sort(), [...gone].sort(), 'each swept exactly once');
+        assert.deepEqual(await alive.sweep(), []);
+      } finally {
+        ra.disconnect();
+        rb.disconnect();
+      }
+    });
   });
 }

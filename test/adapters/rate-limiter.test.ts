@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { after, describe, it } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
 import { MemoryRateLimiter } from '../../src/adapters/memory/rate-limiter.js';
 import { RedisRateLimiter } from '../../src/adapters/redis/rate-limiter.js';
 import type { RateLimiter } from '../../src/ports.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js';
+import { REDIS_SERVER, requireBinary } from '../support/services.js';
 
 function contract(name: string, make: (rule: { ratePerSec: number; burst: number }) => Promise<{ a: RateLimiter; b: RateLimiter; close(): void }>) {
   describe(`RateLimiter contract: ${name}`, () => {
@@ -50,5 +52,27 @@ if (await requireRedis('Redis rate limiter')) {
     await redis.connect();
     const options = { prefix };
     return { a: new RedisRateLimiter(redis, 'test', rule, options), b: new RedisRateLimiter(redis, 'test', rule, options), close: () => redis.disconnect() };
+  });
+}
+
+if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster rate limiter')) {
+  describe('on a Redis Cluster', () => {
+    let cluster: RedisClusterHandle;
+    const opened: Cluster[] = [];
+    after(async () => {
+      for (const c of opened) c.disconnect();
+      await cluster?.stop();
+    });
+    // Two clients, as two nodes would have: one allowance between them (a fallback to each
+    // process's own limiter would allow twice the burst, and fail the contract).
+    contract('Redis Cluster', async (rule) => {
+      cluster ??= await startRedisCluster();
+      const seeds = cluster.nodes.slice(0, 3).map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) }));
+      const [ra, rb] = [new Cluster(seeds, { lazyConnect: true }), new Cluster(seeds, { lazyConnect: true })];
+      opened.push(ra, rb);
+      await Promise.all([ra.connect(), rb.connect()]);
+      const prefix = redisPrefix();
+      return { a: new RedisRateLimiter(ra, 'test', rule, { prefix }), b: new RedisRateLimiter(rb, 'test', rule, { prefix }), close: () => undefined };
+    });
   });
 }

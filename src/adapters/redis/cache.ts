@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Cache } from '../../ports.js';
 import { type CallGuard, unguarded } from '../outage.js';
 import { redisCall } from './outage.js';
@@ -8,13 +8,14 @@ import { redisCall } from './outage.js';
  * Redis is down every call rejects with `unavailable`: readers skip the cache (CacheAside), and
  * an invalidation that cannot be made fails its request, so a revoked session is never left
  * cached behind a success. With a `guard` (the Redis breaker), each command goes through it.
+ * On a Redis Cluster each key lives in its own slot: a delete of several keys is one command each.
  */
 export class RedisCache implements Cache {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #prefix: string;
   readonly #guard: CallGuard;
 
-  constructor(redis: Redis, options: { prefix: string; guard?: CallGuard }) {
+  constructor(redis: Redis | Cluster, options: { prefix: string; guard?: CallGuard }) {
     this.#redis = redis;
     this.#prefix = `${options.prefix}cache:`;
     this.#guard = options.guard ?? unguarded;
@@ -29,6 +30,7 @@ export class RedisCache implements Cache {
   }
 
   async delete(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.#guard(() => redisCall(this.#redis.del(...keys.map((k) => this.#prefix + k))));
+    if (keys.length === 0) return;
+    await this.#guard(() => redisCall(Promise.all(keys.map((k) => this.#redis.del(this.#prefix + k)))));
   }
 }

@@ -10,8 +10,11 @@
  * users whose last connection expired and reports each exactly once, so they are announced
  * offline. An index of users scored by their latest expiry keeps the sweep cheap.
  *
- * Keys touch several users in one script, so presence needs a single Redis (or one shard),
- * not a Redis Cluster spread over slots.
+ * A script touches a user's set and the index (the sweep, several users' sets), so the keys of
+ * one index must live in one slot of a Redis Cluster. With `partitions` > 1 users are spread
+ * over that many indexes by a hash of their id, each index and its users' sets sharing a hash
+ * tag (`{<prefix>presence:<n>}`), so a Cluster spreads presence over its masters; the sweep
+ * walks every index. With one partition (a single Redis) the keys are as they always were.
  *
  * While Redis is down every call rejects with `unavailable`. This node's own connections are
  * kept here all the same: the first heartbeat after the outage writes them back (Redis may have
@@ -19,7 +22,7 @@
  * `guard` (the Redis breaker), each call to Redis goes through it, after this node's own
  * connections are updated: a refused call keeps them as a failed one does.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Presence, PresenceDrop } from '../../ports.js';
 import { type CallGuard, unguarded } from '../outage.js';
 import { redisCall } from './outage.js';
@@ -77,23 +80,61 @@ for _, id in ipairs(ids) do
 end
 return gone`;
 
+/** One index and the prefix of its users' sets. */
+interface Partition {
+  userPrefix: string;
+  index: string;
+}
+
+/** A stable hash of a user id (FNV-1a, 32 bits): which partition holds the user. */
+function partitionOf(userId: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    hash ^= userId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % count;
+}
+
 export class RedisPresence implements Presence {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #ttlMs: number;
   readonly #graceMs: number;
-  readonly #userPrefix: string;
-  readonly #index: string;
+  readonly #partitions: Partition[];
   /** This node's connections, refreshed by `heartbeat`. */
   readonly #local = new Map<string, Set<string>>();
   readonly #guard: CallGuard;
 
-  constructor(redis: Redis, options: { prefix: string; ttlMs: number; graceMs?: number; guard?: CallGuard }) {
+  /** `partitions`: how many indexes users are spread over (default 1: a single Redis; a Redis Cluster wants several per master). */
+  constructor(redis: Redis | Cluster, options: { prefix: string; ttlMs: number; graceMs?: number; guard?: CallGuard; partitions?: number }) {
     this.#redis = redis;
     this.#guard = options.guard ?? unguarded;
     this.#ttlMs = options.ttlMs;
     this.#graceMs = options.graceMs ?? 0;
-    this.#userPrefix = `${options.prefix}presence:user:`;
-    this.#index = `${options.prefix}presence:index`;
+    const count = Math.max(1, Math.floor(options.partitions ?? 1));
+    this.#partitions =
+      count === 1
+        ? [{ userPrefix: `${options.prefix}presence:user:`, index: `${options.prefix}presence:index` }]
+        : Array.from({ length: count }, (_, n) => {
+            const tag = `{${options.prefix}presence:${n}}`;
+            return { userPrefix: `${tag}:user:`, index: `${tag}:index` };
+          });
+  }
+
+  #partition(userId: string): Partition {
+    return this.#partitions[this.#partitions.length === 1 ? 0 : partitionOf(userId, this.#partitions.length)] as Partition;
+  }
+
+  /** `items` grouped by the partition of the user `userOf` names, partitions without items left out. */
+  #grouped<T>(items: Iterable<T>, userOf: (item: T) => string): Array<[Partition, T[]]> {
+    const groups = new Map<Partition, T[]>();
+    for (const item of items) {
+      const partition = this.#partition(userOf(item));
+      const group = groups.get(partition);
+      if (group === undefined) groups.set(partition, [item]);
+      else group.push(item);
+    }
+    return [...groups];
   }
 
   get heartbeatIntervalMs(): number {
@@ -108,7 +149,8 @@ export class RedisPresence implements Presence {
     }
     set.add(connectionId);
     const now = Date.now();
-    const cameOnline = await this.#call(() => this.#redis.eval(CONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now + this.#ttlMs, now, userId));
+    const { userPrefix, index } = this.#partition(userId);
+    const cameOnline = await this.#call(() => this.#redis.eval(CONNECT, 2, userPrefix + userId, index, connectionId, now + this.#ttlMs, now, userId));
     return cameOnline === 1;
   }
 
@@ -118,26 +160,33 @@ export class RedisPresence implements Presence {
     if (set?.size === 0) this.#local.delete(userId);
     const now = Date.now();
     const graceEnd = this.#graceMs > 0 ? now + this.#graceMs : 0;
-    const result = await this.#call(() => this.#redis.eval(DISCONNECT, 2, this.#userPrefix + userId, this.#index, connectionId, now, userId, graceEnd));
+    const { userPrefix, index } = this.#partition(userId);
+    const result = await this.#call(() => this.#redis.eval(DISCONNECT, 2, userPrefix + userId, index, connectionId, now, userId, graceEnd));
     return result === 1 ? 'offline' : result === 2 ? 'lingering' : 'unchanged';
   }
 
   async settle(userId: string): Promise<boolean> {
-    return (await this.#call(() => this.#redis.eval(SETTLE, 2, this.#userPrefix + userId, this.#index, Date.now(), userId))) === 1;
+    const { userPrefix, index } = this.#partition(userId);
+    return (await this.#call(() => this.#redis.eval(SETTLE, 2, userPrefix + userId, index, Date.now(), userId))) === 1;
   }
 
   async online(userIds: string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();
-    const results = await this.#guard(() => {
-      const now = Date.now();
-      const pipeline = this.#redis.pipeline();
-      for (const id of userIds) pipeline.zcount(this.#userPrefix + id, `(${now}`, '+inf');
-      return execPipeline(pipeline);
-    });
     const online = new Set<string>();
-    results.forEach((count, i) => {
-      if (Number(count) > 0) online.add(userIds[i] as string);
-    });
+    // One pipeline per partition: a Cluster pipelines only the keys of one slot.
+    await this.#guard(() =>
+      Promise.all(
+        this.#grouped(userIds, (id) => id).map(async ([{ userPrefix }, ids]) => {
+          const now = Date.now();
+          const pipeline = this.#redis.pipeline();
+          for (const id of ids) pipeline.zcount(userPrefix + id, `(${now}`, '+inf');
+          const results = await execPipeline(pipeline);
+          results.forEach((count, i) => {
+            if (Number(count) > 0) online.add(ids[i] as string);
+          });
+        }),
+      ),
+    );
     return online;
   }
 
@@ -146,20 +195,26 @@ export class RedisPresence implements Presence {
     if (this.#local.size === 0) return;
     await this.#guard(() => {
       const expiry = Date.now() + this.#ttlMs;
-      const pipeline = this.#redis.pipeline();
-      for (const [userId, connections] of this.#local) {
-        const key = this.#userPrefix + userId;
-        for (const id of connections) pipeline.zadd(key, expiry, id);
-        pipeline.pexpireat(key, expiry);
-        pipeline.zadd(this.#index, 'GT', expiry, userId);
-      }
-      return execPipeline(pipeline);
+      return Promise.all(
+        this.#grouped(this.#local, ([userId]) => userId).map(([{ userPrefix, index }, users]) => {
+          const pipeline = this.#redis.pipeline();
+          for (const [userId, connections] of users) {
+            const key = userPrefix + userId;
+            for (const id of connections) pipeline.zadd(key, expiry, id);
+            pipeline.pexpireat(key, expiry);
+            pipeline.zadd(index, 'GT', expiry, userId);
+          }
+          return execPipeline(pipeline);
+        }),
+      );
     });
   }
 
-  /** Users whose last connection expired (their node died); each is returned to one caller only. */
+  /** Users whose last connection expired (their node died); each is returned to one caller only. At most `batch` per partition. */
   async sweep(batch = 500): Promise<string[]> {
-    return (await this.#call(() => this.#redis.eval(SWEEP, 1, this.#index, Date.now(), this.#userPrefix, batch))) as string[];
+    const now = Date.now();
+    const swept = await Promise.all(this.#partitions.map(({ userPrefix, index }) => this.#call(() => this.#redis.eval(SWEEP, 1, index, now, userPrefix, batch)) as Promise<string[]>));
+    return swept.flat();
   }
 
   /** One command through the guard, its outage as `unavailable`. */
@@ -169,7 +224,7 @@ export class RedisPresence implements Presence {
 }
 
 /** The replies of a pipeline; the first failed command rejects it (an outage as `unavailable`). */
-async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+async function execPipeline(pipeline: ReturnType<Redis['pipeline']> | ReturnType<Cluster['pipeline']>): Promise<unknown[]> {
   const results = (await redisCall(pipeline.exec())) ?? [];
   const failed = results.find(([error]) => error !== null);
   if (failed !== undefined) await redisCall(Promise.reject(failed[0]));

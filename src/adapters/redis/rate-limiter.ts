@@ -12,7 +12,7 @@
  * allowance until Redis is back). Only an outage degrades it; any other error is a bug and is
  * thrown.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { BucketRule } from '../../core/token-bucket.js';
 import { AppError } from '../../errors.js';
@@ -28,7 +28,7 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #local: Limiter;
   readonly #guard: CallGuard;
 
-  constructor(redis: Redis, name: string, rule: BucketRule, options: { prefix: string; guard?: CallGuard }) {
+  constructor(redis: Redis | Cluster, name: string, rule: BucketRule, options: { prefix: string; guard?: CallGuard }) {
     this.#guard = options.guard ?? unguarded;
     // Windows are whole seconds: a rate below 1/s becomes "points per window of 1/rate s".
     const perWindow = Math.max(1, Math.floor(rule.ratePerSec));
