@@ -8,12 +8,12 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { MemoryPresence } from './adapters/memory/presence.js';
 import { MemoryRateLimiter } from './adapters/memory/rate-limiter.js';
 import { busKind, openBus } from './adapters/open-bus.js';
 import { type CallGuard, isNetworkOutage, isRedisOutage } from './adapters/outage.js';
-import { closeRedis, redisOptions } from './adapters/redis/bus.js';
+import { closeRedis } from './adapters/redis/bus.js';
+import { CLUSTER_PRESENCE_PARTITIONS, type RedisClient, redisClient } from './adapters/redis/client.js';
 import { MemcachedCache } from './adapters/memcached/cache.js';
 import { RedisCache } from './adapters/redis/cache.js';
 import { watchRedis } from './adapters/redis/outage.js';
@@ -169,9 +169,9 @@ export function migrateStore(store: Store, config: Config, log: Logger): Promise
   return atStart(config, log, 'database', () => store.migrate());
 }
 
-export async function openRedis(config: Config, log: Logger): Promise<Redis | null> {
+export async function openRedis(config: Config, log: Logger): Promise<RedisClient | null> {
   if (config.REDIS_URL === '') return null;
-  const redis = new Redis(config.REDIS_URL, { ...redisOptions(config.REDIS_COMMAND_TIMEOUT_MS), connectionName: 'parley' });
+  const redis = redisClient(config.REDIS_URL, { cluster: config.REDIS_CLUSTER, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, connectionName: 'parley' });
   // Sessions, cache, rate limits and presence share this connection: one outage, logged once.
   watchRedis(redis, new OutageLog(log, 'redis'));
   await atStart(config, log, 'redis', async () => {
@@ -186,7 +186,7 @@ export async function openRedis(config: Config, log: Logger): Promise<Redis | nu
   return redis;
 }
 
-function rateLimiter(redis: Redis | null, guard: CallGuard, config: Config, name: string, rule: BucketRule): RateLimiter {
+function rateLimiter(redis: RedisClient | null, guard: CallGuard, config: Config, name: string, rule: BucketRule): RateLimiter {
   return redis === null ? new MemoryRateLimiter(rule) : new RedisRateLimiter(redis, name, rule, { prefix: config.REDIS_PREFIX, guard });
 }
 
@@ -194,7 +194,7 @@ function rateLimiter(redis: Redis | null, guard: CallGuard, config: Config, name
  * The cache shared by the nodes: memcached when CACHE_URL names it (behind its own breaker),
  * else Redis when there is one, else none.
  */
-function openSharedCache(config: Config, redis: Redis | null, redisGuard: CallGuard, breakers: Breakers, opened: Array<() => Promise<void>>): Cache | null {
+function openSharedCache(config: Config, redis: RedisClient | null, redisGuard: CallGuard, breakers: Breakers, opened: Array<() => Promise<void>>): Cache | null {
   const servers = config.CACHE_URL === '' ? null : memcachedServers(config.CACHE_URL);
   if (servers !== null) {
     const breaker = breakers.for('cache', { message: 'The cache is unavailable; retry shortly.' });
@@ -347,7 +347,13 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const presenceAdapter: Presence & Partial<Pick<RedisPresence, 'heartbeat' | 'sweep' | 'heartbeatIntervalMs'>> =
       redis === null
         ? new MemoryPresence({ graceMs: config.PRESENCE_OFFLINE_GRACE_MS })
-        : new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, graceMs: config.PRESENCE_OFFLINE_GRACE_MS, guard: redisGuard });
+        : new RedisPresence(redis, {
+            prefix: config.REDIS_PREFIX,
+            ttlMs: config.PRESENCE_TTL_MS,
+            graceMs: config.PRESENCE_OFFLINE_GRACE_MS,
+            guard: redisGuard,
+            partitions: config.REDIS_CLUSTER ? CLUSTER_PRESENCE_PARTITIONS : 1,
+          });
     const presence = new PresenceService(store, presenceAdapter, publisher, {
       announceIntervalMs: config.PRESENCE_ANNOUNCE_INTERVAL_MS,
       offlineGraceMs: config.PRESENCE_OFFLINE_GRACE_MS,

@@ -159,7 +159,12 @@ export const OPTIONS = {
   DATABASE_STATEMENT_TIMEOUT_MS: { doc: 'PostgreSQL statement_timeout, ms: a query running longer is cancelled and its request fails with 503.', default: '5000', parse: integer(100, 600_000) },
   WORKERS: { doc: 'Worker processes of `parley start` (node:cluster): a number, or auto for one per core. 1 runs without a primary. `--workers` on the command line wins.', default: '1', parse: workers },
   REDIS_URL: { doc: 'Redis URL (redis://host:6379/0). When set: the bus (unless NATS_URL is set), cluster-wide rate limits and presence live in Redis.', default: '', parse: serviceUrl(['redis', 'rediss']) },
-  REDIS_SHARDED_PUBSUB: { doc: 'Use sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7) for the bus: set for a Redis Cluster.', default: 'false', parse: boolean },
+  REDIS_SHARDED_PUBSUB: { doc: 'Use sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7) for the bus on one Redis. A Redis Cluster (REDIS_CLUSTER) always uses it.', default: 'false', parse: boolean },
+  REDIS_CLUSTER: {
+    doc: 'REDIS_URL names a node of a Redis Cluster (the others are discovered): the bus uses sharded pub/sub through a cluster-aware client, so a room\'s events go to the shard owning its channel and reach only the nodes subscribed to it; sessions, cache, rate limits and presence are spread over the masters by slot. Not yet with JOBS=bullmq.',
+    default: 'false',
+    parse: boolean,
+  },
   REDIS_PREFIX: { doc: 'Prefix of every Redis key and channel, so deployments can share a Redis.', default: 'parley:', parse: text },
   REDIS_COMMAND_TIMEOUT_MS: { doc: 'Timeout of one Redis command, ms; past it the command fails (and what needs it answers 503 or degrades).', default: '2000', parse: integer(50, 60_000) },
   CACHE_URL: {
@@ -540,6 +545,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.JOBS === 'amqp' && config.AMQP_URL === '') throw new ConfigError('JOBS=amqp needs AMQP_URL (amqp://user:password@host:5672).');
   if (config.FILE_STORAGE === 's3' && config.S3_BUCKET === '') throw new ConfigError('FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT for storage other than AWS).');
   if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');
+  if (config.REDIS_CLUSTER && config.REDIS_URL === '') throw new ConfigError('REDIS_CLUSTER needs REDIS_URL, naming a node of the cluster (redis://host:6379).');
+  if (config.REDIS_CLUSTER && config.JOBS === 'bullmq') throw new ConfigError('JOBS=bullmq does not run on a Redis Cluster yet: use JOBS=embedded or JOBS=amqp with REDIS_CLUSTER.');
   // Node refuses a header deadline past the request deadline; say so in the operator's terms.
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${config.HTTP_HEADERS_TIMEOUT_MS}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS}).`);

@@ -21,7 +21,7 @@ import { openObjectStore } from './adapters/open-object-store.js';
 import { openSlowWork } from './jobs/slow-work.js';
 import { RedisPresence } from './adapters/redis/presence.js';
 import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
-import type { Redis } from 'ioredis';
+import { CLUSTER_PRESENCE_PARTITIONS, type RedisClient } from './adapters/redis/client.js';
 import type { RateLimiter } from './ports.js';
 import { roomMentionRule } from './notifications/open.js';
 import { instrumentStore } from './observability/instrument.js';
@@ -137,8 +137,13 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
 }
 
 /** The @room limiter and the presence reader of the nodes, in Redis. */
-function notificationDeps(redis: Redis, config: Config): { roomMentions: RateLimiter; online: (userIds: string[]) => Promise<Set<string>> } {
-  const presence = new RedisPresence(redis, { prefix: config.REDIS_PREFIX, ttlMs: config.PRESENCE_TTL_MS, graceMs: config.PRESENCE_OFFLINE_GRACE_MS });
+function notificationDeps(redis: RedisClient, config: Config): { roomMentions: RateLimiter; online: (userIds: string[]) => Promise<Set<string>> } {
+  const presence = new RedisPresence(redis, {
+    prefix: config.REDIS_PREFIX,
+    ttlMs: config.PRESENCE_TTL_MS,
+    graceMs: config.PRESENCE_OFFLINE_GRACE_MS,
+    partitions: config.REDIS_CLUSTER ? CLUSTER_PRESENCE_PARTITIONS : 1,
+  });
   return {
     roomMentions: new RedisRateLimiter(redis, 'room-mention', roomMentionRule(config), { prefix: config.REDIS_PREFIX }),
     online: (userIds) => presence.online(userIds),

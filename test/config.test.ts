@@ -51,6 +51,12 @@ describe('config', () => {
     assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://db/chat', DATABASE_REPLICA_URLS: 'mysql://r1/chat' }), /DATABASE_REPLICA_URLS must be a postgres:\/\/ URL/);
   });
 
+  it('a Redis Cluster: needs a node to reach, and no BullMQ yet', () => {
+    assert.equal(loadConfig({ REDIS_URL: 'redis://node-1:7000', REDIS_CLUSTER: 'true' }).REDIS_CLUSTER, true);
+    assert.throws(() => loadConfig({ REDIS_CLUSTER: 'true' }), /REDIS_CLUSTER needs REDIS_URL/);
+    assert.throws(() => loadConfig({ REDIS_URL: 'redis://node-1:7000', REDIS_CLUSTER: 'true', JOBS: 'bullmq' }), /JOBS=bullmq does not run on a Redis Cluster yet/);
+  });
+
   it('HTTP deadlines and the connection bound', () => {
     const c = loadConfig({});
     assert.equal(c.HTTP_HEADERS_TIMEOUT_MS, 10_000);

@@ -8,6 +8,7 @@ import { MemoryBus } from './memory/bus.js';
 import { NatsBus } from './nats/bus.js';
 import type { ConnectionMonitor } from './outage.js';
 import { RedisBus } from './redis/bus.js';
+import { RedisClusterBus } from './redis/cluster-bus.js';
 
 export type BusKind = 'memory' | 'ipc' | 'redis' | 'nats';
 
@@ -32,6 +33,15 @@ export async function openBus(config: Config, onError: (error: unknown, context:
       return new IpcBus(process as unknown as IpcEndpoint, onError);
     case 'redis':
       if (config.REDIS_URL === '') throw new ConfigError('BUS=redis needs REDIS_URL.');
+      if (config.REDIS_CLUSTER) {
+        return RedisClusterBus.connect({
+          url: config.REDIS_URL,
+          prefix: config.REDIS_PREFIX,
+          commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+          onError,
+          ...(monitor === undefined ? {} : { monitors: { pub: monitor('redis bus pub'), sub: monitor('redis bus sub') } }),
+        });
+      }
       return RedisBus.connect({
         url: config.REDIS_URL,
         prefix: config.REDIS_PREFIX,

@@ -4,7 +4,7 @@
  * to any adapter, so no adapter knows about Prometheus.
  */
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { Cluster, Command, Redis } from 'ioredis';
 import type { Bus, Channel, RateLimiter, Store } from '../ports.js';
 import type { Metrics } from './metrics.js';
 import { activeTraceparent, context, contextFrom, inSpan, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from './tracing.js';
@@ -119,10 +119,18 @@ export function instrumentRateLimiter(limiter: RateLimiter, limit: 'send' | 'aut
   };
 }
 
-/** Times every command a Redis client sends, by command name (the commands Parley uses: a bounded set). */
-export function instrumentRedis(redis: Redis, metrics: Metrics): void {
-  const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = (command, stream) => {
+/**
+ * Times every command a Redis client sends, by command name (the commands Parley uses: a
+ * bounded set). A Cluster sends a command again to another node after a redirection (MOVED,
+ * ASK, a failover): timed once, from the first send to its answer, and every argument passed on.
+ */
+export function instrumentRedis(redis: Redis | Cluster, metrics: Metrics): void {
+  const client = redis as unknown as { sendCommand: (command: Command, ...rest: unknown[]) => unknown };
+  const send = client.sendCommand.bind(client);
+  const timed = new WeakSet<Command>();
+  client.sendCommand = (command, ...rest) => {
+    if (timed.has(command)) return send(command, ...rest);
+    timed.add(command);
     const started = performance.now();
     const name = command.name.toLowerCase();
     const span = tracingEnabled() ? tracer().startSpan(`redis ${name}`, { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'redis', 'db.operation.name': name } }) : null;
@@ -137,6 +145,6 @@ export function instrumentRedis(redis: Redis, metrics: Metrics): void {
         span?.end();
       },
     );
-    return send(command, stream);
+    return send(command, ...rest);
   };
 }

@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
+import { after, before, describe } from 'node:test';
 import { IpcBus, IpcBusRouter, type IpcEndpoint } from '../../src/adapters/ipc/bus.js';
 import { MemoryBus } from '../../src/adapters/memory/bus.js';
 import { NatsBus } from '../../src/adapters/nats/bus.js';
 import { RedisBus } from '../../src/adapters/redis/bus.js';
+import { RedisClusterBus } from '../../src/adapters/redis/cluster-bus.js';
 import { Redis } from 'ioredis';
 import { busContract } from '../contracts/bus.contract.js';
 import { NATS_SERVER, REDIS_SERVER, requireBinary, startNats, startRedis } from '../support/services.js';
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js';
 
 const onError = (error: unknown, context: string) => {
   // Connection errors are expected while a test breaks the connection; anything else is a bug.
@@ -93,4 +96,40 @@ if (requireBinary(NATS_SERVER, 'nats-server', 'NATS bus')) {
       },
     };
   }, { breakable: true });
+}
+
+if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster bus')) {
+  describe('on a Redis Cluster (three masters with replicas)', () => {
+    let cluster: RedisClusterHandle;
+    before(async () => {
+      cluster = await startRedisCluster();
+    });
+    after(async () => {
+      await cluster?.stop();
+    });
+    busContract(
+      'Redis Cluster sharded pub/sub',
+      async () => {
+        const prefix = `t${Date.now().toString(36)}:`;
+        const a = await RedisClusterBus.connect({ url: cluster.url, prefix, onError });
+        const b = await RedisClusterBus.connect({ url: cluster.url, prefix, onError });
+        return {
+          a,
+          b,
+          breakConnection: async () => {
+            for (const node of cluster.nodes) {
+              const admin = new Redis(Number(node.split(':')[1]), '127.0.0.1');
+              await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub').catch(() => undefined);
+              admin.disconnect();
+            }
+          },
+          cleanup: async () => {
+            await a.close();
+            await b.close();
+          },
+        };
+      },
+      { breakable: true },
+    );
+  });
 }

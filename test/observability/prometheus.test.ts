@@ -131,7 +131,9 @@ if (requireBinary(PROMETHEUS, 'prometheus', 'Prometheus against two nodes') && (
     it('loads every alert rule of deploy/parley-rules.yml', async () => {
       const res = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string }> }> } };
       const rules = res.data.groups.flatMap((g) => g.rules);
-      assert.equal(rules.length, 12);
+      // Every rule of the file, loaded.
+      assert.equal(rules.length, (readFileSync('deploy/parley-rules.yml', 'utf8').match(/^\s*- alert: /gm) ?? []).length);
+      assert.ok(rules.length >= 13);
       // Evaluated at least once without error.
       const deadline = Date.now() + 10_000;
       let unhealthy = rules.filter((r) => r.health !== 'ok');

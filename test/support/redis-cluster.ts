@@ -74,8 +74,11 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
           '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
           '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 2_000),
           '--save', '',
+          // Replicas sync at once (not after the default 5 s): a replica that has not synced cannot take over.
+          '--repl-diskless-sync-delay', '0',
           '--appendonly', 'no',
           '--dir', dir,
+          '--logfile', path.join(dir, `redis-${port}.log`),
         ],
         { stdio: 'ignore' },
       );
@@ -91,6 +94,21 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
         await redis.connect();
         while (!String(await redis.cluster('INFO')).includes('cluster_state:ok')) {
           if (Date.now() > deadline) throw new Error(`the Redis Cluster did not come up (node ${port})`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        redis.disconnect();
+      }
+    }
+    // And every replica has synced with its master: only then can it take over.
+    for (const port of ports) {
+      const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await redis.connect();
+        for (;;) {
+          const info = String(await redis.info('replication'));
+          if (info.includes('role:master') || info.includes('master_link_status:up')) break;
+          if (Date.now() > deadline) throw new Error(`replica ${port} did not sync with its master`);
           await new Promise((r) => setTimeout(r, 100));
         }
       } finally {

@@ -7,7 +7,7 @@
  * reconnection; messages published meanwhile are lost, so every reconnection of the subscriber
  * is reported through onReset and the rooms resync from the store.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import { AppError, unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers } from '../bus-handlers.js';
@@ -44,7 +44,7 @@ export function redisOptions(commandTimeoutMs: number): RedisOptions {
  * Closes a connection politely (QUIT, so pending replies arrive) but within `timeoutMs`: a
  * connection that stopped answering is dropped instead.
  */
-export async function closeRedis(redis: Redis, timeoutMs: number): Promise<void> {
+export async function closeRedis(redis: Redis | Cluster, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);

@@ -2,7 +2,7 @@
  * Redis outages, for every Redis adapter: the connection's own events told to a monitor, and
  * commands whose failure means "Redis is down" turned into `unavailable`.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type ConnectionMonitor, isRedisOutage, translateOutage } from '../outage.js';
 
 /**
@@ -13,7 +13,7 @@ import { type ConnectionMonitor, isRedisOutage, translateOutage } from '../outag
  * reconnecting because we dropped it on purpose (a bus resubscription): that is no outage,
  * though an error while it reconnects still is.
  */
-export function watchRedis(redis: Redis, monitor: ConnectionMonitor, forced: () => boolean = () => false): void {
+export function watchRedis(redis: Redis | Cluster, monitor: ConnectionMonitor, forced: () => boolean = () => false): void {
   redis.on('error', (error: unknown) => monitor.lost(error));
   redis.on('reconnecting', () => {
     if (!forced()) monitor.lost(new Error('Redis connection lost; reconnecting'));

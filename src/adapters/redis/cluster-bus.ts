@@ -1,0 +1,241 @@
+/**
+ * The bus over a Redis Cluster's sharded pub/sub: SPUBLISH and SSUBSCRIBE through cluster-aware
+ * clients (ioredis Cluster), so each room's channel lives on the shard that owns its slot, a
+ * publish goes to that shard only, and it reaches only the nodes subscribed to that channel.
+ * The subscriber keeps one connection per master that owns a subscribed channel.
+ *
+ * A shard that fails over (its master lost, a replica promoted) or a subscriber connection
+ * lost drops what was published meanwhile: once the subscribers are connected again, every
+ * channel with handlers is subscribed again here (each SSUBSCRIBE answered), then the reset
+ * listeners run and the rooms resync from the store, as with a single Redis.
+ */
+import { Cluster } from 'ioredis';
+import { AppError, unavailable } from '../../errors.js';
+import type { Bus, Channel } from '../../ports.js';
+import { ChannelHandlers } from '../bus-handlers.js';
+import { type ConnectionMonitor, isRedisOutage, translateOutage } from '../outage.js';
+import { redisCall } from './outage.js';
+
+export interface RedisClusterBusOptions {
+  /** A node of the cluster (redis://[user:password@]host:port); the others are discovered. */
+  url: string;
+  /** Prefix of every channel name, so deployments can share a cluster. */
+  prefix?: string;
+  commandTimeoutMs?: number;
+  onError(error: unknown, context: string): void;
+  monitors?: { pub: ConnectionMonitor; sub: ConnectionMonitor };
+}
+
+/** Longest a subscription (or its end) waits to be confirmed, as the other buses'. */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
+
+function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable('The bus is unavailable; retry shortly.')), ms);
+  });
+  return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The seed of a cluster client: the host and port of a node's URL (the other nodes are discovered). */
+export function clusterSeed(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: u.port === '' ? 6379 : Number(u.port) };
+}
+
+/**
+ * The options of a client of the cluster `url` is a node of: its credentials and TLS for every
+ * node, bounded connects and commands, reconnecting for ever with backoff.
+ */
+export function clusterOptions(url: string, commandTimeoutMs: number | undefined, connectionName: string): NonNullable<ConstructorParameters<typeof Cluster>[1]> {
+  const u = new URL(url);
+  return {
+    lazyConnect: true,
+    clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+    slotsRefreshTimeout: 2_000,
+    redisOptions: {
+      connectTimeout: 5_000,
+      maxRetriesPerRequest: 2,
+      connectionName,
+      ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
+      ...(u.username === '' ? {} : { username: decodeURIComponent(u.username) }),
+      ...(u.password === '' ? {} : { password: decodeURIComponent(u.password) }),
+      ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+  };
+}
+
+export class RedisClusterBus implements Bus {
+  readonly #pub: Cluster;
+  readonly #sub: Cluster;
+  readonly #prefix: string;
+  readonly #onError: RedisClusterBusOptions['onError'];
+  readonly #pubMonitor: ConnectionMonitor;
+  readonly #subMonitor: ConnectionMonitor;
+  readonly #handlers = new ChannelHandlers();
+  readonly #subscribed = new Map<Channel, Promise<void>>();
+  readonly #resetListeners: Array<() => void> = [];
+  #awaitingReset: Array<() => void> = [];
+  /** A subscriber was lost since the last reset: what it carried meanwhile is gone. */
+  #lost = false;
+  #resubscribing: Promise<void> | null = null;
+  #closed = false;
+
+  private constructor(options: RedisClusterBusOptions) {
+    this.#prefix = options.prefix ?? 'parley:';
+    this.#onError = options.onError;
+    const timeout = options.commandTimeoutMs ?? 2_000;
+    // Publishing is best effort (the store has every event): fail fast while the cluster is not ready.
+    const seeds = [clusterSeed(options.url)];
+    this.#pub = new Cluster(seeds, { ...clusterOptions(options.url, timeout, 'parley-bus-pub'), enableOfflineQueue: false });
+    this.#sub = new Cluster(seeds, { ...clusterOptions(options.url, undefined, 'parley-bus-sub'), shardedSubscribers: true });
+    const fallback = (name: string): ConnectionMonitor => ({ lost: (error) => this.#onError(error, `redis cluster bus ${name}`), restored: () => undefined });
+    this.#pubMonitor = options.monitors?.pub ?? fallback('pub');
+    this.#subMonitor = options.monitors?.sub ?? fallback('sub');
+    this.#pub.on('error', (error: unknown) => this.#pubMonitor.lost(error));
+    this.#pub.on('ready', () => this.#pubMonitor.restored());
+    this.#sub.on('smessage', (channel: string, message: string) => {
+      this.#handlers.deliver(channel.slice(this.#prefix.length) as Channel, message, (error) => this.#onError(error, 'bus handler'));
+    });
+    const lost = (error: unknown) => {
+      if (this.#closed) return;
+      this.#lost = true;
+      this.#subMonitor.lost(error);
+    };
+    this.#sub.on('error', lost);
+    this.#sub.on('nodeError', lost);
+    this.#sub.on('-subscriber', () => lost(new Error('a Redis Cluster subscriber connection was lost')));
+    this.#sub.on('subscribersReady', () => this.#recover());
+  }
+
+  static async connect(options: RedisClusterBusOptions): Promise<RedisClusterBus> {
+    const bus = new RedisClusterBus(options);
+    try {
+      await Promise.all([bus.#pub.connect(), bus.#sub.connect()]);
+      // Connected to every master before the first publish: ioredis connects to a node on its
+      // first command, and publishes sent while that connection is being made can reach the
+      // server out of order. A node that joins later (a failover) is connected as soon as it is
+      // known; the few publishes racing that are reordered by seq at the receivers.
+      await Promise.all(bus.#pub.nodes('master').map((node) => node.ping()));
+      bus.#pub.on('+node', (node: { ping(): Promise<unknown> }) => {
+        node.ping().catch(() => undefined);
+      });
+    } catch (error) {
+      bus.#pub.disconnect();
+      bus.#sub.disconnect();
+      throw error;
+    }
+    return bus;
+  }
+
+  async publish(channel: Channel, payload: string): Promise<void> {
+    if (this.#closed) return;
+    const startedAt = Date.now();
+    try {
+      await redisCall(this.#pub.spublish(this.#prefix + channel, payload), 'The bus is unavailable.');
+    } catch (error) {
+      if (error instanceof AppError) this.#pubMonitor.lost(error.cause ?? error, startedAt);
+      throw error;
+    }
+    this.#pubMonitor.restored();
+  }
+
+  async subscribe(channel: Channel, handler: (payload: string) => void): Promise<() => Promise<void>> {
+    const name = this.#prefix + channel;
+    if (this.#handlers.add(channel, handler)) {
+      const command = redisCall(this.#sub.ssubscribe(name), 'The bus is unavailable.');
+      this.#subscribed.set(channel, withDeadline(command, SUBSCRIBE_TIMEOUT_MS).then(() => undefined));
+    }
+    try {
+      await this.#subscribed.get(channel);
+    } catch (error) {
+      if (this.#handlers.remove(channel, handler)) {
+        this.#subscribed.delete(channel);
+        if (!this.#closed) {
+          this.#sub.sunsubscribe(name).catch((e: unknown) => this.#onError(translateOutage(e, isRedisOutage, 'The bus is unavailable.'), 'redis cluster bus unsubscribe after a failed subscribe'));
+        }
+      }
+      throw error;
+    }
+    return async () => {
+      if (!this.#handlers.remove(channel, handler)) return;
+      this.#subscribed.delete(channel);
+      if (this.#closed) return;
+      await withDeadline(redisCall(this.#sub.sunsubscribe(name), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
+    };
+  }
+
+  onReset(listener: () => void): void {
+    this.#resetListeners.push(listener);
+  }
+
+  /**
+   * Subscribes every channel with handlers again (each one answered), then runs the reset
+   * listeners: what was published while a subscriber was away is read from the store by them.
+   */
+  async resubscribe(): Promise<void> {
+    this.#lost = true;
+    const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
+    this.#recover();
+    await reset;
+  }
+
+  /** After a loss: every channel subscribed again, then the reset. A failure is retried at the next 'subscribersReady'. */
+  #recover(): void {
+    if (!this.#lost || this.#closed || this.#resubscribing !== null) return;
+    this.#lost = false;
+    this.#resubscribing = this.#resubscribeAll()
+      .then(
+        () => {
+          this.#subMonitor.restored();
+          this.#reset();
+        },
+        (error: unknown) => {
+          this.#lost = true;
+          if (!this.#closed) this.#onError(error, 'redis cluster bus resubscribe');
+          // Try again shortly: the cluster may still be settling its slots.
+          setTimeout(() => this.#recover(), 500).unref();
+        },
+      )
+      .finally(() => {
+        this.#resubscribing = null;
+      });
+  }
+
+  async #resubscribeAll(): Promise<void> {
+    // Unsubscribed and subscribed again, one channel at a time (channels of one command must share
+    // a slot): the client's own list of channels stays one entry per channel, and each reply
+    // confirms the subscription on the shard that owns the channel now.
+    const names = this.#handlers.channels().map((channel) => this.#prefix + channel);
+    await redisCall(
+      withDeadline(
+        Promise.all(names.map((name) => this.#sub.sunsubscribe(name).then(() => this.#sub.ssubscribe(name)))),
+        SUBSCRIBE_TIMEOUT_MS,
+      ),
+      'The bus is unavailable.',
+    );
+  }
+
+  #reset(): void {
+    const waiting = this.#awaitingReset;
+    this.#awaitingReset = [];
+    for (const resolve of waiting) resolve();
+    for (const listener of this.#resetListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#onError(error, 'bus reset listener');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.clear();
+    this.#subscribed.clear();
+    this.#sub.disconnect();
+    await Promise.race([this.#pub.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    this.#pub.disconnect();
+  }
+}
