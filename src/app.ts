@@ -171,7 +171,7 @@ export function migrateStore(store: Store, config: Config, log: Logger): Promise
 
 export async function openRedis(config: Config, log: Logger): Promise<RedisClient | null> {
   if (config.REDIS_URL === '') return null;
-  const redis = redisClient(config.REDIS_URL, { cluster: config.REDIS_CLUSTER, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, connectionName: 'parley' });
+  const redis = redisClient(config.REDIS_URL, { cluster: config.REDIS_CLUSTER, seeds: config.REDIS_CLUSTER_NODES, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, connectionName: 'parley' });
   // Sessions, cache, rate limits and presence share this connection: one outage, logged once.
   watchRedis(redis, new OutageLog(log, 'redis'));
   await atStart(config, log, 'redis', async () => {
@@ -353,6 +353,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
             graceMs: config.PRESENCE_OFFLINE_GRACE_MS,
             guard: redisGuard,
             partitions: config.REDIS_CLUSTER ? CLUSTER_PRESENCE_PARTITIONS : 1,
+            onError: (error, context) => logFailure(log, error, 'presence', { context }),
           });
     const presence = new PresenceService(store, presenceAdapter, publisher, {
       announceIntervalMs: config.PRESENCE_ANNOUNCE_INTERVAL_MS,

@@ -58,6 +58,19 @@ const postgresUrl = (raw: string, name: string): string => {
   return v;
 };
 
+/** Comma-separated host:port pairs (host names and IPv4 addresses; ports 1–65535); none when empty. */
+const hostPorts = (raw: string, name: string): Array<{ host: string; port: number }> =>
+  raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const match = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(part);
+      const port = Number(match?.[2]);
+      if (match === null || port < 1 || port > 65_535) throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${part}".`);
+      return { host: match[1] as string, port };
+    });
+
 /** Comma-separated postgres:// URLs; none when empty. */
 const postgresUrls = (raw: string, name: string): string[] =>
   raw
@@ -164,6 +177,11 @@ export const OPTIONS = {
     doc: 'REDIS_URL names a node of a Redis Cluster (the others are discovered): the bus uses sharded pub/sub through a cluster-aware client, so a room\'s events go to the shard owning its channel and reach only the nodes subscribed to it; sessions, cache, rate limits and presence are spread over the masters by slot. Not yet with JOBS=bullmq.',
     default: 'false',
     parse: boolean,
+  },
+  REDIS_CLUSTER_NODES: {
+    doc: 'With REDIS_CLUSTER: more nodes to reach the cluster through (host:port,host:port), besides the one of REDIS_URL, at start and after the cluster was lost altogether: name a few, as any one may be down.',
+    default: '',
+    parse: hostPorts,
   },
   REDIS_PREFIX: { doc: 'Prefix of every Redis key and channel, so deployments can share a Redis.', default: 'parley:', parse: text },
   REDIS_COMMAND_TIMEOUT_MS: { doc: 'Timeout of one Redis command, ms; past it the command fails (and what needs it answers 503 or degrades).', default: '2000', parse: integer(50, 60_000) },

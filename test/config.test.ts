@@ -54,6 +54,11 @@ describe('config', () => {
   it('a Redis Cluster: needs a node to reach, and no BullMQ yet', () => {
     assert.equal(loadConfig({ REDIS_URL: 'redis://node-1:7000', REDIS_CLUSTER: 'true' }).REDIS_CLUSTER, true);
     assert.throws(() => loadConfig({ REDIS_CLUSTER: 'true' }), /REDIS_CLUSTER needs REDIS_URL/);
+    assert.deepEqual(loadConfig({ REDIS_URL: 'redis://node-1:7000', REDIS_CLUSTER: 'true', REDIS_CLUSTER_NODES: 'node-2:7001, 10.0.0.3:7002' }).REDIS_CLUSTER_NODES, [
+      { host: 'node-2', port: 7001 },
+      { host: '10.0.0.3', port: 7002 },
+    ]);
+    assert.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'node-2' }), /REDIS_CLUSTER_NODES must be a comma-separated list of host:port/);
     assert.throws(() => loadConfig({ REDIS_URL: 'redis://node-1:7000', REDIS_CLUSTER: 'true', JOBS: 'bullmq' }), /JOBS=bullmq does not run on a Redis Cluster yet/);
   });
 

@@ -36,6 +36,7 @@ export async function openBus(config: Config, onError: (error: unknown, context:
       if (config.REDIS_CLUSTER) {
         return RedisClusterBus.connect({
           url: config.REDIS_URL,
+          seeds: config.REDIS_CLUSTER_NODES,
           prefix: config.REDIS_PREFIX,
           commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
           onError,

@@ -147,7 +147,13 @@ const REDIS_MESSAGES = new Set([
   'Command aborted due to connection close',
   // rate-limiter-flexible's, with rejectIfRedisNotReady: the client is not connected.
   'Redis connection is not ready',
+  // ioredis Cluster: not connected (yet, or again), or given up on.
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'Cluster is ended.',
+  'None of startup nodes is available',
 ]);
+/** ioredis Cluster messages that start so: a failover moving slots, a subscriber not there yet. */
+const REDIS_MESSAGE_PREFIXES = ['Too many Cluster redirections', 'No sharded subscriber for slot'];
 const REDIS_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 /** Server replies that say "not now": loading, failing over, out of memory, scripts busy. */
 const REDIS_REPLY_PREFIXES = ['LOADING ', 'BUSY ', 'MASTERDOWN ', 'TRYAGAIN ', 'CLUSTERDOWN ', 'READONLY ', 'OOM ', 'NOREPLICAS ', 'MISCONF '];
@@ -170,7 +176,7 @@ export function isRedisOutage(error: unknown): boolean {
     if (NETWORK_CODES.has(field(e, 'code'))) return true;
     if (REDIS_NAMES.has(field(e, 'name'))) return true;
     const message = field(e, 'message');
-    return REDIS_MESSAGES.has(message) || REDIS_REPLY_PREFIXES.some((p) => message.startsWith(p));
+    return REDIS_MESSAGES.has(message) || REDIS_REPLY_PREFIXES.some((p) => message.startsWith(p)) || REDIS_MESSAGE_PREFIXES.some((p) => message.startsWith(p));
   });
 }
 

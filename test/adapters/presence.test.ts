@@ -46,6 +46,19 @@ if (await requireRedis('Redis presence')) {
     };
   });
 
+  test('Redis presence: one partition keeps the key names presence always had (nodes of an older version agree)', async () => {
+    const prefix = redisPrefix();
+    const redis = new Redis(REDIS_URL);
+    try {
+      await new RedisPresence(redis, { prefix, ttlMs: 60_000 }).connect('kept', 'c1');
+      assert.equal(await redis.exists(`${prefix}presence:user:kept`), 1);
+      assert.equal(await redis.zscore(`${prefix}presence:index`, 'kept') !== null, true);
+      assert.deepEqual((await redis.keys(`${prefix}*`)).sort(), [`${prefix}presence:index`, `${prefix}presence:user:kept`]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   test('Redis presence: a crashed node’s users expire after the TTL and are swept once', async () => {
     const prefix = redisPrefix();
     const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
@@ -119,8 +132,8 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster presence')) {
       const prefix = redisPrefix();
       const [ra, rb] = [client(), client()];
       try {
-        const crashed = new RedisPresence(ra, { prefix, ttlMs: 1_000, partitions: 16 });
-        const alive = new RedisPresence(rb, { prefix, ttlMs: 1_000, partitions: 16 });
+        const crashed = new RedisPresence(ra, { prefix, ttlMs: 2_000, partitions: 16 });
+        const alive = new RedisPresence(rb, { prefix, ttlMs: 2_000, partitions: 16 });
         const gone = Array.from({ length: 40 }, (_, i) => `gone-${i}`);
         for (const user of gone) await crashed.connect(user, `c-${user}`);
         await alive.connect('stays', 'c2');
@@ -140,7 +153,7 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster presence')) {
           counts.every((n) => n > 0),
           `keys per master: ${counts.join(', ')}`,
         );
-        for (let i = 0; i < 5; i++) {
+        for (let i = 0; i < 9; i++) {
           await new Promise((r) => setTimeout(r, 300));
           await alive.heartbeat();
         }

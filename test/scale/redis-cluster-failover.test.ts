@@ -57,11 +57,13 @@ if (ready) {
 
     before(async () => {
       db = await createTestDatabase();
-      cluster = await startRedisCluster({ nodeTimeoutMs: 1_000 });
+      cluster = await startRedisCluster({ nodeTimeoutMs: 2_000 });
       const common = {
         DATABASE_URL: db.url,
         REDIS_URL: cluster.url,
         REDIS_CLUSTER: true,
+        // Every node, so either node reaches the cluster whichever master dies.
+        REDIS_CLUSTER_NODES: cluster.nodes.map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })),
         REDIS_PREFIX: PREFIX,
         REDIS_COMMAND_TIMEOUT_MS: 1_000,
         BUS_PROBE_INTERVAL_MS: 250,

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Cache } from '../../ports.js';
 import { type CallGuard, unguarded } from '../outage.js';
 import { redisCall } from './outage.js';
@@ -31,6 +31,9 @@ export class RedisCache implements Cache {
 
   async delete(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#guard(() => redisCall(Promise.all(keys.map((k) => this.#redis.del(this.#prefix + k)))));
+    const redis = this.#redis;
+    const names = keys.map((k) => this.#prefix + k);
+    // One DEL on one Redis; on a Cluster one per key (keys of one command must share a slot).
+    await this.#guard(() => redisCall<unknown>(redis instanceof Cluster ? Promise.all(names.map((name) => redis.del(name))) : redis.del(...names)));
   }
 }

@@ -13,7 +13,7 @@ export type RedisClient = Redis | Cluster;
 export const CLUSTER_PRESENCE_PARTITIONS = 16;
 
 /** A client of the Redis at `url`, or of the cluster it is a node of; not connected yet. */
-export function redisClient(url: string, options: { cluster: boolean; commandTimeoutMs: number; connectionName: string }): RedisClient {
+export function redisClient(url: string, options: { cluster: boolean; seeds?: Array<{ host: string; port: number }>; commandTimeoutMs: number; connectionName: string }): RedisClient {
   if (!options.cluster) return new Redis(url, { ...redisOptions(options.commandTimeoutMs), connectionName: options.connectionName });
-  return new Cluster([clusterSeed(url)], clusterOptions(url, options.commandTimeoutMs, options.connectionName));
+  return new Cluster([clusterSeed(url), ...(options.seeds ?? [])], clusterOptions(url, options.commandTimeoutMs, options.connectionName));
 }

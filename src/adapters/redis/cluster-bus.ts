@@ -19,6 +19,8 @@ import { redisCall } from './outage.js';
 export interface RedisClusterBusOptions {
   /** A node of the cluster (redis://[user:password@]host:port); the others are discovered. */
   url: string;
+  /** More nodes to reach it through, at start and after losing it altogether. */
+  seeds?: Array<{ host: string; port: number }>;
   /** Prefix of every channel name, so deployments can share a cluster. */
   prefix?: string;
   commandTimeoutMs?: number;
@@ -29,10 +31,17 @@ export interface RedisClusterBusOptions {
 /** Longest a subscription (or its end) waits to be confirmed, as the other buses'. */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
+/** The errors withDeadline rejects with: the command had no answer in time. */
+const unanswered = new WeakSet<Error>();
+
 function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable('The bus is unavailable; retry shortly.')), ms);
+    timer = setTimeout(() => {
+      const error = unavailable('The bus is unavailable; retry shortly.');
+      unanswered.add(error);
+      reject(error);
+    }, ms);
   });
   return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
 }
@@ -79,6 +88,7 @@ export class RedisClusterBus implements Bus {
   /** A subscriber was lost since the last reset: what it carried meanwhile is gone. */
   #lost = false;
   #resubscribing: Promise<void> | null = null;
+  #retry: NodeJS.Timeout | null = null;
   #closed = false;
 
   private constructor(options: RedisClusterBusOptions) {
@@ -86,7 +96,7 @@ export class RedisClusterBus implements Bus {
     this.#onError = options.onError;
     const timeout = options.commandTimeoutMs ?? 2_000;
     // Publishing is best effort (the store has every event): fail fast while the cluster is not ready.
-    const seeds = [clusterSeed(options.url)];
+    const seeds = [clusterSeed(options.url), ...(options.seeds ?? [])];
     this.#pub = new Cluster(seeds, { ...clusterOptions(options.url, timeout, 'parley-bus-pub'), enableOfflineQueue: false });
     this.#sub = new Cluster(seeds, { ...clusterOptions(options.url, undefined, 'parley-bus-sub'), shardedSubscribers: true });
     const fallback = (name: string): ConnectionMonitor => ({ lost: (error) => this.#onError(error, `redis cluster bus ${name}`), restored: () => undefined });
@@ -104,7 +114,11 @@ export class RedisClusterBus implements Bus {
     };
     this.#sub.on('error', lost);
     this.#sub.on('nodeError', lost);
-    this.#sub.on('-subscriber', () => lost(new Error('a Redis Cluster subscriber connection was lost')));
+    // A shard's subscriber replaced, a node gone, or the whole client reconnecting (which drops
+    // every shard's subscriber without a '-subscriber'): whatever they carried meanwhile is lost.
+    for (const event of ['-subscriber', '-node', 'reconnecting', 'close']) {
+      this.#sub.on(event, () => lost(new Error(`the Redis Cluster bus subscriber: ${event}`)));
+    }
     this.#sub.on('subscribersReady', () => this.#recover());
   }
 
@@ -180,9 +194,14 @@ export class RedisClusterBus implements Bus {
     await reset;
   }
 
-  /** After a loss: every channel subscribed again, then the reset. A failure is retried at the next 'subscribersReady'. */
+  /**
+   * After a loss: every channel subscribed again, then the reset. A loss during a round makes
+   * another round follow it. A round that fails (the cluster still settling its slots) is tried
+   * again after a pause; one that timed out replaces the subscriber's connections first, so
+   * commands never pile up on a connection that went silent.
+   */
   #recover(): void {
-    if (!this.#lost || this.#closed || this.#resubscribing !== null) return;
+    if (!this.#lost || this.#closed || this.#resubscribing !== null || this.#retry !== null) return;
     this.#lost = false;
     this.#resubscribing = this.#resubscribeAll()
       .then(
@@ -191,29 +210,38 @@ export class RedisClusterBus implements Bus {
           this.#reset();
         },
         (error: unknown) => {
+          if (this.#closed) return;
           this.#lost = true;
-          if (!this.#closed) this.#onError(error, 'redis cluster bus resubscribe');
-          // Try again shortly: the cluster may still be settling its slots.
-          setTimeout(() => this.#recover(), 500).unref();
+          this.#onError(error, 'redis cluster bus resubscribe');
+          if (error instanceof Error && unanswered.has(error)) this.#sub.disconnect(true);
+          this.#retry = setTimeout(() => {
+            this.#retry = null;
+            this.#recover();
+          }, 500);
+          this.#retry.unref();
         },
       )
       .finally(() => {
         this.#resubscribing = null;
+        // Lost again while this round ran: another round.
+        if (this.#lost && this.#retry === null) this.#recover();
       });
   }
 
   async #resubscribeAll(): Promise<void> {
     // Unsubscribed and subscribed again, one channel at a time (channels of one command must share
     // a slot): the client's own list of channels stays one entry per channel, and each reply
-    // confirms the subscription on the shard that owns the channel now.
-    const names = this.#handlers.channels().map((channel) => this.#prefix + channel);
-    await redisCall(
-      withDeadline(
-        Promise.all(names.map((name) => this.#sub.sunsubscribe(name).then(() => this.#sub.ssubscribe(name)))),
-        SUBSCRIBE_TIMEOUT_MS,
-      ),
-      'The bus is unavailable.',
-    );
+    // confirms the subscription on the shard that owns the channel now. A channel whose last
+    // handler left meanwhile is not subscribed again (or is unsubscribed once more).
+    const channels = this.#handlers.channels();
+    const again = async (channel: Channel): Promise<void> => {
+      const name = this.#prefix + channel;
+      await this.#sub.sunsubscribe(name);
+      if (!this.#handlers.has(channel)) return;
+      await this.#sub.ssubscribe(name);
+      if (!this.#handlers.has(channel)) await this.#sub.sunsubscribe(name);
+    };
+    await withDeadline(redisCall(Promise.all(channels.map(again)), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
   }
 
   #reset(): void {
@@ -232,6 +260,9 @@ export class RedisClusterBus implements Bus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    // Nothing more will be subscribed: callers waiting for a resubscription are answered.
+    for (const resolve of this.#awaitingReset.splice(0)) resolve();
     this.#handlers.clear();
     this.#subscribed.clear();
     this.#sub.disconnect();

@@ -104,11 +104,17 @@ export class RedisPresence implements Presence {
   /** This node's connections, refreshed by `heartbeat`. */
   readonly #local = new Map<string, Set<string>>();
   readonly #guard: CallGuard;
+  readonly #onError: (error: unknown, context: string) => void;
 
-  /** `partitions`: how many indexes users are spread over (default 1: a single Redis; a Redis Cluster wants several per master). */
-  constructor(redis: Redis | Cluster, options: { prefix: string; ttlMs: number; graceMs?: number; guard?: CallGuard; partitions?: number }) {
+  /**
+   * `partitions`: how many indexes users are spread over (default 1: a single Redis; a Redis
+   * Cluster wants several per master). `onError`: told of a partition the sweep could not read
+   * while others answered (the users it swept from those are returned all the same).
+   */
+  constructor(redis: Redis | Cluster, options: { prefix: string; ttlMs: number; graceMs?: number; guard?: CallGuard; partitions?: number; onError?: (error: unknown, context: string) => void }) {
     this.#redis = redis;
     this.#guard = options.guard ?? unguarded;
+    this.#onError = options.onError ?? (() => undefined);
     this.#ttlMs = options.ttlMs;
     this.#graceMs = options.graceMs ?? 0;
     const count = Math.max(1, Math.floor(options.partitions ?? 1));
@@ -210,11 +216,28 @@ export class RedisPresence implements Presence {
     });
   }
 
-  /** Users whose last connection expired (their node died); each is returned to one caller only. At most `batch` per partition. */
+  /**
+   * Users whose last connection expired (their node died); each is returned to one caller only.
+   * At most `batch` per partition. A script removes the users it returns from its index, so
+   * what every partition that answered swept is returned even when another failed (a master
+   * failing over): that failure is told to onError, and the next sweep tries it again. Only
+   * when no partition answered does the sweep reject.
+   */
   async sweep(batch = 500): Promise<string[]> {
     const now = Date.now();
-    const swept = await Promise.all(this.#partitions.map(({ userPrefix, index }) => this.#call(() => this.#redis.eval(SWEEP, 1, index, now, userPrefix, batch)) as Promise<string[]>));
-    return swept.flat();
+    const settled = await this.#guard(async () => {
+      const all = await Promise.allSettled(this.#partitions.map(({ userPrefix, index }) => redisCall(this.#redis.eval(SWEEP, 1, index, now, userPrefix, batch) as Promise<string[]>)));
+      const failed = all.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      // Nothing answered: a failure like any other call's (the breaker counts it).
+      if (failed.length === all.length && failed[0] !== undefined) throw failed[0].reason;
+      return all;
+    });
+    const gone: string[] = [];
+    for (const result of settled) {
+      if (result.status === 'fulfilled') gone.push(...result.value);
+      else this.#onError(result.reason, 'sweeping a presence partition');
+    }
+    return gone;
   }
 
   /** One command through the guard, its outage as `unavailable`. */
