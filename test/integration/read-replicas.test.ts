@@ -283,5 +283,21 @@ if (requirePostgresBinaries('read replicas') && (await requireRedis('read replic
       assert.equal(new Set(acked).size, acked.length, 'one seq per acknowledged send');
       for (const seq of acked) assert.ok(seqs.has(seq), `acknowledged seq ${seq} is in history`);
     });
+
+    // Last: a promoted replica cannot follow the primary again.
+    it('leaves out a replica that was promoted (no longer a standby): every read goes to the primary', async () => {
+      await caughtUp(reader);
+      await replicaAdmin.query('SELECT pg_promote(true, 30)');
+      await until('the promoted replica leaves the rotation', async () => !(await inRotation()), 10_000);
+      const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: 'grebe after the promotion' } });
+      assert.equal(sent.status, 201);
+      const before = routed(await routes(), 'replica');
+      const found = await api(server.url, 'GET', '/api/v1/search?q=grebe', { token: reader.token });
+      assert.equal((found.body.hits as unknown[]).length, 1);
+      const page = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?before=3&limit=2`, { token: reader.token });
+      assert.equal(page.status, 200);
+      assert.equal(routed(await routes(), 'replica'), before, 'nothing was read from the promoted server');
+      assert.equal(total(await routes(), 'parley_db_replica_in_rotation', { replica: name }), 0);
+    });
   });
 }
