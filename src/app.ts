@@ -118,8 +118,10 @@ export async function openStore(config: Config, log: Logger, serving = false): P
  * the routes taken in the metrics, each replica's leaving and rejoining the rotation logged.
  */
 async function openReadReplicas(config: Config, log: Logger, primary: StoreWithJobs, metrics: Metrics): Promise<ReplicatedStore> {
-  let replicaMetrics: ReplicaMetrics | null = null;
-  const replicated = await withReadReplicas(
+  // Registered first: the replicas' states are read at each scrape, once they are open.
+  let replicated: ReplicatedStore | null = null;
+  const replicaMetrics = new ReplicaMetrics(metrics.registry, () => replicated?.monitor.states() ?? []);
+  replicated = await withReadReplicas(
     primary,
     config.DATABASE_URL,
     config.DATABASE_REPLICA_URLS,
@@ -132,11 +134,10 @@ async function openReadReplicas(config: Config, log: Logger, primary: StoreWithJ
         if (inRotation) log.info({ replica }, 'read replica in rotation');
         else log.warn({ replica, reason }, 'read replica out of rotation: its reads go to the primary');
       },
-      onRead: (route) => replicaMetrics?.read(route),
+      onRead: (route) => replicaMetrics.read(route),
       onError: (error, context) => logFailure(log, error, 'read replica routing', { context }),
     },
   );
-  replicaMetrics = new ReplicaMetrics(metrics.registry, () => replicated.monitor.states());
   return replicated;
 }
 

@@ -63,3 +63,39 @@ export function deliverEach(handlers: Iterable<Handler>, payload: string, onErro
     }
   }
 }
+
+/**
+ * The reset side of a bus: the onReset listeners, and the resubscribe() callers waiting for the
+ * next reset. fire() answers the waiters, then runs each listener (one that throws is reported
+ * and does not keep it from the others); release() answers the waiters only (a bus closing).
+ */
+export class ResetListeners {
+  readonly #listeners: Array<() => void> = [];
+  #waiting: Array<() => void> = [];
+
+  add(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Resolves at the next fire() or release(). */
+  next(): Promise<void> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  fire(onError: (error: unknown, context: string) => void): void {
+    this.release();
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch (error) {
+        onError(error, 'bus reset listener');
+      }
+    }
+  }
+
+  release(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const resolve of waiting) resolve();
+  }
+}

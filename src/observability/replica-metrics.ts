@@ -18,39 +18,35 @@ export class ReplicaMetrics {
       labelNames: ['route'] as const,
       registers: [registry],
     });
-    new Gauge({
-      name: 'parley_db_replica_lag_seconds',
-      help: 'How far a read replica is behind the primary, seconds (an upper bound, precise to DATABASE_REPLICA_PROBE_MS); absent until it first caught up.',
-      labelNames: ['replica'] as const,
-      registers: [registry],
-      aggregator: 'max',
-      collect() {
-        this.reset();
-        for (const s of states()) if (s.lagSeconds !== null) this.set({ replica: s.name }, s.lagSeconds);
-      },
-    });
-    new Gauge({
-      name: 'parley_db_replica_lag_bytes',
-      help: 'Bytes of WAL between the primary and what a read replica has replayed, at the last probe.',
-      labelNames: ['replica'] as const,
-      registers: [registry],
-      aggregator: 'max',
-      collect() {
-        this.reset();
-        for (const s of states()) if (s.lagBytes !== null) this.set({ replica: s.name }, s.lagBytes);
-      },
-    });
-    new Gauge({
-      name: 'parley_db_replica_in_rotation',
-      help: 'Whether a read replica serves reads now (1) or is out of rotation (0): down, not a standby, or lagging past DATABASE_REPLICA_MAX_LAG_MS.',
-      labelNames: ['replica'] as const,
-      registers: [registry],
-      aggregator: 'min',
-      collect() {
-        this.reset();
-        for (const s of states()) this.set({ replica: s.name }, s.inRotation ? 1 : 0);
-      },
-    });
+    // Each replica's figure, read at the scrape; a replica without one (null) has no sample.
+    const gauge = (name: string, help: string, aggregator: 'max' | 'min', value: (s: ReplicaState) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['replica'] as const,
+        registers: [registry],
+        aggregator,
+        collect() {
+          this.reset();
+          for (const s of states()) {
+            const v = value(s);
+            if (v !== null) this.set({ replica: s.name }, v);
+          }
+        },
+      });
+    gauge(
+      'parley_db_replica_lag_seconds',
+      'How far a read replica is behind the primary, seconds (an upper bound, precise to DATABASE_REPLICA_PROBE_MS); absent until it first caught up.',
+      'max',
+      (s) => s.lagSeconds,
+    );
+    gauge('parley_db_replica_lag_bytes', 'Bytes of WAL between the primary and what a read replica has replayed, at the last probe.', 'max', (s) => s.lagBytes);
+    gauge(
+      'parley_db_replica_in_rotation',
+      'Whether a read replica serves reads now (1) or is out of rotation (0): down, not a standby, or lagging past DATABASE_REPLICA_MAX_LAG_MS.',
+      'min',
+      (s) => (s.inRotation ? 1 : 0),
+    );
   }
 
   read(route: ReadRoute): void {

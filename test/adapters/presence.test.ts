@@ -3,7 +3,7 @@ import { after, before, describe, it, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { MemoryPresence } from '../../src/adapters/memory/presence.js';
 import { RedisPresence } from '../../src/adapters/redis/presence.js';
-import { GRACE_MS, presenceContract } from '../contracts/presence.contract.js';
+import { GRACE_MS, type PresenceFixture, presenceContract } from '../contracts/presence.contract.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
 import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js';
 import { REDIS_SERVER, requireBinary } from '../support/services.js';
@@ -14,37 +14,25 @@ presenceContract('in-process', async () => {
   return { a: presence, b: presence, graceA: grace, graceB: grace, cleanup: async () => undefined };
 });
 
-if (await requireRedis('Redis presence')) {
-  presenceContract('Redis', async () => {
-    const prefix = redisPrefix();
-    const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
-    return {
-      a: new RedisPresence(ra, { prefix, ttlMs: 60_000 }),
-      b: new RedisPresence(rb, { prefix, ttlMs: 60_000 }),
-      graceA: new RedisPresence(ra, { prefix, ttlMs: 60_000, graceMs: GRACE_MS }),
-      graceB: new RedisPresence(rb, { prefix, ttlMs: 60_000, graceMs: GRACE_MS }),
-      cleanup: async () => {
-        ra.disconnect();
-        rb.disconnect();
-      },
-    };
-  });
+/** The contract's fixture on two clients (two nodes), with `partitions`; the clients closed by cleanup. */
+function redisFixture(ra: Redis | Cluster, rb: Redis | Cluster, partitions: number): PresenceFixture {
+  const prefix = redisPrefix();
+  const open = (redis: Redis | Cluster, graceMs?: number) => new RedisPresence(redis, { prefix, ttlMs: 60_000, partitions, ...(graceMs === undefined ? {} : { graceMs }) });
+  return {
+    a: open(ra),
+    b: open(rb),
+    graceA: open(ra, GRACE_MS),
+    graceB: open(rb, GRACE_MS),
+    cleanup: async () => {
+      ra.disconnect();
+      rb.disconnect();
+    },
+  };
+}
 
-  presenceContract('Redis, users spread over 4 partitions', async () => {
-    const prefix = redisPrefix();
-    const [ra, rb] = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
-    const open = (redis: Redis, graceMs?: number) => new RedisPresence(redis, { prefix, ttlMs: 60_000, partitions: 4, ...(graceMs === undefined ? {} : { graceMs }) });
-    return {
-      a: open(ra),
-      b: open(rb),
-      graceA: open(ra, GRACE_MS),
-      graceB: open(rb, GRACE_MS),
-      cleanup: async () => {
-        ra.disconnect();
-        rb.disconnect();
-      },
-    };
-  });
+if (await requireRedis('Redis presence')) {
+  presenceContract('Redis', async () => redisFixture(new Redis(REDIS_URL), new Redis(REDIS_URL), 1));
+  presenceContract('Redis, users spread over 4 partitions', async () => redisFixture(new Redis(REDIS_URL), new Redis(REDIS_URL), 4));
 
   test('Redis presence: one partition keeps the key names presence always had (nodes of an older version agree)', async () => {
     const prefix = redisPrefix();
@@ -112,21 +100,7 @@ if (requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster presence')) {
     });
     const client = () => new Cluster(cluster.nodes.slice(0, 3).map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })));
 
-    presenceContract('Redis Cluster', async () => {
-      const prefix = redisPrefix();
-      const [ra, rb] = [client(), client()];
-      const open = (redis: Cluster, graceMs?: number) => new RedisPresence(redis, { prefix, ttlMs: 60_000, partitions: 16, ...(graceMs === undefined ? {} : { graceMs }) });
-      return {
-        a: open(ra),
-        b: open(rb),
-        graceA: open(ra, GRACE_MS),
-        graceB: open(rb, GRACE_MS),
-        cleanup: async () => {
-          ra.disconnect();
-          rb.disconnect();
-        },
-      };
-    });
+    presenceContract('Redis Cluster', async () => redisFixture(client(), client(), 16));
 
     it('spreads presence over every master, and sweeps a crashed node’s users once', async () => {
       const prefix = redisPrefix();

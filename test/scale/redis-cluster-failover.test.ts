@@ -17,6 +17,7 @@ import { ParleyClient } from '../../client/index.js';
 import { scrape, total } from '../support/metrics.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
 import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js';
+import { until } from '../support/files.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
 import { REDIS_SERVER, requireBinary } from '../support/services.js';
 
@@ -25,13 +26,6 @@ const PREFIX = 'parley:';
 
 const ready = (await requirePostgres('Redis Cluster failover')) && requireBinary(REDIS_SERVER, 'redis-server', 'Redis Cluster failover');
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The port of the master that owns `key`'s slot now. */
 async function ownerOf(cluster: RedisClusterHandle, key: string): Promise<number> {

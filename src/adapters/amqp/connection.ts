@@ -18,6 +18,7 @@ import { AppError, unavailable } from '../../errors.js';
 import { backoffDelay } from '../../jobs/backoff.js';
 import { type ConnectionMonitor, isAmqpOutage, translateOutage } from '../outage.js';
 import type { EncodedMessage } from './codec.js';
+import { withDeadline } from '../deadline.js';
 
 export interface AmqpConnectionOptions {
   url: string;
@@ -61,11 +62,7 @@ export const translateAmqp = (error: unknown): unknown => translateOutage(error,
 
 /** `promise`, or `unavailable` once `ms` passed without its answer. */
 export function timed<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable(`RabbitMQ did not answer within ${ms} ms (${what}).`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return withDeadline(promise, ms, () => unavailable(`RabbitMQ did not answer within ${ms} ms (${what}).`));
 }
 
 export class AmqpConnection {

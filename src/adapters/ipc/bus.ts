@@ -7,7 +7,7 @@
  */
 import { unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
-import { ChannelHandlers, deliverEach } from '../bus-handlers.js';
+import { ChannelHandlers, deliverEach, ResetListeners } from '../bus-handlers.js';
 
 export type IpcBusMessage =
   | { parley: 'bus'; op: 'sub'; id: number; channel: Channel }
@@ -31,7 +31,7 @@ export class IpcBus implements Bus {
   readonly #primary: IpcEndpoint;
   readonly #handlers = new ChannelHandlers();
   readonly #acks = new Map<number, () => void>();
-  readonly #resetListeners: Array<() => void> = [];
+  readonly #resets = new ResetListeners();
   readonly #onError: (error: unknown, context: string) => void;
   #nextId = 1;
   #closed = false;
@@ -87,18 +87,12 @@ export class IpcBus implements Bus {
   }
 
   onReset(listener: () => void): void {
-    this.#resetListeners.push(listener);
+    this.#resets.add(listener);
   }
 
   async resubscribe(): Promise<void> {
     await Promise.all(this.#handlers.channels().map((channel) => this.#request(channel)));
-    for (const listener of this.#resetListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#onError(error, 'bus reset listener');
-      }
-    }
+    this.#resets.fire(this.#onError);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Bus, Channel } from '../../ports.js';
-import { ChannelHandlers, deliverEach } from '../bus-handlers.js';
+import { ChannelHandlers, deliverEach, ResetListeners } from '../bus-handlers.js';
 
 /**
  * The bus of a single process. Handlers run in a later microtask, as they would with a network
@@ -8,7 +8,7 @@ import { ChannelHandlers, deliverEach } from '../bus-handlers.js';
  */
 export class MemoryBus implements Bus {
   readonly #handlers = new ChannelHandlers();
-  readonly #resetListeners: Array<() => void> = [];
+  readonly #resets = new ResetListeners();
   readonly #onError: (error: unknown, context: string) => void;
   #closed = false;
 
@@ -31,17 +31,11 @@ export class MemoryBus implements Bus {
   }
 
   onReset(listener: () => void): void {
-    this.#resetListeners.push(listener);
+    this.#resets.add(listener);
   }
 
   async resubscribe(): Promise<void> {
-    for (const listener of this.#resetListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#onError(error, 'bus reset listener');
-      }
-    }
+    this.#resets.fire(this.#onError);
   }
 
   async close(): Promise<void> {

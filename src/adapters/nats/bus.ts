@@ -7,7 +7,7 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
-import { ChannelHandlers } from '../bus-handlers.js';
+import { ChannelHandlers, ResetListeners } from '../bus-handlers.js';
 import { type ConnectionMonitor, translateOutage } from '../outage.js';
 
 export interface NatsBusOptions {
@@ -33,8 +33,7 @@ export class NatsBus implements Bus {
   readonly #monitor: ConnectionMonitor;
   readonly #handlers = new ChannelHandlers();
   readonly #subscriptions = new Map<Channel, Subscription>();
-  readonly #resetListeners: Array<() => void> = [];
-  #awaitingReset: Array<() => void> = [];
+  readonly #resets = new ResetListeners();
   #closed = false;
 
   private constructor(nc: NatsConnection, options: NatsBusOptions) {
@@ -71,7 +70,7 @@ export class NatsBus implements Bus {
           // The client re-sent the SUBs; a flush round trip makes sure the server has them. If
           // the connection drops again first, the next reconnect resets: keep watching.
           this.#nc.flush().then(
-            () => this.#reset(),
+            () => this.#resets.fire(this.#onError),
             (error: unknown) => this.#monitor.lost(error),
           );
         } else if (status.type === 'error' || status.type === 'slowConsumer') {
@@ -134,28 +133,16 @@ export class NatsBus implements Bus {
   }
 
   onReset(listener: () => void): void {
-    this.#resetListeners.push(listener);
+    this.#resets.add(listener);
   }
 
   /** Forces a reconnection: the client resubscribes every subject, then onReset runs. */
   async resubscribe(): Promise<void> {
-    const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
+    const reset = this.#resets.next();
     await this.#nc.reconnect();
     await reset;
   }
 
-  #reset(): void {
-    const waiting = this.#awaitingReset;
-    this.#awaitingReset = [];
-    for (const resolve of waiting) resolve();
-    for (const listener of this.#resetListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#onError(error, 'bus reset listener');
-      }
-    }
-  }
 
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -10,7 +10,8 @@
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import { AppError, unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
-import { ChannelHandlers } from '../bus-handlers.js';
+import { ChannelHandlers, ResetListeners } from '../bus-handlers.js';
+import { withDeadline } from '../deadline.js';
 import { type ConnectionMonitor, isRedisOutage, translateOutage } from '../outage.js';
 import { redisCall, watchRedis } from './outage.js';
 
@@ -71,13 +72,7 @@ const RESUBSCRIBE_CHUNK = 1_000;
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 /** `command`, or `unavailable` once `ms` have passed without its answer. */
-function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable('The bus is unavailable; retry shortly.')), ms);
-  });
-  return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
-}
+const withinDeadline = <T>(command: Promise<T>, ms: number): Promise<T> => withDeadline(command, ms, () => unavailable('The bus is unavailable; retry shortly.'));
 
 export class RedisBus implements Bus {
   readonly #pub: Redis;
@@ -89,9 +84,7 @@ export class RedisBus implements Bus {
   readonly #handlers = new ChannelHandlers();
   /** The SUBSCRIBE in flight or done for each channel with handlers. */
   readonly #subscribed = new Map<Channel, Promise<void>>();
-  readonly #resetListeners: Array<() => void> = [];
-  /** Resolvers of resubscribe() calls waiting for the next reset. */
-  #awaitingReset: Array<() => void> = [];
+  readonly #resets = new ResetListeners();
   #lostConnection = false;
   /** Connections resubscribe() dropped on purpose, until they are ready again. */
   readonly #forced = new Set<Redis>();
@@ -127,7 +120,7 @@ export class RedisBus implements Bus {
       // the connection was down is read from the store by its listeners). A failure here is a
       // connection lost again: its 'close' marks it, and the next 'ready' tries again.
       this.#resubscribeAll().then(
-        () => this.#reset(),
+        () => this.#resets.fire(this.#onError),
         (error: unknown) => {
           if (!this.#closed) this.#onError(error, 'redis bus resubscribe');
         },
@@ -167,7 +160,7 @@ export class RedisBus implements Bus {
     const name = this.#prefix + channel;
     if (this.#handlers.add(channel, handler)) {
       const command = redisCall(this.#sharded ? this.#sub.ssubscribe(name) : this.#sub.subscribe(name), 'The bus is unavailable.');
-      this.#subscribed.set(channel, withDeadline(command, SUBSCRIBE_TIMEOUT_MS).then(() => undefined));
+      this.#subscribed.set(channel, withinDeadline(command, SUBSCRIBE_TIMEOUT_MS).then(() => undefined));
     }
     try {
       await this.#subscribed.get(channel);
@@ -188,12 +181,12 @@ export class RedisBus implements Bus {
       if (!this.#handlers.remove(channel, handler)) return;
       this.#subscribed.delete(channel);
       if (this.#closed) return;
-      await withDeadline(redisCall(this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
+      await withinDeadline(redisCall(this.#sharded ? this.#sub.sunsubscribe(name) : this.#sub.unsubscribe(name), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
     };
   }
 
   onReset(listener: () => void): void {
-    this.#resetListeners.push(listener);
+    this.#resets.add(listener);
   }
 
   /**
@@ -201,7 +194,7 @@ export class RedisBus implements Bus {
    * resubscribes every channel on the new subscriber, then onReset runs.
    */
   async resubscribe(): Promise<void> {
-    const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
+    const reset = this.#resets.next();
     this.#lostConnection = true;
     this.#forced.add(this.#pub).add(this.#sub);
     this.#pub.disconnect(true);
@@ -223,18 +216,6 @@ export class RedisBus implements Bus {
     await redisCall(Promise.all(calls), 'The bus is unavailable.');
   }
 
-  #reset(): void {
-    const waiting = this.#awaitingReset;
-    this.#awaitingReset = [];
-    for (const resolve of waiting) resolve();
-    for (const listener of this.#resetListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#onError(error, 'bus reset listener');
-      }
-    }
-  }
 
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -12,7 +12,8 @@
 import { Cluster } from 'ioredis';
 import { AppError, unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
-import { ChannelHandlers } from '../bus-handlers.js';
+import { ChannelHandlers, ResetListeners } from '../bus-handlers.js';
+import { withDeadline } from '../deadline.js';
 import { type ConnectionMonitor, isRedisOutage, translateOutage } from '../outage.js';
 import { redisCall } from './outage.js';
 
@@ -31,20 +32,16 @@ export interface RedisClusterBusOptions {
 /** Longest a subscription (or its end) waits to be confirmed, as the other buses'. */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
-/** The errors withDeadline rejects with: the command had no answer in time. */
+/** The errors of subscriptions that had no answer in time (withinDeadline). */
 const unanswered = new WeakSet<Error>();
 
-function withDeadline<T>(command: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = unavailable('The bus is unavailable; retry shortly.');
-      unanswered.add(error);
-      reject(error);
-    }, ms);
+/** `command`, or `unavailable` once `ms` have passed without its answer (that error marked unanswered). */
+const withinDeadline = <T>(command: Promise<T>, ms: number): Promise<T> =>
+  withDeadline(command, ms, () => {
+    const error = unavailable('The bus is unavailable; retry shortly.');
+    unanswered.add(error);
+    return error;
   });
-  return Promise.race([command, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** The seed of a cluster client: the host and port of a node's URL (the other nodes are discovered). */
 export function clusterSeed(url: string): { host: string; port: number } {
@@ -83,8 +80,7 @@ export class RedisClusterBus implements Bus {
   readonly #subMonitor: ConnectionMonitor;
   readonly #handlers = new ChannelHandlers();
   readonly #subscribed = new Map<Channel, Promise<void>>();
-  readonly #resetListeners: Array<() => void> = [];
-  #awaitingReset: Array<() => void> = [];
+  readonly #resets = new ResetListeners();
   /** A subscriber was lost since the last reset: what it carried meanwhile is gone. */
   #lost = false;
   #resubscribing: Promise<void> | null = null;
@@ -158,7 +154,7 @@ export class RedisClusterBus implements Bus {
     const name = this.#prefix + channel;
     if (this.#handlers.add(channel, handler)) {
       const command = redisCall(this.#sub.ssubscribe(name), 'The bus is unavailable.');
-      this.#subscribed.set(channel, withDeadline(command, SUBSCRIBE_TIMEOUT_MS).then(() => undefined));
+      this.#subscribed.set(channel, withinDeadline(command, SUBSCRIBE_TIMEOUT_MS).then(() => undefined));
     }
     try {
       await this.#subscribed.get(channel);
@@ -175,12 +171,12 @@ export class RedisClusterBus implements Bus {
       if (!this.#handlers.remove(channel, handler)) return;
       this.#subscribed.delete(channel);
       if (this.#closed) return;
-      await withDeadline(redisCall(this.#sub.sunsubscribe(name), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
+      await withinDeadline(redisCall(this.#sub.sunsubscribe(name), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
     };
   }
 
   onReset(listener: () => void): void {
-    this.#resetListeners.push(listener);
+    this.#resets.add(listener);
   }
 
   /**
@@ -189,7 +185,7 @@ export class RedisClusterBus implements Bus {
    */
   async resubscribe(): Promise<void> {
     this.#lost = true;
-    const reset = new Promise<void>((resolve) => this.#awaitingReset.push(resolve));
+    const reset = this.#resets.next();
     this.#recover();
     await reset;
   }
@@ -207,7 +203,7 @@ export class RedisClusterBus implements Bus {
       .then(
         () => {
           this.#subMonitor.restored();
-          this.#reset();
+          this.#resets.fire(this.#onError);
         },
         (error: unknown) => {
           if (this.#closed) return;
@@ -241,28 +237,16 @@ export class RedisClusterBus implements Bus {
       await this.#sub.ssubscribe(name);
       if (!this.#handlers.has(channel)) await this.#sub.sunsubscribe(name);
     };
-    await withDeadline(redisCall(Promise.all(channels.map(again)), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
+    await withinDeadline(redisCall(Promise.all(channels.map(again)), 'The bus is unavailable.'), SUBSCRIBE_TIMEOUT_MS);
   }
 
-  #reset(): void {
-    const waiting = this.#awaitingReset;
-    this.#awaitingReset = [];
-    for (const resolve of waiting) resolve();
-    for (const listener of this.#resetListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#onError(error, 'bus reset listener');
-      }
-    }
-  }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#retry !== null) clearTimeout(this.#retry);
     // Nothing more will be subscribed: callers waiting for a resubscription are answered.
-    for (const resolve of this.#awaitingReset.splice(0)) resolve();
+    this.#resets.release();
     this.#handlers.clear();
     this.#subscribed.clear();
     this.#sub.disconnect();

@@ -26,7 +26,7 @@ import { AppError } from '../../errors.js';
 import type { AppendRequest, HistoryQuery, ModerationRequest, ReadConsistency, SearchQuery, Store } from '../../ports.js';
 import { postgresFailureKind } from '../outage.js';
 import type { ReplicaMonitor } from './replica-monitor.js';
-import { type SharedMarks, UNKNOWN_POSITION, type WriteMarks } from './write-marks.js';
+import { later, type SharedMarks, UNKNOWN_POSITION, type WriteMarks } from './write-marks.js';
 
 /** Why a routed read went where it did. */
 export type ReadRoute = 'replica' | 'no_reader' | 'own_write' | 'room_behind' | 'no_replica' | 'replica_failed' | 'replica_conflict';
@@ -100,7 +100,6 @@ const WRITES: Record<string, (args: unknown[]) => Array<string | null | undefine
 
 type Method = (...args: unknown[]) => Promise<unknown>;
 
-const larger = (a: bigint | null, b: bigint | null): bigint | null => (a === null ? b : b === null || a > b ? a : b);
 
 /**
  * `primary` with reads routed over `replicas` (Stores on hot standbys of it, in the monitor's
@@ -122,7 +121,8 @@ export function routeReads<S extends Store>(primary: S, replicas: Store[], optio
     const own = marks.since(readerId);
     if (shared === null) return own;
     try {
-      return larger(own, await shared.get(readerId));
+      const theirs = await shared.get(readerId);
+      return own === null ? theirs : theirs === null ? own : later(own, theirs);
     } catch (error) {
       // Whether another process took a write of theirs is unknown: the primary answers.
       failed(error, 'reading a write mark');

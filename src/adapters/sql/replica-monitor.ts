@@ -18,6 +18,8 @@
  * tell whether they hold the latest writes.
  */
 
+import { withDeadline } from '../deadline.js';
+
 /** What a standby says of itself: false when the server is not (or no longer) a standby. */
 export interface ReplayPosition {
   standby: boolean;
@@ -70,13 +72,7 @@ interface Sample {
   lsn: bigint;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
+const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> => withDeadline(promise, ms, () => new Error(`${what} did not answer within ${ms} ms`));
 
 export class ReplicaMonitor {
   readonly #primary: () => Promise<bigint>;

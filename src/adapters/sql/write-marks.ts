@@ -37,7 +37,7 @@ export function sharedMarks(cache: Cache, ttlMs: number): SharedMarks {
 }
 
 /** The later of two WAL positions (Math.max takes no bigint). */
-const later = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+export const later = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
 export class WriteMarks {
   /** User id → their latest write's position and when it was marked; in order of marking. */
