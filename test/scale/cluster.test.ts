@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { ParleyClient } from '../../client/index.js';
+import { until } from '../support/files.js';
 import { FleetNode } from '../support/fleet.js';
 import { scrape, total } from '../support/metrics.js';
 import { api } from '../support/server.js';
@@ -21,8 +22,11 @@ describe('one machine, two workers, zero setup', { concurrency: false }, () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'parley-cluster-'));
-    node = new FleetNode(await freePort(), { DATA_DIR: dir, LOG_LEVEL: 'warn', SCRYPT_COST: '10', SEND_RATE_PER_SEC: '1000', SEND_BURST: '1000', SHUTDOWN_TIMEOUT_MS: '8000' }, 2);
+    node = new FleetNode(await freePort(), { DATA_DIR: dir, LOG_LEVEL: 'info', SCRYPT_COST: '10', SEND_RATE_PER_SEC: '1000', SEND_BURST: '1000', SHUTDOWN_TIMEOUT_MS: '8000' }, 2);
     await node.start();
+    // Both workers ready, as the primary says: one that is killed while still starting is a
+    // failed start, and the node stops (the port answering means only that one worker listens).
+    await until('the primary says the cluster is ready', () => node.output.includes('"msg":"cluster ready"'), 30_000);
   });
   after(async () => {
     await node?.stop('SIGTERM');
