@@ -7,7 +7,6 @@
  * failed call.
  */
 import { AppError } from '../errors.js';
-import type { Store } from '../ports.js';
 import { type ConnectionMonitor, translateOutage } from './outage.js';
 
 export interface OutageStoreOptions {
@@ -17,7 +16,7 @@ export interface OutageStoreOptions {
   monitor?: ConnectionMonitor | undefined;
 }
 
-export function translateStoreOutages<S extends Store>(store: S, options: OutageStoreOptions): S {
+export function translateStoreOutages<S extends object>(store: S, options: OutageStoreOptions): S {
   const { isOutage, message, monitor } = options;
   const wrappers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const failed = (error: unknown, startedAt: number): never => {

@@ -267,6 +267,8 @@ export interface AuditRecord {
 
 export interface RoomWithReadState {
   room: RoomRecord;
+  /** Epoch ms of the room's latest event: lists are by it, newest first. */
+  lastActivityAt: number;
   lastReadSeq: number;
   /** Messages by others, not deleted, after the marker: exact when `unreadCapped` is false; at most the cap. */
   unread: number;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openPostgresStore, type PostgresOptions } from '../../src/adapters/sql/postgres.js';
+import { openShardedPostgres, type ShardedPostgres, type ShardedPostgresOptions, type ShardUrl } from '../../src/adapters/sql/postgres-shards.js';
 import { openSqliteStore } from '../../src/adapters/sql/sqlite.js';
 import { openThreadedSqliteStore } from '../../src/adapters/sql/sqlite-thread.js';
 import type { StoreWithJobs } from '../../src/adapters/sql/job-store.js';
@@ -42,6 +43,39 @@ export async function postgresStore(options: PostgresOptions = { poolSize: 4, st
     cleanup: async () => {
       await store.close();
       await db.drop();
+    },
+  };
+}
+
+/**
+ * Rooms sharded over three databases: the primary's, another on the same server, and one on a
+ * second PostgreSQL server (`second`, started by the caller). Rooms land on the two shards by
+ * their hash, so the suites' rooms are spread over both servers.
+ */
+export async function shardedStore(second: () => Promise<{ url: string }>, options: Partial<ShardedPostgresOptions> = {}): Promise<StoreFixture & { sharded: ShardedPostgres; urls: { primary: string; shards: ShardUrl[] } }> {
+  const primary = await createTestDatabase();
+  const near = await createTestDatabase();
+  const far = await createTestDatabase((await second()).url);
+  const shards: ShardUrl[] = [
+    { name: 'near', url: near.url },
+    { name: 'far', url: far.url },
+  ];
+  const settings: ShardedPostgresOptions = { poolSize: 4, statementTimeoutMs: 10_000, shardPoolSize: 4, movePollMs: 100, moveWaitMs: 10_000, ...options };
+  const open = () => openShardedPostgres(primary.url, shards, settings);
+  const sharded = open();
+  return {
+    store: sharded.store,
+    spread: true,
+    sharded,
+    urls: { primary: primary.url, shards },
+    another: async () => {
+      const peer = open().store;
+      await peer.migrate();
+      return peer;
+    },
+    cleanup: async () => {
+      await sharded.store.close();
+      await Promise.all([primary.drop(), near.drop(), far.drop()]);
     },
   };
 }

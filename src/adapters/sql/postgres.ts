@@ -117,17 +117,23 @@ export function openPool(url: string, options: PostgresOptions, max: number, tim
   return pool;
 }
 
-export function openPostgresStore(url: string, options: PostgresOptions): StoreWithJobs {
-  const db = new Kysely<Database>({
+/** The query builder over a pool of `options.poolSize` connections to `url`. */
+export function openPostgresDatabase(url: string, options: PostgresOptions): Kysely<Database> {
+  return new Kysely<Database>({
     dialect: new PostgresDialect({ pool: openPool(url, options, options.poolSize, options.statementTimeoutMs) }),
     ...queryLog(options.onQuery),
   });
+}
+
+/** Errors of an outage of the database answer `unavailable` (outage-store.ts). */
+export function translatePostgresOutages<S extends object>(target: S, monitor?: ConnectionMonitor): S {
+  return translateStoreOutages(target, { isOutage: isPostgresOutage, message: 'The database is unavailable; retry shortly.', monitor });
+}
+
+/** The store on `url`; `db` when given is the query builder it uses (shared with sharding's own statements). */
+export function openPostgresStore(url: string, options: PostgresOptions, db: Kysely<Database> = openPostgresDatabase(url, options)): StoreWithJobs {
   // Migrations on a connection of their own, with no timeout: building an index of a large
   // table, or waiting for another node's migration, takes as long as it takes.
   const migrations = () => new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(url, options, 1, null) }) });
-  return translateStoreOutages(new SqlStore(db, postgresFlavour(options.statementTimeoutMs), migrations), {
-    isOutage: isPostgresOutage,
-    message: 'The database is unavailable; retry shortly.',
-    monitor: options.monitor,
-  });
+  return translatePostgresOutages(new SqlStore(db, postgresFlavour(options.statementTimeoutMs), migrations), options.monitor);
 }

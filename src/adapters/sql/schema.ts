@@ -306,6 +306,16 @@ export interface NotificationSettingsTable {
   digest_sent_up_to: Generated<number>;
 }
 
+/** Where each room created while sharding is on lives (migration 16). */
+export interface RoomDirectoryTable {
+  room_id: string;
+  shard: string;
+  dm_key: string | null;
+  moving_to: string | null;
+  move_seq: number | null;
+  created_at: number;
+}
+
 export interface BlocksTable {
   user_id: string;
   blocked_id: string;
@@ -338,4 +348,5 @@ export interface Database {
   notification_prefs: NotificationPrefsTable;
   notification_settings: NotificationSettingsTable;
   blocks: BlocksTable;
+  room_directory: RoomDirectoryTable;
 }

@@ -281,6 +281,7 @@ export class SqlStore extends SqlJobStore implements Store {
       .execute();
     return rows.map((r) => ({
       room: toRoom(r),
+      lastActivityAt: Number(r.last_activity_at),
       lastReadSeq: r.last_read_seq,
       unread: Math.min(Number(r.unread ?? 0), cap),
       unreadCapped: Number(r.unread ?? 0) > cap || Number(r.beyond ?? 0) > 0,

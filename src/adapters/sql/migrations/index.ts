@@ -19,6 +19,7 @@ import { threadsReactions } from './012-threads-reactions.js';
 import { moderation } from './013-moderation.js';
 import { people } from './014-people.js';
 import { notifications } from './015-notifications.js';
+import { shards } from './016-shards.js';
 
 export interface Migration {
   version: number;
@@ -29,4 +30,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications, shards];

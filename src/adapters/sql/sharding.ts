@@ -1,0 +1,600 @@
+/**
+ * A Store whose rooms live on several PostgreSQL databases (shards). Each room's stream and what
+ * hangs on it (the room row and its seq, members and read markers, events, messages and their
+ * search index, reactions, threads, moderation, the notifier's cursor and preferences) is on one
+ * shard, in the same tables and transactions as on a single database: every guarantee of a
+ * room's stream holds on its shard as it does on one server. Users, sessions, uploads,
+ * notifications, webhooks, exports, jobs and the room directory stay on the primary.
+ *
+ * - Placement: a new room goes to the shard of highest rendezvous hash of its id among the
+ *   shards configured, recorded in the primary's room_directory (one PK read per room and
+ *   process, then cached). A room without a row is on the primary, as every room was before
+ *   sharding. Adding a shard moves no room; shard-move.ts moves one.
+ * - Joins: a shard keeps copies of the users its rooms' queries join (no password hash), written
+ *   before a room write that brings a user in and rewritten when a profile changes.
+ * - Attachments: the primary's upload row is claimed (attached, no message yet) before the shard
+ *   commits the message, so the files sweep cannot doom it meanwhile; the shard gets a copy for
+ *   its checks. A crash between the two leaves a claimed upload without a message, kept, never a
+ *   message without its file.
+ * - Across rooms (room lists, search, followed threads, public rooms, sweeps): every shard is
+ *   asked, at once, and the answers merged; each shard does the bounded work one database does,
+ *   so the cost is that times the number of shards (docs/operations.md).
+ * - Moves: writes to a room being moved wait for the move (move-watch.ts); an answer saying the
+ *   room is not there (it just left) makes the call ask the directory again and go where the
+ *   room is now.
+ */
+import { createHash } from 'node:crypto';
+import { AppError } from '../../errors.js';
+import type { RoomWithReadState } from '../../domain/types.js';
+import type { AppendOutcome, AppendRequest, HistoryQuery, ModerationOutcome, ModerationRequest, NotificationPage, SearchQuery, Store, ThreadCursor } from '../../ports.js';
+import type { StoreWithJobs } from './job-store.js';
+import { toAuthor } from './mappers.js';
+import { MoveWatch } from './move-watch.js';
+import type { NotificationRow, ShardSql } from './shard-sql.js';
+
+export interface Shard {
+  name: string;
+  store: Store;
+  sql: ShardSql;
+}
+
+export interface ShardingOptions {
+  /** The primary: users, sessions, the directory, jobs; and the rooms created before sharding. */
+  primary: { store: StoreWithJobs; sql: ShardSql };
+  /** Where new rooms go. One may be the primary itself (the same store under another name). */
+  shards: Shard[];
+  /** How often the directory is polled for moves, ms. */
+  movePollMs: number;
+  /** Longest a write waits for a move, ms. */
+  moveWaitMs: number;
+  onError?: (error: unknown, context: string) => void;
+}
+
+export interface ShardedStore {
+  store: StoreWithJobs;
+  /** Every database by shard name ('primary' included). */
+  shards: Map<string, Shard>;
+  /** The shard a room is on now (read from the directory). */
+  shardOf(roomId: string): Promise<string>;
+}
+
+/** The shard name of the primary, for rooms without a directory row. */
+export const PRIMARY_SHARD = 'primary';
+
+/** Of `names`, the one with the highest hash of (name, key): stable, and adding a name moves only the keys it wins. */
+export function rendezvous(key: string, names: string[]): string {
+  let best = names[0] as string;
+  let bestScore = -1n;
+  for (const name of names) {
+    const score = createHash('sha256').update(name).update('\0').update(key).digest().readBigUInt64BE(0);
+    if (score > bestScore) {
+      best = name;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** A bounded map: the oldest entry goes when it is full. */
+class Bounded<V> {
+  readonly #max: number;
+  readonly #map = new Map<string, V>();
+  constructor(max: number) {
+    this.#max = max;
+  }
+  get(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+  set(key: string, value: V): void {
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
+  }
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
+  deleteWhere(test: (key: string) => boolean): void {
+    for (const key of this.#map.keys()) if (test(key)) this.#map.delete(key);
+  }
+}
+
+type Method = (...args: unknown[]) => Promise<unknown>;
+
+interface RoomSpec {
+  roomId: (args: unknown[]) => string;
+  write?: true;
+  /** The users the call may bring into the shard's joins. */
+  users?: (args: unknown[]) => Array<string | null | undefined>;
+  /** The answer says the room is not on this shard (it may have just left it). */
+  absent?: (result: unknown) => boolean;
+}
+
+const first = (args: unknown[]): string => args[0] as string;
+
+/** Calls routed to the room's shard, by method. */
+const ROOM: Record<string, RoomSpec> = {
+  findRoom: { roomId: first, absent: (r) => r === undefined },
+  findMember: { roomId: first },
+  membership: { roomId: first, absent: (r) => (r as { asOfSeq: number }).asOfSeq === 0 },
+  listMembers: { roomId: first },
+  listMemberIds: { roomId: first, absent: (r) => (r as { asOfSeq: number }).asOfSeq === 0 },
+  listRestrictions: { roomId: first },
+  mutesOf: { roomId: first },
+  listAudit: { roomId: first },
+  readEvents: { roomId: first },
+  readHistory: { roomId: (args) => (args[0] as HistoryQuery).roomId },
+  findMessage: { roomId: first },
+  reactionsOf: { roomId: first },
+  readThread: { roomId: first },
+  threadFollowOf: { roomId: first },
+  listThreadFollowers: { roomId: first },
+  roomRetention: { roomId: first, absent: (r) => r === undefined },
+  notificationCursor: { roomId: first },
+  listNotifyPrefs: { roomId: first },
+  findNotifyPref: { roomId: first },
+  advanceReadMarker: { roomId: first, write: true },
+  setThreadFollow: { roomId: first, write: true, users: (args) => [args[2] as string], absent: (r) => r === false },
+  markThreadRead: { roomId: first, write: true, absent: (r) => r === null },
+  moderate: {
+    roomId: (args) => (args[0] as ModerationRequest).roomId,
+    write: true,
+    users: ([request]) => {
+      const { actorId, action } = request as ModerationRequest;
+      return [actorId, 'memberId' in action ? action.memberId : null];
+    },
+    absent: (r) => (r as ModerationOutcome).status === 'refused' && (r as { code: string }).code === 'not_found',
+  },
+  setRoomRetention: { roomId: first, write: true },
+  advanceNotificationCursor: { roomId: first, write: true },
+  setNotifyPref: { roomId: first, write: true },
+};
+
+/**
+ * Calls the primary answers alone: accounts, sessions, uploads, exports, webhooks, bots,
+ * notifications' own tables, blocks, and the job store.
+ */
+const PRIMARY_ONLY = new Set([
+  'createUser', 'findNameConflict', 'findUserById', 'findUserByUsername', 'searchUsers',
+  'createSession', 'findSession', 'deleteSession', 'deleteExpiredSessions',
+  'createExport', 'findExport', 'findActiveExport', 'updateExport', 'listExpiredExports', 'deleteExport',
+  'reserveUpload', 'findUpload', 'updateUpload', 'deleteUpload', 'doomUnattachedUploads', 'listDoomedUploads', 'markUploadsDeleted', 'forgetDeletedUploads',
+  'createWebhook', 'findWebhook', 'listWebhooks', 'updateWebhook', 'markWebhookFailing', 'deleteWebhook', 'activeWebhookIds', 'advanceWebhookCursor',
+  'recordWebhookDelivery', 'listWebhookDeliveries', 'pruneWebhookDeliveries',
+  'createBot', 'listBots', 'replaceSessions',
+  'createIncomingWebhook', 'findIncomingWebhook', 'findIncomingWebhookByToken', 'listIncomingWebhooks', 'deleteIncomingWebhook',
+  'insertNotifications', 'notificationSettings', 'updateNotificationSettings', 'advanceNotificationsRead', 'markDigestSent', 'digestCandidates',
+  'block', 'unblock', 'listBlocks', 'blockersOf', 'blockedEitherWay',
+]);
+
+/** Every Store method this module routes, by how (the sharding test checks none is missing). */
+export const ROUTED_METHODS = { room: Object.keys(ROOM), primary: [...PRIMARY_ONLY] };
+
+/** A not_found error (an advanceReadMarker of a room that is not there). */
+const isNotFound = (error: unknown): boolean => error instanceof AppError && error.code === 'not_found';
+
+const RETRIES = 3;
+/** Tables kept on the primary that name rooms. */
+const PRIMARY_TABLES = ['notifications', 'exports', 'webhooks', 'webhook_deliveries', 'incoming_webhooks', 'uploads'];
+/** Most rooms with unread notifications a count looks at. */
+const UNREAD_ROOMS = 500;
+/** Most pages of notification rows one page of notifications reads (rows of rooms left are skipped). */
+const NOTIFICATION_ROUNDS = 5;
+/** Most active webhooks one sweep of webhooksBehind looks at. */
+const WEBHOOKS_SWEPT = 10_000;
+
+export function shardRooms(options: ShardingOptions): ShardedStore {
+  const { primary } = options;
+  const primaryShard: Shard = { name: PRIMARY_SHARD, store: primary.store, sql: primary.sql };
+  const shards = new Map<string, Shard>([[PRIMARY_SHARD, primaryShard]]);
+  for (const shard of options.shards) shards.set(shard.name, shard);
+  const placedOn = options.shards.map((s) => s.name);
+  if (placedOn.length === 0) throw new Error('sharding needs at least one shard');
+  /** Each database once (the primary may also be listed as a shard). */
+  const databases = [...new Map([...shards.values()].map((s) => [s.store, s])).values()];
+  const failed = (error: unknown, context: string) => options.onError?.(error, context);
+
+  const placements = new Bounded<string>(200_000);
+  const watch = new MoveWatch(primary.sql, {
+    pollMs: options.movePollMs,
+    waitMs: options.moveWaitMs,
+    onMoved: (roomId) => placements.delete(roomId),
+    onError: (error) => failed(error, 'polling room moves'),
+  });
+
+  const named = (name: string, roomId: string): Shard => {
+    const shard = shards.get(name);
+    if (shard === undefined) throw new Error(`room ${roomId} is on shard "${name}", which DATABASE_SHARD_URLS does not name`);
+    return shard;
+  };
+
+  const shardOf = async (roomId: string, fresh = false): Promise<Shard> => {
+    const known = fresh ? undefined : placements.get(roomId);
+    if (known !== undefined) return named(known, roomId);
+    const entry = await primary.sql.directoryEntry(roomId);
+    const name = entry?.shard ?? PRIMARY_SHARD;
+    placements.set(roomId, name);
+    return named(name, roomId);
+  };
+
+  /** Whether the room left `shard` (or is leaving it) since it was routed there. */
+  const leftShard = async (roomId: string, shard: Shard): Promise<boolean> => {
+    await watch.poll().catch((error: unknown) => failed(error, 'polling room moves'));
+    return watch.isMoving(roomId) || (await shardOf(roomId, true)).name !== shard.name;
+  };
+
+  // Copies of users on the shards
+  const copied = new Bounded<true>(500_000);
+  const copyKey = (shard: Shard, userId: string) => `${shard.name}\n${userId}`;
+  const ensureUsers = async (shard: Shard, ids: Array<string | null | undefined>): Promise<void> => {
+    if (shard.store === primary.store) return;
+    const missing = [...new Set(ids.filter((id): id is string => typeof id === 'string' && id !== ''))].filter((id) => copied.get(copyKey(shard, id)) === undefined);
+    if (missing.length === 0) return;
+    const rows = await primary.sql.users(missing);
+    // A bot's owner first: the copy names it.
+    const owners = [...new Set(rows.map((u) => u.bot_owner_id))].filter((id): id is string => id !== null && !missing.includes(id));
+    if (owners.length > 0) await ensureUsers(shard, owners);
+    await shard.sql.upsertUsers(rows.sort((a, b) => Number(a.bot_owner_id !== null) - Number(b.bot_owner_id !== null)));
+    for (const row of rows) copied.set(copyKey(shard, row.id), true);
+  };
+  /** Rewrites the user's copy on every shard after a change on the primary. */
+  const refreshUser = async (userId: string): Promise<void> => {
+    copied.deleteWhere((key) => key.endsWith(`\n${userId}`));
+    const rows = await primary.sql.users([userId]);
+    if (rows.length === 0) return;
+    const owner = rows[0]?.bot_owner_id ?? null;
+    await Promise.all(
+      databases
+        .filter((s) => s.store !== primary.store)
+        .map(async (s) => {
+          if (owner !== null) await ensureUsers(s, [owner]);
+          await s.sql.upsertUsers(rows);
+        }),
+    );
+  };
+
+  const call = (shard: Shard, method: string, args: unknown[]): Promise<unknown> => (shard.store[method as keyof Store] as Method).apply(shard.store, args);
+
+  const onRoom = async (method: string, spec: RoomSpec, args: unknown[]): Promise<unknown> => {
+    const roomId = spec.roomId(args);
+    for (let attempt = 0; ; attempt += 1) {
+      if (spec.write === true) await watch.writable(roomId);
+      else if (attempt > 0 && watch.isMoving(roomId)) await watch.writable(roomId);
+      const shard = await shardOf(roomId, attempt > 0);
+      if (spec.users !== undefined) await ensureUsers(shard, spec.users(args));
+      let result: unknown;
+      try {
+        result = await call(shard, method, args);
+      } catch (error) {
+        if (attempt + 1 < RETRIES && isNotFound(error) && (await leftShard(roomId, shard))) continue;
+        throw error;
+      }
+      if (attempt + 1 < RETRIES && spec.absent?.(result) === true && (await leftShard(roomId, shard))) continue;
+      return result;
+    }
+  };
+
+  /** Every database's answer, asked at once. */
+  const everywhere = <T>(fn: (store: Store) => Promise<T>): Promise<T[]> => Promise.all(databases.map((s) => fn(s.store)));
+
+  // Appends: split by shard, each part one transaction on its shard.
+  const appendOn = async (shard: Shard, requests: AppendRequest[]): Promise<AppendOutcome[]> => {
+    await ensureUsers(shard, requests.flatMap((r) => [r.userId, r.kind === 'member_joined' ? r.addedBy : null]));
+    const claimed: string[] = [];
+    const releaseUnattached = async (attached: Set<string>) => {
+      const unattached = claimed.filter((id) => !attached.has(id));
+      if (unattached.length > 0) await primary.sql.releaseClaims(unattached).catch((error: unknown) => failed(error, 'releasing claimed attachments'));
+    };
+    try {
+      if (shard.store !== primary.store) {
+        for (const r of requests) {
+          if (r.kind === 'message' && r.attachments !== undefined && r.attachments.length > 0) claimed.push(...(await primary.sql.claimAttachments(r.attachments, r.userId, r.roomId)));
+        }
+        // The shard checks the attachments on its copies: those not claimed here are copied as they are (attached to another message, say) and refused there.
+        const ids = [...new Set(requests.flatMap((r) => (r.kind === 'message' ? (r.attachments ?? []) : [])))];
+        if (ids.length > 0) {
+          const rows = (await primary.sql.uploads(ids)).map((u) => (claimed.includes(u.id) ? { ...u, state: 'ready' as const } : u));
+          await ensureUsers(shard, rows.map((u) => u.user_id));
+          await shard.sql.upsertUploads(rows);
+        }
+      }
+      const outcomes = (await call(shard, 'append', [requests])) as AppendOutcome[];
+      if (shard.store !== primary.store) {
+        const attached: Array<{ id: string; seq: number }> = [];
+        const deleted = new Map<string, number[]>();
+        requests.forEach((r, i) => {
+          const outcome = outcomes[i];
+          if (outcome?.status !== 'appended') return;
+          if (r.kind === 'message') for (const id of r.attachments ?? []) if (claimed.includes(id)) attached.push({ id, seq: outcome.event.seq });
+          if (r.kind === 'delete') deleted.set(r.roomId, [...(deleted.get(r.roomId) ?? []), r.target]);
+        });
+        await primary.sql.settleAttachments(attached);
+        for (const [roomId, seqs] of deleted) await primary.sql.doomAttachments(roomId, seqs);
+        await releaseUnattached(new Set(attached.map((a) => a.id)));
+      }
+      return outcomes;
+    } catch (error) {
+      await releaseUnattached(new Set());
+      throw error;
+    }
+  };
+
+  const append = async (requests: AppendRequest[]): Promise<AppendOutcome[]> => {
+    const outcomes: Array<AppendOutcome | undefined> = new Array(requests.length);
+    let pending = requests.map((_, i) => i);
+    for (let attempt = 0; pending.length > 0; attempt += 1) {
+      const rooms = [...new Set(pending.map((i) => (requests[i] as AppendRequest).roomId))];
+      await Promise.all(rooms.map((roomId) => watch.writable(roomId)));
+      const placed = new Map<string, Shard>(await Promise.all(rooms.map(async (roomId) => [roomId, await shardOf(roomId, attempt > 0)] as const)));
+      const byShard = new Map<Shard, number[]>();
+      for (const i of pending) {
+        const shard = placed.get((requests[i] as AppendRequest).roomId) as Shard;
+        byShard.set(shard, [...(byShard.get(shard) ?? []), i]);
+      }
+      const retry: number[] = [];
+      await Promise.all(
+        [...byShard].map(async ([shard, indexes]) => {
+          const answers = await appendOn(shard, indexes.map((i) => requests[i] as AppendRequest));
+          const gone = new Map<string, boolean>();
+          for (const [k, i] of indexes.entries()) {
+            const outcome = answers[k] as AppendOutcome;
+            const roomId = (requests[i] as AppendRequest).roomId;
+            if (attempt + 1 < RETRIES && outcome.status === 'rejected' && outcome.code === 'not_found') {
+              if (!gone.has(roomId)) gone.set(roomId, await leftShard(roomId, shard));
+              if (gone.get(roomId) === true) {
+                retry.push(i);
+                continue;
+              }
+            }
+            outcomes[i] = outcome;
+          }
+        }),
+      );
+      pending = retry;
+    }
+    return outcomes as AppendOutcome[];
+  };
+
+  const special: Record<string, Method> = {
+    migrate: async () => {
+      await primary.store.migrate();
+      // The primary's own tables name rooms that are on the shards now: no foreign key of theirs can hold.
+      await primary.sql.detachFromRooms(PRIMARY_TABLES);
+      for (const shard of databases) if (shard.store !== primary.store) await shard.store.migrate();
+      await watch.poll();
+    },
+    close: async () => {
+      watch.close();
+      await Promise.all(databases.map((s) => s.store.close()));
+    },
+    // Readiness is the primary's: one shard's outage fails its rooms' calls (503), not the node.
+    ping: () => primary.store.ping(),
+
+    append: (requests) => append(requests as AppendRequest[]),
+
+    createRoom: async (room, ownerId) => {
+      const { id, createdAt } = room as { id: string; createdAt: number };
+      const name = rendezvous(id, placedOn);
+      await primary.sql.place({ room_id: id, shard: name, dm_key: null, created_at: createdAt });
+      placements.set(id, name);
+      const shard = named(name, id);
+      await ensureUsers(shard, [ownerId as string]);
+      return call(shard, 'createRoom', [room, ownerId]);
+    },
+
+    getOrCreateDm: async (room, userA, userB) => {
+      const dmKey = [...new Set([userA as string, userB as string])].sort().join(':');
+      const r = room as { id: string; createdAt: number };
+      const legacy = await primary.sql.legacyDm(dmKey);
+      let target: { roomId: string; shard: string };
+      if (legacy !== undefined) target = { roomId: legacy, shard: PRIMARY_SHARD };
+      else {
+        target = (await primary.sql.directoryByDm(dmKey)) ?? { roomId: r.id, shard: rendezvous(r.id, placedOn) };
+        if (target.roomId === r.id) {
+          await primary.sql.place({ room_id: r.id, shard: target.shard, dm_key: dmKey, created_at: r.createdAt });
+          // Another node may have placed the pair's DM first: its room is the one.
+          target = (await primary.sql.directoryByDm(dmKey)) ?? target;
+        }
+      }
+      await watch.writable(target.roomId);
+      const shard = named(target.shard, target.roomId);
+      placements.set(target.roomId, shard.name);
+      await ensureUsers(shard, [userA as string, userB as string]);
+      const answer = (await call(shard, 'getOrCreateDm', [{ ...r, id: target.roomId }, userA, userB])) as { created: boolean };
+      return answer;
+    },
+
+    setAvatar: async (owner, uploadId) => {
+      if ('userId' in (owner as object)) {
+        const done = await primary.store.setAvatar(owner as { userId: string }, uploadId as string | null);
+        if (done) await refreshUser((owner as { userId: string }).userId);
+        return done;
+      }
+      const { roomId } = owner as { roomId: string };
+      for (let attempt = 0; ; attempt += 1) {
+        await watch.writable(roomId);
+        const shard = await shardOf(roomId, attempt > 0);
+        if (shard.store === primary.store) return primary.store.setAvatar({ roomId }, uploadId as string | null);
+        const previous = await shard.store.avatarOf({ roomId });
+        let claimed = false;
+        if (uploadId !== null) {
+          claimed = await primary.sql.claimRoomAvatar(uploadId as string, roomId);
+          if (!claimed) return false;
+          const copy = (await primary.sql.uploads([uploadId as string])).map((u) => ({ ...u, state: 'ready' as const }));
+          await ensureUsers(shard, copy.map((u) => u.user_id));
+          await shard.sql.upsertUploads(copy);
+        }
+        let done = false;
+        try {
+          done = await shard.store.setAvatar({ roomId }, uploadId as string | null);
+        } finally {
+          if (!done && claimed) await primary.sql.releaseClaims([uploadId as string]).catch((error: unknown) => failed(error, 'releasing a claimed avatar'));
+        }
+        if (done) {
+          if (previous !== undefined && previous.id !== uploadId) await primary.sql.doomUpload(previous.id);
+          return true;
+        }
+        if (attempt + 1 < RETRIES && (await leftShard(roomId, shard))) continue;
+        return false;
+      }
+    },
+
+    purgeMessagesBefore: async (roomId, before, limit) => {
+      const spec: RoomSpec = { roomId: first, write: true };
+      const done = (await onRoom('purgeMessagesBefore', spec, [roomId, before, limit])) as { throughSeq: number };
+      // The shard doomed its copies; the primary's rows are what the files sweep reads.
+      if (done.throughSeq > 0) await primary.sql.doomAttachmentsThrough(roomId as string, done.throughSeq);
+      return done;
+    },
+
+    avatarOf: async (owner) => {
+      if ('userId' in (owner as object)) return primary.store.avatarOf(owner as { userId: string });
+      return onRoom('avatarOf', { roomId: (args) => (args[0] as { roomId: string }).roomId }, [owner]);
+    },
+
+    updateProfile: async (userId, changes) => {
+      const user = await primary.store.updateProfile(userId as string, changes as never);
+      if (user !== undefined) await refreshUser(userId as string);
+      return user;
+    },
+
+    deactivateBot: async (botId, at) => {
+      const done = await primary.store.deactivateBot(botId as string, at as number);
+      await refreshUser(botId as string);
+      const elsewhere = await Promise.all(databases.filter((s) => s.store !== primary.store).map((s) => s.store.listMemberRoomIds(botId as string)));
+      return { tokenHashes: done.tokenHashes, roomIds: [...new Set([...done.roomIds, ...elsewhere.flat()])].sort() };
+    },
+
+    search: async (query) => {
+      const q = query as SearchQuery;
+      if (q.roomId !== undefined) return onRoom('search', { roomId: () => q.roomId as string }, [q]);
+      const pages = await everywhere((s) => s.search(q));
+      const hits = pages
+        .flatMap((p) => p.hits)
+        .sort((a, b) => b.message.createdAt - a.message.createdAt || (a.message.roomId < b.message.roomId ? -1 : a.message.roomId > b.message.roomId ? 1 : b.message.seq - a.message.seq));
+      // Each database examined at most maxCandidates: a page filled is a page, else any walk
+      // stopped at the cap leaves more to find.
+      return { hits: hits.slice(0, q.limit), truncated: hits.length < q.limit && pages.some((p) => p.truncated) };
+    },
+
+    listMemberRooms: async (userId, unreadCap) => {
+      const lists = await everywhere((s) => s.listMemberRooms(userId as string, unreadCap as number));
+      return lists.flat().sort((a: RoomWithReadState, b: RoomWithReadState) => b.lastActivityAt - a.lastActivityAt || (a.room.id < b.room.id ? -1 : a.room.id > b.room.id ? 1 : 0));
+    },
+
+    listMemberRoomIds: async (userId) => [...new Set((await everywhere((s) => s.listMemberRoomIds(userId as string))).flat())],
+
+    listPublicRooms: async (q, limit, consistency) => {
+      const lists = await everywhere((s) => s.listPublicRooms(q as string | undefined, limit as number, consistency as never));
+      const key = (name: string) => name.toLowerCase();
+      return lists
+        .flat()
+        .sort((a, b) => (key(a.name) < key(b.name) ? -1 : key(a.name) > key(b.name) ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, limit as number);
+    },
+
+    listFollowedThreads: async (userId, cursor, limit, unreadCap) => {
+      const n = limit as number;
+      const pages = await everywhere((s) => s.listFollowedThreads(userId as string, cursor as ThreadCursor | null, n, unreadCap as number));
+      const activity = (t: { root: { lastReplyAt?: number; createdAt: number } }) => t.root.lastReplyAt ?? t.root.createdAt;
+      const all = pages
+        .flatMap((p) => p.threads)
+        .sort((a, b) => activity(b) - activity(a) || (a.root.roomId < b.root.roomId ? -1 : a.root.roomId > b.root.roomId ? 1 : a.root.seq - b.root.seq));
+      const threads = all.slice(0, n);
+      const last = threads.at(-1);
+      const more = all.length > n || pages.some((p) => p.next !== null);
+      return { threads, next: more && last !== undefined ? { at: activity(last), roomId: last.root.roomId, rootSeq: last.root.seq } : null };
+    },
+
+    roomsBehindNotifier: async (limit) => {
+      const lists = await everywhere((s) => s.roomsBehindNotifier(limit as number));
+      // Each list is furthest behind first: take them in turns.
+      const merged: string[] = [];
+      for (let i = 0; merged.length < (limit as number) && lists.some((l) => i < l.length); i += 1) {
+        for (const list of lists) if (i < list.length && merged.length < (limit as number)) merged.push(list[i] as string);
+      }
+      return merged;
+    },
+
+    listRetentionRooms: async (afterId, limit) => {
+      const lists = await everywhere((s) => s.listRetentionRooms(afterId as string, limit as number));
+      return lists
+        .flat()
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, limit as number);
+    },
+
+    webhooksBehind: async (limit) => {
+      const hooks = await primary.sql.activeWebhooks(WEBHOOKS_SWEPT);
+      const heads = new Map<string, number>();
+      await Promise.all(
+        [...new Set(hooks.map((h) => h.roomId))].map(async (roomId) => {
+          const retention = (await onRoom('roomRetention', ROOM.roomRetention as RoomSpec, [roomId])) as { lastSeq: number } | undefined;
+          if (retention !== undefined) heads.set(roomId, retention.lastSeq);
+        }),
+      );
+      return hooks
+        .filter((h) => (heads.get(h.roomId) ?? 0) > h.cursorSeq)
+        .sort((a, b) => (heads.get(b.roomId) ?? 0) - b.cursorSeq - ((heads.get(a.roomId) ?? 0) - a.cursorSeq))
+        .slice(0, limit as number)
+        .map((h) => ({ id: h.id, cursorSeq: h.cursorSeq }));
+    },
+
+    listNotifications: async (userId, page) => {
+      const p = page as NotificationPage;
+      const shown = new Map<string, { name: string } | null>();
+      const showing = async (roomId: string) => {
+        const [room, member] = await Promise.all([
+          onRoom('findRoom', ROOM.findRoom as RoomSpec, [roomId]) as Promise<{ name: string } | undefined>,
+          onRoom('findMember', ROOM.findMember as RoomSpec, [roomId, userId]),
+        ]);
+        shown.set(roomId, room !== undefined && member !== undefined ? room : null);
+      };
+      // Rows of rooms the user left are left out, as the single database's join does: read on
+      // past them (a few rounds at most) so that a page is short only at the end.
+      const kept: NotificationRow[] = [];
+      let cursor = p;
+      for (let round = 0; round < NOTIFICATION_ROUNDS && kept.length < p.limit; round += 1) {
+        const rows = await primary.sql.notificationRows(userId as string, cursor);
+        await Promise.all([...new Set(rows.map((r) => r.room_id))].filter((id) => !shown.has(id)).map(showing));
+        kept.push(...rows.filter((r) => shown.get(r.room_id) != null).slice(0, p.limit - kept.length));
+        const last = rows.at(-1);
+        if (rows.length < cursor.limit || last === undefined) break;
+        cursor = p.after !== undefined ? { after: last.id, limit: p.limit } : { before: last.id, limit: p.limit };
+      }
+      const messages = await Promise.all(kept.map((r) => onRoom('findMessage', ROOM.findMessage as RoomSpec, [r.room_id, r.seq]) as Promise<{ body: string; deleted: boolean } | undefined>));
+      return kept.map((r, i) => {
+        const message = messages[i];
+        return {
+          id: r.id,
+          roomId: r.room_id,
+          roomName: (shown.get(r.room_id) as { name: string }).name,
+          seq: r.seq,
+          kind: r.kind,
+          actor: toAuthor(r.actor_id, r.username, r.display_name, r.bot_owner_id),
+          createdAt: r.created_at,
+          body: message === undefined || message.deleted ? '' : message.body,
+        };
+      });
+    },
+
+    countUnreadNotifications: async (userId, readUpTo, cap) => {
+      const rooms = await primary.sql.unreadNotificationRooms(userId as string, readUpTo as number, cap as number, UNREAD_ROOMS);
+      const members = await Promise.all(rooms.map((r) => onRoom('findMember', ROOM.findMember as RoomSpec, [r.roomId, userId])));
+      const total = rooms.reduce((sum, r, i) => sum + (members[i] === undefined ? 0 : r.count), 0);
+      return Math.min(total, cap as number);
+    },
+  };
+
+  const store = new Proxy(primary.store, {
+    get(target, property, receiver) {
+      if (typeof property !== 'string') return Reflect.get(target, property, receiver);
+      const own = special[property];
+      if (own !== undefined) return own;
+      const spec = ROOM[property];
+      if (spec !== undefined) return (...args: unknown[]) => onRoom(property, spec, args);
+      return Reflect.get(target, property, receiver);
+    },
+  });
+
+  return { store, shards, shardOf: async (roomId) => (await shardOf(roomId, true)).name };
+}
