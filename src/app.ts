@@ -22,6 +22,7 @@ import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import type { StoreWithJobs } from './adapters/sql/job-store.js';
 import { explainPoolerRefusal, openPostgresStore } from './adapters/sql/postgres.js';
 import { type ReplicatedStore, withReadReplicas } from './adapters/sql/postgres-replicas.js';
+import { openShardedPostgres, type ShardedPostgres } from './adapters/sql/postgres-shards.js';
 import { openThreadedSqliteStore } from './adapters/sql/sqlite-thread.js';
 import { type Config, memcachedServers } from './config.js';
 import type { BucketRule } from './core/token-bucket.js';
@@ -95,6 +96,7 @@ export interface Parley {
  * `serving`: the store serves requests (not only a migration), so its threads start at once.
  */
 export async function openStore(config: Config, log: Logger, serving = false): Promise<StoreWithJobs> {
+  if (config.DATABASE_SHARD_URLS.length > 0) return openShards(config, log).store;
   if (config.DATABASE_URL !== '') {
     return openPostgresStore(config.DATABASE_URL, {
       poolSize: config.DATABASE_POOL_SIZE,
@@ -110,6 +112,21 @@ export async function openStore(config: Config, log: Logger, serving = false): P
     onDetached: (thread, calls) => log.error({ thread, calls }, 'store thread stuck: detached, its calls failed; a fresh thread takes the next calls'),
     startReadersAfterMigrate: serving,
     monitor: new OutageLog(log, 'sqlite'),
+  });
+}
+
+/** The primary and DATABASE_SHARD_URLS, rooms spread over the shards (sharding.ts); each database's outages logged once each. */
+export function openShards(config: Config, log: Logger): ShardedPostgres {
+  return openShardedPostgres(config.DATABASE_URL, config.DATABASE_SHARD_URLS, {
+    poolSize: config.DATABASE_POOL_SIZE,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
+    monitor: new OutageLog(log, 'postgres'),
+    shardPoolSize: config.DATABASE_SHARD_POOL_SIZE,
+    movePollMs: config.DATABASE_SHARD_MOVE_POLL_MS,
+    moveWaitMs: config.DATABASE_SHARD_MOVE_WAIT_MS,
+    shardMonitor: (name) => new OutageLog(log, `postgres shard ${name}`),
+    onError: (error, context) => logFailure(log, error, 'room sharding', { context }),
   });
 }
 

@@ -13,6 +13,7 @@ import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
 import { startTracing, type TracingHandle, tracingRequested } from './observability/tracing.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { runJobsCommand } from './jobs/cli.js';
+import { runShardsCommand } from './shards/cli.js';
 import { startJobWorker } from './worker.js';
 
 const HELP = `Usage: parley <command> [options]
@@ -28,6 +29,9 @@ Commands:
              jobs dead <queue> [limit]   dead jobs, oldest failure first (JSON lines)
              jobs retry <queue> <id>     run a dead job again, its attempts renewed
              jobs purge <queue> [id]     delete one dead job, or all of the queue's
+  shards     Rooms spread over DATABASE_SHARD_URLS:
+             shards status               rooms per shard in the directory, moves under way
+             shards move <room> <shard>  move one room while it is in use (JSON report)
   migrate    Bring the database schema to the latest version, then exit.
   help       Show this help.
 
@@ -43,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!['start', 'migrate', 'worker', 'jobs'].includes(command)) {
+  if (!['start', 'migrate', 'worker', 'jobs', 'shards'].includes(command)) {
     process.stderr.write(`parley: unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
@@ -70,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'jobs') return runJobsCommand(argv.slice(1), config, log);
+  if (command === 'shards') return runShardsCommand(argv.slice(1), config, log);
   if (command === 'worker') {
     const worker = await startJobWorker(config, log);
     const stop = (signal: string) => {

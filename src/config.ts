@@ -4,6 +4,7 @@
  * test in test/config.test.ts checks that every option is documented there.
  */
 import path from 'node:path';
+import { parseShardUrl, type ShardUrl } from './adapters/sql/postgres-url.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -78,6 +79,22 @@ const postgresUrls = (raw: string, name: string): string[] =>
     .map((part) => part.trim())
     .filter((part) => part !== '')
     .map((part) => postgresUrl(part, name));
+
+/** `name=postgres://…` or a bare URL (named host:port/database), comma-separated. */
+const shardUrls = (raw: string, name: string): ShardUrl[] =>
+  raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      try {
+        const shard = parseShardUrl(part);
+        return { name: shard.name, url: postgresUrl(shard.url, name) };
+      } catch (error) {
+        if (error instanceof ConfigError) throw error;
+        throw new ConfigError(`${name}: ${(error as Error).message}`);
+      }
+    });
 
 const origins = (raw: string, name: string): string[] => {
   const list = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -169,6 +186,18 @@ export const OPTIONS = {
   },
   DATABASE_REPLICA_MAX_LAG_MS: { doc: 'A replica lagging the primary by more than this, ms, leaves the rotation until it catches up.', default: '2000', parse: integer(100, 600_000) },
   DATABASE_REPLICA_PROBE_MS: { doc: 'How often the primary\'s WAL position and each replica\'s replay position are read, ms: the precision of the lag measured.', default: '250', parse: integer(20, 60_000) },
+  DATABASE_SHARD_URLS: {
+    doc: 'Shards for rooms, comma-separated `name=postgres://…` (a bare URL is named host:port/database; keep a shard\'s name when its address changes). Each room\'s stream (events, messages, members and read markers, search index, reactions, threads, moderation) lives on one shard, chosen by rendezvous hash of the room id when the room is created and recorded in the primary\'s room directory; users, sessions, uploads, notifications, webhooks and jobs stay on DATABASE_URL. Rooms created before stay on the primary. `parley shards move` moves a room.',
+    default: '',
+    parse: shardUrls,
+  },
+  DATABASE_SHARD_POOL_SIZE: { doc: 'PostgreSQL connections per process to each shard.', default: '10', parse: integer(1, 500) },
+  DATABASE_SHARD_MOVE_POLL_MS: {
+    doc: 'How often each process reads the room directory for rooms being moved between shards, ms. A process that has not read it for three times this holds room writes until it has.',
+    default: '250',
+    parse: integer(20, 10_000),
+  },
+  DATABASE_SHARD_MOVE_WAIT_MS: { doc: 'Longest a call to a room being moved waits for the move, ms; then it fails with 503 (clients retry).', default: '15000', parse: integer(100, 600_000) },
   DATABASE_STATEMENT_TIMEOUT_MS: { doc: 'PostgreSQL statement_timeout, ms: a query running longer is cancelled and its request fails with 503.', default: '5000', parse: integer(100, 600_000) },
   WORKERS: { doc: 'Worker processes of `parley start` (node:cluster): a number, or auto for one per core. 1 runs without a primary. `--workers` on the command line wins.', default: '1', parse: workers },
   REDIS_URL: { doc: 'Redis URL (redis://host:6379/0). When set: the bus (unless NATS_URL is set), cluster-wide rate limits and presence live in Redis.', default: '', parse: serviceUrl(['redis', 'rediss']) },
@@ -560,6 +589,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const config = out as Config;
   if (config.DATABASE_REPLICA_URLS.length > 0 && config.DATABASE_URL === '') throw new ConfigError('DATABASE_REPLICA_URLS needs DATABASE_URL: replicas are of a PostgreSQL primary.');
+  if (config.DATABASE_SHARD_URLS.length > 0 && config.DATABASE_URL === '') throw new ConfigError('DATABASE_SHARD_URLS needs DATABASE_URL: the primary holds users, sessions and the room directory.');
+  if (config.DATABASE_SHARD_URLS.length > 0 && config.DATABASE_REPLICA_URLS.length > 0) {
+    throw new ConfigError('DATABASE_SHARD_URLS and DATABASE_REPLICA_URLS together are not supported yet: choose one.');
+  }
   if (config.JOBS === 'amqp' && config.AMQP_URL === '') throw new ConfigError('JOBS=amqp needs AMQP_URL (amqp://user:password@host:5672).');
   if (config.FILE_STORAGE === 's3' && config.S3_BUCKET === '') throw new ConfigError('FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT for storage other than AWS).');
   if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');

@@ -84,10 +84,20 @@ export class MoveWatch {
   }
 
   /** Resolves once a write to the room may go ahead: no move of it under way, and a fresh view of moves. */
-  async writable(roomId: string): Promise<void> {
-    if (!this.stale && !this.#moving.has(roomId)) return;
+  writable(roomId: string): Promise<void> {
+    return this.#hold(roomId, true);
+  }
+
+  /** Resolves once a read of the room may go ahead: no move of it under way (as last seen). */
+  readable(roomId: string): Promise<void> {
+    return this.#hold(roomId, false);
+  }
+
+  async #hold(roomId: string, writing: boolean): Promise<void> {
+    const held = () => (writing && this.stale) || this.#moving.has(roomId);
+    if (!held()) return;
     const deadline = Date.now() + this.#options.waitMs;
-    while (this.stale || this.#moving.has(roomId)) {
+    while (held()) {
       if (this.#closed || Date.now() >= deadline) {
         throw new AppError('unavailable', this.#moving.has(roomId) ? 'The room is moving to another database; retry shortly.' : 'The room directory is unreachable; retry shortly.');
       }

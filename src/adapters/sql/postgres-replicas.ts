@@ -10,6 +10,9 @@ import type { StoreWithJobs } from './job-store.js';
 import { type ReadRoute, routeReads } from './read-routing.js';
 import { type ReplayPosition, ReplicaMonitor } from './replica-monitor.js';
 import { sharedMarks, WriteMarks } from './write-marks.js';
+import { serverName } from './postgres-url.js';
+
+export { serverName };
 import type { ConnectionMonitor } from '../outage.js';
 import type { Cache } from '../../ports.js';
 
@@ -30,12 +33,6 @@ export function parseLsn(text: string): bigint {
   const match = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(text);
   if (match === null) throw new Error(`not a WAL position: ${text}`);
   return (BigInt(`0x${match[1]}`) << 32n) + BigInt(`0x${match[2]}`);
-}
-
-/** host:port/database of a URL: names a server in logs and metrics without its password. */
-export function serverName(url: string): string {
-  const u = new URL(url);
-  return `${u.hostname}:${u.port === '' ? '5432' : u.port}${u.pathname === '' ? '/' : u.pathname}`;
 }
 
 async function one<T>(pool: pg.Pool, text: string): Promise<T> {

@@ -5,36 +5,11 @@
 import type { ConnectionMonitor } from '../outage.js';
 import type { StoreWithJobs } from './job-store.js';
 import { openPostgresDatabase, openPostgresStore, type PostgresOptions, translatePostgresOutages } from './postgres.js';
-import { serverName } from './postgres-replicas.js';
+import { sameDatabase, type ShardUrl } from './postgres-url.js';
+
+export type { ShardUrl };
 import { ShardSql } from './shard-sql.js';
 import { PRIMARY_SHARD, type Shard, type ShardedStore, shardRooms } from './sharding.js';
-
-export interface ShardUrl {
-  name: string;
-  url: string;
-}
-
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/**
- * `name=postgres://…` or a bare URL (named host:port/database). The name is what the room
- * directory records: keep it when a shard's address changes.
- */
-export function parseShardUrl(entry: string): ShardUrl {
-  const eq = entry.indexOf('=');
-  const scheme = entry.indexOf('://');
-  if (eq > 0 && (scheme < 0 || eq < scheme)) {
-    const name = entry.slice(0, eq);
-    if (!NAME.test(name)) throw new Error(`shard name "${name}": use letters, digits, _ . - (at most 64)`);
-    return { name, url: entry.slice(eq + 1) };
-  }
-  return { name: serverName(entry), url: entry };
-}
-
-/** The same database: host, port and database name alike (credentials and options aside). */
-export function sameDatabase(a: string, b: string): boolean {
-  return serverName(a) === serverName(b);
-}
 
 export interface ShardedPostgresOptions extends PostgresOptions {
   /** Connections per process to each shard. */

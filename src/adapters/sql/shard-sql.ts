@@ -46,13 +46,12 @@ async function inChunks<T>(items: T[], fn: (chunk: T[]) => Promise<unknown>): Pr
 
 export class ShardSql {
   readonly #db: Kysely<Database>;
+  /** The query builder these statements run on (a move runs its own transactions on it). */
+  readonly db: Kysely<Database>;
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
-  }
-
-  get db(): Kysely<Database> {
-    return this.#db;
+    this.db = db;
   }
 
   // The directory (primary)
@@ -115,13 +114,13 @@ export class ShardSql {
   }
 
   /**
-   * Announces the room's move from `from` to `to` (a room without a row gets one: it was on the
-   * primary). False when the room is elsewhere, or another move of it is under way.
+   * Announces the room's move from `from` to `to` (a room without a row gets one, with its DM
+   * key: it was on the primary). False when the room is elsewhere, or another move of it is under way.
    */
-  async beginMove(roomId: string, from: string, to: string, at: number): Promise<boolean> {
+  async beginMove(roomId: string, from: string, to: string, at: number, dmKey: string | null): Promise<boolean> {
     await this.#db
       .insertInto('room_directory')
-      .values({ room_id: roomId, shard: from, dm_key: null, moving_to: null, move_seq: null, created_at: at })
+      .values({ room_id: roomId, shard: from, dm_key: dmKey, moving_to: null, move_seq: null, created_at: at })
       .onConflict((oc) => oc.doNothing())
       .execute();
     const result = await this.#db

@@ -164,10 +164,31 @@ const PRIMARY_ONLY = new Set([
   'createIncomingWebhook', 'findIncomingWebhook', 'findIncomingWebhookByToken', 'listIncomingWebhooks', 'deleteIncomingWebhook',
   'insertNotifications', 'notificationSettings', 'updateNotificationSettings', 'advanceNotificationsRead', 'markDigestSent', 'digestCandidates',
   'block', 'unblock', 'listBlocks', 'blockersOf', 'blockedEitherWay',
+  // The job store (job-store.ts)
+  'jobsEnqueue', 'jobsClaim', 'jobsRenew', 'jobsComplete', 'jobsFail', 'jobsRelease', 'jobsCounts', 'jobsDead', 'jobsRetryDead', 'jobsPurgeDead', 'jobsSweep',
+  'jobsScheduleUpsert', 'jobsClaimDueSchedules', 'jobsClaimKey', 'jobsSetKeys',
 ]);
 
+/** Calls answered here, by the shards together (fan-out and merge, placement, copies). */
+const SPECIAL = [
+  'migrate', 'close', 'ping', 'append', 'createRoom', 'getOrCreateDm', 'setAvatar', 'avatarOf', 'purgeMessagesBefore', 'updateProfile', 'deactivateBot', 'search',
+  'listMemberRooms', 'listMemberRoomIds', 'listPublicRooms', 'listFollowedThreads', 'roomsBehindNotifier', 'listRetentionRooms', 'webhooksBehind',
+  'listNotifications', 'countUnreadNotifications',
+];
+
 /** Every Store method this module routes, by how (the sharding test checks none is missing). */
-export const ROUTED_METHODS = { room: Object.keys(ROOM), primary: [...PRIMARY_ONLY] };
+export const ROUTED_METHODS = { room: Object.keys(ROOM), primary: [...PRIMARY_ONLY], special: SPECIAL };
+
+/** The first of each key: a room copied to its new shard and not yet deleted from the old is listed once. */
+function unique<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
 
 /** A not_found error (an advanceReadMarker of a room that is not there). */
 const isNotFound = (error: unknown): boolean => error instanceof AppError && error.code === 'not_found';
@@ -257,8 +278,7 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
   const onRoom = async (method: string, spec: RoomSpec, args: unknown[]): Promise<unknown> => {
     const roomId = spec.roomId(args);
     for (let attempt = 0; ; attempt += 1) {
-      if (spec.write === true) await watch.writable(roomId);
-      else if (attempt > 0 && watch.isMoving(roomId)) await watch.writable(roomId);
+      await (spec.write === true ? watch.writable(roomId) : watch.readable(roomId));
       const shard = await shardOf(roomId, attempt > 0);
       if (spec.users !== undefined) await ensureUsers(shard, spec.users(args));
       let result: unknown;
@@ -468,9 +488,10 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       const q = query as SearchQuery;
       if (q.roomId !== undefined) return onRoom('search', { roomId: () => q.roomId as string }, [q]);
       const pages = await everywhere((s) => s.search(q));
-      const hits = pages
-        .flatMap((p) => p.hits)
-        .sort((a, b) => b.message.createdAt - a.message.createdAt || (a.message.roomId < b.message.roomId ? -1 : a.message.roomId > b.message.roomId ? 1 : b.message.seq - a.message.seq));
+      const hits = unique(
+        pages.flatMap((p) => p.hits),
+        (h) => `${h.message.roomId}\n${h.message.seq}`,
+      ).sort((a, b) => b.message.createdAt - a.message.createdAt || (a.message.roomId < b.message.roomId ? -1 : a.message.roomId > b.message.roomId ? 1 : b.message.seq - a.message.seq));
       // Each database examined at most maxCandidates: a page filled is a page, else any walk
       // stopped at the cap leaves more to find.
       return { hits: hits.slice(0, q.limit), truncated: hits.length < q.limit && pages.some((p) => p.truncated) };
@@ -478,7 +499,7 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
 
     listMemberRooms: async (userId, unreadCap) => {
       const lists = await everywhere((s) => s.listMemberRooms(userId as string, unreadCap as number));
-      return lists.flat().sort((a: RoomWithReadState, b: RoomWithReadState) => b.lastActivityAt - a.lastActivityAt || (a.room.id < b.room.id ? -1 : a.room.id > b.room.id ? 1 : 0));
+      return unique(lists.flat(), (r) => r.room.id).sort((a: RoomWithReadState, b: RoomWithReadState) => b.lastActivityAt - a.lastActivityAt || (a.room.id < b.room.id ? -1 : a.room.id > b.room.id ? 1 : 0));
     },
 
     listMemberRoomIds: async (userId) => [...new Set((await everywhere((s) => s.listMemberRoomIds(userId as string))).flat())],
@@ -486,8 +507,7 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
     listPublicRooms: async (q, limit, consistency) => {
       const lists = await everywhere((s) => s.listPublicRooms(q as string | undefined, limit as number, consistency as never));
       const key = (name: string) => name.toLowerCase();
-      return lists
-        .flat()
+      return unique(lists.flat(), (r) => r.id)
         .sort((a, b) => (key(a.name) < key(b.name) ? -1 : key(a.name) > key(b.name) ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .slice(0, limit as number);
     },
@@ -496,9 +516,10 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       const n = limit as number;
       const pages = await everywhere((s) => s.listFollowedThreads(userId as string, cursor as ThreadCursor | null, n, unreadCap as number));
       const activity = (t: { root: { lastReplyAt?: number; createdAt: number } }) => t.root.lastReplyAt ?? t.root.createdAt;
-      const all = pages
-        .flatMap((p) => p.threads)
-        .sort((a, b) => activity(b) - activity(a) || (a.root.roomId < b.root.roomId ? -1 : a.root.roomId > b.root.roomId ? 1 : a.root.seq - b.root.seq));
+      const all = unique(
+        pages.flatMap((p) => p.threads),
+        (t) => `${t.root.roomId}\n${t.root.seq}`,
+      ).sort((a, b) => activity(b) - activity(a) || (a.root.roomId < b.root.roomId ? -1 : a.root.roomId > b.root.roomId ? 1 : a.root.seq - b.root.seq));
       const threads = all.slice(0, n);
       const last = threads.at(-1);
       const more = all.length > n || pages.some((p) => p.next !== null);
@@ -510,15 +531,14 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       // Each list is furthest behind first: take them in turns.
       const merged: string[] = [];
       for (let i = 0; merged.length < (limit as number) && lists.some((l) => i < l.length); i += 1) {
-        for (const list of lists) if (i < list.length && merged.length < (limit as number)) merged.push(list[i] as string);
+        for (const list of lists) if (i < list.length && merged.length < (limit as number) && !merged.includes(list[i] as string)) merged.push(list[i] as string);
       }
       return merged;
     },
 
     listRetentionRooms: async (afterId, limit) => {
       const lists = await everywhere((s) => s.listRetentionRooms(afterId as string, limit as number));
-      return lists
-        .flat()
+      return unique(lists.flat(), (r) => r.id)
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .slice(0, limit as number);
     },
@@ -585,6 +605,8 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
     },
   };
 
+  const unlisted = Object.keys(special).filter((name) => !SPECIAL.includes(name));
+  if (unlisted.length > 0) throw new Error(`sharding: ${unlisted.join(', ')} missing from SPECIAL`);
   const store = new Proxy(primary.store, {
     get(target, property, receiver) {
       if (typeof property !== 'string') return Reflect.get(target, property, receiver);
