@@ -16,7 +16,7 @@
  * primary's CPU and transactions per read, taken in the same run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ import type { AppendRequest } from '../src/ports.js';
 import { parseMetrics, total } from '../test/support/metrics.js';
 import { type PostgresCluster, startPostgresCluster } from '../test/support/pg-cluster.js';
 import { freePort } from '../test/support/services.js';
+import { cpuOf, serverCpu } from './pg-cpu.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -49,35 +50,6 @@ const MESSAGES = Number(values.messages);
 const ROOMS = Number(values.rooms);
 const REDIS = values.redis === '' ? {} : { REDIS_URL: values.redis as string, REDIS_PREFIX: `parley-bench-${Date.now().toString(36)}:` };
 const WORDS = 'deploy release build server client message search index query review merge branch test cache queue worker'.split(' ');
-const TICKS = 100; // clock ticks per second in /proc/<pid>/stat (Linux's USER_HZ)
-
-/** CPU seconds (user + system) of a process, from /proc. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS;
-  } catch {
-    return 0; // gone
-  }
-}
-
-/** CPU seconds of a PostgreSQL server: its postmaster and every process it started. */
-function serverCpu(cluster: PostgresCluster): number {
-  const postmaster = Number(readFileSync(path.join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  let sum = cpuOf(postmaster);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmaster) sum += cpuOf(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return sum;
-}
 
 async function transactions(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
