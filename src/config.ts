@@ -597,7 +597,6 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.FILE_STORAGE === 's3' && config.S3_BUCKET === '') throw new ConfigError('FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT for storage other than AWS).');
   if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');
   if (config.REDIS_CLUSTER && config.REDIS_URL === '') throw new ConfigError('REDIS_CLUSTER needs REDIS_URL, naming a node of the cluster (redis://host:6379).');
-  if (config.REDIS_CLUSTER && config.JOBS === 'bullmq') throw new ConfigError('JOBS=bullmq does not run on a Redis Cluster yet: use JOBS=embedded or JOBS=amqp with REDIS_CLUSTER.');
   // Node refuses a header deadline past the request deadline; say so in the operator's terms.
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${config.HTTP_HEADERS_TIMEOUT_MS}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.HTTP_REQUEST_TIMEOUT_MS}).`);

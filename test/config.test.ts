@@ -59,7 +59,19 @@ describe('config', () => {
       { host: '10.0.0.3', port: 7002 },
     ]);
     assert.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'node-2' }), /REDIS_CLUSTER_NODES must be a comma-separated list of host:port/);
-    assert.throws(() => loadConfig({ REDIS_URL: 'redis://node-1:7000', REDIS_CLUSTER: 'true', JOBS: 'bullmq' }), /JOBS=bullmq does not run on a Redis Cluster yet/);
+    assert.equal(loadConfig({ REDIS_URL: 'redis://node-1:7000', REDIS_CLUSTER: 'true', JOBS: 'bullmq' }).JOBS, 'bullmq');
+  });
+
+  it('room shards: named or by address, each a PostgreSQL URL, with a primary', () => {
+    const c = loadConfig({ DATABASE_URL: 'postgres://db1/parley', DATABASE_SHARD_URLS: 'east=postgres://db2:5433/parley, postgres://db3/rooms' });
+    assert.deepEqual(c.DATABASE_SHARD_URLS, [
+      { name: 'east', url: 'postgres://db2:5433/parley' },
+      { name: 'db3:5432/rooms', url: 'postgres://db3/rooms' },
+    ]);
+    assert.throws(() => loadConfig({ DATABASE_SHARD_URLS: 'a=postgres://db2/parley' }), /DATABASE_SHARD_URLS needs DATABASE_URL/);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://db1/p', DATABASE_SHARD_URLS: 'a=mysql://db2/p' }), /DATABASE_SHARD_URLS/);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://db1/p', DATABASE_SHARD_URLS: 'bad name=postgres://db2/p' }), /shard name/);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://db1/p', DATABASE_SHARD_URLS: 'a=postgres://db2/p', DATABASE_REPLICA_URLS: 'postgres://r/p' }), /not supported yet/);
   });
 
   it('HTTP deadlines and the connection bound', () => {

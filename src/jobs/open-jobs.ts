@@ -29,6 +29,7 @@ export async function openJobQueue(config: Config, context: JobBackendContext): 
       return new BullJobQueue({
         url: config.REDIS_URL,
         prefix: `${config.REDIS_PREFIX.replace(/:$/, '')}:jobs`,
+        ...(config.REDIS_CLUSTER ? { cluster: { seeds: config.REDIS_CLUSTER_NODES } } : {}),
         keyRetentionMs,
         commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
         onError: context.onError,

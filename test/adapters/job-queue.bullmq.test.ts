@@ -14,8 +14,9 @@ import { BullJobQueue } from '../../src/adapters/bullmq/job-queue.js';
 import type { RunOutcome } from '../../src/jobs/observer.js';
 import type { Job } from '../../src/ports.js';
 import { jobQueueContract } from '../contracts/job-queue.contract.js';
-import { freePort } from '../support/services.js';
+import { freePort, REDIS_SERVER, requireBinary } from '../support/services.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js';
 
 const CLOSE_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), '../support/bullmq-close-child.ts');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,6 +55,49 @@ if (await requireRedis('JobQueue contract on BullMQ')) {
       cleanup: () => deleteKeys(`${prefix}:`),
     };
   });
+
+  if (requireBinary(REDIS_SERVER, 'redis-server', 'JobQueue contract on BullMQ over a Redis Cluster')) {
+    // Three masters with a replica each, started for these tests: each queue's keys carry a hash
+    // tag of their own, so the queues' scripts run on one master each and the queues spread.
+    let cluster: Promise<RedisClusterHandle> | undefined;
+    after(async () => {
+      await (await cluster)?.stop();
+    });
+    it('on a Redis Cluster each queue\'s keys share one slot, and the queues spread over the masters', async () => {
+      const handle = await (cluster ??= startRedisCluster());
+      const prefix = bullPrefix();
+      const q = new BullJobQueue({ url: handle.url, prefix, cluster: { seeds: [] }, onError: () => undefined });
+      const names = Array.from({ length: 8 }, (_, i) => `spread-${i}`);
+      try {
+        for (const name of names) await q.enqueue(name, { n: 1 });
+      } finally {
+        await q.close(0);
+      }
+      const slots = new Map<string, Set<number>>();
+      for (const port of await handle.masters()) {
+        const node = new Redis(port, '127.0.0.1');
+        try {
+          for (const key of await node.keys(`{${prefix}:*`)) {
+            const queue = /^\{[^}]*:(spread-\d)\}/.exec(key)?.[1] as string;
+            slots.set(queue, (slots.get(queue) ?? new Set()).add(port));
+          }
+        } finally {
+          node.disconnect();
+        }
+      }
+      assert.deepEqual([...slots.keys()].sort(), names);
+      for (const [queue, ports] of slots) assert.equal(ports.size, 1, `${queue} on one master`);
+      assert.ok(new Set([...slots.values()].map((p) => [...p][0])).size >= 2, 'the queues are on more than one master');
+    });
+
+    jobQueueContract('BullMQ on a Redis Cluster', async () => {
+      const handle = await (cluster ??= startRedisCluster());
+      return {
+        spec: { kind: 'bullmq', url: handle.url, prefix: bullPrefix(), cluster: { seeds: handle.nodes.slice(1, 3).map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })) } },
+        cleanup: async () => undefined,
+      };
+    });
+  }
 
   describe('BullMQ job queue', () => {
     const prefix = bullPrefix();

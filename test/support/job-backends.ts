@@ -19,8 +19,8 @@ export type JobBackendSpec =
   | ({ kind: 'embedded'; pollMs?: number } & SqlSpec)
   /** RabbitMQ at `url`, every queue name under `prefix`. */
   | ({ kind: 'amqp'; url: string; prefix: string; pollMs?: number } & SqlSpec)
-  /** BullMQ on the Redis at `url`, every key under `prefix`. */
-  | { kind: 'bullmq'; url: string; prefix: string };
+  /** BullMQ on the Redis at `url` (with `cluster`, a node of a Redis Cluster), every key under `prefix`. */
+  | { kind: 'bullmq'; url: string; prefix: string; cluster?: { seeds: Array<{ host: string; port: number }> } };
 
 export interface OpenedJobQueue {
   queue: JobQueue;
@@ -74,7 +74,7 @@ export async function openJobBackend(spec: JobBackendSpec, errors: BackgroundErr
       };
     }
     case 'bullmq': {
-      const queue = new BullJobQueue({ url: spec.url, prefix: spec.prefix, onError });
+      const queue = new BullJobQueue({ url: spec.url, prefix: spec.prefix, onError, ...(spec.cluster === undefined ? {} : { cluster: spec.cluster }) });
       return { queue, close: (graceMs = 2_000) => queue.close(graceMs) };
     }
   }

@@ -17,10 +17,16 @@
  * and one that is between attempts has its timer cleared and tries at once: the failed attempt
  * ends it.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ConnectionMonitor } from '../outage.js';
 import { closeRedis, redisOptions } from '../redis/bus.js';
+import { clusterOptions, clusterSeed } from '../redis/cluster-bus.js';
 import { watchRedis } from '../redis/outage.js';
+
+/** A Redis Cluster to reach instead of one Redis: `url` names one of its nodes, `seeds` more. */
+export interface ClusterTarget {
+  seeds: Array<{ host: string; port: number }>;
+}
 
 /** Set when the owner closes: the connection (and its copies) stop reconnecting. */
 export interface Closing {
@@ -33,7 +39,18 @@ const retryWhileOpen =
   (attempt: number): number | null =>
     state.closing ? null : Math.min(50 * 2 ** attempt, 2_000);
 
-export function producerConnection(url: string, commandTimeoutMs: number, monitor: ConnectionMonitor, state: Closing): Redis {
+export function producerConnection(url: string, commandTimeoutMs: number, monitor: ConnectionMonitor, state: Closing, cluster?: ClusterTarget): Redis | Cluster {
+  if (cluster !== undefined) {
+    const options = clusterOptions(url, commandTimeoutMs, 'parley-jobs-producer');
+    const producer = new Cluster([clusterSeed(url), ...cluster.seeds], {
+      ...options,
+      lazyConnect: false,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: retryWhileOpen(state),
+    });
+    watchRedis(producer, monitor);
+    return producer;
+  }
   const redis = new Redis(url, {
     ...redisOptions(commandTimeoutMs),
     retryStrategy: retryWhileOpen(state),
@@ -51,7 +68,8 @@ export function producerConnection(url: string, commandTimeoutMs: number, monito
  * Ends `redis` whatever its state, within about `timeoutMs` (its owner set `closing` first):
  * politely (QUIT) when connected, by a last failed attempt when between attempts.
  */
-export async function endRedis(redis: Redis, timeoutMs: number): Promise<void> {
+export async function endRedis(redis: Redis | Cluster, timeoutMs: number): Promise<void> {
+  if (redis instanceof Cluster) return endCluster(redis, timeoutMs);
   const deadline = Date.now() + timeoutMs;
   const ended = (): boolean => redis.status === 'end';
   while (!ended() && Date.now() < deadline) {
@@ -71,6 +89,21 @@ export async function endRedis(redis: Redis, timeoutMs: number): Promise<void> {
     next.cancel();
   }
   if (!ended()) redis.disconnect();
+}
+
+/**
+ * Ends a cluster client (its owner set `closing`, so it reconnects no more): QUIT on every node
+ * when ready, else every node connection dropped; resolves when it ends or after `timeoutMs`.
+ */
+async function endCluster(cluster: Cluster, timeoutMs: number): Promise<void> {
+  if (cluster.status === 'end') return;
+  const ended = new Promise<void>((resolve) => cluster.once('end', () => resolve()));
+  if (cluster.status === 'ready') await closeRedis(cluster, timeoutMs);
+  else cluster.disconnect();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  if ((cluster.status as string) !== 'end') cluster.disconnect();
 }
 
 /** Resolves when `redis` ends, is ready or waits to reconnect, or after `ms`. */
@@ -118,5 +151,39 @@ export class WorkerConnection extends Redis {
   async endAll(timeoutMs: number): Promise<void> {
     this.#state.closing = true;
     await Promise.all([...this.copies, this].map((redis) => endRedis(redis, timeoutMs)));
+  }
+}
+
+/** The worker connection on a Redis Cluster: as WorkerConnection, its copies kept and ended with it. */
+export class WorkerClusterConnection extends Cluster {
+  readonly copies = new Set<Cluster>();
+  readonly #state: Closing;
+
+  constructor(url: string, cluster: ClusterTarget, monitor: ConnectionMonitor) {
+    const state: Closing = { closing: false };
+    const options = clusterOptions(url, undefined, 'parley-jobs-worker');
+    const settings: typeof options = {
+      ...options,
+      lazyConnect: false,
+      clusterRetryStrategy: retryWhileOpen(state),
+      // BullMQ's blocking fetches wait for jobs: no command timeout, and calls wait Redis out.
+      redisOptions: { ...options.redisOptions, maxRetriesPerRequest: null },
+    };
+    super([clusterSeed(url), ...cluster.seeds], settings as never); // the options of a Cluster<"legacy">, which the base class is
+    this.#state = state;
+    watchRedis(this, monitor);
+  }
+
+  override duplicate<Override extends Parameters<Cluster['duplicate']>[1] = undefined>(overrideStartupNodes?: Parameters<Cluster['duplicate']>[0], overrideOptions?: Override) {
+    const copy = super.duplicate(overrideStartupNodes, overrideOptions);
+    copy.on('error', () => undefined);
+    this.copies.add(copy);
+    copy.once('end', () => this.copies.delete(copy));
+    return copy;
+  }
+
+  async endAll(timeoutMs: number): Promise<void> {
+    this.#state.closing = true;
+    await Promise.all([...this.copies, this].map((cluster) => endRedis(cluster, timeoutMs)));
   }
 }

@@ -18,7 +18,7 @@
  *   where that matters.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { newId } from '../../domain/ids.js';
 import { unavailable } from '../../errors.js';
 import { type JobObserver, NO_OBSERVER } from '../../jobs/observer.js';
@@ -37,7 +37,7 @@ import {
 } from '../../ports.js';
 import { type ConnectionMonitor, isRedisOutage } from '../outage.js';
 import { redisCall } from '../redis/outage.js';
-import { type Closing, endRedis, producerConnection, WorkerConnection } from './connections.js';
+import { type Closing, type ClusterTarget, endRedis, producerConnection, WorkerClusterConnection, WorkerConnection } from './connections.js';
 import { type BullQueue, listDead, purgeDead, retryDead } from './dead-letters.js';
 import { BACKOFF_TYPE, type BullJobData, encodeJobData, jobIdForKey, schedulerId } from './job-data.js';
 import { QueueWorker, type WorkerHost } from './worker.js';
@@ -45,8 +45,14 @@ import { QueueWorker, type WorkerHost } from './worker.js';
 export interface BullJobQueueOptions {
   /** The Redis (`redis://…`). Use one with `maxmemory-policy noeviction` and persistence: evicted or lost keys are lost jobs. */
   url: string;
-  /** BullMQ's key prefix: every key is `<prefix>:<queue>:…` (a trailing ':' is dropped). */
+  /**
+   * BullMQ's key prefix: every key is `<prefix>:<queue>:…` (a trailing ':' is dropped). On a
+   * Redis Cluster each queue's keys are `{<prefix>:<queue>}:<queue>:…`: one hash tag per queue,
+   * so a queue's scripts run on one master and the queues spread over the masters.
+   */
   prefix: string;
+  /** `url` names a node of a Redis Cluster (more seeds here): the queues are spread over its masters. */
+  cluster?: ClusterTarget;
   /** How long a completed job's key still answers enqueues, ms. Default 24 hours. */
   keyRetentionMs?: number;
   /**
@@ -117,12 +123,13 @@ export class BullJobQueue implements JobQueue {
   readonly #observer: JobObserver;
   readonly #random: () => number;
   readonly #monitor: (connection: string) => ConnectionMonitor;
-  readonly #producer: Redis;
+  readonly #producer: Redis | Cluster;
+  readonly #cluster: ClusterTarget | undefined;
   /** Set on close: every connection stops reconnecting. */
   readonly #state: Closing = { closing: false };
   readonly #queues = new Map<string, BullQueue>();
   readonly #workers = new Map<string, QueueWorker>();
-  #workerConnection: WorkerConnection | null = null;
+  #workerConnection: WorkerConnection | WorkerClusterConnection | null = null;
   #sweepTimer: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
 
@@ -136,7 +143,14 @@ export class BullJobQueue implements JobQueue {
     this.#observer = options.observer ?? NO_OBSERVER;
     this.#random = options.random ?? Math.random;
     this.#monitor = options.monitor ?? ((connection) => firstErrorMonitor((error) => this.#onError(error, `${connection} unavailable`)));
-    this.#producer = producerConnection(this.#url, this.#commandTimeoutMs, this.#monitor('bullmq producer'), this.#state);
+    this.#cluster = options.cluster;
+    if (this.#cluster !== undefined && /[{}]/.test(this.#prefix)) throw new Error('On a Redis Cluster the job queue\'s prefix must hold no braces: the queues\' hash tags are made of it.');
+    this.#producer = producerConnection(this.#url, this.#commandTimeoutMs, this.#monitor('bullmq producer'), this.#state, this.#cluster);
+  }
+
+  /** The BullMQ prefix of `queue`'s keys: on a cluster, a hash tag of its own. */
+  #prefixOf(queue: string): string {
+    return this.#cluster === undefined ? this.#prefix : `{${this.#prefix}:${queue}}`;
   }
 
   async enqueue(queue: string, payload: JobPayload, options?: EnqueueOptions): Promise<{ id: string; created: boolean }> {
@@ -191,7 +205,8 @@ export class BullJobQueue implements JobQueue {
     this.#checkOpen();
     checkQueueName(queue);
     if (this.#workers.has(queue)) throw new Error(`queue ${queue} is already worked by this process`);
-    this.#workerConnection ??= new WorkerConnection(this.#url, this.#monitor('bullmq worker'));
+    this.#workerConnection ??=
+      this.#cluster === undefined ? new WorkerConnection(this.#url, this.#monitor('bullmq worker')) : new WorkerClusterConnection(this.#url, this.#cluster, this.#monitor('bullmq worker'));
     const worker = new QueueWorker(
       queue,
       handler,
@@ -200,7 +215,7 @@ export class BullJobQueue implements JobQueue {
         // BullMQ renews a lock every quarter of it: shorter than this would spin.
         visibilityTimeoutMs: Math.max(MIN_VISIBILITY_TIMEOUT_MS, Math.floor(options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS)),
       },
-      this.#host(this.#workerConnection),
+      this.#host(queue, this.#workerConnection),
     );
     this.#workers.set(queue, worker);
     this.#scheduleSweep();
@@ -267,7 +282,7 @@ export class BullJobQueue implements JobQueue {
   async #queue(name: string): Promise<BullQueue> {
     let q = this.#queues.get(name);
     if (q === undefined) {
-      q = new Queue<BullJobData, void, string>(name, { connection: this.#producer, prefix: this.#prefix });
+      q = new Queue<BullJobData, void, string>(name, { connection: this.#producer, prefix: this.#prefixOf(name) });
       q.on('error', (error: Error) => this.#reportUnlessOutage(error, `bullmq queue ${name}`));
       this.#queues.set(name, q);
     }
@@ -295,9 +310,9 @@ export class BullJobQueue implements JobQueue {
     if (!isRedisOutage(error)) this.#onError(error, context);
   }
 
-  #host(connection: WorkerConnection): WorkerHost {
+  #host(queue: string, connection: WorkerConnection | WorkerClusterConnection): WorkerHost {
     return {
-      prefix: this.#prefix,
+      prefix: this.#prefixOf(queue),
       connection,
       observer: this.#observer,
       random: this.#random,

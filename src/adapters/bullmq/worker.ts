@@ -24,13 +24,13 @@ import type { JobObserver, RunOutcome } from '../../jobs/observer.js';
 import { MAX_ATTEMPTS } from '../../jobs/validate.js';
 import type { Job, JobHandler } from '../../ports.js';
 import { isRedisOutage } from '../outage.js';
-import type { WorkerConnection } from './connections.js';
+import type { WorkerClusterConnection, WorkerConnection } from './connections.js';
 import { type BullJobData, tryDecodeJobData } from './job-data.js';
 
 /** What a worked queue needs from the job queue that owns it. */
 export interface WorkerHost {
   readonly prefix: string;
-  readonly connection: WorkerConnection;
+  readonly connection: WorkerConnection | WorkerClusterConnection;
   readonly observer: JobObserver;
   readonly random: () => number;
   report(error: unknown, context: string): void;
