@@ -2,6 +2,7 @@
  * Ports: the interfaces the domain speaks to. Each has adapters in src/adapters/ and one
  * contract suite in test/contracts/ that every adapter passes.
  */
+import { AppError } from './errors.js';
 import type { NameConflict } from './domain/name-conflicts.js';
 import type {
   AuditRecord,
@@ -160,6 +161,22 @@ export interface ThreadCursor {
   at: number;
   roomId: string;
   rootSeq: number;
+}
+
+/**
+ * An append whose batch spans databases (rooms on several shards) and was committed on some of
+ * them only: `outcomes` holds the outcome of each request that was committed, and undefined for
+ * the others, which failed with `cause` (nothing of theirs was written). Without regard to the
+ * outcomes it is an outage (`unavailable`): a caller that knows no better answers 503.
+ */
+export class PartialAppendError extends AppError {
+  readonly outcomes: Array<AppendOutcome | undefined>;
+  constructor(outcomes: Array<AppendOutcome | undefined>, cause: unknown) {
+    super('unavailable', cause instanceof AppError ? cause.message : 'The database is unavailable; retry shortly.', undefined, cause instanceof AppError ? cause.retryAfterSeconds : undefined);
+    this.name = 'PartialAppendError';
+    this.outcomes = outcomes;
+    this.cause = cause;
+  }
 }
 
 /**

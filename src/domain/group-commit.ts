@@ -8,7 +8,7 @@
  * commit order.
  */
 import { AppError, unavailable } from '../errors.js';
-import type { AppendOutcome, AppendRequest, Store } from '../ports.js';
+import { type AppendOutcome, type AppendRequest, PartialAppendError, type Store } from '../ports.js';
 
 interface Pending {
   request: AppendRequest;
@@ -71,7 +71,9 @@ export class GroupCommitter {
    * Commits a batch. When its transaction fails for a reason other than an outage, one request
    * may be the cause (input the store refuses): the batch is split in halves and each committed
    * on its own, down to single requests, so only the culprit fails and the others commit in
-   * their order. An outage fails every request of the batch with `unavailable` at once.
+   * their order. An outage fails every request of the batch with `unavailable` at once. A
+   * batch over several databases may commit on some only (PartialAppendError): the requests
+   * committed are answered, the others fail as above.
    */
   async #commit(batch: Pending[]): Promise<void> {
     const requests = batch.map((p) => p.request);
@@ -79,19 +81,41 @@ export class GroupCommitter {
     try {
       outcomes = await this.#store.append(requests);
     } catch (error) {
-      if (batch.length > 1 && !isOutage(error)) {
-        const half = Math.ceil(batch.length / 2);
-        await this.#commit(batch.slice(0, half));
-        await this.#commit(batch.slice(half));
+      if (error instanceof PartialAppendError) {
+        // Rooms on several databases, some of which committed: those requests are done; the
+        // others failed as a batch of their own would have.
+        const done = batch.filter((_, i) => error.outcomes[i] !== undefined);
+        if (done.length > 0) this.#settle(done, error.outcomes.filter((o): o is AppendOutcome => o !== undefined));
+        await this.#failed(
+          batch.filter((_, i) => error.outcomes[i] === undefined),
+          error.cause,
+        );
         return;
       }
-      this.#options.onError(error, batch.length);
-      this.#options.onCommitFailed?.(batch.length);
-      // An outage (`unavailable`) is retried by the client; a single request the store refuses
-      // is answered with that error (a bug: the edge should have refused it).
-      for (const p of batch) p.reject(error);
+      await this.#failed(batch, error);
       return;
     }
+    this.#settle(batch, outcomes);
+  }
+
+  /** The batch's transaction failed with `error`: see #commit. */
+  async #failed(batch: Pending[], error: unknown): Promise<void> {
+    if (batch.length === 0) return;
+    if (batch.length > 1 && !isOutage(error)) {
+      const half = Math.ceil(batch.length / 2);
+      await this.#commit(batch.slice(0, half));
+      await this.#commit(batch.slice(half));
+      return;
+    }
+    this.#options.onError(error, batch.length);
+    this.#options.onCommitFailed?.(batch.length);
+    // An outage (`unavailable`) is retried by the client; a single request the store refuses
+    // is answered with that error (a bug: the edge should have refused it).
+    for (const p of batch) p.reject(error);
+  }
+
+  #settle(batch: Pending[], outcomes: AppendOutcome[]): void {
+    const requests = batch.map((p) => p.request);
     try {
       this.#options.onCommitted(requests, outcomes);
     } catch (error) {

@@ -60,11 +60,15 @@ if (await requireRedis('JobQueue contract on BullMQ')) {
     // Three masters with a replica each, started for these tests: each queue's keys carry a hash
     // tag of their own, so the queues' scripts run on one master each and the queues spread.
     let cluster: Promise<RedisClusterHandle> | undefined;
+    const started = (): Promise<RedisClusterHandle> => {
+      cluster ??= startRedisCluster();
+      return cluster;
+    };
     after(async () => {
       await (await cluster)?.stop();
     });
     it('on a Redis Cluster each queue\'s keys share one slot, and the queues spread over the masters', async () => {
-      const handle = await (cluster ??= startRedisCluster());
+      const handle = await started();
       const prefix = bullPrefix();
       const q = new BullJobQueue({ url: handle.url, prefix, cluster: { seeds: [] }, onError: () => undefined });
       const names = Array.from({ length: 8 }, (_, i) => `spread-${i}`);
@@ -73,25 +77,36 @@ if (await requireRedis('JobQueue contract on BullMQ')) {
       } finally {
         await q.close(0);
       }
-      const slots = new Map<string, Set<number>>();
-      for (const port of await handle.masters()) {
-        const node = new Redis(port, '127.0.0.1');
-        try {
-          for (const key of await node.keys(`{${prefix}:*`)) {
-            const queue = /^\{[^}]*:(spread-\d)\}/.exec(key)?.[1] as string;
-            slots.set(queue, (slots.get(queue) ?? new Set()).add(port));
+      // Slots, not nodes: under load a node timeout may move a master, and a replica holds copies.
+      const masters = await handle.masters();
+      const node = new Redis(masters[0] as number, '127.0.0.1');
+      try {
+        const keys = new Set<string>();
+        for (const port of masters) {
+          const each = new Redis(port, '127.0.0.1');
+          try {
+            for (const key of await each.keys(`{${prefix}:*`)) keys.add(key);
+          } finally {
+            each.disconnect();
           }
-        } finally {
-          node.disconnect();
         }
+        const slotsOf = new Map<string, Set<number>>();
+        for (const key of keys) {
+          const queue = /^\{[^}]*:(spread-\d)\}/.exec(key)?.[1] as string;
+          slotsOf.set(queue, (slotsOf.get(queue) ?? new Set<number>()).add(Number(await node.cluster('KEYSLOT', key))));
+        }
+        assert.deepEqual([...slotsOf.keys()].sort(), names);
+        for (const [queue, slots] of slotsOf) assert.equal(slots.size, 1, `${queue}'s keys in one slot`);
+        const ranges = await node.cluster('SLOTS');
+        const owner = (slot: number) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+        assert.ok(new Set([...slotsOf.values()].map((slots) => owner([...slots][0] as number))).size >= 2, 'the queues are on more than one master');
+      } finally {
+        node.disconnect();
       }
-      assert.deepEqual([...slots.keys()].sort(), names);
-      for (const [queue, ports] of slots) assert.equal(ports.size, 1, `${queue} on one master`);
-      assert.ok(new Set([...slots.values()].map((p) => [...p][0])).size >= 2, 'the queues are on more than one master');
     });
 
     jobQueueContract('BullMQ on a Redis Cluster', async () => {
-      const handle = await (cluster ??= startRedisCluster());
+      const handle = await started();
       return {
         spec: { kind: 'bullmq', url: handle.url, prefix: bullPrefix(), cluster: { seeds: handle.nodes.slice(1, 3).map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })) } },
         cleanup: async () => undefined,

@@ -11,9 +11,10 @@ import { type MoveShard, moveRoom } from '../../src/adapters/sql/shard-move.js';
 import { ROUTED_METHODS } from '../../src/adapters/sql/sharding.js';
 import { SqlStore } from '../../src/adapters/sql/sql-store.js';
 import { newId } from '../../src/domain/ids.js';
+import { GroupCommitter } from '../../src/domain/group-commit.js';
 import { AppError } from '../../src/errors.js';
 import type { UserRecord } from '../../src/domain/types.js';
-import type { AppendOutcome, Store } from '../../src/ports.js';
+import type { AppendOutcome, AppendRequest, Store } from '../../src/ports.js';
 import { type PostgresCluster, requirePostgresBinaries, startPostgresCluster } from '../support/pg-cluster.js';
 import { requirePostgres } from '../support/postgres.js';
 import { shardedStore } from '../support/store-fixtures.js';
@@ -147,6 +148,46 @@ if ((await requirePostgres('Room moves between shards')) && requirePostgresBinar
       assert.equal(again.room.id, dm.room.id);
       assert.equal(again.created, false);
       assert.ok((await store.listMemberRooms(a.id, 10)).some((r) => r.room.id === legacy.id));
+    });
+
+    it('a batch over two shards, one of them down: the live shard\'s sends are committed and answered once, the other\'s answered unavailable', async () => {
+      const owner = await user();
+      const rooms: string[] = [];
+      while (new Set(await Promise.all(rooms.map((r) => fx.sharded.shardOf(r)))).size < 2 || rooms.length < 4) {
+        rooms.push((await store.createRoom({ id: newId(), name: 'batch', visibility: 'public', topic: '', createdAt: Date.now() }, owner.id)).room.id);
+      }
+      const placed = new Map(await Promise.all(rooms.map(async (r) => [r, await fx.sharded.shardOf(r)] as const)));
+      const committed: AppendRequest[] = [];
+      const committer = new GroupCommitter(store, { maxBatch: 100, maxQueue: 1_000, onCommitted: (requests) => committed.push(...requests), onError: () => undefined });
+      await server.halt();
+      let settled: Array<PromiseSettledResult<AppendOutcome>>;
+      try {
+        settled = await Promise.allSettled(rooms.map((roomId, i) => committer.append({ kind: 'message', roomId, userId: owner.id, id: newId(), body: `b${i}`, clientMsgId: `b${i}`, at: Date.now() })));
+      } finally {
+        await server.start();
+      }
+      for (const [i, roomId] of rooms.entries()) {
+        const result = settled[i] as PromiseSettledResult<AppendOutcome>;
+        if (placed.get(roomId) === 'far') {
+          assert.equal(result.status, 'rejected');
+          assert.equal(((result as PromiseRejectedResult).reason as AppError).code, 'unavailable');
+        } else {
+          assert.equal(result.status, 'fulfilled');
+          assert.equal((result as PromiseFulfilledResult<AppendOutcome>).value.status, 'appended');
+        }
+      }
+      assert.deepEqual(
+        committed.map((r) => r.roomId).sort(),
+        rooms.filter((r) => placed.get(r) !== 'far').sort(),
+        'only what was committed is published',
+      );
+      // Each live room holds its message once (its founding event, then the message).
+      for (const roomId of rooms.filter((r) => placed.get(r) !== 'far')) {
+        assert.deepEqual(
+          (await store.readEvents(roomId, 0, 10)).map((e) => e.kind),
+          ['member_joined', 'message'],
+        );
+      }
     });
 
     it('a move interrupted after the target committed is finished by running it again, with nothing twice', async () => {

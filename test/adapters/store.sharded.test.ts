@@ -14,7 +14,10 @@ import { shardedStore } from '../support/store-fixtures.js';
 
 if ((await requirePostgres('Store contract, sharded')) && requirePostgresBinaries('Store contract, sharded')) {
   let server: Promise<PostgresCluster> | undefined;
-  const second = () => (server ??= startPostgresCluster());
+  const second = (): Promise<PostgresCluster> => {
+    server ??= startPostgresCluster();
+    return server;
+  };
   after(async () => {
     await (await server)?.stop();
   });

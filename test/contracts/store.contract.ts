@@ -895,7 +895,8 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           assert.equal(all.truncated, false);
           const one = await page(1, 1);
           assert.deepEqual(bodies(one), [`${tag} new`]);
-          assert.equal(one.truncated, false);
+          // Spread: the other room's walk, on another database, may stop at the cap of 1.
+          if (fx.spread !== true) assert.equal(one.truncated, false);
         });
 
         it('a room narrows the walk itself: the other rooms cost no candidate', async () => {

@@ -42,6 +42,8 @@ export interface SqlDialect {
   roomNameCandidateRows(needle: string): RawBuilder<unknown>;
   /** lower(name) compared in code-point order: the key of the index that serves name prefixes. */
   readonly nameCodePointKey: RawBuilder<string>;
+  /** rooms.id compared in code-point order (the order of JavaScript strings, for ids): the key of an index (migration 16). */
+  readonly roomIdCodePointKey: RawBuilder<string>;
   /** A text column of `users` compared in code-point order: the key of the index that serves its prefixes (migration 14). */
   userCodePointKey(column: 'username' | 'display_name_folded'): RawBuilder<string>;
   /** SQL stores parameters in one statement up to a limit; multi-row inserts are cut to stay under it. */

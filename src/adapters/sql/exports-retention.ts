@@ -1,7 +1,7 @@
 /**
  * The SQL of history exports and of retention, for SqlStore (both dialects).
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { ExportRecord, RetentionRoom, RoomRetention } from '../../domain/types.js';
 import type { ExportChanges } from '../../ports.js';
 import type { SqlDialect } from './dialect.js';
@@ -94,12 +94,14 @@ export async function roomRetention(db: Kysely<Database>, roomId: string): Promi
   return { retentionDays: row.retention_days === null ? null : Number(row.retention_days), purgedSeq: Number(row.purged_seq), lastSeq: Number(row.last_seq) };
 }
 
-export async function listRetentionRooms(db: Kysely<Database>, afterId: string, limit: number): Promise<RetentionRoom[]> {
+/** Rooms by id in code-point order (the same on every database, so shards' pages merge), after `afterId`. */
+export async function listRetentionRooms(db: Kysely<Database>, dialect: SqlDialect, afterId: string, limit: number): Promise<RetentionRoom[]> {
+  const key = dialect.roomIdCodePointKey;
   const rows = await db
     .selectFrom('rooms')
     .select(['id', 'retention_days', 'purged_seq', 'last_seq'])
-    .where('id', '>', afterId)
-    .orderBy('id')
+    .where(sql<boolean>`${key} > ${afterId}`)
+    .orderBy(key)
     .limit(limit)
     .execute();
   return rows.map((r) => ({

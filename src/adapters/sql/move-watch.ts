@@ -10,6 +10,7 @@
  * whose last poll is that old holds every room's writes until a poll succeeds again. So no write
  * reaches the old shard once the copy has begun.
  */
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../../errors.js';
 import type { ShardSql } from './shard-sql.js';
@@ -31,7 +32,8 @@ export class MoveWatch {
   readonly #options: MoveWatchOptions;
   #moving = new Map<string, string>();
   #seq = 0;
-  #lastPollAt = 0;
+  /** performance.now() at the start of the last poll that succeeded (monotonic). */
+  #lastPollAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
   #closed = false;
@@ -55,6 +57,8 @@ export class MoveWatch {
   /** One poll (joined when one is running). The first that succeeds starts polling every `pollMs`. */
   poll(): Promise<void> {
     this.#polling ??= (async () => {
+      // What the poll reads is the state as of its start: a slow answer must not look fresh.
+      const startedAt = performance.now();
       try {
         // Moves that ended before the first poll concern no placement known here.
         if (!this.#started) this.#seq = await this.#sql.latestMoveSeq();
@@ -63,7 +67,7 @@ export class MoveWatch {
         for (const roomId of seen.moved) this.#options.onMoved(roomId);
         this.#moving = seen.moving;
         this.#seq = seen.seq;
-        this.#lastPollAt = Date.now();
+        this.#lastPollAt = startedAt;
         if (!this.#started) {
           this.#started = true;
           this.#schedule();
@@ -76,7 +80,12 @@ export class MoveWatch {
   }
 
   get stale(): boolean {
-    return Date.now() - this.#lastPollAt > STALE_POLLS * this.#options.pollMs;
+    return performance.now() - this.#lastPollAt > STALE_POLLS * this.#options.pollMs;
+  }
+
+  /** A write to the room may go ahead now: no move of it seen, and a fresh view of moves. */
+  canWrite(roomId: string): boolean {
+    return !this.stale && !this.#moving.has(roomId);
   }
 
   isMoving(roomId: string): boolean {

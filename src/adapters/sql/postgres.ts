@@ -74,6 +74,7 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
     roomNameCandidateRows: (needle) =>
       sql`SELECT 1 FROM rooms WHERE visibility = 'public' AND lower(name) LIKE ${`%${escapeLike(needle)}%`} ESCAPE '\\'`,
     nameCodePointKey: sql<string>`lower(name) COLLATE "C"`,
+    roomIdCodePointKey: sql<string>`id COLLATE "C"`,
     userCodePointKey: (column) => sql<string>`${sql.ref(column)} COLLATE "C"`,
   };
 }

@@ -20,7 +20,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from './schema.js';
-import type { ShardSql } from './shard-sql.js';
+import type { ShardSql, UserRow } from './shard-sql.js';
 import { PRIMARY_SHARD } from './sharding.js';
 
 /** What a move needs of each database: its name, its query builder and its sharding statements. */
@@ -130,8 +130,12 @@ export async function moveRoom(options: MoveOptions, roomId: string, to: string)
   try {
     if (source.db !== target.db) await copyRoom(options, source, target, roomId, report);
   } catch (error) {
-    // Nothing moved: the target's transaction rolled back, the source still holds the room.
-    if (await hasRoom(source.db, roomId)) await primary.sql.cancelMove(roomId);
+    // The source still holds the room (its transaction rolled back): the copy the target may
+    // have committed goes, and the room stays where it was. Else the copy is made: run again.
+    if (await hasRoom(source.db, roomId)) {
+      await deleteRoomRows(target.db, roomId, copiedTables(options, target));
+      await primary.sql.cancelMove(roomId);
+    }
     throw error;
   }
   await primary.sql.finishMove(roomId, to);
@@ -140,11 +144,17 @@ export async function moveRoom(options: MoveOptions, roomId: string, to: string)
   return report;
 }
 
+/** The tables a move writes on `target`: the primary's uploads are the originals, never written over nor deleted. */
+const copiedTables = (options: MoveOptions, target: MoveShard): string[] => ROOM_TABLES.filter((t) => t !== 'uploads' || target.db !== options.primary.db);
+
+/** No statement timeout in a move's own transactions: a large room's copy takes as long as it takes. */
+const untimed = (db: Kysely<Database>) => sql`SELECT set_config('statement_timeout', '0', true)`.execute(db);
+
 async function copyRoom(options: MoveOptions, source: MoveShard, target: MoveShard, roomId: string, report: MoveReport): Promise<void> {
   const isPrimary = (s: MoveShard) => s.db === options.primary.db;
-  // The primary's uploads are the originals: copied from, never written over nor deleted.
-  const tables = ROOM_TABLES.filter((t) => t !== 'uploads' || !isPrimary(target));
+  const tables = copiedTables(options, target);
   await source.db.transaction().execute(async (trx) => {
+    await untimed(trx);
     const room = await trx.selectFrom('rooms').select('id').where('id', '=', roomId).forUpdate().executeTakeFirst();
     if (room === undefined) {
       // A run before this one copied it and emptied the source: only the switch is left.
@@ -164,13 +174,16 @@ async function copyRoom(options: MoveOptions, source: MoveShard, target: MoveSha
       }
     }
     if (!isPrimary(target)) {
-      const users = await options.primary.sql.users([...named]);
+      const users: UserRow[] = [];
+      const ids = [...named];
+      for (let i = 0; i < ids.length; i += PAGE) users.push(...(await options.primary.sql.users(ids.slice(i, i + PAGE))));
       const owners = await options.primary.sql.users([...new Set(users.map((u) => u.bot_owner_id))].filter((id): id is string => id !== null));
       await target.sql.upsertUsers(owners);
       await target.sql.upsertUsers(users);
     }
 
     await target.db.transaction().execute(async (ttrx) => {
+      await untimed(ttrx);
       // What an interrupted run left there (its own transaction committed, the source's not).
       await deleteRoomRows(ttrx, roomId, tables);
       for (const table of tables) {

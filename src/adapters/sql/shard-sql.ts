@@ -162,9 +162,13 @@ export class ShardSql {
     return (await this.#db.selectFrom('users').selectAll().where('id', 'in', ids).execute()) as UserRow[];
   }
 
-  /** Writes the users as the primary has them, without their password hashes (shards never sign anyone in). */
+  /**
+   * Writes the users as the primary has them, without their password hashes (shards never sign
+   * anyone in). In id order: two writers of the same users lock them in one order, never crosswise.
+   */
   async upsertUsers(rows: UserRow[]): Promise<void> {
-    await inChunks(rows, (chunk) =>
+    const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await inChunks(sorted, (chunk) =>
       this.#db
         .insertInto('users')
         .values(chunk.map((u) => ({ ...u, password_hash: '' })))
@@ -190,11 +194,18 @@ export class ShardSql {
   }
 
   async upsertUploads(rows: UploadRow[]): Promise<void> {
-    await inChunks(rows, (chunk) =>
+    const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await inChunks(sorted, (chunk) =>
       this.#db
         .insertInto('uploads')
         .values(chunk)
-        .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), message_seq: eb.ref('excluded.message_seq') })))
+        // A copy the shard attached stays attached: its own state is what refuses a second use.
+        .onConflict((oc) =>
+          oc
+            .column('id')
+            .doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), message_seq: eb.ref('excluded.message_seq') }))
+            .where('uploads.state', '<>', 'attached'),
+        )
         .execute(),
     );
   }
@@ -204,10 +215,13 @@ export class ShardSql {
   /**
    * Claims the author's ready attachments of the room before a shard commits the message that
    * attaches them: attached, with no message yet, so the files sweep cannot doom them while the
-   * shard commits. Answers the ids claimed.
+   * shard commits. `fresh`: claimed by this call (from ready); `again`: claimed before and never
+   * settled (a send made again after its answer was lost), which this call must not give back.
    */
-  async claimAttachments(ids: string[], userId: string, roomId: string): Promise<string[]> {
-    if (ids.length === 0) return [];
+  async claimAttachments(ids: string[], userId: string, roomId: string): Promise<{ fresh: string[]; again: string[] }> {
+    if (ids.length === 0) return { fresh: [], again: [] };
+    const mine = this.#db.selectFrom('uploads').select('id').where('id', 'in', ids).where('kind', '=', 'attachment').where('user_id', '=', userId).where('room_id', '=', roomId);
+    const again = (await mine.where('state', '=', 'attached').where('message_seq', 'is', null).execute()).map((r) => r.id);
     const rows = await this.#db
       .updateTable('uploads')
       .set({ state: 'attached' })
@@ -218,7 +232,7 @@ export class ShardSql {
       .where('room_id', '=', roomId)
       .returning('id')
       .execute();
-    return rows.map((r) => r.id);
+    return { fresh: rows.map((r) => r.id), again };
   }
 
   /** Gives back claims whose message was not committed. */
@@ -271,17 +285,11 @@ export class ShardSql {
     return rows.map((r) => ({ ...r, id: Number(r.id), seq: Number(r.seq), created_at: Number(r.created_at), bot_owner_id: r.bot_owner_id ?? null }));
   }
 
-  /** Rooms with the user's notifications after `readUpTo`, each with how many (at most `cap` per room), at most `maxRooms`. */
-  async unreadNotificationRooms(userId: string, readUpTo: number, cap: number, maxRooms: number): Promise<Array<{ roomId: string; count: number }>> {
-    const rows = await this.#db
-      .selectFrom('notifications')
-      .select(['room_id', (eb) => eb.fn.countAll<number>().as('count')])
-      .where('user_id', '=', userId)
-      .where('id', '>', readUpTo)
-      .groupBy('room_id')
-      .limit(maxRooms)
-      .execute();
-    return rows.map((r) => ({ roomId: r.room_id, count: Math.min(cap, Number(r.count)) }));
+  /** Of the user's newest `rows` notifications after `readUpTo`, how many are in each room. */
+  async unreadNotificationRooms(userId: string, readUpTo: number, rows: number): Promise<Array<{ roomId: string; count: number }>> {
+    const newest = this.#db.selectFrom('notifications').select('room_id').where('user_id', '=', userId).where('id', '>', readUpTo).orderBy('id', 'desc').limit(rows).as('n');
+    const counted = await this.#db.selectFrom(newest).select(['room_id', (eb) => eb.fn.countAll<number>().as('count')]).groupBy('room_id').execute();
+    return counted.map((r) => ({ roomId: r.room_id, count: Number(r.count) }));
   }
 
   /** Active webhooks and their cursors, at most `limit`. */

@@ -26,7 +26,7 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import type { RoomWithReadState } from '../../domain/types.js';
-import type { AppendOutcome, AppendRequest, HistoryQuery, ModerationOutcome, ModerationRequest, NotificationPage, SearchQuery, Store, ThreadCursor } from '../../ports.js';
+import { type AppendOutcome, type AppendRequest, type HistoryQuery, type ModerationOutcome, type ModerationRequest, type NotificationPage, PartialAppendError, type SearchQuery, type Store, type ThreadCursor } from '../../ports.js';
 import type { StoreWithJobs } from './job-store.js';
 import { toAuthor } from './mappers.js';
 import { MoveWatch } from './move-watch.js';
@@ -93,9 +93,6 @@ class Bounded<V> {
   delete(key: string): void {
     this.#map.delete(key);
   }
-  deleteWhere(test: (key: string) => boolean): void {
-    for (const key of this.#map.keys()) if (test(key)) this.#map.delete(key);
-  }
 }
 
 type Method = (...args: unknown[]) => Promise<unknown>;
@@ -103,6 +100,12 @@ type Method = (...args: unknown[]) => Promise<unknown>;
 interface RoomSpec {
   roomId: (args: unknown[]) => string;
   write?: true;
+  /**
+   * A write no row lock of the room orders against a move (an upsert of a setting): after it,
+   * the directory is asked whether the room left meanwhile, and it is made again where the
+   * room is (it is idempotent). Rare calls only: it costs a read of the primary.
+   */
+  confirm?: true;
   /** The users the call may bring into the shard's joins. */
   users?: (args: unknown[]) => Array<string | null | undefined>;
   /** The answer says the room is not on this shard (it may have just left it). */
@@ -144,9 +147,9 @@ const ROOM: Record<string, RoomSpec> = {
     },
     absent: (r) => (r as ModerationOutcome).status === 'refused' && (r as { code: string }).code === 'not_found',
   },
-  setRoomRetention: { roomId: first, write: true },
-  advanceNotificationCursor: { roomId: first, write: true },
-  setNotifyPref: { roomId: first, write: true },
+  setRoomRetention: { roomId: first, write: true, confirm: true },
+  advanceNotificationCursor: { roomId: first, write: true, confirm: true },
+  setNotifyPref: { roomId: first, write: true, confirm: true },
 };
 
 /**
@@ -190,16 +193,21 @@ function unique<T>(items: T[], key: (item: T) => string): T[] {
   });
 }
 
-/** A not_found error (an advanceReadMarker of a room that is not there). */
-const isNotFound = (error: unknown): boolean => error instanceof AppError && error.code === 'not_found';
+/**
+ * An error saying the room is not on the shard: not_found (an advanceReadMarker of a room that
+ * is not there), or a foreign key to a room row a move just deleted.
+ */
+const isNotFound = (error: unknown): boolean => (error instanceof AppError && error.code === 'not_found') || (error as { code?: unknown } | null)?.code === '23503';
 
 const RETRIES = 3;
 /** Tables kept on the primary that name rooms. */
 const PRIMARY_TABLES = ['notifications', 'exports', 'webhooks', 'webhook_deliveries', 'incoming_webhooks', 'uploads'];
-/** Most rooms with unread notifications a count looks at. */
-const UNREAD_ROOMS = 500;
+/** Most unread notification rows a count looks at. */
+const UNREAD_ROWS = 2_000;
 /** Most pages of notification rows one page of notifications reads (rows of rooms left are skipped). */
 const NOTIFICATION_ROUNDS = 5;
+/** Rooms whose heads a sweep reads at once. */
+const SWEEP_PARALLEL = 8;
 /** Most active webhooks one sweep of webhooksBehind looks at. */
 const WEBHOOKS_SWEPT = 10_000;
 
@@ -215,10 +223,15 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
   const failed = (error: unknown, context: string) => options.onError?.(error, context);
 
   const placements = new Bounded<string>(200_000);
+  /** Moves seen ended: a directory read that overlapped one is not cached (it may predate the move). */
+  let moves = 0;
   const watch = new MoveWatch(primary.sql, {
     pollMs: options.movePollMs,
     waitMs: options.moveWaitMs,
-    onMoved: (roomId) => placements.delete(roomId),
+    onMoved: (roomId) => {
+      moves += 1;
+      placements.delete(roomId);
+    },
     onError: (error) => failed(error, 'polling room moves'),
   });
 
@@ -231,9 +244,10 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
   const shardOf = async (roomId: string, fresh = false): Promise<Shard> => {
     const known = fresh ? undefined : placements.get(roomId);
     if (known !== undefined) return named(known, roomId);
+    const seen = moves;
     const entry = await primary.sql.directoryEntry(roomId);
     const name = entry?.shard ?? PRIMARY_SHARD;
-    placements.set(roomId, name);
+    if (seen === moves && entry?.movingTo == null) placements.set(roomId, name);
     return named(name, roomId);
   };
 
@@ -244,22 +258,24 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
   };
 
   // Copies of users on the shards
-  const copied = new Bounded<true>(500_000);
-  const copyKey = (shard: Shard, userId: string) => `${shard.name}\n${userId}`;
+  /** By user, the shards holding a copy this process wrote or found current. */
+  const copied = new Bounded<Set<string>>(200_000);
+  const isCopied = (shard: Shard, userId: string) => copied.get(userId)?.has(shard.name) === true;
+  const markCopied = (shard: Shard, userId: string) => copied.set(userId, (copied.get(userId) ?? new Set<string>()).add(shard.name));
   const ensureUsers = async (shard: Shard, ids: Array<string | null | undefined>): Promise<void> => {
     if (shard.store === primary.store) return;
-    const missing = [...new Set(ids.filter((id): id is string => typeof id === 'string' && id !== ''))].filter((id) => copied.get(copyKey(shard, id)) === undefined);
+    const missing = [...new Set(ids.filter((id): id is string => typeof id === 'string' && id !== ''))].filter((id) => !isCopied(shard, id));
     if (missing.length === 0) return;
     const rows = await primary.sql.users(missing);
     // A bot's owner first: the copy names it.
     const owners = [...new Set(rows.map((u) => u.bot_owner_id))].filter((id): id is string => id !== null && !missing.includes(id));
     if (owners.length > 0) await ensureUsers(shard, owners);
-    await shard.sql.upsertUsers(rows.sort((a, b) => Number(a.bot_owner_id !== null) - Number(b.bot_owner_id !== null)));
-    for (const row of rows) copied.set(copyKey(shard, row.id), true);
+    await shard.sql.upsertUsers(rows);
+    for (const row of rows) markCopied(shard, row.id);
   };
   /** Rewrites the user's copy on every shard after a change on the primary. */
   const refreshUser = async (userId: string): Promise<void> => {
-    copied.deleteWhere((key) => key.endsWith(`\n${userId}`));
+    copied.delete(userId);
     const rows = await primary.sql.users([userId]);
     if (rows.length === 0) return;
     const owner = rows[0]?.bot_owner_id ?? null;
@@ -288,7 +304,7 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
         if (attempt + 1 < RETRIES && isNotFound(error) && (await leftShard(roomId, shard))) continue;
         throw error;
       }
-      if (attempt + 1 < RETRIES && spec.absent?.(result) === true && (await leftShard(roomId, shard))) continue;
+      if (attempt + 1 < RETRIES && (spec.absent?.(result) === true || spec.confirm === true) && (await leftShard(roomId, shard))) continue;
       return result;
     }
   };
@@ -299,59 +315,89 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
   // Appends: split by shard, each part one transaction on its shard.
   const appendOn = async (shard: Shard, requests: AppendRequest[]): Promise<AppendOutcome[]> => {
     await ensureUsers(shard, requests.flatMap((r) => [r.userId, r.kind === 'member_joined' ? r.addedBy : null]));
-    const claimed: string[] = [];
-    const releaseUnattached = async (attached: Set<string>) => {
-      const unattached = claimed.filter((id) => !attached.has(id));
-      if (unattached.length > 0) await primary.sql.releaseClaims(unattached).catch((error: unknown) => failed(error, 'releasing claimed attachments'));
-    };
-    try {
-      if (shard.store !== primary.store) {
-        for (const r of requests) {
-          if (r.kind === 'message' && r.attachments !== undefined && r.attachments.length > 0) claimed.push(...(await primary.sql.claimAttachments(r.attachments, r.userId, r.roomId)));
-        }
-        // The shard checks the attachments on its copies: those not claimed here are copied as they are (attached to another message, say) and refused there.
-        const ids = [...new Set(requests.flatMap((r) => (r.kind === 'message' ? (r.attachments ?? []) : [])))];
-        if (ids.length > 0) {
-          const rows = (await primary.sql.uploads(ids)).map((u) => (claimed.includes(u.id) ? { ...u, state: 'ready' as const } : u));
-          await ensureUsers(shard, rows.map((u) => u.user_id));
-          await shard.sql.upsertUploads(rows);
-        }
+    if (shard.store === primary.store) return (await call(shard, 'append', [requests])) as AppendOutcome[];
+    const claimed = new Set<string>();
+    const fresh = new Set<string>();
+    for (const r of requests) {
+      if (r.kind === 'message' && r.attachments !== undefined && r.attachments.length > 0) {
+        const claim = await primary.sql.claimAttachments(r.attachments, r.userId, r.roomId);
+        for (const id of [...claim.fresh, ...claim.again]) claimed.add(id);
+        for (const id of claim.fresh) fresh.add(id);
       }
-      const outcomes = (await call(shard, 'append', [requests])) as AppendOutcome[];
-      if (shard.store !== primary.store) {
-        const attached: Array<{ id: string; seq: number }> = [];
-        const deleted = new Map<string, number[]>();
-        requests.forEach((r, i) => {
-          const outcome = outcomes[i];
-          if (outcome?.status !== 'appended') return;
-          if (r.kind === 'message') for (const id of r.attachments ?? []) if (claimed.includes(id)) attached.push({ id, seq: outcome.event.seq });
-          if (r.kind === 'delete') deleted.set(r.roomId, [...(deleted.get(r.roomId) ?? []), r.target]);
-        });
-        await primary.sql.settleAttachments(attached);
-        for (const [roomId, seqs] of deleted) await primary.sql.doomAttachments(roomId, seqs);
-        await releaseUnattached(new Set(attached.map((a) => a.id)));
-      }
-      return outcomes;
-    } catch (error) {
-      await releaseUnattached(new Set());
-      throw error;
     }
+    // The shard checks the attachments on its copies: those not claimed here are copied as they
+    // are (attached to another message, say) and refused there; a copy the shard has attached
+    // already stays attached.
+    const ids = [...new Set(requests.flatMap((r) => (r.kind === 'message' ? (r.attachments ?? []) : [])))];
+    if (ids.length > 0) {
+      const rows = (await primary.sql.uploads(ids)).map((u) => (claimed.has(u.id) ? { ...u, state: 'ready' as const } : u));
+      await ensureUsers(shard, rows.map((u) => u.user_id));
+      await shard.sql.upsertUploads(rows);
+    }
+    // A failure here may follow a commit whose answer was lost: the claims stay (a send made
+    // again with its clientMsgId claims them again), never given back under a committed message.
+    const outcomes = (await call(shard, 'append', [requests])) as AppendOutcome[];
+    const attached: Array<{ id: string; seq: number }> = [];
+    const refused: string[] = [];
+    const deleted = new Map<string, number[]>();
+    requests.forEach((r, i) => {
+      const outcome = outcomes[i];
+      if (r.kind === 'message') {
+        const mine = (r.attachments ?? []).filter((id) => claimed.has(id));
+        if (outcome?.status === 'appended') for (const id of mine) attached.push({ id, seq: outcome.event.seq });
+        // The same send made again after its answer was lost: its claims are settled now.
+        else if (outcome?.status === 'duplicate') for (const id of mine) attached.push({ id, seq: outcome.message.seq });
+        else refused.push(...mine.filter((id) => fresh.has(id)));
+      }
+      if (r.kind === 'delete' && outcome?.status === 'appended') deleted.set(r.roomId, [...(deleted.get(r.roomId) ?? []), r.target]);
+    });
+    try {
+      await primary.sql.settleAttachments(attached);
+      for (const [roomId, seqs] of deleted) await primary.sql.doomAttachments(roomId, seqs);
+      if (refused.length > 0) await primary.sql.releaseClaims(refused);
+    } catch (error) {
+      // Committed on the shard: the send stands. A claim left unsettled keeps its file.
+      failed(error, 'recording attachments on the primary');
+    }
+    return outcomes;
   };
 
   const append = async (requests: AppendRequest[]): Promise<AppendOutcome[]> => {
-    const outcomes: Array<AppendOutcome | undefined> = new Array(requests.length);
+    // Filled, not sparse: every() must see each request's place.
+    const outcomes: Array<AppendOutcome | undefined> = requests.map(() => undefined);
+    let failure: unknown = null;
     let pending = requests.map((_, i) => i);
     for (let attempt = 0; pending.length > 0; attempt += 1) {
       const rooms = [...new Set(pending.map((i) => (requests[i] as AppendRequest).roomId))];
-      await Promise.all(rooms.map((roomId) => watch.writable(roomId)));
-      const placed = new Map<string, Shard>(await Promise.all(rooms.map(async (roomId) => [roomId, await shardOf(roomId, attempt > 0)] as const)));
+      const held = new Set(rooms.filter((roomId) => !watch.canWrite(roomId)));
+      if (held.size === rooms.length) {
+        // Only rooms being moved: wait for the moves (nothing else waits behind them).
+        try {
+          await Promise.all(rooms.map((roomId) => watch.writable(roomId)));
+        } catch (error) {
+          failure = error;
+          break;
+        }
+      } else if (held.size > 0) {
+        // Others are in the batch: they commit now, and the moving rooms' sends are answered
+        // 503 (their clients send them again) rather than holding every send of this process.
+        failure = new AppError('unavailable', 'The room is moving to another database; retry shortly.', undefined, 1);
+        pending = pending.filter((i) => !held.has((requests[i] as AppendRequest).roomId));
+      }
+      const placed = new Map<string, Shard>();
+      try {
+        for (const [roomId, shard] of await Promise.all(rooms.filter((r) => !held.has(r) || held.size === rooms.length).map(async (roomId) => [roomId, await shardOf(roomId, attempt > 0)] as const))) placed.set(roomId, shard);
+      } catch (error) {
+        failure = error;
+        break;
+      }
       const byShard = new Map<Shard, number[]>();
       for (const i of pending) {
         const shard = placed.get((requests[i] as AppendRequest).roomId) as Shard;
         byShard.set(shard, [...(byShard.get(shard) ?? []), i]);
       }
       const retry: number[] = [];
-      await Promise.all(
+      const results = await Promise.allSettled(
         [...byShard].map(async ([shard, indexes]) => {
           const answers = await appendOn(shard, indexes.map((i) => requests[i] as AppendRequest));
           const gone = new Map<string, boolean>();
@@ -369,9 +415,12 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
           }
         }),
       );
+      for (const result of results) if (result.status === 'rejected') failure ??= result.reason;
       pending = retry;
     }
-    return outcomes as AppendOutcome[];
+    if (outcomes.every((o) => o !== undefined)) return outcomes as AppendOutcome[];
+    if (outcomes.every((o) => o === undefined)) throw failure;
+    throw new PartialAppendError(outcomes, failure);
   };
 
   const special: Record<string, Method> = {
@@ -404,23 +453,34 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
     getOrCreateDm: async (room, userA, userB) => {
       const dmKey = [...new Set([userA as string, userB as string])].sort().join(':');
       const r = room as { id: string; createdAt: number };
-      const legacy = await primary.sql.legacyDm(dmKey);
-      let target: { roomId: string; shard: string };
-      if (legacy !== undefined) target = { roomId: legacy, shard: PRIMARY_SHARD };
-      else {
-        target = (await primary.sql.directoryByDm(dmKey)) ?? { roomId: r.id, shard: rendezvous(r.id, placedOn) };
-        if (target.roomId === r.id) {
-          await primary.sql.place({ room_id: r.id, shard: target.shard, dm_key: dmKey, created_at: r.createdAt });
+      /**
+       * Where the pair's DM is: the directory first (a DM from before sharding gets its row,
+       * with its key, when a move of it is announced), then the primary's own rooms.
+       */
+      const locate = async (): Promise<{ roomId: string; shard: string } | undefined> => {
+        const placed = await primary.sql.directoryByDm(dmKey);
+        if (placed !== undefined) return placed;
+        const legacy = await primary.sql.legacyDm(dmKey);
+        return legacy === undefined ? undefined : { roomId: legacy, shard: PRIMARY_SHARD };
+      };
+      for (let attempt = 0; ; attempt += 1) {
+        let target = await locate();
+        if (target === undefined) {
+          await primary.sql.place({ room_id: r.id, shard: rendezvous(r.id, placedOn), dm_key: dmKey, created_at: r.createdAt });
           // Another node may have placed the pair's DM first: its room is the one.
-          target = (await primary.sql.directoryByDm(dmKey)) ?? target;
+          target = (await primary.sql.directoryByDm(dmKey)) as { roomId: string; shard: string };
         }
+        await watch.writable(target.roomId);
+        // Held by a move: the DM may be elsewhere now.
+        const now = await locate();
+        if (now === undefined || now.roomId !== target.roomId || now.shard !== target.shard) {
+          if (attempt + 1 < RETRIES) continue;
+          throw new AppError('unavailable', 'The conversation is moving to another database; retry shortly.');
+        }
+        const shard = named(target.shard, target.roomId);
+        await ensureUsers(shard, [userA as string, userB as string]);
+        return call(shard, 'getOrCreateDm', [{ ...r, id: target.roomId }, userA, userB]);
       }
-      await watch.writable(target.roomId);
-      const shard = named(target.shard, target.roomId);
-      placements.set(target.roomId, shard.name);
-      await ensureUsers(shard, [userA as string, userB as string]);
-      const answer = (await call(shard, 'getOrCreateDm', [{ ...r, id: target.roomId }, userA, userB])) as { created: boolean };
-      return answer;
     },
 
     setAvatar: async (owner, uploadId) => {
@@ -443,12 +503,9 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
           await ensureUsers(shard, copy.map((u) => u.user_id));
           await shard.sql.upsertUploads(copy);
         }
-        let done = false;
-        try {
-          done = await shard.store.setAvatar({ roomId }, uploadId as string | null);
-        } finally {
-          if (!done && claimed) await primary.sql.releaseClaims([uploadId as string]).catch((error: unknown) => failed(error, 'releasing a claimed avatar'));
-        }
+        // A failure may follow a commit whose answer was lost: the claim then stays (the file is kept).
+        const done = await shard.store.setAvatar({ roomId }, uploadId as string | null);
+        if (!done && claimed) await primary.sql.releaseClaims([uploadId as string]).catch((error: unknown) => failed(error, 'releasing a claimed avatar'));
         if (done) {
           if (previous !== undefined && previous.id !== uploadId) await primary.sql.doomUpload(previous.id);
           return true;
@@ -492,9 +549,9 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
         pages.flatMap((p) => p.hits),
         (h) => `${h.message.roomId}\n${h.message.seq}`,
       ).sort((a, b) => b.message.createdAt - a.message.createdAt || (a.message.roomId < b.message.roomId ? -1 : a.message.roomId > b.message.roomId ? 1 : b.message.seq - a.message.seq));
-      // Each database examined at most maxCandidates: a page filled is a page, else any walk
-      // stopped at the cap leaves more to find.
-      return { hits: hits.slice(0, q.limit), truncated: hits.length < q.limit && pages.some((p) => p.truncated) };
+      // Each database examined at most maxCandidates: a walk that stopped at the cap may have
+      // left newer hits than some here, so the page says so.
+      return { hits: hits.slice(0, q.limit), truncated: pages.some((p) => p.truncated) };
     },
 
     listMemberRooms: async (userId, unreadCap) => {
@@ -502,7 +559,16 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       return unique(lists.flat(), (r) => r.room.id).sort((a: RoomWithReadState, b: RoomWithReadState) => b.lastActivityAt - a.lastActivityAt || (a.room.id < b.room.id ? -1 : a.room.id > b.room.id ? 1 : 0));
     },
 
-    listMemberRoomIds: async (userId) => [...new Set((await everywhere((s) => s.listMemberRoomIds(userId as string))).flat())],
+    // Asked to announce presence and profile changes (best effort): a shard that is down leaves its rooms out.
+    listMemberRoomIds: async (userId) => {
+      const lists = await Promise.allSettled(databases.map((s) => s.store.listMemberRoomIds(userId as string)));
+      const ids = new Set<string>();
+      for (const [i, list] of lists.entries()) {
+        if (list.status === 'fulfilled') for (const id of list.value) ids.add(id);
+        else failed(list.reason, `listing rooms of a user on shard ${databases[i]?.name}`);
+      }
+      return [...ids];
+    },
 
     listPublicRooms: async (q, limit, consistency) => {
       const lists = await everywhere((s) => s.listPublicRooms(q as string | undefined, limit as number, consistency as never));
@@ -546,12 +612,21 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
     webhooksBehind: async (limit) => {
       const hooks = await primary.sql.activeWebhooks(WEBHOOKS_SWEPT);
       const heads = new Map<string, number>();
-      await Promise.all(
-        [...new Set(hooks.map((h) => h.roomId))].map(async (roomId) => {
-          const retention = (await onRoom('roomRetention', ROOM.roomRetention as RoomSpec, [roomId])) as { lastSeq: number } | undefined;
-          if (retention !== undefined) heads.set(roomId, retention.lastSeq);
-        }),
-      );
+      const rooms = [...new Set(hooks.map((h) => h.roomId))];
+      // A few at a time: the sweep must not take every connection of the pools.
+      for (let i = 0; i < rooms.length; i += SWEEP_PARALLEL) {
+        await Promise.all(
+          rooms.slice(i, i + SWEEP_PARALLEL).map(async (roomId) => {
+            try {
+              const retention = (await onRoom('roomRetention', ROOM.roomRetention as RoomSpec, [roomId])) as { lastSeq: number } | undefined;
+              if (retention !== undefined) heads.set(roomId, retention.lastSeq);
+            } catch (error) {
+              // A room whose shard is down (or that is moving) waits for the next sweep.
+              failed(error, `reading the head of room ${roomId} for its webhooks`);
+            }
+          }),
+        );
+      }
       return hooks
         .filter((h) => (heads.get(h.roomId) ?? 0) > h.cursorSeq)
         .sort((a, b) => (heads.get(b.roomId) ?? 0) - b.cursorSeq - ((heads.get(a.roomId) ?? 0) - a.cursorSeq))
@@ -598,9 +673,17 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
     },
 
     countUnreadNotifications: async (userId, readUpTo, cap) => {
-      const rooms = await primary.sql.unreadNotificationRooms(userId as string, readUpTo as number, cap as number, UNREAD_ROOMS);
-      const members = await Promise.all(rooms.map((r) => onRoom('findMember', ROOM.findMember as RoomSpec, [r.roomId, userId])));
-      const total = rooms.reduce((sum, r, i) => sum + (members[i] === undefined ? 0 : r.count), 0);
+      // The newest unread rows, a few times the cap: rows of rooms the user left are not counted.
+      const rows = Math.min(UNREAD_ROWS, 4 * Math.max(1, cap as number));
+      const rooms = await primary.sql.unreadNotificationRooms(userId as string, readUpTo as number, rows);
+      let total = 0;
+      for (let i = 0; i < rooms.length && total < (cap as number); i += SWEEP_PARALLEL) {
+        const part = rooms.slice(i, i + SWEEP_PARALLEL);
+        const members = await Promise.all(part.map((r) => onRoom('findMember', ROOM.findMember as RoomSpec, [r.roomId, userId])));
+        part.forEach((r, k) => {
+          if (members[k] !== undefined) total += r.count;
+        });
+      }
       return Math.min(total, cap as number);
     },
   };

@@ -543,7 +543,7 @@ export class SqlStore extends SqlJobStore implements Store {
   }
 
   listRetentionRooms(afterId: string, limit: number): Promise<RetentionRoom[]> {
-    return exportsRetention.listRetentionRooms(this.#db, afterId, limit);
+    return exportsRetention.listRetentionRooms(this.#db, this.#dialect, afterId, limit);
   }
 
   purgeMessagesBefore(roomId: string, before: number, limit: number): Promise<{ tombstoned: number; throughSeq: number; more: boolean }> {

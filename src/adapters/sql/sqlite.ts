@@ -72,6 +72,7 @@ class SqliteFlavour implements SqlDialect {
 
   // SQLite's BINARY collation compares UTF-8 bytes: code-point order.
   readonly nameCodePointKey = sql<string>`lower(name)`;
+  readonly roomIdCodePointKey = sql<string>`id`;
 
   /** Text compares in code-point order (BINARY) here already. */
   userCodePointKey(column: 'username' | 'display_name_folded'): RawBuilder<string> {

@@ -8,6 +8,8 @@ import type { Migration } from './index.js';
  *   across all shards. `moving_to`: the shard a move (shard-move.ts) is taking the room to;
  *   while set, every node holds the room's writes. `move_seq`: set from `room_moves` when a move
  *   ends, so a node that polls for moves sees every one that ended since its last poll.
+ * - `rooms_id_code_points`: the retention sweep walks rooms by id in code-point order (SQLite's
+ *   own order), the same on every database, so the shards' pages merge into one walk.
  */
 export const shards: Migration = {
   version: 16,
@@ -35,5 +37,6 @@ export const shards: Migration = {
     'CREATE INDEX room_directory_shard ON room_directory (shard)',
     'CREATE INDEX room_directory_moving ON room_directory (moving_to) WHERE moving_to IS NOT NULL',
     'CREATE INDEX room_directory_moved ON room_directory (move_seq) WHERE move_seq IS NOT NULL',
+    'CREATE INDEX rooms_id_code_points ON rooms ((id COLLATE "C"))',
   ],
 };
