@@ -213,26 +213,25 @@ export class ShardSql {
   // The primary's half of attachments and room avatars
 
   /**
-   * Claims the author's ready attachments of the room before a shard commits the message that
+   * Claims the author's attachments of the room before a shard commits the message that
    * attaches them: attached, with no message yet, so the files sweep cannot doom them while the
-   * shard commits. `fresh`: claimed by this call (from ready); `again`: claimed before and never
-   * settled (a send made again after its answer was lost), which this call must not give back.
+   * shard commits. Ready ones, and ones claimed before and never settled (a send made again
+   * after its answer was lost, or racing with this one): the shard's commit decides which
+   * message gets them. One statement, so racing sends all see the same rows. Answers the ids.
    */
-  async claimAttachments(ids: string[], userId: string, roomId: string): Promise<{ fresh: string[]; again: string[] }> {
-    if (ids.length === 0) return { fresh: [], again: [] };
-    const mine = this.#db.selectFrom('uploads').select('id').where('id', 'in', ids).where('kind', '=', 'attachment').where('user_id', '=', userId).where('room_id', '=', roomId);
-    const again = (await mine.where('state', '=', 'attached').where('message_seq', 'is', null).execute()).map((r) => r.id);
+  async claimAttachments(ids: string[], userId: string, roomId: string): Promise<string[]> {
+    if (ids.length === 0) return [];
     const rows = await this.#db
       .updateTable('uploads')
       .set({ state: 'attached' })
       .where('id', 'in', ids)
-      .where('state', '=', 'ready')
+      .where((eb) => eb.or([eb('state', '=', 'ready'), eb.and([eb('state', '=', 'attached'), eb('message_seq', 'is', null)])]))
       .where('kind', '=', 'attachment')
       .where('user_id', '=', userId)
       .where('room_id', '=', roomId)
       .returning('id')
       .execute();
-    return { fresh: rows.map((r) => r.id), again };
+    return rows.map((r) => r.id);
   }
 
   /** Gives back claims whose message was not committed. */
@@ -241,10 +240,27 @@ export class ShardSql {
     await this.#db.updateTable('uploads').set({ state: 'ready' }).where('id', 'in', ids).where('state', '=', 'attached').where('message_seq', 'is', null).execute();
   }
 
+  /**
+   * Records the messages the shard attached these uploads to. Also over a claim a racing send
+   * gave back meanwhile (ready again): the shard's commit is what counts.
+   */
   async settleAttachments(attached: Array<{ id: string; seq: number }>): Promise<void> {
     for (const a of attached) {
-      await this.#db.updateTable('uploads').set({ message_seq: a.seq }).where('id', '=', a.id).where('state', '=', 'attached').execute();
+      await this.#db
+        .updateTable('uploads')
+        .set({ state: 'attached', message_seq: a.seq })
+        .where('id', '=', a.id)
+        .where('message_seq', 'is', null)
+        .where('state', 'in', ['attached', 'ready'])
+        .execute();
     }
+  }
+
+  /** The states of these uploads' rows here (a shard's copies). */
+  async uploadStates(ids: string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.#db.selectFrom('uploads').select(['id', 'state']).where('id', 'in', ids).execute();
+    return new Map(rows.map((r) => [r.id, r.state]));
   }
 
   /** The attachments of the room's deleted messages `seqs` are doomed (the files sweep deletes them). */

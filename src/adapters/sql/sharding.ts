@@ -317,12 +317,9 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
     await ensureUsers(shard, requests.flatMap((r) => [r.userId, r.kind === 'member_joined' ? r.addedBy : null]));
     if (shard.store === primary.store) return (await call(shard, 'append', [requests])) as AppendOutcome[];
     const claimed = new Set<string>();
-    const fresh = new Set<string>();
     for (const r of requests) {
       if (r.kind === 'message' && r.attachments !== undefined && r.attachments.length > 0) {
-        const claim = await primary.sql.claimAttachments(r.attachments, r.userId, r.roomId);
-        for (const id of [...claim.fresh, ...claim.again]) claimed.add(id);
-        for (const id of claim.fresh) fresh.add(id);
+        for (const id of await primary.sql.claimAttachments(r.attachments, r.userId, r.roomId)) claimed.add(id);
       }
     }
     // The shard checks the attachments on its copies: those not claimed here are copied as they
@@ -347,14 +344,19 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
         if (outcome?.status === 'appended') for (const id of mine) attached.push({ id, seq: outcome.event.seq });
         // The same send made again after its answer was lost: its claims are settled now.
         else if (outcome?.status === 'duplicate') for (const id of mine) attached.push({ id, seq: outcome.message.seq });
-        else refused.push(...mine.filter((id) => fresh.has(id)));
+        else refused.push(...mine);
       }
       if (r.kind === 'delete' && outcome?.status === 'appended') deleted.set(r.roomId, [...(deleted.get(r.roomId) ?? []), r.target]);
     });
     try {
       await primary.sql.settleAttachments(attached);
       for (const [roomId, seqs] of deleted) await primary.sql.doomAttachments(roomId, seqs);
-      if (refused.length > 0) await primary.sql.releaseClaims(refused);
+      // A send refused because a racing one attached the upload first leaves it claimed.
+      if (refused.length > 0) {
+        const onShard = await shard.sql.uploadStates(refused);
+        const free = refused.filter((id) => onShard.get(id) !== 'attached');
+        if (free.length > 0) await primary.sql.releaseClaims(free);
+      }
     } catch (error) {
       // Committed on the shard: the send stands. A claim left unsettled keeps its file.
       failed(error, 'recording attachments on the primary');
