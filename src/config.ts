@@ -203,7 +203,7 @@ export const OPTIONS = {
   REDIS_URL: { doc: 'Redis URL (redis://host:6379/0). When set: the bus (unless NATS_URL is set), cluster-wide rate limits and presence live in Redis.', default: '', parse: serviceUrl(['redis', 'rediss']) },
   REDIS_SHARDED_PUBSUB: { doc: 'Use sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7) for the bus on one Redis. A Redis Cluster (REDIS_CLUSTER) always uses it.', default: 'false', parse: boolean },
   REDIS_CLUSTER: {
-    doc: 'REDIS_URL names a node of a Redis Cluster (the others are discovered): the bus uses sharded pub/sub through a cluster-aware client, so a room\'s events go to the shard owning its channel and reach only the nodes subscribed to it; sessions, cache, rate limits and presence are spread over the masters by slot. Not yet with JOBS=bullmq.',
+    doc: 'REDIS_URL names a node of a Redis Cluster (the others are discovered): the bus uses sharded pub/sub through a cluster-aware client, so a room\'s events go to the shard owning its channel and reach only the nodes subscribed to it; sessions, cache, rate limits, presence and BullMQ\'s queues (one hash tag per queue) are spread over the masters by slot.',
     default: 'false',
     parse: boolean,
   },

@@ -59,6 +59,17 @@ if ((await requirePostgres('room sharding')) && requirePostgresBinaries('room sh
       await far?.stop();
     });
 
+    /** `parley shards …` as an operator runs it, with the nodes' configuration. */
+    const shards = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'shards', ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'error' } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+
     /** The shard each room is on, from the primary's directory. */
     const shardsOf = async (roomIds: string[]): Promise<Map<string, string>> => {
       const { default: pg } = await import('pg');
@@ -161,14 +172,7 @@ if ((await requirePostgres('room sharding')) && requirePostgresBinaries('room sh
         }
       })();
       await sleep(300);
-      const moved = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'shards', 'move', roomId, to], { env: { ...process.env, ...env, LOG_LEVEL: 'error' } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+      const moved = await shards(['move', roomId, to]);
       await sleep(300);
       stop = true;
       await sending;
@@ -196,6 +200,12 @@ if ((await requirePostgres('room sharding')) && requirePostgresBinaries('room sh
       }
       for (const [id, seq] of acked) assert.equal(bySeq.get(seq), id);
       assert.ok(acked.size >= 5, `sends during the move (${acked.size})`);
+      const status = await shards(['status']);
+      assert.equal(status.code, 0, status.stderr);
+      const lines = status.stdout.trim().split('\n').map((l) => JSON.parse(l) as { shard?: string; directoryRooms?: number; moving?: string });
+      const counts = new Map(lines.filter((l) => l.shard !== undefined).map((l) => [l.shard, l.directoryRooms]));
+      assert.equal((counts.get('near') ?? 0) + (counts.get('far') ?? 0), rooms.length, 'every room of the test in the directory');
+      assert.equal(lines.filter((l) => l.moving !== undefined).length, 0, 'no move under way');
       process.stderr.write(`move over the CLI: ${acked.size} sends, ${refused} answered 503, room held ${report.heldMs} ms\n`);
       ws.ws.close();
     });

@@ -138,20 +138,30 @@ export class WorkerConnection extends Redis {
   }
 
   override duplicate<Override extends Partial<RedisOptions> | undefined = undefined>(override?: Override) {
-    const copy = super.duplicate(override);
-    // Its outages are the worker connection's (one Redis), reported there once: an error of a
-    // copy needs a listener, not a log line.
-    copy.on('error', () => undefined);
-    this.copies.add(copy);
-    copy.once('end', () => this.copies.delete(copy));
-    return copy;
+    return tracked(this.copies, super.duplicate(override));
   }
 
   /** Ends the connection and every copy still open, within about `timeoutMs`. */
-  async endAll(timeoutMs: number): Promise<void> {
-    this.#state.closing = true;
-    await Promise.all([...this.copies, this].map((redis) => endRedis(redis, timeoutMs)));
+  endAll(timeoutMs: number): Promise<void> {
+    return endWithCopies(this.#state, this, this.copies, timeoutMs);
   }
+}
+
+/**
+ * A copy BullMQ made of a worker connection, kept until it ends. Its outages are the worker
+ * connection's (one Redis), reported there once: an error of a copy needs a listener, not a log line.
+ */
+function tracked<C extends Redis | Cluster>(copies: Set<C>, copy: C): C {
+  copy.on('error', () => undefined);
+  copies.add(copy);
+  copy.once('end', () => copies.delete(copy));
+  return copy;
+}
+
+/** Stops `connection` and its copies reconnecting, and ends them all within about `timeoutMs`. */
+async function endWithCopies<C extends Redis | Cluster>(state: Closing, connection: C, copies: Set<C>, timeoutMs: number): Promise<void> {
+  state.closing = true;
+  await Promise.all([...copies, connection].map((c) => endRedis(c, timeoutMs)));
 }
 
 /** The worker connection on a Redis Cluster: as WorkerConnection, its copies kept and ended with it. */
@@ -175,15 +185,10 @@ export class WorkerClusterConnection extends Cluster {
   }
 
   override duplicate<Override extends Parameters<Cluster['duplicate']>[1] = undefined>(overrideStartupNodes?: Parameters<Cluster['duplicate']>[0], overrideOptions?: Override) {
-    const copy = super.duplicate(overrideStartupNodes, overrideOptions);
-    copy.on('error', () => undefined);
-    this.copies.add(copy);
-    copy.once('end', () => this.copies.delete(copy));
-    return copy;
+    return tracked<Cluster>(this.copies, super.duplicate(overrideStartupNodes, overrideOptions));
   }
 
-  async endAll(timeoutMs: number): Promise<void> {
-    this.#state.closing = true;
-    await Promise.all([...this.copies, this].map((cluster) => endRedis(cluster, timeoutMs)));
+  endAll(timeoutMs: number): Promise<void> {
+    return endWithCopies<Cluster>(this.#state, this, this.copies, timeoutMs);
   }
 }

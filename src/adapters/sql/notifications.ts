@@ -82,24 +82,29 @@ export async function insertNotifications(db: Kysely<Database>, rows: NewNotific
 }
 
 /**
+ * The user's notification rows (`n`) with their actors (`u`), in the page's order and bounds:
+ * newest first (before a cursor, or from the newest), or oldest first after a cursor.
+ */
+export function notificationPage(db: Kysely<Database>, userId: string, page: NotificationPage) {
+  const query = db.selectFrom('notifications as n').innerJoin('users as u', 'u.id', 'n.actor_id').where('n.user_id', '=', userId);
+  const ordered =
+    page.after !== undefined
+      ? query.where('n.id', '>', page.after).orderBy('n.id', 'asc')
+      : query.$if(page.before !== undefined, (q) => q.where('n.id', '<', page.before as number)).orderBy('n.id', 'desc');
+  return ordered.limit(page.limit);
+}
+
+/**
  * The user's notifications in rooms they are still a member of, with the message as it is now:
  * newest first (before a cursor, or from the newest), or oldest first after a cursor.
  */
 export async function listNotifications(db: Kysely<Database>, userId: string, page: NotificationPage): Promise<NotificationRecord[]> {
-  let query = db
-    .selectFrom('notifications as n')
+  const rows = await notificationPage(db, userId, page)
     .innerJoin('members as mb', (j) => j.onRef('mb.room_id', '=', 'n.room_id').onRef('mb.user_id', '=', 'n.user_id'))
     .innerJoin('rooms as r', 'r.id', 'n.room_id')
-    .innerJoin('users as u', 'u.id', 'n.actor_id')
     .leftJoin('messages as m', (j) => j.onRef('m.room_id', '=', 'n.room_id').onRef('m.seq', '=', 'n.seq'))
     .select(['n.id', 'n.room_id', 'r.name as room_name', 'n.seq', 'n.kind', 'n.created_at', 'u.id as actor_id', 'u.username', 'u.display_name', 'u.bot_owner_id', 'm.body', 'm.deleted'])
-    .where('n.user_id', '=', userId);
-  if (page.after !== undefined) query = query.where('n.id', '>', page.after).orderBy('n.id', 'asc');
-  else {
-    if (page.before !== undefined) query = query.where('n.id', '<', page.before);
-    query = query.orderBy('n.id', 'desc');
-  }
-  const rows = await query.limit(page.limit).execute();
+    .execute();
   return rows.map((r) => ({
     id: Number(r.id),
     roomId: r.room_id,

@@ -6,6 +6,7 @@
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { NotificationPage } from '../../ports.js';
+import { notificationPage } from './notifications.js';
 import type { Database, RoomDirectoryTable, UploadsTable, UsersTable } from './schema.js';
 
 export type UserRow = Selectable<UsersTable>;
@@ -287,17 +288,9 @@ export class ShardSql {
 
   /** The user's notification rows of `page`, with their actors; not yet checked against their rooms. */
   async notificationRows(userId: string, page: NotificationPage): Promise<NotificationRow[]> {
-    let query = this.#db
-      .selectFrom('notifications as n')
-      .innerJoin('users as u', 'u.id', 'n.actor_id')
+    const rows = await notificationPage(this.#db, userId, page)
       .select(['n.id', 'n.room_id', 'n.seq', 'n.kind', 'n.created_at', 'u.id as actor_id', 'u.username', 'u.display_name', 'u.bot_owner_id'])
-      .where('n.user_id', '=', userId);
-    if (page.after !== undefined) query = query.where('n.id', '>', page.after).orderBy('n.id', 'asc');
-    else {
-      if (page.before !== undefined) query = query.where('n.id', '<', page.before);
-      query = query.orderBy('n.id', 'desc');
-    }
-    const rows = await query.limit(page.limit).execute();
+      .execute();
     return rows.map((r) => ({ ...r, id: Number(r.id), seq: Number(r.seq), created_at: Number(r.created_at), bot_owner_id: r.bot_owner_id ?? null }));
   }
 
