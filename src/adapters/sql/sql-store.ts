@@ -221,7 +221,10 @@ export class SqlStore extends SqlJobStore implements Store {
       const inserted = await trx
         .insertInto('rooms')
         .values({ id: room.id, name: room.name, visibility: 'dm', topic: room.topic, created_at: room.createdAt, last_seq: users.length, last_activity_at: room.createdAt, dm_key: dmKey })
-        .onConflict((oc) => oc.column('dm_key').doNothing())
+        // Any conflict: on dm_key (the pair's DM exists), or on the id too when callers agree on
+        // the room's id beforehand (a sharded deployment's directory names it): waiting for the
+        // other insert, never a unique violation nor a deadlock between the two indexes.
+        .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) {
         // It exists (maybe created a moment ago by a concurrent call, now committed).
