@@ -3,7 +3,6 @@
  * store on each shard with the statements sharding adds beside it on the same pool.
  */
 import type { ConnectionMonitor } from '../outage.js';
-import type { StoreWithJobs } from './job-store.js';
 import { openPostgresDatabase, openPostgresStore, type PostgresOptions, translatePostgresOutages } from './postgres.js';
 import { sameDatabase, type ShardUrl } from './postgres-url.js';
 
@@ -20,9 +19,8 @@ export interface ShardedPostgresOptions extends PostgresOptions {
   onError?: (error: unknown, context: string) => void;
 }
 
-export interface ShardedPostgres extends ShardedStore {
-  store: StoreWithJobs;
-}
+/** The sharded store and its shards (ShardedStore's store is already the primary's job store too). */
+export type ShardedPostgres = ShardedStore;
 
 export function openShardedPostgres(primaryUrl: string, shardUrls: ShardUrl[], options: ShardedPostgresOptions): ShardedPostgres {
   const names = new Set<string>();
@@ -39,5 +37,5 @@ export function openShardedPostgres(primaryUrl: string, shardUrls: ShardUrl[], o
     const db = openPostgresDatabase(url, shardOptions);
     return { name, store: openPostgresStore(url, shardOptions, db), sql: translatePostgresOutages(new ShardSql(db), shardOptions.monitor) };
   });
-  return shardRooms({ primary, shards, movePollMs: options.movePollMs, moveWaitMs: options.moveWaitMs, onError: options.onError }) as ShardedPostgres;
+  return shardRooms({ primary, shards, movePollMs: options.movePollMs, moveWaitMs: options.moveWaitMs, onError: options.onError });
 }

@@ -41,6 +41,9 @@ export interface NotificationRow {
 
 const CHUNK = 500;
 
+/** Rows in id order: writers of the same rows lock them in one order, never crosswise. */
+const inIdOrder = <T extends { id: string }>(rows: T[]): T[] => [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
 async function inChunks<T>(items: T[], fn: (chunk: T[]) => Promise<unknown>): Promise<void> {
   for (let i = 0; i < items.length; i += CHUNK) await fn(items.slice(i, i + CHUNK));
 }
@@ -168,7 +171,7 @@ export class ShardSql {
    * anyone in). In id order: two writers of the same users lock them in one order, never crosswise.
    */
   async upsertUsers(rows: UserRow[]): Promise<void> {
-    const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = inIdOrder(rows);
     await inChunks(sorted, (chunk) =>
       this.#db
         .insertInto('users')
@@ -195,7 +198,7 @@ export class ShardSql {
   }
 
   async upsertUploads(rows: UploadRow[]): Promise<void> {
-    const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = inIdOrder(rows);
     await inChunks(sorted, (chunk) =>
       this.#db
         .insertInto('uploads')
