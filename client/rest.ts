@@ -459,12 +459,13 @@ export class RestClient {
 
   /**
    * GET /search: the hits, newest first, and whether the server stopped short of a full page
-   * (`truncated`: more hits may exist; search one room with `roomId` to find them).
+   * (`truncated`: more hits may exist; search one room with `roomId` to find them), and how
+   * fresh the index was (`index.pending`: events not yet searchable when it ran).
    */
   async searchPage(query: SearchQuery): Promise<SearchResult> {
-    const result = await this.#call<{ hits: SearchHit[]; truncated?: boolean }>('GET', '/search', { query: { q: query.q, roomId: query.roomId, limit: query.limit } });
-    // A server from before the field existed never truncated.
-    return { hits: result.hits, truncated: result.truncated === true };
+    const result = await this.#call<{ hits: SearchHit[]; truncated?: boolean; index?: { pending: number } }>('GET', '/search', { query: { q: query.q, roomId: query.roomId, limit: query.limit } });
+    // A server from before these fields existed never truncated and indexed as it committed.
+    return { hits: result.hits, truncated: result.truncated === true, index: { pending: result.index?.pending ?? 0 } };
   }
 
   // Notifications

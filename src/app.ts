@@ -64,6 +64,7 @@ import { openObjectStore } from './adapters/open-object-store.js';
 import { LoadShedder } from './resilience/load-shedder.js';
 import { retry } from './resilience/retry.js';
 import { runShutdown } from './resilience/shutdown.js';
+import { openPipeline } from './pipeline/open.js';
 
 export interface Parley {
   readonly config: Config;
@@ -406,6 +407,9 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const storageBreaker = breakers.for('storage', { message: 'File storage is unavailable; retry shortly.' });
     const objects = guardObjectStore(openObjectStore(config), storageBreaker);
     opened.push(() => objects.close());
+    // Committed events leave the send path here: to the event log, or straight to search indexing.
+    const pipeline = await openPipeline(config, { store, metrics, node: nodeId, onError: (error, context) => logFailure(log, error, 'event pipeline error', { context }) });
+    opened.push(() => pipeline.close());
     const work = await openSlowWork(config, {
       store,
       jobStore: rawStore,
@@ -413,7 +417,14 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       publisher,
       objects,
       storageAvailable: () => storageBreaker.state !== 'open',
-      observer: jobMetrics,
+      observer: {
+        ran: (queue, outcome, seconds) => {
+          jobMetrics.ran(queue, outcome, seconds);
+          if (outcome === 'completed' || outcome === 'retry' || outcome === 'dead') {
+            pipeline.ops.emit(outcome === 'completed' ? 'job.completed' : outcome === 'dead' ? 'job.dead' : 'job.failed', { queue, seconds });
+          }
+        },
+      },
       breakers: endpointBreakers(breakers),
       monitor: (connection) => new OutageLog(log, connection),
       guardJobs: (jobs) => guardJobQueue(jobs, breakers.for('jobs')),
@@ -459,9 +470,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       files: work.files,
       notifications: work.notifications.notifications,
       blocks,
+      ops: pipeline.ops,
     };
     // Every committed event may be owed to a room's webhooks: handed on after the commit, never awaited.
     writer.listen((event) => work.webhooks.committed(event.roomId, event.seq));
+    // Every committed event goes down the pipeline (the log's relay, or search indexing).
+    writer.listen((event) => pipeline.committed(event));
     // New messages may notify members: the notifier runs for their room off the send path.
     writer.listen((event) => work.notifications.notifier.committed(event));
     // A deleted message may have carried files: the sweep deletes them soon (asked at most once per window).
@@ -563,6 +577,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     for (const timer of timers) timer.unref();
 
     await work.start();
+    pipeline.start();
     await http.listen({ port: config.PORT, host: config.HOST });
     shedder.start();
     const address = http.server.address() as AddressInfo;
@@ -594,6 +609,8 @@ export async function startParley(config: Config, log: Logger = createLogger(con
           },
           { name: 'answer requests in flight', run: () => ws.drain(drainMs), timeoutMs: drainMs + 1_000 },
           { name: 'commit appends', run: () => writer.flush() },
+          // What was committed is in the store; the relay and the indexer go on from it on the next start.
+          { name: 'close the event pipeline', run: () => pipeline.close() },
           // Running jobs get what is left of the drain's share; those still running then run again elsewhere.
           { name: 'stop jobs', run: () => work.close(Math.min(3_000, total * 0.2)), timeoutMs: Math.min(3_000, total * 0.2) + 1_000 },
           { name: 'close connections', run: () => ws.close(undefined, undefined, closeMs), timeoutMs: closeMs + 500 },

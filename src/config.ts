@@ -222,6 +222,18 @@ export const OPTIONS = {
   CACHE_TIMEOUT_MS: { doc: 'With memcached: timeout of one cache call, ms; past it the call fails and the reader goes to the store.', default: '500', parse: integer(50, 60_000) },
   NATS_URL: { doc: 'NATS URL (nats://host:4222). When set, the bus runs over NATS core subjects.', default: '', parse: serviceUrl(['nats', 'tls']) },
   BUS: { doc: 'Bus between processes: auto (NATS_URL, else REDIS_URL, else the cluster primary, else in-process), memory, ipc, redis or nats.', default: 'auto', parse: oneOf('auto', 'memory', 'ipc', 'redis', 'nats') },
+  EVENT_LOG: {
+    doc: 'Durable event log every committed stream event and the operational events (connections, logins, job outcomes) go to, for consumers with their own offsets (search indexing, analytics): none, or jetstream (NATS JetStream at EVENT_LOG_URL). With none, search indexing follows each room\'s stream in the process that committed to it.',
+    default: 'none',
+    parse: oneOf('none', 'jetstream'),
+  },
+  EVENT_LOG_URL: { doc: 'NATS server of the event log (nats://host:4222); empty: NATS_URL.', default: '', parse: serviceUrl(['nats', 'tls']) },
+  EVENT_LOG_STREAM: { doc: 'Name of the JetStream stream of the event log (subjects parley.log.>).', default: 'PARLEY_EVENTS', parse: text },
+  EVENT_LOG_MAX_AGE_HOURS: { doc: 'How long the event log keeps a record, hours: a consumer (or a replay) further behind than this has lost what aged out.', default: '168', parse: integer(1, 24 * 3650) },
+  EVENT_LOG_MAX_BYTES: { doc: 'Largest size of the event log, bytes; past it the oldest records are dropped (see EVENT_LOG_MAX_AGE_HOURS).', default: '10737418240', parse: integer(1_048_576, Number.MAX_SAFE_INTEGER) },
+  EVENT_LOG_DUPLICATE_WINDOW_S: { doc: 'How long the event log remembers a record\'s id, seconds: a record appended again within it (the relay repeating a run) is stored once.', default: '120', parse: integer(1, 86_400) },
+  EVENT_LOG_TIMEOUT_MS: { doc: 'Timeout of one call to the event log, ms.', default: '5000', parse: integer(100, 60_000) },
+  EVENT_LOG_BATCH: { doc: 'Records a consumer of the event log takes at once (and most records of one consumer group out at a time across the deployment).', default: '256', parse: integer(1, 10_000) },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
   PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
   ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets and to make changes with the session cookie (and * for any). Empty: only the same origin as the Host header. A WebSocket upgrade without Origin (not a browser) is allowed; a change made with the session cookie needs one (403 otherwise).', default: '', parse: origins },
@@ -596,6 +608,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.JOBS === 'amqp' && config.AMQP_URL === '') throw new ConfigError('JOBS=amqp needs AMQP_URL (amqp://user:password@host:5672).');
   if (config.FILE_STORAGE === 's3' && config.S3_BUCKET === '') throw new ConfigError('FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT for storage other than AWS).');
   if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');
+  if (config.EVENT_LOG === 'jetstream' && config.EVENT_LOG_URL === '' && config.NATS_URL === '') throw new ConfigError('EVENT_LOG=jetstream needs EVENT_LOG_URL or NATS_URL (nats://host:4222).');
   if (config.REDIS_CLUSTER && config.REDIS_URL === '') throw new ConfigError('REDIS_CLUSTER needs REDIS_URL, naming a node of the cluster (redis://host:6379).');
   // Node refuses a header deadline past the request deadline; say so in the operator's terms.
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {

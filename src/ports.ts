@@ -30,6 +30,7 @@ import type {
   RoomRetention,
   RoomWithReadState,
   SearchHitRecord,
+  SearchIndexEntry,
   SessionRecord,
   StreamEventRecord,
   UserRecord,
@@ -455,6 +456,18 @@ export interface Store {
   advanceNotificationCursor(roomId: string, seq: number): Promise<void>;
   /** Rooms with events after their notifier cursor, furthest behind first; at most `limit`. */
   roomsBehindNotifier(limit: number): Promise<string[]>;
+  // The event pipeline (src/pipeline/): per-room cursors of the stream's consumers
+  /** The seq up to which `consumer` (`log`, `search`) has taken the room's stream; 0 when it has not started. */
+  streamCursor(roomId: string, consumer: string): Promise<number>;
+  /** Moves the room's `consumer` cursor forward to `seq` (never back). */
+  advanceStreamCursor(roomId: string, consumer: string, seq: number): Promise<void>;
+  /** Rooms with events after their `consumer` cursor, furthest behind first; at most `limit`. */
+  roomsBehindCursor(consumer: string, limit: number): Promise<string[]>;
+  /**
+   * In one transaction: writes each entry's text on its message (not over the text of a later
+   * event, nor on a deleted message) and moves the room's `search` cursor to `throughSeq`.
+   */
+  applySearchIndex(roomId: string, entries: SearchIndexEntry[], throughSeq: number): Promise<void>;
   /** Every member preference set for the room. */
   listNotifyPrefs(roomId: string): Promise<NotifyPrefRecord[]>;
   findNotifyPref(roomId: string, userId: string): Promise<NotifyPrefRecord | undefined>;
@@ -518,6 +531,8 @@ export interface SearchPage {
   hits: SearchHitRecord[];
   /** The walk stopped at `maxCandidates` with matches left unexamined: more hits may exist. */
   truncated: boolean;
+  /** Events of the searched rooms the search indexer had not taken yet: what this search could not find. */
+  pending: number;
 }
 
 /**
@@ -545,6 +560,66 @@ export interface Bus {
   onReset(listener: () => void): void;
   /** Tears down and re-establishes every subscription (a probe found delivery had stopped), then resets. */
   resubscribe(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One record for the event log: `id` is its identity (an append of an id already there stores nothing). */
+export interface LogRecord {
+  /** Unique per record, stable across retries: `room:<roomId>:<seq>` for a stream event. */
+  id: string;
+  /** Dot-separated tokens, the first naming the family (`stream.<kind>`, `ops.<name>`); consumers filter on it. */
+  subject: string;
+  /** The record, serialized (src/pipeline/records.ts). */
+  data: string;
+}
+
+/** A record as a consumer takes it. */
+export interface LogEntry extends LogRecord {
+  /** Its position in the log: grows with every record, the same for every consumer. */
+  offset: number;
+  /** When the log stored it, epoch ms. */
+  storedAt: number;
+  /** How many times it was handed to this consumer group before (0 the first time). */
+  redelivered: number;
+}
+
+export interface ConsumeOptions {
+  /** Only records of these families (a subject's first token: `stream`, `ops`); all when absent. */
+  families?: string[];
+  /** Most records handed to `handle` at once, and most records of the group out at a time across the deployment. */
+  batch: number;
+  /** Where a group that does not exist yet starts: an offset, or `first` (default). */
+  startAt?: number | 'first';
+}
+
+/** A group's position: records of the log it has not acknowledged yet. */
+export interface ConsumerLag {
+  group: string;
+  /** Records left to hand to the group, plus those handed and not acknowledged. */
+  pending: number;
+  /** The offset of the last record the group acknowledged (0: none). */
+  acknowledged: number;
+}
+
+/**
+ * A durable, replayable, ordered log of records (the Kafka-style pipeline: JetStream here).
+ *
+ * Guarantees: an append resolves only once the log stored every record; records keep the
+ * order of one appender's calls (a record whose append failed and is appended again may come
+ * after later ones); an id appended again within the log's dedupe window is not stored twice. Consumer groups keep their own offsets in the log: at-least-once, each batch
+ * acknowledged when `handle` resolves and handed again (to any process of the group) when it
+ * rejects or its process dies. Every call rejects with `unavailable` while the log is down.
+ */
+export interface EventLog {
+  append(records: LogRecord[]): Promise<void>;
+  /**
+   * Hands the group's records to `handle` in log order, batch by batch, from where the group
+   * left off, until the returned stop is called (it waits for the batch in hand).
+   */
+  consume(group: string, options: ConsumeOptions, handle: (batch: LogEntry[]) => Promise<void>): () => Promise<void>;
+  lag(group: string): Promise<ConsumerLag>;
+  /** Moves the group to `offset` (its next record is the first at or after it): a replay. */
+  rewind(group: string, offset: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -64,6 +64,17 @@ export interface SearchResult {
   hits: Array<{ message: MessageRecord; highlight: string }>;
   /** The search stopped at its candidate cap: more hits may exist (narrow it to a room). */
   truncated: boolean;
+  /** Events of the searched rooms the indexer had not taken yet (SearchPage.pending). */
+  pending: number;
+}
+
+/**
+ * Whether every term prefixes a word of the body. The index may hold the words of an edited
+ * message's earlier body for a moment: a hit is kept only when the message as it is now matches.
+ */
+export function matchesAll(body: string, terms: string[]): boolean {
+  const words = searchText(body).split(' ');
+  return terms.every((t) => words.some((w) => w.startsWith(t)));
 }
 
 export class Search {
@@ -98,9 +109,9 @@ export class Search {
       const messages = await withReactions(
         this.#store,
         userId,
-        page.hits.map((h) => h.message),
+        page.hits.map((h) => h.message).filter((m) => matchesAll(m.body, terms)),
       );
-      return { hits: messages.map((message) => ({ message, highlight: highlight(message.body, terms) })), truncated: page.truncated };
+      return { hits: messages.map((message) => ({ message, highlight: highlight(message.body, terms) })), truncated: page.truncated, pending: page.pending };
     } finally {
       this.#running -= 1;
     }

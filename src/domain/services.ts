@@ -1,4 +1,5 @@
 /** The domain services, as the transports see them. Built by the composition root (app.ts). */
+import type { OpsSink } from '../pipeline/ops-events.js';
 import type { Exports } from '../exports/exports.js';
 import type { Files } from '../files/files.js';
 import type { JobQueue, RateLimiter, Store } from '../ports.js';
@@ -42,4 +43,6 @@ export interface Services {
   files: Files;
   notifications: Notifications;
   blocks: Blocks;
+  /** Operational events to the event log (connections, logins); nothing without one. */
+  ops: OpsSink;
 }

@@ -10,7 +10,6 @@
  * message sent, then edited, in one batch; a leave, then a send that is refused).
  */
 import type { AppendOutcome, AppendRequest } from '../ports.js';
-import { searchText } from './search.js';
 import { inForce, outranks } from './moderation-rules.js';
 import type { AttachmentRecord, Author, MemberRecord, MessageRecord, Role, StreamEventRecord, UploadRecord } from './types.js';
 
@@ -46,10 +45,12 @@ export interface BatchState {
   uploads: Map<string, UploadRecord>;
 }
 
-/** A message row as it must be after the batch, with what search indexes. */
+/**
+ * A message row as it must be after the batch. What search indexes is written later, by the
+ * search indexer (src/pipeline/); a delete clears it at once.
+ */
 export interface MessageWrite {
   message: MessageRecord;
-  searchText: string;
 }
 
 export interface EventWrite {
@@ -392,7 +393,7 @@ export function planBatch(state: BatchState, requests: AppendRequest[]): BatchPl
     if (!reacted.has(rk) && state.reacted.has(rk)) plan.reactionsRemoved.push(row);
   }
 
-  const write = (m: MessageState): MessageWrite => ({ message: m.message, searchText: m.message.deleted ? '' : searchText(m.message.body) });
+  const write = (m: MessageState): MessageWrite => ({ message: m.message });
   plan.inserted = inserted.map(write);
   for (const m of messages.values()) if (m.persisted && m.changed) plan.changed.push(write(m));
   for (const m of members.values()) {

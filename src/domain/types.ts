@@ -242,6 +242,16 @@ export interface StreamEventRecord {
   wasNotMember?: true;
 }
 
+/** What the search indexer writes for one message from one stream event (src/pipeline/). */
+export interface SearchIndexEntry {
+  /** The message's seq. */
+  messageSeq: number;
+  /** The seq of the event the text comes from: a message's text is only replaced by a later event's. */
+  eventSeq: number;
+  /** The body's words, folded (domain/search.ts searchText); '' for a deleted message. */
+  text: string;
+}
+
 /** A ban or mute in force. */
 export interface RestrictionRecord {
   roomId: string;

@@ -78,6 +78,23 @@ export class Metrics {
   readonly busReceived = new Counter({ name: 'parley_bus_received_total', help: 'Messages received from the bus (once per local channel handler).', registers: [this.registry] });
   readonly busPublishFailures = new Counter({ name: 'parley_bus_publish_failures_total', help: 'Bus publishes that failed (receivers repair the gap from the store).', registers: [this.registry] });
   readonly busResets = new Counter({ name: 'parley_bus_resets_total', help: 'Reconnections of the bus client, each followed by a resync of every open room.', registers: [this.registry] });
+  readonly eventLogAppended = new Counter({ name: 'parley_event_log_appended_total', help: 'Records appended to the event log, by family (stream, ops).', labelNames: ['family'], registers: [this.registry] });
+  readonly eventLogDropped = new Counter({ name: 'parley_event_log_ops_dropped_total', help: 'Operational events dropped because their buffer was full while the event log was down.', registers: [this.registry] });
+  readonly eventLogSkipped = new Counter({ name: 'parley_event_log_skipped_total', help: 'Records of the event log a consumer could not read (another version), skipped.', labelNames: ['group'], registers: [this.registry] });
+  readonly eventConsumerPending = new Gauge({
+    name: 'parley_event_consumer_pending',
+    help: 'Records of the event log a consumer group has not acknowledged yet (its lag), as last read from the log.',
+    labelNames: ['group'],
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  readonly streamTailBacklog = new Gauge({ name: 'parley_stream_tail_backlog_rooms', help: 'Rooms this process knows are behind a stream consumer (relay to the log, or search indexing without a log).', labelNames: ['consumer'], registers: [this.registry] });
+  readonly searchIndexDelay = new Histogram({
+    name: 'parley_search_index_delay_seconds',
+    help: 'From an event\'s commit to its text being searchable.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
   readonly gapFills = new Counter({ name: 'parley_ordering_gap_fills_total', help: 'Reads of missing room events from the store by the ordering buffer (gaps and resyncs).', registers: [this.registry] });
   readonly gapFilledEvents = new Counter({ name: 'parley_ordering_gap_filled_events_total', help: 'Events released from the store by gap fills.', registers: [this.registry] });
 

@@ -334,6 +334,11 @@ export const responses = {
   SearchResult: z.strictObject({
     hits: z.array(SearchHit).describe('Newest first.'),
     truncated: z.boolean().describe('The search stopped at the cap on the matches it examines: older hits may exist.'),
+    index: z
+      .strictObject({
+        pending: z.number().int().min(0).describe('Events of the searched rooms not yet indexed when the search ran; 0: every message committed before it could be found.'),
+      })
+      .describe('How fresh the search index was: search indexing runs just after the commit, off the send path.'),
   }),
   NotificationPage: z.strictObject({
     notifications: z.array(Notification).describe('Newest first; oldest first with `after`.'),

@@ -410,4 +410,11 @@ export interface SearchResult {
    * caller's or not) before a full page: older hits may exist. Narrowing it to a room helps.
    */
   truncated: boolean;
+  /**
+   * How fresh the index was. Messages are indexed just after their commit, off the send path:
+   * `pending` counts the events of the searched rooms not yet indexed when the search ran (0:
+   * every message committed before the search could be found). A hit always matches the
+   * message as it is now.
+   */
+  index: { pending: number };
 }

@@ -175,6 +175,7 @@ export class Gateway {
     };
     this.#connections.add(conn);
     metrics.wsConnects.inc();
+    services.ops.emit('connection.opened', { userId: user.id, connectionId: conn.id });
     if (this.#log.isLevelEnabled('debug')) log().debug({ ip: req.socket.remoteAddress }, 'ws connected');
 
     ws.on('pong', () => {
@@ -198,6 +199,7 @@ export class Gateway {
     ws.on('error', (error) => log().debug({ err: error }, 'ws error'));
     ws.on('close', (code) => {
       metrics.wsDisconnects.labels(Metrics.closeCodeLabel(code)).inc();
+      services.ops.emit('connection.closed', { userId: user.id, connectionId: conn.id, code });
       this.#connections.delete(conn);
       hub.disconnect(conn);
       this.#leaveUserChannel(conn);

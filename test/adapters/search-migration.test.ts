@@ -2,6 +2,7 @@
  * Migration 2 rebuilds SQLite's search index from the messages table: a database written by
  * the first schema is searchable, room by room, as soon as it is migrated.
  */
+import { searchIndexed } from '../support/search-index.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +63,7 @@ describe('SQLite search index migration', () => {
       try {
         await store.migrate();
         const search = async (terms: string[], roomId?: string) =>
-          (await store.search({ userId: u.id, terms, roomId, limit: 10, maxCandidates: 100, deadlineAt: Date.now() + 10_000 })).hits.map((h) => h.message.body);
+          (await searchIndexed(store, { userId: u.id, terms, roomId, limit: 10, maxCandidates: 100, deadlineAt: Date.now() + 10_000 })).hits.map((h) => h.message.body);
         assert.deepEqual(await search(['alph']), ['alpha after edit', 'alpha third', 'alpha second', 'alpha first']);
         assert.deepEqual(await search(['alpha'], a), ['alpha third', 'alpha first']);
         assert.deepEqual(await search(['before']), []);

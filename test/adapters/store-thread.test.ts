@@ -3,6 +3,7 @@
  * serving; a thread stuck inside SQLite is detached and replaced; calls posted before a
  * cancellation are refused unrun.
  */
+import { searchIndexed } from '../support/search-index.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,7 +61,7 @@ describe('SQLite store threads', () => {
       let walkMs = Number.POSITIVE_INFINITY;
       for (let i = 0; i < 2; i++) {
         const started = performance.now();
-        const full = await store.search(query(Date.now() + 60_000));
+        const full = await searchIndexed(store, query(Date.now() + 60_000));
         walkMs = performance.now() - started;
         assert.deepEqual(full.hits.map((h) => h.message.body), ['an old answer']);
       }
@@ -68,8 +69,8 @@ describe('SQLite store threads', () => {
       assert.ok(thread?.threadId !== null && thread?.started === 1);
 
       // With a fifth of that time, the statement is stopped by its deadline check.
-      await assert.rejects(store.search(query(Date.now() + walkMs / 5)), isUnavailable);
-      const again = await store.search({ ...query(Date.now() + 60_000), roomId: mine });
+      await assert.rejects(searchIndexed(store, query(Date.now() + walkMs / 5)), isUnavailable);
+      const again = await searchIndexed(store, { ...query(Date.now() + 60_000), roomId: mine });
       assert.deepEqual(again.hits.map((h) => h.message.body), ['an old answer']);
       assert.deepEqual(store.threads().find((t) => t.name === 'search'), thread, 'the search thread was neither replaced nor left with calls');
     } finally {

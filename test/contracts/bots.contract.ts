@@ -4,6 +4,7 @@
  * one transaction each, webhooks found by the hash of their secret, and `bot: true` on the
  * author of every message a bot wrote, whichever path reads it.
  */
+import { searchIndexed } from '../support/search-index.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { newId } from '../../src/domain/ids.js';
@@ -184,7 +185,7 @@ export function botsContract(name: string, open: () => Promise<StoreFixture>): v
       assert.deepEqual(await store.findMessage(r.id, message.seq), message);
       const duplicate = (await store.append([{ kind: 'message', roomId: r.id, userId: bot.id, id: newId(), body: 'again', clientMsgId: 'b-1', at: Date.now() }]))[0];
       assert.deepEqual(duplicate, { status: 'duplicate', message });
-      const hits = await store.search({ userId: owner.id, terms: [searchText(word)], limit: 10, maxCandidates: 100, deadlineAt: Date.now() + 10_000 });
+      const hits = await searchIndexed(store, { userId: owner.id, terms: [searchText(word)], limit: 10, maxCandidates: 100, deadlineAt: Date.now() + 10_000 });
       assert.deepEqual(
         hits.hits.map((h) => h.message.author.bot ?? false),
         [false, true],

@@ -3,6 +3,7 @@
  * become tombstones — out of history, replay and search — in bounded batches that resume from a
  * cursor, while newer ones stay as they were. Run on SQLite and on PostgreSQL.
  */
+import { searchIndexed } from '../support/search-index.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Access } from '../../src/domain/access.js';
@@ -82,7 +83,7 @@ export function retentionContract(name: string, setup: () => Promise<RetentionFi
       const events = await store.readEvents(roomId, 0, 300);
       assert.ok(events.filter((e) => e.kind === 'message' && e.seq <= 231).every((e) => e.message?.deleted === true && e.message.body === ''));
       // Search no longer finds them.
-      const search = (word: string) => store.search({ userId: owner.id, terms: [word], roomId, limit: 10, maxCandidates: 1_000, deadlineAt: Date.now() + 5_000 });
+      const search = (word: string) => searchIndexed(store, { userId: owner.id, terms: [word], roomId, limit: 10, maxCandidates: 1_000, deadlineAt: Date.now() + 5_000 });
       assert.deepEqual((await search('word3')).hits, []);
       assert.equal((await search('word232')).hits.length, 1);
       // The cursor moved: the next pass finds nothing to do in the room.

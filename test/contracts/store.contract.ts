@@ -2,6 +2,7 @@
  * The Store contract: what every Store adapter must do, run against each of them.
  * Each test makes its own users and rooms, so tests share one database and can run in any order.
  */
+import { searchIndexed } from '../support/search-index.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AppError } from '../../src/errors.js';
@@ -794,7 +795,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     describe('search', () => {
       /** A search with room to spare: no cap or deadline reached. */
       const find = async (userId: string, terms: string[], roomId: string | undefined, limit: number) => {
-        const page = await store.search({ userId, terms, roomId, limit, maxCandidates: 1_000_000, deadlineAt: Date.now() + 30_000 });
+        const page = await searchIndexed(store, { userId, terms, roomId, limit, maxCandidates: 1_000_000, deadlineAt: Date.now() + 30_000 });
         assert.equal(page.truncated, false);
         return page.hits;
       };
@@ -819,6 +820,36 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.deepEqual(await find(me.id, [tag, 'doomed'], undefined, 10), []);
         assert.deepEqual(await find(me.id, [tag, 'alpha'], theirs.id, 10), []);
         assert.equal((await find(me.id, [tag], undefined, 2)).length, 2);
+      });
+
+      it('search indexing: nothing is searchable until indexed (pending says how much); a later event\'s text is never replaced by an earlier one; a deleted message stays out', async () => {
+        const u = await user();
+        const r = await room(u);
+        const tag = `zx${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+        await searchIndexed(store, { userId: u.id, terms: ['x'], limit: 1, maxCandidates: 10, deadlineAt: Date.now() + 30_000 });
+        const [sent] = await store.append([msg(r.id, u, `${tag} first words`)]);
+        const m = event(sent).seq;
+        const raw = () => store.search({ userId: u.id, terms: [tag], roomId: r.id, limit: 10, maxCandidates: 1_000, deadlineAt: Date.now() + 30_000 });
+        const before = await raw();
+        assert.deepEqual(before.hits, []);
+        assert.equal(before.pending, 1, 'the message is not indexed yet');
+        const [edited] = await store.append([{ kind: 'edit', roomId: r.id, userId: u.id, target: m, body: `${tag} second words`, at: at() }]);
+        const e = event(edited).seq;
+        assert.equal((await raw()).pending, 2);
+        // The edit's text first, then the message's own (taken late, out of order): the edit's stays.
+        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: e, text: searchText(`${tag} second words`) }], e);
+        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: m, text: searchText(`${tag} first words`) }], m);
+        assert.equal(await store.streamCursor(r.id, 'search'), e, 'the cursor never moves back');
+        const after = await raw();
+        assert.equal(after.pending, 0);
+        assert.deepEqual(after.hits.map((h) => h.message.body), [`${tag} second words`]);
+        assert.deepEqual((await store.search({ userId: u.id, terms: [tag, 'first'], limit: 10, maxCandidates: 1_000, deadlineAt: Date.now() + 30_000 })).hits, []);
+        // Deleted: out of search at once, and an index write of any event after it puts nothing back.
+        const [deleted] = await store.append([{ kind: 'delete', roomId: r.id, userId: u.id, target: m, at: at() }]);
+        assert.deepEqual((await raw()).hits, []);
+        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: event(deleted).seq + 5, text: searchText(`${tag} back again`) }], event(deleted).seq);
+        assert.deepEqual((await raw()).hits, []);
+        assert.ok((await store.roomsBehindCursor('search', 100_000)).every((id) => id !== r.id));
       });
 
       it('finds the edited text, not the old one, and folds case and accents', async () => {
@@ -864,7 +895,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           await store.append(bodies.map(([roomId, u, body], i) => ({ ...msg(roomId, u, body), at: t0 + i })));
         });
         const page = (maxCandidates: number, limit = 10, roomId?: string) =>
-          store.search({ userId: me.id, terms: [tag], roomId, limit, maxCandidates, deadlineAt: Date.now() + 30_000 });
+          searchIndexed(store, { userId: me.id, terms: [tag], roomId, limit, maxCandidates, deadlineAt: Date.now() + 30_000 });
         const bodies = (p: { hits: Array<{ message: { body: string } }> }) => p.hits.map((h) => h.message.body);
 
         it('stops at maxCandidates, hits or not, and answers the hits found so far as truncated', async () => {
@@ -912,7 +943,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
 
         it('a search asked past its deadline is answered unavailable and does nothing', async () => {
           await assert.rejects(
-            store.search({ userId: me.id, terms: [tag], limit: 10, maxCandidates: 100, deadlineAt: Date.now() - 1 }),
+            searchIndexed(store, { userId: me.id, terms: [tag], limit: 10, maxCandidates: 100, deadlineAt: Date.now() - 1 }),
             (e: unknown) => e instanceof AppError && e.code === 'unavailable',
           );
         });
@@ -924,7 +955,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           const word = `zd${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
           for (let b = 0; b < 8; b++) await store.append(Array.from({ length: 5_000 }, (_, i) => msg(big, other, `${word} ${b} ${i}`)));
           await assert.rejects(
-            store.search({ userId: me.id, terms: [word], limit: 10, maxCandidates: 1_000_000, deadlineAt: Date.now() + 2 }),
+            searchIndexed(store, { userId: me.id, terms: [word], limit: 10, maxCandidates: 1_000_000, deadlineAt: Date.now() + 2 }),
             (e: unknown) => e instanceof AppError && e.code === 'unavailable',
           );
           // The store goes on answering.

@@ -120,8 +120,10 @@ export function startRedis(options: { appendOnly?: boolean } = {}): Promise<Serv
   );
 }
 
-export function startNats(): Promise<ServerHandle> {
-  return managed(NATS_SERVER as string, (port) => ['-a', '127.0.0.1', '-p', String(port)], 'nats');
+/** A NATS server of the test's own; with `jetStream`, its store is in the server's directory (kept across restarts). */
+export function startNats(options: { jetStream?: boolean } = {}): Promise<ServerHandle> {
+  const js = (dir: string) => (options.jetStream === true ? ['-js', '-sd', dir] : []);
+  return managed(NATS_SERVER as string, (port, dir) => ['-a', '127.0.0.1', '-p', String(port), ...js(dir)], 'nats');
 }
 
 /** A memcached of the test's own, 64 MB, on loopback (as root it must be told which user to run as). */

@@ -250,7 +250,7 @@ async function writeThreads(trx: Kysely<Database>, plan: BatchPlan): Promise<voi
   }
 }
 
-const messageRow = (m: MessageRecord, searchText: string): Omit<MessagesTable, 'attachments' | 'thread_root' | 'reply_count' | 'last_reply_at'> & { attachments: string | null; thread_root: number | null } => ({
+const messageRow = (m: MessageRecord): Omit<MessagesTable, 'attachments' | 'thread_root' | 'reply_count' | 'last_reply_at' | 'search_text' | 'search_seq'> & { attachments: string | null; thread_root: number | null } => ({
   room_id: m.roomId,
   seq: m.seq,
   id: m.id,
@@ -260,7 +260,6 @@ const messageRow = (m: MessageRecord, searchText: string): Omit<MessagesTable, '
   edited_at: m.editedAt,
   deleted: m.deleted ? 1 : 0,
   client_msg_id: m.clientMsgId,
-  search_text: searchText,
   attachments: m.attachments === undefined || m.deleted ? null : JSON.stringify(m.attachments),
   thread_root: m.threadRoot ?? null,
 });
@@ -307,11 +306,12 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
 
   const events: EventsTable[] = plan.events.map((e) => ({ room_id: e.roomId, seq: e.seq, kind: e.kind, target: e.target, user_id: e.userId, created_at: e.at, emoji: e.emoji }));
   await inChunks(events, 7, dialect, (chunk) => trx.insertInto('events').values(chunk).execute());
-  await inChunks(plan.inserted, 12, dialect, (chunk) => trx.insertInto('messages').values(chunk.map((m) => messageRow(m.message, m.searchText))).execute());
-  for (const { message: m, searchText } of plan.changed) {
+  await inChunks(plan.inserted, 12, dialect, (chunk) => trx.insertInto('messages').values(chunk.map((m) => messageRow(m.message))).execute());
+  // An edit leaves the indexed text to the indexer; a delete takes the message out of search at once.
+  for (const { message: m } of plan.changed) {
     await trx
       .updateTable('messages')
-      .set({ body: m.body, edited_at: m.editedAt, deleted: m.deleted ? 1 : 0, search_text: searchText, ...(m.deleted ? { attachments: null } : {}) })
+      .set({ body: m.body, edited_at: m.editedAt, deleted: m.deleted ? 1 : 0, ...(m.deleted ? { attachments: null, search_text: '' } : {}) })
       .where('room_id', '=', m.roomId)
       .where('seq', '=', m.seq)
       .execute();

@@ -56,7 +56,7 @@ export interface AuthorColumns {
   author_bot_owner_id: string | null;
 }
 
-export type MessageRow = Omit<MessagesTable, 'search_text' | 'attachments' | 'thread_root' | 'reply_count' | 'last_reply_at'> &
+export type MessageRow = Omit<MessagesTable, 'search_text' | 'search_seq' | 'attachments' | 'thread_root' | 'reply_count' | 'last_reply_at'> &
   AuthorColumns & { attachments: string | null; thread_root: number | null; reply_count: number; last_reply_at: number | null };
 
 export const toMessage = (r: MessageRow): MessageRecord => ({

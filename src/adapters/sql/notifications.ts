@@ -15,7 +15,7 @@ import { toAuthor } from './mappers.js';
 import type { Database } from './schema.js';
 
 /** The larger of the stored value and the one being upserted, in both dialects. */
-const keepMax = (table: string, column: string) => sql<number>`CASE WHEN ${sql.ref(`excluded.${column}`)} > ${sql.ref(`${table}.${column}`)} THEN ${sql.ref(`excluded.${column}`)} ELSE ${sql.ref(`${table}.${column}`)} END`;
+export const keepMax = (table: string, column: string) => sql<number>`CASE WHEN ${sql.ref(`excluded.${column}`)} > ${sql.ref(`${table}.${column}`)} THEN ${sql.ref(`excluded.${column}`)} ELSE ${sql.ref(`${table}.${column}`)} END`;
 
 export async function notificationCursor(db: Kysely<Database>, roomId: string): Promise<number> {
   const row = await db.selectFrom('notification_cursors').select('cursor_seq').where('room_id', '=', roomId).executeTakeFirst();

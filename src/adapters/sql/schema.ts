@@ -108,8 +108,10 @@ export interface MessagesTable {
   edited_at: number | null;
   deleted: number;
   client_msg_id: string | null;
-  /** The body folded for search (see domain/search.ts); '' once deleted. */
-  search_text: string;
+  /** The body folded for search (see domain/search.ts), written by the search indexer; '' until then and once deleted. */
+  search_text: Generated<string>;
+  /** The seq of the stream event whose text search_text holds (0: none yet). */
+  search_seq: Generated<number>;
   /** The attachments as JSON (AttachmentRecord[]); null when none, and once deleted. */
   attachments: Generated<string | null>;
   /** A reply: the seq of its thread's root (a top-level message of the room); null for top-level messages. */
@@ -291,6 +293,12 @@ export interface NotificationCursorsTable {
   cursor_seq: number;
 }
 
+export interface StreamCursorsTable {
+  room_id: string;
+  consumer: string;
+  cursor_seq: number;
+}
+
 export interface NotificationPrefsTable {
   user_id: string;
   room_id: string;
@@ -345,6 +353,7 @@ export interface Database {
   thread_follows: ThreadFollowsTable;
   notifications: NotificationsTable;
   notification_cursors: NotificationCursorsTable;
+  stream_cursors: StreamCursorsTable;
   notification_prefs: NotificationPrefsTable;
   notification_settings: NotificationSettingsTable;
   blocks: BlocksTable;

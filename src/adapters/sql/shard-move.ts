@@ -51,7 +51,7 @@ export interface MoveReport {
 }
 
 /** The tables of a room's data on its shard, parents first; `uploads` holds the shard's copies. */
-const ROOM_TABLES = ['rooms', 'members', 'events', 'messages', 'reactions', 'reaction_counts', 'thread_follows', 'room_restrictions', 'audit_log', 'notification_cursors', 'notification_prefs', 'uploads'];
+const ROOM_TABLES = ['rooms', 'members', 'events', 'messages', 'reactions', 'reaction_counts', 'thread_follows', 'room_restrictions', 'audit_log', 'notification_cursors', 'notification_prefs', 'stream_cursors', 'uploads'];
 /** Columns that name users: the target must hold a copy of each before the rows that name them. */
 const USER_COLUMNS = ['user_id', 'author_id', 'actor_id', 'member_id', 'created_by'];
 const PAGE = 1_000;

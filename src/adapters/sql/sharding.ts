@@ -114,6 +114,15 @@ interface RoomSpec {
 
 const first = (args: unknown[]): string => args[0] as string;
 
+/** Lists each furthest behind first, merged by taking them in turns; at most `limit`. */
+function inTurns(lists: string[][], limit: number): string[] {
+  const merged: string[] = [];
+  for (let i = 0; merged.length < limit && lists.some((l) => i < l.length); i += 1) {
+    for (const list of lists) if (i < list.length && merged.length < limit && !merged.includes(list[i] as string)) merged.push(list[i] as string);
+  }
+  return merged;
+}
+
 /** Calls routed to the room's shard, by method. */
 const ROOM: Record<string, RoomSpec> = {
   findRoom: { roomId: first, absent: (r) => r === undefined },
@@ -133,6 +142,7 @@ const ROOM: Record<string, RoomSpec> = {
   listThreadFollowers: { roomId: first },
   roomRetention: { roomId: first, absent: (r) => r === undefined },
   notificationCursor: { roomId: first },
+  streamCursor: { roomId: first },
   listNotifyPrefs: { roomId: first },
   findNotifyPref: { roomId: first },
   advanceReadMarker: { roomId: first, write: true },
@@ -150,6 +160,9 @@ const ROOM: Record<string, RoomSpec> = {
   setRoomRetention: { roomId: first, write: true, confirm: true },
   // Not confirmed: a cursor advance lost to a move only makes the notifier read again (its writes are idempotent).
   advanceNotificationCursor: { roomId: first, write: true },
+  // Held during a move like every write, then made on the room's new shard (both are idempotent).
+  advanceStreamCursor: { roomId: first, write: true },
+  applySearchIndex: { roomId: first, write: true },
   setNotifyPref: { roomId: first, write: true, confirm: true },
 };
 
@@ -176,7 +189,7 @@ const PRIMARY_ONLY = new Set([
 /** Calls answered here, by the shards together (fan-out and merge, placement, copies). */
 const SPECIAL = [
   'migrate', 'close', 'ping', 'append', 'createRoom', 'getOrCreateDm', 'setAvatar', 'avatarOf', 'purgeMessagesBefore', 'updateProfile', 'deactivateBot', 'search',
-  'listMemberRooms', 'listMemberRoomIds', 'listPublicRooms', 'listFollowedThreads', 'roomsBehindNotifier', 'listRetentionRooms', 'webhooksBehind',
+  'listMemberRooms', 'listMemberRoomIds', 'listPublicRooms', 'listFollowedThreads', 'roomsBehindNotifier', 'roomsBehindCursor', 'listRetentionRooms', 'webhooksBehind',
   'listNotifications', 'countUnreadNotifications',
 ];
 
@@ -554,7 +567,7 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       ).sort((a, b) => b.message.createdAt - a.message.createdAt || (a.message.roomId < b.message.roomId ? -1 : a.message.roomId > b.message.roomId ? 1 : b.message.seq - a.message.seq));
       // Each database examined at most maxCandidates: a walk that stopped at the cap may have
       // left newer hits than some here, so the page says so.
-      return { hits: hits.slice(0, q.limit), truncated: pages.some((p) => p.truncated) };
+      return { hits: hits.slice(0, q.limit), truncated: pages.some((p) => p.truncated), pending: pages.reduce((n, p) => n + p.pending, 0) };
     },
 
     listMemberRooms: async (userId, unreadCap) => {
@@ -595,15 +608,8 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       return { threads, next: more && last !== undefined ? { at: activity(last), roomId: last.root.roomId, rootSeq: last.root.seq } : null };
     },
 
-    roomsBehindNotifier: async (limit) => {
-      const lists = await everywhere((s) => s.roomsBehindNotifier(limit as number));
-      // Each list is furthest behind first: take them in turns.
-      const merged: string[] = [];
-      for (let i = 0; merged.length < (limit as number) && lists.some((l) => i < l.length); i += 1) {
-        for (const list of lists) if (i < list.length && merged.length < (limit as number) && !merged.includes(list[i] as string)) merged.push(list[i] as string);
-      }
-      return merged;
-    },
+    roomsBehindNotifier: async (limit) => inTurns(await everywhere((s) => s.roomsBehindNotifier(limit as number)), limit as number),
+    roomsBehindCursor: async (consumer, limit) => inTurns(await everywhere((s) => s.roomsBehindCursor(consumer as string, limit as number)), limit as number),
 
     listRetentionRooms: async (afterId, limit) => {
       const lists = await everywhere((s) => s.listRetentionRooms(afterId as string, limit as number));

@@ -31,6 +31,7 @@ import type {
   RoomRecord,
   RoomRetention,
   RoomWithReadState,
+  SearchIndexEntry,
   SessionRecord,
   StreamEventRecord,
   UserRecord,
@@ -51,6 +52,7 @@ import * as threads from './threads.js';
 import * as hooks from './webhooks.js';
 import * as people from './people.js';
 import * as notes from './notifications.js';
+import * as cursors from './stream-cursors.js';
 import * as uploads from './uploads.js';
 import { toAuthor, toEvent, toMember, toMessage, toRoom, toSession, toUser } from './mappers.js';
 import { migrate } from './migrate.js';
@@ -502,11 +504,13 @@ export class SqlStore extends SqlJobStore implements Store {
 
   async search(query: SearchQuery): Promise<SearchPage> {
     // A word is a run of letters and digits: a term with anything else is no word's prefix.
-    if (query.terms.length === 0 || query.terms.some((t) => !WORD.test(t))) return { hits: [], truncated: false };
+    if (query.terms.length === 0 || query.terms.some((t) => !WORD.test(t))) return { hits: [], truncated: false, pending: 0 };
     // A search that waited past its deadline (queued behind others) does no work at all.
     if (Date.now() >= query.deadlineAt) throw unavailable('The search took too long; retry, or narrow it to a room.');
+    // What the index had not taken yet is read first: a search never claims more than it saw.
+    const pending = await cursors.searchPending(this.#db, query.userId, query.roomId);
     const { rows, truncated } = await this.#dialect.search(this.#db, query);
-    return { hits: rows.map((r) => ({ message: toMessage(r) })), truncated };
+    return { hits: rows.map((r) => ({ message: toMessage(r) })), truncated, pending };
   }
 
   // History exports
@@ -707,6 +711,24 @@ export class SqlStore extends SqlJobStore implements Store {
 
   roomsBehindNotifier(limit: number): Promise<string[]> {
     return notes.roomsBehindNotifier(this.#db, limit);
+  }
+
+  // The event pipeline's cursors and the search index
+
+  streamCursor(roomId: string, consumer: string): Promise<number> {
+    return cursors.streamCursor(this.#db, roomId, consumer);
+  }
+
+  advanceStreamCursor(roomId: string, consumer: string, seq: number): Promise<void> {
+    return cursors.advanceStreamCursor(this.#db, roomId, consumer, seq);
+  }
+
+  roomsBehindCursor(consumer: string, limit: number): Promise<string[]> {
+    return cursors.roomsBehindCursor(this.#db, consumer, limit);
+  }
+
+  applySearchIndex(roomId: string, entries: SearchIndexEntry[], throughSeq: number): Promise<void> {
+    return cursors.applySearchIndex(this.#db, this.#dialect, roomId, entries, throughSeq);
   }
 
   listNotifyPrefs(roomId: string): Promise<NotifyPrefRecord[]> {

@@ -8,7 +8,7 @@ import { SESSION_COOKIE } from '../credentials.js';
 import type { RestApi } from '../route.js';
 
 export function authRoutes(api: RestApi, ctx: HttpContext): void {
-  const { accounts } = ctx.services;
+  const { accounts, ops } = ctx.services;
   const { rest } = ctx.schemas;
   const limit = async (request: FastifyRequest) => {
     const result = await ctx.services.authLimiter.consume(`ip:${request.ip}`);
@@ -41,6 +41,7 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     errors: ['conflict', 'rate_limited'],
     handler: async ({ body, reply }) => {
       const { user, token } = await accounts.register(body);
+      ops.emit('user.registered', { userId: user.id });
       setCookie(reply, token);
       return { user: profileView(user), token };
     },
@@ -62,8 +63,16 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     status: 200,
     response: responses.Session,
     errors: ['unauthorized', 'rate_limited'],
-    handler: async ({ body, reply }) => {
-      const { user, token } = await accounts.login(body);
+    handler: async ({ body, reply, request }) => {
+      let session: Awaited<ReturnType<typeof accounts.login>>;
+      try {
+        session = await accounts.login(body);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'unauthorized') ops.emit('login.failed', { ip: request.ip });
+        throw error;
+      }
+      const { user, token } = session;
+      ops.emit('login.succeeded', { userId: user.id, ip: request.ip });
       setCookie(reply, token);
       return { user: profileView(user), token };
     },

@@ -127,7 +127,7 @@ export function messageRoutes(api: RestApi, ctx: HttpContext): void {
     errors: memberOnly,
     handler: async ({ session, query }) => {
       const result = await search.search(session.user.id, query.q, query.roomId, query.limit);
-      return { hits: result.hits.map((h) => ({ message: messageView(h.message), highlight: h.highlight })), truncated: result.truncated };
+      return { hits: result.hits.map((h) => ({ message: messageView(h.message), highlight: h.highlight })), truncated: result.truncated, index: { pending: result.pending } };
     },
   });
 }

@@ -20,6 +20,7 @@ import { moderation } from './013-moderation.js';
 import { people } from './014-people.js';
 import { notifications } from './015-notifications.js';
 import { shards } from './016-shards.js';
+import { eventPipeline } from './017-event-pipeline.js';
 
 export interface Migration {
   version: number;
@@ -30,4 +31,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications, shards];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications, shards, eventPipeline];

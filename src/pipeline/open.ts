@@ -1,0 +1,111 @@
+/**
+ * The event pipeline as the configuration asks for it (docs/architecture.md, "The event
+ * pipeline"):
+ *
+ * - EVENT_LOG=jetstream: the relay follows every room's stream to the log; operational events go
+ *   to it through a bounded buffer; the `search` group of the log indexes messages; the groups'
+ *   lag is read every few seconds into `parley_event_consumer_pending`.
+ * - EVENT_LOG=none: no log; a RoomTail in this process indexes the rooms it committed to.
+ */
+import type { Config } from '../config.js';
+import type { StreamEventRecord } from '../domain/types.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { EventLog, Store } from '../ports.js';
+import { JetStreamLog } from '../adapters/nats/event-log.js';
+import { NO_OPS, OpsEvents, type OpsSink } from './ops-events.js';
+import { RELAY_CURSOR, relayTo } from './relay.js';
+import { RoomTail } from './room-tail.js';
+import { consumeForSearch, type IndexObserver, indexRoom, SEARCH_GROUP } from './search-indexer.js';
+
+export const LOG_SUBJECT_PREFIX = 'parley.log';
+const LAG_POLL_MS = 5_000;
+
+export interface Pipeline {
+  /** The log, when there is one (analytics consumes it too). */
+  log: EventLog | null;
+  ops: OpsSink;
+  /** Handed every committed event (StreamWriter.listen). */
+  committed(event: StreamEventRecord): void;
+  start(): void;
+  /** Stops following and consuming, flushes what is buffered; bounded by the log's timeouts. */
+  close(): Promise<void>;
+}
+
+export interface PipelineDeps {
+  store: Store;
+  metrics: Metrics;
+  node: string;
+  onError(error: unknown, context: string): void;
+}
+
+export async function openPipeline(config: Config, deps: PipelineDeps): Promise<Pipeline> {
+  const { store, metrics, onError } = deps;
+  const observer: IndexObserver = {
+    indexed: (delays) => {
+      for (const d of delays) metrics.searchIndexDelay.observe(d);
+    },
+    skipped: (count) => metrics.eventLogSkipped.inc({ group: SEARCH_GROUP }, count),
+  };
+  if (config.EVENT_LOG === 'none') {
+    const tail = new RoomTail(store, { consumer: 'search', take: (roomId, events) => indexRoom(store, roomId, events, observer), onError });
+    metrics.streamTailBacklog.labels('search').set(0);
+    const gauge = setInterval(() => metrics.streamTailBacklog.set({ consumer: 'search' }, tail.backlog), LAG_POLL_MS).unref();
+    return {
+      log: null,
+      ops: NO_OPS,
+      committed: (event) => tail.committed(event),
+      start: () => tail.start(),
+      close: async () => {
+        clearInterval(gauge);
+        await tail.close();
+      },
+    };
+  }
+
+  const log = await JetStreamLog.open({
+    url: config.EVENT_LOG_URL === '' ? config.NATS_URL : config.EVENT_LOG_URL,
+    stream: config.EVENT_LOG_STREAM,
+    prefix: LOG_SUBJECT_PREFIX,
+    maxAgeMs: config.EVENT_LOG_MAX_AGE_HOURS * 3_600_000,
+    maxBytes: config.EVENT_LOG_MAX_BYTES,
+    duplicateWindowMs: config.EVENT_LOG_DUPLICATE_WINDOW_S * 1000,
+    timeoutMs: config.EVENT_LOG_TIMEOUT_MS,
+    onError,
+  });
+  const relay = new RoomTail(store, { consumer: RELAY_CURSOR, take: relayTo(log, store, (n) => metrics.eventLogAppended.inc({ family: 'stream' }, n)), onError });
+  const ops = new OpsEvents(log, {
+    node: deps.node,
+    onError,
+    onDropped: (n) => metrics.eventLogDropped.inc(n),
+    onAppended: (n) => metrics.eventLogAppended.inc({ family: 'ops' }, n),
+  });
+  let stopSearch: (() => Promise<void>) | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  const readLag = async () => {
+    try {
+      const lag = await log.lag(SEARCH_GROUP);
+      metrics.eventConsumerPending.set({ group: SEARCH_GROUP }, lag.pending);
+    } catch (error) {
+      // The group is made by its first consumer; until then there is no lag to read.
+      if (!/not found/i.test(String(error))) onError(error, 'reading the event log lag');
+    }
+    metrics.streamTailBacklog.set({ consumer: RELAY_CURSOR }, relay.backlog);
+  };
+  return {
+    log,
+    ops,
+    committed: (event) => relay.committed(event),
+    start: () => {
+      relay.start();
+      stopSearch = consumeForSearch(log, store, { batch: config.EVENT_LOG_BATCH, observer });
+      poll = setInterval(() => void readLag(), LAG_POLL_MS).unref();
+    },
+    close: async () => {
+      clearInterval(poll);
+      await relay.close();
+      await stopSearch?.();
+      await ops.close().catch((error: unknown) => onError(error, 'flushing operational events'));
+      await log.close();
+    },
+  };
+}
