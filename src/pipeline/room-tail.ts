@@ -13,6 +13,9 @@
 import type { StreamEventRecord } from '../domain/types.js';
 import type { Store } from '../ports.js';
 
+/** A room whose run failed is run again after this. */
+const RETRY_MS = 1_000;
+
 export interface RoomTailOptions {
   /** The cursor's consumer name (`log`, `search`). */
   consumer: string;
@@ -110,7 +113,11 @@ export class RoomTail {
         continue;
       }
       const run = this.#run(roomId)
-        .catch((error: unknown) => this.#options.onError(error, `${this.#options.consumer} of room ${roomId}`))
+        .catch((error: unknown) => {
+          this.#options.onError(error, `${this.#options.consumer} of room ${roomId}`);
+          // Tried again soon (the log or the store back), not only at the next sweep.
+          setTimeout(() => this.#want(roomId), RETRY_MS).unref();
+        })
         .finally(() => {
           this.#running.delete(roomId);
           if (this.#again.delete(roomId)) this.#want(roomId);

@@ -119,7 +119,7 @@ describe('REST client', () => {
     const rest = new RestClient({ baseUrl: 'http://x.test', token: 't', fetch });
     await rest.history('r/1', { after: 5, limit: 10 });
     await rest.search({ q: 'hello world', roomId: 'r1' });
-    assert.deepEqual(await rest.searchPage({ q: 'a', limit: 5 }), { hits: [], truncated: true });
+    assert.deepEqual(await rest.searchPage({ q: 'a', limit: 5 }), { hits: [], truncated: true, index: { pending: 0 } });
     await rest.publicRooms('gen');
     await rest.markRead('r1', 7);
     await rest.leaveRoom('r1');

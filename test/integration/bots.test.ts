@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Json } from '../support/json.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
+import { api, createRoom, registerUser, searchFresh, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
 
 const HOOK_BURST = 5;
@@ -230,7 +230,7 @@ describe('bots and incoming webhooks', () => {
       assert.deepEqual(retried.body.message, posted.body.message);
       const history = (await call('GET', `/api/v1/rooms/${ops}/messages`, { token: bob.token })).body.messages;
       assert.equal(history.filter((m: Json) => m.body === 'deploy kangaroo finished').length, 1);
-      const hits = (await call('GET', `/api/v1/search?q=kangaroo&roomId=${ops}`, { token: bob.token })).body.hits;
+      const hits = (await searchFresh(server.url, `/api/v1/search?q=kangaroo&roomId=${ops}`, bob.token)).body.hits as Json[];
       assert.equal(hits[0].message.author.bot, true);
 
       // Members list the room's webhooks, without their URLs.

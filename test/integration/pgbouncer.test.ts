@@ -10,7 +10,7 @@ import pg from 'pg';
 import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
 import { type Bouncer, PGBOUNCER, startPgbouncer } from '../support/pgbouncer.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer } from '../support/server.js';
+import { api, createRoom, registerUser, searchFresh, startTestServer, type TestServer } from '../support/server.js';
 import { requireBinary } from '../support/services.js';
 
 if ((await requirePostgres('Parley behind PgBouncer')) && requireBinary(PGBOUNCER, 'pgbouncer', 'Parley behind PgBouncer')) {
@@ -56,7 +56,7 @@ if ((await requirePostgres('Parley behind PgBouncer')) && requireBinary(PGBOUNCE
       const history = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?limit=100`, { token: owner.token });
       assert.equal(history.status, 200);
       assert.equal((history.body.messages as unknown[]).length, 100);
-      const found = await api(server.url, 'GET', `/api/v1/search?q=pelican&limit=5`, { token: owner.token });
+      const found = await searchFresh(server.url, '/api/v1/search?q=pelican&limit=5', owner.token);
       assert.equal(found.status, 200);
       assert.ok((found.body.hits as unknown[]).length > 0);
     });

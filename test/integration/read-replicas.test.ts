@@ -23,7 +23,7 @@ import { type Sample, scrape, total } from '../support/metrics.js';
 import { type PostgresCluster, requirePostgresBinaries, startPostgresCluster } from '../support/pg-cluster.js';
 import { REDIS_URL, redisPrefix, requireRedis } from '../support/redis.js';
 import { until } from '../support/files.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
+import { api, createRoom, registerUser, searchFresh, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 
 // Generous: with replay paused, the reads that must still find the replica in rotation have this long.
 const MAX_LAG_MS = 6_000;
@@ -114,7 +114,7 @@ if (requirePostgresBinaries('read replicas') && (await requireRedis('read replic
       const rooms = await api(server.url, 'GET', '/api/v1/rooms', { token: reader.token });
       assert.ok((rooms.body.rooms as Array<{ id: string }>).some((r) => r.id === roomId));
       assert.equal((await api(server.url, 'GET', '/api/v1/rooms/public?q=replicated', { token: reader.token })).status, 200);
-      const found = await api(server.url, 'GET', '/api/v1/search?q=heron', { token: reader.token });
+      const found = await searchFresh(server.url, '/api/v1/search?q=heron', reader.token);
       assert.equal((found.body.hits as unknown[]).length, 5);
       const samples = await routes();
       // history and its reactions, the thread and its reactions, members, rooms, public rooms, search and its reactions
@@ -137,7 +137,7 @@ if (requirePostgresBinaries('read replicas') && (await requireRedis('read replic
         // The writer's reads go to the primary: their own message is there.
         const own = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?limit=5`, { token: owner.token });
         assert.ok(has(own), 'the writer reads their own message');
-        const ownSearch = await api(server.url, 'GET', '/api/v1/search?q=egret', { token: owner.token });
+        const ownSearch = await searchFresh(server.url, '/api/v1/search?q=egret', owner.token);
         assert.equal((ownSearch.body.hits as unknown[]).length, 1);
 
         // Another reader: a page before the message is the replica's (which lacks the message)...
@@ -166,7 +166,7 @@ if (requirePostgresBinaries('read replicas') && (await requireRedis('read replic
           async () => total(await routes(), 'parley_db_replica_lag_seconds', { replica: name }) > MAX_LAG_MS / 1_000 && !(await inRotation()),
           MAX_LAG_MS + 20_000,
         );
-        const found = await api(server.url, 'GET', '/api/v1/search?q=egret', { token: reader.token });
+        const found = await searchFresh(server.url, '/api/v1/search?q=egret', reader.token);
         assert.equal((found.body.hits as unknown[]).length, 1, 'out of rotation, the primary answers');
         assert.ok(routed(await routes(), 'no_replica') > 0);
       } finally {
@@ -195,11 +195,11 @@ if (requirePostgresBinaries('read replicas') && (await requireRedis('read replic
           assert.ok((rooms.body.rooms as Array<{ id: string }>).some((r) => r.id === room), 'the other node shows the room just joined');
           const sent = await api(server.url, 'POST', `/api/v1/rooms/${room}/messages`, { token: reader.token, body: { body: 'plover from one node' } });
           assert.equal(sent.status, 201);
-          const found = await api(other.url, 'GET', '/api/v1/search?q=plover', { token: reader.token });
+          const found = await searchFresh(other.url, '/api/v1/search?q=plover', reader.token);
           assert.equal((found.body.hits as unknown[]).length, 1, 'the other node finds the message just sent');
           assert.ok(routed(await routes(other), 'own_write') - before >= 2, 'both went to the primary for the mark');
           // Someone who wrote nothing is still served by the (lagging) replica through that node.
-          const unseen = await api(other.url, 'GET', '/api/v1/search?q=plover', { token: quiet.token });
+          const unseen = await searchFresh(other.url, '/api/v1/search?q=plover', quiet.token);
           assert.equal((unseen.body.hits as unknown[]).length, 0);
         } finally {
           await replicaAdmin.query('SELECT pg_wal_replay_resume()');
@@ -290,7 +290,7 @@ if (requirePostgresBinaries('read replicas') && (await requireRedis('read replic
       const sent = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token: owner.token, body: { body: 'grebe after the promotion' } });
       assert.equal(sent.status, 201);
       const before = routed(await routes(), 'replica');
-      const found = await api(server.url, 'GET', '/api/v1/search?q=grebe', { token: reader.token });
+      const found = await searchFresh(server.url, '/api/v1/search?q=grebe', reader.token);
       assert.equal((found.body.hits as unknown[]).length, 1);
       const page = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages?before=3&limit=2`, { token: reader.token });
       assert.equal(page.status, 200);

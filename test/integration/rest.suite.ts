@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
+import { api, createRoom, registerUser, searchFresh, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import type { Json } from '../support/json.js';
 
 export function restSuite(label: string, config: () => Promise<Partial<Config>>): void {
@@ -317,7 +317,7 @@ export function restSuite(label: string, config: () => Promise<Partial<Config>>)
         const theirs = await createRoom(base, eve, 'private');
         await api(base, 'POST', `/api/v1/rooms/${mine}/messages`, { token: alice.token, body: { body: 'the quarterly kangaroo report' } });
         await api(base, 'POST', `/api/v1/rooms/${theirs}/messages`, { token: eve.token, body: { body: 'eve kangaroo secrets' } });
-        const res = await api(base, 'GET', '/api/v1/search?q=kangar', { token: alice.token });
+        const res = await searchFresh(base, '/api/v1/search?q=kangar', alice.token);
         assert.equal(res.status, 200);
         assert.deepEqual(res.body.hits.map((h: Json) => h.message.roomId), [mine]);
         assert.equal(res.body.hits[0].highlight, 'the quarterly <mark>kangaroo</mark> report');

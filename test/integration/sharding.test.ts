@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PostgresCluster, requirePostgresBinaries, startPostgresCluster } from '../support/pg-cluster.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
+import { api, createRoom, registerUser, searchFresh, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
 
 const POLL_MS = 50;
@@ -108,7 +108,7 @@ if ((await requirePostgres('room sharding')) && requirePostgresBinaries('room sh
       // By latest activity, newest first, across both shards.
       assert.equal((listed.body.rooms as Array<{ id: string }>)[0]?.id, rooms.at(-1));
 
-      const found = await api(server.url, 'GET', '/api/v1/search?q=kestrel&limit=50', { token: bob.token });
+      const found = await searchFresh(server.url, '/api/v1/search?q=kestrel&limit=50', bob.token);
       assert.equal(found.status, 200);
       const hitRooms = new Set((found.body.hits as Array<{ message: { roomId: string } }>).map((h) => h.message.roomId));
       assert.equal(hitRooms.size, 10, 'hits from every room, on both shards');

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../src/config.js';
 import { responses } from '../../src/protocol/responses.js';
 import type { Json } from '../support/json.js';
-import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
+import { api, createRoom, registerUser, searchFresh, startTestServer, type TestServer, type TestUser } from '../support/server.js';
 import { WsTestClient } from '../support/ws-client.js';
 
 export function threadsSuite(label: string, config: () => Promise<Partial<Config>>): void {
@@ -207,7 +207,7 @@ export function threadsSuite(label: string, config: () => Promise<Partial<Config
       assert.deepEqual([flood.status, flood.body.error.code, flood.body.error.details.reason], [409, 'conflict', 'too_many_reactions']);
       assert.equal((await reaction(alice, 'PUT', roomId, m.seq, '🇫🇷')).status, 204);
       // Search hits carry them too.
-      const hits = (await get(alice, `/api/v1/search?q=react&roomId=${roomId}`)).body.hits;
+      const hits = (await searchFresh(base, `/api/v1/search?q=react&roomId=${roomId}`, alice.token)).body.hits as Json[];
       assert.equal(hits[0].message.reactions.length, 3);
       // A deleted message takes no reaction and shows none.
       await api(base, 'DELETE', `/api/v1/rooms/${roomId}/messages/${m.seq}`, { token: alice.token });

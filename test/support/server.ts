@@ -35,6 +35,20 @@ export interface ApiResponse<T = Record<string, unknown>> {
   headers: Headers;
 }
 
+/**
+ * GET a search, again until the search index had taken every event of the searched rooms
+ * (`index.pending` 0: indexing runs just after the commit, off the send path), within 15 s.
+ */
+export async function searchFresh<T = Record<string, Json>>(base: string, route: string, token: string): Promise<ApiResponse<T>> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const res = await api<T>(base, 'GET', route, { token });
+    const pending = (res.body as { index?: { pending?: number } }).index?.pending;
+    if (res.status !== 200 || pending === 0 || Date.now() > deadline) return res;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** A REST call with an optional bearer token; the body is parsed when it is JSON. */
 export async function api<T = Record<string, Json>>(
   base: string,
