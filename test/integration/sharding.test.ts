@@ -177,7 +177,16 @@ if ((await requirePostgres('room sharding')) && requirePostgresBinaries('room sh
       stop = true;
       await sending;
       assert.equal(moved.code, 0, moved.stderr);
-      const report = JSON.parse(moved.stdout.trim().split('\n').at(-1) as string) as { from: string; to: string; heldMs: number };
+      // The report is the JSON line naming the room (the tool may log other lines around it).
+      const parsed = moved.stdout.trim().split('\n').flatMap((line) => {
+        try {
+          return [JSON.parse(line) as { roomId?: string; from: string; to: string; heldMs: number }];
+        } catch {
+          return [];
+        }
+      });
+      const report = parsed.find((r) => r.roomId === roomId);
+      assert.ok(report !== undefined, `a report in: ${moved.stdout} ${moved.stderr}`);
       assert.equal(report.from, from);
       assert.equal(report.to, to);
       assert.equal((await shardsOf([roomId])).get(roomId), to);
