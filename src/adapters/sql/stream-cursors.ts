@@ -44,16 +44,20 @@ export async function roomsBehindCursor(db: Kysely<Database>, consumer: string, 
  * never passes what is written.
  */
 export async function applySearchIndex(db: Kysely<Database>, dialect: SqlDialect, roomId: string, entries: SearchIndexEntry[], throughSeq: number): Promise<void> {
+  // One text per message: the latest event's (the others would be skipped by the guard anyway).
+  const latest = new Map<number, SearchIndexEntry>();
+  for (const e of entries) if ((latest.get(e.messageSeq)?.eventSeq ?? -1) < e.eventSeq) latest.set(e.messageSeq, e);
+  const rows = [...latest.values()];
+  const chunk = Math.max(1, Math.floor(dialect.maxParameters / 3) - 1);
   await dialect.write(db, async (trx) => {
-    for (const e of entries) {
-      await trx
-        .updateTable('messages')
-        .set({ search_text: e.text, search_seq: e.eventSeq })
-        .where('room_id', '=', roomId)
-        .where('seq', '=', e.messageSeq)
-        .where('search_seq', '<', e.eventSeq)
-        .where('deleted', '=', 0)
-        .execute();
+    for (let i = 0; i < rows.length; i += chunk) {
+      const part = rows.slice(i, i + chunk);
+      // One statement per chunk (UPDATE … FROM a VALUES list, in both dialects).
+      const values = sql.join(part.map((e) => (dialect.name === 'postgres' ? sql`(${e.messageSeq}::bigint, ${e.eventSeq}::bigint, ${e.text}::text)` : sql`(${e.messageSeq}, ${e.eventSeq}, ${e.text})`)));
+      await sql`
+        UPDATE messages SET search_text = v.text, search_seq = v.event_seq
+        FROM (${dialect.name === 'postgres' ? sql`VALUES ${values}` : sql`SELECT column1 AS seq, column2 AS event_seq, column3 AS text FROM (VALUES ${values})`}) AS v${dialect.name === 'postgres' ? sql` (seq, event_seq, text)` : sql``}
+        WHERE messages.room_id = ${roomId} AND messages.seq = v.seq AND messages.search_seq < v.event_seq AND messages.deleted = 0`.execute(trx);
     }
     await advanceStreamCursor(trx, roomId, 'search', throughSeq);
   });

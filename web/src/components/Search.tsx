@@ -12,6 +12,8 @@ import type { AppState } from '../state/app.js';
 import { navigate, route, routeHash } from '../state/route.js';
 
 const LIMIT = 50;
+/** Searches run again while the server is still indexing recent messages. */
+const REINDEX_TRIES = 4;
 
 /** Where a hit opens: a reply in its thread, any other message in its room. */
 function hitHash(message: SearchHit['message']): string {
@@ -54,23 +56,32 @@ export function SearchBox() {
 export function SearchResults({ app, q }: { app: AppState; q: string }) {
   const hits = useSignal<readonly SearchHit[] | null>(null);
   const truncated = useSignal(false);
+  const indexing = useSignal(false);
   const error = useSignal('');
   useEffect(() => {
     let current = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     hits.value = null;
     error.value = '';
-    app.api.search(q, LIMIT).then(
-      (result) => {
-        if (!current) return;
-        hits.value = result.hits;
-        truncated.value = result.truncated;
-      },
-      (e: unknown) => {
-        if (current) error.value = `The search failed: ${describeError(e)}`;
-      },
-    );
+    // Messages are indexed just after they are sent: while the server says some are not yet,
+    // the search runs again a few times, so what was just sent shows up by itself.
+    const run = (attempt: number) =>
+      app.api.search(q, LIMIT).then(
+        (result) => {
+          if (!current) return;
+          hits.value = result.hits;
+          truncated.value = result.truncated;
+          indexing.value = result.index.pending > 0;
+          if (indexing.value && attempt < REINDEX_TRIES) timer = setTimeout(() => void run(attempt + 1), 400 * (attempt + 1));
+        },
+        (e: unknown) => {
+          if (current && attempt === 0) error.value = `The search failed: ${describeError(e)}`;
+        },
+      );
+    void run(0);
     return () => {
       current = false;
+      clearTimeout(timer);
     };
   }, [q]);
 
@@ -112,6 +123,7 @@ export function SearchResults({ app, q }: { app: AppState; q: string }) {
         </ol>
       )}
       {truncated.value && <p class="hint">Older matches may exist: search within one room to find them.</p>}
+      {indexing.value && <p class="hint">The newest messages are still being indexed and may be missing here.</p>}
     </section>
   );
 }
