@@ -460,7 +460,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       messages,
       moderation: new Moderation(store, access, writer),
       threads: new Threads(store, access, { unreadCap: config.UNREAD_COUNT_CAP }),
-      search: new Search(store, access, { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT }),
+      search: new Search(
+        store,
+        access,
+        { maxCandidates: config.SEARCH_MAX_CANDIDATES, timeoutMs: config.SEARCH_TIMEOUT_MS, maxConcurrent: config.SEARCH_MAX_CONCURRENT },
+        { catchUp: (roomId) => pipeline.catchUp(roomId), onError: (error, context) => logFailure(log, error, 'search index catch-up failed', { context }) },
+      ),
       presence,
       authLimiter: instrumentRateLimiter(rateLimiter(redis, redisGuard, config, 'auth', { ratePerSec: config.AUTH_RATE_PER_MIN / 60, burst: config.AUTH_RATE_PER_MIN }), 'auth', metrics),
       jobs: work.jobs,
@@ -609,12 +614,13 @@ export async function startParley(config: Config, log: Logger = createLogger(con
           },
           { name: 'answer requests in flight', run: () => ws.drain(drainMs), timeoutMs: drainMs + 1_000 },
           { name: 'commit appends', run: () => writer.flush() },
-          // What was committed is in the store; the relay and the indexer go on from it on the next start.
-          { name: 'close the event pipeline', run: () => pipeline.close() },
           // Running jobs get what is left of the drain's share; those still running then run again elsewhere.
           { name: 'stop jobs', run: () => work.close(Math.min(3_000, total * 0.2)), timeoutMs: Math.min(3_000, total * 0.2) + 1_000 },
           { name: 'close connections', run: () => ws.close(undefined, undefined, closeMs), timeoutMs: closeMs + 500 },
           { name: 'announce presence', run: () => presence.flush() },
+          // After the last connection and job event; what was committed is in the store, and the
+          // relay and the indexer go on from it on the next start.
+          { name: 'close the event pipeline', run: () => pipeline.close() },
           { name: 'close http', run: () => http.close() },
           { name: 'close rooms', run: () => hub.close() },
           { name: 'close dependencies', run: () => unwind() },

@@ -465,9 +465,11 @@ export interface Store {
   roomsBehindCursor(consumer: string, limit: number): Promise<string[]>;
   /**
    * In one transaction: writes each entry's text on its message (not over the text of a later
-   * event, nor on a deleted message) and moves the room's `search` cursor to `throughSeq`.
+   * event, nor on a deleted message, nor for events indexed before the pipeline existed) and
+   * moves the room's `search` cursor to `throughSeq` if it stands at `afterSeq` or beyond (the
+   * entries' events run on from it), so the cursor never passes an event nobody indexed.
    */
-  applySearchIndex(roomId: string, entries: SearchIndexEntry[], throughSeq: number): Promise<void>;
+  applySearchIndex(roomId: string, entries: SearchIndexEntry[], afterSeq: number, throughSeq: number): Promise<void>;
   /** Every member preference set for the room. */
   listNotifyPrefs(roomId: string): Promise<NotifyPrefRecord[]>;
   findNotifyPref(roomId: string, userId: string): Promise<NotifyPrefRecord | undefined>;
@@ -533,6 +535,8 @@ export interface SearchPage {
   truncated: boolean;
   /** Events of the searched rooms the search indexer had not taken yet: what this search could not find. */
   pending: number;
+  /** The rooms of those events, furthest behind first (not on the wire: the search catches them up). */
+  pendingRooms: string[];
 }
 
 /**

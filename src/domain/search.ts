@@ -77,16 +77,28 @@ export function matchesAll(body: string, terms: string[]): boolean {
   return terms.every((t) => words.some((w) => w.startsWith(t)));
 }
 
+/** Most events a search catches up before it answers; past it the answer says what is pending. */
+const CATCH_UP_MAX_EVENTS = 2_000;
+const CATCH_UP_MAX_ROOMS = 8;
+
+export interface SearchCatchUp {
+  /** Indexes a room's events the indexer has not taken yet, from the store. */
+  catchUp(roomId: string): Promise<void>;
+  onError(error: unknown, context: string): void;
+}
+
 export class Search {
   readonly #store: Store;
   readonly #access: Access;
   readonly #limits: SearchLimits;
+  readonly #indexer: SearchCatchUp | undefined;
   #running = 0;
 
-  constructor(store: Store, access: Access, limits: SearchLimits) {
+  constructor(store: Store, access: Access, limits: SearchLimits, indexer?: SearchCatchUp) {
     this.#store = store;
     this.#access = access;
     this.#limits = limits;
+    this.#indexer = indexer;
   }
 
   async search(userId: string, q: string, roomId: string | undefined, limit: number): Promise<SearchResult> {
@@ -98,22 +110,45 @@ export class Search {
     if (this.#running >= this.#limits.maxConcurrent) throw unavailable('Too many searches are running; retry shortly.');
     this.#running += 1;
     try {
-      const page = await this.#store.search({
-        userId,
-        terms,
-        roomId,
-        limit,
-        maxCandidates: this.#limits.maxCandidates,
-        deadlineAt: Date.now() + this.#limits.timeoutMs,
-      });
+      const query = { userId, terms, roomId, limit, maxCandidates: this.#limits.maxCandidates, deadlineAt: Date.now() + this.#limits.timeoutMs };
+      let page = await this.#store.search(query);
+      // Rooms the indexer has not caught up with (just sent to): indexed here first, from the
+      // store, within half of what is left of the deadline, so a search finds what was
+      // acknowledged before it. Past the bound, the answer says what is pending.
+      if (this.#indexer !== undefined && page.pending > 0 && page.pending <= CATCH_UP_MAX_EVENTS) {
+        if (await this.#catchUp(page.pendingRooms.slice(0, CATCH_UP_MAX_ROOMS), query.deadlineAt)) page = await this.#store.search(query);
+      }
       const messages = await withReactions(
         this.#store,
         userId,
         page.hits.map((h) => h.message).filter((m) => matchesAll(m.body, terms)),
       );
-      return { hits: messages.map((message) => ({ message, highlight: highlight(message.body, terms) })), truncated: page.truncated, pending: page.pending };
+      // A hit left out because its message changed since it was indexed: older hits may exist.
+      const dropped = messages.length < page.hits.length;
+      return { hits: messages.map((message) => ({ message, highlight: highlight(message.body, terms) })), truncated: page.truncated || dropped, pending: page.pending };
     } finally {
       this.#running -= 1;
+    }
+  }
+
+  /** True when the rooms were caught up in time; a failure is reported and the search answers as it can. */
+  async #catchUp(rooms: string[], deadlineAt: number): Promise<boolean> {
+    const indexer = this.#indexer as SearchCatchUp;
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, (deadlineAt - Date.now()) / 2));
+    });
+    try {
+      const done = Promise.all(rooms.map((r) => indexer.catchUp(r))).then(
+        () => true,
+        (error: unknown) => {
+          indexer.onError(error, 'catching up the search index');
+          return false;
+        },
+      );
+      return await Promise.race([done, inTime]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

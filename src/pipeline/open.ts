@@ -15,15 +15,22 @@ import { JetStreamLog } from '../adapters/nats/event-log.js';
 import { NO_OPS, OpsEvents, type OpsSink } from './ops-events.js';
 import { RELAY_CURSOR, relayTo } from './relay.js';
 import { RoomTail } from './room-tail.js';
-import { consumeForSearch, type IndexObserver, indexRoom, SEARCH_GROUP } from './search-indexer.js';
+import { catchUpRoom, consumeForSearch, type IndexObserver, indexRoom, SEARCH_GROUP } from './search-indexer.js';
 
 export const LOG_SUBJECT_PREFIX = 'parley.log';
 const LAG_POLL_MS = 5_000;
+
+/** Events one search catches up from the store in a room found behind. */
+const CATCH_UP_EVENTS = 2_000;
+/** With a log, the repair sweep: rooms whose search cursor stayed behind (a gap, a lost write). */
+const REPAIR_SWEEP_MS = 60_000;
 
 export interface Pipeline {
   /** The log, when there is one (analytics consumes it too). */
   log: EventLog | null;
   ops: OpsSink;
+  /** Indexes a room found behind from the store (a search does before it answers). */
+  catchUp(roomId: string): Promise<void>;
   /** Handed every committed event (StreamWriter.listen). */
   committed(event: StreamEventRecord): void;
   start(): void;
@@ -47,12 +54,13 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
     skipped: (count) => metrics.eventLogSkipped.inc({ group: SEARCH_GROUP }, count),
   };
   if (config.EVENT_LOG === 'none') {
-    const tail = new RoomTail(store, { consumer: 'search', take: (roomId, events) => indexRoom(store, roomId, events, observer), onError });
+    const tail = new RoomTail(store, { consumer: 'search', take: (roomId, events, after) => indexRoom(store, roomId, events, observer, after), onError });
     metrics.streamTailBacklog.labels('search').set(0);
     const gauge = setInterval(() => metrics.streamTailBacklog.set({ consumer: 'search' }, tail.backlog), LAG_POLL_MS).unref();
     return {
       log: null,
       ops: NO_OPS,
+      catchUp: (roomId) => catchUpRoom(store, roomId, CATCH_UP_EVENTS, observer),
       committed: (event) => tail.committed(event),
       start: () => tail.start(),
       close: async () => {
@@ -79,6 +87,8 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
     onDropped: (n) => metrics.eventLogDropped.inc(n),
     onAppended: (n) => metrics.eventLogAppended.inc({ family: 'ops' }, n),
   });
+  // The log's group indexes; this sweep only repairs what it left behind (it reads the store).
+  const repair = new RoomTail(store, { consumer: 'search', take: (roomId, events, after) => indexRoom(store, roomId, events, observer, after), onError, sweepMs: REPAIR_SWEEP_MS, concurrency: 1 });
   let stopSearch: (() => Promise<void>) | undefined;
   let poll: NodeJS.Timeout | undefined;
   const readLag = async () => {
@@ -94,15 +104,18 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
   return {
     log,
     ops,
+    catchUp: (roomId) => catchUpRoom(store, roomId, CATCH_UP_EVENTS, observer),
     committed: (event) => relay.committed(event),
     start: () => {
       relay.start();
-      stopSearch = consumeForSearch(log, store, { batch: config.EVENT_LOG_BATCH, observer });
+      repair.start();
+      stopSearch = consumeForSearch(log, store, { batch: config.EVENT_LOG_BATCH, observer, onError });
       poll = setInterval(() => void readLag(), LAG_POLL_MS).unref();
     },
     close: async () => {
       clearInterval(poll);
       await relay.close();
+      await repair.close();
       await stopSearch?.();
       await ops.close().catch((error: unknown) => onError(error, 'flushing operational events'));
       await log.close();

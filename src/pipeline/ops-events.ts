@@ -32,6 +32,7 @@ export class OpsEvents implements OpsSink {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #failing = false;
+  #closed = false;
 
   constructor(log: EventLog, options: OpsEventsOptions) {
     this.#log = log;
@@ -39,6 +40,7 @@ export class OpsEvents implements OpsSink {
   }
 
   emit(name: OpsName, fields: Record<string, unknown>): void {
+    if (this.#closed) return;
     if (this.#buffer.length >= this.#options.maxBuffered) {
       this.#buffer.shift();
       this.#options.onDropped?.(1);
@@ -49,6 +51,7 @@ export class OpsEvents implements OpsSink {
 
   /** Flushes what is buffered (one attempt, bounded by the log's own timeouts). */
   async close(): Promise<void> {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#flushing;
@@ -60,7 +63,7 @@ export class OpsEvents implements OpsSink {
     if (this.#flushing !== undefined) return;
     this.#flushing = this.#flushOnce().finally(() => {
       this.#flushing = undefined;
-      if (this.#buffer.length > 0) this.#timer ??= setTimeout(() => this.#flush(), this.#failing ? this.#options.flushMs * 10 : 0).unref();
+      if (this.#buffer.length > 0 && !this.#closed) this.#timer ??= setTimeout(() => this.#flush(), this.#failing ? this.#options.flushMs * 10 : 0).unref();
     });
   }
 

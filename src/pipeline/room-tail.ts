@@ -19,8 +19,8 @@ const RETRY_MS = 1_000;
 export interface RoomTailOptions {
   /** The cursor's consumer name (`log`, `search`). */
   consumer: string;
-  /** Handles a room's next events (seq order, contiguous from the cursor) and moves the cursor past them. */
-  take(roomId: string, events: StreamEventRecord[]): Promise<void>;
+  /** Handles a room's next events (seq order: every event after `after`, the cursor, up to the last) and moves the cursor past them. */
+  take(roomId: string, events: StreamEventRecord[], after: number): Promise<void>;
   onError(error: unknown, context: string): void;
   windowMs?: number;
   sweepMs?: number;
@@ -54,7 +54,7 @@ export class RoomTail {
   start(): void {
     this.#sweeper = setInterval(() => this.sweep(), this.#options.sweepMs);
     this.#sweeper.unref();
-    this.sweep();
+    if (this.#options.sweepMs <= 15_000) this.sweep();
   }
 
   /** A room's stream has a new event. */
@@ -133,7 +133,7 @@ export class RoomTail {
     for (let n = 0; n < pagesPerRun; n++) {
       const events = await this.#store.readEvents(roomId, cursor, page);
       if (events.length === 0) return;
-      await take(roomId, events);
+      await take(roomId, events, cursor);
       cursor = (events.at(-1) as StreamEventRecord).seq;
       if (events.length < page) return;
     }

@@ -9,6 +9,8 @@
  *
  * Either way at least once and in any order: a message's text is only replaced by a later
  * event's (`search_seq`), and never written on a deleted message, so a repeat changes nothing.
+ * The room's cursor moves only over events without a gap before them. A search that finds its
+ * rooms behind catches them up from the store first (Search), within its deadline.
  */
 import { searchText } from '../domain/search.js';
 import type { SearchIndexEntry, StreamEventRecord } from '../domain/types.js';
@@ -34,17 +36,40 @@ export interface IndexObserver {
   skipped(count: number): void;
 }
 
-/** Indexes one room's events (contiguous or not) and moves its cursor to the last. */
-export async function indexRoom(store: Store, roomId: string, events: StreamEventRecord[], observer?: IndexObserver): Promise<void> {
+/**
+ * Indexes one room's events and moves its cursor over them. Read from the store, they are every
+ * event after `after`. From the log (`after` absent) only those that run on without a gap move
+ * it: events taken out of order, or with one missing, leave the cursor where it is, and the
+ * repair sweep or the next search of the room reads them from the store.
+ */
+export async function indexRoom(store: Store, roomId: string, events: StreamEventRecord[], observer?: IndexObserver, after?: number): Promise<void> {
   if (events.length === 0) return;
-  const through = Math.max(...events.map((e) => e.seq));
-  await store.applySearchIndex(roomId, searchEntries(events), through);
+  const sorted = [...events].sort((a, b) => a.seq - b.seq);
+  const from = after ?? (sorted[0] as StreamEventRecord).seq - 1;
+  let through = from;
+  for (const e of sorted) {
+    if (after === undefined && e.seq > through + 1) break;
+    through = Math.max(through, e.seq);
+  }
+  await store.applySearchIndex(roomId, searchEntries(sorted), from, through);
   const now = Date.now();
-  observer?.indexed(events.map((e) => Math.max(0, (now - e.createdAt) / 1000)));
+  observer?.indexed(sorted.flatMap((e) => (e.kind === 'message' ? [Math.max(0, (now - e.createdAt) / 1000)] : [])));
+}
+
+/** Indexes the room from its cursor, from the store, up to `maxEvents` events. */
+export async function catchUpRoom(store: Store, roomId: string, maxEvents: number, observer?: IndexObserver): Promise<void> {
+  let cursor = await store.streamCursor(roomId, 'search');
+  for (let taken = 0; taken < maxEvents; ) {
+    const events = await store.readEvents(roomId, cursor, Math.min(500, maxEvents - taken));
+    if (events.length === 0) return;
+    await indexRoom(store, roomId, events, observer, cursor);
+    cursor = (events.at(-1) as StreamEventRecord).seq;
+    taken += events.length;
+  }
 }
 
 /** The `search` group of the event log: each batch indexed room by room. */
-export function consumeForSearch(log: EventLog, store: Store, options: { batch: number; observer?: IndexObserver }): () => Promise<void> {
+export function consumeForSearch(log: EventLog, store: Store, options: { batch: number; observer?: IndexObserver; onError(error: unknown, context: string): void }): () => Promise<void> {
   return log.consume(SEARCH_GROUP, { families: ['stream'], batch: options.batch }, async (batch: LogEntry[]) => {
     const byRoom = new Map<string, StreamEventRecord[]>();
     let skipped = 0;
@@ -59,6 +84,17 @@ export function consumeForSearch(log: EventLog, store: Store, options: { batch: 
       byRoom.set(record.event.roomId, events);
     }
     if (skipped > 0) options.observer?.skipped(skipped);
-    await Promise.all([...byRoom].map(([roomId, events]) => indexRoom(store, roomId, events, options.observer)));
+    // Room by room, in a stable order (two processes never lock the same rows crosswise). An
+    // outage fails the batch (it is handed again); any other failure is that room's alone: it is
+    // reported and skipped, so one bad record never holds the group (the repair sweep and the
+    // room's next search read its events from the store).
+    for (const [roomId, events] of [...byRoom].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      try {
+        await indexRoom(store, roomId, events, options.observer);
+      } catch (error) {
+        if ((error as { code?: string }).code === 'unavailable') throw error;
+        options.onError(error, `indexing room ${roomId} from the event log`);
+      }
+    }
   });
 }

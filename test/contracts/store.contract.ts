@@ -837,8 +837,16 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         const e = event(edited).seq;
         assert.equal((await raw()).pending, 2);
         // The edit's text first, then the message's own (taken late, out of order): the edit's stays.
-        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: e, text: searchText(`${tag} second words`) }], e);
-        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: m, text: searchText(`${tag} first words`) }], m);
+        // The edit's text first: its event does not run on from the cursor (the message's is not
+        // taken yet), so the cursor stays; then the message's own, late: the edit's text stays.
+        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: e, text: searchText(`${tag} second words`) }], e - 1, e);
+        assert.equal(await store.streamCursor(r.id, 'search'), m - 1, 'the cursor does not pass an event nobody indexed');
+        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: m, text: searchText(`${tag} first words`) }], m - 1, m);
+        assert.equal(await store.streamCursor(r.id, 'search'), m);
+        assert.equal((await raw()).pending, 1);
+        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: e, text: searchText(`${tag} second words`) }], m, e);
+        assert.equal(await store.streamCursor(r.id, 'search'), e);
+        await store.applySearchIndex(r.id, [], 0, m);
         assert.equal(await store.streamCursor(r.id, 'search'), e, 'the cursor never moves back');
         const after = await raw();
         assert.equal(after.pending, 0);
@@ -847,7 +855,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         // Deleted: out of search at once, and an index write of any event after it puts nothing back.
         const [deleted] = await store.append([{ kind: 'delete', roomId: r.id, userId: u.id, target: m, at: at() }]);
         assert.deepEqual((await raw()).hits, []);
-        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: event(deleted).seq + 5, text: searchText(`${tag} back again`) }], event(deleted).seq);
+        await store.applySearchIndex(r.id, [{ messageSeq: m, eventSeq: event(deleted).seq + 5, text: searchText(`${tag} back again`) }], e, event(deleted).seq);
         assert.deepEqual((await raw()).hits, []);
         assert.ok((await store.roomsBehindCursor('search', 100_000)).every((id) => id !== r.id));
       });

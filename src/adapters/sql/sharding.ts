@@ -161,6 +161,8 @@ const ROOM: Record<string, RoomSpec> = {
   // Not confirmed: a cursor advance lost to a move only makes the notifier read again (its writes are idempotent).
   advanceNotificationCursor: { roomId: first, write: true },
   // Held during a move like every write, then made on the room's new shard (both are idempotent).
+  // An index write lost to a move leaves the room's search cursor behind on its new shard: the
+  // indexer's repair sweep and the next search of the room index it again.
   advanceStreamCursor: { roomId: first, write: true },
   applySearchIndex: { roomId: first, write: true },
   setNotifyPref: { roomId: first, write: true, confirm: true },
@@ -567,7 +569,7 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       ).sort((a, b) => b.message.createdAt - a.message.createdAt || (a.message.roomId < b.message.roomId ? -1 : a.message.roomId > b.message.roomId ? 1 : b.message.seq - a.message.seq));
       // Each database examined at most maxCandidates: a walk that stopped at the cap may have
       // left newer hits than some here, so the page says so.
-      return { hits: hits.slice(0, q.limit), truncated: pages.some((p) => p.truncated), pending: pages.reduce((n, p) => n + p.pending, 0) };
+      return { hits: hits.slice(0, q.limit), truncated: pages.some((p) => p.truncated), pending: pages.reduce((n, p) => n + p.pending, 0), pendingRooms: pages.flatMap((p) => p.pendingRooms) };
     },
 
     listMemberRooms: async (userId, unreadCap) => {

@@ -504,13 +504,13 @@ export class SqlStore extends SqlJobStore implements Store {
 
   async search(query: SearchQuery): Promise<SearchPage> {
     // A word is a run of letters and digits: a term with anything else is no word's prefix.
-    if (query.terms.length === 0 || query.terms.some((t) => !WORD.test(t))) return { hits: [], truncated: false, pending: 0 };
+    if (query.terms.length === 0 || query.terms.some((t) => !WORD.test(t))) return { hits: [], truncated: false, pending: 0, pendingRooms: [] };
     // A search that waited past its deadline (queued behind others) does no work at all.
     if (Date.now() >= query.deadlineAt) throw unavailable('The search took too long; retry, or narrow it to a room.');
     // What the index had not taken yet is read first: a search never claims more than it saw.
-    const pending = await cursors.searchPending(this.#db, query.userId, query.roomId);
+    const { pending, rooms } = await cursors.searchPending(this.#db, query.userId, query.roomId);
     const { rows, truncated } = await this.#dialect.search(this.#db, query);
-    return { hits: rows.map((r) => ({ message: toMessage(r) })), truncated, pending };
+    return { hits: rows.map((r) => ({ message: toMessage(r) })), truncated, pending, pendingRooms: rooms };
   }
 
   // History exports
@@ -727,8 +727,8 @@ export class SqlStore extends SqlJobStore implements Store {
     return cursors.roomsBehindCursor(this.#db, consumer, limit);
   }
 
-  applySearchIndex(roomId: string, entries: SearchIndexEntry[], throughSeq: number): Promise<void> {
-    return cursors.applySearchIndex(this.#db, this.#dialect, roomId, entries, throughSeq);
+  applySearchIndex(roomId: string, entries: SearchIndexEntry[], afterSeq: number, throughSeq: number): Promise<void> {
+    return cursors.applySearchIndex(this.#db, this.#dialect, roomId, entries, afterSeq, throughSeq);
   }
 
   listNotifyPrefs(roomId: string): Promise<NotifyPrefRecord[]> {

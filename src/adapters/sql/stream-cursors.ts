@@ -40,41 +40,65 @@ export async function roomsBehindCursor(db: Kysely<Database>, consumer: string, 
 
 /**
  * Writes each entry's text on its message, unless the message holds the text of a later event
- * already or was deleted, and moves the room's search cursor: one transaction, so the cursor
- * never passes what is written.
+ * already, was deleted, or the event is at or below the room's `search_floor` (indexed before the
+ * pipeline existed); and moves the room's search cursor to `throughSeq` if it stands at
+ * `afterSeq` or beyond (the events taken run on from it: the cursor never passes an event
+ * nobody indexed). One transaction.
  */
-export async function applySearchIndex(db: Kysely<Database>, dialect: SqlDialect, roomId: string, entries: SearchIndexEntry[], throughSeq: number): Promise<void> {
+export async function applySearchIndex(db: Kysely<Database>, dialect: SqlDialect, roomId: string, entries: SearchIndexEntry[], afterSeq: number, throughSeq: number): Promise<void> {
   // One text per message: the latest event's (the others would be skipped by the guard anyway).
   const latest = new Map<number, SearchIndexEntry>();
   for (const e of entries) if ((latest.get(e.messageSeq)?.eventSeq ?? -1) < e.eventSeq) latest.set(e.messageSeq, e);
-  const rows = [...latest.values()];
-  const chunk = Math.max(1, Math.floor(dialect.maxParameters / 3) - 1);
+  const rows = [...latest.values()].sort((a, b) => a.messageSeq - b.messageSeq);
   await dialect.write(db, async (trx) => {
-    for (let i = 0; i < rows.length; i += chunk) {
-      const part = rows.slice(i, i + chunk);
-      // One statement per chunk (UPDATE … FROM a VALUES list, in both dialects).
-      const values = sql.join(part.map((e) => (dialect.name === 'postgres' ? sql`(${e.messageSeq}::bigint, ${e.eventSeq}::bigint, ${e.text}::text)` : sql`(${e.messageSeq}, ${e.eventSeq}, ${e.text})`)));
-      await sql`
-        UPDATE messages SET search_text = v.text, search_seq = v.event_seq
-        FROM (${dialect.name === 'postgres' ? sql`VALUES ${values}` : sql`SELECT column1 AS seq, column2 AS event_seq, column3 AS text FROM (VALUES ${values})`}) AS v${dialect.name === 'postgres' ? sql` (seq, event_seq, text)` : sql``}
-        WHERE messages.room_id = ${roomId} AND messages.seq = v.seq AND messages.search_seq < v.event_seq AND messages.deleted = 0`.execute(trx);
+    const floor = await streamCursor(trx, roomId, 'search_floor');
+    // One statement per message, each by the primary key (a joined VALUES list made PostgreSQL
+    // plan a walk of the room's messages).
+    for (const e of rows) {
+      if (e.eventSeq <= floor) continue;
+      await trx
+        .updateTable('messages')
+        .set({ search_text: e.text, search_seq: e.eventSeq })
+        .where('room_id', '=', roomId)
+        .where('seq', '=', e.messageSeq)
+        .where('search_seq', '<', e.eventSeq)
+        .where('deleted', '=', 0)
+        .execute();
     }
-    await advanceStreamCursor(trx, roomId, 'search', throughSeq);
+    if (throughSeq <= afterSeq) return;
+    if (afterSeq <= 0) {
+      await trx
+        .insertInto('stream_cursors')
+        .values({ room_id: roomId, consumer: 'search', cursor_seq: throughSeq })
+        .onConflict((oc) => oc.columns(['room_id', 'consumer']).doUpdateSet({ cursor_seq: keepMax('stream_cursors', 'cursor_seq') }))
+        .execute();
+    } else {
+      await trx
+        .updateTable('stream_cursors')
+        .set({ cursor_seq: throughSeq })
+        .where('room_id', '=', roomId)
+        .where('consumer', '=', 'search')
+        .where('cursor_seq', '>=', afterSeq)
+        .where('cursor_seq', '<', throughSeq)
+        .execute();
+    }
   });
 }
 
 /**
- * Events of the user's rooms (or of `roomId` alone) that the search indexer has not taken yet:
- * what a search cannot find so far.
+ * Events of the user's rooms (or of `roomId` alone) that the search indexer has not taken yet
+ * (what a search cannot find so far), and the rooms they are in, furthest behind first.
  */
-export async function searchPending(db: Kysely<Database>, userId: string, roomId: string | undefined): Promise<number> {
-  const row = await db
+export async function searchPending(db: Kysely<Database>, userId: string, roomId: string | undefined): Promise<{ pending: number; rooms: string[] }> {
+  const rows = await db
     .selectFrom('members as m')
     .innerJoin('rooms as r', 'r.id', 'm.room_id')
     .leftJoin('stream_cursors as c', (join) => join.onRef('c.room_id', '=', 'r.id').on('c.consumer', '=', 'search'))
-    .select(sql<number>`coalesce(sum(CASE WHEN r.last_seq > coalesce(c.cursor_seq, 0) THEN r.last_seq - coalesce(c.cursor_seq, 0) ELSE 0 END), 0)`.as('pending'))
+    .select(['r.id', sql<number>`r.last_seq - coalesce(c.cursor_seq, 0)`.as('behind')])
     .where('m.user_id', '=', userId)
+    .where(sql<boolean>`r.last_seq > coalesce(c.cursor_seq, 0)`)
     .$if(roomId !== undefined, (q) => q.where('m.room_id', '=', roomId as string))
-    .executeTakeFirst();
-  return Number(row?.pending ?? 0);
+    .execute();
+  const behind = rows.map((r) => ({ id: r.id, behind: Number(r.behind) })).sort((a, b) => b.behind - a.behind);
+  return { pending: behind.reduce((n, r) => n + r.behind, 0), rooms: behind.map((r) => r.id) };
 }
