@@ -615,7 +615,8 @@ export interface ConsumerLag {
  * rejects or its process dies. Every call rejects with `unavailable` while the log is down.
  */
 export interface EventLog {
-  append(records: LogRecord[]): Promise<void>;
+  /** Resolves with how many of the records were new (the others' ids were there already). */
+  append(records: LogRecord[]): Promise<{ stored: number }>;
   /**
    * Hands the group's records to `handle` in log order, batch by batch, from where the group
    * left off, until the returned stop is called (it waits for the batch in hand).

@@ -71,11 +71,11 @@ export class OpsEvents implements OpsSink {
     const batch = this.#buffer.slice(0, this.#options.batch);
     if (batch.length === 0) return;
     try {
-      await this.#log.append(batch);
+      const { stored } = await this.#log.append(batch);
       // Only what was sent leaves the buffer (drops meanwhile took from its front).
       const sent = new Set(batch);
       this.#buffer = this.#buffer.filter((r) => !sent.has(r));
-      this.#options.onAppended?.(batch.length);
+      this.#options.onAppended?.(stored);
       if (this.#failing) this.#failing = false;
     } catch (error) {
       if (!this.#failing) this.#options.onError(error, 'operational events');

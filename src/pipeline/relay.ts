@@ -10,10 +10,11 @@ import { streamRecord } from './records.js';
 
 export const RELAY_CURSOR = 'log';
 
-export function relayTo(log: EventLog, store: Store, onRelayed?: (count: number) => void): (roomId: string, events: StreamEventRecord[]) => Promise<void> {
+export function relayTo(log: EventLog, store: Store, onRelayed?: (stored: number) => void): (roomId: string, events: StreamEventRecord[]) => Promise<void> {
   return async (roomId, events) => {
-    await log.append(events.map(streamRecord));
+    const { stored } = await log.append(events.map(streamRecord));
     await store.advanceStreamCursor(roomId, RELAY_CURSOR, (events.at(-1) as StreamEventRecord).seq);
-    onRelayed?.(events.length);
+    // Only what the log did not hold yet: another process's run may have appended the same events.
+    onRelayed?.(stored);
   };
 }

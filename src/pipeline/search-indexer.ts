@@ -68,17 +68,28 @@ export async function catchUpRoom(store: Store, roomId: string, maxEvents: numbe
   }
 }
 
+/** An observer that reports only the delays of the events in `first`. */
+function observing(observer: IndexObserver | undefined, events: StreamEventRecord[], first: Set<StreamEventRecord>): IndexObserver | undefined {
+  if (observer === undefined || events.every((e) => first.has(e))) return observer;
+  const kept = events.filter((e) => first.has(e) && e.kind === 'message');
+  const now = Date.now();
+  return { indexed: () => observer.indexed(kept.map((e) => Math.max(0, (now - e.createdAt) / 1000))), skipped: (n) => observer.skipped(n) };
+}
+
 /** The `search` group of the event log: each batch indexed room by room. */
 export function consumeForSearch(log: EventLog, store: Store, options: { batch: number; observer?: IndexObserver; onError(error: unknown, context: string): void }): () => Promise<void> {
   return log.consume(SEARCH_GROUP, { families: ['stream'], batch: options.batch }, async (batch: LogEntry[]) => {
     const byRoom = new Map<string, StreamEventRecord[]>();
     let skipped = 0;
+    // The delay from commit to searchable is measured on first deliveries only.
+    const first = new Set<StreamEventRecord>();
     for (const entry of batch) {
       const record = decodeRecord(entry);
       if (record?.type !== 'stream') {
         skipped += 1;
         continue;
       }
+      if (entry.redelivered === 0) first.add(record.event);
       const events = byRoom.get(record.event.roomId) ?? [];
       events.push(record.event);
       byRoom.set(record.event.roomId, events);
@@ -90,7 +101,7 @@ export function consumeForSearch(log: EventLog, store: Store, options: { batch: 
     // room's next search read its events from the store).
     for (const [roomId, events] of [...byRoom].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       try {
-        await indexRoom(store, roomId, events, options.observer);
+        await indexRoom(store, roomId, events, observing(options.observer, events, first));
       } catch (error) {
         if ((error as { code?: string }).code === 'unavailable') throw error;
         options.onError(error, `indexing room ${roomId} from the event log`);

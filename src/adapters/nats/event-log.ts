@@ -104,10 +104,11 @@ export class JetStreamLog implements EventLog {
     }
   }
 
-  async append(records: LogRecord[]): Promise<void> {
+  async append(records: LogRecord[]): Promise<{ stored: number }> {
     // Published together: one connection keeps their order; the stream stores each id once.
     try {
-      await Promise.all(records.map((r) => this.#js.publish(`${this.#options.prefix}.${r.subject}`, r.data, { msgID: r.id, timeout: this.#options.timeoutMs })));
+      const acks = await Promise.all(records.map((r) => this.#js.publish(`${this.#options.prefix}.${r.subject}`, r.data, { msgID: r.id, timeout: this.#options.timeoutMs })));
+      return { stored: acks.filter((a) => !a.duplicate).length };
     } catch (error) {
       throw asOutage(error);
     }

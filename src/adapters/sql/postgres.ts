@@ -59,7 +59,9 @@ function postgresFlavour(statementTimeoutMs: number): SqlDialect {
     async lockMigrations(trx) {
       // No timeout for a migration, whatever the role says (behind PgBouncer the role's
       // statement_timeout applies to every connection): it takes as long as it takes.
-      await sql`SELECT set_config('statement_timeout', '0', true)`.execute(trx);
+      // A utility statement, not a function call: on a fresh server connection a SELECT of
+      // set_config spends longer looking up its function than a 1 ms role timeout allows.
+      await sql`SET LOCAL statement_timeout = 0`.execute(trx);
       await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
     },
     async lockKeys(trx, keys) {

@@ -236,8 +236,10 @@ export class RoomSession {
     if ((event.kind === 'member_muted' || event.kind === 'member_unmuted') && event.member?.id === this.#me.id) this.#muteEvents++;
     if (event.kind === 'member_muted' && event.member?.id === this.#me.id) this.#setMuted(mutedText(event.user.displayName, event.until ?? null, event.reason ?? null), event.until ?? null);
     if (event.kind === 'member_unmuted' && event.member?.id === this.#me.id) this.#setMuted(null);
-    // Joins, leaves and moderation change who is listed and with what role.
-    if (event.kind.startsWith('member_')) void this.loadMembers();
+    // Joins, leaves and moderation change who is listed and with what role; once I am out of
+    // the room there is no list of it for me to read.
+    const meOut = (event.kind === 'member_left' && event.user.id === this.#me.id) || ((event.kind === 'member_kicked' || event.kind === 'member_banned') && event.member?.id === this.#me.id);
+    if (event.kind.startsWith('member_') && !meOut) void this.loadMembers();
     if (atBottom && shown) this.scroll.value = { to: 'bottom' };
     queueMicrotask(() => this.markReadIfSeen());
   }
