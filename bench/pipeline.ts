@@ -23,8 +23,9 @@ import WebSocket from 'ws';
 import { JetStreamLog } from '../src/adapters/nats/event-log.js';
 import { type Parley, startParley } from '../src/app.js';
 import { testConfig } from '../src/config.js';
-import { LOG_SUBJECT_PREFIX } from '../src/pipeline/open.js';
+import { jetStreamLogOptions } from '../src/pipeline/open.js';
 import { decodeRecord } from '../src/pipeline/records.js';
+import { call } from './rest.js';
 import { parseMetrics, type Sample } from '../test/support/metrics.js';
 import { NATS_SERVER, type ServerHandle, startNats } from '../test/support/services.js';
 
@@ -54,17 +55,6 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 
-async function call(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}/api/v1${route}`, {
-    method,
-    headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-}
 
 /** Runs `f` over `items`, `width` at a time. */
 async function inBatches<T, R>(items: T[], width: number, f: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -191,17 +181,7 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
     );
 
     // The reader: its own connection, its own group, from the first record.
-    const config = parley.config;
-    reader = await JetStreamLog.open({
-      url: nats.url,
-      stream: config.EVENT_LOG_STREAM,
-      prefix: LOG_SUBJECT_PREFIX,
-      maxAgeMs: config.EVENT_LOG_MAX_AGE_HOURS * 3_600_000,
-      maxBytes: config.EVENT_LOG_MAX_BYTES,
-      duplicateWindowMs: config.EVENT_LOG_DUPLICATE_WINDOW_S * 1000,
-      timeoutMs: config.EVENT_LOG_TIMEOUT_MS,
-      onError: (error, context) => process.stderr.write(`${context}: ${String(error)}\n`),
-    });
+    reader = await JetStreamLog.open(jetStreamLogOptions(parley.config, (error, context) => process.stderr.write(`${context}: ${String(error)}\n`)));
     const runStartedAt = Date.now();
     const relayLags: number[] = [];
     /** When the reader saw each message, by id (performance.now()). */

@@ -24,7 +24,7 @@ import { createTestDatabase, type TestDatabase } from '../test/support/postgres.
 import { freePort } from '../test/support/services.js';
 import { Agent } from './agent-handle.js';
 import type { AgentConnection, AgentReport, Target } from './messages.js';
-import type { Json } from '../test/support/json.js';
+import { call } from './rest.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 // The growth bench has options of its own (bench/growth.ts).
@@ -223,17 +223,6 @@ async function startServer(): Promise<Server> {
 
 // Users and rooms
 
-async function call(url: string, method: string, route: string, token: string | null, body?: unknown): Promise<Record<string, Json>> {
-  const res = await fetch(`${url}/api/v1${route}`, {
-    method,
-    headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-  return text === '' ? {} : JSON.parse(text);
-}
 
 async function register(url: string, count: number): Promise<string[]> {
   const tokens: string[] = [];

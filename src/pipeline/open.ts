@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import type { StreamEventRecord } from '../domain/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { EventLog, Store } from '../ports.js';
-import { JetStreamLog } from '../adapters/nats/event-log.js';
+import { JetStreamLog, type JetStreamLogOptions } from '../adapters/nats/event-log.js';
 import { NO_OPS, OpsEvents, type OpsSink } from './ops-events.js';
 import { RELAY_CURSOR, relayTo } from './relay.js';
 import { RoomTail } from './room-tail.js';
@@ -45,6 +45,20 @@ export interface PipelineDeps {
   onError(error: unknown, context: string): void;
 }
 
+/** The event log's settings, as the configuration gives them. */
+export function jetStreamLogOptions(config: Config, onError: JetStreamLogOptions['onError']): JetStreamLogOptions {
+  return {
+    url: config.EVENT_LOG_URL === '' ? config.NATS_URL : config.EVENT_LOG_URL,
+    stream: config.EVENT_LOG_STREAM,
+    prefix: LOG_SUBJECT_PREFIX,
+    maxAgeMs: config.EVENT_LOG_MAX_AGE_HOURS * 3_600_000,
+    maxBytes: config.EVENT_LOG_MAX_BYTES,
+    duplicateWindowMs: config.EVENT_LOG_DUPLICATE_WINDOW_S * 1000,
+    timeoutMs: config.EVENT_LOG_TIMEOUT_MS,
+    onError,
+  };
+}
+
 export async function openPipeline(config: Config, deps: PipelineDeps): Promise<Pipeline> {
   const { store, metrics, onError } = deps;
   const observer: IndexObserver = {
@@ -70,16 +84,7 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
     };
   }
 
-  const log = await JetStreamLog.open({
-    url: config.EVENT_LOG_URL === '' ? config.NATS_URL : config.EVENT_LOG_URL,
-    stream: config.EVENT_LOG_STREAM,
-    prefix: LOG_SUBJECT_PREFIX,
-    maxAgeMs: config.EVENT_LOG_MAX_AGE_HOURS * 3_600_000,
-    maxBytes: config.EVENT_LOG_MAX_BYTES,
-    duplicateWindowMs: config.EVENT_LOG_DUPLICATE_WINDOW_S * 1000,
-    timeoutMs: config.EVENT_LOG_TIMEOUT_MS,
-    onError,
-  });
+  const log = await JetStreamLog.open(jetStreamLogOptions(config, onError));
   const relay = new RoomTail(store, { consumer: RELAY_CURSOR, take: relayTo(log, store, (n) => metrics.eventLogAppended.inc({ family: 'stream' }, n)), onError });
   const ops = new OpsEvents(log, {
     node: deps.node,

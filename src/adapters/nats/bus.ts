@@ -8,6 +8,7 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import { unavailable } from '../../errors.js';
 import type { Bus, Channel } from '../../ports.js';
 import { ChannelHandlers, ResetListeners } from '../bus-handlers.js';
+import { drainWithin } from './drain.js';
 import { type ConnectionMonitor, translateOutage } from '../outage.js';
 
 export interface NatsBusOptions {
@@ -149,15 +150,6 @@ export class NatsBus implements Bus {
     this.#closed = true;
     this.#handlers.clear();
     this.#subscriptions.clear();
-    // Drain flushes what was published and waits for the server: bounded, then closed
-    // outright (a server that is gone would hold a drain until it came back).
-    let timer: NodeJS.Timeout | undefined;
-    const drained = this.#nc.drain().then(
-      () => true,
-      () => false,
-    );
-    const inTime = await Promise.race([drained, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS)))]);
-    clearTimeout(timer);
-    if (!inTime && !this.#nc.isClosed()) await this.#nc.close();
+    await drainWithin(this.#nc, DRAIN_TIMEOUT_MS);
   }
 }

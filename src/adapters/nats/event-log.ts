@@ -10,6 +10,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, type JetStreamClient, type Jet
 import type { ConsumeOptions, ConsumerLag, EventLog, LogEntry, LogRecord } from '../../ports.js';
 import { unavailable } from '../../errors.js';
 import { translateOutage } from '../outage.js';
+import { drainWithin } from './drain.js';
 
 export interface JetStreamLogOptions {
   url: string;
@@ -227,14 +228,7 @@ export class JetStreamLog implements EventLog {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#running].map((stop) => stop()));
-    let timer: NodeJS.Timeout | undefined;
-    const drained = this.#nc.drain().then(
-      () => true,
-      () => false,
-    );
-    const inTime = await Promise.race([drained, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS)))]);
-    clearTimeout(timer);
-    if (!inTime && !this.#nc.isClosed()) await this.#nc.close();
+    await drainWithin(this.#nc, DRAIN_TIMEOUT_MS);
   }
 
   /**
