@@ -65,6 +65,7 @@ import { LoadShedder } from './resilience/load-shedder.js';
 import { retry } from './resilience/retry.js';
 import { runShutdown } from './resilience/shutdown.js';
 import { openPipeline } from './pipeline/open.js';
+import { AnalyticsReports } from './domain/analytics-reports.js';
 
 export interface Parley {
   readonly config: Config;
@@ -476,6 +477,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       notifications: work.notifications.notifications,
       blocks,
       ops: pipeline.ops,
+      analytics: new AnalyticsReports(store, pipeline.analytics),
     };
     // Every committed event may be owed to a room's webhooks: handed on after the commit, never awaited.
     writer.listen((event) => work.webhooks.committed(event.roomId, event.seq));
@@ -511,6 +513,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         metrics.gapFilledEvents.inc(events);
       },
       onDelivered: (count) => metrics.eventsWritten(count),
+      ...(pipeline.delivered === undefined ? {} : { onReleased: pipeline.delivered }),
       onOtherFrames: (count) => metrics.otherFramesWritten(count),
       onPresenceFrames: (single, batches) => {
         if (single > 0) metrics.presenceFrames.inc({ type: 'presence' }, single);

@@ -12,6 +12,8 @@ import { PrimaryMetrics } from './observability/cluster-metrics.js';
 import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
 import { startTracing, type TracingHandle, tracingRequested } from './observability/tracing.js';
 import { createLogger, type Logger } from './observability/log.js';
+import { runAdminCommand } from './admin/cli.js';
+import { runAnalyticsCommand } from './analytics/cli.js';
 import { runJobsCommand } from './jobs/cli.js';
 import { runShardsCommand } from './shards/cli.js';
 import { startJobWorker } from './worker.js';
@@ -32,6 +34,15 @@ Commands:
   shards     Rooms spread over DATABASE_SHARD_URLS:
              shards status               rooms per shard in the directory, moves under way
              shards move <room> <shard>  move one room while it is in use (JSON report)
+  analytics  Reports from analytics (ANALYTICS=clickhouse), as JSON:
+             analytics <report> [--from D] [--to D] [--room ID] [--limit N]
+                 reports: messages, active-users, busiest-rooms, busiest-hours, delivery-latency
+             analytics status            rows in ClickHouse, the consumer's lag in the log
+             analytics replay [--from-offset N] [--clear --yes]
+                                         write the log to analytics again from offset N
+                                         (idempotent); --clear empties the tables first
+  admin      Server administrators (they read analytics):
+             admin grant <username>      admin revoke <username>      admin list
   migrate    Bring the database schema to the latest version, then exit.
   help       Show this help.
 
@@ -47,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!['start', 'migrate', 'worker', 'jobs', 'shards'].includes(command)) {
+  if (!['start', 'migrate', 'worker', 'jobs', 'shards', 'analytics', 'admin'].includes(command)) {
     process.stderr.write(`parley: unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
@@ -74,6 +85,21 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'jobs') return runJobsCommand(argv.slice(1), config, log);
+  if (command === 'analytics') return runAnalyticsCommand(argv.slice(1), config, log, {
+      openStore: async () => {
+        const store = await openStore(config, log);
+        return { store, close: () => store.close() };
+      },
+    });
+  if (command === 'admin') {
+    const store = await openStore(config, log);
+    try {
+      await migrateStore(store, config, log);
+      return await runAdminCommand(argv.slice(1), store);
+    } finally {
+      await store.close();
+    }
+  }
   if (command === 'shards') return runShardsCommand(argv.slice(1), config, log);
   if (command === 'worker') {
     const worker = await startJobWorker(config, log);

@@ -110,6 +110,12 @@ const origins = (raw: string, name: string): string[] => {
   return list.map((o) => o.replace(/\/$/, ''));
 };
 
+/** A database name: letters, digits and _, not starting with a digit. */
+const identifierText = (raw: string, name: string): string => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw)) throw new ConfigError(`${name} must be letters, digits and _ (not starting with a digit), got "${raw}".`);
+  return raw;
+};
+
 const serviceUrl = (schemes: string[]) => (raw: string, name: string): string => {
   if (raw === '') return raw;
   try {
@@ -234,6 +240,16 @@ export const OPTIONS = {
   EVENT_LOG_DUPLICATE_WINDOW_S: { doc: 'How long the event log remembers a record\'s id, seconds: a record appended again within it (the relay repeating a run) is stored once.', default: '120', parse: integer(1, 86_400) },
   EVENT_LOG_TIMEOUT_MS: { doc: 'Timeout of one call to the event log, ms.', default: '5000', parse: integer(100, 60_000) },
   EVENT_LOG_BATCH: { doc: 'Records a consumer of the event log takes at once (and most records of one consumer group out at a time across the deployment).', default: '256', parse: integer(1, 10_000) },
+  ANALYTICS: {
+    doc: 'Analytics store the `analytics` group of the event log writes to, and the admin analytics reports read: none, or clickhouse (its HTTP interface at ANALYTICS_URL). Needs EVENT_LOG=jetstream.',
+    default: 'none',
+    parse: oneOf('none', 'clickhouse'),
+  },
+  ANALYTICS_URL: { doc: 'ClickHouse HTTP interface (http://[user[:password]@]host:8123); credentials are sent in headers.', default: 'http://127.0.0.1:8123', parse: serviceUrl(['http', 'https']) },
+  ANALYTICS_DATABASE: { doc: 'ClickHouse database of the analytics tables (made if missing).', default: 'parley', parse: identifierText },
+  ANALYTICS_BATCH: { doc: 'Records the analytics consumer writes to ClickHouse at once (ClickHouse wants few, large inserts), and most records of its group out at a time.', default: '10000', parse: integer(1, 100_000) },
+  ANALYTICS_FLUSH_MS: { doc: 'How long the analytics consumer waits for a batch to fill before it writes what it has, ms.', default: '1000', parse: integer(5, 60_000) },
+  ANALYTICS_TIMEOUT_MS: { doc: 'Timeout of one ClickHouse request, ms.', default: '10000', parse: integer(1000, 300_000) },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
   PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
   ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets and to make changes with the session cookie (and * for any). Empty: only the same origin as the Host header. A WebSocket upgrade without Origin (not a browser) is allowed; a change made with the session cookie needs one (403 otherwise).', default: '', parse: origins },
@@ -608,6 +624,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.JOBS === 'amqp' && config.AMQP_URL === '') throw new ConfigError('JOBS=amqp needs AMQP_URL (amqp://user:password@host:5672).');
   if (config.FILE_STORAGE === 's3' && config.S3_BUCKET === '') throw new ConfigError('FILE_STORAGE=s3 needs S3_BUCKET (and S3_ENDPOINT for storage other than AWS).');
   if (config.JOBS === 'bullmq' && config.REDIS_URL === '') throw new ConfigError('JOBS=bullmq needs REDIS_URL (redis://host:6379).');
+  if (config.ANALYTICS !== 'none' && config.EVENT_LOG === 'none') throw new ConfigError('ANALYTICS=clickhouse needs EVENT_LOG=jetstream: analytics is a consumer of the event log.');
   if (config.EVENT_LOG === 'jetstream' && config.EVENT_LOG_URL === '' && config.NATS_URL === '') throw new ConfigError('EVENT_LOG=jetstream needs EVENT_LOG_URL or NATS_URL (nats://host:4222).');
   if (config.REDIS_CLUSTER && config.REDIS_URL === '') throw new ConfigError('REDIS_CLUSTER needs REDIS_URL, naming a node of the cluster (redis://host:6379).');
   // Node refuses a header deadline past the request deadline; say so in the operator's terms.

@@ -33,6 +33,8 @@ import type {
   SearchIndexEntry,
   SessionRecord,
   StreamEventRecord,
+  ServerRole,
+  ServerRoleHolder,
   UserRecord,
   UserSearchCursor,
   UserSearchQuery,
@@ -212,6 +214,12 @@ export interface Store {
    */
   findNameConflict(username: string, displayNameFolded: string): Promise<NameConflict | null>;
   findUserById(id: string): Promise<UserRecord | undefined>;
+  /** The user's server role, or null when they hold none. Always read where it is written (the primary): a revocation holds at once. */
+  serverRole(userId: string): Promise<ServerRole | null>;
+  /** Grants `role` to the user, or takes their role away (null). False when there is no such user. */
+  setServerRole(userId: string, role: ServerRole | null, at: number): Promise<boolean>;
+  /** Everyone who holds a server role, by username. */
+  listServerRoles(): Promise<ServerRoleHolder[]>;
   /** `username` is compared lower-cased. */
   findUserByUsername(username: string): Promise<UserRecord | undefined>;
   /**
@@ -592,6 +600,8 @@ export interface ConsumeOptions {
   families?: string[];
   /** Most records handed to `handle` at once, and most records of the group out at a time across the deployment. */
   batch: number;
+  /** After the first record of a batch, how long to wait for it to fill, ms (default 5): larger batches for a sink that wants few writes. */
+  gatherMs?: number;
   /** Where a group that does not exist yet starts: an offset, or `first` (default). */
   startAt?: number | 'first';
 }
@@ -626,6 +636,116 @@ export interface EventLog {
   /** Moves the group to `offset` (its next record is the first at or after it): a replay. */
   rewind(group: string, offset: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A time range of analytics: from `from` (included) to `to` (excluded), epoch ms. */
+export interface AnalyticsRange {
+  from: number;
+  to: number;
+}
+
+/** A committed stream event as analytics keeps it: identified by room and seq. */
+export interface AnalyticsEventRow {
+  roomId: string;
+  seq: number;
+  kind: string;
+  /** The actor. */
+  userId: string;
+  bot: boolean;
+  /** Committed at, epoch ms. */
+  at: number;
+}
+
+/** An operational event (connections, logins, job outcomes), identified by its log record id. */
+export interface AnalyticsOpsRow {
+  id: string;
+  name: string;
+  node: string;
+  /** The user it is about, '' when none. */
+  userId: string;
+  bot: boolean;
+  at: number;
+  /** Its other fields, JSON. */
+  data: string;
+}
+
+/** One bucket of a node's delivery latency histogram over a window (record `id`). */
+export interface DeliveryLatencyRow {
+  id: string;
+  node: string;
+  /** The window's end, epoch ms. */
+  at: number;
+  /** The bucket's upper bound, ms (the last one also holds everything above it). */
+  leMs: number;
+  /** Deliveries that took at most leMs and more than the bucket below. */
+  deliveries: number;
+}
+
+export interface AnalyticsBatch {
+  events: AnalyticsEventRow[];
+  ops: AnalyticsOpsRow[];
+  latency: DeliveryLatencyRow[];
+}
+
+export interface RoomDayMessages {
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  roomId: string;
+  messages: number;
+}
+
+export interface ActiveUsers {
+  daily: Array<{ day: string; users: number }>;
+  /** Calendar months (YYYY-MM) that the range touches, counted over the part of them in the range. */
+  monthly: Array<{ month: string; users: number }>;
+}
+
+export interface BusyRoom {
+  roomId: string;
+  messages: number;
+  /** Distinct people and bots who sent them. */
+  senders: number;
+}
+
+export interface BusyHour {
+  /** Hour of the day, UTC, 0–23. */
+  hour: number;
+  messages: number;
+}
+
+/** Percentiles are the upper bounds of the histogram buckets they fall in, ms; null with no delivery. */
+export interface LatencyPercentiles {
+  deliveries: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  p999Ms: number | null;
+}
+
+export interface DeliveryLatency extends LatencyPercentiles {
+  daily: Array<{ day: string } & LatencyPercentiles>;
+}
+
+/**
+ * The analytics store (ClickHouse): what the `analytics` group of the event log writes, and the
+ * reports read from it. Writes are idempotent in effect: a row written again (a batch handed
+ * twice, a replay) is the same row, by room and seq for stream events and by record id for the
+ * others, and every report counts it once. Every call rejects with `unavailable` while the
+ * analytics server is down or busy.
+ */
+export interface Analytics {
+  /** Creates the database and tables that are missing. */
+  prepare(): Promise<void>;
+  write(batch: AnalyticsBatch): Promise<void>;
+  messagesPerRoomPerDay(range: AnalyticsRange, options: { roomId?: string; limit: number }): Promise<RoomDayMessages[]>;
+  activeUsers(range: AnalyticsRange): Promise<ActiveUsers>;
+  busiestRooms(range: AnalyticsRange, limit: number): Promise<BusyRoom[]>;
+  busiestHours(range: AnalyticsRange): Promise<BusyHour[]>;
+  deliveryLatency(range: AnalyticsRange): Promise<DeliveryLatency>;
+  /** Rows held, each counted once. */
+  counts(): Promise<{ events: number; ops: number; latencyWindows: number }>;
+  /** Empties every table (before a replay rebuilds them). */
+  clear(): Promise<void>;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface StreamItem<P> {
   /** Size of the payload in bytes, for the memory bounds. */
   bytes: number;
   payload: P;
+  /** When it was committed, epoch ms, where known (delivery latency). */
+  at?: number | undefined;
 }
 
 export type EndReason =

@@ -17,6 +17,7 @@ import type { Moderation } from './moderation.js';
 import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
 import type { Search } from './search.js';
+import type { AnalyticsReports } from './analytics-reports.js';
 import type { StreamWriter } from './stream-writer.js';
 import type { Threads } from './threads.js';
 
@@ -45,4 +46,6 @@ export interface Services {
   blocks: Blocks;
   /** Operational events to the event log (connections, logins); nothing without one. */
   ops: OpsSink;
+  /** The analytics reports of server administrators. */
+  analytics: AnalyticsReports;
 }

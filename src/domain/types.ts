@@ -53,6 +53,16 @@ export interface UserRecord {
   avatarId?: string;
 }
 
+/** A role on the server as a whole (not in a room): `admin` reads analytics and administers. */
+export type ServerRole = 'admin';
+
+export interface ServerRoleHolder {
+  userId: string;
+  username: string;
+  role: ServerRole;
+  grantedAt: number;
+}
+
 /** What PATCH /me changes: each field present is set; `status: null` clears the status. */
 export interface ProfileChanges {
   /** The new display name and its folded form (foldName), checked against other users' usernames. */

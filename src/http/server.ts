@@ -35,6 +35,7 @@ import { moderationRoutes } from './routes/moderation.js';
 import { roomRoutes } from './routes/rooms.js';
 import { peopleRoutes } from './routes/people.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { adminRoutes } from './routes/admin.js';
 import { blockRoutes } from './routes/blocks.js';
 
 export interface Health {
@@ -161,6 +162,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   incomingWebhookRoutes(api, ctx);
   notificationRoutes(api, ctx);
   blockRoutes(api, ctx);
+  adminRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -95,6 +95,13 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly analyticsWritten = new Counter({ name: 'parley_analytics_written_total', help: 'Records of the event log the analytics consumer wrote to ClickHouse (a batch handed again counts again).', registers: [this.registry] });
+  readonly analyticsDelay = new Histogram({
+    name: 'parley_analytics_delay_seconds',
+    help: 'From a record\'s storing in the event log to its write to analytics (first deliveries).',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [this.registry],
+  });
   readonly gapFills = new Counter({ name: 'parley_ordering_gap_fills_total', help: 'Reads of missing room events from the store by the ordering buffer (gaps and resyncs).', registers: [this.registry] });
   readonly gapFilledEvents = new Counter({ name: 'parley_ordering_gap_filled_events_total', help: 'Events released from the store by gap fills.', registers: [this.registry] });
 

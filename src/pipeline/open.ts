@@ -10,8 +10,11 @@
 import type { Config } from '../config.js';
 import type { StreamEventRecord } from '../domain/types.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { EventLog, Store } from '../ports.js';
+import type { Analytics, EventLog, Store } from '../ports.js';
+import { ClickHouseAnalytics } from '../adapters/clickhouse/analytics.js';
 import { JetStreamLog, type JetStreamLogOptions } from '../adapters/nats/event-log.js';
+import { ANALYTICS_GROUP, consumeForAnalytics } from './analytics-consumer.js';
+import { DeliveryLatency } from './delivery-latency.js';
 import { NO_OPS, OpsEvents, type OpsSink } from './ops-events.js';
 import { RELAY_CURSOR, relayTo } from './relay.js';
 import { RoomTail } from './room-tail.js';
@@ -28,7 +31,11 @@ const REPAIR_SWEEP_MS = 60_000;
 export interface Pipeline {
   /** The log, when there is one (analytics consumes it too). */
   log: EventLog | null;
+  /** The analytics store, when ANALYTICS names one (the admin reports read it). */
+  analytics: Analytics | null;
   ops: OpsSink;
+  /** With a log: an event committed at `committedAt` reached `subscribers` subscribers here (delivery latency, sent to the log every window). */
+  delivered: ((committedAt: number, subscribers: number) => void) | undefined;
   /** Indexes a room found behind from the store (a search does before it answers). */
   catchUp(roomId: string): Promise<void>;
   /** Handed every committed event (StreamWriter.listen). */
@@ -73,7 +80,9 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
     const gauge = setInterval(() => metrics.streamTailBacklog.set({ consumer: 'search' }, tail.backlog), LAG_POLL_MS).unref();
     return {
       log: null,
+      analytics: null,
       ops: NO_OPS,
+      delivered: undefined,
       catchUp: (roomId) => catchUpRoom(store, roomId, CATCH_UP_EVENTS, observer),
       committed: (event) => tail.committed(event),
       start: () => tail.start(),
@@ -94,27 +103,48 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
   });
   // The log's group indexes; this sweep only repairs what it left behind (it reads the store).
   const repair = new RoomTail(store, { consumer: 'search', take: (roomId, events, after) => indexRoom(store, roomId, events, observer, after), onError, sweepMs: REPAIR_SWEEP_MS, concurrency: 1 });
+  const latency = new DeliveryLatency(ops);
+  const analytics = analyticsOf(config);
+  const groups = analytics === null ? [SEARCH_GROUP] : [SEARCH_GROUP, ANALYTICS_GROUP];
   let stopSearch: (() => Promise<void>) | undefined;
+  let stopAnalytics: (() => Promise<void>) | undefined;
   let poll: NodeJS.Timeout | undefined;
   const readLag = async () => {
-    try {
-      const lag = await log.lag(SEARCH_GROUP);
-      metrics.eventConsumerPending.set({ group: SEARCH_GROUP }, lag.pending);
-    } catch (error) {
-      // The group is made by its first consumer; until then there is no lag to read.
-      if (!/not found/i.test(String(error))) onError(error, 'reading the event log lag');
+    for (const group of groups) {
+      try {
+        const lag = await log.lag(group);
+        metrics.eventConsumerPending.set({ group }, lag.pending);
+      } catch (error) {
+        // The group is made by its first consumer; until then there is no lag to read.
+        if (!/not found/i.test(String(error))) onError(error, 'reading the event log lag');
+      }
     }
     metrics.streamTailBacklog.set({ consumer: RELAY_CURSOR }, relay.backlog);
   };
   return {
     log,
+    analytics,
     ops,
+    delivered: (committedAt, subscribers) => latency.observe(committedAt, subscribers),
     catchUp: (roomId) => catchUpRoom(store, roomId, CATCH_UP_EVENTS, observer),
     committed: (event) => relay.committed(event),
     start: () => {
       relay.start();
       repair.start();
       stopSearch = consumeForSearch(log, store, { batch: config.EVENT_LOG_BATCH, observer, onError });
+      if (analytics !== null)
+        stopAnalytics = consumeForAnalytics(log, analytics, {
+          batch: config.ANALYTICS_BATCH,
+          gatherMs: config.ANALYTICS_FLUSH_MS,
+          observer: {
+            written: (records, delays) => {
+              metrics.analyticsWritten.inc(records);
+              for (const d of delays) metrics.analyticsDelay.observe(d);
+            },
+            skipped: (count) => metrics.eventLogSkipped.inc({ group: ANALYTICS_GROUP }, count),
+          },
+        });
+      latency.start();
       poll = setInterval(() => void readLag(), LAG_POLL_MS).unref();
     },
     close: async () => {
@@ -122,8 +152,16 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
       await relay.close();
       await repair.close();
       await stopSearch?.();
+      await stopAnalytics?.();
+      latency.close();
       await ops.close().catch((error: unknown) => onError(error, 'flushing operational events'));
       await log.close();
     },
   };
+}
+
+/** The analytics store the configuration names, or null. */
+export function analyticsOf(config: Config): Analytics | null {
+  if (config.ANALYTICS === 'none') return null;
+  return new ClickHouseAnalytics({ url: config.ANALYTICS_URL, database: config.ANALYTICS_DATABASE, timeoutMs: config.ANALYTICS_TIMEOUT_MS });
 }

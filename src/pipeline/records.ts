@@ -23,7 +23,7 @@ export interface StreamRecord {
   event: StreamEventRecord;
 }
 
-export type OpsName = 'connection.opened' | 'connection.closed' | 'login.succeeded' | 'login.failed' | 'user.registered' | 'job.completed' | 'job.failed' | 'job.dead';
+export type OpsName = 'delivery.latency' | 'connection.opened' | 'connection.closed' | 'login.succeeded' | 'login.failed' | 'user.registered' | 'job.completed' | 'job.failed' | 'job.dead';
 
 export interface OpsRecord {
   v: 1;

@@ -280,6 +280,16 @@ const ErrorBody = z
 export const views = { User, Room, MemberRoom, Message, Reaction, ThreadPage, FollowedThread, Attachment, DirectUpload, Member, SearchHit, Export, Retention, Webhook, WebhookDelivery, Bot, IncomingWebhook, Restriction, AuditEntry, Notification, RoomNotificationPrefs, BlockedUser, Error: ErrorBody };
 
 /** The bodies of the answers, by the name they have in the reference. */
+const percentileMs = z.number().min(0).nullable();
+/** Delivery latency: deliveries counted, and percentiles as the upper bound of the histogram bucket each falls in (null with none). */
+const latencyFields = {
+  deliveries: z.number().int().min(0).describe('Stream events written to subscribers\' sockets (one per subscriber).'),
+  p50Ms: percentileMs,
+  p90Ms: percentileMs,
+  p99Ms: percentileMs,
+  p999Ms: percentileMs.describe('From commit to the frame handed to the socket, ms: the upper bound of the histogram bucket the percentile falls in.'),
+};
+
 export const responses = {
   Session: z.strictObject({ user: User, token: z.string().describe('Send it as `Authorization: Bearer <token>`.') }).describe('A new session.'),
   UserResult: z.strictObject({ user: User }),
@@ -339,6 +349,43 @@ export const responses = {
         pending: z.number().int().min(0).describe('Events of the searched rooms not yet indexed when the search ran; 0: every message committed before it could be found.'),
       })
       .describe('How fresh the search index was: search indexing runs just after the commit, off the send path.'),
+  }),
+  AnalyticsMessages: z.strictObject({
+    from: time,
+    to: time,
+    rows: z.array(z.strictObject({ day: z.string().describe('YYYY-MM-DD, UTC'), roomId: z.string(), messages: z.number().int().min(0) })).describe('By day, then busiest room first.'),
+  }),
+  AnalyticsActiveUsers: z.strictObject({
+    from: time,
+    to: time,
+    daily: z.array(z.strictObject({ day: z.string(), users: z.number().int().min(0) })).describe('Distinct people (not bots) who sent, connected or logged in, per UTC day with any.'),
+    monthly: z.array(z.strictObject({ month: z.string().describe('YYYY-MM'), users: z.number().int().min(0) })).describe('The same per calendar month, over the part of it in the range.'),
+  }),
+  AnalyticsBusiestRooms: z.strictObject({
+    from: time,
+    to: time,
+    rooms: z
+      .array(
+        z.strictObject({
+          roomId: z.string(),
+          name: z.string().nullable().describe('null for a direct-message room, or a room deleted since.'),
+          visibility: z.enum(['public', 'private', 'dm']).nullable(),
+          messages: z.number().int().min(0),
+          senders: z.number().int().min(0),
+        }),
+      )
+      .describe('Most messages first.'),
+  }),
+  AnalyticsBusiestHours: z.strictObject({
+    from: time,
+    to: time,
+    hours: z.array(z.strictObject({ hour: z.number().int().min(0).max(23).describe('UTC'), messages: z.number().int().min(0) })).describe('All 24 hours of the day, in order.'),
+  }),
+  AnalyticsDeliveryLatency: z.strictObject({
+    from: time,
+    to: time,
+    ...latencyFields,
+    daily: z.array(z.strictObject({ day: z.string(), ...latencyFields })),
   }),
   NotificationPage: z.strictObject({
     notifications: z.array(Notification).describe('Newest first; oldest first with `after`.'),

@@ -286,6 +286,12 @@ export function buildSchemas(limits: SchemaLimits) {
       q: text('wire').max(ROOM_NAME_MAX).optional().describe('A part of the name (the start of it when shorter than 3 characters).'),
       limit: queryInt(1, 100).default(50),
     }),
+    analyticsQuery: z.strictObject({
+      from: z.string().max(40).optional().describe('First day (YYYY-MM-DD, UTC) or time (ISO-8601) of the report; default: 30 days before `to`.'),
+      to: z.string().max(40).optional().describe('End of the report, excluded: a day (its start, UTC) or a time; default: now. At most 3,660 days after `from`.'),
+      roomId: id.optional().describe('messages only: this room only.'),
+      limit: queryInt(1, 1000).default(100).describe('Rows at most (messages, busiest-rooms).'),
+    }),
     searchQuery: z.strictObject({
       q: text('wire').min(1).max(SEARCH_QUERY_MAX).describe('Words, each matching the start of a word of the message; at most 8.'),
       roomId: id.optional().describe('Search this room only.'),

@@ -175,7 +175,7 @@ export class Gateway {
     };
     this.#connections.add(conn);
     metrics.wsConnects.inc();
-    services.ops.emit('connection.opened', { userId: user.id, connectionId: conn.id });
+    services.ops.emit('connection.opened', { userId: user.id, connectionId: conn.id, ...((user.botOwnerId ?? null) === null ? {} : { bot: true }) });
     if (this.#log.isLevelEnabled('debug')) log().debug({ ip: req.socket.remoteAddress }, 'ws connected');
 
     ws.on('pong', () => {

@@ -19,6 +19,7 @@ import type { StreamEventRecord } from '../domain/types.js';
 import { eventView } from '../domain/views.js';
 import { AppError, unavailable } from '../errors.js';
 import type { Bus, Store } from '../ports.js';
+import { committedAtOf } from '../pipeline/delivery-latency.js';
 import { decodeRoom } from '../protocol/bus-codec.js';
 import type { Connection } from './connection.js';
 import { type Framed, frameText } from './frame.js';
@@ -76,6 +77,8 @@ export interface RoomHubOptions {
   onGapFill?(events: number): void;
   /** `count` stream events were written to sockets. */
   onDelivered?(count: number): void;
+  /** An event committed at `committedAt` was released to `subscribers` subscribers here (delivery latency). */
+  onReleased?(committedAt: number, subscribers: number): void;
   /** `count` other frames (typing, presence) were written to sockets. */
   onOtherFrames?(count: number): void;
   /** Presence frames written: `presence` ones (a frame per change) and `presence_batch` ones. */
@@ -474,7 +477,8 @@ export class RoomHub {
     }
     if (message.type === 'event') {
       const framed = frameText(message.frame);
-      room.stream.busItem({ seq: message.seq, kind: message.kind, userId: message.userId, target: message.target, bytes: framed.size, payload: framed });
+      const at = this.#options.onReleased === undefined ? undefined : committedAtOf(message.frame);
+      room.stream.busItem({ seq: message.seq, kind: message.kind, userId: message.userId, target: message.target, bytes: framed.size, payload: framed, at });
       return;
     }
     if (message.type === 'presence') {
@@ -560,6 +564,7 @@ export class RoomHub {
       released: (item: StreamItem<Framed>) => {
         const r = room();
         if (r === undefined) return;
+        if (item.at !== undefined && r.stream.subscriberCount > 0) this.#options.onReleased?.(item.at, r.stream.subscriberCount);
         // Presence follows membership: one who left is no longer counted; one who joined is, if online.
         if (endsMembership(item.kind)) r.presence.remove(item.userId);
         else if (item.kind === 'member_joined') {
@@ -580,7 +585,7 @@ export class RoomHub {
 
   #item(e: StreamEventRecord): StreamItem<Framed> {
     const framed = frameText(JSON.stringify(eventView(e)));
-    return { seq: e.seq, kind: e.kind, userId: subjectOf(e), target: e.target ?? null, bytes: framed.size, payload: framed };
+    return { seq: e.seq, kind: e.kind, userId: subjectOf(e), target: e.target ?? null, bytes: framed.size, payload: framed, at: e.createdAt };
   }
 
   /** The connection's registered subscription of the room is over: its claim goes with it (a newer claim stays). */

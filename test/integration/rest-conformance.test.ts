@@ -15,6 +15,10 @@ import type { Json } from '../support/json.js';
 import sharp from 'sharp';
 import { startS3rver, type S3rverHandle } from '../support/s3rver.js';
 import { type ApiResponse, api, startTestServer, type TestServer } from '../support/server.js';
+import { CLICKHOUSE_SERVER, NATS_SERVER, requireBinary, type ServerHandle, startClickHouse, startNats } from '../support/services.js';
+
+/** The analytics reports answer only with an event log and ClickHouse: both servers of the test's own. */
+const analyticsServers = requireBinary(NATS_SERVER, 'nats-server', 'REST conformance (analytics)') && requireBinary(CLICKHOUSE_SERVER, 'clickhouse-server', 'REST conformance (analytics)');
 
 /** The declared route that serves `method url`: a literal segment wins over a parameter (/rooms/public). */
 function routeFor(routes: readonly RouteDeclaration[], method: string, url: string): RouteDeclaration | undefined {
@@ -78,11 +82,33 @@ describe('REST answers match the API reference', () => {
   let dm: string;
 
   let s3: S3rverHandle;
+  let nats: ServerHandle | undefined;
+  let clickhouse: ServerHandle | undefined;
 
   before(async () => {
     // On S3-compatible storage, so that direct uploads (presigned) answer too.
     s3 = await startS3rver();
-    server = await startTestServer({
+    let analytics = {};
+    if (analyticsServers) {
+      nats = await startNats({ jetStream: true });
+      clickhouse = await startClickHouse();
+      analytics = { EVENT_LOG: 'jetstream', EVENT_LOG_URL: nats.url, ANALYTICS: 'clickhouse', ANALYTICS_URL: clickhouse.url, ANALYTICS_FLUSH_MS: 100 };
+    }
+    // JetStream may still be starting when its port opens: the node's start is retried.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        server = await startServer(analytics);
+        break;
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    routes = restApiOf(server.parley.http).routes;
+  });
+  const startServer = (analytics: object) =>
+    startTestServer({
+      ...analytics,
       SEND_RATE_PER_SEC: 1,
       SEND_BURST: 40,
       AUTH_RATE_PER_MIN: 10_000,
@@ -94,11 +120,11 @@ describe('REST answers match the API reference', () => {
       S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
       S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     });
-    routes = restApiOf(server.parley.http).routes;
-  });
   after(async () => {
     await server?.stop();
     await s3?.stop();
+    await clickhouse?.stop();
+    await nats?.stop();
   });
 
   it('accounts', async () => {
@@ -384,6 +410,25 @@ describe('REST answers match the API reference', () => {
     await expect(200, 'GET', '/api/v1/docs');
     await expect(204, 'POST', '/api/v1/auth/logout', { token: alice.token });
     await expect(401, 'POST', '/api/v1/auth/logout', { token: alice.token });
+  });
+
+  it('administration: the analytics reports, for server administrators only', async () => {
+    const reports = ['messages', 'active-users', 'busiest-rooms', 'busiest-hours', 'delivery-latency'];
+    const me = await api<Json>(server.url, 'GET', '/api/v1/me', { token: bob.token });
+    assert.equal(await server.parley.services.store.setServerRole(me.body.user.id, 'admin', Date.now()), true);
+    const carol = (await expect(201, 'POST', '/api/v1/auth/register', { body: { username: 'carol_c', password: 'correct horse battery' } })).body.token as string;
+    for (const report of reports) {
+      await expect(403, 'GET', `/api/v1/admin/analytics/${report}`, { token: carol });
+      await expect(401, 'GET', `/api/v1/admin/analytics/${report}`);
+      await expect(400, 'GET', `/api/v1/admin/analytics/${report}?from=2026-02-01&to=2026-01-01`, { token: bob.token });
+      if (!analyticsServers) {
+        await expect(404, 'GET', `/api/v1/admin/analytics/${report}`, { token: bob.token });
+        continue;
+      }
+      await expect(200, 'GET', `/api/v1/admin/analytics/${report}`, { token: bob.token });
+      await expect(200, 'GET', `/api/v1/admin/analytics/${report}?from=2026-01-01&to=2026-02-01&limit=5`, { token: bob.token });
+    }
+    if (analyticsServers) await expect(200, 'GET', `/api/v1/admin/analytics/messages?roomId=${lobby}`, { token: bob.token });
   });
 
   it('every documented operation answered its success in the session', () => {

@@ -5,7 +5,7 @@
  * developer's machine and fails in CI.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,7 @@ const which = (names: string[]): string | undefined => names.find((p) => existsS
 export const REDIS_SERVER = which(['/usr/bin/redis-server', '/usr/local/bin/redis-server']);
 export const NATS_SERVER = which(['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']);
 export const MEMCACHED = which(['/usr/bin/memcached', '/usr/local/bin/memcached']);
+export const CLICKHOUSE_SERVER = which(['/usr/sbin/clickhouse-server', '/usr/bin/clickhouse-server', '/usr/bin/clickhouse']);
 
 /** True when `binary` exists; otherwise registers a skipped (or, in CI, failing) test saying so. */
 export function requireBinary(binary: string | undefined, what: string, suite: string): binary is string {
@@ -130,4 +131,49 @@ export function startNats(options: { jetStream?: boolean } = {}): Promise<Server
 export function startMemcached(): Promise<ServerHandle> {
   const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
   return managed(MEMCACHED as string, (port) => ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-m', '64', ...asRoot], 'memcached');
+}
+
+/** The user a test's ClickHouse has besides `default`, with a password (credentials in ANALYTICS_URL). */
+export const CLICKHOUSE_USER = { name: 'parley', password: 'ch secret' };
+
+/**
+ * A ClickHouse server of the test's own: its HTTP interface only, its data in the server's
+ * directory (kept across restarts), UTC, a user with a password besides `default`.
+ */
+export function startClickHouse(): Promise<ServerHandle> {
+  const users = `<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <users>
+    <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
+    <${CLICKHOUSE_USER.name}><password>${CLICKHOUSE_USER.password}</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></${CLICKHOUSE_USER.name}>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+`;
+  const binary = CLICKHOUSE_SERVER as string;
+  return managed(
+    binary,
+    (port, dir) => {
+      const config = `<?xml version="1.0"?>
+<yandex>
+  <logger><level>error</level><console>1</console></logger>
+  <http_port>${port}</http_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>${dir}/data/</path>
+  <tmp_path>${dir}/tmp/</tmp_path>
+  <user_files_path>${dir}/user_files/</user_files_path>
+  <users_config>${dir}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>67108864</mark_cache_size>
+  <timezone>UTC</timezone>
+</yandex>
+`;
+      writeFileSync(path.join(dir, 'config.xml'), config);
+      writeFileSync(path.join(dir, 'users.xml'), users);
+      return [...(binary.endsWith('/clickhouse') ? ['server'] : []), `--config-file=${path.join(dir, 'config.xml')}`];
+    },
+    'http',
+  );
 }

@@ -156,7 +156,15 @@ export class JetStreamLog implements EventLog {
               wake = undefined;
               continue;
             }
-            if (buffer.length < options.batch) await sleep(GATHER_MS);
+            // Gathers a fuller batch, up to gatherMs after the first record, unless it fills.
+            const until = Date.now() + (options.gatherMs ?? GATHER_MS);
+            while (buffer.length < options.batch && !ended && !stopped && Date.now() < until) {
+              await new Promise<void>((resolve) => {
+                wake = resolve;
+                setTimeout(resolve, until - Date.now()).unref();
+              });
+              wake = undefined;
+            }
             const taken = buffer.splice(0, options.batch);
             try {
               const entries = taken.map((m) => this.#entry(m)).filter((e) => wanted(e.subject));

@@ -299,6 +299,12 @@ export interface StreamCursorsTable {
   cursor_seq: number;
 }
 
+export interface ServerRolesTable {
+  user_id: string;
+  role: 'admin';
+  granted_at: number;
+}
+
 export interface NotificationPrefsTable {
   user_id: string;
   room_id: string;
@@ -354,6 +360,7 @@ export interface Database {
   notifications: NotificationsTable;
   notification_cursors: NotificationCursorsTable;
   stream_cursors: StreamCursorsTable;
+  server_roles: ServerRolesTable;
   notification_prefs: NotificationPrefsTable;
   notification_settings: NotificationSettingsTable;
   blocks: BlocksTable;

@@ -173,7 +173,7 @@ const ROOM: Record<string, RoomSpec> = {
  * notifications' own tables, blocks, and the job store.
  */
 const PRIMARY_ONLY = new Set([
-  'createUser', 'findNameConflict', 'findUserById', 'findUserByUsername', 'searchUsers',
+  'createUser', 'findNameConflict', 'findUserById', 'findUserByUsername', 'searchUsers', 'serverRole', 'setServerRole', 'listServerRoles',
   'createSession', 'findSession', 'deleteSession', 'deleteExpiredSessions',
   'createExport', 'findExport', 'findActiveExport', 'updateExport', 'listExpiredExports', 'deleteExport',
   'reserveUpload', 'findUpload', 'updateUpload', 'deleteUpload', 'doomUnattachedUploads', 'listDoomedUploads', 'markUploadsDeleted', 'forgetDeletedUploads',

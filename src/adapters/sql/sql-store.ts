@@ -10,6 +10,8 @@ import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, Mo
 import type { NotificationPage, NotificationSettingsChanges } from '../../ports.js';
 import type {
   Author,
+  ServerRole,
+  ServerRoleHolder,
   DigestCandidate,
   ExportRecord,
   AuditRecord,
@@ -162,6 +164,36 @@ export class SqlStore extends SqlJobStore implements Store {
   async findUserById(id: string): Promise<UserRecord | undefined> {
     const row = await this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toUser(row);
+  }
+
+  async serverRole(userId: string): Promise<ServerRole | null> {
+    const row = await this.#db.selectFrom('server_roles').select('role').where('user_id', '=', userId).executeTakeFirst();
+    return row?.role ?? null;
+  }
+
+  async setServerRole(userId: string, role: ServerRole | null, at: number): Promise<boolean> {
+    return this.#dialect.write(this.#db, async (trx) => {
+      const user = await trx.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
+      if (user === undefined) return false;
+      if (role === null) await trx.deleteFrom('server_roles').where('user_id', '=', userId).execute();
+      else
+        await trx
+          .insertInto('server_roles')
+          .values({ user_id: userId, role, granted_at: at })
+          .onConflict((oc) => oc.column('user_id').doUpdateSet({ role, granted_at: at }))
+          .execute();
+      return true;
+    });
+  }
+
+  async listServerRoles(): Promise<ServerRoleHolder[]> {
+    const rows = await this.#db
+      .selectFrom('server_roles')
+      .innerJoin('users', 'users.id', 'server_roles.user_id')
+      .select(['server_roles.user_id', 'users.username', 'server_roles.role', 'server_roles.granted_at'])
+      .orderBy('users.username')
+      .execute();
+    return rows.map((r) => ({ userId: r.user_id, username: r.username, role: r.role, grantedAt: Number(r.granted_at) }));
   }
 
   async findUserByUsername(username: string): Promise<UserRecord | undefined> {

@@ -21,6 +21,7 @@ import { people } from './014-people.js';
 import { notifications } from './015-notifications.js';
 import { shards } from './016-shards.js';
 import { eventPipeline } from './017-event-pipeline.js';
+import { serverRoles } from './018-server-roles.js';
 
 export interface Migration {
   version: number;
@@ -31,4 +32,4 @@ export interface Migration {
   data?(trx: Kysely<Database>): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications, shards, eventPipeline];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications, shards, eventPipeline, serverRoles];
