@@ -74,6 +74,17 @@ describe('config', () => {
     assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://db1/p', DATABASE_SHARD_URLS: 'a=postgres://db2/p', DATABASE_REPLICA_URLS: 'postgres://r/p' }), /not supported yet/);
   });
 
+  it('analytics: ClickHouse over HTTP, only as a consumer of the event log', () => {
+    assert.equal(loadConfig({}).ANALYTICS, 'none');
+    assert.throws(() => loadConfig({ ANALYTICS: 'clickhouse' }), /ANALYTICS=clickhouse needs EVENT_LOG=jetstream/);
+    const ok = loadConfig({ ANALYTICS: 'clickhouse', EVENT_LOG: 'jetstream', NATS_URL: 'nats://127.0.0.1:4222', ANALYTICS_URL: 'http://u:p@ch:8123', ANALYTICS_DATABASE: 'stats_1' });
+    assert.equal(ok.ANALYTICS_URL, 'http://u:p@ch:8123');
+    assert.throws(() => loadConfig({ ANALYTICS: 'bigquery' }), /ANALYTICS must be one of/);
+    assert.throws(() => loadConfig({ ANALYTICS_URL: 'tcp://ch:9000' }), /ANALYTICS_URL must be a URL/);
+    assert.throws(() => loadConfig({ ANALYTICS_DATABASE: 'x; DROP' }), /ANALYTICS_DATABASE must be letters/);
+    assert.throws(() => loadConfig({ ANALYTICS_BATCH: '0' }), /ANALYTICS_BATCH must be between 1/);
+  });
+
   it('HTTP deadlines and the connection bound', () => {
     const c = loadConfig({});
     assert.equal(c.HTTP_HEADERS_TIMEOUT_MS, 10_000);
