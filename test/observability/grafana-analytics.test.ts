@@ -22,7 +22,7 @@ const dashboard = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../
 /** The macros of the grafana-clickhouse-datasource plugin, as it expands them. */
 function expand(sql: string, fromS: number, toS: number, database: string): string {
   return sql
-    .replaceAll('${database}', database)
+    .replace(/\$\{database\}/g, database)
     .replace(/\$__timeFilter\((\w+)\)/g, (_, column: string) => `${column} >= toDateTime(${fromS}) AND ${column} <= toDateTime(${toS})`)
     .replaceAll('$__fromTime', `toDateTime(${fromS})`)
     .replaceAll('$__toTime', `toDateTime(${toS})`);

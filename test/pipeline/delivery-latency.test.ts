@@ -9,7 +9,7 @@ describe('delivery latency', () => {
     const sent: Array<{ name: OpsName; fields: Record<string, unknown> }> = [];
     const latency = new DeliveryLatency({ emit: (name, fields) => sent.push({ name, fields }) });
     latency.flush();
-    assert.deepEqual(sent, [], 'an idle window sends nothing');
+    assert.equal(sent.length, 0, 'an idle window sends nothing');
     const now = Date.now();
     latency.observe(now, 10);
     latency.observe(now - 40, 3);
@@ -17,7 +17,9 @@ describe('delivery latency', () => {
     latency.observe(now + 5_000, 2); // a clock ahead of ours counts as no delay
     latency.flush();
     assert.equal(sent.length, 1);
-    const [{ name, fields }] = sent as [{ name: OpsName; fields: Record<string, unknown> }];
+    const first = sent[0];
+    assert.ok(first !== undefined);
+    const { name, fields } = first;
     assert.equal(name, 'delivery.latency');
     assert.equal(fields.deliveries, 16);
     const buckets = fields.buckets as Array<[number, number]>;
