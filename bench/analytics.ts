@@ -15,9 +15,11 @@
  *
  * Phase B, catch-up: the sockets closed and ClickHouse holding every record of the log,
  * `parley analytics replay --clear --yes` empties the tables and rewinds the group to the first
- * record; the node's consumer then writes the whole log again. Prints how long until ClickHouse
- * held it all again, and the log records per second of that (stream events, operational events
- * and delivery-latency windows, each one record of the log).
+ * record; the node's consumer then writes the whole log again. Prints when the first rows were
+ * back, how long until ClickHouse held it all again, and the log records per second of that
+ * (stream events, operational events and delivery-latency windows, each one record of the log).
+ * That time includes the running consumer noticing its group was made again, and a log smaller
+ * than ANALYTICS_BATCH goes back in one batch: give a smaller --batch to see several.
  *
  *   npx tsx bench/analytics.ts [--members 300] [--senders 10] [--seconds 20] [--rate 200]
  *                              [--batch N] [--flush-ms N]
@@ -280,6 +282,9 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
     const streamEvents = ((await call(url, 'GET', `/rooms/${roomId}`, owner)).room as { lastSeq: number }).lastSeq;
     const liveCatchUp = await countsUntil(analytics, (c) => c.events >= streamEvents, lastAckAt);
     clearInterval(pendingPoll);
+    // The node counts a batch (written, delays) only after ClickHouse answered its inserts, which may be after
+    // this process read the rows: a flush interval more, so the last batch is in the figures.
+    await sleep(parley.config.ANALYTICS_FLUSH_MS + 500);
     const afterA = await scrape(parley);
     const delayAfter = delayBuckets(afterA);
     const buckets = [...delayAfter]
@@ -320,8 +325,22 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
     });
     if (code !== 0) throw new Error(`parley analytics replay --clear --yes exited with ${code}: ${out.join(' ')}`);
     const replayIssued = performance.now();
-    const replay = await countsUntil(analytics, (c) => c.events >= full.events && c.ops >= full.ops && c.latencyWindows >= full.latencyWindows, replayIssued);
-    const writtenB = total(await scrape(parley), WRITTEN_METRIC) - writtenBeforeB;
+    // The consumer running in the node finds its group deleted and made again: when it writes again at all is the first figure.
+    let firstRows = Number.NaN;
+    const replay = await countsUntil(
+      analytics,
+      (c) => {
+        if (Number.isNaN(firstRows) && rowsOf(c) > 0) firstRows = performance.now() - replayIssued;
+        return c.events >= full.events && c.ops >= full.ops && c.latencyWindows >= full.latencyWindows;
+      },
+      replayIssued,
+    );
+    // As in phase A, the last batch is counted once its inserts are answered: a bounded wait for it.
+    let writtenB = 0;
+    for (const by = performance.now() + 5_000; performance.now() < by; await sleep(100)) {
+      writtenB = total(await scrape(parley), WRITTEN_METRIC) - writtenBeforeB;
+      if (writtenB >= records) break;
+    }
     const replaySeconds = replay.ms / 1_000;
 
     const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -340,6 +359,7 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
       ['B: log records appended by the node / rows before replay', `${appended} / ${records}${Number.isFinite(settled.ms) ? '' : ' (never equal: see below)'}`],
       ['B: records to replay (events + ops + latency windows)', `${records} (${full.events} + ${full.ops} + ${full.latencyWindows})`],
       ['B: replay command (clear + rewind) (ms)', f(replayIssued - replayStarted)],
+      ['B: first rows back in ClickHouse, after the rewind (ms)', f(firstRows)],
       ['B: all back in ClickHouse, after the rewind (ms)', Number.isFinite(replay.ms) ? f(replay.ms) : gaveUp(replay.last, `${full.events} / ${full.ops} / ${full.latencyWindows}`)],
       ['B: replay records/s', f(records / replaySeconds)],
       ['B: records written by the consumer', f(writtenB)],

@@ -11,7 +11,7 @@
  *   npm run bench -- ramp   [--clients 1000] [--senders 10] [--rate 100] [--steps 8] [--duration 4]
  *   npm run bench -- growth [--only …] [--store …]   (how costs grow with size: bench/growth.ts)
  *
- * Options: --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
+ * Options: --flush-ms N (Parley's WS_FLUSH_MS), --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
  * server), --profile DIR (a CPU profile of the Parley server into DIR), --redis (Parley with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N, --out FILE (default bench/results/<scenario>-<target>.json).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -47,6 +47,8 @@ const { positionals, values } = parseArgs({
     profile: { type: 'string' },
     out: { type: 'string' },
     steps: { type: 'string', default: '8' },
+    /** Parley's flush window of outgoing frames, ms (WS_FLUSH_MS). */
+    'flush-ms': { type: 'string', default: '0' },
   },
 });
 const scenario = positionals[0] ?? 'fanout';
@@ -65,8 +67,8 @@ const workers = Number(values.workers);
 // The server under test
 
 /** Resident memory of a server process and its workers, bytes (not the TypeScript loader's esbuild helper). */
-function treeRss(pid: number): number {
-  let total = 0;
+/** The server's processes: it and its children (cluster workers), not the loader's esbuild. */
+function serverPids(pid: number): number[] {
   const pids = [pid];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -79,7 +81,31 @@ function treeRss(pid: number): number {
       // gone
     }
   }
-  for (const p of pids) {
+  return pids;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU time (user + system) the server's processes have used so far, ms. */
+function treeCpuMs(pid: number): number {
+  let ticks = 0;
+  for (const p of serverPids(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return (ticks * 1000) / USER_HZ;
+}
+
+function treeRss(pid: number): number {
+  let total = 0;
+  for (const p of serverPids(pid)) {
     try {
       const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
       total += Number(kb ?? 0) * 1024;
@@ -186,6 +212,7 @@ async function startServer(): Promise<Server> {
       AUTH_RATE_PER_MIN: '100000',
       // Capacity is measured: the server is not to turn load away (as the limits above are lifted).
       LOAD_SHED_LAG_MS: '0',
+      WS_FLUSH_MS: values['flush-ms'],
       ...(db === null ? {} : { DATABASE_URL: db.url }),
       ...(values.redis ? { REDIS_URL: process.env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `parley-bench-${process.pid}:` } : {}),
     };
@@ -340,6 +367,7 @@ async function main(): Promise<void> {
         workers: target === 'parley' ? workers : 1,
         store: target === 'parley' ? values.store : scenario === 'rooms' ? 'postgres' : 'none',
         redis: target === 'parley' && values.redis === true,
+        flushMs: target === 'parley' ? Number(values['flush-ms']) : null,
       },
       server: {
         rssBeforeBytes: rssBefore,
@@ -362,14 +390,24 @@ async function main(): Promise<void> {
       }, 1000);
       // Wait for the reports from the start: a storm's recovery may outlast the run.
       const reporting = Promise.all(agents.map((a) => a.next('report', durationMs + 300_000)));
+      const cpuBefore = treeCpuMs(server.child.pid as number);
       for (const agent of agents) agent.send({ type: 'go', durationMs, rateScale });
       const extra = during === undefined ? {} : await during();
       const reports = await reporting;
+      // The server's own CPU time over the run (its processes only, whatever the agents took).
+      const cpuMs = treeCpuMs(server.child.pid as number) - cpuBefore;
       clearInterval(ticker);
       process.stdout.write('\n');
       const merged = merge(reports.map((r) => r.report));
       const seconds = durationMs / 1000;
-      return { ...merged, deliveriesPerSec: Math.round(merged.deliveries / seconds), sentPerSec: Math.round(merged.sent / seconds), ...extra };
+      return {
+        ...merged,
+        deliveriesPerSec: Math.round(merged.deliveries / seconds),
+        sentPerSec: Math.round(merged.sent / seconds),
+        serverCpuMs: Math.round(cpuMs),
+        serverCpuUsPerDelivery: merged.deliveries === 0 ? null : +((cpuMs * 1000) / merged.deliveries).toFixed(3),
+        ...extra,
+      };
     };
 
     if (scenario === 'fanout' || scenario === 'rooms') {

@@ -65,6 +65,7 @@ import { LoadShedder } from './resilience/load-shedder.js';
 import { retry } from './resilience/retry.js';
 import { runShutdown } from './resilience/shutdown.js';
 import { openPipeline } from './pipeline/open.js';
+import { setFlushWindow } from './realtime/write-scheduler.js';
 import { AnalyticsReports } from './domain/analytics-reports.js';
 
 export interface Parley {
@@ -513,7 +514,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         metrics.gapFilledEvents.inc(events);
       },
       onDelivered: (count) => metrics.eventsWritten(count),
-      ...(pipeline.delivered === undefined ? {} : { onReleased: pipeline.delivered }),
+      ...(pipeline.delivered === undefined ? {} : { onLiveWrite: pipeline.delivered }),
       onOtherFrames: (count) => metrics.otherFramesWritten(count),
       onPresenceFrames: (single, batches) => {
         if (single > 0) metrics.presenceFrames.inc({ type: 'presence' }, single);
@@ -562,6 +563,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     });
     const ws = new Gateway(services, hub, bus, config, log, metrics, { overloaded: () => shedder.shedding });
     gateway = ws;
+    setFlushWindow(config.WS_FLUSH_MS);
     ws.attach(http.server);
 
     const timers = [

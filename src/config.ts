@@ -247,8 +247,8 @@ export const OPTIONS = {
   },
   ANALYTICS_URL: { doc: 'ClickHouse HTTP interface (http://[user[:password]@]host:8123); credentials are sent in headers.', default: 'http://127.0.0.1:8123', parse: serviceUrl(['http', 'https']) },
   ANALYTICS_DATABASE: { doc: 'ClickHouse database of the analytics tables (made if missing).', default: 'parley', parse: identifierText },
-  ANALYTICS_BATCH: { doc: 'Records the analytics consumer writes to ClickHouse at once (ClickHouse wants few, large inserts), and most records of its group out at a time.', default: '10000', parse: integer(1, 100_000) },
-  ANALYTICS_FLUSH_MS: { doc: 'How long the analytics consumer waits for a batch to fill before it writes what it has, ms.', default: '1000', parse: integer(5, 60_000) },
+  ANALYTICS_BATCH: { doc: 'Records the analytics consumer writes to ClickHouse at once (ClickHouse wants few, large inserts), and most records of its group out at a time. Each node decodes a batch on its event loop: keep it to a few thousand.', default: '2000', parse: integer(1, 20_000) },
+  ANALYTICS_FLUSH_MS: { doc: 'How long the analytics consumer waits for a batch to fill before it writes what it has, ms (under the event log\'s 10 s acknowledgement wait).', default: '1000', parse: integer(5, 5_000) },
   ANALYTICS_TIMEOUT_MS: { doc: 'Timeout of one ClickHouse request, ms.', default: '10000', parse: integer(1000, 300_000) },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
   PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
@@ -257,6 +257,7 @@ export const OPTIONS = {
   COOKIE_SECURE: { doc: 'Mark the session cookie Secure (set when served over HTTPS).', default: 'false', parse: boolean },
   SESSION_TTL_HOURS: { doc: 'Lifetime of a session token, hours. An expired token is refused with 401.', default: '720', parse: integer(1, 24 * 365) },
   SCRYPT_COST: { doc: 'scrypt cost N for password hashes, as log2 (17 = 2^17 = 128 MiB, ~0.3 s on one core). Runs on the libuv thread pool, never on the event loop.', default: '17', parse: integer(10, 20) },
+  WS_FLUSH_MS: { doc: 'Flush window of outgoing WebSocket frames, ms: frames queued within it leave together in one write per socket. 0 writes at the end of each event-loop turn (the lowest latency); a few ms cut syscalls per delivery under heavy fan-out, and add up to that much latency to every frame (docs/benchmarks.md).', default: '0', parse: integer(0, 50) },
   WS_MAX_PAYLOAD_BYTES: { doc: 'Largest WebSocket frame accepted, bytes; a larger one closes the connection with 1009.', default: '65536', parse: integer(1024, 16 * 1024 * 1024) },
   HTTP_HEADERS_TIMEOUT_MS: {
     doc: 'Deadline for a request line and headers, ms, from the moment the connection opens (on a kept-alive connection, from the first byte of the next request). Past it the connection is closed: with a 400 validation_failed when part of a request came, silently when nothing came (an unused connection a browser opened ahead). At most HTTP_REQUEST_TIMEOUT_MS.',

@@ -600,7 +600,7 @@ export interface ConsumeOptions {
   families?: string[];
   /** Most records handed to `handle` at once, and most records of the group out at a time across the deployment. */
   batch: number;
-  /** After the first record of a batch, how long to wait for it to fill, ms (default 5): larger batches for a sink that wants few writes. */
+  /** After the first record of a batch, how long to wait for it to fill, ms (default 5; keep it well under the log's ack wait, 10 s): larger batches for a sink that wants few writes. */
   gatherMs?: number;
   /** Where a group that does not exist yet starts: an offset, or `first` (default). */
   startAt?: number | 'first';

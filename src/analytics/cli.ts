@@ -75,9 +75,12 @@ export async function runAnalyticsCommand(args: string[], config: Config, log: L
       try {
         await eventLog.rewind(ANALYTICS_GROUP, Number(raw));
       } catch (error) {
-        if (!/not found/i.test(String((error as Error).message ?? error))) throw error;
-        out(JSON.stringify({ replay: 'no analytics group yet: the first node that runs it starts at the first record', cleared: flags.clear === true }));
-        return 0;
+        if (/not found/i.test(String((error as Error).message ?? error))) {
+          out(JSON.stringify({ replay: 'no analytics group yet: the first node that runs it starts at the first record', cleared: flags.clear === true }));
+          return 0;
+        }
+        const emptied = flags.clear === true ? ' The tables were emptied: run this command again (without --clear) to write the log to them.' : '';
+        return fail(`the analytics group was not moved back: ${(error as Error).message}.${emptied}`, 69);
       }
       out(JSON.stringify({ replay: ANALYTICS_GROUP, fromOffset: Number(raw), cleared: flags.clear === true }));
       return 0;

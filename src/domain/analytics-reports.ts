@@ -13,6 +13,8 @@ export type AnalyticsReportName = (typeof ANALYTICS_REPORTS)[number];
 const DAY_MS = 86_400_000;
 /** Without `from`: this many days before `to`. */
 export const DEFAULT_RANGE_DAYS = 30;
+/** Rooms named from the store at once, for busiest-rooms. */
+const NAME_LOOKUPS = 16;
 /** The longest range a report reads. */
 export const MAX_RANGE_DAYS = 3_660;
 
@@ -35,15 +37,31 @@ export interface NamedBusyRoom {
 }
 
 export type ReportResult =
-  | { report: 'messages'; rows: RoomDayMessages[] }
+  | { report: 'messages'; rows: RoomDayMessages[]; truncated: boolean }
   | ({ report: 'active-users' } & ActiveUsers)
   | { report: 'busiest-rooms'; rooms: NamedBusyRoom[] }
   | { report: 'busiest-hours'; hours: BusyHour[] }
   | ({ report: 'delivery-latency' } & DeliveryLatency);
 
+/** The last time analytics holds (ClickHouse's DateTime ends in 2106). */
+const LAST_MS = Date.parse('2105-12-31T00:00:00Z');
+
+/** A calendar day that exists (2026-02-30 does not), as YYYY-MM-DD. */
+const realDay = (day: string): boolean => {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+};
+
 function time(value: string, name: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(ms)) throw validationFailed(`${name} must be a date (YYYY-MM-DD) or an ISO-8601 time.`, { field: name });
+  let ms = Number.NaN;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    if (realDay(value)) ms = Date.parse(`${value}T00:00:00Z`);
+  } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    // A time names its offset (Z or ±hh:mm): never the server's own time zone.
+    if (realDay(value.slice(0, 10))) ms = Date.parse(value);
+  }
+  if (!Number.isFinite(ms)) throw validationFailed(`${name} must be a date (YYYY-MM-DD) or an ISO-8601 time with its offset (2026-01-31T09:00:00Z).`, { field: name });
+  if (ms < 0 || ms > LAST_MS) throw validationFailed(`${name} must be between 1970 and 2105.`, { field: name });
   return ms;
 }
 
@@ -53,7 +71,6 @@ export function reportRange(request: ReportRequest, now = Date.now()): Analytics
   const from = request.from === undefined ? to - DEFAULT_RANGE_DAYS * DAY_MS : time(request.from, 'from');
   if (from >= to) throw validationFailed('from must be before to.', { field: 'from' });
   if (to - from > MAX_RANGE_DAYS * DAY_MS) throw validationFailed(`A report covers at most ${MAX_RANGE_DAYS} days.`, { field: 'from' });
-  if (from < 0) throw validationFailed('from must be after 1970.', { field: 'from' });
   return { from, to };
 }
 
@@ -83,19 +100,26 @@ export class AnalyticsReports {
     if (analytics === null) throw new AppError('not_found', 'Analytics is not configured on this server (ANALYTICS=clickhouse).');
     const limit = request.limit ?? 100;
     switch (name) {
-      case 'messages':
-        return { report: name, range, rows: await analytics.messagesPerRoomPerDay(range, { roomId: request.roomId, limit }) };
+      case 'messages': {
+        // One more than asked: whether rows were left out.
+        const rows = await analytics.messagesPerRoomPerDay(range, { roomId: request.roomId, limit: limit + 1 });
+        return { report: name, range, rows: rows.slice(0, limit), truncated: rows.length > limit };
+      }
       case 'active-users':
         return { report: name, range, ...(await analytics.activeUsers(range)) };
       case 'busiest-rooms': {
         const rooms = await analytics.busiestRooms(range, limit);
-        const named = await Promise.all(
-          rooms.map(async (r): Promise<NamedBusyRoom> => {
-            const room = await this.#store.findRoom(r.roomId);
+        const named: NamedBusyRoom[] = [];
+        // Named from the store, a few rooms at a time.
+        for (let i = 0; i < rooms.length; i += NAME_LOOKUPS) {
+          const chunk = rooms.slice(i, i + NAME_LOOKUPS);
+          const found = await Promise.all(chunk.map((r) => this.#store.findRoom(r.roomId)));
+          chunk.forEach((r, j) => {
+            const room = found[j];
             const visibility = room?.visibility ?? null;
-            return { ...r, name: room === undefined || visibility === 'dm' ? null : room.name, visibility };
-          }),
-        );
+            named.push({ ...r, name: room === undefined || visibility === 'dm' ? null : room.name, visibility });
+          });
+        }
         return { report: name, range, rooms: named };
       }
       case 'busiest-hours':

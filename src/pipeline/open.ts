@@ -34,8 +34,8 @@ export interface Pipeline {
   /** The analytics store, when ANALYTICS names one (the admin reports read it). */
   analytics: Analytics | null;
   ops: OpsSink;
-  /** With a log: an event committed at `committedAt` reached `subscribers` subscribers here (delivery latency, sent to the log every window). */
-  delivered: ((committedAt: number, subscribers: number) => void) | undefined;
+  /** With analytics: a live event committed at `committedAt` was written to one subscriber's socket here (delivery latency, sent to the log every window). */
+  delivered: ((committedAt: number) => void) | undefined;
   /** Indexes a room found behind from the store (a search does before it answers). */
   catchUp(roomId: string): Promise<void>;
   /** Handed every committed event (StreamWriter.listen). */
@@ -103,8 +103,9 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
   });
   // The log's group indexes; this sweep only repairs what it left behind (it reads the store).
   const repair = new RoomTail(store, { consumer: 'search', take: (roomId, events, after) => indexRoom(store, roomId, events, observer, after), onError, sweepMs: REPAIR_SWEEP_MS, concurrency: 1 });
-  const latency = new DeliveryLatency(ops);
   const analytics = analyticsOf(config);
+  // Delivery latency is measured only for analytics, which reads it (a cost on every delivery).
+  const latency = analytics === null ? null : new DeliveryLatency(ops);
   const groups = analytics === null ? [SEARCH_GROUP] : [SEARCH_GROUP, ANALYTICS_GROUP];
   let stopSearch: (() => Promise<void>) | undefined;
   let stopAnalytics: (() => Promise<void>) | undefined;
@@ -125,7 +126,7 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
     log,
     analytics,
     ops,
-    delivered: (committedAt, subscribers) => latency.observe(committedAt, subscribers),
+    delivered: latency === null ? undefined : (committedAt) => latency.observe(committedAt),
     catchUp: (roomId) => catchUpRoom(store, roomId, CATCH_UP_EVENTS, observer),
     committed: (event) => relay.committed(event),
     start: () => {
@@ -136,6 +137,7 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
         stopAnalytics = consumeForAnalytics(log, analytics, {
           batch: config.ANALYTICS_BATCH,
           gatherMs: config.ANALYTICS_FLUSH_MS,
+          onError,
           observer: {
             written: (records, delays) => {
               metrics.analyticsWritten.inc(records);
@@ -144,7 +146,7 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
             skipped: (count) => metrics.eventLogSkipped.inc({ group: ANALYTICS_GROUP }, count),
           },
         });
-      latency.start();
+      latency?.start();
       poll = setInterval(() => void readLag(), LAG_POLL_MS).unref();
     },
     close: async () => {
@@ -153,7 +155,7 @@ export async function openPipeline(config: Config, deps: PipelineDeps): Promise<
       await repair.close();
       await stopSearch?.();
       await stopAnalytics?.();
-      latency.close();
+      latency?.close();
       await ops.close().catch((error: unknown) => onError(error, 'flushing operational events'));
       await log.close();
     },

@@ -354,11 +354,12 @@ export const responses = {
     from: time,
     to: time,
     rows: z.array(z.strictObject({ day: z.string().describe('YYYY-MM-DD, UTC'), roomId: z.string(), messages: z.number().int().min(0) })).describe('By day, then busiest room first.'),
+    truncated: z.boolean().describe('More rows than `limit`: the latest days are left out.'),
   }),
   AnalyticsActiveUsers: z.strictObject({
     from: time,
     to: time,
-    daily: z.array(z.strictObject({ day: z.string(), users: z.number().int().min(0) })).describe('Distinct people (not bots) who sent, connected or logged in, per UTC day with any.'),
+    daily: z.array(z.strictObject({ day: z.string(), users: z.number().int().min(0) })).describe('Distinct people (not bots) who sent, edited, deleted or reacted, connected or logged in, per UTC day with any.'),
     monthly: z.array(z.strictObject({ month: z.string().describe('YYYY-MM'), users: z.number().int().min(0) })).describe('The same per calendar month, over the part of it in the range.'),
   }),
   AnalyticsBusiestRooms: z.strictObject({

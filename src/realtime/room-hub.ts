@@ -77,8 +77,8 @@ export interface RoomHubOptions {
   onGapFill?(events: number): void;
   /** `count` stream events were written to sockets. */
   onDelivered?(count: number): void;
-  /** An event committed at `committedAt` was released to `subscribers` subscribers here (delivery latency). */
-  onReleased?(committedAt: number, subscribers: number): void;
+  /** A live event committed at `committedAt` was written to one subscriber's socket (delivery latency; not a catch-up's replay). */
+  onLiveWrite?(committedAt: number): void;
   /** `count` other frames (typing, presence) were written to sockets. */
   onOtherFrames?(count: number): void;
   /** Presence frames written: `presence` ones (a frame per change) and `presence_batch` ones. */
@@ -477,7 +477,7 @@ export class RoomHub {
     }
     if (message.type === 'event') {
       const framed = frameText(message.frame);
-      const at = this.#options.onReleased === undefined ? undefined : committedAtOf(message.frame);
+      const at = this.#options.onLiveWrite === undefined ? undefined : committedAtOf(message.frame);
       room.stream.busItem({ seq: message.seq, kind: message.kind, userId: message.userId, target: message.target, bytes: framed.size, payload: framed, at });
       return;
     }
@@ -508,11 +508,15 @@ export class RoomHub {
       });
     };
     const room = current;
+    // The event being released now: its writes in this turn are live deliveries (a catch-up
+    // writes older events, or this one later, and is not counted as delivery latency).
+    let live: StreamItem<Framed> | undefined;
     return {
       write: (conn: Connection, item: StreamItem<Framed>) => {
         if (!conn.write(item.payload)) return;
         count();
         delivered++;
+        if (item === live && item.at !== undefined) this.#options.onLiveWrite?.(item.at);
       },
       live: (conn: Connection, result: SubscribeResult) => {
         const r = room();
@@ -564,7 +568,10 @@ export class RoomHub {
       released: (item: StreamItem<Framed>) => {
         const r = room();
         if (r === undefined) return;
-        if (item.at !== undefined && r.stream.subscriberCount > 0) this.#options.onReleased?.(item.at, r.stream.subscriberCount);
+        if (item.at !== undefined && this.#options.onLiveWrite !== undefined) {
+          if (live === undefined) queueMicrotask(() => (live = undefined));
+          live = item;
+        }
         // Presence follows membership: one who left is no longer counted; one who joined is, if online.
         if (endsMembership(item.kind)) r.presence.remove(item.userId);
         else if (item.kind === 'member_joined') {

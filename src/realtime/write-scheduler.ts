@@ -1,7 +1,11 @@
 /**
- * Coalesces writes: frames queued for a socket during one turn of the event loop leave in one
- * corked write (one writev syscall) at the end of the turn. Measured, one syscall per delivery
- * caps a core near 100–125k deliveries/s; ten frames per write reach 0.5–1M.
+ * Coalesces writes: frames queued for a socket leave in one corked write (one writev syscall)
+ * when the process flushes, at the end of the event-loop turn they were queued in, or, with a
+ * flush window (WS_FLUSH_MS), up to that many milliseconds later, so the frames of several
+ * turns share a syscall. Measured, one syscall per delivery caps a core near 100–125k
+ * deliveries/s; ten frames per write reach 0.5–1M. The window trades latency (at most the
+ * window, on every frame, replies included) for fewer syscalls under load: docs/benchmarks.md
+ * has the curve.
  */
 export interface Flushable {
   flush(): void;
@@ -9,6 +13,7 @@ export interface Flushable {
 
 const dirty = new Set<Flushable>();
 let scheduled = false;
+let windowMs = 0;
 
 function flushAll(): void {
   scheduled = false;
@@ -18,10 +23,16 @@ function flushAll(): void {
   }
 }
 
+/** The flush window of this process, ms: 0 flushes at the end of each turn. */
+export function setFlushWindow(ms: number): void {
+  if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`flush window must be a whole number of ms, got ${ms}`);
+  windowMs = ms;
+}
+
 export function scheduleFlush(target: Flushable): void {
   dirty.add(target);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(flushAll);
-  }
+  if (scheduled) return;
+  scheduled = true;
+  if (windowMs === 0) setImmediate(flushAll);
+  else setTimeout(flushAll, windowMs);
 }

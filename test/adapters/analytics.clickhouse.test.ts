@@ -144,6 +144,12 @@ if (requireBinary(CLICKHOUSE_SERVER, 'clickhouse-server', 'analytics on ClickHou
       assert.deepEqual(await ch.query(`SELECT ${literal(hostile)} AS v`), [{ v: hostile }]);
     });
 
+    it('a report before anything was written is empty, not an error', async () => {
+      const fresh = new ClickHouseAnalytics({ url: authed(server), database: 'parley_fresh', timeoutMs: 5_000 });
+      assert.deepEqual(await fresh.busiestRooms(range, 10), []);
+      assert.deepEqual(await fresh.counts(), { events: 0, ops: 0, latencyWindows: 0 });
+    });
+
     it('refuses wrong credentials as an error, not an outage', async () => {
       const wrong = new ClickHouseAnalytics({ url: `http://${CLICKHOUSE_USER.name}:nope@127.0.0.1:${server.port}`, database: 'parley_test', timeoutMs: 5_000 });
       await assert.rejects(wrong.counts(), (error: Error & { code?: string }) => error.code !== 'unavailable' && /HTTP 5|HTTP 4|Code: 19[2-4]/.test(error.message));
@@ -157,10 +163,15 @@ if (requireBinary(CLICKHOUSE_SERVER, 'clickhouse-server', 'analytics on ClickHou
         opsRecord('delivery.latency', { windowMs: 10_000, deliveries: 7, buckets: [[3, 5], [75, 2], ['x', 1], [5, -1]] }, 'n1', at(D1, 3)),
         { id: 'bad', subject: 'stream.message', data: '{"v":99}' },
         { id: 'bad2', subject: 'ops.x', data: 'not json' },
+        // Records that would fail a batch for ever if they reached ClickHouse: no user, a time a DateTime cannot hold.
+        { id: 'bad3', subject: 'stream.message', data: JSON.stringify({ v: 1, type: 'stream', event: { ...event, user: undefined } }) },
+        { id: 'bad4', subject: 'stream.message', data: JSON.stringify({ v: 1, type: 'stream', event: { ...event, createdAt: -5 } }) },
+        { id: 'bad5', subject: 'ops.login.failed', data: JSON.stringify({ v: 1, type: 'ops', name: 'login.failed', node: 'n1', at: 1.5e9 + 0.5 }) },
+        { id: 'bad6', subject: 'ops.login.failed', data: JSON.stringify({ v: 1, type: 'ops', name: 'login.failed', node: 'n1', at: 9e15 }) },
       ];
       const entries: LogEntry[] = records.map((r, i) => ({ ...r, offset: i + 1, storedAt: 0, redelivered: 0 }));
       const { batch, skipped } = analyticsBatch(entries);
-      assert.equal(skipped, 2);
+      assert.equal(skipped, 6);
       assert.deepEqual(batch.events, [{ roomId: 'r1', seq: 4, kind: 'message', userId: 'u1', bot: true, at: at(D1, 1) }]);
       assert.equal(batch.ops.length, 1);
       assert.deepEqual({ ...batch.ops[0], id: undefined }, { id: undefined, name: 'connection.opened', node: 'n1', userId: 'u2', bot: false, at: at(D1, 2), data: '{"connectionId":"c9"}' });

@@ -31,6 +31,8 @@ export interface ClickHouseAnalyticsOptions extends ClickHouseOptions {
 
 /** Kinds of operational event that show a user active: they connected, or logged in. */
 const ACTIVE_OPS = ['connection.opened', 'login.succeeded'];
+/** Stream events a user makes themselves by writing (being added to a room, or moderated, is not activity). */
+const ACTIVE_KINDS = ['message', 'edit', 'delete', 'reaction_added', 'reaction_removed'];
 const QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
 
 const seconds = (ms: number) => integer(Math.floor(ms / 1000));
@@ -46,16 +48,39 @@ function percentiles(row: PercentileRow | undefined): LatencyPercentiles {
   return { deliveries, p50Ms: at(0), p90Ms: at(1), p99Ms: at(2), p999Ms: at(3) };
 }
 
+/** ClickHouse's codes for a missing table or database. */
+const MISSING = new Set([60, 81]);
+
 export class ClickHouseAnalytics implements Analytics {
   readonly #ch: ClickHouseHttp;
   readonly #db: string;
+  /** Whether this process made (or found) the tables: a report before the first write, or after a drop, makes them. */
+  #prepared = false;
 
   constructor(options: ClickHouseAnalyticsOptions) {
     this.#ch = new ClickHouseHttp(options);
     this.#db = identifier(options.database);
   }
 
+  /** A report's query: the tables made first if they are missing (an empty report, not an error). */
+  async #query<Row>(statement: string): Promise<Row[]> {
+    if (!this.#prepared) await this.prepare();
+    try {
+      return await this.#ch.query<Row>(statement);
+    } catch (error) {
+      if (!MISSING.has((error as { code?: number }).code ?? 0)) throw error;
+      this.#prepared = false;
+      await this.prepare();
+      return this.#ch.query<Row>(statement);
+    }
+  }
+
   async prepare(): Promise<void> {
+    await this.#prepare();
+    this.#prepared = true;
+  }
+
+  async #prepare(): Promise<void> {
     const db = this.#db;
     await this.#ch.exec(`CREATE DATABASE IF NOT EXISTS ${db}`);
     await this.#ch.exec(`CREATE TABLE IF NOT EXISTS ${db}.stream_events (
@@ -92,7 +117,7 @@ export class ClickHouseAnalytics implements Analytics {
 
   async messagesPerRoomPerDay(range: AnalyticsRange, options: { roomId?: string; limit: number }): Promise<RoomDayMessages[]> {
     const room = options.roomId === undefined ? '' : ` AND room_id = ${literal(options.roomId)}`;
-    const rows = await this.#ch.query<{ day: string; room_id: string; messages: number }>(
+    const rows = await this.#query<{ day: string; room_id: string; messages: number }>(
       `SELECT toString(toDate(at)) AS day, room_id, count() AS messages
        FROM ${this.#db}.stream_events FINAL
        WHERE kind = 'message' AND ${this.#range(range)}${room}
@@ -103,19 +128,20 @@ export class ClickHouseAnalytics implements Analytics {
 
   async activeUsers(range: AnalyticsRange): Promise<ActiveUsers> {
     // Distinct users, so repeats of a row change nothing: no FINAL needed.
-    const actives = `SELECT toDate(at) AS day, user_id FROM ${this.#db}.stream_events WHERE bot = 0 AND ${this.#range(range)}
+    const actives = `SELECT toDate(at) AS day, user_id FROM ${this.#db}.stream_events
+      WHERE bot = 0 AND kind IN (${ACTIVE_KINDS.map(literal).join(', ')}) AND ${this.#range(range)}
       UNION ALL
       SELECT toDate(at) AS day, user_id FROM ${this.#db}.ops_events
       WHERE bot = 0 AND user_id != '' AND name IN (${ACTIVE_OPS.map(literal).join(', ')}) AND ${this.#range(range)}`;
-    const daily = await this.#ch.query<{ day: string; users: number }>(`SELECT toString(day) AS day, uniqExact(user_id) AS users FROM (${actives}) GROUP BY day ORDER BY day`);
-    const monthly = await this.#ch.query<{ month: string; users: number }>(
+    const daily = await this.#query<{ day: string; users: number }>(`SELECT toString(day) AS day, uniqExact(user_id) AS users FROM (${actives}) GROUP BY day ORDER BY day`);
+    const monthly = await this.#query<{ month: string; users: number }>(
       `SELECT substring(toString(toStartOfMonth(day)), 1, 7) AS month, uniqExact(user_id) AS users FROM (${actives}) GROUP BY month ORDER BY month`,
     );
     return { daily: daily.map((r) => ({ day: r.day, users: Number(r.users) })), monthly: monthly.map((r) => ({ month: r.month, users: Number(r.users) })) };
   }
 
   async busiestRooms(range: AnalyticsRange, limit: number): Promise<BusyRoom[]> {
-    const rows = await this.#ch.query<{ room_id: string; messages: number; senders: number }>(
+    const rows = await this.#query<{ room_id: string; messages: number; senders: number }>(
       `SELECT room_id, count() AS messages, uniqExact(user_id) AS senders
        FROM ${this.#db}.stream_events FINAL
        WHERE kind = 'message' AND ${this.#range(range)}
@@ -125,7 +151,7 @@ export class ClickHouseAnalytics implements Analytics {
   }
 
   async busiestHours(range: AnalyticsRange): Promise<BusyHour[]> {
-    const rows = await this.#ch.query<{ hour: number; messages: number }>(
+    const rows = await this.#query<{ hour: number; messages: number }>(
       `SELECT toHour(at) AS hour, count() AS messages FROM ${this.#db}.stream_events FINAL
        WHERE kind = 'message' AND ${this.#range(range)} GROUP BY hour`,
     );
@@ -136,13 +162,13 @@ export class ClickHouseAnalytics implements Analytics {
   async deliveryLatency(range: AnalyticsRange): Promise<DeliveryLatency> {
     const select = `sum(deliveries) AS total, quantilesExactWeighted(${QUANTILES.join(', ')})(le_ms, deliveries) AS q`;
     const from = `FROM ${this.#db}.delivery_latency FINAL WHERE ${this.#range(range)}`;
-    const [total] = await this.#ch.query<PercentileRow>(`SELECT ${select} ${from}`);
-    const daily = await this.#ch.query<PercentileRow & { day: string }>(`SELECT toString(toDate(at)) AS day, ${select} ${from} GROUP BY day ORDER BY day`);
+    const [total] = await this.#query<PercentileRow>(`SELECT ${select} ${from}`);
+    const daily = await this.#query<PercentileRow & { day: string }>(`SELECT toString(toDate(at)) AS day, ${select} ${from} GROUP BY day ORDER BY day`);
     return { ...percentiles(total), daily: daily.map((r) => ({ day: r.day, ...percentiles(r) })) };
   }
 
   async counts(): Promise<{ events: number; ops: number; latencyWindows: number }> {
-    const [row] = await this.#ch.query<{ events: number; ops: number; windows: number }>(
+    const [row] = await this.#query<{ events: number; ops: number; windows: number }>(
       `SELECT (SELECT count() FROM ${this.#db}.stream_events FINAL) AS events,
               (SELECT count() FROM ${this.#db}.ops_events FINAL) AS ops,
               (SELECT uniqExact(id) FROM ${this.#db}.delivery_latency) AS windows`,

@@ -87,13 +87,15 @@ export class ClickHouseHttp {
 
   async #request(statement: string, body: string): Promise<string> {
     const params = new URLSearchParams({
-      // Seconds, whole: the server gives up a little before the client does.
-      max_execution_time: String(Math.max(1, Math.floor(this.#timeoutMs / 1000))),
+      // Seconds, whole: the server gives up before the client does.
+      max_execution_time: String(Math.max(1, Math.floor(this.#timeoutMs / 1000) - 1)),
       output_format_json_quote_64bit_integers: '0',
     });
     // A SELECT goes in the body; an INSERT's statement in the URL, its rows in the body.
     const insert = body !== '';
     if (insert) params.set('query', statement);
+    // The answer is held until the statement ends, so an error midway is an error status, not a cut-off body.
+    else params.set('wait_end_of_query', '1');
     let response: Response;
     try {
       response = await fetch(`${this.#endpoint}?${params}`, {

@@ -130,7 +130,9 @@ export class JetStreamLog implements EventLog {
           const consumer = await this.#js.consumers.get(this.#options.stream, group);
           // Pulls that expire every few seconds: after a restart of the server the consumer
           // notices missing heartbeats within that time and pulls again.
-          const messages = await consumer.consume({ max_messages: options.batch, expires: PULL_EXPIRES_MS });
+          // A group deleted under it (a rewind) ends the pulls, and the loop makes or finds it
+          // again at once, rather than waiting on heartbeats for it to come back.
+          const messages = await consumer.consume({ max_messages: options.batch, expires: PULL_EXPIRES_MS, abort_on_missing_resource: true });
           stopMessages = () => messages.stop();
           // After a reconnection the server may deliver what it hands again to pulls this
           // client no longer reads: the iterator is replaced by a new one.
@@ -157,13 +159,17 @@ export class JetStreamLog implements EventLog {
               continue;
             }
             // Gathers a fuller batch, up to gatherMs after the first record, unless it fills.
-            const until = Date.now() + (options.gatherMs ?? GATHER_MS);
-            while (buffer.length < options.batch && !ended && !stopped && Date.now() < until) {
-              await new Promise<void>((resolve) => {
-                wake = resolve;
-                setTimeout(resolve, until - Date.now()).unref();
-              });
-              wake = undefined;
+            if (buffer.length < options.batch) {
+              let timedOut = false;
+              const timer = setTimeout(() => {
+                timedOut = true;
+                wake?.();
+              }, options.gatherMs ?? GATHER_MS).unref();
+              while (buffer.length < options.batch && !ended && !stopped && !timedOut) {
+                await new Promise<void>((resolve) => (wake = resolve));
+                wake = undefined;
+              }
+              clearTimeout(timer);
             }
             const taken = buffer.splice(0, options.batch);
             try {
@@ -224,10 +230,24 @@ export class JetStreamLog implements EventLog {
   async rewind(group: string, offset: number): Promise<void> {
     try {
       const info = await this.#jsm.consumers.info(this.#options.stream, group);
-      await this.#jsm.consumers.delete(this.#options.stream, group);
       const { deliver_policy: _p, opt_start_seq: _s, opt_start_time: _t, ...config } = info.config;
-      await this.#jsm.consumers.add(this.#options.stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, offset) });
+      // A process of the group that noticed the deletion may make the group again (from the
+      // first record) between the delete and the add: delete that one and add again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.#jsm.consumers.delete(this.#options.stream, group);
+        } catch (error) {
+          if (!notFound(error)) throw error;
+        }
+        try {
+          await this.#jsm.consumers.add(this.#options.stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, offset) });
+          return;
+        } catch (error) {
+          if (attempt >= 3 || !/already (in use|exists)/i.test(String((error as Error)?.message ?? error))) throw error;
+        }
+      }
     } catch (error) {
+      if (notFound(error)) throw error;
       throw asOutage(error);
     }
   }

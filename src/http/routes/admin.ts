@@ -11,7 +11,7 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
   const { rest } = ctx.schemas;
   const tag = 'Administration';
   const common =
-    'Server administrators only (`parley admin grant`): anyone else is `forbidden` (`details.reason: "server_role"`). ' +
+    'Server administrators only (`parley admin grant`): anyone else is `forbidden` (`details.reason: "server_role"`), before the report is read. ' +
     'Read from analytics (ClickHouse), which the event log feeds within seconds; `not_found` when the server has no analytics, `unavailable` while it is down. ' +
     'Days and hours are UTC; `from` is included and `to` excluded.';
   const errors = ['forbidden', 'not_found', 'unavailable'] as const;
@@ -23,7 +23,7 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'analyticsMessages',
     tag,
     summary: 'Messages per room per day',
-    description: `${common} Each message counted once, deleted ones included.`,
+    description: `${common} Each message counted once, deleted ones included. \`truncated\`: more rows than \`limit\` (the latest days are the ones left out).`,
     auth: true,
     query: rest.analyticsQuery,
     status: 200,
@@ -32,7 +32,7 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     handler: async ({ session, query }) => {
       const r = await report('messages', session, query);
       if (r.report !== 'messages') throw new Error('analytics answered another report');
-      return { from: iso(r.range.from), to: iso(r.range.to), rows: r.rows };
+      return { from: iso(r.range.from), to: iso(r.range.to), rows: r.rows, truncated: r.truncated };
     },
   });
 
@@ -42,7 +42,7 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'analyticsActiveUsers',
     tag,
     summary: 'Daily and monthly active users',
-    description: `${common} Active: sent anything to a room, connected a WebSocket or logged in. Bots are not counted.`,
+    description: `${common} Active: sent, edited or deleted a message or reacted, connected a WebSocket or logged in. Bots are not counted.`,
     auth: true,
     query: rest.analyticsQuery,
     status: 200,
@@ -100,7 +100,7 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     tag,
     summary: 'Delivery latency percentiles',
     description:
-      `${common} From an event's commit to its frame being handed to each subscriber's socket, over every node, one count per delivery; ` +
+      `${common} From an event's commit to its frame being handed to each live subscriber's socket (not a resume's replay), over every node, one count per delivery; ` +
       'each node sends its histogram every 10 s. A percentile is the upper bound of the histogram bucket it falls in (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750 ms, 1, 1.5, 2, 3, 5, 10, 30, 60 s; the last holds everything slower).',
     auth: true,
     query: rest.analyticsQuery,
