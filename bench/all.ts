@@ -35,10 +35,14 @@ const RUNS: string[][] = [
 // The results of the runs below are made anew; the growth bench's (bench/growth.ts) are kept:
 // the figures from before a fix cannot be measured again.
 const RESULTS = path.join(ROOT, 'bench', 'results');
-if (existsSync(RESULTS)) for (const f of readdirSync(RESULTS)) if (!f.startsWith('growth-')) rmSync(path.join(RESULTS, f), { force: true });
+if (existsSync(RESULTS)) for (const f of readdirSync(RESULTS)) if (!f.startsWith('growth-')) rmSync(path.join(RESULTS, f), { force: true, recursive: true });
 for (const args of RUNS) {
   console.log(`\n$ npm run bench -- ${args.join(' ')}`);
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: 'inherit' });
   if (run.status !== 0) console.error(`(that run failed with status ${run.status}; its result is missing)`);
 }
+// Server CPU per delivery against the flush window, at 200 and 800 sends/s (bench/flush-sweep.ts).
+console.log('\n$ npx tsx bench/flush-sweep.ts');
+const sweep = spawnSync(process.execPath, ['--import', 'tsx', 'bench/flush-sweep.ts'], { cwd: ROOT, stdio: 'inherit' });
+if (sweep.status !== 0) console.error(`(the flush sweep failed with status ${sweep.status})`);
 spawnSync(process.execPath, ['--import', 'tsx', 'bench/render.ts'], { cwd: ROOT, stdio: 'inherit' });

@@ -99,7 +99,39 @@ if (idle.length > 0) writeFileSync(path.join(CHARTS, 'idle.svg'), barChart('idle
 const rooms = results.filter((r) => r.scenario === 'rooms');
 if (rooms.length > 0) writeFileSync(path.join(CHARTS, 'rooms.svg'), barChart('rooms: persisted messages per second (acked)', rooms.map((r) => ({ label: label(r), value: Math.round(r.acked / r.params.durationSec) })), '/s'));
 
-const generated = ['idle', 'fanout', 'rooms', 'storm', 'ramp'].map((s) => `### ${s}\n\n${table(s)}\n`).join('\n');
+// CPU per delivery against the flush window (bench/flush-sweep.ts), by offered send rate.
+const FLUSH = path.join(RESULTS, 'flush');
+const flush: Result[] = existsSync(FLUSH)
+  ? readdirSync(FLUSH)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(path.join(FLUSH, f), 'utf8')) as Result)
+      .sort((a, b) => a.params.ratePerSec - b.params.ratePerSec || a.params.flushMs - b.params.flushMs)
+  : [];
+const pct = (share: unknown) => (typeof share === 'number' ? `${Math.round(share * 100)}%` : '—');
+const flushTable =
+  flush.length === 0
+    ? '_not run_'
+    : [
+        `Parley (SQLite, 1 worker), ${n(flush[0]?.params.clients)} clients in one room, ${n(flush[0]?.params.senders)} senders; \`WS_FLUSH_MS\` = window.`,
+        '',
+        '| sends/s | window (ms) | deliveries/s | server CPU per delivery (µs) | of it in the kernel | frames per socket write | p50 | p99 (ms) | lost / dup / out of order |',
+        '|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+        ...flush.map(
+          (r) =>
+            `| ${n(r.params.ratePerSec)} | ${r.params.flushMs} | ${n(r.deliveriesPerSec)} | ${r.serverCpuUsPerDelivery ?? '—'} | ${pct(r.serverCpuSystemShare)} | ${r.framesPerSocketWrite ?? '—'} | ${r.latencyMs?.p50 ?? '—'} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`,
+        ),
+      ].join('\n');
+if (flush.length > 0)
+  writeFileSync(
+    path.join(CHARTS, 'flush-window.svg'),
+    barChart(
+      'server CPU per delivery against the flush window (µs, lower is better)',
+      flush.map((r) => ({ label: `Parley, ${r.params.ratePerSec} sends/s, ${r.params.flushMs} ms`, value: r.serverCpuUsPerDelivery ?? 0 })),
+      'µs',
+    ),
+  );
+
+const generated = [...['idle', 'fanout', 'rooms', 'storm', 'ramp'].map((s) => `### ${s}\n\n${table(s)}\n`), `### flush window\n\n${flushTable}\n`].join('\n');
 const doc = readFileSync(DOC, 'utf8');
 const start = '<!-- results:start -->';
 const end = '<!-- results:end -->';

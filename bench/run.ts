@@ -87,20 +87,22 @@ function serverPids(pid: number): number[] {
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
 const USER_HZ = 100;
 
-/** CPU time (user + system) the server's processes have used so far, ms. */
-function treeCpuMs(pid: number): number {
-  let ticks = 0;
+/** CPU time the server's processes have used so far, ms: in user space and in the kernel. */
+function treeCpuMs(pid: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const p of serverPids(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
-      ticks += Number(fields[11]) + Number(fields[12]);
+      user += Number(fields[11]);
+      system += Number(fields[12]);
     } catch {
       // gone
     }
   }
-  return (ticks * 1000) / USER_HZ;
+  return { user: (user * 1000) / USER_HZ, system: (system * 1000) / USER_HZ };
 }
 
 function treeRss(pid: number): number {
@@ -131,20 +133,22 @@ async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
 }
 
 /** The server's own view: heap in use (all its processes) and store calls by operation. */
-async function serverStats(url: string): Promise<{ heapUsedBytes: number; storeCalls: Record<string, number> }> {
+async function serverStats(url: string): Promise<{ heapUsedBytes: number; storeCalls: Record<string, number>; socketWrites: number | null }> {
   if (target === 'socketio') {
     const stats = (await (await fetch(`${url}/stats`)).json()) as { heapUsed: number };
-    return { heapUsedBytes: stats.heapUsed, storeCalls: {} };
+    return { heapUsedBytes: stats.heapUsed, storeCalls: {}, socketWrites: null };
   }
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   let heapUsedBytes = 0;
+  let socketWrites = 0;
   const storeCalls: Record<string, number> = {};
   for (const line of text.split('\n')) {
     if (line.startsWith('nodejs_heap_size_used_bytes ')) heapUsedBytes = Number(line.split(' ')[1]);
+    if (line.startsWith('parley_ws_socket_writes_total ')) socketWrites = Number(line.split(' ')[1]);
     const call = /^parley_store_query_duration_seconds_count\{operation="(\w+)",outcome="\w+"\} (\d+)/.exec(line);
     if (call !== null) storeCalls[call[1] as string] = (storeCalls[call[1] as string] ?? 0) + Number(call[2]);
   }
-  return { heapUsedBytes, storeCalls };
+  return { heapUsedBytes, storeCalls, socketWrites };
 }
 
 /** Store calls made between two readings, by operation (zeros left out). */
@@ -390,12 +394,18 @@ async function main(): Promise<void> {
       }, 1000);
       // Wait for the reports from the start: a storm's recovery may outlast the run.
       const reporting = Promise.all(agents.map((a) => a.next('report', durationMs + 300_000)));
+      const writesBefore = (await serverStats(server.url)).socketWrites;
       const cpuBefore = treeCpuMs(server.child.pid as number);
       for (const agent of agents) agent.send({ type: 'go', durationMs, rateScale });
       const extra = during === undefined ? {} : await during();
       const reports = await reporting;
       // The server's own CPU time over the run (its processes only, whatever the agents took).
-      const cpuMs = treeCpuMs(server.child.pid as number) - cpuBefore;
+      const cpuAfter = treeCpuMs(server.child.pid as number);
+      const userMs = cpuAfter.user - cpuBefore.user;
+      const systemMs = cpuAfter.system - cpuBefore.system;
+      const cpuMs = userMs + systemMs;
+      const writesAfter = (await serverStats(server.url)).socketWrites;
+      const socketWrites = writesBefore === null || writesAfter === null ? null : writesAfter - writesBefore;
       clearInterval(ticker);
       process.stdout.write('\n');
       const merged = merge(reports.map((r) => r.report));
@@ -406,6 +416,9 @@ async function main(): Promise<void> {
         sentPerSec: Math.round(merged.sent / seconds),
         serverCpuMs: Math.round(cpuMs),
         serverCpuUsPerDelivery: merged.deliveries === 0 ? null : +((cpuMs * 1000) / merged.deliveries).toFixed(3),
+        serverCpuSystemShare: cpuMs === 0 ? null : +(systemMs / cpuMs).toFixed(2),
+        // Frames per socket write: how many deliveries share a syscall (replies and other frames included in the writes).
+        framesPerSocketWrite: socketWrites === null || socketWrites === 0 ? null : +(merged.deliveries / socketWrites).toFixed(1),
         ...extra,
       };
     };

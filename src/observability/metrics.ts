@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { socketWritesSoFar } from '../realtime/write-scheduler.js';
 import { CLIENT_OPS } from '../protocol/ops.js';
 
 /** Latency buckets, seconds: 0.5 ms to 10 s. */
@@ -102,6 +103,19 @@ export class Metrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
     registers: [this.registry],
   });
+  readonly wsSocketWrites = (() => {
+    let counted = 0;
+    return new Counter({
+      name: 'parley_ws_socket_writes_total',
+      help: 'Writes of queued frames to client sockets, one per socket per flush (events written divided by it: frames per write, the syscalls a delivery shares).',
+      registers: [this.registry],
+      collect() {
+        const now = socketWritesSoFar();
+        this.inc(now - counted);
+        counted = now;
+      },
+    });
+  })();
   readonly gapFills = new Counter({ name: 'parley_ordering_gap_fills_total', help: 'Reads of missing room events from the store by the ordering buffer (gaps and resyncs).', registers: [this.registry] });
   readonly gapFilledEvents = new Counter({ name: 'parley_ordering_gap_filled_events_total', help: 'Events released from the store by gap fills.', registers: [this.registry] });
 

@@ -13,7 +13,7 @@ import { type Bucket, type BucketRule, fullBucket, take } from '../core/token-bu
 import type { UserRecord } from '../domain/types.js';
 import { CLOSE } from '../errors.js';
 import { type Framed, frameText } from './frame.js';
-import { type Flushable, scheduleFlush } from './write-scheduler.js';
+import { countSocketWrite, type Flushable, scheduleFlush } from './write-scheduler.js';
 
 export interface ConnectionOptions {
   slowConsumerBytes: number;
@@ -121,6 +121,7 @@ export class Connection implements Flushable {
     this.#socket.cork();
     for (const buffer of queue) this.#socket.write(buffer);
     this.#socket.uncork();
+    countSocketWrite();
   }
 
   /** Sends what is queued, then the close frame. Idempotent. */

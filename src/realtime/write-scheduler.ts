@@ -14,6 +14,17 @@ export interface Flushable {
 const dirty = new Set<Flushable>();
 let scheduled = false;
 let windowMs = 0;
+let socketWrites = 0;
+
+/** A connection wrote its queued frames to its socket (one write, one syscall at most). */
+export function countSocketWrite(): void {
+  socketWrites++;
+}
+
+/** Socket writes of queued frames in this process so far (parley_ws_socket_writes_total). */
+export function socketWritesSoFar(): number {
+  return socketWrites;
+}
 
 function flushAll(): void {
   scheduled = false;
