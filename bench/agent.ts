@@ -20,10 +20,14 @@ interface Conn {
   io: IoSocket | null;
   nextId: number;
   lastSeq: Map<string, number>;
+  /** When each send still unanswered left, by request id (ms, this process's clock). */
+  sentAt: Map<number, number>;
 }
 
 const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-const stats: Omit<AgentReport, 'latency'> = { deliveries: 0, sent: 0, acked: 0, sendErrors: 0, lost: 0, duplicates: 0, outOfOrder: 0 };
+/** send → ack (the server's reply: the message committed), microseconds. */
+const ackHistogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const stats: Omit<AgentReport, 'latency' | 'ackLatency'> = { deliveries: 0, sent: 0, acked: 0, sendErrors: 0, lost: 0, duplicates: 0, outOfOrder: 0 };
 let conns: Conn[] = [];
 let target: 'parley' | 'socketio' = 'parley';
 let url = '';
@@ -52,10 +56,19 @@ function delivered(conn: Conn, roomId: string, seq: number, body: string): void 
 const SEQ = /"seq":(\d+)/;
 const ROOM = /"roomId":"([^"]+)"/;
 const BODY = /"body":"t=([\d.]+)/;
+const REPLY_ID = /"id":(\d+)/;
 
 function onParleyFrame(conn: Conn, data: string): void {
   if (!data.startsWith('{"type":"event"')) {
-    if (data.includes('"type":"reply"') && data.includes('"message"')) stats.acked++;
+    if (data.includes('"type":"reply"') && data.includes('"message"')) {
+      stats.acked++;
+      const id = REPLY_ID.exec(data);
+      const sentAt = id === null ? undefined : conn.sentAt.get(Number(id[1]));
+      if (sentAt !== undefined) {
+        conn.sentAt.delete(Number(id?.[1]));
+        ackHistogram.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)));
+      }
+    }
     return;
   }
   const seq = SEQ.exec(data);
@@ -154,17 +167,24 @@ function sendOne(conn: Conn, roomId: string): void {
   stats.sent++;
   if (target === 'parley') {
     const id = conn.nextId++;
+    // Bounded: a send whose reply never came (its connection dropped) is forgotten after a while.
+    if (conn.sentAt.size > 10_000) conn.sentAt.clear();
+    conn.sentAt.set(id, now());
     conn.ws?.send(`{"id":${id},"type":"send","roomId":"${roomId}","body":"${body}"}`);
   } else {
+    const sentAt = now();
     conn.io?.emit('send', { roomId, body }, (reply: { ok: boolean }) => {
-      if (reply.ok) stats.acked++;
-      else stats.sendErrors++;
+      if (reply.ok) {
+        stats.acked++;
+        ackHistogram.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)));
+      } else stats.sendErrors++;
     });
   }
 }
 
 function reset(): void {
   histogram.reset();
+  ackHistogram.reset();
   for (const key of Object.keys(stats) as Array<keyof typeof stats>) stats[key] = 0;
 }
 
@@ -250,7 +270,7 @@ process.on('message', (message: ToAgent) => {
         url = message.url;
         localAddress = message.localAddress;
         presenceMode = message.presence;
-        conns = message.connections.map((spec) => ({ spec, ws: null, io: null, nextId: 1, lastSeq: new Map() }));
+        conns = message.connections.map((spec) => ({ spec, ws: null, io: null, nextId: 1, lastSeq: new Map(), sentAt: new Map() }));
         const result = await openAll(message.openConcurrency);
         send({ type: 'opened', connections: conns.length - result.failed, ...result });
         break;
@@ -260,7 +280,7 @@ process.on('message', (message: ToAgent) => {
         await run(message.durationMs, message.rateScale);
         // Let the last deliveries arrive.
         await new Promise((r) => setTimeout(r, 1_000));
-        send({ type: 'report', report: { ...stats, latency: hdr.encodeIntoCompressedBase64(histogram) } });
+        send({ type: 'report', report: { ...stats, latency: hdr.encodeIntoCompressedBase64(histogram), ackLatency: hdr.encodeIntoCompressedBase64(ackHistogram) } });
         break;
       case 'drop':
         await dropAndRecover();

@@ -41,6 +41,8 @@ export interface AgentReport {
   outOfOrder: number;
   /** HDR histogram of send→deliver latency in microseconds, base64-encoded. */
   latency: string;
+  /** HDR histogram of send→ack latency (the reply: committed) in microseconds, base64-encoded. */
+  ackLatency: string;
 }
 
 export type FromAgent =

@@ -29,6 +29,7 @@ const label = (r: Result) =>
 const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '—');
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const lat = (r: Result) => (r.latencyMs === null || r.latencyMs === undefined ? '— | — | — | —' : `${r.latencyMs.p50} | ${r.latencyMs.p95} | ${r.latencyMs.p99} | ${r.latencyMs.max}`);
+const ack = (r: Result) => (r.ackLatencyMs === null || r.ackLatencyMs === undefined ? '—' : `${r.ackLatencyMs.p50} / ${r.ackLatencyMs.p99}`);
 const integrity = (r: Result) => `${n(r.lost)} / ${n(r.duplicates)} / ${n(r.outOfOrder)}`;
 
 function table(scenario: string): string {
@@ -44,9 +45,9 @@ function table(scenario: string): string {
     case 'fanout':
     case 'rooms':
       return [
-        '| server | clients | offered sends/s | sends acked | deliveries/s | p50 | p95 | p99 | max (ms) | lost / dup / out of order |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${n(r.params.ratePerSec)} | ${n(r.acked)} of ${n(r.sent)} | ${n(r.deliveriesPerSec)} | ${lat(r)} | ${integrity(r)} |`),
+        '| server | clients | offered sends/s | sends acked | deliveries/s | p50 | p95 | p99 | max (ms) | send → ack p50 / p99 (ms) | lost / dup / out of order |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${n(r.params.ratePerSec)} | ${n(r.acked)} of ${n(r.sent)} | ${n(r.deliveriesPerSec)} | ${lat(r)} | ${ack(r)} | ${integrity(r)} |`),
       ].join('\n');
     case 'storm':
       return [

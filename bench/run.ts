@@ -317,8 +317,12 @@ async function setUp(url: string, perSenderRate: number): Promise<AgentConnectio
 
 function merge(reports: AgentReport[]) {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  for (const r of reports) histogram.add(hdr.decodeFromCompressedBase64(r.latency));
-  const sum = (k: keyof Omit<AgentReport, 'latency'>) => reports.reduce((n, r) => n + r[k], 0);
+  const acks = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  for (const r of reports) {
+    histogram.add(hdr.decodeFromCompressedBase64(r.latency));
+    acks.add(hdr.decodeFromCompressedBase64(r.ackLatency));
+  }
+  const sum = (k: keyof Omit<AgentReport, 'latency' | 'ackLatency'>) => reports.reduce((n, r) => n + r[k], 0);
   const ms = (us: number) => +(us / 1000).toFixed(2);
   return {
     deliveries: sum('deliveries'),
@@ -329,6 +333,8 @@ function merge(reports: AgentReport[]) {
     duplicates: sum('duplicates'),
     outOfOrder: sum('outOfOrder'),
     latencyMs: histogram.totalCount === 0 ? null : { p50: ms(histogram.getValueAtPercentile(50)), p95: ms(histogram.getValueAtPercentile(95)), p99: ms(histogram.getValueAtPercentile(99)), max: ms(histogram.maxValue) },
+    // send → ack: the sender's wait for the commit, a part of send → deliver.
+    ackLatencyMs: acks.totalCount === 0 ? null : { p50: ms(acks.getValueAtPercentile(50)), p95: ms(acks.getValueAtPercentile(95)), p99: ms(acks.getValueAtPercentile(99)), max: ms(acks.maxValue) },
   };
 }
 
