@@ -32,15 +32,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { ClickHouseAnalytics } from '../src/adapters/clickhouse/analytics.js';
 import { runAnalyticsCommand } from '../src/analytics/cli.js';
 import { type Parley, startParley } from '../src/app.js';
 import { type Config, testConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/log.js';
 import { ANALYTICS_GROUP } from '../src/pipeline/analytics-consumer.js';
+import { bucketQuantile, histogramBuckets, inBatches, openSocket, request, scrape, sleep } from './in-process.js';
 import { call } from './rest.js';
-import { parseMetrics, type Sample, total } from '../test/support/metrics.js';
+import { total } from '../test/support/metrics.js';
 import { CLICKHOUSE_SERVER, NATS_SERVER, type ServerHandle, startClickHouse, startNats } from '../test/support/services.js';
 
 const { values } = parseArgs({
@@ -69,61 +70,6 @@ const PENDING_METRIC = 'parley_event_consumer_pending';
 const WRITTEN_METRIC = 'parley_analytics_written_total';
 const APPENDED_METRIC = 'parley_event_log_appended_total';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Runs `f` over `items`, `width` at a time. */
-async function inBatches<T, R>(items: T[], width: number, f: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map((item, j) => f(item, i + j)))));
-  return out;
-}
-
-async function openSocket(parley: Parley, token: string): Promise<WebSocket> {
-  const ws = new WebSocket(`${parley.url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  ws.on('error', () => undefined);
-  return ws;
-}
-
-/** Sends one request frame and resolves with its reply. */
-function request(ws: WebSocket, pending: Map<number, (reply: Record<string, unknown>) => void>, id: number, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => {
-    pending.set(id, resolve);
-    ws.send(JSON.stringify({ id, ...frame }));
-  });
-}
-
-/** The value under which a share `q` of a histogram's observations fall, interpolated within its bucket. */
-function bucketQuantile(buckets: Array<{ le: number; count: number }>, q: number): number {
-  const all = buckets.at(-1)?.count ?? 0;
-  if (all === 0) return Number.NaN;
-  const rank = q * all;
-  let lower = 0;
-  let below = 0;
-  for (const b of buckets) {
-    if (b.count >= rank) {
-      if (!Number.isFinite(b.le)) return lower;
-      return lower + ((b.le - lower) * (rank - below)) / Math.max(1, b.count - below);
-    }
-    lower = b.le;
-    below = b.count;
-  }
-  return lower;
-}
-
-function delayBuckets(samples: Sample[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const s of samples) if (s.name === `${DELAY_METRIC}_bucket`) out.set(s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le), s.value);
-  return out;
-}
-
-async function scrape(parley: Parley): Promise<Sample[]> {
-  return parseMetrics(await (await fetch(`${parley.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
-}
 
 type Counts = Awaited<ReturnType<ClickHouseAnalytics['counts']>>;
 const rowsOf = (c: Counts) => c.events + c.ops + c.latencyWindows;
@@ -247,7 +193,7 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
     }, 1_000);
 
     const before = await scrape(parley);
-    const delayBefore = delayBuckets(before);
+    const delayBefore = histogramBuckets(before, DELAY_METRIC);
     const writtenBefore = total(before, WRITTEN_METRIC);
     process.stderr.write(`${MEMBERS} members subscribed, ${SENDERS} senders; sending ${RATE}/s for ${SECONDS} s (ANALYTICS_BATCH ${parley.config.ANALYTICS_BATCH}, ANALYTICS_FLUSH_MS ${parley.config.ANALYTICS_FLUSH_MS})\n`);
 
@@ -286,7 +232,7 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
     // this process read the rows: a flush interval more, so the last batch is in the figures.
     await sleep(parley.config.ANALYTICS_FLUSH_MS + 500);
     const afterA = await scrape(parley);
-    const delayAfter = delayBuckets(afterA);
+    const delayAfter = histogramBuckets(afterA, DELAY_METRIC);
     const buckets = [...delayAfter]
       .sort((a, b) => a[0] - b[0])
       .map(([le, count]) => ({ le, count: count - (delayBefore.get(le) ?? 0) }));

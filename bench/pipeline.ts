@@ -19,14 +19,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { JetStreamLog } from '../src/adapters/nats/event-log.js';
-import { type Parley, startParley } from '../src/app.js';
+import { startParley } from '../src/app.js';
 import { testConfig } from '../src/config.js';
 import { jetStreamLogOptions } from '../src/pipeline/open.js';
 import { decodeRecord } from '../src/pipeline/records.js';
+import { bucketQuantile, histogramBuckets, inBatches, openSocket, request, scrape, sleep } from './in-process.js';
 import { call } from './rest.js';
-import { parseMetrics, type Sample } from '../test/support/metrics.js';
 import { NATS_SERVER, type ServerHandle, startNats } from '../test/support/services.js';
 
 const { values } = parseArgs({
@@ -49,66 +49,11 @@ const CATCH_UP_MS = 60_000;
 const READER_GROUP = 'bench-reader';
 const DELAY_METRIC = 'parley_search_index_delay_seconds';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 
-
-/** Runs `f` over `items`, `width` at a time. */
-async function inBatches<T, R>(items: T[], width: number, f: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map((item, j) => f(item, i + j)))));
-  return out;
-}
-
-async function openSocket(parley: Parley, token: string): Promise<WebSocket> {
-  const ws = new WebSocket(`${parley.url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  ws.on('error', () => undefined);
-  return ws;
-}
-
-/** Sends one request frame and resolves with its reply. */
-function request(ws: WebSocket, pending: Map<number, (reply: Record<string, unknown>) => void>, id: number, frame: Record<string, unknown>): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => {
-    pending.set(id, resolve);
-    ws.send(JSON.stringify({ id, ...frame }));
-  });
-}
-
-/** The value under which a share `q` of a histogram's observations fall, interpolated within its bucket. */
-function bucketQuantile(buckets: Array<{ le: number; count: number }>, q: number): number {
-  const total = buckets.at(-1)?.count ?? 0;
-  if (total === 0) return Number.NaN;
-  const rank = q * total;
-  let lower = 0;
-  let below = 0;
-  for (const b of buckets) {
-    if (b.count >= rank) {
-      if (!Number.isFinite(b.le)) return lower;
-      return lower + ((b.le - lower) * (rank - below)) / Math.max(1, b.count - below);
-    }
-    lower = b.le;
-    below = b.count;
-  }
-  return lower;
-}
-
-function delayBuckets(samples: Sample[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const s of samples) if (s.name === `${DELAY_METRIC}_bucket`) out.set(s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le), s.value);
-  return out;
-}
-
-async function scrape(parley: Parley): Promise<Sample[]> {
-  return parseMetrics(await (await fetch(`${parley.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
-}
 
 async function run(nats: ServerHandle, dataDir: string): Promise<void> {
   const parley = await startParley(
@@ -206,7 +151,7 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
       );
     }, 500);
 
-    const metricsBefore = delayBuckets(await scrape(parley));
+    const metricsBefore = histogramBuckets(await scrape(parley), DELAY_METRIC);
     process.stderr.write(`${MEMBERS} members subscribed, ${SENDERS} senders; sending ${RATE}/s for ${SECONDS} s\n`);
 
     // Open loop: sends fall due at the offered rate whether or not earlier ones were answered.
@@ -264,7 +209,7 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
     clearInterval(lagPoll);
 
     const samples = await scrape(parley);
-    const after = delayBuckets(samples);
+    const after = histogramBuckets(samples, DELAY_METRIC);
     const buckets = [...after]
       .sort((a, b) => a[0] - b[0])
       .map(([le, count]) => ({ le, count: count - (metricsBefore.get(le) ?? 0) }));
