@@ -140,12 +140,18 @@ export class JetStreamLog implements EventLog {
           this.#reconnected.add(restart);
           const buffer: JsMsg[] = [];
           let ended = false;
+          // The pulls end with an error when the group is deleted (a rewind) or the server is
+          // lost: kept here and thrown once the loop below is done with what it holds (the
+          // retry below makes or finds the group again), never left as an unhandled rejection.
+          let pumpError: unknown;
           const pump = (async () => {
             try {
               for await (const m of messages) {
                 buffer.push(m);
                 wake?.();
               }
+            } catch (error) {
+              pumpError = error;
             } finally {
               ended = true;
               wake?.();
@@ -198,6 +204,7 @@ export class JetStreamLog implements EventLog {
           this.#reconnected.delete(restart);
           messages.stop();
           await pump;
+          if (pumpError !== undefined && !stopped) throw pumpError;
         } catch (error) {
           if (stopped || this.#closed) return;
           this.#options.onError(asOutage(error), `event log consumer ${group}`);
