@@ -39,7 +39,7 @@ import { type Parley, startParley } from '../src/app.js';
 import { type Config, testConfig } from '../src/config.js';
 import { createLogger } from '../src/observability/log.js';
 import { ANALYTICS_GROUP } from '../src/pipeline/analytics-consumer.js';
-import { bucketQuantile, histogramBuckets, inBatches, openSocket, request, scrape, sleep } from './in-process.js';
+import { bucketQuantile, histogramBuckets, openSocket, request, scrape, sleep, subscribedRoom } from './in-process.js';
 import { call } from './rest.js';
 import { total } from '../test/support/metrics.js';
 import { CLICKHOUSE_SERVER, NATS_SERVER, type ServerHandle, startClickHouse, startNats } from '../test/support/services.js';
@@ -127,33 +127,8 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
   let pendingPoll: NodeJS.Timeout | undefined;
   try {
     const url = parley.url;
-    const stamp = Date.now().toString(36);
-    const register = (name: string) => call(url, 'POST', '/auth/register', null, { username: `${name}${stamp}`, password: 'bench password 1' }).then((r) => r.token as string);
-    const owner = await register('owner');
-    const members = await inBatches(Array.from({ length: MEMBERS }), 20, (_, i) => register(`m${i}_`));
-    const senders = await inBatches(Array.from({ length: SENDERS }), 20, (_, i) => register(`s${i}_`));
-    const roomId = ((await call(url, 'POST', '/rooms', owner, { name: 'analytics', visibility: 'public' })).room as { id: string }).id;
-    await inBatches([...members, ...senders], 50, (token) => call(url, 'POST', `/rooms/${roomId}/join`, token));
-
-    // Receivers: count message events as they arrive.
-    let delivered = 0;
-    await inBatches(members, 50, async (token) => {
-      const ws = await openSocket(parley, token);
-      sockets.push(ws);
-      const pending = new Map<number, (reply: Record<string, unknown>) => void>();
-      ws.on('message', (raw) => {
-        const data = raw.toString();
-        if (data.startsWith('{"type":"event"')) {
-          if (data.includes('"kind":"message"')) delivered++;
-        } else if (data.startsWith('{"type":"reply"')) {
-          const frame = JSON.parse(data) as { id: number };
-          pending.get(frame.id)?.(frame);
-          pending.delete(frame.id);
-        }
-      });
-      const reply = await request(ws, pending, 1, { type: 'subscribe', roomId, presence: 'none' });
-      if (reply.ok !== true) throw new Error(`subscribe refused: ${JSON.stringify(reply)}`);
-    });
+    const room = await subscribedRoom(parley, { name: 'analytics', members: MEMBERS, senders: SENDERS, sockets });
+    const { roomId, members, senders } = room;
 
     // Senders: one connection each, replies matched by id.
     let acked = 0;
@@ -200,7 +175,7 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
     // Phase A. Open loop: sends fall due at the offered rate whether or not earlier ones were answered.
     const started = performance.now();
     const deadline = started + SECONDS * 1_000;
-    const deliveredBefore = delivered;
+    const deliveredBefore = room.delivered();
     const answers: Promise<void>[] = [];
     while (performance.now() < deadline) {
       const due = Math.min(Math.floor(((performance.now() - started) / 1_000) * RATE), Math.round(SECONDS * RATE));
@@ -220,12 +195,12 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
       await sleep(5);
     }
     const sendSeconds = (performance.now() - started) / 1_000;
-    const deliveredInWindow = delivered - deliveredBefore;
+    const deliveredInWindow = room.delivered() - deliveredBefore;
     await Promise.race([Promise.all(answers), sleep(ANSWERS_MS)]);
     const answeredSeconds = (lastAckAt - started) / 1_000;
 
     // Every stream event of the room (its creation, the joins, the messages) in ClickHouse.
-    const streamEvents = ((await call(url, 'GET', `/rooms/${roomId}`, owner)).room as { lastSeq: number }).lastSeq;
+    const streamEvents = ((await call(url, 'GET', `/rooms/${roomId}`, members[0] as string)).room as { lastSeq: number }).lastSeq;
     const liveCatchUp = await countsUntil(analytics, (c) => c.events >= streamEvents, lastAckAt);
     clearInterval(pendingPoll);
     // The node counts a batch (written, delays) only after ClickHouse answered its inserts, which may be after
@@ -242,8 +217,8 @@ async function run(nats: ServerHandle, clickhouse: ServerHandle, dataDir: string
     // Deliveries still on their way, a bounded wait.
     const expected = acked * MEMBERS;
     const deliveriesBy = performance.now() + ANSWERS_MS;
-    while (delivered - deliveredBefore < expected && performance.now() < deliveriesBy) await sleep(20);
-    const deliveredAll = delivered - deliveredBefore;
+    while (room.delivered() - deliveredBefore < expected && performance.now() < deliveriesBy) await sleep(20);
+    const deliveredAll = room.delivered() - deliveredBefore;
 
     // Phase B. Quiet: the sockets closed, and ClickHouse holding every record the node appended to the log.
     for (const ws of sockets.splice(0)) ws.close();

@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import type { Parley } from '../src/app.js';
 import { parseMetrics, type Sample } from '../test/support/metrics.js';
+import { call } from './rest.js';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -62,4 +63,48 @@ export function histogramBuckets(samples: Sample[], metric: string): Map<number,
 
 export async function scrape(parley: Parley): Promise<Sample[]> {
   return parseMetrics(await (await fetch(`${parley.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
+}
+
+export interface SubscribedRoom {
+  roomId: string;
+  /** Tokens of the members who receive (each with a subscribed socket) and of those who send. */
+  members: string[];
+  senders: string[];
+  /** Message events the members' sockets received so far. */
+  delivered(): number;
+}
+
+/**
+ * A public room of `members` receivers, each with a WebSocket subscribed to it (presence off)
+ * counting the message events it receives, and `senders` more members who only send. Every
+ * socket opened is added to `sockets`, for the caller to close whatever happens.
+ */
+export async function subscribedRoom(parley: Parley, options: { name: string; members: number; senders: number; sockets: WebSocket[] }): Promise<SubscribedRoom> {
+  const url = parley.url;
+  const stamp = Date.now().toString(36);
+  const register = (name: string) => call(url, 'POST', '/auth/register', null, { username: `${name}${stamp}`, password: 'bench password 1' }).then((r) => r.token as string);
+  const owner = await register('owner');
+  const members = await inBatches(Array.from({ length: options.members }), 20, (_, i) => register(`m${i}_`));
+  const senders = await inBatches(Array.from({ length: options.senders }), 20, (_, i) => register(`s${i}_`));
+  const roomId = ((await call(url, 'POST', '/rooms', owner, { name: options.name, visibility: 'public' })).room as { id: string }).id;
+  await inBatches([...members, ...senders], 50, (token) => call(url, 'POST', `/rooms/${roomId}/join`, token));
+  let delivered = 0;
+  await inBatches(members, 50, async (token) => {
+    const ws = await openSocket(parley, token);
+    options.sockets.push(ws);
+    const pending = new Map<number, (reply: Record<string, unknown>) => void>();
+    ws.on('message', (raw) => {
+      const data = raw.toString();
+      if (data.startsWith('{"type":"event"')) {
+        if (data.includes('"kind":"message"')) delivered++;
+      } else if (data.startsWith('{"type":"reply"')) {
+        const frame = JSON.parse(data) as { id: number };
+        pending.get(frame.id)?.(frame);
+        pending.delete(frame.id);
+      }
+    });
+    const reply = await request(ws, pending, 1, { type: 'subscribe', roomId, presence: 'none' });
+    if (reply.ok !== true) throw new Error(`subscribe refused: ${JSON.stringify(reply)}`);
+  });
+  return { roomId, members, senders, delivered: () => delivered };
 }

@@ -25,7 +25,7 @@ import { startParley } from '../src/app.js';
 import { testConfig } from '../src/config.js';
 import { jetStreamLogOptions } from '../src/pipeline/open.js';
 import { decodeRecord } from '../src/pipeline/records.js';
-import { bucketQuantile, histogramBuckets, inBatches, openSocket, request, scrape, sleep } from './in-process.js';
+import { bucketQuantile, histogramBuckets, openSocket, request, scrape, sleep, subscribedRoom } from './in-process.js';
 import { call } from './rest.js';
 import { NATS_SERVER, type ServerHandle, startNats } from '../test/support/services.js';
 
@@ -76,33 +76,8 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
   let reader: JetStreamLog | undefined;
   try {
     const url = parley.url;
-    const stamp = Date.now().toString(36);
-    const register = (name: string) => call(url, 'POST', '/auth/register', null, { username: `${name}${stamp}`, password: 'bench password 1' }).then((r) => r.token as string);
-    const owner = await register('owner');
-    const members = await inBatches(Array.from({ length: MEMBERS }), 20, (_, i) => register(`m${i}_`));
-    const senders = await inBatches(Array.from({ length: SENDERS }), 20, (_, i) => register(`s${i}_`));
-    const roomId = ((await call(url, 'POST', '/rooms', owner, { name: 'pipeline', visibility: 'public' })).room as { id: string }).id;
-    await inBatches([...members, ...senders], 50, (token) => call(url, 'POST', `/rooms/${roomId}/join`, token));
-
-    // Receivers: count message events as they arrive.
-    let delivered = 0;
-    await inBatches(members, 50, async (token) => {
-      const ws = await openSocket(parley, token);
-      sockets.push(ws);
-      const pending = new Map<number, (reply: Record<string, unknown>) => void>();
-      ws.on('message', (raw) => {
-        const data = raw.toString();
-        if (data.startsWith('{"type":"event"')) {
-          if (data.includes('"kind":"message"')) delivered++;
-        } else if (data.startsWith('{"type":"reply"')) {
-          const frame = JSON.parse(data) as { id: number };
-          pending.get(frame.id)?.(frame);
-          pending.delete(frame.id);
-        }
-      });
-      const reply = await request(ws, pending, 1, { type: 'subscribe', roomId, presence: 'none' });
-      if (reply.ok !== true) throw new Error(`subscribe refused: ${JSON.stringify(reply)}`);
-    });
+    const room = await subscribedRoom(parley, { name: 'pipeline', members: MEMBERS, senders: SENDERS, sockets });
+    const { roomId, members, senders } = room;
 
     // Senders: one connection each, replies matched by id.
     const acked = new Map<string, number>();
@@ -157,7 +132,7 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
     // Open loop: sends fall due at the offered rate whether or not earlier ones were answered.
     const started = performance.now();
     const deadline = started + SECONDS * 1_000;
-    const deliveredBefore = delivered;
+    const deliveredBefore = room.delivered();
     const answers: Promise<void>[] = [];
     while (performance.now() < deadline) {
       const due = Math.min(Math.floor(((performance.now() - started) / 1_000) * RATE), Math.round(SECONDS * RATE));
@@ -178,7 +153,7 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
       await sleep(5);
     }
     const sendSeconds = (performance.now() - started) / 1_000;
-    const deliveredInWindow = delivered - deliveredBefore;
+    const deliveredInWindow = room.delivered() - deliveredBefore;
     await Promise.race([Promise.all(answers), sleep(CATCH_UP_MS)]);
     const answeredSeconds = (lastAckAt - started) / 1_000;
 
@@ -205,7 +180,7 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
     // Deliveries still on their way, a bounded wait.
     const expected = acked.size * MEMBERS;
     const deliveriesBy = performance.now() + 10_000;
-    while (delivered - deliveredBefore < expected && performance.now() < deliveriesBy) await sleep(20);
+    while (room.delivered() - deliveredBefore < expected && performance.now() < deliveriesBy) await sleep(20);
     clearInterval(lagPoll);
 
     const samples = await scrape(parley);
@@ -222,7 +197,7 @@ async function run(nats: ServerHandle, dataDir: string): Promise<void> {
       ['offered sends/s', f(RATE)],
       ['achieved sends/s (acknowledged)', `${f(acked.size / sendSeconds, 1)} (${acked.size} of ${sent}, ${failed} failed; last answer ${f(answeredSeconds, 2)} s after start)`],
       ['deliveries/s (during sending)', f(deliveredInWindow / sendSeconds)],
-      ['deliveries received / expected', `${delivered - deliveredBefore} / ${expected}`],
+      ['deliveries received / expected', `${room.delivered() - deliveredBefore} / ${expected}`],
       ['relay lag p50 / p99 / max (ms)', `${f(pct(relayLags, 50))} / ${f(pct(relayLags, 99))} / ${f(Math.max(...relayLags))} (${relayLags.length} records)`],
       ['search index delay p50 / p99 (ms, ≈ buckets)', `${f(1_000 * bucketQuantile(buckets, 0.5))} / ${f(1_000 * bucketQuantile(buckets, 0.99))} (${indexed} observed)`],
       ['max search-group pending (500 ms samples)', `${maxSearchPending}${lagErrors > 0 ? ` (${lagErrors} failed reads)` : ''}`],

@@ -43,6 +43,9 @@ export type ReportResult =
   | { report: 'busiest-hours'; hours: BusyHour[] }
   | ({ report: 'delivery-latency' } & DeliveryLatency);
 
+/** The answer of report `N`, with the range it covers. */
+export type ReportOf<N extends AnalyticsReportName> = Extract<ReportResult, { report: N }> & { range: AnalyticsRange };
+
 /** The last time analytics holds (ClickHouse's DateTime ends in 2106). */
 const LAST_MS = Date.parse('2105-12-31T00:00:00Z');
 
@@ -88,13 +91,18 @@ export class AnalyticsReports {
     if ((await this.#store.serverRole(userId)) !== 'admin') throw forbidden('Only a server administrator can do this.', { reason: 'server_role' });
   }
 
-  async report(userId: string, name: AnalyticsReportName, request: ReportRequest): Promise<ReportResult & { range: AnalyticsRange }> {
+  async report<N extends AnalyticsReportName>(userId: string, name: N, request: ReportRequest): Promise<ReportOf<N>> {
     await this.requireAdmin(userId);
     return this.run(name, request);
   }
 
   /** The report, without a caller (the `parley analytics` command, run by an operator). */
-  async run(name: AnalyticsReportName, request: ReportRequest): Promise<ReportResult & { range: AnalyticsRange }> {
+  async run<N extends AnalyticsReportName>(name: N, request: ReportRequest): Promise<ReportOf<N>> {
+    // Each case below answers the report it is named for.
+    return (await this.#run(name, request)) as ReportOf<N>;
+  }
+
+  async #run(name: AnalyticsReportName, request: ReportRequest): Promise<ReportResult & { range: AnalyticsRange }> {
     const range = reportRange(request);
     const analytics = this.#analytics;
     if (analytics === null) throw new AppError('not_found', 'Analytics is not configured on this server (ANALYTICS=clickhouse).');

@@ -15,7 +15,7 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     'Read from analytics (ClickHouse), which the event log feeds within seconds; `not_found` when the server has no analytics, `unavailable` while it is down. ' +
     'Days and hours are UTC; `from` is included and `to` excluded.';
   const errors = ['forbidden', 'not_found', 'unavailable'] as const;
-  const report = (name: AnalyticsReportName, session: { user: { id: string } }, query: ReportRequest) => analytics.report(session.user.id, name, query);
+  const report = <N extends AnalyticsReportName>(name: N, session: { user: { id: string } }, query: ReportRequest) => analytics.report(session.user.id, name, query);
 
   api.route({
     method: 'GET',
@@ -31,7 +31,6 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     errors,
     handler: async ({ session, query }) => {
       const r = await report('messages', session, query);
-      if (r.report !== 'messages') throw new Error('analytics answered another report');
       return { from: iso(r.range.from), to: iso(r.range.to), rows: r.rows, truncated: r.truncated };
     },
   });
@@ -50,7 +49,6 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     errors,
     handler: async ({ session, query }) => {
       const r = await report('active-users', session, query);
-      if (r.report !== 'active-users') throw new Error('analytics answered another report');
       return { from: iso(r.range.from), to: iso(r.range.to), daily: r.daily, monthly: r.monthly };
     },
   });
@@ -69,7 +67,6 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     errors,
     handler: async ({ session, query }) => {
       const r = await report('busiest-rooms', session, query);
-      if (r.report !== 'busiest-rooms') throw new Error('analytics answered another report');
       return { from: iso(r.range.from), to: iso(r.range.to), rooms: r.rooms };
     },
   });
@@ -88,7 +85,6 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     errors,
     handler: async ({ session, query }) => {
       const r = await report('busiest-hours', session, query);
-      if (r.report !== 'busiest-hours') throw new Error('analytics answered another report');
       return { from: iso(r.range.from), to: iso(r.range.to), hours: r.hours };
     },
   });
@@ -109,7 +105,6 @@ export function adminRoutes(api: RestApi, ctx: HttpContext): void {
     errors,
     handler: async ({ session, query }) => {
       const r = await report('delivery-latency', session, query);
-      if (r.report !== 'delivery-latency') throw new Error('analytics answered another report');
       const { report: _, range, ...latency } = r;
       return { from: iso(range.from), to: iso(range.to), ...latency };
     },
