@@ -184,6 +184,26 @@ test('attachments: chosen, uploaded with progress, sent; seen inline, full size 
   await lightbox.waitFor({ state: 'visible', ...WAIT });
   await lightbox.getByTestId('lightbox-close').click();
   await lightbox.waitFor({ state: 'hidden', ...WAIT });
+  // Regression: closed, and asked for again in the very next task (the close event, a task of its
+  // own, once came after the new open and undid it: the lightbox stayed shut).
+  await opener.focus();
+  await bob.keyboard.press('Enter');
+  await lightbox.waitFor({ state: 'visible', ...WAIT });
+  await bob.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const dialog = document.querySelector<HTMLDialogElement>('[data-testid="lightbox"]');
+        const preview = document.querySelector<HTMLElement>('[data-testid="attachment-image"]');
+        dialog?.close();
+        setTimeout(() => {
+          preview?.click();
+          setTimeout(resolve, 200);
+        }, 0);
+      }),
+  );
+  await lightbox.waitFor({ state: 'visible', ...WAIT });
+  await bob.keyboard.press('Escape');
+  await lightbox.waitFor({ state: 'hidden', ...WAIT });
 
   // Bob downloads the file: the very bytes Alice uploaded.
   const [download] = await Promise.all([bob.waitForEvent('download', WAIT), card.getByTestId('attachment-download').click()]);

@@ -100,7 +100,11 @@ export function Attachments({ attachments }: { attachments: readonly Attachment[
 export function Lightbox() {
   const close = useRef<HTMLButtonElement>(null);
   const current = shown.value;
-  const { dialog, closed } = useModalDialog(current !== null, close);
+  const dialog = useModalDialog(current !== null, close, () => {
+    const opener = shown.peek()?.opener;
+    shown.value = null;
+    if (opener?.isConnected === true) opener.focus();
+  });
   useEffect(() => () => {
     shown.value = null;
   }, []);
@@ -114,11 +118,6 @@ export function Lightbox() {
       onClick={(event) => {
         if (!(event.target instanceof Element && event.target.closest('a') !== null)) dialog.current?.close();
       }}
-      onClose={closed(() => {
-        const opener = shown.peek()?.opener;
-        shown.value = null;
-        if (opener?.isConnected === true) opener.focus();
-      })}
     >
       {current !== null && (
         <>

@@ -10,11 +10,9 @@ export interface Confirmation {
 
 export function ConfirmDialog({ confirmation, onDone, error }: { confirmation: Confirmation | null; onDone: () => void; error: string }) {
   const cancel = useRef<HTMLButtonElement>(null);
-  const { dialog, closed } = useModalDialog(confirmation !== null, cancel);
+  const dialog = useModalDialog(confirmation !== null, cancel, onDone);
   return (
-    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-question" onClose={closed(onDone)}
-      data-testid="confirm-dialog"
-    >
+    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-question" data-testid="confirm-dialog">
       {confirmation !== null && (
         <form
           method="dialog"
