@@ -82,6 +82,12 @@ async function until<T>(what: string, poll: () => T | undefined | Promise<T | un
   }
 }
 
+/**
+ * Each test is bounded on its own, so one that hangs is named and the rest still run (one once
+ * held the whole file past its limit, with no word of which test it was).
+ */
+const EACH = { timeout: 120_000 };
+
 describe('outgoing webhooks', () => {
   let server: TestServer;
   let receiver: Receiver;
@@ -116,7 +122,7 @@ describe('outgoing webhooks', () => {
 
   const send = (token: string, body: string) => api(server.url, 'POST', `/api/v1/rooms/${roomId}/messages`, { token, body: { body } });
 
-  it('only https on public addresses, unless private endpoints are allowed', () => {
+  it('only https on public addresses, unless private endpoints are allowed', EACH, () => {
     assert.throws(() => checkWebhookUrl('http://example.com/x', false), /https/);
     assert.throws(() => checkWebhookUrl('https://127.0.0.1/x', false), /private/);
     assert.throws(() => checkWebhookUrl('https://[::1]/x', false), /private/);
@@ -130,7 +136,7 @@ describe('outgoing webhooks', () => {
     for (const a of ['93.184.216.34', '2606:4700::1111']) assert.ok(!isSpecialAddress(a), a);
   });
 
-  it('the owner registers an endpoint; others may not; its secret is shown once', async () => {
+  it('the owner registers an endpoint; others may not; its secret is shown once', EACH, async () => {
     assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/webhooks`, { token: member, body: { url: receiver.url } })).status, 403);
     assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/webhooks`, { token: owner, body: { url: 'ftp://x' } })).status, 400);
     const created = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/webhooks`, { token: owner, body: { url: receiver.url, events: ['message', 'edit'] } });
@@ -144,7 +150,7 @@ describe('outgoing webhooks', () => {
 
   let hook: { id: string; secret: string };
 
-  it('delivers every event, signed, at least once; a failing endpoint is retried until it answers', async () => {
+  it('delivers every event, signed, at least once; a failing endpoint is retried until it answers', EACH, async () => {
     for (let i = 0; i < 10; i++) assert.equal((await send(member, `hello ${i}`)).status, 201);
     await until('ten deliveries', () => receiver.seqs().length >= 10 || undefined);
     for (const r of receiver.received) {
@@ -174,7 +180,7 @@ describe('outgoing webhooks', () => {
     assert.equal(healed.status, 200);
   });
 
-  it('a hanging endpoint never holds a send', async () => {
+  it('a hanging endpoint never holds a send', EACH, async () => {
     receiver.mode = 'hang';
     await send(member, 'into the void');
     await until('a delivery is hanging', () => receiver.hanging.length > 0 || undefined);
@@ -187,7 +193,7 @@ describe('outgoing webhooks', () => {
     await until('the hung events arrive after all', () => receiver.seqs().length >= before + 11 || undefined, 30_000);
   });
 
-  it("a dead endpoint holds no other endpoint's deliveries", async () => {
+  it("a dead endpoint holds no other endpoint's deliveries", EACH, async () => {
     const other = new Receiver();
     await other.start();
     try {
@@ -208,7 +214,7 @@ describe('outgoing webhooks', () => {
     await until('the dead one catches up once back', () => receiver.seqs().length >= before + 40 || undefined, 60_000);
   });
 
-  it("an endpoint's breaker opens while it fails and closes once it answers again", async () => {
+  it("an endpoint's breaker opens while it fails and closes once it answers again", EACH, async () => {
     const failing = new Receiver();
     await failing.start();
     const transitions = async (to: string) => {
@@ -232,7 +238,7 @@ describe('outgoing webhooks', () => {
     }
   });
 
-  it('a rotated secret signs beside the previous one; events it does not want are not sent', async () => {
+  it('a rotated secret signs beside the previous one; events it does not want are not sent', EACH, async () => {
     const rotated = await api(server.url, 'POST', `/api/v1/rooms/${roomId}/webhooks/${hook.id}/secret`, { token: owner });
     assert.equal(rotated.status, 200);
     const fresh = String(rotated.body.secret);
@@ -251,7 +257,7 @@ describe('outgoing webhooks', () => {
     hook.secret = fresh;
   });
 
-  it('events committed without a fan-out (a process died after the commit) are delivered by the sweep', async () => {
+  it('events committed without a fan-out (a process died after the commit) are delivered by the sweep', EACH, async () => {
     const { store } = server.parley.services;
     const me = (await api(server.url, 'GET', '/api/v1/me', { token: owner })).body.user as Json;
     const [outcome] = await store.append([{ kind: 'message', roomId, userId: String(me.id), id: newId(), body: 'missed by the writer', clientMsgId: null, at: Date.now() }]);
@@ -263,7 +269,7 @@ describe('outgoing webhooks', () => {
     await until('the sweep delivered it', () => receiver.seqs().includes(seq) || undefined);
   });
 
-  it('410 Gone disables the endpoint at once; its owner enables it again', async () => {
+  it('410 Gone disables the endpoint at once; its owner enables it again', EACH, async () => {
     receiver.mode = 'gone';
     await send(member, 'to a gone endpoint');
     await until('disabled', async () => {
@@ -282,7 +288,7 @@ describe('outgoing webhooks', () => {
     assert.ok(!receiver.received.slice(count).some((x) => ((x.json.event as Json).message as Json)?.body === 'while disabled'), 'what it missed while disabled is not sent');
   });
 
-  it('a webhook whose owner left the room sends nothing more, and is disabled', async () => {
+  it('a webhook whose owner left the room sends nothing more, and is disabled', EACH, async () => {
     const room = String((await api(server.url, 'POST', '/api/v1/rooms', { token: member, body: { name: 'Left behind', visibility: 'public' } })).body.room.id);
     await api(server.url, 'POST', `/api/v1/rooms/${room}/join`, { token: owner });
     const created = await api(server.url, 'POST', `/api/v1/rooms/${room}/webhooks`, { token: member, body: { url: receiver.url } });
@@ -297,7 +303,7 @@ describe('outgoing webhooks', () => {
     assert.ok(!receiver.received.slice(after).some((x) => ((x.json.event as Json).message as Json)?.body === 'after they left'));
   });
 
-  it('an endpoint failing for a whole day is disabled', async () => {
+  it('an endpoint failing for a whole day is disabled', EACH, async () => {
     const { store, access, jobs } = server.parley.services;
     let now = Date.now();
     const key = loadServerKey('', server.dataDir);
