@@ -1,6 +1,7 @@
 /**
  * The thread that owns a SQLite connection (see store-thread.ts): runs each Store call it is
- * sent, in arrival order, and answers with the result or the error. A call posted before the
+ * sent, in arrival order, and answers with the result or the error (a message carries one call or
+ * several, and so does an answer). A call posted before the
  * last cancellation (its generation is older than the shared flag's) is refused unrun.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -14,16 +15,37 @@ const data = workerData as ThreadData;
 const store = openSqliteStore(data.file, { readonly: data.readonly, cancel: data.cancel }) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 port.postMessage(READY);
-port.on('message', (call: Call) => {
+
+/**
+ * Answers made in one turn go back in one message, as the calls came (a message may carry
+ * several, run in order).
+ */
+let outbox: Answer[] = [];
+function answer(a: Answer): void {
+  outbox.push(a);
+  if (outbox.length === 1) setImmediate(flush);
+}
+function flush(): void {
+  const answers = outbox;
+  outbox = [];
+  (port as NonNullable<typeof port>).postMessage(answers.length === 1 ? answers[0] : answers);
+}
+
+function run(call: Call): void {
   const method = store[call.method];
-  const run =
+  const result =
     call.generation !== Atomics.load(data.cancel, 0)
       ? Promise.reject(unavailable('The call was cancelled; retry.'))
       : typeof method === 'function'
         ? method.apply(store, call.args)
         : Promise.reject(new Error(`no store method ${call.method}`));
-  Promise.resolve(run).then(
-    (value) => port.postMessage({ id: call.id, ok: true, value } satisfies Answer),
-    (error: unknown) => port.postMessage({ id: call.id, ok: false, error: serialize(error) } satisfies Answer),
+  Promise.resolve(result).then(
+    (value) => answer({ id: call.id, ok: true, value }),
+    (error: unknown) => answer({ id: call.id, ok: false, error: serialize(error) }),
   );
+}
+
+port.on('message', (message: Call | Call[]) => {
+  if (Array.isArray(message)) for (const call of message) run(call);
+  else run(message);
 });
