@@ -9,7 +9,7 @@ import * as hdr from 'hdr-histogram-js';
 import { io as ioClient, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { Backoff } from '../client/backoff.js';
-import type { AgentConnection, AgentReport, FromAgent, ToAgent } from './messages.js';
+import type { AgentConnection, AgentReport, FromAgent, Target, ToAgent } from './messages.js';
 
 const now = (): number => performance.timeOrigin + performance.now();
 const send = (m: FromAgent) => process.send?.(m);
@@ -29,7 +29,7 @@ const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 
 const ackHistogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 const stats: Omit<AgentReport, 'latency' | 'ackLatency'> = { deliveries: 0, sent: 0, acked: 0, sendErrors: 0, lost: 0, duplicates: 0, outOfOrder: 0 };
 let conns: Conn[] = [];
-let target: 'parley' | 'socketio' = 'parley';
+let target: Target = 'parley';
 let url = '';
 let localAddress = '127.0.0.1';
 let presenceMode: 'full' | 'batch' | 'none' | undefined;
@@ -131,25 +131,31 @@ async function openParley(conn: Conn): Promise<void> {
 }
 
 async function openSocketIo(conn: Conn): Promise<void> {
-  const socket = ioClient(url, { transports: ['websocket'], auth: { token: conn.spec.token }, reconnection: false, forceNew: true, localAddress } as never);
+  // Reconnection is the manager's own once a storm begins (dropSocketIo); a failed open is a failure.
+  const socket = ioClient(conn.spec.url ?? url, { transports: ['websocket'], auth: { token: conn.spec.token }, reconnection: false, forceNew: true, localAddress } as never);
   conn.io = socket;
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
   });
+  // With recovery on, the server adds the packet's offset as a last argument (the client keeps it).
   socket.on('event', (e: { roomId: string; seq: number; body: string }) => delivered(conn, e.roomId, e.seq, e.body));
   for (const roomId of conn.spec.rooms) await socket.emitWithAck('join', roomId);
 }
 
-async function openAll(concurrency: number): Promise<{ failed: number; error?: string }> {
+/** Opens every connection, `concurrency` at a time; `connectMs`: each one's upgrade, authentication and subscribes, ms. */
+async function openAll(concurrency: number): Promise<{ failed: number; connectMs: number[]; error?: string }> {
   let failed = 0;
   let error: string | undefined;
   let next = 0;
+  const connectMs: number[] = [];
   const worker = async () => {
     while (next < conns.length) {
       const conn = conns[next++] as Conn;
       try {
+        const started = now();
         await (target === 'parley' ? openParley(conn) : openSocketIo(conn));
+        connectMs.push(now() - started);
       } catch (e) {
         failed++;
         error ??= String(e);
@@ -157,7 +163,7 @@ async function openAll(concurrency: number): Promise<{ failed: number; error?: s
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return error === undefined ? { failed } : { failed, error };
+  return error === undefined ? { failed, connectMs } : { failed, connectMs, error };
 }
 
 function sendOne(conn: Conn, roomId: string): void {
@@ -188,6 +194,13 @@ function reset(): void {
   for (const key of Object.keys(stats) as Array<keyof typeof stats>) stats[key] = 0;
 }
 
+/**
+ * A storm holds the run open past its duration until the runner says every agent's clients are
+ * back (`release`): the senders go on meanwhile, so each client's first events after its resume
+ * show whether anything was missed.
+ */
+let heldOpen = false;
+
 function run(durationMs: number, rateScale: number): Promise<void> {
   const senders = conns.filter((c) => c.spec.send !== undefined);
   const started = now();
@@ -208,7 +221,7 @@ function run(durationMs: number, rateScale: number): Promise<void> {
         }
         credit.set(conn, c);
       }
-      if (t - started >= durationMs) {
+      if (t - started >= durationMs && !heldOpen) {
         clearInterval(timer);
         resolve();
       }
@@ -216,22 +229,12 @@ function run(durationMs: number, rateScale: number): Promise<void> {
   });
 }
 
-/** Every connection drops at once, then reconnects and resumes (Parley: `since`). */
-async function dropAndRecover(): Promise<void> {
-  const started = now();
-  for (const conn of conns) {
-    conn.ws?.terminate();
-    conn.io?.disconnect();
-  }
-  const result = await openAll(200);
-  send({ type: 'recovered', recovered: conns.length - result.failed, failed: result.failed, recoveryMs: now() - started });
-}
-
 /**
- * Every connection drops at once; each comes back after the SDK's jittered backoff and
- * resubscribes with `since`, retrying (next backoff window) when the upgrade or subscribe fails.
+ * Parley: every connection drops at once; each comes back after the SDK's jittered backoff
+ * (full jitter, first window `backoffInitialMs`) and resubscribes with `since`, retrying (next
+ * backoff window) when the upgrade or subscribe fails.
  */
-async function storm(backoffInitialMs: number): Promise<void> {
+async function parleyStorm(backoffInitialMs: number): Promise<{ resumeMs: number[]; failed: number; attempts: number; error?: string }> {
   const started = now();
   for (const conn of conns) conn.ws?.terminate();
   const resumeMs: number[] = [];
@@ -256,7 +259,65 @@ async function storm(backoffInitialMs: number): Promise<void> {
       failed++;
     }),
   );
-  send({ type: 'stormed', resumeMs, failed, attempts, ...(error === undefined ? {} : { error }) });
+  return { resumeMs, failed, attempts, ...(error === undefined ? {} : { error }) };
+}
+
+/** How long a Socket.IO connection may take to come back before it counts as failed, ms. */
+const SOCKET_IO_BACK_WITHIN_MS = 120_000;
+
+/**
+ * Socket.IO: every connection's transport closes at once (the server sees "transport close", a
+ * disconnection it may recover); the manager reconnects after its jittered delay, uniform over
+ * [0, jitterMs] (delay jitterMs / 2, randomization 1). A session the server recovered has its
+ * rooms and the packets it missed; one it did not joins its rooms again, as an app does.
+ */
+async function socketIoStorm(jitterMs: number): Promise<{ resumeMs: number[]; failed: number; restored: number; error?: string }> {
+  const started = now();
+  const resumeMs: number[] = [];
+  let failed = 0;
+  let restored = 0;
+  let error: string | undefined;
+  await Promise.all(
+    conns.map(async (conn) => {
+      const socket = conn.io;
+      if (socket === null) return;
+      const back = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), SOCKET_IO_BACK_WITHIN_MS);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      socket.io.reconnection(true);
+      socket.io.reconnectionDelay(jitterMs / 2);
+      socket.io.randomizationFactor(1);
+      socket.io.engine.close();
+      try {
+        if (!(await back)) throw new Error(`not back within ${SOCKET_IO_BACK_WITHIN_MS} ms`);
+        if (socket.recovered) restored++;
+        else for (const roomId of conn.spec.rooms) await socket.timeout(30_000).emitWithAck('join', roomId);
+        resumeMs.push(now() - started);
+      } catch (e) {
+        error ??= String(e);
+        failed++;
+      }
+    }),
+  );
+  return { resumeMs, failed, restored, ...(error === undefined ? {} : { error }) };
+}
+
+/** A storm: every connection drops at once and comes back after a jittered wait. */
+async function dropAndRecover(jitterMs: number): Promise<void> {
+  const outcome = target === 'parley' ? { ...(await parleyStorm(jitterMs)), restored: 0 } : await socketIoStorm(jitterMs);
+  send({
+    type: 'recovered',
+    recovered: outcome.resumeMs.length,
+    failed: outcome.failed,
+    recoveryMs: Math.max(0, ...outcome.resumeMs),
+    resumeMs: outcome.resumeMs,
+    restored: outcome.restored,
+    ...(outcome.error === undefined ? {} : { error: outcome.error }),
+  });
 }
 
 const progress = setInterval(() => send({ type: 'progress', deliveries: stats.deliveries, sent: stats.sent }), 1000);
@@ -283,10 +344,14 @@ process.on('message', (message: ToAgent) => {
         send({ type: 'report', report: { ...stats, latency: hdr.encodeIntoCompressedBase64(histogram), ackLatency: hdr.encodeIntoCompressedBase64(ackHistogram) } });
         break;
       case 'drop':
-        await dropAndRecover();
+        heldOpen = true;
+        await dropAndRecover(message.jitterMs);
+        break;
+      case 'release':
+        heldOpen = false;
         break;
       case 'storm':
-        await storm(message.backoffInitialMs);
+        send({ type: 'stormed', ...(await parleyStorm(message.backoffInitialMs)) });
         break;
       case 'counts':
         send({ type: 'counts', ...counts, closeCodes });

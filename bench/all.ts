@@ -10,8 +10,11 @@ import path from 'node:path';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FANOUT = ['--clients', '1000', '--senders', '10', '--rate', '1000', '--duration', '10', '--agents', '3'];
 const ROOMS = ['--clients', '1000', '--rate', '20000', '--duration', '10', '--agents', '3'];
-const STORM = ['--clients', '2000', '--senders', '10', '--rate', '100', '--duration', '9', '--agents', '4'];
-const RAMP = ['--clients', '1000', '--senders', '10', '--rate', '50', '--steps', '7', '--duration', '4', '--agents', '3'];
+// 20,000 clients in one room (two processes each: one holds at most ~20,000 sockets here), all
+// dropped at once and back over a 2 s jittered wait, while 10 messages/s go on.
+const STORM = ['--clients', '20000', '--senders', '10', '--rate', '10', '--duration', '15', '--agents', '4', '--workers', '2', '--jitter-ms', '2000'];
+// 10 sends/s (10,000 deliveries/s), doubled per step until p99 passes 1 s or sends go unanswered.
+const RAMP = ['--clients', '1000', '--senders', '10', '--rate', '10', '--steps', '8', '--duration', '4', '--agents', '3'];
 const RUNS: string[][] = [
   // One process holds at most ~20,000 sockets here (the open-file limit): 15,000 side by side,
   // then 30,000 on one machine with two workers.
@@ -22,14 +25,17 @@ const RUNS: string[][] = [
   ['fanout', '--target', 'parley', '--workers', '2', ...FANOUT],
   ['fanout', '--target', 'parley', '--store', 'postgres', '--redis', '--workers', '2', ...FANOUT],
   ['fanout', '--target', 'socketio', ...FANOUT],
+  ['fanout', '--target', 'socketio-recovery', ...FANOUT],
   ['rooms', '--target', 'parley', '--store', 'sqlite', ...ROOMS],
   ['rooms', '--target', 'parley', '--store', 'postgres', ...ROOMS],
   ['rooms', '--target', 'parley', '--store', 'postgres', '--redis', '--workers', '2', ...ROOMS],
   ['rooms', '--target', 'socketio', ...ROOMS],
   ['storm', '--target', 'parley', ...STORM],
   ['storm', '--target', 'socketio', ...STORM],
+  ['storm', '--target', 'socketio-recovery', ...STORM],
   ['ramp', '--target', 'parley', ...RAMP],
   ['ramp', '--target', 'socketio', ...RAMP],
+  ['ramp', '--target', 'socketio-recovery', ...RAMP],
 ];
 
 // The results of the runs below are made anew; the growth bench's (bench/growth.ts) are kept:

@@ -22,10 +22,13 @@ const results: Result[] = existsSync(RESULTS)
       .map((f) => ({ file: f, ...JSON.parse(readFileSync(path.join(RESULTS, f), 'utf8')) }))
   : [];
 
+const processes = (r: Result) => (r.params.workers > 1 ? `, ${r.params.workers} processes` : '');
 const label = (r: Result) =>
   r.target === 'parley'
     ? `Parley (${r.params.store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}${r.params.redis ? ' + Redis' : ''}, ${r.params.workers} worker${r.params.workers > 1 ? 's' : ''})`
-    : `Socket.IO 4${r.params.store === 'postgres' ? ' + PostgreSQL' : ''}`;
+    : r.target === 'socketio-recovery'
+      ? `Socket.IO 4 with recovery (Redis Streams${processes(r)})`
+      : `Socket.IO 4${r.params.store === 'postgres' ? ' + PostgreSQL' : ''}${r.params.redis ? ` + Redis${processes(r)}` : ''}`;
 const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '—');
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const lat = (r: Result) => (r.latencyMs === null || r.latencyMs === undefined ? '— | — | — | —' : `${r.latencyMs.p50} | ${r.latencyMs.p95} | ${r.latencyMs.p99} | ${r.latencyMs.max}`);
@@ -38,9 +41,12 @@ function table(scenario: string): string {
   switch (scenario) {
     case 'idle':
       return [
-        '| server | connections | heap per connection | RSS per connection | opened in |',
-        '|---|---:|---:|---:|---:|',
-        ...rows.map((r) => `| ${label(r)} | ${n(r.params.clients)} | ${r.server.heapPerConnectionBytes === undefined ? '—' : kb(r.server.heapPerConnectionBytes)} | ${kb(r.server.rssPerConnectionBytes)} | ${r.openSeconds} s |`),
+        '| server | connections | heap per connection | RSS per connection | opened in | connections/s (at once) | connect p50 / p99 (ms) | server CPU per connection |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
+        ...rows.map(
+          (r) =>
+            `| ${label(r)} | ${n(r.params.clients)} | ${r.server.heapPerConnectionBytes === undefined ? '—' : kb(r.server.heapPerConnectionBytes)} | ${kb(r.server.rssPerConnectionBytes)} | ${r.openSeconds} s | ${r.connect === undefined ? '—' : `${n(r.connect.perSec)} (${r.connect.concurrency})`} | ${r.connect === undefined ? '—' : `${r.connect.ms.p50} / ${r.connect.ms.p99}`} | ${r.connect === undefined ? '—' : `${n(r.connect.serverCpuUsPerConnection)} µs`} |`,
+        ),
       ].join('\n');
     case 'fanout':
     case 'rooms':
@@ -51,12 +57,14 @@ function table(scenario: string): string {
       ].join('\n');
     case 'storm':
       return [
-        '| server | clients | reconnected | all back in | store calls per reconnect | deliveries | p99 (ms) | lost / dup / out of order |',
-        '|---|---:|---:|---:|---:|---:|---:|---|',
-        ...rows.map(
-          (r) =>
-            `| ${label(r)} | ${n(r.params.clients)} | ${n(r.storm?.reconnected)} | ${r.storm?.recoverySeconds} s | ${r.storm?.storeCallsPerReconnect ?? '—'} | ${n(r.deliveries)} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`,
-        ),
+        '| server | clients | jitter | reconnected | sessions restored | 50% / 99% / all resumed after | store calls per reconnect | catch-up reads | deliveries | p99 (ms) | lost / dup / out of order |',
+        '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|',
+        ...rows.map((r) => {
+          const s = r.storm ?? {};
+          const resumed = s.resumedSeconds === undefined ? `— / — / ${s.recoverySeconds} s` : `${s.resumedSeconds.p50} / ${s.resumedSeconds.p99} / ${s.resumedSeconds.all ?? '—'} s`;
+          const restored = r.target === 'parley' ? 'n/a (resume by seq)' : n(s.restored);
+          return `| ${label(r)} | ${n(r.params.clients)} | ${s.jitterMs === undefined ? '—' : `${n(s.jitterMs)} ms`} | ${n(s.reconnected)} | ${restored} | ${resumed} | ${s.storeCallsPerReconnect ?? '—'} | ${s.catchUpReads ?? '—'} | ${n(r.deliveries)} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`;
+        }),
       ].join('\n');
     case 'ramp':
       return rows
@@ -99,6 +107,46 @@ const idle = results.filter((r) => r.scenario === 'idle');
 if (idle.length > 0) writeFileSync(path.join(CHARTS, 'idle.svg'), barChart('idle: server RSS per connection (lower is better)', idle.map((r) => ({ label: label(r), value: Math.round(r.server.rssPerConnectionBytes / 102.4) / 10 })), 'KB'));
 const rooms = results.filter((r) => r.scenario === 'rooms');
 if (rooms.length > 0) writeFileSync(path.join(CHARTS, 'rooms.svg'), barChart('rooms: persisted messages per second (acked)', rooms.map((r) => ({ label: label(r), value: Math.round(r.acked / r.params.durationSec) })), '/s'));
+
+/**
+ * A line per server: p99 send→deliver latency (ms, log scale) against the deliveries per second
+ * offered (log scale), from the ramp's steps.
+ */
+function latencyChart(series: Array<{ label: string; points: Array<{ x: number; y: number }> }>): string {
+  const width = 640;
+  const height = 360;
+  const left = 70;
+  const right = 44;
+  const top = 40;
+  const bottom = 60;
+  const xs = series.flatMap((s) => s.points.map((p) => p.x)).filter((x) => x > 0);
+  const ys = series.flatMap((s) => s.points.map((p) => p.y)).filter((y) => y > 0);
+  const log = (v: number) => Math.log10(Math.max(v, 1e-9));
+  const [x0, x1] = [Math.floor(log(Math.min(...xs))), Math.ceil(log(Math.max(...xs)))];
+  const [y0, y1] = [Math.floor(log(Math.min(...ys))), Math.ceil(log(Math.max(...ys)))];
+  const px = (x: number) => left + ((log(x) - x0) / Math.max(1, x1 - x0)) * (width - left - right);
+  const py = (y: number) => top + (1 - (log(y) - y0) / Math.max(1, y1 - y0)) * (height - top - bottom);
+  const esc = (t: string) => t.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const colors = ['#2f5bd3', '#98a2b3', '#d97706', '#16a34a'];
+  const grid: string[] = [];
+  for (let e = x0; e <= x1; e++) grid.push(`<line x1="${px(10 ** e)}" y1="${top}" x2="${px(10 ** e)}" y2="${height - bottom}" stroke="#e5e7eb"/><text x="${px(10 ** e)}" y="${height - bottom + 16}" text-anchor="middle">${(10 ** e).toLocaleString('en-US')}</text>`);
+  for (let e = y0; e <= y1; e++) grid.push(`<line x1="${left}" y1="${py(10 ** e)}" x2="${width - right}" y2="${py(10 ** e)}" stroke="#e5e7eb"/><text x="${left - 6}" y="${py(10 ** e) + 4}" text-anchor="end">${(10 ** e).toLocaleString('en-US')}</text>`);
+  const lines = series.map((s, i) => {
+    const color = colors[i % colors.length] as string;
+    const pts = s.points.filter((p) => p.x > 0 && p.y > 0);
+    const path = pts.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ');
+    const dots = pts.map((p) => `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3" fill="${color}"/>`).join('');
+    return `<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"/>${dots}<rect x="${left + 10}" y="${top + 8 + i * 18}" width="12" height="12" fill="${color}"/><text x="${left + 28}" y="${top + 18 + i * 18}">${esc(s.label)}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="12"><rect width="100%" height="100%" fill="#fff"/><text x="12" y="24" font-weight="600" font-size="13">ramp: p99 send → deliver (ms) by deliveries/s offered (log scales)</text>${grid.join('')}${lines.join('')}<text x="${(left + width - right) / 2}" y="${height - 20}" text-anchor="middle">deliveries/s offered</text></svg>\n`;
+}
+
+const ramps = results.filter((r) => r.scenario === 'ramp' && Array.isArray(r.steps) && r.steps.length > 0);
+if (ramps.length > 0)
+  writeFileSync(
+    path.join(CHARTS, 'latency-vs-rate.svg'),
+    latencyChart(ramps.map((r) => ({ label: label(r), points: r.steps.map((s: Result) => ({ x: s.ratePerSec * r.params.clients, y: s.latencyMs?.p99 ?? 0 })) }))),
+  );
 
 // CPU per delivery against the flush window (bench/flush-sweep.ts), by offered send rate.
 const FLUSH = path.join(RESULTS, 'flush');

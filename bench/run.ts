@@ -4,15 +4,17 @@
  * 127.0.0.2, .3, … (each process and address has its own open-file and port budget), runs a
  * scenario, prints a progress line every second, and writes a JSON result.
  *
- *   npm run bench -- idle   [--target parley|socketio] [--clients 5000] [--agents 4] [--workers 1]
- *   npm run bench -- fanout [--target parley|socketio] [--clients 1000] [--senders 10] [--rate 200] [--duration 10]
+ *   npm run bench -- idle   [--target parley|socketio|socketio-recovery] [--clients 5000] [--agents 4] [--workers 1]
+ *   npm run bench -- fanout [--target parley|socketio|socketio-recovery] [--clients 1000] [--senders 10] [--rate 200] [--duration 10]
  *   npm run bench -- rooms  [--clients 1000] [--rate 2000] [--duration 10]   (rooms of two, everyone sends)
- *   npm run bench -- storm  [--clients 2000] [--rate 100] [--duration 9]     (all drop at a third of the run)
+ *   npm run bench -- storm  [--clients 2000] [--rate 100] [--duration 9] [--jitter-ms 2000]   (all drop at a third of the run, come back over the jitter)
  *   npm run bench -- ramp   [--clients 1000] [--senders 10] [--rate 100] [--steps 8] [--duration 4]
  *   npm run bench -- growth [--only …] [--store …]   (how costs grow with size: bench/growth.ts)
  *
  * Options: --flush-ms N (Parley's WS_FLUSH_MS), --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
- * server), --profile DIR (a CPU profile of the Parley server into DIR), --redis (Parley with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N, --out FILE (default bench/results/<scenario>-<target>.json).
+ * server), --profile DIR (a CPU profile of the Parley server into DIR), --redis (with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N (Parley's
+ * cluster workers; Socket.IO processes on ports of their own, broadcasting through Redis, with the senders on the first), --out FILE (default bench/results/<scenario>-<target>.json).
+ * `socketio-recovery` is Socket.IO with connection-state recovery on its Redis Streams adapter (its recoverable configuration).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { tmpdir, cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
+import { Redis } from 'ioredis';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/services.js';
 import { Agent } from './agent-handle.js';
@@ -47,6 +50,10 @@ const { positionals, values } = parseArgs({
     profile: { type: 'string' },
     out: { type: 'string' },
     steps: { type: 'string', default: '8' },
+    /** Connections each agent opens at once while setting up. */
+    'open-concurrency': { type: 'string', default: '50' },
+    /** storm: clients come back over a jittered wait whose first window is this long, ms. */
+    'jitter-ms': { type: 'string', default: '2000' },
     /** Parley's flush window of outgoing frames, ms (WS_FLUSH_MS). */
     'flush-ms': { type: 'string', default: '0' },
   },
@@ -57,6 +64,12 @@ if (!['idle', 'fanout', 'rooms', 'storm', 'ramp'].includes(scenario)) {
   process.exit(2);
 }
 const target = values.target as Target;
+if (!['parley', 'socketio', 'socketio-recovery'].includes(target)) {
+  console.error(`unknown target "${target}": parley, socketio or socketio-recovery`);
+  process.exit(2);
+}
+/** Either Socket.IO baseline: plain, or with connection-state recovery. */
+const socketIo = target !== 'parley';
 const clients = Number(values.clients ?? (scenario === 'idle' ? 5000 : scenario === 'storm' ? 2000 : 1000));
 const senders = scenario === 'idle' ? 0 : scenario === 'rooms' ? clients : Number(values.senders);
 const totalRate = Number(values.rate);
@@ -88,10 +101,10 @@ function serverPids(pid: number): number[] {
 const USER_HZ = 100;
 
 /** CPU time the server's processes have used so far, ms: in user space and in the kernel. */
-function treeCpuMs(pid: number): { user: number; system: number } {
+function treeCpuMs(roots: readonly number[]): { user: number; system: number } {
   let user = 0;
   let system = 0;
-  for (const p of serverPids(pid)) {
+  for (const p of roots.flatMap(serverPids)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -105,9 +118,9 @@ function treeCpuMs(pid: number): { user: number; system: number } {
   return { user: (user * 1000) / USER_HZ, system: (system * 1000) / USER_HZ };
 }
 
-function treeRss(pid: number): number {
+function treeRss(roots: readonly number[]): number {
   let total = 0;
-  for (const p of serverPids(pid)) {
+  for (const p of roots.flatMap(serverPids)) {
     try {
       const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
       total += Number(kb ?? 0) * 1024;
@@ -133,22 +146,55 @@ async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
 }
 
 /** The server's own view: heap in use (all its processes) and store calls by operation. */
-async function serverStats(url: string): Promise<{ heapUsedBytes: number; storeCalls: Record<string, number>; socketWrites: number | null }> {
-  if (target === 'socketio') {
-    const stats = (await (await fetch(`${url}/stats`)).json()) as { heapUsed: number };
-    return { heapUsedBytes: stats.heapUsed, storeCalls: {}, socketWrites: null };
+async function serverStats(url: string, urls: readonly string[] = [url]): Promise<{ heapUsedBytes: number; storeCalls: Record<string, number>; socketWrites: number | null }> {
+  if (socketIo) {
+    let heapUsedBytes = 0;
+    for (const u of urls) heapUsedBytes += ((await (await fetch(`${u}/stats`, { signal: AbortSignal.timeout(10_000) })).json()) as { heapUsed: number }).heapUsed;
+    return { heapUsedBytes, storeCalls: {}, socketWrites: null };
   }
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  // A cluster's scrape leaves out a worker too busy to answer in time: such a reading would
+  // make counters seem to move backwards or jump, so it is taken again.
+  let text = '';
+  for (let attempt = 0; ; attempt++) {
+    text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const missing = Number(/^parley_metrics_workers_missing (\d+)/m.exec(text)?.[1] ?? 0);
+    if (missing === 0) break;
+    if (attempt === 10) throw new Error(`${missing} workers left out of every scrape of ${url}/metrics`);
+  }
   let heapUsedBytes = 0;
   let socketWrites = 0;
   const storeCalls: Record<string, number> = {};
   for (const line of text.split('\n')) {
     if (line.startsWith('nodejs_heap_size_used_bytes ')) heapUsedBytes = Number(line.split(' ')[1]);
     if (line.startsWith('parley_ws_socket_writes_total ')) socketWrites = Number(line.split(' ')[1]);
+    // The room hub's reads of room events (gaps, catch-ups), counted beside the store calls.
+    const hubRead = /^parley_room_hub_event_reads_total\{reason="(\w+)"\} (\d+)/.exec(line);
+    if (hubRead !== null) storeCalls[hubRead[1] === 'gap' ? 'hubGapReads' : 'hubCatchUpReads'] = Number(hubRead[2]);
     const call = /^parley_store_query_duration_seconds_count\{operation="(\w+)",outcome="\w+"\} (\d+)/.exec(line);
     if (call !== null) storeCalls[call[1] as string] = (storeCalls[call[1] as string] ?? 0) + Number(call[2]);
   }
   return { heapUsedBytes, storeCalls, socketWrites };
+}
+
+/**
+ * The store calls a reconnection makes (its session, user, memberships, the room's head and
+ * events); the others in a storm (appends, the search index's and notifications' reads after
+ * them) are the senders' traffic going on.
+ */
+const RECONNECT_CALLS = ['findSession', 'findUserById', 'membership', 'listMemberRoomIds', 'findRoom', 'hubCatchUpReads'];
+
+/** Calls so far of some Redis commands (INFO commandstats), by command. */
+async function redisCommandCalls(commands: readonly string[]): Promise<Record<string, number>> {
+  const redis = new Redis(process.env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 10_000 });
+  try {
+    await redis.connect();
+    const info = await redis.info('commandstats');
+    const out: Record<string, number> = {};
+    for (const command of commands) out[command] = Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return out;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Store calls made between two readings, by operation (zeros left out). */
@@ -160,7 +206,13 @@ function callsBetween(before: Record<string, number>, after: Record<string, numb
 
 interface Server {
   url: string;
+  /** Every process's address: one, or one per Socket.IO process (Parley's workers share one). */
+  urls: string[];
   child: ChildProcess;
+  /** The processes started (their children are found from them). */
+  children: ChildProcess[];
+  /** Their process ids. */
+  pids: number[];
   /** A full collection in the server (single process only), so the heap read next is what is retained. */
   collectGarbage(): Promise<boolean>;
   stop(): Promise<void>;
@@ -194,12 +246,17 @@ async function collectGarbage(inspectorUrl: string): Promise<boolean> {
 async function startServer(): Promise<Server> {
   // Single-process servers get an inspector on loopback, so the heap can be read after a full
   // collection (idle scenario); a cluster's workers are read as they are.
-  const inspect = workers === 1 || target === 'socketio' ? ['--inspect=127.0.0.1:0'] : [];
+  const inspect = workers === 1 ? ['--inspect=127.0.0.1:0'] : [];
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-bench-'));
   let db: TestDatabase | null = null;
   let child: ChildProcess;
+  const children: ChildProcess[] = [];
+  const urls = [url];
+  /** The Redis Streams adapter's stream, deleted after the run. */
+  const streamName = `sio-bench-${process.pid}`;
+  const redisUrl = process.env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (target === 'parley') {
     if (values.store === 'postgres') db = await createTestDatabase();
     const env = {
@@ -223,11 +280,26 @@ async function startServer(): Promise<Server> {
     // --profile DIR: a V8 CPU profile of the server, written when it exits (open it in Chrome DevTools).
     const profile = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`];
     child = spawn(process.execPath, [...profile, ...inspect, '--import', 'tsx', 'src/cli.ts', 'start', '--workers', String(workers)], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'pipe'] });
+    children.push(child);
   } else {
     // The baseline persists (one INSERT per message) in the scenario that measures persistence.
     if (scenario === 'rooms') db = await createTestDatabase();
-    const env = { ...process.env, PORT: String(port), ...(db === null ? {} : { DATABASE_URL: db.url }) };
-    child = spawn(process.execPath, [...inspect, '--import', 'tsx', 'bench/baselines/socketio-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Several processes (--workers) share broadcasts through Redis, each on its own port: Socket.IO
+    // has no cluster of its own without a sticky balancer.
+    const redis = target === 'socketio-recovery' || workers > 1 || values.redis === true;
+    for (let w = 0; w < workers; w++) {
+      const wPort = w === 0 ? port : await freePort();
+      if (w > 0) urls.push(`http://127.0.0.1:${wPort}`);
+      const env = {
+        ...process.env,
+        PORT: String(wPort),
+        ...(db === null ? {} : { DATABASE_URL: db.url }),
+        ...(redis ? { REDIS_URL: redisUrl } : {}),
+        ...(target === 'socketio-recovery' ? { RECOVERY: '1', STREAM_NAME: streamName } : {}),
+      };
+      children.push(spawn(process.execPath, [...inspect, '--import', 'tsx', 'bench/baselines/socketio-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] }));
+    }
+    child = children[0] as ChildProcess;
   }
   // The inspector's address, printed on stderr; everything else there is passed through.
   let inspector: string | null = null;
@@ -236,18 +308,31 @@ async function startServer(): Promise<Server> {
     inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(text)?.[1] ?? null;
     process.stderr.write(text.replace(/^(Debugger listening on|For help, see).*\n/gm, ''));
   });
-  await waitHealthy(url, child);
+  for (const [i, c] of children.entries()) await waitHealthy(urls[i] as string, c);
   return {
     url,
+    urls,
     child,
+    children,
+    pids: children.map((c) => c.pid as number),
     collectGarbage: () => (inspector === null ? Promise.resolve(false) : collectGarbage(inspector)),
     stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await Promise.all(
+        children.map(async (c) => {
+          const exited = new Promise((r) => c.once('exit', r));
+          c.kill('SIGTERM');
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+          if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+        }),
+      );
       rmSync(dataDir, { recursive: true, force: true });
       await db?.drop();
+      if (target === 'socketio-recovery') {
+        const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+        await redis.connect();
+        await redis.del(streamName);
+        redis.disconnect();
+      }
     },
   };
 }
@@ -273,12 +358,12 @@ async function register(url: string, count: number): Promise<string[]> {
  * The connections of the scenario: everyone in one room (fanout, storm, ramp, idle), or rooms
  * of two where both send (rooms: direct-message traffic, one connection per user).
  */
-async function setUp(url: string, perSenderRate: number): Promise<AgentConnection[]> {
+async function setUp(url: string, perSenderRate: number, urls: readonly string[]): Promise<AgentConnection[]> {
   if (scenario === 'rooms') {
-    const tokens = target === 'socketio' ? Array.from({ length: clients }, (_, i) => `user${i}`) : await register(url, clients);
+    const tokens = socketIo ? Array.from({ length: clients }, (_, i) => `user${i}`) : await register(url, clients);
     const rooms: string[] = [];
     for (let i = 0; i < clients; i += 2) {
-      if (target === 'socketio') {
+      if (socketIo) {
         rooms.push(`pair-${i / 2}`);
         continue;
       }
@@ -295,10 +380,11 @@ async function setUp(url: string, perSenderRate: number): Promise<AgentConnectio
       return { token, rooms: [roomId], send: { roomId, ratePerSec: perSenderRate } };
     });
   }
-  const users = Math.min(clients, 200);
+  // At most 20 connections per user (a server holds 32 of one user's per process by default).
+  const users = Math.min(clients, Math.max(200, Math.ceil(clients / 20)));
   let tokens: string[];
   let roomId: string;
-  if (target === 'socketio') {
+  if (socketIo) {
     tokens = Array.from({ length: users }, (_, i) => `user${i}`);
     roomId = 'bench-room';
   } else {
@@ -306,10 +392,13 @@ async function setUp(url: string, perSenderRate: number): Promise<AgentConnectio
     roomId = (await call(url, 'POST', '/rooms', tokens[0] as string, { name: 'bench', visibility: 'public' })).room.id as string;
     for (let i = 1; i < tokens.length; i += 50) await Promise.all(tokens.slice(i, i + 50).map((t) => call(url, 'POST', `/rooms/${roomId}/join`, t)));
   }
+  // Several Socket.IO processes: the senders all on the first, so that one process numbers the
+  // room's messages (a room's order across processes is not Socket.IO's to keep); the others spread.
   return Array.from({ length: clients }, (_, i) => ({
     token: tokens[i % tokens.length] as string,
     rooms: [roomId],
     ...(i < senders ? { send: { roomId, ratePerSec: perSenderRate } } : {}),
+    ...(urls.length > 1 ? { url: urls[i < senders ? 0 : i % urls.length] as string } : {}),
   }));
 }
 
@@ -342,26 +431,32 @@ async function main(): Promise<void> {
   const server = await startServer();
   const agents: Agent[] = [];
   try {
-    const all = await setUp(server.url, senders === 0 ? 0 : totalRate / senders);
+    const all = await setUp(server.url, senders === 0 ? 0 : totalRate / senders, server.urls);
     const collected = await server.collectGarbage();
-    const rssBefore = treeRss(server.child.pid as number);
-    const statsBefore = await serverStats(server.url);
+    const rssBefore = treeRss(server.pids);
+    const statsBefore = await serverStats(server.url, server.urls);
     for (let a = 0; a < agentCount; a++) agents.push(new Agent());
     const opening = Date.now();
+    const openCpuBefore = treeCpuMs(server.pids);
+    const connectMs: number[] = [];
     await Promise.all(
       agents.map(async (agent, a) => {
         const connections = all.filter((_, i) => i % agentCount === a);
-        agent.send({ type: 'open', target, url: server.url, localAddress: `127.0.0.${2 + a}`, connections, openConcurrency: 50 });
+        agent.send({ type: 'open', target, url: server.url, localAddress: `127.0.0.${2 + a}`, connections, openConcurrency: Number(values['open-concurrency']) });
         const opened = await agent.next('opened', 300_000);
         if (opened.failed > 0) throw new Error(`agent ${a}: ${opened.failed} connections failed: ${opened.error}`);
+        connectMs.push(...opened.connectMs);
       }),
     );
     const openMs = Date.now() - opening;
+    const openCpu = treeCpuMs(server.pids);
+    connectMs.sort((x, y) => x - y);
+    const connectAt = (q: number) => +(connectMs[Math.min(connectMs.length - 1, Math.ceil(q * connectMs.length) - 1)] ?? 0).toFixed(1);
     // Let allocation settle before reading memory, then collect what is garbage.
     await new Promise((r) => setTimeout(r, 2_000));
     await server.collectGarbage();
-    const rssIdle = treeRss(server.child.pid as number);
-    const statsIdle = await serverStats(server.url);
+    const rssIdle = treeRss(server.pids);
+    const statsIdle = await serverStats(server.url, server.urls);
     console.log(`${clients} connections open in ${(openMs / 1000).toFixed(1)} s; server RSS ${(rssIdle / 2 ** 20).toFixed(0)} MiB`);
 
     let result: Record<string, unknown> = {
@@ -374,9 +469,9 @@ async function main(): Promise<void> {
         ratePerSec: totalRate,
         durationSec: durationMs / 1000,
         agents: agentCount,
-        workers: target === 'parley' ? workers : 1,
+        workers,
         store: target === 'parley' ? values.store : scenario === 'rooms' ? 'postgres' : 'none',
-        redis: target === 'parley' && values.redis === true,
+        redis: target === 'socketio-recovery' || (socketIo && workers > 1) || values.redis === true,
         flushMs: target === 'parley' ? Number(values['flush-ms']) : null,
       },
       server: {
@@ -389,6 +484,14 @@ async function main(): Promise<void> {
         heapAfterFullCollection: collected,
       },
       openSeconds: +(openMs / 1000).toFixed(2),
+      // Connections opened (upgrade, authentication, subscribe) per second, each one's time from
+      // its start to its subscribe reply, and the server's CPU per connection opened.
+      connect: {
+        perSec: Math.round(clients / (openMs / 1000)),
+        concurrency: agentCount * Number(values['open-concurrency']),
+        ms: { p50: connectAt(0.5), p99: connectAt(0.99), max: connectAt(1) },
+        serverCpuUsPerConnection: Math.round(((openCpu.user + openCpu.system - openCpuBefore.user - openCpuBefore.system) * 1000) / clients),
+      },
     };
 
     const measure = async (durationMs: number, rateScale: number, during?: () => Promise<Record<string, unknown>>) => {
@@ -400,22 +503,23 @@ async function main(): Promise<void> {
       }, 1000);
       // Wait for the reports from the start: a storm's recovery may outlast the run.
       const reporting = Promise.all(agents.map((a) => a.next('report', durationMs + 300_000)));
-      const writesBefore = (await serverStats(server.url)).socketWrites;
-      const cpuBefore = treeCpuMs(server.child.pid as number);
+      const writesBefore = (await serverStats(server.url, server.urls)).socketWrites;
+      const cpuBefore = treeCpuMs(server.pids);
       for (const agent of agents) agent.send({ type: 'go', durationMs, rateScale });
       const extra = during === undefined ? {} : await during();
       const reports = await reporting;
       // The server's own CPU time over the run (its processes only, whatever the agents took).
-      const cpuAfter = treeCpuMs(server.child.pid as number);
+      const cpuAfter = treeCpuMs(server.pids);
       const userMs = cpuAfter.user - cpuBefore.user;
       const systemMs = cpuAfter.system - cpuBefore.system;
       const cpuMs = userMs + systemMs;
-      const writesAfter = (await serverStats(server.url)).socketWrites;
+      const writesAfter = (await serverStats(server.url, server.urls)).socketWrites;
       const socketWrites = writesBefore === null || writesAfter === null ? null : writesAfter - writesBefore;
       clearInterval(ticker);
       process.stdout.write('\n');
       const merged = merge(reports.map((r) => r.report));
-      const seconds = durationMs / 1000;
+      // A storm holds the run open until every client is back: the rates are over the time it took.
+      const seconds = Math.max(durationMs, Date.now() - started - 1_000) / 1000;
       return {
         ...merged,
         deliveriesPerSec: Math.round(merged.deliveries / seconds),
@@ -432,28 +536,45 @@ async function main(): Promise<void> {
     if (scenario === 'fanout' || scenario === 'rooms') {
       result = { ...result, ...(await measure(durationMs, 1)) };
     } else if (scenario === 'storm') {
-      // Every client drops at a third of the run and reconnects at once, resuming where it was;
-      // senders go on, so recovery must bring what was sent meanwhile.
+      // Every client drops at a third of the run and comes back over a jittered wait, resuming
+      // where it was; senders go on, so recovery must bring what was sent meanwhile.
+      const jitterMs = Number(values['jitter-ms']);
       result = {
         ...result,
         ...(await measure(durationMs, 1, async () => {
           await new Promise((r) => setTimeout(r, durationMs / 3));
-          // Socket.IO's baseline has no store calls to count.
-          const storeCalls = async () => (target === 'parley' ? (await serverStats(server.url)).storeCalls : {});
+          // Parley's store calls; the recoverable Socket.IO's reads of its stream in Redis (XRANGE).
+          const storeCalls = async () => (target === 'parley' ? (await serverStats(server.url, server.urls)).storeCalls : target === 'socketio-recovery' ? await redisCommandCalls(['xrange', 'getdel']) : {});
           const callsBefore = await storeCalls();
-          for (const agent of agents) agent.send({ type: 'drop' });
+          for (const agent of agents) agent.send({ type: 'drop', jitterMs });
           const recovered = await Promise.all(agents.map((a) => a.next('recovered', 300_000)));
           const calls = callsBetween(callsBefore, await storeCalls());
+          // Three seconds of traffic after the last client is back, then the run may end.
+          await new Promise((r) => setTimeout(r, 3_000));
+          for (const agent of agents) agent.send({ type: 'release' });
           const reconnected = recovered.reduce((n, r) => n + r.recovered, 0);
-          // Appends are the senders' traffic going on; every other call is the reconnections'.
-          const reconnectCalls = Object.entries(calls).reduce((n, [op, c]) => (op === 'append' ? n : n + c), 0);
+          const failed = recovered.reduce((n, r) => n + r.failed, 0);
+          if (failed > 0) console.error(`${failed} clients did not come back: ${recovered.find((r) => r.error !== undefined)?.error}`);
+          // Appends, and the reads of the consumers after them (search index, notifications), are
+          // the senders' traffic going on; every other call is the reconnections'.
+          const reconnectCalls = RECONNECT_CALLS.reduce((n, op) => n + (calls[op] ?? 0), 0);
+          const resumed = recovered.flatMap((r) => r.resumeMs).sort((a, b) => a - b);
+          const at = (q: number) => (resumed.length === 0 ? null : +((resumed[Math.min(resumed.length - 1, Math.ceil(q * clients) - 1)] ?? Number.NaN) / 1000).toFixed(2));
           return {
             storm: {
+              jitterMs,
               reconnected,
-              failed: recovered.reduce((n, r) => n + r.failed, 0),
+              failed,
+              // Socket.IO sessions the server recovered (the others joined their rooms again).
+              restored: socketIo ? recovered.reduce((n, r) => n + r.restored, 0) : null,
+              // Seconds from the drop until half, 99% and all of the clients were back and resumed.
+              resumedSeconds: { p50: at(0.5), p99: at(0.99), all: resumed.length === clients ? at(1) : null },
               recoverySeconds: +(Math.max(...recovered.map((r) => r.recoveryMs)) / 1000).toFixed(2),
               storeCalls: calls,
-              storeCallsPerReconnect: target === 'parley' && reconnected > 0 ? +(reconnectCalls / reconnected).toFixed(2) : null,
+              storeCallsPerReconnect: socketIo || reconnected === 0 ? null : +(reconnectCalls / reconnected).toFixed(2),
+              // The room's history read for every client's catch-up together (Parley), or the
+              // stream read per restored session (Socket.IO with recovery).
+              catchUpReads: target === 'parley' ? (calls.hubCatchUpReads ?? 0) : target === 'socketio-recovery' ? (calls.xrange ?? 0) : null,
             },
           };
         })),
@@ -471,7 +592,7 @@ async function main(): Promise<void> {
       const under = steps.filter((s) => ((s.latencyMs as { p99: number } | null)?.p99 ?? Infinity) < 100);
       result = { ...result, steps, maxRateUnder100msP99: under.length === 0 ? null : under[under.length - 1]?.ratePerSec };
     }
-    const out = values.out ?? path.join(ROOT, 'bench', 'results', `${scenario}-${target}${target === 'parley' ? `-${values.store}${values.redis ? '-redis' : ''}-w${workers}` : ''}.json`);
+    const out = values.out ?? path.join(ROOT, 'bench', 'results', `${scenario}-${target}${target === 'parley' ? `-${values.store}${values.redis ? '-redis' : ''}-w${workers}` : workers > 1 ? `-w${workers}` : ''}.json`);
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(JSON.stringify(result, null, 2));

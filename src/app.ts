@@ -513,6 +513,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         metrics.gapFills.inc();
         metrics.gapFilledEvents.inc(events);
       },
+      onEventsRead: (forGap) => metrics.hubEventReads.inc({ reason: forGap ? 'gap' : 'catch_up' }),
       onDelivered: (count) => metrics.eventsWritten(count),
       ...(pipeline.delivered === undefined ? {} : { onLiveWrite: pipeline.delivered }),
       onOtherFrames: (count) => metrics.otherFramesWritten(count),

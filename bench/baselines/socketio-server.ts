@@ -5,12 +5,19 @@
  * (`io.to(room).emit`). With REDIS_URL the @socket.io/redis-adapter carries broadcasts between
  * processes; with DATABASE_URL each message is one INSERT into PostgreSQL before the ack and the
  * broadcast, as a Socket.IO chat app persists. Seqs are counted per room in this process (a
- * Socket.IO deployment of several processes has no such order; the baseline is one process).
+ * Socket.IO deployment of several processes has no such order: run several, the bench sends
+ * through one of them).
  *
- *   PORT=4000 [REDIS_URL=…] [DATABASE_URL=…] npx tsx bench/baselines/socketio-server.ts
+ * With RECOVERY=1 (and REDIS_URL) it is Socket.IO's recoverable configuration: connection-state
+ * recovery (a client that lost its transport gets its session, rooms and missed packets back
+ * within two minutes) on the Redis Streams adapter, which keeps every broadcast in a stream
+ * (`STREAM_NAME`, up to `STREAM_MAX_LEN` entries) that the sessions are restored from.
+ *
+ *   PORT=4000 [REDIS_URL=…] [RECOVERY=1 STREAM_NAME=…] [DATABASE_URL=…] npx tsx bench/baselines/socketio-server.ts
  */
 import { createServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Server } from 'socket.io';
@@ -28,11 +35,23 @@ const http = createServer((req, res) => {
   }
   res.writeHead(404).end();
 });
-const io = new Server(http, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
+const recovery = process.env.RECOVERY === '1';
+if (recovery && !process.env.REDIS_URL) throw new Error('RECOVERY=1 needs REDIS_URL (the Redis Streams adapter)');
+const io = new Server(http, {
+  transports: ['websocket'],
+  perMessageDeflate: false,
+  serveClient: false,
+  // Socket.IO's documented defaults for recovery: two minutes, the middlewares not run again.
+  ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true } } : {}),
+});
 
 if (process.env.REDIS_URL) {
   const pub = new Redis(process.env.REDIS_URL);
-  io.adapter(createAdapter(pub, pub.duplicate()));
+  if (recovery) {
+    io.adapter(createStreamsAdapter(pub, { streamName: process.env.STREAM_NAME ?? 'socket.io', maxLen: Number(process.env.STREAM_MAX_LEN ?? 100_000), onlyPlaintext: true }));
+  } else {
+    io.adapter(createAdapter(pub, pub.duplicate()));
+  }
 }
 
 const db = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, user: process.env.PGUSER ?? 'postgres', max: 10 }) : null;

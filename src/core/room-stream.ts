@@ -63,8 +63,11 @@ export interface RoomStreamEffects<S, P> {
   live(sub: S, result: SubscribeResult): void;
   /** The subscription is over (it is already forgotten here). */
   ended(sub: S, reason: EndReason): void;
-  /** Read up to a page of the store's events after `after`; answer with page() or pageFailed(). */
-  read(after: number): void;
+  /**
+   * Read up to a page of the store's events after `after`; answer with page() or pageFailed().
+   * `forGap`: asked by the ordering buffer (a gap, a resync), not by subscribers catching up.
+   */
+  read(after: number, forGap: boolean): void;
   /** Ask the store, not a cache, whether `userId` is a member now; answer with verified(sub, member, ticket). */
   verify(sub: S, userId: string, ticket: number): void;
   /** Read the room's last seq from the store; answer with headRead(sub, head, ticket). */
@@ -588,7 +591,7 @@ export class RoomStream<S, P> implements MemoryHolder {
       return;
     }
     this.#reads.set(after, { changesAt: this.#changes, forGap });
-    this.#effects.read(after);
+    this.#effects.read(after, forGap);
   }
 
   #watchGap(): void {

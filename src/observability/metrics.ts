@@ -117,6 +117,12 @@ export class Metrics {
     });
   })();
   readonly gapFills = new Counter({ name: 'parley_ordering_gap_fills_total', help: 'Reads of missing room events from the store by the ordering buffer (gaps and resyncs).', registers: [this.registry] });
+  readonly hubEventReads = new Counter({
+    name: 'parley_room_hub_event_reads_total',
+    help: "Pages of a room's events read from the store by the room hub: for the ordering buffer (reason gap: gaps, resyncs) or for subscribers catching up past the room's memory (reason catch_up: one read for all who wait on the same page).",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly gapFilledEvents = new Counter({ name: 'parley_ordering_gap_filled_events_total', help: 'Events released from the store by gap fills.', registers: [this.registry] });
 
   readonly presenceRoomLoads = new Counter({

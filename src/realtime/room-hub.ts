@@ -75,6 +75,8 @@ export interface RoomHubOptions {
   onError(error: unknown, context: string): void;
   /** A read from the store released `events` events (gap fill or resync). */
   onGapFill?(events: number): void;
+  /** A page of a room's events was read from the store: for the ordering buffer (a gap, a resync), or for catch-ups past the room's memory (one read for all who wait on the same page). */
+  onEventsRead?(forGap: boolean): void;
   /** `count` stream events were written to sockets. */
   onDelivered?(count: number): void;
   /** A live event committed at `committedAt` was written to one subscriber's socket (delivery latency; not a catch-up's replay). */
@@ -529,7 +531,8 @@ export class RoomHub {
         this.#fail(r, conn, reason);
         this.#closeIfIdle(r);
       },
-      read: (after: number) => {
+      read: (after: number, forGap: boolean) => {
+        this.#options.onEventsRead?.(forGap);
         this.#store.readEvents(roomId, after, PAGE_SIZE).then(
           (records) => {
             const r = room();

@@ -18,6 +18,9 @@ after(async () => {
   await server?.stop();
 });
 
+const hubReads = (samples: Sample[], reason: 'catch_up' | 'gap') =>
+  samples.filter((s) => s.name === 'parley_room_hub_event_reads_total' && s.labels.reason === reason).reduce((n, s) => n + s.value, 0);
+
 const calls = (samples: Sample[], operation: string) =>
   samples.filter((s) => s.name === 'parley_store_query_duration_seconds_count' && s.labels.operation === operation).reduce((n, s) => n + s.value, 0);
 
@@ -85,6 +88,9 @@ it('resumes every client from memory, with one store read per room, not one per 
   assert.ok(delta('listMemberIds') <= 1, `${delta('listMemberIds')} member list reads for one room`);
   assert.equal(delta('listMembers'), 0, 'no full member rows read');
   assert.ok(delta('findRoom') <= 1, `${delta('findRoom')} room reads`);
+  // The room hub's own count says the same: one page read, for the catch-ups, none for gaps.
+  assert.equal(hubReads(afterStorm, 'catch_up') - hubReads(before, 'catch_up'), 1);
+  assert.equal(hubReads(afterStorm, 'gap') - hubReads(before, 'gap'), 0);
 
   // A later subscriber resuming from another seq that memory holds costs no read at all.
   const late = await WsTestClient.connect(server.wsUrl, { token: owner.token });
@@ -95,7 +101,9 @@ it('resumes every client from memory, with one store read per room, not one per 
     lateEvents.map((e) => e.seq),
     Array.from({ length: MISSED - 2 }, (_, i) => since + 3 + i),
   );
-  assert.equal(calls(await scrape(server.url), 'readEvents') - calls(beforeLate, 'readEvents'), 0);
+  const afterLate = await scrape(server.url);
+  assert.equal(calls(afterLate, 'readEvents') - calls(beforeLate, 'readEvents'), 0);
+  assert.equal(hubReads(afterLate, 'catch_up') - hubReads(beforeLate, 'catch_up'), 0);
   for (const c of [...back, late]) c.close();
 });
 
