@@ -38,10 +38,11 @@ const RUNS: string[][] = [
   ['ramp', '--target', 'socketio-recovery', ...RAMP],
 ];
 
-// The results of the runs below are made anew; the growth bench's (bench/growth.ts) are kept:
-// the figures from before a fix cannot be measured again.
+// The results of the runs below are made anew; the other benches' (growth, attack, jobs, export,
+// uploads, webhooks, replicas: each run on its own) are kept.
 const RESULTS = path.join(ROOT, 'bench', 'results');
-if (existsSync(RESULTS)) for (const f of readdirSync(RESULTS)) if (!f.startsWith('growth-')) rmSync(path.join(RESULTS, f), { force: true, recursive: true });
+const MADE_HERE = /^(idle|fanout|rooms|storm|ramp)-.*\.json$|^flush$/;
+if (existsSync(RESULTS)) for (const f of readdirSync(RESULTS)) if (MADE_HERE.test(f)) rmSync(path.join(RESULTS, f), { force: true, recursive: true });
 for (const args of RUNS) {
   console.log(`\n$ npm run bench -- ${args.join(' ')}`);
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: 'inherit' });

@@ -149,7 +149,7 @@ async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
 async function serverStats(url: string, urls: readonly string[] = [url]): Promise<{ heapUsedBytes: number; storeCalls: Record<string, number>; socketWrites: number | null }> {
   if (socketIo) {
     let heapUsedBytes = 0;
-    for (const u of urls) heapUsedBytes += ((await (await fetch(`${u}/stats`, { signal: AbortSignal.timeout(10_000) })).json()) as { heapUsed: number }).heapUsed;
+    for (const u of urls) heapUsedBytes += ((await (await fetch(`${u}/stats`, { signal: AbortSignal.timeout(60_000) })).json()) as { heapUsed: number }).heapUsed;
     return { heapUsedBytes, storeCalls: {}, socketWrites: null };
   }
   // A cluster's scrape leaves out a worker too busy to answer in time: such a reading would
@@ -503,7 +503,8 @@ async function main(): Promise<void> {
       }, 1000);
       // Wait for the reports from the start: a storm's recovery may outlast the run.
       const reporting = Promise.all(agents.map((a) => a.next('report', durationMs + 300_000)));
-      const writesBefore = (await serverStats(server.url, server.urls)).socketWrites;
+      // Socket.IO counts no socket writes (and, overloaded, its /stats may not answer for a while).
+      const writesBefore = socketIo ? null : (await serverStats(server.url, server.urls)).socketWrites;
       const cpuBefore = treeCpuMs(server.pids);
       for (const agent of agents) agent.send({ type: 'go', durationMs, rateScale });
       const extra = during === undefined ? {} : await during();
@@ -513,7 +514,7 @@ async function main(): Promise<void> {
       const userMs = cpuAfter.user - cpuBefore.user;
       const systemMs = cpuAfter.system - cpuBefore.system;
       const cpuMs = userMs + systemMs;
-      const writesAfter = (await serverStats(server.url, server.urls)).socketWrites;
+      const writesAfter = socketIo ? null : (await serverStats(server.url, server.urls)).socketWrites;
       const socketWrites = writesBefore === null || writesAfter === null ? null : writesAfter - writesBefore;
       clearInterval(ticker);
       process.stdout.write('\n');
@@ -559,7 +560,11 @@ async function main(): Promise<void> {
           // the senders' traffic going on; every other call is the reconnections'.
           const reconnectCalls = RECONNECT_CALLS.reduce((n, op) => n + (calls[op] ?? 0), 0);
           const resumed = recovered.flatMap((r) => r.resumeMs).sort((a, b) => a - b);
-          const at = (q: number) => (resumed.length === 0 ? null : +((resumed[Math.min(resumed.length - 1, Math.ceil(q * clients) - 1)] ?? Number.NaN) / 1000).toFixed(2));
+          // The time by which a share q of all the clients had resumed: none when fewer came back.
+          const at = (q: number) => {
+            const index = Math.ceil(q * clients) - 1;
+            return index >= resumed.length ? null : +((resumed[index] as number) / 1000).toFixed(2);
+          };
           return {
             storm: {
               jitterMs,

@@ -17,13 +17,13 @@ const store = openSqliteStore(data.file, { readonly: data.readonly, cancel: data
 port.postMessage(READY);
 
 /**
- * Answers made in one turn go back in one message, as the calls came (a message may carry
+ * Answers made in one task go back in one message, as the calls came (a message may carry
  * several, run in order).
  */
 let outbox: Answer[] = [];
 function answer(a: Answer): void {
   outbox.push(a);
-  if (outbox.length === 1) setImmediate(flush);
+  if (outbox.length === 1) queueMicrotask(flush);
 }
 function flush(): void {
   const answers = outbox;

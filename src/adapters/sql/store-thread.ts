@@ -80,7 +80,7 @@ export class StoreThread {
   #nextId = 1;
   #started = 0;
   #closed = false;
-  /** Calls made in this turn of the event loop, for #outboxWorker, posted together by #flush. */
+  /** Calls made in this task, for #outboxWorker, posted together by #flush. */
   #outbox: Call[] = [];
   #outboxWorker: Worker | null = null;
 
@@ -137,10 +137,11 @@ export class StoreThread {
   }
 
   /**
-   * Calls made in one turn of the event loop go to the thread in one message: a postMessage
+   * Calls made in one task (and its microtasks) go to the thread in one message: a postMessage
    * costs the posting thread about as much as a small query costs the store (a thousand
    * connections opening at once made three calls each, and their posts were 8% of the busy time).
-   * Order is kept: the thread runs a message's calls in turn.
+   * Posted at the end of the task, not of the loop's turn: a busy turn would hold every call back
+   * for all of its I/O. Order is kept: the thread runs a message's calls in turn.
    */
   #send(worker: Worker, call: Call): void {
     if (this.#outboxWorker !== worker) {
@@ -149,7 +150,7 @@ export class StoreThread {
       this.#outboxWorker = worker;
     }
     this.#outbox.push(call);
-    if (this.#outbox.length === 1) setImmediate(() => this.#flush());
+    if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
   }
 
   #flush(): void {
