@@ -61,9 +61,10 @@ function table(scenario: string): string {
         '|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|',
         ...rows.map((r) => {
           const s = r.storm ?? {};
-          const resumed = s.resumedSeconds === undefined ? `— / — / ${s.recoverySeconds} s` : `${s.resumedSeconds.p50} / ${s.resumedSeconds.p99} / ${s.resumedSeconds.all ?? '—'} s`;
+          const q = (v: unknown) => (typeof v === 'number' ? `${v} s` : '—');
+          const resumed = s.resumedSeconds === undefined ? `— / — / ${s.recoverySeconds} s` : `${q(s.resumedSeconds.p50)} / ${q(s.resumedSeconds.p99)} / ${q(s.resumedSeconds.all)}`;
           const restored = r.target === 'parley' ? 'n/a (resume by seq)' : n(s.restored);
-          return `| ${label(r)} | ${n(r.params.clients)} | ${s.jitterMs === undefined ? '—' : `${n(s.jitterMs)} ms`} | ${n(s.reconnected)} | ${restored} | ${resumed} | ${s.storeCallsPerReconnect ?? '—'} | ${s.catchUpReads ?? '—'} | ${n(r.deliveries)} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`;
+          return `| ${label(r)} | ${n(r.params.clients)} | ${s.jitterMs === undefined ? '—' : `${n(s.jitterMs)} ms`} | ${n(s.reconnected)} | ${restored} | ${resumed} | ${s.storeCallsPerReconnect ?? '—'} | ${n(s.catchUpReads)} | ${n(r.deliveries)} | ${r.latencyMs?.p99 ?? '—'} | ${integrity(r)} |`;
         }),
       ].join('\n');
     case 'ramp':
