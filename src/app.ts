@@ -499,7 +499,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       gapTimeoutMs: config.ORDERING_GAP_TIMEOUT_MS,
       maxPending: 10_000,
       maxPendingBytes: config.SLOW_CONSUMER_BYTES,
-      isMember: async (roomId, userId) => (await store.membership(roomId, userId)).role !== null,
+      membersAmong: async (roomId, userIds) => new Set((await store.membersAmong(roomId, userIds)).ids),
       onlineMembers: async (roomId) => {
         metrics.presenceRoomLoads.inc();
         return presence.online(await members.memberIds(roomId));

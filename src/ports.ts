@@ -272,6 +272,12 @@ export interface Store {
    */
   membership(roomId: string, userId: string): Promise<MembershipRecord>;
   /**
+   * Which of `userIds` (at most MEMBERS_AMONG_MAX) are members of the room now, and the room's
+   * last seq, read together; `asOfSeq` 0 when the room does not exist (here). One read for many
+   * membership checks of one room (a storm of resumes).
+   */
+  membersAmong(roomId: string, userIds: readonly string[]): Promise<{ ids: string[]; asOfSeq: number }>;
+  /**
    * The room's members in join order (ties by user id), with their users; with `page`, those
    * after `page.after`, at most `page.limit` (one walk of an index from the cursor).
    */
@@ -819,6 +825,9 @@ export interface EnqueueOptions {
    */
   backoff?: { baseMs: number; maxMs: number };
 }
+
+/** Most user ids one membersAmong call takes (its SQL binds each). */
+export const MEMBERS_AMONG_MAX = 500;
 
 export const DEFAULT_JOB_ATTEMPTS = 5;
 export const DEFAULT_JOB_BACKOFF = { baseMs: 1_000, maxMs: 300_000 } as const;

@@ -18,7 +18,7 @@ import { type EndReason, RoomStream, type StreamItem, type SubscribeResult } fro
 import type { StreamEventRecord } from '../domain/types.js';
 import { eventView } from '../domain/views.js';
 import { AppError, unavailable } from '../errors.js';
-import type { Bus, Store } from '../ports.js';
+import { type Bus, MEMBERS_AMONG_MAX, type Store } from '../ports.js';
 import { committedAtOf } from '../pipeline/delivery-latency.js';
 import { decodeRoom } from '../protocol/bus-codec.js';
 import type { Connection } from './connection.js';
@@ -60,8 +60,8 @@ export interface RoomHubOptions {
   /** Most events a subscription catching up may hold; past it (or SLOW_CONSUMER_BYTES of them) it is closed as slow. */
   maxPending: number;
   maxPendingBytes: number;
-  /** Asks the store, not a cache, whether the user is a member of the room now. */
-  isMember(roomId: string, userId: string): Promise<boolean>;
+  /** Asks the store, not a cache, which of the users (at most MEMBERS_AMONG_MAX) are members of the room now. */
+  membersAmong(roomId: string, userIds: readonly string[]): Promise<ReadonlySet<string>>;
   /** The room's members who are online now (asked once per room opened here). */
   onlineMembers(roomId: string): Promise<Iterable<string>>;
   /** Whether one user is online now (a member who just joined). */
@@ -510,6 +510,34 @@ export class RoomHub {
       });
     };
     const room = current;
+    // Membership checks: one store read in flight per room; the checks asked meanwhile wait for
+    // it and go together in the next, which starts after each was asked (so each is answered by
+    // the store as of after its asking). A storm of resumes costs a few reads per room, not one
+    // per client; a lone check waits for nothing.
+    const checks: Array<{ conn: Connection; userId: string; ticket: number }> = [];
+    let checking = false;
+    const check = (): void => {
+      if (checking || checks.length === 0) return;
+      const batch = checks.splice(0, MEMBERS_AMONG_MAX);
+      checking = true;
+      this.#options
+        .membersAmong(roomId, [...new Set(batch.map((c) => c.userId))])
+        .then(
+          (members) => {
+            for (const c of batch) room()?.stream.verified(c.conn, members.has(c.userId), c.ticket);
+          },
+          (error: unknown) => {
+            this.#options.onError(error, 'membership check');
+            // Ends those subscriptions only (the stream ignores a ticket of a replaced one).
+            for (const c of batch) room()?.stream.verifyFailed(c.conn, c.ticket);
+          },
+        )
+        .catch((error: unknown) => this.#options.onError(error, 'membership check'))
+        .finally(() => {
+          checking = false;
+          check();
+        });
+    };
     // The event being released now: its writes in this turn are live deliveries (a catch-up
     // writes older events, or this one later, and is not counted as delivery latency).
     let live: StreamItem<Framed> | undefined;
@@ -550,14 +578,8 @@ export class RoomHub {
         );
       },
       verify: (conn: Connection, userId: string, ticket: number) => {
-        this.#options.isMember(roomId, userId).then(
-          (member) => room()?.stream.verified(conn, member, ticket),
-          (error: unknown) => {
-            this.#options.onError(error, 'membership check');
-            // Ends that subscription only (the stream ignores a ticket of a replaced one).
-            room()?.stream.verifyFailed(conn, ticket);
-          },
-        );
+        checks.push({ conn, userId, ticket });
+        check();
       },
       readHead: (conn: Connection, ticket: number) => {
         this.#store.findRoom(roomId).then(

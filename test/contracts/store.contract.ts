@@ -10,6 +10,7 @@ import { newId } from '../../src/domain/ids.js';
 import { searchText } from '../../src/domain/search.js';
 import type { StreamEventRecord, UploadRecord, UserRecord } from '../../src/domain/types.js';
 import type { AppendOutcome, AppendRequest, ModerationAction, ModerationOutcome, Store } from '../../src/ports.js';
+import { MEMBERS_AMONG_MAX } from '../../src/ports.js';
 
 export interface StoreFixture {
   store: Store;
@@ -485,6 +486,12 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           { seq: 3, kind: 'member_banned', user: owner.id, member: member.id, details: { until: null, reason: 'spam' } },
         );
         assert.equal((await store.membership(r.id, member.id)).role, null);
+        // Many checks in one read, as of the room's seq: the banned member is out, the owner in,
+        // an outsider never was; no ids, or a room that does not exist, answer accordingly.
+        assert.deepEqual(await store.membersAmong(r.id, [owner.id, member.id, outsider.id]), { ids: [owner.id], asOfSeq: 3 });
+        assert.deepEqual(await store.membersAmong(r.id, []), { ids: [], asOfSeq: 3 });
+        assert.deepEqual(await store.membersAmong('no-such-room', [owner.id]), { ids: [], asOfSeq: 0 });
+        await assert.rejects(store.membersAmong(r.id, Array.from({ length: MEMBERS_AMONG_MAX + 1 }, (_, i) => `u${i}`)), { name: 'RangeError' });
         assert.deepEqual((await store.readEvents(r.id, 2, 10)).map((x) => ({ kind: x.kind, member: x.member?.id, details: x.details })), [{ kind: 'member_banned', member: member.id, details: { until: null, reason: 'spam' } }]);
         const [restriction] = await store.listRestrictions(r.id, at());
         assert.deepEqual({ user: restriction?.user.id, kind: restriction?.kind, until: restriction?.until, by: restriction?.createdBy.id }, { user: member.id, kind: 'ban', until: null, by: owner.id });

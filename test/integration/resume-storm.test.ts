@@ -2,7 +2,7 @@
  * A reconnection storm: every subscriber of a room drops at once while messages go on, then all
  * resume with `since`. Each gets exactly what it missed, in order; and the store is asked once
  * per room, not once per client (the catch-up read and the member list are shared and kept in
- * memory), counted by the store timings of /metrics.
+ * memory; membership checks go together), counted by the store timings of /metrics.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -88,6 +88,10 @@ it('resumes every client from memory, with one store read per room, not one per 
   assert.ok(delta('listMemberIds') <= 1, `${delta('listMemberIds')} member list reads for one room`);
   assert.equal(delta('listMembers'), 0, 'no full member rows read');
   assert.ok(delta('findRoom') <= 1, `${delta('findRoom')} room reads`);
+  // The subscribes' membership checks (memory does not reach back to where the cache knew them)
+  // go to the store together, one read in flight per room: fewer reads than clients.
+  assert.equal(delta('membership'), 0, 'no membership read per client');
+  assert.ok(delta('membersAmong') >= 1 && delta('membersAmong') < CLIENTS, `${delta('membersAmong')} membership reads for ${CLIENTS} clients`);
   // The room hub's own count says the same: one page read, for the catch-ups, none for gaps.
   assert.equal(hubReads(afterStorm, 'catch_up') - hubReads(before, 'catch_up'), 1);
   assert.equal(hubReads(afterStorm, 'gap') - hubReads(before, 'gap'), 0);

@@ -128,6 +128,7 @@ const ROOM: Record<string, RoomSpec> = {
   findRoom: { roomId: first, absent: (r) => r === undefined },
   findMember: { roomId: first },
   membership: { roomId: first, absent: (r) => (r as { asOfSeq: number }).asOfSeq === 0 },
+  membersAmong: { roomId: first, absent: (r) => (r as { asOfSeq: number }).asOfSeq === 0 },
   listMembers: { roomId: first },
   listMemberIds: { roomId: first, absent: (r) => (r as { asOfSeq: number }).asOfSeq === 0 },
   listRestrictions: { roomId: first },

@@ -8,6 +8,7 @@ import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
 import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, ThreadCursor, ThreadPage, UploadChanges, WebhookChanges } from '../../ports.js';
 import type { NotificationPage, NotificationSettingsChanges } from '../../ports.js';
+import { MEMBERS_AMONG_MAX } from '../../ports.js';
 import type {
   Author,
   ServerRole,
@@ -342,6 +343,20 @@ export class SqlStore extends SqlJobStore implements Store {
       .where('r.id', '=', roomId)
       .executeTakeFirst();
     return { role: row?.role ?? null, asOfSeq: row?.last_seq ?? 0 };
+  }
+
+  async membersAmong(roomId: string, userIds: readonly string[]): Promise<{ ids: string[]; asOfSeq: number }> {
+    if (userIds.length > MEMBERS_AMONG_MAX) throw new RangeError(`membersAmong takes at most ${MEMBERS_AMONG_MAX} user ids`);
+    const room = this.#db.selectFrom('rooms').select('last_seq').where('id', '=', roomId);
+    if (userIds.length === 0) return { ids: [], asOfSeq: (await room.executeTakeFirst())?.last_seq ?? 0 };
+    // The room's seq in the same statement, so the answer holds exactly as of it.
+    const rows = await this.#db
+      .selectFrom('rooms as r')
+      .leftJoin('members as mb', (join) => join.onRef('mb.room_id', '=', 'r.id').on('mb.user_id', 'in', [...userIds]))
+      .select(['r.last_seq', 'mb.user_id'])
+      .where('r.id', '=', roomId)
+      .execute();
+    return { ids: rows.flatMap((r) => (r.user_id === null ? [] : [r.user_id])), asOfSeq: rows[0]?.last_seq ?? 0 };
   }
 
   listMembers(roomId: string, page?: { after: MemberCursor | null; limit: number }): Promise<Array<{ member: MemberRecord; user: UserRecord }>> {
