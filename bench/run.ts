@@ -303,11 +303,14 @@ async function startServer(): Promise<Server> {
   }
   // The inspector's address, printed on stderr; everything else there is passed through.
   let inspector: string | null = null;
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(text)?.[1] ?? null;
-    process.stderr.write(text.replace(/^(Debugger listening on|For help, see).*\n/gm, ''));
-  });
+  // Every process's stderr is read (a pipe left unread blocks its writer once full).
+  for (const c of children) {
+    c.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (c === child) inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(text)?.[1] ?? null;
+      process.stderr.write(text.replace(/^(Debugger listening on|For help, see).*\n/gm, ''));
+    });
+  }
   for (const [i, c] of children.entries()) await waitHealthy(urls[i] as string, c);
   return {
     url,
@@ -494,7 +497,7 @@ async function main(): Promise<void> {
       },
     };
 
-    const measure = async (durationMs: number, rateScale: number, during?: () => Promise<Record<string, unknown>>) => {
+    const measure = async (durationMs: number, rateScale: number, during?: (goAt: number) => Promise<Record<string, unknown>>) => {
       const started = Date.now();
       const ticker = setInterval(() => {
         const d = agents.reduce((n, a) => n + a.progress.deliveries, 0);
@@ -506,8 +509,9 @@ async function main(): Promise<void> {
       // Socket.IO counts no socket writes (and, overloaded, its /stats may not answer for a while).
       const writesBefore = socketIo ? null : (await serverStats(server.url, server.urls)).socketWrites;
       const cpuBefore = treeCpuMs(server.pids);
+      const goAt = Date.now();
       for (const agent of agents) agent.send({ type: 'go', durationMs, rateScale });
-      const extra = during === undefined ? {} : await during();
+      const extra = during === undefined ? {} : await during(goAt);
       const reports = await reporting;
       // The server's own CPU time over the run (its processes only, whatever the agents took).
       const cpuAfter = treeCpuMs(server.pids);
@@ -519,8 +523,10 @@ async function main(): Promise<void> {
       clearInterval(ticker);
       process.stdout.write('\n');
       const merged = merge(reports.map((r) => r.report));
-      // A storm holds the run open until every client is back: the rates are over the time it took.
-      const seconds = Math.max(durationMs, Date.now() - started - 1_000) / 1000;
+      // The senders send for durationMs; a storm holds them on until every client is back, and its
+      // rates are over the time from `go` to the release (extra.storm.heldSeconds).
+      const held = (extra as { storm?: { heldSeconds?: number } }).storm?.heldSeconds;
+      const seconds = Math.max(durationMs / 1000, held ?? 0);
       return {
         ...merged,
         deliveriesPerSec: Math.round(merged.deliveries / seconds),
@@ -542,7 +548,7 @@ async function main(): Promise<void> {
       const jitterMs = Number(values['jitter-ms']);
       result = {
         ...result,
-        ...(await measure(durationMs, 1, async () => {
+        ...(await measure(durationMs, 1, async (goAt) => {
           await new Promise((r) => setTimeout(r, durationMs / 3));
           // Parley's store calls; the recoverable Socket.IO's reads of its stream in Redis (XRANGE).
           const storeCalls = async () => (target === 'parley' ? (await serverStats(server.url, server.urls)).storeCalls : target === 'socketio-recovery' ? await redisCommandCalls(['xrange', 'getdel']) : {});
@@ -553,6 +559,7 @@ async function main(): Promise<void> {
           // Three seconds of traffic after the last client is back, then the run may end.
           await new Promise((r) => setTimeout(r, 3_000));
           for (const agent of agents) agent.send({ type: 'release' });
+          const heldSeconds = +((Date.now() - goAt) / 1000).toFixed(1);
           const reconnected = recovered.reduce((n, r) => n + r.recovered, 0);
           const failed = recovered.reduce((n, r) => n + r.failed, 0);
           if (failed > 0) console.error(`${failed} clients did not come back: ${recovered.find((r) => r.error !== undefined)?.error}`);
@@ -568,6 +575,8 @@ async function main(): Promise<void> {
           return {
             storm: {
               jitterMs,
+              // From `go` until the senders were released (the run's length, past its duration).
+              heldSeconds,
               reconnected,
               failed,
               // Socket.IO sessions the server recovered (the others joined their rooms again).
@@ -577,8 +586,9 @@ async function main(): Promise<void> {
               recoverySeconds: +(Math.max(...recovered.map((r) => r.recoveryMs)) / 1000).toFixed(2),
               storeCalls: calls,
               storeCallsPerReconnect: socketIo || reconnected === 0 ? null : +(reconnectCalls / reconnected).toFixed(2),
-              // The room's history read for every client's catch-up together (Parley), or the
-              // stream read per restored session (Socket.IO with recovery).
+              // The room's history reads for the clients' catch-ups (Parley's room hub), or the
+              // stream reads of session restores, those that failed included (Socket.IO with
+              // recovery: every XRANGE the Redis server ran meanwhile).
               catchUpReads: target === 'parley' ? (calls.hubCatchUpReads ?? 0) : target === 'socketio-recovery' ? (calls.xrange ?? 0) : null,
             },
           };

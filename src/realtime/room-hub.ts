@@ -520,16 +520,24 @@ export class RoomHub {
       if (checking || checks.length === 0) return;
       const batch = checks.splice(0, MEMBERS_AMONG_MAX);
       checking = true;
-      this.#options
-        .membersAmong(roomId, [...new Set(batch.map((c) => c.userId))])
+      // Each check of the batch is answered on its own: one that throws leaves the others answered.
+      const answerEach = (answer: (c: (typeof batch)[number]) => void) => {
+        for (const c of batch) {
+          try {
+            answer(c);
+          } catch (error) {
+            this.#options.onError(error, 'membership check');
+          }
+        }
+      };
+      Promise.resolve()
+        .then(() => this.#options.membersAmong(roomId, [...new Set(batch.map((c) => c.userId))]))
         .then(
-          (members) => {
-            for (const c of batch) room()?.stream.verified(c.conn, members.has(c.userId), c.ticket);
-          },
+          (members) => answerEach((c) => room()?.stream.verified(c.conn, members.has(c.userId), c.ticket)),
           (error: unknown) => {
             this.#options.onError(error, 'membership check');
             // Ends those subscriptions only (the stream ignores a ticket of a replaced one).
-            for (const c of batch) room()?.stream.verifyFailed(c.conn, c.ticket);
+            answerEach((c) => room()?.stream.verifyFailed(c.conn, c.ticket));
           },
         )
         .catch((error: unknown) => this.#options.onError(error, 'membership check'))

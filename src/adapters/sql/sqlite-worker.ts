@@ -31,21 +31,29 @@ function flush(): void {
   (port as NonNullable<typeof port>).postMessage(answers.length === 1 ? answers[0] : answers);
 }
 
-function run(call: Call): void {
+/**
+ * Runs one call: refused unrun when posted before the last cancellation (checked as it starts,
+ * so a cancel reaches the calls queued behind a running search too). Settles once answered.
+ */
+function run(call: Call): Promise<void> {
   const method = store[call.method];
   const result =
     call.generation !== Atomics.load(data.cancel, 0)
       ? Promise.reject(unavailable('The call was cancelled; retry.'))
       : typeof method === 'function'
-        ? method.apply(store, call.args)
+        ? Promise.resolve().then(() => method.apply(store, call.args))
         : Promise.reject(new Error(`no store method ${call.method}`));
-  Promise.resolve(result).then(
+  return result.then(
     (value) => answer({ id: call.id, ok: true, value }),
     (error: unknown) => answer({ id: call.id, ok: false, error: serialize(error) }),
   );
 }
 
+/**
+ * One call at a time, in arrival order, whether they came one per message or several in one:
+ * each finishes before the next starts (a close waits for the calls before it).
+ */
+let running: Promise<void> = Promise.resolve();
 port.on('message', (message: Call | Call[]) => {
-  if (Array.isArray(message)) for (const call of message) run(call);
-  else run(message);
+  for (const call of Array.isArray(message) ? message : [message]) running = running.then(() => run(call));
 });

@@ -141,7 +141,7 @@ export class StoreThread {
    * costs the posting thread about as much as a small query costs the store (a thousand
    * connections opening at once made three calls each, and their posts were 8% of the busy time).
    * Posted at the end of the task, not of the loop's turn: a busy turn would hold every call back
-   * for all of its I/O. Order is kept: the thread runs a message's calls in turn.
+   * for all of its I/O. Order is kept: the thread runs the calls one at a time, as they came.
    */
   #send(worker: Worker, call: Call): void {
     if (this.#outboxWorker !== worker) {
@@ -158,7 +158,21 @@ export class StoreThread {
     const worker = this.#outboxWorker;
     this.#outbox = [];
     if (calls.length === 0 || worker === null || worker !== this.#worker) return;
-    worker.postMessage(calls.length === 1 ? calls[0] : calls);
+    try {
+      worker.postMessage(calls.length === 1 ? calls[0] : calls);
+    } catch {
+      // A call whose arguments cannot be copied fails alone; the others are posted one by one.
+      for (const call of calls) {
+        try {
+          worker.postMessage(call);
+        } catch (error) {
+          const p = this.#pending.get(call.id);
+          this.#pending.delete(call.id);
+          this.#progress();
+          p?.reject(error);
+        }
+      }
+    }
   }
 
   #start(): Worker {
