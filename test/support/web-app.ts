@@ -80,8 +80,19 @@ export function webApp(harness: BrowserHarness, expectedFailures: RegExp[] = [])
   };
 }
 
+/**
+ * The app's WebSocket is open. Bounded at 30 s, not the 10 s of one step: after a sign-up it
+ * covers the password hash, the app's first load and the upgrade with its session checks, which
+ * a full suite on two shared cores once took past 10 s (the state it was left in is reported).
+ */
 export async function connected(page: Page): Promise<void> {
-  await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor(WAIT);
+  const state = page.getByTestId('connection-state');
+  try {
+    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ state: 'visible', timeout: 30_000 });
+  } catch (error) {
+    const seen = await state.getAttribute('data-state', { timeout: 1_000 }).catch(() => 'absent');
+    throw new Error(`the app's connection did not open within 30 s (its state: ${seen})`, { cause: error });
+  }
 }
 
 export const messages = (page: Page): Locator => page.getByTestId('message-list').getByTestId('message');
