@@ -209,6 +209,9 @@ export async function seedRooms(db: SeedDb, specs: RoomSpec[]): Promise<SeededRo
   await db.insert('members', ['room_id', 'user_id', 'role', 'joined_at', 'last_read_seq'], members);
   await db.insert('events', ['room_id', 'seq', 'kind', 'target', 'user_id', 'created_at'], events);
   await db.insert('messages', ['room_id', 'seq', 'id', 'author_id', 'body', 'created_at', 'edited_at', 'deleted', 'client_msg_id', 'search_text'], messages);
+  // The stream's consumers (search index, notifier) have taken every event, as on a live server.
+  await db.insert('stream_cursors', ['room_id', 'consumer', 'cursor_seq'], out.flatMap((r) => [[r.id, 'search', r.lastSeq], [r.id, 'search_floor', r.lastSeq]]));
+  await db.insert('notification_cursors', ['room_id', 'cursor_seq'], out.map((r) => [r.id, r.lastSeq]));
   return out;
 }
 

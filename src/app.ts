@@ -110,6 +110,7 @@ export async function openStore(config: Config, log: Logger, serving = false): P
   }
   return openThreadedSqliteStore(path.join(config.DATA_DIR, 'parley.db'), {
     maxQueued: config.SQLITE_THREAD_MAX_QUEUE,
+    cacheMb: config.SQLITE_CACHE_MB,
     // A search stops at its own deadline; the thread is stuck only if it does not answer well after.
     searchStallMs: config.SEARCH_TIMEOUT_MS + 5_000,
     onDetached: (thread, calls) => log.error({ thread, calls }, 'store thread stuck: detached, its calls failed; a fresh thread takes the next calls'),

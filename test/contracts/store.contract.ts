@@ -11,6 +11,7 @@ import { searchText } from '../../src/domain/search.js';
 import type { StreamEventRecord, UploadRecord, UserRecord } from '../../src/domain/types.js';
 import type { AppendOutcome, AppendRequest, ModerationAction, ModerationOutcome, Store } from '../../src/ports.js';
 import { MEMBERS_AMONG_MAX } from '../../src/ports.js';
+import { SCOPED_ROOMS_MAX } from '../../src/adapters/sql/search-scope.js';
 
 export interface StoreFixture {
   store: Store;
@@ -890,16 +891,25 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
 
       describe('bounded work', () => {
         // Newest first: mine-new, six of theirs, mine-old. Each message a millisecond after
-        // the one before, so time order and commit order agree on every store.
+        // the one before, so time order and commit order agree on every store. `me` is in more
+        // rooms than a search is narrowed to (SCOPED_ROOMS_MAX), so my searches walk the newest
+        // matches of every room; `few` is in `mine` alone, and is searched in it.
         let me: UserRecord;
+        let few: UserRecord;
         let mine: string;
         let theirs: string;
         let tag: string;
         before(async () => {
           me = await user();
+          few = await user();
           const other = await user();
           mine = (await room(me, 'private')).id;
           theirs = (await room(other, 'public')).id;
+          // Sharded, each database narrows by the rooms it holds: enough rooms that every
+          // one of the two holds more than the bound (each gets about half of them).
+          const filler = fx.spread === true ? 3 * SCOPED_ROOMS_MAX : SCOPED_ROOMS_MAX;
+          for (let i = 0; i < filler; i += 50) await Promise.all(Array.from({ length: Math.min(50, filler - i) }, () => room(me, 'private')));
+          await store.append([join(mine, few)]);
           tag = `zb${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
           const t0 = at();
           const bodies: Array<[string, UserRecord, string]> = [
@@ -943,6 +953,34 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           assert.deepEqual(bodies(one), [`${tag} new`]);
           // Spread: the other room's walk, on another database, may stop at the cap of 1.
           if (fx.spread !== true) assert.equal(one.truncated, false);
+        });
+
+        it('a caller in few rooms is searched in them: the other rooms cost no candidate', async () => {
+          const scoped = (maxCandidates: number) => searchIndexed(store, { userId: few.id, terms: [tag], limit: 10, maxCandidates, deadlineAt: Date.now() + 30_000 });
+          // Walking every room's matches, a cap of 2 stops after mine-new and one of theirs.
+          const two = await scoped(2);
+          assert.deepEqual(bodies(two), [`${tag} new`, `${tag} old`]);
+          assert.equal(two.truncated, false);
+          // In no room: nothing, and no work.
+          const nobody = await user();
+          assert.deepEqual(await searchIndexed(store, { userId: nobody.id, terms: [tag], limit: 10, maxCandidates: 1, deadlineAt: Date.now() + 30_000 }), { hits: [], truncated: false, pending: 0, pendingRooms: [] });
+        });
+
+        it('a caller in few rooms finds an old, rare match behind a thousand newer messages of a busy room, newest first across rooms', async () => {
+          const u = await user();
+          const busy = (await room(u, 'private')).id;
+          const quiet = (await room(u, 'private')).id;
+          const rare = `zr${newId().replace(/[^a-z]/gi, '').slice(0, 6).toLowerCase()}`;
+          const t0 = at();
+          await store.append([{ ...msg(busy, u, `${rare} oldest`), at: t0 }, { ...msg(quiet, u, `${rare} quiet`), at: t0 + 1 }]);
+          for (let b = 0; b < 3; b++) await store.append(Array.from({ length: 500 }, (_, i) => ({ ...msg(busy, u, `filler ${b} ${i}`), at: t0 + 2 + b * 500 + i })));
+          await store.append([{ ...msg(busy, u, `${rare} newest`), at: t0 + 2_000 }]);
+          const found = await searchIndexed(store, { userId: u.id, terms: [rare], limit: 10, maxCandidates: 1_000, deadlineAt: Date.now() + 30_000 });
+          assert.deepEqual(bodies(found), [`${rare} newest`, `${rare} quiet`, `${rare} oldest`]);
+          assert.equal(found.truncated, false);
+          // A word in every message of the busy room: its newest hits, from the walk alone.
+          const common = await searchIndexed(store, { userId: u.id, terms: ['filler', '2'], limit: 3, maxCandidates: 1_000, deadlineAt: Date.now() + 30_000 });
+          assert.deepEqual(bodies(common), ['filler 2 499', 'filler 2 498', 'filler 2 497']);
         });
 
         it('a room narrows the walk itself: the other rooms cost no candidate', async () => {

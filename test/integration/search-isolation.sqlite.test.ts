@@ -4,11 +4,16 @@
  * every other user's REST call, even `GET /me`, answered 503 after 30 s for about 86 s, and at
  * 150,000 messages the store never came back. History is written straight into the store in
  * big batches (as it accumulates over months), then the server is used as clients use it.
+ *
+ * The outsider is in more rooms than a search is narrowed to (SCOPED_ROOMS_MAX), so their
+ * search walks the newest matches of every room, the big room's among them: the expensive
+ * search. A neighbour in the quiet room alone is searched in that room only.
  */
 import { indexAll } from '../support/search-index.js';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SCOPED_ROOMS_MAX } from '../../src/adapters/sql/search-scope.js';
 import { openSqliteStore } from '../../src/adapters/sql/sqlite.js';
 import { newId } from '../../src/domain/ids.js';
 import type { AppendRequest, Store } from '../../src/ports.js';
@@ -41,6 +46,7 @@ describe('regression: one search over a big public room stalled every other call
   let owner: TestUser;
   let attacker: TestUser;
   let outsider: TestUser;
+  let neighbour: TestUser;
   let bystanders: TestUser[];
   let big: string;
   let quiet: string;
@@ -52,10 +58,12 @@ describe('regression: one search over a big public room stalled every other call
     owner = await registerUser(server.url, 'owner');
     attacker = await registerUser(server.url, 'attacker');
     outsider = await registerUser(server.url, 'outsider');
+    neighbour = await registerUser(server.url, 'neighbour');
     bystanders = [await registerUser(server.url, 'by'), await registerUser(server.url, 'by'), await registerUser(server.url, 'by')];
     big = await createRoom(server.url, owner, 'public', 'big');
     for (const u of [attacker, ...bystanders]) assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${big}/join`, { token: u.token })).status, 200);
     quiet = await createRoom(server.url, outsider, 'private', 'quiet');
+    assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${quiet}/members`, { token: outsider.token, body: { username: neighbour.username } })).status, 200);
     bystanderRoom = await createRoom(server.url, bystanders[0] as TestUser, 'private', 'chatter');
     for (const u of bystanders.slice(1)) {
       assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${bystanderRoom}/members`, { token: bystanders[0]?.token, body: { username: u.username } })).status, 200);
@@ -64,6 +72,8 @@ describe('regression: one search over a big public room stalled every other call
     assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${quiet}/messages`, { token: outsider.token, body: { body: 'an answer from long ago' } })).status, 201);
     // A second connection to the server's own file, as another process would have.
     seeder = openSqliteStore(path.join(server.dataDir, 'parley.db'));
+    const outsiderId = (await api<{ user: { id: string } }>(server.url, 'GET', '/api/v1/me', { token: outsider.token })).body.user.id;
+    for (let i = 0; i < SCOPED_ROOMS_MAX; i++) await seeder.createRoom({ id: newId(), name: `elsewhere ${i}`, visibility: 'private', topic: '', createdAt: Date.now() }, outsiderId);
   });
 
   after(async () => {
@@ -181,6 +191,16 @@ describe('regression: one search over a big public room stalled every other call
         ['an answer from long ago'],
       );
       assert.equal(quietRoom.body.hits[0]?.message.body, `another answer at ${size}`);
+
+      // In the quiet room alone: searched in it, whatever the big room holds; the answer is
+      // the quiet room's, complete.
+      const scoped = await api<SearchBody>(server.url, 'GET', '/api/v1/search?q=a', { token: neighbour.token });
+      assert.equal(scoped.status, 200, JSON.stringify(scoped.body));
+      assert.equal(scoped.body.truncated, false);
+      assert.deepEqual(
+        scoped.body.hits.map((h) => h.message.body),
+        quietRoom.body.hits.map((h) => h.message.body),
+      );
     });
   }
 

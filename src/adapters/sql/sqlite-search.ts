@@ -7,6 +7,11 @@
  * lookup) and to its author, until `limit` hits. The MATCH is evaluated once, as the walk;
  * never once per message. With a room, the room's token (its id in hex, indexed in the FTS
  * table's own `room` column) is part of the MATCH, so FTS5 itself skips the other rooms.
+ * Without one, a caller in at most SCOPED_ROOMS_MAX rooms has their rooms' tokens in the MATCH
+ * (`room : (a OR b ...)`): on a big server nearly all of the newest matches are in other rooms,
+ * and walking them found a page only after thousands of candidates, often none within the cap
+ * (measured at 1,000,000 messages over 10,000 rooms, a caller in 50: 25 ms for `deploy`, a
+ * quarter of the answers truncated; in the caller's rooms: under 10 ms, none truncated).
  *
  * better-sqlite3 has no sqlite3_interrupt, so the statement calls back into JavaScript once per
  * match (`parley_search_step`): the callback counts the matches examined, and stops the
@@ -18,6 +23,7 @@ import type Sqlite from 'better-sqlite3';
 import { unavailable } from '../../errors.js';
 import type { SearchQuery } from '../../ports.js';
 import type { MessageRow } from './mappers.js';
+import { SCOPED_ROOMS_MAX } from './search-scope.js';
 
 const SEARCH_SQL = `
   SELECT m.room_id, m.seq, m.id, m.author_id, m.body, m.created_at, m.edited_at, m.deleted, m.client_msg_id, m.attachments, m.thread_root, m.reply_count, m.last_reply_at,
@@ -45,10 +51,13 @@ interface Budget {
   generation: number;
 }
 
-/** The FTS5 query: every term a quoted prefix in the text column; no FTS5 syntax can come from a user. */
-export function ftsQuery(terms: string[], roomId: string | undefined): string {
+/**
+ * The FTS5 query: every term a quoted prefix in the text column, and the rooms (one, or the
+ * caller's) as tokens of the room column; no FTS5 syntax can come from a user.
+ */
+export function ftsQuery(terms: string[], rooms: string[] | null): string {
   const words = terms.map((t) => `search_text : "${t.replace(/"/g, '""')}"*`);
-  if (roomId !== undefined) words.push(`room : "${roomToken(roomId)}"`);
+  if (rooms !== null) words.push(`room : (${rooms.map((r) => `"${roomToken(r)}"`).join(' OR ')})`);
   return words.join(' AND ');
 }
 
@@ -59,6 +68,7 @@ export class SqliteSearch {
   readonly #raw: Sqlite.Database;
   readonly #cancel: Int32Array;
   #statement: Sqlite.Statement | null = null;
+  #memberRooms: Sqlite.Statement | null = null;
   #budget: Budget | null = null;
 
   /** `cancel`: a shared Int32Array whose first element another thread increments to stop the running search. */
@@ -83,11 +93,18 @@ export class SqliteSearch {
   run(query: SearchQuery): { rows: MessageRow[]; truncated: boolean } {
     // Prepared on first use: the FTS table exists only once the store is migrated.
     this.#statement ??= this.#raw.prepare(SEARCH_SQL);
+    this.#memberRooms ??= this.#raw.prepare('SELECT room_id FROM members WHERE user_id = ? LIMIT ?').pluck();
     const roomId = query.roomId ?? null;
+    let rooms: string[] | null = roomId === null ? null : [roomId];
+    if (rooms === null) {
+      const mine = this.#memberRooms.all(query.userId, SCOPED_ROOMS_MAX + 1) as string[];
+      if (mine.length === 0) return { rows: [], truncated: false };
+      if (mine.length <= SCOPED_ROOMS_MAX) rooms = mine;
+    }
     const rows: MessageRow[] = [];
     this.#budget = { examined: 0, maxCandidates: query.maxCandidates, deadlineAt: query.deadlineAt, generation: Atomics.load(this.#cancel, 0) };
     try {
-      for (const row of this.#statement.iterate(query.userId, ftsQuery(query.terms, query.roomId), roomId, roomId, query.limit)) rows.push(row as MessageRow);
+      for (const row of this.#statement.iterate(query.userId, ftsQuery(query.terms, rooms), roomId, roomId, query.limit)) rows.push(row as MessageRow);
       return { rows, truncated: false };
     } catch (error) {
       if (!(error instanceof Stop)) throw error;

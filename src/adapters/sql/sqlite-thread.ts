@@ -33,6 +33,8 @@ const READ_ONLY: Record<ThreadName, boolean> = { writer: false, search: true };
 export const STALL_MS = 30_000;
 
 export interface ThreadedStoreOptions {
+  /** Each connection's page cache, MiB (SQLITE_CACHE_MB). */
+  cacheMb?: number;
   /** Calls waiting for or running on one thread; past it a call fails with `unavailable` at once. */
   maxQueued: number;
   /** The writer thread's stall limit, ms (default STALL_MS). */
@@ -59,8 +61,8 @@ export type ThreadedStore = StoreWithJobs & {
 
 export function openThreadedSqliteStore(file: string, options: ThreadedStoreOptions): ThreadedStore {
   const threads: Record<ThreadName, StoreThread> = {
-    writer: new StoreThread({ name: 'writer', file, readonly: READ_ONLY.writer, maxQueued: options.maxQueued, stallMs: options.stallMs ?? STALL_MS, onDetached: options.onDetached }),
-    search: new StoreThread({ name: 'search', file, readonly: READ_ONLY.search, maxQueued: options.maxQueued, stallMs: options.searchStallMs, onDetached: options.onDetached }),
+    writer: new StoreThread({ name: 'writer', file, readonly: READ_ONLY.writer, cacheMb: options.cacheMb, maxQueued: options.maxQueued, stallMs: options.stallMs ?? STALL_MS, onDetached: options.onDetached }),
+    search: new StoreThread({ name: 'search', file, readonly: READ_ONLY.search, cacheMb: options.cacheMb, maxQueued: options.maxQueued, stallMs: options.searchStallMs, onDetached: options.onDetached }),
   };
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {

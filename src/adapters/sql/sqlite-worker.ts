@@ -12,7 +12,7 @@ import { type Answer, type Call, READY, serialize, type ThreadData } from './thr
 const port = parentPort;
 if (port === null) throw new Error('sqlite-worker runs as a worker thread');
 const data = workerData as ThreadData;
-const store = openSqliteStore(data.file, { readonly: data.readonly, cancel: data.cancel }) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+const store = openSqliteStore(data.file, { readonly: data.readonly, cacheMb: data.cacheMb, cancel: data.cancel }) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 port.postMessage(READY);
 

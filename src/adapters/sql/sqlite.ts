@@ -91,6 +91,13 @@ export interface SqliteStoreOptions {
    * the writer writes). The file must exist and be in WAL mode already.
    */
   readonly?: boolean;
+  /**
+   * The connection's page cache, MiB; SQLite's default (2 MiB) when absent. Pages not in it are
+   * read from the file with a system call each: at 1,000,000 messages the room list (its
+   * unread walks read rows scattered over the file) took 2.6 ms at p50 with the default and
+   * 1.0 ms with 64 MiB, measured on its own connection.
+   */
+  cacheMb?: number;
   /** Shared memory whose first element another thread increments to stop a running search. */
   cancel?: Int32Array;
   /** Told every statement run through the query builder, after it ran (tests read the plans of real statements). */
@@ -108,6 +115,8 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     }
     raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     raw.pragma('foreign_keys = ON');
+    // Negative: a size in KiB rather than in pages. The cache grows only as pages are read.
+    if (options.cacheMb !== undefined) raw.pragma(`cache_size = ${-Math.floor(options.cacheMb * 1024)}`);
   } catch (error) {
     raw.close();
     throw error;

@@ -40,6 +40,8 @@ export interface StoreThreadOptions {
   file: string;
   /** A read-only connection: only read-only Store methods may be routed to it. */
   readonly: boolean;
+  /** The connection's page cache, MiB (SQLITE_CACHE_MB); SQLite's default (2 MiB) when absent. */
+  cacheMb?: number;
   maxQueued: number;
   stallMs: number;
   /** The thread was detached, failing `calls` calls. */
@@ -179,7 +181,7 @@ export class StoreThread {
     if (this.#detached.size >= MAX_DETACHED) throw unavailable(`The ${this.#options.name} store threads are stuck; retry later.`);
     // A fresh cancel flag: the detached thread keeps the old one.
     this.#cancel = new Int32Array(new SharedArrayBuffer(4));
-    const workerData: ThreadData = { file: this.#options.file, readonly: this.#options.readonly, cancel: this.#cancel };
+    const workerData: ThreadData = { file: this.#options.file, readonly: this.#options.readonly, cacheMb: this.#options.cacheMb, cancel: this.#cancel };
     // Run from TypeScript sources (development, tests), the thread loads its entry through tsx
     // itself: a worker thread does not inherit the loader of its process.
     const w = ENTRY.pathname.endsWith('.ts')

@@ -29,6 +29,8 @@ export interface SerializedError {
 export interface ThreadData {
   file: string;
   readonly: boolean;
+  /** The connection's page cache, MiB (SQLITE_CACHE_MB). */
+  cacheMb?: number;
   /** Shared with the thread that posts the calls: element 0 is the cancel generation. */
   cancel: Int32Array;
 }
