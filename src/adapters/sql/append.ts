@@ -329,15 +329,13 @@ export async function appendBatch(trx: Kysely<Database>, dialect: SqlDialect, re
   const memberRowsOut: MembersTable[] = plan.membersInserted.map((m) => ({ room_id: m.roomId, user_id: m.userId, role: m.role, joined_at: m.joinedAt, last_read_seq: m.lastReadSeq }));
   await inChunks(memberRowsOut, 5, dialect, (chunk) => trx.insertInto('members').values(chunk).execute());
   // Every room of the batch in one UPDATE: a batch of DM traffic touches hundreds of rooms, and
-  // one statement each was most of its cost (a round trip each on PostgreSQL).
+  // one statement each was most of its cost (a round trip each on PostgreSQL). Joined to the
+  // new values by id: a CASE over the rooms compared each row against every room of the batch
+  // (500 rooms: 10 ms a batch on SQLite, a quarter of the append).
   await inChunks(plan.rooms, 5, dialect, (chunk) => {
-    const seqCase = sql.join(chunk.map((r) => sql`WHEN ${r.roomId} THEN CAST(${r.lastSeq} AS BIGINT)`), sql` `);
-    const atCase = sql.join(chunk.map((r) => sql`WHEN ${r.roomId} THEN CAST(${r.lastActivityAt} AS BIGINT)`), sql` `);
-    return trx
-      .updateTable('rooms')
-      .set({ last_seq: sql`CASE id ${seqCase} END`, last_activity_at: sql`CASE id ${atCase} END` })
-      .where('id', 'in', chunk.map((r) => r.roomId))
-      .execute();
+    const values = sql.join(chunk.map((r) => sql`(${r.roomId}, CAST(${r.lastSeq} AS BIGINT), CAST(${r.lastActivityAt} AS BIGINT))`));
+    return sql`WITH v (id, last_seq, last_activity_at) AS (VALUES ${values})
+      UPDATE rooms SET last_seq = v.last_seq, last_activity_at = v.last_activity_at FROM v WHERE rooms.id = v.id`.execute(trx);
   });
   return plan.outcomes;
 }
