@@ -49,6 +49,8 @@ export class Notifier {
   readonly #sources: NotificationSource[] = [mentionsSource];
   /** Rooms with messages committed this window → their highest seq. */
   readonly #pending = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(store: Store, jobs: JobQueue, publisher: Publisher, options: NotifierOptions) {
     this.#store = store;
@@ -65,13 +67,25 @@ export class Notifier {
 
   /** An event was committed: a message gets its room a notifier run, once per room per window. */
   committed(event: StreamEventRecord): void {
-    if (event.kind !== 'message') return;
+    if (event.kind !== 'message' || this.#closed) return;
     const pending = this.#pending.get(event.roomId);
     this.#pending.set(event.roomId, Math.max(pending ?? 0, event.seq));
-    if (this.#pending.size === 1 && pending === undefined) setTimeout(() => this.#flush(), WINDOW_MS).unref();
+    this.#timer ??= setTimeout(() => this.#flush(), WINDOW_MS).unref();
+  }
+
+  /**
+   * Before the job queue closes: the runs of this window are enqueued now, and commits after
+   * this enqueue nothing (the rooms' cursors stay behind their streams, and the sweep of the
+   * next process to start runs them).
+   */
+  close(): void {
+    this.#closed = true;
+    this.#flush();
   }
 
   #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     const rooms = [...this.#pending];
     this.#pending.clear();
     for (const [roomId, seq] of rooms) {
