@@ -181,7 +181,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     start: () => runtime.start(jobs, config.JOBS_WORK),
     close: (graceMs) => {
       closing ??= (async () => {
-        notifications.notifier.close();
+        await notifications.notifier.close();
         await jobs.close(graceMs);
         await pool?.close();
         notifications.close();

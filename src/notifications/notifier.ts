@@ -27,6 +27,12 @@ const PAGES_PER_RUN = 5;
 /** Rows per INSERT: an @room in a large room writes in batches. */
 const INSERT_BATCH = 500;
 const WINDOW_MS = 50;
+/**
+ * Rooms one notifier job runs. A job per room cost its enqueue, claim and completion (three
+ * writes to the job queue) for each room of DM traffic, where a room gets a message or two per
+ * window; a window's rooms now share jobs.
+ */
+const ROOMS_PER_JOB = 100;
 const SWEEP_BATCH = 500;
 const RETRIES = { attempts: 30, backoff: { baseMs: 1_000, maxMs: 300_000 } };
 
@@ -70,7 +76,7 @@ export class Notifier {
     if (event.kind !== 'message' || this.#closed) return;
     const pending = this.#pending.get(event.roomId);
     this.#pending.set(event.roomId, Math.max(pending ?? 0, event.seq));
-    this.#timer ??= setTimeout(() => this.#flush(), WINDOW_MS).unref();
+    this.#timer ??= setTimeout(() => void this.#flush(), WINDOW_MS).unref();
   }
 
   /**
@@ -78,24 +84,49 @@ export class Notifier {
    * this enqueue nothing (the rooms' cursors stay behind their streams, and the sweep of the
    * next process to start runs them).
    */
-  close(): void {
+  close(): Promise<void> {
     this.#closed = true;
-    this.#flush();
+    return this.#flush();
   }
 
-  #flush(): void {
+  #flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const rooms = [...this.#pending];
     this.#pending.clear();
-    for (const [roomId, seq] of rooms) {
-      this.#jobs.enqueue(NOTIFY_QUEUE, { roomId }, { key: `notify:${roomId}:${seq}`, ...RETRIES }).catch((error: unknown) => this.#options.onError(error, 'enqueueing a notifier run'));
+    const enqueued: Promise<unknown>[] = [];
+    for (let i = 0; i < rooms.length; i += ROOMS_PER_JOB) {
+      const part = rooms.slice(i, i + ROOMS_PER_JOB);
+      const [firstRoom, firstSeq] = part[0] as [string, number];
+      // Keyed by its first room and seq: the same window enqueued twice is one job.
+      const enqueue = this.#jobs
+        .enqueue(NOTIFY_QUEUE, { roomIds: part.map(([roomId]) => roomId) }, { key: `notify:${firstRoom}:${firstSeq}:${part.length}`, ...RETRIES })
+        .catch((error: unknown) => this.#options.onError(error, 'enqueueing a notifier run'));
+      enqueued.push(enqueue);
     }
+    return Promise.allSettled(enqueued).then(() => undefined);
+  }
+
+  /**
+   * Runs the job's rooms (`roomIds`, or the one `roomId` of a job from before rooms shared
+   * jobs). Every room is run; a failure fails the job after the others, which then find
+   * nothing new when it is retried.
+   */
+  async run(job: Job): Promise<void> {
+    const roomIds = Array.isArray(job.payload.roomIds) ? job.payload.roomIds.map(String) : [String(job.payload.roomId)];
+    let failure: { error: unknown } | null = null;
+    for (const roomId of roomIds) {
+      try {
+        await this.#runRoom(roomId);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== null) throw failure.error;
   }
 
   /** Notifies for the room's events after its cursor, then moves the cursor. */
-  async run(job: Job): Promise<void> {
-    const roomId = String(job.payload.roomId);
+  async #runRoom(roomId: string): Promise<void> {
     let cursor = await this.#store.notificationCursor(roomId);
     for (let page = 0; page < PAGES_PER_RUN; page++) {
       const events = await this.#store.readEvents(roomId, cursor, PAGE);

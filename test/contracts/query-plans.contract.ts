@@ -176,7 +176,7 @@ const SEND_PATH: Expectation[] = [
   { name: 'insert a membership (join)', match: /^insert into "members"/, sqlite: [], postgres: [] },
   {
     name: 'advance the rooms (last_seq)',
-    match: /^update "rooms" set "last_seq" = CASE/,
+    match: /^WITH v \(id, last_seq, last_activity_at\) AS \(VALUES/,
     sqlite: ['sqlite_autoindex_rooms_1(id)'],
     postgres: ['rooms_pkey(id)'],
   },

@@ -62,7 +62,9 @@ export async function searchPostgres(db: Kysely<Database>, query: SearchQuery, s
   // Each statement may take what is left before the deadline, so the three together do too.
   const left = (): string => String(Math.max(1, Math.min(statementTimeoutMs, query.deadlineAt - Date.now())));
   try {
-    return await db.transaction().execute(async (trx) => {
+    // One snapshot for every statement (REPEATABLE READ, which standbys allow): a room's size
+    // read first is the size walked, and a message found is still there when its row is read.
+    return await db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
       if (query.roomId === undefined) {
         await sql`SELECT set_config('statement_timeout', ${left()}, true), set_config('jit', 'off', true)`.execute(trx);
         const scoped = await searchScoped(trx, query, match, left);
@@ -187,7 +189,8 @@ const newestFirst = (a: Key, b: Key): number => Number(b.created_at) - Number(a.
  * 2. The other rooms (the query is rare in their newest messages) are walked whole, or asked
  *    through the GIN index, whichever reads less (walkCheaper).
  * The newest `limit` of all are the answer, read with the membership joined again. The
- * candidates examined are bounded by the walk's size and, in step 2, by maxCandidates.
+ * messages examined are bounded by SCOPED_WALK_MAX in each walk and, through the GIN index, by
+ * maxCandidates: for a caller in few rooms the walks, not SEARCH_MAX_CANDIDATES, bound the work.
  */
 async function searchScoped(trx: Kysely<Database>, query: SearchQuery, match: RawBuilder<unknown>, left: () => string): Promise<{ rows: MessageRow[]; truncated: boolean } | null> {
   const mine = await sql<{ room_id: string; last_seq: number }>`
@@ -220,6 +223,7 @@ async function searchScoped(trx: Kysely<Database>, query: SearchQuery, match: Ra
     await sql`SELECT set_config('statement_timeout', ${left()}, true)`.execute(trx);
     if (rest <= SCOPED_WALK_MAX && (await walkCheaper(trx, query, rest))) {
       // The open rooms walked whole: their newest hits, exactly.
+      await sql`SELECT set_config('statement_timeout', ${left()}, true)`.execute(trx);
       const more = await sql<Key>`
         SELECT r.room_id, h.seq, h.created_at
         FROM unnest(${open}::text[]) AS r (room_id)
@@ -235,16 +239,18 @@ async function searchScoped(trx: Kysely<Database>, query: SearchQuery, match: Ra
       const rare = await sql<Key>`
         SELECT m.room_id, m.seq, m.created_at FROM messages m
         WHERE ${match} AND m.room_id = ANY(${open}::text[]) AND m.deleted = 0
-        ORDER BY m.created_at DESC, m.room_id, m.seq DESC
+        ORDER BY m.created_at + 0 DESC, m.room_id COLLATE "C", m.seq DESC
         LIMIT ${query.maxCandidates + 1}`.execute(trx);
       truncated = rare.rows.length > query.maxCandidates;
       keys.push(...rare.rows.slice(0, query.maxCandidates));
     }
   }
   const page = keys.sort(newestFirst).slice(0, query.limit);
-  // A full page is exact: at least `limit` kept matches are newer than any beyond the cap.
-  truncated &&= page.length < query.limit;
+  // A full page is exact when the cap is at least the page: `limit` kept matches are newer
+  // than any beyond the cap.
+  truncated &&= !(page.length >= query.limit && query.maxCandidates >= query.limit);
   if (page.length === 0) return { rows: [], truncated };
+  await sql`SELECT set_config('statement_timeout', ${left()}, true)`.execute(trx);
   const found = await sql<MessageRow>`
     SELECT ${MESSAGE_COLUMNS}
     FROM unnest(${page.map((k) => k.room_id)}::text[], ${page.map((k) => Number(k.seq))}::bigint[]) AS k (room_id, seq)
