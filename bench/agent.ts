@@ -31,7 +31,13 @@ const stats: Omit<AgentReport, 'latency' | 'ackLatency'> = { deliveries: 0, sent
 let conns: Conn[] = [];
 let target: Target = 'parley';
 let url = '';
-let localAddress = '127.0.0.1';
+/** The loopback address this agent reaches the server at (the server listens on all of them). */
+let serverAddress = '127.0.0.1';
+
+/** `u` with its loopback host replaced by this agent's address of the server. */
+function atServer(u: string): string {
+  return u.replace('//127.0.0.1:', `//${serverAddress}:`);
+}
 let presenceMode: 'full' | 'batch' | 'none' | undefined;
 const counts = { presence: 0, presenceBatch: 0, frames: 0, serverCloses: 0 };
 /** Close codes of the closes the server chose, and how many of each. */
@@ -79,7 +85,7 @@ function onParleyFrame(conn: Conn, data: string): void {
 }
 
 async function openParley(conn: Conn): Promise<void> {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(conn.spec.token)}`, { localAddress, perMessageDeflate: false });
+  const ws = new WebSocket(`${atServer(url).replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(conn.spec.token)}`, { perMessageDeflate: false });
   conn.ws = ws;
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -132,7 +138,7 @@ async function openParley(conn: Conn): Promise<void> {
 
 async function openSocketIo(conn: Conn): Promise<void> {
   // Reconnection is the manager's own once a storm begins (dropSocketIo); a failed open is a failure.
-  const socket = ioClient(conn.spec.url ?? url, { transports: ['websocket'], auth: { token: conn.spec.token }, reconnection: false, forceNew: true, localAddress } as never);
+  const socket = ioClient(atServer(conn.spec.url ?? url), { transports: ['websocket'], auth: { token: conn.spec.token }, reconnection: false, forceNew: true } as never);
   conn.io = socket;
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
@@ -329,7 +335,7 @@ process.on('message', (message: ToAgent) => {
       case 'open': {
         target = message.target;
         url = message.url;
-        localAddress = message.localAddress;
+        serverAddress = message.serverAddress;
         presenceMode = message.presence;
         conns = message.connections.map((spec) => ({ spec, ws: null, io: null, nextId: 1, lastSeq: new Map(), sentAt: new Map() }));
         const result = await openAll(message.openConcurrency);

@@ -17,10 +17,12 @@ const STORM = ['--clients', '20000', '--senders', '10', '--rate', '10', '--durat
 const RAMP = ['--clients', '1000', '--senders', '10', '--rate', '10', '--steps', '8', '--duration', '4', '--agents', '3'];
 const RUNS: string[][] = [
   // One process holds at most ~20,000 sockets here (the open-file limit): 15,000 side by side,
-  // then 30,000 on one machine with two workers.
+  // then 30,000 on one machine with two workers, and 100,000 with six (the room's subscribers
+  // asking for batched presence, as clients of a room that size should).
   ['idle', '--target', 'parley', '--clients', '15000', '--agents', '4'],
   ['idle', '--target', 'socketio', '--clients', '15000', '--agents', '4'],
   ['idle', '--target', 'parley', '--workers', '2', '--clients', '30000', '--agents', '4'],
+  ['idle', '--target', 'parley', '--workers', '6', '--clients', '100000', '--agents', '8', '--presence', 'batch'],
   ['fanout', '--target', 'parley', ...FANOUT],
   ['fanout', '--target', 'parley', '--workers', '2', ...FANOUT],
   ['fanout', '--target', 'parley', '--store', 'postgres', '--redis', '--workers', '2', ...FANOUT],

@@ -235,7 +235,7 @@ async function measureStorm(store: StoreKind, clients: number): Promise<Record<s
         const opening = performance.now();
         await Promise.all(
           agents.map(async (agent, a) => {
-            agent.send({ type: 'open', target: 'parley', url: server.url, localAddress: `127.0.0.${2 + a}`, connections: connections.filter((_, i) => i % agentCount === a), openConcurrency: 50, ...(accepted ? { presence } : {}) });
+            agent.send({ type: 'open', target: 'parley', url: server.url, serverAddress: `127.0.0.${2 + a}`, connections: connections.filter((_, i) => i % agentCount === a), openConcurrency: 50, ...(accepted ? { presence } : {}) });
             const opened = await agent.next('opened', 600_000);
             if (opened.failed > 0) throw new Error(`agent ${a}: ${opened.failed} connections failed: ${opened.error}`);
           }),

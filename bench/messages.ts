@@ -16,7 +16,13 @@ export type ToAgent =
       type: 'open';
       target: Target;
       url: string;
-      localAddress: string;
+      /**
+       * The loopback address the agent reaches the server at (127.0.0.2, .3, …, one per agent).
+       * Spreading the destinations, not binding source addresses, gives each agent its own range
+       * of ephemeral ports: a bind before connect makes the kernel search ports shared by every
+       * source address, which took more CPU than the connections themselves past ~60,000.
+       */
+      serverAddress: string;
       connections: AgentConnection[];
       openConcurrency: number;
       /** Parley: the `presence` field of every subscribe (omitted when unset, for servers that predate it). */

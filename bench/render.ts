@@ -25,7 +25,7 @@ const results: Result[] = existsSync(RESULTS)
 const processes = (r: Result) => (r.params.workers > 1 ? `, ${r.params.workers} processes` : '');
 const label = (r: Result) =>
   r.target === 'parley'
-    ? `Parley (${r.params.store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}${r.params.redis ? ' + Redis' : ''}, ${r.params.workers} worker${r.params.workers > 1 ? 's' : ''})`
+    ? `Parley (${r.params.store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}${r.params.redis ? ' + Redis' : ''}, ${r.params.workers} worker${r.params.workers > 1 ? 's' : ''}${!r.params.presence || r.params.presence === 'full' ? '' : `, presence ${r.params.presence}`})`
     : r.target === 'socketio-recovery'
       ? `Socket.IO 4 with recovery (Redis Streams${processes(r)})`
       : `Socket.IO 4${r.params.store === 'postgres' ? ' + PostgreSQL' : ''}${r.params.redis ? ` + Redis${processes(r)}` : ''}`;

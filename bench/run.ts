@@ -1,8 +1,8 @@
 /**
  * The load generator: starts the server under test (Parley or the Socket.IO baseline) as its own
- * process, spreads client connections over agent processes bound to source addresses
- * 127.0.0.2, .3, … (each process and address has its own open-file and port budget), runs a
- * scenario, prints a progress line every second, and writes a JSON result.
+ * process, spreads client connections over agent processes that each reach it at an address of
+ * its own, 127.0.0.2, .3, … (each process has its own open-file budget, each address its own
+ * ephemeral ports), runs a scenario, prints a progress line every second, and writes a JSON result.
  *
  *   npm run bench -- idle   [--target parley|socketio|socketio-recovery] [--clients 5000] [--agents 4] [--workers 1]
  *   npm run bench -- fanout [--target parley|socketio|socketio-recovery] [--clients 1000] [--senders 10] [--rate 200] [--duration 10]
@@ -11,7 +11,7 @@
  *   npm run bench -- ramp   [--clients 1000] [--senders 10] [--rate 100] [--steps 8] [--duration 4]
  *   npm run bench -- growth [--only …] [--store …]   (how costs grow with size: bench/growth.ts)
  *
- * Options: --flush-ms N (Parley's WS_FLUSH_MS), --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
+ * Options: --flush-ms N (Parley's WS_FLUSH_MS), --presence full|batch|none (Parley's subscribes; default full), --store sqlite|postgres (Parley; postgres uses PARLEY_BENCH_PG_URL or the local
  * server), --profile DIR (a CPU profile of the Parley server into DIR), --redis (with Redis: PARLEY_BENCH_REDIS_URL or the local one), --workers N (Parley's
  * cluster workers; Socket.IO processes on ports of their own, broadcasting through Redis, with the senders on the first), --out FILE (default bench/results/<scenario>-<target>.json).
  * `socketio-recovery` is Socket.IO with connection-state recovery on its Redis Streams adapter (its recoverable configuration).
@@ -56,6 +56,8 @@ const { positionals, values } = parseArgs({
     'jitter-ms': { type: 'string', default: '2000' },
     /** Parley's flush window of outgoing frames, ms (WS_FLUSH_MS). */
     'flush-ms': { type: 'string', default: '0' },
+    /** Parley: the `presence` mode of every subscribe (full, batch or none; unset: the server's default, full). */
+    presence: { type: 'string' },
   },
 });
 const scenario = positionals[0] ?? 'fanout';
@@ -76,6 +78,11 @@ const totalRate = Number(values.rate);
 const durationMs = Number(values.duration) * 1000;
 const agentCount = Math.max(1, Number(values.agents));
 const workers = Number(values.workers);
+const presence = values.presence as 'full' | 'batch' | 'none' | undefined;
+if (presence !== undefined && !['full', 'batch', 'none'].includes(presence)) {
+  console.error(`unknown presence mode "${presence}": full, batch or none`);
+  process.exit(2);
+}
 
 // The server under test
 
@@ -445,8 +452,9 @@ async function main(): Promise<void> {
     await Promise.all(
       agents.map(async (agent, a) => {
         const connections = all.filter((_, i) => i % agentCount === a);
-        agent.send({ type: 'open', target, url: server.url, localAddress: `127.0.0.${2 + a}`, connections, openConcurrency: Number(values['open-concurrency']) });
-        const opened = await agent.next('opened', 300_000);
+        agent.send({ type: 'open', target, url: server.url, serverAddress: `127.0.0.${2 + a}`, connections, openConcurrency: Number(values['open-concurrency']), ...(presence === undefined ? {} : { presence }) });
+        // Opening is bounded by the agent's share: at least 5 minutes, 50 ms a connection past that.
+        const opened = await agent.next('opened', Math.max(300_000, connections.length * 50));
         if (opened.failed > 0) throw new Error(`agent ${a}: ${opened.failed} connections failed: ${opened.error}`);
         connectMs.push(...opened.connectMs);
       }),
@@ -476,6 +484,7 @@ async function main(): Promise<void> {
         store: target === 'parley' ? values.store : scenario === 'rooms' ? 'postgres' : 'none',
         redis: target === 'socketio-recovery' || (socketIo && workers > 1) || values.redis === true,
         flushMs: target === 'parley' ? Number(values['flush-ms']) : null,
+        presence: target === 'parley' ? (presence ?? 'full') : null,
       },
       server: {
         rssBeforeBytes: rssBefore,

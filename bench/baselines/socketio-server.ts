@@ -101,7 +101,8 @@ io.on('connection', (socket) => {
   });
 });
 
-http.listen(port, '127.0.0.1', () => console.log(JSON.stringify({ msg: 'socket.io baseline listening', port })));
+// Every loopback address (the load generator's agents each use their own).
+http.listen(port, '0.0.0.0', () => console.log(JSON.stringify({ msg: 'socket.io baseline listening', port })));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     io.close();
