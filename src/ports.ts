@@ -240,6 +240,11 @@ export interface Store {
 
   createSession(session: SessionRecord): Promise<void>;
   findSession(tokenHash: string): Promise<SessionRecord | undefined>;
+  /**
+   * A session and its user in one read (authentication: one store call per request, not two),
+   * or undefined when there is no such session. Expiry is the caller's to check.
+   */
+  findSessionUser(tokenHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined>;
   /** Returns true when a session was deleted. */
   deleteSession(tokenHash: string): Promise<boolean>;
   deleteExpiredSessions(now: number): Promise<number>;

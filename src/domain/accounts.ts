@@ -89,12 +89,10 @@ export class Accounts {
     if (token === undefined || token === '' || token.length > 256) throw unauthorized();
     const tokenHash = hashToken(token);
     const load = async (): Promise<CachedSession | undefined> => {
-      const session = await this.#store.findSession(tokenHash);
-      if (session === undefined) return undefined;
-      const user = await this.#store.findUserById(session.userId);
-      if (user === undefined) return undefined;
-      const { passwordHash: _, ...rest } = user;
-      return { user: rest, expiresAt: session.expiresAt };
+      const found = await this.#store.findSessionUser(tokenHash);
+      if (found === undefined) return undefined;
+      const { passwordHash: _, ...rest } = found.user;
+      return { user: rest, expiresAt: found.session.expiresAt };
     };
     const cached = this.#options.sessionCache;
     const found = cached === undefined ? await load() : await cached.cache.get(sessionCacheKey(tokenHash), load, cached.ttlMs);

@@ -55,6 +55,7 @@ export function botsContract(name: string, open: () => Promise<StoreFixture>): v
       assert.equal(await store.createBot(bot, { displayNameFolded: bot.username }, 5, first), true);
       assert.deepEqual(await store.findUserById(bot.id), bot);
       assert.deepEqual(await store.findSession(first.tokenHash), first);
+      assert.deepEqual(await store.findSessionUser(first.tokenHash), { session: first, user: bot });
       assert.equal('botOwnerId' in ((await store.findUserById(owner.id)) as UserRecord), false);
       const tokenless = botOf(owner);
       assert.equal(await store.createBot(tokenless, { displayNameFolded: tokenless.username }, 5, null), true);

@@ -250,6 +250,12 @@ const READS: Expectation[] = [
     postgres: ['users_username_key(username)', 'users_display_name_folded(display_name_folded)'],
   },
   { name: 'a session', match: /^select \* from "sessions" where "token_hash" = /, sqlite: ['sqlite_autoindex_sessions_1(token_hash)'], postgres: ['sessions_pkey(token_hash)'] },
+  {
+    name: 'a session with its user (authentication)',
+    match: /^select "users"\.\*, "sessions"\."created_at" as "session_created_at"/,
+    sqlite: ['sqlite_autoindex_sessions_1(token_hash)', 'sqlite_autoindex_users_1(id)'],
+    postgres: ['sessions_pkey(token_hash)', 'users_pkey(id)'],
+  },
   { name: 'expired sessions (the expired ones only)', match: /^delete from "sessions" where "expires_at" <= /, sqlite: ['sessions_expires_at(expires_at)'], postgres: ['sessions_expires_at(expires_at)'] },
   { name: 'a room', match: /^select \* from "rooms" where "id" = /, sqlite: ['sqlite_autoindex_rooms_1(id)'], postgres: ['rooms_pkey(id)'] },
   { name: 'a membership', match: /^select \* from "members" where "room_id" = \S+ and "user_id" = /, sqlite: ['PRIMARY KEY(room_id,user_id)'], postgres: [MEMBER_KEY] },
@@ -634,6 +640,7 @@ export function queryPlanSuite(name: string, open: () => Promise<PlanFixture>): 
         await fx.store.findUserByUsername('USER1');
         await fx.store.findNameConflict('user2', 'user 3');
         await fx.store.findSession('no-such-token');
+        await fx.store.findSessionUser('no-such-token');
         await fx.store.deleteExpiredSessions(0);
         await fx.store.findRoom(BIG_ROOM);
         await fx.store.findMember(BIG_ROOM, 'u1');

@@ -114,11 +114,26 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         await store.createSession(live);
         await store.createSession(expired);
         assert.deepEqual(await store.findSession(live.tokenHash), live);
+        // One read gives the session with its user, expired or not (expiry is the caller's).
+        assert.deepEqual(await store.findSessionUser(live.tokenHash), { session: live, user: u });
+        assert.deepEqual(await store.findSessionUser(expired.tokenHash), { session: expired, user: u });
+        assert.equal(await store.findSessionUser(newId()), undefined);
         assert.ok((await store.deleteExpiredSessions(at())) >= 1);
         assert.equal(await store.findSession(expired.tokenHash), undefined);
         assert.equal(await store.deleteSession(live.tokenHash), true);
         assert.equal(await store.deleteSession(live.tokenHash), false);
         assert.equal(await store.findSession(live.tokenHash), undefined);
+        assert.equal(await store.findSessionUser(live.tokenHash), undefined);
+      });
+
+      it('a session read with its user carries the profile fields as the user read does', async () => {
+        const profiled = await user();
+        await store.updateProfile(profiled.id, { status: { text: 'away', expiresAt: at() + 60_000 } });
+        const s = { tokenHash: newId(), userId: profiled.id, createdAt: at(), expiresAt: at() + 60_000 };
+        await store.createSession(s);
+        const withProfile = await store.findUserById(profiled.id);
+        assert.equal(withProfile?.statusText, 'away');
+        assert.deepEqual(await store.findSessionUser(s.tokenHash), { session: s, user: withProfile });
       });
     });
 

@@ -222,6 +222,18 @@ export class SqlStore extends SqlJobStore implements Store {
     return row && toSession(row);
   }
 
+  async findSessionUser(tokenHash: string): Promise<{ session: SessionRecord; user: UserRecord } | undefined> {
+    const row = await this.#db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .selectAll('users')
+      .select(['sessions.created_at as session_created_at', 'sessions.expires_at as session_expires_at'])
+      .where('sessions.token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return { session: { tokenHash, userId: row.id, createdAt: row.session_created_at, expiresAt: row.session_expires_at }, user: toUser(row) };
+  }
+
   async deleteSession(tokenHash: string): Promise<boolean> {
     const result = await this.#db.deleteFrom('sessions').where('token_hash', '=', tokenHash).executeTakeFirst();
     return result.numDeletedRows > 0n;
