@@ -314,9 +314,18 @@ export class SqlStore extends SqlJobStore implements Store {
     const cap = Math.max(1, Math.floor(unreadCap));
     const walk = 2 * (cap + 1);
     const window = sql`SELECT x.deleted, x.author_id FROM messages x WHERE x.room_id = r.id AND x.seq > mb.last_read_seq ORDER BY x.seq LIMIT ${walk}`;
-    const rows = await this.#db
-      .selectFrom('members as mb')
-      .innerJoin('rooms as r', 'r.id', 'mb.room_id')
+    const memberships = this.#db.selectFrom('members as mb');
+    // PostgreSQL: each membership's room by its primary key. A plain join let the planner hash
+    // the whole rooms table for a user's 50 rooms once it held 10,000 (4 ms, growing with the
+    // server); OFFSET 0 keeps the lateral lookup from being flattened back into that join.
+    const joined =
+      this.#dialect.name === 'postgres'
+        ? memberships.innerJoinLateral(
+            (eb) => eb.selectFrom('rooms').selectAll().whereRef('rooms.id', '=', 'mb.room_id').offset(0).as('r'),
+            (join) => join.onTrue(),
+          )
+        : memberships.innerJoin('rooms as r', 'r.id', 'mb.room_id');
+    const rows = await joined
       .selectAll('r')
       .select('mb.last_read_seq')
       .select(sql<number>`(SELECT count(*) FROM (${window}) w WHERE w.deleted = 0 AND w.author_id <> mb.user_id)`.as('unread'))
