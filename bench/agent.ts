@@ -36,7 +36,10 @@ let serverAddress = '127.0.0.1';
 
 /** `u` with its loopback host replaced by this agent's address of the server. */
 function atServer(u: string): string {
-  return u.replace('//127.0.0.1:', `//${serverAddress}:`);
+  const at = u.replace('//127.0.0.1:', `//${serverAddress}:`);
+  // Another spelling of the server's host would send every agent to one address.
+  if (at === u && serverAddress !== '127.0.0.1') throw new Error(`the server URL ${u} does not name 127.0.0.1`);
+  return at;
 }
 let presenceMode: 'full' | 'batch' | 'none' | undefined;
 const counts = { presence: 0, presenceBatch: 0, frames: 0, serverCloses: 0 };

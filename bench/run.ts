@@ -188,7 +188,7 @@ async function serverStats(url: string, urls: readonly string[] = [url]): Promis
  * events); the others in a storm (appends, the search index's and notifications' reads after
  * them) are the senders' traffic going on.
  */
-const RECONNECT_CALLS = ['findSession', 'findUserById', 'membership', 'membersAmong', 'listMemberRoomIds', 'findRoom', 'hubCatchUpReads'];
+const RECONNECT_CALLS = ['findSession', 'findSessionUser', 'findUserById', 'membership', 'membersAmong', 'listMemberRoomIds', 'findRoom', 'hubCatchUpReads'];
 
 /** Calls so far of some Redis commands (INFO commandstats), by command. */
 async function redisCommandCalls(commands: readonly string[]): Promise<Record<string, number>> {

@@ -101,7 +101,8 @@ io.on('connection', (socket) => {
   });
 });
 
-// Every loopback address (the load generator's agents each use their own).
+// Every address, as the Parley server under test listens: the load generator's agents each reach
+// it at a loopback address of their own. A baseline for benchmarks on one machine, not a service.
 http.listen(port, '0.0.0.0', () => console.log(JSON.stringify({ msg: 'socket.io baseline listening', port })));
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
