@@ -209,14 +209,13 @@ export class Gateway {
     // Per connection only what must be: one handler context serves all of its frames, and its
     // child logger is made on first use (most connections never log).
     const ctx = new ConnectionContext(this.#shared, conn);
-    const log = (): Logger => ctx.log;
     const services = this.#services;
     const hub = this.#hub;
     const metrics = this.#metrics;
     this.#connections.add(conn);
     metrics.wsConnects.inc();
     services.ops.emit('connection.opened', { userId: user.id, connectionId: conn.id, ...((user.botOwnerId ?? null) === null ? {} : { bot: true }) });
-    if (this.#log.isLevelEnabled('debug')) log().debug({ ip: req.socket.remoteAddress }, 'ws connected');
+    if (this.#log.isLevelEnabled('debug')) ctx.log.debug({ ip: req.socket.remoteAddress }, 'ws connected');
 
     ws.on('pong', () => {
       conn.alive = true;
@@ -236,7 +235,7 @@ export class Gateway {
         conn.held.push({ data, isBinary });
       }
     });
-    ws.on('error', (error) => log().debug({ err: error }, 'ws error'));
+    ws.on('error', (error) => ctx.log.debug({ err: error }, 'ws error'));
     ws.on('close', (code) => {
       metrics.wsDisconnects.labels(Metrics.closeCodeLabel(code)).inc();
       services.ops.emit('connection.closed', { userId: user.id, connectionId: conn.id, code });
@@ -245,10 +244,10 @@ export class Gateway {
       this.#leaveUserChannel(conn);
       const leaving = services.presence
         .disconnected(user.id, conn.id)
-        .catch((error: unknown) => log().error({ err: error }, 'presence update failed'))
+        .catch((error: unknown) => ctx.log.error({ err: error }, 'presence update failed'))
         .finally(() => this.#presenceUpdates.delete(leaving));
       this.#presenceUpdates.add(leaving);
-      if (this.#log.isLevelEnabled('debug')) log().debug({ code }, 'ws closed');
+      if (this.#log.isLevelEnabled('debug')) ctx.log.debug({ code }, 'ws closed');
     });
 
     const channel = this.#joinUserChannel(conn);
@@ -273,10 +272,10 @@ export class Gateway {
         conn.held = [];
         conn.heldBytes = 0;
         for (const frame of held) handleMessage(ctx, conn, frame.data, frame.isBinary);
-        await services.presence.connected(user.id, conn.id).catch((error: unknown) => log().error({ err: error }, 'presence update failed'));
+        await services.presence.connected(user.id, conn.id).catch((error: unknown) => ctx.log.error({ err: error }, 'presence update failed'));
       })
       .catch((error: unknown) => {
-        logFailure(log(), error, 'session check failed');
+        logFailure(ctx.log, error, 'session check failed');
         conn.close(CLOSE.tryAgainLater, 'try again later');
       });
   }
