@@ -37,14 +37,8 @@ interface UserChannel {
   ready: Promise<(() => Promise<void>) | null>;
 }
 
-/** What every connection's handlers share. */
-interface SharedContext {
-  readonly services: Services;
-  readonly hub: RoomHub;
-  readonly config: Config;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-}
+/** What every connection's handlers share: the gateway's own services, with its logger. */
+type SharedContext = Readonly<HandlerContext>;
 
 /**
  * A connection's handler context: the shared parts read through the prototype, so each
