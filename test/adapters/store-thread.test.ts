@@ -130,6 +130,41 @@ describe('SQLite store threads', () => {
     }
   });
 
+  it('a stream append is served before the calls waiting beside it, appends in their order, and the others not starved', async () => {
+    const store = openThreadedSqliteStore(path.join(dir, 'urgent.db'), { maxQueued: 1_000, searchStallMs: 60_000 });
+    try {
+      await store.migrate();
+      const sender = await user(store, 'sender');
+      const roomId = (await store.createRoom({ id: newId(), name: 'urgent', visibility: 'private', topic: '', createdAt: Date.now() }, sender.id)).room.id;
+      const answered: string[] = [];
+      const track = (name: string, call: Promise<unknown>) => call.then(() => answered.push(name));
+      const message = (body: string): AppendRequest => ({ kind: 'message', roomId, userId: sender.id, id: newId(), body, clientMsgId: null, at: Date.now() });
+      // Made in one task, so the thread receives them together: 30 reads, then an append.
+      const calls = [...Array.from({ length: 30 }, (_, i) => track(`read${i}`, store.findRoom(roomId))), track('append', store.append([message('first')]))];
+      await Promise.all(calls);
+      assert.equal(answered[0], 'append', `the append waited behind reads posted before it: ${answered.join(' ')}`);
+      assert.deepEqual(answered.slice(1), Array.from({ length: 30 }, (_, i) => `read${i}`), 'the other calls keep their order');
+
+      // Twenty appends and a read: the appends keep their order (their seqs), and the read runs
+      // after a streak of them, not after all twenty.
+      answered.length = 0;
+      const read = track('read', store.readEvents(roomId, 0, 100));
+      const appends = Array.from({ length: 20 }, (_, i) => store.append([message(`m${i}`)]).then((outcomes) => { answered.push(`m${i}`); return outcomes; }));
+      const outcomes = (await Promise.all(appends)).map((o) => {
+        assert.equal(o[0]?.status, 'appended');
+        return o[0]?.status === 'appended' ? o[0].event.seq : -1;
+      });
+      await read;
+      assert.deepEqual(outcomes, [...outcomes].sort((a, b) => a - b), 'appends commit in the order they were made');
+      const readAt = answered.indexOf('read');
+      assert.ok(readAt > 0 && readAt < 20, `the read ran after a streak of appends, not after all of them: ${answered.join(' ')}`);
+      const events = await store.readEvents(roomId, 0, 100);
+      assert.deepEqual(events.filter((e) => e.kind === 'message').map((e) => e.message?.body), ['first', ...Array.from({ length: 20 }, (_, i) => `m${i}`)]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('past maxQueued calls are refused at once with unavailable', async () => {
     const file = path.join(dir, 'queue.db');
     const store = openThreadedSqliteStore(file, { maxQueued: 3, searchStallMs: 60_000 });

@@ -6,8 +6,9 @@
  *
  * Two threads, each with its own connection to the file (WAL lets readers read while the
  * writer writes), and a routing table of which Store method runs where:
- * - `writer`: every call but those routed elsewhere, in the order they were made, on one
- *   connection (the SqlStore's guarantees hold as they are);
+ * - `writer`: every call but those routed elsewhere, in the order they were made (but that a
+ *   stream append is served before calls still waiting: sqlite-worker.ts), on one connection
+ *   (the SqlStore's guarantees hold as they are);
  * - `search`: full-text searches, on a read-only connection, so that a search, however long,
  *   never delays a send, a session lookup or any other call.
  * Each thread is bounded and watched (store-thread.ts): a thread that stops answering is

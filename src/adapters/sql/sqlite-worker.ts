@@ -1,10 +1,11 @@
 /**
  * The thread that owns a SQLite connection (see store-thread.ts): runs each Store call it is
- * sent, in arrival order, and answers with the result or the error (a message carries one call or
- * several, and so does an answer). A call posted before the
+ * sent, one at a time, in arrival order but for stream appends, which go first (below), and
+ * answers with the result or the error (a message carries one call or several, and so does an
+ * answer). A call posted before the
  * last cancellation (its generation is older than the shared flag's) is refused unrun.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { unavailable } from '../../errors.js';
 import { openSqliteStore } from './sqlite.js';
 import { type Answer, type Call, READY, serialize, type ThreadData } from './thread-protocol.js';
@@ -50,10 +51,53 @@ function run(call: Call): Promise<void> {
 }
 
 /**
- * One call at a time, in arrival order, whether they came one per message or several in one:
- * each finishes before the next starts (a close waits for the calls before it).
+ * The Store methods served before the others: a stream append is what a sender waits for, while
+ * the calls queued beside it are mostly the stream's consumers (the search indexer, the
+ * notifier), whose lag nobody waits on. Taking an append before calls posted earlier keeps every
+ * guarantee: those calls have not been answered yet, so their callers cannot have acted on them,
+ * and the appends among themselves keep their order.
  */
-let running: Promise<void> = Promise.resolve();
+const URGENT = new Set(['append']);
+/** Urgent calls run in a row while other calls wait, at most; then one of those runs. */
+const URGENT_STREAK = 8;
+
+const urgent: Call[] = [];
+const others: Call[] = [];
+let streak = 0;
+let draining = false;
+
+function enqueue(message: Call | Call[]): void {
+  for (const call of Array.isArray(message) ? message : [message]) (URGENT.has(call.method) ? urgent : others).push(call);
+}
+
+/** The next call: an urgent one first, unless others have waited through a streak of them. */
+function next(): Call | undefined {
+  if (urgent.length > 0 && (others.length === 0 || streak < URGENT_STREAK)) {
+    streak += 1;
+    return urgent.shift();
+  }
+  streak = 0;
+  return others.shift();
+}
+
+/**
+ * One call at a time, each finishing before the next starts (a close waits for the calls before
+ * it). Between calls the messages that came meanwhile are taken off the port at once, so an
+ * append posted while a call ran is seen before the next call is chosen.
+ */
+async function drain(): Promise<void> {
+  draining = true;
+  const p = port as NonNullable<typeof port>;
+  for (;;) {
+    for (let m = receiveMessageOnPort(p); m !== undefined; m = receiveMessageOnPort(p)) enqueue(m.message as Call | Call[]);
+    const call = next();
+    if (call === undefined) break;
+    await run(call);
+  }
+  draining = false;
+}
+
 port.on('message', (message: Call | Call[]) => {
-  for (const call of Array.isArray(message) ? message : [message]) running = running.then(() => run(call));
+  enqueue(message);
+  if (!draining) void drain();
 });

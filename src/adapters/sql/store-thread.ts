@@ -1,6 +1,6 @@
 /**
  * One worker thread that owns a SQLite connection and answers Store calls sent to it by message
- * (sqlite-worker.ts), one at a time in arrival order; and its watchdog.
+ * (sqlite-worker.ts), one at a time (in arrival order, stream appends first); and its watchdog.
  *
  * - Bounded: at most `maxQueued` calls wait for (or run on) the thread; past it a call fails at
  *   once with `unavailable` (load shedding), instead of queueing behind a slow thread.
