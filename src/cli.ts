@@ -13,6 +13,7 @@ import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
 import { startTracing, type TracingHandle, tracingRequested } from './observability/tracing.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { runAdminCommand } from './admin/cli.js';
+import { runBackupCommand } from './backup/cli.js';
 import { runAnalyticsCommand } from './analytics/cli.js';
 import { runJobsCommand } from './jobs/cli.js';
 import { runShardsCommand } from './shards/cli.js';
@@ -43,6 +44,10 @@ Commands:
                                          (idempotent); --clear empties the tables first
   admin      Server administrators (they read analytics):
              admin grant <username>      admin revoke <username>      admin list
+  backup     An online backup of the embedded store (while it serves), its key and files:
+             backup <directory> [--no-files]
+  restore    Put a backup back (every node stopped; what it replaces is kept aside):
+             restore <directory> [--force]
   migrate    Bring the database schema to the latest version, then exit.
   help       Show this help.
 
@@ -58,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!['start', 'migrate', 'worker', 'jobs', 'shards', 'analytics', 'admin'].includes(command)) {
+  if (!['start', 'migrate', 'worker', 'jobs', 'shards', 'analytics', 'admin', 'backup', 'restore'].includes(command)) {
     process.stderr.write(`parley: unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
@@ -101,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   if (command === 'shards') return runShardsCommand(argv.slice(1), config, log);
+  if (command === 'backup' || command === 'restore') return runBackupCommand(command, argv.slice(1), config);
   if (command === 'worker') {
     const worker = await startJobWorker(config, log);
     const stop = (signal: string) => {

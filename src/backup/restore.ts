@@ -1,0 +1,119 @@
+/**
+ * `parley restore`: puts a backup (backup.ts) back in place of an embedded deployment's data.
+ *
+ * - The backup is verified before anything is touched: its manifest, the database's SHA-256,
+ *   SQLite's integrity check, and a schema no newer than this build knows (an older one is
+ *   migrated when the node starts).
+ * - Every node must be stopped: the database is opened in exclusive mode first, which SQLite
+ *   refuses while any process has it open.
+ * - What is replaced is kept, not deleted: the database (with its WAL, so that a stale WAL is
+ *   never applied to the restored file) and a different key file are renamed aside with the
+ *   time of the restore; the operator deletes them once satisfied. Without `force`, a restore
+ *   over existing data is refused.
+ * - The database is written under a temporary name and renamed into place, so a restore that
+ *   stops half-way leaves the old database or the new one, never a mix.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { MIGRATIONS } from '../adapters/sql/migrations/index.js';
+import { type BackupManifest, BackupError, DB_FILE, type EmbeddedPaths, FILES, FORMAT, KEY_FILE, MANIFEST, sha256, sizeOf, syncDir, syncFile } from './backup.js';
+
+export interface RestoreReport {
+  manifest: BackupManifest;
+  /** What was renamed aside (the replaced database, WAL and key file). */
+  keptAside: string[];
+  /** Stored files restored (FILE_STORAGE=fs), or null when the backup has none. */
+  files: { count: number; bytes: number } | null;
+}
+
+export async function verifyBackup(source: string): Promise<BackupManifest> {
+  const manifestFile = path.join(source, MANIFEST);
+  if (!existsSync(manifestFile)) throw new BackupError(`${source} is not a backup: it has no ${MANIFEST}`);
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
+  } catch (error) {
+    throw new BackupError(`${manifestFile} cannot be read: ${(error as Error).message}`);
+  }
+  if (manifest.format !== FORMAT) throw new BackupError(`${source} has backup format ${String(manifest.format)}; this version reads format ${FORMAT}`);
+  const db = path.join(source, DB_FILE);
+  if (!existsSync(db)) throw new BackupError(`${source} has no ${DB_FILE}`);
+  const digest = await sha256(db);
+  if (digest !== manifest.database.sha256) throw new BackupError(`${db} is not the file the backup made (SHA-256 ${digest}, the manifest says ${manifest.database.sha256})`);
+  const latest = Math.max(...MIGRATIONS.map((m) => m.version));
+  if (manifest.database.schemaVersion > latest) throw new BackupError(`the backup's schema (version ${manifest.database.schemaVersion}) is newer than this version of Parley knows (${latest}): restore it with the version that made it`);
+  // Read-only: the check writes nothing into the backup (a single file, not in WAL mode).
+  const copy = new Sqlite(db, { readonly: true, fileMustExist: true });
+  try {
+    const check = copy.pragma('integrity_check') as { integrity_check: string }[];
+    if (check.length !== 1 || check[0]?.integrity_check !== 'ok') throw new BackupError(`${db} fails SQLite's integrity check: ${check.map((r) => r.integrity_check).join('; ')}`);
+  } finally {
+    copy.close();
+  }
+  if (manifest.secretKey && !existsSync(path.join(source, KEY_FILE))) throw new BackupError(`${source} should hold ${KEY_FILE} and does not`);
+  return manifest;
+}
+
+export async function restore(source: string, paths: EmbeddedPaths, options: { force: boolean }): Promise<RestoreReport> {
+  const manifest = await verifyBackup(source);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const keptAside: string[] = [];
+  await mkdir(path.dirname(paths.dbFile), { recursive: true });
+
+  if (existsSync(paths.dbFile)) {
+    if (!options.force) throw new BackupError(`${paths.dbFile} exists: stop every node, then restore with --force (the database it replaces is kept beside it)`);
+    assertNotInUse(paths.dbFile);
+    for (const suffix of ['', '-wal', '-shm']) {
+      const file = `${paths.dbFile}${suffix}`;
+      if (!existsSync(file)) continue;
+      const aside = `${paths.dbFile}.replaced-${stamp}${suffix}`;
+      await rename(file, aside);
+      keptAside.push(aside);
+    }
+  }
+  const incoming = `${paths.dbFile}.restoring-${process.pid}`;
+  await cp(path.join(source, DB_FILE), incoming);
+  await syncFile(incoming);
+  await rename(incoming, paths.dbFile);
+  await syncDir(path.dirname(paths.dbFile));
+
+  if (manifest.secretKey) {
+    const key = path.join(source, KEY_FILE);
+    const same = existsSync(paths.keyFile) && readFileSync(paths.keyFile).equals(readFileSync(key));
+    if (!same) {
+      if (existsSync(paths.keyFile)) {
+        const aside = `${paths.keyFile}.replaced-${stamp}`;
+        await rename(paths.keyFile, aside);
+        keptAside.push(aside);
+      }
+      await cp(key, paths.keyFile);
+    }
+  }
+
+  let files: RestoreReport['files'] = null;
+  const backedUpFiles = path.join(source, FILES);
+  if (paths.filesDir !== null && existsSync(backedUpFiles)) {
+    // Stored files are immutable under their keys: copied over what is there, nothing removed.
+    await mkdir(paths.filesDir, { recursive: true });
+    await cp(backedUpFiles, paths.filesDir, { recursive: true, preserveTimestamps: true, force: true });
+    files = await sizeOf(backedUpFiles);
+  }
+  return { manifest, keptAside, files };
+}
+
+/** Throws unless no process has the database open (SQLite refuses an exclusive lock then). */
+function assertNotInUse(file: string): void {
+  const db = new Sqlite(file, { fileMustExist: true, timeout: 0 });
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('COMMIT');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') throw new BackupError(`${file} is open in another process: stop every node before restoring`);
+    throw error;
+  } finally {
+    db.close();
+  }
+}
