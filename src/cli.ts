@@ -14,6 +14,7 @@ import { startTracing, type TracingHandle, tracingRequested } from './observabil
 import { createLogger, type Logger } from './observability/log.js';
 import { runAdminCommand } from './admin/cli.js';
 import { runBackupCommand } from './backup/cli.js';
+import { runDoctorCommand } from './doctor/cli.js';
 import { runAnalyticsCommand } from './analytics/cli.js';
 import { runJobsCommand } from './jobs/cli.js';
 import { runShardsCommand } from './shards/cli.js';
@@ -48,6 +49,8 @@ Commands:
              backup <directory> [--no-files]
   restore    Put a backup back (every node stopped; what it replaces is kept aside):
              restore <directory> [--force]
+  doctor     Check the configuration, every dependency it names and this machine's limits,
+             and say what to fix: doctor [--connections N] [--nodes N] [--json] [--timeout-ms N]
   migrate    Bring the database schema to the latest version, then exit.
   help       Show this help.
 
@@ -63,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  // Before the configuration is loaded: a configuration error is one of the doctor's findings.
+  if (command === 'doctor') return runDoctorCommand(argv.slice(1));
   if (!['start', 'migrate', 'worker', 'jobs', 'shards', 'analytics', 'admin', 'backup', 'restore'].includes(command)) {
     process.stderr.write(`parley: unknown command "${command}"\n\n${HELP}`);
     return 2;

@@ -13,7 +13,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 interface Option<T> {
   /** What it does, its unit and what happens at the limit. */
