@@ -29,8 +29,8 @@ export async function checkRedis(url: string, timeoutMs: number, jobs: boolean):
   try {
     const info = await redis.info('server');
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-    const major = Number(version.split('.')[0]);
-    const findings: Finding[] = [major >= 6 ? ok('redis', `Redis ${version} at ${redacted(url)}`) : fix('redis', `Redis ${version} at ${redacted(url)}: Parley needs 6.2 or later`, 'Upgrade Redis to 6.2 or later (7 advised).')];
+    const [major = 0, minor = 0] = version.split('.').map(Number);
+    const findings: Finding[] = [major > 6 || (major === 6 && minor >= 2) ? ok('redis', `Redis ${version} at ${redacted(url)}`) : fix('redis', `Redis ${version} at ${redacted(url)}: Parley needs 6.2 or later`, 'Upgrade Redis to 6.2 or later (7 advised).')];
     let policy: string | null = null;
     let persistence: { aof: string; save: string } | null = null;
     try {
