@@ -14,6 +14,7 @@ import { startTracing, type TracingHandle, tracingRequested } from './observabil
 import { createLogger, type Logger } from './observability/log.js';
 import { runAdminCommand } from './admin/cli.js';
 import { runBackupCommand } from './backup/cli.js';
+import { runDataCommand } from './store-copy/cli.js';
 import { runDoctorCommand } from './doctor/cli.js';
 import { runAnalyticsCommand } from './analytics/cli.js';
 import { runJobsCommand } from './jobs/cli.js';
@@ -49,6 +50,9 @@ Commands:
              backup <directory> [--no-files]
   restore    Put a backup back (every node stopped; what it replaces is kept aside):
              restore <directory> [--force]
+  data       Move the data to another store (docs/operations.md, "Moving to PostgreSQL"):
+             data copy --to <postgres://…|sqlite:/path>   copy (resumable, idempotent), then verify
+             data verify --to <url>      compare counts and per-room checksums (exit 1 on a difference)
   doctor     Check the configuration, every dependency it names and this machine's limits,
              and say what to fix: doctor [--connections N] [--nodes N] [--json] [--timeout-ms N]
   migrate    Bring the database schema to the latest version, then exit.
@@ -68,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Before the configuration is loaded: a configuration error is one of the doctor's findings.
   if (command === 'doctor') return runDoctorCommand(argv.slice(1));
-  if (!['start', 'migrate', 'worker', 'jobs', 'shards', 'analytics', 'admin', 'backup', 'restore'].includes(command)) {
+  if (!['start', 'migrate', 'worker', 'jobs', 'shards', 'analytics', 'admin', 'backup', 'restore', 'data'].includes(command)) {
     process.stderr.write(`parley: unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
@@ -112,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'shards') return runShardsCommand(argv.slice(1), config, log);
   if (command === 'backup' || command === 'restore') return runBackupCommand(command, argv.slice(1), config);
+  if (command === 'data') return runDataCommand(argv.slice(1), config);
   if (command === 'worker') {
     const worker = await startJobWorker(config, log);
     const stop = (signal: string) => {
