@@ -55,6 +55,7 @@ import { ReplicaMetrics } from './observability/replica-metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeCacheKeys, decodeMembership, decodePurge } from './protocol/bus-codec.js';
 import type { Bus, Cache, Presence, RateLimiter, Store } from './ports.js';
+import { BUS_DROP_LOG_INTERVAL_MS, BusDrops } from './realtime/bus-drops.js';
 import { BusProbe } from './realtime/bus-probe.js';
 import { Gateway } from './realtime/gateway.js';
 import { RoomHub } from './realtime/room-hub.js';
@@ -338,7 +339,16 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     );
     opened.push(() => rawBus.close());
     // Only a network bus can be down; publishing is guarded, subscribing has its own deadline.
-    const instrumentedBus = instrumentBus(rawBus, metrics, nodeId);
+    // A message dropped unread (an envelope version this node does not read) is a possible loss
+    // on its channel: the room or cache it concerns catches up (set once they exist).
+    const lost: { hub: RoomHub | null; members: MembershipCache | null } = { hub: null, members: null };
+    const drops = new BusDrops({
+      logIntervalMs: BUS_DROP_LOG_INTERVAL_MS,
+      log: (fields) => log.warn(fields, 'bus message of an envelope version this node does not read: dropped, its room resynced from the store (nodes of two releases apart on the bus? see "Upgrading" in docs/operations.md)'),
+      resyncRoom: (roomId) => lost.hub?.resyncRoom(roomId),
+      membershipLost: () => lost.members?.clear(),
+    });
+    const instrumentedBus = instrumentBus(rawBus, metrics, nodeId, { envelopeVersion: config.BUS_ENVELOPE_VERSION, onDropped: (channel, version) => drops.dropped(channel, version) });
     const bus = ['redis', 'nats'].includes(busKind(config))
       ? guardBus(instrumentedBus, breakers.for('bus', { message: 'The bus is unavailable.' }), { onError: (error, context) => logFailure(log, error, 'bus error', { context }) })
       : instrumentedBus;
@@ -347,6 +357,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const members = new MembershipCache((roomId, userId) => store.membership(roomId, userId), {
       loadMemberIds: (roomId) => store.listMemberIds(roomId),
     });
+    lost.members = members;
     await bus.subscribe(MEMBERSHIP_CHANNEL, (payload) => {
       const change = decodeMembership(payload);
       if (change === null) log.error('undecodable membership message on the bus');
@@ -523,6 +534,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         if (batches > 0) metrics.presenceFrames.inc({ type: 'presence_batch' }, batches);
       },
     });
+    lost.hub = hub;
     // Retention tombstoned old messages of a room: no node replays them from memory.
     await bus.subscribe(PURGE_CHANNEL, (payload) => {
       const purge = decodePurge(payload);

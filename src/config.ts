@@ -250,6 +250,11 @@ export const OPTIONS = {
   ANALYTICS_BATCH: { doc: 'Records the analytics consumer writes to ClickHouse at once (ClickHouse wants few, large inserts), and most records of its group out at a time. Each node decodes a batch on its event loop: keep it to a few thousand.', default: '2000', parse: integer(1, 20_000) },
   ANALYTICS_FLUSH_MS: { doc: 'How long the analytics consumer waits for a batch to fill before it writes what it has, ms (under the event log\'s 10 s acknowledgement wait).', default: '1000', parse: integer(5, 5_000) },
   ANALYTICS_TIMEOUT_MS: { doc: 'Timeout of one ClickHouse request, ms.', default: '10000', parse: integer(1000, 300_000) },
+  BUS_ENVELOPE_VERSION: {
+    doc: 'Version of the bus envelope this node writes: 2 (this release) or 1 (the previous one). Set to 1 only during a rolling upgrade from the previous release, on the upgraded nodes, so nodes not yet upgraded read every message as their own; remove it once every node runs this release (docs/operations.md, "Upgrading"). A node reads both whatever this says.',
+    default: '2',
+    parse: integer(1, 2),
+  },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
   PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
   ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets and to make changes with the session cookie (and * for any). Empty: only the same origin as the Host header. A WebSocket upgrade without Origin (not a browser) is allowed; a change made with the session cookie needs one (403 otherwise).', default: '', parse: origins },

@@ -24,13 +24,14 @@ import { RedisRateLimiter } from './adapters/redis/rate-limiter.js';
 import { CLUSTER_PRESENCE_PARTITIONS, type RedisClient } from './adapters/redis/client.js';
 import type { RateLimiter } from './ports.js';
 import { roomMentionRule } from './notifications/open.js';
-import { instrumentStore } from './observability/instrument.js';
+import { instrumentBus, instrumentStore } from './observability/instrument.js';
 import { JobMetrics } from './observability/job-metrics.js';
 import type { Logger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeMembership } from './protocol/bus-codec.js';
 import type { SlowWork } from './jobs/slow-work.js';
+import { BUS_DROP_LOG_INTERVAL_MS, BusDrops } from './realtime/bus-drops.js';
 
 export interface JobWorker {
   url: string;
@@ -57,14 +58,24 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
     const store = instrumentStore(rawStore, metrics);
     const redis = await openRedis(config, log);
     if (redis !== null) opened.push(() => closeRedis(redis, config.REDIS_COMMAND_TIMEOUT_MS));
-    const bus = await openBus(
+    const rawBus = await openBus(
       config,
       (error, context) => logFailure(log, error, 'bus error', { context }),
       (connection) => new OutageLog(log, connection),
     );
-    opened.push(() => bus.close());
+    opened.push(() => rawBus.close());
+    // Published in the envelope the nodes read (src/protocol/bus-envelope.ts), of the version they are told to write.
+    const lost: { members: MembershipCache | null } = { members: null };
+    const drops = new BusDrops({
+      logIntervalMs: BUS_DROP_LOG_INTERVAL_MS,
+      log: (fields) => log.warn(fields, 'bus message of an envelope version this worker does not read: dropped (nodes of two releases apart on the bus? see "Upgrading" in docs/operations.md)'),
+      resyncRoom: () => {},
+      membershipLost: () => lost.members?.clear(),
+    });
+    const bus = instrumentBus(rawBus, metrics, nodeId, { envelopeVersion: config.BUS_ENVELOPE_VERSION, onDropped: (channel, version) => drops.dropped(channel, version) });
     const publisher = new Publisher(bus, onError);
     const members = new MembershipCache((roomId, userId) => store.membership(roomId, userId), { loadMemberIds: (roomId) => store.listMemberIds(roomId) });
+    lost.members = members;
     await bus.subscribe(MEMBERSHIP_CHANNEL, (payload) => {
       const change = decodeMembership(payload);
       if (change !== null) members.changed(change.roomId, change.userId, change.change);

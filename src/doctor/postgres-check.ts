@@ -70,6 +70,6 @@ async function schemaFinding(client: pg.Client, label: string): Promise<Finding>
   if (table.rowCount === 0) return warn(`${label} schema`, 'empty: no Parley schema yet', 'Run `parley migrate` (a node also migrates when it starts).');
   const at = Number((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM parley_migrations')).rows[0]?.v ?? 0);
   if (at < latest) return warn(`${label} schema`, `version ${at}; this version of Parley brings it to ${latest}`, 'Run `parley migrate` before starting the upgraded nodes.');
-  if (at > latest) return warn(`${label} schema`, `version ${at}, newer than this version of Parley knows (${latest})`, 'Run the Parley version that migrated it (see "Upgrading" in docs/operations.md).');
+  if (at > latest) return warn(`${label} schema`, `version ${at}, newer than this version of Parley knows (${latest})`, 'Normal during a rolling upgrade while the newer migrations are expand steps; a node refuses to start only on one that needs a newer Parley ("Upgrading" in docs/operations.md).');
   return ok(`${label} schema`, `version ${at}, this version's`);
 }

@@ -74,7 +74,7 @@ export function checkSqlite(file: string): Finding[] {
     } else {
       const at = Number((db.prepare('SELECT max(version) AS v FROM parley_migrations').get() as { v: number | null }).v ?? 0);
       if (at < latest) findings.push(warn('store schema', `version ${at}; this version of Parley brings it to ${latest}`, 'Nothing to do by hand: the node migrates when it starts (`parley migrate` does it now). Take a backup first (`parley backup`).'));
-      else if (at > latest) findings.push(warn('store schema', `version ${at}, newer than this version of Parley knows (${latest})`, 'Run the Parley version that migrated it, or restore the backup taken before the upgrade.'));
+      else if (at > latest) findings.push(warn('store schema', `version ${at}, newer than this version of Parley knows (${latest})`, 'Normal during a rolling upgrade while the newer migrations are expand steps; a node refuses to start only on one that needs a newer Parley ("Upgrading" in docs/operations.md).'));
       else findings.push(ok('store schema', `version ${at}, this version's`));
     }
     return findings;

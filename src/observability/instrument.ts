@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Cluster, Command, Redis } from 'ioredis';
 import type { Bus, Channel, RateLimiter, Store } from '../ports.js';
+import { BUS_ENVELOPE_CURRENT, openEnvelope, wrapEnvelope } from '../protocol/bus-envelope.js';
 import type { Metrics } from './metrics.js';
 import { activeTraceparent, context, contextFrom, inSpan, SpanKind, SpanStatusCode, trace, tracer, tracingEnabled } from './tracing.js';
 
@@ -39,42 +40,29 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
   });
 }
 
-/**
- * Every bus message carries a one-line envelope before its payload: `~<publish time, epoch ms>`,
- * then ` <W3C traceparent>` when tracing is on, and a newline. The receiving side strips it
- * before any handler sees the payload, so the payload is still the exact bytes written to
- * sockets; a payload without it (a JSON object always starts with `{`) passes unchanged.
- */
-const ENVELOPE = '~';
-
-export function wrapEnvelope(payload: string, publishedAtMs: number, traceparent: string | null = null): string {
-  return `${ENVELOPE}${publishedAtMs}${traceparent === null ? '' : ` ${traceparent}`}\n${payload}`;
-}
-
-export interface Opened {
-  payload: string;
-  publishedAtMs: number | null;
-  traceparent: string | null;
-}
-
-export function openEnvelope(message: string): Opened {
-  if (!message.startsWith(ENVELOPE)) return { payload: message, publishedAtMs: null, traceparent: null };
-  const end = message.indexOf('\n');
-  if (end < 0) return { payload: message, publishedAtMs: null, traceparent: null };
-  const [at, traceparent] = message.slice(1, end).split(' ');
-  const ms = Number(at);
-  return { payload: message.slice(end + 1), publishedAtMs: at !== '' && Number.isFinite(ms) ? ms : null, traceparent: traceparent ?? null };
+export interface InstrumentBusOptions {
+  /** The envelope version published (src/protocol/bus-envelope.ts): the current one unless a rolling upgrade says otherwise. */
+  envelopeVersion?: number;
+  /**
+   * A message on `channel` was dropped unread: its envelope names a version this node does not
+   * read (`version`). Counted here; the caller treats it as a possible loss on that channel.
+   */
+  onDropped?(channel: Channel, version: number): void;
 }
 
 /**
- * Counts what is published on and received from the bus and the resets it reports; times
- * publish to receipt; with tracing on, a `bus publish` span on the sender and a `bus deliver`
- * span on each receiver, joined through the envelope's traceparent.
+ * Wraps what is published in the envelope (src/protocol/bus-envelope.ts) and opens what is
+ * received, so handlers see payloads only; drops a message of an envelope version this node does
+ * not read (counted, and told to `onDropped`). Counts what is published on and received from the
+ * bus and the resets it reports; times publish to receipt; with tracing on, a `bus publish` span
+ * on the sender and a `bus deliver` span on each receiver, joined through the envelope's traceparent.
  */
-export function instrumentBus(bus: Bus, metrics: Metrics, nodeId = ''): Bus {
+export function instrumentBus(bus: Bus, metrics: Metrics, nodeId = '', options: InstrumentBusOptions = {}): Bus {
   bus.onReset(() => metrics.busResets.inc());
+  const version = options.envelopeVersion ?? BUS_ENVELOPE_CURRENT;
+  const droppedForVersion = metrics.busDropped.labels('version');
   const publish = (channel: Channel, payload: string, traceparent: string | null) =>
-    bus.publish(channel, wrapEnvelope(payload, Date.now(), traceparent)).catch((error: unknown) => {
+    bus.publish(channel, wrapEnvelope(payload, { publishedAtMs: Date.now(), traceparent, version })).catch((error: unknown) => {
       metrics.busPublishFailures.inc();
       throw error;
     });
@@ -87,7 +75,13 @@ export function instrumentBus(bus: Bus, metrics: Metrics, nodeId = ''): Bus {
     subscribe: (channel, handler) =>
       bus.subscribe(channel, (message) => {
         metrics.busReceived.inc();
-        const { payload, publishedAtMs, traceparent } = openEnvelope(message);
+        const opened = openEnvelope(message);
+        if (!opened.ok) {
+          droppedForVersion.inc();
+          options.onDropped?.(channel, opened.version);
+          return;
+        }
+        const { payload, publishedAtMs, traceparent } = opened;
         if (publishedAtMs !== null) metrics.publishDeliverDuration.observe(Math.max(0, Date.now() - publishedAtMs) / 1000);
         if (traceparent === null || !tracingEnabled()) {
           handler(payload);

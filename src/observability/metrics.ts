@@ -78,6 +78,12 @@ export class Metrics {
   readonly busPublished = new Counter({ name: 'parley_bus_published_total', help: 'Messages published on the bus.', registers: [this.registry] });
   readonly busReceived = new Counter({ name: 'parley_bus_received_total', help: 'Messages received from the bus (once per local channel handler).', registers: [this.registry] });
   readonly busPublishFailures = new Counter({ name: 'parley_bus_publish_failures_total', help: 'Bus publishes that failed (receivers repair the gap from the store).', registers: [this.registry] });
+  readonly busDropped = new Counter({
+    name: 'parley_bus_dropped_total',
+    help: 'Bus messages received and dropped unread, by reason (version: an envelope version this node does not read). The room of each is resynced from the store.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly busResets = new Counter({ name: 'parley_bus_resets_total', help: 'Reconnections of the bus client, each followed by a resync of every open room.', registers: [this.registry] });
   readonly eventLogAppended = new Counter({ name: 'parley_event_log_appended_total', help: 'Records appended to the event log, by family (stream, ops).', labelNames: ['family'], registers: [this.registry] });
   readonly eventLogDropped = new Counter({ name: 'parley_event_log_ops_dropped_total', help: 'Operational events dropped because their buffer was full while the event log was down.', registers: [this.registry] });
@@ -277,6 +283,7 @@ export class Metrics {
     }
     for (const limit of ['send', 'auth', 'profile', 'frame', 'connections']) this.rateLimited.labels(limit).inc(0);
     for (const kind of ['rest', 'ws']) this.shed.labels(kind).inc(0);
+    this.busDropped.labels('version').inc(0);
     for (const code of [...CLOSE_CODES, 'other']) this.wsDisconnects.labels(String(code)).inc(0);
     for (const child of [this.#replies, this.#events, this.#other]) child.inc(0);
   }

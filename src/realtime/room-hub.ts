@@ -373,11 +373,23 @@ export class RoomHub {
    * the bus may have lost messages, even the newest.
    */
   resync(): void {
-    for (const room of this.#rooms.values()) {
-      if (!room.stream.opened) continue;
-      room.stream.resync();
-      if (room.presence.loaded) this.#refreshPresence(room);
-    }
+    for (const room of this.#rooms.values()) this.#resync(room);
+  }
+
+  /**
+   * Catches one open room up with the store, and its online members: a message of its channel
+   * was dropped unread (src/realtime/bus-drops.ts), and it may have been the newest event, which
+   * no later one would reveal as a gap.
+   */
+  resyncRoom(roomId: string): void {
+    const room = this.#rooms.get(roomId);
+    if (room !== undefined && !room.closed) this.#resync(room);
+  }
+
+  #resync(room: Room): void {
+    if (!room.stream.opened) return;
+    room.stream.resync();
+    if (room.presence.loaded) this.#refreshPresence(room);
   }
 
   /** Retention tombstoned the room's messages up to `seq`: what this node keeps of them goes. */

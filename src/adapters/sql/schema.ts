@@ -175,6 +175,8 @@ export interface MigrationsTable {
   version: number;
   name: string;
   applied_at: number;
+  /** The newest migration a node must know to run on a schema with this one applied (0: any; see Migration.contract). */
+  requires_known: Generated<number>;
 }
 
 export interface JobsTable {
