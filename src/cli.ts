@@ -71,7 +71,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // Before the configuration is loaded: a configuration error is one of the doctor's findings.
-  if (command === 'doctor') return runDoctorCommand(argv.slice(1));
+  if (command === 'doctor') {
+    // Exits once the report is out: a dependency that ignored its time limit (a client whose
+    // connection attempt cannot be cancelled) must not keep the command running.
+    const code = await runDoctorCommand(argv.slice(1));
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    process.exit(code);
+  }
   if (!['start', 'migrate', 'worker', 'jobs', 'shards', 'analytics', 'admin', 'backup', 'restore', 'data'].includes(command)) {
     process.stderr.write(`parley: unknown command "${command}"\n\n${HELP}`);
     return 2;

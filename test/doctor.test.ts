@@ -156,12 +156,15 @@ describe('parley doctor', async () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      const run = await doctor(['--json', '--timeout-ms', '1000'], { DATA_DIR: dataDir, REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_URL: `memcached://127.0.0.1:${port}` });
+      // Every kind of client at once: the command must end (a NATS connection attempt cannot be
+      // cancelled, and held the process open before it exited by itself).
+      const silentAt = `127.0.0.1:${port}`;
+      const run = await doctor(['--json', '--timeout-ms', '1000'], { DATA_DIR: dataDir, DATABASE_URL: `postgres://parley@${silentAt}/parley`, REDIS_URL: `redis://${silentAt}`, CACHE_URL: `memcached://${silentAt}`, NATS_URL: `nats://${silentAt}` });
       assert.equal(run.code, 1, run.stderr);
-      for (const check of ['redis', 'memcached']) {
+      for (const check of ['store', 'redis', 'memcached', 'nats']) {
         const f = byCheck(run.findings, check);
         assert.equal(f.status, 'fix');
-        assert.match(f.detail, /no answer within 1000 ms|timed? ?out/i, `${check}: ${f.detail}`);
+        assert.match(f.detail, /no answer within 1000 ms|timed? ?out|timeout/i, `${check}: ${f.detail}`);
       }
     } finally {
       for (const s of sockets) s.destroy();

@@ -1,9 +1,10 @@
 /**
  * `parley backup`: a consistent copy of an embedded deployment, taken while it serves.
  *
- * - The database through SQLite's online backup API, from a read-only connection of its own:
- *   in WAL mode a reader never holds the writer back, and the copy's last step (all the pages
- *   left, in one step) runs inside one read transaction, so the copy is the database as one
+ * - The database through SQLite's online backup API, from a connection of its own that writes
+ *   nothing (sqlite-open.ts):
+ *   in WAL mode a reader never holds the writer back, and each step copies all the pages left
+ *   inside one read transaction, so the copy is the database as one
  *   commit left it: every message acknowledged before the backup started, and per room a
  *   gapless prefix of its stream. The copy is checked (`integrity_check`) before it is kept.
  * - The server key file (DATA_DIR/secret.key), without which webhook signing secrets cannot be
@@ -21,6 +22,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { cp, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
+import { openToRead } from '../adapters/sql/sqlite-open.js';
 
 export const FORMAT = 1;
 export const DB_FILE = 'parley.db';
@@ -88,11 +90,11 @@ export async function backup(paths: EmbeddedPaths, destination: string, options:
 }
 
 async function copyDatabase(source: string, copy: string): Promise<BackupManifest['database']> {
-  const db = new Sqlite(source, { readonly: true, fileMustExist: true, timeout: 5_000 });
+  const db = openToRead(source);
   try {
-    // The first step copies SQLite's default of 100 pages; every later one the rest at once, so
-    // a step is never restarted by a commit between two steps more than once.
-    await db.backup(copy, { progress: ({ remainingPages }) => Math.max(remainingPages, 1) });
+    // Every step copies all the pages left, inside one read transaction: a commit between two
+    // steps restarts the copy at most once, and the step after it is whole again.
+    await db.backup(copy, { progress: () => 0x7fffffff });
   } finally {
     db.close();
   }

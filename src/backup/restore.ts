@@ -14,7 +14,7 @@
  *   stops half-way leaves the old database or the new one, never a mix.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, readFile, rename } from 'node:fs/promises';
+import { cp, link, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { MIGRATIONS } from '../adapters/sql/migrations/index.js';
@@ -37,21 +37,28 @@ export async function verifyBackup(source: string): Promise<BackupManifest> {
   } catch (error) {
     throw new BackupError(`${manifestFile} cannot be read: ${(error as Error).message}`);
   }
-  if (manifest.format !== FORMAT) throw new BackupError(`${source} has backup format ${String(manifest.format)}; this version reads format ${FORMAT}`);
+  if (manifest?.format !== FORMAT) throw new BackupError(`${source} has backup format ${String(manifest?.format)}; this version reads format ${FORMAT}`);
+  if (typeof manifest.database?.sha256 !== 'string' || typeof manifest.secretKey !== 'boolean') throw new BackupError(`${manifestFile} is incomplete: it does not say what the backup holds`);
   const db = path.join(source, DB_FILE);
   if (!existsSync(db)) throw new BackupError(`${source} has no ${DB_FILE}`);
   const digest = await sha256(db);
   if (digest !== manifest.database.sha256) throw new BackupError(`${db} is not the file the backup made (SHA-256 ${digest}, the manifest says ${manifest.database.sha256})`);
-  const latest = Math.max(...MIGRATIONS.map((m) => m.version));
-  if (manifest.database.schemaVersion > latest) throw new BackupError(`the backup's schema (version ${manifest.database.schemaVersion}) is newer than this version of Parley knows (${latest}): restore it with the version that made it`);
-  // Read-only: the check writes nothing into the backup (a single file, not in WAL mode).
+  // Read-only: the check writes nothing into the backup (a single file, not in WAL mode). The
+  // schema version is the database's own, not the manifest's word for it.
+  let schemaVersion: number;
   const copy = new Sqlite(db, { readonly: true, fileMustExist: true });
   try {
     const check = copy.pragma('integrity_check') as { integrity_check: string }[];
     if (check.length !== 1 || check[0]?.integrity_check !== 'ok') throw new BackupError(`${db} fails SQLite's integrity check: ${check.map((r) => r.integrity_check).join('; ')}`);
+    schemaVersion = Number((copy.prepare('SELECT max(version) AS v FROM parley_migrations').get() as { v: number | null }).v ?? 0);
+  } catch (error) {
+    if (error instanceof BackupError) throw error;
+    throw new BackupError(`${db} cannot be read as a Parley database: ${(error as Error).message}`);
   } finally {
     copy.close();
   }
+  const latest = Math.max(...MIGRATIONS.map((m) => m.version));
+  if (schemaVersion > latest) throw new BackupError(`the backup's schema (version ${schemaVersion}) is newer than this version of Parley knows (${latest}): restore it with the version that made it`);
   if (manifest.secretKey && !existsSync(path.join(source, KEY_FILE))) throw new BackupError(`${source} should hold ${KEY_FILE} and does not`);
   return manifest;
 }
@@ -61,22 +68,33 @@ export async function restore(source: string, paths: EmbeddedPaths, options: { f
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const keptAside: string[] = [];
   await mkdir(path.dirname(paths.dbFile), { recursive: true });
+  // What is there, the database's WAL and shared-memory files included even without the
+  // database: a WAL left behind would be applied to the restored file when it is next opened.
+  const present = ['', '-wal', '-shm'].filter((suffix) => existsSync(`${paths.dbFile}${suffix}`));
+  if (present.length > 0 && !options.force) throw new BackupError(`${paths.dbFile}${present[0]} exists: stop every node, then restore with --force (what it replaces is kept beside it)`);
 
-  if (existsSync(paths.dbFile)) {
-    if (!options.force) throw new BackupError(`${paths.dbFile} exists: stop every node, then restore with --force (the database it replaces is kept beside it)`);
-    assertNotInUse(paths.dbFile);
-    for (const suffix of ['', '-wal', '-shm']) {
+  // The backup is copied beside the database and made durable first, so that the database is
+  // swapped in by one rename: a restore stopped before it leaves the old database in place, one
+  // stopped after it the new one.
+  const incoming = `${paths.dbFile}.restoring-${process.pid}`;
+  try {
+    await cp(path.join(source, DB_FILE), incoming);
+    await syncFile(incoming);
+    // Checked last, just before the swap: no process may have the database open.
+    if (present.includes('')) assertNotInUse(paths.dbFile);
+    for (const suffix of present) {
       const file = `${paths.dbFile}${suffix}`;
-      if (!existsSync(file)) continue;
+      if (!existsSync(file)) continue; // the lock check's connection checkpointed and removed it
       const aside = `${paths.dbFile}.replaced-${stamp}${suffix}`;
-      await rename(file, aside);
+      // The database itself stays in place (linked aside) until the rename replaces it.
+      if (suffix === '') await link(file, aside);
+      else await rename(file, aside);
       keptAside.push(aside);
     }
+    await rename(incoming, paths.dbFile);
+  } finally {
+    await rm(incoming, { force: true });
   }
-  const incoming = `${paths.dbFile}.restoring-${process.pid}`;
-  await cp(path.join(source, DB_FILE), incoming);
-  await syncFile(incoming);
-  await rename(incoming, paths.dbFile);
   await syncDir(path.dirname(paths.dbFile));
 
   if (manifest.secretKey) {
@@ -105,14 +123,19 @@ export async function restore(source: string, paths: EmbeddedPaths, options: { f
 
 /** Throws unless no process has the database open (SQLite refuses an exclusive lock then). */
 function assertNotInUse(file: string): void {
-  const db = new Sqlite(file, { fileMustExist: true, timeout: 0 });
+  let db: Sqlite.Database;
+  try {
+    db = new Sqlite(file, { fileMustExist: true, timeout: 0 });
+  } catch (error) {
+    throw new BackupError(`${file} cannot be opened to check that no node uses it: ${(error as Error).message}`);
+  }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN EXCLUSIVE');
     db.exec('COMMIT');
   } catch (error) {
     if ((error as { code?: string }).code === 'SQLITE_BUSY') throw new BackupError(`${file} is open in another process: stop every node before restoring`);
-    throw error;
+    throw new BackupError(`${file} cannot be checked (${(error as Error).message}): move it away by hand if it is not a database`);
   } finally {
     db.close();
   }

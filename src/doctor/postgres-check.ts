@@ -20,7 +20,8 @@ export interface PostgresDemand {
 const MIN_VERSION = 130_000;
 
 export async function checkPostgres(label: string, url: string, demand: PostgresDemand, timeoutMs: number, withSchema: boolean): Promise<Finding[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, statement_timeout: timeoutMs });
+  // PgBouncer refuses statement_timeout as a startup parameter; the client's query_timeout bounds each query either way.
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, ...(demand.pooled ? {} : { statement_timeout: timeoutMs }) });
   await client.connect();
   try {
     const findings: Finding[] = [];

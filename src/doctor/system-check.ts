@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import Sqlite from 'better-sqlite3';
+import { openToRead } from '../adapters/sql/sqlite-open.js';
 import { MIGRATIONS } from '../adapters/sql/migrations/index.js';
 import { connectionCap, openFileLimit } from '../http/connections.js';
 import { type Finding, fix, ok, warn } from './finding.js';
@@ -63,7 +63,8 @@ export async function checkDirectory(check: string, dir: string): Promise<Findin
 /** The embedded store's file: SQLite's version, the journal mode, and the schema version. */
 export function checkSqlite(file: string): Finding[] {
   if (!existsSync(file)) return [ok('store', `embedded SQLite, ${file} (made at the first start)`)];
-  const db = new Sqlite(file, { readonly: true, fileMustExist: true, timeout: 2_000 });
+  // Read without leaving a -wal or -shm file behind (sqlite-open.ts).
+  const db = openToRead(file, 2_000);
   try {
     const version = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
     const findings: Finding[] = [ok('store', `embedded SQLite ${version}, ${file}`)];

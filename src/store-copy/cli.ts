@@ -10,17 +10,19 @@ import { openPostgresStore } from '../adapters/sql/postgres.js';
 import { openSqliteStore } from '../adapters/sql/sqlite.js';
 import type { Config } from '../config.js';
 import { checkVersions, copyPass, type Emit, LATEST_VERSION } from './copy.js';
-import { type DataStore, DataCopyError, describeError, describeLocation, type Location, listTables, openDataStore, parseLocation } from './stores.js';
+import { type DataStore, DataCopyError, describeError, describeLocation, identity, type Location, listTables, openDataStore, parseLocation, refuseNewerTarget } from './stores.js';
 import { planCopy } from './tables.js';
 import { verify, type VerifyReport } from './verify.js';
 
-const USAGE = 'usage: parley data copy --to <postgres://…|sqlite:/path/parley.db> [--batch N] | parley data verify --to <url>\n';
+const USAGE = 'usage: parley data copy --to <postgres://…|sqlite:/path/parley.db> [--batch N] [--force] | parley data verify --to <url>\n';
 const DEFAULT_BATCH = 2_000;
 
 interface Args {
   action: 'copy' | 'verify';
   to: string;
   batch: number;
+  /** Copy even onto a target that holds events newer than the source's newest. */
+  force: boolean;
 }
 
 function parseArgs(args: string[]): Args | string {
@@ -28,8 +30,13 @@ function parseArgs(args: string[]): Args | string {
   if (action !== 'copy' && action !== 'verify') return '';
   let to: string | undefined;
   let batch = DEFAULT_BATCH;
+  let force = false;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i] as string;
+    if (arg === '--force' && action === 'copy') {
+      force = true;
+      continue;
+    }
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = inline ?? rest[++i];
     if (flag === '--to' && value !== undefined) to = value;
@@ -37,7 +44,7 @@ function parseArgs(args: string[]): Args | string {
     else return `unknown or incomplete option ${arg}`;
   }
   if (to === undefined) return '--to is required';
-  return { action, to, batch };
+  return { action, to, batch, force };
 }
 
 function sourceOf(config: Config): Location {
@@ -71,7 +78,8 @@ export async function runDataCommand(args: string[], config: Config, out: (line:
   }
   const to = parseLocation(parsed.to);
   if (to === null) {
-    process.stderr.write(`${command}: --to must be postgres://user@host:5432/database or sqlite:/path/parley.db, got "${parsed.to}"\n`);
+    // Not echoed: it may hold a password.
+    process.stderr.write(`${command}: --to must be postgres://user@host:5432/database or sqlite:/path/parley.db (a password is better given in PGPASSWORD than in the URL)\n`);
     return 2;
   }
   const from = sourceOf(config);
@@ -87,7 +95,14 @@ export async function runDataCommand(args: string[], config: Config, out: (line:
     stores.push(source);
     const target = await openDataStore(to, { create: parsed.action === 'copy', role: 'target' });
     stores.push(target);
+    // The same database under two names (localhost and 127.0.0.1, PgBouncer's port and the
+    // server's): a copy onto itself would delete what was written after its snapshot.
+    if ((await identity(source)) === (await identity(target))) {
+      process.stderr.write(`${command}: the target is the source (${source.name} and ${target.name} are one database)\n`);
+      return 2;
+    }
     const version = await checkVersions(source, target);
+    if (parsed.action === 'copy' && !parsed.force) await refuseNewerTarget(source, target);
     emit({ [parsed.action]: 'started', source: source.name, target: target.name, schemaVersion: version });
     if (parsed.action === 'copy') await migrateTarget(to);
 

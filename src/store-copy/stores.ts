@@ -4,8 +4,9 @@
  * dialect's catalog. Reads of the source run inside one snapshot (`snapshot`), so that the rows
  * copied and the rows verified are the database as one commit left it, while nodes still write.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import Sqlite from 'better-sqlite3';
+import { openToRead } from '../adapters/sql/sqlite-open.js';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { openPool } from '../adapters/sql/postgres.js';
 import { serverName } from '../adapters/sql/postgres-url.js';
@@ -60,7 +61,8 @@ export async function openDataStore(at: Location, options: { create: boolean; ro
     if (!options.create && !existsSync(at.file)) throw new DataCopyError(`no database at ${at.file} (is DATA_DIR right?)`);
     let raw: Sqlite.Database;
     try {
-      raw = options.create ? new Sqlite(at.file, { timeout: 5_000 }) : new Sqlite(at.file, { readonly: true, fileMustExist: true, timeout: 5_000 });
+      // A source is only read, without leaving a -wal or -shm file behind (sqlite-open.ts).
+      raw = options.create ? new Sqlite(at.file, { timeout: 5_000 }) : openToRead(at.file);
       if (options.create) {
         raw.pragma('journal_mode = WAL');
         raw.pragma('synchronous = NORMAL');
@@ -187,4 +189,38 @@ export async function schemaVersion(q: Kysely<Database>, kind: StoreKind): Promi
   if (!tables.some((t) => t.name === 'parley_migrations')) return null;
   const row = await q.selectFrom('parley_migrations').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst();
   return row?.v == null ? 0 : Number(row.v);
+}
+
+/**
+ * What makes a database itself, whatever address reached it: on PostgreSQL the server's start
+ * time (one per running server) and the database; on SQLite the file's device and inode.
+ */
+export async function identity(store: DataStore): Promise<string> {
+  if (store.kind === 'sqlite') {
+    const { rows } = await sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`.execute(store.db);
+    const file = rows[0]?.file ?? '';
+    const stat = file === '' ? null : statSync(file);
+    return `sqlite:${stat === null ? store.name : `${stat.dev}:${stat.ino}`}`;
+  }
+  const { rows } = await sql<{ id: string }>`SELECT pg_postmaster_start_time()::text || '/' || current_database() || '/' || current_schema() AS id`.execute(store.db);
+  return `postgres:${rows[0]?.id ?? store.name}`;
+}
+
+/**
+ * Refuses a target that holds events newer than the source's newest: nodes have written to it
+ * (started on it after a cut-over, say), and a copy would delete what they wrote. `--force`
+ * copies anyway.
+ */
+export async function refuseNewerTarget(source: DataStore, target: DataStore): Promise<void> {
+  const newest = async (store: DataStore) => {
+    const tables = await listTables(store.db, store.kind);
+    if (!tables.some((t) => t.name === 'events')) return null;
+    const { rows } = await sql<{ at: number | string | null }>`SELECT max(created_at) AS at FROM events`.execute(store.db);
+    const at = rows[0]?.at;
+    return at === null || at === undefined ? null : Number(at);
+  };
+  const [theirs, ours] = [await newest(target), await newest(source)];
+  if (theirs !== null && (ours === null || theirs > ours)) {
+    throw new DataCopyError(`the target holds events newer than the source's newest (${new Date(theirs).toISOString()} against ${ours === null ? 'none' : new Date(ours).toISOString()}): nodes have written to it, and a copy would delete what they wrote. Check where the nodes point; --force copies anyway`);
+  }
 }

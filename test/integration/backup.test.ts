@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import Sqlite from 'better-sqlite3';
 import { fetchFile, upload } from '../support/files.js';
 import type { Json } from '../support/json.js';
 import { api, createRoom, registerUser, startTestServer } from '../support/server.js';
@@ -94,15 +95,17 @@ describe('backup and restore of the embedded store', () => {
       };
       await enough(300);
 
-      // A node holds the database: a restore over it is refused, whatever the flags.
-      const busy = await parley(['restore', path.join(backups, 'none'), '--force'], { DATA_DIR: live });
-      assert.equal(busy.code, 1, busy.stderr);
-
       const startedAt = Date.now();
       const ackedBefore = acked.filter((a) => a.at < startedAt);
       const made = await parley(['backup', target], { DATA_DIR: live });
       assert.equal(made.code, 0, made.stderr);
       const ackedDuring = acked.length;
+      // The node holds the database: a restore of that very backup over it is refused, even
+      // with --force, and nothing is touched.
+      const busy = await parley(['restore', target, '--force'], { DATA_DIR: live });
+      assert.equal(busy.code, 1, busy.stderr);
+      assert.match(busy.stderr, /open in another process: stop every node/);
+      assert.deepEqual(readdirSync(live).filter((f) => f.includes('.replaced-') || f.includes('.restoring-')), [], 'nothing was moved aside');
       // Traffic goes on a little after the backup, so that the copy is not simply the end state.
       await enough(ackedDuring + 100);
       sending = false;
@@ -211,6 +214,39 @@ describe('backup and restore of the embedded store', () => {
       assert.equal(altered.code, 1);
       assert.match(altered.stderr, /SHA-256/);
       assert.deepEqual(readdirSync(other), [], 'nothing was written');
+
+      // A WAL left without its database (the file deleted by hand) must not be applied to the
+      // restored one: it needs --force, and is moved aside.
+      const stale = mkdtempSync(path.join(tmpdir(), 'parley-backup-stale-'));
+      try {
+        const good = await parley(['backup', path.join(backups, 'good'), '--no-files'], { DATA_DIR: live });
+        assert.equal(good.code, 0, good.stderr);
+        // A real WAL of the same database, holding a change the backup does not have: the old
+        // database's WAL, its database since deleted.
+        const oldDb = path.join(stale, 'old.db');
+        writeFileSync(oldDb, readFileSync(path.join(backups, 'good', 'parley.db')));
+        const old = new Sqlite(oldDb);
+        old.pragma('journal_mode = WAL');
+        old.pragma('wal_autocheckpoint = 0');
+        old.prepare('UPDATE messages SET body = ?').run('from a stale WAL');
+        writeFileSync(path.join(stale, 'parley.db-wal'), readFileSync(`${oldDb}-wal`));
+        old.close();
+        rmSync(oldDb);
+        const refusedWal = await parley(['restore', path.join(backups, 'good')], { DATA_DIR: stale });
+        assert.equal(refusedWal.code, 1);
+        assert.match(refusedWal.stderr, /parley\.db-wal exists/);
+        const forcedWal = await parley(['restore', path.join(backups, 'good'), '--force'], { DATA_DIR: stale });
+        assert.equal(forcedWal.code, 0, forcedWal.stderr);
+        assert.equal(existsSync(path.join(stale, 'parley.db-wal')), false, 'the stale WAL was moved aside');
+        const restoredDb = new Sqlite(path.join(stale, 'parley.db'), { readonly: true });
+        try {
+          assert.deepEqual(restoredDb.prepare('SELECT body FROM messages').all(), [{ body: 'original' }]);
+        } finally {
+          restoredDb.close();
+        }
+      } finally {
+        rmSync(stale, { recursive: true, force: true });
+      }
 
       const usage = await parley(['backup'], { DATA_DIR: live });
       assert.equal(usage.code, 2);

@@ -310,6 +310,30 @@ if (await requirePostgres('data copy')) {
       const repaired = await parley(['copy', '--to', target.url], { DATA_DIR: live });
       assert.equal(repaired.code, 0, repaired.stderr);
       assert.equal(summaryOf(repaired).tables.messages.updated, 1);
+
+      // Nodes have written to the target since (an event newer than the source's newest): a copy
+      // would delete it, so it is refused, and nothing is deleted; --force copies anyway.
+      const writer = pgDb(target.url);
+      try {
+        const newest = await writer.selectFrom('events').select((e) => e.fn.max('created_at').as('at')).executeTakeFirstOrThrow();
+        await writer.updateTable('events').set({ created_at: Number(newest.at) + 60_000 }).where('room_id', '=', rooms[0] as string).where('seq', '=', 1).execute();
+        const ahead = await parley(['copy', '--to', target.url], { DATA_DIR: live });
+        assert.equal(ahead.code, 1, ahead.stdout);
+        assert.match(ahead.stderr, /the target holds events newer than the source's newest/);
+        assert.equal(ahead.lines.filter((l) => l.progress === 'deleted' || l.progress === 'copying').length, 0, 'nothing was written');
+        const forced = await parley(['copy', '--to', target.url, '--force'], { DATA_DIR: live });
+        assert.equal(forced.code, 0, forced.stderr);
+        assert.equal(summaryOf(forced).tables.events.updated, 1);
+      } finally {
+        await writer.destroy();
+      }
+
+      // The same database under another address is the source itself.
+      const other = new URL(target.url);
+      other.hostname = 'localhost';
+      const self = await parley(['copy', '--to', other.toString()], { DATA_DIR: '', DATABASE_URL: target.url });
+      assert.equal(self.code, 2, self.stderr);
+      assert.match(self.stderr, /the target is the source/);
     });
 
     it('the way back: PostgreSQL to SQLite, search rebuilt there', async () => {
@@ -330,7 +354,9 @@ if (await requirePostgres('data copy')) {
       assert.equal(summaryOf(copied).verified, true);
       assert.equal(summaryOf(copied).tables.messages.inserted, 31);
 
-      const onSqlite = await startTestServer({ DATA_DIR: back, ...fast });
+      // The search's own deadline raised: what is checked is that the copy is searchable, not how
+      // fast a first search is on a machine busy with other tests.
+      const onSqlite = await startTestServer({ DATA_DIR: back, ...fast, SEARCH_TIMEOUT_MS: 20_000 });
       try {
         assert.equal((await api(onSqlite.url, 'GET', '/api/v1/me', { token: alice.token })).status, 200);
         const served = await history(onSqlite.url, alice.token, roomId);
