@@ -56,13 +56,14 @@ describe('SQLite store threads', () => {
       }
       const query = (deadlineAt: number): SearchQuery => ({ userId: searcher.id, terms: ['an'], limit: 20, maxCandidates: 1_000_000, deadlineAt });
 
-      // Unbounded, the walk reaches the old answer past every other match (timed the second
-      // time, once the thread has started and the index pages are read).
+      // Unbounded, the walk reaches the old answer past every other match. Timed as the fastest
+      // of three (the first starts the thread and reads the index pages; on a busy machine one
+      // run may take far longer than the walk does, and a fifth of it would let the walk finish).
       let walkMs = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < 3; i++) {
         const started = performance.now();
         const full = await searchIndexed(store, query(Date.now() + 60_000));
-        walkMs = performance.now() - started;
+        walkMs = Math.min(walkMs, performance.now() - started);
         assert.deepEqual(full.hits.map((h) => h.message.body), ['an old answer']);
       }
       const thread = store.threads().find((t) => t.name === 'search');
