@@ -98,9 +98,18 @@ if ((await requirePostgres('Room moves between shards')) && requirePostgresBinar
         }
       };
       const sending = [sender(store, owner, 'a'), sender(peer, guest, 'b')];
-      await sleep(300);
+      // Sends before and after the move counted, not timed: on a machine busy with other tests a
+      // fixed time let too few through to mean anything. A sender that fails ends the wait.
+      const acks = async (n: number) => {
+        const deadline = Date.now() + 60_000;
+        while (acked.size < n) {
+          if (Date.now() > deadline) throw new Error(`fewer than ${n} sends acknowledged within 60 s (${acked.size})`);
+          await Promise.race([...sending, sleep(20)]);
+        }
+      };
+      await acks(12);
       const report = await move(room.id, to);
-      await sleep(300);
+      await acks(acked.size + 12);
       stop = true;
       await Promise.all(sending);
 
