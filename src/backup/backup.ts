@@ -19,9 +19,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
+import { syncDirectory, syncFile } from '../adapters/fs/durable.js';
 import { openToRead } from '../adapters/sql/sqlite-open.js';
 
 export const FORMAT = 1;
@@ -79,9 +80,9 @@ export async function backup(paths: EmbeddedPaths, destination: string, options:
     }
     const manifest: BackupManifest = { format: FORMAT, createdAt: new Date().toISOString(), database, secretKey, files };
     await writeFile(path.join(work, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-    await syncDir(work);
+    await syncDirectory(work);
     await rename(work, target);
-    await syncDir(path.dirname(target));
+    await syncDirectory(path.dirname(target));
     return manifest;
   } catch (error) {
     await rm(work, { recursive: true, force: true });
@@ -148,22 +149,4 @@ export function sha256(file: string): Promise<string> {
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')));
   });
-}
-
-export async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -6,15 +6,15 @@
 import path from 'node:path';
 import { filesDir } from '../adapters/open-object-store.js';
 import type { Config } from '../config.js';
-import { backup, BackupError, type EmbeddedPaths } from './backup.js';
+import { backup, BackupError, DB_FILE, type EmbeddedPaths, KEY_FILE } from './backup.js';
 import { restore } from './restore.js';
 
 const USAGE = 'usage: parley backup <directory> [--no-files] | parley restore <directory> [--force]\n';
 
 export function embeddedPaths(config: Config): EmbeddedPaths {
   return {
-    dbFile: path.join(config.DATA_DIR, 'parley.db'),
-    keyFile: path.join(config.DATA_DIR, 'secret.key'),
+    dbFile: path.join(config.DATA_DIR, DB_FILE),
+    keyFile: path.join(config.DATA_DIR, KEY_FILE),
     filesDir: config.FILE_STORAGE === 'fs' ? filesDir(config) : null,
   };
 }

@@ -18,7 +18,8 @@ import { cp, link, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { MIGRATIONS } from '../adapters/sql/migrations/index.js';
-import { type BackupManifest, BackupError, DB_FILE, type EmbeddedPaths, FILES, FORMAT, KEY_FILE, MANIFEST, sha256, sizeOf, syncDir, syncFile } from './backup.js';
+import { type BackupManifest, BackupError, DB_FILE, type EmbeddedPaths, FILES, FORMAT, KEY_FILE, MANIFEST, sha256, sizeOf } from './backup.js';
+import { syncDirectory, syncFile } from '../adapters/fs/durable.js';
 
 export interface RestoreReport {
   manifest: BackupManifest;
@@ -95,7 +96,7 @@ export async function restore(source: string, paths: EmbeddedPaths, options: { f
   } finally {
     await rm(incoming, { force: true });
   }
-  await syncDir(path.dirname(paths.dbFile));
+  await syncDirectory(path.dirname(paths.dbFile));
 
   if (manifest.secretKey) {
     const key = path.join(source, KEY_FILE);

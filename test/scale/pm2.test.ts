@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { RETIRE_MARGIN_MS } from '../../src/cluster/supervisor.js';
 import { OPTIONS } from '../../src/config.js';
 import { until } from '../support/files.js';
+import { parleyChildren } from '../support/fleet.js';
 import { api } from '../support/server.js';
 import { freePort, requireBinary } from '../support/services.js';
 import { refusal, SendingClient } from '../support/ws-sender.js';
@@ -66,22 +67,6 @@ function testCopy(deploy: Pm2App, port: number, dir: string): Pm2App {
     merge_logs: true,
     env,
   };
-}
-
-/** Children of `pid` that run Parley (the supervisor's workers). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('cli.ts')) out.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
 }
 
 /** A new TCP connection for every request (no keep-alive pool): each one tests the listener. */
@@ -141,7 +126,7 @@ if (requireBinary(PM2, 'pm2 (npm install)', 'pm2')) {
       try {
         const daemon = Number(existsSync(path.join(dir, 'home', 'pm2.pid')) ? readFileSync(path.join(dir, 'home', 'pm2.pid'), 'utf8') : 0);
         const app = (await appPid()).pid;
-        found = [daemon, app, ...(app > 0 ? childrenOf(app) : [])].filter((p) => p > 0).map((pid) => ({ pid, command: commandOf(pid) }));
+        found = [daemon, app, ...(app > 0 ? parleyChildren(app) : [])].filter((p) => p > 0).map((pid) => ({ pid, command: commandOf(pid) }));
       } finally {
         try {
           await pm2('kill');
@@ -177,7 +162,7 @@ if (requireBinary(PM2, 'pm2 (npm install)', 'pm2')) {
       const room = await api(base, 'POST', '/api/v1/rooms', { token, body: { name: 'pm2', visibility: 'public' } });
       const roomId = room.body.room.id as string;
       const before = await appPid();
-      const workersBefore = childrenOf(before.pid);
+      const workersBefore = parleyChildren(before.pid);
       assert.equal(workersBefore.length, 2, 'two workers under the supervisor');
 
       const wsUrl = `${base.replace('http', 'ws')}/ws`;
@@ -218,7 +203,7 @@ if (requireBinary(PM2, 'pm2 (npm install)', 'pm2')) {
 
       const after = await appPid();
       assert.deepEqual({ pid: after.pid, restarts: after.restarts, status: after.status }, { pid: before.pid, restarts: before.restarts, status: 'online' }, 'pm2 restarted the supervisor');
-      const workersAfter = childrenOf(after.pid);
+      const workersAfter = parleyChildren(after.pid);
       assert.equal(workersAfter.length, 2);
       assert.deepEqual(workersAfter.filter((p) => workersBefore.includes(p)), [], 'a worker was not replaced');
 

@@ -25,6 +25,25 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 const exited = (child: ChildProcess): Promise<number | null> =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 
+/**
+ * The children of `pid` that run Parley's CLI: a supervisor's workers. Only Parley's own
+ * processes: the TypeScript loader may run a helper (esbuild's service) as another child.
+ */
+export function parleyChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('cli.ts')) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
 export class FleetNode {
   readonly port: number;
   readonly url: string;
@@ -72,22 +91,7 @@ export class FleetNode {
 
   /** The worker processes of this node (children of its primary). */
   workerPids(): number[] {
-    const pid = this.pid;
-    if (pid < 0) return [];
-    const out: number[] = [];
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        // Only Parley's own processes: the TypeScript loader may run a helper (esbuild's
-        // service) as another child, which is no worker.
-        if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('cli.ts')) out.push(Number(entry));
-      } catch {
-        // the process ended while we looked
-      }
-    }
-    return out;
+    return this.pid < 0 ? [] : parleyChildren(this.pid);
   }
 
   signal(signal: NodeJS.Signals): void {

@@ -29,6 +29,7 @@ import path from 'node:path';
 import { unavailable } from '../../errors.js';
 import type { ByteRange, ObjectStore, StoredObject } from '../../ports.js';
 import { assertObjectKey } from '../object-key.js';
+import { syncDirectory } from './durable.js';
 
 const MAGIC = Buffer.from('PRLYOBJ1', 'ascii');
 /** Magic and the 16-bit length of the JSON that follows. */
@@ -219,18 +220,5 @@ export class FsObjectStore implements ObjectStore {
     } finally {
       await input.close();
     }
-  }
-}
-
-/** Makes a rename in `dir` durable (the directory entry itself reaches the disk). */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch (error) {
-    // Some filesystems (and platforms) refuse to fsync a directory: the rename is still done.
-    if (codeOf(error) !== 'EINVAL' && codeOf(error) !== 'EISDIR' && codeOf(error) !== 'EPERM') throw error;
-  } finally {
-    await handle.close();
   }
 }
