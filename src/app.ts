@@ -50,7 +50,7 @@ import { WorkerMetrics } from './observability/cluster-metrics.js';
 import { JobMetrics } from './observability/job-metrics.js';
 import { instrumentBus, instrumentRateLimiter, instrumentRedis, instrumentStore } from './observability/instrument.js';
 import { createLogger, type Logger } from './observability/log.js';
-import { Metrics } from './observability/metrics.js';
+import { Metrics, counterTotal } from './observability/metrics.js';
 import { ReplicaMetrics } from './observability/replica-metrics.js';
 import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeCacheKeys, decodeMembership, decodePurge } from './protocol/bus-codec.js';
@@ -68,6 +68,10 @@ import { runShutdown } from './resilience/shutdown.js';
 import { openPipeline } from './pipeline/open.js';
 import { setFlushWindow } from './realtime/write-scheduler.js';
 import { AnalyticsReports } from './domain/analytics-reports.js';
+import { Administration } from './domain/administration.js';
+import { NodeDirectory } from './realtime/node-directory.js';
+import { QUEUES } from './jobs/slow-work.js';
+import { PARLEY_VERSION } from './paths.js';
 
 export interface Parley {
   readonly config: Config;
@@ -217,7 +221,7 @@ function rateLimiter(redis: RedisClient | null, guard: CallGuard, config: Config
  * The cache shared by the nodes: memcached when CACHE_URL names it (behind its own breaker),
  * else Redis when there is one, else none.
  */
-function openSharedCache(config: Config, redis: RedisClient | null, redisGuard: CallGuard, breakers: Breakers, opened: Array<() => Promise<void>>): Cache | null {
+export function openSharedCache(config: Config, redis: RedisClient | null, redisGuard: CallGuard, breakers: Breakers, opened: Array<() => Promise<void>>): Cache | null {
   const servers = config.CACHE_URL === '' ? null : memcachedServers(config.CACHE_URL);
   if (servers !== null) {
     const breaker = breakers.for('cache', { message: 'The cache is unavailable; retry shortly.' });
@@ -462,6 +466,9 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const bots = new Bots(store, accounts, writer, { maxPerOwner: config.BOTS_PER_USER_MAX });
     const profileLimiter = rateLimiter(redis, redisGuard, config, 'profile', { ratePerSec: config.PROFILE_RATE_PER_MIN / 60, burst: config.PROFILE_RATE_PER_MIN });
     const people = new People(store, publisher, instrumentRateLimiter(profileLimiter, 'profile', metrics));
+    const moderation = new Moderation(store, access, writer);
+    // Set once the bus probe runs (below): the admin page's view of every node.
+    let directory: NodeDirectory | null = null;
     const services: Services = {
       store,
       access,
@@ -472,7 +479,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       rooms,
       people,
       messages,
-      moderation: new Moderation(store, access, writer),
+      moderation,
       threads: new Threads(store, access, { unreadCap: config.UNREAD_COUNT_CAP }),
       search: new Search(
         store,
@@ -491,6 +498,10 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       blocks,
       ops: pipeline.ops,
       analytics: new AnalyticsReports(store, pipeline.analytics),
+      admin: new Administration(
+        { store, accounts, moderation, writer, jobs: work.jobs, nodes: () => directory?.list() ?? [] },
+        { scryptCost: config.SCRYPT_COST, queues: QUEUES },
+      ),
     };
     // Every committed event may be owed to a room's webhooks: handed on after the commit, never awaited.
     writer.listen((event) => work.webhooks.committed(event.roomId, event.seq));
@@ -569,6 +580,24 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       }
       return probe?.notReadyReason ?? null;
     };
+    directory = new NodeDirectory(bus, {
+      id: nodeId,
+      host: hostname(),
+      version: PARLEY_VERSION,
+      intervalMs: config.NODE_STATUS_INTERVAL_MS,
+      sample: async () => ({
+        notReadyReason: await notReadyReason(),
+        connections: gateway?.connectionCount ?? 0,
+        messagesTotal: await counterTotal(metrics.messagesSent),
+        deliveriesTotal: await counterTotal(metrics.eventsDelivered),
+        eventLoopLagMs: shedder.lagSeconds * 1000,
+        breakers: Object.fromEntries([...breakers.states()].filter(([, state]) => state > 0)),
+      }),
+      onError: (error, context) => logFailure(log, error, 'node status failed', { context }),
+    });
+    await directory.start();
+    const nodeDirectory = directory;
+    opened.push(() => nodeDirectory.close());
     // In a cluster, a scrape of any worker answers for the whole node (the primary merges).
     const workerMetrics = cluster.isWorker ? new WorkerMetrics(metrics.registry) : null;
     const http = await buildHttp(services, config, log, { notReadyReason, overloaded: () => shedder.shedding }, {

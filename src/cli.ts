@@ -13,6 +13,7 @@ import { handleHeapSnapshotSignal } from './observability/heap-snapshot.js';
 import { startTracing, type TracingHandle, tracingRequested } from './observability/tracing.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { runAdminCommand } from './admin/cli.js';
+import { openAdminConsole } from './admin/console.js';
 import { runBackupCommand } from './backup/cli.js';
 import { runDataCommand } from './store-copy/cli.js';
 import { runDoctorCommand } from './doctor/cli.js';
@@ -44,8 +45,17 @@ Commands:
              analytics replay [--from-offset N] [--clear --yes]
                                          write the log to analytics again from offset N
                                          (idempotent); --clear empties the tables first
-  admin      Server administrators (they read analytics):
-             admin grant <username>      admin revoke <username>      admin list
+  admin      Server administration (each change in the server's audit log; JSON lines):
+             admin grant|revoke <username>   admin list     the server administrators
+             admin users [prefix] [--state active|disabled|deleted|bot] [--limit N]
+             admin user create <username> [--display-name N] [--admin] [--password-stdin]
+             admin user disable|enable|revoke-sessions <username>
+             admin user password <username> [--password-stdin]   (made and shown if not given)
+             admin user delete <username> --yes
+             admin rooms [text] [--limit N]
+             admin room archive|unarchive <roomId> --by <admin username>
+             admin dead <queue> [--limit N] | retry <queue> <id> | purge <queue> [id]
+             admin audit [--limit N]      --by <username>: the administrator acting
   backup     An online backup of the embedded store (while it serves), its key and files:
              backup <directory> [--no-files]
   restore    Put a backup back (every node stopped; what it replaces is kept aside):
@@ -115,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
     const store = await openStore(config, log);
     try {
       await migrateStore(store, config, log);
-      return await runAdminCommand(argv.slice(1), store);
+      return await runAdminCommand(argv.slice(1), { store, openConsole: () => openAdminConsole(config, log, store), readSecret: readFirstLine });
     } finally {
       await store.close();
     }
@@ -277,3 +287,13 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+/** The first line of standard input, without its line break (a password piped in). */
+async function readFirstLine(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n') || text.length > 4_096) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
+}

@@ -1,5 +1,5 @@
 /** The package root, whether running from src/ (tsx) or dist/src/ (built). */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,4 +14,6 @@ function findRoot(): string {
 }
 
 export const PACKAGE_ROOT = findRoot();
+/** This release's version (package.json), read once. */
+export const PARLEY_VERSION: string = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 export const DEFAULT_WEB_DIR = path.join(PACKAGE_ROOT, 'web', 'dist');

@@ -5,6 +5,9 @@
 import { AppError } from './errors.js';
 import type { NameConflict } from './domain/name-conflicts.js';
 import type {
+  AdminRoomQuery,
+  AdminRoomRecord,
+  AdminUserQuery,
   AuditRecord,
   Author,
   DigestCandidate,
@@ -31,6 +34,8 @@ import type {
   RoomWithReadState,
   SearchHitRecord,
   SearchIndexEntry,
+  ServerAuditInput,
+  ServerAuditRecord,
   SessionRecord,
   StreamEventRecord,
   ServerRole,
@@ -99,6 +104,11 @@ export interface ModerationRequest {
   actorId: string;
   at: number;
   action: ModerationAction;
+  /**
+   * The actor acts as a server administrator (the caller checked the server role on the
+   * primary): as the room's owner, member or not. The server's audit log records it.
+   */
+  asServerAdmin?: boolean;
 }
 
 /**
@@ -220,6 +230,30 @@ export interface Store {
   setServerRole(userId: string, role: ServerRole | null, at: number): Promise<boolean>;
   /** Everyone who holds a server role, by username. */
   listServerRoles(): Promise<ServerRoleHolder[]>;
+  /**
+   * Disables the account as of `at` and deletes its sessions, or enables it again (null; a
+   * deleted account stays disabled), in one transaction. Answers the user as it is now and the
+   * token hashes of the sessions deleted; undefined when there is no such user.
+   */
+  setUserDisabled(userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[] } | undefined>;
+  /** Sets the password hash and deletes every session of the user, in one transaction; answers their token hashes (undefined: no such user, or deleted). */
+  setPassword(userId: string, passwordHash: string): Promise<string[] | undefined>;
+  /** Deletes every session of the user; answers their token hashes. */
+  revokeSessions(userId: string): Promise<string[]>;
+  /**
+   * Erases the account in one transaction (src/adapters/sql/administration.ts): the row stays
+   * for the messages naming it, under `erased`'s names, disabled and deleted at `at`; its
+   * password, profile, sessions, server role and blocks are gone. Answers the token hashes of the
+   * sessions deleted; undefined when there is no such user.
+   */
+  eraseUser(userId: string, at: number, erased: { username: string; displayName: string }): Promise<string[] | undefined>;
+  /** Every user, by username, for an administrator; `next`: the `after` of the following page, or null. */
+  listUsers(query: AdminUserQuery): Promise<{ users: UserRecord[]; next: string | null }>;
+  /** Every room of any visibility, newest first (ties by id, descending), with member counts, for an administrator. */
+  listRooms(query: AdminRoomQuery): Promise<AdminRoomRecord[]>;
+  recordServerAudit(entry: ServerAuditInput): Promise<void>;
+  /** The server's audit log, newest first, with id < `before` when given; at most `limit`. */
+  listServerAudit(before: number | undefined, limit: number): Promise<ServerAuditRecord[]>;
   /** `username` is compared lower-cased. */
   findUserByUsername(username: string): Promise<UserRecord | undefined>;
   /**

@@ -1,5 +1,5 @@
 /** Accounts and sessions: registration, login, token authentication, logout. */
-import { AppError, unauthorized } from '../errors.js';
+import { AppError, forbidden, unauthorized } from '../errors.js';
 import type { Store } from '../ports.js';
 import { foldName } from '../protocol/text.js';
 import type { CacheAside } from './cache-aside.js';
@@ -36,6 +36,9 @@ export interface Authenticated {
   expiresAt: number;
 }
 
+/** Whether a server administrator disabled (or deleted) the account. */
+export const isDisabled = (user: Pick<UserRecord, 'disabledAt'>): boolean => (user.disabledAt ?? null) !== null;
+
 export class Accounts {
   readonly #store: Store;
   readonly #publisher: Publisher;
@@ -55,6 +58,12 @@ export class Accounts {
    * field (details.field) otherwise.
    */
   async register(input: { username: string; password: string; displayName?: string | undefined }): Promise<{ user: UserRecord; token: string }> {
+    const user = await this.createAccount(input);
+    return { user, token: await this.#startSession(user.id) };
+  }
+
+  /** Creates the account as `register` does, without a session (a server administrator creates it for someone). */
+  async createAccount(input: { username: string; password: string; displayName?: string | undefined }): Promise<UserRecord> {
     const username = input.username.toLowerCase();
     const displayName = input.displayName ?? input.username;
     const displayNameFolded = foldName(displayName);
@@ -69,7 +78,7 @@ export class Accounts {
       createdAt: Date.now(),
     };
     await this.#store.createUser(user, { displayNameFolded }); // still rejects with conflict if a concurrent register won
-    return { user, token: await this.#startSession(user.id) };
+    return user;
   }
 
   async login(input: { username: string; password: string }): Promise<{ user: UserRecord; token: string }> {
@@ -81,6 +90,8 @@ export class Accounts {
       throw new AppError('unauthorized', 'Wrong username or password.');
     }
     if (!(await verifyPassword(input.password, user.passwordHash))) throw new AppError('unauthorized', 'Wrong username or password.');
+    // Said only to whoever knows the password: a disabled account is no secret from its owner.
+    if (isDisabled(user)) throw forbidden('This account is disabled: ask a server administrator.', { reason: 'account_disabled' });
     return { user, token: await this.#startSession(user.id) };
   }
 
@@ -97,14 +108,16 @@ export class Accounts {
     const cached = this.#options.sessionCache;
     const found = cached === undefined ? await load() : await cached.cache.get(sessionCacheKey(tokenHash), load, cached.ttlMs);
     if (found === undefined || found.expiresAt <= Date.now()) throw unauthorized('The session is invalid or has expired.');
+    // Disabling deletes the sessions; one a login raced in after it is refused here.
+    if (isDisabled(found.user)) throw unauthorized('The account is disabled.');
     // Authenticated callers never see the password hash; it is not kept with the session.
     return { user: { ...found.user, passwordHash: '' }, tokenHash, expiresAt: found.expiresAt };
   }
 
   /** Whether the session exists and has not expired, asked of the store itself (no cache). */
   async sessionActive(tokenHash: string): Promise<boolean> {
-    const session = await this.#store.findSession(tokenHash);
-    return session !== undefined && session.expiresAt > Date.now();
+    const found = await this.#store.findSessionUser(tokenHash);
+    return found !== undefined && found.session.expiresAt > Date.now() && !isDisabled(found.user);
   }
 
   /** Revokes the session now: REST refuses it at once and its WebSockets are closed with 1008. */

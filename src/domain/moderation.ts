@@ -45,6 +45,17 @@ export class Moderation {
     return this.#act(actor, roomId, { kind: 'room_updated', archived });
   }
 
+  /**
+   * Archives the room or opens it again as a server administrator (the caller checked the role):
+   * as its owner would, member or not. The event names the administrator as its actor.
+   */
+  async setArchivedAsServerAdmin(adminId: string, roomId: string, archived: boolean): Promise<RoomRecord> {
+    const outcome = await this.#store.moderate({ roomId, actorId: adminId, at: Date.now(), action: { kind: 'room_updated', archived }, asServerAdmin: true });
+    if (outcome.status === 'refused') throw outcome.code === 'not_found' ? notFound('No such room.') : refused(outcome.reason);
+    if (outcome.status === 'appended') this.#writer.committed(outcome.event);
+    return outcome.room;
+  }
+
   async kick(actor: Actor, roomId: string, userId: string, reason: string | undefined): Promise<void> {
     await this.#act(actor, roomId, { kind: 'member_kicked', memberId: userId, reason: reason ?? null });
   }

@@ -18,6 +18,7 @@ import type { PresenceService } from './presence.js';
 import type { Rooms } from './rooms.js';
 import type { Search } from './search.js';
 import type { AnalyticsReports } from './analytics-reports.js';
+import type { Administration } from './administration.js';
 import type { StreamWriter } from './stream-writer.js';
 import type { Threads } from './threads.js';
 
@@ -48,4 +49,6 @@ export interface Services {
   ops: OpsSink;
   /** The analytics reports of server administrators. */
   analytics: AnalyticsReports;
+  /** Server administration (users, rooms, dead jobs, nodes) for server administrators. */
+  admin: Administration;
 }

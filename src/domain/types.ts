@@ -51,6 +51,10 @@ export interface UserRecord {
   statusExpiresAt?: number;
   /** The avatar in use (an upload id); absent when none. */
   avatarId?: string;
+  /** When a server administrator disabled the account (it cannot log in); absent or null while enabled. */
+  disabledAt?: number | null;
+  /** When the account was deleted (its row stays, erased, for the messages naming it); absent or null otherwise. */
+  deletedAt?: number | null;
 }
 
 /** A role on the server as a whole (not in a room): `admin` reads analytics and administers. */
@@ -61,6 +65,58 @@ export interface ServerRoleHolder {
   username: string;
   role: ServerRole;
   grantedAt: number;
+}
+
+/** Where a server administrator acted from: the REST API (the admin page) or the console (`parley admin`). */
+export type AdminVia = 'api' | 'console';
+
+/** One entry of the server's audit log. */
+export interface ServerAuditRecord {
+  id: number;
+  at: number;
+  action: string;
+  /** Who acted; null at the console. */
+  actor: { id: string; username: string } | null;
+  via: AdminVia;
+  user: { id: string; username: string } | null;
+  roomId: string | null;
+  data: Record<string, unknown> | null;
+}
+
+/** An entry of the server's audit log, as written. */
+export interface ServerAuditInput {
+  at: number;
+  action: string;
+  actorId: string | null;
+  via: AdminVia;
+  userId: string | null;
+  roomId: string | null;
+  data: Record<string, unknown> | null;
+}
+
+/** A page of the users an administrator lists: by username, from `after`. */
+export interface AdminUserQuery {
+  /** A username prefix (lower-cased); all users when absent. */
+  prefix?: string | undefined;
+  /** Only the users in this state. */
+  state?: 'active' | 'disabled' | 'deleted' | 'bot' | undefined;
+  /** The last username of the previous page. */
+  after?: string | undefined;
+  limit: number;
+}
+
+/** A room as an administrator lists it: its record and how many members it has. */
+export interface AdminRoomRecord extends RoomRecord {
+  members: number;
+}
+
+/** A page of every room (any visibility), newest first, for an administrator. */
+export interface AdminRoomQuery {
+  /** A part of the name (case-insensitive); all rooms when absent. */
+  q?: string | undefined;
+  /** The cursor of the previous page: its last room's creation time and id. */
+  after?: { createdAt: number; id: string } | undefined;
+  limit: number;
 }
 
 /** What PATCH /me changes: each field present is set; `status: null` clears the status. */

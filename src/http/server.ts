@@ -36,6 +36,7 @@ import { roomRoutes } from './routes/rooms.js';
 import { peopleRoutes } from './routes/people.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { adminRoutes } from './routes/admin.js';
+import { administrationRoutes } from './routes/administration.js';
 import { blockRoutes } from './routes/blocks.js';
 
 export interface Health {
@@ -163,6 +164,7 @@ export async function buildHttp(services: Services, config: Config, log: Logger,
   notificationRoutes(api, ctx);
   blockRoutes(api, ctx);
   adminRoutes(api, ctx);
+  administrationRoutes(api, ctx);
   referenceRoutes(api);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

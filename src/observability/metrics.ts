@@ -327,3 +327,8 @@ export class Metrics {
     return this.registry.contentType;
   }
 }
+
+/** A counter's total over its labels (read by the node's status, src/realtime/node-directory.ts). */
+export async function counterTotal(counter: Counter): Promise<number> {
+  return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+}

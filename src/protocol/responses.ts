@@ -290,7 +290,83 @@ const latencyFields = {
   p999Ms: percentileMs.describe('From commit to the frame handed to the socket, ms: the upper bound of the histogram bucket the percentile falls in.'),
 };
 
+const AdminUser = z
+  .strictObject({
+    id: z.string(),
+    username: z.string().describe('A deleted account\'s is `deleted-…`: its name is freed.'),
+    displayName: z.string(),
+    bot: z.literal(true).optional().describe('Present only for a bot.'),
+    botOwnerId: z.string().optional().describe('A bot\'s owner.'),
+    createdAt: time,
+    role: z.enum(['admin']).nullable().describe('The server role: `admin`, or null.'),
+    disabledAt: time.nullable().describe('When the account was disabled (it cannot log in); null while enabled.'),
+    deletedAt: time.nullable().describe('When the account was deleted; null otherwise.'),
+  })
+  .describe('A user as a server administrator sees them.');
+
+const AdminRoom = Room.extend({ members: z.number().int().min(0).describe('Members now.') }).describe('A room of any visibility, as a server administrator sees it.');
+
+const NodeStatus = z
+  .strictObject({
+    id: z.string(),
+    host: z.string(),
+    pid: z.number().int(),
+    version: z.string(),
+    startedAt: time,
+    at: time.describe('When the node took this status (at most one interval old).'),
+    ready: z.boolean(),
+    notReadyReason: z.string().nullable().describe('Why it is not ready (it answers /ready with 503); null while ready.'),
+    connections: z.number().int().min(0).describe('Open WebSocket connections.'),
+    messagesPerSecond: z.number().min(0).describe('Messages committed per second over the last interval.'),
+    deliveriesPerSecond: z.number().min(0).describe('Room events written to sockets per second over the last interval.'),
+    eventLoopLagMs: z.number().min(0),
+    rssBytes: z.number().min(0),
+    heapUsedBytes: z.number().min(0),
+    breakers: z.record(z.string(), z.number().int()).describe('Circuit breakers not closed, by kind: 1 half-open, 2 open.'),
+  })
+  .describe('A node of the deployment, as it last told the others over the bus.');
+
+const DeadJob = z.strictObject({
+  id: z.string(),
+  queue: z.string(),
+  payload: z.unknown().describe('What the job was given.'),
+  key: z.string().nullable(),
+  attempts: z.number().int().min(0),
+  error: z.string().describe('The last run\'s error.'),
+  enqueuedAt: time,
+  failedAt: time,
+});
+
+const ServerAuditEntry = z.strictObject({
+  id: z.number().int().min(1).describe('Grows with every entry.'),
+  at: time,
+  action: z
+    .string()
+    .describe('user_created, user_disabled, user_enabled, user_deleted, password_reset, sessions_revoked, role_granted, role_revoked, room_archived, room_opened, job_retried, jobs_purged; more may come.'),
+  actor: z.strictObject({ id: z.string(), username: z.string() }).nullable().describe('The administrator; null for an action at the console without one named.'),
+  via: z.enum(['api', 'console']),
+  user: z.strictObject({ id: z.string(), username: z.string() }).nullable().describe('The user acted on.'),
+  roomId: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()).nullable().describe('What the action changed.'),
+});
+
 export const responses = {
+  AdminUserResult: z.strictObject({ user: AdminUser }),
+  AdminUserCreated: z.strictObject({ user: AdminUser, password: z.string().nullable().describe('The password made for them, shown this once; null when one was given.') }),
+  AdminUserPage: z.strictObject({ users: z.array(AdminUser).describe('By username.'), next: z.string().nullable().describe('`after` of the next page; null on the last.') }),
+  AdminPasswordReset: z.strictObject({
+    password: z.string().nullable().describe('The password made, shown this once; null when one was given.'),
+    sessionsRevoked: z.number().int().min(0),
+  }),
+  AdminSessionsRevoked: z.strictObject({ sessionsRevoked: z.number().int().min(0) }),
+  AdminRoomPage: z.strictObject({ rooms: z.array(AdminRoom).describe('Newest first.'), next: z.string().nullable().describe('`after` of the next page; null on the last.') }),
+  AdminNodes: z.strictObject({ nodes: z.array(NodeStatus).describe('The node answering first, then by id.') }),
+  AdminJobCounts: z.strictObject({
+    queues: z.array(z.strictObject({ queue: z.string(), waiting: z.number().int(), delayed: z.number().int(), active: z.number().int(), dead: z.number().int() })),
+  }),
+  AdminDeadJobs: z.strictObject({ jobs: z.array(DeadJob).describe('At most `limit`, in the order the job backend keeps them.') }),
+  AdminPurged: z.strictObject({ purged: z.number().int().min(0) }),
+  ServerAuditPage: z.strictObject({ entries: z.array(ServerAuditEntry).describe('Newest first.'), nextBefore: z.number().int().nullable().describe('`before` of the next page; null on the last.') }),
   Session: z.strictObject({ user: User, token: z.string().describe('Send it as `Authorization: Bearer <token>`.') }).describe('A new session.'),
   UserResult: z.strictObject({ user: User }),
   RoomResult: z.strictObject({ room: Room }),

@@ -223,6 +223,32 @@ export function buildSchemas(limits: SchemaLimits) {
     editMessage: z.strictObject({ body }),
     read: z.strictObject({ seq }),
     roomParams: z.strictObject({ roomId: id }),
+    adminUsersQuery: z.strictObject({
+      q: text('wire').max(32).optional().describe('Users whose username starts with this (compared lower-cased).'),
+      state: z.enum(['active', 'disabled', 'deleted', 'bot']).optional().describe('Only people who may log in (`active`), disabled accounts, deleted ones, or bots.'),
+      after: text('wire').min(1).max(64).optional().describe('`next` of the previous page.'),
+      limit: queryInt(1, 200).default(50),
+    }),
+    adminCreateUser: z.strictObject({
+      username,
+      password: password.optional().describe('Default: one is made and answered, shown this once.'),
+      displayName: displayName.optional(),
+      admin: z.boolean().optional().describe('Make them a server administrator too.'),
+    }),
+    adminPassword: z.strictObject({ password: password.optional().describe('Default: one is made and answered, shown this once.') }),
+    adminRole: z.strictObject({ role: z.enum(['admin']).nullable().describe('`admin`, or null to take the role away.') }),
+    adminRoomsQuery: z.strictObject({
+      q: text('wire').max(100).optional().describe('Rooms whose name contains this (case-insensitive).'),
+      after: cursor.optional().describe('`next` of the previous page.'),
+      limit: queryInt(1, 200).default(50),
+    }),
+    adminAuditQuery: z.strictObject({
+      before: queryInt(1, Number.MAX_SAFE_INTEGER).optional().describe('`nextBefore` of the previous page.'),
+      limit: queryInt(1, 200).default(50),
+    }),
+    adminQueueParams: z.strictObject({ queue: id }),
+    adminDeadJobParams: z.strictObject({ queue: id, jobId: id }),
+    adminDeadQuery: z.strictObject({ limit: queryInt(1, 1000).default(100) }),
     exportParams: z.strictObject({ exportId: id }),
     webhookParams: z.strictObject({ roomId: id, webhookId: id }),
     createWebhook: z.strictObject({

@@ -11,6 +11,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runAdminCommand } from '../../src/admin/cli.js';
+import { openAdminConsole } from '../../src/admin/console.js';
+import type { StoreWithJobs } from '../../src/adapters/sql/job-store.js';
 import { runAnalyticsCommand } from '../../src/analytics/cli.js';
 import { ClickHouseHttp } from '../../src/adapters/clickhouse/http.js';
 import { createLogger } from '../../src/observability/log.js';
@@ -52,6 +54,11 @@ if (requireBinary(NATS_SERVER, 'nats-server', 'Analytics') && requireBinary(CLIC
       return res.status === 200 ? ((res.body.rows as Array<{ messages: number }>)[0]?.messages ?? 0) : -res.status;
     };
     const counted = async () => (((await cli(['status'])).out[0] as Json).analytics as { events: number; ops: number });
+    /** `parley admin` against the node's own store, as the console opens it. */
+    const adminCli = (args: string[], out: (line: string) => void = () => undefined) => {
+      const store = server.parley.services.store as StoreWithJobs;
+      return runAdminCommand(args, { store, openConsole: () => openAdminConsole(server.parley.config, log, store), out, err: () => undefined });
+    };
     const cli = async (args: string[]) => {
       const lines: string[] = [];
       const code = await runAnalyticsCommand(args, server.parley.config, log, { openStore: async () => ({ store: server.parley.services.store, close: async () => undefined }), out: (l) => lines.push(l) });
@@ -97,7 +104,7 @@ if (requireBinary(NATS_SERVER, 'nats-server', 'Analytics') && requireBinary(CLIC
       roomId = await createRoom(server.url, admin, 'public', 'analytics room');
       assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: member.token })).status, 200);
       const lines: string[] = [];
-      assert.equal(await runAdminCommand(['grant', admin.username], server.parley.services.store, (l) => lines.push(l)), 0);
+      assert.equal(await adminCli(['grant', admin.username], (l) => lines.push(l)), 0);
       assert.deepEqual(JSON.parse(lines[0] as string), { username: admin.username, userId: admin.id, role: 'admin' });
     });
 
@@ -122,8 +129,8 @@ if (requireBinary(NATS_SERVER, 'nats-server', 'Analytics') && requireBinary(CLIC
       assert.equal((await report('messages', other.token, 'from=yesterday')).status, 403);
       assert.equal((await api(server.url, 'GET', '/api/v1/admin/analytics/everything', { token: admin.token })).status, 404);
       const lines: string[] = [];
-      assert.equal(await runAdminCommand(['grant', 'nobody_here'], server.parley.services.store, (l) => lines.push(l)), 1);
-      assert.equal(await runAdminCommand(['grant'], server.parley.services.store), 2);
+      assert.equal(await adminCli(['grant', 'nobody_here'], (l) => lines.push(l)), 1);
+      assert.equal(await adminCli(['grant']), 2);
     });
 
     it('what was sent and delivered is in every report, once', async () => {
@@ -245,10 +252,10 @@ if (requireBinary(NATS_SERVER, 'nats-server', 'Analytics') && requireBinary(CLIC
     });
 
     it('a revoked administrator is refused at once', async () => {
-      assert.equal(await runAdminCommand(['revoke', admin.username], server.parley.services.store, () => undefined), 0);
+      assert.equal(await adminCli(['revoke', admin.username]), 0);
       assert.equal((await report('messages', admin.token)).status, 403);
       const lines: string[] = [];
-      assert.equal(await runAdminCommand(['list'], server.parley.services.store, (l) => lines.push(l)), 0);
+      assert.equal(await adminCli(['list'], (l) => lines.push(l)), 0);
       assert.deepEqual(lines, []);
     });
   });

@@ -3,13 +3,16 @@ import type { AttachmentRecord, Author, MemberRecord, MessageRecord, RoomRecord,
 import type { EventsTable, MembersTable, MessagesTable, RoomsTable, SessionsTable, UsersTable } from './schema.js';
 
 /** A users row as selected (the bot columns read as they are stored). */
-export type UserRow = Omit<UsersTable, 'display_name_folded' | 'bot_owner_id' | 'deactivated_at' | 'avatar_id' | 'status_text' | 'status_expires_at'> & {
+export type UserRow = Omit<UsersTable, 'display_name_folded' | 'bot_owner_id' | 'deactivated_at' | 'avatar_id' | 'status_text' | 'status_expires_at' | 'disabled_at' | 'deleted_at'> & {
   bot_owner_id: string | null;
   deactivated_at: number | null;
   /** The profile columns, where the query selected them. */
   avatar_id?: string | null;
   status_text?: string | null;
   status_expires_at?: number | null;
+  /** The administration columns, where the query selected them. */
+  disabled_at?: number | null;
+  deleted_at?: number | null;
 };
 
 /** The bot and profile fields only when set, so a plain person's record is what it always was. */
@@ -20,6 +23,8 @@ export const toUser = (r: UserRow): UserRecord => {
   if (r.status_text != null) user.statusText = r.status_text;
   if (r.status_text != null && r.status_expires_at != null) user.statusExpiresAt = r.status_expires_at;
   if (r.avatar_id != null) user.avatarId = r.avatar_id;
+  if (r.disabled_at != null) user.disabledAt = Number(r.disabled_at);
+  if (r.deleted_at != null) user.deletedAt = Number(r.deleted_at);
   return user;
 };
 

@@ -41,7 +41,7 @@ export async function moderate(db: Kysely<Database>, dialect: SqlDialect, reques
     const restricted = (kind: 'ban' | 'mute'): boolean => restrictions.some((r) => r.kind === kind && inForce(r.until === null ? null : Number(r.until), at));
     const state: ModerationState = {
       room: { visibility: room.visibility, name: room.name, topic: room.topic, archived: room.archived_at !== null },
-      actorRole: roleOf(actorId),
+      actorRole: request.asServerAdmin === true ? 'owner' : roleOf(actorId),
       subject: memberId === null || !authors.has(memberId) ? null : { role: roleOf(memberId), banned: restricted('ban'), muted: restricted('mute') },
     };
     const plan = planModeration(state, actorId, action);

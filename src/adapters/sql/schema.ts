@@ -23,6 +23,10 @@ export interface UsersTable {
   status_text: Generated<string | null>;
   /** When the status stops showing; null: until it is changed. */
   status_expires_at: Generated<number | null>;
+  /** When a server administrator disabled the account; null while it may log in. */
+  disabled_at: Generated<number | null>;
+  /** When the account was deleted (erased: its row stays for the messages naming it); null while it exists. */
+  deleted_at: Generated<number | null>;
 }
 
 export interface SessionsTable {
@@ -338,6 +342,18 @@ export interface BlocksTable {
   created_at: number;
 }
 
+/** A server administrator's action (migration 19). */
+export interface ServerAuditTable {
+  id: Generated<number>;
+  at: number;
+  action: string;
+  actor_id: string | null;
+  via: 'api' | 'console';
+  user_id: string | null;
+  room_id: string | null;
+  data: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -363,6 +379,7 @@ export interface Database {
   notification_cursors: NotificationCursorsTable;
   stream_cursors: StreamCursorsTable;
   server_roles: ServerRolesTable;
+  server_audit: ServerAuditTable;
   notification_prefs: NotificationPrefsTable;
   notification_settings: NotificationSettingsTable;
   blocks: BlocksTable;

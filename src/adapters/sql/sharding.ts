@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../../errors.js';
-import type { RoomWithReadState } from '../../domain/types.js';
+import type { AdminRoomQuery, RoomWithReadState } from '../../domain/types.js';
 import { type AppendOutcome, type AppendRequest, type HistoryQuery, type ModerationOutcome, type ModerationRequest, type NotificationPage, PartialAppendError, type SearchQuery, type Store, type ThreadCursor } from '../../ports.js';
 import type { StoreWithJobs } from './job-store.js';
 import { toAuthor } from './mappers.js';
@@ -175,6 +175,7 @@ const ROOM: Record<string, RoomSpec> = {
  */
 const PRIMARY_ONLY = new Set([
   'createUser', 'findNameConflict', 'findUserById', 'findUserByUsername', 'searchUsers', 'serverRole', 'setServerRole', 'listServerRoles',
+  'setUserDisabled', 'setPassword', 'revokeSessions', 'eraseUser', 'listUsers', 'recordServerAudit', 'listServerAudit',
   'createSession', 'findSession', 'findSessionUser', 'deleteSession', 'deleteExpiredSessions',
   'createExport', 'findExport', 'findActiveExport', 'updateExport', 'listExpiredExports', 'deleteExport',
   'reserveUpload', 'findUpload', 'updateUpload', 'deleteUpload', 'doomUnattachedUploads', 'listDoomedUploads', 'markUploadsDeleted', 'forgetDeletedUploads',
@@ -193,7 +194,7 @@ const PRIMARY_ONLY = new Set([
 const SPECIAL = [
   'migrate', 'close', 'ping', 'append', 'createRoom', 'getOrCreateDm', 'setAvatar', 'avatarOf', 'purgeMessagesBefore', 'updateProfile', 'deactivateBot', 'search',
   'listMemberRooms', 'listMemberRoomIds', 'listPublicRooms', 'listFollowedThreads', 'roomsBehindNotifier', 'roomsBehindCursor', 'listRetentionRooms', 'webhooksBehind',
-  'listNotifications', 'countUnreadNotifications',
+  'listNotifications', 'countUnreadNotifications', 'listRooms',
 ];
 
 /** Every Store method this module routes, by how (the sharding test checks none is missing). */
@@ -595,6 +596,15 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       return unique(lists.flat(), (r) => r.id)
         .sort((a, b) => (key(a.name) < key(b.name) ? -1 : key(a.name) > key(b.name) ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .slice(0, limit as number);
+    },
+
+    listRooms: async (query) => {
+      const q = query as AdminRoomQuery;
+      const lists = await everywhere((s) => s.listRooms(q));
+      // Newest first, ties by id descending: each shard's page is in that order, merged here.
+      return unique(lists.flat(), (r) => r.id)
+        .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, q.limit);
     },
 
     listFollowedThreads: async (userId, cursor, limit, unreadCap) => {

@@ -4,13 +4,19 @@
  * migrate.ts.
  */
 import { type Kysely, sql } from 'kysely';
+import * as administration from './administration.js';
 import { notFound, unavailable } from '../../errors.js';
 import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
 import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, ThreadCursor, ThreadPage, UploadChanges, WebhookChanges } from '../../ports.js';
 import type { NotificationPage, NotificationSettingsChanges } from '../../ports.js';
 import { MEMBERS_AMONG_MAX } from '../../ports.js';
 import type {
+  AdminRoomQuery,
+  AdminRoomRecord,
+  AdminUserQuery,
   Author,
+  ServerAuditInput,
+  ServerAuditRecord,
   ServerRole,
   ServerRoleHolder,
   DigestCandidate,
@@ -195,6 +201,38 @@ export class SqlStore extends SqlJobStore implements Store {
       .orderBy('users.username')
       .execute();
     return rows.map((r) => ({ userId: r.user_id, username: r.username, role: r.role, grantedAt: Number(r.granted_at) }));
+  }
+
+  setUserDisabled(userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[] } | undefined> {
+    return administration.setUserDisabled(this.#db, this.#dialect, userId, at);
+  }
+
+  setPassword(userId: string, passwordHash: string): Promise<string[] | undefined> {
+    return administration.setPassword(this.#db, this.#dialect, userId, passwordHash);
+  }
+
+  revokeSessions(userId: string): Promise<string[]> {
+    return administration.revokeSessions(this.#db, this.#dialect, userId);
+  }
+
+  eraseUser(userId: string, at: number, erased: { username: string; displayName: string }): Promise<string[] | undefined> {
+    return administration.eraseUser(this.#db, this.#dialect, userId, at, erased);
+  }
+
+  listUsers(query: AdminUserQuery): Promise<{ users: UserRecord[]; next: string | null }> {
+    return administration.listUsers(this.#db, query);
+  }
+
+  listRooms(query: AdminRoomQuery): Promise<AdminRoomRecord[]> {
+    return administration.listRooms(this.#db, query);
+  }
+
+  recordServerAudit(entry: ServerAuditInput): Promise<void> {
+    return administration.recordServerAudit(this.#db, entry);
+  }
+
+  listServerAudit(before: number | undefined, limit: number): Promise<ServerAuditRecord[]> {
+    return administration.listServerAudit(this.#db, before, limit);
   }
 
   async findUserByUsername(username: string): Promise<UserRecord | undefined> {

@@ -1,15 +1,11 @@
 /** GET /api/v1/openapi.json and GET /api/v1/docs: the API reference, as data and as a page. */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { PACKAGE_ROOT } from '../../paths.js';
+import { PARLEY_VERSION } from '../../paths.js';
 import { buildOpenApi, type OpenApiDocument } from '../openapi.js';
 import { REFERENCE_PAGE_CSP, renderReferencePage } from '../reference-page.js';
 import type { RestApi } from '../route.js';
-
-const packageVersion = (): string => (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const etagOf = (text: string): string => `"${createHash('sha256').update(text).digest('base64url').slice(0, 32)}"`;
 
@@ -35,7 +31,7 @@ export function referenceRoutes(api: RestApi): void {
   let built: Built | null = null;
   const reference = (): Built => {
     if (built === null) {
-      const document = buildOpenApi(api.routes, { version: packageVersion() });
+      const document = buildOpenApi(api.routes, { version: PARLEY_VERSION });
       const page = renderReferencePage(document);
       built = { document, documentEtag: etagOf(JSON.stringify(document)), page, pageEtag: etagOf(page) };
     }

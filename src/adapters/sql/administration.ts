@@ -1,0 +1,155 @@
+/**
+ * The SQL of server administration (both dialects): disabling, erasing and listing accounts,
+ * revoking a user's sessions, the server's audit log, and every room for an administrator. All
+ * of it on the primary, with the accounts; each write is one transaction that deletes the
+ * sessions it ends and answers their token hashes (DELETE … RETURNING), so the caller can forget
+ * exactly those in the shared cache and close their WebSockets.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { AdminRoomQuery, AdminRoomRecord, AdminUserQuery, ServerAuditInput, ServerAuditRecord, UserRecord } from '../../domain/types.js';
+import type { SqlDialect } from './dialect.js';
+import { toRoom, toUser } from './mappers.js';
+import { escapeLike, prefixEnd } from './room-search.js';
+import type { Database } from './schema.js';
+
+/** Deletes every session of the user; answers their token hashes. */
+export async function deleteSessionsOf(trx: Kysely<Database>, userId: string): Promise<string[]> {
+  const rows = await trx.deleteFrom('sessions').where('user_id', '=', userId).returning('token_hash').execute();
+  return rows.map((r) => r.token_hash);
+}
+
+/**
+ * Disables the account (`at`), ending its sessions, or enables it again (null). A deleted account
+ * stays disabled: enabling it changes nothing. Undefined when there is no such user.
+ */
+export function setUserDisabled(db: Kysely<Database>, dialect: SqlDialect, userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[] } | undefined> {
+  return dialect.write(db, async (trx) => {
+    if (at === null) await trx.updateTable('users').set({ disabled_at: null }).where('id', '=', userId).where('deleted_at', 'is', null).execute();
+    // Disabled once: a second disable keeps the first time.
+    else await trx.updateTable('users').set({ disabled_at: at }).where('id', '=', userId).where('disabled_at', 'is', null).execute();
+    const row = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+    if (row === undefined) return undefined;
+    return { user: toUser(row), revoked: at === null ? [] : await deleteSessionsOf(trx, userId) };
+  });
+}
+
+/** Sets the password hash and ends every session of the user; undefined when there is no such user (or it was deleted). */
+export function setPassword(db: Kysely<Database>, dialect: SqlDialect, userId: string, passwordHash: string): Promise<string[] | undefined> {
+  return dialect.write(db, async (trx) => {
+    const updated = await trx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).where('deleted_at', 'is', null).executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return undefined;
+    return deleteSessionsOf(trx, userId);
+  });
+}
+
+/** Ends every session of the user. */
+export function revokeSessions(db: Kysely<Database>, dialect: SqlDialect, userId: string): Promise<string[]> {
+  return dialect.write(db, (trx) => deleteSessionsOf(trx, userId));
+}
+
+/**
+ * Erases the account: its username becomes `erased.username` (freeing the old one), its display
+ * name `erased.displayName`, its password, status and avatar are gone, it is disabled and
+ * deleted at `at`, and its sessions, server role and blocks (both ways) are deleted. The row
+ * stays: messages and events name it. Undefined when there is no such user; an account already
+ * deleted is left as it is (no sessions to end).
+ */
+export function eraseUser(db: Kysely<Database>, dialect: SqlDialect, userId: string, at: number, erased: { username: string; displayName: string }): Promise<string[] | undefined> {
+  return dialect.write(db, async (trx) => {
+    const row = await trx.selectFrom('users').select(['id', 'deleted_at']).where('id', '=', userId).executeTakeFirst();
+    if (row === undefined) return undefined;
+    if (row.deleted_at !== null) return [];
+    await trx
+      .updateTable('users')
+      .set({
+        username: erased.username,
+        display_name: erased.displayName,
+        // Its own username: unique, and no other name reads as it.
+        display_name_folded: erased.username,
+        password_hash: '!deleted',
+        status_text: null,
+        status_expires_at: null,
+        avatar_id: null,
+        disabled_at: sql<number>`coalesce(disabled_at, ${at})`,
+        deleted_at: at,
+      })
+      .where('id', '=', userId)
+      .execute();
+    await trx.deleteFrom('server_roles').where('user_id', '=', userId).execute();
+    await trx
+      .deleteFrom('blocks')
+      .where((eb) => eb.or([eb('user_id', '=', userId), eb('blocked_id', '=', userId)]))
+      .execute();
+    return deleteSessionsOf(trx, userId);
+  });
+}
+
+/** A page of users by username, from after `query.after`; `next`: the cursor of the following page, or null. */
+export async function listUsers(db: Kysely<Database>, query: AdminUserQuery): Promise<{ users: UserRecord[]; next: string | null }> {
+  const { prefix, state, after, limit } = query;
+  const end = prefix === undefined || prefix === '' ? null : prefixEnd(prefix);
+  const rows = await db
+    .selectFrom('users')
+    .selectAll()
+    .$if(prefix !== undefined && prefix !== '', (q) => q.where('username', '>=', prefix as string))
+    .$if(end !== null, (q) => q.where('username', '<', end as string))
+    .$if(after !== undefined, (q) => q.where('username', '>', after as string))
+    .$if(state === 'active', (q) => q.where('disabled_at', 'is', null).where('bot_owner_id', 'is', null))
+    .$if(state === 'disabled', (q) => q.where('disabled_at', 'is not', null).where('deleted_at', 'is', null))
+    .$if(state === 'deleted', (q) => q.where('deleted_at', 'is not', null))
+    .$if(state === 'bot', (q) => q.where('bot_owner_id', 'is not', null))
+    .orderBy('username')
+    .limit(limit + 1)
+    .execute();
+  const users = rows.slice(0, limit).map(toUser);
+  return { users, next: rows.length > limit ? (users.at(-1)?.username ?? null) : null };
+}
+
+/** A page of every room of this database, newest first, with member counts. */
+export async function listRooms(db: Kysely<Database>, query: AdminRoomQuery): Promise<AdminRoomRecord[]> {
+  const { q, after, limit } = query;
+  const rows = await db
+    .selectFrom('rooms')
+    .select(['id', 'name', 'visibility', 'topic', 'created_at', 'last_seq', 'dm_key', 'archived_at'])
+    .select((eb) => eb.selectFrom('members').select(eb.fn.countAll<number>().as('n')).whereRef('members.room_id', '=', 'rooms.id').as('members'))
+    .$if(q !== undefined && q !== '', (b) => b.where(sql<boolean>`lower(name) LIKE ${`%${escapeLike((q as string).toLowerCase())}%`} ESCAPE '\\'`))
+    .$if(after !== undefined, (b) => {
+      const cursor = after as { createdAt: number; id: string };
+      return b.where((eb) => eb.or([eb('created_at', '<', cursor.createdAt), eb.and([eb('created_at', '=', cursor.createdAt), eb('id', '<', cursor.id)])]));
+    })
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ ...toRoom(r), members: Number(r.members ?? 0) }));
+}
+
+export async function recordServerAudit(db: Kysely<Database>, entry: ServerAuditInput): Promise<void> {
+  await db
+    .insertInto('server_audit')
+    .values({ at: entry.at, action: entry.action, actor_id: entry.actorId, via: entry.via, user_id: entry.userId, room_id: entry.roomId, data: entry.data === null ? null : JSON.stringify(entry.data) })
+    .execute();
+}
+
+/** The server's audit log, newest first, with id < `before` when given; at most `limit`. */
+export async function listServerAudit(db: Kysely<Database>, before: number | undefined, limit: number): Promise<ServerAuditRecord[]> {
+  const rows = await db
+    .selectFrom('server_audit as a')
+    .leftJoin('users as actor', 'actor.id', 'a.actor_id')
+    .leftJoin('users as target', 'target.id', 'a.user_id')
+    .select(['a.id', 'a.at', 'a.action', 'a.actor_id', 'a.via', 'a.user_id', 'a.room_id', 'a.data', 'actor.username as actor_username', 'target.username as target_username'])
+    .$if(before !== undefined, (q) => q.where('a.id', '<', before as number))
+    .orderBy('a.id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    at: Number(r.at),
+    action: r.action,
+    actor: r.actor_id === null ? null : { id: r.actor_id, username: r.actor_username ?? '' },
+    via: r.via,
+    user: r.user_id === null ? null : { id: r.user_id, username: r.target_username ?? '' },
+    roomId: r.room_id,
+    data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
+  }));
+}
