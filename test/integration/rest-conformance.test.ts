@@ -14,6 +14,8 @@ import { views } from '../../src/protocol/responses.js';
 import type { Json } from '../support/json.js';
 import sharp from 'sharp';
 import { startS3rver, type S3rverHandle } from '../support/s3rver.js';
+import { makeDeadJob } from '../support/admin.js';
+import { EXPORT_QUEUE } from '../../src/exports/exports.js';
 import { type ApiResponse, api, startTestServer, type TestServer } from '../support/server.js';
 import { CLICKHOUSE_SERVER, NATS_SERVER, requireBinary, type ServerHandle, startClickHouse, startNats } from '../support/services.js';
 
@@ -430,6 +432,42 @@ describe('REST answers match the API reference', () => {
       await expect(200, 'GET', `/api/v1/admin/analytics/${report}?from=2026-01-01&to=2026-02-01&limit=5`, { token: bob.token });
     }
     if (analyticsServers) await expect(200, 'GET', `/api/v1/admin/analytics/messages?roomId=${lobby}`, { token: bob.token });
+
+    // Server administration: users, rooms, nodes, jobs and the audit log.
+    const carolId = ((await expect(200, 'GET', '/api/v1/me', { token: carol })).body.user as Json).id as string;
+    await expect(403, 'GET', '/api/v1/admin/users', { token: carol });
+    await expect(200, 'GET', '/api/v1/admin/users?q=car&limit=5', { token: bob.token });
+    await expect(400, 'GET', '/api/v1/admin/users?state=sleepy', { token: bob.token });
+    const dave = (await expect(201, 'POST', '/api/v1/admin/users', { token: bob.token, body: { username: 'dave_d' } })).body.user as Json;
+    await expect(409, 'POST', '/api/v1/admin/users', { token: bob.token, body: { username: 'dave_d' } });
+    await expect(200, 'GET', `/api/v1/admin/users/${dave.id}`, { token: bob.token });
+    await expect(404, 'GET', '/api/v1/admin/users/nobody', { token: bob.token });
+    await expect(200, 'POST', `/api/v1/admin/users/${dave.id}/disable`, { token: bob.token });
+    await expect(200, 'POST', `/api/v1/admin/users/${dave.id}/enable`, { token: bob.token });
+    await expect(200, 'POST', `/api/v1/admin/users/${dave.id}/password`, { token: bob.token, body: {} });
+    await expect(200, 'DELETE', `/api/v1/admin/users/${dave.id}/sessions`, { token: bob.token });
+    await expect(200, 'PUT', `/api/v1/admin/users/${dave.id}/role`, { token: bob.token, body: { role: 'admin' } });
+    await expect(200, 'PUT', `/api/v1/admin/users/${dave.id}/role`, { token: bob.token, body: { role: null } });
+    await expect(409, 'DELETE', `/api/v1/admin/users/${me.body.user.id}`, { token: bob.token });
+    await expect(204, 'DELETE', `/api/v1/admin/users/${dave.id}`, { token: bob.token });
+    await expect(409, 'POST', `/api/v1/admin/users/${dave.id}/enable`, { token: bob.token });
+    await expect(200, 'GET', '/api/v1/admin/rooms?limit=1', { token: bob.token });
+    await expect(400, 'GET', '/api/v1/admin/rooms?after=nonsense', { token: bob.token });
+    await expect(200, 'POST', `/api/v1/admin/rooms/${lobby}/archive`, { token: bob.token });
+    await expect(200, 'POST', `/api/v1/admin/rooms/${lobby}/unarchive`, { token: bob.token });
+    await expect(403, 'POST', `/api/v1/admin/rooms/${dm}/archive`, { token: bob.token });
+    await expect(200, 'GET', '/api/v1/admin/nodes', { token: bob.token });
+    await expect(200, 'GET', '/api/v1/admin/jobs', { token: bob.token });
+    const deadJob = await makeDeadJob(server, carolId, lobby);
+    await expect(200, 'GET', `/api/v1/admin/jobs/${EXPORT_QUEUE}/dead?limit=10`, { token: bob.token });
+    await expect(404, 'GET', '/api/v1/admin/jobs/nope/dead', { token: bob.token });
+    await expect(204, 'POST', `/api/v1/admin/jobs/${EXPORT_QUEUE}/dead/${deadJob}/retry`, { token: bob.token });
+    await expect(404, 'POST', `/api/v1/admin/jobs/${EXPORT_QUEUE}/dead/nope/retry`, { token: bob.token });
+    const again = await makeDeadJob(server, carolId, lobby);
+    await expect(200, 'DELETE', `/api/v1/admin/jobs/${EXPORT_QUEUE}/dead/${again}`, { token: bob.token });
+    await expect(404, 'DELETE', `/api/v1/admin/jobs/${EXPORT_QUEUE}/dead/${again}`, { token: bob.token });
+    await expect(200, 'DELETE', `/api/v1/admin/jobs/${EXPORT_QUEUE}/dead`, { token: bob.token });
+    await expect(200, 'GET', '/api/v1/admin/audit?limit=2', { token: bob.token });
   });
 
   it('every documented operation answered its success in the session', () => {

@@ -65,7 +65,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     query: rest.adminUsersQuery,
     status: 200,
     response: responses.AdminUserPage,
-    errors: [],
+    errors: ['forbidden'],
     handler: async ({ session, query }) => {
       await admin.authorize(session.user.id);
       const page = await admin.listUsers({ prefix: query.q?.toLowerCase(), state: query.state, after: query.after, limit: query.limit });
@@ -85,7 +85,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     bodyName: 'user',
     status: 201,
     response: responses.AdminUserCreated,
-    errors: ['conflict'],
+    errors: ['forbidden', 'conflict'],
     handler: async ({ session, body }) => {
       const by = await admin.authorize(session.user.id);
       const created = await admin.createUser(by, body);
@@ -104,7 +104,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     params: rest.userParams,
     status: 200,
     response: responses.AdminUserResult,
-    errors: ['not_found'],
+    errors: ['forbidden', 'not_found'],
     handler: async ({ session, params }) => {
       await admin.authorize(session.user.id);
       return { user: adminUserView(await admin.user(params.userId)) };
@@ -122,7 +122,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     params: rest.userParams,
     status: 200,
     response: responses.AdminUserResult,
-    errors: ['not_found', 'conflict'],
+    errors: ['forbidden', 'not_found', 'conflict'],
     handler: async ({ session, params }) => {
       const by = await admin.authorize(session.user.id);
       return { user: adminUserView(await admin.disableUser(by, params.userId)) };
@@ -140,7 +140,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     params: rest.userParams,
     status: 200,
     response: responses.AdminUserResult,
-    errors: ['not_found', 'conflict'],
+    errors: ['forbidden', 'not_found', 'conflict'],
     handler: async ({ session, params }) => {
       const by = await admin.authorize(session.user.id);
       return { user: adminUserView(await admin.enableUser(by, params.userId)) };
@@ -160,7 +160,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     auth: true,
     params: rest.userParams,
     status: 204,
-    errors: ['not_found', 'conflict'],
+    errors: ['forbidden', 'not_found', 'conflict'],
     handler: async ({ session, params }) => {
       const by = await admin.authorize(session.user.id);
       await admin.deleteUser(by, params.userId);
@@ -180,7 +180,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     bodyName: 'password',
     status: 200,
     response: responses.AdminPasswordReset,
-    errors: ['not_found', 'conflict'],
+    errors: ['forbidden', 'not_found', 'conflict'],
     handler: async ({ session, params, body }) => {
       const by = await admin.authorize(session.user.id);
       return admin.resetPassword(by, params.userId, body.password);
@@ -198,7 +198,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     params: rest.userParams,
     status: 200,
     response: responses.AdminSessionsRevoked,
-    errors: ['not_found'],
+    errors: ['forbidden', 'not_found'],
     handler: async ({ session, params }) => {
       const by = await admin.authorize(session.user.id);
       return { sessionsRevoked: await admin.revokeSessions(by, params.userId) };
@@ -218,7 +218,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     bodyName: 'role',
     status: 200,
     response: responses.AdminUserResult,
-    errors: ['not_found', 'conflict'],
+    errors: ['forbidden', 'not_found', 'conflict'],
     handler: async ({ session, params, body }) => {
       const by = await admin.authorize(session.user.id);
       return { user: adminUserView(await admin.setRole(by, params.userId, body.role)) };
@@ -236,7 +236,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     query: rest.adminRoomsQuery,
     status: 200,
     response: responses.AdminRoomPage,
-    errors: [],
+    errors: ['forbidden'],
     handler: async ({ session, query }) => {
       await admin.authorize(session.user.id);
       const rooms = await admin.listRooms({ q: query.q, after: parseRoomCursor(query.after), limit: query.limit + 1 });
@@ -259,7 +259,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
       params: rest.roomParams,
       status: 200,
       response: responses.RoomResult,
-      errors: ['not_found'],
+      errors: ['forbidden', 'not_found'],
       handler: async ({ session, params }) => {
         const by = await admin.authorize(session.user.id);
         return { room: roomView(await admin.setRoomArchived(by, params.roomId, archived)) };
@@ -277,7 +277,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     auth: true,
     status: 200,
     response: responses.AdminNodes,
-    errors: [],
+    errors: ['forbidden'],
     handler: async ({ session }) => {
       await admin.authorize(session.user.id);
       return { nodes: admin.nodes().map(nodeView) };
@@ -294,7 +294,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     auth: true,
     status: 200,
     response: responses.AdminJobCounts,
-    errors: [],
+    errors: ['forbidden'],
     handler: async ({ session }) => {
       await admin.authorize(session.user.id);
       return { queues: await admin.jobCounts() };
@@ -313,7 +313,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     query: rest.adminDeadQuery,
     status: 200,
     response: responses.AdminDeadJobs,
-    errors: ['not_found'],
+    errors: ['forbidden', 'not_found'],
     handler: async ({ session, params, query }) => {
       await admin.authorize(session.user.id);
       return { jobs: (await admin.deadJobs(params.queue, query.limit)).map(deadJobView) };
@@ -330,7 +330,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     auth: true,
     params: rest.adminDeadJobParams,
     status: 204,
-    errors: ['not_found'],
+    errors: ['forbidden', 'not_found'],
     handler: async ({ session, params }) => {
       const by = await admin.authorize(session.user.id);
       await admin.retryDeadJob(by, params.queue, params.jobId);
@@ -348,7 +348,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     params: rest.adminDeadJobParams,
     status: 200,
     response: responses.AdminPurged,
-    errors: ['not_found'],
+    errors: ['forbidden', 'not_found'],
     handler: async ({ session, params }) => {
       const by = await admin.authorize(session.user.id);
       return { purged: await admin.purgeDeadJobs(by, params.queue, params.jobId) };
@@ -366,7 +366,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     params: rest.adminQueueParams,
     status: 200,
     response: responses.AdminPurged,
-    errors: ['not_found'],
+    errors: ['forbidden', 'not_found'],
     handler: async ({ session, params }) => {
       const by = await admin.authorize(session.user.id);
       return { purged: await admin.purgeDeadJobs(by, params.queue) };
@@ -384,7 +384,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     query: rest.adminAuditQuery,
     status: 200,
     response: responses.ServerAuditPage,
-    errors: [],
+    errors: ['forbidden'],
     handler: async ({ session, query }) => {
       await admin.authorize(session.user.id);
       const entries = await admin.audit(query.before, query.limit + 1);
