@@ -70,6 +70,7 @@ import { setFlushWindow } from './realtime/write-scheduler.js';
 import { AnalyticsReports } from './domain/analytics-reports.js';
 import { Administration } from './domain/administration.js';
 import { NodeDirectory } from './realtime/node-directory.js';
+import { ConsoleWatch } from './realtime/console-watch.js';
 import { QUEUES } from './jobs/slow-work.js';
 import { PARLEY_VERSION } from './paths.js';
 
@@ -273,6 +274,9 @@ function logBreaker(log: Logger, name: string, from: BreakerState, to: BreakerSt
   else if (to === 'closed') log.info({ breaker: name, openMs: openForMs }, `breaker closed: ${name} calls go through again`);
   else log.debug({ breaker: name, state: to }, 'breaker probe');
 }
+
+/** How often a node with an in-process bus reads the audit log for console actions that end sessions, ms. */
+const CONSOLE_WATCH_INTERVAL_MS = 2_000;
 
 export async function startParley(config: Config, log: Logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT)): Promise<Parley> {
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -612,6 +616,12 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     const timers = [
       setInterval(() => store.deleteExpiredSessions(Date.now()).catch(onError), 3_600_000),
     ];
+    // With an in-process bus, `parley admin` reaches this node through the audit log only.
+    if (!['redis', 'nats'].includes(busKind(config))) {
+      const watch = new ConsoleWatch(store, (userId) => ws.recheckSessions(userId));
+      await watch.start();
+      timers.push(setInterval(() => watch.poll().catch(onError), CONSOLE_WATCH_INTERVAL_MS));
+    }
     if (presenceAdapter.heartbeat !== undefined && presenceAdapter.sweep !== undefined) {
       const { heartbeat, sweep } = { heartbeat: presenceAdapter.heartbeat.bind(presenceAdapter), sweep: presenceAdapter.sweep.bind(presenceAdapter) };
       timers.push(

@@ -99,7 +99,7 @@ export async function runAdminCommand(args: string[], deps: AdminCommandDeps): P
     const by = await actor(deps.store, admin, parsed.flags.get('--by'));
     const code = await run(parsed, { ...deps, out, admin, by });
     if (code === 0 && !console.reachesNodes && changesSessions(parsed.positional)) {
-      err('parley admin: no network bus (REDIS_URL or NATS_URL) reaches the running nodes from here: the sessions ended are refused at once, but open WebSockets close only at their next check. On one machine, use the admin page or the REST API to close them at once.');
+      err('parley admin: no network bus (REDIS_URL or NATS_URL) reaches the nodes from here: the sessions ended are refused at once, and a node on this store closes their WebSockets within 2 s (it reads the audit log).');
     }
     return code;
   } catch (error) {

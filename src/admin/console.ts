@@ -3,8 +3,8 @@
  * the user's WebSockets on every node and a room's event reaches its members) and the shared
  * cache (so a revoked session is forgotten there). A network bus (Redis, NATS) reaches every
  * node; with the embedded one (one machine, no REDIS_URL or NATS_URL) the console reaches no
- * running node: sessions it ends are refused at once by REST (no cache stands between), and
- * their open WebSockets close at their next check. docs/operations.md says which to use where.
+ * running node: sessions it ends are refused at once by REST (no cache stands between), and the
+ * node closes their WebSockets when it reads the audit entry (src/realtime/console-watch.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';

@@ -274,6 +274,23 @@ export class Gateway {
       });
   }
 
+  /**
+   * Closes this node's WebSockets of the user whose sessions no longer hold (ended where no bus
+   * message reached this node: the console on one machine). Answers how many it closed.
+   */
+  async recheckSessions(userId: string): Promise<number> {
+    const channel = this.#users.get(userId);
+    if (channel === undefined) return 0;
+    let closed = 0;
+    for (const conn of [...channel.connections]) {
+      if (conn.isOpen && !(await this.#services.accounts.sessionActive(conn.tokenHash))) {
+        conn.close(CLOSE.policy, 'session revoked');
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   #joinUserChannel(conn: Connection): UserChannel {
     const userId = conn.user.id;
     let channel = this.#users.get(userId);

@@ -4,7 +4,8 @@
  * session (401); each action does what it says and is written to the audit log; a disabled
  * account cannot log in and none of its sessions works, also one a login raced in; a deleted
  * account leaves its rooms, its bots go, its name is freed and its messages stay; dead jobs are
- * listed, retried and purged; and `parley admin` does the same at the console.
+ * listed, retried and purged; and `parley admin` does the same at the console, its session
+ * revocations closing WebSockets on a node it reaches by no bus (the node reads the audit log).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -344,8 +345,15 @@ describe('server administration (embedded store)', () => {
     assert.equal(chosen.out[0]?.password, undefined, 'a given password is not echoed');
     assert.equal((await login('console_made', 'piped in secret')).status, 200);
     const token = (await login('console_made', 'piped in secret')).body.token as string;
-    assert.equal((await adminConsole(server, ['user', 'disable', 'console_made'])).code, 0);
+    const ws = await WsTestClient.connect(server.wsUrl, { token });
+    ws.ws.send(JSON.stringify({ type: 'ping' }));
+    await ws.waitFor((f) => f.type === 'pong');
+    const disabled = await adminConsole(server, ['user', 'disable', 'console_made']);
+    assert.equal(disabled.code, 0);
+    assert.match(disabled.err, /within 2 s/, 'the console says how an in-process bus reaches the node');
     assert.equal((await call('GET', '/api/v1/me', token)).status, 401, 'refused at once: no cache between the node and the store');
+    // No bus reaches the node from the console: it reads the audit log and closes the WebSocket.
+    assert.equal(await ws.closed(10_000), 1008);
     assert.equal((await login('console_made', 'piped in secret')).status, 403);
     assert.equal((await adminConsole(server, ['user', 'enable', 'console_made'])).code, 0);
     const made = await adminConsole(server, ['user', 'password', 'console_made']);
