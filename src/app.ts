@@ -618,7 +618,14 @@ export async function startParley(config: Config, log: Logger = createLogger(con
     ];
     // With an in-process bus, `parley admin` reaches this node through the audit log only.
     if (!['redis', 'nats'].includes(busKind(config))) {
-      const watch = new ConsoleWatch(store, (userId) => ws.recheckSessions(userId));
+      const watch = new ConsoleWatch(store, {
+        recheckSessions: (userId) => ws.recheckSessions(userId),
+        resyncRoom: (roomId) => hub.resyncRoom(roomId),
+        usersLeft: () => {
+          members.clear();
+          hub.resync();
+        },
+      });
       await watch.start();
       timers.push(setInterval(() => watch.poll().catch(onError), CONSOLE_WATCH_INTERVAL_MS));
     }

@@ -18,6 +18,7 @@ import type { DeadJob, JobCounts, JobQueue, Store } from '../ports.js';
 import type { NodeStatus } from '../realtime/node-directory.js';
 import { type Accounts, isDisabled } from './accounts.js';
 import { isBot } from './actor.js';
+import { DELETED_USERNAME_PREFIX } from './name-conflicts.js';
 import { hashPassword } from './password.js';
 import type { Moderation } from './moderation.js';
 import type { StreamWriter } from './stream-writer.js';
@@ -55,8 +56,8 @@ export interface AdministrationDeps {
 /** The display name of a deleted account. */
 export const DELETED_DISPLAY_NAME = 'Deleted user';
 
-/** A deleted account's username: unique, never a name anyone registers (it is derived from the id), within 32 characters. */
-export const deletedUsername = (userId: string): string => `deleted-${createHash('sha256').update(userId).digest('hex').slice(0, 16)}`;
+/** A deleted account's username: derived from the id, in a prefix nobody registers (name-conflicts.ts), within 32 characters. */
+export const deletedUsername = (userId: string): string => `${DELETED_USERNAME_PREFIX}${createHash('sha256').update(userId).digest('hex').slice(0, 16)}`;
 
 /** A password an administrator hands over once: 18 random bytes, 24 characters. */
 const newPassword = (): string => randomBytes(18).toString('base64url');
@@ -120,11 +121,13 @@ export class Administration {
   /**
    * Deletes the account: its sessions end, it leaves every room but its direct messages, the
    * bots it owns are deleted, and its row is erased (src/adapters/sql/administration.ts). Its
-   * messages stay, shown as a deleted user's. Repeatable: a second call finds nothing left to do.
+   * messages stay, shown as a deleted user's. Repeatable: a second call changes nothing and writes no audit entry.
    */
   async deleteUser(by: AdminActor, userId: string): Promise<void> {
     this.#notSelf(by, userId, 'delete');
     const user = await this.#user(userId);
+    // Deleted already (a repeat): nothing is left to do, nor to audit.
+    if ((user.deletedAt ?? null) !== null || (isBot(user) && (user.deactivatedAt ?? null) !== null)) return;
     const { store, accounts } = this.#deps;
     const at = Date.now();
     // Disabled first: no new session from here on, and the live ones end now.

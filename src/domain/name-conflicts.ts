@@ -14,6 +14,13 @@ export type NameConflict =
   /** This display name, folded, is another user's username: it would read as that user. */
   | 'display_name_resembles_username';
 
+/**
+ * Deleted accounts' usernames start with this (deletedUsername in administration.ts): nobody
+ * registers one, so no one can take the name an account will get when it is deleted (and so
+ * stop the deletion), nor pass for a deleted user.
+ */
+export const DELETED_USERNAME_PREFIX = 'deleted-';
+
 const MEANINGS: Record<NameConflict, { message: string; field: 'username' | 'displayName'; reason: string }> = {
   username_taken: { message: 'That username is taken.', field: 'username', reason: 'taken' },
   username_resembles_display_name: {

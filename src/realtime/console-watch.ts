@@ -1,25 +1,39 @@
 /**
  * Where the bus is in-process (one machine, no REDIS_URL or NATS_URL), `parley admin` at the
- * console reaches no running node: it ends sessions in the store, but cannot tell the node to
- * close their WebSockets. The node reads the server's audit log instead: every interval it looks
- * for console actions that end sessions and has the gateway recheck that user's connections
- * (each closed with 1008 when its session no longer holds). One indexed read per interval.
+ * console reaches no running node: what it changes is in the store, but its bus messages go
+ * nowhere. The node reads the server's audit log instead, every interval (one indexed read), and
+ * acts on the console's entries as the bus messages would have made it act:
+ * - an action that ends sessions: the gateway rechecks that user's connections (each closed with
+ *   1008 when its session no longer holds);
+ * - a room archived or opened: the room's subscribers get its `room_updated` event (a resync of
+ *   the room from the store);
+ * - a user deleted: the rooms open here are resynced (their `member_left` events) and the
+ *   membership cache is cleared.
  */
+import type { ServerAuditRecord } from '../domain/types.js';
 import type { Store } from '../ports.js';
 
 /** The audit actions after which a user's sessions may no longer hold. */
 const ENDS_SESSIONS = new Set(['user_disabled', 'password_reset', 'sessions_revoked', 'user_deleted']);
+const ROOM_EVENTS = new Set(['room_archived', 'room_opened']);
 /** Entries read per page while catching up. */
 const PAGE = 100;
 
+export interface ConsoleWatchActions {
+  recheckSessions(userId: string): Promise<unknown>;
+  resyncRoom(roomId: string): void;
+  /** A user left every room they were in: every open room and the membership cache catch up. */
+  usersLeft(): void;
+}
+
 export class ConsoleWatch {
   readonly #store: Store;
-  readonly #recheck: (userId: string) => Promise<unknown>;
+  readonly #actions: ConsoleWatchActions;
   #seen = 0;
 
-  constructor(store: Store, recheck: (userId: string) => Promise<unknown>) {
+  constructor(store: Store, actions: ConsoleWatchActions) {
     this.#store = store;
-    this.#recheck = recheck;
+    this.#actions = actions;
   }
 
   /** Starts from the newest entry now: what came before is not this node's to act on. */
@@ -27,20 +41,22 @@ export class ConsoleWatch {
     this.#seen = (await this.#store.listServerAudit(undefined, 1))[0]?.id ?? 0;
   }
 
-  /** Reads the entries since the last poll (page by page, newest first) and rechecks each user they name once. */
+  /** Reads the entries since the last poll (page by page, newest first) and acts on the console's once each. */
   async poll(): Promise<void> {
-    const users = new Set<string>();
+    const fresh: ServerAuditRecord[] = [];
     let before: number | undefined;
-    let newest = this.#seen;
     for (;;) {
-      const entries = await this.#store.listServerAudit(before, PAGE);
-      const fresh = entries.filter((e) => e.id > this.#seen);
-      for (const e of fresh) if (e.via === 'console' && e.user !== null && ENDS_SESSIONS.has(e.action)) users.add(e.user.id);
-      newest = Math.max(newest, entries[0]?.id ?? 0);
-      if (fresh.length < PAGE) break;
-      before = fresh.at(-1)?.id;
+      const entries = (await this.#store.listServerAudit(before, PAGE)).filter((e) => e.id > this.#seen);
+      fresh.push(...entries);
+      if (entries.length < PAGE) break;
+      before = entries.at(-1)?.id;
     }
-    for (const userId of users) await this.#recheck(userId);
-    this.#seen = newest;
+    const console = fresh.filter((e) => e.via === 'console');
+    const users = new Set(console.filter((e) => e.user !== null && ENDS_SESSIONS.has(e.action)).map((e) => e.user?.id as string));
+    const rooms = new Set(console.filter((e) => e.roomId !== null && ROOM_EVENTS.has(e.action)).map((e) => e.roomId as string));
+    for (const userId of users) await this.#actions.recheckSessions(userId);
+    for (const roomId of rooms) this.#actions.resyncRoom(roomId);
+    if (console.some((e) => e.action === 'user_deleted')) this.#actions.usersLeft();
+    this.#seen = Math.max(this.#seen, fresh[0]?.id ?? 0);
   }
 }

@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { deletedUsername } from '../../src/domain/administration.js';
 import { EXPORT_QUEUE } from '../../src/exports/exports.js';
 import { adminConsole, makeAdmin, makeDeadJob } from '../support/admin.js';
 import type { Json } from '../support/json.js';
@@ -219,6 +220,12 @@ describe('server administration (embedded store)', () => {
     const sub = await watcher.request({ type: 'subscribe', roomId: room });
     assert.equal(sub.ok, true);
 
+    // Nobody takes the name the account will get (which would stop its deletion), nor a display name passing for a deleted user.
+    const squat = await api<Body>(server.url, 'POST', '/api/v1/auth/register', { body: { username: deletedUsername(doomed.id), password: PASSWORD } });
+    assert.equal(squat.status, 409);
+    assert.deepEqual((squat.body.error as Body).details, { field: 'username', reason: 'taken' });
+    const lookalike = await api<Body>(server.url, 'POST', '/api/v1/auth/register', { body: { username: 'lookalike', password: PASSWORD, displayName: 'Deleted-1234' } });
+    assert.equal(lookalike.status, 409);
     const deleted = await call('DELETE', `/api/v1/admin/users/${doomed.id}`, admin.token);
     assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
     await watcher.waitFor((f) => f.type === 'event' && f.kind === 'member_left' && (f.user as Body)?.id === doomed.id);
@@ -239,6 +246,7 @@ describe('server administration (embedded store)', () => {
     assert.equal(enable.status, 409);
     assert.deepEqual((enable.body.error as Body).details, { reason: 'deleted' });
     assert.equal((await call('DELETE', `/api/v1/admin/users/${doomed.id}`, admin.token)).status, 204);
+    assert.equal((await audit()).filter((e) => e.action === 'user_deleted' && (e.user as Body).id === doomed.id).length, 1, 'a repeat writes no second entry');
     watcher.close();
   });
 
@@ -372,8 +380,15 @@ describe('server administration (embedded store)', () => {
     assert.match(noActor.err, /--by/);
     const notAdmin = await adminConsole(server, ['room', 'archive', room, '--by', mallory.username]);
     assert.equal(notAdmin.code, 1);
+    const member = await WsTestClient.connect(server.wsUrl, { token: target.token });
+    assert.equal((await member.request({ type: 'subscribe', roomId: room })).ok, true);
     assert.equal((await adminConsole(server, ['room', 'archive', room, '--by', admin.username])).code, 0);
+    // No bus from the console: the node reads the audit log and resyncs the room from the store.
+    const archived = await member.waitFor((f) => f.type === 'event' && f.kind === 'room_updated', 10_000);
+    assert.deepEqual(archived.changes, { archived: true });
     assert.equal((await adminConsole(server, ['room', 'unarchive', room, '--by', admin.username])).code, 0);
+    await member.waitFor((f) => f.type === 'event' && f.kind === 'room_updated' && (f.changes as Body).archived === false, 10_000);
+    member.close();
 
     const jobId = await makeDeadJob(server, mallory.id, room);
     const dead = await adminConsole(server, ['dead', EXPORT_QUEUE]);

@@ -6,7 +6,7 @@
 import { type Kysely, sql } from 'kysely';
 import * as administration from './administration.js';
 import { notFound, unavailable } from '../../errors.js';
-import { type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
+import { DELETED_USERNAME_PREFIX, type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
 import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, ThreadCursor, ThreadPage, UploadChanges, WebhookChanges } from '../../ports.js';
 import type { NotificationPage, NotificationSettingsChanges } from '../../ports.js';
 import { MEMBERS_AMONG_MAX } from '../../ports.js';
@@ -74,6 +74,8 @@ const WORD = /^[\p{L}\p{N}]+$/u;
 
 /** The first way `username` and `folded` (a folded display name) clash with existing users, by precedence. */
 async function nameConflict(db: Kysely<Database>, username: string, folded: string): Promise<NameConflict | null> {
+  if (username.startsWith(DELETED_USERNAME_PREFIX)) return 'username_taken';
+  if (folded.startsWith(DELETED_USERNAME_PREFIX)) return 'display_name_resembles_username';
   const rows = await db
     .selectFrom('users')
     .select(['username', 'display_name_folded'])

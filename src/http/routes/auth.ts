@@ -55,14 +55,14 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     summary: 'Log in',
     description:
       'Answers the user and a new session token, and sets the session cookie. The username is case-insensitive; ' +
-      'a wrong username and a wrong password get the same `unauthorized`. Limited per client IP.',
+      'a wrong username and a wrong password get the same `unauthorized`. An account a server administrator disabled is `forbidden` (reason `account_disabled`), said only once the password is right. Limited per client IP.',
     auth: false,
     before: limit,
     body: rest.login,
     bodyName: 'login',
     status: 200,
     response: responses.Session,
-    errors: ['unauthorized', 'rate_limited'],
+    errors: ['unauthorized', 'forbidden', 'rate_limited'],
     handler: async ({ body, reply, request }) => {
       let session: Awaited<ReturnType<typeof accounts.login>>;
       try {
