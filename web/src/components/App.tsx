@@ -1,12 +1,14 @@
 /**
- * The signed-in app: the sidebar (me, the connection, my rooms, people, search, discovery) and
- * the main pane (the open room, search results, or a hint). On a phone the two are separate
+ * The signed-in app: the sidebar (me, the connection, my rooms, people, search, discovery, the
+ * way to the administration page) and the main pane (the open room, search results, the
+ * administration page, or a hint). On a phone the two are separate
  * screens: the room list, and the room with a way back to it.
  */
 import { useSignal } from '@preact/signals';
 import { describeError } from '../format.js';
 import type { AppState } from '../state/app.js';
 import { route } from '../state/route.js';
+import { AdminPage } from './admin/AdminPage.js';
 import { ConnectionStatus } from './ConnectionStatus.js';
 import { CreateRoom } from './CreateRoom.js';
 import { DirectMessage } from './DirectMessage.js';
@@ -54,6 +56,7 @@ export function App({ app, loadError }: AppProps) {
     </p>
   );
   if (current.name === 'search') main = <SearchResults app={app} q={current.q} />;
+  else if (current.name === 'admin') main = <AdminPage app={app} />;
   else if (open !== null) main = <RoomPane key={open.roomId} app={app} session={open} />;
   else if (app.openError.value !== '')
     main = (
@@ -87,6 +90,10 @@ export function App({ app, loadError }: AppProps) {
         <CreateRoom app={app} />
         <DirectMessage app={app} />
         <Discover app={app} />
+        {/* For everyone: the page itself says so to those who are not server administrators. */}
+        <a class="admin-link" href="#/admin" aria-current={current.name === 'admin' ? 'page' : undefined} data-testid="admin-link">
+          Administration
+        </a>
       </aside>
       <main class="main">
         <NotificationOffer />

@@ -1,7 +1,7 @@
 /**
  * Where the page is, in its URL: every room and message has an address that survives a reload
  * and the Back button. The address lives in the fragment (`#/rooms/<id>`, `#/rooms/<id>/<seq>`,
- * `#/rooms/<id>/thread/<seq>`, `#/search?q=…`), so the server serves one page for all of them and nothing of it reaches the
+ * `#/rooms/<id>/thread/<seq>`, `#/search?q=…`, `#/admin`), so the server serves one page for all of them and nothing of it reaches the
  * server's logs.
  */
 import { signal } from '@preact/signals';
@@ -12,7 +12,9 @@ export type Route =
   /** A room with the thread of its message `root` open beside it. */
   | { name: 'thread'; roomId: string; root: number }
   | { name: 'search'; q: string }
-  | { name: 'signup' };
+  | { name: 'signup' }
+  /** The server administrators' page. */
+  | { name: 'admin' };
 
 /** The route a fragment names; anything unknown is home. */
 export function parseRoute(hash: string): Route {
@@ -30,6 +32,7 @@ export function parseRoute(hash: string): Route {
   }
   if (parts[0] === 'search' && parts.length === 1) return { name: 'search', q: new URLSearchParams(query).get('q') ?? '' };
   if (parts[0] === 'signup' && parts.length === 1) return { name: 'signup' };
+  if (parts[0] === 'admin' && parts.length === 1) return { name: 'admin' };
   return { name: 'home' };
 }
 
@@ -46,6 +49,8 @@ export function routeHash(route: Route): string {
       return `#/search?${new URLSearchParams({ q: route.q })}`;
     case 'signup':
       return '#/signup';
+    case 'admin':
+      return '#/admin';
   }
 }
 
