@@ -64,7 +64,7 @@ Commands:
              data copy --to <postgres://…|sqlite:/path>   copy (resumable, idempotent), then verify
              data verify --to <url>      compare counts and per-room checksums (exit 1 on a difference)
   doctor     Check the configuration, every dependency it names and this machine's limits,
-             and say what to fix: doctor [--connections N] [--nodes N] [--json] [--timeout-ms N]
+             and say what to fix: doctor [--connections N] [--nodes N] [--job-workers N] [--json] [--timeout-ms N]
   migrate    Bring the database schema to the latest version, then exit.
   help       Show this help.
 

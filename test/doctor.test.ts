@@ -98,7 +98,7 @@ describe('parley doctor', async () => {
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.deepEqual(run.findings.filter((f) => f.status === 'fix'), []);
     assert.match(byCheck(run.findings, 'store').detail, /^PostgreSQL 1\d/);
-    assert.match(byCheck(run.findings, 'store max_connections').detail, /room for 4 processes × 10 connections = 40/);
+    assert.match(byCheck(run.findings, 'store max_connections').detail, /room for 4 × 10 \(node processes\) = 40/);
     assert.equal(byCheck(run.findings, 'store schema').status, 'warn', 'a database not migrated yet is a warning, with its remedy');
     assert.match(byCheck(run.findings, 'redis maxmemory-policy').detail, /^noeviction/);
     assert.match(byCheck(run.findings, 'redis persistence').detail, /append-only file on/);
@@ -114,7 +114,7 @@ describe('parley doctor', async () => {
       const client = new Redis(evicting.url);
       await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
       client.disconnect();
-      const run = await doctor(['--json'], {
+      const run = await doctor(['--json', '--job-workers', '3'], {
         DATA_DIR: dataDir,
         DATABASE_URL: db.url,
         DATABASE_POOL_SIZE: '200',
@@ -132,7 +132,7 @@ describe('parley doctor', async () => {
       assert.equal(byCheck(run.findings, 'redis persistence').status, 'warn');
       const connections = byCheck(run.findings, 'store max_connections');
       assert.equal(connections.status, 'fix');
-      assert.match(connections.detail, /2 processes × 200 connections = 400/);
+      assert.match(connections.detail, /2 × 200 \(node processes\) \+ 3 × 200 \(`parley worker` processes\) = 1000/);
       assert.match(connections.remedy ?? '', /max_connections|PgBouncer/);
       const unreachable = byCheck(run.findings, 'nats');
       assert.equal(unreachable.status, 'fix');

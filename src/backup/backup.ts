@@ -22,7 +22,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { cp, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { syncDirectory, syncFile } from '../adapters/fs/durable.js';
+import { syncDirectory, syncFile, syncTree } from '../adapters/fs/durable.js';
 import { openToRead } from '../adapters/sql/sqlite-open.js';
 
 export const FORMAT = 1;
@@ -80,7 +80,8 @@ export async function backup(paths: EmbeddedPaths, destination: string, options:
     }
     const manifest: BackupManifest = { format: FORMAT, createdAt: new Date().toISOString(), database, secretKey, files };
     await writeFile(path.join(work, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-    await syncDirectory(work);
+    // The key, the files and the manifest on the disk too before the rename says the backup is whole.
+    await syncTree(work);
     await rename(work, target);
     await syncDirectory(path.dirname(target));
     return manifest;

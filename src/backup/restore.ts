@@ -19,7 +19,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { MIGRATIONS } from '../adapters/sql/migrations/index.js';
 import { type BackupManifest, BackupError, DB_FILE, type EmbeddedPaths, FILES, FORMAT, KEY_FILE, MANIFEST, sha256, sizeOf } from './backup.js';
-import { syncDirectory, syncFile } from '../adapters/fs/durable.js';
+import { syncDirectory, syncFile, syncTree } from '../adapters/fs/durable.js';
 
 export interface RestoreReport {
   manifest: BackupManifest;
@@ -108,6 +108,8 @@ export async function restore(source: string, paths: EmbeddedPaths, options: { f
         keptAside.push(aside);
       }
       await cp(key, paths.keyFile);
+      await syncFile(paths.keyFile);
+      await syncDirectory(path.dirname(paths.keyFile));
     }
   }
 
@@ -117,6 +119,7 @@ export async function restore(source: string, paths: EmbeddedPaths, options: { f
     // Stored files are immutable under their keys: copied over what is there, nothing removed.
     await mkdir(paths.filesDir, { recursive: true });
     await cp(backedUpFiles, paths.filesDir, { recursive: true, preserveTimestamps: true, force: true });
+    await syncTree(paths.filesDir);
     files = await sizeOf(backedUpFiles);
   }
   return { manifest, keptAside, files };

@@ -1,11 +1,11 @@
 /**
- * `parley doctor [--connections N] [--nodes N] [--json] [--timeout-ms N]`: exits 0 when nothing
+ * `parley doctor [--connections N] [--nodes N] [--job-workers N] [--json] [--timeout-ms N]`: exits 0 when nothing
  * is to fix (warnings allowed), 1 when something is, 2 on misuse.
  */
 import type { Env } from '../config.js';
 import { formatFindings, parseDoctorArgs, runDoctor } from './doctor.js';
 
-const USAGE = 'usage: parley doctor [--connections N] [--nodes N] [--json] [--timeout-ms N]\n';
+const USAGE = 'usage: parley doctor [--connections N] [--nodes N] [--job-workers N] [--json] [--timeout-ms N]\n';
 
 export async function runDoctorCommand(args: string[], env: Env = process.env, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   const options = parseDoctorArgs(args);

@@ -19,13 +19,18 @@ export interface DoctorOptions {
   connections: number | null;
   /** Nodes (machines) of the deployment, each with the same WORKERS: for PostgreSQL's connection count. */
   nodes: number;
+  /** `parley worker` processes of the deployment, each with a pool of DATABASE_POOL_SIZE. */
+  jobWorkers: number;
   /** Each dependency's time limit, ms. */
   timeoutMs: number;
   /** The open-file limits text (/proc/self/limits), for tests. */
   limits?: () => string;
 }
 
-export const DEFAULT_OPTIONS: DoctorOptions = { connections: null, nodes: 1, timeoutMs: CHECK_TIMEOUT_MS };
+export const DEFAULT_OPTIONS: DoctorOptions = { connections: null, nodes: 1, jobWorkers: 0, timeoutMs: CHECK_TIMEOUT_MS };
+
+/** Connections a node process opens to the primary to route reads to replicas: a probe (1) and the commit positions' pool (4). */
+const REPLICA_ROUTING_CONNECTIONS = 5;
 
 export async function runDoctor(env: Env, options: DoctorOptions = DEFAULT_OPTIONS): Promise<Finding[]> {
   let config: Config;
@@ -46,12 +51,24 @@ export async function runDoctor(env: Env, options: DoctorOptions = DEFAULT_OPTIO
   } else {
     const processes = options.nodes * workers;
     const pooled = config.DATABASE_POOLER === 'pgbouncer';
-    checks.push(bounded('store', t, () => checkPostgres('store', config.DATABASE_URL, { processes, poolSize: config.DATABASE_POOL_SIZE, pooled }, t, true), reach('PostgreSQL', 'DATABASE_URL')));
+    const pool = config.DATABASE_POOL_SIZE;
+    const jobWorkers = { processes: options.jobWorkers, each: pool, what: '`parley worker` processes' };
+    const replicated = config.DATABASE_REPLICA_URLS.length > 0;
+    const primary = [
+      { processes, each: pool, what: 'node processes' },
+      // Replica routing: a probe and the commit positions' pool, per node process (postgres-replicas.ts).
+      ...(replicated ? [{ processes, each: REPLICA_ROUTING_CONNECTIONS, what: 'replica routing of the node processes' }] : []),
+      jobWorkers,
+    ];
+    checks.push(bounded('store', t, () => checkPostgres('store', config.DATABASE_URL, { parts: primary, pooled }, t, true), reach('PostgreSQL', 'DATABASE_URL')));
     config.DATABASE_REPLICA_URLS.forEach((url, i) => {
-      checks.push(bounded(`replica ${i + 1}`, t, () => checkPostgres(`replica ${i + 1}`, url, { processes, poolSize: config.DATABASE_POOL_SIZE, pooled }, t, false), reach('the replica', 'DATABASE_REPLICA_URLS')));
+      const parts = [{ processes, each: pool + 1, what: 'node processes: pool and probe' }];
+      checks.push(bounded(`replica ${i + 1}`, t, () => checkPostgres(`replica ${i + 1}`, url, { parts, pooled }, t, false), reach('the replica', 'DATABASE_REPLICA_URLS')));
     });
     for (const shard of config.DATABASE_SHARD_URLS) {
-      checks.push(bounded(`shard ${shard.name}`, t, () => checkPostgres(`shard ${shard.name}`, shard.url, { processes, poolSize: config.DATABASE_SHARD_POOL_SIZE, pooled }, t, true), reach('the shard', 'DATABASE_SHARD_URLS')));
+      const each = config.DATABASE_SHARD_POOL_SIZE;
+      const parts = [{ processes, each, what: 'node processes' }, { ...jobWorkers, each }];
+      checks.push(bounded(`shard ${shard.name}`, t, () => checkPostgres(`shard ${shard.name}`, shard.url, { parts, pooled }, t, true), reach('the shard', 'DATABASE_SHARD_URLS')));
     }
   }
 
@@ -126,12 +143,14 @@ export function parseDoctorArgs(args: string[]): (DoctorOptions & { json: boolea
       options.json = true;
       continue;
     }
-    if (name !== '--connections' && name !== '--nodes' && name !== '--timeout-ms') return `unknown option ${arg}`;
+    if (name !== '--connections' && name !== '--nodes' && name !== '--job-workers' && name !== '--timeout-ms') return `unknown option ${arg}`;
     const raw = inline ?? args[++i];
     const value = Number(raw);
-    if (raw === undefined || !Number.isInteger(value) || value < 1) return `${name} needs a whole number of 1 or more`;
+    const least = name === '--job-workers' ? 0 : 1;
+    if (raw === undefined || !Number.isInteger(value) || value < least) return `${name} needs a whole number of ${least} or more`;
     if (name === '--connections') options.connections = value;
     else if (name === '--nodes') options.nodes = value;
+    else if (name === '--job-workers') options.jobWorkers = value;
     else options.timeoutMs = value;
   }
   return options;

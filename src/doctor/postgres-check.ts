@@ -8,11 +8,16 @@ import { serverName } from '../adapters/sql/postgres-url.js';
 import { MIGRATIONS } from '../adapters/sql/migrations/index.js';
 import { type Finding, fix, ok, warn } from './finding.js';
 
-export interface PostgresDemand {
-  /** Parley processes that will each open a pool: nodes × workers per node. */
+/** Connections some Parley processes open to one database: `processes` × `each`, said as `what` (plural). */
+export interface ConnectionPart {
   processes: number;
-  /** Connections of each process's pool (DATABASE_POOL_SIZE, or the shards' pool size). */
-  poolSize: number;
+  each: number;
+  what: string;
+}
+
+export interface PostgresDemand {
+  /** Who opens connections here: the nodes' pools, their replica routing, `parley worker` processes. */
+  parts: ConnectionPart[];
   /** DATABASE_POOLER=pgbouncer: connections go to PgBouncer, whose own pool limits the server's. */
   pooled: boolean;
 }
@@ -46,8 +51,9 @@ export async function checkPostgres(label: string, url: string, demand: Postgres
     const reserved = Number(await setting('superuser_reserved_connections')) + Number((await setting('reserved_connections')) || 0);
     const usable = max - reserved;
     const inUse = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = $1', ['client backend'])).rows[0]?.n ?? 0);
-    const needed = demand.processes * demand.poolSize;
-    const sum = `${demand.processes} process${demand.processes === 1 ? '' : 'es'} × ${demand.poolSize} connections`;
+    const parts = demand.parts.filter((p) => p.processes > 0 && p.each > 0);
+    const needed = parts.reduce((n, p) => n + p.processes * p.each, 0);
+    const sum = parts.map((p) => `${p.processes} × ${p.each} (${p.what})`).join(' + ');
     if (demand.pooled) {
       findings.push(ok(`${label} max_connections`, `${max} (${inUse} in use); through PgBouncer, whose default_pool_size × databases must stay under ${usable}`));
     } else if (needed > usable) {

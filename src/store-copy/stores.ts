@@ -45,6 +45,14 @@ export function parseLocation(raw: string): Location | null {
   return null;
 }
 
+/**
+ * The longest one query of a copy may take, ms: each reads or writes one bounded batch. Checked
+ * by the client (the pooler option: no statement_timeout is sent, since the URL may be a
+ * PgBouncer's, and the snapshot sets its own), so a server that stops answering fails the copy
+ * instead of hanging it; run it again to resume.
+ */
+const QUERY_TIMEOUT_MS = 300_000;
+
 export const describeLocation = (at: Location): string => (at.kind === 'sqlite' ? `sqlite:${at.file}` : serverName(at.url));
 
 /** An error's words: pg's connection errors are AggregateErrors with an empty message. */
@@ -89,7 +97,7 @@ export async function openDataStore(at: Location, options: { create: boolean; ro
       close: () => db.destroy(),
     };
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(at.url, { poolSize: 2, statementTimeoutMs: 0, connectTimeoutMs: 5_000 }, 2, null) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPool(at.url, { poolSize: 2, statementTimeoutMs: 0, connectTimeoutMs: 5_000, pooler: 'pgbouncer' }, 2, QUERY_TIMEOUT_MS) }) });
   try {
     await sql`SELECT 1`.execute(db);
   } catch (error) {

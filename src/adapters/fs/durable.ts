@@ -1,5 +1,6 @@
 /** Making what was written to a file, or renamed in a directory, reach the disk. */
-import { open } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
+import path from 'node:path';
 
 /** Flushes `file`'s data to the disk. */
 export async function syncFile(file: string): Promise<void> {
@@ -23,4 +24,13 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Flushes every file under `dir`, then every directory's entries (deepest first, `dir` last), to the disk. */
+export async function syncTree(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  for (const entry of entries) if (entry.isFile()) await syncFile(path.join(entry.parentPath, entry.name));
+  const dirs = entries.filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name));
+  for (const sub of dirs.sort((a, b) => b.length - a.length)) await syncDirectory(sub);
+  await syncDirectory(dir);
 }
