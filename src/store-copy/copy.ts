@@ -23,9 +23,9 @@
 import { type Kysely, sql } from 'kysely';
 import { MIGRATIONS } from '../adapters/sql/migrations/index.js';
 import type { Database } from '../adapters/sql/schema.js';
-import { deleteKeys, keyOf, lookup, MAX_PARAMETERS, readBatch, type Row, sameRow, type Side, type Slice, upsert } from './rows.js';
+import { deleteKeys, keyOf, lookup, MAX_PARAMETERS, parkClashes, readBatch, type Row, sameRow, type Side, type Slice, upsert } from './rows.js';
 import { type DataStore, DataCopyError, listTables, schemaVersion } from './stores.js';
-import { planCopy, type TablePlan, UNOWNED_SEQUENCES } from './tables.js';
+import { MOVABLE_UNIQUES, planCopy, type TablePlan, UNOWNED_SEQUENCES } from './tables.js';
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
@@ -35,6 +35,8 @@ export interface TableCounts {
   inserted: number;
   updated: number;
   deleted: number;
+  /** Target rows whose unique value another row took, set aside until their own batch (tables.ts, MOVABLE_UNIQUES). */
+  parked: number;
 }
 
 export type Emit = (line: Record<string, unknown>) => void;
@@ -56,7 +58,7 @@ export async function checkVersions(source: DataStore, target: DataStore): Promi
   return version;
 }
 
-const emptyCounts = (): TableCounts => ({ read: 0, inserted: 0, updated: 0, deleted: 0 });
+const emptyCounts = (): TableCounts => ({ read: 0, inserted: 0, updated: 0, deleted: 0, parked: 0 });
 
 /** The slices a table is walked in: a self-referencing table's roots first (see TablePlan.selfReference). */
 const slicesOf = (plan: TablePlan): (Slice | null)[] => (plan.selfReference === null ? [null] : [{ column: plan.selfReference, isNull: true }, { column: plan.selfReference, isNull: false }]);
@@ -115,7 +117,14 @@ export async function copyPass(q: Kysely<Database>, source: DataStore, target: D
           else continue;
           write.push(row);
         }
-        if (write.length > 0) await target.db.transaction().execute((trx) => upsert(trx, plan.name, plan.columns, plan.key, write));
+        if (write.length > 0) {
+          await target.db.transaction().execute(async (trx) => {
+            for (const unique of MOVABLE_UNIQUES[plan.name] ?? []) {
+              count.parked += await parkClashes({ q: trx, kind: target.kind, keyTypes: plan.targetKeyTypes }, plan.name, plan.key, unique.columns, unique.park, write);
+            }
+            await upsert(trx, plan.name, plan.columns, plan.key, write);
+          });
+        }
         options.emit({ progress: 'copying', table: plan.name, ...count });
         if (rows.length < size) break;
         const last = rows.at(-1) as Row;

@@ -82,3 +82,25 @@ export async function deleteKeys(side: Side, table: string, key: string[], keys:
   if (keys.length === 0) return;
   await sql`DELETE FROM ${sql.table(table)} WHERE ${keyIn(side, key, keys)}`.execute(side.q);
 }
+
+/**
+ * Parks the target rows that hold, in the unique `columns`, a value one of `rows` brings under
+ * another key (tables.ts, MOVABLE_UNIQUES): each `park` column set to null or to a tag of the
+ * row's key. Rows with a null among `columns` clash with nothing (the constraint skips them).
+ * Answers how many rows were parked.
+ */
+export async function parkClashes(side: Side, table: string, key: string[], columns: readonly string[], park: Readonly<Record<string, 'null' | 'tag'>>, rows: Row[]): Promise<number> {
+  const incoming = rows.filter((r) => columns.every((c) => (r[c] ?? null) !== null));
+  if (incoming.length === 0) return 0;
+  const owner = new Map(incoming.map((r) => [JSON.stringify(columns.map((c) => r[c])), keyOf(r, key)]));
+  const tuples = sql.join(incoming.map((r) => sql`(${sql.join(columns.map((c) => sql`${r[c]}`))})`));
+  const match =
+    columns.length === 1 ? sql`${sql.ref(columns[0] as string)} IN (${sql.join(incoming.map((r) => sql`${r[columns[0] as string]}`))})` : sql`(${sql.join(columns.map((c) => sql.ref(c)))}) IN (VALUES ${tuples})`;
+  const { rows: holders } = await sql<Row>`SELECT ${sql.join([...key, ...columns].map((c) => sql.ref(c)))} FROM ${sql.table(table)} WHERE ${match}`.execute(side.q);
+  const clashing = holders.filter((h) => owner.get(JSON.stringify(columns.map((c) => h[c]))) !== keyOf(h, key)).map((h) => key.map((k) => h[k]));
+  if (clashing.length === 0) return 0;
+  const tag = side.kind === 'postgres' ? sql`'~parked~' || ${sql.join(key.map((k) => sql`CAST(${sql.ref(k)} AS TEXT)`), sql` || '/' || `)}` : sql`'~parked~' || ${sql.join(key.map((k) => sql.ref(k)), sql` || '/' || `)}`;
+  const sets = sql.join(Object.entries(park).map(([column, rule]) => sql`${sql.ref(column)} = ${rule === 'null' ? sql`NULL` : tag}`));
+  await sql`UPDATE ${sql.table(table)} SET ${sets} WHERE ${keyIn(side, key, clashing)}`.execute(side.q);
+  return clashing.length;
+}

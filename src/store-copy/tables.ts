@@ -22,7 +22,33 @@ export const EXCLUDED: Readonly<Record<string, string>> = {
 const PRIVATE_COLUMNS: Readonly<Record<string, readonly string[]>> = { messages: ['pk'] };
 
 /** Where a table's primary key is a private column, the key both dialects share (a unique one). */
-const KEY_OVERRIDES: Readonly<Record<string, readonly string[]>> = { messages: ['room_id', 'seq'] };
+export const KEY_OVERRIDES: Readonly<Record<string, readonly string[]>> = { messages: ['room_id', 'seq'] };
+
+/**
+ * Unique constraints besides the key whose value a row may change between two runs (a user
+ * deleted gives up their username, and another user registers it): before a batch is written,
+ * target rows holding a value the batch brings under another key are parked, each column set as
+ * its rule says: `null`, or `tag` (`~parked~` and the row's key: no username has a `~`). A parked
+ * row is one the source holds with another value, later in the run's key order: its own batch
+ * writes it as it is. STABLE_UNIQUES lists the constraints whose value never changes for a row;
+ * test/integration/data-copy.postgres.test.ts holds the two lists to the catalog.
+ */
+export const MOVABLE_UNIQUES: Readonly<Record<string, readonly { columns: readonly string[]; park: Readonly<Record<string, 'null' | 'tag'>> }[]>> = {
+  users: [{ columns: ['username'], park: { username: 'tag' } }],
+  jobs: [{ columns: ['queue', 'job_key'], park: { job_key: 'null' } }],
+};
+
+/** Unique constraints besides the key that hold one value for a row's whole life, as `table(column, …)`. */
+export const STABLE_UNIQUES: readonly string[] = [
+  'rooms(dm_key)',
+  'room_directory(dm_key)',
+  'messages(id)',
+  'messages(room_id, seq)',
+  'messages(room_id, author_id, client_msg_id)',
+  'jobs(id)',
+  'incoming_webhooks(token_hash)',
+  'notifications(user_id, room_id, seq)',
+];
 
 /**
  * PostgreSQL sequences no column owns, and the column whose maximum they must pass after a

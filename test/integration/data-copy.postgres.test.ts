@@ -24,7 +24,9 @@ import { openPostgresStore } from '../../src/adapters/sql/postgres.js';
 import type { Database } from '../../src/adapters/sql/schema.js';
 import { openSqliteStore } from '../../src/adapters/sql/sqlite.js';
 import { listTables } from '../../src/store-copy/stores.js';
-import { EXCLUDED, tablesToCopy } from '../../src/store-copy/tables.js';
+import { EXCLUDED, KEY_OVERRIDES, MOVABLE_UNIQUES, STABLE_UNIQUES, tablesToCopy } from '../../src/store-copy/tables.js';
+import { deletedUsername } from '../../src/domain/administration.js';
+import { makeAdmin } from '../support/admin.js';
 import type { Json } from '../support/json.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../support/postgres.js';
 import { api, createRoom, registerUser, searchFresh, startTestServer, type TestUser } from '../support/server.js';
@@ -334,6 +336,73 @@ if (await requirePostgres('data copy')) {
       const self = await parley(['copy', '--to', other.toString()], { DATA_DIR: '', DATABASE_URL: target.url });
       assert.equal(self.code, 2, self.stderr);
       assert.match(self.stderr, /the target is the source/);
+    });
+
+    it('a username given up and taken by another between two runs (a deletion, then a registration) is copied', async () => {
+      const live = dir();
+      const target = await database();
+      const server = await startTestServer({ DATA_DIR: live, ...fast });
+      const admin = await registerUser(server.url, 'uadmin');
+      const leaver = await registerUser(server.url, 'uleaver');
+      await makeAdmin(server, admin.id);
+      const room = await createRoom(server.url, leaver, 'public', 'kept');
+      await fill(server.url, leaver, [room], 5);
+      const first = await parley(['copy', '--to', target.url], { DATA_DIR: live });
+      assert.equal(first.code, 0, first.stderr);
+
+      // The account is deleted (its name becomes deleted-…) and another takes its name, under an
+      // id that sorts before it: the new row is written first, while the target still gives the
+      // name to the old one.
+      assert.equal((await api(server.url, 'DELETE', `/api/v1/admin/users/${leaver.id}`, { token: admin.token })).status, 204);
+      await server.parley.services.store.createUser({ id: '----taken-over--', username: leaver.username, displayName: 'Newcomer', passwordHash: '!', createdAt: Date.now() });
+      await server.stop();
+      const second = await parley(['copy', '--to', target.url], { DATA_DIR: live });
+      assert.equal(second.code, 0, second.stderr);
+      const users = summaryOf(second).tables.users;
+      assert.deepEqual([users.inserted, users.updated, users.parked], [1, 1, 1]);
+      const checked = await parley(['verify', '--to', target.url], { DATA_DIR: live });
+      assert.equal(checked.code, 0, checked.stderr);
+      const db = pgDb(target.url);
+      try {
+        const rows = await db.selectFrom('users').select(['id', 'username']).where('id', 'in', [leaver.id, '----taken-over--']).orderBy('id').execute();
+        assert.equal(rows.length, 2);
+        assert.equal(rows.find((r) => r.id === '----taken-over--')?.username, leaver.username);
+        assert.equal(rows.find((r) => r.id === leaver.id)?.username, deletedUsername(leaver.id));
+      } finally {
+        await db.destroy();
+      }
+      // Run again: nothing to write, nothing parked.
+      const again = await parley(['copy', '--to', target.url], { DATA_DIR: live });
+      assert.deepEqual([summaryOf(again).tables.users.inserted, summaryOf(again).tables.users.updated, summaryOf(again).tables.users.parked], [0, 0, 0]);
+    });
+
+    it('every unique constraint besides the key is movable (parked on a clash) or stable', async () => {
+      const target = await database();
+      const store = openPostgresStore(target.url, { poolSize: 1, statementTimeoutMs: 10_000 });
+      await store.migrate();
+      await store.close();
+      const client = new pg.Client({ connectionString: target.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ tablename: string; indexdef: string; primary: boolean }>(
+          `SELECT i.tablename, i.indexdef, x.indisprimary AS primary FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid
+           WHERE i.schemaname = current_schema() AND x.indisunique`,
+        );
+        const catalog = pgDb(target.url);
+        const copied = tablesToCopy(await listTables(catalog, 'postgres'));
+        await catalog.destroy();
+        const declared = new Set([...STABLE_UNIQUES, ...Object.entries(MOVABLE_UNIQUES).flatMap(([t, list]) => list.map((u) => `${t}(${u.columns.join(', ')})`))]);
+        for (const row of rows) {
+          if (row.primary || !copied.includes(row.tablename)) continue;
+          const columns = /\(([^)]*)\)/.exec(row.indexdef)?.[1] ?? '';
+          const name = `${row.tablename}(${columns})`;
+          const key = KEY_OVERRIDES[row.tablename];
+          if (key !== undefined && key.join(', ') === columns) continue;
+          assert.ok(declared.has(name), `${name} is neither in MOVABLE_UNIQUES nor STABLE_UNIQUES (src/store-copy/tables.ts)`);
+        }
+      } finally {
+        await client.end();
+      }
     });
 
     it('the way back: PostgreSQL to SQLite, search rebuilt there', async () => {
