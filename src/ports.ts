@@ -231,11 +231,14 @@ export interface Store {
   /** Everyone who holds a server role, by username. */
   listServerRoles(): Promise<ServerRoleHolder[]>;
   /**
-   * Disables the account as of `at` and deletes its sessions, or enables it again (null; a
-   * deleted account stays disabled), in one transaction. Answers the user as it is now and the
-   * token hashes of the sessions deleted; undefined when there is no such user.
+   * Disables the account as of `at`, with the active bots it owns, and deletes the account's
+   * sessions (the bots' tokens stay, refused while they are disabled); or enables it again (null),
+   * with the bots disabled with it, deleting the sessions made while it was disabled. A deleted
+   * account stays disabled. One transaction. Answers the user as it is now, the token hashes of
+   * the sessions deleted, and the bots disabled with their tokens; undefined when there is no such
+   * user. src/adapters/sql/administration.ts.
    */
-  setUserDisabled(userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[] } | undefined>;
+  setUserDisabled(userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[]; bots: Array<{ id: string; tokenHashes: string[] }> } | undefined>;
   /** Sets the password hash and deletes every session of the user, in one transaction; answers their token hashes (undefined: no such user, or deleted). */
   setPassword(userId: string, passwordHash: string): Promise<string[] | undefined>;
   /** Deletes every session of the user; answers their token hashes. */

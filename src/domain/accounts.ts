@@ -3,7 +3,7 @@ import { AppError, forbidden, unauthorized } from '../errors.js';
 import type { Store } from '../ports.js';
 import { foldName } from '../protocol/text.js';
 import type { CacheAside } from './cache-aside.js';
-import { isBot } from './actor.js';
+import { isBot, isDisabled } from './actor.js';
 import { hashToken, newId, newToken } from './ids.js';
 import { nameConflictError } from './name-conflicts.js';
 import { decoyHash, hashPassword, verifyPassword } from './password.js';
@@ -35,9 +35,6 @@ export interface Authenticated {
   /** When the session expires (epoch ms): a WebSocket is closed then. */
   expiresAt: number;
 }
-
-/** Whether a server administrator disabled (or deleted) the account. */
-export const isDisabled = (user: Pick<UserRecord, 'disabledAt'>): boolean => (user.disabledAt ?? null) !== null;
 
 export class Accounts {
   readonly #store: Store;

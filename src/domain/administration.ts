@@ -16,8 +16,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { conflict, forbidden, notFound } from '../errors.js';
 import type { DeadJob, JobCounts, JobQueue, Store } from '../ports.js';
 import type { NodeStatus } from '../realtime/node-directory.js';
-import { type Accounts, isDisabled } from './accounts.js';
-import { isBot } from './actor.js';
+import type { Accounts } from './accounts.js';
+import { isBot, isDisabled } from './actor.js';
 import { DELETED_USERNAME_PREFIX } from './name-conflicts.js';
 import { hashPassword } from './password.js';
 import type { Moderation } from './moderation.js';
@@ -73,7 +73,9 @@ export class Administration {
 
   /** The actor of an API call: refused (`forbidden`, `server_role`) unless they are a server administrator now. */
   async authorize(userId: string): Promise<AdminActor> {
-    if ((await this.#deps.store.serverRole(userId)) !== 'admin') throw forbidden('Only a server administrator can do this.', { reason: 'server_role' });
+    const [role, user] = await Promise.all([this.#deps.store.serverRole(userId), this.#deps.store.findUserById(userId)]);
+    // A disabled administrator keeps the role (enabled, they administer again) but cannot use it.
+    if (role !== 'admin' || user === undefined || isDisabled(user)) throw forbidden('Only a server administrator can do this.', { reason: 'server_role' });
     return { id: userId, via: 'api' };
   }
 
@@ -99,21 +101,29 @@ export class Administration {
     return { user: { user, role: input.admin === true ? 'admin' : null }, password: input.password === undefined ? password : null };
   }
 
-  /** Disables the account: it cannot log in, and its sessions end now on every node. */
+  /**
+   * Disables the account, with the bots it owns: it cannot log in, its sessions end now on every
+   * node, and its bots' tokens and incoming webhooks are refused (their WebSockets closed) until
+   * it is enabled.
+   */
   async disableUser(by: AdminActor, userId: string): Promise<AdminUser> {
     this.#notSelf(by, userId, 'disable');
     const done = await this.#deps.store.setUserDisabled(userId, Date.now());
     if (done === undefined) throw notFound('No such user.');
     await this.#deps.accounts.revoked(userId, done.revoked);
-    await this.#audit(by, 'user_disabled', { userId, data: { sessionsRevoked: done.revoked.length } });
+    for (const bot of done.bots) await this.#deps.accounts.revoked(bot.id, bot.tokenHashes);
+    const bots = done.bots.map((b) => b.id);
+    await this.#audit(by, 'user_disabled', { userId, data: { sessionsRevoked: done.revoked.length, ...(bots.length > 0 ? { bots } : {}) } });
     return { user: done.user, role: await this.#deps.store.serverRole(userId) };
   }
 
+  /** Enables the account again, with the bots disabled with it; it logs in again with its password. */
   async enableUser(by: AdminActor, userId: string): Promise<AdminUser> {
     const user = await this.#user(userId);
     if ((user.deletedAt ?? null) !== null) throw conflict('A deleted account cannot be enabled.', { reason: 'deleted' });
     const done = await this.#deps.store.setUserDisabled(userId, null);
     if (done === undefined) throw notFound('No such user.');
+    await this.#deps.accounts.revoked(userId, done.revoked);
     await this.#audit(by, 'user_enabled', { userId });
     return { user: done.user, role: await this.#deps.store.serverRole(userId) };
   }
@@ -133,20 +143,22 @@ export class Administration {
     // Disabled first: no new session from here on, and the live ones end now.
     const disabled = await store.setUserDisabled(userId, at);
     if (disabled !== undefined) await accounts.revoked(userId, disabled.revoked);
-    const bots = isBot(user) ? [] : await store.listBots(userId);
-    for (const bot of bots) await this.#retire(bot.id);
+    // Every bot it owns, active or disabled with it.
+    const bots = isBot(user) ? [] : (await store.listBots(userId)).map((b) => b.id);
+    for (const bot of bots) await this.#retire(bot);
     if (isBot(user)) await this.#retire(userId);
     else await this.#leaveRooms(userId);
     // A bot keeps its name (its messages say which bot spoke); a person's is erased.
     const revoked = isBot(user) ? [] : await store.eraseUser(userId, at, { username: deletedUsername(userId), displayName: DELETED_DISPLAY_NAME });
     await accounts.revoked(userId, revoked ?? []);
-    await this.#audit(by, 'user_deleted', { userId, data: { username: user.username, ...(bots.length > 0 ? { botsDeleted: bots.length } : {}) } });
+    await this.#audit(by, 'user_deleted', { userId, data: { username: user.username, ...(bots.length > 0 ? { bots } : {}) } });
   }
 
   /** Sets a new password (made and answered when not given) and ends every session of the user on every node. */
   async resetPassword(by: AdminActor, userId: string, password?: string): Promise<{ password: string | null; sessionsRevoked: number }> {
     const user = await this.#user(userId);
     if (isBot(user)) throw conflict('A bot has no password: rotate its token.', { reason: 'bot' });
+    if ((user.deletedAt ?? null) !== null) throw conflict('A deleted account has no password to reset.', { reason: 'deleted' });
     const chosen = password ?? newPassword();
     const revoked = await this.#deps.store.setPassword(userId, await hashPassword(chosen, this.#options.scryptCost));
     if (revoked === undefined) throw notFound('No such user.');

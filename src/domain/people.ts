@@ -11,6 +11,7 @@ import { notFound, rateLimited, validationFailed } from '../errors.js';
 import type { RateLimiter, Store } from '../ports.js';
 import type { UserUpdatedEvent } from '../protocol/wire.js';
 import { foldName } from '../protocol/text.js';
+import { isGone } from './actor.js';
 import { decodeUserCursor, encodeUserCursor } from './cursors.js';
 import type { Publisher } from './publisher.js';
 import type { ProfileChanges, UserRecord } from './types.js';
@@ -83,7 +84,7 @@ export class People {
   /** A user any signed-in user may look up; a deleted bot is no longer one. */
   async get(userId: string): Promise<UserRecord> {
     const user = await this.#store.findUserById(userId);
-    if (user === undefined || (user.deactivatedAt ?? null) !== null) throw notFound('No such user.');
+    if (user === undefined || isGone(user)) throw notFound('No such user.');
     return user;
   }
 

@@ -3,7 +3,7 @@ import { conflict, forbidden, notFound, refused, validationFailed } from '../err
 import type { Presence, Store } from '../ports.js';
 import type { Access } from './access.js';
 import { decodeMemberCursor, encodeMemberCursor } from './cursors.js';
-import { type Actor, BOT_SCOPE, isBot, refuseBots } from './actor.js';
+import { type Actor, BOT_SCOPE, isBot, isGone, refuseBots } from './actor.js';
 import { newId } from './ids.js';
 import type { StreamWriter } from './stream-writer.js';
 import type { MemberRecord, Role, RoomRecord, RoomWithReadState, UserRecord } from './types.js';
@@ -98,7 +98,7 @@ export class Rooms {
     const room = await this.#access.room(roomId);
     if (room.visibility === 'dm') throw refused('dm', 'Members cannot be added to a direct-message room.');
     const user = await this.#store.findUserByUsername(username.toLowerCase());
-    if (user === undefined || (user.deactivatedAt ?? null) !== null) throw notFound('No such user.');
+    if (user === undefined || isGone(user)) throw notFound('No such user.');
     const outcome = await this.#writer.append({ kind: 'member_joined', roomId, userId: user.id, role: 'member', addedBy: actorId, at: Date.now() });
     // Banned, or the room archived; or the actor left while adding: refused as any non-member is.
     if (outcome.status === 'rejected') throw outcome.reason !== undefined ? refused(outcome.reason) : await this.#access.refusal(roomId);
@@ -142,7 +142,7 @@ export class Rooms {
     refuseBots(actor, 'open direct messages');
     const userId = actor.id;
     const other = await this.#store.findUserByUsername(username.toLowerCase());
-    if (other === undefined || (other.deactivatedAt ?? null) !== null) throw notFound('No such user.');
+    if (other === undefined || isGone(other)) throw notFound('No such user.');
     if (other.id === userId) throw validationFailed('A direct-message room needs another user.');
     if (isBot(other)) throw forbidden('A bot has no direct messages: add it to a room instead.');
     await this.#checkDm?.(userId, other.id);

@@ -26,37 +26,57 @@ export interface ConsoleWatchActions {
   usersLeft(): void;
 }
 
+/**
+ * How far below the newest id seen an entry may still arrive: on PostgreSQL ids are drawn from a
+ * sequence before their transactions commit, so a lower id can commit after a higher one.
+ */
+const LATE = 200;
+
 export class ConsoleWatch {
   readonly #store: Store;
   readonly #actions: ConsoleWatchActions;
+  /** The newest id seen; entries above `seen - LATE` are checked against `handled`. */
   #seen = 0;
+  readonly #handled = new Set<number>();
 
   constructor(store: Store, actions: ConsoleWatchActions) {
     this.#store = store;
     this.#actions = actions;
   }
 
-  /** Starts from the newest entry now: what came before is not this node's to act on. */
+  /** Starts from the newest entries now: what came before is not this node's to act on. */
   async start(): Promise<void> {
-    this.#seen = (await this.#store.listServerAudit(undefined, 1))[0]?.id ?? 0;
+    const entries = await this.#store.listServerAudit(undefined, PAGE);
+    this.#seen = entries[0]?.id ?? 0;
+    for (const e of entries) this.#handled.add(e.id);
   }
 
   /** Reads the entries since the last poll (page by page, newest first) and acts on the console's once each. */
   async poll(): Promise<void> {
+    const floor = this.#seen - LATE;
     const fresh: ServerAuditRecord[] = [];
     let before: number | undefined;
     for (;;) {
-      const entries = (await this.#store.listServerAudit(before, PAGE)).filter((e) => e.id > this.#seen);
-      fresh.push(...entries);
+      const entries = (await this.#store.listServerAudit(before, PAGE)).filter((e) => e.id > floor);
+      fresh.push(...entries.filter((e) => !this.#handled.has(e.id)));
       if (entries.length < PAGE) break;
       before = entries.at(-1)?.id;
     }
     const console = fresh.filter((e) => e.via === 'console');
-    const users = new Set(console.filter((e) => e.user !== null && ENDS_SESSIONS.has(e.action)).map((e) => e.user?.id as string));
+    const users = new Set<string>();
+    for (const e of console) {
+      if (e.user === null || !ENDS_SESSIONS.has(e.action)) continue;
+      users.add(e.user.id);
+      // The bots disabled or deleted with their owner.
+      const bots = e.data?.bots;
+      if (Array.isArray(bots)) for (const bot of bots) if (typeof bot === 'string') users.add(bot);
+    }
     const rooms = new Set(console.filter((e) => e.roomId !== null && ROOM_EVENTS.has(e.action)).map((e) => e.roomId as string));
     for (const userId of users) await this.#actions.recheckSessions(userId);
     for (const roomId of rooms) this.#actions.resyncRoom(roomId);
     if (console.some((e) => e.action === 'user_deleted')) this.#actions.usersLeft();
-    this.#seen = Math.max(this.#seen, fresh[0]?.id ?? 0);
+    for (const e of fresh) this.#handled.add(e.id);
+    this.#seen = fresh.reduce((max, e) => Math.max(max, e.id), this.#seen);
+    for (const id of this.#handled) if (id <= this.#seen - LATE) this.#handled.delete(id);
   }
 }

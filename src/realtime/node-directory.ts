@@ -131,7 +131,11 @@ export class NodeDirectory {
     if (payload.length > MAX_STATUS_BYTES) return;
     const status = parseStatus(payload);
     if (status === null || status.id === this.#options.id) return;
-    if (!this.#nodes.has(status.id) && this.#nodes.size >= MAX_NODES) return;
+    if (!this.#nodes.has(status.id) && this.#nodes.size >= MAX_NODES) {
+      // Nodes gone (restarts leave their ids behind) make room first.
+      this.list();
+      if (this.#nodes.size >= MAX_NODES) return;
+    }
     this.#nodes.set(status.id, { status, heardAt: Date.now() });
   }
 
@@ -143,7 +147,12 @@ export class NodeDirectory {
   }
 }
 
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_FIGURE;
+/** The largest figure a status carries: a time (epoch ms, as far as a Date goes), a count, bytes. */
+const MAX_FIGURE = 8.64e15;
+/** Breaker kinds a status may name. */
+const MAX_BREAKERS = 64;
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 
 /** A status as a node publishes it, or null for anything else on the channel. */
 export function parseStatus(payload: string): NodeStatus | null {
@@ -156,10 +165,12 @@ export function parseStatus(payload: string): NodeStatus | null {
   if (typeof value !== 'object' || value === null) return null;
   const s = value as Record<string, unknown>;
   const numbers = ['pid', 'startedAt', 'at', 'connections', 'messagesPerSecond', 'deliveriesPerSecond', 'eventLoopLagMs', 'rssBytes', 'heapUsedBytes'] as const;
-  if (typeof s.id !== 'string' || typeof s.host !== 'string' || typeof s.version !== 'string') return null;
-  if (!numbers.every((k) => isNumber(s[k]))) return null;
-  if (s.notReadyReason !== null && typeof s.notReadyReason !== 'string') return null;
-  if (typeof s.breakers !== 'object' || s.breakers === null || !Object.values(s.breakers).every(isNumber)) return null;
+  if (!isText(s.id, 200) || !isText(s.host, 255) || !isText(s.version, 64)) return null;
+  if (!numbers.every((k) => isNumber(s[k])) || !Number.isInteger(s.pid) || !Number.isInteger(s.startedAt) || !Number.isInteger(s.at)) return null;
+  if (s.notReadyReason !== null && !isText(s.notReadyReason, 500)) return null;
+  if (typeof s.breakers !== 'object' || s.breakers === null || Array.isArray(s.breakers)) return null;
+  const breakers = Object.entries(s.breakers as Record<string, unknown>);
+  if (breakers.length > MAX_BREAKERS || !breakers.every(([k, v]) => k.length <= 64 && (v === 1 || v === 2))) return null;
   return {
     id: s.id,
     host: s.host,

@@ -15,6 +15,7 @@
 import { EVENT_KINDS } from '../protocol/event-kinds.js';
 import { conflict, forbidden, notFound, validationFailed } from '../errors.js';
 import type { Access } from '../domain/access.js';
+import { isDisabled } from '../domain/actor.js';
 import { newId } from '../domain/ids.js';
 import type { EventKind, WebhookRecord } from '../domain/types.js';
 import { eventView } from '../domain/views.js';
@@ -263,6 +264,12 @@ export class Webhooks {
     // with them no further (re-enabled, it delivers again only once they are back).
     if ((await this.#store.membership(hook.roomId, hook.createdBy)).role === null) {
       await this.#disable(hook, 'The member who registered it left the room.');
+      return;
+    }
+    // Nor does one a server administrator disabled (re-enabled, it delivers again once they are enabled).
+    const creator = await this.#store.findUserById(hook.createdBy);
+    if (creator === undefined || isDisabled(creator)) {
+      await this.#disable(hook, 'The member who registered it was disabled by a server administrator.');
       return;
     }
     const [event] = await this.#store.readEvents(hook.roomId, seq - 1, 1);

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deletedUsername } from '../../src/domain/administration.js';
 import { EXPORT_QUEUE } from '../../src/exports/exports.js';
+import { hashToken } from '../../src/domain/ids.js';
 import { adminConsole, makeAdmin, makeDeadJob } from '../support/admin.js';
 import type { Json } from '../support/json.js';
 import { api, createRoom, registerUser, startTestServer, type TestServer, type TestUser } from '../support/server.js';
@@ -30,7 +31,7 @@ describe('server administration (embedded store)', () => {
   const audit = async () => ((await call('GET', '/api/v1/admin/audit?limit=200', admin.token)).body.entries as Body[]) ?? [];
 
   before(async () => {
-    server = await startTestServer({ NODE_STATUS_INTERVAL_MS: 500 });
+    server = await startTestServer({ NODE_STATUS_INTERVAL_MS: 500, AUTH_RATE_PER_MIN: 10_000 });
     admin = await registerUser(server.url, 'root');
     mallory = await registerUser(server.url, 'mallory');
     target = await registerUser(server.url, 'target');
@@ -74,7 +75,8 @@ describe('server administration (embedded store)', () => {
     assert.equal((await login(target.username)).status, 200);
     assert.equal(await server.parley.services.store.serverRole(mallory.id), null);
     assert.equal(await server.parley.services.store.findUserByUsername('sneaky_one'), undefined);
-    assert.equal((await call('GET', `/api/v1/rooms/${room}`, admin.token)).body.room && ((await call('GET', `/api/v1/rooms/${room}`, admin.token)).body.room as Body).archived, undefined);
+    const lobby = (await call('GET', '/api/v1/admin/rooms?q=lobby', admin.token)).body.rooms as Body[];
+    assert.deepEqual(lobby.map((r) => [r.id, r.archived ?? false]), [[room, false]]);
     assert.deepEqual(await audit(), []);
   });
 
@@ -107,6 +109,68 @@ describe('server administration (embedded store)', () => {
     assert.equal((await call('GET', `/api/v1/rooms/${room}/messages`, target.token)).status, 200);
     const actions = (await audit()).map((e) => e.action);
     assert.deepEqual(actions.slice(0, 2), ['user_enabled', 'user_disabled']);
+  });
+
+  it("disabling an owner stops what acts for them: their bots' tokens and incoming webhooks are refused until they are enabled", async () => {
+    const owner = await registerUser(server.url, 'owner');
+    const ownRoom = await createRoom(server.url, owner, 'private', 'Own');
+    const bot = await call('POST', '/api/v1/bots', owner.token, { username: `obot_${Date.now() % 100000}` });
+    assert.equal(bot.status, 201);
+    const botToken = bot.body.token as string;
+    const hook = await call('POST', `/api/v1/rooms/${ownRoom}/incoming-webhooks`, owner.token, { name: 'Deploys' });
+    assert.equal(hook.status, 201, JSON.stringify(hook.body));
+    const hookPath = new URL(hook.body.url as string, server.url).pathname;
+    assert.equal((await call('POST', hookPath, undefined, { text: 'before' })).status, 201);
+    const botSocket = await WsTestClient.connect(server.wsUrl, { token: botToken });
+    botSocket.ws.send(JSON.stringify({ type: 'ping' }));
+    await botSocket.waitFor((f) => f.type === 'pong');
+
+    const disabled = await call('POST', `/api/v1/admin/users/${owner.id}/disable`, admin.token);
+    assert.equal(disabled.status, 200);
+    assert.equal(await botSocket.closed(5_000), 1008);
+    assert.equal((await call('GET', '/api/v1/me', botToken)).status, 401, "the bot's token");
+    const refused = await call('POST', hookPath, undefined, { text: 'during' });
+    assert.equal(refused.status, 403);
+    assert.deepEqual((refused.body.error as Body).details, { reason: 'account_disabled' });
+    const entry = (await audit())[0] as Body;
+    assert.equal(entry.action, 'user_disabled');
+    assert.equal(((entry.data as Body).bots as string[]).length, 2, 'the bot and the webhook bot, named in the audit log');
+
+    assert.equal((await call('POST', `/api/v1/admin/users/${owner.id}/enable`, admin.token)).status, 200);
+    assert.equal((await call('GET', '/api/v1/me', botToken)).status, 200, 'the bot works again with its token');
+    assert.equal((await call('POST', hookPath, undefined, { text: 'after' })).status, 201);
+    // A bot disabled on its own stays disabled when its owner is enabled again.
+    const botId = (bot.body.bot as Body).id as string;
+    assert.equal((await call('POST', `/api/v1/admin/users/${botId}/disable`, admin.token)).status, 200);
+    assert.equal((await call('POST', `/api/v1/admin/users/${owner.id}/disable`, admin.token)).status, 200);
+    assert.equal((await call('POST', `/api/v1/admin/users/${owner.id}/enable`, admin.token)).status, 200);
+    assert.equal((await call('GET', '/api/v1/me', botToken)).status, 401);
+  });
+
+  it('a session made while an account is disabled (a login that raced the disable) stays ended once it is enabled', async () => {
+    const user = await registerUser(server.url, 'raced');
+    assert.equal((await call('POST', `/api/v1/admin/users/${user.id}/disable`, admin.token)).status, 200);
+    // What a login whose password check began before the disable writes after it.
+    await server.parley.services.store.createSession({ tokenHash: hashToken('raced-token'), userId: user.id, createdAt: Date.now() - 60_000, expiresAt: Date.now() + 3_600_000 });
+    assert.equal((await call('GET', '/api/v1/me', 'raced-token')).status, 401);
+    assert.equal((await call('POST', `/api/v1/admin/users/${user.id}/enable`, admin.token)).status, 200);
+    assert.equal((await call('GET', '/api/v1/me', 'raced-token')).status, 401);
+    assert.equal((await login(user.username)).status, 200);
+  });
+
+  it('a disabled administrator cannot administer until enabled', async () => {
+    const second = await registerUser(server.url, 'deputy');
+    await makeAdmin(server, second.id);
+    assert.equal((await call('GET', '/api/v1/admin/users', second.token)).status, 200);
+    assert.equal((await call('POST', `/api/v1/admin/users/${second.id}/disable`, admin.token)).status, 200);
+    // Even with a session (one a login raced in), nothing administers.
+    await server.parley.services.store.createSession({ tokenHash: hashToken('deputy-token'), userId: second.id, createdAt: Date.now(), expiresAt: Date.now() + 3_600_000 });
+    assert.equal((await call('GET', '/api/v1/admin/users', 'deputy-token')).status, 401);
+    const byDisabled = await adminConsole(server, ['audit', '--by', second.username]);
+    assert.equal(byDisabled.code, 1, 'the console refuses --by a disabled administrator');
+    assert.equal((await call('POST', `/api/v1/admin/users/${second.id}/enable`, admin.token)).status, 200);
+    const back = await login(second.username);
+    assert.equal((await call('GET', '/api/v1/admin/users', back.body.token as string)).status, 200, 'the role held through');
   });
 
   it('a login racing a disable never leaves a working session', async () => {
@@ -245,6 +309,18 @@ describe('server administration (embedded store)', () => {
     const enable = await call('POST', `/api/v1/admin/users/${doomed.id}/enable`, admin.token);
     assert.equal(enable.status, 409);
     assert.deepEqual((enable.body.error as Body).details, { reason: 'deleted' });
+    // A deleted account is no user to add, message, find or look up; it has no password to reset.
+    const erasedName = deletedUsername(doomed.id);
+    assert.equal((await call('POST', `/api/v1/rooms/${room}/members`, admin.token, { username: erasedName })).status, 404);
+    assert.equal((await call('POST', '/api/v1/dms', admin.token, { username: erasedName })).status, 404);
+    assert.equal((await call('GET', `/api/v1/users/${doomed.id}`, admin.token)).status, 404);
+    const found = await call('GET', `/api/v1/users?q=${erasedName.slice(0, 12)}`, admin.token);
+    assert.deepEqual(found.body.users, []);
+    const reset = await call('POST', `/api/v1/admin/users/${doomed.id}/password`, admin.token, {});
+    assert.equal(reset.status, 409);
+    assert.deepEqual((reset.body.error as Body).details, { reason: 'deleted' });
+    const pose = await call('PATCH', '/api/v1/me', mallory.token, { displayName: erasedName });
+    assert.equal(pose.status, 409, 'nobody passes for a deleted account');
     assert.equal((await call('DELETE', `/api/v1/admin/users/${doomed.id}`, admin.token)).status, 204);
     assert.equal((await audit()).filter((e) => e.action === 'user_deleted' && (e.user as Body).id === doomed.id).length, 1, 'a repeat writes no second entry');
     watcher.close();
@@ -327,6 +403,17 @@ describe('server administration (embedded store)', () => {
     }
     assert.equal(nodes.length, 1);
     assert.equal(nodes[0]?.id, server.parley.nodeId);
+    // Anything else on the channel is no node: a status with a time no Date holds, a flood of junk.
+    const forged = { ...(nodes[0] as Body), id: 'forged', startedAt: 1e16, at: Date.now() };
+    const valid = { ...(nodes[0] as Body), id: 'another-node', startedAt: Date.now(), at: Date.now(), breakers: {} };
+    for (const status of [forged, valid]) {
+      const { ready: _ready, ...wire } = status as Body & { ready?: boolean };
+      await server.parley.bus.publish('ctl:nodes', JSON.stringify({ ...wire, startedAt: Number(wire.startedAt), at: Number(wire.at) }));
+    }
+    for (const junk of ['not json', '[]', JSON.stringify({ id: 'x'.repeat(10_000) })]) await server.parley.bus.publish('ctl:nodes', junk);
+    const listed = await call('GET', '/api/v1/admin/nodes', admin.token);
+    assert.equal(listed.status, 200);
+    assert.deepEqual((listed.body.nodes as Body[]).map((n) => n.id), [server.parley.nodeId, 'another-node']);
     assert.equal(nodes[0]?.ready, true);
     assert.ok((nodes[0]?.connections as number) >= 1);
     ws.close();
@@ -370,7 +457,15 @@ describe('server administration (embedded store)', () => {
     const users = await adminConsole(server, ['users', 'console', '--state', 'active']);
     assert.deepEqual(users.out.map((u) => u.username), ['console_made']);
     assert.equal((await adminConsole(server, ['user', 'delete', 'console_made'])).code, 2, 'delete needs --yes');
+    const ownerToken = (await login('console_made', made.out[0]?.password as string)).body.token as string;
+    const ownBot = await call('POST', '/api/v1/bots', ownerToken, { username: `cbot_${Date.now() % 100000}` });
+    assert.equal(ownBot.status, 201);
+    const botSocket = await WsTestClient.connect(server.wsUrl, { token: ownBot.body.token as string });
+    botSocket.ws.send(JSON.stringify({ type: 'ping' }));
+    await botSocket.waitFor((f) => f.type === 'pong');
     assert.equal((await adminConsole(server, ['user', 'delete', 'console_made', '--yes'])).code, 0);
+    // No bus from the console: the node reads the audit log and closes the deleted owner's bot's socket too.
+    assert.equal(await botSocket.closed(10_000), 1008);
     assert.equal((await adminConsole(server, ['user', 'disable', 'console_made'])).code, 1, 'the name is gone');
 
     const rooms = await adminConsole(server, ['rooms', 'lobby']);

@@ -121,6 +121,38 @@ if ((await requirePostgres('room sharding')) && requirePostgresBinaries('room sh
       assert.equal((publicRooms.body.rooms as unknown[]).length, 10);
     });
 
+    it("administration spans the shards: every room listed; a deleted user's name is erased on every shard, and free to take again", async () => {
+      await server.parley.services.store.setServerRole(alice.id, 'admin', Date.now());
+      const seen: string[] = [];
+      let after: string | null = null;
+      do {
+        const page: { status: number; body: Record<string, unknown> } = await api(server.url, 'GET', `/api/v1/admin/rooms?q=sharded&limit=3${after === null ? '' : `&after=${encodeURIComponent(after)}`}`, { token: alice.token });
+        assert.equal(page.status, 200);
+        seen.push(...(page.body.rooms as Array<{ id: string }>).map((r) => r.id));
+        after = page.body.next as string | null;
+      } while (after !== null);
+      assert.deepEqual([...seen].sort(), [...rooms].sort(), 'each room of both shards once');
+
+      const carol = await registerUser(server.url, 'shc');
+      const hers = rooms.slice(0, 4);
+      for (const roomId of hers) {
+        assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: carol.token })).status, 200);
+        assert.equal((await send(carol, roomId, `carol was here in ${roomId}`)).status, 201);
+      }
+      assert.equal((await api(server.url, 'DELETE', `/api/v1/admin/users/${carol.id}`, { token: alice.token })).status, 204);
+      for (const roomId of hers) {
+        const history = await api(server.url, 'GET', `/api/v1/rooms/${roomId}/messages`, { token: alice.token });
+        const mine = (history.body.messages as Array<{ body: string; author: { displayName: string; username: string } }>).find((m) => m.body === `carol was here in ${roomId}`);
+        assert.equal(mine?.author.displayName, 'Deleted user', `erased on the shard of ${roomId}`);
+      }
+      const taker = await api(server.url, 'POST', '/api/v1/auth/register', { body: { username: carol.username, password: 'correct horse battery' } });
+      assert.equal(taker.status, 201);
+      for (const roomId of hers) {
+        assert.equal((await api(server.url, 'POST', `/api/v1/rooms/${roomId}/join`, { token: taker.body.token })).status, 200, 'the name is free on the shard too');
+        assert.equal((await send({ id: taker.body.user.id, username: carol.username, token: taker.body.token }, roomId, 'a new carol')).status, 201);
+      }
+    });
+
     it('a shard whose server stops fails only its own rooms (503), and has every acknowledged message when it is back', async () => {
       const nearRoom = rooms.find((r) => placed.get(r) === 'near') as string;
       const farRoom = rooms.find((r) => placed.get(r) === 'far') as string;

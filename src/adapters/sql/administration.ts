@@ -18,18 +18,58 @@ export async function deleteSessionsOf(trx: Kysely<Database>, userId: string): P
   return rows.map((r) => r.token_hash);
 }
 
+/** A bot disabled with its owner: its tokens stay (refused while it is disabled), their sockets are to close. */
+export interface DisabledBot {
+  id: string;
+  tokenHashes: string[];
+}
+
 /**
- * Disables the account (`at`), ending its sessions, or enables it again (null). A deleted account
- * stays disabled: enabling it changes nothing. Undefined when there is no such user.
+ * Disables the account as of `at`, with the bots it owns (active ones not disabled already), and
+ * deletes the account's sessions; the bots' tokens stay, refused while they are disabled. Or
+ * enables it again (null), with the bots disabled with it (same `disabled_at`), deleting any
+ * session the account has then: the disable deleted them all, so these are a login's that raced
+ * it, refused since, and they stay ended. A deleted account stays disabled: enabling it changes nothing.
+ * Undefined when there is no such user.
  */
-export function setUserDisabled(db: Kysely<Database>, dialect: SqlDialect, userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[] } | undefined> {
+export function setUserDisabled(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  userId: string,
+  at: number | null,
+): Promise<{ user: UserRecord; revoked: string[]; bots: DisabledBot[] } | undefined> {
   return dialect.write(db, async (trx) => {
-    if (at === null) await trx.updateTable('users').set({ disabled_at: null }).where('id', '=', userId).where('deleted_at', 'is', null).execute();
-    // Disabled once: a second disable keeps the first time.
-    else await trx.updateTable('users').set({ disabled_at: at }).where('id', '=', userId).where('disabled_at', 'is', null).execute();
-    const row = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
-    if (row === undefined) return undefined;
-    return { user: toUser(row), revoked: at === null ? [] : await deleteSessionsOf(trx, userId) };
+    const before = await trx.selectFrom('users').select(['disabled_at', 'deleted_at']).where('id', '=', userId).executeTakeFirst();
+    if (before === undefined) return undefined;
+    let revoked: string[] = [];
+    const bots: DisabledBot[] = [];
+    if (at !== null) {
+      // Disabled once: a second disable keeps the first time (and the bots disabled then).
+      if (before.disabled_at === null) {
+        await trx.updateTable('users').set({ disabled_at: at }).where('id', '=', userId).execute();
+        const disabled = await trx
+          .updateTable('users')
+          .set({ disabled_at: at })
+          .where('bot_owner_id', '=', userId)
+          .where('disabled_at', 'is', null)
+          .where('deactivated_at', 'is', null)
+          .returning('id')
+          .execute();
+        for (const { id } of disabled) {
+          const tokens = await trx.selectFrom('sessions').select('token_hash').where('user_id', '=', id).execute();
+          bots.push({ id, tokenHashes: tokens.map((t) => t.token_hash) });
+        }
+      }
+      revoked = await deleteSessionsOf(trx, userId);
+    } else if (before.disabled_at !== null && before.deleted_at === null) {
+      const since = Number(before.disabled_at);
+      // The disable deleted every session: any there now a login made around it, refused since, and ended for good.
+      revoked = await deleteSessionsOf(trx, userId);
+      await trx.updateTable('users').set({ disabled_at: null }).where('id', '=', userId).execute();
+      await trx.updateTable('users').set({ disabled_at: null }).where('bot_owner_id', '=', userId).where('disabled_at', '=', since).where('deactivated_at', 'is', null).execute();
+    }
+    const row = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
+    return { user: toUser(row), revoked, bots };
   });
 }
 
@@ -85,20 +125,22 @@ export function eraseUser(db: Kysely<Database>, dialect: SqlDialect, userId: str
 }
 
 /** A page of users by username, from after `query.after`; `next`: the cursor of the following page, or null. */
-export async function listUsers(db: Kysely<Database>, query: AdminUserQuery): Promise<{ users: UserRecord[]; next: string | null }> {
+export async function listUsers(db: Kysely<Database>, dialect: SqlDialect, query: AdminUserQuery): Promise<{ users: UserRecord[]; next: string | null }> {
   const { prefix, state, after, limit } = query;
   const end = prefix === undefined || prefix === '' ? null : prefixEnd(prefix);
+  // In code-point order whatever the database's collation (as user search walks it), on the username index.
+  const username = dialect.userCodePointKey('username');
   const rows = await db
     .selectFrom('users')
     .selectAll()
-    .$if(prefix !== undefined && prefix !== '', (q) => q.where('username', '>=', prefix as string))
-    .$if(end !== null, (q) => q.where('username', '<', end as string))
-    .$if(after !== undefined, (q) => q.where('username', '>', after as string))
+    .$if(prefix !== undefined && prefix !== '', (q) => q.where(sql<boolean>`${username} >= ${prefix}`))
+    .$if(end !== null, (q) => q.where(sql<boolean>`${username} < ${end}`))
+    .$if(after !== undefined, (q) => q.where(sql<boolean>`${username} > ${after}`))
     .$if(state === 'active', (q) => q.where('disabled_at', 'is', null).where('bot_owner_id', 'is', null))
     .$if(state === 'disabled', (q) => q.where('disabled_at', 'is not', null).where('deleted_at', 'is', null))
     .$if(state === 'deleted', (q) => q.where('deleted_at', 'is not', null))
     .$if(state === 'bot', (q) => q.where('bot_owner_id', 'is not', null))
-    .orderBy('username')
+    .orderBy(username)
     .limit(limit + 1)
     .execute();
   const users = rows.slice(0, limit).map(toUser);

@@ -4,7 +4,7 @@
  * to its index.
  */
 import { type Kysely, sql } from 'kysely';
-import { nameConflictError } from '../../domain/name-conflicts.js';
+import { DELETED_USERNAME_PREFIX, nameConflictError } from '../../domain/name-conflicts.js';
 import type { MemberCursor, MemberRecord, ProfileChanges, UserRecord, UserSearchCursor, UserSearchQuery } from '../../domain/types.js';
 import type { SqlDialect } from './dialect.js';
 import { toMember, toUser } from './mappers.js';
@@ -21,6 +21,8 @@ export async function updateProfile(db: Kysely<Database>, dialect: SqlDialect, u
   return dialect.write(db, async (trx) => {
     const { displayName, status } = changes;
     if (displayName !== undefined) {
+      // No one passes for a deleted account (name-conflicts.ts).
+      if (displayName.folded.startsWith(DELETED_USERNAME_PREFIX)) throw nameConflictError('display_name_resembles_username');
       await dialect.lockKeys(trx, [`name:${displayName.folded}`]);
       const clash = await trx.selectFrom('users').select('id').where('username', '=', displayName.folded).where('id', '<>', userId).executeTakeFirst();
       if (clash !== undefined) throw nameConflictError('display_name_resembles_username');
@@ -56,6 +58,7 @@ export async function searchUsers(db: Kysely<Database>, dialect: SqlDialect, que
       .where(sql<boolean>`${username} >= ${after === null ? query.username : atLeast(`${after.username}\u0001`, query.username)}`)
       .$if(usernameEnd !== null, (b) => b.where(sql<boolean>`${username} < ${usernameEnd}`))
       .where('deactivated_at', 'is', null)
+      .where('deleted_at', 'is', null)
       .orderBy(username)
       .limit(limit + 1)
       .execute();
@@ -78,6 +81,7 @@ export async function searchUsers(db: Kysely<Database>, dialect: SqlDialect, que
     .$if(from !== null, (b) => b.where(sql<boolean>`(${folded} > ${from?.folded} OR (${folded} = ${from?.folded} AND id > ${from?.id}))`))
     .where(sql<boolean>`NOT (${username} >= ${query.username}${usernameEnd === null ? sql`` : sql` AND ${username} < ${usernameEnd}`})`)
     .where('deactivated_at', 'is', null)
+    .where('deleted_at', 'is', null)
     .orderBy(folded)
     .orderBy('id')
     .limit(want + 1)

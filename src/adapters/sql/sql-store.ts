@@ -5,6 +5,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import * as administration from './administration.js';
+import type { DisabledBot } from './administration.js';
 import { notFound, unavailable } from '../../errors.js';
 import { DELETED_USERNAME_PREFIX, type NameConflict, nameConflictError } from '../../domain/name-conflicts.js';
 import type { AppendOutcome, AppendRequest, ExportChanges, ModerationOutcome, ModerationRequest, HistoryQuery, SearchPage, SearchQuery, Store, ThreadCursor, ThreadPage, UploadChanges, WebhookChanges } from '../../ports.js';
@@ -205,7 +206,7 @@ export class SqlStore extends SqlJobStore implements Store {
     return rows.map((r) => ({ userId: r.user_id, username: r.username, role: r.role, grantedAt: Number(r.granted_at) }));
   }
 
-  setUserDisabled(userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[] } | undefined> {
+  setUserDisabled(userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[]; bots: DisabledBot[] } | undefined> {
     return administration.setUserDisabled(this.#db, this.#dialect, userId, at);
   }
 
@@ -222,7 +223,7 @@ export class SqlStore extends SqlJobStore implements Store {
   }
 
   listUsers(query: AdminUserQuery): Promise<{ users: UserRecord[]; next: string | null }> {
-    return administration.listUsers(this.#db, query);
+    return administration.listUsers(this.#db, this.#dialect, query);
   }
 
   listRooms(query: AdminRoomQuery): Promise<AdminRoomRecord[]> {
