@@ -303,6 +303,26 @@ describe('outgoing webhooks', () => {
     assert.ok(!receiver.received.slice(after).some((x) => ((x.json.event as Json).message as Json)?.body === 'after they left'));
   });
 
+  it('a webhook whose creator a server administrator disabled sends nothing more, and is disabled', EACH, async () => {
+    const creator = await api(server.url, 'POST', '/api/v1/auth/register', { body: { username: 'hook_creator', password: 'correct horse battery' } });
+    const token = String(creator.body.token);
+    const room = String((await api(server.url, 'POST', '/api/v1/rooms', { token, body: { name: 'Disabled creator', visibility: 'public' } })).body.room.id);
+    await api(server.url, 'POST', `/api/v1/rooms/${room}/join`, { token: owner });
+    const created = await api(server.url, 'POST', `/api/v1/rooms/${room}/webhooks`, { token, body: { url: receiver.url } });
+    assert.equal(created.status, 201);
+    const count = receiver.received.length;
+    await api(server.url, 'POST', `/api/v1/rooms/${room}/messages`, { token: owner, body: { body: 'before the disable' } });
+    await until('delivered', () => receiver.received.length > count || undefined);
+    const disabled = await server.parley.services.store.setUserDisabled(String(creator.body.user.id), Date.now());
+    assert.ok(disabled);
+    const after = receiver.received.length;
+    await api(server.url, 'POST', `/api/v1/rooms/${room}/messages`, { token: owner, body: { body: 'after the disable' } });
+    const id = String(created.body.webhook.id);
+    await until('disabled', async () => ((await server.parley.services.store.findWebhook(id))?.state === 'disabled' ? true : undefined));
+    assert.match((await server.parley.services.store.findWebhook(id))?.disabledReason ?? '', /disabled by a server administrator/);
+    assert.ok(!receiver.received.slice(after).some((x) => ((x.json.event as Json).message as Json)?.body === 'after the disable'));
+  });
+
   it('an endpoint failing for a whole day is disabled', EACH, async () => {
     const { store, access, jobs } = server.parley.services;
     let now = Date.now();
