@@ -231,12 +231,12 @@ export interface Store {
   /** Everyone who holds a server role, by username. */
   listServerRoles(): Promise<ServerRoleHolder[]>;
   /**
-   * Disables the account as of `at`, with the active bots it owns, and deletes the account's
-   * sessions (the bots' tokens stay, refused while they are disabled); or enables it again (null),
-   * with the bots disabled with it, deleting the sessions made while it was disabled. A deleted
-   * account stays disabled. One transaction. Answers the user as it is now, the token hashes of
-   * the sessions deleted, and the bots disabled with their tokens; undefined when there is no such
-   * user. src/adapters/sql/administration.ts.
+   * Disables the account as of `at` and deletes its sessions (a bot's tokens stay, refused while
+   * it is disabled); or enables it again (null), deleting a person's sessions made around the
+   * disable. The bots of a person disabled are refused with them (findSessionUser's
+   * `ownerDisabledAt`), and answered with their token hashes so that their sockets close. A
+   * deleted account stays disabled. One transaction; undefined when there is no such user.
+   * src/adapters/sql/administration.ts.
    */
   setUserDisabled(userId: string, at: number | null): Promise<{ user: UserRecord; revoked: string[]; bots: Array<{ id: string; tokenHashes: string[] }> } | undefined>;
   /** Sets the password hash and deletes every session of the user, in one transaction; answers their token hashes (undefined: no such user, or deleted). */

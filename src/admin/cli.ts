@@ -80,7 +80,7 @@ const userLine = ({ user, role }: AdminUser) =>
     role,
     createdAt: iso(user.createdAt),
     disabledAt: iso(user.disabledAt),
-    deletedAt: iso(user.deletedAt),
+    deletedAt: iso(user.deletedAt ?? user.deactivatedAt),
   });
 
 export async function runAdminCommand(args: string[], deps: AdminCommandDeps): Promise<number> {

@@ -12,7 +12,7 @@ export type Actor = Pick<UserRecord, 'id' | 'botOwnerId'>;
 export const isBot = (user: Pick<UserRecord, 'botOwnerId'>): boolean => (user.botOwnerId ?? null) !== null;
 
 /** Whether a server administrator disabled (or deleted) the account, or its owner's (a bot's). */
-export const isDisabled = (user: Pick<UserRecord, 'disabledAt'>): boolean => (user.disabledAt ?? null) !== null;
+export const isDisabled = (user: Pick<UserRecord, 'disabledAt' | 'ownerDisabledAt'>): boolean => (user.disabledAt ?? null) !== null || (user.ownerDisabledAt ?? null) !== null;
 
 /** A deleted bot, or an account a server administrator deleted: its row stays for its messages, but it is no user to add, message or look up. */
 export const isGone = (user: Pick<UserRecord, 'deactivatedAt' | 'deletedAt'>): boolean => (user.deactivatedAt ?? null) !== null || (user.deletedAt ?? null) !== null;

@@ -17,7 +17,7 @@ import { conflict, forbidden, notFound } from '../errors.js';
 import type { DeadJob, JobCounts, JobQueue, Store } from '../ports.js';
 import type { NodeStatus } from '../realtime/node-directory.js';
 import type { Accounts } from './accounts.js';
-import { isBot, isDisabled } from './actor.js';
+import { isBot, isDisabled, isGone } from './actor.js';
 import { DELETED_USERNAME_PREFIX } from './name-conflicts.js';
 import { hashPassword } from './password.js';
 import type { Moderation } from './moderation.js';
@@ -102,12 +102,13 @@ export class Administration {
   }
 
   /**
-   * Disables the account, with the bots it owns: it cannot log in, its sessions end now on every
-   * node, and its bots' tokens and incoming webhooks are refused (their WebSockets closed) until
+   * Disables the account: it cannot log in, its sessions end now on every node, and the bots it
+   * owns are refused with it (their tokens and incoming webhooks; their WebSockets closed) until
    * it is enabled.
    */
   async disableUser(by: AdminActor, userId: string): Promise<AdminUser> {
     this.#notSelf(by, userId, 'disable');
+    this.#notGone(await this.#user(userId), 'disabled');
     const done = await this.#deps.store.setUserDisabled(userId, Date.now());
     if (done === undefined) throw notFound('No such user.');
     await this.#deps.accounts.revoked(userId, done.revoked);
@@ -117,10 +118,9 @@ export class Administration {
     return { user: done.user, role: await this.#deps.store.serverRole(userId) };
   }
 
-  /** Enables the account again, with the bots disabled with it; it logs in again with its password. */
+  /** Enables the account again: it logs in again with its password, and its bots work again. */
   async enableUser(by: AdminActor, userId: string): Promise<AdminUser> {
-    const user = await this.#user(userId);
-    if ((user.deletedAt ?? null) !== null) throw conflict('A deleted account cannot be enabled.', { reason: 'deleted' });
+    this.#notGone(await this.#user(userId), 'enabled');
     const done = await this.#deps.store.setUserDisabled(userId, null);
     if (done === undefined) throw notFound('No such user.');
     await this.#deps.accounts.revoked(userId, done.revoked);
@@ -158,7 +158,7 @@ export class Administration {
   async resetPassword(by: AdminActor, userId: string, password?: string): Promise<{ password: string | null; sessionsRevoked: number }> {
     const user = await this.#user(userId);
     if (isBot(user)) throw conflict('A bot has no password: rotate its token.', { reason: 'bot' });
-    if ((user.deletedAt ?? null) !== null) throw conflict('A deleted account has no password to reset.', { reason: 'deleted' });
+    this.#notGone(user, 'given a password');
     const chosen = password ?? newPassword();
     const revoked = await this.#deps.store.setPassword(userId, await hashPassword(chosen, this.#options.scryptCost));
     if (revoked === undefined) throw notFound('No such user.');
@@ -244,6 +244,11 @@ export class Administration {
     const user = await this.#deps.store.findUserById(userId);
     if (user === undefined) throw notFound('No such user.');
     return user;
+  }
+
+  /** Refuses (409 `deleted`) an account deleted, or a bot deleted by its owner: nothing is done to it any more. */
+  #notGone(user: UserRecord, what: string): void {
+    if (isGone(user)) throw conflict(`A deleted account cannot be ${what}.`, { reason: 'deleted' });
   }
 
   #notSelf(by: AdminActor, userId: string, what: string): void {

@@ -14,7 +14,7 @@ import { foldName } from '../protocol/text.js';
 import type { Accounts } from './accounts.js';
 import { type Actor, refuseBots } from './actor.js';
 import { hashToken, newId, newToken } from './ids.js';
-import { nameConflictError } from './name-conflicts.js';
+import { DELETED_USERNAME_PREFIX, nameConflictError } from './name-conflicts.js';
 import type { StreamWriter } from './stream-writer.js';
 import type { SessionRecord, UserRecord } from './types.js';
 
@@ -155,5 +155,7 @@ export function webhookUsername(name: string): string {
     .slice(0, 20)
     .replace(/^-+|-+$/g, '');
   const suffix = [...randomBytes(6)].map((b) => '0123456789abcdefghijklmnopqrstuvwxyz'[b % 36]).join('');
-  return `${slug === '' ? 'webhook' : slug}-${suffix}`;
+  const username = `${slug === '' ? 'webhook' : slug}-${suffix}`;
+  // "Deleted items" would read as a deleted account's name, a prefix nobody registers (name-conflicts.ts).
+  return username.startsWith(DELETED_USERNAME_PREFIX) ? `webhook-${username.slice(DELETED_USERNAME_PREFIX.length)}` : username;
 }

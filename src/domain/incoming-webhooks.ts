@@ -90,9 +90,12 @@ export class IncomingWebhooks {
   async post(token: string, text: string, clientMsgId: string | null): Promise<{ message: MessageRecord; duplicate: boolean }> {
     const hook = await this.#store.findIncomingWebhookByToken(hashToken(token));
     if (hook === undefined) throw notFound(NO_SUCH_WEBHOOK);
-    // A server administrator disabled the bot, or its owner (which disables the owner's bots).
+    // A server administrator disabled the bot, or its owner (whose bots are refused with them).
     const bot = await this.#store.findUserById(hook.botId);
-    if (bot === undefined || isDisabled(bot)) throw forbidden("The webhook's bot is disabled by a server administrator.", { reason: 'account_disabled' });
+    const owner = bot?.botOwnerId == null ? undefined : await this.#store.findUserById(bot.botOwnerId);
+    if (bot === undefined || owner === undefined || isDisabled(bot) || isDisabled(owner)) {
+      throw forbidden("The webhook's bot is disabled by a server administrator.", { reason: 'account_disabled' });
+    }
     try {
       await this.#access.requireMember(hook.roomId, hook.botId);
     } catch (error) {

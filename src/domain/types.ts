@@ -55,6 +55,8 @@ export interface UserRecord {
   disabledAt?: number | null;
   /** When the account was deleted (its row stays, erased, for the messages naming it); absent or null otherwise. */
   deletedAt?: number | null;
+  /** A bot whose owner a server administrator disabled: when (the bot is refused with them). Set where the owner's state is read with the bot (findSessionUser). */
+  ownerDisabledAt?: number | null;
 }
 
 /** A role on the server as a whole (not in a room): `admin` reads analytics and administers. */

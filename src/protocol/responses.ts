@@ -26,6 +26,10 @@ const User = z
     statusText: z.string().optional().describe('People views only (not message authors): the status line, absent when none or expired.'),
     statusExpiresAt: time.optional().describe('When the status stops showing; absent when it shows until changed.'),
     avatarUrl: z.string().optional().describe('People views only: the avatar (GET with the session), absent when none; a new avatar is a new URL.'),
+    serverRole: z
+      .literal('admin')
+      .optional()
+      .describe('The caller\'s own view only (GET /me, a login): present when they are a server administrator (the administration endpoints and the admin page are theirs).'),
   })
   .describe('A user as others see them. Display names are not unique: show `@username` beside them.');
 

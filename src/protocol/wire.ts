@@ -29,6 +29,8 @@ export interface User {
   statusExpiresAt?: string;
   /** The avatar (GET, with the session); absent when the user has none (show initials). Changes when the avatar does. */
   avatarUrl?: string;
+  /** The caller's own view only (GET /me, a login): present when they are a server administrator. */
+  serverRole?: 'admin';
 }
 
 /** A page of user search (GET /users). */

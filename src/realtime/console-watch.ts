@@ -44,15 +44,28 @@ export class ConsoleWatch {
     this.#actions = actions;
   }
 
-  /** Starts from the newest entries now: what came before is not this node's to act on. */
+  /** Starts from the newest entries now: what came before (down to the window a late one may arrive in) is not this node's to act on. */
   async start(): Promise<void> {
-    const entries = await this.#store.listServerAudit(undefined, PAGE);
+    const entries = await this.#store.listServerAudit(undefined, LATE);
     this.#seen = entries[0]?.id ?? 0;
     for (const e of entries) this.#handled.add(e.id);
+    // Ids of the window not read (rolled back, or not committed yet) are left to arrive.
   }
 
-  /** Reads the entries since the last poll (page by page, newest first) and acts on the console's once each. */
+  #polling = false;
+
+  /** Reads the entries since the last poll (page by page, newest first) and acts on the console's once each; a poll while one runs does nothing. */
   async poll(): Promise<void> {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      await this.#poll();
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  async #poll(): Promise<void> {
     const floor = this.#seen - LATE;
     const fresh: ServerAuditRecord[] = [];
     let before: number | undefined;

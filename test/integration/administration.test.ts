@@ -134,17 +134,45 @@ describe('server administration (embedded store)', () => {
     assert.deepEqual((refused.body.error as Body).details, { reason: 'account_disabled' });
     const entry = (await audit())[0] as Body;
     assert.equal(entry.action, 'user_disabled');
-    assert.equal(((entry.data as Body).bots as string[]).length, 2, 'the bot and the webhook bot, named in the audit log');
+    const botId = (bot.body.bot as Body).id as string;
+    assert.deepEqual((entry.data as Body).bots, [botId], 'the bot whose sockets were closed, named in the audit log');
+    // Enabling the bot alone changes nothing while its owner is disabled.
+    assert.equal((await call('POST', `/api/v1/admin/users/${botId}/disable`, admin.token)).status, 200);
+    assert.equal((await call('POST', `/api/v1/admin/users/${botId}/enable`, admin.token)).status, 200);
+    assert.equal((await call('GET', '/api/v1/me', botToken)).status, 401, 'refused with its owner');
+    assert.equal((await call('POST', hookPath, undefined, { text: 'still during' })).status, 403);
 
     assert.equal((await call('POST', `/api/v1/admin/users/${owner.id}/enable`, admin.token)).status, 200);
     assert.equal((await call('GET', '/api/v1/me', botToken)).status, 200, 'the bot works again with its token');
     assert.equal((await call('POST', hookPath, undefined, { text: 'after' })).status, 201);
-    // A bot disabled on its own stays disabled when its owner is enabled again.
-    const botId = (bot.body.bot as Body).id as string;
+    // A bot disabled on its own stays disabled when its owner is disabled and enabled again, in either order.
+    for (const order of [['bot', 'owner'], ['owner', 'bot']]) {
+      for (const who of order) assert.equal((await call('POST', `/api/v1/admin/users/${who === 'bot' ? botId : owner.id}/disable`, admin.token)).status, 200);
+      assert.equal((await call('POST', `/api/v1/admin/users/${owner.id}/enable`, admin.token)).status, 200);
+      assert.equal((await call('GET', '/api/v1/me', botToken)).status, 401, `disabled ${order.join(' then ')}: the bot stays disabled`);
+      assert.equal((await call('POST', `/api/v1/admin/users/${botId}/enable`, admin.token)).status, 200);
+      assert.equal((await call('GET', '/api/v1/me', botToken)).status, 200);
+    }
+    // A token its owner rotates while the bot is disabled works once it is enabled.
+    owner.token = (await login(owner.username)).body.token as string;
     assert.equal((await call('POST', `/api/v1/admin/users/${botId}/disable`, admin.token)).status, 200);
-    assert.equal((await call('POST', `/api/v1/admin/users/${owner.id}/disable`, admin.token)).status, 200);
-    assert.equal((await call('POST', `/api/v1/admin/users/${owner.id}/enable`, admin.token)).status, 200);
-    assert.equal((await call('GET', '/api/v1/me', botToken)).status, 401);
+    const rotated = await call('POST', `/api/v1/bots/${botId}/token`, owner.token);
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    assert.equal((await call('GET', '/api/v1/me', rotated.body.token as string)).status, 401);
+    assert.equal((await call('POST', `/api/v1/admin/users/${botId}/enable`, admin.token)).status, 200);
+    assert.equal((await call('GET', '/api/v1/me', rotated.body.token as string)).status, 200);
+    // A bot its owner deleted is shown deleted, and nothing is done to it any more.
+    assert.equal((await call('DELETE', `/api/v1/bots/${botId}`, owner.token)).status, 204);
+    const gone = await call('GET', `/api/v1/admin/users/${botId}`, admin.token);
+    assert.equal(typeof (gone.body.user as Body).deletedAt, 'string');
+    const revived = await call('POST', `/api/v1/admin/users/${botId}/enable`, admin.token);
+    assert.equal(revived.status, 409);
+    assert.deepEqual((revived.body.error as Body).details, { reason: 'deleted' });
+    const deletedOnes = (await call('GET', '/api/v1/admin/users?state=deleted&limit=200', admin.token)).body.users as Body[];
+    assert.ok(deletedOnes.some((u) => u.id === botId));
+    // A webhook named like a deleted account gets a name of its own.
+    const named = await call('POST', `/api/v1/rooms/${ownRoom}/incoming-webhooks`, owner.token, { name: 'Deleted items' });
+    assert.equal(named.status, 201, JSON.stringify(named.body));
   });
 
   it('a session made while an account is disabled (a login that raced the disable) stays ended once it is enabled', async () => {

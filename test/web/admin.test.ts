@@ -42,10 +42,14 @@ const auditEntry = (page: Page, action: string, admin: string, user?: string): L
   return entry.first();
 };
 
-test('someone who is not a server administrator finds the page from the sidebar and is told it is not theirs', async (t) => {
+test('someone who is not a server administrator has no link to the page, and is told it is not theirs at its address', async (t) => {
   if (!needBrowser(t)) return;
   const carol = await web.person('carol', 'Carol');
-  await carol.page.getByTestId('admin-link').click();
+  await carol.page.getByTestId('room-list').waitFor({ ...WAIT, state: 'attached' });
+  assert.equal(await carol.page.getByTestId('admin-link').count(), 0, 'no link for a non-administrator');
+  await carol.page.evaluate(() => {
+    location.hash = '#/admin';
+  });
   const refused = carol.page.getByTestId('admin-refused');
   await refused.waitFor(WAIT);
   assert.equal(await refused.textContent(), 'Only server administrators can see this page.');
@@ -74,6 +78,8 @@ test('a server administrator watches the nodes, manages users, rooms and dead jo
   assert.ok(dm.status === 200 || dm.status === 201, JSON.stringify(dm.body));
 
   const page = root.page;
+  // The app learns the role from GET /me: a reload shows the link.
+  await page.reload();
   await page.getByTestId('admin-link').click();
   await page.getByTestId('admin-page').waitFor(WAIT);
 

@@ -18,19 +18,19 @@ export async function deleteSessionsOf(trx: Kysely<Database>, userId: string): P
   return rows.map((r) => r.token_hash);
 }
 
-/** A bot disabled with its owner: its tokens stay (refused while it is disabled), their sockets are to close. */
+/** A bot of an account being disabled: its tokens stay (refused while its owner is disabled); their sockets are to close. */
 export interface DisabledBot {
   id: string;
   tokenHashes: string[];
 }
 
 /**
- * Disables the account as of `at`, with the bots it owns (active ones not disabled already), and
- * deletes the account's sessions; the bots' tokens stay, refused while they are disabled. Or
- * enables it again (null), with the bots disabled with it (same `disabled_at`), deleting any
- * session the account has then: the disable deleted them all, so these are a login's that raced
- * it, refused since, and they stay ended. A deleted account stays disabled: enabling it changes nothing.
- * Undefined when there is no such user.
+ * Disables the account as of `at` and deletes its sessions; the bots it owns stay as they are
+ * (refused while their owner is disabled: findSessionUser reads the owner's state), and their
+ * tokens are answered so that their sockets close. Or enables it again (null), deleting a
+ * person's sessions made around the disable (it deleted them all: any there now a login's that
+ * raced it, refused since); a bot's tokens stay, its owner's to manage. A deleted account stays
+ * disabled: enabling it changes nothing. Undefined when there is no such user.
  */
 export function setUserDisabled(
   db: Kysely<Database>,
@@ -39,34 +39,33 @@ export function setUserDisabled(
   at: number | null,
 ): Promise<{ user: UserRecord; revoked: string[]; bots: DisabledBot[] } | undefined> {
   return dialect.write(db, async (trx) => {
-    const before = await trx.selectFrom('users').select(['disabled_at', 'deleted_at']).where('id', '=', userId).executeTakeFirst();
+    const before = await trx.selectFrom('users').select(['disabled_at', 'deleted_at', 'deactivated_at', 'bot_owner_id']).where('id', '=', userId).executeTakeFirst();
     if (before === undefined) return undefined;
+    const bot = before.bot_owner_id !== null;
     let revoked: string[] = [];
     const bots: DisabledBot[] = [];
     if (at !== null) {
-      // Disabled once: a second disable keeps the first time (and the bots disabled then).
-      if (before.disabled_at === null) {
-        await trx.updateTable('users').set({ disabled_at: at }).where('id', '=', userId).execute();
-        const disabled = await trx
-          .updateTable('users')
-          .set({ disabled_at: at })
-          .where('bot_owner_id', '=', userId)
-          .where('disabled_at', 'is', null)
-          .where('deactivated_at', 'is', null)
-          .returning('id')
+      // Disabled once: a second disable keeps the first time.
+      if (before.disabled_at === null) await trx.updateTable('users').set({ disabled_at: at }).where('id', '=', userId).execute();
+      if (bot) {
+        // A bot's tokens are its owner's to rotate: kept, refused while it is disabled.
+        revoked = (await trx.selectFrom('sessions').select('token_hash').where('user_id', '=', userId).execute()).map((r) => r.token_hash);
+      } else {
+        revoked = await deleteSessionsOf(trx, userId);
+        const owned = await trx
+          .selectFrom('users')
+          .innerJoin('sessions', 'sessions.user_id', 'users.id')
+          .select(['users.id', 'sessions.token_hash'])
+          .where('users.bot_owner_id', '=', userId)
+          .where('users.deactivated_at', 'is', null)
           .execute();
-        for (const { id } of disabled) {
-          const tokens = await trx.selectFrom('sessions').select('token_hash').where('user_id', '=', id).execute();
-          bots.push({ id, tokenHashes: tokens.map((t) => t.token_hash) });
-        }
+        const byBot = new Map<string, string[]>();
+        for (const r of owned) byBot.set(r.id, [...(byBot.get(r.id) ?? []), r.token_hash]);
+        for (const [id, tokenHashes] of byBot) bots.push({ id, tokenHashes });
       }
-      revoked = await deleteSessionsOf(trx, userId);
-    } else if (before.disabled_at !== null && before.deleted_at === null) {
-      const since = Number(before.disabled_at);
-      // The disable deleted every session: any there now a login made around it, refused since, and ended for good.
-      revoked = await deleteSessionsOf(trx, userId);
+    } else if (before.disabled_at !== null && before.deleted_at === null && before.deactivated_at === null) {
+      if (!bot) revoked = await deleteSessionsOf(trx, userId);
       await trx.updateTable('users').set({ disabled_at: null }).where('id', '=', userId).execute();
-      await trx.updateTable('users').set({ disabled_at: null }).where('bot_owner_id', '=', userId).where('disabled_at', '=', since).where('deactivated_at', 'is', null).execute();
     }
     const row = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
     return { user: toUser(row), revoked, bots };
@@ -137,8 +136,9 @@ export async function listUsers(db: Kysely<Database>, dialect: SqlDialect, query
     .$if(end !== null, (q) => q.where(sql<boolean>`${username} < ${end}`))
     .$if(after !== undefined, (q) => q.where(sql<boolean>`${username} > ${after}`))
     .$if(state === 'active', (q) => q.where('disabled_at', 'is', null).where('bot_owner_id', 'is', null))
-    .$if(state === 'disabled', (q) => q.where('disabled_at', 'is not', null).where('deleted_at', 'is', null))
-    .$if(state === 'deleted', (q) => q.where('deleted_at', 'is not', null))
+    .$if(state === 'disabled', (q) => q.where('disabled_at', 'is not', null).where('deleted_at', 'is', null).where('deactivated_at', 'is', null))
+    // A deleted bot (its owner's, or an administrator's doing) is as deleted as a person.
+    .$if(state === 'deleted', (q) => q.where((eb) => eb.or([eb('deleted_at', 'is not', null), eb('deactivated_at', 'is not', null)])))
     .$if(state === 'bot', (q) => q.where('bot_owner_id', 'is not', null))
     .orderBy(username)
     .limit(limit + 1)

@@ -175,7 +175,7 @@ const ROOM: Record<string, RoomSpec> = {
  */
 const PRIMARY_ONLY = new Set([
   'createUser', 'findNameConflict', 'findUserById', 'findUserByUsername', 'searchUsers', 'serverRole', 'setServerRole', 'listServerRoles',
-  'setPassword', 'revokeSessions', 'listUsers', 'recordServerAudit', 'listServerAudit',
+  'setUserDisabled', 'setPassword', 'revokeSessions', 'listUsers', 'recordServerAudit', 'listServerAudit',
   'createSession', 'findSession', 'findSessionUser', 'deleteSession', 'deleteExpiredSessions',
   'createExport', 'findExport', 'findActiveExport', 'updateExport', 'listExpiredExports', 'deleteExport',
   'reserveUpload', 'findUpload', 'updateUpload', 'deleteUpload', 'doomUnattachedUploads', 'listDoomedUploads', 'markUploadsDeleted', 'forgetDeletedUploads',
@@ -194,7 +194,7 @@ const PRIMARY_ONLY = new Set([
 const SPECIAL = [
   'migrate', 'close', 'ping', 'append', 'createRoom', 'getOrCreateDm', 'setAvatar', 'avatarOf', 'purgeMessagesBefore', 'updateProfile', 'deactivateBot', 'search',
   'listMemberRooms', 'listMemberRoomIds', 'listPublicRooms', 'listFollowedThreads', 'roomsBehindNotifier', 'roomsBehindCursor', 'listRetentionRooms', 'webhooksBehind',
-  'listNotifications', 'countUnreadNotifications', 'listRooms', 'eraseUser', 'setUserDisabled',
+  'listNotifications', 'countUnreadNotifications', 'listRooms', 'eraseUser',
 ];
 
 /** Every Store method this module routes, by how (the sharding test checks none is missing). */
@@ -560,12 +560,6 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
       const revoked = await primary.store.eraseUser(userId as string, at as number, erased as never);
       if (revoked !== undefined) await refreshUser(userId as string);
       return revoked;
-    },
-
-    setUserDisabled: async (userId, at) => {
-      const done = await primary.store.setUserDisabled(userId as string, at as number | null);
-      if (done !== undefined) for (const id of [userId as string, ...done.bots.map((b) => b.id)]) await refreshUser(id);
-      return done;
     },
 
     deactivateBot: async (botId, at) => {

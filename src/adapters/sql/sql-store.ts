@@ -267,12 +267,16 @@ export class SqlStore extends SqlJobStore implements Store {
     const row = await this.#db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
+      // A bot is refused while its owner is disabled: the owner's state, read with it.
+      .leftJoin('users as owner', 'owner.id', 'users.bot_owner_id')
       .selectAll('users')
-      .select(['sessions.created_at as session_created_at', 'sessions.expires_at as session_expires_at'])
+      .select(['sessions.created_at as session_created_at', 'sessions.expires_at as session_expires_at', 'owner.disabled_at as owner_disabled_at'])
       .where('sessions.token_hash', '=', tokenHash)
       .executeTakeFirst();
     if (row === undefined) return undefined;
-    return { session: { tokenHash, userId: row.id, createdAt: row.session_created_at, expiresAt: row.session_expires_at }, user: toUser(row) };
+    const user = toUser(row);
+    if (row.owner_disabled_at != null) user.ownerDisabledAt = Number(row.owner_disabled_at);
+    return { session: { tokenHash, userId: row.id, createdAt: row.session_created_at, expiresAt: row.session_expires_at }, user };
   }
 
   async deleteSession(tokenHash: string): Promise<boolean> {

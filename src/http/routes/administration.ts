@@ -24,7 +24,8 @@ export const adminUserView = ({ user, role }: AdminUser) => ({
   createdAt: iso(user.createdAt),
   role,
   disabledAt: isoOrNull(user.disabledAt),
-  deletedAt: isoOrNull(user.deletedAt),
+  // A bot its owner deleted is as deleted as a person an administrator deleted.
+  deletedAt: isoOrNull(user.deletedAt ?? user.deactivatedAt),
 });
 
 const adminRoomView = (r: AdminRoomRecord) => ({ ...roomView(r), members: r.members });

@@ -1,5 +1,6 @@
 /** POST /auth/register, /auth/login, /auth/logout; GET /me. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerRole } from '../../domain/types.js';
 import { profileView } from '../../domain/views.js';
 import { rateLimited } from '../../errors.js';
 import { responses } from '../../protocol/responses.js';
@@ -55,7 +56,7 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     summary: 'Log in',
     description:
       'Answers the user and a new session token, and sets the session cookie. The username is case-insensitive; ' +
-      'a wrong username and a wrong password get the same `unauthorized`. An account a server administrator disabled is `forbidden` (reason `account_disabled`), said only once the password is right. Limited per client IP.',
+      'a wrong username and a wrong password get the same `unauthorized`. The user carries `serverRole` when they are a server administrator. An account a server administrator disabled is `forbidden` (reason `account_disabled`), said only once the password is right. Limited per client IP.',
     auth: false,
     before: limit,
     body: rest.login,
@@ -74,7 +75,7 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
       const { user, token } = session;
       ops.emit('login.succeeded', { userId: user.id, ip: request.ip });
       setCookie(reply, token);
-      return { user: profileView(user), token };
+      return { user: withServerRole(profileView(user), await ctx.services.store.serverRole(user.id)), token };
     },
   });
 
@@ -100,11 +101,19 @@ export function authRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'getMe',
     tag: 'Accounts',
     summary: 'The caller',
-    description: 'With their profile as it is now (status, avatar).',
+    description: 'With their profile as it is now (status, avatar), and `serverRole` when they are a server administrator.',
     auth: true,
     status: 200,
     response: responses.UserResult,
     errors: [],
-    handler: async ({ session }) => ({ user: profileView(await ctx.services.people.me(session.user.id)) }),
+    handler: async ({ session }) => {
+      const [me, role] = await Promise.all([ctx.services.people.me(session.user.id), ctx.services.store.serverRole(session.user.id)]);
+      return { user: withServerRole(profileView(me), role) };
+    },
   });
+}
+
+/** The caller's own view: `serverRole` present for a server administrator. */
+function withServerRole<U extends object>(view: U, role: ServerRole | null): U & { serverRole?: ServerRole } {
+  return role === null ? view : { ...view, serverRole: role };
 }

@@ -90,10 +90,12 @@ export function App({ app, loadError }: AppProps) {
         <CreateRoom app={app} />
         <DirectMessage app={app} />
         <Discover app={app} />
-        {/* For everyone: the page itself says so to those who are not server administrators. */}
-        <a class="admin-link" href="#/admin" aria-current={current.name === 'admin' ? 'page' : undefined} data-testid="admin-link">
-          Administration
-        </a>
+        {/* For server administrators (the page itself says so to anyone else who opens its address). */}
+        {app.me.serverRole === 'admin' && (
+          <a class="admin-link" href="#/admin" aria-current={current.name === 'admin' ? 'page' : undefined} data-testid="admin-link">
+            Administration
+          </a>
+        )}
       </aside>
       <main class="main">
         <NotificationOffer />

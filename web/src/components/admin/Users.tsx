@@ -151,8 +151,16 @@ function UserRow({ context, user, outcome, onUpdated, onSecret }: { context: Adm
   const remove = () =>
     askFirst(`Delete ${who}? They leave their rooms and their account is erased; their messages stay. This cannot be undone.`, 'Delete', async () => {
       await api.deleteUser(user.id);
-      onUpdated(await api.user(user.id));
-      return `${who} was deleted.`;
+      context.changed();
+      // The row shows the account as it is now; if that read fails, the deletion is still done.
+      const shown = await api.user(user.id).then(
+        (deleted) => {
+          onUpdated(deleted);
+          return true;
+        },
+        () => false,
+      );
+      return shown ? `${who} was deleted.` : `${who} was deleted; reload the list to see it.`;
     });
 
   const people = user.bot !== true;
