@@ -118,7 +118,10 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'adminDisableUser',
     tag,
     summary: 'Disable a user',
-    description: `${only} The account cannot log in (\`forbidden\`, reason \`account_disabled\`, once the password is right) until enabled. ${ends} Its messages and memberships stay. Not oneself (\`conflict\`, reason \`self\`). ${audited}`,
+    description:
+      `${only} The account cannot log in (\`forbidden\`, reason \`account_disabled\`, once the password is right) until enabled. ${ends} ` +
+      "The bots it owns are refused with it (their tokens, and their incoming webhooks with `forbidden`, reason `account_disabled`), and the outgoing webhooks it registered are disabled at their next event. " +
+      `A bot disabled keeps its tokens, refused until it is enabled. Its messages and memberships stay. Not oneself (\`conflict\`, reason \`self\`); not a deleted account (reason \`deleted\`). ${audited}`,
     auth: true,
     params: rest.userParams,
     status: 200,
@@ -136,7 +139,7 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     operationId: 'adminEnableUser',
     tag,
     summary: 'Enable a disabled user',
-    description: `${only} They log in again with their password. A deleted account stays disabled (\`conflict\`, reason \`deleted\`). ${audited}`,
+    description: `${only} They log in again with their password, and their bots work again (one disabled on its own stays so). A deleted account, or a bot its owner deleted, stays as it is (\`conflict\`, reason \`deleted\`). ${audited}`,
     auth: true,
     params: rest.userParams,
     status: 200,
