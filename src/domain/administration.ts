@@ -143,7 +143,7 @@ export class Administration {
     // Disabled first: no new session from here on, and the live ones end now.
     const disabled = await store.setUserDisabled(userId, at);
     if (disabled !== undefined) await accounts.revoked(userId, disabled.revoked);
-    // Every bot it owns, active or disabled with it.
+    // Every bot it owns that is not deleted already, disabled or not.
     const bots = isBot(user) ? [] : (await store.listBots(userId)).map((b) => b.id);
     for (const bot of bots) await this.#retire(bot);
     if (isBot(user)) await this.#retire(userId);
