@@ -19,6 +19,8 @@ export function Jobs({ context }: { context: AdminContext }) {
   const error = useSignal('');
   const outcome = useOutcome();
   const request = useRef(0);
+  /** Counts read so far: each reading reads the dead jobs again too (a job may have died again under the same count). */
+  const readings = useSignal(0);
   const changes = context.changes.value;
 
   const read = () => {
@@ -27,6 +29,7 @@ export function Jobs({ context }: { context: AdminContext }) {
       (counts) => {
         if (mine !== request.current) return;
         queues.value = counts;
+        readings.value++;
         error.value = '';
       },
       (e: unknown) => {
@@ -95,19 +98,19 @@ export function Jobs({ context }: { context: AdminContext }) {
       {list
         ?.filter((q) => q.dead > 0)
         .map((q) => (
-          <DeadJobs key={q.queue} context={context} queue={q.queue} dead={q.dead} outcome={outcome} />
+          <DeadJobs key={q.queue} context={context} queue={q.queue} reading={readings.value} outcome={outcome} />
         ))}
     </section>
   );
 }
 
-function DeadJobs({ context, queue, dead, outcome }: { context: AdminContext; queue: string; dead: number; outcome: Outcome }) {
+function DeadJobs({ context, queue, reading, outcome }: { context: AdminContext; queue: string; reading: number; outcome: Outcome }) {
   const { api } = context;
   const jobs = useSignal<DeadJob[] | null>(null);
   const error = useSignal('');
   const busy = useSignal(false);
 
-  // Read again whenever the count changes (a change from this page reads the counts again).
+  // Read again with every reading of the counts (on demand, and after every change from this page).
   useEffect(() => {
     let current = true;
     api.deadJobs(queue, DEAD_LIMIT).then(
@@ -123,7 +126,7 @@ function DeadJobs({ context, queue, dead, outcome }: { context: AdminContext; qu
     return () => {
       current = false;
     };
-  }, [queue, dead, context.changes.value]);
+  }, [queue, reading]);
 
   const act = (action: () => Promise<string>) => {
     busy.value = true;
