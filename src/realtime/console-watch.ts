@@ -38,6 +38,7 @@ export class ConsoleWatch {
   /** The newest id seen; entries above `seen - LATE` are checked against `handled`. */
   #seen = 0;
   readonly #handled = new Set<number>();
+  #polling = false;
 
   constructor(store: Store, actions: ConsoleWatchActions) {
     this.#store = store;
@@ -51,8 +52,6 @@ export class ConsoleWatch {
     for (const e of entries) this.#handled.add(e.id);
     // Ids of the window not read (rolled back, or not committed yet) are left to arrive.
   }
-
-  #polling = false;
 
   /** Reads the entries since the last poll (page by page, newest first) and acts on the console's once each; a poll while one runs does nothing. */
   async poll(): Promise<void> {
