@@ -167,8 +167,26 @@ export class ShardSql {
   }
 
   /**
+   * Inserts the users as the primary has them where the shard has no copy yet, and leaves any
+   * copy there alone (ON CONFLICT DO NOTHING takes no lock on it): what a room's write needs
+   * before it names them, never blocking a concurrent write that holds their rows (a member
+   * insert's key share).
+   */
+  async insertUsers(rows: UserRow[]): Promise<void> {
+    await inChunks(inIdOrder(rows), (chunk) =>
+      this.#db
+        .insertInto('users')
+        .values(chunk.map((u) => ({ ...u, password_hash: '' })))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute(),
+    );
+  }
+
+  /**
    * Writes the users as the primary has them, without their password hashes (shards never sign
    * anyone in). In id order: two writers of the same users lock them in one order, never crosswise.
+   * An update of a copy locks its row for update (its username is a key): used where a copy must
+   * change (refreshUser), not on every write that names users.
    */
   async upsertUsers(rows: UserRow[]): Promise<void> {
     const sorted = inIdOrder(rows);

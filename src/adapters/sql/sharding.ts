@@ -200,6 +200,10 @@ const SPECIAL = [
 /** Every Store method this module routes, by how (the sharding test checks none is missing). */
 export const ROUTED_METHODS = { room: Object.keys(ROOM), primary: [...PRIMARY_ONLY], special: SPECIAL };
 
+/** The columns a shard's copy of a user holds (ShardSql.upsertUsers writes them). */
+const COPIED_USER_COLUMNS = ['username', 'display_name', 'display_name_folded', 'bot_owner_id', 'deactivated_at', 'avatar_id', 'status_text', 'status_expires_at'] as const;
+const sameCopy = (a: Record<string, unknown>, b: Record<string, unknown>): boolean => COPIED_USER_COLUMNS.every((c) => (a[c] ?? null) === (b[c] ?? null));
+
 /** The first of each key: a room copied to its new shard and not yet deleted from the old is listed once. */
 function unique<T>(items: T[], key: (item: T) => string): T[] {
   const seen = new Set<string>();
@@ -288,7 +292,18 @@ export function shardRooms(options: ShardingOptions): ShardedStore {
     // A bot's owner first: the copy names it.
     const owners = [...new Set(rows.map((u) => u.bot_owner_id))].filter((id): id is string => id !== null && !missing.includes(id));
     if (owners.length > 0) await ensureUsers(shard, owners);
-    await shard.sql.upsertUsers(rows);
+    // Copies missing there are inserted; copies that differ (a refresh lost to an outage) are
+    // updated. A copy already current is not written: an upsert of it would lock its row for
+    // update, and deadlock with a room write holding it (a member insert's key share), users in
+    // another order.
+    const there = new Map((await shard.sql.users(rows.map((r) => r.id))).map((r) => [r.id, r]));
+    const absent = rows.filter((r) => !there.has(r.id));
+    const stale = rows.filter((r) => {
+      const copy = there.get(r.id);
+      return copy !== undefined && !sameCopy(r, copy);
+    });
+    if (absent.length > 0) await shard.sql.insertUsers(absent);
+    if (stale.length > 0) await shard.sql.upsertUsers(stale);
     for (const row of rows) markCopied(shard, row.id);
   };
   /** Rewrites the user's copy on every shard after a change on the primary. */
