@@ -129,13 +129,20 @@ export class Accounts {
    */
   async revoked(userId: string, tokenHashes: readonly string[]): Promise<void> {
     if (tokenHashes.length === 0) return;
-    const cached = this.#options.sessionCache;
-    if (cached !== undefined) {
-      const keys = tokenHashes.map(sessionCacheKey);
-      await cached.cache.invalidate(keys);
-      cached.onRevoked(keys);
-    }
+    await this.forget(tokenHashes);
     for (const tokenHash of tokenHashes) this.#publisher.sessionRevoked(userId, tokenHash);
+  }
+
+  /**
+   * Forgets sessions in the shared cache (every node then asks the store), without ending them:
+   * after a change to what the cached user says, such as a bot's owner enabled again.
+   */
+  async forget(tokenHashes: readonly string[]): Promise<void> {
+    const cached = this.#options.sessionCache;
+    if (cached === undefined || tokenHashes.length === 0) return;
+    const keys = tokenHashes.map(sessionCacheKey);
+    await cached.cache.invalidate(keys);
+    cached.onRevoked(keys);
   }
 
   async #startSession(userId: string): Promise<string> {

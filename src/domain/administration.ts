@@ -124,6 +124,8 @@ export class Administration {
     const done = await this.#deps.store.setUserDisabled(userId, null);
     if (done === undefined) throw notFound('No such user.');
     await this.#deps.accounts.revoked(userId, done.revoked);
+    // Bots' sessions cached while refused are read again at once, not after the cache's TTL.
+    for (const bot of done.bots) await this.#deps.accounts.forget(bot.tokenHashes);
     await this.#audit(by, 'user_enabled', { userId });
     return { user: done.user, role: await this.#deps.store.serverRole(userId) };
   }

@@ -58,6 +58,19 @@ if ((await requirePostgres('administration across nodes')) && (await requireRedi
       user.token = back.body.token as string;
     });
 
+    it("a bot refused with its disabled owner works again on every node as soon as the owner is enabled (its cached refusal forgotten)", async () => {
+      const owner = await registerUser(pair.a.url, 'bowner');
+      const bot = await call(pair.a, 'POST', '/api/v1/bots', owner.token, { username: `rbot_${Date.now() % 100000}` });
+      assert.equal(bot.status, 201);
+      const botToken = bot.body.token as string;
+      assert.equal((await call(pair.b, 'GET', '/api/v1/me', botToken)).status, 200);
+      assert.equal((await call(pair.a, 'POST', `/api/v1/admin/users/${owner.id}/disable`, admin.token)).status, 200);
+      // Node b reads the refusal and caches it in Redis with the session.
+      for (let i = 0; i < 2; i++) assert.equal((await call(pair.b, 'GET', '/api/v1/me', botToken)).status, 401);
+      assert.equal((await call(pair.a, 'POST', `/api/v1/admin/users/${owner.id}/enable`, admin.token)).status, 200);
+      assert.equal((await call(pair.b, 'GET', '/api/v1/me', botToken)).status, 200, 'at once, not after the cache entry expires');
+    });
+
     it('a password reset on node b ends the session on node a at once', async () => {
       const ws = await WsTestClient.connect(pair.a.wsUrl, { token: user.token });
       ws.ws.send(JSON.stringify({ type: 'ping' }));

@@ -18,7 +18,7 @@ export async function deleteSessionsOf(trx: Kysely<Database>, userId: string): P
   return rows.map((r) => r.token_hash);
 }
 
-/** A bot of an account being disabled: its tokens stay (refused while its owner is disabled); their sockets are to close. */
+/** A bot of an account disabled or enabled, with its tokens: kept, their sockets to close (a disable) or their cached sessions to forget (an enable). */
 export interface DisabledBot {
   id: string;
   tokenHashes: string[];
@@ -29,7 +29,8 @@ export interface DisabledBot {
  * (refused while their owner is disabled: findSessionUser reads the owner's state), and their
  * tokens are answered so that their sockets close. Or enables it again (null), deleting a
  * person's sessions made around the disable (it deleted them all: any there now a login's that
- * raced it, refused since); a bot's tokens stay, its owner's to manage. A deleted account stays
+ * raced it, refused since); a bot's tokens stay, its owner's to manage, and are answered (a
+ * person's bots', a bot's own) so that their cached sessions are read again. A deleted account stays
  * disabled: enabling it changes nothing. Undefined when there is no such user.
  */
 export function setUserDisabled(
@@ -52,24 +53,36 @@ export function setUserDisabled(
         revoked = (await trx.selectFrom('sessions').select('token_hash').where('user_id', '=', userId).execute()).map((r) => r.token_hash);
       } else {
         revoked = await deleteSessionsOf(trx, userId);
-        const owned = await trx
-          .selectFrom('users')
-          .innerJoin('sessions', 'sessions.user_id', 'users.id')
-          .select(['users.id', 'sessions.token_hash'])
-          .where('users.bot_owner_id', '=', userId)
-          .where('users.deactivated_at', 'is', null)
-          .execute();
-        const byBot = new Map<string, string[]>();
-        for (const r of owned) byBot.set(r.id, [...(byBot.get(r.id) ?? []), r.token_hash]);
-        for (const [id, tokenHashes] of byBot) bots.push({ id, tokenHashes });
+        bots.push(...(await botTokens(trx, userId)));
       }
     } else if (before.disabled_at !== null && before.deleted_at === null && before.deactivated_at === null) {
-      if (!bot) revoked = await deleteSessionsOf(trx, userId);
+      // The sessions cached as refused are to be read again: the bots' of a person, a bot's own.
+      if (bot) {
+        const own = await trx.selectFrom('sessions').select('token_hash').where('user_id', '=', userId).execute();
+        bots.push({ id: userId, tokenHashes: own.map((r) => r.token_hash) });
+      } else {
+        revoked = await deleteSessionsOf(trx, userId);
+        bots.push(...(await botTokens(trx, userId)));
+      }
       await trx.updateTable('users').set({ disabled_at: null }).where('id', '=', userId).execute();
     }
     const row = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
     return { user: toUser(row), revoked, bots };
   });
+}
+
+/** The tokens of the bots `ownerId` owns (not deleted), by bot. */
+async function botTokens(trx: Kysely<Database>, ownerId: string): Promise<DisabledBot[]> {
+  const owned = await trx
+    .selectFrom('users')
+    .innerJoin('sessions', 'sessions.user_id', 'users.id')
+    .select(['users.id', 'sessions.token_hash'])
+    .where('users.bot_owner_id', '=', ownerId)
+    .where('users.deactivated_at', 'is', null)
+    .execute();
+  const byBot = new Map<string, string[]>();
+  for (const r of owned) byBot.set(r.id, [...(byBot.get(r.id) ?? []), r.token_hash]);
+  return [...byBot].map(([id, tokenHashes]) => ({ id, tokenHashes }));
 }
 
 /** Sets the password hash and ends every session of the user; undefined when there is no such user (or it was deleted). */
