@@ -455,6 +455,8 @@ export interface IncomingWebhookRecord {
 /** An incoming webhook with its bot, as the store reads it. */
 export interface IncomingWebhookWithBot extends IncomingWebhookRecord {
   bot: Author;
+  /** Present, true, when a server administrator disabled the bot or its owner: the webhook is refused. */
+  disabled?: true;
 }
 
 /**

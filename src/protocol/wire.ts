@@ -420,3 +420,81 @@ export interface SearchResult {
    */
   index: { pending: number };
 }
+
+// Server administration (/api/v1/admin/…; server administrators only)
+
+/** A user as a server administrator sees them, people and bots, disabled and deleted ones too. */
+export interface AdminUser {
+  id: string;
+  username: string;
+  displayName: string;
+  bot?: true;
+  /** A bot's owner. */
+  botOwnerId?: string;
+  createdAt: string;
+  role: 'admin' | null;
+  /** When a server administrator disabled the account; null while enabled. */
+  disabledAt: string | null;
+  /** When the account was deleted (a bot: by its owner too); null otherwise. */
+  deletedAt: string | null;
+}
+
+/** A room of any visibility, with how many members it has now. */
+export interface AdminRoom extends Room {
+  members: number;
+}
+
+/** A node of the deployment, as it last told the others over the bus. */
+export interface AdminNode {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: string;
+  /** When the node took this status (at most one interval old). */
+  at: string;
+  ready: boolean;
+  notReadyReason: string | null;
+  connections: number;
+  messagesPerSecond: number;
+  deliveriesPerSecond: number;
+  eventLoopLagMs: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** Breakers not closed, by kind: 1 half-open, 2 open. */
+  breakers: Record<string, number>;
+}
+
+/** A job queue's jobs by state. */
+export interface AdminQueueCounts {
+  queue: string;
+  waiting: number;
+  delayed: number;
+  active: number;
+  dead: number;
+}
+
+/** A job out of attempts, with its last error. */
+export interface AdminDeadJob {
+  id: string;
+  queue: string;
+  payload: unknown;
+  key: string | null;
+  attempts: number;
+  error: string;
+  enqueuedAt: string;
+  failedAt: string;
+}
+
+/** One entry of the server's audit log. */
+export interface ServerAuditEntry {
+  id: number;
+  at: string;
+  action: string;
+  /** null for an action at the console without an administrator named. */
+  actor: { id: string; username: string } | null;
+  via: 'api' | 'console';
+  user: { id: string; username: string } | null;
+  roomId: string | null;
+  data: Record<string, unknown> | null;
+}

@@ -5,77 +5,15 @@
  * failure a ParleyError carrying the server's code, message and details when it sent them.
  * Everyone else gets `forbidden` with `details.reason: "server_role"`.
  */
-import { ParleyError, type Room } from '../../client/index.js';
+import { type AdminDeadJob, type AdminNode, type AdminQueueCounts, type AdminRoom, type AdminUser, ParleyError, type Room, type ServerAuditEntry } from '../../client/index.js';
 
 export type UserState = 'active' | 'disabled' | 'deleted' | 'bot';
 
-/** A user as a server administrator sees them, people and bots, disabled and deleted ones too. */
-export interface AdminUser {
-  id: string;
-  username: string;
-  displayName: string;
-  bot?: true;
-  botOwnerId?: string;
-  createdAt: string;
-  role: 'admin' | null;
-  disabledAt: string | null;
-  deletedAt: string | null;
-}
-
-export interface AdminRoom extends Room {
-  members: number;
-}
-
-/** A node of the deployment, as it last told the others over the bus. */
-export interface NodeStatus {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  startedAt: string;
-  at: string;
-  ready: boolean;
-  notReadyReason: string | null;
-  connections: number;
-  messagesPerSecond: number;
-  deliveriesPerSecond: number;
-  eventLoopLagMs: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-  /** Breakers not closed, by kind: 1 half-open, 2 open. */
-  breakers: Record<string, number>;
-}
-
-export interface QueueCounts {
-  queue: string;
-  waiting: number;
-  delayed: number;
-  active: number;
-  dead: number;
-}
-
-export interface DeadJob {
-  id: string;
-  queue: string;
-  payload: unknown;
-  key: string | null;
-  attempts: number;
-  error: string;
-  enqueuedAt: string;
-  failedAt: string;
-}
-
-export interface ServerAuditEntry {
-  id: number;
-  at: string;
-  action: string;
-  /** null for an action at the console without an administrator named. */
-  actor: { id: string; username: string } | null;
-  via: 'api' | 'console';
-  user: { id: string; username: string } | null;
-  roomId: string | null;
-  data: Record<string, unknown> | null;
-}
+// What the administration endpoints answer, as docs/protocol.md gives it (src/protocol/wire.ts).
+export type { AdminRoom, AdminUser, ServerAuditEntry };
+export type NodeStatus = AdminNode;
+export type QueueCounts = AdminQueueCounts;
+export type DeadJob = AdminDeadJob;
 
 export interface Page<T> {
   items: T[];

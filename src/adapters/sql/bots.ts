@@ -67,7 +67,10 @@ function selectWebhooks(db: Kysely<Database>) {
   return db
     .selectFrom('incoming_webhooks as w')
     .innerJoin('users as u', 'u.id', 'w.bot_id')
-    .select(['w.id', 'w.room_id', 'w.bot_id', 'w.creator_id', 'w.name', 'w.token_hash', 'w.created_at', 'u.username', 'u.display_name', 'u.bot_owner_id']);
+    // The bot's owner, for whether a server administrator disabled either.
+    .leftJoin('users as o', 'o.id', 'u.bot_owner_id')
+    .select(['w.id', 'w.room_id', 'w.bot_id', 'w.creator_id', 'w.name', 'w.token_hash', 'w.created_at', 'u.username', 'u.display_name', 'u.bot_owner_id'])
+    .select(['u.disabled_at', 'o.disabled_at as owner_disabled_at']);
 }
 
 type WebhookRow = Awaited<ReturnType<ReturnType<typeof selectWebhooks>['executeTakeFirstOrThrow']>>;
@@ -81,6 +84,7 @@ const toWebhook = (r: WebhookRow): IncomingWebhookWithBot => ({
   tokenHash: r.token_hash,
   createdAt: Number(r.created_at),
   bot: toAuthor(r.bot_id, r.username, r.display_name, r.bot_owner_id),
+  ...(r.disabled_at != null || r.owner_disabled_at != null ? { disabled: true } : {}),
 });
 
 export async function findIncomingWebhook(db: Kysely<Database>, id: string): Promise<IncomingWebhookWithBot | undefined> {

@@ -8,6 +8,7 @@ import { roomView } from '../../domain/views.js';
 import { validationFailed } from '../../errors.js';
 import type { NodeStatus } from '../../realtime/node-directory.js';
 import { responses } from '../../protocol/responses.js';
+import type { AdminDeadJob, AdminNode, AdminRoom, AdminUser as WireAdminUser, ServerAuditEntry } from '../../protocol/wire.js';
 import type { AdminRoomRecord, ServerAuditRecord } from '../../domain/types.js';
 import type { DeadJob } from '../../ports.js';
 import type { HttpContext } from '../context.js';
@@ -16,7 +17,7 @@ import type { RestApi } from '../route.js';
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null | undefined) => (ms == null ? null : iso(ms));
 
-export const adminUserView = ({ user, role }: AdminUser) => ({
+export const adminUserView = ({ user, role }: AdminUser): WireAdminUser => ({
   id: user.id,
   username: user.username,
   displayName: user.displayName,
@@ -28,13 +29,13 @@ export const adminUserView = ({ user, role }: AdminUser) => ({
   deletedAt: isoOrNull(user.deletedAt ?? user.deactivatedAt),
 });
 
-const adminRoomView = (r: AdminRoomRecord) => ({ ...roomView(r), members: r.members });
+const adminRoomView = (r: AdminRoomRecord): AdminRoom => ({ ...roomView(r), members: r.members });
 
-const nodeView = (n: NodeStatus) => ({ ...n, startedAt: iso(n.startedAt), at: iso(n.at), ready: n.notReadyReason === null });
+const nodeView = (n: NodeStatus): AdminNode => ({ ...n, startedAt: iso(n.startedAt), at: iso(n.at), ready: n.notReadyReason === null });
 
-const deadJobView = (d: DeadJob) => ({ ...d, enqueuedAt: iso(d.enqueuedAt), failedAt: iso(d.failedAt) });
+const deadJobView = (d: DeadJob): AdminDeadJob => ({ ...d, enqueuedAt: iso(d.enqueuedAt), failedAt: iso(d.failedAt) });
 
-const auditEntryView = (a: ServerAuditRecord) => ({ ...a, at: iso(a.at) });
+const auditEntryView = (a: ServerAuditRecord): ServerAuditEntry => ({ ...a, at: iso(a.at) });
 
 /** A room page's cursor: the last room's creation time and id. */
 const roomCursor = (r: AdminRoomRecord): string => `${r.createdAt}.${r.id}`;
@@ -112,44 +113,29 @@ export function administrationRoutes(api: RestApi, ctx: HttpContext): void {
     },
   });
 
-  api.route({
-    method: 'POST',
-    path: '/api/v1/admin/users/:userId/disable',
-    operationId: 'adminDisableUser',
-    tag,
-    summary: 'Disable a user',
-    description:
-      `${only} The account cannot log in (\`forbidden\`, reason \`account_disabled\`, once the password is right) until enabled. ${ends} ` +
-      "The bots it owns are refused with it (their tokens, and their incoming webhooks with `forbidden`, reason `account_disabled`), and the outgoing webhooks it registered are disabled at their next event. " +
-      `A bot disabled keeps its tokens, refused until it is enabled. Its messages and memberships stay. Not oneself (\`conflict\`, reason \`self\`); not a deleted account (reason \`deleted\`). ${audited}`,
-    auth: true,
-    params: rest.userParams,
-    status: 200,
-    response: responses.AdminUserResult,
-    errors: ['forbidden', 'not_found', 'conflict'],
-    handler: async ({ session, params }) => {
-      const by = await admin.authorize(session.user.id);
-      return { user: adminUserView(await admin.disableUser(by, params.userId)) };
-    },
-  });
-
-  api.route({
-    method: 'POST',
-    path: '/api/v1/admin/users/:userId/enable',
-    operationId: 'adminEnableUser',
-    tag,
-    summary: 'Enable a disabled user',
-    description: `${only} They log in again with their password, and their bots work again (one disabled on its own stays so). A deleted account, or a bot its owner deleted, stays as it is (\`conflict\`, reason \`deleted\`). ${audited}`,
-    auth: true,
-    params: rest.userParams,
-    status: 200,
-    response: responses.AdminUserResult,
-    errors: ['forbidden', 'not_found', 'conflict'],
-    handler: async ({ session, params }) => {
-      const by = await admin.authorize(session.user.id);
-      return { user: adminUserView(await admin.enableUser(by, params.userId)) };
-    },
-  });
+  for (const disabled of [true, false]) {
+    api.route({
+      method: 'POST',
+      path: `/api/v1/admin/users/:userId/${disabled ? 'disable' : 'enable'}`,
+      operationId: disabled ? 'adminDisableUser' : 'adminEnableUser',
+      tag,
+      summary: disabled ? 'Disable a user' : 'Enable a disabled user',
+      description: disabled
+        ? `${only} The account cannot log in (\`forbidden\`, reason \`account_disabled\`, once the password is right) until enabled. ${ends} ` +
+          "The bots it owns are refused with it (their tokens, and their incoming webhooks with `forbidden`, reason `account_disabled`), and the outgoing webhooks it registered are disabled at their next event. " +
+          `A bot disabled keeps its tokens, refused until it is enabled. Its messages and memberships stay. Not oneself (\`conflict\`, reason \`self\`); not a deleted account (reason \`deleted\`). ${audited}`
+        : `${only} They log in again with their password, and their bots work again (one disabled on its own stays so). A deleted account, or a bot its owner deleted, stays as it is (\`conflict\`, reason \`deleted\`). ${audited}`,
+      auth: true,
+      params: rest.userParams,
+      status: 200,
+      response: responses.AdminUserResult,
+      errors: ['forbidden', 'not_found', 'conflict'],
+      handler: async ({ session, params }) => {
+        const by = await admin.authorize(session.user.id);
+        return { user: adminUserView(disabled ? await admin.disableUser(by, params.userId) : await admin.enableUser(by, params.userId)) };
+      },
+    });
+  }
 
   api.route({
     method: 'DELETE',
