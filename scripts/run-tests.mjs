@@ -7,6 +7,8 @@
 // scale-out suite (test/scale/), each fault suite (test/faults/) and each attack run named
 // below runs alone, in a runner of its own, since each starts nodes under load (and breaks
 // their dependencies) and needs the machine's cores to itself. The last line adds up every run.
+// Before it, every failure is printed again with the start of its details, so that the end of a
+// long log says what failed.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -49,13 +51,24 @@ function run(phase) {
     // A file that fails as a whole (a timeout, a crash) is a top-level "not ok" that the
     // runner's summary does not always count.
     let filesFailed = 0;
+    // Each failure at any depth, with the first lines of its details, repeated at the end.
+    let capturing = 0;
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
       const text = chunk.toString();
       tail = (tail + text).slice(-4096);
       const lines = (line + text).split('\n');
       line = lines.pop() ?? '';
-      filesFailed += lines.filter((l) => l.startsWith('not ok ')).length;
+      for (const l of lines) {
+        if (l.startsWith('not ok ')) filesFailed += 1;
+        if (/^\s*not ok /.test(l)) {
+          failures.push(l);
+          capturing = 14;
+        } else if (capturing > 0) {
+          if (failures.length < 200) failures.push(l);
+          capturing -= 1;
+        }
+      }
     });
     child.on('close', (code, signal) => {
       for (const key of Object.keys(counts)) {
@@ -68,6 +81,7 @@ function run(phase) {
   });
 }
 
+const failures = [];
 let ok = true;
 const total = { pass: 0, fail: 0, cancelled: 0, skipped: 0 };
 for (const phase of phases) {
@@ -76,6 +90,7 @@ for (const phase of phases) {
   for (const key of Object.keys(total)) total[key] += result.counts[key];
 }
 const failed = total.fail + total.cancelled;
+if (failures.length > 0) console.log(['# failures, again:', ...failures].join('\n'));
 if (!ok && failed === 0) console.log('# a test phase exited non-zero without a failing test');
 console.log(`tests: ${total.pass} passed, ${failed + (!ok && failed === 0 ? 1 : 0)} failed, ${total.skipped} skipped`);
 process.exit(ok ? 0 : 1);
