@@ -29,6 +29,8 @@ import { RealtimeSession, type SendOptions } from './realtime.js';
 import { type FetchLike, RestClient } from './rest.js';
 import { type WebSocketConstructor, webSocketUrl } from './websocket.js';
 
+export type { AdminCreateUserInput, AdminRequest, AdminRoomPage, AdminRoomQuery, AdminUserPage, AdminUserQuery, AdminUserState, ServerAuditPage } from './admin.js';
+export { AdminClient, isServerRoleRefusal } from './admin.js';
 export type { BackoffOptions } from './backoff.js';
 export { Backoff } from './backoff.js';
 export { ERROR_STATUS, ParleyError, type ErrorSource } from './errors.js';

@@ -7,6 +7,7 @@
  * when there is one, `unavailable` when the network fails or the request times out.
  */
 import type { Attachment, AuditEntry, BlockedUser, FollowedThreads, MemberRoom, Message, Notification, Restriction, Role, Room, RoomNotificationPrefs, SearchHit, SearchResult, ThreadPage, User, UserPage, Visibility } from '../src/protocol/wire.js';
+import { AdminClient } from './admin.js';
 import { ParleyError } from './errors.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -147,6 +148,8 @@ type Query = Record<string, string | number | undefined>;
 export class RestClient {
   readonly baseUrl: string;
   readonly requestTimeoutMs: number;
+  /** The server administrators' calls (/api/v1/admin/…), made with this client's session. */
+  readonly admin: AdminClient;
   readonly #fetch: FetchLike;
   readonly #seen: (roomId: string) => number | undefined;
   /** False once a server refused `seen` (a server older than the parameter): not sent again. */
@@ -160,6 +163,7 @@ export class RestClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     // Called through a closure: browsers throw "Illegal invocation" when window.fetch runs with another `this`.
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.admin = new AdminClient((method, path, options) => this.#call(method, path, options));
   }
 
   /** The bearer token sent with each request, or null to rely on the session cookie. */

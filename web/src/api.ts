@@ -5,6 +5,7 @@
  * of the app reaches them the same way.
  */
 import type {
+  AdminClient,
   CreateRoomInput,
   HistoryPage,
   HistoryQuery,
@@ -32,6 +33,11 @@ export class Api {
 
   constructor(client: ParleyClient) {
     this.#client = client;
+  }
+
+  /** The server administrators' calls, for the admin page (anyone else is refused each). */
+  get admin(): AdminClient {
+    return this.#client.rest.admin;
   }
 
   // The session

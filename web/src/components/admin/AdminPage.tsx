@@ -4,8 +4,8 @@
  * but a server administrator there, who then sees only that this page is not theirs.
  */
 import { useSignal } from '@preact/signals';
-import { useEffect, useMemo } from 'preact/hooks';
-import { AdminApi, type NodeStatus, notAdministrator } from '../../admin-api.js';
+import { useEffect } from 'preact/hooks';
+import { type AdminNode, isServerRoleRefusal } from '../../../../client/index.js';
 import { describeError } from '../../format.js';
 import type { AppState } from '../../state/app.js';
 import { type Confirmation, ConfirmDialog } from '../ConfirmDialog.js';
@@ -16,10 +16,10 @@ import { Rooms } from './Rooms.js';
 import type { AdminContext } from './shared.js';
 import { Users } from './Users.js';
 
-type Access = { state: 'checking' } | { state: 'refused' } | { state: 'failed'; error: string } | { state: 'allowed'; nodes: NodeStatus[] };
+type Access = { state: 'checking' } | { state: 'refused' } | { state: 'failed'; error: string } | { state: 'allowed'; nodes: AdminNode[] };
 
 export function AdminPage({ app }: { app: AppState }) {
-  const api = useMemo(() => new AdminApi(), []);
+  const api = app.api.admin;
   const access = useSignal<Access>({ state: 'checking' });
   const attempt = useSignal(0);
   const changes = useSignal(0);
@@ -34,7 +34,7 @@ export function AdminPage({ app }: { app: AppState }) {
         if (current) access.value = { state: 'allowed', nodes };
       },
       (error: unknown) => {
-        if (current) access.value = notAdministrator(error) ? { state: 'refused' } : { state: 'failed', error: describeError(error) };
+        if (current) access.value = isServerRoleRefusal(error) ? { state: 'refused' } : { state: 'failed', error: describeError(error) };
       },
     );
     return () => {

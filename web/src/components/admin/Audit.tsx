@@ -3,7 +3,7 @@
  * the API or at the console, with who did it, to whom or which room, and what it changed. Its
  * newest page is read again after every change made from this page.
  */
-import type { ServerAuditEntry } from '../../admin-api.js';
+import type { ServerAuditEntry } from '../../../../client/index.js';
 import { formatDateTime } from '../../format.js';
 import { type AdminContext, PageEnd, usePaged } from './shared.js';
 

@@ -5,7 +5,7 @@
  */
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import type { DeadJob, QueueCounts } from '../../admin-api.js';
+import type { AdminDeadJob as DeadJob, AdminQueueCounts as QueueCounts } from '../../../../client/index.js';
 import { describeError, formatDateTime } from '../../format.js';
 import { type AdminContext, type Outcome, OutcomeLines, useOutcome } from './shared.js';
 

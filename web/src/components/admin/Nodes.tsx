@@ -5,7 +5,7 @@
  */
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import type { AdminApi, NodeStatus } from '../../admin-api.js';
+import type { AdminClient, AdminNode as NodeStatus } from '../../../../client/index.js';
 import { describeError, formatDateTime, formatSize, formatTime } from '../../format.js';
 import { formatRate } from './shared.js';
 
@@ -26,7 +26,7 @@ function NodeState({ node }: { node: NodeStatus }) {
   );
 }
 
-export function Nodes({ api, initial }: { api: AdminApi; initial: NodeStatus[] }) {
+export function Nodes({ api, initial }: { api: AdminClient; initial: NodeStatus[] }) {
   const nodes = useSignal(initial);
   const readAt = useSignal(new Date().toISOString());
   const error = useSignal('');

@@ -4,7 +4,7 @@
  * archived (readable, refusing sends and joins) or opened again, as its owner would.
  */
 import { useSignal } from '@preact/signals';
-import type { AdminRoom } from '../../admin-api.js';
+import type { AdminRoom } from '../../../../client/index.js';
 import { formatDateTime, roomLabel } from '../../format.js';
 import { type AdminContext, OutcomeLines, PageEnd, usePaged, useOutcome } from './shared.js';
 
@@ -16,7 +16,10 @@ export function Rooms({ context }: { context: AdminContext }) {
   const q = useSignal('');
   const outcome = useOutcome();
   const text = q.value.trim();
-  const rooms = usePaged('Rooms', (after) => api.rooms({ q: text === '' ? undefined : text, after, limit: PAGE }), [text], SEARCH_DELAY_MS);
+  const rooms = usePaged('Rooms', async (after) => {
+    const page = await api.rooms({ q: text, after, limit: PAGE });
+    return { items: page.rooms, next: page.next };
+  }, [text], SEARCH_DELAY_MS);
   const list = rooms.items.value;
 
   const setArchived = (room: AdminRoom, archived: boolean) =>

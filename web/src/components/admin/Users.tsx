@@ -5,7 +5,7 @@
  * or stop being one, or be deleted; a new account can be created. Nobody acts on themselves here.
  */
 import { useSignal } from '@preact/signals';
-import type { AdminUser, UserState } from '../../admin-api.js';
+import type { AdminUser, AdminUserState as UserState } from '../../../../client/index.js';
 import { formatDateTime } from '../../format.js';
 import { type AdminContext, OneTimeSecret, OutcomeLines, type Outcome, PageEnd, usePaged, useOutcome } from './shared.js';
 
@@ -31,7 +31,10 @@ export function Users({ context }: { context: AdminContext }) {
   const prefix = q.value.trim().replace(/^@/, '').toLowerCase();
   const users = usePaged(
     'Users',
-    (after) => api.users({ q: prefix === '' ? undefined : prefix, state: state.value === '' ? undefined : state.value, after, limit: PAGE }),
+    async (after) => {
+      const page = await api.users({ q: prefix, state: state.value === '' ? undefined : state.value, after, limit: PAGE });
+      return { items: page.users, next: page.next };
+    },
     [prefix, state.value],
     SEARCH_DELAY_MS,
   );

@@ -5,12 +5,11 @@
  */
 import { type ReadonlySignal, type Signal, useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
-import type { User } from '../../../../client/index.js';
-import type { AdminApi, Page } from '../../admin-api.js';
+import type { AdminClient, User } from '../../../../client/index.js';
 import { describeError } from '../../format.js';
 
 export interface AdminContext {
-  api: AdminApi;
+  api: AdminClient;
   me: User;
   /** Asks first; the dialog shows the action's error, or closes once it is done. */
   ask: (question: string, confirm: string, action: () => Promise<void>) => void;
@@ -18,6 +17,12 @@ export interface AdminContext {
   changed: () => void;
   /** Counts the changes made from this page. */
   changes: ReadonlySignal<number>;
+}
+
+/** A page of a list, and the cursor of the next (null on the last). */
+export interface Page<T> {
+  items: readonly T[];
+  next: string | null;
 }
 
 /** What an action says when done, or why it failed. */
