@@ -451,7 +451,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
       monitor: (connection) => new OutageLog(log, connection),
       guardJobs: (jobs) => guardJobQueue(jobs, breakers.for('jobs')),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
-      onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
+      onRetentionPass: (pass) => log.info(pass, 'retention pass deleted old messages and audit entries'),
       roomMentions: rateLimiter(redis, redisGuard, config, 'room-mention', roomMentionRule(config)),
       online: (userIds) => presence.online(userIds),
     });

@@ -410,6 +410,11 @@ export const OPTIONS = {
     default: '0',
     parse: integer(0, 36_500),
   },
+  SERVER_AUDIT_RETENTION_DAYS: {
+    doc: "How long the server's audit log (every administrator's action) is kept, days; older entries are deleted by the retention job. 0 keeps them for ever.",
+    default: '0',
+    parse: integer(0, 36_500),
+  },
   RETENTION_INTERVAL_MS: { doc: 'How often the retention job runs, ms.', default: '3600000', parse: integer(1000, 7 * 24 * 3_600_000) },
   WEBHOOK_TIMEOUT_MS: { doc: 'Deadline of one webhook delivery (connect, send, answer), ms; past it the attempt failed and is retried with backoff.', default: '10000', parse: integer(100, 120_000) },
   WEBHOOK_ALLOW_PRIVATE: {

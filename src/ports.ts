@@ -257,6 +257,8 @@ export interface Store {
   recordServerAudit(entry: ServerAuditInput): Promise<void>;
   /** The server's audit log, newest first, with id < `before` when given; at most `limit`. */
   listServerAudit(before: number | undefined, limit: number): Promise<ServerAuditRecord[]>;
+  /** Deletes up to `limit` of the oldest audit entries written before `before` (ms); answers how many went. */
+  pruneServerAudit(before: number, limit: number): Promise<number>;
   /** `username` is compared lower-cased. */
   findUserByUsername(username: string): Promise<UserRecord | undefined>;
   /**

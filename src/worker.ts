@@ -96,7 +96,7 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       monitor: (connection) => new OutageLog(log, connection),
       guardJobs: (jobs) => guardJobQueue(jobs, breakers.for('jobs')),
       onError: (error, context) => logFailure(log, error, 'job backend error', { context }),
-      onRetentionPass: (rooms, tombstoned) => log.info({ rooms, tombstoned }, 'retention pass tombstoned old messages'),
+      onRetentionPass: (pass) => log.info(pass, 'retention pass deleted old messages and audit entries'),
       // With Redis, the nodes' @room limits and presence are there: this worker counts and reads
       // the same (so it can send digests); without it, presence is each node's own, and digests are the nodes'.
       ...(redis === null ? {} : notificationDeps(redis, config)),

@@ -14,7 +14,7 @@ import { EXPORT_QUEUE, EXPORT_SWEEP_QUEUE, Exports } from '../exports/exports.js
 import { FILES_SWEEP_QUEUE, Files } from '../files/files.js';
 import type { JobObserver } from './observer.js';
 import type { JobQueue, ObjectStore, RateLimiter, Store } from '../ports.js';
-import { RETENTION_QUEUE, Retention } from '../retention/retention.js';
+import { RETENTION_QUEUE, Retention, type RetentionPass } from '../retention/retention.js';
 import { loadServerKey } from '../secrets.js';
 import { type EndpointBreakers, DELIVER_QUEUE, FANOUT_QUEUE, SWEEP_QUEUE, Webhooks } from '../webhooks/webhooks.js';
 import { WorkerPool } from '../workers/pool.js';
@@ -43,7 +43,7 @@ export interface SlowWorkDeps {
   guardJobs?(jobs: JobQueue): JobQueue;
   onError(error: unknown, context: string): void;
   /** Log a finished retention pass. */
-  onRetentionPass(rooms: number, tombstoned: number): void;
+  onRetentionPass(pass: RetentionPass): void;
   /** The @room rate limiter, shared by the nodes (Redis); this process's own when absent. */
   roomMentions?: RateLimiter;
   /** Which users hold a connection on any node; absent where that is unknown (no digests sent there). */
@@ -113,6 +113,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
 
   const retention = new Retention(deps.store, deps.access, {
     serverDays: config.RETENTION_DAYS,
+    serverAuditDays: config.SERVER_AUDIT_RETENTION_DAYS,
     batch: 1_000,
     onPurged: (roomId, throughSeq) => {
       deps.publisher.purged(roomId, throughSeq);
@@ -145,7 +146,7 @@ export async function openSlowWork(config: Config, deps: SlowWorkDeps): Promise<
     visibilityTimeoutMs: lease,
     handler: async (job) => {
       const pass = await retention.run(job);
-      if (pass.tombstoned > 0) deps.onRetentionPass(pass.rooms, pass.tombstoned);
+      if (pass.tombstoned > 0 || pass.auditPruned > 0) deps.onRetentionPass(pass);
     },
   });
   runtime.repeat({ queue: RETENTION_QUEUE, name: 'pass', everyMs: config.RETENTION_INTERVAL_MS, payload: {} });

@@ -4,7 +4,8 @@
  * server, never more lenient. A repeatable job walks every room in bounded batches and
  * tombstones what is past its policy (store.purgeMessagesBefore): the text is gone from the
  * store, from search, and from history and replay; every node is told to forget what it keeps
- * of those messages in memory.
+ * of those messages in memory. The same pass deletes the server's audit entries older than
+ * SERVER_AUDIT_RETENTION_DAYS, oldest first, in batches.
  */
 import type { Access } from '../domain/access.js';
 import { forbidden, validationFailed } from '../errors.js';
@@ -18,6 +19,8 @@ const ROOMS_PER_PAGE = 500;
 export interface RetentionOptions {
   /** The server's policy, days; 0 keeps everything. */
   serverDays: number;
+  /** How long the server's audit log is kept, days; 0 (the default) keeps it for ever. */
+  serverAuditDays?: number;
   /** Messages examined per transaction. */
   batch: number;
   /** Told after messages of a room were tombstoned (forget them in memory, on every node). */
@@ -37,6 +40,8 @@ export interface RetentionPolicy {
 export interface RetentionPass {
   rooms: number;
   tombstoned: number;
+  /** The server's audit entries deleted. */
+  auditPruned: number;
 }
 
 export class Retention {
@@ -77,10 +82,16 @@ export class Retention {
     return this.#policy(days);
   }
 
-  /** The job: one pass over every room. Stops early (to run again next time) when the job is given up. */
+  /** The job: one pass over every room, then the audit log. Stops early (to run again next time) when the job is given up. */
   async run(job: Job): Promise<RetentionPass> {
-    const pass: RetentionPass = { rooms: 0, tombstoned: 0 };
+    const pass: RetentionPass = { rooms: 0, tombstoned: 0, auditPruned: 0 };
     const now = this.#now();
+    await this.#rooms(job, now, pass);
+    await this.#serverAudit(job, now, pass);
+    return pass;
+  }
+
+  async #rooms(job: Job, now: number, pass: RetentionPass): Promise<void> {
     let after = '';
     for (;;) {
       const rooms = await this.#store.listRetentionRooms(after, ROOMS_PER_PAGE);
@@ -90,7 +101,7 @@ export class Retention {
         const before = now - days * DAY_MS;
         let touched = false;
         for (;;) {
-          if (job.signal.aborted) return pass;
+          if (job.signal.aborted) return;
           const result = await this.#store.purgeMessagesBefore(room.id, before, this.#options.batch);
           if (result.tombstoned > 0) {
             pass.tombstoned += result.tombstoned;
@@ -102,8 +113,20 @@ export class Retention {
         if (touched) pass.rooms++;
       }
       const last = rooms.at(-1);
-      if (last === undefined || rooms.length < ROOMS_PER_PAGE) return pass;
+      if (last === undefined || rooms.length < ROOMS_PER_PAGE) return;
       after = last.id;
+    }
+  }
+
+  async #serverAudit(job: Job, now: number, pass: RetentionPass): Promise<void> {
+    const days = this.#options.serverAuditDays ?? 0;
+    if (days === 0) return;
+    const before = now - days * DAY_MS;
+    for (;;) {
+      if (job.signal.aborted) return;
+      const pruned = await this.#store.pruneServerAudit(before, this.#options.batch);
+      pass.auditPruned += pruned;
+      if (pruned < this.#options.batch) return;
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * Retention against a real store: messages past a room's policy (its own, or the server's)
  * become tombstones — out of history, replay and search — in bounded batches that resume from a
- * cursor, while newer ones stay as they were. Run on SQLite and on PostgreSQL.
+ * cursor, while newer ones stay as they were; the server's audit log loses its entries past
+ * SERVER_AUDIT_RETENTION_DAYS the same way. Run on SQLite and on PostgreSQL.
  */
 import { searchIndexed } from '../support/search-index.js';
 import assert from 'node:assert/strict';
@@ -128,6 +129,37 @@ export function retentionContract(name: string, setup: () => Promise<RetentionFi
       const strict = new Retention(store, access, { serverDays: 1, batch: 100, onPurged: () => undefined, now: () => now });
       const pass = await strict.run({ ...job(), signal: controller.signal });
       assert.equal(pass.tombstoned, 0);
+    });
+
+    it("deletes the server's audit entries past its own policy, oldest first in batches, and keeps the rest", async () => {
+      const admin = await user();
+      const ages = [90, 61, 45, 40, 31, 29, 2, 0];
+      for (const [i, days] of ages.entries()) {
+        await store.recordServerAudit({ at: now - days * DAY, action: `action_${i}`, actorId: i % 2 === 0 ? admin.id : null, via: i % 2 === 0 ? 'api' : 'console', userId: null, roomId: null, data: { i } });
+      }
+      const actions = async () => (await store.listServerAudit(undefined, 100)).map((e) => e.action);
+      const keepAll = new Retention(store, access, { serverDays: 0, batch: 2, onPurged: () => undefined, now: () => now });
+      assert.equal((await keepAll.run(job())).auditPruned, 0, 'no policy: nothing goes');
+      const stopped = new AbortController();
+      stopped.abort();
+      const month = new Retention(store, access, { serverDays: 0, serverAuditDays: 30, batch: 2, onPurged: () => undefined, now: () => now });
+      assert.equal((await month.run({ ...job(), signal: stopped.signal })).auditPruned, 0, 'a job given up deletes nothing');
+      assert.equal((await actions()).length, ages.length);
+
+      const pass = await month.run(job());
+      assert.equal(pass.auditPruned, 5, 'in three batches of at most two');
+      assert.deepEqual(await actions(), ['action_7', 'action_6', 'action_5']);
+      assert.equal((await month.run(job())).auditPruned, 0, 'a second pass finds nothing more');
+      // The entries kept still read whole, newest first.
+      const kept = await store.listServerAudit(undefined, 100);
+      assert.deepEqual(
+        kept.map((e) => [e.via, e.actor?.id ?? null, e.data]),
+        [
+          ['console', null, { i: 7 }],
+          ['api', admin.id, { i: 6 }],
+          ['console', null, { i: 5 }],
+        ],
+      );
     });
   });
 }

@@ -186,6 +186,15 @@ export async function recordServerAudit(db: Kysely<Database>, entry: ServerAudit
     .execute();
 }
 
+/** Deletes up to `limit` of the oldest entries written before `before` (by `at`, indexed); answers how many went. */
+export async function pruneServerAudit(db: Kysely<Database>, before: number, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('server_audit')
+    .where('id', 'in', (eb) => eb.selectFrom('server_audit').select('id').where('at', '<', before).orderBy('at').limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /** The server's audit log, newest first, with id < `before` when given; at most `limit`. */
 export async function listServerAudit(db: Kysely<Database>, before: number | undefined, limit: number): Promise<ServerAuditRecord[]> {
   const rows = await db

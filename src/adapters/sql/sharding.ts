@@ -175,7 +175,7 @@ const ROOM: Record<string, RoomSpec> = {
  */
 const PRIMARY_ONLY = new Set([
   'createUser', 'findNameConflict', 'findUserById', 'findUserByUsername', 'searchUsers', 'serverRole', 'setServerRole', 'listServerRoles',
-  'setUserDisabled', 'setPassword', 'revokeSessions', 'listUsers', 'recordServerAudit', 'listServerAudit',
+  'setUserDisabled', 'setPassword', 'revokeSessions', 'listUsers', 'recordServerAudit', 'listServerAudit', 'pruneServerAudit',
   'createSession', 'findSession', 'findSessionUser', 'deleteSession', 'deleteExpiredSessions',
   'createExport', 'findExport', 'findActiveExport', 'updateExport', 'listExpiredExports', 'deleteExport',
   'reserveUpload', 'findUpload', 'updateUpload', 'deleteUpload', 'doomUnattachedUploads', 'listDoomedUploads', 'markUploadsDeleted', 'forgetDeletedUploads',

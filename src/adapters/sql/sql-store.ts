@@ -238,6 +238,10 @@ export class SqlStore extends SqlJobStore implements Store {
     return administration.listServerAudit(this.#db, before, limit);
   }
 
+  pruneServerAudit(before: number, limit: number): Promise<number> {
+    return administration.pruneServerAudit(this.#db, before, limit);
+  }
+
   async findUserByUsername(username: string): Promise<UserRecord | undefined> {
     const row = await this.#db.selectFrom('users').selectAll().where('username', '=', username.toLowerCase()).executeTakeFirst();
     return row && toUser(row);

@@ -30,6 +30,7 @@ import { shards } from './016-shards.js';
 import { eventPipeline } from './017-event-pipeline.js';
 import { serverRoles } from './018-server-roles.js';
 import { administration } from './019-administration.js';
+import { serverAuditAt } from './020-server-audit-at.js';
 
 export interface Migration {
   version: number;
@@ -50,4 +51,4 @@ export interface Migration {
   contract?: { removes: readonly string[]; requiresKnown: number };
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications, shards, eventPipeline, serverRoles, administration];
+export const MIGRATIONS: readonly Migration[] = [initial, searchIndex, displayNameFolded, roomNameSearch, jobs, jobKeys, exportsRetention, webhooks, bots, uploads, openKinds, threadsReactions, moderation, people, notifications, shards, eventPipeline, serverRoles, administration, serverAuditAt];
