@@ -214,9 +214,10 @@ export interface Store {
    * rejects with AppError `conflict` (nameConflictError), writing nothing. The check and the
    * insert are atomic against concurrent createUser calls in any process. `displayNameFolded`
    * is the display name's folded form (foldName), stored to find clashes with later usernames;
-   * without it, the lower-cased display name is stored.
+   * without it, the lower-cased display name is stored. `serverRole` is granted in the same
+   * transaction.
    */
-  createUser(user: UserRecord, names?: { displayNameFolded: string }): Promise<void>;
+  createUser(user: UserRecord, names?: { displayNameFolded: string; serverRole?: ServerRole }): Promise<void>;
   /**
    * How `username` and a folded display name clash with existing accounts, or null: the
    * username is taken, or another user's folded display name is that username, or the folded

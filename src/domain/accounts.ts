@@ -8,7 +8,7 @@ import { hashToken, newId, newToken } from './ids.js';
 import { nameConflictError } from './name-conflicts.js';
 import { decoyHash, hashPassword, verifyPassword } from './password.js';
 import type { Publisher } from './publisher.js';
-import type { UserRecord } from './types.js';
+import type { ServerRole, UserRecord } from './types.js';
 
 export interface AccountsOptions {
   scryptCost: number;
@@ -60,7 +60,8 @@ export class Accounts {
   }
 
   /** Creates the account as `register` does, without a session (a server administrator creates it for someone). */
-  async createAccount(input: { username: string; password: string; displayName?: string | undefined }): Promise<UserRecord> {
+  /** With `serverRole`, the account is made with the role, in one transaction. */
+  async createAccount(input: { username: string; password: string; displayName?: string | undefined; serverRole?: ServerRole | undefined }): Promise<UserRecord> {
     const username = input.username.toLowerCase();
     const displayName = input.displayName ?? input.username;
     const displayNameFolded = foldName(displayName);
@@ -74,7 +75,8 @@ export class Accounts {
       passwordHash: await hashPassword(input.password, this.#options.scryptCost),
       createdAt: Date.now(),
     };
-    await this.#store.createUser(user, { displayNameFolded }); // still rejects with conflict if a concurrent register won
+    // Still rejects with conflict if a concurrent register won.
+    await this.#store.createUser(user, { displayNameFolded, ...(input.serverRole === undefined ? {} : { serverRole: input.serverRole }) });
     return user;
   }
 

@@ -95,8 +95,7 @@ export class Administration {
   /** Creates an account; without a password, one is made and answered (shown once). */
   async createUser(by: AdminActor, input: { username: string; password?: string | undefined; displayName?: string | undefined; admin?: boolean | undefined }): Promise<{ user: AdminUser; password: string | null }> {
     const password = input.password ?? newPassword();
-    const user = await this.#deps.accounts.createAccount({ username: input.username, password, displayName: input.displayName });
-    if (input.admin === true) await this.#deps.store.setServerRole(user.id, 'admin', Date.now());
+    const user = await this.#deps.accounts.createAccount({ username: input.username, password, displayName: input.displayName, serverRole: input.admin === true ? 'admin' : undefined });
     await this.#audit(by, 'user_created', { userId: user.id, data: { username: user.username, ...(input.admin === true ? { role: 'admin' } : {}) } });
     return { user: { user, role: input.admin === true ? 'admin' : null }, password: input.password === undefined ? password : null };
   }

@@ -172,6 +172,17 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         assert.equal((await store.findUserById(self.id))?.displayName, `Self_${t}`);
       });
 
+      it('an account made with the server role has it from its first read; refused for its name, it leaves no role behind', async () => {
+        const t = tag();
+        const admin = record(`adm_${t}`, `Adm_${t}`);
+        await store.createUser(admin, { displayNameFolded: `adm_${t}`, serverRole: 'admin' });
+        assert.equal(await store.serverRole(admin.id), 'admin');
+        const clash = record(admin.username, 'other');
+        await assert.rejects(store.createUser(clash, { displayNameFolded: 'other', serverRole: 'admin' }), conflictOn('username', 'taken'));
+        assert.equal(await store.serverRole(clash.id), null);
+        assert.deepEqual((await store.listServerRoles()).filter((h) => h.userId === clash.id), []);
+      });
+
       it('regression: registrations that clash, made at once from two instances: never both a username and a display name reading as it', async () => {
         // Rounds run side by side so that each check and insert interleave with others'.
         await withPeer(async (peer) => {

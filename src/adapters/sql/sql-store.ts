@@ -136,8 +136,11 @@ export class SqlStore extends SqlJobStore implements Store {
    * first to commit and then sees its row. Not covered: accounts that already clashed before
    * the names were stored folded (migration 3 keeps them as they are).
    */
-  async createUser(user: UserRecord, names?: { displayNameFolded: string }): Promise<void> {
-    await this.#dialect.write(this.#db, (trx) => this.#insertUser(trx, user, names?.displayNameFolded ?? user.displayName.toLowerCase()));
+  async createUser(user: UserRecord, names?: { displayNameFolded: string; serverRole?: ServerRole }): Promise<void> {
+    await this.#dialect.write(this.#db, async (trx) => {
+      await this.#insertUser(trx, user, names?.displayNameFolded ?? user.displayName.toLowerCase());
+      if (names?.serverRole !== undefined) await trx.insertInto('server_roles').values({ user_id: user.id, role: names.serverRole, granted_at: user.createdAt }).execute();
+    });
   }
 
   /** Inside a write: the name locks and checks of createUser, then the insert. */
