@@ -594,6 +594,7 @@ export async function startParley(config: Config, log: Logger = createLogger(con
         connections: gateway?.connectionCount ?? 0,
         messagesTotal: await counterTotal(metrics.messagesSent),
         deliveriesTotal: await counterTotal(metrics.eventsDelivered),
+        jobsTotal: await jobMetrics.completedTotal(),
         eventLoopLagMs: shedder.lagSeconds * 1000,
         breakers: Object.fromEntries([...breakers.states()].filter(([, state]) => state > 0)),
       }),

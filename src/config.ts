@@ -255,7 +255,7 @@ export const OPTIONS = {
     default: '2',
     parse: integer(1, 2),
   },
-  NODE_STATUS_INTERVAL_MS: { doc: 'How often each node publishes its status (connections, message rate, readiness, memory) on the bus for the admin page, ms; a node not heard from for three intervals is left out.', default: '5000', parse: integer(500, 600_000) },
+  NODE_STATUS_INTERVAL_MS: { doc: 'How often each node and each parley worker publishes its status (connections, message and job rates, readiness, memory) on the bus for the admin page, ms; a node not heard from for three intervals is left out.', default: '5000', parse: integer(500, 600_000) },
   BUS_PROBE_INTERVAL_MS: { doc: 'Interval of the end-to-end bus probe, ms: a node that does not receive its own probe within one interval resubscribes, resyncs and is not ready until a probe arrives.', default: '5000', parse: integer(100, 600_000) },
   PRESENCE_TTL_MS: { doc: 'With Redis: how long a connection counts as online without a heartbeat, ms. Users of a crashed node go offline within this time.', default: '60000', parse: integer(1000, 3_600_000) },
   ALLOWED_ORIGINS: { doc: 'Comma-separated browser origins allowed to open WebSockets and to make changes with the session cookie (and * for any). Empty: only the same origin as the Host header. A WebSocket upgrade without Origin (not a browser) is allowed; a change made with the session cookie needs one (403 otherwise).', default: '', parse: origins },

@@ -3,6 +3,8 @@
  * scales the slow-work path apart from the nodes that hold sockets. It opens the store, Redis
  * and the bus as a node does (job events and purge notices reach the nodes' clients over the
  * bus), the job backend and the worker-thread pool, and serves only its probes and metrics.
+ * It publishes its status on the bus as the nodes do (role `worker`), so the administrators'
+ * view lists it beside them.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -32,6 +34,9 @@ import { logFailure, OutageLog } from './observability/outage-log.js';
 import { decodeMembership } from './protocol/bus-codec.js';
 import type { SlowWork } from './jobs/slow-work.js';
 import { BUS_DROP_LOG_INTERVAL_MS, BusDrops } from './realtime/bus-drops.js';
+import { NodeDirectory } from './realtime/node-directory.js';
+import { PARLEY_VERSION } from './paths.js';
+import { LoadShedder } from './resilience/load-shedder.js';
 
 export interface JobWorker {
   url: string;
@@ -108,7 +113,7 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
     await work.runtime.start(work.jobs, true);
 
     let draining = false;
-    const server = probeServer(config, metrics, async () => {
+    const notReady = async () => {
       if (draining) return 'draining';
       try {
         await store.ping();
@@ -116,7 +121,31 @@ export async function startJobWorker(config: Config, log: Logger): Promise<JobWo
       } catch {
         return 'store unreachable';
       }
+    };
+    // Measures the event loop's lag for the status; a worker turns nothing away by it.
+    const lag = new LoadShedder({ thresholdMs: config.LOAD_SHED_LAG_MS });
+    lag.start();
+    opened.push(async () => lag.close());
+    const directory = new NodeDirectory(bus, {
+      id: nodeId,
+      role: 'worker',
+      host: hostname(),
+      version: PARLEY_VERSION,
+      intervalMs: config.NODE_STATUS_INTERVAL_MS,
+      sample: async () => ({
+        notReadyReason: await notReady(),
+        connections: 0,
+        messagesTotal: 0,
+        deliveriesTotal: 0,
+        jobsTotal: await jobMetrics.completedTotal(),
+        eventLoopLagMs: lag.lagSeconds * 1000,
+        breakers: Object.fromEntries([...breakers.states()].filter(([, state]) => state > 0)),
+      }),
+      onError: (error, context) => logFailure(log, error, 'worker status failed', { context }),
     });
+    await directory.start();
+    opened.push(() => directory.close());
+    const server = probeServer(config, metrics, notReady);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.WORKER_PORT, config.HOST, () => resolve());

@@ -73,4 +73,9 @@ export class JobMetrics implements JobObserver {
     this.#runs.inc({ queue, outcome });
     if (outcome !== 'released') this.#seconds.observe({ queue }, seconds);
   }
+
+  /** Jobs this process ran to completion since it started, every queue together. */
+  async completedTotal(): Promise<number> {
+    return (await this.#runs.get()).values.reduce((sum, v) => (v.labels.outcome === 'completed' ? sum + v.value : sum), 0);
+  }
 }

@@ -313,6 +313,7 @@ const AdminRoom = Room.extend({ members: z.number().int().min(0).describe('Membe
 const NodeStatus = z
   .strictObject({
     id: z.string(),
+    role: z.enum(['node', 'worker']).describe('`node` serves clients; `worker` is a `parley worker`, which runs jobs only (no connections).'),
     host: z.string(),
     pid: z.number().int(),
     version: z.string(),
@@ -323,6 +324,7 @@ const NodeStatus = z
     connections: z.number().int().min(0).describe('Open WebSocket connections.'),
     messagesPerSecond: z.number().min(0).describe('Messages committed per second over the last interval.'),
     deliveriesPerSecond: z.number().min(0).describe('Room events written to sockets per second over the last interval.'),
+    jobsPerSecond: z.number().min(0).describe('Jobs the process ran to completion per second over the last interval.'),
     eventLoopLagMs: z.number().min(0),
     rssBytes: z.number().min(0),
     heapUsedBytes: z.number().min(0),

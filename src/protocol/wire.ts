@@ -447,6 +447,8 @@ export interface AdminRoom extends Room {
 /** A node of the deployment, as it last told the others over the bus. */
 export interface AdminNode {
   id: string;
+  /** `node`: serves clients; `worker`: a `parley worker`, which runs jobs only. */
+  role: 'node' | 'worker';
   host: string;
   pid: number;
   version: string;
@@ -458,6 +460,8 @@ export interface AdminNode {
   connections: number;
   messagesPerSecond: number;
   deliveriesPerSecond: number;
+  /** Jobs the process ran to completion per second. */
+  jobsPerSecond: number;
   eventLoopLagMs: number;
   rssBytes: number;
   heapUsedBytes: number;

@@ -3,15 +3,20 @@
  * node publishes its status on the bus (`ctl:nodes`) every interval and keeps the latest status
  * of every node it hears, so any node answers for all of them. A node not heard from for three
  * intervals is left out (stopped, or cut off from the bus). Best effort, as the bus is: the
- * figures are at most one interval old.
+ * figures are at most one interval old. `parley worker` processes publish theirs too (role
+ * `worker`: no connections, jobs run), and listen to nobody's: they answer no admin request.
  */
 import type { Bus, Channel } from '../ports.js';
 
 export const NODES_CHANNEL: Channel = 'ctl:nodes';
 
+export type NodeRole = 'node' | 'worker';
+
 /** One node's status, as it published it. */
 export interface NodeStatus {
   id: string;
+  /** A node serving clients, or a `parley worker` (jobs only). Absent from a status of an older release: a node. */
+  role: NodeRole;
   host: string;
   pid: number;
   version: string;
@@ -24,7 +29,9 @@ export interface NodeStatus {
   /** Messages committed per second, and room events written to sockets per second, over the last interval. */
   messagesPerSecond: number;
   deliveriesPerSecond: number;
-  /** The load shedder's smoothed event-loop lag, ms. */
+  /** Jobs this process ran to completion per second over the last interval (absent from an older release's status: 0). */
+  jobsPerSecond: number;
+  /** The event loop's smoothed lag, ms. */
   eventLoopLagMs: number;
   rssBytes: number;
   heapUsedBytes: number;
@@ -38,12 +45,15 @@ export interface NodeSample {
   connections: number;
   messagesTotal: number;
   deliveriesTotal: number;
+  jobsTotal: number;
   eventLoopLagMs: number;
   breakers: Record<string, number>;
 }
 
 export interface NodeDirectoryOptions {
   id: string;
+  /** Default `node`. A worker only publishes: it keeps nobody's status. */
+  role?: NodeRole;
   host: string;
   version: string;
   intervalMs: number;
@@ -64,7 +74,7 @@ export class NodeDirectory {
   readonly #nodes = new Map<string, { status: NodeStatus; heardAt: number }>();
   #timer: NodeJS.Timeout | null = null;
   #stop: (() => Promise<void>) | null = null;
-  #last: { at: number; messages: number; deliveries: number } | null = null;
+  #last: { at: number; messages: number; deliveries: number; jobs: number } | null = null;
 
   constructor(bus: Bus, options: NodeDirectoryOptions) {
     this.#bus = bus;
@@ -72,10 +82,14 @@ export class NodeDirectory {
   }
 
   async start(): Promise<void> {
-    this.#stop = await this.#bus.subscribe(NODES_CHANNEL, (payload) => this.#heard(payload));
+    if (this.#role === 'node') this.#stop = await this.#bus.subscribe(NODES_CHANNEL, (payload) => this.#heard(payload));
     this.#timer = setInterval(() => void this.#publish(), this.#options.intervalMs);
     this.#timer.unref();
     await this.#publish();
+  }
+
+  get #role(): NodeRole {
+    return this.#options.role ?? 'node';
   }
 
   /** Every node heard from within three intervals, this one first, then by id. */
@@ -107,10 +121,11 @@ export class NodeDirectory {
     const last = this.#last;
     const seconds = last === null ? 0 : (now - last.at) / 1000;
     const rate = (total: number, before: number | undefined) => (seconds <= 0 || before === undefined ? 0 : Math.max(0, Math.round(((total - before) / seconds) * 10) / 10));
-    this.#last = { at: now, messages: sample.messagesTotal, deliveries: sample.deliveriesTotal };
+    this.#last = { at: now, messages: sample.messagesTotal, deliveries: sample.deliveriesTotal, jobs: sample.jobsTotal };
     const memory = process.memoryUsage();
     return {
       id: this.#options.id,
+      role: this.#role,
       host: this.#options.host,
       pid: process.pid,
       version: this.#options.version,
@@ -120,6 +135,7 @@ export class NodeDirectory {
       connections: sample.connections,
       messagesPerSecond: rate(sample.messagesTotal, last?.messages),
       deliveriesPerSecond: rate(sample.deliveriesTotal, last?.deliveries),
+      jobsPerSecond: rate(sample.jobsTotal, last?.jobs),
       eventLoopLagMs: Math.round(sample.eventLoopLagMs * 10) / 10,
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
@@ -166,6 +182,11 @@ export function parseStatus(payload: string): NodeStatus | null {
   const s = value as Record<string, unknown>;
   const numbers = ['pid', 'startedAt', 'at', 'connections', 'messagesPerSecond', 'deliveriesPerSecond', 'eventLoopLagMs', 'rssBytes', 'heapUsedBytes'] as const;
   if (!isText(s.id, 200) || !isText(s.host, 255) || !isText(s.version, 64)) return null;
+  // Fields a newer release added: a status of the release before has none of them.
+  const role = s.role === undefined ? 'node' : s.role;
+  if (role !== 'node' && role !== 'worker') return null;
+  const jobsPerSecond = s.jobsPerSecond === undefined ? 0 : s.jobsPerSecond;
+  if (!isNumber(jobsPerSecond)) return null;
   if (!numbers.every((k) => isNumber(s[k])) || !Number.isInteger(s.pid) || !Number.isInteger(s.startedAt) || !Number.isInteger(s.at)) return null;
   if (s.notReadyReason !== null && !isText(s.notReadyReason, 500)) return null;
   if (typeof s.breakers !== 'object' || s.breakers === null || Array.isArray(s.breakers)) return null;
@@ -173,6 +194,7 @@ export function parseStatus(payload: string): NodeStatus | null {
   if (breakers.length > MAX_BREAKERS || !breakers.every(([k, v]) => k.length <= 64 && (v === 1 || v === 2))) return null;
   return {
     id: s.id,
+    role,
     host: s.host,
     pid: s.pid as number,
     version: s.version,
@@ -182,6 +204,7 @@ export function parseStatus(payload: string): NodeStatus | null {
     connections: s.connections as number,
     messagesPerSecond: s.messagesPerSecond as number,
     deliveriesPerSecond: s.deliveriesPerSecond as number,
+    jobsPerSecond,
     eventLoopLagMs: s.eventLoopLagMs as number,
     rssBytes: s.rssBytes as number,
     heapUsedBytes: s.heapUsedBytes as number,

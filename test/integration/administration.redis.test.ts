@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/observability/log.js';
+import { startJobWorker } from '../../src/worker.js';
 import { adminConsole, makeAdmin } from '../support/admin.js';
 import type { Json } from '../support/json.js';
 import { type NodePair, startNodePair } from '../support/node-pair.js';
@@ -112,17 +114,41 @@ if ((await requirePostgres('administration across nodes')) && (await requireRedi
       ws.close();
     });
 
-    it('each node sees both in the admin view', async () => {
-      for (const server of [pair.a, pair.b]) {
-        const deadline = Date.now() + 10_000;
-        let ids: string[] = [];
-        while (Date.now() < deadline) {
-          ids = ((await call(server, 'GET', '/api/v1/admin/nodes', admin.token)).body.nodes as Body[]).map((n) => n.id as string);
-          if (ids.length === 2) break;
-          await new Promise((r) => setTimeout(r, 100));
+    it('each node sees both, and a parley worker, in the admin view; a stopped worker leaves it', async () => {
+      const worker = await startJobWorker({ ...pair.a.parley.config, WORKER_PORT: 0 }, createLogger('error', 'json'));
+      let workerId = '';
+      try {
+        for (const server of [pair.a, pair.b]) {
+          const deadline = Date.now() + 10_000;
+          let nodes: Body[] = [];
+          while (Date.now() < deadline) {
+            nodes = (await call(server, 'GET', '/api/v1/admin/nodes', admin.token)).body.nodes as Body[];
+            if (nodes.length === 3) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const other = (server === pair.a ? pair.b : pair.a).parley.nodeId;
+          const listed = nodes.map((n) => [n.role, n.id]);
+          assert.equal(nodes.length, 3, JSON.stringify(listed));
+          assert.deepEqual(listed[0], ['node', server.parley.nodeId], 'this node first');
+          assert.ok(listed.some(([role, id]) => role === 'node' && id === other), 'then the other');
+          const working = nodes.find((n) => n.role === 'worker') as Body;
+          assert.equal(working.connections, 0);
+          assert.equal(working.ready, true);
+          assert.equal(typeof working.jobsPerSecond, 'number');
+          workerId = working.id as string;
         }
-        assert.deepEqual(ids, [server.parley.nodeId, (server === pair.a ? pair.b : pair.a).parley.nodeId], 'this node first, then the other');
+      } finally {
+        await worker.close();
       }
+      // Three intervals unheard (500 ms each), and it is gone from the view.
+      const deadline = Date.now() + 10_000;
+      let ids: string[] = [];
+      while (Date.now() < deadline) {
+        ids = ((await call(pair.a, 'GET', '/api/v1/admin/nodes', admin.token)).body.nodes as Body[]).map((n) => n.id as string);
+        if (!ids.includes(workerId)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(ids, [pair.a.parley.nodeId, pair.b.parley.nodeId]);
     });
 
     it('deleting a user on PostgreSQL: sessions end on the other node, messages stay, the name is freed', async () => {

@@ -1,7 +1,7 @@
 /**
- * The nodes of the deployment, as each last told the others over the bus: ready or why not,
- * connections, message and delivery rates, event-loop lag and memory, with totals. Read again
- * every few seconds while the page is open and visible.
+ * The nodes of the deployment and its `parley worker` processes, as each last told the others
+ * over the bus: ready or why not, connections, message, delivery and job rates, event-loop lag
+ * and memory, with totals. Read again every few seconds while the page is open and visible.
  */
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
@@ -24,6 +24,14 @@ function NodeState({ node }: { node: NodeStatus }) {
       {breakers.length > 0 && <span class="hint"> · breakers {breakers.map(([kind, state]) => `${kind} ${BREAKER_STATES[state] ?? state}`).join(', ')}</span>}
     </>
   );
+}
+
+/** "2 nodes", or "2 nodes and 1 worker". */
+function describeCount(list: readonly NodeStatus[]): string {
+  const workers = list.filter((n) => n.role === 'worker').length;
+  const nodes = list.length - workers;
+  const said = nodes === 1 ? '1 node' : `${nodes} nodes`;
+  return workers === 0 ? said : `${said} and ${workers === 1 ? '1 worker' : `${workers} workers`}`;
 }
 
 export function Nodes({ api, initial }: { api: AdminClient; initial: NodeStatus[] }) {
@@ -93,6 +101,9 @@ export function Nodes({ api, initial }: { api: AdminClient; initial: NodeStatus[
                   Deliveries/s
                 </th>
                 <th scope="col" class="num">
+                  Jobs/s
+                </th>
+                <th scope="col" class="num">
                   Event-loop lag
                 </th>
                 <th scope="col" class="num">
@@ -102,9 +113,17 @@ export function Nodes({ api, initial }: { api: AdminClient; initial: NodeStatus[
             </thead>
             <tbody>
               {list.map((node) => (
-                <tr key={node.id} data-testid="admin-node" data-node-id={node.id} data-ready={node.ready ? 'true' : 'false'}>
+                <tr key={node.id} data-testid="admin-node" data-node-id={node.id} data-role={node.role} data-ready={node.ready ? 'true' : 'false'}>
                   <td>
-                    <span class="cell-main">{node.id}</span>
+                    <span class="cell-main">
+                      {node.id}
+                      {node.role === 'worker' && (
+                        <>
+                          {' '}
+                          <span class="badge">worker</span>
+                        </>
+                      )}
+                    </span>
                     <span class="hint" title={`Started ${formatDateTime(node.startedAt)}`}>
                       {node.host} · pid {node.pid} · {node.version}
                     </span>
@@ -117,6 +136,7 @@ export function Nodes({ api, initial }: { api: AdminClient; initial: NodeStatus[
                   </td>
                   <td class="num">{formatRate(node.messagesPerSecond)}</td>
                   <td class="num">{formatRate(node.deliveriesPerSecond)}</td>
+                  <td class="num">{formatRate(node.jobsPerSecond)}</td>
                   <td class="num">{formatRate(node.eventLoopLagMs)} ms</td>
                   <td class="num">
                     {formatSize(node.rssBytes)} <span class="hint">({formatSize(node.heapUsedBytes)})</span>
@@ -127,13 +147,14 @@ export function Nodes({ api, initial }: { api: AdminClient; initial: NodeStatus[
             <tfoot>
               <tr data-testid="admin-nodes-total">
                 <th scope="row" colSpan={2}>
-                  {list.length === 1 ? '1 node' : `${list.length} nodes`}, {list.filter((n) => n.ready).length} ready
+                  {describeCount(list)}, {list.filter((n) => n.ready).length} ready
                 </th>
                 <td class="num" data-testid="nodes-total-connections">
                   {sum((n) => n.connections)}
                 </td>
                 <td class="num">{formatRate(sum((n) => n.messagesPerSecond))}</td>
                 <td class="num">{formatRate(sum((n) => n.deliveriesPerSecond))}</td>
+                <td class="num">{formatRate(sum((n) => n.jobsPerSecond))}</td>
                 <td colSpan={2} />
               </tr>
             </tfoot>
