@@ -62,6 +62,9 @@ export const deletedUsername = (userId: string): string => `${DELETED_USERNAME_P
 /** A password an administrator hands over once: 18 random bytes, 24 characters. */
 const newPassword = (): string => randomBytes(18).toString('base64url');
 
+/** Rooms a deleted account leaves at once. */
+const LEAVE_CONCURRENCY = 16;
+
 export class Administration {
   readonly #deps: AdministrationDeps;
   readonly #options: AdministrationOptions;
@@ -273,12 +276,31 @@ export class Administration {
   }
 
   /** Takes the user out of every room they are in but direct messages (which have exactly their two people). */
+  /**
+   * Leaves every room but the DMs, several at a time: their appends share the writer's group
+   * commits. Cut short (a failure, a crash), the rooms left stay left and a repeated delete
+   * leaves the rest: the account is erased only once it is out of all of them.
+   */
   async #leaveRooms(userId: string): Promise<void> {
-    for (const roomId of await this.#deps.store.listMemberRoomIds(userId)) {
-      const room = await this.#deps.store.findRoom(roomId);
-      if (room === undefined || room.visibility === 'dm') continue;
-      await this.#deps.writer.append({ kind: 'member_left', roomId, userId, at: Date.now() });
-    }
+    const roomIds = await this.#deps.store.listMemberRoomIds(userId);
+    let next = 0;
+    let failed = false;
+    const leave = async () => {
+      while (next < roomIds.length && !failed) {
+        const roomId = roomIds[next++] as string;
+        try {
+          const room = await this.#deps.store.findRoom(roomId);
+          if (room === undefined || room.visibility === 'dm') continue;
+          await this.#deps.writer.append({ kind: 'member_left', roomId, userId, at: Date.now() });
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    const outcomes = await Promise.allSettled(Array.from({ length: Math.min(LEAVE_CONCURRENCY, roomIds.length) }, leave));
+    const first = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (first !== undefined) throw first.reason;
   }
 
   async #audit(by: AdminActor, action: string, what: { userId?: string; roomId?: string; data?: Record<string, unknown> }): Promise<void> {

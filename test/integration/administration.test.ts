@@ -354,6 +354,35 @@ describe('server administration (embedded store)', () => {
     watcher.close();
   });
 
+  it('deleting a member of many rooms (several left at once): out of each once, with one member_left, the DM kept', async () => {
+    const spammer = await registerUser(server.url, 'spammer');
+    const rooms: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = await createRoom(server.url, admin, i % 4 === 0 ? 'private' : 'public', `spam target ${i}`);
+      const joined = i % 4 === 0 ? await call('POST', `/api/v1/rooms/${id}/members`, admin.token, { username: spammer.username }) : await call('POST', `/api/v1/rooms/${id}/join`, spammer.token);
+      assert.ok(joined.status === 200 || joined.status === 201, JSON.stringify(joined.body));
+      rooms.push(id);
+    }
+    const dm = await call('POST', '/api/v1/dms', admin.token, { username: spammer.username });
+    const dmId = (dm.body.room as Body).id as string;
+    assert.equal((await call('DELETE', `/api/v1/admin/users/${spammer.id}`, admin.token)).status, 204);
+    const { store } = server.parley.services;
+    assert.deepEqual(await store.listMemberRoomIds(spammer.id), [dmId], 'out of every room but the DM');
+    for (const id of rooms) {
+      const members = await call('GET', `/api/v1/rooms/${id}/members`, admin.token);
+      assert.ok(!(members.body.members as Body[]).some((m) => ((m.user as Body | undefined)?.id ?? m.id) === spammer.id), `not a member of ${id}`);
+    }
+    // One member_left each, in every room's stream.
+    for (const id of rooms) {
+      const ws = await WsTestClient.connect(server.wsUrl, { token: admin.token });
+      assert.equal((await ws.request({ type: 'subscribe', roomId: id, since: 0 })).ok, true);
+      const replayed = await ws.waitForEvents(id, 3);
+      const left = replayed.filter((e) => e.kind === 'member_left' && (e.user as Body | undefined)?.id === spammer.id);
+      assert.equal(left.length, 1, `one member_left in ${id}`);
+      ws.close();
+    }
+  });
+
   it('rooms: every room listed and searched, paged; an administrator archives a room they are not in, and opens it again', async () => {
     const secret = await createRoom(server.url, mallory, 'private', 'Secret Plans');
     const listed = await call('GET', '/api/v1/admin/rooms?q=secret', admin.token);

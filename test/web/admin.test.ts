@@ -5,11 +5,13 @@
  * more once they leave), disables, enables and resets the password of another user (the
  * server then refusing and accepting them as it should), sees a refused action's error, archives
  * a room (a DM has no such button), deletes and retries dead jobs, and finds all of it in the
- * audit log under their name. Server data shows as text only.
+ * audit log under their name. Server data shows as text only. Users, rooms and the audit log
+ * are read a page at a time to their end.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
+import { newId } from '../../src/domain/ids.js';
 import { EXPORT_QUEUE } from '../../src/exports/exports.js';
 import { makeAdmin, makeDeadJob } from '../support/admin.js';
 import { browserHarness, needBrowser, WAIT } from '../support/browser.js';
@@ -193,5 +195,65 @@ test('a server administrator watches the nodes, manages users, rooms and dead jo
   // Only waiting shows that nothing more comes: one interval and a half.
   await page.waitForTimeout(NODES_REFRESH_MS * 1.5);
   assert.equal(readsAfter, 0, 'no read of the nodes after leaving the page');
+  assert.deepEqual(web.problems, []);
+});
+
+test('users, rooms and the audit log are read a page at a time: each "more" adds the next page, nothing twice, until the last', async (t) => {
+  if (!needBrowser(t)) return;
+  const server = harness.server();
+  const { store } = server.parley.services;
+  const pager = await web.person('pager', 'Pager');
+  const pagerId = (await login(pager.username, PASSWORD)).body.user.id as string;
+  await makeAdmin(server, pagerId);
+  // Past one page (50) of each, made in the store: 60 users, 55 rooms, 60 audit entries.
+  const tag = `pg${process.pid % 1_000}${Date.now() % 1_000}`;
+  const usernames: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const username = `${tag}_${String(i).padStart(2, '0')}`;
+    const id = newId();
+    await store.createUser({ id, username, displayName: `Paged ${i}`, passwordHash: 'scrypt$x', createdAt: Date.now() });
+    await store.recordServerAudit({ at: Date.now(), action: 'user_created', actorId: pagerId, via: 'console', userId: id, roomId: null, data: { username } });
+    usernames.push(username);
+  }
+  const roomIds: string[] = [];
+  for (let i = 0; i < 55; i++) {
+    const id = newId();
+    await store.createRoom({ id, name: `Paged ${tag} ${i}`, visibility: i % 3 === 0 ? 'private' : 'public', topic: '', createdAt: Date.now() + i }, pagerId);
+    roomIds.push(id);
+  }
+  const page = pager.page;
+  await page.reload();
+  await page.getByTestId('admin-link').click();
+  await page.getByTestId('admin-page').waitFor(WAIT);
+
+  /** Clicks `more` until it is gone, each click adding rows; answers the rows' `attribute`s. */
+  async function readToTheEnd(rows: Locator, more: Locator, attribute: string, total: number): Promise<string[]> {
+    await rows.nth(49).waitFor(WAIT);
+    assert.equal(await rows.count(), 50, 'one page first');
+    for (let clicks = 0; (await rows.count()) < total; clicks++) {
+      assert.ok(clicks < 10, 'at most a few pages');
+      const before = await rows.count();
+      await more.click();
+      await rows.nth(before).waitFor(WAIT);
+    }
+    await eventually('no more after the last page', async () => (await more.count()) === 0);
+    assert.equal(await rows.count(), total);
+    return rows.evaluateAll((els, name) => els.map((e) => e.getAttribute(name) ?? ''), attribute);
+  }
+
+  await page.getByTestId('admin-user-search').fill(tag);
+  const users = await readToTheEnd(page.getByTestId('admin-users').locator(`[data-testid="admin-user"][data-username^="${tag}"]`), page.getByTestId('admin-users-more'), 'data-username', 60);
+  assert.deepEqual(users, usernames, 'every user once, by username');
+
+  await page.getByTestId('admin-room-search').fill(tag);
+  const rooms = await readToTheEnd(page.getByTestId('admin-room'), page.getByTestId('admin-rooms-more'), 'data-room-id', 55);
+  assert.deepEqual(rooms, [...roomIds].reverse(), 'every room once, newest first');
+
+  const total = (await store.listServerAudit(undefined, 1_000)).length;
+  assert.ok(total > 50);
+  const entries = await readToTheEnd(page.getByTestId('admin-audit-entry'), page.getByTestId('admin-audit-older'), 'data-entry-id', total);
+  const ids = entries.map(Number);
+  assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first');
+  assert.equal(new Set(ids).size, total, 'no entry twice');
   assert.deepEqual(web.problems, []);
 });

@@ -44,7 +44,7 @@ export function Audit({ context }: { context: AdminContext }) {
             </thead>
             <tbody>
               {list.map((entry) => (
-                <tr key={entry.id} data-testid="admin-audit-entry" data-action={entry.action}>
+                <tr key={entry.id} data-testid="admin-audit-entry" data-entry-id={entry.id} data-action={entry.action}>
                   <td>
                     <time dateTime={entry.at}>{formatDateTime(entry.at)}</time>
                   </td>
