@@ -55,7 +55,8 @@ export class Accounts {
    * field (details.field) otherwise.
    */
   async register(input: { username: string; password: string; displayName?: string | undefined }): Promise<{ user: UserRecord; token: string }> {
-    const user = await this.createAccount(input);
+    // Named one by one: nothing of a registration's input but these reaches the account.
+    const user = await this.createAccount({ username: input.username, password: input.password, displayName: input.displayName });
     return { user, token: await this.#startSession(user.id) };
   }
 

@@ -160,6 +160,16 @@ export function retentionContract(name: string, setup: () => Promise<RetentionFi
           ['console', null, { i: 5 }],
         ],
       );
+
+      // Everything past the policy: the newest entry stays, so no id is ever handed out again
+      // (on SQLite the next id is the largest plus one).
+      const later = new Retention(store, access, { serverDays: 0, serverAuditDays: 30, batch: 2, onPurged: () => undefined, now: () => now + 400 * DAY });
+      assert.equal((await later.run(job())).auditPruned, 2);
+      assert.deepEqual(await actions(), ['action_7']);
+      const newest = (await store.listServerAudit(undefined, 1))[0]?.id as number;
+      await store.recordServerAudit({ at: now, action: 'after', actorId: null, via: 'console', userId: null, roomId: null, data: null });
+      const next = (await store.listServerAudit(undefined, 1))[0]?.id as number;
+      assert.ok(next > newest, `id ${next} after ${newest}`);
     });
   });
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { AppError } from '../../src/errors.js';
 import { newId } from '../../src/domain/ids.js';
 import { searchText } from '../../src/domain/search.js';
-import type { StreamEventRecord, UploadRecord, UserRecord } from '../../src/domain/types.js';
+import type { ServerRole, StreamEventRecord, UploadRecord, UserRecord } from '../../src/domain/types.js';
 import type { AppendOutcome, AppendRequest, ModerationAction, ModerationOutcome, Store } from '../../src/ports.js';
 import { MEMBERS_AMONG_MAX } from '../../src/ports.js';
 import { SCOPED_ROOMS_MAX } from '../../src/adapters/sql/search-scope.js';
@@ -181,6 +181,11 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         await assert.rejects(store.createUser(clash, { displayNameFolded: 'other', serverRole: 'admin' }), conflictOn('username', 'taken'));
         assert.equal(await store.serverRole(clash.id), null);
         assert.deepEqual((await store.listServerRoles()).filter((h) => h.userId === clash.id), []);
+        // A role the store refuses (its CHECK) takes the account with it: one transaction.
+        const refused = record(`refused_${t}`, `Refused_${t}`);
+        await assert.rejects(store.createUser(refused, { displayNameFolded: `refused_${t}`, serverRole: 'root' as ServerRole }));
+        assert.equal(await store.findUserById(refused.id), undefined, 'no account without its role');
+        assert.equal(await store.findNameConflict(refused.username, 'free'), null, 'its name is still free');
       });
 
       it('regression: registrations that clash, made at once from two instances: never both a username and a display name reading as it', async () => {

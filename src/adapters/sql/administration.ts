@@ -186,11 +186,21 @@ export async function recordServerAudit(db: Kysely<Database>, entry: ServerAudit
     .execute();
 }
 
-/** Deletes up to `limit` of the oldest entries written before `before` (by `at`, indexed); answers how many went. */
+/**
+ * Deletes up to `limit` of the oldest entries written before `before` (by `at`, indexed); answers
+ * how many went. The newest entry always stays: on SQLite the next id is the largest one plus
+ * one, so emptying the table would hand out ids again from 1, below what the nodes' console
+ * watch has seen (it would take the console's new actions for ones it handled).
+ */
 export async function pruneServerAudit(db: Kysely<Database>, before: number, limit: number): Promise<number> {
+  const newest = await db
+    .selectFrom('server_audit')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  if (newest?.id === null || newest?.id === undefined) return 0;
   const result = await db
     .deleteFrom('server_audit')
-    .where('id', 'in', (eb) => eb.selectFrom('server_audit').select('id').where('at', '<', before).orderBy('at').limit(limit))
+    .where('id', 'in', (eb) => eb.selectFrom('server_audit').select('id').where('at', '<', before).where('id', '<', Number(newest.id)).orderBy('at').limit(limit))
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
