@@ -60,6 +60,33 @@ export async function createTestDatabase(adminUrl = ADMIN_URL): Promise<TestData
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`), adminUrl).then(() => undefined),
+    drop: () => dropDatabase(name, adminUrl),
   };
+}
+
+/** How long a drop waits for the suite's own closed connections to go before it ends what is left. */
+const DROP_GRACE_MS = 3_000;
+
+/**
+ * Drops the database once its connections are gone. A pool's end() resolves before its
+ * connections have closed on the server's side; ending them by force then hands those clients an
+ * error ("terminating connection due to administrator command") that nobody listens for any
+ * more, thrown as an uncaught exception in whichever test runs then. So the drop waits for them
+ * first, and forces only connections still open after the grace: ones a suite left open.
+ */
+async function dropDatabase(name: string, adminUrl: string): Promise<void> {
+  await withAdmin(async (c) => {
+    const deadline = Date.now() + DROP_GRACE_MS;
+    while (Date.now() < deadline) {
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name}`);
+        return;
+      } catch (error) {
+        // 55006 object_in_use: other sessions are still connected to it.
+        if ((error as { code?: string }).code !== '55006') throw error;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }, adminUrl);
 }
