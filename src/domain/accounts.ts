@@ -60,8 +60,10 @@ export class Accounts {
     return { user, token: await this.#startSession(user.id) };
   }
 
-  /** Creates the account as `register` does, without a session (a server administrator creates it for someone). */
-  /** With `serverRole`, the account is made with the role, in one transaction. */
+  /**
+   * Creates the account as `register` does, without a session (a server administrator creates
+   * it for someone); with `serverRole`, the account and its role in one transaction.
+   */
   async createAccount(input: { username: string; password: string; displayName?: string | undefined; serverRole?: ServerRole | undefined }): Promise<UserRecord> {
     const username = input.username.toLowerCase();
     const displayName = input.displayName ?? input.username;

@@ -275,11 +275,11 @@ export class Administration {
     for (const roomId of roomIds) await this.#deps.writer.append({ kind: 'member_left', roomId, userId: botId, at: Date.now() });
   }
 
-  /** Takes the user out of every room they are in but direct messages (which have exactly their two people). */
   /**
-   * Leaves every room but the DMs, several at a time: their appends share the writer's group
-   * commits. Cut short (a failure, a crash), the rooms left stay left and a repeated delete
-   * leaves the rest: the account is erased only once it is out of all of them.
+   * Takes the user out of every room they are in but direct messages (which have exactly their
+   * two people), several at a time: their appends share the writer's group commits. Cut short
+   * (a failure, a crash), the rooms left stay left and a repeated delete leaves the rest: the
+   * account is erased only once it is out of all of them.
    */
   async #leaveRooms(userId: string): Promise<void> {
     const roomIds = await this.#deps.store.listMemberRoomIds(userId);

@@ -193,14 +193,11 @@ export async function recordServerAudit(db: Kysely<Database>, entry: ServerAudit
  * watch has seen (it would take the console's new actions for ones it handled).
  */
 export async function pruneServerAudit(db: Kysely<Database>, before: number, limit: number): Promise<number> {
-  const newest = await db
-    .selectFrom('server_audit')
-    .select((eb) => eb.fn.max('id').as('id'))
-    .executeTakeFirst();
-  if (newest?.id === null || newest?.id === undefined) return 0;
+  const newest = (await db.selectFrom('server_audit').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst())?.id;
+  if (newest === null || newest === undefined) return 0;
   const result = await db
     .deleteFrom('server_audit')
-    .where('id', 'in', (eb) => eb.selectFrom('server_audit').select('id').where('at', '<', before).where('id', '<', Number(newest.id)).orderBy('at').limit(limit))
+    .where('id', 'in', (eb) => eb.selectFrom('server_audit').select('id').where('at', '<', before).where('id', '<', Number(newest)).orderBy('at').limit(limit))
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
