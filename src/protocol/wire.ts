@@ -456,12 +456,16 @@ export interface AdminNode {
   /** When the node took this status (at most one interval old). */
   at: string;
   ready: boolean;
+  /** null while ready; else why it is not (it answers /ready with 503). */
   notReadyReason: string | null;
+  /** Open WebSocket connections. */
   connections: number;
+  /** Messages committed per second, and room events written to sockets per second, over the last interval. */
   messagesPerSecond: number;
   deliveriesPerSecond: number;
-  /** Jobs the process ran to completion per second. */
+  /** Jobs the process ran to completion per second over the last interval. */
   jobsPerSecond: number;
+  /** The event loop's smoothed lag, ms. */
   eventLoopLagMs: number;
   rssBytes: number;
   heapUsedBytes: number;

@@ -7,37 +7,18 @@
  * `worker`: no connections, jobs run), and listen to nobody's: they answer no admin request.
  */
 import type { Bus, Channel } from '../ports.js';
+import type { AdminNode } from '../protocol/wire.js';
 
 export const NODES_CHANNEL: Channel = 'ctl:nodes';
 
-export type NodeRole = 'node' | 'worker';
+export type NodeRole = AdminNode['role'];
 
-/** One node's status, as it published it. */
-export interface NodeStatus {
-  id: string;
-  /** A node serving clients, or a `parley worker` (jobs only). Absent from a status of an older release: a node. */
-  role: NodeRole;
-  host: string;
-  pid: number;
-  version: string;
-  startedAt: number;
-  /** When this status was taken (epoch ms, the node's clock). */
-  at: number;
-  /** null while ready; else why it is not (it answers /ready with 503). */
-  notReadyReason: string | null;
-  connections: number;
-  /** Messages committed per second, and room events written to sockets per second, over the last interval. */
-  messagesPerSecond: number;
-  deliveriesPerSecond: number;
-  /** Jobs this process ran to completion per second over the last interval (absent from an older release's status: 0). */
-  jobsPerSecond: number;
-  /** The event loop's smoothed lag, ms. */
-  eventLoopLagMs: number;
-  rssBytes: number;
-  heapUsedBytes: number;
-  /** Breakers not closed, by kind: 1 half-open, 2 open. */
-  breakers: Record<string, number>;
-}
+/**
+ * One node's status, as it published it: the node of the admin API (AdminNode) with its times
+ * as epoch ms (the node's clock), and without `ready`, which is `notReadyReason === null`. A
+ * status of an older release has no `role` (it is a node's) and no `jobsPerSecond` (0).
+ */
+export type NodeStatus = Omit<AdminNode, 'startedAt' | 'at' | 'ready'> & { startedAt: number; at: number };
 
 /** What a node reads of itself each interval: counters are totals since it started. */
 export interface NodeSample {
